@@ -1,0 +1,1 @@
+"""Backends that lower the typed IR (torch.fx)."""

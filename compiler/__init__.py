@@ -1,0 +1,1 @@
+"""geoc: a compiler for geometric deep learning."""

@@ -1,0 +1,274 @@
+"""Diagnostics: stable codes, source spans, and the caret renderer.
+
+Every problem a user can cause is a :class:`Diagnostic` with a stable code from :data:`CODES`
+(``GEO1xx`` syntax, ``GEO2xx`` names and imports, ``GEO3xx`` types, ``GEO4xx`` equivariance,
+``GEO5xx`` backend and lowering, ``GEO6xx`` numeric verification). Diagnostics travel inside a
+:class:`GeoError`; the CLI renders them with :func:`render` and exits 1.
+
+This module imports nothing else from geoc, so every room (the grammar included) can use it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+TAB_WIDTH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a source file: 1-based lines and columns, ``end_col`` exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    @classmethod
+    def point(cls, file: str, line: int, col: int) -> Span:
+        """A one-character span at ``line:col``."""
+        return cls(file, line, col, line, col + 1)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    """One row of the code table: a short title and the long form for ``geoc explain``."""
+
+    title: str
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem: a code, a message, where it is, and how to fix it."""
+
+    code: str
+    message: str
+    span: Span | None = None
+    label: str = ""
+    help: str = ""
+    notes: tuple[str, ...] = ()
+    severity: Severity = Severity.ERROR
+
+    def __post_init__(self) -> None:
+        assert self.code in CODES, f"unregistered diagnostic code {self.code}"
+
+
+class GeoError(Exception):
+    """Raised with one or more diagnostics; ``sources`` maps file names to their text."""
+
+    def __init__(
+        self, diagnostics: Diagnostic | Iterable[Diagnostic], sources: Mapping[str, str] | None = None
+    ) -> None:
+        diags = (diagnostics,) if isinstance(diagnostics, Diagnostic) else tuple(diagnostics)
+        assert diags, "GeoError needs at least one diagnostic"
+        self.diagnostics: tuple[Diagnostic, ...] = diags
+        self.sources: dict[str, str] = dict(sources or {})
+        super().__init__(self.render())
+
+    @property
+    def codes(self) -> list[str]:
+        return [d.code for d in self.diagnostics]
+
+    def render(self) -> str:
+        return "\n".join(render(d, self.sources) for d in self.diagnostics)
+
+
+# ---------------------------------------------------------------------------------------------
+# The code table. Codes are stable: never renumber, only add.
+
+
+def _code(title: str, explanation: str) -> CodeInfo:
+    return CodeInfo(title, " ".join(explanation.split()))
+
+
+CODES: dict[str, CodeInfo] = {
+    # --- GEO1xx: reading and parsing the source -------------------------------------------------
+    "GEO100": _code(
+        "unexpected token",
+        """The parser met a token that cannot continue the construct it was reading. The message
+        says what could come here instead. Common causes: a missing comma between arguments, a
+        missing operator, or a keyword used as a name (`input`, `output`, `repeat`, `over`, `x`
+        and friends are reserved at the start of a statement).""",
+    ),
+    "GEO101": _code(
+        "unexpected character",
+        """The source contains a character that is not part of the language: `.geo` uses ASCII
+        names, numbers, strings in double quotes, the punctuation `( ) [ ] { } , : ; = + - *`,
+        `->` and `#` comments.""",
+    ),
+    "GEO102": _code(
+        "unterminated string",
+        """A string literal opened with `"` has no closing `"` on the same line. Strings cannot
+        span lines; escape a quote inside a string as `\\"`.""",
+    ),
+    "GEO103": _code(
+        "unclosed bracket",
+        """A `(`, `[` or `{` is never closed. The diagnostic points at the opening bracket; add
+        the matching closing bracket where the construct ends.""",
+    ),
+    "GEO104": _code(
+        "unmatched closing bracket",
+        """A `)`, `]` or `}` closes nothing, or closes a bracket of another kind. Check that
+        brackets are balanced and properly nested.""",
+    ),
+    "GEO105": _code(
+        "incomplete feature type",
+        """A feature type ended too early: `16 x` needs a representation after the `x`
+        (`16 x scalar`, `8 x vector`, `4 x 1o`), and `over` needs an axis name (`over nodes`).""",
+    ),
+    "GEO106": _code(
+        "missing operand",
+        """An operator (`+`, `-`, `*`, `x`) has no right-hand side, or an `=` has no value. Write
+        the missing operand, or remove the dangling operator.""",
+    ),
+    "GEO107": _code(
+        "unexpected end of file",
+        """The file ended in the middle of a construct, for example inside a call's argument
+        list or a block's signature.""",
+    ),
+    "GEO108": _code(
+        "nesting too deep",
+        """Brackets or expressions are nested deeper than geoc accepts (a fixed limit that keeps
+        the compiler's stack bounded). Bind intermediate results to names instead.""",
+    ),
+    "GEO110": _code(
+        "source is not UTF-8",
+        """`.geo` files are UTF-8 text. The file contains bytes that are not valid UTF-8, which
+        usually means it is binary or saved in another encoding. Re-save it as UTF-8.""",
+    ),
+    "GEO111": _code(
+        "empty spec",
+        """The file contains no `import`, `block` or `model`: it is empty or holds only comments
+        and blank lines. A spec needs at least one `model` (or `block`s to import).""",
+    ),
+    "GEO112": _code(
+        "source too large",
+        """The file is larger than geoc reads (the limit is in the message). Specs describe
+        architectures, not data; split a generated spec into files joined by `import`.""",
+    ),
+    "GEO113": _code(
+        "cannot read source",
+        """The spec file does not exist, is a directory, or cannot be read. For a built-in spec,
+        `geoc specs` lists the names you can use instead of a path.""",
+    ),
+    "GEO114": _code(
+        "duplicate parameter or keyword",
+        """The same name appears twice in one parameter list or as two keyword arguments of one
+        call. Each name may be given once.""",
+    ),
+    "GEO115": _code(
+        "positional argument after keyword argument",
+        """In a call, positional arguments come first and keyword arguments (`name=value`) after
+        them, as in Python.""",
+    ),
+    "GEO116": _code(
+        "misplaced declaration",
+        """`symmetry`, `domain`, `input` and `output` declare a model's interface: they belong
+        directly in a `model` body. `return` belongs in a `block` body, as its last statement.""",
+    ),
+    # --- GEO5xx: backend ------------------------------------------------------------------------
+    "GEO500": _code(
+        "stage not available",
+        """This build of geoc parses and formats specs, but the middle-end (typing, equivariance
+        proof) and the torch.fx backend are not implemented yet, so `compile` and `check` stop
+        after parsing. Nothing is written.""",
+    ),
+}
+
+
+def explain(code: str) -> str:
+    """The long form of a code, for ``geoc explain``."""
+    info = CODES[code.upper()]
+    return f"{code.upper()}: {info.title}\n\n{_wrap(info.explanation, 88)}\n"
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=width)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def render(diag: Diagnostic, sources: Mapping[str, str] | None = None) -> str:
+    """Render a diagnostic the way rustc does: header, location, source excerpt, carets, help."""
+    out = [f"{diag.severity.value}[{diag.code}]: {diag.message}"]
+    span = diag.span
+    width = len(str(span.line)) if span else 0
+    if span is not None:
+        out.append(f"{' ' * width}--> {span}")
+        text = (sources or {}).get(span.file)
+        if text is not None:
+            out.extend(_excerpt(text, span, diag.label))
+    gutter = " " * (width + 1)
+    out.extend(f"{gutter}= note: {note}" for note in diag.notes)
+    if diag.help:
+        out.append(f"{gutter}= help: {diag.help}")
+    return "\n".join(out) + "\n"
+
+
+def _excerpt(text: str, span: Span, label: str) -> list[str]:
+    lines = text.splitlines()
+    if not 1 <= span.line <= max(len(lines), 1):
+        return []
+    raw = lines[span.line - 1] if lines else ""
+    shown = _visible(raw)
+    start = _display_col(raw, span.col)
+    end_col = span.end_col if span.end_line == span.line else len(raw) + 1
+    end = max(_display_col(raw, end_col), start + 1)
+    num = str(span.line)
+    pad = " " * len(num)
+    caret = " " * (start - 1) + "^" * (end - start)
+    return [
+        f"{pad} |",
+        f"{num} | {shown}",
+        f"{pad} | {caret}{(' ' + label) if label else ''}",
+    ]
+
+
+def _display_col(raw: str, col: int) -> int:
+    """Column (1-based) where source column ``col`` appears once tabs are expanded."""
+    return len(_visible(raw[: col - 1])) + 1
+
+
+def _visible(raw: str) -> str:
+    """The line as printed: tabs expanded, control characters shown as U+FFFD."""
+    expanded = raw.expandtabs(TAB_WIDTH)
+    return "".join(ch if ch.isprintable() or ch == " " else "\ufffd" for ch in expanded)
+
+
+def all_codes() -> list[str]:
+    return sorted(CODES)
+
+
+def _check_table() -> None:
+    for code in CODES:
+        assert len(code) == 6 and code.startswith("GEO") and code[3:].isdigit(), code
+
+
+_check_table()
+__all__ = [
+    "CODES",
+    "CodeInfo",
+    "Diagnostic",
+    "GeoError",
+    "Severity",
+    "Span",
+    "all_codes",
+    "explain",
+    "render",
+]

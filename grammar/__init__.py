@@ -1,0 +1,1 @@
+"""The .geo front end: grammar, parser, AST and formatter."""

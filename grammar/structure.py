@@ -1,0 +1,81 @@
+"""Structural rules the grammar leaves open: where declarations may stand, unique names.
+
+These are still syntax-level facts (no types, no scopes), so they live in the front end and
+report ``GEO1xx`` codes.
+"""
+
+from __future__ import annotations
+
+from geoc.diagnostics import Diagnostic, GeoError
+from geoc.grammar import ast
+
+# Statements that declare a model's interface, and the code that explains where they go.
+_MODEL_ONLY = (ast.Symmetry, ast.Domain, ast.Input, ast.Output)
+_KEYWORD = {
+    ast.Symmetry: "symmetry",
+    ast.Domain: "domain",
+    ast.Input: "input",
+    ast.Output: "output",
+    ast.Return: "return",
+}
+
+
+def check_structure(module: ast.Module, text: str) -> None:
+    """Raise :class:`GeoError` with every structural problem of ``module``."""
+    problems: list[Diagnostic] = []
+    for item in module.items:
+        if isinstance(item, (ast.Block, ast.Model)):
+            problems.extend(_duplicate_params(item.params))
+            problems.extend(_misplaced(item.body, isinstance(item, ast.Model), top=True))
+    if problems:
+        raise GeoError(problems, {module.span.file: text})
+
+
+def _duplicate_params(params: tuple[ast.Param, ...]) -> list[Diagnostic]:
+    seen: set[str] = set()
+    out: list[Diagnostic] = []
+    for param in params:
+        if param.name.id in seen:
+            out.append(
+                Diagnostic(
+                    "GEO114",
+                    f"parameter `{param.name.id}` is declared twice",
+                    param.name.span,
+                    label="repeated",
+                    help="give each parameter a distinct name",
+                )
+            )
+        seen.add(param.name.id)
+    return out
+
+
+def _misplaced(body: tuple[ast.Stmt, ...], in_model: bool, top: bool) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for index, stmt in enumerate(body):
+        if isinstance(stmt, ast.Repeat):
+            out.extend(_misplaced(stmt.body, in_model, top=False))
+        elif isinstance(stmt, _MODEL_ONLY) and not (in_model and top):
+            where = "inside `repeat`" if in_model else "in a `block`"
+            out.append(_misplaced_diag(stmt, where, "it belongs directly in a `model` body"))
+        elif isinstance(stmt, ast.Return):
+            if in_model or not top:
+                where = "in a `model`" if in_model and top else "inside `repeat`"
+                out.append(_misplaced_diag(stmt, where, "`return` ends a `block` body"))
+            elif index != len(body) - 1:
+                out.append(
+                    _misplaced_diag(stmt, "before the end of the block", "make it the last line")
+                )
+    return out
+
+
+def _misplaced_diag(stmt: ast.Stmt, where: str, help_text: str) -> Diagnostic:
+    keyword = _KEYWORD[type(stmt)]
+    span = stmt.span
+    head = type(span)(span.file, span.line, span.col, span.line, span.col + len(keyword))
+    return Diagnostic(
+        "GEO116",
+        f"`{keyword}` is not allowed {where}",
+        head,
+        label="misplaced",
+        help=help_text,
+    )

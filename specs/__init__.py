@@ -1,0 +1,1 @@
+"""The built-in spec library (package data)."""
