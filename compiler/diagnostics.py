@@ -69,7 +69,9 @@ class GeoError(Exception):
     """Raised with one or more diagnostics; ``sources`` maps file names to their text."""
 
     def __init__(
-        self, diagnostics: Diagnostic | Iterable[Diagnostic], sources: Mapping[str, str] | None = None
+        self,
+        diagnostics: Diagnostic | Iterable[Diagnostic],
+        sources: Mapping[str, str] | None = None,
     ) -> None:
         diags = (diagnostics,) if isinstance(diagnostics, Diagnostic) else tuple(diagnostics)
         assert diags, "GeoError needs at least one diagnostic"

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from lark import Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-
 from geoc.diagnostics import Diagnostic, Span
+from lark import Token
+from lark.exceptions import UnexpectedToken
 
 if TYPE_CHECKING:
     from geoc.grammar import ast
@@ -104,38 +103,31 @@ def _terminal_order(name: str) -> tuple[int, str]:
     return (order.index(name) if name in order else len(order), name)
 
 
-def syntax_diagnostic(err: UnexpectedInput, text: str, file: str, trail: _LexerTrail) -> Diagnostic:
-    """The diagnostic for a Lark parse failure."""
-    if isinstance(err, UnexpectedToken):
-        return _unexpected_token(err, text, file, trail)
-    if isinstance(err, UnexpectedCharacters):
-        return _unexpected_character(err, text, file)
-    line, col = getattr(err, "line", 1) or 1, getattr(err, "column", 1) or 1
-    return Diagnostic("GEO107", "unexpected end of file", Span.point(file, line, col))
+def syntax_diagnostic(err: UnexpectedToken, text: str, file: str, trail: _LexerTrail) -> Diagnostic:
+    """The diagnostic for a token the LALR parser cannot accept."""
+    return _unexpected_token(err, text, file, trail)
 
 
-def _unexpected_character(err: UnexpectedCharacters, text: str, file: str) -> Diagnostic:
-    line, col = err.line, err.column
-    char = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+def bad_character(text: str, pos: int, span: Span) -> Diagnostic:
+    """The diagnostic for text where no token starts."""
+    char = text[pos]
     if char == '"':
-        line_end = text.find("\n", err.pos_in_stream)
-        line_end = len(text) if line_end < 0 else line_end
-        width = len(text[err.pos_in_stream : line_end].rstrip("\r"))
+        line_end = text.find("\n", pos)
+        width = len(text[pos : len(text) if line_end < 0 else line_end].rstrip("\r"))
         return Diagnostic(
             "GEO102",
             "unterminated string",
-            Span(file, line, col, line, col + max(width, 1)),
-            label="this string has no closing `\"`",
+            Span(span.file, span.line, span.col, span.line, span.col + max(width, 1)),
+            label='this string has no closing `"`',
             help='close it with `"` on the same line (strings cannot span lines)',
         )
     shown = f"`{char}`" if char.isprintable() and not char.isspace() else f"U+{ord(char):04X}"
-    help_text = _character_help(char)
     return Diagnostic(
         "GEO101",
         f"unexpected character {shown}",
-        Span.point(file, line, col),
+        span,
         label="not part of the .geo language",
-        help=help_text,
+        help=_character_help(char),
     )
 
 
@@ -285,7 +277,14 @@ def _keyword_as_name(tok, prev, expected, span, file) -> Diagnostic | None:
     )
 
 
-_RULES = (_keyword_as_name, _incomplete_type, _missing_type, _dangling_operator, _missing_comma, _item_expected)
+_RULES = (
+    _keyword_as_name,
+    _incomplete_type,
+    _missing_type,
+    _dangling_operator,
+    _missing_comma,
+    _item_expected,
+)
 
 
 def _after(tok: Token, file: str) -> Span:
