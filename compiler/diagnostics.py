@@ -180,12 +180,211 @@ CODES: dict[str, CodeInfo] = {
         """`symmetry`, `domain`, `input` and `output` declare a model's interface: they belong
         directly in a `model` body. `return` belongs in a `block` body, as its last statement.""",
     ),
+    # --- GEO19x: the command line (arguments rather than source text) -------------------------
+    "GEO190": _code(
+        "malformed parameter override",
+        """A `-p` option must read `NAME=VALUE`: a parameter name of the model, `=`, and a value
+        written as in a `.geo` file (`-p hidden=128`, `-p cutoff=4.5`, `-p act=silu`). Give each
+        name at most once.""",
+    ),
+    "GEO191": _code(
+        "invalid command line",
+        """The command line does not match what the command accepts: an unknown command or
+        option, a missing argument, or a value outside the allowed choices. `geoc --help` lists
+        the commands and `geoc COMMAND --help` the options of one.""",
+    ),
+    "GEO192": _code(
+        "cannot write file",
+        """geoc could not write a file it was asked to produce (for `geoc fmt`, the reformatted
+        spec). The message gives the operating system's reason, e.g. a read-only directory or a
+        full disk. The original file is left as it was.""",
+    ),
+    # --- GEO2xx: names, operators, groups, domains, imports -------------------------------------
+    "GEO200": _code(
+        "unknown name",
+        """A name is used before anything binds it. Values are bound by `input`, by assignments
+        (`h = ...`), by block parameters, and compile-time names by model or block parameters.
+        Check the spelling and the order of statements (a value must be bound above its use).""",
+    ),
+    "GEO201": _code(
+        "unknown operator or block",
+        """A call names neither a built-in operator nor a `block` defined in this file or an
+        imported one. `docs/language.md` lists the operators; blocks from other files need an
+        `import`.""",
+    ),
+    "GEO202": _code(
+        "unknown group",
+        """A `symmetry` factor is not a known group. Groups: `trivial`, `O(n)`, `SO(n)`, `E(n)`,
+        `SE(n)`, `T(n)`, `S(axis)`, combined with `x`.""",
+    ),
+    "GEO203": _code(
+        "unknown axis",
+        """A value is placed on (or reduced over) an index axis that the model's domain does not
+        have. `set(axis)` has one axis; `graph(nodes)` and `pointcloud(nodes, ...)` have the
+        node axis and `edges`.""",
+    ),
+    "GEO204": _code(
+        "unknown or malformed domain",
+        """The `domain` declaration is not one of `set(axis)`, `graph(nodes)`,
+        `pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k))`, or its arguments are
+        wrong.""",
+    ),
+    "GEO205": _code(
+        "import not found",
+        """An `import` names a file that does not exist (relative to the importing file) and is
+        not a built-in spec name.""",
+    ),
+    "GEO206": _code(
+        "import leaves the spec folder",
+        """An `import` path climbs out of the importing file's folder tree (`../`) or is
+        absolute. Imports stay inside the folder of the spec that imports them, so a spec folder
+        is self-contained.""",
+    ),
+    "GEO207": _code(
+        "import cycle",
+        """Files import each other in a cycle. Move the shared blocks to a third file that both
+        import.""",
+    ),
+    "GEO208": _code(
+        "unknown parameter",
+        """A `-p NAME=VALUE` override, or a keyword argument of a block call, names a parameter
+        that does not exist.""",
+    ),
+    "GEO209": _code(
+        "duplicate definition",
+        """Two blocks or models share a name, or a model declares the same input or output
+        twice.""",
+    ),
+    "GEO210": _code(
+        "no model to compile",
+        """The spec defines no `model`, or several and none was chosen. Choose one with
+        `--model NAME`.""",
+    ),
+    # --- GEO3xx: types --------------------------------------------------------------------------
+    "GEO300": _code(
+        "type mismatch",
+        """An operator received a value whose feature type it cannot take. The message names
+        the operator, the expected type and the actual one.""",
+    ),
+    "GEO301": _code(
+        "not a representation",
+        """A feature type names something that is not an atom. Atoms: `scalar`, `pseudoscalar`,
+        `vector`, `pseudovector`, `point(n)`, and O(3) irreps such as `0e`, `1o`, `2e`.""",
+    ),
+    "GEO302": _code(
+        "bad compile-time value",
+        """A compile-time parameter or attribute has the wrong kind of value: e.g. a
+        multiplicity that is not a non-negative integer, a string where an `int` parameter is
+        declared, or a `-p` override of the wrong type.""",
+    ),
+    "GEO303": _code(
+        "tensor and attribute confused",
+        """A call passes a tensor value where the operator's signature expects a compile-time
+        attribute (such as the output type of `linear` or the widths of `mlp`), or the reverse.""",
+    ),
+    "GEO304": _code(
+        "wrong arguments",
+        """A call has too many or too few arguments, misses a required one, or names a keyword
+        the operator does not take.""",
+    ),
+    "GEO305": _code(
+        "axis mismatch",
+        """Two values combined by an operator live on different index axes (e.g. one `over
+        nodes`, one `over edges`). Gather node values onto edges with `x[src]` / `x[dst]`, or
+        reduce edge values onto nodes with `sum(..., over=edges, into=nodes)`.""",
+    ),
+    "GEO306": _code(
+        "declared type differs",
+        """An `output` (or a block's return) declares a type that differs from the type the
+        compiler infers for its value.""",
+    ),
+    "GEO307": _code(
+        "representation mismatch",
+        """`+` and `-` need both sides to have the same representation (point minus point and
+        point plus vector are the exceptions). Map one side with `linear(...)` first.""",
+    ),
+    "GEO308": _code(
+        "wrong number of values",
+        """An assignment `a, b = ...` binds a different number of names than the right-hand
+        side produces.""",
+    ),
+    "GEO309": _code(
+        "dimension mismatch",
+        """A point or vector has a different dimension from the group's space (e.g. `point(2)`
+        under `E(3)`), or an atom needs a group with a standard representation.""",
+    ),
+    # --- GEO4xx: equivariance -------------------------------------------------------------------
+    "GEO400": _code(
+        "operation breaks the symmetry",
+        """The operation is not equivariant under the model's group for the types it receives.
+        The help line names an equivariant alternative.""",
+    ),
+    "GEO401": _code(
+        "input must be invariant",
+        """An operator that mixes channels freely (`mlp`, or a non-linearity) was given channels
+        that transform under the group. Feed it invariants (`norm`, `sqnorm`, `dot`) instead, or
+        use the equivariant `linear`.""",
+    ),
+    "GEO402": _code(
+        "pointwise non-linearity on a transforming representation",
+        """A pointwise non-linearity commutes with a group action only if the action permutes
+        coordinates (scalars; an odd function such as `tanh` also commutes with sign flips of
+        pseudoscalars). Apply it to invariants, or gate vectors by scalars.""",
+    ),
+    "GEO403": _code(
+        "no equivariant linear map",
+        """By Schur's lemma the only equivariant linear map between these representations is
+        zero: an output atom does not appear in the input (e.g. scalars to vectors under O(3)).
+        Build the missing atoms with a product first (`s * v`).""",
+    ),
+    "GEO404": _code(
+        "points are not vectors",
+        """Points transform affinely under translations. A sum of points, the norm of a point,
+        or a linear map of points is not translation-equivariant. Use differences
+        (`x[dst] - x[src]` is a vector), `mean` (an affine combination), or `p + v`.""",
+    ),
+    "GEO405": _code(
+        "componentwise reduction breaks the symmetry",
+        """`max` (or `min`) component by component is equivariant only when the group permutes
+        coordinates. Reduce vectors with `sum` or `mean`, or take `max` of invariants.""",
+    ),
+    "GEO406": _code(
+        "symmetry and domain disagree",
+        """A `symmetry` factor permutes an axis the domain does not have, or the domain needs a
+        group factor that is missing.""",
+    ),
+    "GEO407": _code(
+        "product of transforming values",
+        """`a * b` multiplies channel by channel; it is equivariant only if one side is
+        invariant (scalars) or a pseudoscalar. Use `dot(a, b)` or a tensor product for two
+        transforming values.""",
+    ),
     # --- GEO5xx: backend ------------------------------------------------------------------------
     "GEO500": _code(
         "stage not available",
         """This build of geoc parses and formats specs, but the middle-end (typing, equivariance
         proof) and the torch.fx backend are not implemented yet, so `compile` and `check` stop
         after parsing. Nothing is written.""",
+    ),
+    "GEO501": _code(
+        "operator not lowered",
+        """The operator type-checks, but the torch.fx backend has no lowering for it yet. The
+        message names the operator; nothing is written.""",
+    ),
+    "GEO502": _code(
+        "device not available",
+        """The requested device (e.g. `--device cuda`) is not available on this machine.""",
+    ),
+    "GEO503": _code(
+        "cannot write output",
+        """Writing the compiled module folder failed; nothing half-written is left behind.""",
+    ),
+    # --- GEO6xx: numeric verification -----------------------------------------------------------
+    "GEO600": _code(
+        "numeric equivariance failed",
+        """`geoc check` transformed the inputs by a sampled group element and the outputs did not
+        transform as their types declare. The report names the first value that breaks its
+        law; this points at a bug in a lowering or a typing rule, please report it.""",
     ),
 }
 

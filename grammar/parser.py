@@ -41,6 +41,7 @@ def _lark() -> Lark:
         lexer="basic",
         maybe_placeholders=True,
         transformer=AstBuilder(),
+        start=["start", "expr"],
     )
 
 
@@ -50,9 +51,9 @@ def _token_table() -> TokenTable:
     return TokenTable.from_terminals(lark.terminals, lark.ignore_tokens)
 
 
-def _parse_items(lexer: Lexer) -> tuple[ast.Item, ...]:
+def _run_parser(lexer: Lexer, start: str = "start") -> object:
     """Feed the lexer's tokens to the LALR parser; keywords count only where they fit."""
-    state = _lark().parse_interactive("").parser_state
+    state = _lark().parse_interactive("", start=start).parser_state
     actions = state.parse_conf.parse_table.states
     keywords = _token_table().keywords
     last: Token | None = None
@@ -74,7 +75,7 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
     text = _check_text(text, file)
     lexer = Lexer(file, text, _token_table())
     try:
-        items = _parse_items(lexer)
+        items = _run_parser(lexer)
     except GeoError as err:
         raise GeoError(err.diagnostics, {file: text}) from None
     except UnexpectedToken as err:
@@ -87,6 +88,18 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
     module = ast.Module(items=items, span=span, comments=comments)
     check_structure(module, text)
     return module
+
+
+def parse_expr(text: str, file: str = "<expr>") -> ast.Expr:
+    """Parse one expression, e.g. a feature type: ``parse_expr("16 x scalar over nodes")``."""
+    text = _check_text(text.strip(), file)
+    lexer = Lexer(file, text, _token_table())
+    try:
+        return _run_parser(lexer, start="expr")  # type: ignore[return-value]
+    except GeoError as err:
+        raise GeoError(err.diagnostics, {file: text}) from None
+    except UnexpectedToken as err:
+        raise GeoError(syntax_diagnostic(err, text, file, lexer), {file: text}) from None
 
 
 def parse_file(path: str | Path) -> ast.Module:
@@ -160,4 +173,11 @@ def _empty(file: str) -> Diagnostic:
     )
 
 
-__all__ = ["MAX_SOURCE_BYTES", "decode_source", "parse", "parse_file", "read_source"]
+__all__ = [
+    "MAX_SOURCE_BYTES",
+    "decode_source",
+    "parse",
+    "parse_expr",
+    "parse_file",
+    "read_source",
+]

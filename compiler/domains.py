@@ -1,0 +1,139 @@
+"""Domains: where features live, which index axes exist, and how edges are made.
+
+>>> str(Domain.parse("pointcloud(nodes, dim=3, edges=radius(5.0))"))
+'pointcloud(nodes, dim=3, edges=radius(5.0))'
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from geoc.diagnostics import Diagnostic, GeoError
+from geoc.grammar import ast
+
+EDGE_AXIS = "edges"
+
+
+class DomainKind(str, enum.Enum):
+    GLOBAL = "global"  # a single point: no index axes
+    SET = "set"
+    GRAPH = "graph"  # edges come in as an `edge_index` input
+    POINTCLOUD = "pointcloud"  # edges are built inside the module from the positions
+
+
+class EdgeRule(str, enum.Enum):
+    GIVEN = "given"  # graph(nodes): edge_index is an input
+    FULL = "full"
+    RADIUS = "radius"
+    KNN = "knn"
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    kind: DomainKind = DomainKind.GLOBAL
+    axis: str | None = None  # the node (or set) axis
+    dim: int | None = None  # pointcloud: dimension of the positions
+    edges: EdgeRule | None = None
+    edge_arg: float | None = None  # radius r, or k of knn
+
+    def __str__(self) -> str:
+        if self.kind is DomainKind.GLOBAL:
+            return "global"
+        if self.kind is not DomainKind.POINTCLOUD:
+            return f"{self.kind.value}({self.axis})"
+        edges = self.edges.value if self.edges else "full"
+        if self.edge_arg is not None:
+            arg = int(self.edge_arg) if self.edges is EdgeRule.KNN else self.edge_arg
+            edges += f"({arg})"
+        return f"pointcloud({self.axis}, dim={self.dim}, edges={edges})"
+
+    @classmethod
+    def parse(cls, text: str) -> Domain:
+        from geoc.grammar.parser import parse_expr
+
+        return domain_from_ast(parse_expr(text, "<domain>"), {})
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        if self.axis is None:
+            return ()
+        if self.edges is None:
+            return (self.axis,)
+        return (self.axis, EDGE_AXIS)
+
+    @property
+    def has_edges(self) -> bool:
+        return self.edges is not None
+
+
+def domain_from_ast(expr: ast.Expr, env: dict[str, object]) -> Domain:
+    if not isinstance(expr, ast.Call) or expr.func.id not in _BUILDERS:
+        raise GeoError(_bad(expr, "not a known domain"))
+    if len(expr.args) != 1 or not isinstance(expr.args[0], ast.Name):
+        raise GeoError(_bad(expr, f"`{expr.func.id}` takes the name of its index axis first"))
+    return _BUILDERS[expr.func.id](expr, expr.args[0].id, env)
+
+
+def _set(expr: ast.Call, axis: str, env: dict[str, object]) -> Domain:
+    _no_kwargs(expr, set())
+    return Domain(DomainKind.SET, axis)
+
+
+def _graph(expr: ast.Call, axis: str, env: dict[str, object]) -> Domain:
+    _no_kwargs(expr, set())
+    return Domain(DomainKind.GRAPH, axis, edges=EdgeRule.GIVEN)
+
+
+def _pointcloud(expr: ast.Call, axis: str, env: dict[str, object]) -> Domain:
+    _no_kwargs(expr, {"dim", "edges"})
+    kwargs = {k.name.id: k.value for k in expr.kwargs}
+    dim = _constant(kwargs.get("dim"), env, 3)
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+        raise GeoError(_bad(kwargs["dim"], "`dim` must be a positive integer"))
+    rule, arg = _edge_rule(kwargs.get("edges"), env)
+    return Domain(DomainKind.POINTCLOUD, axis, dim, rule, arg)
+
+
+def _edge_rule(expr: ast.Expr | None, env: dict[str, object]) -> tuple[EdgeRule, float | None]:
+    if expr is None or (isinstance(expr, ast.Name) and expr.id == "full"):
+        return EdgeRule.FULL, None
+    if isinstance(expr, ast.Call) and expr.func.id in ("radius", "knn") and len(expr.args) == 1:
+        value = _constant(expr.args[0], env, None)
+        rule = EdgeRule(expr.func.id)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        if rule is EdgeRule.KNN:
+            ok = ok and isinstance(value, int)
+        if ok:
+            return rule, float(value)
+    raise GeoError(_bad(expr, "edges are `full`, `radius(r)` with r > 0, or `knn(k)` with k ≥ 1"))
+
+
+def _constant(expr: ast.Expr | None, env: dict[str, object], default: object) -> object:
+    if expr is None:
+        return default
+    if isinstance(expr, (ast.Int, ast.Float)):
+        return expr.value
+    if isinstance(expr, ast.Name) and expr.id in env:
+        return env[expr.id]
+    return None
+
+
+def _no_kwargs(expr: ast.Call, allowed: set[str]) -> None:
+    for kw in expr.kwargs:
+        if kw.name.id not in allowed:
+            raise GeoError(_bad(kw, f"`{expr.func.id}` has no argument `{kw.name.id}`"))
+
+
+def _bad(node: ast.Node, message: str) -> Diagnostic:
+    return Diagnostic(
+        "GEO204",
+        message,
+        node.span,
+        label="domain",
+        help="domains: `set(axis)`, `graph(nodes)`, "
+        "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k))`",
+    )
+
+
+_BUILDERS = {"set": _set, "graph": _graph, "pointcloud": _pointcloud}

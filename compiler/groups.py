@@ -1,0 +1,321 @@
+"""Symmetry groups: factors, sampling, and how each atom transforms.
+
+A :class:`Group` is a product of factors: at most one *geometric* factor acting on channels
+(``O(n)``, ``SO(n)``, ``E(n)``, ``SE(n)``, ``T(n)``) and any number of permutation factors
+``S(axis)`` acting on index axes. Everything here is numpy and float64; the backend turns the
+matrices into tensors.
+
+    >>> g = Group.parse("E(3) x S(nodes)")
+    >>> str(g), g.space_dim, g.permuted_axes
+    ('E(3) x S(nodes)', 3, ('nodes',))
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from geoc.diagnostics import Diagnostic, GeoError
+from geoc.grammar import ast
+from geoc.types import Atom, AtomKind, FeatureType
+
+
+class Rotations(str, enum.Enum):
+    NONE = "none"
+    SO = "SO"  # proper rotations only
+    O = "O"  # noqa: E741 - rotations and reflections
+
+
+@dataclass(frozen=True, slots=True)
+class Geometric:
+    """Rotations (maybe with reflections) and maybe translations of R^n."""
+
+    n: int
+    rotations: Rotations
+    translations: bool
+
+    def __str__(self) -> str:
+        return _GEOMETRIC_NAMES[(self.rotations, self.translations)] + f"({self.n})"
+
+
+@dataclass(frozen=True, slots=True)
+class Permutation:
+    """Permutations of one index axis (``S(nodes)``)."""
+
+    axis: str
+
+    def __str__(self) -> str:
+        return f"S({self.axis})"
+
+
+Factor = Geometric | Permutation
+
+_GEOMETRIC_NAMES = {
+    (Rotations.O, False): "O",
+    (Rotations.SO, False): "SO",
+    (Rotations.O, True): "E",
+    (Rotations.SO, True): "SE",
+    (Rotations.NONE, True): "T",
+}
+GEOMETRIC_GROUPS = {name: key for key, name in _GEOMETRIC_NAMES.items()}
+
+
+@dataclass(frozen=True)
+class GroupElement:
+    """One sampled element: a rotation (or None), a translation (or None), axis permutations."""
+
+    rotation: np.ndarray | None = None
+    translation: np.ndarray | None = None
+    permutations: dict[str, np.ndarray] = field(default_factory=dict)
+    label: str = "identity"
+
+    @property
+    def det(self) -> float:
+        return 1.0 if self.rotation is None else float(round(np.linalg.det(self.rotation)))
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    factors: tuple[Factor, ...] = ()
+    # The size of `vector` when no factor acts on R^n (e.g. `S(nodes)` on a 3-D point cloud).
+    default_dim: int | None = None
+
+    def __str__(self) -> str:
+        return " x ".join(str(f) for f in self.factors) if self.factors else "trivial"
+
+    @classmethod
+    def parse(cls, text: str) -> Group:
+        from geoc.grammar.parser import parse
+
+        module = parse(f"model G() {{ symmetry {text} }}", "<group>")
+        return group_from_ast(module.models[0].body[0].factors, {})
+
+    @property
+    def geometric(self) -> Geometric | None:
+        return next((f for f in self.factors if isinstance(f, Geometric)), None)
+
+    @property
+    def space_dim(self) -> int | None:
+        return self.geometric.n if self.geometric else self.default_dim
+
+    def with_default_dim(self, dim: int | None) -> Group:
+        return Group(self.factors, dim if self.geometric is None else None)
+
+    @property
+    def rotations(self) -> Rotations:
+        return self.geometric.rotations if self.geometric else Rotations.NONE
+
+    @property
+    def translations(self) -> bool:
+        return bool(self.geometric and self.geometric.translations)
+
+    @property
+    def permuted_axes(self) -> tuple[str, ...]:
+        return tuple(f.axis for f in self.factors if isinstance(f, Permutation))
+
+    # --- how atoms transform ---
+
+    def irreps(self, atom: Atom) -> tuple[tuple[str, int], ...]:
+        """The atom's components as (irrep key, dimension) blocks under the channel group.
+
+        Equal keys are isomorphic irreps: Schur's lemma allows linear maps only between
+        them. Without rotations every component is its own trivial irrep.
+        """
+        dim = self.atom_dim(atom)
+        rot = self.rotations
+        if rot is Rotations.NONE:
+            return (("0e", 1),) * dim
+        if atom.kind is AtomKind.IRREP:
+            return ((str(atom) if rot is Rotations.O else f"{atom.args[0]}", dim),)
+        degree = 0 if dim == 1 else 1
+        if rot is Rotations.SO:
+            return ((str(degree), dim),)
+        parity = atom.sign * (-1) ** degree
+        return ((f"{degree}{'e' if parity == 1 else 'o'}", dim),)
+
+    def is_invariant(self, atom: Atom) -> bool:
+        """Whether every group element acts on this atom as the identity."""
+        if atom.is_point and self.translations:
+            return False
+        trivial = {"0e", "0"}
+        return all(key in trivial for key, _ in self.irreps(atom))
+
+    def is_sign(self, atom: Atom) -> bool:
+        """A one-dimensional atom on which reflections act by -1 (pseudoscalars under O(n))."""
+        return self.irreps(atom) == (("0o", 1),)
+
+    def atom_dim(self, atom: Atom) -> int:
+        if atom.kind in (AtomKind.SCALAR, AtomKind.PSEUDOSCALAR):
+            return 1
+        if atom.kind is AtomKind.IRREP:
+            return 2 * atom.args[0] + 1
+        if atom.kind is AtomKind.POINT:
+            return atom.args[0]
+        if self.space_dim is None:
+            raise ValueError(f"`{atom}` needs a group acting on R^n")
+        return self.space_dim
+
+    def type_dim(self, ftype: FeatureType) -> int:
+        return sum(t.mul * self.atom_dim(t.atom) for t in ftype.terms)
+
+    # --- sampling ---
+
+    def sample(self, rng: np.random.Generator, axis_sizes: dict[str, int]) -> GroupElement:
+        """A random element: Haar rotation (a reflection for O(n) half of the time), a
+        Gaussian translation, and uniform permutations of the permuted axes."""
+        geo = self.geometric
+        rotation = translation = None
+        if geo is not None and geo.rotations is not Rotations.NONE:
+            rotation = random_rotation(
+                rng, geo.n, reflect=geo.rotations is Rotations.O and rng.random() < 0.5
+            )
+        if geo is not None and geo.translations:
+            translation = rng.normal(size=geo.n) * 3.0
+        perms = {a: rng.permutation(axis_sizes[a]) for a in self.permuted_axes if a in axis_sizes}
+        return GroupElement(rotation, translation, perms, label="random")
+
+    def atom_matrix(self, atom: Atom, element: GroupElement) -> np.ndarray:
+        """The matrix by which ``element`` acts on one copy of ``atom`` (the linear part)."""
+        dim = self.atom_dim(atom)
+        rot = element.rotation
+        if rot is None:
+            return np.eye(dim)
+        det = element.det
+        kind = atom.kind
+        if kind is AtomKind.SCALAR:
+            return np.eye(1)
+        if kind is AtomKind.PSEUDOSCALAR:
+            return np.eye(1) * (det if self.rotations is Rotations.O else 1.0)
+        if kind in (AtomKind.VECTOR, AtomKind.POINT):
+            return rot
+        if kind is AtomKind.PSEUDOVECTOR:
+            return rot * (det if self.rotations is Rotations.O else 1.0)
+        raise NotImplementedError(f"no matrix for `{atom}` yet")  # irreps: issue 4 (Wigner D)
+
+    def channel_action(
+        self, ftype: FeatureType, element: GroupElement
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The affine action on the flattened channels: ``x -> x @ M.T + b``."""
+        blocks, shift = [], []
+        for term in ftype.terms:
+            mat = self.atom_matrix(term.atom, element)
+            blocks.extend([mat] * term.mul)
+            offset = (
+                element.translation
+                if (term.atom.is_point and element.translation is not None)
+                else np.zeros(len(mat))
+            )
+            shift.extend([offset] * term.mul)
+        if not blocks:
+            return np.zeros((0, 0)), np.zeros(0)
+        return _block_diag(blocks), np.concatenate(shift)
+
+
+def random_rotation(rng: np.random.Generator, n: int, reflect: bool) -> np.ndarray:
+    """A Haar-random element of SO(n), times a reflection when ``reflect``."""
+    q, r = np.linalg.qr(rng.normal(size=(n, n)))
+    q = q * np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    if reflect:
+        q[:, -1] = -q[:, -1]
+    return q
+
+
+def _block_diag(blocks: list[np.ndarray]) -> np.ndarray:
+    size = sum(len(b) for b in blocks)
+    out = np.zeros((size, size))
+    at = 0
+    for b in blocks:
+        out[at : at + len(b), at : at + len(b)] = b
+        at += len(b)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# From syntax: `symmetry E(3) x S(nodes)`
+
+
+def group_from_ast(factors: tuple[ast.Expr, ...], env: dict[str, object]) -> Group:
+    parsed = [_factor(f, env) for f in factors]
+    out = tuple(f for f in parsed if f is not None)
+    geometric = [f for f in out if isinstance(f, Geometric)]
+    if len(geometric) > 1:
+        raise GeoError(
+            Diagnostic(
+                "GEO202",
+                "a model has at most one geometric group factor",
+                factors[-1].span,
+                label="second geometric factor",
+                help="E(n) already contains O(n) and T(n): write the largest group once",
+            )
+        )
+    return Group(out)
+
+
+def _factor(expr: ast.Expr, env: dict[str, object]) -> Factor | None:
+    if isinstance(expr, ast.Name) and expr.id == "trivial":
+        return None
+    if isinstance(expr, ast.Call) and len(expr.args) == 1 and not expr.kwargs:
+        name, (arg,) = expr.func.id, expr.args
+        builder = _FACTOR_BUILDERS.get(name)
+        if builder is not None:
+            return builder(name, arg, env)
+    raise GeoError(_unknown_group(expr))
+
+
+def _geometric(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
+    n = (
+        arg.value
+        if isinstance(arg, ast.Int)
+        else env.get(arg.id)
+        if isinstance(arg, ast.Name)
+        else None
+    )
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 64:
+        raise GeoError(
+            Diagnostic(
+                "GEO202",
+                f"`{name}(n)` needs a dimension n between 1 and 64",
+                arg.span,
+                label="not a dimension",
+                help=f"e.g. `{name}(3)`",
+            )
+        )
+    rotations, translations = GEOMETRIC_GROUPS[name]
+    return Geometric(n, rotations, translations)
+
+
+def _permutation(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
+    if not isinstance(arg, ast.Name):
+        raise GeoError(
+            Diagnostic(
+                "GEO202",
+                "`S(...)` permutes a named index axis",
+                arg.span,
+                label="expected an axis name",
+                help="e.g. `S(nodes)` or `S(set)`",
+            )
+        )
+    return Permutation(arg.id)
+
+
+_FACTOR_BUILDERS: dict[str, Callable[[str, ast.Expr, dict[str, object]], Factor]] = {
+    **{name: _geometric for name in GEOMETRIC_GROUPS},
+    "S": _permutation,
+}
+
+
+def _unknown_group(expr: ast.Expr) -> Diagnostic:
+    from geoc.grammar.formatter import format_expr
+
+    return Diagnostic(
+        "GEO202",
+        f"`{format_expr(expr)}` is not a known group",
+        expr.span,
+        label="unknown group",
+        help="groups: `trivial`, `O(n)`, `SO(n)`, `E(n)`, `SE(n)`, `T(n)`, `S(axis)`, "
+        "joined by `x`",
+    )

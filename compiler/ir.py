@@ -1,0 +1,230 @@
+"""The typed graph IR: frozen pydantic nodes in a ``networkx.DiGraph``.
+
+Each :class:`Node` computes one or more typed values from the values of earlier nodes; its
+``id`` is a stable dotted name derived from the spec (``egnn_layer.2.m``), which also names
+the parameters the backend creates for it (``egnn_layer.2.m.0.weight``). Nodes are added in
+a topological order (the spec is SSA), so ``graph.nodes`` is an evaluation order.
+Analysis results live in side maps, never in the nodes.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import networkx as nx
+from geoc.diagnostics import Span
+from geoc.domains import Domain
+from geoc.groups import Group
+from geoc.types import FeatureType
+from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
+
+
+def _to_type(value: object) -> FeatureType:
+    return value if isinstance(value, FeatureType) else FeatureType.parse(str(value))
+
+
+def _to_span(value: object) -> Span | None:
+    if value is None or isinstance(value, Span):
+        return value
+    return Span(**value)  # type: ignore[arg-type]
+
+
+def _span_dict(span: Span | None) -> dict | None:
+    if span is None:
+        return None
+    return {
+        "file": span.file,
+        "line": span.line,
+        "col": span.col,
+        "end_line": span.end_line,
+        "end_col": span.end_col,
+    }
+
+
+TypeField = Annotated[FeatureType, PlainValidator(_to_type), PlainSerializer(str, return_type=str)]
+SpanField = Annotated[Span | None, PlainValidator(_to_span), PlainSerializer(_span_dict)]
+
+
+class ValueRef(BaseModel):
+    """The ``index``-th output of node ``node``."""
+
+    model_config = ConfigDict(frozen=True)
+    node: str
+    index: int = 0
+
+    def __str__(self) -> str:
+        return self.node if self.index == 0 else f"{self.node}#{self.index}"
+
+
+class Node(BaseModel):
+    """One operation: ``op`` applied to ``inputs`` with compile-time ``attrs``."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    op: str
+    inputs: tuple[ValueRef, ...] = ()
+    attrs: dict[str, Any] = {}
+    out_types: tuple[TypeField, ...]
+    span: SpanField = None
+    arg_spans: tuple[SpanField, ...] = ()  # where each input was written, for diagnostics
+
+
+class Port(BaseModel):
+    """A model input or output: its name, declared type, value and declaration site."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    type: TypeField
+    value: ValueRef
+    span: SpanField = None
+
+
+def encode_attr(value: object) -> object:
+    """Attributes as JSON: feature types become ``{"type": "..."}``, tuples lists."""
+    if isinstance(value, FeatureType):
+        return {"type": str(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [encode_attr(v) for v in value]
+    return value
+
+
+def decode_attr(value: object) -> object:
+    if isinstance(value, dict) and set(value) == {"type"}:
+        return FeatureType.parse(value["type"])
+    if isinstance(value, list):
+        return tuple(decode_attr(v) for v in value)
+    return value
+
+
+@dataclass
+class Graph:
+    """A model's IR: its group, domain, resolved params, ports and nodes."""
+
+    name: str
+    group: Group
+    domain: Domain
+    params: dict[str, Any]
+    positions: str | None = None  # the input whose points build a point cloud's edges
+    span: Span | None = None
+
+    def __post_init__(self) -> None:
+        self.g = nx.DiGraph()
+        self.inputs: dict[str, Port] = {}
+        self.outputs: dict[str, Port] = {}
+
+    # --- building ---
+
+    def add(self, node: Node) -> Node:
+        assert node.id not in self.g, f"duplicate node id {node.id}"
+        assert all(ref.node in self.g for ref in node.inputs), f"dangling input of {node.id}"
+        self.g.add_node(node.id, node=node)
+        for ref in node.inputs:
+            self.g.add_edge(ref.node, node.id)
+        return node
+
+    def replace(self, node: Node) -> None:
+        """Swap a node for a new version with the same id and inputs (optimisation passes)."""
+        assert self.g.nodes[node.id]["node"].inputs == node.inputs
+        self.g.nodes[node.id]["node"] = node
+
+    def remove(self, node_id: str) -> None:
+        self.g.remove_node(node_id)
+
+    # --- reading ---
+
+    @property
+    def nodes(self) -> list[Node]:
+        """All nodes in evaluation order."""
+        return [self.g.nodes[n]["node"] for n in self.g.nodes]
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return self.g.number_of_nodes()
+
+    def node(self, node_id: str) -> Node:
+        return self.g.nodes[node_id]["node"]
+
+    def type_of(self, ref: ValueRef) -> FeatureType:
+        return self.node(ref.node).out_types[ref.index]
+
+    def users(self, node_id: str) -> list[str]:
+        return list(self.g.successors(node_id))
+
+    def lint(self) -> None:
+        """Internal invariants every pass must keep (an AssertionError is a compiler bug)."""
+        assert nx.is_directed_acyclic_graph(self.g), "IR has a cycle"
+        order = {n: i for i, n in enumerate(self.g.nodes)}
+        for node in self.nodes:
+            for ref in node.inputs:
+                assert ref.node in self.g, f"{node.id}: input {ref} is missing"
+                assert order[ref.node] < order[node.id], f"{node.id}: input {ref} comes later"
+                assert ref.index < len(self.node(ref.node).out_types), f"{node.id}: bad {ref}"
+        for port in [*self.inputs.values(), *self.outputs.values()]:
+            assert port.value.node in self.g, f"port {port.name} refers to a missing node"
+
+    # --- serialisation ---
+
+    def to_json(self, indent: int | None = 2) -> str:
+        doc = {
+            "geoc_ir": 1,
+            "name": self.name,
+            "group": str(self.group),
+            "domain": str(self.domain),
+            "params": {k: encode_attr(v) for k, v in self.params.items()},
+            "positions": self.positions,
+            "inputs": [p.model_dump(mode="json") for p in self.inputs.values()],
+            "outputs": [p.model_dump(mode="json") for p in self.outputs.values()],
+            "nodes": [_dump_node(n) for n in self.nodes],
+        }
+        return json.dumps(doc, indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> Graph:
+        doc = json.loads(text)
+        domain = Domain.parse(doc["domain"]) if doc["domain"] != "global" else Domain()
+        graph = cls(
+            doc["name"],
+            Group.parse(doc["group"]).with_default_dim(domain.dim),
+            domain,
+            {k: decode_attr(v) for k, v in doc["params"].items()},
+            positions=doc.get("positions"),
+        )
+        for raw in doc["nodes"]:
+            raw = {**raw, "attrs": {k: decode_attr(v) for k, v in raw["attrs"].items()}}
+            graph.add(Node.model_validate(raw))
+        graph.inputs = {p["name"]: Port.model_validate(p) for p in doc["inputs"]}
+        graph.outputs = {p["name"]: Port.model_validate(p) for p in doc["outputs"]}
+        return graph
+
+    def to_dot(self) -> str:
+        """Graphviz DOT: one box per node (id, op, output types), ports as ovals."""
+        lines = [f'digraph "{self.name}" {{', "  rankdir=TB;", '  node [fontname="monospace"];']
+        for node in self.nodes:
+            types = "\\n".join(str(t) for t in node.out_types)
+            label = f"{node.id}\\n{node.op}\\n{types}"
+            lines.append(f'  "{node.id}" [shape=box, label="{_dot_escape(label)}"];')
+            lines.extend(f'  "{ref.node}" -> "{node.id}";' for ref in node.inputs)
+        for port in self.outputs.values():
+            label = _dot_escape(f"output {port.name}: {port.type}")
+            lines.append(f'  "out:{port.name}" [shape=oval, label="{label}"];')
+            lines.append(f'  "{port.value.node}" -> "out:{port.name}";')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+def _dump_node(node: Node) -> dict:
+    raw = node.model_dump(mode="json", exclude={"attrs"})
+    raw["attrs"] = {k: encode_attr(v) for k, v in node.attrs.items()}
+    return raw
+
+
+def _dot_escape(text: str) -> str:
+    return text.replace('"', '\\"')

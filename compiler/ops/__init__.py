@@ -1,0 +1,164 @@
+"""The operator registry: one :class:`OpDef` per operator, defined once per family module.
+
+An operator's definition holds its **signature** (which arguments are tensors and which are
+compile-time attributes, with defaults), its **typing rule** (input types and attributes to
+output types; shape and representation errors are ``GEO3xx``) and its **equivariance
+contract** (does the operator commute with the model's group on these types; violations are
+``GEO4xx``). The backend keeps its own table of lowerings keyed by the same names.
+
+    >>> from geoc.ops import REGISTRY
+    >>> REGISTRY["mlp"].family
+    'core'
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from geoc.diagnostics import Diagnostic, GeoError, Span
+from geoc.domains import Domain
+from geoc.groups import Group
+from geoc.types import FeatureType
+
+REQUIRED = object()  # marks a parameter without a default
+
+
+class ArgKind(str, enum.Enum):
+    TENSOR = "tensor"
+    TENSORS = "tensors"  # variadic: every remaining positional argument is a tensor
+    ATTR = "attr"
+
+
+class AttrKind(str, enum.Enum):
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    STR = "str"
+    SYMBOL = "symbol"  # a bare name such as `silu`, `edges`, `nodes`
+    TYPE = "type"  # a feature type such as `hidden x scalar`
+    INT_LIST = "list[int]"
+    ANY = "any"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: ArgKind = ArgKind.TENSOR
+    attr: AttrKind | None = None
+    default: Any = REQUIRED
+    choices: tuple[str, ...] = ()  # allowed symbols
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class OpContext:
+    """What a typing rule or contract may look at besides the types: the model's group and
+    domain, and where the call and each tensor argument stand in the source."""
+
+    op: str
+    group: Group
+    domain: Domain
+    span: Span | None = None
+    arg_spans: tuple[Span | None, ...] = ()
+
+    def arg_span(self, index: int) -> Span | None:
+        if index < len(self.arg_spans) and self.arg_spans[index] is not None:
+            return self.arg_spans[index]
+        return self.span
+
+    def error(
+        self, code: str, message: str, *, arg: int | None = None, label: str = "", help: str = ""
+    ) -> GeoError:
+        span = self.span if arg is None else self.arg_span(arg)
+        return GeoError(Diagnostic(code, message, span, label=label, help=help))
+
+    def diagnostic(
+        self, code: str, message: str, *, arg: int | None = None, label: str = "", help: str = ""
+    ) -> Diagnostic:
+        span = self.span if arg is None else self.arg_span(arg)
+        return Diagnostic(code, message, span, label=label, help=help)
+
+
+TypeRule = Callable[[OpContext, Sequence[FeatureType], dict[str, Any]], tuple[FeatureType, ...]]
+Contract = Callable[[OpContext, Sequence[FeatureType], dict[str, Any]], list[Diagnostic]]
+
+
+def _no_violations(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    return []
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    family: str
+    params: tuple[Param, ...]
+    infer: TypeRule
+    contract: Contract = _no_violations
+    doc: str = ""
+    surface: bool = True  # callable by name from .geo (False for ops made from syntax: +, x[i])
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tensor_params(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.kind is not ArgKind.ATTR)
+
+    @property
+    def attr_params(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.kind is ArgKind.ATTR)
+
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def register(op: OpDef) -> OpDef:
+    assert op.name not in REGISTRY, f"operator {op.name} registered twice"
+    REGISTRY[op.name] = op
+    return op
+
+
+def lookup(name: str) -> OpDef | None:
+    _load_families()
+    return REGISTRY.get(name)
+
+
+def _load_families() -> None:
+    """Import every family module once (each registers its operators on import)."""
+    from geoc.ops import core, graph  # noqa: F401
+
+
+def tensor(name: str) -> Param:
+    return Param(name, ArgKind.TENSOR)
+
+
+def tensors(name: str) -> Param:
+    return Param(name, ArgKind.TENSORS)
+
+
+def attr(
+    name: str, kind: AttrKind, default: Any = REQUIRED, choices: tuple[str, ...] = ()
+) -> Param:
+    return Param(name, ArgKind.ATTR, kind, default, choices)
+
+
+__all__ = [
+    "REGISTRY",
+    "REQUIRED",
+    "ArgKind",
+    "AttrKind",
+    "Contract",
+    "OpContext",
+    "OpDef",
+    "Param",
+    "TypeRule",
+    "attr",
+    "lookup",
+    "register",
+    "tensor",
+    "tensors",
+]

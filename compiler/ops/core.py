@@ -1,0 +1,488 @@
+"""Core operators: arithmetic, equivariant linear maps, MLPs, activations, invariants.
+
+Each operator: its signature, its typing rule, its equivariance contract, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from geoc.diagnostics import Diagnostic
+from geoc.ops import AttrKind, OpContext, OpDef, attr, register, tensor, tensors
+from geoc.types import PSEUDOSCALAR, SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term, simplify
+
+#: Pointwise non-linearities; the odd ones commute with sign flips (pseudoscalars).
+ACTIVATIONS = {
+    "relu": False,
+    "silu": False,
+    "swish": False,
+    "gelu": False,
+    "sigmoid": False,
+    "softplus": False,
+    "elu": False,
+    "leaky_relu": False,
+    "tanh": True,
+    "identity": True,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers
+
+
+def joint_axes(ctx: OpContext, types: Sequence[FeatureType]) -> tuple[str, ...]:
+    """The axes of a combination: all equal, or global values broadcast along the others."""
+    placed = [(i, t.axes) for i, t in enumerate(types) if t.axes]
+    if not placed:
+        return ()
+    first = placed[0][1]
+    for index, axes in placed[1:]:
+        if axes != first:
+            raise ctx.error(
+                "GEO305",
+                f"`{ctx.op}` combines a value over {_axes(first)} with one over {_axes(axes)}",
+                arg=index,
+                label=f"over {_axes(axes)}",
+                help="gather node values onto edges with `x[src]` / `x[dst]`, or reduce edge "
+                "values with `sum(..., over=edges, into=nodes)`",
+            )
+    return first
+
+
+def _axes(axes: tuple[str, ...]) -> str:
+    return ", ".join(axes) if axes else "no axis"
+
+
+def copies(ftype: FeatureType) -> list[Atom]:
+    """The atoms copy by copy: ``2 x vector + scalar`` -> [vector, vector, scalar]."""
+    return [t.atom for t in ftype.terms for _ in range(t.mul)]
+
+
+def from_copies(atoms: Sequence[Atom], axes: tuple[str, ...]) -> FeatureType:
+    return FeatureType(simplify(tuple(Term(1, a) for a in atoms)), axes)
+
+
+def is_scalar_like(ftype: FeatureType) -> bool:
+    """Every channel a scalar or pseudoscalar: such a value may scale any other."""
+    return all(a.kind in (AtomKind.SCALAR, AtomKind.PSEUDOSCALAR) for a in ftype.atoms)
+
+
+def point_violation(
+    ctx: OpContext, ftype: FeatureType, arg: int, what: str, fix: str
+) -> list[Diagnostic]:
+    if not (ftype.has_points and ctx.group.translations):
+        return []
+    return [
+        ctx.diagnostic(
+            "GEO404",
+            f"{what} is not translation-equivariant under {ctx.group}",
+            arg=arg,
+            label=str(ftype),
+            help=fix,
+        )
+    ]
+
+
+def not_invariant(ctx: OpContext, ftype: FeatureType) -> list[Atom]:
+    return [a for a in ftype.atoms if not ctx.group.is_invariant(a)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Arithmetic made from syntax: a + b, a - b, a * b, -a
+
+
+def _infer_add(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    a, b = types
+    axes = joint_axes(ctx, types)
+    subtract = ctx.op == "sub"
+    result = _affine_sum(a, b, subtract, ctx)
+    if result is not None:
+        return (result.with_axes(axes),)
+    if not a.same_rep(b):
+        op = "-" if subtract else "+"
+        raise ctx.error(
+            "GEO307",
+            f"`{op}` needs the same representation on both sides: `{a.with_axes(())}` "
+            f"{op} `{b.with_axes(())}`",
+            arg=1,
+            label=str(b.with_axes(())),
+            help="map one side with `linear(x, T)` so both have type T",
+        )
+    return (a.with_axes(axes),)
+
+
+def _affine_sum(
+    a: FeatureType, b: FeatureType, subtract: bool, ctx: OpContext
+) -> FeatureType | None:
+    """Point arithmetic: p - p is a vector, p ± v and v + p are points (per copy)."""
+    if not (a.has_points or b.has_points):
+        return None
+    ca, cb = copies(a), copies(b)
+    if len(ca) != len(cb):
+        return None
+    out: list[Atom] = []
+    for x, y in zip(ca, cb, strict=True):
+        atom = _affine_pair(x, y, subtract, ctx)
+        if atom is None:
+            return None
+        out.append(atom)
+    return from_copies(out, ())
+
+
+def _affine_pair(x: Atom, y: Atom, subtract: bool, ctx: OpContext) -> Atom | None:
+    dim = ctx.group.space_dim
+    if x.is_point and y.is_point:
+        if subtract and x == y and (dim is None or dim == x.args[0]):
+            return VECTOR
+        if not subtract and x == y and ctx.group.translations:
+            raise ctx.error(
+                "GEO404",
+                "the sum of two points is not a point (a translation would be added twice)",
+                arg=1,
+                label="point + point",
+                help="take the difference `p - q` (a vector) or the mean of the points",
+            )
+        return None
+    point, other = (x, y) if x.is_point else (y, x)
+    if other.kind is AtomKind.VECTOR and (not subtract or x.is_point):
+        return point
+    return None
+
+
+def _infer_mul(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    a, b = types
+    axes = joint_axes(ctx, types)
+    if a.has_points or b.has_points:
+        raise ctx.error(
+            "GEO404",
+            "scaling a point is not translation-equivariant",
+            arg=0 if a.has_points else 1,
+            label="point",
+            help="scale the vector `p - q` instead, then add it to a point",
+        )
+    if is_scalar_like(b) and not is_scalar_like(a):
+        a, b = b, a
+        swapped = True
+    else:
+        swapped = False
+    if not is_scalar_like(a):
+        if ctx.group.rotations.value == "none" and a.same_rep(b):
+            return (a.with_axes(axes),)
+        raise ctx.error(
+            "GEO407",
+            f"`*` of two transforming values (`{a.with_axes(())}` and `{b.with_axes(())}`) "
+            f"is not equivariant under {ctx.group}",
+            arg=1,
+            label=str(b.with_axes(())),
+            help="one side must be scalars; for two vectors use `dot(a, b)`",
+        )
+    return (_scale_copies(ctx, a, b, arg=0 if swapped else 1).with_axes(axes),)
+
+
+def _scale_copies(ctx: OpContext, scale: FeatureType, value: FeatureType, arg: int) -> FeatureType:
+    """One scalar per copy of ``value`` (or one for all); pseudoscalars flip parity."""
+    signs = [-1 if a.kind is AtomKind.PSEUDOSCALAR else 1 for a in copies(scale)]
+    atoms = copies(value)
+    if len(signs) == 1:
+        signs = signs * len(atoms)
+    if len(signs) != len(atoms):
+        raise ctx.error(
+            "GEO300",
+            f"`*` needs one scalar per copy ({len(atoms)}) or a single scalar, got {len(signs)}",
+            arg=arg,
+            label=f"{len(signs)} scalars",
+            help=f"produce {len(atoms)} x scalar (e.g. `mlp(m, [hidden, {len(atoms)}])`) or 1",
+        )
+    return from_copies([atom.with_sign(s) for atom, s in zip(atoms, signs, strict=True)], ())
+
+
+def _infer_neg(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    (a,) = types
+    if a.has_points and ctx.group.translations:
+        raise ctx.error(
+            "GEO404",
+            "negating a point is not translation-equivariant",
+            arg=0,
+            label="point",
+            help="negate a difference of points (a vector) instead",
+        )
+    return (a,)
+
+
+def _infer_scale(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    return _infer_neg(ctx, types, attrs)
+
+
+register(OpDef("add", "core", (tensor("a"), tensor("b")), _infer_add, surface=False, doc="a + b"))
+register(OpDef("sub", "core", (tensor("a"), tensor("b")), _infer_add, surface=False, doc="a - b"))
+register(OpDef("mul", "core", (tensor("a"), tensor("b")), _infer_mul, surface=False, doc="a * b"))
+register(OpDef("neg", "core", (tensor("a"),), _infer_neg, surface=False, doc="-a"))
+register(
+    OpDef(
+        "scale",
+        "core",
+        (tensor("a"), attr("factor", AttrKind.FLOAT)),
+        _infer_scale,
+        surface=False,
+        doc="a constant times a value: 0.5 * x",
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# linear: the equivariant linear map (Schur)
+
+
+def _infer_linear(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    (a,) = types
+    out: FeatureType = attrs["out"]
+    if out.axes and out.axes != a.axes:
+        raise ctx.error(
+            "GEO305",
+            f"`linear` keeps the axes of its input ({_axes(a.axes)}), not {_axes(out.axes)}",
+            label=str(out),
+            help="write the output type without `over`",
+        )
+    return (out.with_axes(a.axes),)
+
+
+def _linear_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    (a,) = types
+    found = point_violation(
+        ctx, a, 0, "a linear map of points", "map differences of points (vectors) instead"
+    )
+    if found:
+        return found
+    have = {key for atom in a.atoms for key, _ in ctx.group.irreps(atom)}
+    for atom in attrs["out"].atoms:
+        missing = [key for key, _ in ctx.group.irreps(atom) if key not in have]
+        if missing:
+            return [
+                ctx.diagnostic(
+                    "GEO403",
+                    f"no equivariant linear map from `{a.with_axes(())}` to `{atom}` under "
+                    f"{ctx.group}: it must be zero (Schur's lemma)",
+                    arg=0,
+                    label=str(a.with_axes(())),
+                    help=f"the input has no `{atom}` part; make one first, e.g. `s * v`",
+                )
+            ]
+    return []
+
+
+register(
+    OpDef(
+        "linear",
+        "core",
+        (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
+        _infer_linear,
+        _linear_contract,
+        doc="equivariant linear map to type `out`; a bias on invariant outputs",
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# mlp, act
+
+
+def _infer_mlp(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    (a,) = types
+    widths = attrs["widths"]
+    if not widths or any(w < 1 for w in widths):
+        raise ctx.error(
+            "GEO302",
+            "`mlp` needs a non-empty list of positive widths",
+            label=str(list(widths)),
+            help="e.g. `mlp(h, [64, 64])`",
+        )
+    _check_activation(ctx, attrs["act"])
+    return (FeatureType((Term(widths[-1], SCALAR),), a.axes),)
+
+
+def _mlp_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    (a,) = types
+    moving = not_invariant(ctx, a)
+    if not moving:
+        return []
+    help_text = "feed `norm(x)` or `sqnorm(x)` (invariant) instead, or use `linear(x, ...)`"
+    if a.has_points:
+        help_text = "feed invariants such as `sqnorm(x[dst] - x[src])` instead"
+    return [
+        ctx.diagnostic(
+            "GEO401",
+            f"`mlp` needs an invariant input, but it is `{a}` under {ctx.group}",
+            arg=0,
+            label=str(a),
+            help=help_text,
+        )
+    ]
+
+
+def _check_activation(ctx: OpContext, name: str) -> None:
+    if name not in ACTIVATIONS:
+        raise ctx.error(
+            "GEO302",
+            f"`{name}` is not a known activation",
+            label="unknown activation",
+            help="activations: " + ", ".join(f"`{n}`" for n in ACTIVATIONS),
+        )
+
+
+def _infer_act(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    _check_activation(ctx, attrs["fn"])
+    return (types[0],)
+
+
+def _act_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    (a,) = types
+    odd = ACTIVATIONS[attrs["fn"]]
+    bad = [x for x in not_invariant(ctx, a) if not (odd and ctx.group.is_sign(x))]
+    if not bad:
+        return []
+    atom = bad[0]
+    fix = "apply it to invariants, or use `gate(...)` to scale vectors by activated scalars"
+    if ctx.group.is_sign(atom):
+        fix = "use an odd activation such as `tanh`, or apply it to `norm(x)`"
+    return [
+        ctx.diagnostic(
+            "GEO402",
+            f"`{attrs['fn']}` applied pointwise to `{atom}` breaks {ctx.group}",
+            arg=0,
+            label=str(a),
+            help=fix,
+        )
+    ]
+
+
+register(
+    OpDef(
+        "mlp",
+        "core",
+        (
+            tensor("x"),
+            attr("widths", AttrKind.INT_LIST),
+            attr("act", AttrKind.SYMBOL, "silu"),
+            attr("last_act", AttrKind.BOOL, False),
+            attr("bias", AttrKind.BOOL, True),
+        ),
+        _infer_mlp,
+        _mlp_contract,
+        doc="multi-layer perceptron on invariant channels; output `widths[-1] x scalar`",
+    )
+)
+register(
+    OpDef(
+        "act",
+        "core",
+        (tensor("x"), attr("fn", AttrKind.SYMBOL)),
+        _infer_act,
+        _act_contract,
+        doc="pointwise non-linearity",
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# concat and the invariants norm, sqnorm, dot
+
+
+def _infer_concat(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    if not types:
+        raise ctx.error("GEO304", "`concat` needs at least one value", help="`concat(a, b)`")
+    axes = joint_axes(ctx, types)
+    terms = tuple(term for t in types for term in t.terms)
+    return (FeatureType(terms, axes),)
+
+
+def _infer_norm(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    (a,) = types
+    return (FeatureType((Term(a.copies, SCALAR),), a.axes),)
+
+
+def _norm_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    fix = "take the norm of a difference of points, e.g. `norm(x[dst] - x[src])`"
+    return point_violation(ctx, types[0], 0, f"`{ctx.op}` of a point", fix)
+
+
+def _infer_dot(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    a, b = types
+    axes = joint_axes(ctx, types)
+    ca, cb = copies(a), copies(b)
+    # Copies must match up to parity: vector . pseudovector is a pseudoscalar.
+    same = len(ca) == len(cb) and all(_even(x) == _even(y) for x, y in zip(ca, cb, strict=True))
+    if not same:
+        raise ctx.error(
+            "GEO300",
+            f"`dot` needs the same representation on both sides: `{a.with_axes(())}` and "
+            f"`{b.with_axes(())}`",
+            arg=1,
+            label=str(b.with_axes(())),
+            help="map one side with `linear(x, T)` first",
+        )
+    atoms = [SCALAR if x.sign * y.sign == 1 else PSEUDOSCALAR for x, y in zip(ca, cb, strict=True)]
+    return (from_copies(atoms, axes),)
+
+
+def _even(atom: Atom) -> Atom:
+    """The atom with its reflection sign removed (pseudovector -> vector)."""
+    return atom.with_sign(atom.sign)
+
+
+def _dot_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    fix = "take dot products of differences of points (vectors)"
+    return [
+        d for i, t in enumerate(types) for d in point_violation(ctx, t, i, "`dot` of a point", fix)
+    ]
+
+
+register(OpDef("concat", "core", (tensors("xs"),), _infer_concat, doc="direct sum of values"))
+register(
+    OpDef("norm", "core", (tensor("x"),), _infer_norm, _norm_contract, doc="one norm per copy")
+)
+register(
+    OpDef(
+        "sqnorm",
+        "core",
+        (tensor("x"),),
+        _infer_norm,
+        _norm_contract,
+        doc="one squared norm per copy",
+    )
+)
+register(
+    OpDef(
+        "dot",
+        "core",
+        (tensor("a"), tensor("b")),
+        _infer_dot,
+        _dot_contract,
+        doc="one inner product per copy",
+    )
+)
+
+
+def attrs_doc(op: OpDef) -> dict[str, Any]:
+    """Default attributes of an operator (for docs and the builder)."""
+    return {p.name: p.default for p in op.attr_params if not p.required}

@@ -1,0 +1,130 @@
+"""Graph operators: gather onto edges, scatter onto nodes, pooling over an axis.
+
+Edges always stay inside one graph of a batch; an edge runs ``src -> dst`` and ``into=nodes``
+reduces onto ``dst``. A node with no incoming edge receives 0 (the PyTorch Geometric rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from geoc.diagnostics import Diagnostic
+from geoc.domains import EDGE_AXIS
+from geoc.ops import AttrKind, OpContext, OpDef, attr, register, tensor
+from geoc.ops.core import not_invariant
+from geoc.types import FeatureType
+
+EDGE_ENDS = ("src", "dst")
+REDUCTIONS = ("sum", "mean", "max")
+
+
+def _infer_gather(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    (x,) = types
+    node_axis = ctx.domain.axis
+    if not ctx.domain.has_edges:
+        raise ctx.error(
+            "GEO203",
+            f"`x[{attrs['end']}]` needs edges, but the domain `{ctx.domain}` has none",
+            label="no edges here",
+            help="declare `domain graph(nodes)` or `domain pointcloud(nodes, edges=...)`",
+        )
+    if x.axes != (node_axis,):
+        where = ", ".join(x.axes) or "no axis"
+        raise ctx.error(
+            "GEO305",
+            f"`[{attrs['end']}]` gathers values over `{node_axis}`, but this one is over {where}",
+            arg=0,
+            label=str(x),
+            help=f"gather a value declared `over {node_axis}`",
+        )
+    return (x.with_axes((EDGE_AXIS,)),)
+
+
+register(
+    OpDef(
+        "gather",
+        "graph",
+        (tensor("x"), attr("end", AttrKind.SYMBOL, choices=EDGE_ENDS)),
+        _infer_gather,
+        surface=False,
+        doc="x[src] / x[dst]: node values onto edges",
+    )
+)
+
+
+def _infer_reduce(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    (x,) = types
+    over, into = attrs["over"], attrs["into"]
+    if over not in x.axes:
+        raise ctx.error(
+            "GEO203",
+            f"`{ctx.op}(..., over={over})`: the value is over {', '.join(x.axes) or 'no axis'}",
+            arg=0,
+            label=str(x),
+            help=f"reduce over one of the value's axes ({', '.join(x.axes) or 'none'})",
+        )
+    if into is None:
+        return (x.with_axes(tuple(a for a in x.axes if a != over)),)
+    if over != EDGE_AXIS or into != ctx.domain.axis:
+        raise ctx.error(
+            "GEO203",
+            f"`into=` scatters edge values onto nodes: `over=edges, into={ctx.domain.axis}`",
+            label=f"over={over}, into={into}",
+            help=f"write `{ctx.op}(m, over=edges, into={ctx.domain.axis})`, or drop `into` to pool",
+        )
+    return (x.with_axes((into,)),)
+
+
+def _reduce_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    (x,) = types
+    if ctx.op == "max":
+        moving = not_invariant(ctx, x)
+        if moving:
+            return [
+                ctx.diagnostic(
+                    "GEO405",
+                    f"componentwise `max` of `{moving[0]}` is not equivariant under {ctx.group}",
+                    arg=0,
+                    label=str(x),
+                    help="reduce with `sum` or `mean`, or take `max` of invariants (`norm(v)`)",
+                )
+            ]
+    if not (x.has_points and ctx.group.translations):
+        return []
+    if ctx.op == "mean" and attrs["into"] is None:
+        return []  # the mean of a non-empty set of points is a point
+    reason = {
+        "sum": "the sum of points is not a point (translations add up)",
+        "mean": "a node without incoming edges would receive 0, which is not a point",
+        "max": "the componentwise max of points is not a point",
+    }[ctx.op]
+    return [
+        ctx.diagnostic(
+            "GEO404",
+            f"`{ctx.op}` of points over {attrs['over']}: {reason}",
+            arg=0,
+            label=str(x),
+            help="reduce differences `x[src] - x[dst]` (vectors) and add the result to `x`",
+        )
+    ]
+
+
+for _name in REDUCTIONS:
+    register(
+        OpDef(
+            _name,
+            "graph",
+            (
+                tensor("x"),
+                attr("over", AttrKind.SYMBOL),
+                attr("into", AttrKind.SYMBOL, None),
+            ),
+            _infer_reduce,
+            _reduce_contract,
+            doc=f"{_name} over an axis (pooling), or over edges into nodes (scatter)",
+        )
+    )

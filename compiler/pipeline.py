@@ -1,0 +1,92 @@
+"""The compiler's middle-end as a flat, commented list of passes.
+
+    spec text ──parse──► AST ──load imports──► Program ──elaborate──► typed IR
+        ──check equivariance──► proven IR ──optimise──► IR for the backend
+
+Each pass is a plain function; :func:`frontend` runs them in order and ``ir.lint()`` after
+each when ``verify`` is on (the tests turn it on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from geoc.diagnostics import Diagnostic, GeoError
+from geoc.grammar.parser import parse, read_source
+from geoc.ir import Graph
+from geoc.ops import OpContext, lookup
+from geoc.program import builtin_spec_text, load_program
+
+
+@dataclass(frozen=True)
+class Source:
+    """A spec to compile: its text, the name diagnostics show, and its path if it has one."""
+
+    text: str
+    file: str
+    path: Path | None = None
+
+
+def resolve_source(spec: str | Path) -> Source:
+    """A path to a .geo file, a built-in spec name (``egnn``), or the spec text itself."""
+    if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec and "{" not in spec):
+        path = Path(spec)
+        if path.is_file():
+            return Source(read_source(path), str(spec), path)
+        builtin = builtin_spec_text(str(spec))
+        if builtin is not None:
+            return Source(builtin[1], builtin[0])
+        read_source(path)  # raises the GEO113 diagnostic for a missing file
+    return Source(str(spec), "<string>")
+
+
+def check_equivariance(graph: Graph) -> list[Diagnostic]:
+    """Every node's equivariance contract, for the model's group, on its typed inputs."""
+    found: list[Diagnostic] = []
+    for node in graph.nodes:
+        op = lookup(node.op)
+        if op is None:
+            continue  # inputs
+        ctx = OpContext(node.op, graph.group, graph.domain, node.span, node.arg_spans)
+        found.extend(op.contract(ctx, [graph.type_of(r) for r in node.inputs], node.attrs))
+    return found
+
+
+def eliminate_dead_code(graph: Graph) -> Graph:
+    """Drop nodes no output depends on (inputs stay: they are the calling convention)."""
+    live = {p.value.node for p in graph.outputs.values()}
+    for node in reversed(graph.nodes):
+        if node.id in live or node.op == "input":
+            live.update(r.node for r in node.inputs)
+        else:
+            graph.remove(node.id)
+    return graph
+
+
+def frontend(
+    spec: str | Path,
+    params: dict[str, Any] | None = None,
+    model: str | None = None,
+    verify: bool = False,
+) -> Graph:
+    """Parse, elaborate, prove equivariance and optimise: the typed IR of one model."""
+    from geoc.elaborate import elaborate
+
+    source = resolve_source(spec)
+    module = parse(source.text, source.file)  # 1. parse
+    program = load_program(module, source.text, source.path)  # 2. imports and blocks
+    graph = elaborate(program, model, params)  # 3. bind params, expand, infer types
+    _lint(graph, verify)
+    problems = check_equivariance(graph)  # 4. the static proof
+    if problems:
+        raise GeoError(problems, program.sources)
+    graph = eliminate_dead_code(graph)  # 5. optimise
+    _lint(graph, verify)
+    return graph
+
+
+def _lint(graph: Graph, verify: bool) -> None:
+    if verify:
+        graph.lint()

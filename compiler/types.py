@@ -1,0 +1,263 @@
+"""Feature types: what a group element does to a value's channels, and which axes it lives on.
+
+A :class:`FeatureType` is an immutable value with a text form that round-trips::
+
+    >>> t = FeatureType.parse("8 x vector + 4 x scalar over nodes")
+    >>> str(t)
+    '8 x vector + 4 x scalar over nodes'
+    >>> FeatureType.parse(str(t)) == t
+    True
+
+The channels are a direct sum of terms ``mul x atom``, flattened in order, each term laid out
+copy-major (e3nn's ``mul_ir`` layout: all components of copy 0, then copy 1, ...).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from geoc.diagnostics import Diagnostic, GeoError, Span
+from geoc.grammar import ast
+
+
+class AtomKind(str, enum.Enum):
+    """The atom families of DSL.md §2; later issues add their own (tensor, regular, ...)."""
+
+    SCALAR = "scalar"
+    PSEUDOSCALAR = "pseudoscalar"
+    VECTOR = "vector"
+    PSEUDOVECTOR = "pseudovector"
+    POINT = "point"
+    IRREP = "irrep"  # O(3) irreps in e3nn notation: 0e, 1o, 2e, ...
+
+
+#: Atoms written as a bare name.
+NAMED_ATOMS = {
+    k.value: k
+    for k in (AtomKind.SCALAR, AtomKind.PSEUDOSCALAR, AtomKind.VECTOR, AtomKind.PSEUDOVECTOR)
+}
+#: Atoms written as a call, with the number of integer arguments they take.
+CALL_ATOMS = {"point": (AtomKind.POINT, 1)}
+
+
+@dataclass(frozen=True, slots=True)
+class Atom:
+    """One irreducible-ish building block: ``scalar``, ``vector``, ``point(3)``, ``1o``."""
+
+    kind: AtomKind
+    args: tuple[int, ...] = ()
+    parity: int = 1  # irreps: +1 even (`e`), -1 odd (`o`)
+
+    def __str__(self) -> str:
+        if self.kind is AtomKind.IRREP:
+            return f"{self.args[0]}{'e' if self.parity == 1 else 'o'}"
+        if self.args:
+            return f"{self.kind.value}({', '.join(map(str, self.args))})"
+        return self.kind.value
+
+    @property
+    def is_point(self) -> bool:
+        return self.kind is AtomKind.POINT
+
+    @property
+    def sign(self) -> int:
+        """How a reflection acts beyond the rotation: -1 for pseudo atoms and odd irreps."""
+        if self.kind in (AtomKind.PSEUDOSCALAR, AtomKind.PSEUDOVECTOR):
+            return -1
+        if self.kind is AtomKind.IRREP:
+            return self.parity * (-1) ** self.args[0]
+        return 1
+
+    def with_sign(self, sign: int) -> Atom:
+        """The atom whose reflection sign is multiplied by ``sign`` (pseudoscalar products)."""
+        if sign == 1:
+            return self
+        flip = {
+            AtomKind.SCALAR: AtomKind.PSEUDOSCALAR,
+            AtomKind.PSEUDOSCALAR: AtomKind.SCALAR,
+            AtomKind.VECTOR: AtomKind.PSEUDOVECTOR,
+            AtomKind.PSEUDOVECTOR: AtomKind.VECTOR,
+        }
+        if self.kind is AtomKind.IRREP:
+            return Atom(AtomKind.IRREP, self.args, -self.parity)
+        return Atom(flip[self.kind], self.args)
+
+
+SCALAR = Atom(AtomKind.SCALAR)
+PSEUDOSCALAR = Atom(AtomKind.PSEUDOSCALAR)
+VECTOR = Atom(AtomKind.VECTOR)
+PSEUDOVECTOR = Atom(AtomKind.PSEUDOVECTOR)
+
+
+def point(n: int) -> Atom:
+    return Atom(AtomKind.POINT, (n,))
+
+
+def irrep(l: int, parity: int) -> Atom:  # noqa: E741
+    return Atom(AtomKind.IRREP, (l,), parity)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    mul: int
+    atom: Atom
+
+    def __str__(self) -> str:
+        if self.atom.kind is AtomKind.IRREP:
+            return f"{self.mul}x{self.atom}"
+        return str(self.atom) if self.mul == 1 else f"{self.mul} x {self.atom}"
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureType:
+    """A representation (direct sum of terms) placed on zero or more index axes."""
+
+    terms: tuple[Term, ...]
+    axes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        assert all(t.mul > 0 for t in self.terms), "multiplicities are positive"
+
+    def __str__(self) -> str:
+        rep = " + ".join(str(t) for t in self.terms) if self.terms else "0 x scalar"
+        if not self.axes:
+            return rep
+        axes = self.axes[0] if len(self.axes) == 1 else "(" + ", ".join(self.axes) + ")"
+        return f"{rep} over {axes}"
+
+    def __repr__(self) -> str:
+        return f"FeatureType({str(self)!r})"
+
+    @classmethod
+    def parse(cls, text: str) -> FeatureType:
+        """Parse the text form (no parameter names: those are resolved by the elaborator)."""
+        from geoc.grammar.parser import parse_expr
+
+        return type_from_ast(parse_expr(text, "<type>"), {})
+
+    # --- derived facts ---
+
+    @property
+    def atoms(self) -> tuple[Atom, ...]:
+        return tuple(t.atom for t in self.terms)
+
+    @property
+    def copies(self) -> int:
+        """Total multiplicity: one scalar per copy comes out of ``norm``."""
+        return sum(t.mul for t in self.terms)
+
+    @property
+    def has_points(self) -> bool:
+        return any(t.atom.is_point for t in self.terms)
+
+    def with_axes(self, axes: tuple[str, ...]) -> FeatureType:
+        return FeatureType(self.terms, axes)
+
+    def same_rep(self, other: FeatureType) -> bool:
+        """Same channels, term by term once adjacent equal atoms are merged."""
+        return simplify(self.terms) == simplify(other.terms)
+
+
+def simplify(terms: tuple[Term, ...]) -> tuple[Term, ...]:
+    """Merge adjacent terms of the same atom: ``4 x scalar + 4 x scalar`` = ``8 x scalar``."""
+    out: list[Term] = []
+    for term in terms:
+        if out and out[-1].atom == term.atom:
+            out[-1] = Term(out[-1].mul + term.mul, term.atom)
+        else:
+            out.append(term)
+    return tuple(out)
+
+
+def scalars(n: int, axes: tuple[str, ...] = ()) -> FeatureType:
+    return FeatureType((Term(n, SCALAR),), axes)
+
+
+# ---------------------------------------------------------------------------------------------
+# From syntax: `hidden x scalar + 4 x point(3) over nodes`, with compile-time names resolved.
+
+
+def type_from_ast(expr: ast.Expr, env: dict[str, object]) -> FeatureType:
+    """The feature type written by ``expr``; ``env`` maps parameter names to their values."""
+    axes: tuple[str, ...] = ()
+    if isinstance(expr, ast.Over):
+        axes = tuple(a.id for a in expr.axes)
+        expr = expr.value
+    return FeatureType(tuple(t for t in _terms(expr, env) if t.mul > 0), axes)
+
+
+def _terms(expr: ast.Expr, env: dict[str, object]) -> list[Term]:
+    if isinstance(expr, ast.BinOp) and expr.op is ast.BinOpKind.ADD:
+        return _terms(expr.left, env) + _terms(expr.right, env)
+    if isinstance(expr, ast.BinOp) and expr.op is ast.BinOpKind.TIMES:
+        return [Term(_multiplicity(expr.left, env), atom_from_ast(expr.right, env))]
+    return [Term(1, atom_from_ast(expr, env))]
+
+
+def _multiplicity(expr: ast.Expr, env: dict[str, object]) -> int:
+    value: object = None
+    if isinstance(expr, ast.Int):
+        value = expr.value
+    elif isinstance(expr, ast.Name) and expr.id in env:
+        value = env[expr.id]
+    elif isinstance(expr, ast.BinOp) and expr.op is ast.BinOpKind.MUL:
+        left, right = _multiplicity(expr.left, env), _multiplicity(expr.right, env)
+        value = left * right
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise GeoError(_type_error(expr, "a multiplicity must be a non-negative integer", value))
+    return value
+
+
+def atom_from_ast(expr: ast.Expr, env: dict[str, object]) -> Atom:
+    if isinstance(expr, ast.Irrep):
+        return irrep(expr.l, 1 if expr.parity == "e" else -1)
+    if isinstance(expr, ast.Name) and expr.id in NAMED_ATOMS:
+        return Atom(NAMED_ATOMS[expr.id])
+    if isinstance(expr, ast.Call) and expr.func.id in CALL_ATOMS and not expr.kwargs:
+        kind, arity = CALL_ATOMS[expr.func.id]
+        if len(expr.args) == arity:
+            return Atom(kind, tuple(_multiplicity(a, env) for a in expr.args))
+    raise GeoError(_unknown_atom(expr))
+
+
+def _unknown_atom(expr: ast.Expr) -> Diagnostic:
+    from geoc.grammar.formatter import format_expr
+
+    known = ", ".join(f"`{a}`" for a in [*NAMED_ATOMS, "point(n)", "0e", "1o"])
+    return Diagnostic(
+        "GEO301",
+        f"`{format_expr(expr)}` is not a representation",
+        expr.span,
+        label="expected an atom",
+        help=f"atoms are {known}; write e.g. `16 x scalar`",
+    )
+
+
+def _type_error(expr: ast.Expr, message: str, value: object) -> Diagnostic:
+    return Diagnostic(
+        "GEO302",
+        message,
+        expr.span,
+        label=f"this is {value!r}" if value is not None else "not a compile-time integer",
+        help="use an integer literal or an `int` parameter",
+    )
+
+
+__all__ = [
+    "PSEUDOSCALAR",
+    "PSEUDOVECTOR",
+    "SCALAR",
+    "VECTOR",
+    "Atom",
+    "AtomKind",
+    "FeatureType",
+    "Span",
+    "Term",
+    "atom_from_ast",
+    "irrep",
+    "point",
+    "scalars",
+    "simplify",
+    "type_from_ast",
+]
