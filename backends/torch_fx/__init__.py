@@ -1,0 +1,1 @@
+"""The torch.fx backend: lowering rules, runtime kernels, export, numeric verification."""

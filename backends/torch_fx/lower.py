@@ -1,0 +1,220 @@
+"""Lower the typed IR to a ``torch.fx.GraphModule``.
+
+The module's ``forward`` takes the model's inputs by name (plus ``edge_index`` for a
+``graph(nodes)`` domain and optional ``batch`` / ``num_graphs`` for many graphs in one call)
+and returns a dict of outputs (DSL.md §5). Parameters are named after the IR node that owns
+them (``layers.2.egnn_layer.m.0.weight``) and initialised from ``seed`` alone. Every fx node
+that computes an IR value carries ``meta["geoc_node"]``, which the numeric checker uses to
+find the first value that breaks its transformation law.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from geoc.backends.torch_fx import runtime as rt
+from geoc.diagnostics import Diagnostic, GeoError
+from geoc.domains import EDGE_AXIS, DomainKind, EdgeRule
+from geoc.ir import Graph, Node, ValueRef
+from geoc.types import FeatureType
+from torch import fx
+
+Lowering = Callable[["LowerCtx", Node, list[fx.Node]], fx.Node]
+LOWERINGS: dict[str, Lowering] = {}
+
+
+def lowering(*ops: str) -> Callable[[Lowering], Lowering]:
+    """Register a function as the lowering rule of ``ops``."""
+
+    def register(fn: Lowering) -> Lowering:
+        for op in ops:
+            assert op not in LOWERINGS, f"lowering of {op} registered twice"
+            LOWERINGS[op] = fn
+        return fn
+
+    return register
+
+
+@dataclass
+class LowerCtx:
+    """The fx graph under construction and what lowering rules may ask of it."""
+
+    ir: Graph
+    seed: int
+    fx: fx.Graph = field(default_factory=fx.Graph)
+    root: torch.nn.Module = field(default_factory=torch.nn.Module)
+    values: dict[ValueRef, fx.Node] = field(default_factory=dict)
+    inputs: dict[str, fx.Node] = field(default_factory=dict)
+    lengths: dict[str, fx.Node] = field(default_factory=dict)
+    batch: fx.Node | None = None
+    num_graphs: fx.Node | None = None
+    edges: fx.Node | None = None
+    edge_parts: dict[int, fx.Node] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+    @property
+    def group(self):
+        return self.ir.group
+
+    def call(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> fx.Node:
+        node = self.fx.call_function(fn, tuple(args))
+        if name:
+            node._rename(_py_name(name))
+        return node
+
+    def method(self, method: str, *args: Any) -> fx.Node:
+        return self.fx.call_method(method, tuple(args))
+
+    def _attr(self, name: str, value: torch.Tensor, parameter: bool) -> fx.Node:
+        *path, leaf = name.split(".")
+        module = self.root
+        for part in path:
+            if not hasattr(module, part):
+                module.add_module(part, torch.nn.Module())
+            module = getattr(module, part)
+        if parameter:
+            module.register_parameter(leaf, torch.nn.Parameter(value))
+        else:
+            module.register_buffer(leaf, value)
+        return self.fx.get_attr(name)
+
+    def param(self, name: str, shape: tuple[int, ...], fan_in: int) -> fx.Node:
+        """A trainable tensor, uniform in ±1/sqrt(fan_in) (PyTorch's nn.Linear default)."""
+        bound = 1.0 / math.sqrt(max(fan_in, 1))
+        value = torch.empty(shape).uniform_(-bound, bound, generator=self.generator)
+        return self._attr(name, value, parameter=True)
+
+    def buffer(self, name: str, value: torch.Tensor) -> fx.Node:
+        """A constant tensor (index tables, coefficients) that moves with the module."""
+        return self._attr(name, value, parameter=False)
+
+    def index_for(self, axis: str) -> fx.Node | None:
+        """The graph of each element along ``axis`` (None without a ``batch``)."""
+        if axis == EDGE_AXIS:
+            return self.call(rt.edge_batch, self.edges, self.batch)
+        return self.batch
+
+    def edge_part(self, index: int) -> fx.Node:
+        """``src`` (0), ``dst`` (1) or ``mask`` (2) of the edge set, read once."""
+        if index not in self.edge_parts:
+            name = ("edge_src", "edge_dst", "edge_mask")[index]
+            self.edge_parts[index] = self.call(operator.getitem, self.edges, index, name=name)
+        return self.edge_parts[index]
+
+    def length(self, axis: str) -> fx.Node:
+        return self.lengths[axis]
+
+    def align(
+        self, args: list[fx.Node], types: list[FeatureType], axes: tuple[str, ...]
+    ) -> list[fx.Node]:
+        """Broadcast global operands along ``axes`` (the rule "a global value with b over set")."""
+        if not axes:
+            return args
+        axis = axes[0]
+        return [
+            self.call(rt.broadcast, a, self.index_for(axis), self.length(axis)) if not t.axes else a
+            for a, t in zip(args, types, strict=True)
+        ]
+
+    def in_types(self, node: Node) -> list[FeatureType]:
+        return [self.ir.type_of(r) for r in node.inputs]
+
+
+def _py_name(text: str) -> str:
+    cleaned = "".join(ch if ch.isalnum() else "_" for ch in text)
+    return cleaned if not cleaned[:1].isdigit() else f"v_{cleaned}"
+
+
+def lower(ir: Graph, seed: int = 0) -> fx.GraphModule:
+    """The fx GraphModule computing ``ir``; raises GEO501 for an operator without lowering."""
+    from geoc.backends.torch_fx import ops  # noqa: F401 - registers the lowering rules
+
+    missing = sorted({n.op for n in ir.nodes if n.op != "input" and n.op not in LOWERINGS})
+    if missing:
+        node = next(n for n in ir.nodes if n.op == missing[0])
+        raise GeoError(
+            Diagnostic(
+                "GEO501",
+                f"operator `{missing[0]}` has no torch.fx lowering yet",
+                node.span,
+                label="not lowered",
+                help="this operator type-checks but cannot run yet; see the issue tracker",
+            )
+        )
+    ctx = LowerCtx(ir, seed)
+    _placeholders(ctx)
+    _domain_structure(ctx)
+    for node in ir.nodes:
+        if node.op != "input":
+            _lower_node(ctx, node)
+    ctx.fx.output({name: ctx.values[port.value] for name, port in ir.outputs.items()})
+    module = fx.GraphModule(ctx.root, ctx.fx, class_name=_py_name(ir.name))
+    module.graph.lint()
+    module.recompile()
+    return module
+
+
+def _lower_node(ctx: LowerCtx, node: Node) -> None:
+    args = [ctx.values[r] for r in node.inputs]
+    result = LOWERINGS[node.op](ctx, node, args)
+    result.meta["geoc_node"] = node.id
+    if result.op == "call_function":  # name the value after the spec in the generated code
+        result._rename(_py_name(node.id))
+    ctx.values[ValueRef(node=node.id)] = result
+
+
+def _placeholders(ctx: LowerCtx) -> None:
+    for name, port in ctx.ir.inputs.items():
+        node = ctx.fx.placeholder(name)
+        node.meta["geoc_node"] = port.value.node
+        ctx.inputs[name] = node
+        ctx.values[port.value] = node
+    if ctx.ir.domain.edges is EdgeRule.GIVEN:
+        ctx.inputs["edge_index"] = ctx.fx.placeholder("edge_index")
+    if ctx.ir.domain.axis is not None:
+        ctx.batch = ctx.fx.placeholder("batch", default_value=None)
+    graphs = ctx.fx.placeholder("num_graphs", default_value=None)
+    ctx.num_graphs = ctx.call(rt.count_graphs, ctx.batch, graphs)
+
+
+def _domain_structure(ctx: LowerCtx) -> None:
+    """Axis lengths and the edge set, built once and shared by every layer."""
+    domain = ctx.ir.domain
+    if domain.axis is None:
+        return
+    on_axis = [n for name, n in ctx.inputs.items() if _axes_of(ctx, name) == (domain.axis,)]
+    if on_axis:
+        ctx.lengths[domain.axis] = ctx.method("size", on_axis[0], 0)
+    if domain.edges is None:
+        return
+    ctx.edges = _edges(ctx)
+    ctx.lengths[EDGE_AXIS] = ctx.method("size", ctx.edge_part(0), 0)
+
+
+def _axes_of(ctx: LowerCtx, input_name: str) -> tuple[str, ...]:
+    port = ctx.ir.inputs.get(input_name)
+    return port.type.axes if port else ()
+
+
+def _edges(ctx: LowerCtx) -> fx.Node:
+    domain = ctx.ir.domain
+    if domain.kind is DomainKind.GRAPH:
+        return ctx.call(rt.given_edges, ctx.inputs["edge_index"], name="edges")
+    pos = ctx.inputs[ctx.ir.positions or ""]
+    builders = {
+        EdgeRule.FULL: lambda: ctx.call(rt.full_edges, pos, ctx.batch, name="edges"),
+        EdgeRule.RADIUS: lambda: ctx.call(
+            rt.radius_edges, pos, ctx.batch, float(domain.edge_arg or 0), name="edges"
+        ),
+        EdgeRule.KNN: lambda: ctx.call(
+            rt.knn_edges, pos, ctx.batch, int(domain.edge_arg or 0), name="edges"
+        ),
+    }
+    return builders[domain.edges]()
