@@ -8,6 +8,7 @@ rule, and names every node after the spec (``layers.2.egnn_layer.m``).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from geoc.groups import Group, group_from_ast
 from geoc.ir import Graph, Node, Port, ValueRef
 from geoc.ops import REQUIRED, ArgKind, AttrKind, OpContext, Param, lookup
 from geoc.program import Program
-from geoc.types import FeatureType, type_from_ast
+from geoc.types import FeatureType, points_dim, type_from_ast
 
 SCALAR_PARAM_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
@@ -109,11 +110,22 @@ class Elaborator:
                     Diagnostic(
                         "GEO406",
                         f"`S({axis})` permutes `{axis}`, but the domain has no such axis",
-                        sym[0].span,
+                        _factor_span(sym[0], axis),
+                        label="no such axis",
                         help=f"the domain's axes: {', '.join(domain.axes) or 'none'}",
                     )
                 )
-        return group.with_default_dim(domain.dim), domain
+        return group.with_default_dim(domain.dim or self._points_dim(params)), domain
+
+    def _points_dim(self, params: dict[str, Any]) -> int | None:
+        """Without a geometric factor or a point cloud, the inputs' points fix the space
+        that `vector` (e.g. `p - q`) lives in; a bad input type is reported at its input."""
+        types = []
+        for stmt in self.model.body:
+            if isinstance(stmt, ast.Input):
+                with contextlib.suppress(GeoError):
+                    types.append(type_from_ast(stmt.type, params))
+        return points_dim(types)
 
     def _check_ports(self) -> None:
         if self.domain.kind is DomainKind.POINTCLOUD:
@@ -408,7 +420,7 @@ class Elaborator:
                 )
             )
         if param.attr is AttrKind.TYPE:
-            return type_from_ast(expr, scope.consts())
+            return self._declared_type(expr, scope)
         value = self.const(expr, scope, symbols=True)
         return check_attr(value, param, expr.span)
 
@@ -536,11 +548,13 @@ def match_arguments(params: tuple[Param, ...], call: ast.Call) -> dict[str, list
         else:
             given[param.name] = [positional.pop(0)]
     if positional:
+        count = f"{len(given)} positional argument{'s' if len(given) != 1 else ''}"
         raise GeoError(
             _arity(
                 call,
-                f"`{call.func.id}` takes at most {len(given)} positional arguments",
+                f"`{call.func.id}` takes at most {count}",
                 positional[0].span,
+                [p.name for p in params],
             )
         )
     names = {p.name for p in params}
@@ -579,6 +593,16 @@ def _arity(call: ast.Call, message: str, span: Span, names: list[str] | None = N
         label="here",
         help=f"the signature is {signature}" if signature else "",
     )
+
+
+def _factor_span(stmt: ast.Symmetry, axis: str) -> Span:
+    """Where ``S(axis)`` is written in a ``symmetry`` statement."""
+    for factor in stmt.factors:
+        if isinstance(factor, ast.Call) and factor.func.id == "S" and factor.args:
+            arg = factor.args[0]
+            if isinstance(arg, ast.Name) and arg.id == axis:
+                return factor.span
+    return stmt.span
 
 
 def _block_param(spec: ast.Param) -> Param:

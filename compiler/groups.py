@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar import ast
 from geoc.types import Atom, AtomKind, FeatureType

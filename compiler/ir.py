@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import networkx as nx
+from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
+
 from geoc.diagnostics import Span
 from geoc.domains import Domain
 from geoc.groups import Group
-from geoc.types import FeatureType
-from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
+from geoc.types import FeatureType, points_dim
 
 
 def _to_type(value: object) -> FeatureType:
@@ -190,9 +191,10 @@ class Graph:
     def from_json(cls, text: str) -> Graph:
         doc = json.loads(text)
         domain = Domain.parse(doc["domain"]) if doc["domain"] != "global" else Domain()
+        dim = domain.dim or points_dim(FeatureType.parse(p["type"]) for p in doc["inputs"])
         graph = cls(
             doc["name"],
-            Group.parse(doc["group"]).with_default_dim(domain.dim),
+            Group.parse(doc["group"]).with_default_dim(dim),
             domain,
             {k: decode_attr(v) for k, v in doc["params"].items()},
             positions=doc.get("positions"),

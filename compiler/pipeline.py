@@ -17,7 +17,7 @@ from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar.parser import parse, read_source
 from geoc.ir import Graph
 from geoc.ops import OpContext, lookup
-from geoc.program import builtin_spec_text, load_program
+from geoc.program import Program, builtin_spec_text, load_program
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,21 @@ def frontend(
     verify: bool = False,
 ) -> Graph:
     """Parse, elaborate, prove equivariance and optimise: the typed IR of one model."""
-    from geoc.elaborate import elaborate
-
     source = resolve_source(spec)
     module = parse(source.text, source.file)  # 1. parse
     program = load_program(module, source.text, source.path)  # 2. imports and blocks
+    return middle_end(program, params, model, verify)
+
+
+def middle_end(
+    program: Program,
+    params: dict[str, Any] | None = None,
+    model: str | None = None,
+    verify: bool = False,
+) -> Graph:
+    """From a loaded program (parsed, or made by :class:`geoc.builder.Builder`) to proven IR."""
+    from geoc.elaborate import elaborate
+
     graph = elaborate(program, model, params)  # 3. bind params, expand, infer types
     _lint(graph, verify)
     problems = check_equivariance(graph)  # 4. the static proof

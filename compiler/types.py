@@ -15,6 +15,7 @@ copy-major (e3nn's ``mul_ir`` layout: all components of copy 0, then copy 1, ...
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
@@ -170,6 +171,12 @@ def simplify(terms: tuple[Term, ...]) -> tuple[Term, ...]:
     return tuple(out)
 
 
+def points_dim(types: Iterable[FeatureType]) -> int | None:
+    """The dimension of the points among ``types``, if they all agree (else None)."""
+    dims = {t.atom.args[0] for ftype in types for t in ftype.terms if t.atom.is_point}
+    return dims.pop() if len(dims) == 1 else None
+
+
 def scalars(n: int, axes: tuple[str, ...] = ()) -> FeatureType:
     return FeatureType((Term(n, SCALAR),), axes)
 
@@ -257,6 +264,7 @@ __all__ = [
     "atom_from_ast",
     "irrep",
     "point",
+    "points_dim",
     "scalars",
     "simplify",
     "type_from_ast",

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import fx
+
 from geoc.backends.torch_fx import runtime as rt
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS, DomainKind, EdgeRule
 from geoc.ir import Graph, Node, ValueRef
 from geoc.types import FeatureType
-from torch import fx
 
 Lowering = Callable[["LowerCtx", Node, list[fx.Node]], fx.Node]
 LOWERINGS: dict[str, Lowering] = {}

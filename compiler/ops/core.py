@@ -9,7 +9,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from geoc.diagnostics import Diagnostic
-from geoc.ops import AttrKind, OpContext, OpDef, attr, register, tensor, tensors
+from geoc.ops import (
+    AttrKind,
+    Contract,
+    OpContext,
+    OpDef,
+    TypeRule,
+    attr,
+    register,
+    tensor,
+    tensors,
+)
 from geoc.types import PSEUDOSCALAR, SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term, simplify
 
 #: Pointwise non-linearities; the odd ones commute with sign flips (pseudoscalars).
@@ -137,15 +147,8 @@ def _affine_pair(x: Atom, y: Atom, subtract: bool, ctx: OpContext) -> Atom | Non
     if x.is_point and y.is_point:
         if subtract and x == y and (dim is None or dim == x.args[0]):
             return VECTOR
-        if not subtract and x == y and ctx.group.translations:
-            raise ctx.error(
-                "GEO404",
-                "the sum of two points is not a point (a translation would be added twice)",
-                arg=1,
-                label="point + point",
-                help="take the difference `p - q` (a vector) or the mean of the points",
-            )
-        return None
+        # p + q types as a point; its contract rejects it where translations act.
+        return x if not subtract and x == y else None
     point, other = (x, y) if x.is_point else (y, x)
     if other.kind is AtomKind.VECTOR and (not subtract or x.is_point):
         return point
@@ -157,14 +160,6 @@ def _infer_mul(
 ) -> tuple[FeatureType, ...]:
     a, b = types
     axes = joint_axes(ctx, types)
-    if a.has_points or b.has_points:
-        raise ctx.error(
-            "GEO404",
-            "scaling a point is not translation-equivariant",
-            arg=0 if a.has_points else 1,
-            label="point",
-            help="scale the vector `p - q` instead, then add it to a point",
-        )
     if is_scalar_like(b) and not is_scalar_like(a):
         a, b = b, a
         swapped = True
@@ -198,43 +193,67 @@ def _scale_copies(ctx: OpContext, scale: FeatureType, value: FeatureType, arg: i
             label=f"{len(signs)} scalars",
             help=f"produce {len(atoms)} x scalar (e.g. `mlp(m, [hidden, {len(atoms)}])`) or 1",
         )
+    if any(atom.is_point and s == -1 for atom, s in zip(atoms, signs, strict=True)):
+        raise ctx.error(
+            "GEO300",
+            "a pseudoscalar times a point has no feature type",
+            arg=arg,
+            label="pseudoscalar",
+            help="scale the vector `p - q` instead",
+        )
     return from_copies([atom.with_sign(s) for atom, s in zip(atoms, signs, strict=True)], ())
 
 
-def _infer_neg(
+def _infer_same(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    (a,) = types
-    if a.has_points and ctx.group.translations:
-        raise ctx.error(
-            "GEO404",
-            "negating a point is not translation-equivariant",
-            arg=0,
-            label="point",
-            help="negate a difference of points (a vector) instead",
-        )
-    return (a,)
+    return (types[0],)
 
 
-def _infer_scale(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    return _infer_neg(ctx, types, attrs)
+def _add_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    a, b = types
+    pairs = zip(copies(a), copies(b), strict=False)
+    if ctx.op != "add" or not any(x.is_point and y.is_point for x, y in pairs):
+        return []
+    fix = "take the difference `p - q` (a vector) or the mean of the points"
+    return point_violation(ctx, b, 1, "the sum of two points", fix)
 
 
-register(OpDef("add", "core", (tensor("a"), tensor("b")), _infer_add, surface=False, doc="a + b"))
-register(OpDef("sub", "core", (tensor("a"), tensor("b")), _infer_add, surface=False, doc="a - b"))
-register(OpDef("mul", "core", (tensor("a"), tensor("b")), _infer_mul, surface=False, doc="a * b"))
-register(OpDef("neg", "core", (tensor("a"),), _infer_neg, surface=False, doc="-a"))
-register(
-    OpDef(
-        "scale",
-        "core",
-        (tensor("a"), attr("factor", AttrKind.FLOAT)),
-        _infer_scale,
-        surface=False,
-        doc="a constant times a value: 0.5 * x",
-    )
+def _mul_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    fix = "scale the vector `p - q` instead, then add it to a point"
+    return [
+        d for i, t in enumerate(types) for d in point_violation(ctx, t, i, "scaling a point", fix)
+    ]
+
+
+#: What a constant map does to a point, and the fix, for the contracts of `-p` and `c * p`.
+_POINT_MAPS = {
+    "neg": ("negating a point", "negate a difference of points (a vector) instead"),
+    "scale": ("scaling a point", "scale a difference of points (a vector) instead"),
+}
+
+
+def _neg_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    what, fix = _POINT_MAPS[ctx.op]
+    return point_violation(ctx, types[0], 0, what, fix)
+
+
+def _syntax_op(name: str, params: tuple, infer: TypeRule, contract: Contract, doc: str) -> None:
+    """Register an operator made from syntax (`a + b`, `-a`, `0.5 * x`): no name to call."""
+    register(OpDef(name, "core", params, infer, contract, doc=doc, surface=False))
+
+
+_BINARY = (tensor("a"), tensor("b"))
+_syntax_op("add", _BINARY, _infer_add, _add_contract, "a + b")
+_syntax_op("sub", _BINARY, _infer_add, _add_contract, "a - b")
+_syntax_op("mul", _BINARY, _infer_mul, _mul_contract, "a * b")
+_syntax_op("neg", (tensor("a"),), _infer_same, _neg_contract, "-a")
+_syntax_op(
+    "scale",
+    (tensor("a"), attr("factor", AttrKind.FLOAT)),
+    _infer_same,
+    _neg_contract,
+    "a constant times a value: 0.5 * x",
 )
 
 

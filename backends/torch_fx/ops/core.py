@@ -7,13 +7,14 @@ import operator
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import fx
+
 from geoc.backends.torch_fx import runtime as rt
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.groups import Group
 from geoc.ir import Node
 from geoc.ops.core import is_scalar_like
 from geoc.types import FeatureType
-from torch import fx
 
 ACTIVATION_FNS = {
     "relu": F.relu,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import torch
+from torch import fx
+
 from geoc.backends.torch_fx import runtime as rt
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.domains import EDGE_AXIS
 from geoc.ir import Node
-from torch import fx
 
 _SCATTER = {"sum": rt.scatter_sum, "mean": rt.scatter_mean, "max": rt.scatter_max}
 _POOL = {"sum": rt.pool_sum, "mean": rt.pool_mean, "max": rt.pool_max}
