@@ -48,7 +48,10 @@ class LowerCtx:
     ir: Graph
     seed: int
     fx: fx.Graph = field(default_factory=fx.Graph)
-    root: torch.nn.Module = field(default_factory=torch.nn.Module)
+    # Parameters are installed straight into the module returned, so nothing is copied.
+    root: fx.GraphModule = field(
+        default_factory=lambda: fx.GraphModule(torch.nn.Module(), fx.Graph())
+    )
     values: dict[ValueRef, fx.Node] = field(default_factory=dict)
     inputs: dict[str, fx.Node] = field(default_factory=dict)
     lengths: dict[str, fx.Node] = field(default_factory=dict)
@@ -156,9 +159,10 @@ def lower(ir: Graph, seed: int = 0) -> fx.GraphModule:
         if node.op != "input":
             _lower_node(ctx, node)
     ctx.fx.output({name: ctx.values[port.value] for name, port in ir.outputs.items()})
-    module = fx.GraphModule(ctx.root, ctx.fx, class_name=_py_name(ir.name))
+    module = ctx.root
+    module.__class__ = type(_py_name(ir.name), (fx.GraphModule,), {})  # the class name users see
+    module.graph = ctx.fx  # generates and compiles forward() once
     module.graph.lint()
-    module.recompile()
     return module
 
 
