@@ -162,7 +162,7 @@ class Elaborator:
                 Diagnostic("GEO209", f"input `{name}` is declared twice", stmt.name.span)
             )
         ftype = self._declared_type(stmt.type, scope)
-        self._check_axes(ftype, stmt.type.span)
+        self._check_axes(ftype, stmt.type)
         node = self._add(
             Node(
                 id=f"input.{name}",
@@ -257,14 +257,16 @@ class Elaborator:
                 )
         return ftype
 
-    def _check_axes(self, ftype: FeatureType, span: Span) -> None:
+    def _check_axes(self, ftype: FeatureType, expr: ast.Expr) -> None:
+        written = {a.id: a.span for a in expr.axes} if isinstance(expr, ast.Over) else {}
         for axis in ftype.axes:
             if axis not in self.domain.axes:
                 raise GeoError(
                     Diagnostic(
                         "GEO203",
                         f"axis `{axis}` is not an axis of the domain `{self.domain}`",
-                        span,
+                        written.get(axis, expr.span),
+                        label="unknown axis",
                         help=f"the domain's axes: {', '.join(self.domain.axes) or 'none'}",
                     )
                 )

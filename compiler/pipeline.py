@@ -51,7 +51,7 @@ def check_equivariance(graph: Graph) -> list[Diagnostic]:
             continue  # inputs
         ctx = OpContext(node.op, graph.group, graph.domain, node.span, node.arg_spans)
         found.extend(op.contract(ctx, [graph.type_of(r) for r in node.inputs], node.attrs))
-    return found
+    return list(dict.fromkeys(found))  # a block or `repeat` body repeats its violations
 
 
 def eliminate_dead_code(graph: Graph) -> Graph:

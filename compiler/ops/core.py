@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from geoc.diagnostics import Diagnostic
+from geoc.groups import Rotations
 from geoc.ops import (
     AttrKind,
     Contract,
@@ -166,7 +167,7 @@ def _infer_mul(
     else:
         swapped = False
     if not is_scalar_like(a):
-        if ctx.group.rotations.value == "none" and a.same_rep(b):
+        if ctx.group.rotations is Rotations.NONE and a.same_rep(b):
             return (a.with_axes(axes),)
         raise ctx.error(
             "GEO407",
@@ -176,7 +177,7 @@ def _infer_mul(
             label=str(b.with_axes(())),
             help="one side must be scalars; for two vectors use `dot(a, b)`",
         )
-    return (_scale_copies(ctx, a, b, arg=0 if swapped else 1).with_axes(axes),)
+    return (_scale_copies(ctx, a, b, arg=1 if swapped else 0).with_axes(axes),)
 
 
 def _scale_copies(ctx: OpContext, scale: FeatureType, value: FeatureType, arg: int) -> FeatureType:

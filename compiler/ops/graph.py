@@ -108,9 +108,16 @@ def _reduce_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) 
             f"`{ctx.op}` of points over {attrs['over']}: {reason}",
             arg=0,
             label=str(x),
-            help="reduce differences `x[src] - x[dst]` (vectors) and add the result to `x`",
+            help=_points_fix(attrs["over"], attrs["into"]),
         )
     ]
+
+
+def _points_fix(over: str, into: str | None) -> str:
+    """The equivariant way to reduce points: a pooled mean, or displacements for a scatter."""
+    if into is None:
+        return f"pool with `mean(x, over={over})`, which is a point"
+    return "reduce differences `x[src] - x[dst]` (vectors) and add the result to `x`"
 
 
 for _name in REDUCTIONS:

@@ -1,0 +1,7 @@
+# A pointwise non-linearity on coordinates breaks rotations and translations.
+model ReluOnPoints() {
+    symmetry E(3) x S(nodes)
+    domain   pointcloud(nodes, dim=3, edges=full)
+    input x: point(3) over nodes
+    output y: point(3) over nodes = act(x, relu)
+}

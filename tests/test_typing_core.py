@@ -1,0 +1,259 @@
+"""Typing rules of the core operators: output types on good inputs, and each error's code and
+primary span. Specs are small and inline; ``@`` marks where the primary span must start."""
+
+from __future__ import annotations
+
+import pytest
+
+from geoc.diagnostics import GeoError
+from geoc.elaborate import elaborate
+from geoc.grammar.parser import parse
+from geoc.ir import ValueRef
+from geoc.pipeline import check_equivariance, frontend
+from geoc.program import load_program
+
+E3 = "E(3) x S(nodes)"
+CLOUD = "pointcloud(nodes, dim=3, edges=full)"
+
+# Inputs of every test model; the statements under test start on line 11.
+HEADER = """model M(hidden: int = 16) {{
+    symmetry {group}
+    domain   {domain}
+    input x: point(3) over nodes
+    input u: vector over nodes
+    input h: 4 x scalar over nodes
+    input v: 2 x vector over nodes
+    input ps: 2 x pseudoscalar over nodes
+    input pv: 2 x pseudovector over nodes
+    input g: 4 x scalar
+"""
+
+
+def model(body: str, group: str = E3, domain: str = CLOUD) -> str:
+    return HEADER.format(group=group, domain=domain) + body + "\n    output z: 4 x scalar = g\n}\n"
+
+
+def infer(expr: str, group: str = E3) -> str:
+    """The type of ``y = expr``, which must also satisfy its equivariance contract."""
+    text = model(f"    y = {expr}", group)
+    graph = elaborate(load_program(parse(text), text, None))
+    assert check_equivariance(graph) == []
+    return str(graph.type_of(ValueRef(node="y")))
+
+
+def marked(text: str) -> tuple[str, tuple[int, int]]:
+    """Remove the ``@`` marker and return where it stood (1-based line and column)."""
+    before = text[: text.index("@")]
+    line = before.count("\n") + 1
+    col = len(before) - (before.rfind("\n") + 1) + 1
+    return text.replace("@", "", 1), (line, col)
+
+
+def diagnose(text_with_marker: str, **kwargs: object) -> tuple[GeoError, tuple[int, int]]:
+    text, where = marked(text_with_marker)
+    with pytest.raises(GeoError) as info:
+        frontend(text, **kwargs)  # type: ignore[arg-type]
+    return info.value, where
+
+
+def assert_error(body: str, code: str, group: str = E3, domain: str = CLOUD) -> GeoError:
+    """``body`` (with an ``@``) fails with ``code`` whose primary span starts at the ``@``."""
+    err, where = diagnose(model(body, group, domain))
+    first = err.diagnostics[0]
+    assert (first.code, (first.span.line, first.span.col)) == (code, where), err.render()
+    return err
+
+
+# ---------------------------------------------------------------------------------------------
+# Good inputs: exact output types
+
+GOOD = [
+    # point and vector arithmetic
+    ("x[dst] - x[src]", "vector over edges"),
+    ("x + u", "point(3) over nodes"),
+    ("u + x", "point(3) over nodes"),
+    ("x - u", "point(3) over nodes"),
+    ("x - x", "vector over nodes"),
+    ("u - u", "vector over nodes"),
+    ("h + h", "4 x scalar over nodes"),
+    ("h - h", "4 x scalar over nodes"),
+    # broadcasting a global value along the other operand's axis
+    ("h + g", "4 x scalar over nodes"),
+    ("g - h", "4 x scalar over nodes"),
+    # scaling: one scalar per copy, or one for all; pseudoscalars flip parity
+    ("mlp(h, [8, 1]) * v", "2 x vector over nodes"),
+    ("v * mlp(h, [2])", "2 x vector over nodes"),
+    ("ps * v", "2 x pseudovector over nodes"),
+    ("v * ps", "2 x pseudovector over nodes"),
+    ("ps * pv", "2 x vector over nodes"),
+    ("ps * ps", "2 x scalar over nodes"),
+    ("h * h", "4 x scalar over nodes"),
+    ("mlp(g, [1]) * v", "2 x vector over nodes"),
+    ("-v", "2 x vector over nodes"),
+    ("-(x - x)", "vector over nodes"),
+    ("0.5 * v", "2 x vector over nodes"),
+    ("v * 2", "2 x vector over nodes"),
+    # linear: only maps Schur allows
+    ("linear(h, 8 x scalar)", "8 x scalar over nodes"),
+    ("linear(h, hidden x scalar)", "16 x scalar over nodes"),
+    ("linear(v, 3 x vector)", "3 x vector over nodes"),
+    ("linear(concat(h, v), 2 x scalar + vector)", "2 x scalar + vector over nodes"),
+    ("linear(pv, pseudovector)", "pseudovector over nodes"),
+    ("linear(h, out=8 x scalar, bias=false)", "8 x scalar over nodes"),
+    ("linear(g, 2 x scalar)", "2 x scalar"),
+    # mlp and act
+    ("mlp(h, [16, 3])", "3 x scalar over nodes"),
+    ("mlp(h, [hidden, 1], act=relu, last_act=true)", "scalar over nodes"),
+    ("mlp(g, [5])", "5 x scalar"),
+    ("mlp(norm(v), [2])", "2 x scalar over nodes"),
+    ("act(h, relu)", "4 x scalar over nodes"),
+    ("act(ps, tanh)", "2 x pseudoscalar over nodes"),
+    ("act(ps, identity)", "2 x pseudoscalar over nodes"),
+    # concat: direct sum in order, global values broadcast
+    ("concat(h, v)", "4 x scalar + 2 x vector over nodes"),
+    ("concat(h, g)", "4 x scalar + 4 x scalar over nodes"),
+    ("concat(h)", "4 x scalar over nodes"),
+    # invariants: one scalar per copy
+    ("norm(v)", "2 x scalar over nodes"),
+    ("sqnorm(concat(v, h))", "6 x scalar over nodes"),
+    ("norm(x[dst] - x[src])", "scalar over edges"),
+    ("dot(v, v)", "2 x scalar over nodes"),
+    ("dot(v, pv)", "2 x pseudoscalar over nodes"),
+    ("dot(pv, pv)", "2 x scalar over nodes"),
+    ("dot(u, x - x)", "scalar over nodes"),
+]
+
+
+@pytest.mark.parametrize(("expr", "expected"), GOOD)
+def test_output_type(expr: str, expected: str) -> None:
+    assert infer(expr) == expected
+
+
+@pytest.mark.parametrize(
+    ("expr", "group", "expected"),
+    [
+        # Under SO(3) a pseudoscalar is invariant: linear may make one, relu may act on it.
+        ("linear(h, pseudoscalar)", "SO(3) x S(nodes)", "pseudoscalar over nodes"),
+        ("act(ps, relu)", "SO(3) x S(nodes)", "2 x pseudoscalar over nodes"),
+        # Without rotations nothing acts on channels: vectors are plain numbers.
+        ("mlp(v, [3])", "T(3) x S(nodes)", "3 x scalar over nodes"),
+        ("v * v", "T(3) x S(nodes)", "2 x vector over nodes"),
+        # Without translations a point transforms like a vector.
+        ("x + x", "O(3) x S(nodes)", "point(3) over nodes"),
+        ("norm(x)", "O(3) x S(nodes)", "scalar over nodes"),
+    ],
+)
+def test_output_type_depends_on_group(expr: str, group: str, expected: str) -> None:
+    assert infer(expr, group) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors: code and primary span
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        # representations and axes
+        ("    y = h + @v", "GEO307"),
+        ("    y = u - @x", "GEO307"),
+        ("    y = h + @h[src]", "GEO305"),
+        ("    y = concat(h, @x[src])", "GEO305"),
+        ("    y = @linear(h, 4 x scalar over edges)", "GEO305"),
+        ("    y = v * @mlp(h, [3])", "GEO300"),
+        ("    y = @mlp(h, [3]) * v", "GEO300"),
+        ("    y = dot(v, @h)", "GEO300"),
+        ("    y = dot(v, @concat(v, v))", "GEO300"),
+        ("    y = @ps * x", "GEO300"),
+        # compile-time values
+        ("    y = @act(h, foo)", "GEO302"),
+        ("    y = @mlp(h, [8], act=swishy)", "GEO302"),
+        ("    y = @mlp(h, [])", "GEO302"),
+        ("    y = mlp(h, @[1.5])", "GEO302"),
+        ("    y = linear(h, 4 x scalar, bias=@3)", "GEO302"),
+        ("    y = linear(h, @foo)", "GEO301"),
+        ("    y = linear(h, @h)", "GEO303"),
+        ("    y = linear(@4, 4 x scalar)", "GEO303"),
+        ("    y = @hidden + h", "GEO303"),
+        ("    y = h + @2 x scalar", "GEO303"),
+        # arity and keywords
+        ("    y = norm(h, @v)", "GEO304"),
+        ("    y = norm(h, @foo=1)", "GEO304"),
+        ("    y = @mlp(h)", "GEO304"),
+        ("    y = linear(h, 4 x scalar, @out=4 x scalar)", "GEO304"),
+        ("    y = @concat()", "GEO304"),
+        # names
+        ("    y = @linaer(h, 4 x scalar)", "GEO201"),
+        ("    y = @hh + h", "GEO200"),
+        ("    @a, b = linear(h, 4 x scalar)", "GEO308"),
+        ("    output w: 5 x scalar over nodes = @h", "GEO306"),
+        ("    output w: 4 x scalar = @h", "GEO306"),
+        # dimensions
+        ("    input p: @point(2) over nodes", "GEO309"),
+        ("    y = linear(h, @point(2))", "GEO309"),
+    ],
+)
+def test_core_error(body: str, code: str) -> None:
+    assert_error(body, code)
+
+
+def test_help_suggests_the_close_operator_and_name() -> None:
+    err = assert_error("    y = @linaer(h, 4 x scalar)", "GEO201")
+    assert "did you mean `linear`?" in err.diagnostics[0].help
+    err = assert_error("    y = @hh + h", "GEO200")
+    assert "did you mean `h`?" in err.diagnostics[0].help
+    err = assert_error("    y = @mlp(h)", "GEO304")
+    assert "mlp(x, widths, act, last_act, bias)" in err.diagnostics[0].help
+
+
+def test_rendered_error_points_at_the_argument() -> None:
+    err = assert_error("    y = h + @v", "GEO307")
+    assert "    y = h + v\n   |             ^ 2 x vector" in err.render()
+
+
+# ---------------------------------------------------------------------------------------------
+# Groups, domains and dimensions
+
+
+def small(symmetry: str, domain: str, inputs: str) -> str:
+    return (
+        f"model M() {{\n    symmetry {symmetry}\n    domain {domain}\n{inputs}\n"
+        "    input s: scalar\n    output y: scalar = s\n}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (small("@Q(3)", "set(set)", ""), "GEO202"),
+        (small("O(3) x @E(3)", "set(set)", ""), "GEO202"),
+        (small("O(@0)", "set(set)", ""), "GEO202"),
+        (small("S(@3)", "set(set)", ""), "GEO202"),
+        (small("E(3) x @S(foo)", CLOUD, "    input p: point(3) over nodes"), "GEO406"),
+        (small("S(set)", "@blob(set)", ""), "GEO204"),
+        (small("S(set)", "@set(1)", ""), "GEO204"),
+        (small("E(3)", "pointcloud(nodes, dim=3, edges=@radius(-1))", ""), "GEO204"),
+        (small("E(3)", "pointcloud(nodes, dim=3, edges=@knn(2.5))", ""), "GEO204"),
+        (small("E(3)", "pointcloud(nodes, dim=@0)", ""), "GEO204"),
+        (small("S(set)", "set(set)", "    input v: @vector over set"), "GEO309"),
+        (small("S(set)", "set(set)", "    input h: 2 x scalar over @nodes"), "GEO203"),
+    ],
+)
+def test_group_and_domain_error(text: str, code: str) -> None:
+    err, where = diagnose(text)
+    first = err.diagnostics[0]
+    assert (first.code, (first.span.line, first.span.col)) == (code, where), err.render()
+
+
+def test_point_cloud_needs_exactly_one_positions_input() -> None:
+    inputs = "    input p: point(3) over nodes\n    input q: point(3) over nodes"
+    err, where = diagnose("model @" + small("E(3)", CLOUD, inputs).removeprefix("model "))
+    first = err.diagnostics[0]
+    assert (first.code, (first.span.line, first.span.col)) == ("GEO204", where)
+
+
+def test_vector_dimension_comes_from_the_point_cloud() -> None:
+    inputs = "    input p: point(3) over nodes\n    input v: vector over nodes"
+    text = small("S(nodes)", CLOUD, inputs)
+    graph = frontend(text)
+    assert graph.group.space_dim == 3 and str(graph.inputs["v"].type) == "vector over nodes"
