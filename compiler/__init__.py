@@ -7,11 +7,30 @@ parses them, proves equivariance by type rules and lowers them to ``torch.fx`` m
 >>> module = geoc.parse("model M() { symmetry trivial }")
 >>> [m.name.id for m in module.models]
 ['M']
+
+``geoc.compile`` (spec to ``torch.fx.GraphModule``) lives in the torch backend; it is loaded
+on first use, so ``import geoc`` itself never imports torch.
 """
+
+from typing import Any
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.grammar.parser import parse, parse_file
 
 __version__ = "0.1.0"
 
-__all__ = ["Diagnostic", "GeoError", "Span", "__version__", "parse", "parse_file"]
+# Public names that need torch: attribute -> module that defines it (imported on first access).
+_LAZY = {"compile": "geoc.backends.torch_fx.api"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'geoc' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later lookups skip this hook
+    return value
+
+
+__all__ = ["Diagnostic", "GeoError", "Span", "__version__", "compile", "parse", "parse_file"]

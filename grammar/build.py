@@ -13,10 +13,11 @@ import contextvars
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from lark import Token, Transformer
+
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.grammar import ast
 from geoc.grammar.errors import call_argument_order
-from lark import Token, Transformer
 
 MAX_EXPR_DEPTH = 256  # operators inside operators: keeps every tree walk far from the stack limit
 

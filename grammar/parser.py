@@ -15,14 +15,15 @@ import functools
 from importlib import resources
 from pathlib import Path
 
+from lark import Lark, Token
+from lark.exceptions import UnexpectedToken
+
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.grammar import ast
 from geoc.grammar.build import AstBuilder, parsing
 from geoc.grammar.errors import syntax_diagnostic
 from geoc.grammar.lexer import Lexer, TokenTable
 from geoc.grammar.structure import check_structure
-from lark import Lark, Token
-from lark.exceptions import UnexpectedToken
 
 MAX_SOURCE_BYTES = 8 * 1024 * 1024
 

@@ -1,0 +1,437 @@
+"""The ``geoc`` command line: ``specs``, ``explain``, ``fmt``, ``compile`` and ``check``.
+
+Exit codes: 0 success; 1 a problem the user can fix (rendered diagnostics on stderr, never a
+traceback); 2 the command needs a compiler stage this version does not have yet (GEO500);
+3 an internal error (a bug in geoc: the traceback is printed only with ``GEOC_DEBUG=1``).
+Output is plain text; stdout carries results (listings, formatted text, diffs) and stderr
+carries diagnostics and progress lines.
+
+>>> main(["explain", "GEO113"])  # doctest: +ELLIPSIS
+GEO113: cannot read source
+...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import enum
+import os
+import re
+import stat
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import geoc
+from geoc import catalog
+from geoc.diagnostics import CODES, Diagnostic, GeoError, explain, render
+from geoc.grammar.parser import decode_source, parse, read_source
+
+if TYPE_CHECKING:
+    from geoc.grammar import ast
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_UNAVAILABLE = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+STDIN = "-"
+DEBUG_ENV = "GEOC_DEBUG"
+ISSUES_HINT = "please report this as a bug, with the command and the spec that caused it"
+EMIT_KINDS = ("module", "code", "ir", "dot")
+
+Command = Callable[[argparse.Namespace], int]
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``geoc`` with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    try:
+        return _run(argv)
+    except GeoError as err:
+        _print_error(err)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("geoc: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()  # a reader such as `head` left early: not an error of ours
+        return EXIT_OK
+    except Exception as err:  # the one place that turns a bug into exit 3, not a traceback
+        return _internal_error(err)
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help and --version end here with code 0
+        return done.code if isinstance(done.code, int) else EXIT_ERROR
+    if args.command is None:
+        raise _usage_error("geoc", "no command given")
+    return args.run(args)
+
+
+def _print_error(err: GeoError) -> None:
+    print(err.render(), file=sys.stderr, end="")
+
+
+def _internal_error(err: BaseException) -> int:
+    print(f"internal error: {type(err).__name__}: {err}", file=sys.stderr)
+    if os.environ.get(DEBUG_ENV) == "1":
+        traceback.print_exc(file=sys.stderr)
+    else:
+        print(f"geoc {geoc.__version__}: {ISSUES_HINT}", file=sys.stderr)
+        print(f"(set {DEBUG_ENV}=1 to print the traceback)", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _silence_stdout() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument parsing: argparse's own errors become GEO191 diagnostics instead of exiting.
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _usage_error(self.prog, message)
+
+
+def _usage_error(prog: str, message: str) -> GeoError:
+    return GeoError(Diagnostic("GEO191", message, help=f"run `{prog} --help` for the usage"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser for ``geoc`` and its subcommands (also the source of ``--help``)."""
+    parser = _Parser(
+        prog="geoc",
+        description="geoc: compile .geo specs of equivariant networks to torch.fx modules.",
+        epilog="Exit codes: 0 ok, 1 diagnostics, 2 stage not available yet, 3 internal error.",
+    )
+    parser.add_argument("--version", action="version", version=f"geoc {geoc.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, (help_text, add_arguments, run) in SUBCOMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        add_arguments(command)
+        command.set_defaults(run=run)
+    return parser
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+def _explain_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("code", nargs="?", metavar="CODE", help="e.g. GEO113 (omit to list all)")
+
+
+def _fmt_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "files", nargs="+", metavar="FILE", help="files or folders of .geo files; '-' for stdin"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if any file would change"
+    )
+    parser.add_argument(
+        "--diff", action="store_true", help="write nothing; print a unified diff of the changes"
+    )
+
+
+def _spec_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", metavar="SPEC", help="a .geo file or a built-in spec name")
+    parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a model parameter (repeatable)",
+    )
+
+
+def _compile_arguments(parser: argparse.ArgumentParser) -> None:
+    _spec_arguments(parser)
+    parser.add_argument("-o", "--output", metavar="DIR", help="where to write the artefacts")
+    parser.add_argument(
+        "--emit", choices=EMIT_KINDS, default="module", help="what to write (default: module)"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# geoc specs / geoc explain
+
+
+def run_specs(args: argparse.Namespace) -> int:
+    specs = catalog.builtin_specs()
+    width = max((len(s.name) for s in specs), default=0)
+    for spec in specs:
+        print(f"{spec.name:<{width}}  {spec.description}".rstrip())
+    return EXIT_OK
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    if args.code is None:
+        return _list_codes()
+    code = _normalise_code(args.code)
+    if code not in CODES:
+        raise GeoError(
+            Diagnostic(
+                "GEO191",
+                f"unknown diagnostic code `{args.code}`",
+                help="run `geoc explain` to list every code",
+            )
+        )
+    print(explain(code), end="")
+    return EXIT_OK
+
+
+def _normalise_code(text: str) -> str:
+    code = text.strip().upper()
+    return f"GEO{code}" if code.isdigit() else code
+
+
+def _list_codes() -> int:
+    for code in sorted(CODES):
+        print(f"{code}  {CODES[code].title}")
+    print("\nRun `geoc explain CODE` for the long form of one.")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# geoc fmt
+
+
+class Outcome(enum.Enum):
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+    FAILED = "failed"
+
+
+def run_fmt(args: argparse.Namespace) -> int:
+    from geoc.grammar.formatter import format_source  # only `fmt` needs the formatter
+
+    paths = list(_expand_paths(args.files))
+    outcomes = [_fmt_one(path, args, format_source) for path in paths]
+    if any(path != STDIN for path in paths):
+        _fmt_summary(outcomes, args.check or args.diff)
+    failed = Outcome.FAILED in outcomes
+    would_change = args.check and Outcome.CHANGED in outcomes
+    return EXIT_ERROR if failed or would_change else EXIT_OK
+
+
+def _expand_paths(args: Iterable[str]) -> Iterable[str]:
+    """Files as given; a folder stands for the .geo files below it (hidden folders skipped)."""
+    for arg in args:
+        if arg != STDIN and os.path.isdir(arg):
+            found = (p for p in Path(arg).rglob("*.geo") if p.is_file() and not _hidden(p, arg))
+            yield from sorted(str(p) for p in found)
+        else:
+            yield arg
+
+
+def _hidden(path: Path, root: str) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def _fmt_one(path: str, args: argparse.Namespace, format_source: Callable[..., str]) -> Outcome:
+    display = "<stdin>" if path == STDIN else path
+    try:
+        text = _read_stdin() if path == STDIN else read_source(path)
+        formatted = format_source(text, display)
+    except GeoError as err:
+        _print_error(err)
+        return Outcome.FAILED
+    dry_run = args.check or args.diff
+    if path == STDIN and not dry_run:
+        sys.stdout.write(formatted)  # a filter prints its result, changed or not
+    if formatted == text:
+        return Outcome.UNCHANGED
+    if args.diff:
+        sys.stdout.writelines(_unified_diff(text, formatted, display))
+    if dry_run:
+        print(f"would reformat {display}", file=sys.stderr)
+    elif path != STDIN:
+        return _write_change(path, formatted)
+    return Outcome.CHANGED
+
+
+def _write_change(path: str, formatted: str) -> Outcome:
+    try:
+        write_atomic(path, formatted)
+    except OSError as err:
+        _print_error(_write_error(path, err))
+        return Outcome.FAILED
+    print(f"reformatted {path}", file=sys.stderr)
+    return Outcome.CHANGED
+
+
+def _read_stdin() -> str:
+    stream = getattr(sys.stdin, "buffer", None)
+    data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
+    return decode_source(data, "<stdin>")
+
+
+def _unified_diff(before: str, after: str, name: str) -> Iterable[str]:
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"{name} (original)",
+        tofile=f"{name} (formatted)",
+    )
+    for line in lines:
+        yield line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+
+
+def _write_error(path: str, err: OSError) -> GeoError:
+    reason = err.strerror or type(err).__name__
+    return GeoError(
+        Diagnostic(
+            "GEO192",
+            f"cannot write `{path}`: {reason}",
+            notes=("the original file is unchanged",),
+            help="check that the file and its folder are writable and the disk is not full",
+        )
+    )
+
+
+def _fmt_summary(outcomes: list[Outcome], dry_run: bool) -> None:
+    changed_word = "would be reformatted" if dry_run else "reformatted"
+    counts = [
+        (outcomes.count(Outcome.CHANGED), changed_word),
+        (outcomes.count(Outcome.UNCHANGED), "unchanged"),
+        (outcomes.count(Outcome.FAILED), "failed"),
+    ]
+    parts = [f"{_plural(n, 'file')} {word}" for n, word in counts if n]
+    print(", ".join(parts) if parts else "no .geo files found", file=sys.stderr)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Replace ``path`` by ``text`` (UTF-8) in one step, keeping its mode.
+
+    The new content goes to a temporary file in the same folder, is flushed to disk, and then
+    renamed over the original, so a crash leaves either the old or the new file, never half of
+    one. A symbolic link is followed: the file it points to is replaced, the link stays.
+    """
+    target = os.path.realpath(path)
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    folder, name = os.path.split(target)
+    fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".geoc-tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# geoc compile / geoc check: parse now; the later stages arrive with the middle-end.
+
+_PARAM_RE = re.compile(r"(?P<name>[^=]*)=(?P<value>.*)\Z", re.DOTALL)
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, str]:
+    """``-p NAME=VALUE`` options as a dict; every malformed one is a GEO190 diagnostic."""
+    overrides: dict[str, str] = {}
+    problems: list[Diagnostic] = []
+    for item in items:
+        problem = _override_problem(item, overrides)
+        if problem:
+            problems.append(Diagnostic("GEO190", problem, help=_OVERRIDE_HELP))
+            continue
+        name, value = item.split("=", 1)
+        overrides[name.strip()] = value.strip()
+    if problems:
+        raise GeoError(problems)
+    return overrides
+
+
+_OVERRIDE_HELP = "write `-p NAME=VALUE`, e.g. `-p hidden=128` or `-p cutoff=4.5`"
+
+
+def _override_problem(item: str, seen: dict[str, str]) -> str | None:
+    match = _PARAM_RE.match(item)
+    if match is None:
+        return f"`-p {item}` has no `=`"
+    name, value = match["name"].strip(), match["value"].strip()
+    if not _NAME_RE.match(name):
+        return f"`-p {item}`: `{name}` is not a parameter name"
+    if not value or "\n" in value:
+        return f"`-p {item}`: `{name}` needs a value on one line"
+    if name in seen:
+        return f"`-p {item}`: `{name}` is given more than once"
+    return None
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    return _front_end_only(args, "compile")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    return _front_end_only(args, "check")
+
+
+def _front_end_only(args: argparse.Namespace, command: str) -> int:
+    """Parse the spec and stop: typing, the equivariance proof and lowering are not here yet."""
+    parse_overrides(args.param)
+    display, text = catalog.resolve_spec(args.spec)
+    module = parse(text, display)
+    print(f"geoc: parsed `{display}`: syntax OK ({_contents(module)})", file=sys.stderr)
+    unavailable = Diagnostic(
+        "GEO500",
+        f"`geoc {command}` stops after parsing in geoc {geoc.__version__}",
+        notes=(
+            "type inference, the equivariance proof and lowering to torch.fx are not "
+            "implemented yet",
+            "nothing was written",
+        ),
+        help="`geoc explain GEO500` says more; `geoc fmt` works on specs today",
+    )
+    print(render(unavailable), file=sys.stderr, end="")
+    return EXIT_UNAVAILABLE
+
+
+def _contents(module: ast.Module) -> str:
+    counts = (("import", module.imports), ("block", module.blocks), ("model", module.models))
+    parts = [_plural(len(items), word) for word, items in counts if items]
+    models = ", ".join(m.name.id for m in module.models)
+    return ", ".join(parts) + (f": {models}" if models else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# The command table: name -> (one-line help, argument definitions, handler).
+
+SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {
+    "specs": ("list the built-in specs", _no_arguments, run_specs),
+    "explain": ("explain a diagnostic code", _explain_arguments, run_explain),
+    "fmt": ("rewrite .geo files in the canonical layout", _fmt_arguments, run_fmt),
+    "compile": ("compile a spec to a torch.fx module", _compile_arguments, run_compile),
+    "check": ("check a spec's types and equivariance", _spec_arguments, run_check),
+}
+
+
+__all__ = ["build_parser", "main", "parse_overrides", "write_atomic"]

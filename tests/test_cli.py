@@ -1,0 +1,500 @@
+"""The `geoc` command line: every command and flag, exit codes, and no tracebacks, ever."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from geoc import catalog, cli
+from geoc.diagnostics import CODES
+
+SPEC_NAMES = ["deepsets", "egnn", "lorentz_mlp", "nequip", "sfno"]
+MESSY = "model M(  features:int=4 ) {\n symmetry   trivial\n  input x :features x scalar\n}\n"
+BROKEN = "model M( {\n"
+MALFORMED_DIR = Path(__file__).parent / "malformed"
+SIDECAR_SUFFIXES = {".md", ".txt", ".json", ".expected", ".err", ".stderr", ".out", ".py"}
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_process(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "geoc", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+# --- top level ---------------------------------------------------------------------------------
+
+
+def test_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0
+    assert out.strip() == "geoc 0.1.0"
+
+
+@pytest.mark.parametrize("command", [[], ["specs"], ["explain"], ["fmt"], ["compile"], ["check"]])
+def test_every_command_has_help(capsys, command):
+    code, out, _ = run(capsys, *command, "--help")
+    assert code == 0
+    assert out.startswith(f"usage: geoc {' '.join(command)}".rstrip())
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        ([], "no command given"),
+        (["bogus"], "invalid choice"),
+        (["specs", "--nope"], "unrecognized arguments"),
+        (["compile"], "required"),
+        (["compile", "egnn", "--emit", "wheel"], "invalid choice"),
+        (["fmt"], "required"),
+    ],
+)
+def test_usage_errors_are_diagnostics(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 1
+    assert err.startswith("error[GEO191]: ")
+    assert needle in err
+    assert "--help" in err
+    assert out == ""
+
+
+def test_internal_error_is_reported_without_traceback(capsys, monkeypatch):
+    monkeypatch.delenv("GEOC_DEBUG", raising=False)
+    monkeypatch.setattr(catalog, "resolve_spec", _explode)
+    code, _, err = run(capsys, "compile", "egnn")
+    assert code == 3
+    assert err.startswith("internal error: RuntimeError: boom")
+    assert "report" in err
+    assert "Traceback" not in err
+
+
+def test_internal_error_traceback_with_debug(capsys, monkeypatch):
+    monkeypatch.setenv("GEOC_DEBUG", "1")
+    monkeypatch.setattr(catalog, "resolve_spec", _explode)
+    code, _, err = run(capsys, "check", "egnn")
+    assert code == 3
+    assert "Traceback" in err
+
+
+def test_interrupt_exits_130(capsys, monkeypatch):
+    def interrupt(name: str) -> tuple[str, str]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(catalog, "resolve_spec", interrupt)
+    code, _, err = run(capsys, "compile", "egnn")
+    assert code == 130
+    assert "Traceback" not in err
+
+
+def _explode(name: str) -> tuple[str, str]:
+    raise RuntimeError("boom")
+
+
+# --- geoc specs ------------------------------------------------------------------------------
+
+
+def test_specs_lists_every_builtin_aligned(capsys):
+    code, out, _ = run(capsys, "specs")
+    assert code == 0
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == SPEC_NAMES
+    starts = {len(line) - len(line[len(line.split()[0]) :].lstrip()) for line in lines}
+    assert len(starts) == 1, "descriptions start in one column"
+    assert "E(n) Equivariant Graph Neural Network" in out
+
+
+def test_spec_descriptions_are_first_comment_lines():
+    for spec in catalog.builtin_specs():
+        first = spec.resource.read_text(encoding="utf-8").splitlines()[0]
+        assert first == f"# {spec.description}"
+
+
+# --- geoc explain ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", sorted(CODES))
+def test_explain_every_code(capsys, code):
+    status, out, err = run(capsys, "explain", code)
+    assert status == 0
+    assert out.startswith(f"{code}: {CODES[code].title}\n\n")
+    assert len(out.split("\n\n", 1)[1].strip()) > 20
+    assert err == ""
+
+
+@pytest.mark.parametrize("spelling", ["geo113", "113", " GEO113 "])
+def test_explain_accepts_loose_spellings(capsys, spelling):
+    code, out, _ = run(capsys, "explain", spelling)
+    assert code == 0
+    assert out.startswith("GEO113: cannot read source")
+
+
+@pytest.mark.parametrize("bogus", ["GEO999", "E0001", "banana", ""])
+def test_explain_unknown_code(capsys, bogus):
+    code, out, err = run(capsys, "explain", bogus)
+    assert code == 1
+    assert out == ""
+    assert err.startswith("error[GEO191]: unknown diagnostic code")
+
+
+def test_explain_without_code_lists_all(capsys):
+    code, out, _ = run(capsys, "explain")
+    assert code == 0
+    for number, info in CODES.items():
+        assert f"{number}  {info.title}\n" in out
+
+
+def test_diagnostics_doc_lists_every_code():
+    doc = (Path(__file__).parents[1] / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    missing = [code for code, info in CODES.items() if f"| `{code}` | {info.title} |" not in doc]
+    assert not missing, f"add these codes to docs/diagnostics.md: {missing}"
+
+
+# --- geoc compile / geoc check ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["compile", "check"])
+@pytest.mark.parametrize("spec", [*SPEC_NAMES, "egnn.geo"])
+def test_builtin_specs_parse_then_stop(capsys, command, spec):
+    code, out, err = run(capsys, command, spec)
+    assert code == 2
+    assert out == ""
+    assert f"parsed `<builtin>/{spec.removesuffix('.geo')}.geo`: syntax OK" in err
+    assert f"error[GEO500]: `geoc {command}` stops after parsing" in err
+    assert "not implemented yet" in err
+    assert "nothing was written" in err
+
+
+@pytest.mark.parametrize("emit", cli.EMIT_KINDS)
+def test_compile_writes_nothing(capsys, tmp_path, emit):
+    out_dir = tmp_path / "out"
+    code, _, err = run(capsys, "compile", "egnn", "-o", str(out_dir), "--emit", emit)
+    assert code == 2
+    assert "nothing was written" in err
+    assert not out_dir.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compile_by_path(capsys, tmp_path):
+    spec = tmp_path / "tiny.geo"
+    spec.write_text(MESSY)
+    code, _, err = run(capsys, "compile", str(spec), "-p", "features=8")
+    assert code == 2
+    assert f"parsed `{spec}`: syntax OK (1 model: M)" in err
+
+
+def test_local_file_shadows_builtin_name(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("egnn").write_text(BROKEN)
+    code, _, err = run(capsys, "check", "egnn")
+    assert code == 1
+    assert "--> egnn:1:" in err
+
+
+@pytest.mark.parametrize("command", ["compile", "check"])
+def test_syntax_error_renders_diagnostic(capsys, tmp_path, command):
+    spec = tmp_path / "bad.geo"
+    spec.write_text(BROKEN)
+    code, out, err = run(capsys, command, str(spec))
+    assert code == 1
+    assert out == ""
+    assert err.startswith("error[GEO")
+    assert f"--> {spec}:1:" in err
+    assert "^" in err
+    assert "GEO500" not in err
+
+
+def test_unknown_spec_lists_builtin_names(capsys):
+    code, _, err = run(capsys, "compile", "egn")
+    assert code == 1
+    assert err.startswith("error[GEO113]: `egn` is neither a file nor a built-in spec")
+    assert "did you mean `egnn`?" in err
+    assert all(name in err for name in SPEC_NAMES)
+
+
+def test_unreadable_spec(capsys, tmp_path):
+    code, _, err = run(capsys, "check", str(tmp_path))
+    assert code == 1
+    assert err.startswith("error[GEO113]: cannot read")
+
+
+def test_binary_spec(capsys, tmp_path):
+    spec = tmp_path / "blob.geo"
+    spec.write_bytes(b"model M() {\xff\xfe}\n")
+    code, _, err = run(capsys, "compile", str(spec))
+    assert code == 1
+    assert err.startswith("error[GEO110]")
+
+
+@pytest.mark.parametrize(
+    ("param", "needle"),
+    [
+        ("hidden", "has no `=`"),
+        ("=3", "is not a parameter name"),
+        ("1x=3", "is not a parameter name"),
+        ("a-b=3", "is not a parameter name"),
+        ("hidden=", "needs a value"),
+        ("hidden=  ", "needs a value"),
+    ],
+)
+def test_malformed_param(capsys, param, needle):
+    code, _, err = run(capsys, "compile", "egnn", "-p", param)
+    assert code == 1
+    assert err.startswith("error[GEO190]")
+    assert needle in err
+    assert "NAME=VALUE" in err
+
+
+def test_param_given_twice(capsys):
+    code, _, err = run(capsys, "check", "egnn", "-p", "hidden=8", "--param", "hidden=16")
+    assert code == 1
+    assert "`hidden` is given more than once" in err
+
+
+def test_every_malformed_param_is_reported(capsys):
+    code, _, err = run(capsys, "check", "egnn", "-p", "a", "-p", "b=", "-p", "ok=1")
+    assert code == 1
+    assert err.count("error[GEO190]") == 2
+
+
+def test_parse_overrides_keeps_values_verbatim():
+    overrides = cli.parse_overrides(["hidden=128", " act = silu ", "out=16 x scalar + 4 x 1o"])
+    assert overrides == {"hidden": "128", "act": "silu", "out": "16 x scalar + 4 x 1o"}
+
+
+# --- through a real process: exit codes and no tracebacks -------------------------------------
+
+
+def test_process_version():
+    proc = run_process("--version")
+    assert (proc.returncode, proc.stdout.strip()) == (0, "geoc 0.1.0")
+
+
+def test_process_compile_builtin_stops_with_2():
+    proc = run_process("compile", "egnn")
+    assert proc.returncode == 2
+    assert "error[GEO500]" in proc.stderr
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["compile", "no/such/spec.geo"], ["explain", "GEO999"], ["frobnicate"], ["check", "-p"]],
+)
+def test_process_errors_exit_1_without_traceback(argv):
+    proc = run_process(*argv)
+    assert proc.returncode == 1
+    assert "error[GEO" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_process_syntax_error(tmp_path):
+    spec = tmp_path / "bad.geo"
+    spec.write_text("model M() {\n    input h: 16 x\n}\n")
+    proc = run_process("check", str(spec))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error[GEO105]")
+    assert "Traceback" not in proc.stderr
+
+
+# --- the malformed corpus (tests/malformed/, when present) -------------------------------------
+
+
+def _malformed_files() -> list[Path]:
+    if not MALFORMED_DIR.is_dir():
+        return []
+    files = (p for p in sorted(MALFORMED_DIR.rglob("*")) if p.is_file())
+    return [p for p in files if p.suffix not in SIDECAR_SUFFIXES and not p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("path", _malformed_files(), ids=lambda p: p.name)
+def test_malformed_input_is_a_diagnostic(capsys, path):
+    code, out, err = run(capsys, "compile", str(path))
+    assert code == 1, err
+    assert "error[GEO" in err
+    assert "Traceback" not in err + out
+    assert "internal error" not in err
+
+
+# --- geoc fmt ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def format_source():
+    formatter = pytest.importorskip("geoc.grammar.formatter")
+    return formatter.format_source
+
+
+@pytest.fixture
+def canonical(format_source) -> str:
+    text = format_source(MESSY)
+    assert text != MESSY, "MESSY must not already be canonical"
+    assert format_source(text) == text
+    return text
+
+
+def _names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+def test_fmt_rewrites_and_keeps_mode(capsys, tmp_path, canonical):
+    spec = tmp_path / "m.geo"
+    spec.write_text(MESSY)
+    spec.chmod(0o640)
+    code, out, err = run(capsys, "fmt", str(spec))
+    assert code == 0
+    assert spec.read_text() == canonical
+    assert stat.S_IMODE(spec.stat().st_mode) == 0o640
+    assert f"reformatted {spec}" in err
+    assert out == ""
+    assert _names(tmp_path) == {"m.geo"}
+
+
+def test_fmt_leaves_canonical_file_untouched(capsys, tmp_path, canonical):
+    spec = tmp_path / "m.geo"
+    spec.write_text(canonical)
+    before = spec.stat()
+    code, _, err = run(capsys, "fmt", str(spec))
+    assert code == 0
+    after = spec.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert "1 file unchanged" in err
+
+
+def test_fmt_check(capsys, tmp_path, canonical):
+    messy, clean = tmp_path / "messy.geo", tmp_path / "clean.geo"
+    messy.write_text(MESSY)
+    clean.write_text(canonical)
+    code, out, err = run(capsys, "fmt", "--check", str(messy), str(clean))
+    assert code == 1
+    assert f"would reformat {messy}" in err
+    assert str(clean) not in err
+    assert out == ""
+    assert messy.read_text() == MESSY
+    code, _, _ = run(capsys, "fmt", "--check", str(clean))
+    assert code == 0
+
+
+def test_fmt_diff_writes_nothing(capsys, tmp_path, canonical):
+    spec = tmp_path / "m.geo"
+    spec.write_text(MESSY)
+    code, out, _ = run(capsys, "fmt", "--diff", str(spec))
+    assert code == 0
+    assert out.startswith(f"--- {spec} (original)\n+++ {spec} (formatted)\n@@")
+    assert spec.read_text() == MESSY
+    code, _, _ = run(capsys, "fmt", "--diff", "--check", str(spec))
+    assert code == 1
+
+
+def test_fmt_syntax_error_leaves_file_and_goes_on(capsys, tmp_path, canonical):
+    bad, good = tmp_path / "a_bad.geo", tmp_path / "b_good.geo"
+    bad.write_text(BROKEN)
+    good.write_text(MESSY)
+    code, _, err = run(capsys, "fmt", str(bad), str(good))
+    assert code == 1
+    assert f"--> {bad}:1:" in err
+    assert bad.read_text() == BROKEN
+    assert good.read_text() == canonical
+    assert _names(tmp_path) == {"a_bad.geo", "b_good.geo"}
+
+
+def test_fmt_failed_write_keeps_original(capsys, tmp_path, monkeypatch, canonical):
+    spec = tmp_path / "m.geo"
+    spec.write_text(MESSY)
+
+    def refuse(src: str, dst: str) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    code, _, err = run(capsys, "fmt", str(spec))
+    assert code == 1
+    assert err.startswith(f"error[GEO192]: cannot write `{spec}`: Permission denied")
+    assert spec.read_text() == MESSY
+    assert _names(tmp_path) == {"m.geo"}
+
+
+def test_fmt_missing_file(capsys, tmp_path, format_source):
+    code, _, err = run(capsys, "fmt", str(tmp_path / "gone.geo"))
+    assert code == 1
+    assert err.startswith("error[GEO113]")
+
+
+def test_fmt_stdin_to_stdout(capsys, monkeypatch, canonical):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(MESSY.encode())))
+    code, out, err = run(capsys, "fmt", "-")
+    assert (code, out, err) == (0, canonical, "")
+
+
+def test_fmt_stdin_check(capsys, monkeypatch, canonical):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(MESSY.encode())))
+    code, out, err = run(capsys, "fmt", "--check", "-")
+    assert (code, out) == (1, "")
+    assert "would reformat <stdin>" in err
+
+
+def test_fmt_stdin_diff(capsys, monkeypatch, canonical):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(MESSY.encode())))
+    code, out, _ = run(capsys, "fmt", "--diff", "-")
+    assert code == 0
+    assert out.startswith("--- <stdin> (original)\n+++ <stdin> (formatted)\n")
+
+
+def test_fmt_stdin_syntax_error(capsys, monkeypatch, format_source):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(BROKEN.encode())))
+    code, out, err = run(capsys, "fmt", "-")
+    assert (code, out) == (1, "")
+    assert "--> <stdin>:1:" in err
+
+
+def test_fmt_folder_skips_hidden(capsys, tmp_path, canonical):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    for rel in ("a.geo", "sub/b.geo", ".hidden/c.geo", "notes.txt"):
+        (tmp_path / rel).write_text(MESSY)
+    code, _, err = run(capsys, "fmt", str(tmp_path))
+    assert code == 0
+    assert (tmp_path / "a.geo").read_text() == canonical
+    assert (tmp_path / "sub/b.geo").read_text() == canonical
+    assert (tmp_path / ".hidden/c.geo").read_text() == MESSY
+    assert (tmp_path / "notes.txt").read_text() == MESSY
+    assert "2 files reformatted" in err
+
+
+def test_fmt_follows_symlink(capsys, tmp_path, canonical):
+    target, link = tmp_path / "real.geo", tmp_path / "link.geo"
+    target.write_text(MESSY)
+    link.symlink_to(target.name)
+    code, _, _ = run(capsys, "fmt", str(link))
+    assert code == 0
+    assert link.is_symlink()
+    assert target.read_text() == canonical
+
+
+def test_fmt_check_builtin_spec_folder(capsys, format_source):
+    folder = Path(catalog.builtin_specs()[0].path).parent
+    code, out, err = run(capsys, "fmt", "--check", str(folder))
+    assert (code, out) == (0, ""), err
+    assert err.strip() == f"{len(SPEC_NAMES)} files unchanged"
+
+
+def test_process_fmt_check(tmp_path, format_source):
+    spec = tmp_path / "m.geo"
+    spec.write_text(MESSY)
+    proc = run_process("fmt", "--check", str(spec))
+    assert proc.returncode == 1
+    assert f"would reformat {spec}" in proc.stderr
+    assert "Traceback" not in proc.stderr
