@@ -1,8 +1,8 @@
 """The ``geoc`` command line: ``specs``, ``explain``, ``fmt``, ``compile`` and ``check``.
 
-Exit codes: 0 success; 1 a problem the user can fix (rendered diagnostics on stderr, never a
-traceback); 2 the command needs a compiler stage this version does not have yet (GEO500);
-3 an internal error (a bug in geoc: the traceback is printed only with ``GEOC_DEBUG=1``).
+Exit codes: 0 success; 1 a problem the user can fix, or a failed check (rendered diagnostics
+on stderr, never a traceback); 3 an internal error (a bug in geoc: the traceback is printed
+only with ``GEOC_DEBUG=1``).
 Output is plain text; stdout carries results (listings, formatted text, diffs) and stderr
 carries diagnostics and progress lines.
 
@@ -30,15 +30,14 @@ from typing import TYPE_CHECKING, NoReturn
 
 import geoc
 from geoc import catalog
-from geoc.diagnostics import CODES, Diagnostic, GeoError, explain, render
-from geoc.grammar.parser import decode_source, parse, read_source
+from geoc.diagnostics import CODES, Diagnostic, GeoError, explain
+from geoc.grammar.parser import decode_source, read_source
 
 if TYPE_CHECKING:
-    from geoc.grammar import ast
+    pass
 
 EXIT_OK = 0
 EXIT_ERROR = 1
-EXIT_UNAVAILABLE = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 
@@ -161,13 +160,30 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="override a model parameter (repeatable)",
     )
+    parser.add_argument("--model", metavar="NAME", help="the model to use if the file has several")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
 
 
 def _compile_arguments(parser: argparse.ArgumentParser) -> None:
     _spec_arguments(parser)
     parser.add_argument("-o", "--output", metavar="DIR", help="where to write the artefacts")
     parser.add_argument(
-        "--emit", choices=EMIT_KINDS, default="module", help="what to write (default: module)"
+        "--emit",
+        choices=EMIT_KINDS,
+        default="module",
+        help="module: the loadable folder (with -o) and a summary; code: the generated Python; "
+        "ir: the typed IR as JSON; dot: the IR as Graphviz (default: module)",
+    )
+    parser.add_argument("--device", metavar="DEVICE", help="e.g. cpu or cuda (default: cpu)")
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    _spec_arguments(parser)
+    parser.add_argument(
+        "--static", action="store_true", help="only the type-rule proof (no torch, no numerics)"
+    )
+    parser.add_argument(
+        "--trials", type=int, default=3, metavar="N", help="sampled group elements (default 3)"
     )
 
 
@@ -324,14 +340,14 @@ def _plural(n: int, word: str) -> str:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Replace ``path`` by ``text`` (UTF-8) in one step, keeping its mode.
+    """Replace (or create) ``path`` with ``text`` (UTF-8) in one step, keeping its mode.
 
     The new content goes to a temporary file in the same folder, is flushed to disk, and then
     renamed over the original, so a crash leaves either the old or the new file, never half of
     one. A symbolic link is followed: the file it points to is replaced, the link stays.
     """
     target = os.path.realpath(path)
-    mode = stat.S_IMODE(os.stat(target).st_mode)
+    mode = stat.S_IMODE(os.stat(target).st_mode) if os.path.exists(target) else 0o644
     folder, name = os.path.split(target)
     fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".geoc-tmp", dir=folder)
     try:
@@ -348,7 +364,7 @@ def write_atomic(path: str, text: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# geoc compile / geoc check: parse now; the later stages arrive with the middle-end.
+# geoc compile / geoc check
 
 _PARAM_RE = re.compile(r"(?P<name>[^=]*)=(?P<value>.*)\Z", re.DOTALL)
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -387,39 +403,84 @@ def _override_problem(item: str, seen: dict[str, str]) -> str | None:
     return None
 
 
+def param_values(items: Iterable[str]) -> dict[str, object]:
+    """``-p`` overrides with their values read as .geo constants (``128``, ``4.5``, ``silu``)."""
+    from geoc.elaborate import const_value
+    from geoc.grammar.parser import parse_expr
+
+    return {
+        name: const_value(parse_expr(text, f"-p {name}"), {}, symbols=True)
+        for name, text in parse_overrides(items).items()
+    }
+
+
+def _graph(args: argparse.Namespace):
+    from geoc.pipeline import frontend
+
+    return frontend(args.spec, param_values(args.param), args.model)
+
+
 def run_compile(args: argparse.Namespace) -> int:
-    return _front_end_only(args, "compile")
+    """Type, prove and lower the spec; emit the module folder, its code, the IR or DOT."""
+    graph = _graph(args)
+    if args.emit in ("ir", "dot"):
+        text = graph.to_json() + "\n" if args.emit == "ir" else graph.to_dot()
+        return _emit_text(args, text, "ir.json" if args.emit == "ir" else "graph.dot")
+    from geoc.backends.torch_fx.api import compile as lower_to_fx
+    from geoc.backends.torch_fx.export import generated_source, write_folder
+
+    module = lower_to_fx(graph, seed=args.seed, device=args.device)
+    if args.emit == "code":
+        return _emit_text(args, generated_source(module, args.spec), "module.py")
+    if args.output:
+        folder = write_folder(module, args.output, args.spec)
+        print(f"geoc: wrote {folder}", file=sys.stderr)
+    _summary(graph, module)
+    return EXIT_OK
+
+
+def _emit_text(args: argparse.Namespace, text: str, file_name: str) -> int:
+    if not args.output:
+        sys.stdout.write(text)
+        return EXIT_OK
+    Path(args.output).mkdir(parents=True, exist_ok=True)
+    target = Path(args.output) / file_name
+    write_atomic(str(target), text)
+    print(f"geoc: wrote {target}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _summary(graph, module) -> None:
+    count = sum(p.numel() for p in module.parameters())
+    ports = lambda ps: ", ".join(f"{p.name}: {p.type}" for p in ps.values())  # noqa: E731
+    print(f"{graph.name}: {len(graph)} IR nodes, {count:,} parameters")
+    print(f"  symmetry  {graph.group}")
+    print(f"  domain    {graph.domain}")
+    print(f"  inputs    {ports(graph.inputs)}")
+    print(f"  outputs   {ports(graph.outputs)}")
 
 
 def run_check(args: argparse.Namespace) -> int:
-    return _front_end_only(args, "check")
+    """The static verdict, then (unless ``--static``) numeric equivariance in float64."""
+    graph = _graph(args)
+    print(f"static: `{graph.name}` is equivariant under {graph.group} by its type rules "
+          f"({len(graph)} IR nodes, 0 violations)")  # fmt: skip
+    if args.static:
+        return EXIT_OK
+    import torch
 
+    from geoc.backends.torch_fx.api import compile as lower_to_fx
+    from geoc.backends.torch_fx.verify import check_module
 
-def _front_end_only(args: argparse.Namespace, command: str) -> int:
-    """Parse the spec and stop: typing, the equivariance proof and lowering are not here yet."""
-    parse_overrides(args.param)
-    display, text = catalog.resolve_spec(args.spec)
-    module = parse(text, display)
-    print(f"geoc: parsed `{display}`: syntax OK ({_contents(module)})", file=sys.stderr)
-    unavailable = Diagnostic(
-        "GEO500",
-        f"`geoc {command}` stops after parsing in geoc {geoc.__version__}",
-        notes=(
-            "type inference, the equivariance proof and lowering to torch.fx are not "
-            "implemented yet",
-            "nothing was written",
-        ),
-        help="`geoc explain GEO500` says more; `geoc fmt` works on specs today",
-    )
-    print(render(unavailable), file=sys.stderr, end="")
-    return EXIT_UNAVAILABLE
-
-
-def _contents(module: ast.Module) -> str:
-    counts = (("import", module.imports), ("block", module.blocks), ("model", module.models))
-    parts = [_plural(len(items), word) for word, items in counts if items]
-    models = ", ".join(m.name.id for m in module.models)
-    return ", ".join(parts) + (f": {models}" if models else "")
+    module = lower_to_fx(graph, seed=args.seed, dtype=torch.float64)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: threading only adds overhead here
+    try:
+        report = check_module(module, trials=args.trials, seed=args.seed)
+    finally:
+        torch.set_num_threads(threads)
+    print(report.render().rstrip("\n"))
+    return EXIT_OK if report.passed else EXIT_ERROR
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,7 +491,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Com
     "explain": ("explain a diagnostic code", _explain_arguments, run_explain),
     "fmt": ("rewrite .geo files in the canonical layout", _fmt_arguments, run_fmt),
     "compile": ("compile a spec to a torch.fx module", _compile_arguments, run_compile),
-    "check": ("check a spec's types and equivariance", _spec_arguments, run_check),
+    "check": ("check a spec's types and equivariance", _check_arguments, run_check),
 }
 
 

@@ -362,14 +362,15 @@ CODES: dict[str, CodeInfo] = {
     # --- GEO5xx: backend ------------------------------------------------------------------------
     "GEO500": _code(
         "stage not available",
-        """This build of geoc parses and formats specs, but the middle-end (typing, equivariance
-        proof) and the torch.fx backend are not implemented yet, so `compile` and `check` stop
-        after parsing. Nothing is written.""",
+        """Retired. Early versions of geoc used it when `compile` and `check` stopped after
+        parsing; every stage exists now. An operator or domain that is not implemented yet is
+        `GEO501`.""",
     ),
     "GEO501": _code(
-        "operator not lowered",
-        """The operator type-checks, but the torch.fx backend has no lowering for it yet. The
-        message names the operator; nothing is written.""",
+        "operator not implemented",
+        """The operator belongs to the language, but this version of geoc has no typing rule or
+        no torch.fx lowering for it yet. The message names the operator and the work it comes
+        with; nothing is written.""",
     ),
     "GEO502": _code(
         "device not available",

@@ -768,8 +768,16 @@ def _unknown_name(expr: ast.Name, scope: Scope) -> Diagnostic:
 
 
 def _unknown_callee(expr: ast.Call, program: Program) -> Diagnostic:
-    from geoc.ops import REGISTRY
+    from geoc.ops import PLANNED, REGISTRY
 
+    if expr.func.id in PLANNED:
+        return Diagnostic(
+            "GEO501",
+            f"operator `{expr.func.id}` is not implemented in this version of geoc",
+            expr.func.span,
+            label="not implemented yet",
+            help=f"it arrives with the {PLANNED[expr.func.id]}; nothing was compiled",
+        )
     names = [n for n, op in REGISTRY.items() if op.surface] + list(program.blocks)
     close = difflib.get_close_matches(expr.func.id, names, n=1)
     return Diagnostic(

@@ -9,15 +9,17 @@ each when ``verify`` is on (the tests turn it on).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from geoc import catalog
 from geoc.diagnostics import Diagnostic, GeoError
-from geoc.grammar.parser import parse, read_source
+from geoc.grammar.parser import parse
 from geoc.ir import Graph
 from geoc.ops import OpContext, lookup
-from geoc.program import Program, builtin_spec_text, load_program
+from geoc.program import Program, load_program
 
 
 @dataclass(frozen=True)
@@ -31,15 +33,11 @@ class Source:
 
 def resolve_source(spec: str | Path) -> Source:
     """A path to a .geo file, a built-in spec name (``egnn``), or the spec text itself."""
-    if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec and "{" not in spec):
-        path = Path(spec)
-        if path.is_file():
-            return Source(read_source(path), str(spec), path)
-        builtin = builtin_spec_text(str(spec))
-        if builtin is not None:
-            return Source(builtin[1], builtin[0])
-        read_source(path)  # raises the GEO113 diagnostic for a missing file
-    return Source(str(spec), "<string>")
+    text = str(spec)
+    if isinstance(spec, Path) or ("\n" not in text and "{" not in text):
+        display, source = catalog.resolve_spec(text)
+        return Source(source, display, Path(text) if os.path.lexists(text) else None)
+    return Source(text, "<string>")
 
 
 def check_equivariance(graph: Graph) -> list[Diagnostic]:

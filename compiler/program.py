@@ -8,9 +8,9 @@ that escape, and cycles are diagnostics.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
+from geoc.catalog import builtin_spec
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar import ast
 from geoc.grammar.parser import parse, read_source
@@ -44,17 +44,6 @@ class Program:
             ),
             self.sources,
         )
-
-
-def builtin_spec_text(name: str) -> tuple[str, str] | None:
-    """``(display path, text)`` of a built-in spec named ``egnn`` or ``egnn.geo``."""
-    stem = name[:-4] if name.endswith(".geo") else name
-    if "/" in stem or not stem:
-        return None
-    entry = resources.files("geoc.specs").joinpath(f"{stem}.geo")
-    if not entry.is_file():
-        return None
-    return f"<builtin>/{stem}.geo", entry.read_text(encoding="utf-8")
 
 
 def load_program(module: ast.Module, text: str, path: Path | None) -> Program:
@@ -113,7 +102,7 @@ def _load_import(
     if resolved.is_file():
         text, file, sub_path = read_source(resolved), str(resolved), resolved
     else:
-        builtin = builtin_spec_text(item.path.value)
+        builtin = builtin_spec(item.path.value) if "/" not in item.path.value else None
         if builtin is None:
             raise _import_error(
                 program,
@@ -122,7 +111,7 @@ def _load_import(
                 "was not found",
                 "give a path relative to this file, or a built-in spec name",
             )
-        (file, text), sub_path = builtin, None
+        file, text, sub_path = builtin.display, builtin.read_text(), None
     if _key(sub_path, file) in stack:
         raise _import_error(
             program,

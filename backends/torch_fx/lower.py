@@ -62,6 +62,8 @@ class LowerCtx:
 
     def __post_init__(self) -> None:
         self.generator = torch.Generator().manual_seed(self.seed)
+        name = _py_name(self.ir.name)  # the class name users see
+        self.root = fx.GraphModule(torch.nn.Module(), fx.Graph(), class_name=name)
 
     @property
     def group(self):
@@ -160,7 +162,6 @@ def lower(ir: Graph, seed: int = 0) -> fx.GraphModule:
             _lower_node(ctx, node)
     ctx.fx.output({name: ctx.values[port.value] for name, port in ir.outputs.items()})
     module = ctx.root
-    module.__class__ = type(_py_name(ir.name), (fx.GraphModule,), {})  # the class name users see
     module.graph = ctx.fx  # generates and compiles forward() once
     module.graph.lint()
     return module
@@ -200,6 +201,7 @@ def _domain_structure(ctx: LowerCtx) -> None:
     if domain.edges is None:
         return
     ctx.edges = _edges(ctx)
+    ctx.edges.meta["geoc_edges"] = True  # the numeric checker maps edges through permutations
     ctx.lengths[EDGE_AXIS] = ctx.method("size", ctx.edge_part(0), 0)
 
 

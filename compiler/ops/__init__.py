@@ -115,6 +115,35 @@ class OpDef:
 
 REGISTRY: dict[str, OpDef] = {}
 
+#: Operators of the language that later work brings (DSL.md §3-4), with where they come from:
+#: calling one is a clear GEO501, not an "unknown operator".
+PLANNED: dict[str, str] = {
+    **dict.fromkeys(
+        ["spherical_harmonics", "radial_basis", "tensor_product", "tp_conv", "gate", "norm_act"],
+        "O(3) irreps and tensor products",
+    ),
+    **dict.fromkeys(["spectral_conv", "sht", "isht", "sfno_conv"], "spectral operators"),
+    **dict.fromkeys(
+        [
+            "expmap0",
+            "logmap0",
+            "lorentz_linear",
+            "lorentz_act",
+            "lorentz_mlr",
+            "lorentz_centroid",
+            "mobius_linear",
+            "mobius_add",
+            "poincare_mlr",
+            "bimap",
+            "reeig",
+            "logeig",
+            "normalize",
+        ],
+        "manifold operators",
+    ),
+    **dict.fromkeys(["lift_conv", "group_conv", "mdot"], "the generic group solver"),
+}
+
 
 def register(op: OpDef) -> OpDef:
     assert op.name not in REGISTRY, f"operator {op.name} registered twice"
