@@ -7,11 +7,12 @@ import json
 
 import pytest
 
+from geoc.catalog import builtin_spec
 from geoc.elaborate import elaborate
 from geoc.grammar.parser import parse
 from geoc.ir import Graph, Node, ValueRef
 from geoc.pipeline import eliminate_dead_code, frontend
-from geoc.program import builtin_spec_text, load_program
+from geoc.program import load_program
 from geoc.types import FeatureType
 
 SPECS = ["egnn", "deepsets"]
@@ -50,7 +51,7 @@ def test_json_is_plain_data(egnn: Graph) -> None:
     assert [p["name"] for p in doc["inputs"]] == ["h", "x"]
     linear = next(n for n in doc["nodes"] if n["id"] == "h")
     assert linear["attrs"]["out"] == {"type": "64 x scalar"}
-    lines = builtin_spec_text("egnn")[1].splitlines()
+    lines = builtin_spec("egnn").read_text().splitlines()
     assert lines[linear["span"]["line"] - 1].strip() == "h = linear(h, hidden x scalar)"
 
 
