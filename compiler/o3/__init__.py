@@ -36,6 +36,7 @@ from geoc.o3.wigner import (
     irrep_matrix,
     real_to_complex_basis,
     rotation_to_axis_angle,
+    rotation_to_quaternion,
     so3_generators,
     wigner_D,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "path_allowed",
     "real_to_complex_basis",
     "rotation_to_axis_angle",
+    "rotation_to_quaternion",
     "so3_generators",
     "spherical_harmonics",
     "su2_clebsch_gordan",

@@ -74,33 +74,41 @@ def so3_generators(l: int, cache: CoefficientCache | None = None) -> np.ndarray:
 
 
 def rotation_to_axis_angle(rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit axis ``[..., 3]`` and angle in ``[0, π]`` of proper rotations ``[..., 3, 3]``.
-
-    Shepperd (1978): the symmetric 4x4 matrix ``M = 4 q qᵀ`` is built from sums and differences
-    of entries of ``R``; its row with the largest diagonal gives ``q`` without cancellation.
-    """
-    r = np.asarray(rotation, dtype=np.float64)
-    diag = np.stack([r[..., 0, 0], r[..., 1, 1], r[..., 2, 2]], axis=-1)
-    signs = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=np.float64)
-    trace_terms = 1.0 + diag @ signs.T  # 4 q_c^2
-    skew = np.stack([r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0]], axis=-1)
-    skew = np.concatenate([skew, (r[..., 1, 0] - r[..., 0, 1])[..., None]], axis=-1)
-    sym = np.stack([r[..., 0, 1] + r[..., 1, 0], r[..., 0, 2] + r[..., 2, 0]], axis=-1)
-    sym = np.concatenate([sym, (r[..., 1, 2] + r[..., 2, 1])[..., None]], axis=-1)
-    m = np.empty((*r.shape[:-2], 4, 4))
-    m[..., 0, 1:], m[..., 1:, 0] = skew, skew
-    m[..., 1, 2], m[..., 1, 3], m[..., 2, 3] = sym[..., 0], sym[..., 1], sym[..., 2]
-    m[..., 2, 1], m[..., 3, 1], m[..., 3, 2] = sym[..., 0], sym[..., 1], sym[..., 2]
-    m[..., [0, 1, 2, 3], [0, 1, 2, 3]] = trace_terms
-    best = np.argmax(trace_terms, axis=-1)[..., None, None]
-    q = np.take_along_axis(m, best, axis=-2)[..., 0, :]
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    q = q * np.where(q[..., :1] < 0, -1.0, 1.0)  # w >= 0: angle in [0, π]
+    """Unit axis ``[..., 3]`` and angle in ``[0, π]`` of proper rotations ``[..., 3, 3]``."""
+    q = rotation_to_quaternion(rotation)
     sin_half = np.linalg.norm(q[..., 1:], axis=-1)
     angle = 2.0 * np.arctan2(sin_half, q[..., 0])
     safe = np.where(sin_half > 0, sin_half, 1.0)[..., None]
     axis = np.where(sin_half[..., None] > 0, q[..., 1:] / safe, np.array([0.0, 0.0, 1.0]))
     return axis, angle
+
+
+def rotation_to_quaternion(rotation: np.ndarray) -> np.ndarray:
+    """Unit quaternions ``(w, x, y, z)``, ``w >= 0``, of proper rotations ``[..., 3, 3]``.
+
+    Shepperd (1978): ``M = 4 q qᵀ`` is a sum/difference of entries of ``R``; its row with the
+    largest diagonal entry is ``4 q_c q`` with ``|q_c| >= 1/2``, so nothing cancels.
+    """
+    m = _quaternion_outer(np.asarray(rotation, dtype=np.float64))
+    diagonal = np.diagonal(m, axis1=-2, axis2=-1)
+    best = np.argmax(diagonal, axis=-1)[..., None, None]
+    q = np.take_along_axis(m, best, axis=-2)[..., 0, :]
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    return q * np.where(q[..., :1] < 0, -1.0, 1.0)
+
+
+def _quaternion_outer(r: np.ndarray) -> np.ndarray:
+    """``4 q qᵀ`` ``[..., 4, 4]`` for the rotation ``R = R(q)``, from ``R``'s entries."""
+    (r00, r01, r02), (r10, r11, r12), (r20, r21, r22) = (
+        (r[..., i, 0], r[..., i, 1], r[..., i, 2]) for i in range(3)
+    )
+    rows = [
+        [1 + r00 + r11 + r22, r21 - r12, r02 - r20, r10 - r01],
+        [r21 - r12, 1 + r00 - r11 - r22, r01 + r10, r02 + r20],
+        [r02 - r20, r01 + r10, 1 - r00 + r11 - r22, r12 + r21],
+        [r10 - r01, r02 + r20, r12 + r21, 1 - r00 - r11 + r22],
+    ]
+    return np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
 
 
 def wigner_D(
