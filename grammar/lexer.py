@@ -13,11 +13,13 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from geoc.diagnostics import Diagnostic, GeoError, Span
 from lark import Token
 from lark.lexer import PatternStr, TerminalDef
 
+from geoc.diagnostics import Diagnostic, GeoError, Span
+
 MAX_NESTING = 64  # brackets inside brackets
+KEPT_COMMENT = "COMMENT"  # ignored by the grammar, but kept aside for the formatter
 
 OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 CLOSERS = {v: k for k, v in OPENERS.items()}
@@ -29,7 +31,8 @@ _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 class TokenTable:
     """The scanning regex and the keyword table, derived once from the grammar's terminals."""
 
-    scanner: re.Pattern[str]
+    scanner: re.Pattern[str]  # leading blanks, then one token in the group named by its type
+    blanks: re.Pattern[str]  # the ignored whitespace alone
     keywords: dict[str, str]  # keyword text -> terminal name
     skipped: frozenset[str]  # whitespace terminals
 
@@ -45,8 +48,13 @@ class TokenTable:
                 scanned.append(term)
         # Lark's own order: priority first, then the longest literal (so `->` beats `-`).
         scanned.sort(key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value)))
-        regex = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in scanned)
-        return cls(re.compile(regex), keywords, frozenset(ignore))
+        skipped = frozenset(ignore) - {KEPT_COMMENT}
+        blank = "|".join(t.pattern.to_regexp() for t in scanned if t.name in skipped) or "(?!)"
+        tokens = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in scanned)
+        # Eating blanks in the same match halves the regex calls; blank terminals stay among
+        # the alternatives so trailing blanks still match (by backtracking) at the end.
+        scanner = re.compile(f"(?:{blank})*(?:{tokens})")
+        return cls(scanner, re.compile(f"(?:{blank})*"), keywords, skipped)
 
 
 @dataclass
@@ -62,39 +70,38 @@ class Lexer:
     comments: list[tuple[str, int, int]] = field(default_factory=list)
 
     def tokens(self) -> Iterator[Token]:
-        text, scanner = self.text, self.table.scanner
-        pos, line, line_start = 0, 1, 0
-        while pos < len(text):
-            match = scanner.match(text, pos)
-            if match is None or match.end() == pos:
-                raise GeoError(self._bad_character(pos, line, pos - line_start + 1))
-            kind, value = match.lastgroup or "", match.group()
-            col = pos - line_start + 1
+        """The tokens the parser sees; the first lexical problem raises :class:`GeoError`."""
+        text, match_at, skipped = self.text, self.table.scanner.match, self.table.skipped
+        pos, line, line_start, size = 0, 1, 0, len(text)
+        while pos < size:
+            match = match_at(text, pos)
+            if match is None:
+                bad = self.table.blanks.match(text, pos).end()
+                raise GeoError(self._bad_character(bad, line, bad - line_start + 1))
+            kind = match.lastgroup or ""
+            start, pos = match.start(kind), match.end()
+            value = text[start:pos]
+            col = start - line_start + 1
             if kind == "_NL":
-                tok = Token(kind, value, pos, line, col, line, col + 1, match.end())
+                tok = Token(kind, value, start, line, col, line, col + 1, pos)
                 line += value.count("\n")
-                line_start = pos + value.rfind("\n") + 1
-                pos = match.end()
+                line_start = start + value.rfind("\n") + 1
                 if not self.stack or self.stack[-1].type == "LBRACE":
-                    yield self._hand_out(tok)
+                    self.previous, self.last = self.last, tok
+                    yield tok
                 continue
-            pos = match.end()
-            if kind == "COMMENT":
+            if kind == KEPT_COMMENT:
                 self.comments.append((value, line, col))
                 continue
-            if kind in self.table.skipped:
+            if kind in skipped:
                 continue
-            tok = Token(kind, value, match.start(), line, col, line, col + len(value), pos)
+            tok = Token(kind, value, start, line, col, line, col + len(value), pos)
             if kind in BRACKET_TEXT:
                 self._track_brackets(tok)
             self.previous, self.last = self.last, tok
             yield tok
         if self.stack:
             raise GeoError(self._unclosed(self.stack[-1]))
-
-    def _hand_out(self, tok: Token) -> Token:
-        self.previous, self.last = self.last, tok
-        return tok
 
     @property
     def recent(self) -> list[Token]:
@@ -124,12 +131,15 @@ class Lexer:
 
     def _unclosed(self, opener: Token) -> Diagnostic:
         close = BRACKET_TEXT[OPENERS[opener.type]]
+        last = self.last.line if self.last is not None else opener.line
+        where = "on the same line" if last == opener.line else f"at line {last}"
         return Diagnostic(
             "GEO103",
             f"`{opener}` is never closed",
             self._span(opener),
             label="opened here",
-            help=f"add the matching `{close}`",
+            notes=(f"the file ends {where} with this `{opener}` still open",),
+            help=f"add the matching `{close}` where the construct ends",
         )
 
     def _unmatched(self, closer: Token) -> Diagnostic:
@@ -152,6 +162,94 @@ class Lexer:
         )
 
     def _bad_character(self, pos: int, line: int, col: int) -> Diagnostic:
-        from geoc.grammar.errors import bad_character
-
         return bad_character(self.text, pos, Span.point(self.file, line, col))
+
+
+# ---------------------------------------------------------------------------------------------
+# Text where no token starts
+
+
+def bad_character(text: str, pos: int, span: Span) -> Diagnostic:
+    """The diagnostic for text where no token starts (``span`` is that one character)."""
+    char = text[pos]
+    if char == '"':
+        return _unterminated_string(text, pos, span)
+    number = _malformed_number(text, pos)
+    if number is not None:
+        start, end = number
+        return Diagnostic(
+            "GEO101",
+            f"malformed number `{text[start:end]}`",
+            Span(span.file, span.line, span.col - (pos - start), span.line, span.col + end - pos),
+            label="not a number",
+            help="a number has at most one `.`, e.g. `1.5` or `2e-3`",
+        )
+    shown = f"`{char}`" if char.isprintable() and not char.isspace() else f"U+{ord(char):04X}"
+    if char.isalpha():  # ASCII letters always start a token: this one is not ASCII
+        return Diagnostic(
+            "GEO101",
+            f"names are ASCII, but this one contains {shown}",
+            span,
+            label="not an ASCII letter",
+            help="use ASCII letters, digits and `_` in names",
+        )
+    return Diagnostic(
+        "GEO101",
+        f"unexpected character {shown}",
+        span,
+        label="not part of the .geo language",
+        help=_character_help(char),
+    )
+
+
+def _unterminated_string(text: str, pos: int, span: Span) -> Diagnostic:
+    line_end = text.find("\n", pos)
+    width = len(text[pos : len(text) if line_end < 0 else line_end].rstrip("\r"))
+    return Diagnostic(
+        "GEO102",
+        "unterminated string",
+        Span(span.file, span.line, span.col, span.line, span.col + max(width, 1)),
+        label='this string has no closing `"`',
+        help='close it with `"` on the same line (strings cannot span lines)',
+    )
+
+
+def _malformed_number(text: str, pos: int) -> tuple[int, int] | None:
+    """The extent of `1.2.3` or `1.5.` when the bad character is a `.` inside a number."""
+    if text[pos] != "." or not (pos and text[pos - 1].isdigit()):
+        return None
+    start = pos
+    while start and (text[start - 1].isalnum() or text[start - 1] in "._"):
+        start -= 1
+    end = pos + 1
+    while end < len(text) and (text[end].isalnum() or text[end] in "._"):
+        end += 1
+    return start, end
+
+
+# Characters users type by habit or paste from elsewhere, and what .geo writes instead.
+_CHARACTER_HELP: dict[str, str] = {
+    "'": 'strings use double quotes: "like this"',
+    "`": 'strings use double quotes: "like this"',
+    "/": "comments start with `#`; `/` is not an operator in .geo",
+    ".": "`.` only appears inside numbers such as `1.5`; .geo has no attribute access",
+    "\\": "a backslash only appears inside strings",
+    ">": "the only arrow is `->`, before a block's return type",
+    "\ufeff": "remove the byte order mark: it may only stand at the very start of a file",
+    "\r": "the file has a bare carriage return (old Mac line ending); save it with \\n endings",
+    "\u00d7": "write the multiplicity operator as the letter `x`: `16 x scalar`",
+    "\u2212": "write minus as the ASCII `-`",
+    "\u2013": "write minus as the ASCII `-`",
+    "\u201c": 'use the ASCII double quote `"`',
+    "\u201d": 'use the ASCII double quote `"`',
+    "\u2192": "write the arrow as `->`",
+    "\u00a0": "replace the non-breaking space with a plain space",
+}
+
+
+def _character_help(char: str) -> str:
+    if char in _CHARACTER_HELP:
+        return _CHARACTER_HELP[char]
+    if not char.isprintable():
+        return "the file contains a control character; is it a binary file?"
+    return "remove it, or check for a typo"

@@ -6,6 +6,8 @@ report ``GEO1xx`` codes.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar import ast
 
@@ -20,32 +22,56 @@ _KEYWORD = {
 }
 
 
+# Past this many problems the rest are summarised: a generated spec with thousands of repeated
+# names should get a readable report (and a fast one), not thousands of excerpts.
+MAX_REPORTED = 20
+
+
 def check_structure(module: ast.Module, text: str) -> None:
-    """Raise :class:`GeoError` with every structural problem of ``module``."""
+    """Raise :class:`GeoError` with the structural problems of ``module`` (the first few)."""
     problems: list[Diagnostic] = []
     for item in module.items:
         if isinstance(item, (ast.Block, ast.Model)):
             problems.extend(_duplicate_params(item.params))
             problems.extend(_misplaced(item.body, isinstance(item, ast.Model), top=True))
     if problems:
-        raise GeoError(problems, {module.span.file: text})
+        raise GeoError(_first_few(problems), {module.span.file: text})
+
+
+def _first_few(problems: list[Diagnostic]) -> list[Diagnostic]:
+    if len(problems) <= MAX_REPORTED:
+        return problems
+    shown = problems[:MAX_REPORTED]
+    hidden = len(problems) - MAX_REPORTED
+    last = shown[-1]
+    note = f"{hidden} more problem{'s' if hidden > 1 else ''} not shown"
+    return [*shown[:-1], replace(last, notes=(*last.notes, note))]
 
 
 def _duplicate_params(params: tuple[ast.Param, ...]) -> list[Diagnostic]:
-    seen: set[str] = set()
+    """One diagnostic per repeated name, at its second declaration."""
+    first: dict[str, ast.Param | None] = {}  # None once reported
     out: list[Diagnostic] = []
     for param in params:
-        if param.name.id in seen:
-            out.append(
-                Diagnostic(
-                    "GEO114",
-                    f"parameter `{param.name.id}` is declared twice",
-                    param.name.span,
-                    label="repeated",
-                    help="give each parameter a distinct name",
-                )
+        name = param.name.id
+        if name not in first:
+            first[name] = param
+            continue
+        earlier_param = first[name]
+        if earlier_param is None:
+            continue
+        earlier = earlier_param.name.span
+        out.append(
+            Diagnostic(
+                "GEO114",
+                f"parameter `{name}` is declared twice",
+                param.name.span,
+                label="repeated",
+                notes=(f"`{name}` is first declared at {earlier.line}:{earlier.col}",),
+                help="give each parameter a distinct name",
             )
-        seen.add(param.name.id)
+        )
+        first[name] = None
     return out
 
 

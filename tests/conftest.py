@@ -1,0 +1,27 @@
+"""Shared pytest setup: the hypothesis profiles.
+
+``ci`` is reproducible (derandomized: the same examples on every run, so a red build can be
+re-run and stays red) and prints the blob that replays a failure; ``dev`` explores new random
+examples on every run; ``fuzz`` is a long session, on demand. ``CI`` in the environment picks
+``ci``; ``HYPOTHESIS_PROFILE`` overrides.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None)
+# A long fuzzing session on demand: HYPOTHESIS_PROFILE=fuzz pytest tests/test_fuzz_frontend.py
+settings.register_profile("fuzz", deadline=None, max_examples=800, print_blob=True)
+default_profile = "ci" if os.environ.get("CI") else "dev"
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or default_profile)

@@ -1,0 +1,4 @@
+model M() {
+    symmetry trivial
+    input h:
+}

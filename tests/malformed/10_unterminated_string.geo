@@ -1,0 +1,5 @@
+import "stdlib/egnn.geo
+
+model M() {
+    symmetry trivial
+}

@@ -1,0 +1,5 @@
+model M() {
+    symmetry trivial
+    input a: scalar
+    b = a +
+}

@@ -1,0 +1,6 @@
+model M() {
+    symmetry trivial
+    input a: scalar
+    b = a -
+    output c: scalar = b
+}

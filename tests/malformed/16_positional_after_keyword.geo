@@ -1,0 +1,5 @@
+model M() {
+    symmetry trivial
+    input h: 16 x scalar
+    y = mlp(h, act=silu, [16, 1])
+}

@@ -1,0 +1,5 @@
+model M() {
+    symmetry trivial
+    input h: 16 x scalar
+    y = mlp(h, [16, 1], act=silu, act=relu)
+}

@@ -1,0 +1,4 @@
+block layer(h: 16 x scalar) -> 16 x scalar {
+    input x: 16 x scalar
+    return h
+}

@@ -1,0 +1,2 @@
+# Statements belong inside a model.
+h = linear(x, 16 x scalar)

@@ -1,0 +1,4 @@
+model M() {
+    symmetry trivial
+    y = linear(h 8 x scalar)
+}

@@ -1,0 +1,3 @@
+﻿model M(a b) {
+    symmetry trivial
+}

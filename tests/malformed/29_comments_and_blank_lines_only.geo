@@ -1,0 +1,5 @@
+# Nothing but comments here.
+
+   
+# model M() { symmetry trivial }
+	

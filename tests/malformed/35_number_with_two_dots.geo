@@ -1,0 +1,3 @@
+model M(cutoff: float = 1.2.3) {
+    symmetry trivial
+}

@@ -1,0 +1,3 @@
+block layer(h: 16 x scalar) -> {
+    return h
+}

@@ -1,0 +1,3 @@
+model (hidden: int = 16) {
+    symmetry trivial
+}

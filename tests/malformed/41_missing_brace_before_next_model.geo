@@ -1,0 +1,6 @@
+model A() {
+    symmetry trivial
+
+model B() {
+    symmetry trivial
+}

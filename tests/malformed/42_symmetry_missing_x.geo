@@ -1,0 +1,3 @@
+model M() {
+    symmetry E(3) S(nodes)
+}

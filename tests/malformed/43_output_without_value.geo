@@ -1,0 +1,5 @@
+model M() {
+    symmetry trivial
+    input h: scalar
+    output y: scalar
+}

@@ -1,0 +1,3 @@
+modle M() {
+    symmetry trivial
+}

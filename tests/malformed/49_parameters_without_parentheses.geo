@@ -1,0 +1,3 @@
+model M {
+    symmetry trivial
+}

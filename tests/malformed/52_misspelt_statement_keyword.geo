@@ -1,0 +1,4 @@
+model M() {
+    symmetry trivial
+    inptu h: 16 x scalar
+}

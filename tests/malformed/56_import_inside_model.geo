@@ -1,0 +1,4 @@
+model M() {
+    import "stdlib/egnn.geo"
+    symmetry trivial
+}
