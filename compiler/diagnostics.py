@@ -11,6 +11,7 @@ This module imports nothing else from geoc, so every room (the grammar included)
 from __future__ import annotations
 
 import enum
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -423,34 +424,69 @@ def render(diag: Diagnostic, sources: Mapping[str, str] | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+MAX_EXCERPT_WIDTH = 120  # longer source lines are shown as a window around the span
+
+
 def _excerpt(text: str, span: Span, label: str) -> list[str]:
-    lines = text.splitlines()
-    if not 1 <= span.line <= max(len(lines), 1):
+    raw = source_line(text, span.line)
+    if raw is None:
         return []
-    raw = lines[span.line - 1] if lines else ""
-    shown = _visible(raw)
-    start = _display_col(raw, span.col)
     end_col = span.end_col if span.end_line == span.line else len(raw) + 1
-    end = max(_display_col(raw, end_col), start + 1)
+    first = 0  # a long line is shown as a window of characters around the span
+    if len(raw) > MAX_EXCERPT_WIDTH:
+        first = max(span.col - 1 - MAX_EXCERPT_WIDTH // 3, 0)
+    piece = raw[first : first + MAX_EXCERPT_WIDTH - 2] if len(raw) > MAX_EXCERPT_WIDTH else raw
+    prefix = "…" if first else ""
+    suffix = "…" if first + len(piece) < len(raw) else ""
+    cells = _cells(piece)
+    start = _column(cells, span.col - first)
+    end = _column(cells, min(end_col - first, len(piece) + 1))
     num = str(span.line)
     pad = " " * len(num)
-    caret = " " * (start - 1) + "^" * (end - start)
+    caret = " " * (start + len(prefix)) + "^" * max(end - start, 1)
     return [
         f"{pad} |",
-        f"{num} | {shown}",
+        f"{num} | {prefix}{''.join(cells)}{suffix}",
         f"{pad} | {caret}{(' ' + label) if label else ''}",
     ]
 
 
-def _display_col(raw: str, col: int) -> int:
-    """Column (1-based) where source column ``col`` appears once tabs are expanded."""
-    return len(_visible(raw[: col - 1])) + 1
+def source_line(text: str, line: int) -> str | None:
+    """Line ``line`` (1-based) as the lexer counts lines: only ``\n`` ends one."""
+    start = 0
+    for _ in range(line - 1):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return None
+    end = text.find("\n", start)
+    raw = text[start:] if end < 0 else text[start:end]
+    return raw[:-1] if raw.endswith("\r") else raw
 
 
-def _visible(raw: str) -> str:
-    """The line as printed: tabs expanded, control characters shown as U+FFFD."""
-    expanded = raw.expandtabs(TAB_WIDTH)
-    return "".join(ch if ch.isprintable() or ch == " " else "\ufffd" for ch in expanded)
+def _cells(raw: str) -> list[str]:
+    """What each source character prints as: tabs to the next stop, wide characters twice as
+    wide (padded), control characters as U+FFFD."""
+    cells: list[str] = []
+    width = 0
+    for ch in raw:
+        if ch == "\t":
+            shown = " " * (TAB_WIDTH - width % TAB_WIDTH)
+        elif not ch.isprintable() and ch != " ":
+            shown = "\ufffd"
+        else:
+            shown = ch
+        cells.append(shown)
+        width += _width(shown)
+    return cells
+
+
+def _width(shown: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in shown)
+
+
+def _column(cells: list[str], col: int) -> int:
+    """The display column (0-based) where source column ``col`` starts."""
+    return sum(_width(c) for c in cells[: max(col - 1, 0)])
 
 
 def all_codes() -> list[str]:

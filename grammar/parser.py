@@ -93,6 +93,8 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
 
 def parse_expr(text: str, file: str = "<expr>") -> ast.Expr:
     """Parse one expression, e.g. a feature type: ``parse_expr("16 x scalar over nodes")``."""
+    if not text.strip():
+        raise GeoError(Diagnostic("GEO111", "empty expression", help="write a value or a type"))
     text = _check_text(text.strip(), file)
     lexer = Lexer(file, text, _token_table())
     try:
@@ -157,7 +159,11 @@ def decode_source(data: bytes, file: str) -> str:
 def _check_text(text: str, file: str) -> str:
     if len(text) > MAX_SOURCE_BYTES:
         raise GeoError(
-            Diagnostic("GEO112", f"`{file}` is larger than {MAX_SOURCE_BYTES} characters")
+            Diagnostic(
+                "GEO112",
+                f"`{file}` is larger than {MAX_SOURCE_BYTES} characters",
+                help="split the spec into several files joined by `import`",
+            )
         )
     if text.startswith("\ufeff"):  # a UTF-8 byte order mark: harmless, as in Python
         text = text[1:]
@@ -170,7 +176,7 @@ def _empty(file: str) -> Diagnostic:
     return Diagnostic(
         "GEO111",
         f"`{file}` contains no `import`, `block` or `model`",
-        help="a spec needs at least one `model NAME() { ... }`",
+        help="a spec needs at least one `model Name() { ... }`",
     )
 
 

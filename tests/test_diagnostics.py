@@ -145,7 +145,6 @@ def test_unregistered_code_is_an_internal_error() -> None:
 # `str.splitlines()`, which also breaks at \f, \v, \x1c-\x1e, \x85, \u2028 and \u2029, while
 # spans count `\n` only (as the lexer does). A form feed (allowed whitespace in .geo) or a
 # U+2028 in a comment shifts the excerpt. Fix: `text.split("\n")` and strip one trailing `\r`.
-@pytest.mark.xfail(strict=True, reason="excerpt lines come from str.splitlines()")
 @pytest.mark.parametrize("separator", ["\x0c", "\u2028", "\x85"])
 def test_excerpt_counts_only_newlines(separator: str) -> None:
     text = f"# page one{separator}still line one\nh = f(a b)\n"
@@ -167,3 +166,20 @@ def test_explain_every_code(code: str) -> None:
 
 def test_explain_is_case_insensitive() -> None:
     assert explain("geo100") == explain("GEO100")
+
+
+def test_wide_characters_keep_the_caret_aligned() -> None:
+    text = 'model M() { h = f("漢字", $) }\n'
+    out = render(Diagnostic("GEO101", "bad", Span("w.geo", 1, 25, 1, 26)), {"w.geo": text})
+    source, carets = out.splitlines()[3], out.splitlines()[4]
+    prefix = source[: source.index("$")]
+    assert carets.index("^") == len(prefix) + sum(1 for ch in prefix if ch in "漢字")
+
+
+def test_long_lines_are_clipped_around_the_span() -> None:
+    text = "model M() { h = " + " + ".join(["a"] * 2000) + " $ }\n"
+    col = text.index("$") + 1
+    out = render(Diagnostic("GEO101", "bad", Span("l.geo", 1, col, 1, col + 1)), {"l.geo": text})
+    source, carets = out.splitlines()[3], out.splitlines()[4]
+    assert len(source) < 140 and source.startswith("1 | …")
+    assert carets.index("^") == source.index("$")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from geoc.diagnostics import CODES, TAB_WIDTH, Diagnostic, GeoError, render
+from geoc.diagnostics import CODES, MAX_EXCERPT_WIDTH, TAB_WIDTH, Diagnostic, GeoError, render
 from geoc.grammar import errors
 from geoc.grammar.parser import MAX_SOURCE_BYTES, _lark, decode_source, parse, parse_file
 from geoc.grammar.structure import MAX_REPORTED
@@ -109,7 +109,8 @@ def corpus_text(path: Path) -> str:
 
 def source_line(text: str, line: int) -> str:
     """Line ``line`` as the lexer counts lines (only `\\n` ends one), without its line break."""
-    return text.split("\n")[line - 1].split("\r")[0]
+    raw = text.split("\n")[line - 1]
+    return raw[:-1] if raw.endswith("\r") else raw
 
 
 def display_col(raw: str, col: int) -> int:
@@ -128,6 +129,9 @@ def assert_rendered(diag: Diagnostic, rendered: str, text: str) -> None:
     raw = source_line(text, span.line)
     shown = [i for i, row in enumerate(lines) if row.startswith(f"{span.line} | ")]
     assert shown, rendered
+    if len(_visible(raw)) > MAX_EXCERPT_WIDTH:  # a long line is shown as a window: the caret
+        _assert_windowed(lines[shown[0]], lines[shown[0] + 1], raw[span.col - 1])  # stays on it
+        return
     assert lines[shown[0]].split(" | ", 1)[1] == _visible(raw), rendered
     caret_row = lines[shown[0] + 1].split(" | ", 1)[1]
     start = display_col(raw, span.col)
@@ -135,6 +139,12 @@ def assert_rendered(diag: Diagnostic, rendered: str, text: str) -> None:
     width = max(display_col(raw, end_col) - start, 1)
     assert caret_row.startswith(" " * (start - 1) + "^" * width), rendered
     assert caret_row[start - 1 + width : start + width] in ("", " "), rendered
+
+
+def _assert_windowed(source_row: str, caret_row: str, first_char: str) -> None:
+    shown, carets = source_row.split(" | ", 1)[1], caret_row.split(" | ", 1)[1]
+    assert "…" in shown and len(shown) <= MAX_EXCERPT_WIDTH + 2
+    assert shown[carets.index("^")] == first_char
 
 
 def _visible(raw: str) -> str:
