@@ -1,14 +1,20 @@
 # A NequIP-style O(3) interaction network on irreps (tensor-product convolution).
-model NequIP(species: int = 4, channels: int = 32, lmax: int = 2, depth: int = 3, cutoff: float = 5.0) {
+model NequIP(
+    species: int = 4,
+    channels: int = 32,
+    lmax: int = 2,
+    depth: int = 3,
+    cutoff: float = 5.0,
+) {
     symmetry E(3) x S(nodes)
-    domain   pointcloud(nodes, dim=3, edges=radius(cutoff))
+    domain pointcloud(nodes, dim=3, edges=radius(cutoff))
     input z: species x scalar over nodes
     input pos: point(3) over nodes
 
-    h  = linear(z, channels x 0e)
-    r  = pos[dst] - pos[src]
-    sh = spherical_harmonics(r, lmax=lmax)                     # 0e + 1o + 2e over edges
-    w  = radial_basis(norm(r), n=8, cutoff=cutoff)             # 8 x scalar over edges
+    h = linear(z, channels x 0e)
+    r = pos[dst] - pos[src]
+    sh = spherical_harmonics(r, lmax=lmax)  # 0e + 1o + 2e over edges
+    w = radial_basis(norm(r), n=8, cutoff=cutoff)  # 8 x scalar over edges
     repeat depth {
         h = gate(tp_conv(h, sh, w, out=channels x 0e + channels x 1o + channels x 2e))
     }
