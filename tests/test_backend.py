@@ -77,11 +77,14 @@ def test_fullgraph_capture_and_export(spec: str) -> None:
 
 
 @pytest.mark.slow
-def test_inductor_compiles_deepsets() -> None:
-    model = geoc_compile("deepsets")
-    x = torch.randn(6, 8)
-    out = torch.compile(model, fullgraph=True)(x=x)
-    assert torch.allclose(out["y"], model(x=x)["y"], atol=1e-5)
+@pytest.mark.parametrize("spec", ["egnn", "deepsets"])
+def test_inductor_compiles_fullgraph(spec: str) -> None:
+    """The default torch.compile backend (inductor), as users call it."""
+    model = geoc_compile(spec, params={"depth": 1} if spec == "egnn" else None)
+    inputs = EGNN_INPUTS if spec == "egnn" else {"x": torch.randn(6, 8)}
+    out = torch.compile(model, fullgraph=True)(**inputs)
+    for name, value in model(**inputs).items():
+        assert torch.allclose(out[name], value, atol=1e-5)
 
 
 def test_export_folder_loads_without_geoc(tmp_path: Path) -> None:
