@@ -45,6 +45,7 @@ STDIN = "-"
 DEBUG_ENV = "GEOC_DEBUG"
 ISSUES_HINT = "please report this as a bug, with the command and the spec that caused it"
 EMIT_KINDS = ("module", "code", "ir", "dot")
+TP_ALGORITHMS = ("auto", "cg", "so2")
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -175,6 +176,16 @@ def _compile_arguments(parser: argparse.ArgumentParser) -> None:
         "ir: the typed IR as JSON; dot: the IR as Graphviz (default: module)",
     )
     parser.add_argument("--device", metavar="DEVICE", help="e.g. cpu or cuda (default: cpu)")
+    _tp_algorithm_argument(parser)
+
+
+def _tp_algorithm_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tp-algorithm",
+        choices=TP_ALGORITHMS,
+        default="auto",
+        help="lowering of tp_conv: cg (Clebsch-Gordan), so2 (eSCN), or auto (cost model)",
+    )
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -185,6 +196,7 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trials", type=int, default=3, metavar="N", help="sampled group elements (default 3)"
     )
+    _tp_algorithm_argument(parser)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,7 +441,7 @@ def run_compile(args: argparse.Namespace) -> int:
     from geoc.backends.torch_fx.api import compile as lower_to_fx
     from geoc.backends.torch_fx.export import generated_source, write_folder
 
-    module = lower_to_fx(graph, seed=args.seed, device=args.device)
+    module = lower_to_fx(graph, seed=args.seed, device=args.device, tp_algorithm=args.tp_algorithm)
     if args.emit == "code":
         return _emit_text(args, generated_source(module, args.spec), "module.py")
     if args.output:
@@ -472,7 +484,7 @@ def run_check(args: argparse.Namespace) -> int:
     from geoc.backends.torch_fx.api import compile as lower_to_fx
     from geoc.backends.torch_fx.verify import check_module
 
-    module = lower_to_fx(graph, seed=args.seed, dtype=torch.float64)
+    module = lower_to_fx(graph, seed=args.seed, dtype=torch.float64, tp_algorithm=args.tp_algorithm)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: threading only adds overhead here
     try:

@@ -20,6 +20,7 @@ import numpy as np
 
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar import ast
+from geoc.o3 import irrep_matrix
 from geoc.types import Atom, AtomKind, FeatureType
 
 
@@ -193,7 +194,16 @@ class Group:
             return rot
         if kind is AtomKind.PSEUDOVECTOR:
             return rot * (det if self.rotations is Rotations.O else 1.0)
-        raise NotImplementedError(f"no matrix for `{atom}` yet")  # irreps: issue 4 (Wigner D)
+        return self._irrep_matrix(atom, rot)
+
+    def _irrep_matrix(self, atom: Atom, rot: np.ndarray) -> np.ndarray:
+        """O(3) irreps (Wigner D with parity); without reflections in the group the parity is
+        dropped, as for pseudovectors: ``lp`` acts as ``l`` with its natural parity."""
+        if rot.shape != (3, 3):
+            raise ValueError(f"`{atom}` is an O(3) irrep; it needs a group acting on R^3")
+        (degree,) = atom.args
+        parity = atom.parity if self.rotations is Rotations.O else (-1) ** degree
+        return irrep_matrix(degree, parity, rot)
 
     def channel_action(
         self, ftype: FeatureType, element: GroupElement

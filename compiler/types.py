@@ -156,8 +156,9 @@ class FeatureType:
         return FeatureType(self.terms, axes)
 
     def same_rep(self, other: FeatureType) -> bool:
-        """Same channels, term by term once adjacent equal atoms are merged."""
-        return simplify(self.terms) == simplify(other.terms)
+        """Same channels, term by term once adjacent equal atoms are merged; ``0e`` is
+        ``scalar`` and ``0o`` is ``pseudoscalar`` (the same representation in any group)."""
+        return simplify(_canonical(self.terms)) == simplify(_canonical(other.terms))
 
 
 def simplify(terms: tuple[Term, ...]) -> tuple[Term, ...]:
@@ -169,6 +170,17 @@ def simplify(terms: tuple[Term, ...]) -> tuple[Term, ...]:
         else:
             out.append(term)
     return tuple(out)
+
+
+def _canonical(terms: tuple[Term, ...]) -> tuple[Term, ...]:
+    """Degree-0 irreps written as the named scalar atoms."""
+    named = {1: SCALAR, -1: PSEUDOSCALAR}
+    return tuple(
+        Term(t.mul, named[t.atom.parity])
+        if t.atom.kind is AtomKind.IRREP and t.atom.args == (0,)
+        else t
+        for t in terms
+    )
 
 
 def points_dim(types: Iterable[FeatureType]) -> int | None:

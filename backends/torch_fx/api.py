@@ -22,6 +22,7 @@ def compile(
     model: str | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
+    tp_algorithm: str = "auto",
 ) -> fx.GraphModule:
     """Compile a spec to an ``fx.GraphModule`` taking its inputs by name, returning a dict.
 
@@ -31,10 +32,12 @@ def compile(
     >>> sorted(out), out["pos"].shape
     (['energy', 'pos'], torch.Size([5, 3]))
 
-    The IR the module was lowered from is kept in ``module.meta["geoc_ir"]``.
+    ``tp_algorithm`` (``auto``, ``cg`` or ``so2``) picks the lowering of every ``tp_conv``
+    whose spec leaves ``algorithm=auto``; ``auto`` asks the cost model. The IR the module was
+    lowered from is kept in ``module.meta["geoc_ir"]``.
     """
     ir = spec if isinstance(spec, Graph) else frontend(spec, params, model)
-    module = lower(ir, seed)
+    module = lower(ir, seed, tp_algorithm)
     module.meta["geoc_ir"] = ir
     if dtype is not None:
         module = module.to(dtype)

@@ -47,6 +47,7 @@ class LowerCtx:
 
     ir: Graph
     seed: int
+    tp_algorithm: str = "auto"  # tp_conv lowering where the spec says `auto`: auto | cg | so2
     fx: fx.Graph = field(default_factory=fx.Graph)
     # Parameters are installed straight into the module returned, so nothing is copied.
     root: fx.GraphModule = field(
@@ -138,7 +139,7 @@ def _py_name(text: str) -> str:
     return cleaned if not cleaned[:1].isdigit() else f"v_{cleaned}"
 
 
-def lower(ir: Graph, seed: int = 0) -> fx.GraphModule:
+def lower(ir: Graph, seed: int = 0, tp_algorithm: str = "auto") -> fx.GraphModule:
     """The fx GraphModule computing ``ir``; raises GEO501 for an operator without lowering."""
     from geoc.backends.torch_fx import ops  # noqa: F401 - registers the lowering rules
 
@@ -154,7 +155,7 @@ def lower(ir: Graph, seed: int = 0) -> fx.GraphModule:
                 help="this operator type-checks but cannot run yet; see the issue tracker",
             )
         )
-    ctx = LowerCtx(ir, seed)
+    ctx = LowerCtx(ir, seed, tp_algorithm)
     _placeholders(ctx)
     _domain_structure(ctx)
     for node in ir.nodes:

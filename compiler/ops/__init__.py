@@ -118,10 +118,6 @@ REGISTRY: dict[str, OpDef] = {}
 #: Operators of the language that later work brings (DSL.md §3-4), with where they come from:
 #: calling one is a clear GEO501, not an "unknown operator".
 PLANNED: dict[str, str] = {
-    **dict.fromkeys(
-        ["spherical_harmonics", "radial_basis", "tensor_product", "tp_conv", "gate", "norm_act"],
-        "O(3) irreps and tensor products",
-    ),
     **dict.fromkeys(["spectral_conv", "sht", "isht", "sfno_conv"], "spectral operators"),
     **dict.fromkeys(
         [
@@ -158,7 +154,7 @@ def lookup(name: str) -> OpDef | None:
 
 def _load_families() -> None:
     """Import every family module once (each registers its operators on import)."""
-    from geoc.ops import core, graph  # noqa: F401
+    from geoc.ops import core, graph, o3  # noqa: F401
 
 
 def tensor(name: str) -> Param:
