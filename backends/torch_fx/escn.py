@@ -293,10 +293,10 @@ class ConvCost:
 #: fitted to 36 layer timings (lmax 1-6, 8/16/32 channels) by ``python bench/tp_conv_rows.py
 #: --lmax 1 2 3 4 5 6 --channels 8 16 32 --fit``. See docs/escn.md.
 SECONDS: dict[str, float] = {
-    "gemm": 5.4e-11,
-    "batched": 8.7e-11,
-    "products": 9.9e-7,
-    "elementwise": 2.4e-9,
+    "gemm": 5.6e-11,
+    "batched": 9.2e-11,
+    "products": 8.1e-7,
+    "elementwise": 2.2e-9,
 }
 
 
