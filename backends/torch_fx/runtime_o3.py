@@ -31,6 +31,15 @@ Terms = tuple[tuple[int, int, str], ...]
 # --- spherical harmonics ----------------------------------------------------------------------
 
 
+def _unit(v: Tensor) -> Tensor:
+    """``v / |v|``, and 0 with a zero gradient at the origin (``F.normalize`` has a 1e12
+    gradient there, which turns self-loops into force noise)."""
+    sq = (v * v).sum(-1, keepdim=True)
+    positive = sq > 0
+    safe = torch.where(positive, sq, torch.ones_like(sq))
+    return torch.where(positive, v / safe.sqrt(), torch.zeros_like(v))
+
+
 def spherical_harmonics(v: Tensor, lmax: int, normalize: bool) -> Tensor:
     """``[..., 3] -> [..., (lmax+1)^2]``: e3nn's real harmonics ``Y^0 .. Y^lmax``, ``component``
     normalisation (``|Y^l|^2 = 2l+1`` on the unit sphere); polar axis ``y``, ``Y^1 ∝ (x, y, z)``.
@@ -40,7 +49,7 @@ def spherical_harmonics(v: Tensor, lmax: int, normalize: bool) -> Tensor:
     ``normalize`` divides by ``|v|`` (the zero vector gives ``Y^0 = 1``, ``Y^{l>0} = 0``).
     """
     if normalize:
-        v = F.normalize(v, dim=-1)
+        v = _unit(v)
     xp, yp, zp = v[..., 2], v[..., 0], v[..., 1]
     rho2 = xp * xp + yp * yp + zp * zp
     cos_m, sin_m = _azimuthal_powers(lmax, xp, yp)
