@@ -158,6 +158,7 @@ def measure_case(name: str, device: torch.device, batch: int, rounds: int) -> li
             with torch.no_grad():
                 module.weight.copy_(weight)
             error = (module(x1, x2) - expected).abs().max().item()
+            fwd_bwd(module, x1, x2, g)()  # compiles the backward too, inside the try
         except Exception as exc:  # a mode that does not run here is reported, not fatal
             notes[impl] = f"skipped: {type(exc).__name__}: {str(exc).splitlines()[0][:60]}"
             continue

@@ -59,7 +59,7 @@ def inputs(plan: TPPlan, batch: int, dtype=torch.float64, seed: int = 0):
 
 
 def e3nn_tp(in1: str, in2: str, out: str, mode: str, shared: bool = True):
-    """e3nn's module for ``mode``; float64 unless the default dtype says otherwise."""
+    """e3nn's module for ``mode``, in the default dtype."""
     o3 = pytest.importorskip("e3nn.o3")
     weights = {} if shared else {"shared_weights": False, "internal_weights": False}
     if mode == "full":
@@ -149,7 +149,8 @@ def test_float32_equals_e3nn(mode):
     assert (got - ref(x1, x2)).abs().max() < TOL32
 
 
-@pytest.mark.parametrize(("mode", "shared"), [("full", True), ("channelwise", False)])
+@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("case", CASES[1:3])
 def test_gradients_equal_e3nns(case, mode, shared, float64):
     ref = e3nn_tp(*case, mode, shared=shared)

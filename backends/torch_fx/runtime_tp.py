@@ -14,12 +14,14 @@ code has no data-dependent control flow, so it traces under ``torch.compile`` an
 ``torch.export``. Algorithm and costs: ``docs/tensor_product.md``.
 
 1. ``n = x2 @ cg``: one matmul gives, per sample, the operator ``Σ_j α_p C_p[:, j, :] x2_b[j]``
-   of every path, grouped by the input irrep ``a`` of ``x1`` that it acts on ("slot").
-2. Per slot, one batched matmul applies the slot's operators to all ``mul1`` copies of ``x1_a``
-   at once: ``y[z, (c, k, path, v), u]`` (channelwise: ``y[z, u, (c, path, v, k)]``).
-3. Per (slot, output irrep ``c``) block, the channel weights: one dense matmul with the batch
-   and ``k`` folded into its rows (full), or a broadcast product (channelwise). Blocks of the
-   same ``c`` are summed; each output irrep is transposed into e3nn's layout once.
+   of every path, grouped by the input irrep ``a`` of ``x1`` it acts on (a "slot"), each
+   slot's group split into "blocks" by output irrep ``c``.
+2. Per slot, one batched matmul applies all of its operators to all ``mul1`` copies of
+   ``x1_a`` at once: ``y[z, (c, k, path, v), u]`` (a broadcast product when ``l_a = 0``).
+3. Channel weights. ``full``: per output irrep one matmul over the blocks of every slot (batch
+   and ``k`` folded into its rows). ``channelwise``: a broadcast product per block (a scalar
+   ``x1_a`` is weighted first, then multiplied by ``n``).
+4. Per output irrep one transpose into e3nn's layout ``[z, (w, k)]``, then one concatenation.
 """
 
 from __future__ import annotations
@@ -87,31 +89,20 @@ def _full(
     slots: tuple[Slot, ...],
     outs: tuple[Out, ...],
 ) -> Tensor:
-    """The "uvw" product: per slot a batched matmul, per output irrep one weight matmul;
-    scalar input irreps take their weights first (``[z, mul1] @ W``), then the outer product."""
+    """The "uvw" product: per slot one batched matmul, per output irrep one weight matmul."""
     batch = x1_parts[0].shape[0]
     ys: list[list[Tensor]] = [[] for _ in outs]
-    extra: list[list[Tensor]] = [[] for _ in outs]
     parts = [0] * len(outs)
     for slot, n in zip(slots, n_parts, strict=True):
-        if slot[2] == 1:
-            for c, term in _scalar_slot(x1_parts[slot[0]], n, w_parts, slot, outs):
-                extra[c].append(term)
-            continue
         for (c, dim, r, part), y in _slot_products(x1_parts[slot[0]], n, slot):
             ys[c].append(y.view(batch, dim, r * slot[1]))
             parts[c] = part
     out = []
     for c, (mul, dim) in enumerate(outs):
-        terms = extra[c]
-        if ys[c]:
-            terms = [_mix(ys[c], w_parts[parts[c]], mul), *terms]
-        if not terms:
+        if not ys[c]:
             out.append(x1_parts[0].new_zeros(batch, mul * dim))
             continue
-        out_c = terms[0]
-        for term in terms[1:]:
-            out_c = out_c + term
+        out_c = _mix(ys[c], w_parts[parts[c]], mul)  # [z, k, w]
         out.append(out_c.transpose(1, 2).reshape(batch, mul * dim))
     return torch.cat(out, dim=1)
 
@@ -126,31 +117,6 @@ def _mix(ys: list[Tensor], w: Tensor, mul: int) -> Tensor:
     return (flat @ w.view(rows, mul)).view(batch, dim, mul)
 
 
-def _scalar_slot(
-    x1a: Tensor,
-    n: Tensor,
-    w_parts: tuple[Tensor, ...],
-    slot: Slot,
-    outs: tuple[Out, ...],
-) -> list[tuple[int, Tensor]]:
-    """A scalar input irrep in full mode: ``h = x1_a @ W`` first (one matmul for all its
-    paths), then each block's ``Σ_r n[z, k, r] h[z, r, w]``: ``[(c, [z, dim_c, mul_c]), ...]``."""
-    _, mul1, _, blocks = slot
-    batch = x1a.shape[0]
-    w = w_parts[blocks[0][3]]
-    cols = [r * outs[c][0] for c, _, r, _ in blocks]
-    if w.dim() == 1:
-        h = x1a @ w.view(mul1, sum(cols))
-    else:
-        h = torch.bmm(x1a.view(batch, 1, mul1), w.view(batch, mul1, sum(cols))).view(batch, -1)
-    terms = []
-    rows = [dim * r for _, dim, r, _ in blocks]
-    for (c, dim, r, _), nb, hb in zip(blocks, n.split(rows, 1), h.split(cols, 1), strict=True):
-        nb, hb = nb.view(batch, dim, r), hb.view(batch, r, outs[c][0])
-        terms.append((c, nb * hb if r == 1 else torch.bmm(nb, hb)))
-    return terms
-
-
 def _channelwise(
     x1_parts: tuple[Tensor, ...],
     n_parts: tuple[Tensor, ...],
@@ -162,11 +128,8 @@ def _channelwise(
     batch = x1_parts[0].shape[0]
     acc: list[Tensor | None] = [None] * len(outs)
     for slot, n in zip(slots, n_parts, strict=True):
-        mul1 = slot[1]
-        for (c, dim, r, part), y in _slot_products(x1_parts[slot[0]], n, slot):
-            w = w_parts[part]  # [(path, v), u], shared or per sample
-            w = w.view(1, r, mul1) if w.dim() == 1 else w.view(batch, 1, r, mul1)
-            term = y.view(batch, dim, mul1) * w.view(-1, 1, mul1) if r == 1 else (y * w).sum(2)
+        run = _channelwise_scalar if slot[2] == 1 else _channelwise_slot
+        for c, term in run(x1_parts[slot[0]], n, w_parts, slot):
             prev = acc[c]
             acc[c] = term if prev is None else prev + term  # [z, k, u]
     out = []
@@ -177,6 +140,38 @@ def _channelwise(
         else:
             out.append(term.transpose(1, 2).reshape(batch, mul * dim))
     return torch.cat(out, dim=1)
+
+
+def _channel_weights(w: Tensor, batch: int, rows: int, mul1: int) -> Tensor:
+    """A channelwise block's weights ``[(path, v), u]`` as ``[z or 1, rows, mul1]``."""
+    return w.view(1, rows, mul1) if w.dim() == 1 else w.view(batch, rows, mul1)
+
+
+def _channelwise_slot(
+    x1a: Tensor, n: Tensor, w_parts: tuple[Tensor, ...], slot: Slot
+) -> list[tuple[int, Tensor]]:
+    """``Σ_r y[z, k, r, u] w[r, u]`` per block: ``[(c, [z, dim_c, mul1]), ...]``."""
+    batch, mul1 = x1a.shape[0], slot[1]
+    terms = []
+    for (c, dim, r, part), y in _slot_products(x1a, n, slot):
+        w = _channel_weights(w_parts[part], batch, r, mul1)
+        terms.append((c, y.view(batch, dim, mul1) * w if r == 1 else (y * w.unsqueeze(1)).sum(2)))
+    return terms
+
+
+def _channelwise_scalar(
+    x1a: Tensor, n: Tensor, w_parts: tuple[Tensor, ...], slot: Slot
+) -> list[tuple[int, Tensor]]:
+    """A scalar ``x1_a``: weights first (``w[r, u] x1_a[z, u]``), then ``n`` per block."""
+    _, mul1, _, blocks = slot
+    batch = x1a.shape[0]
+    rows = [dim * r for _, dim, r, _ in blocks]
+    terms = []
+    for (c, dim, r, part), nb in zip(blocks, n.split(rows, 1), strict=True):
+        xw = _channel_weights(w_parts[part], batch, r, mul1) * x1a.view(batch, 1, mul1)
+        nb = nb.view(batch, dim, r)
+        terms.append((c, nb * xw if r == 1 else torch.bmm(nb, xw)))
+    return terms
 
 
 def _slot_products(x1a: Tensor, n: Tensor, slot: Slot) -> list[tuple[Block, Tensor]]:

@@ -6,9 +6,9 @@ does not depend on the data: the paths (e3nn's order), the weight layout (e3nn's
 normalisation constants (e3nn's defaults) and the tables of the kernel
 :func:`geoc.backends.torch_fx.runtime_tp.tensor_product`, which receives them as arguments.
 
-    >>> plan = plan_tensor_product([(8, 0, 1), (8, 1, -1)], [(1, 1, -1)], [(8, 1, -1)], "full")
-    >>> plan.weight_numel, plan.out_dim
-    (128, 24)
+    >>> plan = plan_tensor_product([(8, 0, 1), (8, 1, -1)], [(1, 1, -1)], [(8, 0, 1), (8, 1, -1)])
+    >>> [(p.i1, p.i2, p.i_out) for p in plan.paths], plan.weight_numel, plan.out_dim
+    ([(0, 0, 1), (1, 0, 0)], 128, 32)
 
 Modes:
 
@@ -67,7 +67,7 @@ class TPPath:
 
 @dataclass(frozen=True)
 class _Block:
-    """The paths from input irrep ``a`` into output irrep ``c``: one weight matmul."""
+    """The paths from input irrep ``a`` into output irrep ``c`` (the kernel's unit of work)."""
 
     a: int
     c: int
@@ -250,28 +250,23 @@ def _block_cg(plan: TPPlan, block: _Block) -> np.ndarray:
 
 def _weight_parts(plan: TPPlan) -> list[tuple[_Block, ...]]:
     """The weights each kernel step reads, in kernel order: in full, one matmul per output
-    irrep ``c`` (its blocks from input irreps with ``l > 0``), then one matmul per scalar input
-    irrep (``l = 0``, weights applied first); in channelwise, one part per block."""
+    irrep ``c`` over its blocks (ordered by ``a``); in channelwise, one part per block."""
     if plan.mode is TPMode.CHANNELWISE:
         return [(block,) for block in plan.blocks]
-    vector = [b for b in plan.blocks if plan.in1[b.a][1] > 0]
-    by_out = [tuple(b for b in vector if b.c == c) for c in range(len(plan.out))]
-    scalar = [tuple(blocks) for blocks in _slots(plan) if plan.in1[blocks[0].a][1] == 0]
-    return [part for part in by_out if part] + scalar
+    by_out = [tuple(b for b in plan.blocks if b.c == c) for c in range(len(plan.out))]
+    return [part for part in by_out if part]
 
 
 def _weight_index(plan: TPPlan) -> np.ndarray:
     """For each weight in kernel order, its index in the flat (e3nn) weight vector. Within a
-    part: ``[(a, r, u), w]`` for a full matmul of ``c``, ``[u, (c, r, w)]`` for a scalar input
-    irrep, ``[r, u]`` in channelwise; ``r = (path, v)`` (each path's ``u`` and ``v`` swapped)."""
-    chunks = []
-    for part in _weight_parts(plan):
-        flat = [_path_index(plan, p) for block in part for p in block.paths]
-        if plan.mode is TPMode.FULL and plan.in1[part[0].a][1] == 0:  # [u, v, w] -> [u, (v, w)]
-            rows = plan.in1[part[0].a][0]
-            chunks.append(np.concatenate([f.reshape(rows, -1) for f in flat], axis=1).ravel())
-        else:
-            chunks += [np.swapaxes(f, 0, 1).ravel() for f in flat]
+    part: ``[(a, r, u), w]`` for the matmul of ``c`` in full, ``[r, u]`` in channelwise, with
+    ``r = (path, v)``: each path's ``[u, v, ...]`` block with ``u`` and ``v`` swapped."""
+    chunks = [
+        np.swapaxes(_path_index(plan, p), 0, 1).ravel()
+        for part in _weight_parts(plan)
+        for block in part
+        for p in block.paths
+    ]
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
 
 
@@ -304,19 +299,14 @@ def _meta(plan: TPPlan) -> runtime_tp.Meta:
 
 def _forward_macs(plan: TPPlan) -> dict[str, int]:
     bilinear = weights = 0
-    for blocks in _slots(plan):
-        mul1, l1, _ = plan.in1[blocks[0].a]
-        for block in blocks:
-            mul_out, l_out, _ = plan.out[block.c]
-            rows = (2 * l_out + 1) * _rows(plan, block)
-            bilinear += rows * (2 * l1 + 1) * mul1
-            weights += rows * mul1 * (mul_out if plan.mode is TPMode.FULL else 1)
-    cg = plan.dim2 * _cg_columns(plan)
-    return {"cg": cg, "bilinear": bilinear, "weights": weights}
-
-
-def _cg_columns(plan: TPPlan) -> int:
-    return sum(
+    for block in plan.blocks:
+        mul1, l1, _ = plan.in1[block.a]
+        mul_out, l_out, _ = plan.out[block.c]
+        rows = (2 * l_out + 1) * _rows(plan, block)
+        bilinear += rows * (2 * l1 + 1) * mul1
+        weights += rows * mul1 * (mul_out if plan.mode is TPMode.FULL else 1)
+    columns = sum(
         (2 * plan.in1[b.a][1] + 1) * (2 * plan.out[b.c][1] + 1) * _rows(plan, b)
         for b in plan.blocks
     )
+    return {"cg": plan.dim2 * columns, "bilinear": bilinear, "weights": weights}
