@@ -194,10 +194,6 @@ def _blocks(
 
 
 #: Old name of :func:`_blocks`, still used by ``ops/o3.py``'s ``conv_plan``; remove once it
-#: calls ``plan_tensor_product(..., paths=...)``.
-_pairs = _blocks
-
-
 def _slots(plan: TPPlan) -> list[list[_Block]]:
     """The blocks of each input irrep that has any (the kernel's slots)."""
     slots: dict[int, list[_Block]] = {}

@@ -21,7 +21,7 @@ from torch import fx
 
 from geoc.backends.torch_fx import runtime as rt
 from geoc.backends.torch_fx import runtime_o3 as rt_o3
-from geoc.backends.torch_fx import runtime_tp, tp_plan
+from geoc.backends.torch_fx import runtime_tp
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.ops.core import SchurPlan, lower_mlp
 from geoc.backends.torch_fx.ops.core import _lower_schur as lower_schur
@@ -143,13 +143,9 @@ def conv_weight_count(paths: ConvPaths) -> int:
 
 def conv_plan(paths: ConvPaths) -> TPPlan:
     """The channelwise tensor-product plan of exactly ``paths`` (NequIP's instructions)."""
-    # TODO(tp_plan): plan_tensor_product picks every allowed path; take explicit instructions
-    # there instead of building the plan from its helpers.
-    mode, triples = TPMode.CHANNELWISE, list(paths.paths)
-    steps = tp_plan._paths(paths.in1, paths.in2, paths.mid, mode, triples)
-    return TPPlan(paths.in1, paths.in2, paths.mid, mode, steps, tp_plan._pairs(
-        paths.in1, paths.in2, paths.mid, steps
-    ))  # fmt: skip
+    return plan_tensor_product(
+        paths.in1, paths.in2, paths.mid, TPMode.CHANNELWISE, paths=list(paths.paths)
+    )
 
 
 def cg_messages(
