@@ -193,7 +193,6 @@ def _blocks(
     return tuple(_Block(a, c, tuple(group)) for (a, c), group in sorted(groups.items()))
 
 
-#: Old name of :func:`_blocks`, still used by ``ops/o3.py``'s ``conv_plan``; remove once it
 def _slots(plan: TPPlan) -> list[list[_Block]]:
     """The blocks of each input irrep that has any (the kernel's slots)."""
     slots: dict[int, list[_Block]] = {}
