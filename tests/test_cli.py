@@ -563,3 +563,11 @@ def test_process_fmt_check(tmp_path, format_source):
     assert proc.returncode == 1
     assert f"would reformat {spec}" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("algorithm", "kernel"), [("cg", "rt_tp."), ("so2", "rt_so2.")])
+def test_tp_algorithm_forces_the_tp_conv_lowering(capsys, algorithm, kernel):
+    argv = ["compile", "nequip", "-p", "channels=4", "-p", "depth=1", "--emit", "code"]
+    code, out, err = run(capsys, *argv, "--tp-algorithm", algorithm)
+    assert code == 0, err
+    assert kernel in out
