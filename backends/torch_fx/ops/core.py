@@ -11,23 +11,14 @@ from torch import fx
 
 from geoc.backends.torch_fx import runtime as rt
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
+from geoc.backends.torch_fx.runtime_o3 import ACTIVATIONS
 from geoc.groups import Group
 from geoc.ir import Node
 from geoc.ops.core import is_scalar_like
 from geoc.types import FeatureType
 
-ACTIVATION_FNS = {
-    "relu": F.relu,
-    "silu": F.silu,
-    "swish": F.silu,
-    "gelu": F.gelu,
-    "sigmoid": torch.sigmoid,
-    "softplus": F.softplus,
-    "elu": F.elu,
-    "leaky_relu": F.leaky_relu,
-    "tanh": torch.tanh,
-    "identity": None,
-}
+#: The runtime's activation table; `identity` lowers to no node at all.
+ACTIVATION_FNS = {name: None if name == "identity" else fn for name, fn in ACTIVATIONS.items()}
 TRIVIAL_KEYS = {"0e", "0"}
 
 
