@@ -19,11 +19,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
+from timing import time_alternating  # bench/timing.py
 
 import geoc.backends.torch_fx.escn as escn
 from geoc.backends.torch_fx.api import compile as geoc_compile
@@ -81,26 +81,6 @@ def step(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> Callable[[]
         model(**inputs)["y"].pow(2).sum().backward()
 
     return run
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def time_alternating(runs: dict[str, Callable[[], None]], device: torch.device, rounds: int):
-    """Seconds per call of each run, measured in alternation (after two warm-up calls)."""
-    for run in runs.values():
-        run(), run()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            _sync(device)
-            start = time.perf_counter()
-            run()
-            _sync(device)
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def reference(device: torch.device) -> tuple[Callable[[], None], float]:

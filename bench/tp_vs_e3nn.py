@@ -27,12 +27,11 @@ import os
 import platform
 import statistics
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from timing import time_alternating  # bench/timing.py
 
 from geoc.backends.torch_fx.runtime_tp import tensor_product
 from geoc.backends.torch_fx.tp_plan import TPPlan, plan_tensor_product
@@ -98,28 +97,6 @@ def e3nn_module(case: tuple[str, str, str], mode: str) -> torch.nn.Module:
     finally:
         e3nn.set_optimization_defaults(jit_mode=before)
     return torch.compile(module) if mode == "compile" else module
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def time_alternating(
-    runs: dict[str, Callable[[], None]], device: torch.device, rounds: int
-) -> dict[str, list[float]]:
-    """Seconds per call of each run, in alternation after two warm-up calls each."""
-    for run in runs.values():
-        run(), run()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            sync(device)
-            start = time.perf_counter()
-            run()
-            sync(device)
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def matmul_flops_per_second(device: torch.device) -> float:
