@@ -1,4 +1,4 @@
-"""Shared pytest setup: the hypothesis profiles.
+"""Shared pytest setup: the hypothesis profiles, and the `one_thread` fixture.
 
 ``ci`` is reproducible (derandomized: the same examples on every run, so a red build can be
 re-run and stays red) and prints the blob that replays a failure; ``dev`` explores new random
@@ -9,7 +9,10 @@ examples on every run; ``fuzz`` is a long session, on demand. ``CI`` in the envi
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
+import torch_env
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -25,3 +28,10 @@ settings.register_profile("dev", deadline=None)
 settings.register_profile("fuzz", deadline=None, max_examples=800, print_blob=True)
 default_profile = "ci" if os.environ.get("CI") else "dev"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or default_profile)
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``: see ``torch_env``."""
+    with torch_env.one_thread():
+        yield

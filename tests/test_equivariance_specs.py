@@ -7,8 +7,6 @@ with that diagnostic as the reason, and start being checked as soon as they comp
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -20,13 +18,7 @@ from geoc.diagnostics import GeoError
 NOT_YET = ("GEO2", "GEO5")  # diagnostics that mean "this comes in a later issue"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny tensors: intra-op threads only add latency, so check single-threaded."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _compiled(name: str) -> torch.fx.GraphModule:

@@ -7,7 +7,6 @@ equivariance; gradients at the poles; graph capture; and the cost model's choice
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -29,12 +28,7 @@ F64 = torch.float64
 Y = torch.tensor([0.0, 1.0, 0.0], dtype=F64)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _irreps(lmax: int, mul: int, parities: str = "eo") -> str:

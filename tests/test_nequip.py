@@ -5,18 +5,17 @@ and NequIP's `tp_conv` equals its definition (docs/operators.md) written with e3
 
 from __future__ import annotations
 
-import contextlib
 import math
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from e3nn import o3
+from torch_env import float64_default
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
 from geoc.backends.torch_fx.export import write_folder
@@ -32,23 +31,7 @@ CAPTURE = {"nequip": {**SMALL["nequip"], "depth": 1}, "escn": {**SMALL["escn"], 
 NODES = 6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@contextlib.contextmanager
-def float64_default() -> Iterator[None]:
-    """e3nn builds its constants (3j tables) in the default dtype: float64 for a reference."""
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _inputs(spec: str, seed: int = 0) -> dict[str, torch.Tensor]:

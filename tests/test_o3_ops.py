@@ -7,9 +7,7 @@ the paper), and float64 equivariance under O(3) with reflections and node permut
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from e3nn import o3
 from e3nn.nn import NormActivation
+from torch_env import float64_default
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
 from geoc.backends.torch_fx.ops.o3 import TP_CONV_ALGORITHMS
@@ -202,17 +201,6 @@ def _compile(body: str, inputs: str, group: str = E3) -> torch.fx.GraphModule:
 def _set(module: torch.nn.Module, name: str, value: torch.Tensor) -> None:
     with torch.no_grad():
         module.get_parameter(name).copy_(value)
-
-
-@contextlib.contextmanager
-def float64_default() -> Iterator[None]:
-    """e3nn builds its 3j tables in the default dtype: float64 for a reference."""
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(before)
 
 
 def _pairs() -> tuple[torch.Tensor, torch.Tensor]:
