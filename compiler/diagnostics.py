@@ -314,6 +314,63 @@ CODES: dict[str, CodeInfo] = {
         """A point or vector has a different dimension from the group's space (e.g. `point(2)`
         under `E(3)`), or an atom needs a group with a standard representation.""",
     ),
+    # --- GEO32x: manifold-valued features (docs/manifolds.md) ----------------------------------
+    "GEO320": _code(
+        "arithmetic leaves the manifold",
+        """Lorentz points, Poincaré points, unit vectors and SPD matrices do not form a vector
+        space: `+`, `-`, `*`, negation, and `sum`/`mean`/`max` of their coordinates give values
+        off the manifold. The help names the manifold operation: `mobius_add` in the Poincaré
+        ball, `lorentz_centroid` for averages on the hyperboloid, `normalize` back onto the
+        sphere, or `logmap0` to work in the tangent space at the origin.""",
+    ),
+    "GEO321": _code(
+        "Euclidean operator on manifold values",
+        """A Euclidean layer (`linear`, `mlp`, `act`, `norm`, ...) was given manifold-valued
+        features. Use the manifold's own layer (`lorentz_linear`, `lorentz_act`,
+        `mobius_linear`, `bimap`, `reeig`, `logeig`), a classifier (`lorentz_mlr`,
+        `poincare_mlr`), or map to the tangent space first with `logmap0`.""",
+    ),
+    "GEO322": _code(
+        "wrong manifold",
+        """A manifold operator received a value on another manifold (or a Euclidean value where
+        it needs a manifold point, or the reverse): e.g. `lorentz_linear` of a Poincaré point,
+        or `expmap0` without `manifold=`. The message names the manifold it expects.""",
+    ),
+    "GEO323": _code(
+        "manifolds differ",
+        """Two operands of a manifold operator live on different manifolds: different
+        dimensions or curvatures (`mobius_add` of points of `poincare(4, c=1.0)` and
+        `poincare(4, c=0.5)`), or a value with several manifold terms where one is needed.""",
+    ),
+    "GEO324": _code(
+        "bad manifold parameter",
+        """A manifold atom or operator has an invalid parameter: a curvature that is not a
+        positive number, a dimension below 1, or a bimap output larger than its input.""",
+    ),
+    "GEO310": _code(
+        "fields carry scalar channels",
+        """A value over a `torus` or `sphere` grid (a field) has scalar channels: the symmetry
+        moves the grid points, not the channels. Vector or tensor fields on these domains are
+        not supported.""",
+    ),
+    "GEO311": _code(
+        "operator does not act on fields",
+        """The operator works on values over index axes or global values; on a field over a
+        grid it is not defined (yet). Fields take `linear`, `mlp`, `act`, `+`, `-`, `*`,
+        `concat` (all pointwise over the grid) and the spectral operators.""",
+    ),
+    "GEO312": _code(
+        "spectral operator on the wrong domain",
+        """`spectral_conv` acts on fields over a `torus`; `sht` and `sfno_conv` on fields over a
+        `sphere`; `isht` on spherical-harmonic coefficients (`over spectrum`, the output of
+        `sht`).""",
+    ),
+    "GEO313": _code(
+        "more modes than the grid resolves",
+        """A spectral truncation keeps more Fourier modes or spherical-harmonic degrees than the
+        grid can represent: at most n/2 modes per periodic dimension (n/2 + 1 on the last, the
+        real-FFT one); at most nlat degrees and nlon/2 + 1 orders on the sphere.""",
+    ),
     # --- GEO4xx: equivariance -------------------------------------------------------------------
     "GEO400": _code(
         "operation breaks the symmetry",
@@ -360,6 +417,28 @@ CODES: dict[str, CodeInfo] = {
         invariant (scalars) or a pseudoscalar. Use `dot(a, b)` or a tensor product for two
         transforming values.""",
     ),
+    "GEO410": _code(
+        "manifold operator breaks the symmetry",
+        """A manifold operator with learned weights (`lorentz_linear`, `mobius_linear`,
+        `lorentz_mlr`, `poincare_mlr`, `bimap`) or a coordinate-wise non-linearity
+        (`lorentz_act`) does not commute with the rotations of the model's group. In
+        particular `bimap`'s `Wᵀ X W` is not equivariant under congruence `X -> Q X Qᵀ`: use
+        the equivariant spectral maps `reeig` and `logeig`, and invariants such as `eigvals`
+        or `norm` of `logeig(x)` before an `mlp`.""",
+    ),
+    "GEO408": _code(
+        "the group does not act on this domain",
+        """A grid domain fixes which symmetries can act on it: a `torus(n1, ..., nd)` carries
+        cyclic shifts, `T(d)`; a `sphere` carries rotations, `SO(3)` (or `SO(2)`, rotations
+        about the polar axis). Other factors (reflections, permutations, other dimensions)
+        have no action on the grid.""",
+    ),
+    "GEO409": _code(
+        "spectral filter breaks rotation equivariance",
+        """A spherical filter with a weight per (degree l, order m) commutes only with rotations
+        about the polar axis. Under `SO(3)` the weights may depend on the degree l alone
+        (Driscoll-Healy convolution, `filter=degree`).""",
+    ),
     # --- GEO5xx: backend ------------------------------------------------------------------------
     "GEO500": _code(
         "stage not available",
@@ -387,6 +466,13 @@ CODES: dict[str, CodeInfo] = {
         """`geoc check` transformed the inputs by a sampled group element and the outputs did not
         transform as their types declare. The report names the first value that breaks its
         law; this points at a bug in a lowering or a typing rule, please report it.""",
+    ),
+    "GEO601": _code(
+        "value off its manifold",
+        """`geoc check` found a manifold-valued value that is not on its manifold within the
+        tolerance of docs/manifolds.md: a Lorentz point with `<x,x>_L != -1/k`, a Poincaré
+        point outside the ball, a unit vector of norm != 1, or a matrix of an `spd` type that is
+        not symmetric positive definite. The report names the first such value.""",
     ),
 }
 

@@ -13,6 +13,10 @@ from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar import ast
 
 EDGE_AXIS = "edges"
+#: The axis of spherical-harmonic coefficients (`sht` output): [batch, channels, lmax, mmax].
+SPECTRUM_AXIS = "spectrum"
+#: Sphere grids: their quadrature decides how far a band-limited field is integrated exactly.
+SPHERE_GRIDS = ("equiangular", "legendre_gauss")
 
 
 class DomainKind(str, enum.Enum):
@@ -20,6 +24,8 @@ class DomainKind(str, enum.Enum):
     SET = "set"
     GRAPH = "graph"  # edges come in as an `edge_index` input
     POINTCLOUD = "pointcloud"  # edges are built inside the module from the positions
+    TORUS = "torus"  # a periodic grid: fields [batch, channels, n1, ..., nd]
+    SPHERE = "sphere"  # a latitude-longitude grid: fields [batch, channels, nlat, nlon]
 
 
 class EdgeRule(str, enum.Enum):
@@ -36,10 +42,17 @@ class Domain:
     dim: int | None = None  # pointcloud: dimension of the positions
     edges: EdgeRule | None = None
     edge_arg: float | None = None  # radius r, or k of knn
+    grid: tuple[int, ...] = ()  # torus: (n1, ..., nd); sphere: (nlat, nlon)
+    quadrature: str | None = None  # sphere: one of SPHERE_GRIDS
 
     def __str__(self) -> str:
         if self.kind is DomainKind.GLOBAL:
             return "global"
+        if self.kind is DomainKind.TORUS:
+            return f"torus({', '.join(map(str, self.grid))})"
+        if self.kind is DomainKind.SPHERE:
+            nlat, nlon = self.grid
+            return f"sphere(nlat={nlat}, nlon={nlon}, grid={self.quadrature})"
         if self.kind is not DomainKind.POINTCLOUD:
             return f"{self.kind.value}({self.axis})"
         edges = self.edges.value if self.edges else "full"
@@ -55,9 +68,16 @@ class Domain:
         return domain_from_ast(parse_expr(text, "<domain>"), {})
 
     @property
+    def is_field(self) -> bool:
+        """Values live on a grid, ``[batch, channels, *grid]`` (torus and sphere)."""
+        return self.kind in (DomainKind.TORUS, DomainKind.SPHERE)
+
+    @property
     def axes(self) -> tuple[str, ...]:
         if self.axis is None:
             return ()
+        if self.kind is DomainKind.SPHERE:
+            return (self.axis, SPECTRUM_AXIS)
         if self.edges is None:
             return (self.axis,)
         return (self.axis, EDGE_AXIS)
@@ -68,11 +88,7 @@ class Domain:
 
 
 #: Domains of the language that later work brings: a clear GEO501, not "unknown domain".
-PLANNED_DOMAINS = {
-    "torus": "spectral operators",
-    "sphere": "spectral operators",
-    "weightspace": "the generic group solver",
-}
+PLANNED_DOMAINS = {"weightspace": "the generic group solver"}
 
 
 def domain_from_ast(expr: ast.Expr, env: dict[str, object]) -> Domain:
@@ -86,8 +102,10 @@ def domain_from_ast(expr: ast.Expr, env: dict[str, object]) -> Domain:
                 help=f"it arrives with the {PLANNED_DOMAINS[expr.func.id]}; nothing was compiled",
             )
         )
-    if not isinstance(expr, ast.Call) or expr.func.id not in _BUILDERS:
+    if not isinstance(expr, ast.Call) or expr.func.id not in _BUILDERS | _GRID_BUILDERS:
         raise GeoError(_bad(expr, "not a known domain"))
+    if expr.func.id in _GRID_BUILDERS:
+        return _GRID_BUILDERS[expr.func.id](expr, env)
     if len(expr.args) != 1 or not isinstance(expr.args[0], ast.Name):
         raise GeoError(_bad(expr, f"`{expr.func.id}` takes the name of its index axis first"))
     return _BUILDERS[expr.func.id](expr, expr.args[0].id, env)
@@ -111,6 +129,38 @@ def _pointcloud(expr: ast.Call, axis: str, env: dict[str, object]) -> Domain:
         raise GeoError(_bad(kwargs["dim"], "`dim` must be a positive integer"))
     rule, arg = _edge_rule(kwargs.get("edges"), env)
     return Domain(DomainKind.POINTCLOUD, axis, dim, rule, arg)
+
+
+def _torus(expr: ast.Call, env: dict[str, object]) -> Domain:
+    _no_kwargs(expr, set())
+    sizes = tuple(_grid_size(arg, env, 2) for arg in expr.args)
+    if not 1 <= len(sizes) <= 3:
+        raise GeoError(_bad(expr, "`torus` takes one to three grid sizes: `torus(64, 64)`"))
+    return Domain(DomainKind.TORUS, "torus", grid=sizes)
+
+
+def _sphere(expr: ast.Call, env: dict[str, object]) -> Domain:
+    _no_kwargs(expr, {"nlat", "nlon", "grid"})
+    kwargs = {k.name.id: k.value for k in expr.kwargs}
+    positional = dict(zip(("nlat", "nlon"), expr.args, strict=False))
+    if len(expr.args) > 2 or set(positional) & set(kwargs):
+        raise GeoError(_bad(expr, "write `sphere(nlat=32, nlon=64, grid=equiangular)`"))
+    kwargs |= positional
+    if "nlat" not in kwargs or "nlon" not in kwargs:
+        raise GeoError(_bad(expr, "write `sphere(nlat=32, nlon=64, grid=equiangular)`"))
+    nlat, nlon = _grid_size(kwargs["nlat"], env, 4), _grid_size(kwargs["nlon"], env, 4)
+    grid = kwargs.get("grid")
+    quadrature = grid.id if isinstance(grid, ast.Name) else "equiangular" if grid is None else ""
+    if quadrature not in SPHERE_GRIDS:
+        raise GeoError(_bad(grid or expr, "`grid` is `equiangular` or `legendre_gauss`"))
+    return Domain(DomainKind.SPHERE, "sphere", grid=(nlat, nlon), quadrature=quadrature)
+
+
+def _grid_size(expr: ast.Expr, env: dict[str, object], least: int) -> int:
+    value = _constant(expr, env, None)
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= 65536:
+        raise GeoError(_bad(expr, f"a grid size is an integer between {least} and 65536"))
+    return value
 
 
 def _edge_rule(expr: ast.Expr | None, env: dict[str, object]) -> tuple[EdgeRule, float | None]:
@@ -150,8 +200,10 @@ def _bad(node: ast.Node, message: str) -> Diagnostic:
         node.span,
         label="domain",
         help="domains: `set(axis)`, `graph(nodes)`, "
-        "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k))`",
+        "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k))`, `torus(n1, n2, ...)`, "
+        "`sphere(nlat, nlon, grid=equiangular | legendre_gauss)`",
     )
 
 
 _BUILDERS = {"set": _set, "graph": _graph, "pointcloud": _pointcloud}
+_GRID_BUILDERS = {"torus": _torus, "sphere": _sphere}

@@ -17,9 +17,10 @@ from typing import Any
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain, DomainKind, domain_from_ast
 from geoc.grammar import ast
-from geoc.groups import Group, group_from_ast
+from geoc.groups import MANIFOLD_DIMS, Group, Rotations, group_from_ast
 from geoc.ir import Graph, Node, Port, ValueRef
 from geoc.ops import REQUIRED, ArgKind, AttrKind, OpContext, Param, lookup
+from geoc.ops.spectral import check_field_channels, check_field_use, grid_symmetry_error
 from geoc.program import Program
 from geoc.types import FeatureType, points_dim, type_from_ast
 
@@ -115,6 +116,17 @@ class Elaborator:
                         help=f"the domain's axes: {', '.join(domain.axes) or 'none'}",
                     )
                 )
+        wrong = grid_symmetry_error(group, domain)
+        if wrong:
+            raise GeoError(
+                Diagnostic(
+                    "GEO408",
+                    f"`{group}` does not act on the domain `{domain}`",
+                    sym[0].span,
+                    label="no action on this grid",
+                    help=f"{wrong}; declare that (or `trivial`)",
+                )
+            )
         return group.with_default_dim(domain.dim or self._points_dim(params)), domain
 
     def _points_dim(self, params: dict[str, Any]) -> int | None:
@@ -233,6 +245,7 @@ class Elaborator:
 
     def _declared_type(self, expr: ast.Expr, scope: Scope) -> FeatureType:
         ftype = type_from_ast(expr, scope.consts())
+        check_field_channels(OpContext("type", self.group, self.domain, expr.span), ftype)
         for atom in ftype.atoms:
             try:
                 self.group.atom_dim(atom)
@@ -246,6 +259,16 @@ class Elaborator:
                     )
                 ) from None
             n = self.group.space_dim
+            rotated = self.group.rotations is not Rotations.NONE
+            if rotated and atom.kind in MANIFOLD_DIMS and atom.args[0] != n:
+                raise GeoError(
+                    Diagnostic(
+                        "GEO309",
+                        f"`{atom}` lives on R^{atom.args[0]}, but {self.group} rotates R^{n}",
+                        expr.span,
+                        help=f"use `{atom.kind.value}({n})`, or a group of the same dimension",
+                    )
+                )
             if atom.is_point and n is not None and atom.args[0] != n:
                 raise GeoError(
                     Diagnostic(
@@ -370,6 +393,7 @@ class Elaborator:
         op = lookup(op_name)
         assert op is not None
         ctx = OpContext(op_name, self.group, self.domain, expr.span, tuple(spans))
+        check_field_use(ctx, [v.type for v in inputs])
         out_types = op.infer(ctx, [v.type for v in inputs], attrs)
         node = self._add(
             Node(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -72,6 +73,9 @@ class GroupElement:
     translation: np.ndarray | None = None
     permutations: dict[str, np.ndarray] = field(default_factory=dict)
     label: str = "identity"
+    # How the element moves the points of a grid domain (torus shifts, sphere rotations): a
+    # ``geoc.backends.torch_fx.verify_fields.GridMove``; None elsewhere.
+    grid_move: Any = None
 
     @property
     def det(self) -> float:
@@ -129,6 +133,8 @@ class Group:
         rot = self.rotations
         if rot is Rotations.NONE:
             return (("0e", 1),) * dim
+        if atom.kind in _MANIFOLD_BLOCKS:
+            return _MANIFOLD_BLOCKS[atom.kind](self, atom)
         if atom.kind is AtomKind.IRREP:
             return ((str(atom) if rot is Rotations.O else f"{atom.args[0]}", dim),)
         degree = 0 if dim == 1 else 1
@@ -151,6 +157,8 @@ class Group:
     def atom_dim(self, atom: Atom) -> int:
         if atom.kind in (AtomKind.SCALAR, AtomKind.PSEUDOSCALAR):
             return 1
+        if atom.kind in MANIFOLD_DIMS:
+            return MANIFOLD_DIMS[atom.kind](atom.args[0])
         if atom.kind is AtomKind.IRREP:
             return 2 * atom.args[0] + 1
         if atom.kind is AtomKind.POINT:
@@ -194,6 +202,8 @@ class Group:
             return rot
         if kind is AtomKind.PSEUDOVECTOR:
             return rot * (det if self.rotations is Rotations.O else 1.0)
+        if kind in MANIFOLD_DIMS:
+            return manifold_matrix(atom, rot)
         return self._irrep_matrix(atom, rot)
 
     def _irrep_matrix(self, atom: Atom, rot: np.ndarray) -> np.ndarray:
@@ -222,6 +232,59 @@ class Group:
         if not blocks:
             return np.zeros((0, 0)), np.zeros(0)
         return _block_diag(blocks), np.concatenate(shift)
+
+
+# ---------------------------------------------------------------------------------------------
+# Manifold atoms (docs/manifolds.md). Rotations Q of R^n are isometries of each: the spatial
+# part of a Lorentz point, a Poincaré point and a unit vector rotate like a vector; an SPD
+# (or symmetric) matrix moves by congruence X -> Q X Qᵀ, i.e. kron(Q, Q) on its row-major
+# flattening. The group acts only where n is its space's dimension.
+
+MANIFOLD_DIMS: dict[AtomKind, Callable[[int], int]] = {
+    AtomKind.LORENTZ: lambda n: n + 1,
+    AtomKind.POINCARE: lambda n: n,
+    AtomKind.UNIT: lambda n: n,
+    AtomKind.SPD: lambda n: n * n,
+    AtomKind.SYM: lambda n: n * n,
+}
+
+
+def manifold_matrix(atom: Atom, rot: np.ndarray) -> np.ndarray:
+    """How a rotation moves one copy of a manifold atom (its dimension must match)."""
+    n = atom.args[0]
+    if rot.shape != (n, n):
+        raise ValueError(f"`{atom}` lives on R^{n}; the group rotates R^{len(rot)}")
+    if atom.kind is AtomKind.LORENTZ:
+        out = np.eye(n + 1)
+        out[1:, 1:] = rot
+        return out
+    if atom.kind in (AtomKind.SPD, AtomKind.SYM):
+        return np.kron(rot, rot)
+    return rot
+
+
+def _vector_block(group: Group, atom: Atom) -> tuple[tuple[str, int], ...]:
+    if group.space_dim == atom.args[0]:
+        return group.irreps(Atom(AtomKind.VECTOR))
+    return ((f"{atom.kind.value}{atom.args[0]}", atom.args[0]),)  # no action: never invariant
+
+
+def _lorentz_blocks(group: Group, atom: Atom) -> tuple[tuple[str, int], ...]:
+    return (("0e", 1), *_vector_block(group, atom))
+
+
+def _matrix_block(group: Group, atom: Atom) -> tuple[tuple[str, int], ...]:
+    """Congruence on n x n matrices, one block: Schur maps between copies only."""
+    return ((f"{atom.kind.value}{atom.args[0]}", atom.args[0] ** 2),)
+
+
+_MANIFOLD_BLOCKS: dict[AtomKind, Callable[[Group, Atom], tuple[tuple[str, int], ...]]] = {
+    AtomKind.LORENTZ: _lorentz_blocks,
+    AtomKind.POINCARE: _vector_block,
+    AtomKind.UNIT: _vector_block,
+    AtomKind.SPD: _matrix_block,
+    AtomKind.SYM: _matrix_block,
+}
 
 
 def random_rotation(rng: np.random.Generator, n: int, reflect: bool) -> np.ndarray:

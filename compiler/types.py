@@ -31,6 +31,13 @@ class AtomKind(str, enum.Enum):
     PSEUDOVECTOR = "pseudovector"
     POINT = "point"
     IRREP = "irrep"  # O(3) irreps in e3nn notation: 0e, 1o, 2e, ...
+    # Manifold-valued atoms (docs/manifolds.md): their values live on a curved set, not in a
+    # vector space, so Euclidean arithmetic on them is a diagnostic (GEO320-GEO329).
+    LORENTZ = "lorentz"  # hyperboloid <x,x>_L = -1/k in R^{n+1}, time coordinate first
+    POINCARE = "poincare"  # open ball of radius 1/sqrt(c) in R^n
+    UNIT = "unit"  # unit sphere S^{n-1} in R^n
+    SPD = "spd"  # symmetric positive definite n x n matrices, row-major
+    SYM = "sym"  # symmetric n x n matrices, row-major (a vector space: tangents of spd)
 
 
 #: Atoms written as a bare name.
@@ -39,7 +46,17 @@ NAMED_ATOMS = {
     for k in (AtomKind.SCALAR, AtomKind.PSEUDOSCALAR, AtomKind.VECTOR, AtomKind.PSEUDOVECTOR)
 }
 #: Atoms written as a call, with the number of integer arguments they take.
-CALL_ATOMS = {"point": (AtomKind.POINT, 1)}
+CALL_ATOMS = {
+    "point": (AtomKind.POINT, 1),
+    "unit": (AtomKind.UNIT, 1),
+    "spd": (AtomKind.SPD, 1),
+    "sym": (AtomKind.SYM, 1),
+}
+#: Curved atoms with a float parameter: the keyword that names it, and its default.
+CURVED_ATOMS = {"lorentz": (AtomKind.LORENTZ, "k"), "poincare": (AtomKind.POINCARE, "c")}
+CURVATURE_DEFAULT = 1.0
+#: Atoms whose values live on a manifold (not `sym`, a vector space).
+MANIFOLD_KINDS = frozenset({AtomKind.LORENTZ, AtomKind.POINCARE, AtomKind.UNIT, AtomKind.SPD})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +66,14 @@ class Atom:
     kind: AtomKind
     args: tuple[int, ...] = ()
     parity: int = 1  # irreps: +1 even (`e`), -1 odd (`o`)
+    curvature: float | None = None  # `k` of lorentz(n, k), `c` of poincare(n, c)
 
     def __str__(self) -> str:
         if self.kind is AtomKind.IRREP:
             return f"{self.args[0]}{'e' if self.parity == 1 else 'o'}"
+        if self.curvature is not None:
+            key = _CURVATURE_KEYS[self.kind]
+            return f"{self.kind.value}({self.args[0]}, {key}={self.curvature!r})"
         if self.args:
             return f"{self.kind.value}({', '.join(map(str, self.args))})"
         return self.kind.value
@@ -60,6 +81,11 @@ class Atom:
     @property
     def is_point(self) -> bool:
         return self.kind is AtomKind.POINT
+
+    @property
+    def is_manifold(self) -> bool:
+        """Whether values of this atom live on a curved manifold (lorentz, poincare, unit, spd)."""
+        return self.kind in MANIFOLD_KINDS
 
     @property
     def sign(self) -> int:
@@ -93,6 +119,17 @@ PSEUDOVECTOR = Atom(AtomKind.PSEUDOVECTOR)
 
 def point(n: int) -> Atom:
     return Atom(AtomKind.POINT, (n,))
+
+
+def lorentz(n: int, k: float = CURVATURE_DEFAULT) -> Atom:
+    return Atom(AtomKind.LORENTZ, (n,), curvature=float(k))
+
+
+def poincare(n: int, c: float = CURVATURE_DEFAULT) -> Atom:
+    return Atom(AtomKind.POINCARE, (n,), curvature=float(c))
+
+
+_CURVATURE_KEYS = {kind: key for kind, key in CURVED_ATOMS.values()}
 
 
 def irrep(l: int, parity: int) -> Atom:  # noqa: E741
@@ -151,6 +188,10 @@ class FeatureType:
     @property
     def has_points(self) -> bool:
         return any(t.atom.is_point for t in self.terms)
+
+    @property
+    def has_manifold(self) -> bool:
+        return any(t.atom.is_manifold for t in self.terms)
 
     def with_axes(self, axes: tuple[str, ...]) -> FeatureType:
         return FeatureType(self.terms, axes)
@@ -236,14 +277,63 @@ def atom_from_ast(expr: ast.Expr, env: dict[str, object]) -> Atom:
     if isinstance(expr, ast.Call) and expr.func.id in CALL_ATOMS and not expr.kwargs:
         kind, arity = CALL_ATOMS[expr.func.id]
         if len(expr.args) == arity:
-            return Atom(kind, tuple(_multiplicity(a, env) for a in expr.args))
+            return _sized(Atom(kind, tuple(_multiplicity(a, env) for a in expr.args)), expr)
+    if isinstance(expr, ast.Call) and expr.func.id in CURVED_ATOMS:
+        return _curved_atom(expr, env)
     raise GeoError(_unknown_atom(expr))
+
+
+def _curved_atom(expr: ast.Call, env: dict[str, object]) -> Atom:
+    """``lorentz(n, k=1.0)`` / ``poincare(n, c)``: a dimension, then a positive curvature
+    (positionally or by its keyword; 1.0 when omitted)."""
+    kind, key = CURVED_ATOMS[expr.func.id]
+    given = list(expr.args[1:]) + [kw.value for kw in expr.kwargs if kw.name.id == key]
+    wrong = [kw for kw in expr.kwargs if kw.name.id != key]
+    if not expr.args or len(given) > 1 or wrong:
+        raise GeoError(_unknown_atom(expr))
+    value = _float_value(given[0], env) if given else CURVATURE_DEFAULT
+    if value is None or not value > 0:
+        raise GeoError(
+            Diagnostic(
+                "GEO324",
+                f"the curvature `{key}` of `{expr.func.id}` must be a positive number",
+                (given[0] if given else expr).span,
+                label=f"this is {value!r}" if value is not None else "not a number",
+                help=f"e.g. `{expr.func.id}(16, {key}=1.0)`",
+            )
+        )
+    atom = Atom(kind, (_multiplicity(expr.args[0], env),), curvature=float(value))
+    return _sized(atom, expr)
+
+
+def _float_value(expr: ast.Expr, env: dict[str, object]) -> float | None:
+    value = expr.value if isinstance(expr, (ast.Int, ast.Float)) else None
+    if isinstance(expr, ast.Name):
+        value = env.get(expr.id)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if ok else None
+
+
+def _sized(atom: Atom, expr: ast.Expr) -> Atom:
+    """Manifold atoms need a dimension of at least 1."""
+    if (atom.is_manifold or atom.kind is AtomKind.SYM) and atom.args[0] < 1:
+        raise GeoError(
+            Diagnostic(
+                "GEO324",
+                f"`{atom}` needs a dimension of at least 1",
+                expr.span,
+                label="empty manifold",
+                help=f"e.g. `{atom.kind.value}(4)`",
+            )
+        )
+    return atom
 
 
 def _unknown_atom(expr: ast.Expr) -> Diagnostic:
     from geoc.grammar.formatter import format_expr
 
-    known = ", ".join(f"`{a}`" for a in [*NAMED_ATOMS, "point(n)", "0e", "1o"])
+    manifolds = ["lorentz(n, k=1.0)", "poincare(n, c=1.0)", "unit(n)", "spd(n)", "sym(n)"]
+    known = ", ".join(f"`{a}`" for a in [*NAMED_ATOMS, "point(n)", "0e", "1o", *manifolds])
     return Diagnostic(
         "GEO301",
         f"`{format_expr(expr)}` is not a representation",
@@ -275,6 +365,8 @@ __all__ = [
     "Term",
     "atom_from_ast",
     "irrep",
+    "lorentz",
+    "poincare",
     "point",
     "points_dim",
     "scalars",

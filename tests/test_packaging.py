@@ -16,7 +16,7 @@ import pytest
 import geoc
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC_FILES = {"deepsets.geo", "egnn.geo", "lorentz_mlp.geo", "nequip.geo", "sfno.geo"}
+SPEC_FILES = {"deepsets.geo", "egnn.geo", "fno.geo", "lorentz_mlp.geo", "nequip.geo", "sfno.geo"}
 
 
 def _resource_names(package: str) -> set[str]:

@@ -37,7 +37,7 @@ def compile(
     lowered from is kept in ``module.meta["geoc_ir"]``.
     """
     ir = spec if isinstance(spec, Graph) else frontend(spec, params, model)
-    module = lower(ir, seed, tp_algorithm)
+    module = lower(ir, seed, tp_algorithm, dtype)
     module.meta["geoc_ir"] = ir
     if dtype is not None:
         module = module.to(dtype)

@@ -27,18 +27,30 @@ from geoc.types import FeatureType
 
 Lowering = Callable[["LowerCtx", Node, list[fx.Node]], fx.Node]
 LOWERINGS: dict[str, Lowering] = {}
+#: Rules that take fields as they come, ``[batch, channels, *grid]``. Every other rule sees a
+#: field channel-last, ``[batch, *grid, channels]``, as it sees values over an axis.
+CHANNEL_FIRST: set[str] = set()
+#: Elementwise rules: channel-first is fine when every operand is a field of the same grid.
+ELEMENTWISE = frozenset({"add", "sub", "neg", "scale", "mul", "act"})
+FIELD_AXES = frozenset({"torus", "sphere", "spectrum"})
 
 
-def lowering(*ops: str) -> Callable[[Lowering], Lowering]:
+def lowering(*ops: str, channel_first: bool = False) -> Callable[[Lowering], Lowering]:
     """Register a function as the lowering rule of ``ops``."""
 
     def register(fn: Lowering) -> Lowering:
         for op in ops:
             assert op not in LOWERINGS, f"lowering of {op} registered twice"
             LOWERINGS[op] = fn
+            if channel_first:
+                CHANNEL_FIRST.add(op)
         return fn
 
     return register
+
+
+def _is_field(ftype: FeatureType) -> bool:
+    return bool(ftype.axes) and ftype.axes[0] in FIELD_AXES
 
 
 @dataclass
@@ -48,6 +60,9 @@ class LowerCtx:
     ir: Graph
     seed: int
     tp_algorithm: str = "auto"  # tp_conv lowering where the spec says `auto`: auto | cg | so2
+    # The dtype the module is compiled for: constant tables are built in it, not rounded
+    # through float32 first (None: torch's default dtype).
+    dtype: torch.dtype | None = None
     fx: fx.Graph = field(default_factory=fx.Graph)
     # Parameters are installed straight into the module returned, so nothing is copied.
     root: fx.GraphModule = field(
@@ -122,7 +137,7 @@ class LowerCtx:
         self, args: list[fx.Node], types: list[FeatureType], axes: tuple[str, ...]
     ) -> list[fx.Node]:
         """Broadcast global operands along ``axes`` (the rule "a global value with b over set")."""
-        if not axes:
+        if not axes or axes[0] in FIELD_AXES:  # fields arrive channel-last: plain broadcasting
             return args
         axis = axes[0]
         return [
@@ -139,7 +154,9 @@ def _py_name(text: str) -> str:
     return cleaned if not cleaned[:1].isdigit() else f"v_{cleaned}"
 
 
-def lower(ir: Graph, seed: int = 0, tp_algorithm: str = "auto") -> fx.GraphModule:
+def lower(
+    ir: Graph, seed: int = 0, tp_algorithm: str = "auto", dtype: torch.dtype | None = None
+) -> fx.GraphModule:
     """The fx GraphModule computing ``ir``; raises GEO501 for an operator without lowering."""
     from geoc.backends.torch_fx import ops  # noqa: F401 - registers the lowering rules
 
@@ -155,7 +172,7 @@ def lower(ir: Graph, seed: int = 0, tp_algorithm: str = "auto") -> fx.GraphModul
                 help="this operator type-checks but cannot run yet; see the issue tracker",
             )
         )
-    ctx = LowerCtx(ir, seed, tp_algorithm)
+    ctx = LowerCtx(ir, seed, tp_algorithm, dtype=dtype)
     _placeholders(ctx)
     _domain_structure(ctx)
     for node in ir.nodes:
@@ -170,7 +187,18 @@ def lower(ir: Graph, seed: int = 0, tp_algorithm: str = "auto") -> fx.GraphModul
 
 def _lower_node(ctx: LowerCtx, node: Node) -> None:
     args = [ctx.values[r] for r in node.inputs]
-    result = LOWERINGS[node.op](ctx, node, args)
+    types = ctx.in_types(node)
+    fields = [_is_field(t) for t in types]
+    native = node.op in CHANNEL_FIRST or (node.op in ELEMENTWISE and all(fields))
+    if native or not any(fields):
+        result = LOWERINGS[node.op](ctx, node, args)
+    else:  # see fields channel-last for this rule, and put the channels back after it
+        args = [
+            ctx.method("movedim", a, 1, -1) if f else a for a, f in zip(args, fields, strict=True)
+        ]
+        result = LOWERINGS[node.op](ctx, node, args)
+        if _is_field(node.out_types[0]):
+            result = ctx.method("movedim", result, -1, 1)
     result.meta["geoc_node"] = node.id
     if result.op == "call_function":  # name the value after the spec in the generated code
         result._rename(_py_name(node.id))
@@ -185,6 +213,8 @@ def _placeholders(ctx: LowerCtx) -> None:
         ctx.values[port.value] = node
     if ctx.ir.domain.edges is EdgeRule.GIVEN:
         ctx.inputs["edge_index"] = ctx.fx.placeholder("edge_index")
+    if ctx.ir.domain.is_field:  # the batch is the fields' leading dimension
+        return
     if ctx.ir.domain.axis is not None:
         ctx.batch = ctx.fx.placeholder("batch", default_value=None)
     graphs = ctx.fx.placeholder("num_graphs", default_value=None)
@@ -194,7 +224,7 @@ def _placeholders(ctx: LowerCtx) -> None:
 def _domain_structure(ctx: LowerCtx) -> None:
     """Axis lengths and the edge set, built once and shared by every layer."""
     domain = ctx.ir.domain
-    if domain.axis is None:
+    if domain.axis is None or domain.is_field:
         return
     on_axis = [n for name, n in ctx.inputs.items() if _axes_of(ctx, name) == (domain.axis,)]
     if on_axis:

@@ -41,6 +41,21 @@ import torch
 from torch import Tensor, fx
 
 from geoc.backends.torch_fx.runtime import Edges
+from geoc.backends.torch_fx.verify_fields import (
+    BandLimitedRow,
+    band_limited_rows,
+    draw_field_inputs,
+    draw_grid_element,
+    has_band_limited_check,
+    is_field_type,
+)
+from geoc.backends.torch_fx.verify_manifold import (
+    MembershipRow,
+    draw_value,
+    membership_lines,
+    membership_rows,
+    needs_manifold_draw,
+)
 from geoc.catalog import BUILTIN_PREFIX, builtin_spec
 from geoc.diagnostics import Diagnostic, Span, render
 from geoc.domains import EDGE_AXIS, DomainKind, EdgeRule
@@ -108,10 +123,16 @@ class CheckReport:
     first_failure: Failure | None
     elapsed: float
     sources: dict[str, str] = field(default_factory=dict, repr=False)
+    # Grid domains: what the exact trials moved, and the band-limited rotation rows (sphere).
+    exact_law: str = ""
+    band_limited: list[BandLimitedRow] = field(default_factory=list)
+    membership: list[MembershipRow] = field(default_factory=list)  # manifold-valued values
 
     @property
     def passed(self) -> bool:
-        return all(row.passed for row in self.outputs) and self.first_failure is None
+        exact = all(row.passed for row in self.outputs) and self.first_failure is None
+        on_manifolds = all(row.passed for row in self.membership)
+        return exact and on_manifolds and all(row.passed for row in self.band_limited)
 
     @property
     def max_error(self) -> float:
@@ -119,6 +140,11 @@ class CheckReport:
 
     def render(self) -> str:
         lines = [self._header(), *_table(self.outputs)]
+        if self.exact_law:
+            lines.append(f"  exact: {self.exact_law}")
+        if self.band_limited:
+            lines += _band_limited_lines(self.band_limited)
+        lines += membership_lines(self.membership)
         if self.passed:
             lines.append(
                 f"  every output transforms as declared (max error {self.max_error:.1e} "
@@ -147,6 +173,21 @@ class CheckReport:
             f"relative {fail.rel_error:.1e}"
         )
         return head + "\n" + render(fail.diagnostic(), self.sources).rstrip("\n")
+
+
+def _band_limited_lines(rows: Sequence[BandLimitedRow]) -> list[str]:
+    """The approximate guarantee: rotations of band-limited fields, aliasing included."""
+    lines = [
+        "  approximate: random rotations of band-limited fields, compared coefficient by "
+        "coefficient (aliasing of pointwise non-linearities on the grid):"
+    ]
+    for row in rows:
+        verdict = "ok" if row.passed else "ABOVE TOLERANCE"
+        lines.append(
+            f"    {row.name}: relative error {row.rel_error:.1e} (tolerance {row.rtol:.0e}) "
+            f"{verdict}"
+        )
+    return lines
 
 
 def _table(rows: Sequence[OutputRow]) -> list[str]:
@@ -192,6 +233,8 @@ def draw_sample(
     ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype
 ) -> Sample:
     """Random inputs of every declared type, plus ``edge_index`` / ``batch`` as the domain needs."""
+    if ir.domain.is_field:
+        return Sample(draw_field_inputs(ir, rng, dtype), {})
     sizes = graph_sizes(nodes, graphs)
     total = sum(sizes)
     structure: dict[str, Any] = {}
@@ -231,6 +274,9 @@ def _draw_value(
         raise ValueError(
             f"input `{name}` is over {missing[0]}, whose length the checker cannot set"
         )
+    if needs_manifold_draw(ftype):  # points on their manifolds (verify_manifold)
+        axes = tuple(lengths[a] for a in ftype.axes)
+        return torch.as_tensor(draw_value(ir.group, ftype, rng, axes))
     shape = [lengths[a] for a in ftype.axes] + [ir.group.type_dim(ftype)]
     return torch.as_tensor(rng.normal(size=shape))
 
@@ -304,6 +350,8 @@ def draw_element(
 
 def describe(element: GroupElement) -> str:
     """``"rotation+reflection, translation, permutation"``: what ``element`` does."""
+    if element.grid_move is not None:
+        return element.grid_move.label
     parts = []
     if element.rotation is not None:
         parts.append("rotation+reflection" if element.det < 0 else "rotation")
@@ -332,8 +380,11 @@ def transform(
     """``g·value`` by the law of ``ftype``: axes reindexed by ``maps``, channels by the group.
 
     The trailing dimensions are ``(*ftype.axes, channels)``; a leading graph dimension of a
-    batched global value is left alone.
+    batched global value is left alone. Fields on a grid move with the element's
+    :class:`~geoc.backends.torch_fx.verify_fields.GridMove` (their channels are scalars).
     """
+    if is_field_type(ftype):
+        return value if element.grid_move is None else element.grid_move.apply(value, ftype)
     first = value.ndim - 1 - len(ftype.axes)
     for i, axis in enumerate(ftype.axes):
         if axis in maps:
@@ -635,10 +686,30 @@ def check_module(
         for (name, port), dev in zip(ir.outputs.items(), worst.values(), strict=True)
     ]
     shown = _failure_sources(failure, sources or {})
+    sphere_rotations = has_band_limited_check(ir) and elements is None
+    band_limited = band_limited_rows(module, ir, rng, trials, dtype) if sphere_rotations else []
     elapsed = time.perf_counter() - start
-    batched = graphs if ir.domain.axis is not None else 1  # global models take no batch
-    return CheckReport(
+    batched = graphs if ir.domain.axis is not None and not ir.domain.is_field else 1
+    report = CheckReport(
         ir.name, str(ir.group), dtype, atol, batched, rows, labels, failure, elapsed, shown
+    )
+    report.exact_law = _exact_law(ir)
+    report.band_limited = band_limited
+    if any(node.out_types[0].has_manifold for node in ir.nodes):  # after trials: inputs known
+        report.membership = membership_rows(module, ir, [trial.inputs, trial.moved], dtype)
+    return report
+
+
+def _exact_law(ir: Graph) -> str:
+    """What the exact trials of a grid domain moved (empty elsewhere)."""
+    if not ir.domain.is_field or not ir.group.factors:
+        return ""
+    if ir.domain.kind is DomainKind.TORUS:
+        grid = "x".join(map(str, ir.domain.grid))
+        return f"cyclic shifts of the {grid} grid permute its points; checked to atol"
+    return (
+        f"rotations about the pole by multiples of 2π/{ir.domain.grid[1]} permute the grid "
+        "points; checked to atol"
     )
 
 
@@ -695,6 +766,8 @@ def _make_trial(
     device: torch.device,
 ) -> Trial:
     """The trial's element (drawn unless given) and both sets of inputs, on ``device``."""
+    if element is None and ir.domain.is_field:
+        element = draw_grid_element(ir, rng)
     if element is None:
         element = draw_element(ir.group, rng, sample.sizes, index)
     moved = transform_inputs(ir, sample, element)

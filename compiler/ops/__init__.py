@@ -118,25 +118,6 @@ REGISTRY: dict[str, OpDef] = {}
 #: Operators of the language that later work brings (DSL.md §3-4), with where they come from:
 #: calling one is a clear GEO501, not an "unknown operator".
 PLANNED: dict[str, str] = {
-    **dict.fromkeys(["spectral_conv", "sht", "isht", "sfno_conv"], "spectral operators"),
-    **dict.fromkeys(
-        [
-            "expmap0",
-            "logmap0",
-            "lorentz_linear",
-            "lorentz_act",
-            "lorentz_mlr",
-            "lorentz_centroid",
-            "mobius_linear",
-            "mobius_add",
-            "poincare_mlr",
-            "bimap",
-            "reeig",
-            "logeig",
-            "normalize",
-        ],
-        "manifold operators",
-    ),
     **dict.fromkeys(["lift_conv", "group_conv", "mdot"], "the generic group solver"),
 }
 
@@ -154,7 +135,7 @@ def lookup(name: str) -> OpDef | None:
 
 def _load_families() -> None:
     """Import every family module once (each registers its operators on import)."""
-    from geoc.ops import core, graph, o3  # noqa: F401
+    from geoc.ops import core, graph, manifold, o3, spectral  # noqa: F401
 
 
 def tensor(name: str) -> Param:

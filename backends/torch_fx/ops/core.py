@@ -15,6 +15,7 @@ from geoc.backends.torch_fx.runtime_o3 import ACTIVATIONS
 from geoc.groups import Group
 from geoc.ir import Node
 from geoc.ops.core import is_scalar_like
+from geoc.ops.spectral import is_field
 from geoc.types import FeatureType
 
 #: The runtime's activation table; `identity` lowers to no node at all.
@@ -84,8 +85,10 @@ def lower_dot(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     return ctx.call(rt.copy_dot, a, b, _terms(ctx.group, ctx.in_types(node)[0]))
 
 
-@lowering("concat")
+@lowering("concat", channel_first=True)
 def lower_concat(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    if is_field(node.out_types[0]):  # fields of one grid: channels are dimension 1
+        return ctx.call(torch.cat, args, 1)
     parts = ctx.align(args, ctx.in_types(node), node.out_types[0].axes)
     return ctx.call(torch.cat, parts, -1)
 
@@ -99,22 +102,23 @@ def lower_act(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 # --- learned maps ------------------------------------------------------------------------------
 
 
-@lowering("mlp")
+@lowering("mlp", channel_first=True)
 def lower_mlp(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     x = args[0]
     fan_in = ctx.group.type_dim(ctx.in_types(node)[0])
     widths = node.attrs["widths"]
+    dense = rt.channel_linear if is_field(ctx.in_types(node)[0]) else F.linear
     for i, width in enumerate(widths):
         weight = ctx.param(f"{node.id}.{i}.weight", (width, fan_in), fan_in)
         bias = ctx.param(f"{node.id}.{i}.bias", (width,), fan_in) if node.attrs["bias"] else None
-        x = ctx.call(F.linear, x, weight, bias)
+        x = ctx.call(dense, x, weight, bias)
         if i < len(widths) - 1 or node.attrs["last_act"]:
             x = _activate(ctx, x, node.attrs["act"])
         fan_in = width
     return x
 
 
-@lowering("linear")
+@lowering("linear", channel_first=True)
 def lower_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     plan = SchurPlan.build(ctx.group, ctx.in_types(node)[0], node.out_types[0])
     if plan.is_dense:
@@ -122,8 +126,9 @@ def lower_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
         n_in, n_out = len(plan.inputs[key]), len(plan.outputs[key])
         weight = ctx.param(f"{node.id}.weight", (n_out, n_in), n_in)
         bias = ctx.param(f"{node.id}.bias", (n_out,), n_in) if _has_bias(node, key) else None
-        return ctx.call(F.linear, args[0], weight, bias)
-    return _lower_schur(ctx, node, args[0], plan)
+        dense = rt.channel_linear if is_field(ctx.in_types(node)[0]) else F.linear
+        return ctx.call(dense, args[0], weight, bias)
+    return _lower_schur(ctx, node, args[0], plan)  # fields have scalar channels: always dense
 
 
 def _has_bias(node: Node, key: str) -> bool:

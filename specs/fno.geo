@@ -1,0 +1,12 @@
+# Fourier Neural Operator (Li et al., 2021) on a periodic 2-D grid. Without the grid
+# coordinates the original feeds in, every layer commutes with cyclic shifts: T(2).
+model FNO(channels: int = 1, width: int = 32, modes: int = 12, depth: int = 4, out: int = 1) {
+    symmetry T(2)
+    domain torus(64, 64)
+    input a: channels x scalar over torus
+    z = linear(a, width x scalar)
+    repeat depth {
+        z = act(spectral_conv(z, width x scalar, modes=modes) + linear(z, width x scalar), gelu)
+    }
+    output u: out x scalar over torus = linear(act(linear(z, 128 x scalar), gelu), out x scalar)
+}

@@ -1,0 +1,342 @@
+"""Manifold atoms and the typing rules of the manifold operators: text round trips, how groups
+act on manifold atoms, output types on good inputs, and each error's code and primary span
+(``@`` marks where it must start). Euclidean operators on manifold values are GEO320/GEO321
+with a help line naming the manifold operation; learned maps under rotations are GEO410."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geoc.diagnostics import GeoError
+from geoc.elaborate import elaborate
+from geoc.grammar.parser import parse
+from geoc.groups import Group, GroupElement, random_rotation
+from geoc.ir import Graph, ValueRef
+from geoc.ops import PLANNED, REGISTRY, lookup
+from geoc.pipeline import check_equivariance, frontend
+from geoc.program import load_program
+from geoc.types import AtomKind, FeatureType, lorentz, poincare
+
+SET = "S(set)"
+DOMAIN = "set(set)"
+# The statements under test start on line 11.
+HEADER = """model M(k: float = 0.5) {{
+    symmetry {group}
+    domain   {domain}
+    input h: 4 x scalar over set
+    input z: lorentz(4, k=0.5) over set
+    input p: poincare(3, c=2.0) over set
+    input q: poincare(3) over set
+    input s: 2 x spd(3) over set
+    input u: unit(3) over set
+    input w: 3 x scalar over set
+"""
+
+OPS = [
+    "expmap0",
+    "logmap0",
+    "lorentz_linear",
+    "lorentz_act",
+    "lorentz_mlr",
+    "lorentz_centroid",
+    "mobius_linear",
+    "mobius_add",
+    "poincare_mlr",
+    "bimap",
+    "reeig",
+    "logeig",
+    "eigvals",
+    "normalize",
+]
+
+
+# Under O(3) x S(set): only atoms of R^3.
+ROTATED = """model M() {{
+    symmetry {group}
+    domain   {domain}
+    input h: 4 x scalar over set
+    input v: vector over set
+    input x: spd(3) over set
+"""
+
+
+def model(body: str, group: str = SET, domain: str = DOMAIN) -> str:
+    header = HEADER if group == SET else ROTATED
+    tail = "\n    output o: 4 x scalar over set = h\n}\n"
+    return header.format(group=group, domain=domain) + body + tail
+
+
+def graph_of(body: str, group: str = SET, domain: str = DOMAIN) -> Graph:
+    text = model(body, group, domain)
+    return elaborate(load_program(parse(text), text, None))
+
+
+def infer(expr: str, group: str = SET, domain: str = DOMAIN) -> str:
+    """The type of ``y = expr``, which must also satisfy its equivariance contract."""
+    graph = graph_of(f"    y = {expr}", group, domain)
+    assert check_equivariance(graph) == []
+    return str(graph.type_of(ValueRef(node="y")))
+
+
+def assert_error(body: str, code: str, group: str = SET, domain: str = DOMAIN) -> GeoError:
+    """``body`` (with an ``@``) fails with ``code`` whose primary span starts at the ``@``."""
+    text = model(body, group, domain)
+    before = text[: text.index("@")]
+    where = (before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
+    with pytest.raises(GeoError) as info:
+        frontend(text.replace("@", "", 1))
+    first = info.value.diagnostics[0]
+    assert (first.code, (first.span.line, first.span.col)) == (code, where), info.value.render()
+    return info.value
+
+
+# ---------------------------------------------------------------------------------------------
+# Atoms
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "lorentz(16, k=1.0) over nodes",
+        "2 x poincare(4, c=0.001) + unit(3)",
+        "spd(3) + 2 x sym(2) over set",
+        "lorentz(2, k=2.5) + 4 x scalar",
+    ],
+)
+def test_manifold_types_round_trip(text: str) -> None:
+    ftype = FeatureType.parse(text)
+    assert str(ftype) == text
+    assert FeatureType.parse(str(ftype)) == ftype
+
+
+def test_curvature_defaults_and_positional_form() -> None:
+    assert FeatureType.parse("lorentz(3)").atoms[0] == lorentz(3, 1.0)
+    assert FeatureType.parse("poincare(3, 0.5)").atoms[0] == poincare(3, 0.5)
+    assert FeatureType.parse("poincare(3, c=0.5)") != FeatureType.parse("poincare(3, c=1.0)")
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("lorentz(3, k=-1.0)", "GEO324"), ("poincare(0)", "GEO324"), ("lorentz(3, c=1.0)", "GEO301")],
+)
+def test_bad_atoms(text: str, code: str) -> None:
+    with pytest.raises(GeoError) as info:
+        FeatureType.parse(text)
+    assert info.value.codes == [code]
+
+
+def test_atom_dimensions() -> None:
+    group = Group()
+    dims = {"lorentz(4)": 5, "poincare(4)": 4, "unit(4)": 4, "spd(4)": 16, "sym(3)": 9}
+    for text, dim in dims.items():
+        assert group.type_dim(FeatureType.parse(text)) == dim
+
+
+def test_rotations_act_on_manifold_atoms() -> None:
+    group = Group.parse("O(3)")
+    rot = random_rotation(np.random.default_rng(0), 3, reflect=True)
+    element = GroupElement(rotation=rot)
+    mat = group.atom_matrix(FeatureType.parse("spd(3)").atoms[0], element)
+    x = np.random.default_rng(1).normal(size=(3, 3))
+    assert np.allclose(mat @ x.reshape(-1), (rot @ x @ rot.T).reshape(-1))  # congruence
+    mat = group.atom_matrix(lorentz(3), element)
+    assert np.allclose(mat[0], [1, 0, 0, 0]) and np.allclose(mat[1:, 1:], rot)
+    assert np.allclose(group.atom_matrix(poincare(3), element), rot)
+
+
+def test_manifold_atoms_are_invariant_only_without_rotations() -> None:
+    for atom in (lorentz(3), poincare(3), FeatureType.parse("spd(3)").atoms[0]):
+        assert Group.parse("S(nodes)").is_invariant(atom)
+        assert not Group.parse("O(3)").is_invariant(atom)
+        assert atom.is_manifold
+    assert not FeatureType.parse("sym(3)").atoms[0].is_manifold
+
+
+def test_manifold_operators_are_registered_not_planned() -> None:
+    lookup("linear")
+    assert all(REGISTRY[op].family == "manifold" for op in OPS)
+    assert not set(OPS) & set(PLANNED)
+
+
+# ---------------------------------------------------------------------------------------------
+# Typing: good inputs
+
+GOOD = [
+    ("expmap0(h, manifold=lorentz(4, k=0.5))", "lorentz(4, k=0.5) over set"),
+    ("expmap0(linear(h, 2 x scalar), manifold=poincare(2, c=k))", "poincare(2, c=0.5) over set"),
+    ("expmap0(h, manifold=2 x poincare(2))", "2 x poincare(2, c=1.0) over set"),
+    ("logmap0(z)", "4 x scalar over set"),
+    ("logmap0(s)", "2 x sym(3) over set"),
+    ("expmap0(logmap0(s), manifold=2 x spd(3))", "2 x spd(3) over set"),
+    ("lorentz_linear(z, 8, act=relu)", "lorentz(8, k=0.5) over set"),
+    ("lorentz_linear(z, 2, bias=false)", "lorentz(2, k=0.5) over set"),
+    ("lorentz_act(z, tanh)", "lorentz(4, k=0.5) over set"),
+    ("lorentz_mlr(z, 5)", "5 x scalar over set"),
+    ("lorentz_centroid(z, over=set)", "lorentz(4, k=0.5)"),
+    ("lorentz_centroid(concat(z, z, z))", "lorentz(4, k=0.5) over set"),
+    ("mobius_linear(p, 5, act=tanh)", "poincare(5, c=2.0) over set"),
+    ("mobius_add(p, p)", "poincare(3, c=2.0) over set"),
+    ("poincare_mlr(q, 3)", "3 x scalar over set"),
+    ("bimap(s, 2)", "2 x spd(2) over set"),
+    ("reeig(s, eps=0.01)", "2 x spd(3) over set"),
+    ("logeig(s)", "2 x sym(3) over set"),
+    ("eigvals(s)", "6 x scalar over set"),
+    ("eigvals(logeig(s))", "6 x scalar over set"),
+    ("normalize(w)", "unit(3) over set"),
+    ("normalize(u)", "unit(3) over set"),
+    # unit vectors are read as coordinates by Euclidean operators
+    ("u - normalize(w)", "3 x scalar over set"),
+    ("normalize(u + 0.5 * (w - u))", "unit(3) over set"),
+    ("linear(u, 2 x scalar)", "2 x scalar over set"),
+    ("norm(u)", "scalar over set"),
+    ("mlp(eigvals(s), [4])", "4 x scalar over set"),
+    ("concat(z, h)", "lorentz(4, k=0.5) + 4 x scalar over set"),
+]
+
+
+@pytest.mark.parametrize(("expr", "expected"), GOOD)
+def test_good_types(expr: str, expected: str) -> None:
+    assert infer(expr) == expected
+
+
+def test_centroid_over_edges_into_nodes() -> None:
+    text = """model G() {
+    symmetry S(nodes)
+    domain graph(nodes)
+    input z: lorentz(4) over nodes
+    m = lorentz_centroid(z[src], over=edges, into=nodes)
+    output o: lorentz(4, k=1.0) over nodes = m
+}
+"""
+    graph = frontend(text)
+    assert str(graph.outputs["o"].type) == "lorentz(4, k=1.0) over nodes"
+
+
+ROTATION_GOOD = [
+    ("expmap0(v, manifold=poincare(3))", "poincare(3, c=1.0) over set"),
+    ("expmap0(v, manifold=lorentz(3, k=2.0))", "lorentz(3, k=2.0) over set"),
+    ("logmap0(expmap0(v, manifold=lorentz(3)))", "vector over set"),
+    (
+        "mobius_add(expmap0(v, manifold=poincare(3)), expmap0(v, manifold=poincare(3)))",
+        "poincare(3, c=1.0) over set",
+    ),
+    ("normalize(2 x vector)", None),
+    ("reeig(x)", "spd(3) over set"),
+    ("logeig(x)", "sym(3) over set"),
+    ("eigvals(x)", "3 x scalar over set"),
+    ("norm(logeig(x))", "scalar over set"),
+    ("expmap0(logeig(x), manifold=spd(3))", "spd(3) over set"),
+]
+
+
+@pytest.mark.parametrize(("expr", "expected"), [c for c in ROTATION_GOOD if c[1]])
+def test_good_types_under_rotations(expr: str, expected: str) -> None:
+    graph = graph_of(f"    y = {expr}", "O(3) x S(set)")
+    assert check_equivariance(graph) == []
+    assert str(graph.type_of(ValueRef(node="y"))) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Typing: errors, each at its span
+
+BAD = [
+    # arithmetic and Euclidean layers on manifold values name the manifold operation
+    ("    y = @z + z", "GEO320"),
+    ("    y = @p - q", "GEO320"),
+    ("    y = 0.5 * @z", "GEO320"),
+    ("    y = -@s", "GEO320"),
+    ("    y = mean(@z, over=set)", "GEO320"),
+    ("    y = linear(@s, 2 x scalar)", "GEO321"),
+    ("    y = mlp(@z, [4])", "GEO321"),
+    ("    y = act(@p, relu)", "GEO321"),
+    ("    y = norm(@z)", "GEO321"),
+    # manifold operators on the wrong values
+    ("    y = @expmap0(h)", "GEO322"),
+    ("    y = expmap0(@z, manifold=lorentz(4))", "GEO322"),
+    ("    y = expmap0(@h, manifold=lorentz(3))", "GEO300"),
+    ("    y = @expmap0(h, manifold=unit(4))", "GEO322"),
+    ("    y = logmap0(@h)", "GEO322"),
+    ("    y = logmap0(@u)", "GEO322"),
+    ("    y = lorentz_linear(@p, 4)", "GEO322"),
+    ("    y = lorentz_linear(@concat(z, z), 4)", "GEO323"),
+    ("    y = @lorentz_linear(z, 0)", "GEO324"),
+    ("    y = @lorentz_linear(z, 4, act=bogus)", "GEO302"),
+    ("    y = lorentz_act(@h, relu)", "GEO322"),
+    ("    y = lorentz_mlr(@s, 3)", "GEO322"),
+    ("    y = lorentz_centroid(@p)", "GEO322"),
+    ("    y = lorentz_centroid(@concat(z, h))", "GEO322"),
+    ("    y = lorentz_centroid(@z, over=edges)", "GEO203"),
+    ("    y = mobius_linear(@z, 4)", "GEO322"),
+    ("    y = mobius_add(p, @q)", "GEO323"),
+    ("    y = mobius_add(p, @h)", "GEO322"),
+    ("    y = poincare_mlr(@z, 3)", "GEO322"),
+    ("    y = @bimap(s, 4)", "GEO324"),
+    ("    y = bimap(@z, 2)", "GEO322"),
+    ("    y = @reeig(s, eps=0.0)", "GEO324"),
+    ("    y = logeig(@logeig(s))", "GEO322"),
+    ("    y = eigvals(@h)", "GEO322"),
+    ("    y = normalize(@z)", "GEO322"),
+]
+
+
+@pytest.mark.parametrize(("body", "code"), BAD)
+def test_errors(body: str, code: str) -> None:
+    assert_error(body, code)
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("    y = @z + z", "lorentz_centroid(concat(a, b))"),
+        ("    y = @p + p", "mobius_add(a, b)"),
+        ("    y = linear(@s, 2 x scalar)", "bimap(x, m)"),
+        ("    y = linear(@z, 2 x scalar)", "lorentz_linear(x, n)"),
+        ("    y = sum(@z, over=set)", "lorentz_centroid(x, over=..., into=...)"),
+        ("    y = act(@s, relu)", "reeig(x)"),
+    ],
+)
+def test_help_names_the_manifold_operation(body: str, needle: str) -> None:
+    err = assert_error(body, "GEO320" if "+" in body or "sum" in body else "GEO321")
+    assert needle in err.diagnostics[0].help
+
+
+# ---------------------------------------------------------------------------------------------
+# Equivariance contracts under rotations
+
+
+ROT_BAD = [
+    ("    y = bimap(@x, 2)", "GEO410"),
+    ("    y = lorentz_linear(@expmap0(v, manifold=lorentz(3)), 3)", "GEO410"),
+    ("    y = lorentz_act(@expmap0(v, manifold=lorentz(3)), relu)", "GEO410"),
+    ("    y = lorentz_mlr(@expmap0(v, manifold=lorentz(3)), 2)", "GEO410"),
+    ("    y = mobius_linear(@expmap0(v, manifold=poincare(3)), 3)", "GEO410"),
+    ("    y = poincare_mlr(@expmap0(v, manifold=poincare(3)), 2)", "GEO410"),
+    ("    y = mlp(@logeig(x), [4])", "GEO401"),
+    ("    y = act(@logeig(x), relu)", "GEO402"),
+    ("    y = normalize(@h)", "GEO300"),
+]
+
+
+@pytest.mark.parametrize(("body", "code"), ROT_BAD)
+def test_rotation_violations(body: str, code: str) -> None:
+    assert_error(body, code, "O(3) x S(set)")
+
+
+def test_bimap_help_names_the_equivariant_maps() -> None:
+    err = assert_error("    y = bimap(@x, 2)", "GEO410", "O(3) x S(set)")
+    assert "congruence" in err.diagnostics[0].message
+    assert "reeig" in err.diagnostics[0].help and "eigvals" in err.diagnostics[0].help
+
+
+def test_manifold_dimension_must_match_the_group() -> None:
+    text = model("    y = h", "O(3) x S(set)").replace("input x: spd(3)", "input x: spd(4)")
+    with pytest.raises(GeoError) as info:
+        frontend(text)
+    assert info.value.codes == ["GEO309"]
+    assert "spd(4)" in info.value.diagnostics[0].message
+
+
+def test_atom_kinds_listed() -> None:
+    kinds = {AtomKind.LORENTZ, AtomKind.POINCARE, AtomKind.UNIT, AtomKind.SPD}
+    assert all(FeatureType.parse(f"{k.value}(2)").atoms[0].is_manifold for k in kinds)

@@ -1,0 +1,218 @@
+"""Typing rules of grid domains and spectral operators: output types on good inputs, and each
+error's code and primary span (``@`` marks where it must start)."""
+
+from __future__ import annotations
+
+import pytest
+
+from geoc.diagnostics import GeoError
+from geoc.domains import Domain, DomainKind
+from geoc.elaborate import elaborate
+from geoc.grammar.parser import parse
+from geoc.ir import Graph, ValueRef
+from geoc.pipeline import check_equivariance, frontend
+from geoc.program import load_program
+
+TORUS = "torus(32, 32)"
+SPHERE = "sphere(nlat=16, nlon=32, grid=equiangular)"
+
+
+def spec(body: str, group: str, domain: str, field: str) -> str:
+    return (
+        f"model M(width: int = 8) {{\n    symmetry {group}\n    domain {domain}\n"
+        f"    input u: 3 x scalar over {field}\n    input g: 3 x scalar\n{body}\n"
+        f"    output o: 3 x scalar over {field} = u\n}}\n"
+    )
+
+
+def torus(body: str, group: str = "T(2)") -> str:
+    return spec(body, group, TORUS, "torus")
+
+
+def sphere(body: str, group: str = "SO(3)") -> str:
+    return spec(body, group, SPHERE, "sphere")
+
+
+def typed(text: str) -> Graph:
+    """The elaborated graph, dead values kept (``y`` is not used by the output)."""
+    return elaborate(load_program(parse(text), text, None))
+
+
+def infer(text: str) -> str:
+    graph = typed(text)
+    assert check_equivariance(graph) == []
+    return str(graph.type_of(ValueRef(node="y")))
+
+
+def fails(text: str, code: str) -> GeoError:
+    """``text`` (with one ``@``) fails with ``code`` whose primary span starts at the ``@``."""
+    before = text[: text.index("@")]
+    line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+    with pytest.raises(GeoError) as info:
+        graph = typed(text.replace("@", "", 1))
+        found = check_equivariance(graph)
+        if found:
+            raise GeoError(found[0])
+    diag = info.value.diagnostics[0]
+    assert diag.code == code, info.value.render()
+    assert (diag.span.line, diag.span.col) == (line, col), info.value.render()
+    assert diag.help, "every diagnostic has a help line"
+    return info.value
+
+
+# --- domains ------------------------------------------------------------------------------------
+
+
+def test_grid_domains_parse_and_print():
+    assert str(Domain.parse("torus(64, 32)")) == "torus(64, 32)"
+    sphere_domain = Domain.parse("sphere(32, 64, grid=legendre_gauss)")
+    assert sphere_domain.kind is DomainKind.SPHERE and sphere_domain.grid == (32, 64)
+    assert str(sphere_domain) == "sphere(nlat=32, nlon=64, grid=legendre_gauss)"
+    assert Domain.parse("sphere(nlat=8, nlon=16)").quadrature == "equiangular"
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "torus()",
+        "torus(1, 8)",
+        "torus(2, 2, 2, 2)",
+        "sphere(nlat=8)",
+        "sphere(8, 16, grid=healpix)",
+    ],
+)
+def test_bad_grid_domains_are_geo204(domain):
+    with pytest.raises(GeoError) as info:
+        frontend(spec("", "trivial", domain, "torus"))
+    assert info.value.codes == ["GEO204"]
+
+
+@pytest.mark.parametrize(
+    ("make", "group"),
+    [(torus, "@E(2)"), (torus, "@T(3)"), (torus, "@SO(2)"), (sphere, "@O(3)"), (sphere, "@E(3)")],
+)
+def test_groups_without_an_action_on_the_grid_are_geo408(make, group):
+    text = make("    y = u", group).replace("symmetry @", "@symmetry ")
+    err = fails(text, "GEO408")
+    assert "does not act on the domain" in err.render()
+
+
+def test_permuting_a_grid_axis_is_rejected():
+    with pytest.raises(GeoError) as info:
+        frontend(torus("    y = u", "T(2) x S(torus)"))
+    assert info.value.codes == ["GEO408"]
+
+
+def test_sphere_takes_polar_rotations_and_trivial():
+    assert infer(sphere("    y = sfno_conv(u, 4 x scalar)", "SO(2)")) == "4 x scalar over sphere"
+    assert infer(torus("    y = spectral_conv(u, 2 x scalar, modes=4)", "trivial"))
+
+
+# --- fields -------------------------------------------------------------------------------------
+
+
+def test_fields_carry_scalar_channels():
+    text = spec("", "T(2)", TORUS, "torus").replace(
+        "input u: 3 x scalar over torus", "input u: @vector over torus"
+    )
+    fails(text, "GEO310")
+
+
+@pytest.mark.parametrize(
+    ("expr", "want"),
+    [
+        ("linear(u, width x scalar)", "8 x scalar over torus"),
+        ("act(u, gelu)", "3 x scalar over torus"),
+        ("u + u * 2.0", "3 x scalar over torus"),
+        ("u + g", "3 x scalar over torus"),  # a global value broadcasts over the grid
+        ("concat(u, linear(u, 2 x scalar))", "3 x scalar + 2 x scalar over torus"),
+        ("mlp(u, [16, 4])", "4 x scalar over torus"),
+    ],
+)
+def test_pointwise_operators_on_fields(expr, want):
+    assert infer(torus(f"    y = {expr}")) == want
+
+
+@pytest.mark.parametrize("expr", ["norm(@u)", "sum(@u, over=torus)", "gate(@u)"])
+def test_operators_not_defined_on_fields_are_geo311(expr):
+    fails(torus(f"    y = {expr}"), "GEO311")
+
+
+# --- spectral_conv ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("modes", ["8", "[4, 17]", "[16, 1]"])
+def test_spectral_conv_types(modes):
+    assert infer(torus(f"    y = spectral_conv(u, width x scalar, modes={modes})")) == (
+        "8 x scalar over torus"
+    )
+
+
+@pytest.mark.parametrize("modes", ["0", "17", "[17, 4]", "[4, 18]", "[4, 4, 4]"])
+def test_spectral_conv_modes_beyond_the_grid_are_geo313(modes):
+    err = fails(torus(f"    y = @spectral_conv(u, 4 x scalar, modes={modes})"), "GEO313")
+    assert "16, 17" in err.render()
+
+
+def test_spectral_conv_needs_a_torus():
+    err = fails(sphere("    y = spectral_conv(@u, 4 x scalar, modes=4)"), "GEO312")
+    assert "sfno_conv" in err.render()
+
+
+def test_spectral_output_must_be_scalar():
+    fails(torus("    y = @spectral_conv(u, vector, modes=4)"), "GEO310")
+
+
+# --- sht, isht, sfno_conv -----------------------------------------------------------------------
+
+
+def test_sht_and_isht_types():
+    assert infer(sphere("    y = sht(u)")) == "3 x scalar over spectrum"
+    assert infer(sphere("    y = isht(sht(u, lmax=4) + sht(u, lmax=4))")) == (
+        "3 x scalar over sphere"
+    )
+
+
+def test_isht_needs_coefficients():
+    err = fails(sphere("    y = isht(@u)"), "GEO312")
+    assert "sht" in err.render()
+
+
+def test_coefficients_do_not_mix_with_fields():
+    fails(sphere("    y = sht(u) + @u"), "GEO305")
+
+
+def test_nonlinearity_on_coefficients_is_rejected():
+    fails(sphere("    y = act(@sht(u), gelu)"), "GEO311")
+
+
+@pytest.mark.parametrize("lmax", ["0", "8", "16"])
+def test_sfno_conv_types(lmax):
+    assert infer(sphere(f"    y = sfno_conv(u, width x scalar, lmax={lmax})")) == (
+        "8 x scalar over sphere"
+    )
+
+
+def test_sfno_conv_lmax_beyond_the_grid_is_geo313():
+    fails(sphere("    y = @sfno_conv(u, 4 x scalar, lmax=17)"), "GEO313")
+
+
+def test_sfno_conv_on_a_torus_is_geo312():
+    fails(torus("    y = sfno_conv(@u, 4 x scalar)"), "GEO312")
+
+
+def test_per_order_filter_breaks_so3():
+    err = fails(sphere("    y = @sfno_conv(u, 4 x scalar, filter=degree_order)"), "GEO409")
+    assert "filter=degree" in err.render() and "SO(2)" in err.render()
+
+
+def test_per_order_filter_is_fine_under_polar_rotations_or_none():
+    body = "    y = sfno_conv(u, 4 x scalar, filter=degree_order)"
+    assert infer(sphere(body, "SO(2)")) == "4 x scalar over sphere"
+    assert infer(sphere(body, "trivial")) == "4 x scalar over sphere"
+
+
+def test_unknown_filter_is_geo302():
+    with pytest.raises(GeoError) as info:
+        frontend(sphere("    y = sfno_conv(u, 4 x scalar, filter=block)"))
+    assert info.value.codes == ["GEO302"]
