@@ -215,8 +215,11 @@ CODES: dict[str, CodeInfo] = {
     ),
     "GEO202": _code(
         "unknown group",
-        """A `symmetry` factor is not a known group. Groups: `trivial`, `O(n)`, `SO(n)`, `E(n)`,
-        `SE(n)`, `T(n)`, `S(axis)`, combined with `x`.""",
+        """A `symmetry` factor is not a known group, or has a bad size. Groups: `trivial`,
+        `O(n)`, `SO(n)`, `E(n)`, `SE(n)`, `T(n)`, `Lorentz(n)`, `Sp(n)`, `C(n)`, `D(n)`, `S(n)`,
+        `A(n)` (n an integer, 1 to 64) and `S(axis)` (permutations of a named axis), combined
+        with `x`. At most one factor acts on channels: `Lorentz(3) x S(particles)` is fine,
+        `O(3) x Lorentz(3)` is not.""",
     ),
     "GEO203": _code(
         "unknown axis",
@@ -270,7 +273,8 @@ CODES: dict[str, CodeInfo] = {
     "GEO301": _code(
         "not a representation",
         """A feature type names something that is not an atom. Atoms: `scalar`, `pseudoscalar`,
-        `vector`, `pseudovector`, `point(n)`, and O(3) irreps such as `0e`, `1o`, `2e`.""",
+        `vector`, `pseudovector`, `point(n)`, `tensor(k)`, `regular`, O(3) irreps such as `0e`,
+        `1o`, `2e`, and the manifold atoms (`docs/manifolds.md`).""",
     ),
     "GEO302": _code(
         "bad compile-time value",
@@ -347,6 +351,23 @@ CODES: dict[str, CodeInfo] = {
         """A manifold atom or operator has an invalid parameter: a curvature that is not a
         positive number, a dimension below 1, or a bimap output larger than its input.""",
     ),
+    # --- GEO33x: representations of the solver's matrix groups (docs/solver.md) --------------
+    "GEO330": _code(
+        "representation not supported by the group",
+        """The model's group cannot act on this atom: `regular` needs a finite channel group
+        (`C(n)`, `D(n)`, `S(n)`, `A(n)`) with at most 10 000 elements; the matrix groups
+        `Lorentz(n)`, `Sp(n)`, `C(n)`, `D(n)`, `S(n)`, `A(n)` act on `scalar`, `vector`,
+        `tensor(k)` and `regular` only; `linear` maps built by the solver take those atoms (no
+        pseudoscalars or irreps beside a `tensor(k)`); `tensor(k)` has an order from 1 to 8.""",
+    ),
+    "GEO331": _code(
+        "equivariant basis too large",
+        """A `linear` layer needs the equivariant maps between two large representations, and
+        neither a stored dense basis (over 4 million entries) nor a closed form fits: closed
+        forms exist for `tensor(k)` of `S(n)` (partition diagrams) and of `O(n)`, `Sp(n)` and,
+        without Levi-Civita terms, `SO(n)` / `Lorentz(n)` (Brauer diagrams). Use smaller tensor
+        orders or a smaller group.""",
+    ),
     "GEO310": _code(
         "fields carry scalar channels",
         """A value over a `torus` or `sphere` grid (a field) has scalar channels: the symmetry
@@ -371,6 +392,36 @@ CODES: dict[str, CodeInfo] = {
         grid can represent: at most n/2 modes per periodic dimension (n/2 + 1 on the last, the
         real-FFT one); at most nlat degrees and nlon/2 + 1 orders on the sphere.""",
     ),
+    # --- GEO34x: weight spaces (docs/weightspace.md) -------------------------------------------
+    "GEO340": _code(
+        "weight-space values carry scalar channels",
+        """A value over `weights` (the weights and biases of an MLP, domain `weightspace`) has
+        scalar channels: `S(hidden)` moves the weights, not the channels. Write `k x scalar
+        over weights`.""",
+    ),
+    "GEO341": _code(
+        "not a weight-space axis",
+        """Weight-space values live over `weights` and nothing else. `hidden` names the neurons
+        that `S(hidden)` permutes; it is not an axis values can live on.""",
+    ),
+    "GEO342": _code(
+        "operator does not act on weight-space values",
+        """Values over `weights` take the DWSNet operators `dws_linear`, `dws_pool` and
+        `dws_flatten`, and the pointwise `linear`, `mlp`, `act`, `+`, `-`, `*` and `concat`
+        (entry by entry). Gathers, scatters and pooling `over=` an axis are not defined on
+        them; pool with `dws_pool`.""",
+    ),
+    "GEO343": _code(
+        "weight-space and global values mixed",
+        """`+`, `-`, `*` and `concat` take values over `weights` together, or global values
+        together: a global value does not broadcast over the weights. Combine global values
+        after `dws_pool`.""",
+    ),
+    "GEO344": _code(
+        "weight-space operator outside a weight space",
+        """`dws_linear`, `dws_pool` and `dws_flatten` act on values over `weights`, in a model
+        whose domain is `weightspace(mlp=[d0, d1, ..., dL])`.""",
+    ),
     # --- GEO4xx: equivariance -------------------------------------------------------------------
     "GEO400": _code(
         "operation breaks the symmetry",
@@ -393,7 +444,9 @@ CODES: dict[str, CodeInfo] = {
         "no equivariant linear map",
         """By Schur's lemma the only equivariant linear map between these representations is
         zero: an output atom does not appear in the input (e.g. scalars to vectors under O(3)).
-        Build the missing atoms with a product first (`s * v`).""",
+        Build the missing atoms with a product first (`s * v`). Under the solver's groups the
+        equivariant-basis solver decides: e.g. `vector` to `tensor(2)` under O(n) has no
+        equivariant map (odd total order), while SO(3) maps `tensor(2)` to `vector` (ε).""",
     ),
     "GEO404": _code(
         "points are not vectors",
@@ -417,6 +470,12 @@ CODES: dict[str, CodeInfo] = {
         invariant (scalars) or a pseudoscalar. Use `dot(a, b)` or a tensor product for two
         transforming values.""",
     ),
+    "GEO420": _code(
+        "Euclidean norm of a non-orthogonal representation",
+        """`norm`, `sqnorm` and `dot` use the Euclidean inner product, which `Lorentz(n)` and
+        `Sp(n)` do not preserve: boosts change |x|. The invariant is the group's own form:
+        `mdot(x, y)` (the Minkowski product x^T η y for Lorentz, x^T J y for Sp).""",
+    ),
     "GEO410": _code(
         "manifold operator breaks the symmetry",
         """A manifold operator with learned weights (`lorentz_linear`, `mobius_linear`,
@@ -438,6 +497,20 @@ CODES: dict[str, CodeInfo] = {
         """A spherical filter with a weight per (degree l, order m) commutes only with rotations
         about the polar axis. Under `SO(3)` the weights may depend on the degree l alone
         (Driscoll-Healy convolution, `filter=degree`).""",
+    ),
+    "GEO430": _code(
+        "flattening breaks the neuron-permutation symmetry",
+        """`dws_flatten` lists the weights in a fixed order, so permuting the neurons of a
+        hidden layer moves its entries: it is not invariant under `S(hidden)`. Pool with
+        `dws_pool` (invariant) or map with `dws_linear` (equivariant); flattening is the
+        plain-MLP baseline, for `symmetry trivial`.""",
+    ),
+    "GEO431": _code(
+        "the group does not act on the weight space",
+        """A `weightspace` domain carries `S(hidden)`: the permutations of the neurons of
+        every hidden layer at once (rows of `W_k`, entries of `b_k`, columns of `W_{k+1}`).
+        Other factors (rotations, `S(weights)`, which would permute every weight on its own)
+        are not symmetries of an MLP's weights.""",
     ),
     # --- GEO5xx: backend ------------------------------------------------------------------------
     "GEO500": _code(

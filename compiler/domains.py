@@ -17,6 +17,9 @@ EDGE_AXIS = "edges"
 SPECTRUM_AXIS = "spectrum"
 #: Sphere grids: their quadrature decides how far a band-limited field is integrated exactly.
 SPHERE_GRIDS = ("equiangular", "legendre_gauss")
+#: A weight space's axes: its values live over `weights`; `S(hidden)` permutes hidden neurons.
+WEIGHTS_AXIS = "weights"
+HIDDEN_AXIS = "hidden"
 
 
 class DomainKind(str, enum.Enum):
@@ -26,6 +29,7 @@ class DomainKind(str, enum.Enum):
     POINTCLOUD = "pointcloud"  # edges are built inside the module from the positions
     TORUS = "torus"  # a periodic grid: fields [batch, channels, n1, ..., nd]
     SPHERE = "sphere"  # a latitude-longitude grid: fields [batch, channels, nlat, nlon]
+    WEIGHTSPACE = "weightspace"  # an MLP's weights and biases: docs/weightspace.md
 
 
 class EdgeRule(str, enum.Enum):
@@ -44,6 +48,7 @@ class Domain:
     edge_arg: float | None = None  # radius r, or k of knn
     grid: tuple[int, ...] = ()  # torus: (n1, ..., nd); sphere: (nlat, nlon)
     quadrature: str | None = None  # sphere: one of SPHERE_GRIDS
+    layers: tuple[int, ...] = ()  # weightspace: the MLP's layer sizes (d0, d1, ..., dL)
 
     def __str__(self) -> str:
         if self.kind is DomainKind.GLOBAL:
@@ -53,6 +58,8 @@ class Domain:
         if self.kind is DomainKind.SPHERE:
             nlat, nlon = self.grid
             return f"sphere(nlat={nlat}, nlon={nlon}, grid={self.quadrature})"
+        if self.kind is DomainKind.WEIGHTSPACE:
+            return f"weightspace(mlp=[{', '.join(map(str, self.layers))}])"
         if self.kind is not DomainKind.POINTCLOUD:
             return f"{self.kind.value}({self.axis})"
         edges = self.edges.value if self.edges else "full"
@@ -74,6 +81,8 @@ class Domain:
 
     @property
     def axes(self) -> tuple[str, ...]:
+        if self.kind is DomainKind.WEIGHTSPACE:
+            return (WEIGHTS_AXIS, HIDDEN_AXIS)
         if self.axis is None:
             return ()
         if self.kind is DomainKind.SPHERE:
@@ -88,7 +97,7 @@ class Domain:
 
 
 #: Domains of the language that later work brings: a clear GEO501, not "unknown domain".
-PLANNED_DOMAINS = {"weightspace": "the generic group solver"}
+PLANNED_DOMAINS: dict[str, str] = {}
 
 
 def domain_from_ast(expr: ast.Expr, env: dict[str, object]) -> Domain:
@@ -156,6 +165,25 @@ def _sphere(expr: ast.Call, env: dict[str, object]) -> Domain:
     return Domain(DomainKind.SPHERE, "sphere", grid=(nlat, nlon), quadrature=quadrature)
 
 
+def _weightspace(expr: ast.Call, env: dict[str, object]) -> Domain:
+    """``weightspace(mlp=[d0, d1, ..., dL])``: the weights and biases of an MLP with these layer
+    sizes (Navon et al., ICML 2023); ``mlp`` may also name a list parameter."""
+    _no_kwargs(expr, {"mlp"})
+    given = next((kw.value for kw in expr.kwargs if kw.name.id == "mlp"), None)
+    usage = "write `weightspace(mlp=[d0, d1, ..., dL])`: at least two positive layer sizes"
+    if expr.args or given is None:
+        raise GeoError(_bad(expr, usage))
+    items = given.items if isinstance(given, ast.List) else None
+    value = env.get(given.id) if isinstance(given, ast.Name) else None
+    sizes = [_constant(i, env, None) for i in items] if items is not None else value
+    if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
+        raise GeoError(_bad(given, usage))
+    for size, item in zip(sizes, items or [given] * len(sizes), strict=True):
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 65536:
+            raise GeoError(_bad(item, "a layer size is an integer between 1 and 65536"))
+    return Domain(DomainKind.WEIGHTSPACE, layers=tuple(sizes))
+
+
 def _grid_size(expr: ast.Expr, env: dict[str, object], least: int) -> int:
     value = _constant(expr, env, None)
     if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= 65536:
@@ -201,9 +229,11 @@ def _bad(node: ast.Node, message: str) -> Diagnostic:
         label="domain",
         help="domains: `set(axis)`, `graph(nodes)`, "
         "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k))`, `torus(n1, n2, ...)`, "
-        "`sphere(nlat, nlon, grid=equiangular | legendre_gauss)`",
+        "`sphere(nlat, nlon, grid=equiangular | legendre_gauss)`, "
+        "`weightspace(mlp=[d0, d1, ..., dL])`",
     )
 
 
 _BUILDERS = {"set": _set, "graph": _graph, "pointcloud": _pointcloud}
-_GRID_BUILDERS = {"torus": _torus, "sphere": _sphere}
+# Domains that name their own axes (no axis argument first).
+_GRID_BUILDERS = {"torus": _torus, "sphere": _sphere, "weightspace": _weightspace}

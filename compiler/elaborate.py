@@ -17,10 +17,16 @@ from typing import Any
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain, DomainKind, domain_from_ast
 from geoc.grammar import ast
-from geoc.groups import MANIFOLD_DIMS, Group, Rotations, group_from_ast
+from geoc.groups import MANIFOLD_DIMS, Group, Rotations, UnsupportedAtom, group_from_ast
 from geoc.ir import Graph, Node, Port, ValueRef
 from geoc.ops import REQUIRED, ArgKind, AttrKind, OpContext, Param, lookup
+from geoc.ops.solver_ops import check_channel_atoms
 from geoc.ops.spectral import check_field_channels, check_field_use, grid_symmetry_error
+from geoc.ops.weightspace import (
+    check_weightspace_symmetry,
+    check_weightspace_type,
+    check_weightspace_use,
+)
 from geoc.program import Program
 from geoc.types import FeatureType, points_dim, type_from_ast
 
@@ -127,6 +133,7 @@ class Elaborator:
                     help=f"{wrong}; declare that (or `trivial`)",
                 )
             )
+        check_weightspace_symmetry(group, domain, sym[0].span if sym else None)
         return group.with_default_dim(domain.dim or self._points_dim(params)), domain
 
     def _points_dim(self, params: dict[str, Any]) -> int | None:
@@ -245,10 +252,14 @@ class Elaborator:
 
     def _declared_type(self, expr: ast.Expr, scope: Scope) -> FeatureType:
         ftype = type_from_ast(expr, scope.consts())
-        check_field_channels(OpContext("type", self.group, self.domain, expr.span), ftype)
+        type_ctx = OpContext("type", self.group, self.domain, expr.span)
+        check_field_channels(type_ctx, ftype)
+        check_weightspace_type(type_ctx, ftype)
         for atom in ftype.atoms:
             try:
                 self.group.atom_dim(atom)
+            except UnsupportedAtom as err:  # e.g. `regular` of a Lie group
+                raise GeoError(Diagnostic("GEO330", str(err), expr.span, help=err.help)) from None
             except ValueError:
                 raise GeoError(
                     Diagnostic(
@@ -394,7 +405,9 @@ class Elaborator:
         assert op is not None
         ctx = OpContext(op_name, self.group, self.domain, expr.span, tuple(spans))
         check_field_use(ctx, [v.type for v in inputs])
+        check_weightspace_use(ctx, [v.type for v in inputs])
         out_types = op.infer(ctx, [v.type for v in inputs], attrs)
+        check_channel_atoms(ctx, out_types)
         node = self._add(
             Node(
                 id=own,

@@ -1,9 +1,10 @@
 """Symmetry groups: factors, sampling, and how each atom transforms.
 
-A :class:`Group` is a product of factors: at most one *geometric* factor acting on channels
-(``O(n)``, ``SO(n)``, ``E(n)``, ``SE(n)``, ``T(n)``) and any number of permutation factors
-``S(axis)`` acting on index axes. Everything here is numpy and float64; the backend turns the
-matrices into tensors.
+A :class:`Group` is a product of factors: at most one factor acting on channels, either
+*geometric* (``O(n)``, ``SO(n)``, ``E(n)``, ``SE(n)``, ``T(n)``) or a *matrix group* of the
+equivariant-basis solver (``Lorentz(n)``, ``Sp(n)``, ``C(n)``, ``D(n)``, ``S(n)``, ``A(n)`` with
+an integer n; docs/solver.md), and any number of permutation factors ``S(axis)`` acting on index
+axes. Everything here is numpy and float64; the backend turns the matrices into tensors.
 
     >>> g = Group.parse("E(3) x S(nodes)")
     >>> str(g), g.space_dim, g.permuted_axes
@@ -13,12 +14,14 @@ matrices into tensors.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from geoc import solver
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar import ast
 from geoc.o3 import irrep_matrix
@@ -53,7 +56,52 @@ class Permutation:
         return f"S({self.axis})"
 
 
-Factor = Geometric | Permutation
+@dataclass(frozen=True, slots=True)
+class MatrixFactor:
+    """A matrix group of :mod:`geoc.solver` acting on channels: ``Lorentz(3)``, ``S(5)``, ...
+
+    ``vector`` is its defining representation (``Lorentz(n)`` on R^(1+n), time first;
+    ``Sp(n)`` on R^2n; ``C(n)``, ``D(n)`` on R^2; ``S(n)``, ``A(n)`` permuting R^n).
+    """
+
+    family: str  # a name of MATRIX_GROUPS
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.family}({self.n})"
+
+    @property
+    def solver(self) -> solver.MatrixGroup:
+        return _solver_group(self.family, self.n)
+
+    @property
+    def permutes(self) -> bool:
+        """Whether ``vector`` (hence ``tensor(k)``) moves by permutation matrices."""
+        return self.family in PERMUTING_GROUPS
+
+
+Factor = Geometric | Permutation | MatrixFactor
+#: `.geo` names of the solver's groups (an integer argument); `S(axis)` permutes an axis instead.
+MATRIX_GROUPS = ("Lorentz", "Sp", "C", "D", "S", "A")
+PERMUTING_GROUPS = frozenset({"S", "A"})
+#: Atoms whose action the solver defines (the channel group's representations).
+SOLVER_ATOMS = frozenset({AtomKind.TENSOR, AtomKind.REGULAR})
+MATRIX_ATOMS = frozenset({AtomKind.SCALAR, AtomKind.VECTOR, *SOLVER_ATOMS})
+
+
+@functools.cache
+def _solver_group(family: str, n: int) -> solver.MatrixGroup:
+    """One solver group per (family, n): its element table (regular) is built once."""
+    return getattr(solver, family)(n)
+
+
+class UnsupportedAtom(ValueError):
+    """An atom the model's group cannot act on (GEO330); ``help`` says what to write."""
+
+    def __init__(self, message: str, help: str) -> None:
+        super().__init__(message)
+        self.help = help
+
 
 _GEOMETRIC_NAMES = {
     (Rotations.O, False): "O",
@@ -76,6 +124,10 @@ class GroupElement:
     # How the element moves the points of a grid domain (torus shifts, sphere rotations): a
     # ``geoc.backends.torch_fx.verify_fields.GridMove``; None elsewhere.
     grid_move: Any = None
+    # The element of a matrix-group factor (Lorentz(n), S(5), ...), a matrix of its defining
+    # representation, and what kind of element it is ("boost+rotation", "reflection", ...).
+    matrix: np.ndarray | None = None
+    matrix_kind: str = ""
 
     @property
     def det(self) -> float:
@@ -103,8 +155,25 @@ class Group:
         return next((f for f in self.factors if isinstance(f, Geometric)), None)
 
     @property
+    def matrix(self) -> MatrixFactor | None:
+        return next((f for f in self.factors if isinstance(f, MatrixFactor)), None)
+
+    @property
+    def channel_group(self) -> solver.MatrixGroup | None:
+        """The solver's group acting on channels: a matrix factor, or the O(n) / SO(n) of a
+        geometric factor with rotations (translations do not act on tensors)."""
+        if self.matrix is not None:
+            return self.matrix.solver
+        geo = self.geometric
+        if geo is None or geo.rotations is Rotations.NONE:
+            return None
+        return _solver_group(geo.rotations.value, geo.n)
+
+    @property
     def space_dim(self) -> int | None:
-        return self.geometric.n if self.geometric else self.default_dim
+        if self.geometric:
+            return self.geometric.n
+        return self.matrix.solver.dim if self.matrix else self.default_dim
 
     def with_default_dim(self, dim: int | None) -> Group:
         return Group(self.factors, dim if self.geometric is None else None)
@@ -131,6 +200,9 @@ class Group:
         """
         dim = self.atom_dim(atom)
         rot = self.rotations
+        if self.matrix is not None or (atom.kind in SOLVER_ATOMS and rot is not Rotations.NONE):
+            # One block per atom, keyed by the atom: `linear` solves for the maps between them.
+            return (("0e", 1),) if atom.kind is AtomKind.SCALAR else ((str(atom), dim),)
         if rot is Rotations.NONE:
             return (("0e", 1),) * dim
         if atom.kind in _MANIFOLD_BLOCKS:
@@ -154,7 +226,37 @@ class Group:
         """A one-dimensional atom on which reflections act by -1 (pseudoscalars under O(n))."""
         return self.irreps(atom) == (("0o", 1),)
 
+    def permutes(self, atom: Atom) -> bool:
+        """Whether a matrix factor moves this atom's coordinates by permutation matrices (the
+        regular representation; `vector` and `tensor(k)` of S(n) and A(n)): pointwise maps
+        commute with it."""
+        factor = self.matrix
+        if factor is None or atom.kind not in MATRIX_ATOMS:
+            return False
+        if atom.kind in (AtomKind.VECTOR, AtomKind.TENSOR):
+            return factor.permutes
+        return True  # scalars stay, `regular` permutes the group's elements
+
+    def keeps_norm(self, atom: Atom) -> bool:
+        """Whether the Euclidean norm of the atom's coordinates is invariant: not for vectors
+        and tensors of Lorentz(n) or Sp(n), whose invariant forms are η and J."""
+        group = self.channel_group
+        moved = atom.kind in (AtomKind.VECTOR, AtomKind.TENSOR)
+        return not (
+            moved and self.matrix is not None and group is not None and not group.orthogonal
+        )
+
     def atom_dim(self, atom: Atom) -> int:
+        if self.matrix is not None and atom.kind not in MATRIX_ATOMS:
+            raise UnsupportedAtom(
+                f"{self.matrix} acts on `scalar`, `vector`, `tensor(k)` and `regular`, "
+                f"not on `{atom}`",
+                help="write the features as vectors or tensors of the group",
+            )
+        if atom.kind is AtomKind.REGULAR:
+            return self._order()
+        if atom.kind is AtomKind.TENSOR and self.space_dim is not None:
+            return self.space_dim ** atom.args[0]
         if atom.kind in (AtomKind.SCALAR, AtomKind.PSEUDOSCALAR):
             return 1
         if atom.kind in MANIFOLD_DIMS:
@@ -170,6 +272,22 @@ class Group:
     def type_dim(self, ftype: FeatureType) -> int:
         return sum(t.mul * self.atom_dim(t.atom) for t in ftype.terms)
 
+    def _order(self) -> int:
+        """The size of a finite channel group (the dimension of `regular`)."""
+        group = self.channel_group
+        if group is None or not group.is_finite:
+            where = f"{group} is a Lie group" if group else f"{self} has no finite channel group"
+            raise UnsupportedAtom(
+                f"`regular` needs a finite group, but {where}",
+                help="declare a finite group such as `C(4)`, `D(4)` or `S(5)`",
+            )
+        try:
+            return len(group.elements)
+        except solver.SolverError as err:
+            raise UnsupportedAtom(
+                f"`regular` of {group}: {err}", help="use `vector` or `tensor(k)` instead"
+            ) from None
+
     # --- sampling ---
 
     def sample(self, rng: np.random.Generator, axis_sizes: dict[str, int]) -> GroupElement:
@@ -184,10 +302,15 @@ class Group:
         if geo is not None and geo.translations:
             translation = rng.normal(size=geo.n) * 3.0
         perms = {a: rng.permutation(axis_sizes[a]) for a in self.permuted_axes if a in axis_sizes}
-        return GroupElement(rotation, translation, perms, label="random")
+        matrix, kind = sample_matrix(self.matrix, rng) if self.matrix else (None, "")
+        return GroupElement(
+            rotation, translation, perms, label="random", matrix=matrix, matrix_kind=kind
+        )
 
     def atom_matrix(self, atom: Atom, element: GroupElement) -> np.ndarray:
         """The matrix by which ``element`` acts on one copy of ``atom`` (the linear part)."""
+        if self.matrix is not None or atom.kind in SOLVER_ATOMS:
+            return self._solver_matrix(atom, element)
         dim = self.atom_dim(atom)
         rot = element.rotation
         if rot is None:
@@ -205,6 +328,19 @@ class Group:
         if kind in MANIFOLD_DIMS:
             return manifold_matrix(atom, rot)
         return self._irrep_matrix(atom, rot)
+
+    def _solver_matrix(self, atom: Atom, element: GroupElement) -> np.ndarray:
+        """rho(g) of the channel group's representations (docs/solver.md conventions)."""
+        g = element.matrix if self.matrix is not None else element.rotation
+        dim = self.atom_dim(atom)
+        if g is None or atom.kind is AtomKind.SCALAR:
+            return np.eye(dim)
+        if atom.kind is AtomKind.REGULAR:
+            group = self.channel_group
+            assert group is not None  # atom_dim checked it
+            return group.regular_matrix(g)
+        power = atom.args[0] if atom.kind is AtomKind.TENSOR else 1
+        return functools.reduce(np.kron, [g] * power)
 
     def _irrep_matrix(self, atom: Atom, rot: np.ndarray) -> np.ndarray:
         """O(3) irreps (Wigner D with parity); without reflections in the group the parity is
@@ -287,6 +423,34 @@ _MANIFOLD_BLOCKS: dict[AtomKind, Callable[[Group, Atom], tuple[tuple[str, int], 
 }
 
 
+def sample_matrix(factor: MatrixFactor, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """A random element of a matrix factor and its kind. Lorentz: a boost of rapidity 0.3-1.0
+    along a random direction times a Haar rotation of space (entries stay below cosh 1, so
+    float64 errors stay small); finite groups: a uniform element other than the identity."""
+    group = factor.solver
+    if factor.family == "Lorentz":
+        return _lorentz_element(rng, factor.n), "boost+rotation"
+    if factor.family in ("C", "D"):
+        others = group.elements[1:] if len(group.elements) > 1 else group.elements
+        element = others[rng.integers(len(others))]
+        return element, "reflection" if np.linalg.det(element) < 0 else "rotation"
+    kind = "channel permutation" if factor.permutes else f"{factor.family}({factor.n}) element"
+    return group.sample(rng), kind
+
+
+def _lorentz_element(rng: np.random.Generator, n: int) -> np.ndarray:
+    direction = rng.normal(size=n)
+    direction /= np.linalg.norm(direction)
+    rapidity = rng.uniform(0.3, 1.0)
+    boost = np.eye(n + 1)
+    boost[0, 0] = np.cosh(rapidity)
+    boost[0, 1:] = boost[1:, 0] = np.sinh(rapidity) * direction
+    boost[1:, 1:] += (np.cosh(rapidity) - 1.0) * np.outer(direction, direction)
+    rotation = np.eye(n + 1)
+    rotation[1:, 1:] = random_rotation(rng, n, reflect=False)
+    return boost @ rotation
+
+
 def random_rotation(rng: np.random.Generator, n: int, reflect: bool) -> np.ndarray:
     """A Haar-random element of SO(n), times a reflection when ``reflect``."""
     q, r = np.linalg.qr(rng.normal(size=(n, n)))
@@ -326,6 +490,17 @@ def group_from_ast(factors: tuple[ast.Expr, ...], env: dict[str, object]) -> Gro
                 help="E(n) already contains O(n) and T(n): write the largest group once",
             )
         )
+    if len([f for f in out if isinstance(f, Geometric | MatrixFactor)]) > 1:
+        raise GeoError(
+            Diagnostic(
+                "GEO202",
+                "a model has at most one group acting on channels",
+                factors[-1].span,
+                label="second channel group",
+                help="combine one channel group with permutations of axes, e.g. "
+                "`Lorentz(3) x S(particles)`",
+            )
+        )
     return Group(out)
 
 
@@ -363,6 +538,8 @@ def _geometric(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
 
 
 def _permutation(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
+    if isinstance(arg, ast.Int) or (isinstance(arg, ast.Name) and _is_int(env.get(arg.id))):
+        return _matrix_group(name, arg, env)  # S(5): permutation matrices on the channels
     if not isinstance(arg, ast.Name):
         raise GeoError(
             Diagnostic(
@@ -376,8 +553,35 @@ def _permutation(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
     return Permutation(arg.id)
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _matrix_group(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
+    """``Lorentz(3)``, ``Sp(2)``, ``C(4)``, ``D(4)``, ``S(5)``, ``A(5)``: a solver group."""
+    n = (
+        arg.value
+        if isinstance(arg, ast.Int)
+        else env.get(arg.id)
+        if isinstance(arg, ast.Name)
+        else None
+    )
+    if not _is_int(n) or not 1 <= n <= 64:  # type: ignore[operator]
+        raise GeoError(
+            Diagnostic(
+                "GEO202",
+                f"`{name}(n)` needs a size n between 1 and 64",
+                arg.span,
+                label="not a group size",
+                help=f"e.g. `{name}(4)`",
+            )
+        )
+    return MatrixFactor(name, int(n))  # type: ignore[arg-type]
+
+
 _FACTOR_BUILDERS: dict[str, Callable[[str, ast.Expr, dict[str, object]], Factor]] = {
     **{name: _geometric for name in GEOMETRIC_GROUPS},
+    **{name: _matrix_group for name in MATRIX_GROUPS},
     "S": _permutation,
 }
 
@@ -390,6 +594,6 @@ def _unknown_group(expr: ast.Expr) -> Diagnostic:
         f"`{format_expr(expr)}` is not a known group",
         expr.span,
         label="unknown group",
-        help="groups: `trivial`, `O(n)`, `SO(n)`, `E(n)`, `SE(n)`, `T(n)`, `S(axis)`, "
-        "joined by `x`",
+        help="groups: `trivial`, `O(n)`, `SO(n)`, `E(n)`, `SE(n)`, `T(n)`, `Lorentz(n)`, "
+        "`Sp(n)`, `C(n)`, `D(n)`, `S(n)`, `A(n)`, `S(axis)`, joined by `x`",
     )

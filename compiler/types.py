@@ -38,12 +38,22 @@ class AtomKind(str, enum.Enum):
     UNIT = "unit"  # unit sphere S^{n-1} in R^n
     SPD = "spd"  # symmetric positive definite n x n matrices, row-major
     SYM = "sym"  # symmetric n x n matrices, row-major (a vector space: tangents of spd)
+    # Representations of the solver's matrix groups (docs/solver.md): the k-th tensor power of
+    # `vector`, flattened row-major, and the regular representation of a finite group.
+    TENSOR = "tensor"
+    REGULAR = "regular"
 
 
 #: Atoms written as a bare name.
 NAMED_ATOMS = {
     k.value: k
-    for k in (AtomKind.SCALAR, AtomKind.PSEUDOSCALAR, AtomKind.VECTOR, AtomKind.PSEUDOVECTOR)
+    for k in (
+        AtomKind.SCALAR,
+        AtomKind.PSEUDOSCALAR,
+        AtomKind.VECTOR,
+        AtomKind.PSEUDOVECTOR,
+        AtomKind.REGULAR,
+    )
 }
 #: Atoms written as a call, with the number of integer arguments they take.
 CALL_ATOMS = {
@@ -51,7 +61,11 @@ CALL_ATOMS = {
     "unit": (AtomKind.UNIT, 1),
     "spd": (AtomKind.SPD, 1),
     "sym": (AtomKind.SYM, 1),
+    "tensor": (AtomKind.TENSOR, 1),
 }
+#: The largest tensor order `tensor(k)` may have (a 64-dimensional vector space has 64^k
+#: coordinates: the bound keeps types printable and layers buildable).
+MAX_TENSOR_ORDER = 8
 #: Curved atoms with a float parameter: the keyword that names it, and its default.
 CURVED_ATOMS = {"lorentz": (AtomKind.LORENTZ, "k"), "poincare": (AtomKind.POINCARE, "c")}
 CURVATURE_DEFAULT = 1.0
@@ -315,7 +329,17 @@ def _float_value(expr: ast.Expr, env: dict[str, object]) -> float | None:
 
 
 def _sized(atom: Atom, expr: ast.Expr) -> Atom:
-    """Manifold atoms need a dimension of at least 1."""
+    """Manifold atoms need a dimension of at least 1; a tensor power an order 1..8."""
+    if atom.kind is AtomKind.TENSOR and not 1 <= atom.args[0] <= MAX_TENSOR_ORDER:
+        raise GeoError(
+            Diagnostic(
+                "GEO330",
+                f"`tensor(k)` needs an order k between 1 and {MAX_TENSOR_ORDER}",
+                expr.span,
+                label=f"order {atom.args[0]}",
+                help="e.g. `tensor(2)` (a matrix); `tensor(1)` is `vector`, use `scalar` for 0",
+            )
+        )
     if (atom.is_manifold or atom.kind is AtomKind.SYM) and atom.args[0] < 1:
         raise GeoError(
             Diagnostic(
@@ -333,7 +357,8 @@ def _unknown_atom(expr: ast.Expr) -> Diagnostic:
     from geoc.grammar.formatter import format_expr
 
     manifolds = ["lorentz(n, k=1.0)", "poincare(n, c=1.0)", "unit(n)", "spd(n)", "sym(n)"]
-    known = ", ".join(f"`{a}`" for a in [*NAMED_ATOMS, "point(n)", "0e", "1o", *manifolds])
+    named = [*NAMED_ATOMS, "point(n)", "tensor(k)", "0e", "1o", *manifolds]
+    known = ", ".join(f"`{a}`" for a in named)
     return Diagnostic(
         "GEO301",
         f"`{format_expr(expr)}` is not a representation",

@@ -16,7 +16,17 @@ import pytest
 import geoc
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC_FILES = {"deepsets.geo", "egnn.geo", "fno.geo", "lorentz_mlp.geo", "nequip.geo", "sfno.geo"}
+SPEC_FILES = {
+    "deepsets.geo",
+    "dwsnet.geo",
+    "egnn.geo",
+    "emlp_o5.geo",
+    "fno.geo",
+    "lorentz_mlp.geo",
+    "lorentz_tagger.geo",
+    "nequip.geo",
+    "sfno.geo",
+}
 
 
 def _resource_names(package: str) -> set[str]:

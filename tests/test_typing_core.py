@@ -228,7 +228,7 @@ def small(symmetry: str, domain: str, inputs: str) -> str:
         (small("@Q(3)", "set(set)", ""), "GEO202"),
         (small("O(3) x @E(3)", "set(set)", ""), "GEO202"),
         (small("O(@0)", "set(set)", ""), "GEO202"),
-        (small("S(@3)", "set(set)", ""), "GEO202"),
+        (small("S(@0)", "set(set)", ""), "GEO202"),
         (small("E(3) x @S(foo)", CLOUD, "    input p: point(3) over nodes"), "GEO406"),
         (small("S(set)", "@blob(set)", ""), "GEO204"),
         (small("S(set)", "@set(1)", ""), "GEO204"),

@@ -22,7 +22,7 @@ from torch import fx
 from geoc.backends.torch_fx import runtime as rt
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS, DomainKind, EdgeRule
-from geoc.ir import Graph, Node, ValueRef
+from geoc.ir import Graph, Node, Port, ValueRef
 from geoc.types import FeatureType
 
 Lowering = Callable[["LowerCtx", Node, list[fx.Node]], fx.Node]
@@ -178,7 +178,7 @@ def lower(
     for node in ir.nodes:
         if node.op != "input":
             _lower_node(ctx, node)
-    ctx.fx.output({name: ctx.values[port.value] for name, port in ir.outputs.items()})
+    ctx.fx.output({name: _output_value(ctx, port) for name, port in ir.outputs.items()})
     module = ctx.root
     module.graph = ctx.fx  # generates and compiles forward() once
     module.graph.lint()
@@ -213,12 +213,26 @@ def _placeholders(ctx: LowerCtx) -> None:
         ctx.values[port.value] = node
     if ctx.ir.domain.edges is EdgeRule.GIVEN:
         ctx.inputs["edge_index"] = ctx.fx.placeholder("edge_index")
+    if ctx.ir.domain.kind is DomainKind.WEIGHTSPACE:  # a batch of networks leads every value
+        from geoc.backends.torch_fx.ops.weightspace import pack_inputs
+
+        pack_inputs(ctx)
+        return
     if ctx.ir.domain.is_field:  # the batch is the fields' leading dimension
         return
     if ctx.ir.domain.axis is not None:
         ctx.batch = ctx.fx.placeholder("batch", default_value=None)
     graphs = ctx.fx.placeholder("num_graphs", default_value=None)
     ctx.num_graphs = ctx.call(rt.count_graphs, ctx.batch, graphs)
+
+
+def _output_value(ctx: LowerCtx, port: Port) -> fx.Node:
+    """Outputs over `weights` go back to the per-layer list layout they came in."""
+    if ctx.ir.domain.kind is not DomainKind.WEIGHTSPACE:
+        return ctx.values[port.value]
+    from geoc.backends.torch_fx.ops.weightspace import output_value
+
+    return output_value(ctx, port)
 
 
 def _domain_structure(ctx: LowerCtx) -> None:

@@ -56,6 +56,14 @@ from geoc.backends.torch_fx.verify_manifold import (
     membership_rows,
     needs_manifold_draw,
 )
+from geoc.backends.torch_fx.verify_weightspace import (
+    draw_neuron_permutation,
+    draw_weightspace_inputs,
+    is_weightspace,
+    move_inputs,
+    packed_outputs,
+    weightspace_law,
+)
 from geoc.catalog import BUILTIN_PREFIX, builtin_spec
 from geoc.diagnostics import Diagnostic, Span, render
 from geoc.domains import EDGE_AXIS, DomainKind, EdgeRule
@@ -235,6 +243,8 @@ def draw_sample(
     """Random inputs of every declared type, plus ``edge_index`` / ``batch`` as the domain needs."""
     if ir.domain.is_field:
         return Sample(draw_field_inputs(ir, rng, dtype), {})
+    if is_weightspace(ir):
+        return Sample(*draw_weightspace_inputs(ir, rng, dtype, graphs))
     sizes = graph_sizes(nodes, graphs)
     total = sum(sizes)
     structure: dict[str, Any] = {}
@@ -355,6 +365,8 @@ def describe(element: GroupElement) -> str:
     parts = []
     if element.rotation is not None:
         parts.append("rotation+reflection" if element.det < 0 else "rotation")
+    if element.matrix is not None:  # an element of a matrix group (Lorentz(n), S(5), ...)
+        parts.append(element.matrix_kind or "group element")
     if element.translation is not None:
         parts.append("translation")
     if any(not np.array_equal(p, np.arange(len(p))) for p in element.permutations.values()):
@@ -701,7 +713,9 @@ def check_module(
 
 
 def _exact_law(ir: Graph) -> str:
-    """What the exact trials of a grid domain moved (empty elsewhere)."""
+    """What the exact trials of a grid domain or a weight space moved (empty elsewhere)."""
+    if is_weightspace(ir):
+        return weightspace_law(ir)
     if not ir.domain.is_field or not ir.group.factors:
         return ""
     if ir.domain.kind is DomainKind.TORUS:
@@ -768,9 +782,14 @@ def _make_trial(
     """The trial's element (drawn unless given) and both sets of inputs, on ``device``."""
     if element is None and ir.domain.is_field:
         element = draw_grid_element(ir, rng)
+    if element is None and is_weightspace(ir):
+        element = draw_neuron_permutation(ir, rng)
     if element is None:
         element = draw_element(ir.group, rng, sample.sizes, index)
-    moved = transform_inputs(ir, sample, element)
+    if is_weightspace(ir):  # weight-space inputs are layer lists: moved layer by layer
+        moved = move_inputs(ir, sample.inputs, element)
+    else:
+        moved = transform_inputs(ir, sample, element)
     inputs, moved = _to_device(sample.inputs, moved, device=device)
     return Trial(index, element, inputs, moved, sample.sizes)
 
@@ -781,8 +800,15 @@ def _device_of(module: fx.GraphModule) -> torch.device:
 
 
 def _to_device(*inputs: Mapping[str, Any], device: torch.device) -> list[dict[str, Any]]:
-    """Inputs are drawn and transformed on the CPU, then moved where the module runs."""
-    return [{k: v.to(device) if isinstance(v, Tensor) else v for k, v in i.items()} for i in inputs]
+    """Inputs are drawn and transformed on the CPU, then moved where the module runs (lists of
+    tensors, the weight-space inputs, element by element)."""
+
+    def move(value: Any) -> Any:
+        if isinstance(value, list):
+            return [move(v) for v in value]
+        return value.to(device) if isinstance(value, Tensor) else value
+
+    return [{k: move(v) for k, v in i.items()} for i in inputs]
 
 
 def _failure_sources(failure: Failure | None, sources: Mapping[str, str]) -> dict[str, str]:
@@ -795,6 +821,8 @@ def _output_errors(module: fx.GraphModule, ir: Graph, trial: Trial) -> dict[str,
     """Per output: error of ``f(g·x)`` against ``g·f(x)``."""
     with torch.no_grad():
         before, after = module(**trial.inputs), module(**trial.moved)
+    if is_weightspace(ir):  # outputs over `weights` come as layer lists
+        before, after = packed_outputs(ir, before), packed_outputs(ir, after)
     maps = trial.axis_maps()
     if any(EDGE_AXIS in port.type.axes for port in ir.outputs.values()):
         maps.update(_edge_maps(module, ir, trial, maps))

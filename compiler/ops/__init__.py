@@ -118,7 +118,7 @@ REGISTRY: dict[str, OpDef] = {}
 #: Operators of the language that later work brings (DSL.md §3-4), with where they come from:
 #: calling one is a clear GEO501, not an "unknown operator".
 PLANNED: dict[str, str] = {
-    **dict.fromkeys(["lift_conv", "group_conv", "mdot"], "the generic group solver"),
+    **dict.fromkeys(["lift_conv", "group_conv"], "the generic group solver"),
 }
 
 
@@ -135,7 +135,7 @@ def lookup(name: str) -> OpDef | None:
 
 def _load_families() -> None:
     """Import every family module once (each registers its operators on import)."""
-    from geoc.ops import core, graph, manifold, o3, spectral  # noqa: F401
+    from geoc.ops import core, graph, manifold, o3, solver_ops, spectral, weightspace  # noqa: F401
 
 
 def tensor(name: str) -> Param:

@@ -99,6 +99,23 @@ def not_invariant(ctx: OpContext, ftype: FeatureType) -> list[Atom]:
     return [a for a in ftype.atoms if not ctx.group.is_invariant(a)]
 
 
+def norm_violation(ctx: OpContext, ftype: FeatureType, arg: int) -> list[Diagnostic]:
+    """GEO420: a Euclidean norm or dot product of Lorentz(n) / Sp(n) vectors (not invariant)."""
+    atom = next((a for a in ftype.atoms if not ctx.group.keeps_norm(a)), None)
+    if atom is None:
+        return []
+    return [
+        ctx.diagnostic(
+            "GEO420",
+            f"`{ctx.op}` of `{atom}` is not invariant under {ctx.group}: the group does not "
+            "preserve the Euclidean inner product",
+            arg=arg,
+            label=str(ftype.with_axes(())),
+            help="use the group's invariant form `mdot(x, x)` (Minkowski under Lorentz)",
+        )
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # Arithmetic made from syntax: a + b, a - b, a * b, -a
 
@@ -167,7 +184,8 @@ def _infer_mul(
     else:
         swapped = False
     if not is_scalar_like(a):
-        if ctx.group.rotations is Rotations.NONE and a.same_rep(b):
+        unmoved = ctx.group.rotations is Rotations.NONE and ctx.group.matrix is None
+        if unmoved and a.same_rep(b):
             return (a.with_axes(axes),)
         raise ctx.error(
             "GEO407",
@@ -274,6 +292,10 @@ def _infer_linear(
             label=str(out),
             help="write the output type without `over`",
         )
+    from geoc.ops import solver_ops  # the solver's groups build `linear` from their basis
+
+    if solver_ops.uses_solver(ctx.group, a, out):
+        solver_ops.check_solver_linear(ctx, a, out)
     return (out.with_axes(a.axes),)
 
 
@@ -284,6 +306,10 @@ def _linear_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) 
     )
     if found:
         return found
+    from geoc.ops import solver_ops
+
+    if solver_ops.uses_solver(ctx.group, a, attrs["out"]):
+        return solver_ops.solver_linear_contract(ctx, types, attrs)
     have = {key for atom in a.atoms for key, _ in ctx.group.irreps(atom)}
     for atom in attrs["out"].atoms:
         missing = [key for key, _ in ctx.group.irreps(atom) if key not in have]
@@ -372,7 +398,8 @@ def _infer_act(
 def _act_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     (a,) = types
     odd = ACTIVATIONS[attrs["fn"]]
-    bad = [x for x in not_invariant(ctx, a) if not (odd and ctx.group.is_sign(x))]
+    moved = [x for x in not_invariant(ctx, a) if not ctx.group.permutes(x)]
+    bad = [x for x in moved if not (odd and ctx.group.is_sign(x))]
     if not bad:
         return []
     atom = bad[0]
@@ -441,7 +468,8 @@ def _infer_norm(
 
 def _norm_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     fix = "take the norm of a difference of points, e.g. `norm(x[dst] - x[src])`"
-    return point_violation(ctx, types[0], 0, f"`{ctx.op}` of a point", fix)
+    found = point_violation(ctx, types[0], 0, f"`{ctx.op}` of a point", fix)
+    return found or norm_violation(ctx, types[0], 0)
 
 
 def _infer_dot(
@@ -472,9 +500,10 @@ def _even(atom: Atom) -> Atom:
 
 def _dot_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     fix = "take dot products of differences of points (vectors)"
-    return [
+    found = [
         d for i, t in enumerate(types) for d in point_violation(ctx, t, i, "`dot` of a point", fix)
     ]
+    return found or norm_violation(ctx, types[0], 0)
 
 
 register(OpDef("concat", "core", (tensors("xs"),), _infer_concat, doc="direct sum of values"))

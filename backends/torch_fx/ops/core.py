@@ -11,10 +11,12 @@ from torch import fx
 
 from geoc.backends.torch_fx import runtime as rt
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
+from geoc.backends.torch_fx.ops.solver_ops import lower_solver_linear
 from geoc.backends.torch_fx.runtime_o3 import ACTIVATIONS
 from geoc.groups import Group
 from geoc.ir import Node
 from geoc.ops.core import is_scalar_like
+from geoc.ops.solver_ops import uses_solver
 from geoc.ops.spectral import is_field
 from geoc.types import FeatureType
 
@@ -120,6 +122,8 @@ def lower_mlp(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 
 @lowering("linear", channel_first=True)
 def lower_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    if uses_solver(ctx.group, ctx.in_types(node)[0], node.out_types[0]):
+        return lower_solver_linear(ctx, node, args)  # weights: coefficients of the basis
     plan = SchurPlan.build(ctx.group, ctx.in_types(node)[0], node.out_types[0])
     if plan.is_dense:
         key = plan.keys[0]

@@ -1,0 +1,149 @@
+"""The spectral examples: the Navier-Stokes data solver against exact solutions, and a tiny
+end-to-end run of each example (data, compile, train, plot)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+@functools.cache
+def load(relative: str) -> ModuleType:
+    """An example file as a module (examples/ is not a package), registered in sys.modules
+    as dataclasses need."""
+    name = "geoc_example_" + relative.replace("/", "_").removesuffix(".py")
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / relative)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[name] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+@pytest.fixture(scope="module")
+def ns() -> ModuleType:
+    return load("data/navier_stokes.py")
+
+
+def relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+def test_one_shell_decays_at_the_exact_rate(ns: ModuleType) -> None:
+    """sin 2πx + cos 2πy is a steady Euler flow (u·∇ω cancels pointwise only if u and v have
+    the right signs), so without forcing it decays as exp(-4π² ν t); the error is Crank-
+    Nicolson's, second order in the step."""
+    x, y = ns.grid(32)
+    w0 = torch.sin(2 * math.pi * x) + torch.cos(2 * math.pi * y)
+    viscosity, t_final = 1e-2, 1.0
+    exact = math.exp(-4 * math.pi**2 * viscosity * t_final) * w0
+    errors = [
+        relative(ns.VorticitySolver(32, viscosity, dt).solve(w0, 0 * w0, t_final), exact)
+        for dt in (0.02, 0.01)
+    ]
+    assert errors[0] < 1e-5
+    assert 3.8 < errors[0] / errors[1] < 4.2
+
+
+def test_li_forcing_spins_up_its_mode_exactly(ns: ModuleType) -> None:
+    """From rest, Li et al.'s forcing f (one shell, |k|² = 2) drives ω = f (1 - e^{-νλt}) / (νλ)
+    with λ = 8π²: diffusion, forcing and the (vanishing) advection together, to second order."""
+    forcing = ns.li_forcing(32)
+    viscosity, t_final = 1e-2, 2.0
+    rate = viscosity * 8 * math.pi**2
+    exact = forcing * (1 - math.exp(-rate * t_final)) / rate
+    errors = [
+        relative(ns.VorticitySolver(32, viscosity, dt).solve(0 * forcing, forcing, t_final), exact)
+        for dt in (0.02, 0.01)
+    ]
+    assert errors[0] < 1e-4
+    assert 3.8 < errors[0] / errors[1] < 4.2
+
+
+@pytest.fixture(scope="module")
+def flow(ns: ModuleType) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two random ω(0) (float64, 32 x 32), Li et al.'s forcing, and ω(0.5)."""
+    generator = torch.Generator().manual_seed(0)
+    w0 = 5.0 * ns.gaussian_random_field(2, 32, generator)
+    forcing = ns.li_forcing(32)
+    return w0, forcing, ns.VorticitySolver(32).solve(w0, forcing, 0.5)
+
+
+def test_the_flow_keeps_zero_mean_and_commutes_with_shifts(
+    ns: ModuleType, flow: tuple[torch.Tensor, ...]
+) -> None:
+    """Mean vorticity is conserved (zero), and shifting ω(0) and f shifts ω(T): the exact T(2)
+    equivariance that the FNO example's (ω(0), f) -> ω(T) map inherits; shifting ω(0) alone
+    does not commute."""
+    w0, forcing, w = flow
+    assert w.mean(dim=(-2, -1)).abs().max() < 1e-12
+    shift, dims = (5, 11), (-2, -1)
+    solver = ns.VorticitySolver(32)
+    moved = solver.solve(w0.roll(shift, dims), forcing.roll(shift, dims), 0.5)
+    assert relative(moved, w.roll(shift, dims)) < 1e-12
+    assert relative(solver.solve(w0.roll(shift, dims), forcing, 0.5), moved) > 1e-2
+
+
+@pytest.mark.parametrize(("rotations", "reflect"), [(1, False), (0, True), (3, True)])
+def test_the_flow_commutes_with_the_augmentations(
+    ns: ModuleType, flow: tuple[torch.Tensor, ...], rotations: int, reflect: bool
+) -> None:
+    """The FNO example's D4 augmentation (rotations; reflections flip the sign of the
+    pseudo-scalars ω and f) maps solutions to solutions."""
+    w0, forcing, w = flow
+    example = load("fno_navier_stokes.py")
+
+    def move(field: torch.Tensor) -> torch.Tensor:
+        return example.dihedral(field, rotations, reflect)
+
+    moved = ns.VorticitySolver(32).solve(move(w0), move(forcing), 0.5)
+    assert relative(moved, move(w)) < 1e-12
+
+
+def test_the_random_field_has_the_prescribed_spectrum(ns: ModuleType) -> None:
+    """Mode variances equal τ^{2α-2} (4π²|k|² + τ²)^{-α} at any resolution (mean of 400)."""
+    generator = torch.Generator().manual_seed(1)
+    fields = ns.gaussian_random_field(400, 16, generator)
+    power = torch.fft.rfft2(fields, norm="forward").abs().square().mean(0)
+    k1, k2 = ns.wavenumbers(16)
+    eigenvalue = 7.0**3 * (4 * math.pi**2 * (k1**2 + k2**2) + 49.0) ** -2.5
+    assert power[0, 0] < 1e-20
+    assert torch.allclose(power[1:4, 1:4], eigenvalue[1:4, 1:4], rtol=0.25)
+
+
+def printed_error(text: str, model: str) -> float:
+    match = re.search(rf"test relative L2 error: {model} (\S+),", text)
+    assert match, text
+    return float(match.group(1))
+
+
+@pytest.mark.slow
+def test_fno_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "fno.png"
+    example = load("fno_navier_stokes.py")
+    assert example.main(["--steps", "3", "--samples", "8", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    assert math.isfinite(printed_error(capsys.readouterr().out, "FNO"))
+
+
+@pytest.mark.slow
+def test_sfno_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("torch_harmonics")
+    out = tmp_path / "sfno.png"
+    example = load("sfno_shallow_water.py")
+    assert example.main(["--steps", "3", "--samples", "8", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    assert math.isfinite(printed_error(capsys.readouterr().out, "SFNO"))
