@@ -372,13 +372,16 @@ CODES: dict[str, CodeInfo] = {
         "fields carry scalar channels",
         """A value over a `torus` or `sphere` grid (a field) has scalar channels: the symmetry
         moves the grid points, not the channels. Vector or tensor fields on these domains are
-        not supported.""",
+        not supported. Under `C(4)` / `D(4)` on a square torus a field may also carry `k x
+        regular` (group feature maps, docs/gcnn.md).""",
     ),
     "GEO311": _code(
         "operator does not act on fields",
         """The operator works on values over index axes or global values; on a field over a
         grid it is not defined (yet). Fields take `linear`, `mlp`, `act`, `+`, `-`, `*`,
-        `concat` (all pointwise over the grid) and the spectral operators.""",
+        `concat` (all pointwise over the grid), the spectral operators, the group convolutions
+        and `sum` / `mean` / `max(z, over=torus)`; a sphere grid has no plain pooling (its
+        points carry quadrature weights).""",
     ),
     "GEO312": _code(
         "spectral operator on the wrong domain",
@@ -421,6 +424,20 @@ CODES: dict[str, CodeInfo] = {
         "weight-space operator outside a weight space",
         """`dws_linear`, `dws_pool` and `dws_flatten` act on values over `weights`, in a model
         whose domain is `weightspace(mlp=[d0, d1, ..., dL])`.""",
+    ),
+    # --- GEO35x: group convolutions (docs/gcnn.md) ---------------------------------------------
+    "GEO350": _code(
+        "group convolution on the wrong channels",
+        """`lift_conv` lifts an image (a field of `k x scalar`) to group feature maps (`k x
+        regular`); `group_conv` maps `k x regular` to `k x regular`; `group_pool` reduces
+        `k x regular` to `k x scalar`. Lift scalars first, and write the output as `k x
+        regular` (one copy of |G| channels per learned filter).""",
+    ),
+    "GEO351": _code(
+        "bad convolution kernel",
+        """A group convolution's `kernel` is an odd size from 1 up to the grid size: odd, so
+        the filter has a centre that the rotations of the grid fix, and no larger than the
+        grid, so the periodic padding wraps at most once.""",
     ),
     # --- GEO4xx: equivariance -------------------------------------------------------------------
     "GEO400": _code(
@@ -488,9 +505,10 @@ CODES: dict[str, CodeInfo] = {
     "GEO408": _code(
         "the group does not act on this domain",
         """A grid domain fixes which symmetries can act on it: a `torus(n1, ..., nd)` carries
-        cyclic shifts, `T(d)`; a `sphere` carries rotations, `SO(3)` (or `SO(2)`, rotations
-        about the polar axis). Other factors (reflections, permutations, other dimensions)
-        have no action on the grid.""",
+        cyclic shifts, `T(d)`, and a square 2-D one also `C(4)` / `D(4)` (90° rotations and
+        reflections, with or without `T(2)`); a `sphere` carries rotations, `SO(3)` (or
+        `SO(2)`, rotations about the polar axis). Other factors (other reflections,
+        permutations, other dimensions or rotation orders) have no action on the grid.""",
     ),
     "GEO409": _code(
         "spectral filter breaks rotation equivariance",
@@ -511,6 +529,13 @@ CODES: dict[str, CodeInfo] = {
         every hidden layer at once (rows of `W_k`, entries of `b_k`, columns of `W_{k+1}`).
         Other factors (rotations, `S(weights)`, which would permute every weight on its own)
         are not symmetries of an MLP's weights.""",
+    ),
+    "GEO440": _code(
+        "group convolution without a grid rotation group",
+        """`lift_conv`, `group_conv` and `group_pool` need the rotations of the grid as the
+        model's group: `symmetry C(4)` or `D(4)` (alone, or with `T(2)` for the shifts) on a
+        square `torus(n, n)`. Under other groups there is no regular representation that the
+        grid's rotations permute.""",
     ),
     # --- GEO5xx: backend ------------------------------------------------------------------------
     "GEO500": _code(

@@ -490,7 +490,8 @@ def group_from_ast(factors: tuple[ast.Expr, ...], env: dict[str, object]) -> Gro
                 help="E(n) already contains O(n) and T(n): write the largest group once",
             )
         )
-    if len([f for f in out if isinstance(f, Geometric | MatrixFactor)]) > 1:
+    channel = [f for f in out if isinstance(f, Geometric | MatrixFactor)]
+    if len(channel) > 1 and not _is_wallpaper(channel):
         raise GeoError(
             Diagnostic(
                 "GEO202",
@@ -502,6 +503,14 @@ def group_from_ast(factors: tuple[ast.Expr, ...], env: dict[str, object]) -> Gro
             )
         )
     return Group(out)
+
+
+def _is_wallpaper(factors: list[Factor]) -> bool:
+    """``T(2) x C(n)`` / ``T(2) x D(n)``: shifts and rotations of a 2-D grid (docs/gcnn.md); the
+    translations do not act on channels, so the rotations are the one channel group."""
+    shifts = Geometric(2, Rotations.NONE, True)
+    rotations = [f for f in factors if isinstance(f, MatrixFactor) and f.family in ("C", "D")]
+    return len(factors) == 2 and shifts in factors and len(rotations) == 1
 
 
 def _factor(expr: ast.Expr, env: dict[str, object]) -> Factor | None:

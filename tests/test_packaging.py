@@ -25,6 +25,7 @@ SPEC_FILES = {
     "lorentz_mlp.geo",
     "lorentz_tagger.geo",
     "nequip.geo",
+    "p4cnn.geo",
     "sfno.geo",
 }
 

@@ -133,9 +133,16 @@ def test_pointwise_operators_on_fields(expr, want):
     assert infer(torus(f"    y = {expr}")) == want
 
 
-@pytest.mark.parametrize("expr", ["norm(@u)", "sum(@u, over=torus)", "gate(@u)"])
+@pytest.mark.parametrize("expr", ["norm(@u)", "gate(@u)"])
 def test_operators_not_defined_on_fields_are_geo311(expr):
     fails(torus(f"    y = {expr}"), "GEO311")
+
+
+def test_pooling_a_field_over_its_grid():
+    """A torus field pools to a global value (invariant: docs/gcnn.md); a sphere's points carry
+    quadrature weights, so a plain pool over them is GEO311."""
+    assert infer(torus("    y = sum(u, over=torus)")) == "3 x scalar"
+    fails(sphere("    y = mean(@u, over=sphere)"), "GEO311")
 
 
 # --- spectral_conv ------------------------------------------------------------------------------

@@ -190,6 +190,8 @@ def _lower_node(ctx: LowerCtx, node: Node) -> None:
     types = ctx.in_types(node)
     fields = [_is_field(t) for t in types]
     native = node.op in CHANNEL_FIRST or (node.op in ELEMENTWISE and all(fields))
+    if native and any(fields) and _maps_last_axis(ctx, node):
+        native = False
     if native or not any(fields):
         result = LOWERINGS[node.op](ctx, node, args)
     else:  # see fields channel-last for this rule, and put the channels back after it
@@ -203,6 +205,14 @@ def _lower_node(ctx: LowerCtx, node: Node) -> None:
     if result.op == "call_function":  # name the value after the spec in the generated code
         result._rename(_py_name(node.id))
     ctx.values[ValueRef(node=node.id)] = result
+
+
+def _maps_last_axis(ctx: LowerCtx, node: Node) -> bool:
+    """A `linear` built from the solver's basis (e.g. on `regular` group feature maps) maps the
+    last axis: it sees fields channels-last, like the rules that are not channel-first."""
+    from geoc.ops.solver_ops import uses_solver
+
+    return node.op == "linear" and uses_solver(ctx.group, *ctx.in_types(node), node.out_types[0])
 
 
 def _placeholders(ctx: LowerCtx) -> None:

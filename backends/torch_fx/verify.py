@@ -46,6 +46,7 @@ from geoc.backends.torch_fx.verify_fields import (
     band_limited_rows,
     draw_field_inputs,
     draw_grid_element,
+    grid_law,
     has_band_limited_check,
     is_field_type,
 )
@@ -393,7 +394,8 @@ def transform(
 
     The trailing dimensions are ``(*ftype.axes, channels)``; a leading graph dimension of a
     batched global value is left alone. Fields on a grid move with the element's
-    :class:`~geoc.backends.torch_fx.verify_fields.GridMove` (their channels are scalars).
+    :class:`~geoc.backends.torch_fx.verify_fields.GridMove` (their channels are scalars, or
+    `regular` blocks that the grid's rotations permute).
     """
     if is_field_type(ftype):
         return value if element.grid_move is None else element.grid_move.apply(value, ftype)
@@ -718,6 +720,8 @@ def _exact_law(ir: Graph) -> str:
         return weightspace_law(ir)
     if not ir.domain.is_field or not ir.group.factors:
         return ""
+    if grid_law(ir):
+        return grid_law(ir)
     if ir.domain.kind is DomainKind.TORUS:
         grid = "x".join(map(str, ir.domain.grid))
         return f"cyclic shifts of the {grid} grid permute its points; checked to atol"

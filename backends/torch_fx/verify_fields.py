@@ -4,6 +4,9 @@ What holds exactly on a discrete grid, and what only approximately:
 
 * **Torus**, ``T(d)``: a cyclic shift by whole grid steps permutes the grid points, and every
   operator (pointwise maps, the Fourier layer) commutes with it exactly: checked to ``atol``.
+* **Square torus**, ``C(4)`` / ``D(4)`` (with ``T(2)``): a rotation by 90° or a reflection
+  about the origin, ``p -> g p mod n``, then a shift, permutes the grid points; ``regular``
+  channels are permuted by ``ρ(g)`` (docs/gcnn.md). Exact: checked to ``atol``.
 * **Sphere**, ``SO(3)`` or ``SO(2)``: a rotation about the pole by a multiple of 2π/nlon
   permutes the grid points (a roll along longitude); every operator commutes with it exactly:
   checked to ``atol``, like the torus.
@@ -30,9 +33,10 @@ import torch
 from torch import Tensor, fx
 
 from geoc.domains import SPECTRUM_AXIS, Domain, DomainKind
-from geoc.groups import GroupElement
+from geoc.groups import GroupElement, sample_matrix
 from geoc.ir import Graph
-from geoc.types import FeatureType
+from geoc.ops.spectral import rotates_grid
+from geoc.types import AtomKind, FeatureType
 
 #: Relative tolerance of the band-limited rotation check (see the module docstring). Linear
 #: spectral layers reach ~1e-13; a model with pointwise non-linearities at initialisation
@@ -49,11 +53,19 @@ class GridMove:
     domain: Domain
     shifts: tuple[int, ...] = ()  # torus: steps per grid dimension; sphere: (longitude steps,)
     rotation: np.ndarray | None = None  # sphere: a general rotation (approximate check only)
+    # A square 2-D torus under C(4) / D(4) (docs/gcnn.md): the integer matrix g that maps the
+    # grid point p to g p (before the shift), and the regular representation ρ(g), which
+    # permutes each `regular` block of channels.
+    linear: np.ndarray | None = None
+    regular: np.ndarray | None = None
 
     @property
     def label(self) -> str:
         if self.rotation is not None:
             return "band-limited rotation"
+        if self.linear is not None:
+            turn = "reflection" if round(np.linalg.det(self.linear)) < 0 else "rotation"
+            return f"grid {turn}" + (", cyclic shift" if any(self.shifts) else "")
         if self.domain.kind is DomainKind.TORUS:
             return "cyclic shift"
         return "polar rotation by grid steps"
@@ -69,7 +81,30 @@ class GridMove:
             quad = self.domain.quadrature or "equiangular"
             return rotate_field(value, self.rotation, nlat, nlon, quad, exact_lmax(self.domain))
         dims = tuple(range(value.ndim - len(self.shifts), value.ndim))
+        if self.linear is not None:
+            value = self._turn(self._permute_channels(value, ftype))
         return torch.roll(value, self.shifts, dims)
+
+    def _turn(self, value: Tensor) -> Tensor:
+        """``f'(p) = f(g⁻¹ p mod n)`` on a square 2-D grid (g a signed permutation matrix)."""
+        n = self.domain.grid[0]
+        points = np.stack(np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
+        source = np.einsum("ji,jab->iab", self.linear, points) % n  # g⁻¹ = gᵀ
+        rows, cols = (torch.as_tensor(s, device=value.device) for s in source)
+        return value[..., rows, cols]
+
+    def _permute_channels(self, value: Tensor, ftype: FeatureType) -> Tensor:
+        """Each `regular` block ``v`` of the channels becomes ``ρ(g) v``; scalars stay."""
+        order = len(self.regular)
+        reads = np.argmax(self.regular, axis=1)  # (ρ v)[y] = v[reads[y]]
+        index, at = [], 0
+        for term in ftype.terms:
+            width = order if term.atom.kind is AtomKind.REGULAR else 1
+            for _ in range(term.mul):
+                index.extend(at + (reads if width == order else np.zeros(1, dtype=int)))
+                at += width
+        channel = value.ndim - len(self.domain.grid) - 1
+        return value.index_select(channel, torch.as_tensor(index, device=value.device))
 
     def _move_coefficients(self, coeffs: Tensor) -> Tensor:
         if self.rotation is not None:
@@ -124,10 +159,39 @@ def draw_grid_element(ir: Graph, rng: np.random.Generator) -> GroupElement:
     longitude steps (never the identity, so every trial moves the grid)."""
     if not ir.group.factors:
         return GroupElement(label="identity")
+    if rotates_grid(ir.group):
+        return _grid_rotation_element(ir, rng)
     grid = ir.domain.grid if ir.domain.kind is DomainKind.TORUS else ir.domain.grid[1:]
     shifts = tuple(int(rng.integers(1, n)) for n in grid)
     move = GridMove(ir.domain, shifts)
     return GroupElement(grid_move=move, label=move.label)
+
+
+def _grid_rotation_element(ir: Graph, rng: np.random.Generator) -> GroupElement:
+    """A rotation or reflection of the square grid other than the identity (C(4) / D(4)),
+    followed by a random cyclic shift when ``T(2)`` is a factor."""
+    factor = ir.group.matrix
+    matrix, kind = sample_matrix(factor, rng)
+    if ir.group.translations:
+        shifts = tuple(int(rng.integers(1, n)) for n in ir.domain.grid)
+    else:
+        shifts = (0,) * len(ir.domain.grid)
+    linear = np.rint(matrix).astype(np.int64)
+    move = GridMove(ir.domain, shifts, linear=linear, regular=factor.solver.regular_matrix(matrix))
+    return GroupElement(grid_move=move, label=move.label, matrix=matrix, matrix_kind=kind)
+
+
+def grid_law(ir: Graph) -> str:
+    """What the exact trials of a torus under C(4) / D(4) moved (empty otherwise)."""
+    if not rotates_grid(ir.group):
+        return ""
+    grid = "x".join(map(str, ir.domain.grid))
+    shifts = " and cyclic shifts" if ir.group.translations else ""
+    turns = "rotations by 90°" + (" and reflections" if ir.group.matrix.family == "D" else "")
+    return (
+        f"{turns}{shifts} of the {grid} grid permute its points (and `regular` channels by "
+        "ρ(g)); checked to atol"
+    )
 
 
 def sphere_rotation_element(ir: Graph, rng: np.random.Generator) -> GroupElement:

@@ -117,9 +117,7 @@ REGISTRY: dict[str, OpDef] = {}
 
 #: Operators of the language that later work brings (DSL.md §3-4), with where they come from:
 #: calling one is a clear GEO501, not an "unknown operator".
-PLANNED: dict[str, str] = {
-    **dict.fromkeys(["lift_conv", "group_conv"], "the generic group solver"),
-}
+PLANNED: dict[str, str] = {}
 
 
 def register(op: OpDef) -> OpDef:
@@ -135,7 +133,16 @@ def lookup(name: str) -> OpDef | None:
 
 def _load_families() -> None:
     """Import every family module once (each registers its operators on import)."""
-    from geoc.ops import core, graph, manifold, o3, solver_ops, spectral, weightspace  # noqa: F401
+    from geoc.ops import (  # noqa: F401
+        core,
+        gcnn,
+        graph,
+        manifold,
+        o3,
+        solver_ops,
+        spectral,
+        weightspace,
+    )
 
 
 def tensor(name: str) -> Param:

@@ -16,6 +16,7 @@ from geoc.types import FeatureType
 
 EDGE_ENDS = ("src", "dst")
 REDUCTIONS = ("sum", "mean", "max")
+GRID_AXES = ("torus", "sphere")  # fields pool over their whole grid (docs/gcnn.md)
 
 
 def _infer_gather(
@@ -67,6 +68,8 @@ def _infer_reduce(
             label=str(x),
             help=f"reduce over one of the value's axes ({', '.join(x.axes) or 'none'})",
         )
+    if over in GRID_AXES:
+        _check_grid_pool(ctx, x, over, into)
     if into is None:
         return (x.with_axes(tuple(a for a in x.axes if a != over)),)
     if over != EDGE_AXIS or into != ctx.domain.axis:
@@ -79,10 +82,28 @@ def _infer_reduce(
     return (x.with_axes((into,)),)
 
 
+def _check_grid_pool(ctx: OpContext, x: FeatureType, over: str, into: str | None) -> None:
+    """Pooling a field over its whole grid: a torus only (every point weighs the same, so the
+    result is invariant under the grid's shifts and rotations); no scatter."""
+    if over == "torus" and into is None:
+        return
+    raise ctx.error(
+        "GEO311",
+        f"`{ctx.op}(..., over={over})`"
+        + (" cannot scatter a field" if into else ": pooling over a sphere grid is not defined"),
+        arg=0,
+        label=str(x),
+        help="pool a torus field with `sum` / `mean` / `max(z, over=torus)`; on a sphere the "
+        "points have quadrature weights: take the degree-0 coefficient of `sht(z)`",
+    )
+
+
 def _reduce_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     (x,) = types
     if ctx.op == "max":
         moving = not_invariant(ctx, x)
+        if attrs["over"] in GRID_AXES:  # the max over grid points commutes with permutations
+            moving = [a for a in moving if not ctx.group.permutes(a)]
         if moving:
             return [
                 ctx.diagnostic(

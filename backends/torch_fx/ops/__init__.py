@@ -3,6 +3,7 @@
 from geoc.backends.torch_fx import escn  # noqa: F401 - registers tp_conv's `so2` algorithm
 from geoc.backends.torch_fx.ops import (
     core,
+    gcnn,
     graph,
     manifold,
     o3,
@@ -11,4 +12,4 @@ from geoc.backends.torch_fx.ops import (
     weightspace,
 )
 
-__all__ = ["core", "graph", "manifold", "o3", "solver_ops", "spectral", "weightspace"]
+__all__ = ["core", "gcnn", "graph", "manifold", "o3", "solver_ops", "spectral", "weightspace"]

@@ -6,9 +6,11 @@ import torch
 from torch import fx
 
 from geoc.backends.torch_fx import runtime as rt
+from geoc.backends.torch_fx import runtime_gcnn as rt_gcnn
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.domains import EDGE_AXIS
 from geoc.ir import Node
+from geoc.ops.graph import GRID_AXES
 
 _SCATTER = {"sum": rt.scatter_sum, "mean": rt.scatter_mean, "max": rt.scatter_max}
 _POOL = {"sum": rt.pool_sum, "mean": rt.pool_mean, "max": rt.pool_max}
@@ -23,6 +25,8 @@ def lower_gather(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 @lowering("sum", "mean", "max")
 def lower_reduce(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     over, into = node.attrs["over"], node.attrs["into"]
+    if over in GRID_AXES:  # a field, channels last here: pooled over every grid point
+        return ctx.call(rt_gcnn.grid_pool, args[0], node.op)
     if into is not None:
         return ctx.call(_SCATTER[node.op], args[0], ctx.edges, ctx.length(into))
     mask = ctx.edge_part(2) if over == EDGE_AXIS else None
