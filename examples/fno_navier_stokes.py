@@ -20,7 +20,6 @@ predicts the change ω(T) - ω(0) (added back outside it), trained on the relati
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
@@ -31,7 +30,9 @@ import torch
 import geoc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/data when run as a script
+from data import training
 from data.navier_stokes import li_forcing, make_dataset
+from data.training import Split
 
 DEFAULT_OUT = Path("examples/out/fno_navier_stokes.png")
 
@@ -54,24 +55,15 @@ class Config:
     augment: bool = True  # random D4 elements: 0.12 -> 0.10 test error at the defaults
 
 
-@dataclass(frozen=True)
-class Split:
-    """Network inputs ``[S, 2, n, n]`` (ω(0), f) and targets ``[S, 1, n, n]`` (ω(T))."""
-
-    inputs: torch.Tensor
-    targets: torch.Tensor
-
-
 def make_splits(cfg: Config) -> tuple[Split, Split, float]:
-    """Train and test sets (one sixth, at least one sample) and the vorticity scale used."""
+    """Train and test sets of inputs ``[S, 2, n, n]`` (ω(0), f) and targets ``[S, 1, n, n]``
+    (ω(T)), and the vorticity scale used."""
     w0, wT = make_dataset(cfg.samples, t_final=cfg.t_final, seed=cfg.seed, amplitude=cfg.amplitude)
     scale, forcing = float(w0.std()), li_forcing(w0.shape[-1])
     forcing = (forcing / forcing.std()).expand_as(w0)
     inputs = torch.stack([w0 / scale, forcing], dim=1).float()
     targets = (wT / scale).unsqueeze(1).float()
-    n_test = max(1, cfg.samples // 6)
-    train = Split(inputs[:-n_test], targets[:-n_test])
-    return train, Split(inputs[-n_test:], targets[-n_test:]), scale
+    return (*training.split(inputs, targets), scale)
 
 
 def relative_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -103,25 +95,6 @@ def augment(
 def predict(model: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     """ω(T) = ω(0) + network(ω(0), f): the network learns the change."""
     return inputs[:, :1] + model(a=inputs)["u"]
-
-
-def train(model: torch.nn.Module, data: Split, cfg: Config) -> None:
-    """Adam on the mean relative L2 error, learning rate on a cosine to zero."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.steps, 1))
-    generator = torch.Generator().manual_seed(cfg.seed)
-    for step in range(cfg.steps):
-        batch = torch.randint(len(data.inputs), (cfg.batch,), generator=generator)
-        inputs, targets = data.inputs[batch], data.targets[batch]
-        if cfg.augment:
-            inputs, targets = augment(inputs, targets, generator)
-        loss = relative_l2(predict(model, inputs), targets).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if step % 50 == 0 or step == cfg.steps - 1:
-            print(f"  step {step:4d}  train relative L2 {loss.item():.4f}")
 
 
 @torch.no_grad()
@@ -177,7 +150,7 @@ def run(cfg: Config) -> float:
     )
     params = {"channels": 2, "width": cfg.width, "modes": cfg.modes, "out": 1}
     model = geoc.compile("fno", params=params, seed=cfg.seed)
-    train(model, train_set, cfg)
+    training.train(model, train_set, cfg, predict, relative_l2, augment if cfg.augment else None)
     error, persistence, pred = evaluate(model, test_set)
     print(f"test relative L2 error: FNO {error:.4f}, persistence ω(T)=ω(0) {persistence:.4f}")
     plot(test_set, pred, scale, error, cfg.out)
@@ -186,15 +159,8 @@ def run(cfg: Config) -> float:
 
 
 def parse(argv: list[str] | None) -> Config:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    defaults = Config()
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="Adam steps")
-    parser.add_argument("--samples", type=int, default=defaults.samples, help="train + test pairs")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--out", type=Path, default=defaults.out, help="the PNG to write")
-    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads")
-    args = parser.parse_args(argv)
-    return Config(args.steps, args.samples, args.seed, args.out, args.threads)
+    args = training.parser(__doc__.splitlines()[0], Config()).parse_args(argv)
+    return Config(*training.common_args(args))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,6 @@ outside it); errors are quadrature-weighted relative L2 on the sphere.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -31,6 +30,10 @@ from pathlib import Path
 import torch
 
 import geoc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/data when run as a script
+from data import training
+from data.training import Split
 
 NLAT, NLON = 32, 64  # the grid of specs/sfno.geo
 CHANNELS = ("geopotential", "vorticity", "divergence")
@@ -53,14 +56,6 @@ class Config:
     coriolis: bool = True  # f as an input channel (see the module docstring)
     width: int = 32
     depth: int = 4
-
-
-@dataclass(frozen=True)
-class Split:
-    """States ``[S, C, nlat, nlon]`` at t (normalised, plus f when asked) and at t + Δt."""
-
-    inputs: torch.Tensor
-    targets: torch.Tensor
 
 
 def shallow_water_solver(dt: float) -> torch.nn.Module:
@@ -86,17 +81,17 @@ def simulate(cfg: Config, solver: torch.nn.Module) -> tuple[torch.Tensor, torch.
 
 
 def make_splits(cfg: Config, solver: torch.nn.Module) -> tuple[Split, Split]:
-    """Train and test sets (one sixth, at least one), channels normalised by training stats."""
+    """Train and test sets of states ``[S, C, nlat, nlon]`` at t (normalised by training stats,
+    plus f when asked) and at t + Δt."""
     before, after = simulate(cfg, solver)
-    n_test = max(1, cfg.samples // 6)
+    n_test = training.held_out(cfg.samples)
     mean = before[:-n_test].mean(dim=(0, 2, 3), keepdim=True)
     std = before[:-n_test].std(dim=(0, 2, 3), keepdim=True)
     inputs, targets = (before - mean) / std, (after - mean) / std
     if cfg.coriolis:  # sin(lat): f = 2Ω sin(lat) up to a constant
         sin_lat = torch.sin(solver.lats).float().reshape(1, 1, NLAT, 1)
         inputs = torch.cat([inputs, sin_lat.expand(len(inputs), 1, NLAT, NLON)], dim=1)
-    train = Split(inputs[:-n_test], targets[:-n_test])
-    return train, Split(inputs[-n_test:], targets[-n_test:])
+    return training.split(inputs, targets)
 
 
 def squared_norms(field: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -124,23 +119,6 @@ def predict(model: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     """u(t + Δt) = u(t) + network(u(t), f): the network learns the change over Δt."""
     state = inputs[:, : len(CHANNELS)]
     return state + model(u=inputs)["v"][:, : len(CHANNELS)]
-
-
-def train(model: torch.nn.Module, data: Split, weights: torch.Tensor, cfg: Config) -> None:
-    """Adam on the mean relative L2 error, learning rate on a cosine to zero."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.steps, 1))
-    generator = torch.Generator().manual_seed(cfg.seed)
-    for step in range(cfg.steps):
-        batch = torch.randint(len(data.inputs), (cfg.batch,), generator=generator)
-        inputs, targets = data.inputs[batch], data.targets[batch]
-        loss = relative_l2(predict(model, inputs), targets, weights).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if step % 50 == 0 or step == cfg.steps - 1:
-            print(f"  step {step:4d}  train relative L2 {loss.item():.4f}")
 
 
 @torch.no_grad()
@@ -193,7 +171,7 @@ def run(cfg: Config) -> float:
     params = {"channels": channels, "width": cfg.width, "depth": cfg.depth}
     model = geoc.compile("sfno", params=params, seed=cfg.seed)
     weights = solver.quad_weights.float()
-    train(model, train_set, weights, cfg)
+    training.train(model, train_set, cfg, predict, lambda p, t: relative_l2(p, t, weights))
     errors, persistence, pred = evaluate(model, test_set, weights)
     error = sum(errors) / len(errors)
     for name, ours, still in zip(CHANNELS, errors, persistence, strict=True):
@@ -206,20 +184,12 @@ def run(cfg: Config) -> float:
 
 
 def parse(argv: list[str] | None) -> Config:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    defaults = Config()
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="Adam steps")
-    parser.add_argument("--samples", type=int, default=defaults.samples, help="train + test pairs")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--out", type=Path, default=defaults.out, help="the PNG to write")
-    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads")
+    parser = training.parser(__doc__.splitlines()[0], Config())
     parser.add_argument(
         "--no-coriolis", action="store_true", help="drop the f input channel (see docstring)"
     )
     args = parser.parse_args(argv)
-    return Config(
-        args.steps, args.samples, args.seed, args.out, args.threads, coriolis=not args.no_coriolis
-    )
+    return Config(*training.common_args(args), coriolis=not args.no_coriolis)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import assert_captures, run_exported
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
 from geoc.backends.torch_fx.export import generated_source, write_folder
@@ -72,12 +70,7 @@ def test_missing_device_is_a_diagnostic() -> None:
 def test_fullgraph_capture_and_export(spec: str) -> None:
     model = geoc_compile(spec, params={"depth": 2} if spec == "egnn" else None)
     inputs = EGNN_INPUTS if spec == "egnn" else {"x": torch.randn(6, 8)}
-    expected = model(**inputs)
-    traced = torch.compile(model, fullgraph=True, backend="aot_eager")(**inputs)
-    exported = torch.export.export(model, (), inputs).module()(**inputs)
-    for name, value in expected.items():
-        assert torch.allclose(traced[name], value, atol=1e-6)
-        assert torch.allclose(exported[name], value, atol=1e-6)
+    assert_captures(model, inputs, atol=1e-6)
 
 
 @pytest.mark.slow
@@ -99,19 +92,7 @@ def test_export_folder_loads_without_geoc(tmp_path: Path) -> None:
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["symmetry"] == "E(3) x S(nodes)"
     assert [i["name"] for i in manifest["inputs"]] == ["h", "x"]
-    torch.save(EGNN_INPUTS, tmp_path / "inputs.pt")
-    script = textwrap.dedent(f"""
-        import importlib.util, sys, torch
-        spec = importlib.util.spec_from_file_location(
-            "egnn", {str(folder / "__init__.py")!r}, submodule_search_locations=[{str(folder)!r}])
-        module = importlib.util.module_from_spec(spec); sys.modules["egnn"] = module
-        spec.loader.exec_module(module)
-        out = module.load()(**torch.load({str(tmp_path / "inputs.pt")!r}))
-        assert not any(name.startswith("geoc") for name in sys.modules), "geoc was imported"
-        torch.save(out, {str(tmp_path / "out.pt")!r})
-    """)
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
-    loaded = torch.load(tmp_path / "out.pt")
+    loaded = run_exported(folder, EGNN_INPUTS, tmp_path)
     expected = model(**EGNN_INPUTS)
     assert all(torch.equal(loaded[k], expected[k]) for k in expected)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import assert_captures, run_exported
 
 from geoc import cli
 from geoc.backends.torch_fx import runtime_manifold as rtm
@@ -150,12 +151,7 @@ def test_geoc_check_passes_with_membership(capsys: pytest.CaptureFixture[str], s
 def test_fullgraph_capture_and_export(spec: str) -> None:
     model = geoc_compile(spec)
     inputs = inputs_of(spec)
-    expected = model(**inputs)
-    traced = torch.compile(model, fullgraph=True, backend="aot_eager")(**inputs)
-    exported = torch.export.export(model, (), inputs).module()(**inputs)
-    for name, value in expected.items():
-        assert torch.allclose(traced[name], value, atol=1e-5)
-        assert torch.allclose(exported[name], value, atol=1e-5)
+    assert_captures(model, inputs, atol=1e-5)
 
 
 def test_a_lowering_that_leaves_the_manifold_is_geo601(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -235,16 +231,5 @@ def test_exported_folder_runs_without_geoc(tmp_path: Path) -> None:
     folder = write_folder(model, tmp_path / "spdnet", "specs/spdnet.geo")
     assert (folder / "geoc_runtime_manifold.py").is_file()
     x = spd_input(6)
-    torch.save({"x": x}, tmp_path / "inputs.pt")
-    script = f"""
-import importlib.util, sys, torch
-spec = importlib.util.spec_from_file_location(
-    "spdnet", {str(folder / "__init__.py")!r}, submodule_search_locations=[{str(folder)!r}])
-module = importlib.util.module_from_spec(spec); sys.modules["spdnet"] = module
-spec.loader.exec_module(module)
-out = module.load()(**torch.load({str(tmp_path / "inputs.pt")!r}))
-assert not any(name.startswith("geoc") for name in sys.modules), "geoc was imported"
-torch.save(out, {str(tmp_path / "out.pt")!r})
-"""
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
-    assert torch.equal(torch.load(tmp_path / "out.pt")["logits"], model(x=x)["logits"])
+    out = run_exported(folder, {"x": x}, tmp_path)
+    assert torch.equal(out["logits"], model(x=x)["logits"])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_captures
 
 from geoc import compile as geoc_compile
 from geoc.backends.torch_fx.verify import check
@@ -197,12 +198,7 @@ def test_fullgraph_capture_and_export(spec, name, shape):
     params = FNO_SMALL if spec == "fno" else SFNO_SMALL
     model = geoc_compile(spec, params=params)
     inputs = {name: torch.randn(*shape)}
-    expected = model(**inputs)
-    traced = torch.compile(model, fullgraph=True, backend="aot_eager")(**inputs)
-    exported = torch.export.export(model, (), inputs).module()(**inputs)
-    for key, value in expected.items():
-        assert torch.allclose(traced[key], value, atol=1e-5)
-        assert torch.allclose(exported[key], value, atol=1e-5)
+    assert_captures(model, inputs, atol=1e-5)
 
 
 def test_spectral_weights_train():

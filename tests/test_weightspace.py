@@ -5,13 +5,12 @@ in float64, the function-space sanity check, and tracing / export of `specs/dwsn
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import assert_captures, run_exported
 
 from geoc import solver
 from geoc.backends.torch_fx import runtime_weightspace as rt_ws
@@ -437,10 +436,7 @@ def test_fullgraph_capture_and_export() -> None:
     model = geoc_compile("dwsnet", params={"channels": 4, "depth": 2})
     space = WeightSpace((2, 32, 32, 1))
     layers = [t.float()[..., 0] for t in random_layers(space, 3, 1, seed=5)]
-    want = model(w=layers)["logits"]
-    traced = torch.compile(model, fullgraph=True, backend="aot_eager")(w=layers)["logits"]
-    exported = torch.export.export(model, (), {"w": layers}).module()(w=layers)["logits"]
-    assert torch.allclose(traced, want, atol=1e-5) and torch.allclose(exported, want, atol=1e-5)
+    assert_captures(model, {"w": layers}, atol=1e-5)
 
 
 def test_exported_folder_runs_without_geoc(tmp_path: Path) -> None:
@@ -448,16 +444,5 @@ def test_exported_folder_runs_without_geoc(tmp_path: Path) -> None:
     folder = write_folder(model, tmp_path / "dwsnet", "specs/dwsnet.geo")
     assert (folder / "geoc_runtime_weightspace.py").is_file()
     layers = [t.float() for t in random_layers(WeightSpace((2, 32, 32, 1)), 2, 1, seed=6)]
-    torch.save({"w": layers}, tmp_path / "inputs.pt")
-    script = f"""
-import importlib.util, sys, torch
-spec = importlib.util.spec_from_file_location(
-    "dwsnet", {str(folder / "__init__.py")!r}, submodule_search_locations=[{str(folder)!r}])
-module = importlib.util.module_from_spec(spec); sys.modules["dwsnet"] = module
-spec.loader.exec_module(module)
-out = module.load()(**torch.load({str(tmp_path / "inputs.pt")!r}))
-assert not any(name.startswith("geoc") for name in sys.modules), "geoc was imported"
-torch.save(out, {str(tmp_path / "out.pt")!r})
-"""
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
-    assert torch.equal(torch.load(tmp_path / "out.pt")["logits"], model(w=layers)["logits"])
+    out = run_exported(folder, {"w": layers}, tmp_path)
+    assert torch.equal(out["logits"], model(w=layers)["logits"])

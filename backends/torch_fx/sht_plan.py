@@ -37,6 +37,13 @@ def default_lmax(nlat: int, grid: str) -> int:
     return nlat if grid == "legendre_gauss" else (nlat + 1) // 2
 
 
+def resolved_lmax(nlat: int, nlon: int, grid: str) -> int:
+    """The largest band limit the grid holds exactly: the quadrature's (:func:`default_lmax`)
+    and every order ``m < lmax`` below the longitude Nyquist order ``nlon / 2`` (whose
+    imaginary part the grid cannot carry, so rotations of such fields are not exact)."""
+    return min(default_lmax(nlat, grid), (nlon + 1) // 2)
+
+
 def default_mmax(lmax: int, nlon: int) -> int:
     """Triangular truncation ``m < lmax``, within the ``nlon // 2 + 1`` orders of the rfft."""
     return min(lmax, nlon // 2 + 1)

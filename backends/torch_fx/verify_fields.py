@@ -118,9 +118,12 @@ class GridMove:
 
 
 def exact_lmax(domain: Domain) -> int:
-    """The degree bound this grid's quadrature integrates exactly (products included)."""
-    nlat = domain.grid[0]
-    return (nlat + 1) // 2 if domain.quadrature == "equiangular" else nlat
+    """The band limit this grid holds exactly: its quadrature integrates products of such
+    fields, and their orders stay below the longitude Nyquist order (``sht_plan``)."""
+    from geoc.backends.torch_fx.sht_plan import resolved_lmax
+
+    nlat, nlon = domain.grid
+    return resolved_lmax(nlat, nlon, domain.quadrature or "equiangular")
 
 
 def is_field_type(ftype: FeatureType) -> bool:

@@ -355,7 +355,7 @@ def _infer_mlp(
             label=str(list(widths)),
             help="e.g. `mlp(h, [64, 64])`",
         )
-    _check_activation(ctx, attrs["act"])
+    check_activation(ctx, attrs["act"])
     return (FeatureType((Term(widths[-1], SCALAR),), a.axes),)
 
 
@@ -378,7 +378,7 @@ def _mlp_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> 
     ]
 
 
-def _check_activation(ctx: OpContext, name: str) -> None:
+def check_activation(ctx: OpContext, name: str) -> None:
     if name not in ACTIVATIONS:
         raise ctx.error(
             "GEO302",
@@ -391,7 +391,7 @@ def _check_activation(ctx: OpContext, name: str) -> None:
 def _infer_act(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    _check_activation(ctx, attrs["fn"])
+    check_activation(ctx, attrs["fn"])
     return (types[0],)
 
 

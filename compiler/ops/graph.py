@@ -60,6 +60,15 @@ def _infer_reduce(
 ) -> tuple[FeatureType, ...]:
     (x,) = types
     over, into = attrs["over"], attrs["into"]
+    if over in GRID_AXES and over in x.axes:
+        _check_grid_pool(ctx, x, over, into)
+    return (x.with_axes(reduced_axes(ctx, x, over, into)),)
+
+
+def reduced_axes(
+    ctx: OpContext, x: FeatureType, over: str, into: str | None, scatter: str = "scatters"
+) -> tuple[str, ...]:
+    """The axes of ``x`` after reducing ``over`` (pooling), or edges scattered ``into`` nodes."""
     if over not in x.axes:
         raise ctx.error(
             "GEO203",
@@ -68,18 +77,16 @@ def _infer_reduce(
             label=str(x),
             help=f"reduce over one of the value's axes ({', '.join(x.axes) or 'none'})",
         )
-    if over in GRID_AXES:
-        _check_grid_pool(ctx, x, over, into)
     if into is None:
-        return (x.with_axes(tuple(a for a in x.axes if a != over)),)
+        return tuple(a for a in x.axes if a != over)
     if over != EDGE_AXIS or into != ctx.domain.axis:
         raise ctx.error(
             "GEO203",
-            f"`into=` scatters edge values onto nodes: `over=edges, into={ctx.domain.axis}`",
+            f"`into=` {scatter} edge values onto nodes: `over=edges, into={ctx.domain.axis}`",
             label=f"over={over}, into={into}",
             help=f"write `{ctx.op}(m, over=edges, into={ctx.domain.axis})`, or drop `into` to pool",
         )
-    return (x.with_axes((into,)),)
+    return (into,)
 
 
 def _check_grid_pool(ctx: OpContext, x: FeatureType, over: str, into: str | None) -> None:

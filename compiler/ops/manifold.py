@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from geoc.diagnostics import Diagnostic
-from geoc.domains import EDGE_AXIS
 from geoc.groups import Rotations
 from geoc.ops import REGISTRY, AttrKind, OpContext, OpDef, TypeRule, attr, register, tensor
-from geoc.ops.core import ACTIVATIONS, joint_axes
+from geoc.ops.core import check_activation, joint_axes
+from geoc.ops.graph import reduced_axes
 from geoc.types import SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term, scalars, simplify
 
 L, P, U, SPD, SYM = (
@@ -120,16 +120,6 @@ def positive(ctx: OpContext, name: str, value: float, example: str) -> None:
     if not value > 0:
         raise ctx.error(
             "GEO324", f"`{name}` must be positive, got {value!r}", label=repr(value), help=example
-        )
-
-
-def check_activation(ctx: OpContext, name: str) -> None:
-    if name not in ACTIVATIONS:
-        raise ctx.error(
-            "GEO302",
-            f"`{name}` is not a known activation",
-            label="unknown activation",
-            help="activations: " + ", ".join(f"`{n}`" for n in ACTIVATIONS),
         )
 
 
@@ -242,14 +232,14 @@ register(
 # Lorentz model (Chen et al. 2022; Bdeir et al. 2024; Law et al. 2019)
 
 
-def _infer_lorentz_linear(
+def _infer_point_linear(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
     (x,) = types
-    atom = single_point(ctx, x.with_axes(()), (L,))
-    positive(ctx, "out", attrs["out"], "e.g. `lorentz_linear(z, 16)`")
+    atom = single_point(ctx, x.with_axes(()), _POINT_MANIFOLD[ctx.op])
+    positive(ctx, "out", attrs["out"], f"e.g. `{ctx.op}(x, 16)`")
     check_activation(ctx, attrs["act"])
-    out = Atom(L, (attrs["out"],), curvature=atom.curvature)
+    out = Atom(atom.kind, (attrs["out"],), curvature=atom.curvature)
     return (FeatureType((Term(1, out),), x.axes),)
 
 
@@ -266,12 +256,16 @@ def _infer_mlr(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
     (x,) = types
-    single_point(ctx, x.with_axes(()), _MLR_MANIFOLD[ctx.op])
+    single_point(ctx, x.with_axes(()), _POINT_MANIFOLD[ctx.op])
     positive(ctx, "classes", attrs["classes"], f"e.g. `{ctx.op}(z, 10)`")
     return (scalars(attrs["classes"], x.axes),)
 
 
-_MLR_MANIFOLD = {"lorentz_mlr": (L,), "poincare_mlr": (P,)}
+#: The manifold of the points each learned point map takes.
+_POINT_MANIFOLD = {
+    **dict.fromkeys(("lorentz_linear", "lorentz_mlr"), (L,)),
+    **dict.fromkeys(("mobius_linear", "poincare_mlr"), (P,)),
+}
 
 
 def _infer_centroid(
@@ -288,30 +282,8 @@ def _infer_centroid(
                 help="write `lorentz_centroid(m, over=edges, into=nodes)`",
             )
         return (FeatureType((Term(1, term.atom),), x.axes),)
-    axes = _reduced_axes(ctx, x, over, into)
+    axes = reduced_axes(ctx, x, over, into, scatter="averages")
     return (FeatureType((term,), axes),)
-
-
-def _reduced_axes(ctx: OpContext, x: FeatureType, over: str, into: str | None) -> tuple[str, ...]:
-    """The axes after reducing ``over`` (pooling), or edges scattered ``into`` nodes."""
-    if over not in x.axes:
-        raise ctx.error(
-            "GEO203",
-            f"`{ctx.op}(..., over={over})`: the value is over {', '.join(x.axes) or 'no axis'}",
-            arg=0,
-            label=str(x),
-            help=f"reduce over one of the value's axes ({', '.join(x.axes) or 'none'})",
-        )
-    if into is None:
-        return tuple(a for a in x.axes if a != over)
-    if over != EDGE_AXIS or into != ctx.domain.axis:
-        raise ctx.error(
-            "GEO203",
-            f"`into=` averages edge values onto nodes: `over=edges, into={ctx.domain.axis}`",
-            label=f"over={over}, into={into}",
-            help=f"write `{ctx.op}(m, over=edges, into={ctx.domain.axis})`, or drop `into`",
-        )
-    return (into,)
 
 
 _POINT_MAP = (tensor("x"), attr("out", AttrKind.INT), attr("act", AttrKind.SYMBOL, "identity"))
@@ -320,7 +292,7 @@ register(
         "lorentz_linear",
         "manifold",
         (*_POINT_MAP, attr("bias", AttrKind.BOOL, True)),
-        _infer_lorentz_linear,
+        _infer_point_linear,
         _learned_map_breaks_rotations,
         doc="fully hyperbolic linear layer (Chen et al. 2022): `lorentz(out, k)`",
     )
@@ -360,17 +332,6 @@ register(
 # Poincaré ball (Ganea, Bécigneul & Hofmann 2018)
 
 
-def _infer_mobius_linear(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (x,) = types
-    atom = single_point(ctx, x.with_axes(()), (P,))
-    positive(ctx, "out", attrs["out"], "e.g. `mobius_linear(h, 16)`")
-    check_activation(ctx, attrs["act"])
-    out = Atom(P, (attrs["out"],), curvature=atom.curvature)
-    return (FeatureType((Term(1, out),), x.axes),)
-
-
 def _infer_mobius_add(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -394,7 +355,7 @@ register(
         "mobius_linear",
         "manifold",
         (*_POINT_MAP, attr("bias", AttrKind.BOOL, True)),
-        _infer_mobius_linear,
+        _infer_point_linear,
         _learned_map_breaks_rotations,
         doc="Möbius matrix-vector product plus a hyperbolic bias (Ganea et al. 2018)",
     )

@@ -226,6 +226,7 @@ def sphere_bandwidth(ctx: OpContext, lmax: int) -> tuple[int, int]:
     triangular truncation for the orders."""
     nlat, nlon = ctx.domain.grid
     exact = (nlat + 1) // 2 if ctx.domain.quadrature == "equiangular" else nlat
+    exact = min(exact, (nlon + 1) // 2)  # orders past nlon/2 do not fit the longitudes
     lmax = lmax or exact
     if not 1 <= lmax <= nlat:
         raise ctx.error(

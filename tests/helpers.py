@@ -1,0 +1,44 @@
+"""Checks that several test modules share (import as ``helpers``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def assert_captures(
+    model: torch.nn.Module, inputs: dict[str, Any], atol: float
+) -> dict[str, torch.Tensor]:
+    """``torch.compile(fullgraph=True)`` (``aot_eager``, inductor is slow here) and
+    ``torch.export`` of ``model`` give its eager outputs; returns those."""
+    expected = model(**inputs)
+    traced = torch.compile(model, fullgraph=True, backend="aot_eager")(**inputs)
+    exported = torch.export.export(model, (), inputs).module()(**inputs)
+    for name, value in expected.items():
+        assert torch.allclose(traced[name], value, atol=atol), name
+        assert torch.allclose(exported[name], value, atol=atol), name
+    return expected
+
+
+def run_exported(folder: Path, inputs: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """The outputs of an exported folder's model on ``inputs``, run in a fresh interpreter
+    that must not import geoc."""
+    torch.save(inputs, tmp_path / "inputs.pt")
+    script = textwrap.dedent(f"""
+        import importlib.util, sys, torch
+        spec = importlib.util.spec_from_file_location(
+            "{folder.name}", {str(folder / "__init__.py")!r},
+            submodule_search_locations=[{str(folder)!r}])
+        module = importlib.util.module_from_spec(spec); sys.modules["{folder.name}"] = module
+        spec.loader.exec_module(module)
+        out = module.load()(**torch.load({str(tmp_path / "inputs.pt")!r}))
+        assert not any(name.startswith("geoc") for name in sys.modules), "geoc was imported"
+        torch.save(out, {str(tmp_path / "out.pt")!r})
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
+    return torch.load(tmp_path / "out.pt")
