@@ -1,5 +1,5 @@
-# Fourier Neural Operator (Li et al., 2021) on a periodic 2-D grid. Without the grid
-# coordinates the original feeds in, every layer commutes with cyclic shifts: T(2).
+# Fourier Neural Operator (Li et al., 2021) on a periodic 2-D grid, shift-equivariant: T(2).
+# Without the grid coordinates the original feeds in, every layer commutes with cyclic shifts.
 model FNO(channels: int = 1, width: int = 32, modes: int = 12, depth: int = 4, out: int = 1) {
     symmetry T(2)
     domain torus(64, 64)
