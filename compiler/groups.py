@@ -233,6 +233,8 @@ class Group:
         factor = self.matrix
         if factor is None or atom.kind not in MATRIX_ATOMS:
             return False
+        if atom.factors:  # a product of permutation matrices is one
+            return all(self.permutes(f) for f in atom.factors)
         if atom.kind in (AtomKind.VECTOR, AtomKind.TENSOR):
             return factor.permutes
         return True  # scalars stay, `regular` permutes the group's elements
@@ -255,6 +257,8 @@ class Group:
             )
         if atom.kind is AtomKind.REGULAR:
             return self._order()
+        if atom.factors:
+            return int(np.prod([self.atom_dim(f) for f in atom.factors]))
         if atom.kind is AtomKind.TENSOR and self.space_dim is not None:
             return self.space_dim ** atom.args[0]
         if atom.kind in (AtomKind.SCALAR, AtomKind.PSEUDOSCALAR):
@@ -335,6 +339,10 @@ class Group:
         dim = self.atom_dim(atom)
         if g is None or atom.kind is AtomKind.SCALAR:
             return np.eye(dim)
+        if atom.factors:  # tensor(a, b, ...): the Kronecker product, row-major
+            return functools.reduce(
+                np.kron, [self._solver_matrix(f, element) for f in atom.factors]
+            )
         if atom.kind is AtomKind.REGULAR:
             group = self.channel_group
             assert group is not None  # atom_dim checked it

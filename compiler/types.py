@@ -81,8 +81,13 @@ class Atom:
     args: tuple[int, ...] = ()
     parity: int = 1  # irreps: +1 even (`e`), -1 odd (`o`)
     curvature: float | None = None  # `k` of lorentz(n, k), `c` of poincare(n, c)
+    # `tensor(a, b, ...)`: the factors of a tensor product (kind TENSOR, no args); see
+    # :func:`tensor_product`, which keeps the form canonical.
+    factors: tuple[Atom, ...] = ()
 
     def __str__(self) -> str:
+        if self.factors:
+            return f"tensor({', '.join(map(str, self.factors))})"
         if self.kind is AtomKind.IRREP:
             return f"{self.args[0]}{'e' if self.parity == 1 else 'o'}"
         if self.curvature is not None:
@@ -129,6 +134,32 @@ SCALAR = Atom(AtomKind.SCALAR)
 PSEUDOSCALAR = Atom(AtomKind.PSEUDOSCALAR)
 VECTOR = Atom(AtomKind.VECTOR)
 PSEUDOVECTOR = Atom(AtomKind.PSEUDOVECTOR)
+
+
+#: Atoms a tensor product `tensor(a, b, ...)` may hold (the solver's representations).
+PRODUCT_FACTORS = frozenset({AtomKind.SCALAR, AtomKind.VECTOR, AtomKind.TENSOR, AtomKind.REGULAR})
+
+
+def tensor_product(*atoms: Atom) -> Atom:
+    """``a ⊗ b ⊗ ...`` flattened row-major (the index of ``a`` slowest), in a canonical form:
+    nested products and ``tensor(k)`` are spread into their factors, scalars dropped, and a
+    product of vectors alone written ``tensor(k)`` (so ``tensor(vector, vector)`` is
+    ``tensor(2)``); one factor is itself, none is ``scalar``."""
+    flat: list[Atom] = []
+    for atom in atoms:
+        if atom.factors:
+            flat.extend(atom.factors)
+        elif atom.kind is AtomKind.TENSOR:
+            flat.extend([VECTOR] * atom.args[0])
+        elif atom.kind is not AtomKind.SCALAR:
+            flat.append(atom)
+    if not flat:
+        return SCALAR
+    if len(flat) == 1:
+        return flat[0]
+    if all(a == VECTOR for a in flat):
+        return Atom(AtomKind.TENSOR, (len(flat),))
+    return Atom(AtomKind.TENSOR, factors=tuple(flat))
 
 
 def point(n: int) -> Atom:
@@ -288,6 +319,8 @@ def atom_from_ast(expr: ast.Expr, env: dict[str, object]) -> Atom:
         return irrep(expr.l, 1 if expr.parity == "e" else -1)
     if isinstance(expr, ast.Name) and expr.id in NAMED_ATOMS:
         return Atom(NAMED_ATOMS[expr.id])
+    if _is_product(expr):
+        return _product_atom(expr, env)
     if isinstance(expr, ast.Call) and expr.func.id in CALL_ATOMS and not expr.kwargs:
         kind, arity = CALL_ATOMS[expr.func.id]
         if len(expr.args) == arity:
@@ -295,6 +328,44 @@ def atom_from_ast(expr: ast.Expr, env: dict[str, object]) -> Atom:
     if isinstance(expr, ast.Call) and expr.func.id in CURVED_ATOMS:
         return _curved_atom(expr, env)
     raise GeoError(_unknown_atom(expr))
+
+
+def _is_product(expr: ast.Expr) -> bool:
+    """``tensor(a, b, ...)``, two or more factors (``tensor(k)`` has one integer)."""
+    return (
+        isinstance(expr, ast.Call)
+        and expr.func.id == "tensor"
+        and not expr.kwargs
+        and len(expr.args) >= 2
+    )
+
+
+def _product_atom(expr: ast.Call, env: dict[str, object]) -> Atom:
+    factors = [atom_from_ast(a, env) for a in expr.args]
+    bad = next((a for a in factors if a.kind not in PRODUCT_FACTORS), None)
+    if bad is not None:
+        raise GeoError(
+            Diagnostic(
+                "GEO330",
+                f"`tensor(...)` multiplies the solver's atoms, not `{bad}`",
+                expr.span,
+                label=f"`{bad}`",
+                help="the factors are `scalar`, `vector`, `tensor(k)`, `regular` or `tensor(...)`",
+            )
+        )
+    atom = tensor_product(*factors)
+    order = len(atom.factors) if atom.factors else 0
+    if order > MAX_TENSOR_ORDER:
+        raise GeoError(
+            Diagnostic(
+                "GEO330",
+                f"`tensor(...)` takes at most {MAX_TENSOR_ORDER} factors",
+                expr.span,
+                label=f"{order} factors",
+                help="use fewer factors",
+            )
+        )
+    return _sized(atom, expr)
 
 
 def _curved_atom(expr: ast.Call, env: dict[str, object]) -> Atom:
@@ -330,7 +401,7 @@ def _float_value(expr: ast.Expr, env: dict[str, object]) -> float | None:
 
 def _sized(atom: Atom, expr: ast.Expr) -> Atom:
     """Manifold atoms need a dimension of at least 1; a tensor power an order 1..8."""
-    if atom.kind is AtomKind.TENSOR and not 1 <= atom.args[0] <= MAX_TENSOR_ORDER:
+    if atom.kind is AtomKind.TENSOR and atom.args and not 1 <= atom.args[0] <= MAX_TENSOR_ORDER:
         raise GeoError(
             Diagnostic(
                 "GEO330",
@@ -357,7 +428,7 @@ def _unknown_atom(expr: ast.Expr) -> Diagnostic:
     from geoc.grammar.formatter import format_expr
 
     manifolds = ["lorentz(n, k=1.0)", "poincare(n, c=1.0)", "unit(n)", "spd(n)", "sym(n)"]
-    named = [*NAMED_ATOMS, "point(n)", "tensor(k)", "0e", "1o", *manifolds]
+    named = [*NAMED_ATOMS, "point(n)", "tensor(k)", "tensor(a, b)", "0e", "1o", *manifolds]
     known = ", ".join(f"`{a}`" for a in named)
     return Diagnostic(
         "GEO301",
@@ -396,5 +467,6 @@ __all__ = [
     "points_dim",
     "scalars",
     "simplify",
+    "tensor_product",
     "type_from_ast",
 ]

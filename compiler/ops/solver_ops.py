@@ -21,6 +21,7 @@ Where a dense basis would be huge, S(n) and O(n)-type groups apply their closed 
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,7 +59,10 @@ def uses_solver(group: Group, *types: FeatureType) -> bool:
 
 
 def solver_rep(atom: Atom) -> solver.Rep:
-    """`scalar`, `vector`, `tensor(k)`, `regular` as the solver's representations."""
+    """`scalar`, `vector`, `tensor(k)`, `regular`, `tensor(a, b, ...)` as the solver's
+    representations (a product of atoms is the product of their reps, row-major)."""
+    if atom.factors:
+        return functools.reduce(operator.mul, [solver_rep(f) for f in atom.factors])
     if atom.kind is AtomKind.TENSOR:
         return solver.T(atom.args[0])
     reps = {AtomKind.SCALAR: solver.scalar, AtomKind.VECTOR: solver.V}
@@ -66,7 +70,11 @@ def solver_rep(atom: Atom) -> solver.Rep:
 
 
 def tensor_order(atom: Atom) -> int | None:
-    """k for `tensor(k)` (1 for `vector`, 0 for `scalar`); None for `regular`."""
+    """k for `tensor(k)` (1 for `vector`, 0 for `scalar`); None for `regular` and products
+    holding it."""
+    if atom.factors:
+        orders_of = [tensor_order(f) for f in atom.factors]
+        return None if None in orders_of else sum(orders_of)
     orders = {AtomKind.SCALAR: 0, AtomKind.VECTOR: 1}
     return atom.args[0] if atom.kind is AtomKind.TENSOR else orders.get(atom.kind)
 

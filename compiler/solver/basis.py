@@ -20,6 +20,7 @@ from geoc.solver.closed_forms import closed_form_invariants
 from geoc.solver.groups import MatrixGroup
 from geoc.solver.nullspace import (
     KroneckerConstraints,
+    canonical_basis,
     dense_nullspace,
     iterative_nullspace,
     orbit_nullspace,
@@ -132,5 +133,5 @@ class _BlockSolver:
             return orbit_nullspace(cons)
         large = cons.size > self.dense_max and self.method is not Method.DENSE
         if self.method is Method.ITERATIVE or large:
-            return iterative_nullspace(cons)
-        return dense_nullspace(cons)
+            return canonical_basis(iterative_nullspace(cons))
+        return canonical_basis(dense_nullspace(cons))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: numeric bases canonicalised (nullspace.canonical_basis)
 ENV_VAR = "GEOC_CACHE_DIR"
 
 

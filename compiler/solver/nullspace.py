@@ -240,3 +240,40 @@ def _orthonormal_complement(x: np.ndarray, s: np.ndarray) -> np.ndarray:
         return s
     u, sing, _ = np.linalg.svd(s, full_matrices=False)
     return u[:, sing > 1e-8 * sing[0]]
+
+
+#: A row of the basis whose part outside the rows already chosen is below this stays a non-pivot.
+PIVOT_TOL = 1e-3
+
+
+def canonical_basis(q: np.ndarray) -> np.ndarray:
+    """One fixed orthonormal basis of the span of ``q``'s orthonormal columns, whatever basis
+    eigh or LOBPCG returned (bases then agree across BLAS builds): the reduced column echelon
+    form E = Q Q[p]^-1 on pivot rows p chosen greedily in row order (E depends only on the
+    span), orthonormalised column by column, the first non-negligible entry of each positive."""
+    k = q.shape[1]
+    if k == 0:
+        return q
+    pivots = _pivot_rows(q, PIVOT_TOL) or _pivot_rows(q, 1e-9)
+    if not pivots:
+        return q
+    echelon = q @ np.linalg.inv(q[pivots])
+    basis, _ = np.linalg.qr(echelon)
+    lead = np.argmax(np.abs(basis) > 1e-8, axis=0)
+    return basis * np.sign(basis[lead, np.arange(k)])
+
+
+def _pivot_rows(q: np.ndarray, tol: float) -> list[int]:
+    """k rows of ``q``, first in row order, each far (> tol) from the span of those before."""
+    k = q.shape[1]
+    chosen: list[int] = []
+    span = np.zeros((0, k))  # orthonormal basis of the chosen rows
+    for i, row in enumerate(q):
+        residual = row - span.T @ (span @ row)
+        norm = np.linalg.norm(residual)
+        if norm > tol:
+            chosen.append(i)
+            span = np.vstack([span, residual / norm])
+            if len(chosen) == k:
+                return chosen
+    return []
