@@ -5,10 +5,36 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
+
+from geoc.diagnostics import GeoError
+from geoc.pipeline import frontend
+
+
+def marked(text: str) -> tuple[str, tuple[int, int]]:
+    """Remove the ``@`` marker and return where it stood (1-based line and column)."""
+    before = text[: text.index("@")]
+    line = before.count("\n") + 1
+    col = len(before) - (before.rfind("\n") + 1) + 1
+    return text.replace("@", "", 1), (line, col)
+
+
+def assert_fails_at(
+    text_with_marker: str, code: str, run: Callable[[str], object] = frontend
+) -> GeoError:
+    """``run(text)`` raises ``code`` as its first diagnostic, its primary span starting at the
+    ``@`` marker; returns the error."""
+    text, where = marked(text_with_marker)
+    with pytest.raises(GeoError) as info:
+        run(text)
+    first = info.value.diagnostics[0]
+    assert (first.code, (first.span.line, first.span.col)) == (code, where), info.value.render()
+    return info.value
 
 
 def assert_captures(

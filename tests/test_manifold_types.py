@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_fails_at
 
 from geoc.diagnostics import GeoError
 from geoc.elaborate import elaborate
@@ -81,14 +82,7 @@ def infer(expr: str, group: str = SET, domain: str = DOMAIN) -> str:
 
 def assert_error(body: str, code: str, group: str = SET, domain: str = DOMAIN) -> GeoError:
     """``body`` (with an ``@``) fails with ``code`` whose primary span starts at the ``@``."""
-    text = model(body, group, domain)
-    before = text[: text.index("@")]
-    where = (before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
-    with pytest.raises(GeoError) as info:
-        frontend(text.replace("@", "", 1))
-    first = info.value.diagnostics[0]
-    assert (first.code, (first.span.line, first.span.col)) == (code, where), info.value.render()
-    return info.value
+    return assert_fails_at(model(body, group, domain), code)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from e3nn import o3
 from e3nn.nn import NormActivation
+from helpers import assert_fails_at
 from torch_env import float64_default
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
@@ -66,13 +67,7 @@ def infer(expr: str, group: str = E3) -> str:
 
 def assert_error(body: str, code: str, group: str = E3, domain: str = CLOUD) -> None:
     """``body`` (with an ``@``) fails with ``code`` whose primary span starts at the ``@``."""
-    text = model(body, group, domain)
-    before = text[: text.index("@")]
-    where = (before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
-    with pytest.raises(GeoError) as info:
-        frontend(text.replace("@", "", 1))
-    first = info.value.diagnostics[0]
-    assert (first.code, (first.span.line, first.span.col)) == (code, where), info.value.render()
+    assert_fails_at(model(body, group, domain), code)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_fails_at
 
 from geoc import solver
 from geoc.diagnostics import CODES, GeoError
@@ -129,14 +130,7 @@ def infer(symmetry: str, inputs: str, expr: str, domain: str = "") -> str:
     return str(graph.type_of(ValueRef(node="y")))
 
 
-def assert_error(text: str, code: str) -> GeoError:
-    before = text[: text.index("@")]
-    where = (before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
-    with pytest.raises(GeoError) as info:
-        frontend(text.replace("@", "", 1))
-    first = info.value.diagnostics[0]
-    assert (first.code, (first.span.line, first.span.col)) == (code, where), info.value.render()
-    return info.value
+assert_error = assert_fails_at
 
 
 LORENTZ_SET = ("Lorentz(3) x S(particles)", "set(particles)")

@@ -4,6 +4,7 @@ error's code and primary span (``@`` marks where it must start)."""
 from __future__ import annotations
 
 import pytest
+from helpers import assert_fails_at
 
 from geoc.diagnostics import GeoError
 from geoc.domains import Domain, DomainKind
@@ -44,20 +45,18 @@ def infer(text: str) -> str:
     return str(graph.type_of(ValueRef(node="y")))
 
 
+def typed_and_checked(text: str) -> None:
+    """Elaborate (dead values kept) and raise the first equivariance violation."""
+    found = check_equivariance(typed(text))
+    if found:
+        raise GeoError(found[0])
+
+
 def fails(text: str, code: str) -> GeoError:
     """``text`` (with one ``@``) fails with ``code`` whose primary span starts at the ``@``."""
-    before = text[: text.index("@")]
-    line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
-    with pytest.raises(GeoError) as info:
-        graph = typed(text.replace("@", "", 1))
-        found = check_equivariance(graph)
-        if found:
-            raise GeoError(found[0])
-    diag = info.value.diagnostics[0]
-    assert diag.code == code, info.value.render()
-    assert (diag.span.line, diag.span.col) == (line, col), info.value.render()
-    assert diag.help, "every diagnostic has a help line"
-    return info.value
+    err = assert_fails_at(text, code, run=typed_and_checked)
+    assert err.diagnostics[0].help, "every diagnostic has a help line"
+    return err
 
 
 # --- domains ------------------------------------------------------------------------------------

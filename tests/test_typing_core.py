@@ -4,6 +4,7 @@ primary span. Specs are small and inline; ``@`` marks where the primary span mus
 from __future__ import annotations
 
 import pytest
+from helpers import marked
 
 from geoc.diagnostics import GeoError
 from geoc.elaborate import elaborate
@@ -39,14 +40,6 @@ def infer(expr: str, group: str = E3) -> str:
     graph = elaborate(load_program(parse(text), text, None))
     assert check_equivariance(graph) == []
     return str(graph.type_of(ValueRef(node="y")))
-
-
-def marked(text: str) -> tuple[str, tuple[int, int]]:
-    """Remove the ``@`` marker and return where it stood (1-based line and column)."""
-    before = text[: text.index("@")]
-    line = before.count("\n") + 1
-    col = len(before) - (before.rfind("\n") + 1) + 1
-    return text.replace("@", "", 1), (line, col)
 
 
 def diagnose(text_with_marker: str, **kwargs: object) -> tuple[GeoError, tuple[int, int]]:

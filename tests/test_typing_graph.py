@@ -4,12 +4,12 @@ types on good inputs, and each error's code and primary span (``@`` marks where 
 from __future__ import annotations
 
 import pytest
+from helpers import assert_fails_at
 
-from geoc.diagnostics import GeoError
 from geoc.elaborate import elaborate
 from geoc.grammar.parser import parse
 from geoc.ir import ValueRef
-from geoc.pipeline import check_equivariance, frontend
+from geoc.pipeline import check_equivariance
 from geoc.program import load_program
 
 CLOUD = "pointcloud(nodes, dim=3, edges=full)"
@@ -49,14 +49,7 @@ def infer(text: str) -> str:
     return str(graph.type_of(ValueRef(node="y")))
 
 
-def assert_error(text_with_marker: str, code: str) -> GeoError:
-    before = text_with_marker[: text_with_marker.index("@")]
-    where = (before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
-    with pytest.raises(GeoError) as info:
-        frontend(text_with_marker.replace("@", "", 1))
-    first = info.value.diagnostics[0]
-    assert (first.code, (first.span.line, first.span.col)) == (code, where), info.value.render()
-    return info.value
+assert_error = assert_fails_at
 
 
 @pytest.mark.parametrize(
