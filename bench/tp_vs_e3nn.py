@@ -3,6 +3,7 @@
     python bench/tp_vs_e3nn.py                    # CPU, 2 threads, batch 4096, float32
     python bench/tp_vs_e3nn.py --device cuda      # e3nn modes that fail there are skipped
     python bench/tp_vs_e3nn.py --no-tp-conv       # without the tp_conv rows
+    python bench/tp_vs_e3nn.py --json tp.json     # the rows as JSON too
 
 One run times, for each irreps case of issue 4 (lmax 2 and lmax 4), geoc's kernel
 (``runtime_tp.tensor_product`` with a ``full`` plan, eager PyTorch) and e3nn 0.6.0 in each of
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import platform
 import statistics
@@ -206,6 +208,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--no-tp-conv", action="store_true", help="skip the tp_conv rows")
+    parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -228,6 +231,11 @@ def main() -> None:
     speedup = worst_speedup(rows)
     if speedup is not None:
         print(f"geoc vs the fastest e3nn mode, worst case: {speedup:.2f}x (issue 4 asks 1.5x)")
+    if args.json:
+        timed = [r for r in rows if r.median is not None]
+        with open(args.json, "w") as out:
+            json.dump({"rows": [{"case": r.case, "impl": r.impl, "median_ms": r.median * 1e3}
+                                for r in timed]}, out, indent=1)  # fmt: skip
 
 
 if __name__ == "__main__":
