@@ -1,5 +1,6 @@
 """Symmetry groups: factors, sampling, and how each atom transforms."""
 
+from geoc.groups.from_ast import group_from_ast
 from geoc.groups.group import (
     GEOMETRIC_GROUPS,
     MANIFOLD_DIMS,
@@ -15,7 +16,6 @@ from geoc.groups.group import (
     Permutation,
     Rotations,
     UnsupportedAtom,
-    group_from_ast,
     manifold_matrix,
     random_rotation,
     sample_matrix,
