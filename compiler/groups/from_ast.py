@@ -6,16 +6,16 @@ from collections.abc import Callable
 
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar import ast
-from geoc.groups.group import (
+from geoc.groups.factors import (
     GEOMETRIC_GROUPS,
     MATRIX_GROUPS,
     Factor,
     Geometric,
-    Group,
     MatrixFactor,
     Permutation,
     Rotations,
 )
+from geoc.groups.group import Group
 
 
 def group_from_ast(factors: tuple[ast.Expr, ...], env: dict[str, object]) -> Group:
