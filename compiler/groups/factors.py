@@ -84,6 +84,23 @@ def _solver_matrix(
     return functools.reduce(np.kron, [g] * power)
 
 
+def regular_dim(group: Group) -> int:
+    """The size of a finite channel group (the dimension of `regular`)."""
+    channels = group.channel_group
+    if channels is None or not channels.is_finite:
+        where = f"{channels} is a Lie group" if channels else f"{group} has no finite channel group"
+        raise UnsupportedAtom(
+            f"`regular` needs a finite group, but {where}",
+            help="declare a finite group such as `C(4)`, `D(4)` or `S(5)`",
+        )
+    try:
+        return len(channels.elements)
+    except solver.SolverError as err:
+        raise UnsupportedAtom(
+            f"`regular` of {channels}: {err}", help="use `vector` or `tensor(k)` instead"
+        ) from None
+
+
 # How a rotation acts on an atom outside the solver's, given the sign reflections give it.
 _ROTATION_ACTIONS: dict[AtomKind, Callable[[Atom, np.ndarray, float], np.ndarray]] = {
     AtomKind.SCALAR: lambda atom, rot, sign: np.eye(1),

@@ -31,7 +31,7 @@ from geoc.groups.factors import (
     MatrixFactor,
     Permutation,
     Rotations,
-    UnsupportedAtom,
+    regular_dim,
 )
 from geoc.groups.manifold import MANIFOLD_DIMS
 from geoc.solver.reps import block_diag
@@ -86,7 +86,7 @@ class Group:
 
     @property
     def rotations(self) -> Rotations:
-        return self.geometric.rotations if self.geometric else Rotations.NONE
+        return (self.geometric or NO_CHANNEL_ACTION).rotations
 
     @property
     def translations(self) -> bool:
@@ -137,22 +137,6 @@ class Group:
     def type_dim(self, ftype: FeatureType) -> int:
         return sum(t.mul * self.atom_dim(t.atom) for t in ftype.terms)
 
-    def _order(self) -> int:
-        """The size of a finite channel group (the dimension of `regular`)."""
-        group = self.channel_group
-        if group is None or not group.is_finite:
-            where = f"{group} is a Lie group" if group else f"{self} has no finite channel group"
-            raise UnsupportedAtom(
-                f"`regular` needs a finite group, but {where}",
-                help="declare a finite group such as `C(4)`, `D(4)` or `S(5)`",
-            )
-        try:
-            return len(group.elements)
-        except solver.SolverError as err:
-            raise UnsupportedAtom(
-                f"`regular` of {group}: {err}", help="use `vector` or `tensor(k)` instead"
-            ) from None
-
     # --- sampling and actions ---
 
     def sample(self, rng: np.random.Generator, axis_sizes: dict[str, int]) -> GroupElement:
@@ -198,7 +182,7 @@ def _space_dim_of(group: Group, atom: Atom) -> int:
 # The dimension of an atom: `regular` is the group's order, `tensor(k)` lives on (R^n)^⊗k, an
 # O(3) irrep of degree l has 2l+1 components; kinds not listed are vectors of R^n.
 _ATOM_DIMS: dict[AtomKind, Callable[[Group, Atom], int]] = {
-    AtomKind.REGULAR: lambda group, atom: group._order(),
+    AtomKind.REGULAR: lambda group, atom: regular_dim(group),
     AtomKind.TENSOR: lambda group, atom: _space_dim_of(group, atom) ** atom.args[0],
     AtomKind.SCALAR: lambda group, atom: 1,
     AtomKind.PSEUDOSCALAR: lambda group, atom: 1,
