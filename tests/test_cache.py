@@ -1,5 +1,5 @@
 """The one disk-cache rule (geoc.cache): `$GEOC_CACHE_DIR` is the root, each cache a versioned
-folder in it, and writes are atomic."""
+folder in it, and writes (of caches, `geoc fmt`, `--out`) are atomic."""
 
 from __future__ import annotations
 
@@ -24,12 +24,14 @@ def test_the_default_root_and_a_home_relative_one(monkeypatch) -> None:
     assert cache.cache_dir("solver-v2") == Path.home() / "geoc-cache" / "solver-v2"
 
 
-def test_an_atomic_write_creates_the_folder_and_leaves_no_temporary(tmp_path: Path) -> None:
-    path = tmp_path / "a" / "entry.bin"
+def test_an_atomic_write_keeps_the_mode_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "entry.bin"
     cache.write_atomically(path, b"first")
+    assert path.stat().st_mode & 0o777 == 0o644
+    path.chmod(0o600)
     cache.write_atomically(path, b"second")
-    assert path.read_bytes() == b"second"
-    assert [p.name for p in path.parent.iterdir()] == ["entry.bin"]
+    assert path.read_bytes() == b"second" and path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["entry.bin"]
 
 
 def test_a_failed_write_keeps_the_old_file_and_removes_the_temporary(

@@ -335,7 +335,7 @@ def test_second_call_is_a_cache_hit(tmp_path, monkeypatch):
     cache = s.BasisCache(tmp_path)
     first = s.equivariant_basis(s.O(4), T(2), T(2), cache=cache, method="solve")
     assert (cache.hits, cache.misses) == (0, 1)
-    assert len(list(tmp_path.glob("*.npz"))) == 1 and not list(tmp_path.glob("*.tmp"))
+    assert len(list(tmp_path.glob("*.npz"))) == 1 and not list(tmp_path.glob("*.geoc-tmp"))
 
     def no_solve(*args, **kwargs):
         raise AssertionError("solved again")

@@ -149,6 +149,7 @@ class CoefficientCache:
         if path is None or not self._disk_ok:
             return
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(path, _encode(value, key))
         except OSError as err:  # read-only or full: keep going in memory
             _log.debug("coefficient cache %s is not writable (%s); memory only", path.parent, err)

@@ -52,6 +52,7 @@ class BasisCache:
         buffer = io.BytesIO()
         np.savez(buffer, basis=basis, key=np.array(key))
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
             write_atomically(self.path(key), buffer.getvalue())
         except OSError as error:
             warnings.warn(f"geoc solver cache not written: {error}", stacklevel=2)
