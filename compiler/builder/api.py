@@ -80,6 +80,18 @@ class _Scope:
 Operand = Union["Tensor", int, float, str]
 
 
+def _binary_operator(op: ast.BinOpKind) -> tuple[Callable[..., Tensor], Callable[..., Tensor]]:
+    """A Python operator and its reflected form (``a + 1`` and ``1 + a``) building ``op``."""
+
+    def forward(self: Tensor, other: Operand) -> Tensor:
+        return self._builder._binary(op, self, other)
+
+    def reflected(self: Tensor, other: Operand) -> Tensor:
+        return self._builder._binary(op, other, self)
+
+    return forward, reflected
+
+
 class Tensor:
     """A tensor-valued expression under construction; Python operators build .geo operators:
     ``x["dst"] - x["src"]``, ``s * v``, ``a + b``, ``-a``, ``0.5 * x``."""
@@ -101,23 +113,9 @@ class Tensor:
         """The .geo expression this handle stands for."""
         return self._expr
 
-    def __add__(self, other: Operand) -> Tensor:
-        return self._builder._binary(ast.BinOpKind.ADD, self, other)
-
-    def __radd__(self, other: Operand) -> Tensor:
-        return self._builder._binary(ast.BinOpKind.ADD, other, self)
-
-    def __sub__(self, other: Operand) -> Tensor:
-        return self._builder._binary(ast.BinOpKind.SUB, self, other)
-
-    def __rsub__(self, other: Operand) -> Tensor:
-        return self._builder._binary(ast.BinOpKind.SUB, other, self)
-
-    def __mul__(self, other: Operand) -> Tensor:
-        return self._builder._binary(ast.BinOpKind.MUL, self, other)
-
-    def __rmul__(self, other: Operand) -> Tensor:
-        return self._builder._binary(ast.BinOpKind.MUL, other, self)
+    __add__, __radd__ = _binary_operator(ast.BinOpKind.ADD)
+    __sub__, __rsub__ = _binary_operator(ast.BinOpKind.SUB)
+    __mul__, __rmul__ = _binary_operator(ast.BinOpKind.MUL)
 
     def __neg__(self) -> Tensor:
         site = caller_site()
