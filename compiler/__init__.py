@@ -19,8 +19,9 @@ from geoc.grammar.parser import parse, parse_file
 
 __version__ = "0.1.0"
 
-# Public names that need torch: attribute -> module that defines it (imported on first access).
-_LAZY = {"compile": "geoc.backends.torch_fx.api"}
+# Public names loaded on first access: attribute -> module that defines it. `compile` needs torch;
+# the builder pulls in the whole middle end, which `import geoc` alone does not need.
+_LAZY = {"compile": "geoc.backends.torch_fx.api", "Builder": "geoc.builder"}
 
 
 def __getattr__(name: str) -> Any:
@@ -33,4 +34,13 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["Diagnostic", "GeoError", "Span", "__version__", "compile", "parse", "parse_file"]
+__all__ = [
+    "Builder",
+    "Diagnostic",
+    "GeoError",
+    "Span",
+    "__version__",
+    "compile",
+    "parse",
+    "parse_file",
+]

@@ -20,9 +20,7 @@ import difflib
 import enum
 import os
 import re
-import stat
 import sys
-import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import geoc
 from geoc import catalog
+from geoc.cache import write_atomically
 from geoc.diagnostics import CODES, Diagnostic, GeoError, explain
 from geoc.grammar.parser import decode_source, read_source
 
@@ -299,7 +298,7 @@ def _fmt_one(path: str, args: argparse.Namespace, format_source: Callable[..., s
 
 def _write_change(path: str, formatted: str) -> Outcome:
     try:
-        write_atomic(path, formatted)
+        write_atomically(path, formatted.encode("utf-8"))
     except OSError as err:
         _print_error(_write_error(path, err))
         return Outcome.FAILED
@@ -349,30 +348,6 @@ def _fmt_summary(outcomes: list[Outcome], dry_run: bool) -> None:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Replace (or create) ``path`` with ``text`` (UTF-8) in one step, keeping its mode.
-
-    The new content goes to a temporary file in the same folder, is flushed to disk, and then
-    renamed over the original, so a crash leaves either the old or the new file, never half of
-    one. A symbolic link is followed: the file it points to is replaced, the link stays.
-    """
-    target = os.path.realpath(path)
-    mode = stat.S_IMODE(os.stat(target).st_mode) if os.path.exists(target) else 0o644
-    folder, name = os.path.split(target)
-    fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".geoc-tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,7 +432,7 @@ def _emit_text(args: argparse.Namespace, text: str, file_name: str) -> int:
         return EXIT_OK
     Path(args.output).mkdir(parents=True, exist_ok=True)
     target = Path(args.output) / file_name
-    write_atomic(str(target), text)
+    write_atomically(target, text.encode("utf-8"))
     print(f"geoc: wrote {target}", file=sys.stderr)
     return EXIT_OK
 
@@ -485,12 +460,7 @@ def run_check(args: argparse.Namespace) -> int:
     from geoc.backends.torch_fx.verify import check_module
 
     module = lower_to_fx(graph, seed=args.seed, dtype=torch.float64, tp_algorithm=args.tp_algorithm)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: threading only adds overhead here
-    try:
-        report = check_module(module, trials=args.trials, seed=args.seed)
-    finally:
-        torch.set_num_threads(threads)
+    report = check_module(module, trials=args.trials, seed=args.seed)
     print(report.render().rstrip("\n"))
     return EXIT_OK if report.passed else EXIT_ERROR
 
@@ -507,4 +477,4 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Com
 }
 
 
-__all__ = ["build_parser", "main", "parse_overrides", "write_atomic"]
+__all__ = ["build_parser", "main", "parse_overrides"]

@@ -131,13 +131,7 @@ def read_source(path: str | Path) -> str:
 def decode_source(data: bytes, file: str) -> str:
     """Decode UTF-8 bytes, pointing at the first invalid byte if there is one."""
     if len(data) > MAX_SOURCE_BYTES:
-        raise GeoError(
-            Diagnostic(
-                "GEO112",
-                f"`{file}` is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB",
-                help="split the spec into several files joined by `import`",
-            )
-        )
+        raise GeoError(_too_large(file, f"{MAX_SOURCE_BYTES // (1024 * 1024)} MiB"))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -158,18 +152,20 @@ def decode_source(data: bytes, file: str) -> str:
 
 def _check_text(text: str, file: str) -> str:
     if len(text) > MAX_SOURCE_BYTES:
-        raise GeoError(
-            Diagnostic(
-                "GEO112",
-                f"`{file}` is larger than {MAX_SOURCE_BYTES} characters",
-                help="split the spec into several files joined by `import`",
-            )
-        )
+        raise GeoError(_too_large(file, f"{MAX_SOURCE_BYTES} characters"))
     if text.startswith("\ufeff"):  # a UTF-8 byte order mark: harmless, as in Python
         text = text[1:]
     if not text.strip():
         raise GeoError(_empty(file), {file: text})
     return text
+
+
+def _too_large(file: str, limit: str) -> Diagnostic:
+    return Diagnostic(
+        "GEO112",
+        f"`{file}` is larger than {limit}",
+        help="split the spec into several files joined by `import`",
+    )
 
 
 def _empty(file: str) -> Diagnostic:

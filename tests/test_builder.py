@@ -99,6 +99,17 @@ def build_deepsets() -> Builder:
     return b
 
 
+def test_geoc_exports_the_builder() -> None:
+    """The README's `geoc.Builder` is the builder, and builds from the top-level name."""
+    import geoc
+
+    assert geoc.Builder is Builder and "Builder" in geoc.__all__
+    b = geoc.Builder("Tiny", params={"width": 2})
+    x = b.input("x", "4 x scalar")
+    b.output("y", "width x scalar", b.call("linear", x, "width x scalar"))
+    assert str(b.build().outputs["y"].type) == "2 x scalar"
+
+
 def test_egnn_builder_gives_the_parsed_ir() -> None:
     built = build_egnn().build(verify=True)
     assert same_ir(built, frontend("egnn"))

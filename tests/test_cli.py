@@ -218,6 +218,19 @@ def test_check_grid_specs_says_what_is_exact(capsys, spec, params, exact):
     assert ("approximate: random rotations of band-limited fields" in out) == (spec == "sfno")
 
 
+def test_check_leaves_torch_thread_settings_alone(capsys, monkeypatch):
+    """Library code never changes torch's global thread count (users set OMP_NUM_THREADS)."""
+    import torch
+
+    def forbidden(*args: object) -> None:
+        raise AssertionError("geoc check changed torch's thread settings")
+
+    monkeypatch.setattr(torch, "set_num_threads", forbidden)
+    code, out, err = run(capsys, "check", "egnn", "-p", "hidden=16")
+    assert code == 0, err
+    assert "every output transforms as declared" in out
+
+
 def test_check_static_needs_no_numerics(capsys):
     code, out, _ = run(capsys, "check", "egnn", "--static")
     assert code == 0

@@ -141,7 +141,7 @@ def test_unregistered_code_is_an_internal_error() -> None:
         Diagnostic("GEO999", "no such code")
 
 
-# Known renderer bug (compiler/diagnostics.py `_excerpt`): it numbers lines with
+# Known renderer bug (compiler/diagnostics/render.py `_excerpt`): it numbers lines with
 # `str.splitlines()`, which also breaks at \f, \v, \x1c-\x1e, \x85, \u2028 and \u2029, while
 # spans count `\n` only (as the lexer does). A form feed (allowed whitespace in .geo) or a
 # U+2028 in a comment shifts the excerpt. Fix: `text.split("\n")` and strip one trailing `\r`.

@@ -509,7 +509,7 @@ def test_writes_are_atomic_and_leave_no_temporary_files(tmp_path: Path) -> None:
     for t in triples(2):
         wigner_3j(*t, cache)
     assert len(entry_files(tmp_path)) == len(triples(2))
-    assert not list(tmp_path.glob(".tmp-*"))
+    assert not list(tmp_path.glob("*.geoc-tmp"))
 
 
 def test_keys_hash_kind_degrees_and_version(monkeypatch) -> None:

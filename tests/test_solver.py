@@ -335,7 +335,7 @@ def test_second_call_is_a_cache_hit(tmp_path, monkeypatch):
     cache = s.BasisCache(tmp_path)
     first = s.equivariant_basis(s.O(4), T(2), T(2), cache=cache, method="solve")
     assert (cache.hits, cache.misses) == (0, 1)
-    assert len(list(tmp_path.glob("*.npz"))) == 1 and not list(tmp_path.glob("*.tmp"))
+    assert len(list(tmp_path.glob("*.npz"))) == 1 and not list(tmp_path.glob("*.geoc-tmp"))
 
     def no_solve(*args, **kwargs):
         raise AssertionError("solved again")
@@ -367,12 +367,13 @@ def test_cache_keys_distinguish_groups_and_reps(tmp_path):
 
 
 def test_cache_dir_from_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("GEOC_CACHE_DIR", str(tmp_path / "solver"))
-    assert s.default_cache_dir() == tmp_path / "solver"
+    """`$GEOC_CACHE_DIR` is the cache root (geoc.cache); the solver uses its `solver-v2/`."""
+    monkeypatch.setenv("GEOC_CACHE_DIR", str(tmp_path))
+    assert s.default_cache_dir() == tmp_path / "solver-v2"
     s.equivariant_basis(s.C(4), REG, REG)
-    assert len(list((tmp_path / "solver").glob("*.npz"))) == 1
+    assert len(list((tmp_path / "solver-v2").glob("*.npz"))) == 1
     monkeypatch.delenv("GEOC_CACHE_DIR")
-    assert s.default_cache_dir().parts[-3:] == (".cache", "geoc", "solver")
+    assert s.default_cache_dir().parts[-3:] == (".cache", "geoc", "solver-v2")
 
 
 def test_constraint_residual_of_solved_invariants():

@@ -12,7 +12,6 @@ Conventions are e3nn's (``docs/o3_conventions.md``): irreps ``(l, p)`` with comp
 """
 
 from geoc.o3.cache import (
-    CACHE_ENV,
     CACHE_VERSION,
     CacheStats,
     CoefficientCache,
@@ -42,7 +41,6 @@ from geoc.o3.wigner import (
 )
 
 __all__ = [
-    "CACHE_ENV",
     "CACHE_VERSION",
     "L1_BASIS",
     "POLAR_AXIS",

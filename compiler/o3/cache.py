@@ -1,13 +1,13 @@
 """A two-level cache of O(3) coefficient tables: in-process LRU, then a folder on disk.
 
 Clebsch–Gordan (Wigner 3j) tensors and Wigner bases are pure functions of a few integers, so
-they are computed once and stored in a versioned folder (``$GEOC_CACHE_DIR/o3-v1/``, else
-``~/.cache/geoc/o3-v1/``). Each entry is one file named by the SHA-256 of
-``(kind, ls, version)``; its header carries the key and a digest of the payload, so a torn,
-truncated or foreign file is recomputed rather than trusted. Writes go to a temporary file in
-the same folder and are published with :func:`os.replace` (atomic on POSIX and Windows), so
-concurrent compiles never see half a file. A folder that cannot be created or written turns the
-cache into a memory-only one; nothing here raises on I/O.
+they are computed once and stored in the versioned folder ``o3-v1/`` of the cache root
+(``$GEOC_CACHE_DIR``, else ``~/.cache/geoc``; the rule of :mod:`geoc.cache`). Each entry is one
+file named by the SHA-256 of ``(kind, ls, version)``; its header carries the key and a digest
+of the payload, so a torn, truncated or foreign file is recomputed rather than trusted. Writes
+go to a temporary file in the same folder and are published with :func:`os.replace` (atomic),
+so concurrent compiles never see half a file. A folder that cannot be created or written turns
+the cache into a memory-only one; nothing here raises on I/O.
 
     >>> cache = CoefficientCache(directory=None)          # memory only
     >>> a = cache.fetch(CoefficientKind.WIGNER_3J, (1, 1, 0), lambda: np.eye(3)[:, :, None])
@@ -17,13 +17,11 @@ cache into a memory-only one; nothing here raises on I/O.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import hashlib
 import io
 import logging
 import os
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from geoc.cache import cache_dir, write_atomically
+
 #: Bump when any cached formula or convention changes: old entries then live in another folder.
 CACHE_VERSION = "o3-v1"
-#: Environment variable naming the cache root (the version folder is created inside it).
-CACHE_ENV = "GEOC_CACHE_DIR"
 
 _MAGIC = b"geoc-coefficients\n"
 _log = logging.getLogger(__name__)
@@ -59,9 +57,7 @@ class CacheStats:
 
 def default_cache_dir() -> Path:
     """``$GEOC_CACHE_DIR/o3-v1``, else ``~/.cache/geoc/o3-v1``."""
-    root = os.environ.get(CACHE_ENV)
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "geoc"
-    return base / CACHE_VERSION
+    return cache_dir(CACHE_VERSION)
 
 
 def cache_key(kind: CoefficientKind, ls: tuple[int, ...]) -> str:
@@ -153,7 +149,8 @@ class CoefficientCache:
         if path is None or not self._disk_ok:
             return
         try:
-            _write_atomically(path, _encode(value, key))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, _encode(value, key))
         except OSError as err:  # read-only or full: keep going in memory
             _log.debug("coefficient cache %s is not writable (%s); memory only", path.parent, err)
             self._disk_ok = False
@@ -180,20 +177,6 @@ def _decode(data: bytes, key: str) -> np.ndarray:
     if value.dtype != np.float64 or not np.all(np.isfinite(value)):
         raise ValueError("not a finite float64 array")
     return value
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file next to ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".coef")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 _DEFAULT: CoefficientCache | None = None

@@ -1,30 +1,30 @@
 """On-disk cache of solved bases, keyed by a hash of (group, rep_in, rep_out, method).
 
-One `.npz` file per basis in `$GEOC_CACHE_DIR` (default `~/.cache/geoc/solver`). Files are
-written to a temporary name in the same folder and renamed into place (atomic on POSIX and
-Windows), so a reader never sees half a file. A file that cannot be read, or whose stored key or
-shape does not match, counts as a miss and is recomputed and overwritten.
+One `.npz` file per basis in the versioned folder `solver-v2/` of the cache root
+(`$GEOC_CACHE_DIR`, else `~/.cache/geoc`; the rule of :mod:`geoc.cache`). Files are written to a
+temporary name in the same folder and renamed into place (atomic), so a reader never sees half
+a file. A file that cannot be read, or whose stored key or shape does not match, counts as a
+miss and is recomputed and overwritten.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import io
 import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from geoc.cache import cache_dir, write_atomically
+
 FORMAT_VERSION = 2  # 2: numeric bases canonicalised (nullspace.canonical_basis)
-ENV_VAR = "GEOC_CACHE_DIR"
 
 
 def default_cache_dir() -> Path:
-    """`$GEOC_CACHE_DIR`, else `~/.cache/geoc/solver`."""
-    override = os.environ.get(ENV_VAR)
-    return Path(override) if override else Path.home() / ".cache" / "geoc" / "solver"
+    """`$GEOC_CACHE_DIR/solver-v2`, else `~/.cache/geoc/solver-v2`."""
+    return cache_dir(f"solver-v{FORMAT_VERSION}")
 
 
 class BasisCache:
@@ -49,19 +49,13 @@ class BasisCache:
 
     def store(self, key: str, basis: np.ndarray) -> None:
         """Write atomically; a cache that cannot be written only costs a warning."""
-        temp = None
+        buffer = io.BytesIO()
+        np.savez(buffer, basis=basis, key=np.array(key))
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(
-                dir=self.directory, suffix=".tmp", delete=False
-            ) as handle:
-                temp = Path(handle.name)
-                np.savez(handle, basis=basis, key=np.array(key))
-            os.replace(temp, self.path(key))
+            write_atomically(self.path(key), buffer.getvalue())
         except OSError as error:
             warnings.warn(f"geoc solver cache not written: {error}", stacklevel=2)
-            if temp is not None:
-                temp.unlink(missing_ok=True)
 
 
 def _digest(key: str) -> str:

@@ -197,14 +197,14 @@ class Sum(Rep):
         return direct_sum(*(t.dual() for t in self.terms))
 
     def matrix(self, group: MatrixGroup, g: np.ndarray) -> np.ndarray:
-        return _block_diag([t.matrix(group, g) for t in self.terms])
+        return block_diag([t.matrix(group, g) for t in self.terms])
 
     def lie(self, group: MatrixGroup) -> np.ndarray:
-        return _per_generator(self.dim(group), [t.lie(group) for t in self.terms], _block_diag)
+        return _per_generator(self.dim(group), [t.lie(group) for t in self.terms], block_diag)
 
     def discrete(self, group: MatrixGroup) -> np.ndarray:
         parts = [t.discrete(group) for t in self.terms]
-        return _per_generator(self.dim(group), parts, _block_diag)
+        return _per_generator(self.dim(group), parts, block_diag)
 
     def monomials(self, group: MatrixGroup) -> list[Monomial]:
         out, offset = [], 0
@@ -286,7 +286,8 @@ def _kron_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.kron(a, np.eye(len(b))) + np.kron(np.eye(len(a)), b)
 
 
-def _block_diag(blocks: list[np.ndarray]) -> np.ndarray:
+def block_diag(blocks: list[np.ndarray]) -> np.ndarray:
+    """The block-diagonal matrix of ``blocks`` (each may be rectangular), in order."""
     rows = sum(b.shape[0] for b in blocks)
     cols = sum(b.shape[1] for b in blocks)
     out = np.zeros((rows, cols))

@@ -1,45 +1,13 @@
-"""Diagnostics: stable codes, source spans, and the caret renderer.
+"""The table of stable diagnostic codes and their long forms for ``geoc explain``.
 
-Every problem a user can cause is a :class:`Diagnostic` with a stable code from :data:`CODES`
-(``GEO1xx`` syntax, ``GEO2xx`` names and imports, ``GEO3xx`` types, ``GEO4xx`` equivariance,
-``GEO5xx`` backend and lowering, ``GEO6xx`` numeric verification). Diagnostics travel inside a
-:class:`GeoError`; the CLI renders them with :func:`render` and exits 1.
-
-This module imports nothing else from geoc, so every room (the grammar included) can use it.
+Codes are stable: never renumber, only add (``GEO1xx`` syntax, ``GEO2xx`` names and imports,
+``GEO3xx`` types, ``GEO4xx`` equivariance, ``GEO5xx`` backend and lowering, ``GEO6xx`` numeric
+verification).
 """
 
 from __future__ import annotations
 
-import enum
-import unicodedata
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-TAB_WIDTH = 4
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A region of a source file: 1-based lines and columns, ``end_col`` exclusive."""
-
-    file: str
-    line: int
-    col: int
-    end_line: int
-    end_col: int
-
-    @classmethod
-    def point(cls, file: str, line: int, col: int) -> Span:
-        """A one-character span at ``line:col``."""
-        return cls(file, line, col, line, col + 1)
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
-
-
-class Severity(str, enum.Enum):
-    ERROR = "error"
-    WARNING = "warning"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,48 +16,6 @@ class CodeInfo:
 
     title: str
     explanation: str
-
-
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
-    """One problem: a code, a message, where it is, and how to fix it."""
-
-    code: str
-    message: str
-    span: Span | None = None
-    label: str = ""
-    help: str = ""
-    notes: tuple[str, ...] = ()
-    severity: Severity = Severity.ERROR
-
-    def __post_init__(self) -> None:
-        assert self.code in CODES, f"unregistered diagnostic code {self.code}"
-
-
-class GeoError(Exception):
-    """Raised with one or more diagnostics; ``sources`` maps file names to their text."""
-
-    def __init__(
-        self,
-        diagnostics: Diagnostic | Iterable[Diagnostic],
-        sources: Mapping[str, str] | None = None,
-    ) -> None:
-        diags = (diagnostics,) if isinstance(diagnostics, Diagnostic) else tuple(diagnostics)
-        assert diags, "GeoError needs at least one diagnostic"
-        self.diagnostics: tuple[Diagnostic, ...] = diags
-        self.sources: dict[str, str] = dict(sources or {})
-        super().__init__(self.render())
-
-    @property
-    def codes(self) -> list[str]:
-        return [d.code for d in self.diagnostics]
-
-    def render(self) -> str:
-        return "\n".join(render(d, self.sources) for d in self.diagnostics)
-
-
-# ---------------------------------------------------------------------------------------------
-# The code table. Codes are stable: never renumber, only add.
 
 
 def _code(title: str, explanation: str) -> CodeInfo:
@@ -575,104 +501,6 @@ CODES: dict[str, CodeInfo] = {
 }
 
 
-def explain(code: str) -> str:
-    """The long form of a code, for ``geoc explain``."""
-    info = CODES[code.upper()]
-    return f"{code.upper()}: {info.title}\n\n{_wrap(info.explanation, 88)}\n"
-
-
-def _wrap(text: str, width: int) -> str:
-    import textwrap
-
-    return textwrap.fill(text, width=width)
-
-
-# ---------------------------------------------------------------------------------------------
-# Rendering
-
-
-def render(diag: Diagnostic, sources: Mapping[str, str] | None = None) -> str:
-    """Render a diagnostic the way rustc does: header, location, source excerpt, carets, help."""
-    out = [f"{diag.severity.value}[{diag.code}]: {diag.message}"]
-    span = diag.span
-    width = len(str(span.line)) if span else 0
-    if span is not None:
-        out.append(f"{' ' * width}--> {span}")
-        text = (sources or {}).get(span.file)
-        if text is not None:
-            out.extend(_excerpt(text, span, diag.label))
-    gutter = " " * (width + 1)
-    out.extend(f"{gutter}= note: {note}" for note in diag.notes)
-    if diag.help:
-        out.append(f"{gutter}= help: {diag.help}")
-    return "\n".join(out) + "\n"
-
-
-MAX_EXCERPT_WIDTH = 120  # longer source lines are shown as a window around the span
-
-
-def _excerpt(text: str, span: Span, label: str) -> list[str]:
-    raw = source_line(text, span.line)
-    if raw is None:
-        return []
-    end_col = span.end_col if span.end_line == span.line else len(raw) + 1
-    first = 0  # a long line is shown as a window of characters around the span
-    if len(raw) > MAX_EXCERPT_WIDTH:
-        first = max(span.col - 1 - MAX_EXCERPT_WIDTH // 3, 0)
-    piece = raw[first : first + MAX_EXCERPT_WIDTH - 2] if len(raw) > MAX_EXCERPT_WIDTH else raw
-    prefix = "…" if first else ""
-    suffix = "…" if first + len(piece) < len(raw) else ""
-    cells = _cells(piece)
-    start = _column(cells, span.col - first)
-    end = _column(cells, min(end_col - first, len(piece) + 1))
-    num = str(span.line)
-    pad = " " * len(num)
-    caret = " " * (start + len(prefix)) + "^" * max(end - start, 1)
-    return [
-        f"{pad} |",
-        f"{num} | {prefix}{''.join(cells)}{suffix}",
-        f"{pad} | {caret}{(' ' + label) if label else ''}",
-    ]
-
-
-def source_line(text: str, line: int) -> str | None:
-    """Line ``line`` (1-based) as the lexer counts lines: only ``\n`` ends one."""
-    start = 0
-    for _ in range(line - 1):
-        start = text.find("\n", start) + 1
-        if start == 0:
-            return None
-    end = text.find("\n", start)
-    raw = text[start:] if end < 0 else text[start:end]
-    return raw[:-1] if raw.endswith("\r") else raw
-
-
-def _cells(raw: str) -> list[str]:
-    """What each source character prints as: tabs to the next stop, wide characters twice as
-    wide (padded), control characters as U+FFFD."""
-    cells: list[str] = []
-    width = 0
-    for ch in raw:
-        if ch == "\t":
-            shown = " " * (TAB_WIDTH - width % TAB_WIDTH)
-        elif not ch.isprintable() and ch != " ":
-            shown = "\ufffd"
-        else:
-            shown = ch
-        cells.append(shown)
-        width += _width(shown)
-    return cells
-
-
-def _width(shown: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in shown)
-
-
-def _column(cells: list[str], col: int) -> int:
-    """The display column (0-based) where source column ``col`` starts."""
-    return sum(_width(c) for c in cells[: max(col - 1, 0)])
-
-
 def all_codes() -> list[str]:
     return sorted(CODES)
 
@@ -683,14 +511,3 @@ def _check_table() -> None:
 
 
 _check_table()
-__all__ = [
-    "CODES",
-    "CodeInfo",
-    "Diagnostic",
-    "GeoError",
-    "Severity",
-    "Span",
-    "all_codes",
-    "explain",
-    "render",
-]

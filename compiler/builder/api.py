@@ -19,22 +19,27 @@ is refused: bind it with ``b.let`` first.
 
 from __future__ import annotations
 
-import ast as pyast
 import dataclasses
-import functools
-import inspect
 import linecache
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any, Union, overload
 
-from geoc.diagnostics import GeoError, Span
+from geoc.builder.sites import (
+    Site,
+    caller_site,
+    file_text,
+    func_span,
+    number_literal,
+    parse_at,
+    respan,
+    symmetry_factors,
+)
+from geoc.diagnostics import Span
 from geoc.domains import Domain
 from geoc.grammar import ast
 from geoc.grammar.formatter import format_expr, format_module
-from geoc.grammar.parser import parse_expr
 from geoc.grammar.structure import check_structure
 from geoc.groups import Group
 from geoc.ir import Graph
@@ -57,161 +62,6 @@ class Text:
 
 
 # ---------------------------------------------------------------------------------------------
-# Where a builder call stands in the Python source
-
-
-@dataclass(frozen=True)
-class Site:
-    """The Python expression that called the builder, and its sub-expressions' spans."""
-
-    span: Span
-    node: pyast.expr | None = None
-
-    def arg(self, index: int | None, keyword: str | None = None) -> Site:
-        """The ``index``-th positional argument of the call, or the ``keyword`` one."""
-        call = self.node
-        if isinstance(call, pyast.Call):
-            args = call.args
-            starred = any(isinstance(a, pyast.Starred) for a in args)
-            if index is not None and index < len(args) and not starred:
-                return self._child(args[index])
-            for kw in call.keywords:
-                if kw.arg is not None and kw.arg == keyword:
-                    return self._child(kw.value)
-        return Site(self.span)
-
-    def part(self, attr: str) -> Site:
-        """A named child of the expression: ``left``/``right`` of ``a - b``, ``slice``..."""
-        child = getattr(self.node, attr, None)
-        return self._child(child) if isinstance(child, pyast.expr) else Site(self.span)
-
-    def entry(self, key: str) -> Site:
-        """The value of ``key`` in a dict display (``{"hidden": 64}``)."""
-        if isinstance(self.node, pyast.Dict):
-            for k, v in zip(self.node.keys, self.node.values, strict=True):
-                if isinstance(k, pyast.Constant) and k.value == key:
-                    return self._child(v)
-        return Site(self.span)
-
-    def items(self) -> list[Site]:
-        """The elements of a list or tuple display."""
-        if isinstance(self.node, (pyast.List, pyast.Tuple)):
-            return [self._child(e) for e in self.node.elts]
-        return []
-
-    def _child(self, node: pyast.expr) -> Site:
-        return Site(_node_span(self.span.file, node), node)
-
-
-def _caller_site() -> Site:
-    """The innermost frame outside this module: the user's line that called the builder."""
-    frame: FrameType | None = inspect.currentframe()
-    while frame is not None and frame.f_code.co_filename == __file__:
-        frame = frame.f_back
-    if frame is None:  # pragma: no cover - the builder is always called from somewhere
-        return Site(Span("<builder>", 1, 1, 1, 1))
-    file = frame.f_code.co_filename
-    positions = getattr(inspect.getframeinfo(frame, context=0), "positions", None)
-    if positions is None or positions.col_offset is None:
-        line = frame.f_lineno
-        return Site(Span(file, line, 1, line, len(_line(file, line)) + 1))
-    key = (positions.lineno, positions.end_lineno, positions.col_offset, positions.end_col_offset)
-    node = _python_nodes(file, _file_text(file)).get(key)
-    start = _char_col(file, positions.lineno, positions.col_offset)
-    end = _char_col(file, positions.end_lineno, positions.end_col_offset)
-    return Site(Span(file, positions.lineno, start, positions.end_lineno, end), node)
-
-
-def _file_text(file: str) -> str:
-    return "".join(linecache.getlines(file))
-
-
-def _line(file: str, line: int) -> str:
-    return linecache.getline(file, line).rstrip("\n")
-
-
-def _char_col(file: str, line: int, byte_col: int) -> int:
-    """Python columns count UTF-8 bytes; spans count characters (1-based)."""
-    text = _line(file, line).encode("utf-8")
-    return len(text[:byte_col].decode("utf-8", errors="ignore")) + 1
-
-
-def _node_span(file: str, node: pyast.expr) -> Span:
-    start = _char_col(file, node.lineno, node.col_offset)
-    end_line = node.end_lineno or node.lineno
-    end = _char_col(file, end_line, node.end_col_offset or node.col_offset)
-    return Span(file, node.lineno, start, end_line, end)
-
-
-@functools.lru_cache(maxsize=32)
-def _python_nodes(file: str, text: str) -> dict[tuple, pyast.expr]:
-    """Every expression of a Python file, keyed by its position (to find a call's arguments)."""
-    try:
-        tree = pyast.parse(text)
-    except (SyntaxError, ValueError):
-        return {}
-    return {
-        (n.lineno, n.end_lineno, n.col_offset, n.end_col_offset): n
-        for n in pyast.walk(tree)
-        if isinstance(n, pyast.expr)
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# From Python values to .geo expressions
-
-
-def _respan(node: Any, move: Callable[[Span], Span]) -> Any:
-    """A copy of an AST (sub)tree with every span mapped by ``move``."""
-    if isinstance(node, tuple):
-        return tuple(_respan(n, move) for n in node)
-    if not isinstance(node, ast.Node):
-        return node
-    changes = {
-        f.name: _respan(getattr(node, f.name), move)
-        for f in dataclasses.fields(node)
-        if f.name != "span"
-    }
-    return dataclasses.replace(node, span=move(node.span), **changes)
-
-
-def parse_at(text: str, site: Site) -> ast.Expr:
-    """Parse ``text`` as a .geo expression whose spans point into the Python string literal
-    at ``site`` (or at the whole site when the literal cannot be located)."""
-    move = _string_mover(text, site)
-    try:
-        expr = parse_expr(text, "<builder>")
-    except GeoError as err:
-        moved = [dataclasses.replace(d, span=d.span and move(d.span)) for d in err.diagnostics]
-        raise GeoError(moved, {site.span.file: _file_text(site.span.file)}) from None
-    return _respan(expr, move)
-
-
-def _string_mover(text: str, site: Site) -> Callable[[Span], Span]:
-    node, span = site.node, site.span
-    literal = _line(span.file, span.line)[span.col - 1 : span.end_col - 1]
-    plain = (
-        isinstance(node, pyast.Constant)
-        and span.line == span.end_line
-        and literal[:1] in "'\""
-        and literal[1:-1] == text
-        and "\n" not in text
-    )
-    if not plain:
-        return lambda _: span
-    base = span.col + (len(text) - len(text.lstrip()))  # parse_expr strips the text
-    return lambda s: Span(span.file, span.line, base + s.col, span.line, base + s.end_col)
-
-
-def _literal(value: int | float, span: Span) -> ast.Expr:
-    """A number as the parser reads it: negative numbers are negated literals."""
-    kind = ast.Int if isinstance(value, int) else ast.Float
-    if value < 0:
-        return ast.Neg(operand=kind(value=-value, span=span), span=span)
-    return kind(value=value, span=span)
-
-
-# ---------------------------------------------------------------------------------------------
 # Handles
 
 
@@ -228,6 +78,18 @@ class _Scope:
 
 
 Operand = Union["Tensor", int, float, str]
+
+
+def _binary_operator(op: ast.BinOpKind) -> tuple[Callable[..., Tensor], Callable[..., Tensor]]:
+    """A Python operator and its reflected form (``a + 1`` and ``1 + a``) building ``op``."""
+
+    def forward(self: Tensor, other: Operand) -> Tensor:
+        return self._builder._binary(op, self, other)
+
+    def reflected(self: Tensor, other: Operand) -> Tensor:
+        return self._builder._binary(op, other, self)
+
+    return forward, reflected
 
 
 class Tensor:
@@ -251,32 +113,18 @@ class Tensor:
         """The .geo expression this handle stands for."""
         return self._expr
 
-    def __add__(self, other: Operand) -> Tensor:
-        return self._builder._binary(ast.BinOpKind.ADD, self, other)
-
-    def __radd__(self, other: Operand) -> Tensor:
-        return self._builder._binary(ast.BinOpKind.ADD, other, self)
-
-    def __sub__(self, other: Operand) -> Tensor:
-        return self._builder._binary(ast.BinOpKind.SUB, self, other)
-
-    def __rsub__(self, other: Operand) -> Tensor:
-        return self._builder._binary(ast.BinOpKind.SUB, other, self)
-
-    def __mul__(self, other: Operand) -> Tensor:
-        return self._builder._binary(ast.BinOpKind.MUL, self, other)
-
-    def __rmul__(self, other: Operand) -> Tensor:
-        return self._builder._binary(ast.BinOpKind.MUL, other, self)
+    __add__, __radd__ = _binary_operator(ast.BinOpKind.ADD)
+    __sub__, __rsub__ = _binary_operator(ast.BinOpKind.SUB)
+    __mul__, __rmul__ = _binary_operator(ast.BinOpKind.MUL)
 
     def __neg__(self) -> Tensor:
-        site = _caller_site()
+        site = caller_site()
         operand = self._builder._expr(self, site.part("operand"))
         return Tensor(self._builder, ast.Neg(operand=operand, span=site.span))
 
     def __getitem__(self, end: str | Tensor) -> Tensor:
         """``x["src"]`` / ``x["dst"]``: gather node values onto edges."""
-        return self._builder._index(self, end, _caller_site())
+        return self._builder._index(self, end, caller_site())
 
     def __iter__(self) -> Iterator[Tensor]:
         raise TypeError("bind a block's several results with `b.let(('a', 'b'), value)`")
@@ -290,7 +138,7 @@ class Block:
         self.name = name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
-        return self._builder._call(self.name, args, kwargs, _caller_site(), offset=0)
+        return self._builder._call(self.name, args, kwargs, caller_site(), offset=0)
 
     def __repr__(self) -> str:
         return f"Block({self.name})"
@@ -322,7 +170,7 @@ class Builder:
     """Writes one model (and its blocks) as .geo AST, from Python calls."""
 
     def __init__(self, name: str, params: Mapping[str, Any] | None = None) -> None:
-        site = _caller_site()
+        site = caller_site()
         self.name = name
         self._site = site
         self._files = {site.span.file}
@@ -339,32 +187,32 @@ class Builder:
     def import_(self, path: str) -> None:
         """``import "path"``: a .geo file relative to the calling Python file, or a built-in
         spec name such as ``"egnn"``; its blocks become callable with :meth:`call`."""
-        site = _caller_site()
+        site = caller_site()
         span = site.arg(0, "path").span
         self._imports.append(ast.Import(path=ast.Str(value=path, span=span), span=site.span))
 
     def symmetry(self, *factors: str | Group) -> None:
         """``symmetry E(3) x S(nodes)``: one string with ``x``, or one factor per argument."""
-        site = _caller_site()
+        site = caller_site()
         exprs: list[ast.Expr] = []
         for i, factor in enumerate(factors):
-            exprs.extend(_factors(self._parse(str(factor), site.arg(i))))
+            exprs.extend(symmetry_factors(self._parse(str(factor), site.arg(i))))
         self._emit(ast.Symmetry(factors=tuple(exprs), span=site.span))
 
     def domain(self, domain: str | Domain) -> None:
         """``domain pointcloud(nodes, dim=3, edges=full)``."""
-        site = _caller_site()
+        site = caller_site()
         value = self._parse(str(domain), site.arg(0, "domain"))
         self._emit(ast.Domain(value=value, span=site.span))
 
     def param(self, name: str) -> Tensor:
         """A compile-time parameter by name, for lists and keywords (``[hidden, 1]``)."""
-        site = _caller_site()
+        site = caller_site()
         return self._named(name, site.arg(0, "name").span)
 
     def input(self, name: str, type: str | FeatureType) -> Tensor:
         """``input name: T``; returns the input's handle."""
-        site = _caller_site()
+        site = caller_site()
         type_expr = self._parse(str(type), site.arg(1, "type"))
         target = ast.Name(id=name, span=site.arg(0, "name").span)
         self._emit(ast.Input(name=target, type=type_expr, span=site.span))
@@ -376,7 +224,7 @@ class Builder:
     def let(self, names: Sequence[str], value: Operand) -> tuple[Tensor, ...]: ...
     def let(self, names: str | Sequence[str], value: Operand) -> Tensor | tuple[Tensor, ...]:
         """``name = value`` (or ``a, b = value`` for a block's results); returns the handles."""
-        site = _caller_site()
+        site = caller_site()
         several = not isinstance(names, str)
         listed = [names] if isinstance(names, str) else list(names)
         name_sites = site.arg(0, "names").items() if several else [site.arg(0, "names")]
@@ -391,7 +239,7 @@ class Builder:
 
     def output(self, name: str, type: str | FeatureType, value: Operand) -> None:
         """``output name: T = value``."""
-        site = _caller_site()
+        site = caller_site()
         self._emit(
             ast.Output(
                 name=ast.Name(id=name, span=site.arg(0, "name").span),
@@ -403,7 +251,7 @@ class Builder:
 
     def repeat(self, count: int | str) -> _Repeat:
         """``with b.repeat("depth"):`` unrolls its statements, with own weights per iteration."""
-        site = _caller_site()
+        site = caller_site()
         return _Repeat(self, self._expr(count, site.arg(0, "count")), site.span)
 
     @overload
@@ -433,7 +281,7 @@ class Builder:
         (``"hidden x scalar over nodes"`` or ``int``) or to ``(type, default)``. ``body``
         receives one handle per parameter and returns the block's value(s). Without ``body``
         this is a decorator. Returns a :class:`Block`, which writes calls to the block."""
-        site = _caller_site()
+        site = caller_site()
         if body is None:
             return lambda fn: self._define(name, params, returns, fn, site)
         return self._define(name, params, returns, body, site)
@@ -442,11 +290,11 @@ class Builder:
 
     def call(self, op: str, *args: Any, **kwargs: Any) -> Tensor:
         """``op(args..., key=value...)``: an operator or a block, as in .geo."""
-        return self._call(op, args, kwargs, _caller_site(), offset=1)
+        return self._call(op, args, kwargs, caller_site(), offset=1)
 
     def gather(self, x: Tensor, end: str) -> Tensor:
         """``x[end]`` (the same as ``x[end]`` on the handle)."""
-        site = _caller_site()
+        site = caller_site()
         value = self._expr(x, site.arg(0, "x"))
         index = self._parse(end, site.arg(1, "end"))
         return Tensor(self, ast.Index(value=value, index=index, span=site.span))
@@ -465,15 +313,15 @@ class Builder:
         )
         items = (*self._imports, *self._blocks, model)
         module = ast.Module(items=items, span=Span(file, 1, 1, lines, 1))
-        check_structure(module, _file_text(file))
+        check_structure(module, file_text(file))
         return module
 
     def program(self) -> Program:
         """The module with its imports loaded, as the parser's path would have it."""
         file = self._site.span.file
         path = Path(file) if Path(file).is_file() else None
-        program = load_program(self.module(), _file_text(file), path)
-        program.sources.update({f: _file_text(f) for f in self._files})
+        program = load_program(self.module(), file_text(file), path)
+        program.sources.update({f: file_text(f) for f in self._files})
         return program
 
     def build(self, params: Mapping[str, Any] | None = None, verify: bool = False) -> Graph:
@@ -483,7 +331,7 @@ class Builder:
     def source(self) -> str:
         """The model as .geo text."""
         # The printer keeps blank lines where spans leave gaps; Python lines say nothing.
-        flat = _respan(self.module(), lambda s: Span(s.file, 1, 1, 1, 1))
+        flat = respan(self.module(), lambda s: Span(s.file, 1, 1, 1, 1))
         return format_module(flat)
 
     # --- internals: statements, names, expressions ---
@@ -572,12 +420,12 @@ class Builder:
             )
             for key, value in kwargs.items()
         )
-        func = ast.Name(id=op, span=_func_span(func_site, op))
+        func = ast.Name(id=op, span=func_span(func_site, op))
         return Tensor(self, ast.Call(func=func, args=positional, kwargs=keywords, span=site.span))
 
     def _binary(self, op: ast.BinOpKind, left: Operand, right: Operand) -> Tensor:
         """``left op right`` in source order (the reflected dunders pass them swapped)."""
-        site = _caller_site()
+        site = caller_site()
         left_site, right_site = site.part("left"), site.part("right")
         lhs, rhs = self._expr(left, left_site), self._expr(right, right_site)
         return Tensor(self, ast.BinOp(op=op, left=lhs, right=rhs, span=site.span))
@@ -601,7 +449,7 @@ class Builder:
         if isinstance(value, bool):
             return ast.Bool(value=value, span=site.span)
         if isinstance(value, (int, float)):
-            return _literal(value, site.span)
+            return number_literal(value, site.span)
         if isinstance(value, (str, FeatureType)):
             return self._parse(str(value), site)
         if isinstance(value, (list, tuple)):
@@ -639,21 +487,3 @@ class Builder:
                 "no longer name that value: bind it under another name"
             )
         return dataclasses.replace(handle._expr, span=span)
-
-
-def _factors(expr: ast.Expr) -> list[ast.Expr]:
-    """``E(3) x S(nodes)`` parses as a multiplicity chain; a symmetry lists its factors."""
-    if isinstance(expr, ast.BinOp) and expr.op is ast.BinOpKind.TIMES:
-        return _factors(expr.left) + _factors(expr.right)
-    return [expr]
-
-
-def _func_span(site: Site, op: str) -> Span:
-    """The operator's name inside its string literal, for did-you-mean carets."""
-    span = site.span
-    if isinstance(site.node, pyast.Constant) and span.line == span.end_line:
-        return Span(span.file, span.line, span.col + 1, span.line, span.col + 1 + len(op))
-    return span
-
-
-__all__ = ["Block", "Builder", "BuilderError", "Site", "Tensor", "Text", "parse_at"]

@@ -1,0 +1,150 @@
+"""From syntax to a :class:`Group`: ``symmetry E(3) x S(nodes)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from geoc.diagnostics import Diagnostic, GeoError
+from geoc.grammar import ast
+from geoc.groups.factors import (
+    GEOMETRIC_GROUPS,
+    MATRIX_GROUPS,
+    Factor,
+    Geometric,
+    MatrixFactor,
+    Permutation,
+    Rotations,
+)
+from geoc.groups.group import Group
+
+
+def group_from_ast(factors: tuple[ast.Expr, ...], env: dict[str, object]) -> Group:
+    parsed = [_factor(f, env) for f in factors]
+    out = tuple(f for f in parsed if f is not None)
+    geometric = [f for f in out if isinstance(f, Geometric)]
+    if len(geometric) > 1:
+        raise GeoError(
+            Diagnostic(
+                "GEO202",
+                "a model has at most one geometric group factor",
+                factors[-1].span,
+                label="second geometric factor",
+                help="E(n) already contains O(n) and T(n): write the largest group once",
+            )
+        )
+    channel = [f for f in out if isinstance(f, Geometric | MatrixFactor)]
+    if len(channel) > 1 and not _is_wallpaper(channel):
+        raise GeoError(
+            Diagnostic(
+                "GEO202",
+                "a model has at most one group acting on channels",
+                factors[-1].span,
+                label="second channel group",
+                help="combine one channel group with permutations of axes, e.g. "
+                "`Lorentz(3) x S(particles)`",
+            )
+        )
+    return Group(out)
+
+
+def _is_wallpaper(factors: list[Factor]) -> bool:
+    """``T(2) x C(n)`` / ``T(2) x D(n)``: shifts and rotations of a 2-D grid (docs/gcnn.md); the
+    translations do not act on channels, so the rotations are the one channel group."""
+    shifts = Geometric(2, Rotations.NONE, True)
+    rotations = [f for f in factors if isinstance(f, MatrixFactor) and f.family in ("C", "D")]
+    return len(factors) == 2 and shifts in factors and len(rotations) == 1
+
+
+def _factor(expr: ast.Expr, env: dict[str, object]) -> Factor | None:
+    if isinstance(expr, ast.Name) and expr.id == "trivial":
+        return None
+    if isinstance(expr, ast.Call) and len(expr.args) == 1 and not expr.kwargs:
+        name, (arg,) = expr.func.id, expr.args
+        builder = _FACTOR_BUILDERS.get(name)
+        if builder is not None:
+            return builder(name, arg, env)
+    raise GeoError(_unknown_group(expr))
+
+
+def _geometric(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
+    n = (
+        arg.value
+        if isinstance(arg, ast.Int)
+        else env.get(arg.id)
+        if isinstance(arg, ast.Name)
+        else None
+    )
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 64:
+        raise GeoError(
+            Diagnostic(
+                "GEO202",
+                f"`{name}(n)` needs a dimension n between 1 and 64",
+                arg.span,
+                label="not a dimension",
+                help=f"e.g. `{name}(3)`",
+            )
+        )
+    rotations, translations = GEOMETRIC_GROUPS[name]
+    return Geometric(n, rotations, translations)
+
+
+def _permutation(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
+    if isinstance(arg, ast.Int) or (isinstance(arg, ast.Name) and _is_int(env.get(arg.id))):
+        return _matrix_group(name, arg, env)  # S(5): permutation matrices on the channels
+    if not isinstance(arg, ast.Name):
+        raise GeoError(
+            Diagnostic(
+                "GEO202",
+                "`S(...)` permutes a named index axis",
+                arg.span,
+                label="expected an axis name",
+                help="e.g. `S(nodes)` or `S(set)`",
+            )
+        )
+    return Permutation(arg.id)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _matrix_group(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
+    """``Lorentz(3)``, ``Sp(2)``, ``C(4)``, ``D(4)``, ``S(5)``, ``A(5)``: a solver group."""
+    n = (
+        arg.value
+        if isinstance(arg, ast.Int)
+        else env.get(arg.id)
+        if isinstance(arg, ast.Name)
+        else None
+    )
+    if not _is_int(n) or not 1 <= n <= 64:  # type: ignore[operator]
+        raise GeoError(
+            Diagnostic(
+                "GEO202",
+                f"`{name}(n)` needs a size n between 1 and 64",
+                arg.span,
+                label="not a group size",
+                help=f"e.g. `{name}(4)`",
+            )
+        )
+    return MatrixFactor(name, int(n))  # type: ignore[arg-type]
+
+
+_FACTOR_BUILDERS: dict[str, Callable[[str, ast.Expr, dict[str, object]], Factor]] = {
+    **{name: _geometric for name in GEOMETRIC_GROUPS},
+    **{name: _matrix_group for name in MATRIX_GROUPS},
+    "S": _permutation,
+}
+
+
+def _unknown_group(expr: ast.Expr) -> Diagnostic:
+    from geoc.grammar.formatter import format_expr
+
+    return Diagnostic(
+        "GEO202",
+        f"`{format_expr(expr)}` is not a known group",
+        expr.span,
+        label="unknown group",
+        help="groups: `trivial`, `O(n)`, `SO(n)`, `E(n)`, `SE(n)`, `T(n)`, `Lorentz(n)`, "
+        "`Sp(n)`, `C(n)`, `D(n)`, `S(n)`, `A(n)`, `S(axis)`, joined by `x`",
+    )

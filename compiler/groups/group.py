@@ -1,0 +1,192 @@
+"""Symmetry groups: a :class:`Group` is a product of factors.
+
+At most one factor acts on channels, either *geometric* (``O(n)``, ``SO(n)``, ``E(n)``,
+``SE(n)``, ``T(n)``) or a *matrix group* of the equivariant-basis solver (``Lorentz(n)``,
+``Sp(n)``, ``C(n)``, ``D(n)``, ``S(n)``, ``A(n)`` with an integer n; docs/solver.md), and any
+number of permutation factors ``S(axis)`` act on index axes. The group asks its channel factor
+how atoms split into irreps and how elements act on them (``factors.py``), and each factor for
+its part of a sampled element. Everything here is numpy and float64; the backend turns the
+matrices into tensors.
+
+    >>> g = Group.parse("E(3) x S(nodes)")
+    >>> str(g), g.space_dim, g.permuted_axes
+    ('E(3) x S(nodes)', 3, ('nodes',))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from geoc import solver
+from geoc.groups.elements import GroupElement
+from geoc.groups.factors import (
+    NO_CHANNEL_ACTION,
+    ChannelAction,
+    Factor,
+    Geometric,
+    MatrixFactor,
+    Permutation,
+    Rotations,
+    regular_dim,
+)
+from geoc.groups.manifold import MANIFOLD_DIMS
+from geoc.solver.reps import block_diag
+from geoc.types import Atom, AtomKind, FeatureType
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    factors: tuple[Factor, ...] = ()
+    # The size of `vector` when no factor acts on R^n (e.g. `S(nodes)` on a 3-D point cloud).
+    default_dim: int | None = None
+
+    def __str__(self) -> str:
+        return " x ".join(str(f) for f in self.factors) if self.factors else "trivial"
+
+    @classmethod
+    def parse(cls, text: str) -> Group:
+        from geoc.grammar.parser import parse
+        from geoc.groups.from_ast import group_from_ast
+
+        module = parse(f"model G() {{ symmetry {text} }}", "<group>")
+        return group_from_ast(module.models[0].body[0].factors, {})
+
+    @property
+    def geometric(self) -> Geometric | None:
+        return next((f for f in self.factors if isinstance(f, Geometric)), None)
+
+    @property
+    def matrix(self) -> MatrixFactor | None:
+        return next((f for f in self.factors if isinstance(f, MatrixFactor)), None)
+
+    @property
+    def channel_factor(self) -> ChannelAction:
+        """The factor acting on channels: a matrix factor (with `T(2)` beside it, the shifts of
+        a wallpaper group act on the grid only), else the geometric one, else none."""
+        return self.matrix or self.geometric or NO_CHANNEL_ACTION
+
+    @property
+    def channel_group(self) -> solver.MatrixGroup | None:
+        """The solver's group acting on channels: a matrix factor, or the O(n) / SO(n) of a
+        geometric factor with rotations (translations do not act on tensors)."""
+        return self.channel_factor.solver_group
+
+    @property
+    def space_dim(self) -> int | None:
+        if self.geometric:
+            return self.geometric.n
+        return self.matrix.solver.dim if self.matrix else self.default_dim
+
+    def with_default_dim(self, dim: int | None) -> Group:
+        return Group(self.factors, dim if self.geometric is None else None)
+
+    @property
+    def rotations(self) -> Rotations:
+        return (self.geometric or NO_CHANNEL_ACTION).rotations
+
+    @property
+    def translations(self) -> bool:
+        return bool(self.geometric and self.geometric.translations)
+
+    @property
+    def permuted_axes(self) -> tuple[str, ...]:
+        return tuple(f.axis for f in self.factors if isinstance(f, Permutation))
+
+    # --- how atoms transform ---
+
+    def irreps(self, atom: Atom) -> tuple[tuple[str, int], ...]:
+        """The atom's components as (irrep key, dimension) blocks under the channel group.
+
+        Equal keys are isomorphic irreps: Schur's lemma allows linear maps only between
+        them. Without rotations every component is its own trivial irrep.
+        """
+        return self.channel_factor.irreps(self, atom, self.atom_dim(atom))
+
+    def is_invariant(self, atom: Atom) -> bool:
+        """Whether every group element acts on this atom as the identity."""
+        if atom.is_point and self.translations:
+            return False
+        trivial = {"0e", "0"}
+        return all(key in trivial for key, _ in self.irreps(atom))
+
+    def is_sign(self, atom: Atom) -> bool:
+        """A one-dimensional atom on which reflections act by -1 (pseudoscalars under O(n))."""
+        return self.irreps(atom) == (("0o", 1),)
+
+    def permutes(self, atom: Atom) -> bool:
+        """Whether a matrix factor moves this atom's coordinates by permutation matrices (the
+        regular representation; `vector` and `tensor(k)` of S(n) and A(n)): pointwise maps
+        commute with it."""
+        return self.channel_factor.permutes_atom(atom)
+
+    def keeps_norm(self, atom: Atom) -> bool:
+        """Whether the Euclidean norm of the atom's coordinates is invariant: not for vectors
+        and tensors of Lorentz(n) or Sp(n), whose invariant forms are η and J."""
+        return self.channel_factor.keeps_norm(atom)
+
+    def atom_dim(self, atom: Atom) -> int:
+        self.channel_factor.check_atom(atom)
+        if atom.factors:
+            return int(np.prod([self.atom_dim(f) for f in atom.factors]))
+        return _ATOM_DIMS.get(atom.kind, _space_dim_of)(self, atom)
+
+    def type_dim(self, ftype: FeatureType) -> int:
+        return sum(t.mul * self.atom_dim(t.atom) for t in ftype.terms)
+
+    # --- sampling and actions ---
+
+    def sample(self, rng: np.random.Generator, axis_sizes: dict[str, int]) -> GroupElement:
+        """A random element: each factor samples its part (Haar rotation, Gaussian translation,
+        uniform permutations of the permuted axes, a matrix-group element)."""
+        parts: dict[str, Any] = {"permutations": {}}
+        for factor in sorted(self.factors, key=lambda f: f.SAMPLE_PHASE):
+            part = factor.sample(rng, axis_sizes)
+            parts["permutations"].update(part.pop("permutations", {}))
+            parts.update(part)
+        return GroupElement(label="random", **parts)
+
+    def atom_matrix(self, atom: Atom, element: GroupElement) -> np.ndarray:
+        """The matrix by which ``element`` acts on one copy of ``atom`` (the linear part)."""
+        return self.channel_factor.atom_matrix(self, atom, element, self.atom_dim(atom))
+
+    def channel_action(
+        self, ftype: FeatureType, element: GroupElement
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The affine action on the flattened channels: ``x -> x @ M.T + b``."""
+        blocks, shift = [], []
+        for term in ftype.terms:
+            mat = self.atom_matrix(term.atom, element)
+            blocks.extend([mat] * term.mul)
+            offset = (
+                element.translation
+                if (term.atom.is_point and element.translation is not None)
+                else np.zeros(len(mat))
+            )
+            shift.extend([offset] * term.mul)
+        if not blocks:
+            return np.zeros((0, 0)), np.zeros(0)
+        return block_diag(blocks), np.concatenate(shift)
+
+
+def _space_dim_of(group: Group, atom: Atom) -> int:
+    """The dimension n of R^n that the group acts on, which ``atom`` needs."""
+    if group.space_dim is None:
+        raise ValueError(f"`{atom}` needs a group acting on R^n")
+    return group.space_dim
+
+
+# The dimension of an atom: `regular` is the group's order, `tensor(k)` lives on (R^n)^⊗k, an
+# O(3) irrep of degree l has 2l+1 components; kinds not listed are vectors of R^n.
+_ATOM_DIMS: dict[AtomKind, Callable[[Group, Atom], int]] = {
+    AtomKind.REGULAR: lambda group, atom: regular_dim(group),
+    AtomKind.TENSOR: lambda group, atom: _space_dim_of(group, atom) ** atom.args[0],
+    AtomKind.SCALAR: lambda group, atom: 1,
+    AtomKind.PSEUDOSCALAR: lambda group, atom: 1,
+    AtomKind.IRREP: lambda group, atom: 2 * atom.args[0] + 1,
+    AtomKind.POINT: lambda group, atom: atom.args[0],
+    **{kind: lambda group, atom: MANIFOLD_DIMS[atom.kind](atom.args[0]) for kind in MANIFOLD_DIMS},
+}

@@ -1,0 +1,392 @@
+"""The parser's error rules: each recognises one situation and words it; the first that matches
+wins (:data:`RULES`, in order)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+
+from geoc.diagnostics import Diagnostic
+from geoc.grammar.error_words import (
+    BLOCK_HEADER_HELP,
+    CONTINUATIONS,
+    EXPR_START,
+    HARD_KEYWORDS,
+    HEADER_PURPOSE,
+    HELP,
+    ITEM_START,
+    ITEM_WORDS,
+    MODEL_HEADER_HELP,
+    NAME_FOR,
+    OPERATORS,
+    PUNCTUATION,
+    STATEMENT_END_HELP,
+    STATEMENT_WORDS,
+    STMT_START,
+    TERMINAL_WORDS,
+    Construct,
+)
+from geoc.grammar.failure import (
+    Failure,
+    LexerTrail,
+    alternatives,
+    construct_help,
+    describe_token,
+    eof_or,
+    shown,
+    span_after,
+    token_span,
+    where_missing,
+)
+
+Rule = Callable[[Failure, LexerTrail], "Diagnostic | None"]
+
+
+def _item_keyword_in_body(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    """`model B() {` inside a body that was never closed: the `}` before it is missing."""
+    if f.tok.type in ITEM_START:
+        keyword = f.tok
+    elif f.prev is not None and f.prev.type == "NAME" and str(f.prev) in ITEM_WORDS:
+        keyword = f.prev  # read as a name, since a name may start a statement
+    else:
+        return None
+    if not f.within(Construct.BODY) or f.tok.type in ("EQUAL", "COMMA"):
+        return None
+    brace = next((t for t in reversed(trail.stack) if t.type == "LBRACE"), None)
+    if brace is None:
+        return None
+    if _closed_later(f.text, keyword.start_pos or 0, "{"):
+        return Diagnostic(
+            "GEO100",
+            f"`{keyword}` cannot stand inside a body: it belongs at the top level of the file",
+            token_span(f.file, keyword, ""),
+            label=f"inside the body opened at {brace.line}:{brace.column}",
+            help="move it out of the `{ ... }`, before or after the model",
+        )
+    return Diagnostic(
+        "GEO103",
+        f"`{{` is not closed before the `{keyword}` on line {keyword.line}",
+        token_span(f.file, brace, ""),
+        label="this body is still open",
+        help=f"add the missing `}}` before `{keyword}` at {keyword.line}:{keyword.column}",
+    )
+
+
+_BRACKETS = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|[{}()\[\]]')  # strings, comments skipped
+_DEPTH_CHANGE = {"{": 1, "(": 1, "[": 1, "}": -1, ")": -1, "]": -1}
+
+
+def _closed_later(text: str, pos: int, opener: str) -> bool:
+    """Is the ``opener`` that is innermost open at ``pos`` closed by a bracket after ``pos``?"""
+    depth = 0
+    for match in _BRACKETS.finditer(text, pos):
+        depth += _DEPTH_CHANGE.get(match.group(), 0)
+        if depth < 0:
+            return match.group() == {"{": "}", "(": ")", "[": "]"}[opener]
+    return False
+
+
+def _unclosed_before_statement(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    """A statement keyword inside `(` or `[` opened on an earlier line: the bracket is open."""
+    if f.tok.type not in STMT_START | ITEM_START or f.tok.line is None:
+        return None
+    opener = next((t for t in reversed(trail.stack) if t.type != "LBRACE"), None)
+    if opener is None or opener.line == f.tok.line or trail.stack[-1] is not opener:
+        return None
+    if _closed_later(f.text, f.tok.start_pos or 0, str(opener)):
+        return None  # the bracket is closed after all: the keyword is what is out of place
+    close = ")" if opener.type == "LPAR" else "]"
+    return Diagnostic(
+        "GEO103",
+        f"`{opener}` is not closed before the `{f.tok}` on line {f.tok.line}",
+        token_span(f.file, opener, ""),
+        label="this bracket is still open",
+        help=f"add the missing `{close}` before `{f.tok}` at {f.tok.line}:{f.tok.column}",
+    )
+
+
+def _keyword_as_name(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    prev = f.prev
+    if prev is None or prev.type not in HARD_KEYWORDS or f.tok.type not in ("EQUAL", "COMMA"):
+        return None
+    return Diagnostic(
+        "GEO100",
+        f"`{prev}` is a keyword and cannot be used as a name here",
+        token_span(f.file, prev, ""),
+        label="keyword",
+        help=f"choose another name, e.g. `{prev}_`",
+    )
+
+
+def _symmetry_factor(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    """`symmetry` or `x` with no group after it."""
+    if not f.within(Construct.SYMMETRY) or f.prev is None or f.prev.type not in ("SYMMETRY", "X"):
+        return None
+    if f.tok.type == "NAME":
+        return None
+    return Diagnostic(
+        eof_or("GEO100", f.tok),
+        f"expected a group after `{f.prev}`, such as `E(3)`, `SO(3)`, `S(nodes)` or `trivial`",
+        span_after(f.prev, f.file),
+        label="group missing",
+        help=HELP[Construct.SYMMETRY],
+    )
+
+
+def _incomplete_type(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    prev = f.prev
+    if prev is None or prev.type not in ("X", "OVER") or f.tok.type in EXPR_START:
+        return None
+    if prev.type == "OVER" and f.tok.type == "EQUAL":  # `sum(h over=nodes)`
+        return Diagnostic(
+            "GEO100",
+            "expected `,` before the keyword argument `over=`",
+            token_span(f.file, prev, ""),
+            label="missing `,` before this?",
+            help="separate arguments with commas: `sum(h, over=nodes)`",
+        )
+    if prev.type == "X":
+        return Diagnostic(
+            "GEO105",
+            "expected a representation after `x`, such as `scalar`, `vector` or `1o`",
+            span_after(prev, f.file),
+            label="missing representation",
+            help="write the atom the multiplicity applies to, e.g. `16 x scalar`",
+        )
+    return Diagnostic(
+        "GEO105",
+        "expected an axis name after `over`, such as `nodes`, `edges` or `set`",
+        span_after(prev, f.file),
+        label="missing axis",
+        help="e.g. `16 x scalar over nodes`",
+    )
+
+
+def _missing_type(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    """`input h:` or `-> {`: a feature type was due."""
+    prev = f.prev
+    if prev is None or prev.type not in ("COLON", "ARROW") or not f.wants_value:
+        return None
+    found = describe_token(f.tok)
+    if prev.type == "ARROW":
+        return Diagnostic(
+            "GEO105",
+            f"expected a return type after `->`, found {found}",
+            span_after(prev, f.file) if f.tok.type in ("_NL", "$END") else f.span,
+            label="a type goes here",
+            help=HELP[Construct.RETURNS],
+        )
+    return Diagnostic(
+        "GEO105",
+        f"expected a feature type such as `16 x scalar over nodes`, found {found}",
+        span_after(prev, f.file) if f.tok.type in ("_NL", "$END") else f.span,
+        label="a type goes here",
+        help="declare what the value is, e.g. `input h: 16 x scalar over nodes`",
+    )
+
+
+def _dangling_operator(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    prev = f.prev
+    if prev is None or not f.wants_value or f.tok.type in EXPR_START:
+        return None
+    if prev.type in OPERATORS:
+        op = OPERATORS[prev.type]
+        return Diagnostic(
+            "GEO106",
+            f"`{op}` has no right-hand operand",
+            token_span(f.file, prev, ""),
+            label="dangling operator",
+            help=f"write the operand after `{op}`, or remove the `{op}`",
+        )
+    if prev.type == "EQUAL":
+        extra = "; `==` is not an operator in .geo" if f.tok.type == "EQUAL" else ""
+        return Diagnostic(
+            "GEO106",
+            f"expected a value after `=`, found {describe_token(f.tok)}",
+            span_after(prev, f.file),
+            label="missing value",
+            help=construct_help(f) + extra,
+        )
+    return None
+
+
+def _missing_separator(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    """Two values side by side: a `,`, an operator or a line break is missing between them."""
+    if f.tok.type not in EXPR_START and f.tok.type not in STMT_START | ITEM_START:
+        return None
+    if f.expected & (STMT_START | ITEM_START):
+        return None
+    if "COMMA" in f.expected and not f.within(Construct.BODY, Construct.TOP):
+        closers = [TERMINAL_WORDS[c] for c in ("RPAR", "RSQB") if c in f.expected]
+        return Diagnostic(
+            "GEO100",
+            f"expected {alternatives(['`,`', *closers])}, found {describe_token(f.tok)}",
+            f.span,
+            label="missing `,` before this?",
+            help=construct_help(f),
+        )
+    if not f.opened and "$END" in f.expected and f.expected & CONTINUATIONS:  # parse_expr
+        return Diagnostic(
+            "GEO100",
+            f"expected an operator or the end of the expression, found {describe_token(f.tok)}",
+            f.span,
+            label="missing operator before this?",
+            help="join the parts with an operator, e.g. `8 x vector + 4 x scalar over nodes`",
+        )
+    if "_NL" not in f.expected:
+        return None
+    if f.within(Construct.SYMMETRY) and "X" in f.expected:
+        label, help_text = "missing `x` before this?", HELP[Construct.SYMMETRY]
+    elif f.expected & CONTINUATIONS:
+        label, help_text = "missing operator or line break before this?", STATEMENT_END_HELP
+    else:
+        label, help_text = "missing line break before this?", STATEMENT_END_HELP
+    return Diagnostic(
+        "GEO100",
+        f"expected end of line, found {describe_token(f.tok)}",
+        f.span,
+        label=label,
+        help=help_text,
+    )
+
+
+def _item_expected(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    if not f.expected & ITEM_START or f.expected & EXPR_START:
+        return None
+    guess = difflib.get_close_matches(str(f.tok), ITEM_WORDS, n=1, cutoff=0.6)
+    if f.tok.type == "NAME" and guess:
+        help_text = f"did you mean `{guess[0]}`?"
+    else:
+        help_text = "declarations and statements go inside `model Name(...) { ... }`"
+    return Diagnostic(
+        "GEO100",
+        f"expected `import`, `block` or `model` at the top level, found {describe_token(f.tok)}",
+        f.span,
+        label="not allowed here",
+        help=help_text,
+    )
+
+
+def _name_expected(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    """`model (`, `input :`, `(:`: a name was due."""
+    if "NAME" not in f.expected or f.wants_value or f.tok.type == "NAME":
+        return None
+    inner = f.inner
+    if inner is None or f.prev is None:
+        return None
+    what = NAME_FOR.get(inner.construct)
+    if what is None:
+        return None
+    what = what.format(owner=inner.owner)
+    closers = [TERMINAL_WORDS[p] for p in PUNCTUATION if p in f.expected]
+    return Diagnostic(
+        eof_or("GEO100", f.tok),
+        f"expected {alternatives([what, *closers])} after {shown(f.prev)}, "
+        f"found {describe_token(f.tok)}",
+        f.span if f.tok.type not in ("_NL", "$END") else span_after(f.prev, f.file),
+        label="a name goes here",
+        help=_header_help(inner.owner, [])
+        if inner.construct is Construct.HEADER
+        else construct_help(f),
+    )
+
+
+def _header_punctuation(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    """`model M {`, `model M() h`, `repeat 3` + newline: the next piece of a header."""
+    inner = f.inner
+    if inner is None or f.wants_value or "NAME" in f.expected:
+        return None
+    if inner.construct is Construct.HEADER:
+        owner = inner.owner
+        wanted = [p for p in ("LPAR", "ARROW", "LBRACE") if p in f.expected]
+    elif inner.opener.type in ("REPEAT", "ARROW"):  # after the count, after the return type
+        owner = "repeat" if inner.opener.type == "REPEAT" else "block"
+        wanted = ["LBRACE"] if "LBRACE" in f.expected else []
+    else:
+        return None
+    if not wanted:
+        return None
+    words = alternatives([TERMINAL_WORDS[w] for w in wanted])
+    return Diagnostic(
+        eof_or("GEO100", f.tok),
+        f"expected {words} {HEADER_PURPOSE[owner, wanted[-1]]}, found {describe_token(f.tok)}",
+        where_missing(f),
+        label=f"{words} expected here",
+        help=_header_help(owner, wanted),
+    )
+
+
+def _header_help(owner: str, wanted: list[str]) -> str:
+    """How the header of a model, block or repeat reads."""
+    if owner == "repeat":
+        return HELP[Construct.REPEAT]
+    if wanted == ["LPAR"]:
+        return f"a {owner} lists its parameters in parentheses, even when there are none: " + (
+            "`model M() { ... }`" if owner == "model" else "`block f() -> T { ... }`"
+        )
+    return BLOCK_HEADER_HELP if owner == "block" else MODEL_HEADER_HELP
+
+
+def _assignment(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    """A statement that starts with a name must be `name = ...` or `a, b = ...`."""
+    if not f.within(Construct.BODY) or not f.expected <= {"COMMA", "EQUAL"} or f.prev is None:
+        return None
+    guess = difflib.get_close_matches(str(f.prev), STATEMENT_WORDS, n=1, cutoff=0.7)
+    if f.prev.type == "NAME" and guess and f.tok.type == "NAME":
+        help_text = f"did you mean `{guess[0]}`?"
+    else:
+        help_text = "an assignment reads `name = value`, or `a, b = value` for several results"
+    return Diagnostic(
+        "GEO100",
+        f"expected `=` after {shown(f.prev)}, found {describe_token(f.tok)}",
+        where_missing(f),
+        label="`=` expected here",
+        help=help_text,
+    )
+
+
+def _output_value(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    """`output y: scalar` and nothing more: the `= value` part is missing."""
+    outer = f.opened[1].construct if len(f.opened) > 1 else None
+    if not f.within(Construct.TYPE) or outer is not Construct.OUTPUT:
+        return None
+    if "EQUAL" not in f.expected or f.wants_value or f.tok.type in EXPR_START:
+        return None
+    return Diagnostic(
+        "GEO100",
+        f"expected `=` and the output's value after its type, found {describe_token(f.tok)}",
+        where_missing(f),
+        label="`= value` missing",
+        help=HELP[Construct.OUTPUT],
+    )
+
+
+def _repeat_count(f: Failure, trail: LexerTrail) -> Diagnostic | None:
+    if f.prev is None or f.prev.type != "REPEAT" or not f.wants_value:
+        return None
+    return Diagnostic(
+        eof_or("GEO100", f.tok),
+        f"expected how many times to repeat after `repeat`, found {describe_token(f.tok)}",
+        where_missing(f),
+        label="count missing",
+        help=HELP[Construct.REPEAT],
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    _item_keyword_in_body,
+    _unclosed_before_statement,
+    _keyword_as_name,
+    _symmetry_factor,
+    _incomplete_type,
+    _missing_type,
+    _dangling_operator,
+    _header_punctuation,
+    _missing_separator,
+    _item_expected,
+    _name_expected,
+    _assignment,
+    _output_value,
+    _repeat_count,
+)
