@@ -13,10 +13,10 @@ import pytest
 import torch
 from e3nn import o3 as e3o3
 
-import geoc.backends.torch_fx.escn as escn
-from geoc.backends.torch_fx import runtime_so2
+import geoc.backends.torch_fx.o3.escn as escn
 from geoc.backends.torch_fx.api import compile as geoc_compile
-from geoc.backends.torch_fx.ops import o3 as o3_lowering
+from geoc.backends.torch_fx.o3 import lower as o3_lowering
+from geoc.backends.torch_fx.o3 import so2_kernels as runtime_so2
 from geoc.backends.torch_fx.verify import check
 from geoc.diagnostics import GeoError
 from geoc.groups import Group

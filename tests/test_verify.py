@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from geoc.backends.torch_fx import runtime as rt
 from geoc.backends.torch_fx.api import compile
-from geoc.backends.torch_fx.ops import core
+from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.core import lower as core
 from geoc.backends.torch_fx.verify import (
     AxisMap,
     CheckReport,

@@ -10,16 +10,18 @@ find the first value that breaks its transformation law.
 
 from __future__ import annotations
 
+import importlib
 import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import fx
 
-from geoc.backends.torch_fx import runtime as rt
+from geoc.backends.torch_fx.common import kernels as rt
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS, DomainKind, EdgeRule
 from geoc.ir import Graph, Node, Port, ValueRef
@@ -33,6 +35,13 @@ CHANNEL_FIRST: set[str] = set()
 #: Elementwise rules: channel-first is fine when every operand is a field of the same grid.
 ELEMENTWISE = frozenset({"add", "sub", "neg", "scale", "mul", "act"})
 FIELD_AXES = frozenset({"torus", "sphere", "spectrum"})
+
+
+def load_lowerings() -> dict[str, Lowering]:
+    """Every family's lowering rules: importing ``<family>/lower.py`` registers them."""
+    for rules in sorted(Path(__file__).parent.glob("*/lower.py")):
+        importlib.import_module(f"{__package__}.{rules.parent.name}.lower")
+    return LOWERINGS
 
 
 def lowering(*ops: str, channel_first: bool = False) -> Callable[[Lowering], Lowering]:
@@ -158,8 +167,7 @@ def lower(
     ir: Graph, seed: int = 0, tp_algorithm: str = "auto", dtype: torch.dtype | None = None
 ) -> fx.GraphModule:
     """The fx GraphModule computing ``ir``; raises GEO501 for an operator without lowering."""
-    from geoc.backends.torch_fx import ops  # noqa: F401 - registers the lowering rules
-
+    load_lowerings()
     missing = sorted({n.op for n in ir.nodes if n.op != "input" and n.op not in LOWERINGS})
     if missing:
         node = next(n for n in ir.nodes if n.op == missing[0])
@@ -224,7 +232,7 @@ def _placeholders(ctx: LowerCtx) -> None:
     if ctx.ir.domain.edges is EdgeRule.GIVEN:
         ctx.inputs["edge_index"] = ctx.fx.placeholder("edge_index")
     if ctx.ir.domain.kind is DomainKind.WEIGHTSPACE:  # a batch of networks leads every value
-        from geoc.backends.torch_fx.ops.weightspace import pack_inputs
+        from geoc.backends.torch_fx.weightspace.lower import pack_inputs
 
         pack_inputs(ctx)
         return
@@ -240,7 +248,7 @@ def _output_value(ctx: LowerCtx, port: Port) -> fx.Node:
     """Outputs over `weights` go back to the per-layer list layout they came in."""
     if ctx.ir.domain.kind is not DomainKind.WEIGHTSPACE:
         return ctx.values[port.value]
-    from geoc.backends.torch_fx.ops.weightspace import output_value
+    from geoc.backends.torch_fx.weightspace.lower import output_value
 
     return output_value(ctx, port)
 

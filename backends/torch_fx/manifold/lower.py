@@ -3,7 +3,7 @@
 Parameters that live on a manifold (BiMap's Stiefel weights, the Poincaré bias of
 ``mobius_linear`` and the points of ``poincare_mlr``) are recorded in
 ``module.meta["geoc_manifold_params"]`` as ``{name: {"manifold": ..., ...}}``, so that
-:mod:`geoc.backends.torch_fx.riemannian` can hand them to a Riemannian optimiser.
+:mod:`geoc.backends.torch_fx.manifold.riemannian` can hand them to a Riemannian optimiser.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import math
 import torch
 from torch import fx
 
-from geoc.backends.torch_fx import runtime as rt
-from geoc.backends.torch_fx import runtime_manifold as rtm
+from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
+from geoc.backends.torch_fx.manifold import kernels as rtm
 from geoc.domains import EDGE_AXIS
 from geoc.ir import Node
 from geoc.types import AtomKind, FeatureType, Term, simplify

@@ -1,7 +1,7 @@
 """Lowering rules of the spectral operators (see ``geoc.ops.spectral`` for their typing rules).
 
 The spherical transforms are matrices over latitude built once at compile time
-(:mod:`geoc.backends.torch_fx.sht_plan`) and kept as buffers shared by every layer; complex
+(:mod:`geoc.backends.torch_fx.spectral.plan`) and kept as buffers shared by every layer; complex
 weights are real parameters with a trailing (re, im) axis.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from geoc.backends.torch_fx import runtime_spectral as rt_spectral
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
-from geoc.backends.torch_fx.sht_plan import sht_tables
+from geoc.backends.torch_fx.spectral import kernels as rt_spectral
+from geoc.backends.torch_fx.spectral.plan import sht_tables
 from geoc.ir import Node
 from geoc.ops import OpContext
 from geoc.ops.spectral import sphere_bandwidth

@@ -2,7 +2,7 @@
 """Plans of the spherical harmonic transform: grids, quadrature and Legendre tables (numpy).
 
 Compile-time only (never exported): the tables become buffers of the kernels in
-:mod:`geoc.backends.torch_fx.runtime_spectral`. Conventions are torch-harmonics' (Bonev et al.,
+:mod:`geoc.backends.torch_fx.spectral.kernels`. Conventions are torch-harmonics' (Bonev et al.,
 "Spherical Fourier Neural Operators", ICML 2023; Schaeffer, "Efficient spherical harmonic
 transforms aimed at pseudospectral numerical simulations", G3 2013) with ``norm="ortho"`` and
 the Condon-Shortley phase, so coefficients are equal to those of ``torch_harmonics.RealSHT``:

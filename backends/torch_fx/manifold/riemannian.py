@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from geoc.backends.torch_fx.ops.manifold import MANIFOLD_PARAMS
+from geoc.backends.torch_fx.manifold.lower import MANIFOLD_PARAMS
 
 
 def manifold_parameters(module: torch.nn.Module) -> dict[str, dict[str, Any]]:

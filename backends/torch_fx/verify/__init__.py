@@ -40,8 +40,8 @@ import numpy as np
 import torch
 from torch import Tensor, fx
 
-from geoc.backends.torch_fx.runtime import Edges
-from geoc.backends.torch_fx.verify_fields import (
+from geoc.backends.torch_fx.common.kernels import Edges
+from geoc.backends.torch_fx.domains.fields import (
     BandLimitedRow,
     band_limited_rows,
     draw_field_inputs,
@@ -50,20 +50,20 @@ from geoc.backends.torch_fx.verify_fields import (
     has_band_limited_check,
     is_field_type,
 )
-from geoc.backends.torch_fx.verify_manifold import (
-    MembershipRow,
-    draw_value,
-    membership_lines,
-    membership_rows,
-    needs_manifold_draw,
-)
-from geoc.backends.torch_fx.verify_weightspace import (
+from geoc.backends.torch_fx.domains.weightspace import (
     draw_neuron_permutation,
     draw_weightspace_inputs,
     is_weightspace,
     move_inputs,
     packed_outputs,
     weightspace_law,
+)
+from geoc.backends.torch_fx.manifold.verify import (
+    MembershipRow,
+    draw_value,
+    membership_lines,
+    membership_rows,
+    needs_manifold_draw,
 )
 from geoc.catalog import BUILTIN_PREFIX, builtin_spec
 from geoc.diagnostics import Diagnostic, Span, render

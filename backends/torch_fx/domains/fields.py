@@ -75,7 +75,7 @@ class GridMove:
         if ftype.axes == (SPECTRUM_AXIS,):
             return self._move_coefficients(value)
         if self.rotation is not None:
-            from geoc.backends.torch_fx.sphere_rotation import rotate_field
+            from geoc.backends.torch_fx.spectral.rotation import rotate_field
 
             nlat, nlon = self.domain.grid
             quad = self.domain.quadrature or "equiangular"
@@ -108,7 +108,7 @@ class GridMove:
 
     def _move_coefficients(self, coeffs: Tensor) -> Tensor:
         if self.rotation is not None:
-            from geoc.backends.torch_fx.sphere_rotation import rotate_coefficients
+            from geoc.backends.torch_fx.spectral.rotation import rotate_coefficients
 
             return rotate_coefficients(coeffs, self.rotation)
         nlon = self.domain.grid[1]
@@ -120,7 +120,7 @@ class GridMove:
 def exact_lmax(domain: Domain) -> int:
     """The band limit this grid holds exactly: its quadrature integrates products of such
     fields, and their orders stay below the longitude Nyquist order (``sht_plan``)."""
-    from geoc.backends.torch_fx.sht_plan import resolved_lmax
+    from geoc.backends.torch_fx.spectral.plan import resolved_lmax
 
     nlat, nlon = domain.grid
     return resolved_lmax(nlat, nlon, domain.quadrature or "equiangular")
@@ -143,7 +143,7 @@ def draw_field_inputs(
     for name, port in ir.inputs.items():
         width = ir.group.type_dim(port.type)
         if band_limited and port.type.axes == ("sphere",):
-            from geoc.backends.torch_fx.sphere_rotation import band_limited_field
+            from geoc.backends.torch_fx.spectral.rotation import band_limited_field
 
             nlat, nlon = ir.domain.grid
             quad = ir.domain.quadrature or "equiangular"
@@ -232,7 +232,7 @@ def band_limited_rows(
 ) -> list[BandLimitedRow]:
     """Per field output: the worst ``|sht(f(R·x)) - D(R)·sht(f(x))| / max|sht(f(x))|`` over
     ``trials`` random rotations and band-limited inputs (coefficients below the exact degree)."""
-    from geoc.backends.torch_fx.sphere_rotation import rotate_coefficients, rotate_field
+    from geoc.backends.torch_fx.spectral.rotation import rotate_coefficients, rotate_field
 
     nlat, nlon = ir.domain.grid
     quad = ir.domain.quadrature or "equiangular"
@@ -259,8 +259,8 @@ def band_limited_rows(
 
 
 def _coefficients(field: Tensor, ir: Graph, lmax: int) -> Tensor:
-    from geoc.backends.torch_fx.runtime_spectral import sht
-    from geoc.backends.torch_fx.sht_plan import sht_tables
+    from geoc.backends.torch_fx.spectral.kernels import sht
+    from geoc.backends.torch_fx.spectral.plan import sht_tables
 
     nlat, nlon = ir.domain.grid
     mmax = min(lmax, nlon // 2 + 1)

@@ -6,7 +6,7 @@ its lowering rule and the node attribute ``algorithm`` picks one; ``auto`` asks
 cost of ``inf`` means "cannot lower this node"). Algorithms differ only in how they compute
 the per-edge messages, so a new one registers a :data:`MessageRule` wrapped by
 :func:`tp_conv_lowering`, which keeps the parameters and the rest of the function; e.g. eSCN's
-SO(2) convolution (``geoc.backends.torch_fx.escn``, imported with the lowering rules)::
+SO(2) convolution (``geoc.backends.torch_fx.o3.escn``, imported with the lowering rules)::
 
     TP_CONV_ALGORITHMS["so2"] = tp_conv_lowering(emit_so2_messages)
     TP_CONV_COSTS["so2"] = so2_cost  # (node, group, ctx) -> estimated cost
@@ -19,13 +19,13 @@ from collections.abc import Callable
 import torch
 from torch import fx
 
-from geoc.backends.torch_fx import runtime as rt
-from geoc.backends.torch_fx import runtime_o3 as rt_o3
-from geoc.backends.torch_fx import runtime_tp
+from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.core.lower import SchurPlan, lower_mlp
+from geoc.backends.torch_fx.core.lower import _lower_schur as lower_schur
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
-from geoc.backends.torch_fx.ops.core import SchurPlan, lower_mlp
-from geoc.backends.torch_fx.ops.core import _lower_schur as lower_schur
-from geoc.backends.torch_fx.tp_plan import TPMode, TPPlan, plan_tensor_product
+from geoc.backends.torch_fx.o3 import kernels as rt_o3
+from geoc.backends.torch_fx.o3 import tp_kernels as runtime_tp
+from geoc.backends.torch_fx.o3.tp_plan import TPMode, TPPlan, plan_tensor_product
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS
 from geoc.groups import Group
@@ -249,3 +249,6 @@ def lower_tp_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
             )
         )
     return TP_CONV_ALGORITHMS[algorithm](ctx, node, args)
+
+
+from geoc.backends.torch_fx.o3 import escn  # noqa: E402, F401 - registers the `so2` algorithm

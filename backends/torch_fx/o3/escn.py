@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from torch import fx
 
-from geoc.backends.torch_fx import runtime_so2 as rt_so2
 from geoc.backends.torch_fx.lower import LowerCtx
-from geoc.backends.torch_fx.ops import o3 as o3_lowering
+from geoc.backends.torch_fx.o3 import lower as o3_lowering
+from geoc.backends.torch_fx.o3 import so2_kernels as rt_so2
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.groups import Group
 from geoc.ir import Node

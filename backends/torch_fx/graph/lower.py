@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from geoc.backends.torch_fx import runtime as rt
-from geoc.backends.torch_fx import runtime_gcnn as rt_gcnn
+from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.gcnn import kernels as rt_gcnn
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.domains import EDGE_AXIS
 from geoc.ir import Node

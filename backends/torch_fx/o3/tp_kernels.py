@@ -2,7 +2,7 @@
 this file is copied verbatim next to exported models.
 
 ``tensor_product(x1, x2, weight, cg, weight_index, meta)`` computes, for every path
-``p = (a, b, c)`` of a plan (``geoc.backends.torch_fx.tp_plan``),
+``p = (a, b, c)`` of a plan (``geoc.backends.torch_fx.o3.tp_plan``),
 
     out_c[z, w, k] += α_p Σ_{u,v} W_p[u, v, w] Σ_{i,j} C_p[i, j, k] x1_a[z, u, i] x2_b[z, v, j]
 

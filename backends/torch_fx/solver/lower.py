@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from torch import fx
 
 from geoc import solver
-from geoc.backends.torch_fx import runtime as rt
-from geoc.backends.torch_fx import runtime_solver as rt_solver
+from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
+from geoc.backends.torch_fx.solver import kernels as rt_solver
 from geoc.groups import Group
 from geoc.ir import Node
 from geoc.ops.core import copies

@@ -2,7 +2,7 @@
 """Rotations of band-limited fields on the sphere, for the numeric checker (float64).
 
 A real field with coefficients ``a[l, m]``, ``m ≥ 0`` (the layout of
-:mod:`geoc.backends.torch_fx.sht_plan`), is ``f = Σ_l Σ_{|m| ≤ l} a_lm Y_lm`` with the
+:mod:`geoc.backends.torch_fx.spectral.plan`), is ``f = Σ_l Σ_{|m| ≤ l} a_lm Y_lm`` with the
 orthonormal ``Y_lm = P̄_lm(cos θ) e^{imφ}`` (Condon-Shortley phase inside ``P̄``) and the
 implicit ``a_{l,-m} = (-1)^m conj(a_lm)``, ``Y_{l,-m} = (-1)^m conj(Y_lm)``. Each degree spans a
 rotation-invariant space: ``Y_l(R⁻¹p) = Y_l(p) M_l(R)`` (row vectors over ``m = -l..l``), so
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from geoc.backends.torch_fx.runtime_spectral import isht, sht
-from geoc.backends.torch_fx.sht_plan import (
+from geoc.backends.torch_fx.spectral.kernels import isht, sht
+from geoc.backends.torch_fx.spectral.plan import (
     colatitudes,
     default_mmax,
     legendre,

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import fx
 
-from geoc.backends.torch_fx import runtime_gcnn as rt_gcnn
+from geoc.backends.torch_fx.gcnn import kernels as rt_gcnn
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.groups import Group
 from geoc.ir import Node

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import fx
 
-from geoc.backends.torch_fx import runtime as rt
+from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
-from geoc.backends.torch_fx.ops.solver_ops import lower_solver_linear
-from geoc.backends.torch_fx.runtime_o3 import ACTIVATIONS
+from geoc.backends.torch_fx.o3.kernels import ACTIVATIONS
+from geoc.backends.torch_fx.solver.lower import lower_solver_linear
 from geoc.groups import Group
 from geoc.ir import Node
 from geoc.ops.core import is_scalar_like

@@ -34,7 +34,7 @@ from enum import Enum
 import numpy as np
 import torch
 
-from geoc.backends.torch_fx import runtime_tp
+from geoc.backends.torch_fx.o3 import tp_kernels as runtime_tp
 from geoc.o3 import MulIrrep, allowed_paths, wigner_3j
 
 

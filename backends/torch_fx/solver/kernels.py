@@ -1,7 +1,7 @@
 """Kernels of the layers built from the equivariant-basis solver (torch only).
 
 Copied next to exported models (``geoc_runtime_solver.py``), so it imports only torch. The
-bases, metrics and index tables come from ``geoc.backends.torch_fx.ops.solver_ops`` as buffers.
+bases, metrics and index tables come from ``geoc.backends.torch_fx.solver.lower`` as buffers.
 Values are laid out copy-major: a term ``mul x atom`` is ``[mul, dim]`` flattened.
 
 * ``basis_weight`` assembles W = Σ_c coeff_c B_c for every pair of terms of a direct sum (Finzi,

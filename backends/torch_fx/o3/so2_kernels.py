@@ -2,7 +2,7 @@
 """eSCN's SO(2) convolution (Passaro & Zitnick, ICML 2023): torch-only runtime kernels.
 
 Copied next to exported models (``geoc_runtime_so2.py``), so it imports only torch. The
-constant tables come from ``geoc.backends.torch_fx.escn`` as buffers; the shapes here follow
+constant tables come from ``geoc.backends.torch_fx.o3.escn`` as buffers; the shapes here follow
 e3nn's layout (``docs/o3_conventions.md``): an irreps value is ``[rows, Σ mul (2l+1)]``,
 each term ``[mul, 2l+1]`` flattened, components ``m = -l..l``, polar axis ``y``.
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from geoc.backends.torch_fx.runtime_weightspace import layer_shapes, pack
+from geoc.backends.torch_fx.weightspace.kernels import layer_shapes, pack
 from geoc.domains import HIDDEN_AXIS, WEIGHTS_AXIS, DomainKind
 from geoc.groups import GroupElement
 from geoc.ir import Graph

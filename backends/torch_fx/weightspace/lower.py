@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from torch import fx
 
-from geoc.backends.torch_fx import runtime_weightspace as rt_ws
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
+from geoc.backends.torch_fx.weightspace import kernels as rt_ws
 from geoc.ir import Node, Port
 from geoc.ops.weightspace import WeightSpace, is_weight_value
 

@@ -1,0 +1,1 @@
+"""One module per domain kind: its runtime inputs, sampled group elements and actions."""
