@@ -2,7 +2,7 @@
 
 The module's ``forward`` takes the model's inputs by name (plus ``edge_index`` for a
 ``graph(nodes)`` domain and optional ``batch`` / ``num_graphs`` for many graphs in one call)
-and returns a dict of outputs (DSL.md §5). Parameters are named after the IR node that owns
+and returns a dict of outputs. Parameters are named after the IR node that owns
 them (``layers.2.egnn_layer.m.0.weight``) and initialised from ``seed`` alone. Every fx node
 that computes an IR value carries ``meta["geoc_node"]``, which the numeric checker uses to
 find the first value that breaks its transformation law.
@@ -16,14 +16,17 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import fx
 
+if TYPE_CHECKING:
+    from geoc.backends.torch_fx.domains import DomainRules
+
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.diagnostics import Diagnostic, GeoError
-from geoc.domains import EDGE_AXIS, DomainKind, EdgeRule
+from geoc.domains import EDGE_AXIS, EdgeRule
 from geoc.ir import Graph, Node, Port, ValueRef
 from geoc.types import FeatureType
 
@@ -231,26 +234,19 @@ def _placeholders(ctx: LowerCtx) -> None:
         ctx.values[port.value] = node
     if ctx.ir.domain.edges is EdgeRule.GIVEN:
         ctx.inputs["edge_index"] = ctx.fx.placeholder("edge_index")
-    if ctx.ir.domain.kind is DomainKind.WEIGHTSPACE:  # a batch of networks leads every value
-        from geoc.backends.torch_fx.weightspace.lower import pack_inputs
-
-        pack_inputs(ctx)
-        return
-    if ctx.ir.domain.is_field:  # the batch is the fields' leading dimension
-        return
-    if ctx.ir.domain.axis is not None:
-        ctx.batch = ctx.fx.placeholder("batch", default_value=None)
-    graphs = ctx.fx.placeholder("num_graphs", default_value=None)
-    ctx.num_graphs = ctx.call(rt.count_graphs, ctx.batch, graphs)
+    _domain_rules(ctx).lower_inputs(ctx)  # batch vectors, network batches, ...
 
 
 def _output_value(ctx: LowerCtx, port: Port) -> fx.Node:
-    """Outputs over `weights` go back to the per-layer list layout they came in."""
-    if ctx.ir.domain.kind is not DomainKind.WEIGHTSPACE:
-        return ctx.values[port.value]
-    from geoc.backends.torch_fx.weightspace.lower import output_value
+    """The output as the domain lays it out (e.g. per-layer lists on a weight space)."""
+    return _domain_rules(ctx).lower_output(ctx, port)
 
-    return output_value(ctx, port)
+
+def _domain_rules(ctx: LowerCtx) -> DomainRules:
+    # Imported here: the domains' rules call into the families' lowerings, which import this.
+    from geoc.backends.torch_fx.domains import rules_of
+
+    return rules_of(ctx.ir)
 
 
 def _domain_structure(ctx: LowerCtx) -> None:
@@ -275,7 +271,7 @@ def _axes_of(ctx: LowerCtx, input_name: str) -> tuple[str, ...]:
 
 def _edges(ctx: LowerCtx) -> fx.Node:
     domain = ctx.ir.domain
-    if domain.kind is DomainKind.GRAPH:
+    if domain.edges is EdgeRule.GIVEN:
         return ctx.call(rt.given_edges, ctx.inputs["edge_index"], name="edges")
     pos = ctx.inputs[ctx.ir.positions or ""]
     builders = {

@@ -25,6 +25,7 @@ then pick up the phase ``exp(-i m k 2π/nlon)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor, fx
 
+from geoc.backends.torch_fx.domains import DomainRules, Sample
 from geoc.domains import SPECTRUM_AXIS, Domain, DomainKind
 from geoc.groups import GroupElement, sample_matrix
 from geoc.ir import Graph
@@ -119,7 +121,7 @@ class GridMove:
 
 def exact_lmax(domain: Domain) -> int:
     """The band limit this grid holds exactly: its quadrature integrates products of such
-    fields, and their orders stay below the longitude Nyquist order (``sht_plan``)."""
+    fields, and their orders stay below the longitude Nyquist order (``spectral/plan.py``)."""
     from geoc.backends.torch_fx.spectral.plan import resolved_lmax
 
     nlat, nlon = domain.grid
@@ -267,3 +269,68 @@ def _coefficients(field: Tensor, ir: Graph, lmax: int) -> Tensor:
     forward, _ = sht_tables(nlat, nlon, lmax, mmax, ir.domain.quadrature or "equiangular")
     table = torch.as_tensor(forward, dtype=torch.float64, device=field.device)
     return sht(field.detach().to(torch.float64), table, mmax).cpu()
+
+
+# ---------------------------------------------------------------------------------------------
+# The rules of the two grid domains
+
+
+def _draw_sample(
+    ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype
+) -> Sample:
+    return Sample(draw_field_inputs(ir, rng, dtype), {})
+
+
+def _draw_element(
+    ir: Graph, rng: np.random.Generator, sizes: Mapping[str, int], trial: int
+) -> GroupElement:
+    return draw_grid_element(ir, rng)
+
+
+def _move_inputs(ir: Graph, sample: Sample, element: GroupElement) -> dict[str, Any]:
+    # Imported here: the checker's actions read `is_field_type` from this module.
+    from geoc.backends.torch_fx.domains.points import transform_inputs
+
+    return transform_inputs(ir, sample, element)
+
+
+def _approximate_rows(
+    module: fx.GraphModule, ir: Graph, rng: np.random.Generator, trials: int, dtype: torch.dtype
+) -> list[BandLimitedRow]:
+    return band_limited_rows(module, ir, rng, trials, dtype) if has_band_limited_check(ir) else []
+
+
+def torus_law(ir: Graph) -> str:
+    """What the exact trials on a torus moved."""
+    if not ir.group.factors:
+        return ""
+    if grid_law(ir):
+        return grid_law(ir)
+    grid = "x".join(map(str, ir.domain.grid))
+    return f"cyclic shifts of the {grid} grid permute its points; checked to atol"
+
+
+def sphere_law(ir: Graph) -> str:
+    """What the exact trials on a sphere moved."""
+    if not ir.group.factors:
+        return ""
+    if grid_law(ir):
+        return grid_law(ir)
+    return (
+        f"rotations about the pole by multiples of 2π/{ir.domain.grid[1]} permute the grid "
+        "points; checked to atol"
+    )
+
+
+def _rules(exact_law: Callable[[Graph], str]) -> DomainRules:
+    return DomainRules(
+        lower_inputs=lambda ctx: None,  # the batch is the fields' leading dimension
+        draw_sample=_draw_sample,
+        draw_element=_draw_element,
+        move_inputs=_move_inputs,
+        exact_law=exact_law,
+        approximate_rows=_approximate_rows,
+    )
+
+
+RULES = {DomainKind.TORUS: _rules(torus_law), DomainKind.SPHERE: _rules(sphere_law)}

@@ -13,23 +13,25 @@ applies to every IR value. Global values (``dws_pool`` and after) must not move 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from geoc.backends.torch_fx.domains import DomainRules, Sample
 from geoc.backends.torch_fx.weightspace.kernels import layer_shapes, pack
 from geoc.domains import HIDDEN_AXIS, WEIGHTS_AXIS, DomainKind
 from geoc.groups import GroupElement
-from geoc.ir import Graph
+from geoc.ir import Graph, Port
 from geoc.ops.weightspace import WeightSpace, is_weight_value
 
+if TYPE_CHECKING:
+    from torch import fx
+
+    from geoc.backends.torch_fx.lower import LowerCtx
+
 NETWORK_BATCH = 2  # networks per call: no kernel may mix the networks of a batch
-
-
-def is_weightspace(ir: Graph) -> bool:
-    return ir.domain.kind is DomainKind.WEIGHTSPACE
 
 
 def draw_weightspace_inputs(
@@ -109,10 +111,11 @@ def permute_layers(
     return out
 
 
-def move_inputs(ir: Graph, inputs: Mapping[str, Any], element: GroupElement) -> dict[str, Any]:
+def move_inputs(ir: Graph, sample: Sample, element: GroupElement) -> dict[str, Any]:
     """``g·x``: weight-space inputs permuted layer by layer; global inputs stay."""
     space = WeightSpace.of(ir.domain)
     perms = layer_permutations(space, element)
+    inputs = sample.inputs
     moved = dict(inputs)
     for name, port in ir.inputs.items():
         if is_weight_value(port.type):
@@ -140,3 +143,40 @@ def weightspace_law(ir: Graph) -> str:
         f"random permutations of the neurons of every hidden layer at once (layers {named}: "
         "rows of W_k, entries of b_k, columns of W_k+1); checked to atol"
     )
+
+
+def _draw_sample(
+    ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype
+) -> Sample:
+    return Sample(*draw_weightspace_inputs(ir, rng, dtype, graphs))
+
+
+def _draw_element(
+    ir: Graph, rng: np.random.Generator, sizes: Mapping[str, int], trial: int
+) -> GroupElement:
+    return draw_neuron_permutation(ir, rng)
+
+
+def _lower_inputs(ctx: LowerCtx) -> None:
+    from geoc.backends.torch_fx.weightspace.lower import pack_inputs
+
+    pack_inputs(ctx)  # a batch of networks leads every value
+
+
+def _lower_output(ctx: LowerCtx, port: Port) -> fx.Node:
+    from geoc.backends.torch_fx.weightspace.lower import output_value
+
+    return output_value(ctx, port)  # outputs over `weights` go back to per-layer lists
+
+
+RULES = {
+    DomainKind.WEIGHTSPACE: DomainRules(
+        lower_inputs=_lower_inputs,
+        draw_sample=_draw_sample,
+        draw_element=_draw_element,
+        move_inputs=move_inputs,
+        exact_law=weightspace_law,
+        lower_output=_lower_output,
+        unpack_outputs=packed_outputs,
+    )
+}
