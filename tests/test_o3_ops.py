@@ -19,7 +19,7 @@ from helpers import assert_fails_at
 from torch_env import float64_default
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
-from geoc.backends.torch_fx.o3.lower import TP_CONV_ALGORITHMS
+from geoc.backends.torch_fx.o3.tp_conv import TP_CONV_ALGORITHMS
 from geoc.backends.torch_fx.verify import check_module
 from geoc.diagnostics import GeoError
 from geoc.elaborate import elaborate

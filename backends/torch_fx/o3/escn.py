@@ -6,9 +6,9 @@ In the frame of an edge whose direction ``r̂`` is the polar axis ``y``, the har
 ``Y^{l2}(r̂)`` have only their ``m = 0`` component, so ``C^{l1 l2 lout}[m1, 0, m]`` couples
 ``m1 = ±m`` alone: each path becomes a per-``m`` scaling (``l1 + l2 + lout`` even) or a
 ``(m, -m)`` swap with a sign (odd). This module precomputes those tables from
-:func:`geoc.o3.wigner_3j` (one matrix per input term and output degree), registers the ``so2``
-lowering and the cost estimates of both algorithms with the O(3) lowering rules;
-``runtime_so2`` runs the tables.
+:func:`geoc.o3.wigner_3j` (one matrix per input term and output degree) and estimates the
+cost of both algorithms; ``so2_kernels`` runs the tables and :mod:`.tp_conv` registers the
+lowering.
 
     >>> from geoc.types import FeatureType as T
     >>> from geoc.groups import Group
@@ -32,20 +32,17 @@ import torch
 from torch import fx
 
 from geoc.backends.torch_fx.lower import LowerCtx
-from geoc.backends.torch_fx.o3 import lower as o3_lowering
 from geoc.backends.torch_fx.o3 import so2_kernels as rt_so2
-from geoc.diagnostics import Diagnostic, GeoError
-from geoc.groups import Group
 from geoc.ir import Node
 from geoc.o3 import MulIrrep, wigner_3j
-from geoc.ops.o3 import ConvPaths, conv_paths
+from geoc.ops.o3 import ConvPaths
 
 # --- tables -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class So2Plan:
-    """The constants of ``runtime_so2.so2_conv`` for one ``tp_conv`` (its docstring says what
+    """The constants of ``so2_kernels.so2_conv`` for one ``tp_conv`` (its docstring says what
     each means)."""
 
     lmax: int
@@ -237,36 +234,6 @@ def _long(array: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(array), dtype=torch.long)
 
 
-def lower_tp_conv_so2(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
-    """``tp_conv`` by the SO(2) algorithm: the O(3) lowering's frame (radial MLP, sum into
-    ``dst``, linear map to ``out``; same parameters, created in the same order as ``cg``)
-    around :func:`emit_so2_conv`, which permutes columns after the sum, on nodes, not edges.
-    Where ``sh`` is not a spherical harmonic, ``auto`` falls back to ``cg``; ``so2`` is GEO501.
-    """
-    reason = so2_unavailable(ctx, node)
-    if reason is not None:
-        if node.attrs.get("algorithm", "auto") == "auto":
-            return o3_lowering.TP_CONV_ALGORITHMS["cg"](ctx, node, args)
-        raise GeoError(
-            Diagnostic(
-                "GEO501",
-                f"`tp_conv(..., algorithm=so2)` cannot compute this convolution: {reason}",
-                node.span,
-                label="algorithm=so2",
-                help="pass `sh = spherical_harmonics(r, lmax=...)` of the edge vectors, or use "
-                "`algorithm=cg`",
-            )
-        )
-    h, sh, w = args
-    h_type, sh_type, _ = ctx.in_types(node)
-    out = node.out_types[0]
-    paths = conv_paths(h_type, sh_type, out, ctx.group)
-    weights = o3_lowering._radial_weights(ctx, node, w, o3_lowering.conv_weight_count(paths))
-    x = ctx.call(torch.index_select, h, 0, ctx.edge_part(0))
-    summed = emit_so2_conv(ctx, node.id, x, sh, weights, paths)
-    return o3_lowering._schur_linear(ctx, f"{node.id}.linear", summed, paths.mid_type, out)
-
-
 # --- cost model -------------------------------------------------------------------------------
 
 
@@ -314,7 +281,7 @@ def _blocks(paths: ConvPaths) -> list[tuple[int, int, int]]:
 
 
 def cg_cost(paths: ConvPaths) -> ConvCost:
-    """The CG kernel (``runtime_tp``, channelwise): ``sh @ cg`` contracts all ``(L+1)²``
+    """The CG kernel (``tp_kernels``, channelwise): ``sh @ cg`` contracts all ``(L+1)²``
     harmonic rows with every path's ``[2l1+1, 2l_out+1]`` block (one GEMM); per path, the
     weighted channels times that per-edge operator (one small matmul per edge); the messages
     are concatenated and summed into ``dst``."""
@@ -329,7 +296,7 @@ def cg_cost(paths: ConvPaths) -> ConvCost:
 
 
 def so2_cost(paths: ConvPaths) -> ConvCost:
-    """The SO(2) kernel (``runtime_so2``): Wigner matrices by the ``(l-1) ⊗ 1`` recursion
+    """The SO(2) kernel (``so2_kernels``): Wigner matrices by the ``(l-1) ⊗ 1`` recursion
     (three small matmuls per degree), rotation in (one per run of degrees), one GEMM per
     (input term, ``l_out``) with the edge-frame couplings, the per-path scaling, rotation back
     (one small matmul per such piece) and the sum into ``dst``."""
@@ -358,22 +325,3 @@ COSTS: dict[str, Callable[[ConvPaths], ConvCost]] = {"cg": cg_cost, "so2": so2_c
 def estimated_seconds_per_edge(algorithm: str, paths: ConvPaths) -> float:
     """Forward + backward seconds per edge of ``algorithm`` on ``paths`` (:data:`SECONDS`)."""
     return COSTS[algorithm](paths).time(SECONDS)
-
-
-def _registered_cost(algorithm: str) -> Callable[[Node, Group, LowerCtx | None], float]:
-    """The cost function of ``algorithm`` in the O(3) lowering's signature (``inf`` where so2
-    cannot compute the node; ``0`` without a context to read the types from)."""
-
-    def cost(node: Node, group: Group, ctx: LowerCtx | None) -> float:
-        if ctx is None:
-            return 0.0 if algorithm == "cg" else math.inf
-        if algorithm == "so2" and so2_unavailable(ctx, node) is not None:
-            return math.inf
-        h, sh, _ = ctx.in_types(node)
-        return estimated_seconds_per_edge(algorithm, conv_paths(h, sh, node.out_types[0], group))
-
-    return cost
-
-
-o3_lowering.TP_CONV_ALGORITHMS["so2"] = lower_tp_conv_so2
-o3_lowering.TP_CONV_COSTS.update({name: _registered_cost(name) for name in COSTS})
