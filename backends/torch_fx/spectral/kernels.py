@@ -48,7 +48,7 @@ from torch import Tensor
 def sht(x: Tensor, forward: Tensor, mmax: int) -> Tensor:
     """Real SHT: ``x`` real ``[..., nlat, nlon]`` -> complex ``[..., lmax, mmax]``.
 
-    ``forward`` is ``sht_plan.sht_tables(...)[0]``, ``[mmax, lmax, nlat]``, with the quadrature
+    ``forward`` is ``plan.sht_tables(...)[0]``, ``[mmax, lmax, nlat]``, with the quadrature
     weights and ``2π / nlon`` folded in, so the longitude transform is an unscaled rfft. The
     result is a (non-contiguous) view of the transform's own layout.
     """
@@ -62,7 +62,7 @@ def sht(x: Tensor, forward: Tensor, mmax: int) -> Tensor:
 def isht(coeffs: Tensor, inverse: Tensor, nlon: int) -> Tensor:
     """Inverse real SHT: complex ``[..., lmax, mmax]`` -> real ``[..., nlat, nlon]``.
 
-    ``inverse`` is ``sht_plan.sht_tables(...)[1]``, ``[mmax, lmax, nlat]``. The imaginary parts
+    ``inverse`` is ``plan.sht_tables(...)[1]``, ``[mmax, lmax, nlat]``. The imaginary parts
     of the orders ``m = 0`` (and ``m = nlon/2``) cannot be represented by a real field and are
     ignored, as in torch-harmonics.
     """

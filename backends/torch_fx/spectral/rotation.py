@@ -10,16 +10,17 @@ rotation-invariant space: ``Y_l(R⁻¹p) = Y_l(p) M_l(R)`` (row vectors over ``m
 ``D_l`` is the Wigner matrix of the degree. It is found by least squares from the basis at
 random points and at their preimages, so no Euler-angle convention can be wrong; it is unitary
 and ``D(R₁R₂) = D(R₁) D(R₂)`` (tests check both, and the rotated field against direct
-evaluation). Conventions of the grid moves (shared with ``verify_fields``): ``g = f ∘ R⁻¹``;
-the roll by ``+k`` longitude steps, ``x'[..., j] = x[..., j - k]``, is the rotation by
+evaluation). Conventions of the grid moves (shared with ``domains/fields.py``): ``g = f ∘
+R⁻¹``; the roll by ``+k`` longitude steps, ``x'[..., j] = x[..., j - k]``, is the rotation by
 ``+2πk/nlon`` about the polar axis.
+
+These small factorisations and products run fastest on one thread; the caller chooses
+(``geoc check`` and the tests do): library code leaves torch's thread settings alone.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -74,10 +75,9 @@ def _wigner_blocks(rotation_bytes: bytes, lmax: int) -> tuple[np.ndarray, ...]:
     rotation = np.frombuffer(rotation_bytes, dtype=np.float64).reshape(3, 3)
     points, solvers = _sample_points(lmax)
     there = spherical_harmonics(points @ rotation, lmax)  # rows are R⁻¹p = Rᵀp
-    with _one_thread():
-        return tuple(
-            (solve @ torch.as_tensor(b)).numpy() for solve, b in zip(solvers, there, strict=True)
-        )
+    return tuple(
+        (solve @ torch.as_tensor(b)).numpy() for solve, b in zip(solvers, there, strict=True)
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -88,24 +88,10 @@ def _sample_points(lmax: int) -> tuple[np.ndarray, tuple[Tensor, ...]]:
     points = rng.normal(size=(4 * lmax + 16, 3))
     points /= np.linalg.norm(points, axis=1, keepdims=True)
     solvers = []
-    with _one_thread():
-        for basis in spherical_harmonics(points, lmax):
-            q, r = torch.linalg.qr(torch.as_tensor(basis))
-            solvers.append(torch.linalg.solve_triangular(r, q.conj().T, upper=True))
+    for basis in spherical_harmonics(points, lmax):
+        q, r = torch.linalg.qr(torch.as_tensor(basis))
+        solvers.append(torch.linalg.solve_triangular(r, q.conj().T, upper=True))
     return points, tuple(solvers)
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Small factorisations and products: a second thread only adds wake-up latency (tens of
-    times slower when the cores are busy), so torch runs them on one. numpy's multi-threaded
-    OpenBLAS has the same problem and no switch, hence torch for the linear algebra here."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def rotate_coefficients(coeffs: Tensor, rotation: np.ndarray) -> Tensor:
@@ -118,15 +104,14 @@ def rotate_coefficients(coeffs: Tensor, rotation: np.ndarray) -> Tensor:
     blocks = wigner_blocks(rotation, lmax)
     source = coeffs.detach().cpu().to(torch.complex128)
     out = torch.zeros_like(source)
-    with _one_thread():
-        for l, block in enumerate(blocks):
-            top = min(l, mmax - 1)
-            sign = (-1.0) ** torch.arange(1, top + 1)
-            full = torch.zeros(*source.shape[:-2], 2 * l + 1, dtype=torch.complex128)
-            full[..., l : l + top + 1] = source[..., l, : top + 1]
-            full[..., l - torch.arange(1, top + 1)] = sign * source[..., l, 1 : top + 1].conj()
-            rotated = full @ torch.as_tensor(block).T
-            out[..., l, : top + 1] = rotated[..., l : l + top + 1]
+    for l, block in enumerate(blocks):
+        top = min(l, mmax - 1)
+        sign = (-1.0) ** torch.arange(1, top + 1)
+        full = torch.zeros(*source.shape[:-2], 2 * l + 1, dtype=torch.complex128)
+        full[..., l : l + top + 1] = source[..., l, : top + 1]
+        full[..., l - torch.arange(1, top + 1)] = sign * source[..., l, 1 : top + 1].conj()
+        rotated = full @ torch.as_tensor(block).T
+        out[..., l, : top + 1] = rotated[..., l : l + top + 1]
     return out.to(device=coeffs.device, dtype=coeffs.dtype)
 
 
