@@ -1,7 +1,8 @@
 """Runtime kernels called by geoc-generated modules. Plain PyTorch, no geoc imports.
 
 This file is copied next to every exported module (``geoc compile -o DIR``), so a compiled
-model runs wherever torch does. Conventions (DSL.md §5): values over an axis are
+model runs wherever torch does; the families' kernels import :func:`safe_norm` from it (the
+export rewrites that import). Conventions: values over an axis are
 ``[axis, channels]``; global values are ``[channels]``, or ``[num_graphs, channels]`` when a
 ``batch`` vector assigns nodes to graphs. Edges are a tuple ``(src, dst, mask)``: an edge runs
 ``src -> dst``; ``mask`` is None or a 0/1 float per edge (static-shape edge sets keep every
@@ -231,3 +232,14 @@ def irrep_linear(
             yk = yk + bias.unsqueeze(-1)
         outs.append(yk.reshape(*x.shape[:-1], -1))
     return torch.cat(outs, -1).index_select(-1, out_perm)
+
+
+def safe_norm(x: Tensor, keepdim: bool = False) -> Tensor:
+    """``|x|`` over the last dimension, never below ``sqrt(tiny)`` (``tiny``: the smallest
+    normal number of the dtype), so dividing by it is safe.
+
+    Gradient: ``x / |x|`` where ``|x|² >= tiny``, and exactly 0 at ``x = 0`` (the clamp is flat
+    there), not the NaN of ``torch.linalg.norm``; the second derivative at 0 is 0 as well.
+    """
+    sq = x.pow(2).sum(-1, keepdim=keepdim)
+    return sq.clamp(min=torch.finfo(sq.dtype).tiny).sqrt()

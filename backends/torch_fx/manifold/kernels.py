@@ -1,5 +1,5 @@
-"""Runtime kernels of the manifold operators. Plain PyTorch, no geoc imports (copied into
-exported modules).
+"""Runtime kernels of the manifold operators. Plain PyTorch; copied into exported modules,
+with the import of the common kernels rewritten.
 
 Conventions (docs/manifolds.md): channels are last; a Lorentz point of ``lorentz(n, k)`` is
 ``[x0, x1..xn]`` with ``-x0² + |x_s|² = -1/k``; a Poincaré point of ``poincare(n, c)`` lies in
@@ -25,18 +25,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from geoc.backends.torch_fx.common.kernels import safe_norm
+
 LORENTZ_MAX_RADIUS = 40.0  # sqrt(k)|v| in expmap0: cosh(40)^2 ~ 1e34 fits float32
 BALL_EPS = {torch.float32: 4e-3, torch.float64: 1e-5}  # Poincaré boundary margin per dtype
 DEFAULT_BALL_EPS = 4e-3
 
 
 # --- shared -------------------------------------------------------------------------------
-
-
-def safe_norm(x: Tensor) -> Tensor:
-    """|x| over the last dimension (keepdim), positive, with a zero (not NaN) gradient at 0."""
-    sq = x.pow(2).sum(-1, keepdim=True)
-    return sq.clamp(min=torch.finfo(x.dtype).tiny).sqrt()
 
 
 def copies(x: Tensor, mul: int) -> Tensor:
@@ -74,7 +70,7 @@ def lorentz_expmap0(v: Tensor, k: float, mul: int) -> Tensor:
     """exp at the origin of tangent space coordinates ``v`` (time part 0):
     ``x_s = sinh(sqrt(k)|v|) v / (sqrt(k)|v|)``, ``x0`` from ``x_s`` (Chen et al. 2022, §2)."""
     v = copies(v, mul)
-    norm = safe_norm(v)
+    norm = safe_norm(v, keepdim=True)
     t = (norm * k**0.5).clamp(max=LORENTZ_MAX_RADIUS)
     space = torch.sinh(t) * v / (norm * k**0.5)
     return flat(lorentz_from_space(space, k))
@@ -85,7 +81,7 @@ def lorentz_logmap0(x: Tensor, k: float, mul: int) -> Tensor:
     time part is 0). ``asinh`` of the space norm equals ``arcosh(sqrt(k) x0)`` on the
     hyperboloid and is accurate near the origin."""
     space = copies(x, mul)[..., 1:]
-    norm = safe_norm(space) * k**0.5
+    norm = safe_norm(space, keepdim=True) * k**0.5
     return flat(torch.asinh(norm) * space / norm)
 
 
@@ -98,7 +94,7 @@ def lorentz_linear(
     ``x`` by the caller."""
     z = torch.nn.functional.linear(x, weight, bias)
     length = torch.exp(log_scale) * torch.sigmoid(z[..., :1])
-    space = length * z[..., 1:] / safe_norm(z[..., 1:])
+    space = length * z[..., 1:] / safe_norm(z[..., 1:], keepdim=True)
     return lorentz_from_space(space, k)
 
 
@@ -114,7 +110,7 @@ def lorentz_mlr(x: Tensor, a: Tensor, z: Tensor, k: float) -> Tensor:
     ``beta / sqrt(k) * asinh(sqrt(k) alpha / beta)`` (the signed distance to the hyperplane
     times ``|z|``)."""
     sk = k**0.5
-    znorm = safe_norm(z).squeeze(-1)  # [classes]
+    znorm = safe_norm(z)  # [classes]
     alpha = torch.cosh(sk * a) * (x[..., 1:] @ z.T) - torch.sinh(sk * a) * znorm * x[..., :1]
     return znorm / sk * torch.asinh(sk * alpha / znorm)
 
@@ -149,7 +145,7 @@ def ball_eps(x: Tensor) -> float:
 def ball_project(x: Tensor, c: float) -> Tensor:
     """Pull points inside the ball of radius ``(1 - eps)/sqrt(c)`` (no-op inside)."""
     limit = (1.0 - ball_eps(x)) / c**0.5
-    return x * (limit / safe_norm(x)).clamp(max=1.0)
+    return x * (limit / safe_norm(x, keepdim=True)).clamp(max=1.0)
 
 
 def _artanh(x: Tensor) -> Tensor:
@@ -160,14 +156,14 @@ def _artanh(x: Tensor) -> Tensor:
 def poincare_expmap0(v: Tensor, c: float, mul: int) -> Tensor:
     """Ganea et al. (2018), Lemma 2: ``exp_0(v) = tanh(sqrt(c)|v|) v / (sqrt(c)|v|)``."""
     v = copies(v, mul)
-    norm = safe_norm(v) * c**0.5
+    norm = safe_norm(v, keepdim=True) * c**0.5
     return flat(ball_project(torch.tanh(norm) * v / norm, c))
 
 
 def poincare_logmap0(y: Tensor, c: float, mul: int) -> Tensor:
     """Ganea et al. (2018), Lemma 2: ``log_0(y) = artanh(sqrt(c)|y|) y / (sqrt(c)|y|)``."""
     y = copies(y, mul)
-    norm = safe_norm(y) * c**0.5
+    norm = safe_norm(y, keepdim=True) * c**0.5
     return flat(_artanh(norm) * y / norm)
 
 
@@ -185,7 +181,7 @@ def mobius_matvec(x: Tensor, weight: Tensor, c: float) -> Tensor:
     """Ganea et al. (2018), Eq. 27: ``M ⊗ x = tanh(|Mx|/|x| artanh(sqrt(c)|x|)) Mx /
     (sqrt(c)|Mx|)``."""
     mx = x @ weight.T
-    xn, mxn = safe_norm(x), safe_norm(mx)
+    xn, mxn = safe_norm(x, keepdim=True), safe_norm(mx, keepdim=True)
     scale = torch.tanh(mxn / xn * _artanh(xn * c**0.5))
     return ball_project(scale * mx / (mxn * c**0.5), c)
 
@@ -207,7 +203,7 @@ def poincare_mlr(x: Tensor, p: Tensor, a: Tensor, c: float) -> Tensor:
     ``lambda_p = 2 / (1 - c|p|²)``."""
     p = ball_project(p, c)  # [classes, n]
     diff = mobius_add(-p, x.unsqueeze(-2), c)  # [..., classes, n]
-    anorm = safe_norm(a).squeeze(-1)
+    anorm = safe_norm(a)
     lam = 2.0 / (1.0 - c * p.pow(2).sum(-1))
     inner = (diff * a).sum(-1)
     den = (1.0 - c * diff.pow(2).sum(-1)) * anorm
@@ -263,7 +259,7 @@ def bimap(x: Tensor, weight: Tensor, n: int) -> Tensor:
 def normalize(x: Tensor, mul: int) -> Tensor:
     """``x / |x|`` per copy (nGPT, Loshchilov et al. 2024); 0 stays 0."""
     x = copies(x, mul)
-    return flat(x / safe_norm(x))
+    return flat(x / safe_norm(x, keepdim=True))
 
 
 # --- activations (names as in the core runtime) -------------------------------------------

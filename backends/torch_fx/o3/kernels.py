@@ -1,9 +1,10 @@
 # ruff: noqa: E741 - `l` is the degree of an irrep, as in every text on the subject
-"""Runtime kernels of the O(3) operators. Plain PyTorch, no geoc imports.
+"""Runtime kernels of the O(3) operators. Plain PyTorch.
 
-Copied next to every exported module (as ``geoc_runtime_o3.py``). Channels are laid out as
-in e3nn (``mul_ir``): a term of ``mul`` copies of a ``dim``-dimensional irrep is ``mul * dim``
-channels, copy-major. ``terms`` arguments list ``(mul, dim, kind)`` per term, in layout order.
+Copied next to every exported module (as ``geoc_runtime_o3.py``, with the import of the
+common kernels rewritten). Channels are laid out as in e3nn (``mul_ir``): a term of ``mul``
+copies of a ``dim``-dimensional irrep is ``mul * dim`` channels, copy-major. ``terms``
+arguments list ``(mul, dim, kind)`` per term, in layout order.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from geoc.backends.torch_fx.common.kernels import safe_norm
 
 #: Pointwise non-linearities by name (the names of the `.geo` language).
 ACTIVATIONS = {
@@ -156,12 +159,6 @@ def gate(x: Tensor, terms: Terms) -> Tensor:
     return _join(out)
 
 
-def _safe_norm(v: Tensor) -> Tensor:
-    """``|v|`` over the last dimension, with gradient 0 (not NaN) at the origin."""
-    sq = v.pow(2).sum(-1)
-    return torch.where(sq > 0, sq.clamp(min=torch.finfo(sq.dtype).tiny).sqrt(), 0.0)
-
-
 def norm_act(x: Tensor, terms: Terms, act: str, bias: Tensor | None) -> Tensor:
     """``even`` scalars through ``act``; each copy ``v`` of the other terms becomes
     ``v * act(|v| + b) / |v|`` (0 at ``v = 0``), with one bias ``b`` per such copy."""
@@ -170,7 +167,7 @@ def norm_act(x: Tensor, terms: Terms, act: str, bias: Tensor | None) -> Tensor:
         if kind == "even":
             out.append(fn(block))
             continue
-        norm = _safe_norm(block)
+        norm = torch.where(block.any(-1), safe_norm(block), 0.0)  # 0 at v = 0: act(b) there
         shifted = norm if bias is None else norm + bias[at : at + mul]
         scale = fn(shifted) / torch.where(norm > 0, norm, 1.0)
         out.append(block * scale.unsqueeze(-1))
