@@ -226,7 +226,7 @@ def symmetrise(x: Tensor) -> Tensor:
     return (x + x.transpose(-1, -2)) / 2
 
 
-def spectral_map(x: Tensor, n: int, fn: str, eps: float) -> Tensor:
+def eigen_map(x: Tensor, n: int, fn: str, eps: float) -> Tensor:
     """``U f(Σ) Uᵀ`` of each symmetric matrix, ``X = U Σ Uᵀ`` (SPDNet, Huang & Van Gool 2017,
     Eq. 6 and 8): ``f`` is ``max(., eps)`` (ReEig), ``log`` (LogEig) or ``exp`` (expmap0)."""
     values, vectors = torch.linalg.eigh(symmetrise(matrices(x, n)))

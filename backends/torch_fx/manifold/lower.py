@@ -71,7 +71,7 @@ def lower_logmap0(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 def _exp_log(ctx: LowerCtx, term: Term, x: fx.Node, exp: bool) -> fx.Node:
     atom = term.atom
     if atom.kind is AtomKind.SPD:
-        return ctx.call(rtm.spectral_map, x, atom.args[0], "exp" if exp else "log", 0.0)
+        return ctx.call(rtm.eigen_map, x, atom.args[0], "exp" if exp else "log", 0.0)
     kernels = {
         (AtomKind.LORENTZ, True): rtm.lorentz_expmap0,
         (AtomKind.LORENTZ, False): rtm.lorentz_logmap0,
@@ -169,10 +169,10 @@ def lower_bimap(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 
 
 @lowering("reeig", "logeig")
-def lower_spectral(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+def lower_eigen_map(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     n = _in_term(ctx, node).atom.args[0]
     fn, eps = ("reeig", node.attrs["eps"]) if node.op == "reeig" else ("log", 0.0)
-    return ctx.call(rtm.spectral_map, args[0], n, fn, eps)
+    return ctx.call(rtm.eigen_map, args[0], n, fn, eps)
 
 
 @lowering("eigvals")
