@@ -84,12 +84,6 @@ ERRORS: dict[AtomKind, Callable[[Tensor, Atom], Tensor]] = {
     AtomKind.UNIT: unit_error,
     AtomKind.SPD: spd_error,
 }
-MEASURES = {
-    AtomKind.LORENTZ: "|<x,x>_L + 1/k| / |x|²",
-    AtomKind.POINCARE: "sqrt(c)|x| - 1 if outside",
-    AtomKind.UNIT: "||x| - 1|",
-    AtomKind.SPD: "asymmetry; inf if not positive definite",
-}
 
 
 def _copies(value: Tensor, ftype: FeatureType, group: Group):
