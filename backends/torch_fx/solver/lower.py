@@ -212,7 +212,7 @@ def lower_mdot(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     a, b = ctx.align(args, types, node.out_types[0].axes)
     forms = [invariant_form(ctx.group, atom) for atom in copies(types[0])]
     terms = _terms(ctx.group, types[0])
-    full = _block_diag(forms)
+    full = torch.block_diag(*(torch.as_tensor(f, dtype=torch.float64) for f in forms)).numpy()
     if np.array_equal(full, np.eye(len(full))):
         return ctx.call(rt.copy_dot, a, b, terms)
     if np.array_equal(full, np.diag(np.diag(full))):
@@ -220,13 +220,3 @@ def lower_mdot(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
         return ctx.call(rt.copy_dot, a, ctx.call(operator.mul, b, signs), terms)
     form = ctx.buffer(f"{node.id}.metric", _constant(ctx, full))
     return ctx.call(rt.copy_dot, a, ctx.call(F.linear, b, form), terms)
-
-
-def _block_diag(blocks: list[np.ndarray]) -> np.ndarray:
-    size = sum(len(m) for m in blocks)
-    out = np.zeros((size, size))
-    at = 0
-    for m in blocks:
-        out[at : at + len(m), at : at + len(m)] = m
-        at += len(m)
-    return out
