@@ -60,9 +60,9 @@ def emit_tensor_product(
 
 # --- tp_conv: the shared frame, and one message rule per algorithm ------------------------------
 
-#: Per-edge messages ``[E, dim mid]`` of `tp_conv`: ``(ctx, name, x = h[src], sh, weights
-#: [E, n_w], paths)``; every algorithm computes the same function of these.
-MessageRule = Callable[[LowerCtx, str, fx.Node, fx.Node, fx.Node, ConvPaths], fx.Node]
+#: The messages of `tp_conv` summed into ``dst``, ``[N, dim mid]``: ``(ctx, node, x = h[src],
+#: sh, weights [E, n_w], paths)``; every algorithm computes the same function of these.
+MessageRule = Callable[[LowerCtx, Node, fx.Node, fx.Node, fx.Node, ConvPaths], fx.Node]
 
 
 def conv_weight_count(paths: ConvPaths) -> int:
@@ -78,17 +78,27 @@ def conv_plan(paths: ConvPaths) -> TPPlan:
 
 
 def cg_messages(
-    ctx: LowerCtx, name: str, x: fx.Node, sh: fx.Node, weights: fx.Node, paths: ConvPaths
+    ctx: LowerCtx, node: Node, x: fx.Node, sh: fx.Node, weights: fx.Node, paths: ConvPaths
 ) -> fx.Node:
-    """The `cg` algorithm: Clebsch-Gordan contraction by the tensor-product kernel."""
+    """The `cg` algorithm: Clebsch-Gordan contraction by the tensor-product kernel per edge,
+    then the sum into ``dst``."""
     plan = conv_plan(paths)
     assert plan.weight_numel == conv_weight_count(paths), "weight layouts disagree"
-    return emit_tensor_product(ctx, f"{name}.tp", x, sh, weights, plan)
+    messages = emit_tensor_product(ctx, f"{node.id}.tp", x, sh, weights, plan)
+    nodes = ctx.length(node.out_types[0].axes[0])
+    return ctx.call(rt.scatter_sum, messages, ctx.edges, nodes)
+
+
+def so2_messages(
+    ctx: LowerCtx, node: Node, x: fx.Node, sh: fx.Node, weights: fx.Node, paths: ConvPaths
+) -> fx.Node:
+    """The `so2` algorithm (eSCN), which permutes columns after the sum, on nodes."""
+    return escn.emit_so2_conv(ctx, node.id, x, sh, weights, paths)
 
 
 def tp_conv_lowering(messages: MessageRule) -> TpConvLowering:
-    """A `tp_conv` lowering whose messages come from ``messages``; the radial MLP, the sum
-    into ``dst`` and the linear map to ``out`` (and so the parameters) are shared."""
+    """A `tp_conv` lowering whose summed messages come from ``messages``; the radial MLP and
+    the linear map to ``out`` (and so the parameters, created in the same order) are shared."""
 
     def lower(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
         h, sh, w = args
@@ -97,10 +107,7 @@ def tp_conv_lowering(messages: MessageRule) -> TpConvLowering:
         paths = conv_paths(h_type, sh_type, out, ctx.group)
         weights = _radial_weights(ctx, node, w, conv_weight_count(paths))
         x = ctx.call(torch.index_select, h, 0, ctx.edge_part(0))
-        summed = ctx.call(
-            rt.scatter_sum, messages(ctx, node.id, x, sh, weights, paths), ctx.edges,
-            ctx.length(out.axes[0]),
-        )  # fmt: skip
+        summed = messages(ctx, node, x, sh, weights, paths)
         return _schur_linear(ctx, f"{node.id}.linear", summed, paths.mid_type, out)
 
     return lower
@@ -129,33 +136,26 @@ def _schur_linear(
 
 
 def lower_tp_conv_so2(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
-    """``tp_conv`` by the SO(2) algorithm: the O(3) lowering's frame (radial MLP, sum into
-    ``dst``, linear map to ``out``; same parameters, created in the same order as ``cg``)
-    around :func:`emit_so2_conv`, which permutes columns after the sum, on nodes, not edges.
-    Where ``sh`` is not a spherical harmonic, ``auto`` falls back to ``cg``; ``so2`` is GEO501.
-    """
+    """``tp_conv`` by the SO(2) algorithm, in the frame of :func:`tp_conv_lowering`. Where
+    ``sh`` is not a spherical harmonic, ``auto`` falls back to ``cg``; ``so2`` is GEO501."""
     reason = escn.so2_unavailable(ctx, node)
-    if reason is not None:
-        if node.attrs.get("algorithm", "auto") == "auto":
-            return TP_CONV_ALGORITHMS["cg"](ctx, node, args)
-        raise GeoError(
-            Diagnostic(
-                "GEO501",
-                f"`tp_conv(..., algorithm=so2)` cannot compute this convolution: {reason}",
-                node.span,
-                label="algorithm=so2",
-                help="pass `sh = spherical_harmonics(r, lmax=...)` of the edge vectors, or use "
-                "`algorithm=cg`",
-            )
+    if reason is None:
+        return _SO2_FRAME(ctx, node, args)
+    if node.attrs.get("algorithm", "auto") == "auto":
+        return TP_CONV_ALGORITHMS["cg"](ctx, node, args)
+    raise GeoError(
+        Diagnostic(
+            "GEO501",
+            f"`tp_conv(..., algorithm=so2)` cannot compute this convolution: {reason}",
+            node.span,
+            label="algorithm=so2",
+            help="pass `sh = spherical_harmonics(r, lmax=...)` of the edge vectors, or use "
+            "`algorithm=cg`",
         )
-    h, sh, w = args
-    h_type, sh_type, _ = ctx.in_types(node)
-    out = node.out_types[0]
-    paths = conv_paths(h_type, sh_type, out, ctx.group)
-    weights = _radial_weights(ctx, node, w, conv_weight_count(paths))
-    x = ctx.call(torch.index_select, h, 0, ctx.edge_part(0))
-    summed = escn.emit_so2_conv(ctx, node.id, x, sh, weights, paths)
-    return _schur_linear(ctx, f"{node.id}.linear", summed, paths.mid_type, out)
+    )
+
+
+_SO2_FRAME = tp_conv_lowering(so2_messages)
 
 
 def _algorithm_cost(algorithm: str) -> Callable[[Node, Group, LowerCtx | None], float]:
