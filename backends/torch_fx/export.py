@@ -113,25 +113,13 @@ PARAMETERS = {parameters}
 BUFFERS = {buffers}
 
 
-def _install(module, name, value, parameter):
-    *path, leaf = name.split(".")
-    for part in path:
-        if not hasattr(module, part):
-            module.add_module(part, torch.nn.Module())
-        module = getattr(module, part)
-    if parameter:
-        module.register_parameter(leaf, torch.nn.Parameter(value))
-    else:
-        module.register_buffer(leaf, value)
-
-
 class {cls}(torch.nn.Module):
     def __init__(self):
         super().__init__()
         for name, shape in PARAMETERS:
-            _install(self, name, torch.empty(shape), True)
+            rt.install(self, name, torch.empty(shape), True)
         for name, shape, dtype in BUFFERS:
-            _install(self, name, torch.empty(shape, dtype=getattr(torch, dtype)), False)
+            rt.install(self, name, torch.empty(shape, dtype=getattr(torch, dtype)), False)
 '''
 _FOOTER = '''
 

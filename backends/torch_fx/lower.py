@@ -107,16 +107,7 @@ class LowerCtx:
         return self.fx.call_method(method, tuple(args))
 
     def _attr(self, name: str, value: torch.Tensor, parameter: bool) -> fx.Node:
-        *path, leaf = name.split(".")
-        module = self.root
-        for part in path:
-            if not hasattr(module, part):
-                module.add_module(part, torch.nn.Module())
-            module = getattr(module, part)
-        if parameter:
-            module.register_parameter(leaf, torch.nn.Parameter(value))
-        else:
-            module.register_buffer(leaf, value)
+        rt.install(self.root, name, value, parameter)
         return self.fx.get_attr(name)
 
     def param(self, name: str, shape: tuple[int, ...], fan_in: int) -> fx.Node:

@@ -243,3 +243,18 @@ def safe_norm(x: Tensor, keepdim: bool = False) -> Tensor:
     """
     sq = x.pow(2).sum(-1, keepdim=keepdim)
     return sq.clamp(min=torch.finfo(sq.dtype).tiny).sqrt()
+
+
+def install(module: torch.nn.Module, name: str, value: Tensor, parameter: bool) -> None:
+    """Register ``value`` as the parameter or buffer with the dotted ``name`` (``a.b.weight``),
+    creating empty submodules on the way: how a compiled module and its export get their state.
+    """
+    *path, leaf = name.split(".")
+    for part in path:
+        if not hasattr(module, part):
+            module.add_module(part, torch.nn.Module())
+        module = getattr(module, part)
+    if parameter:
+        module.register_parameter(leaf, torch.nn.Parameter(value))
+    else:
+        module.register_buffer(leaf, value)
