@@ -39,6 +39,7 @@ Block = tuple[int, int, int, int]
 Slot = tuple[int, int, int, tuple[Block, ...]]
 #: An output irrep: (mul, dim).
 Out = tuple[int, int]
+Parts, Slots, Outs = tuple[Tensor, ...], tuple[Slot, ...], tuple[Out, ...]
 #: (mode, dim1, dim2, dim_out, weight_numel, x1 split sizes, n split sizes, weight split sizes,
 #: slots, outputs as (mul, dim) per output irrep).
 Meta = tuple[
@@ -82,13 +83,7 @@ def tensor_product(
     return out.reshape(*lead, dim_out)
 
 
-def _full(
-    x1_parts: tuple[Tensor, ...],
-    n_parts: tuple[Tensor, ...],
-    w_parts: tuple[Tensor, ...],
-    slots: tuple[Slot, ...],
-    outs: tuple[Out, ...],
-) -> Tensor:
+def _full(x1_parts: Parts, n_parts: Parts, w_parts: Parts, slots: Slots, outs: Outs) -> Tensor:
     """The "uvw" product: per slot one batched matmul, per output irrep one weight matmul."""
     batch = x1_parts[0].shape[0]
     ys: list[list[Tensor]] = [[] for _ in outs]
@@ -97,14 +92,10 @@ def _full(
         for (c, dim, r, part), y in _slot_products(x1_parts[slot[0]], n, slot):
             ys[c].append(y.view(batch, dim, r * slot[1]))
             parts[c] = part
-    out = []
-    for c, (mul, dim) in enumerate(outs):
-        if not ys[c]:
-            out.append(x1_parts[0].new_zeros(batch, mul * dim))
-            continue
-        out_c = _mix(ys[c], w_parts[parts[c]], mul)  # [z, k, w]
-        out.append(out_c.transpose(1, 2).reshape(batch, mul * dim))
-    return torch.cat(out, dim=1)
+    blocks = [  # [z, k, w] per output irrep
+        _mix(ys[c], w_parts[parts[c]], mul) if ys[c] else None for c, (mul, _) in enumerate(outs)
+    ]
+    return _join(blocks, outs, x1_parts[0])
 
 
 def _mix(ys: list[Tensor], w: Tensor, mul: int) -> Tensor:
@@ -118,28 +109,29 @@ def _mix(ys: list[Tensor], w: Tensor, mul: int) -> Tensor:
 
 
 def _channelwise(
-    x1_parts: tuple[Tensor, ...],
-    n_parts: tuple[Tensor, ...],
-    w_parts: tuple[Tensor, ...],
-    slots: tuple[Slot, ...],
-    outs: tuple[Out, ...],
+    x1_parts: Parts, n_parts: Parts, w_parts: Parts, slots: Slots, outs: Outs
 ) -> Tensor:
     """The "uvu" product: per slot a batched matmul, per block a broadcast weighting."""
-    batch = x1_parts[0].shape[0]
     acc: list[Tensor | None] = [None] * len(outs)
     for slot, n in zip(slots, n_parts, strict=True):
         run = _channelwise_scalar if slot[2] == 1 else _channelwise_slot
         for c, term in run(x1_parts[slot[0]], n, w_parts, slot):
             prev = acc[c]
             acc[c] = term if prev is None else prev + term  # [z, k, u]
-    out = []
-    for c, (mul, dim) in enumerate(outs):
-        term = acc[c]
-        if term is None:
-            out.append(x1_parts[0].new_zeros(batch, mul * dim))
-        else:
-            out.append(term.transpose(1, 2).reshape(batch, mul * dim))
-    return torch.cat(out, dim=1)
+    return _join(acc, outs, x1_parts[0])
+
+
+def _join(blocks: list[Tensor | None], outs: Outs, like: Tensor) -> Tensor:
+    """``[z, dim_out]`` from each output irrep's ``[z, k, mul]`` block (None: no path reaches
+    it, zeros)."""
+    shapes = [(like.shape[0], mul * dim) for mul, dim in outs]
+    return torch.cat(
+        [
+            like.new_zeros(shape) if b is None else b.transpose(1, 2).reshape(shape)
+            for b, shape in zip(blocks, shapes, strict=True)
+        ],
+        dim=1,
+    )
 
 
 def _channel_weights(w: Tensor, batch: int, rows: int, mul1: int) -> Tensor:
