@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from timing import time_alternating  # bench/timing.py
 
-import geoc.backends.torch_fx.escn as escn
+import geoc.backends.torch_fx.o3.escn as escn
 from geoc.backends.torch_fx.api import compile as geoc_compile
 from geoc.groups import Group
 from geoc.ops.o3 import ConvPaths, conv_paths

@@ -35,8 +35,8 @@ from pathlib import Path
 import torch
 from timing import time_alternating  # bench/timing.py
 
-from geoc.backends.torch_fx.runtime_tp import tensor_product
-from geoc.backends.torch_fx.tp_plan import TPPlan, plan_tensor_product
+from geoc.backends.torch_fx.o3.tp_kernels import tensor_product
+from geoc.backends.torch_fx.o3.tp_plan import TPPlan, plan_tensor_product
 
 #: The cases of issue 4: name -> (in1, in2, out).
 CASES = {

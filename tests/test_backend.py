@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,8 +13,9 @@ import torch
 from helpers import assert_captures, run_exported
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
+from geoc.backends.torch_fx.common.kernels import safe_norm
 from geoc.backends.torch_fx.export import generated_source, write_folder
-from geoc.backends.torch_fx.lower import LOWERINGS
+from geoc.backends.torch_fx.lower import LOWERINGS, load_lowerings
 from geoc.diagnostics import GeoError
 from geoc.ops import REGISTRY, lookup
 
@@ -42,14 +46,14 @@ def test_generated_code_is_readable() -> None:
 
 def test_every_surface_operator_has_a_lowering() -> None:
     lookup("linear")  # loads the families
-    import geoc.backends.torch_fx.ops  # noqa: F401
+    load_lowerings()
 
     missing = {name for name in REGISTRY if name not in LOWERINGS}
     assert not missing, f"operators without a lowering: {sorted(missing)}"
 
 
 def test_operator_without_lowering_is_geo501(monkeypatch: pytest.MonkeyPatch) -> None:
-    import geoc.backends.torch_fx.ops  # noqa: F401 - registers the lowerings to remove one
+    load_lowerings()  # registers the lowerings to remove one
 
     monkeypatch.delitem(LOWERINGS, "sfno_conv")
     with pytest.raises(GeoError) as err:
@@ -97,6 +101,19 @@ def test_export_folder_loads_without_geoc(tmp_path: Path) -> None:
     assert all(torch.equal(loaded[k], expected[k]) for k in expected)
 
 
+def test_export_folder_runs_as_plain_files(tmp_path: Path) -> None:
+    """Kernel copies that import each other (the common ``safe_norm``) also load when the
+    folder is on ``sys.path`` rather than imported as a package."""
+    folder = write_folder(geoc_compile("deepsets", seed=1), tmp_path / "deepsets")
+    script = (
+        f"import sys; sys.path.insert(0, {str(folder)!r}); import module\n"
+        "module.load()\n"
+        "assert 'geoc' not in sys.modules and 'geoc_runtime' in sys.modules\n"
+        "assert sys.modules['geoc_runtime_o3'].safe_norm is sys.modules['geoc_runtime'].safe_norm"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
+
+
 def test_export_replaces_an_old_folder_whole(tmp_path: Path) -> None:
     target = tmp_path / "out"
     target.mkdir()
@@ -118,3 +135,25 @@ def test_every_surface_operator_is_documented() -> None:
     text = (Path(__file__).parent.parent / "docs" / "operators.md").read_text()
     missing = [n for n, op in REGISTRY.items() if op.surface and f"`{n}(" not in text]
     assert not missing, f"undocumented operators: {missing}"
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_safe_norm_at_zero_is_positive_with_zero_derivatives(keepdim: bool) -> None:
+    x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    value = safe_norm(x, keepdim=keepdim)
+    assert value.shape == ((1,) if keepdim else ())
+    assert value.item() == math.sqrt(torch.finfo(torch.float64).tiny)
+    (grad,) = torch.autograd.grad(value.sum(), x)
+    assert torch.equal(grad, torch.zeros(3, dtype=torch.float64))
+    hessian = torch.autograd.functional.hessian(lambda v: safe_norm(v).sum(), x.detach())
+    assert torch.equal(hessian, torch.zeros(3, 3, dtype=torch.float64))
+
+
+def test_safe_norm_away_from_zero_is_the_norm_with_its_derivatives() -> None:
+    x = torch.tensor([3.0, -4.0, 12.0], dtype=torch.float64)
+    assert safe_norm(x).item() == 13.0
+    grad = torch.autograd.functional.jacobian(safe_norm, x)
+    torch.testing.assert_close(grad, x / 13, rtol=0, atol=1e-15)
+    hessian = torch.autograd.functional.hessian(safe_norm, x)
+    expected = (torch.eye(3, dtype=torch.float64) - torch.outer(x, x) / 169) / 13
+    torch.testing.assert_close(hessian, expected, rtol=0, atol=1e-15)

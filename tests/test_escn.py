@@ -13,10 +13,10 @@ import pytest
 import torch
 from e3nn import o3 as e3o3
 
-import geoc.backends.torch_fx.escn as escn
-from geoc.backends.torch_fx import runtime_so2
+import geoc.backends.torch_fx.o3.escn as escn
 from geoc.backends.torch_fx.api import compile as geoc_compile
-from geoc.backends.torch_fx.ops import o3 as o3_lowering
+from geoc.backends.torch_fx.o3 import so2_kernels as runtime_so2
+from geoc.backends.torch_fx.o3 import tp_conv
 from geoc.backends.torch_fx.verify import check
 from geoc.diagnostics import GeoError
 from geoc.groups import Group
@@ -289,5 +289,5 @@ def test_so2_needs_spherical_harmonics() -> None:
 
 
 def test_so2_is_registered() -> None:
-    assert o3_lowering.TP_CONV_ALGORITHMS["so2"] is escn.lower_tp_conv_so2
-    assert set(o3_lowering.TP_CONV_COSTS) >= {"cg", "so2"}
+    assert tp_conv.TP_CONV_ALGORITHMS["so2"] is tp_conv.lower_tp_conv_so2
+    assert set(tp_conv.TP_CONV_COSTS) == set(escn.COSTS) == {"cg", "so2"}

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from helpers import assert_captures
 
 from geoc import compile as geoc_compile
+from geoc.backends.torch_fx.domains.fields import GridMove
 from geoc.backends.torch_fx.verify import check
-from geoc.backends.torch_fx.verify_fields import GridMove
 from geoc.diagnostics import GeoError
 from geoc.domains import Domain
 from geoc.groups import Group, MatrixFactor

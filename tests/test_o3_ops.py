@@ -19,7 +19,7 @@ from helpers import assert_fails_at
 from torch_env import float64_default
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
-from geoc.backends.torch_fx.ops.o3 import TP_CONV_ALGORITHMS
+from geoc.backends.torch_fx.o3.tp_conv import TP_CONV_ALGORITHMS
 from geoc.backends.torch_fx.verify import check_module
 from geoc.diagnostics import GeoError
 from geoc.elaborate import elaborate
@@ -251,7 +251,7 @@ def test_radial_basis_equals_the_paper() -> None:
 
 
 def test_radial_basis_is_smooth_at_the_cutoff_and_zero() -> None:
-    from geoc.backends.torch_fx import runtime_o3 as rt_o3
+    from geoc.backends.torch_fx.o3 import kernels as rt_o3
 
     d = torch.tensor([[0.0], [2.0 - 1e-7], [2.0], [3.0]], dtype=torch.float64, requires_grad=True)
     out = rt_o3.bessel_basis(d, 4, 2.0)

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from helpers import assert_captures
 
 from geoc import compile as geoc_compile
+from geoc.backends.torch_fx.domains.fields import BAND_LIMITED_RTOL
 from geoc.backends.torch_fx.verify import check
-from geoc.backends.torch_fx.verify_fields import BAND_LIMITED_RTOL
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -130,7 +130,7 @@ def test_linear_spherical_layers_are_rotation_equivariant_to_rounding():
 def test_per_order_filter_fails_the_band_limited_rotation_check():
     """The type rules reject it under SO(3) (GEO409); compiled under SO(2), it is exact for
     polar rotations, and a forced SO(3) check measures how far it is from rotation-equivariant."""
-    from geoc.backends.torch_fx.verify_fields import band_limited_rows
+    from geoc.backends.torch_fx.domains.fields import band_limited_rows
 
     spec = layer_spec(
         "sphere(nlat=16, nlon=32)", "sphere", "sfno_conv(u, 3 x scalar, filter=degree_order)",
@@ -216,7 +216,7 @@ def test_complex_degree_filter_is_not_rotation_equivariant():
     th = pytest.importorskip("torch_harmonics")
     from torch_harmonics.examples.models._layers import SpectralConvS2
 
-    from geoc.backends.torch_fx.sphere_rotation import band_limited_field, rotate_field
+    from geoc.backends.torch_fx.spectral.rotation import band_limited_field, rotate_field
     from geoc.groups import random_rotation
 
     nlat, nlon, lmax = 16, 32, 8

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from geoc.backends.torch_fx import runtime_spectral as rt
-from geoc.backends.torch_fx import sht_plan
-from geoc.backends.torch_fx.sphere_rotation import (
+from geoc.backends.torch_fx.spectral import kernels as rt
+from geoc.backends.torch_fx.spectral import plan as sht_plan
+from geoc.backends.torch_fx.spectral.rotation import (
     band_limited_field,
     evaluate,
     grid_points,

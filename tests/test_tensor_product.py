@@ -14,8 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from geoc.backends.torch_fx.runtime_tp import tensor_product  # noqa: E402 - after the skip
-from geoc.backends.torch_fx.tp_plan import TPPlan, plan_tensor_product  # noqa: E402
+from geoc.backends.torch_fx.o3.tp_kernels import tensor_product  # noqa: E402 - after the skip
+from geoc.backends.torch_fx.o3.tp_plan import TPPlan, plan_tensor_product  # noqa: E402
 from geoc.groups import random_rotation  # noqa: E402
 from geoc.o3 import MulIrrep, allowed_paths, irrep_matrix  # noqa: E402
 

@@ -9,9 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from geoc.backends.torch_fx import runtime as rt
 from geoc.backends.torch_fx.api import compile
-from geoc.backends.torch_fx.ops import core
+from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.core import lower as core
+from geoc.backends.torch_fx.domains.points import (
+    random_edge_index,
+    stable_positions,
+    transform_inputs,
+)
 from geoc.backends.torch_fx.verify import (
     AxisMap,
     CheckReport,
@@ -19,10 +24,7 @@ from geoc.backends.torch_fx.verify import (
     check_module,
     draw_element,
     draw_sample,
-    random_edge_index,
-    stable_positions,
     transform,
-    transform_inputs,
 )
 from geoc.groups import Group, GroupElement
 from geoc.types import FeatureType

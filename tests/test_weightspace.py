@@ -13,11 +13,11 @@ import torch
 from helpers import assert_captures, run_exported
 
 from geoc import solver
-from geoc.backends.torch_fx import runtime_weightspace as rt_ws
 from geoc.backends.torch_fx.api import compile as geoc_compile
+from geoc.backends.torch_fx.domains.weightspace import neuron_permutation, permute_layers
 from geoc.backends.torch_fx.export import write_folder
 from geoc.backends.torch_fx.verify import check, check_module
-from geoc.backends.torch_fx.verify_weightspace import neuron_permutation, permute_layers
+from geoc.backends.torch_fx.weightspace import kernels as rt_ws
 from geoc.cli import main as cli_main
 from geoc.diagnostics import GeoError
 from geoc.domains import Domain

@@ -2,7 +2,7 @@
 
 The module's ``forward`` takes the model's inputs by name (plus ``edge_index`` for a
 ``graph(nodes)`` domain and optional ``batch`` / ``num_graphs`` for many graphs in one call)
-and returns a dict of outputs (DSL.md §5). Parameters are named after the IR node that owns
+and returns a dict of outputs. Parameters are named after the IR node that owns
 them (``layers.2.egnn_layer.m.0.weight``) and initialised from ``seed`` alone. Every fx node
 that computes an IR value carries ``meta["geoc_node"]``, which the numeric checker uses to
 find the first value that breaks its transformation law.
@@ -10,18 +10,23 @@ find the first value that breaks its transformation law.
 
 from __future__ import annotations
 
+import importlib
 import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import fx
 
-from geoc.backends.torch_fx import runtime as rt
+if TYPE_CHECKING:
+    from geoc.backends.torch_fx.domains import DomainRules
+
+from geoc.backends.torch_fx.common import kernels as rt
 from geoc.diagnostics import Diagnostic, GeoError
-from geoc.domains import EDGE_AXIS, DomainKind, EdgeRule
+from geoc.domains import EDGE_AXIS, EdgeRule
 from geoc.ir import Graph, Node, Port, ValueRef
 from geoc.types import FeatureType
 
@@ -33,6 +38,13 @@ CHANNEL_FIRST: set[str] = set()
 #: Elementwise rules: channel-first is fine when every operand is a field of the same grid.
 ELEMENTWISE = frozenset({"add", "sub", "neg", "scale", "mul", "act"})
 FIELD_AXES = frozenset({"torus", "sphere", "spectrum"})
+
+
+def load_lowerings() -> dict[str, Lowering]:
+    """Every family's lowering rules: importing ``<family>/lower.py`` registers them."""
+    for rules in sorted(Path(__file__).parent.glob("*/lower.py")):
+        importlib.import_module(f"{__package__}.{rules.parent.name}.lower")
+    return LOWERINGS
 
 
 def lowering(*ops: str, channel_first: bool = False) -> Callable[[Lowering], Lowering]:
@@ -95,16 +107,7 @@ class LowerCtx:
         return self.fx.call_method(method, tuple(args))
 
     def _attr(self, name: str, value: torch.Tensor, parameter: bool) -> fx.Node:
-        *path, leaf = name.split(".")
-        module = self.root
-        for part in path:
-            if not hasattr(module, part):
-                module.add_module(part, torch.nn.Module())
-            module = getattr(module, part)
-        if parameter:
-            module.register_parameter(leaf, torch.nn.Parameter(value))
-        else:
-            module.register_buffer(leaf, value)
+        rt.install(self.root, name, value, parameter)
         return self.fx.get_attr(name)
 
     def param(self, name: str, shape: tuple[int, ...], fan_in: int) -> fx.Node:
@@ -158,8 +161,7 @@ def lower(
     ir: Graph, seed: int = 0, tp_algorithm: str = "auto", dtype: torch.dtype | None = None
 ) -> fx.GraphModule:
     """The fx GraphModule computing ``ir``; raises GEO501 for an operator without lowering."""
-    from geoc.backends.torch_fx import ops  # noqa: F401 - registers the lowering rules
-
+    load_lowerings()
     missing = sorted({n.op for n in ir.nodes if n.op != "input" and n.op not in LOWERINGS})
     if missing:
         node = next(n for n in ir.nodes if n.op == missing[0])
@@ -223,26 +225,19 @@ def _placeholders(ctx: LowerCtx) -> None:
         ctx.values[port.value] = node
     if ctx.ir.domain.edges is EdgeRule.GIVEN:
         ctx.inputs["edge_index"] = ctx.fx.placeholder("edge_index")
-    if ctx.ir.domain.kind is DomainKind.WEIGHTSPACE:  # a batch of networks leads every value
-        from geoc.backends.torch_fx.ops.weightspace import pack_inputs
-
-        pack_inputs(ctx)
-        return
-    if ctx.ir.domain.is_field:  # the batch is the fields' leading dimension
-        return
-    if ctx.ir.domain.axis is not None:
-        ctx.batch = ctx.fx.placeholder("batch", default_value=None)
-    graphs = ctx.fx.placeholder("num_graphs", default_value=None)
-    ctx.num_graphs = ctx.call(rt.count_graphs, ctx.batch, graphs)
+    _domain_rules(ctx).lower_inputs(ctx)  # batch vectors, network batches, ...
 
 
 def _output_value(ctx: LowerCtx, port: Port) -> fx.Node:
-    """Outputs over `weights` go back to the per-layer list layout they came in."""
-    if ctx.ir.domain.kind is not DomainKind.WEIGHTSPACE:
-        return ctx.values[port.value]
-    from geoc.backends.torch_fx.ops.weightspace import output_value
+    """The output as the domain lays it out (e.g. per-layer lists on a weight space)."""
+    return _domain_rules(ctx).lower_output(ctx, port)
 
-    return output_value(ctx, port)
+
+def _domain_rules(ctx: LowerCtx) -> DomainRules:
+    # Imported here: the domains' rules call into the families' lowerings, which import this.
+    from geoc.backends.torch_fx.domains import rules_of
+
+    return rules_of(ctx.ir)
 
 
 def _domain_structure(ctx: LowerCtx) -> None:
@@ -267,7 +262,7 @@ def _axes_of(ctx: LowerCtx, input_name: str) -> tuple[str, ...]:
 
 def _edges(ctx: LowerCtx) -> fx.Node:
     domain = ctx.ir.domain
-    if domain.kind is DomainKind.GRAPH:
+    if domain.edges is EdgeRule.GIVEN:
         return ctx.call(rt.given_edges, ctx.inputs["edge_index"], name="edges")
     pos = ctx.inputs[ctx.ir.positions or ""]
     builders = {

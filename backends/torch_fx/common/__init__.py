@@ -1,0 +1,1 @@
+"""Domain-independent kernels (edges, scatter, pools, broadcast) shared by every family."""

@@ -1,0 +1,260 @@
+"""Runtime kernels called by geoc-generated modules. Plain PyTorch, no geoc imports.
+
+This file is copied next to every exported module (``geoc compile -o DIR``), so a compiled
+model runs wherever torch does; the families' kernels import :func:`safe_norm` from it (the
+export rewrites that import). Conventions: values over an axis are
+``[axis, channels]``; global values are ``[channels]``, or ``[num_graphs, channels]`` when a
+``batch`` vector assigns nodes to graphs. Edges are a tuple ``(src, dst, mask)``: an edge runs
+``src -> dst``; ``mask`` is None or a 0/1 float per edge (static-shape edge sets keep every
+ordered pair and mask the ones that are not edges, which keeps shapes independent of data
+for ``torch.compile(fullgraph=True)`` and ``torch.export``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+Edges = tuple[Tensor, Tensor, Tensor | None]
+
+
+# --- edges ------------------------------------------------------------------------------------
+
+
+def _all_pairs(n: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Every ordered pair (src, dst) of n nodes; edge e = dst * n + src."""
+    index = torch.arange(n, device=device)
+    return index.repeat(n), index.repeat_interleave(n)
+
+
+def _pair_mask(src: Tensor, dst: Tensor, batch: Tensor | None) -> Tensor:
+    mask = src != dst
+    if batch is not None:
+        mask = mask & (batch[src] == batch[dst])
+    return mask
+
+
+def _finish(src: Tensor, dst: Tensor, mask: Tensor, dtype: torch.dtype, compact: bool) -> Edges:
+    if compact:  # an exact edge list: fewer messages, data-dependent size (eager mode)
+        keep = mask.nonzero().squeeze(-1)
+        return src[keep], dst[keep], None
+    return src, dst, mask.to(dtype)
+
+
+def full_edges(pos: Tensor, batch: Tensor | None) -> Edges:
+    """Every ordered pair of distinct nodes of the same graph."""
+    src, dst = _all_pairs(pos.shape[0], pos.device)
+    return _finish(src, dst, _pair_mask(src, dst, batch), pos.dtype, batch is not None)
+
+
+def radius_edges(pos: Tensor, batch: Tensor | None, r: float) -> Edges:
+    """Pairs of distinct nodes of the same graph closer than ``r``."""
+    src, dst = _all_pairs(pos.shape[0], pos.device)
+    close = (pos[dst] - pos[src]).pow(2).sum(-1) < r * r
+    return _finish(src, dst, _pair_mask(src, dst, batch) & close, pos.dtype, batch is not None)
+
+
+def knn_edges(pos: Tensor, batch: Tensor | None, k: int) -> Edges:
+    """Each node receives edges from its ``k`` nearest other nodes of the same graph."""
+    n = pos.shape[0]
+    dist = (pos[:, None, :] - pos[None, :, :]).pow(2).sum(-1)
+    src, dst = _all_pairs(n, pos.device)
+    allowed = _pair_mask(src, dst, batch).reshape(n, n)  # [dst, src]
+    dist = dist.masked_fill(~allowed, float("inf"))
+    k = min(k, n)
+    nearest, index = dist.topk(k, dim=1, largest=False)
+    dst = torch.arange(n, device=pos.device).repeat_interleave(k)
+    mask = torch.isfinite(nearest).reshape(-1)
+    return index.reshape(-1), dst, mask.to(pos.dtype)
+
+
+def given_edges(edge_index: Tensor) -> Edges:
+    """``edge_index`` as PyTorch Geometric has it: row 0 = src, row 1 = dst."""
+    return edge_index[0], edge_index[1], None
+
+
+def edge_batch(edges: Edges, batch: Tensor | None) -> Tensor | None:
+    """The graph of each edge (that of its destination)."""
+    return None if batch is None else batch[edges[1]]
+
+
+# --- scatter (edges -> nodes) -----------------------------------------------------------------
+
+
+def _masked(values: Tensor, mask: Tensor | None) -> Tensor:
+    return values if mask is None else values * mask.unsqueeze(-1)
+
+
+def scatter_sum(values: Tensor, edges: Edges, num_nodes: int) -> Tensor:
+    _, dst, mask = edges
+    out = values.new_zeros((num_nodes, values.shape[-1]))
+    return out.index_add(0, dst, _masked(values, mask))
+
+
+def scatter_mean(values: Tensor, edges: Edges, num_nodes: int) -> Tensor:
+    _, dst, mask = edges
+    weight = values.new_ones(dst.shape[0]) if mask is None else mask
+    count = values.new_zeros(num_nodes).index_add(0, dst, weight)
+    return scatter_sum(values, edges, num_nodes) / count.clamp(min=1).unsqueeze(-1)
+
+
+def scatter_max(values: Tensor, edges: Edges, num_nodes: int) -> Tensor:
+    _, dst, mask = edges
+    if mask is not None:
+        values = values.masked_fill(mask.unsqueeze(-1) == 0, float("-inf"))
+    out = values.new_full((num_nodes, values.shape[-1]), float("-inf"))
+    out = out.scatter_reduce(0, dst.unsqueeze(-1).expand_as(values), values, "amax")
+    return out.masked_fill(torch.isneginf(out), 0.0)  # no incoming edge: 0, as in PyG
+
+
+# --- pooling (an axis -> per graph) -----------------------------------------------------------
+
+
+def _weights(values: Tensor, mask: Tensor | None) -> Tensor:
+    return values.new_ones(values.shape[0]) if mask is None else mask
+
+
+def pool_sum(values: Tensor, index: Tensor | None, num_graphs: int, mask: Tensor | None) -> Tensor:
+    values = _masked(values, mask)
+    if index is None:
+        return values.sum(0)
+    return values.new_zeros((num_graphs, values.shape[-1])).index_add(0, index, values)
+
+
+def pool_mean(values: Tensor, index: Tensor | None, num_graphs: int, mask: Tensor | None) -> Tensor:
+    total = pool_sum(values, index, num_graphs, mask)
+    weight = _weights(values, mask)
+    if index is None:
+        return total / weight.sum().clamp(min=1)
+    count = values.new_zeros(num_graphs).index_add(0, index, weight)
+    return total / count.clamp(min=1).unsqueeze(-1)
+
+
+def pool_max(values: Tensor, index: Tensor | None, num_graphs: int, mask: Tensor | None) -> Tensor:
+    if mask is not None:
+        values = values.masked_fill(mask.unsqueeze(-1) == 0, float("-inf"))
+    if index is None:
+        out = values.amax(0)
+    else:
+        out = values.new_full((num_graphs, values.shape[-1]), float("-inf"))
+        out = out.scatter_reduce(0, index.unsqueeze(-1).expand_as(values), values, "amax")
+    return out.masked_fill(torch.isneginf(out), 0.0)
+
+
+def count_graphs(batch: Tensor | None, num_graphs: int | None) -> int:
+    """The number of graphs: given, or read off ``batch`` (eager mode), or 1."""
+    if batch is None:
+        return 1
+    if num_graphs is not None:
+        return num_graphs
+    return int(batch.max()) + 1 if batch.numel() else 0
+
+
+def broadcast(value: Tensor, index: Tensor | None, length: int) -> Tensor:
+    """A global value ``[C]`` (or ``[graphs, C]``) repeated along an axis of ``length``."""
+    if index is None:
+        return value.expand(length, value.shape[-1])
+    return value[index]
+
+
+# --- fields on a grid: [batch, channels, *grid] -------------------------------------------------
+
+
+def channel_linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """A 1×1 map of a field's channels, ``[B, C, *grid] -> [B, O, *grid]``.
+
+    One batched matmul over the flattened grid keeps the result channel-first and contiguous
+    (moving channels last for ``F.linear`` and back costs ~3× more, forward and backward).
+    """
+    batch = x.shape[0]
+    flat = x.reshape(batch, x.shape[1], -1)
+    weights = weight.expand(batch, -1, -1)
+    if bias is None:
+        out = torch.bmm(weights, flat)
+    else:
+        out = torch.baddbmm(bias[None, :, None].expand(batch, -1, flat.shape[2]), weights, flat)
+    return out.reshape(x.shape[0], weight.shape[0], *x.shape[2:])
+
+
+# --- channels ---------------------------------------------------------------------------------
+
+
+def copy_sqnorm(x: Tensor, terms: tuple[tuple[int, int], ...]) -> Tensor:
+    """One squared norm per copy; ``terms`` lists (multiplicity, dimension) in layout order."""
+    pieces, start = [], 0
+    for mul, dim in terms:
+        block = x[..., start : start + mul * dim]
+        pieces.append(block.reshape(*x.shape[:-1], mul, dim).pow(2).sum(-1))
+        start += mul * dim
+    return pieces[0] if len(pieces) == 1 else torch.cat(pieces, -1)
+
+
+def copy_norm(x: Tensor, terms: tuple[tuple[int, int], ...]) -> Tensor:
+    """One norm per copy, with a gradient of 0 (not NaN) at the origin."""
+    sq = copy_sqnorm(x, terms)
+    positive = sq > 0
+    return torch.where(positive, sq.clamp(min=torch.finfo(sq.dtype).tiny).sqrt(), 0.0)
+
+
+def copy_dot(a: Tensor, b: Tensor, terms: tuple[tuple[int, int], ...]) -> Tensor:
+    """One inner product per copy."""
+    pieces, start = [], 0
+    for mul, dim in terms:
+        prod = a[..., start : start + mul * dim] * b[..., start : start + mul * dim]
+        pieces.append(prod.reshape(*prod.shape[:-1], mul, dim).sum(-1))
+        start += mul * dim
+    return pieces[0] if len(pieces) == 1 else torch.cat(pieces, -1)
+
+
+def per_copy_scale(scale: Tensor, x: Tensor, component_copy: Tensor) -> Tensor:
+    """Multiply every component of ``x`` by the scalar of its copy."""
+    return scale.index_select(-1, component_copy) * x
+
+
+def irrep_linear(
+    x: Tensor,
+    weights: list[Tensor],
+    in_index: list[Tensor],
+    dims: tuple[int, ...],
+    out_perm: Tensor,
+    biases: list[Tensor | None],
+) -> Tensor:
+    """Schur-block linear map: for each irrep type k, ``y_k = W_k x_k`` mixing copies only.
+
+    ``in_index[k]`` gathers the components of all copies of type k (copy-major), ``dims[k]``
+    is the irrep dimension, and ``out_perm`` puts the concatenated blocks in output order.
+    """
+    outs = []
+    for weight, index, dim, bias in zip(weights, in_index, dims, biases, strict=True):
+        xk = x.index_select(-1, index).reshape(*x.shape[:-1], -1, dim)
+        yk = torch.einsum("...id,oi->...od", xk, weight)
+        if bias is not None:
+            yk = yk + bias.unsqueeze(-1)
+        outs.append(yk.reshape(*x.shape[:-1], -1))
+    return torch.cat(outs, -1).index_select(-1, out_perm)
+
+
+def safe_norm(x: Tensor, keepdim: bool = False) -> Tensor:
+    """``|x|`` over the last dimension, never below ``sqrt(tiny)`` (``tiny``: the smallest
+    normal number of the dtype), so dividing by it is safe.
+
+    Gradient: ``x / |x|`` where ``|x|² >= tiny``, and exactly 0 at ``x = 0`` (the clamp is flat
+    there), not the NaN of ``torch.linalg.norm``; the second derivative at 0 is 0 as well.
+    """
+    sq = x.pow(2).sum(-1, keepdim=keepdim)
+    return sq.clamp(min=torch.finfo(sq.dtype).tiny).sqrt()
+
+
+def install(module: torch.nn.Module, name: str, value: Tensor, parameter: bool) -> None:
+    """Register ``value`` as the parameter or buffer with the dotted ``name`` (``a.b.weight``),
+    creating empty submodules on the way: how a compiled module and its export get their state.
+    """
+    *path, leaf = name.split(".")
+    for part in path:
+        if not hasattr(module, part):
+            module.add_module(part, torch.nn.Module())
+        module = getattr(module, part)
+    if parameter:
+        module.register_parameter(leaf, torch.nn.Parameter(value))
+    else:
+        module.register_buffer(leaf, value)

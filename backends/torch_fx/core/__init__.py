@@ -1,0 +1,1 @@
+"""The core family's lowerings: linear maps, MLPs, activations, elementwise arithmetic."""

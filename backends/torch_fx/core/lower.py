@@ -1,0 +1,195 @@
+"""Lowering rules of the core operators (see ``geoc.ops.core`` for their typing rules)."""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import fx
+
+from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.lower import LowerCtx, lowering
+from geoc.backends.torch_fx.o3.kernels import ACTIVATIONS
+from geoc.backends.torch_fx.solver.lower import lower_solver_linear
+from geoc.groups import Group
+from geoc.ir import Node
+from geoc.ops.core import is_scalar_like
+from geoc.ops.solver_ops import uses_solver
+from geoc.ops.spectral import is_field
+from geoc.types import FeatureType
+
+#: The runtime's activation table; `identity` lowers to no node at all.
+ACTIVATION_FNS = {name: None if name == "identity" else fn for name, fn in ACTIVATIONS.items()}
+TRIVIAL_KEYS = {"0e", "0"}
+
+
+def _activate(ctx: LowerCtx, x: fx.Node, name: str) -> fx.Node:
+    fn = ACTIVATION_FNS[name]
+    return x if fn is None else ctx.call(fn, x)
+
+
+# --- arithmetic --------------------------------------------------------------------------------
+
+
+@lowering("add", "sub")
+def lower_add(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    a, b = ctx.align(args, ctx.in_types(node), node.out_types[0].axes)
+    return ctx.call(operator.add if node.op == "add" else operator.sub, a, b)
+
+
+@lowering("neg")
+def lower_neg(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    return ctx.call(operator.neg, args[0])
+
+
+@lowering("scale")
+def lower_scale(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    return ctx.call(operator.mul, args[0], node.attrs["factor"])
+
+
+@lowering("mul")
+def lower_mul(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    types = ctx.in_types(node)
+    a, b = ctx.align(args, types, node.out_types[0].axes)
+    (ta, tb) = types
+    if is_scalar_like(tb) and not is_scalar_like(ta):
+        (a, ta), (b, tb) = (b, tb), (a, ta)
+    width = ctx.group.type_dim(tb)
+    if ta.copies == 1 or ta.copies == width:  # broadcast, or one scalar per component
+        return ctx.call(operator.mul, a, b)
+    owner = np.repeat(np.arange(tb.copies), _copy_dims(ctx.group, tb))
+    table = ctx.buffer(f"{node.id}.copy_of_component", torch.as_tensor(owner, dtype=torch.long))
+    return ctx.call(rt.per_copy_scale, a, b, table)
+
+
+def _copy_dims(group: Group, ftype: FeatureType) -> list[int]:
+    return [group.atom_dim(t.atom) for t in ftype.terms for _ in range(t.mul)]
+
+
+def _terms(group: Group, ftype: FeatureType) -> tuple[tuple[int, int], ...]:
+    return tuple((t.mul, group.atom_dim(t.atom)) for t in ftype.terms)
+
+
+# --- invariants and direct sums ----------------------------------------------------------------
+
+
+@lowering("norm", "sqnorm")
+def lower_norm(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    kernel = rt.copy_norm if node.op == "norm" else rt.copy_sqnorm
+    return ctx.call(kernel, args[0], _terms(ctx.group, ctx.in_types(node)[0]))
+
+
+@lowering("dot")
+def lower_dot(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    a, b = ctx.align(args, ctx.in_types(node), node.out_types[0].axes)
+    return ctx.call(rt.copy_dot, a, b, _terms(ctx.group, ctx.in_types(node)[0]))
+
+
+@lowering("concat", channel_first=True)
+def lower_concat(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    if is_field(node.out_types[0]):  # fields of one grid: channels are dimension 1
+        return ctx.call(torch.cat, args, 1)
+    parts = ctx.align(args, ctx.in_types(node), node.out_types[0].axes)
+    return ctx.call(torch.cat, parts, -1)
+
+
+@lowering("act")
+def lower_act(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    out = _activate(ctx, args[0], node.attrs["fn"])
+    return out if out is not args[0] else ctx.call(operator.pos, out)
+
+
+# --- learned maps ------------------------------------------------------------------------------
+
+
+@lowering("mlp", channel_first=True)
+def lower_mlp(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    x = args[0]
+    fan_in = ctx.group.type_dim(ctx.in_types(node)[0])
+    widths = node.attrs["widths"]
+    dense = rt.channel_linear if is_field(ctx.in_types(node)[0]) else F.linear
+    for i, width in enumerate(widths):
+        weight = ctx.param(f"{node.id}.{i}.weight", (width, fan_in), fan_in)
+        bias = ctx.param(f"{node.id}.{i}.bias", (width,), fan_in) if node.attrs["bias"] else None
+        x = ctx.call(dense, x, weight, bias)
+        if i < len(widths) - 1 or node.attrs["last_act"]:
+            x = _activate(ctx, x, node.attrs["act"])
+        fan_in = width
+    return x
+
+
+@lowering("linear", channel_first=True)
+def lower_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    if uses_solver(ctx.group, ctx.in_types(node)[0], node.out_types[0]):
+        return lower_solver_linear(ctx, node, args)  # weights: coefficients of the basis
+    plan = SchurPlan.build(ctx.group, ctx.in_types(node)[0], node.out_types[0])
+    if plan.is_dense:
+        key = plan.keys[0]
+        n_in, n_out = len(plan.inputs[key]), len(plan.outputs[key])
+        weight = ctx.param(f"{node.id}.weight", (n_out, n_in), n_in)
+        bias = ctx.param(f"{node.id}.bias", (n_out,), n_in) if _has_bias(node, key) else None
+        dense = rt.channel_linear if is_field(ctx.in_types(node)[0]) else F.linear
+        return ctx.call(dense, args[0], weight, bias)
+    return _lower_schur(ctx, node, args[0], plan)  # fields have scalar channels: always dense
+
+
+def _has_bias(node: Node, key: str) -> bool:
+    return bool(node.attrs.get("bias", True)) and key in TRIVIAL_KEYS
+
+
+def _lower_schur(ctx: LowerCtx, node: Node, x: fx.Node, plan: SchurPlan) -> fx.Node:
+    weights, indices, biases = [], [], []
+    for key in plan.keys:
+        n_in, n_out = len(plan.inputs[key]), len(plan.outputs[key])
+        weights.append(ctx.param(f"{node.id}.weight_{key}", (n_out, n_in), n_in))
+        gather = torch.as_tensor(np.concatenate(plan.inputs[key]), dtype=torch.long)
+        indices.append(ctx.buffer(f"{node.id}.index_{key}", gather))
+        has_bias = _has_bias(node, key)
+        biases.append(ctx.param(f"{node.id}.bias_{key}", (n_out,), n_in) if has_bias else None)
+    perm = torch.as_tensor(plan.output_permutation(), dtype=torch.long)
+    out_perm = ctx.buffer(f"{node.id}.out_perm", perm)
+    return ctx.call(rt.irrep_linear, x, weights, indices, plan.dims, out_perm, biases)
+
+
+class SchurPlan:
+    """Where each irrep type sits in the input and output layouts of an equivariant linear map.
+
+    ``inputs[key]`` / ``outputs[key]`` list the component indices of each copy of irrep
+    ``key``; Schur's lemma allows exactly one weight per (output copy, input copy) pair of the
+    same key, shared by the irrep's components.
+    """
+
+    def __init__(self, inputs: dict[str, list[np.ndarray]], outputs: dict[str, list[np.ndarray]],
+                 dims: dict[str, int]) -> None:  # fmt: skip
+        self.inputs, self.outputs = inputs, outputs
+        self.keys = [k for k in outputs if k in inputs]
+        self.dims = tuple(dims[k] for k in self.keys)
+
+    @classmethod
+    def build(cls, group: Group, source: FeatureType, target: FeatureType) -> SchurPlan:
+        dims: dict[str, int] = {}
+        return cls(_copies(group, source, dims), _copies(group, target, dims), dims)
+
+    @property
+    def is_dense(self) -> bool:
+        """One key of dimension 1 on both sides: a plain matrix (fast path, readable code)."""
+        single = len(self.inputs) == 1 and len(self.outputs) == 1
+        return single and len(self.keys) == 1 and self.dims == (1,)
+
+    def output_permutation(self) -> np.ndarray:
+        placed = np.concatenate([np.concatenate(self.outputs[k]) for k in self.keys])
+        return np.argsort(placed)
+
+
+def _copies(group: Group, ftype: FeatureType, dims: dict[str, int]) -> dict[str, list[np.ndarray]]:
+    out: dict[str, list[np.ndarray]] = {}
+    offset = 0
+    for term in ftype.terms:
+        for _ in range(term.mul):
+            for key, dim in group.irreps(term.atom):
+                out.setdefault(key, []).append(np.arange(offset, offset + dim))
+                dims[key] = dim
+                offset += dim
+    return out

@@ -1,0 +1,100 @@
+"""What the backend knows of each domain kind, one module per kind (or per family of kinds).
+
+A module here gives its kind's :class:`DomainRules`: the inputs the lowered module takes
+besides the spec's (``batch``, ``num_graphs``, network batches), how its outputs are laid out,
+and, for ``geoc check``, how to draw inputs and group elements, how an element moves the
+inputs, and the sentence that says what the exact trials moved. The lowering and the checker
+ask :func:`rules_of`; they name no domain kind.
+
+* ``points.py``: ``global``, ``set``, ``graph`` and ``pointcloud`` (values over a permutable
+  axis, edges given or built from positions);
+* ``fields.py``: ``torus`` and ``sphere`` (fields on a grid);
+* ``weightspace.py``: ``weightspace`` (an MLP's weights and biases).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from geoc.domains import DomainKind
+from geoc.groups import GroupElement
+from geoc.ir import Graph, Port
+
+if TYPE_CHECKING:
+    from torch import fx
+
+    from geoc.backends.torch_fx.domains.fields import BandLimitedRow
+    from geoc.backends.torch_fx.lower import LowerCtx
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One call of the module: keyword inputs, and the lengths of the permutable axes."""
+
+    inputs: dict[str, Any]
+    sizes: dict[str, int]
+
+
+def no_unpacking(ir: Graph, outputs: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(outputs)
+
+
+def no_rows(
+    module: fx.GraphModule, ir: Graph, rng: np.random.Generator, trials: int, dtype: torch.dtype
+) -> list[BandLimitedRow]:
+    return []
+
+
+def output_as_is(ctx: LowerCtx, port: Port) -> fx.Node:
+    return ctx.values[port.value]
+
+
+@dataclass(frozen=True)
+class DomainRules:
+    """The backend's rules of one domain kind (see the module docstring)."""
+
+    #: Placeholders and shared values the module needs besides the spec's inputs.
+    lower_inputs: Callable[[LowerCtx], None]
+    #: ``draw_sample(ir, rng, nodes, graphs, dtype)``: random inputs of every declared type.
+    draw_sample: Callable[[Graph, np.random.Generator, int, int, torch.dtype], Sample]
+    #: ``draw_element(ir, rng, sizes, trial)``: a random element of the group on this domain.
+    draw_element: Callable[[Graph, np.random.Generator, Mapping[str, int], int], GroupElement]
+    #: ``move_inputs(ir, sample, element)``: ``g·x`` for every keyword input.
+    move_inputs: Callable[[Graph, Sample, GroupElement], dict[str, Any]]
+    #: What the exact trials moved, for the report ("" where the table says it all).
+    exact_law: Callable[[Graph], str]
+    #: The fx value returned for an output (layouts that differ from the IR value's).
+    lower_output: Callable[[LowerCtx, Port], fx.Node] = output_as_is
+    #: Outputs as the generic law reads them (``[..., channels]`` tensors).
+    unpack_outputs: Callable[[Graph, Mapping[str, Any]], dict[str, Any]] = no_unpacking
+    #: ``approximate_rows(module, ir, rng, trials, dtype)``: checks beyond the exact trials
+    #: (rotations of band-limited fields on the sphere), drawn after them.
+    approximate_rows: Callable[
+        [fx.GraphModule, Graph, np.random.Generator, int, torch.dtype], list[BandLimitedRow]
+    ] = no_rows
+
+
+#: The module holding each domain kind's rules (imported on first use: the rules call into
+#: the families' lowerings, which import the lowering driver).
+MODULES: dict[DomainKind, str] = {
+    DomainKind.GLOBAL: "points",
+    DomainKind.SET: "points",
+    DomainKind.GRAPH: "points",
+    DomainKind.POINTCLOUD: "points",
+    DomainKind.TORUS: "fields",
+    DomainKind.SPHERE: "fields",
+    DomainKind.WEIGHTSPACE: "weightspace",
+}
+
+
+def rules_of(ir: Graph) -> DomainRules:
+    """The rules of ``ir``'s domain kind."""
+    kind = ir.domain.kind
+    module = importlib.import_module(f"{__name__}.{MODULES[kind]}")
+    return module.RULES[kind]

@@ -1,0 +1,192 @@
+"""Domains of values over a permutable axis: ``global``, ``set``, ``graph`` (edges given as
+``edge_index``) and ``pointcloud`` (edges built from positions). Inputs besides the spec's:
+``edge_index`` where edges are given, ``batch`` / ``num_graphs`` for many graphs in one call.
+
+Conventions of ``g·x`` (see :mod:`geoc.backends.torch_fx.verify`): the node axis is permuted
+and ``batch`` with it; ``edge_index`` is relabelled and keeps its edge order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.domains import DomainRules, Sample
+from geoc.backends.torch_fx.manifold.verify import draw_value, needs_manifold_draw
+from geoc.backends.torch_fx.verify.actions import (
+    AxisMap,
+    axis_permutation,
+    draw_element,
+    transform,
+)
+from geoc.domains import EDGE_AXIS, DomainKind, EdgeRule
+from geoc.groups import GroupElement
+from geoc.ir import Graph
+from geoc.types import FeatureType
+
+if TYPE_CHECKING:
+    from geoc.backends.torch_fx.lower import LowerCtx
+
+
+def lower_inputs(ctx: LowerCtx) -> None:
+    """``batch`` (where values lie over an axis) and ``num_graphs``, both optional."""
+    if ctx.ir.domain.axis is not None:
+        ctx.batch = ctx.fx.placeholder("batch", default_value=None)
+    graphs = ctx.fx.placeholder("num_graphs", default_value=None)
+    ctx.num_graphs = ctx.call(rt.count_graphs, ctx.batch, graphs)
+
+
+def graph_sizes(nodes: int, graphs: int) -> list[int]:
+    """Nodes per graph: ``nodes`` for one graph; around ``nodes`` and unequal for a batch."""
+    if graphs == 1:
+        return [nodes]
+    return [max(2, nodes + g % 3 - 1) for g in range(graphs)]
+
+
+def draw_sample(
+    ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype
+) -> Sample:
+    """Random inputs of every declared type, plus ``edge_index`` / ``batch`` as the domain
+    needs."""
+    sizes = graph_sizes(nodes, graphs)
+    total = sum(sizes)
+    structure: dict[str, Any] = {}
+    if ir.domain.edges is EdgeRule.GIVEN:
+        structure["edge_index"] = torch.as_tensor(random_edge_index(rng, sizes))
+    if graphs > 1 and ir.domain.axis is not None:
+        structure["batch"] = torch.repeat_interleave(torch.arange(graphs), torch.tensor(sizes))
+        structure["num_graphs"] = graphs
+    lengths = {axis: total for axis in _node_axes(ir)}
+    if "edge_index" in structure:
+        lengths[EDGE_AXIS] = structure["edge_index"].shape[1]
+    values = {
+        name: _draw_value(ir, rng, name, port.type, lengths, sizes)
+        for name, port in ir.inputs.items()
+    }
+    typed = {name: value.to(dtype) for name, value in values.items()}
+    return Sample({**typed, **structure}, {a: n for a, n in lengths.items() if a != EDGE_AXIS})
+
+
+def _node_axes(ir: Graph) -> set[str]:
+    axes = {a for port in ir.inputs.values() for a in port.type.axes} - {EDGE_AXIS}
+    return axes | ({ir.domain.axis} if ir.domain.axis else set())
+
+
+def _draw_value(
+    ir: Graph,
+    rng: np.random.Generator,
+    name: str,
+    ftype: FeatureType,
+    lengths: Mapping[str, int],
+    sizes: Sequence[int],
+) -> Tensor:
+    if name == ir.positions and ir.domain.kind is DomainKind.POINTCLOUD:
+        return torch.as_tensor(stable_positions(ir, rng, sizes))
+    missing = [a for a in ftype.axes if a not in lengths]
+    if missing:
+        raise ValueError(
+            f"input `{name}` is over {missing[0]}, whose length the checker cannot set"
+        )
+    if needs_manifold_draw(ftype):  # points on their manifolds (manifold/verify.py)
+        axes = tuple(lengths[a] for a in ftype.axes)
+        return torch.as_tensor(draw_value(ir.group, ftype, rng, axes))
+    shape = [lengths[a] for a in ftype.axes] + [ir.group.type_dim(ftype)]
+    return torch.as_tensor(rng.normal(size=shape))
+
+
+def random_edge_index(rng: np.random.Generator, sizes: Sequence[int]) -> np.ndarray:
+    """Random directed edges inside each graph, no self loops or duplicates, in shuffled order.
+
+    About a third of each graph's nodes get no incoming edge, on purpose: they must receive 0.
+    """
+    pairs, offset = [], 0
+    for size in sizes:
+        lonely = set(rng.choice(size, size=max(1, size // 3), replace=False).tolist())
+        for dst in range(size):
+            if dst in lonely:
+                continue
+            others = [s for s in range(size) if s != dst]
+            chosen = rng.choice(others, size=rng.integers(1, len(others) + 1), replace=False)
+            pairs += [(offset + int(s), offset + dst) for s in chosen]
+        offset += size
+    edges = np.array(pairs, dtype=np.int64).reshape(-1, 2).T
+    return edges[:, rng.permutation(edges.shape[1])]
+
+
+def stable_positions(
+    ir: Graph, rng: np.random.Generator, sizes: Sequence[int], tries: int = 200
+) -> np.ndarray:
+    """Positions whose edge set survives any isometry: no distance near ``r``, no knn near-ties.
+
+    Radius clouds are scaled so about half the pairs are within ``r``; the positions of each
+    graph are redrawn until every distance clears the margins.
+    """
+    rule, arg, dim = ir.domain.edges, ir.domain.edge_arg, ir.domain.dim or 3
+    scale = arg / 2.2 if rule is EdgeRule.RADIUS and arg else 1.0
+    clouds = []
+    for size in sizes:
+        for _ in range(tries):
+            cloud = rng.normal(size=(size, dim)) * scale
+            if _stable(cloud, rule, arg):
+                break
+        else:
+            raise RuntimeError(f"no stable point cloud of {size} nodes for edges={rule}")
+        clouds.append(cloud)
+    return np.concatenate(clouds)
+
+
+def _stable(cloud: np.ndarray, rule: EdgeRule | None, arg: float | None) -> bool:
+    dist = np.linalg.norm(cloud[:, None] - cloud[None], axis=-1)
+    off_diagonal = dist[~np.eye(len(cloud), dtype=bool)]
+    if rule is EdgeRule.RADIUS:
+        return bool(np.all(np.abs(off_diagonal - arg) > 1e-3 * arg))
+    if rule is EdgeRule.KNN:  # every node's neighbours in a strict order, clearly apart
+        ranked = np.sort(dist, axis=1)[:, 1:]
+        return bool(np.all(np.diff(ranked, axis=1) > 1e-6)) and bool(np.all(ranked > 1e-6))
+    return True
+
+
+def transform_inputs(ir: Graph, sample: Sample, element: GroupElement) -> dict[str, Any]:
+    """``g·x`` for every keyword input, ``edge_index`` and ``batch`` included."""
+    maps = {a: AxisMap(axis_permutation(element, a, n)) for a, n in sample.sizes.items()}
+    inputs = dict(sample.inputs)
+    if "edge_index" in inputs:
+        index = inputs["edge_index"]
+        maps[EDGE_AXIS] = AxisMap(torch.arange(index.shape[1]))  # given edges keep their order
+        perm = maps[ir.domain.axis].index if ir.domain.axis in maps else None
+        inputs["edge_index"] = index if perm is None else torch.argsort(perm)[index]
+    if "batch" in inputs and ir.domain.axis in maps:
+        inputs["batch"] = inputs["batch"][maps[ir.domain.axis].index]
+    for name, port in ir.inputs.items():
+        inputs[name] = transform(inputs[name], port.type, ir.group, element, maps)
+    return inputs
+
+
+def _draw_element(
+    ir: Graph, rng: np.random.Generator, sizes: Mapping[str, int], trial: int
+) -> GroupElement:
+    return draw_element(ir.group, rng, sizes, trial)
+
+
+def no_exact_law(ir: Graph) -> str:
+    return ""
+
+
+_RULES = DomainRules(
+    lower_inputs=lower_inputs,
+    draw_sample=draw_sample,
+    draw_element=_draw_element,
+    move_inputs=transform_inputs,
+    exact_law=no_exact_law,
+)
+RULES = {
+    DomainKind.GLOBAL: _RULES,
+    DomainKind.SET: _RULES,
+    DomainKind.GRAPH: _RULES,
+    DomainKind.POINTCLOUD: _RULES,
+}

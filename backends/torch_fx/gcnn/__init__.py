@@ -1,0 +1,1 @@
+"""The group-convolution family: lowerings and kernels of regular-representation layers."""

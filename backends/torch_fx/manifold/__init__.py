@@ -1,0 +1,1 @@
+"""The manifold family: Riemannian operators, their kernels, membership checks, geoopt export."""

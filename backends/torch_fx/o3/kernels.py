@@ -1,0 +1,210 @@
+# ruff: noqa: E741 - `l` is the degree of an irrep, as in every text on the subject
+"""Runtime kernels of the O(3) operators. Plain PyTorch.
+
+Copied next to every exported module (as ``geoc_runtime_o3.py``, with the import of the
+common kernels rewritten). Channels are laid out as in e3nn (``mul_ir``): a term of ``mul``
+copies of a ``dim``-dimensional irrep is ``mul * dim`` channels, copy-major. ``terms``
+arguments list ``(mul, dim, kind)`` per term, in layout order.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from geoc.backends.torch_fx.common.kernels import safe_norm
+
+#: Pointwise non-linearities by name (the names of the `.geo` language).
+ACTIVATIONS = {
+    "relu": F.relu,
+    "silu": F.silu,
+    "swish": F.silu,
+    "gelu": F.gelu,
+    "sigmoid": torch.sigmoid,
+    "softplus": F.softplus,
+    "elu": F.elu,
+    "leaky_relu": F.leaky_relu,
+    "tanh": torch.tanh,
+    "identity": lambda x: x,
+}
+Terms = tuple[tuple[int, int, str], ...]
+
+
+# --- spherical harmonics ----------------------------------------------------------------------
+
+
+def _unit(v: Tensor) -> Tensor:
+    """``v / |v|``, and 0 with a zero gradient at the origin (``F.normalize`` has a 1e12
+    gradient there, which turns self-loops into force noise)."""
+    sq = (v * v).sum(-1, keepdim=True)
+    positive = sq > 0
+    safe = torch.where(positive, sq, torch.ones_like(sq))
+    return torch.where(positive, v / safe.sqrt(), torch.zeros_like(v))
+
+
+def spherical_harmonics(v: Tensor, lmax: int, normalize: bool) -> Tensor:
+    """``[..., 3] -> [..., (lmax+1)^2]``: e3nn's real harmonics ``Y^0 .. Y^lmax``, ``component``
+    normalisation (``|Y^l|^2 = 2l+1`` on the unit sphere); polar axis ``y``, ``Y^1 ∝ (x, y, z)``.
+
+    The textbook real harmonics (no Condon-Shortley phase) at ``(x', y', z') = (z, x, y)``, by
+    the homogeneous Cartesian recurrence of Bigi et al. (J. Chem. Phys. 159, 064802, 2023).
+    ``normalize`` divides by ``|v|`` (the zero vector gives ``Y^0 = 1``, ``Y^{l>0} = 0``).
+    """
+    if normalize:
+        v = _unit(v)
+    xp, yp, zp = v[..., 2], v[..., 0], v[..., 1]
+    rho2 = xp * xp + yp * yp + zp * zp
+    cos_m, sin_m = _azimuthal_powers(lmax, xp, yp)
+    rows: list[list[Tensor | None]] = [[None] * (2 * l + 1) for l in range(lmax + 1)]
+    for m in range(lmax + 1):
+        for l, q in enumerate(_legendre_column(lmax, m, zp, rho2), start=m):
+            norm = _sh_normalization(l, m)
+            rows[l][l + m] = norm * q * cos_m[m]
+            if m > 0:
+                rows[l][l - m] = norm * q * sin_m[m]
+    return torch.stack([c for row in rows for c in row], dim=-1)  # type: ignore[misc]
+
+
+def _azimuthal_powers(lmax: int, xp: Tensor, yp: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+    """``C_m, S_m`` with ``C_m + i S_m = (x' + i y')^m``."""
+    cos_m, sin_m = [torch.ones_like(xp)], [torch.zeros_like(xp)]
+    for _ in range(lmax):
+        c, s = cos_m[-1], sin_m[-1]
+        cos_m.append(xp * c - yp * s)
+        sin_m.append(xp * s + yp * c)
+    return cos_m, sin_m
+
+
+def _legendre_column(lmax: int, m: int, zp: Tensor, rho2: Tensor) -> list[Tensor]:
+    """``Q_m^m .. Q_lmax^m``: ``Q_m^m = (2m-1)!!``, ``Q_{m+1}^m = (2m+1) z' Q_m^m``,
+    ``(l-m) Q_l^m = (2l-1) z' Q_{l-1}^m - (l+m-1) rho^2 Q_{l-2}^m``."""
+    double_factorial = 1.0
+    for k in range(1, 2 * m, 2):
+        double_factorial *= k
+    column = [torch.full_like(zp, double_factorial)]
+    if m < lmax:
+        column.append((2 * m + 1) * zp * column[0])
+    for l in range(m + 2, lmax + 1):
+        column.append(((2 * l - 1) * zp * column[-1] - (l + m - 1) * rho2 * column[-2]) / (l - m))
+    return column
+
+
+def _sh_normalization(l: int, m: int) -> float:
+    """``sqrt((2l+1) (2 - δ_m0) (l-m)! / (l+m)!)``."""
+    ratio = 1.0
+    for k in range(l - m + 1, l + m + 1):
+        ratio /= k
+    return ((2 * l + 1) * (1 if m == 0 else 2) * ratio) ** 0.5
+
+
+def cast_like(table: Tensor, like: Tensor) -> Tensor:
+    """A float64 constant table in the dtype of the values it meets."""
+    return table.to(like.dtype)
+
+
+# --- radial basis -----------------------------------------------------------------------------
+
+
+def bessel_basis(d: Tensor, n: int, cutoff: float) -> Tensor:
+    """``[..., 1] -> [..., n]``: ``sqrt(2/c) sin(k π d / c) / d`` for ``k = 1..n`` (DimeNet,
+    NequIP), times the polynomial envelope; the limit ``sqrt(2/c) k π / c`` at ``d = 0``."""
+    k = torch.arange(1, n + 1, dtype=d.dtype, device=d.device)
+    x = d / cutoff
+    bessel = (2.0 / cutoff) ** 0.5 * (k * torch.pi / cutoff) * torch.sinc(k * x)
+    return bessel * polynomial_envelope(x)
+
+
+def polynomial_envelope(x: Tensor, p: int = 6) -> Tensor:
+    """``1 - (p+1)(p+2)/2 x^p + p(p+2) x^(p+1) - p(p+1)/2 x^(p+2)`` for ``x < 1``, else 0:
+    smooth (p-1 continuous derivatives) at the cutoff (Klicpera et al., DimeNet, 2020)."""
+    u = (
+        1.0
+        - (p + 1) * (p + 2) / 2 * x**p
+        + p * (p + 2) * x ** (p + 1)
+        - p * (p + 1) / 2 * x ** (p + 2)
+    )
+    return torch.where(x < 1.0, u, 0.0)
+
+
+# --- gated and normed non-linearities, layer norm ---------------------------------------------
+
+
+def _blocks(x: Tensor, terms: Terms) -> list[Tensor]:
+    """``x`` cut into its terms, each ``[..., mul, dim]``."""
+    lead, out, start = x.shape[:-1], [], 0
+    for mul, dim, _ in terms:
+        out.append(x[..., start : start + mul * dim].reshape(*lead, mul, dim))
+        start += mul * dim
+    return out
+
+
+def _join(blocks: list[Tensor]) -> Tensor:
+    return torch.cat([b.reshape(*b.shape[:-2], -1) for b in blocks], dim=-1)
+
+
+_GATE_ACTS = {"even": F.silu, "odd": torch.tanh}
+
+
+def gate(x: Tensor, terms: Terms) -> Tensor:
+    """e3nn-style gate: ``even`` scalars through silu, ``odd`` ones through tanh, and copy
+    ``i`` of every ``gated`` term times ``sigmoid`` of the ``i``-th even scalar."""
+    blocks = _blocks(x, terms)
+    evens = [b[..., 0] for b, (_, _, kind) in zip(blocks, terms, strict=True) if kind == "even"]
+    gates = torch.sigmoid(torch.cat(evens, -1)) if evens else x[..., :0]
+    out = [
+        _GATE_ACTS[kind](b) if kind in _GATE_ACTS else b * gates[..., :mul, None]
+        for b, (mul, _, kind) in zip(blocks, terms, strict=True)
+    ]
+    return _join(out)
+
+
+def norm_act(x: Tensor, terms: Terms, act: str, bias: Tensor | None) -> Tensor:
+    """``even`` scalars through ``act``; each copy ``v`` of the other terms becomes
+    ``v * act(|v| + b) / |v|`` (0 at ``v = 0``), with one bias ``b`` per such copy."""
+    fn, out, at = ACTIVATIONS[act], [], 0
+    for block, (mul, _, kind) in zip(_blocks(x, terms), terms, strict=True):
+        if kind == "even":
+            out.append(fn(block))
+            continue
+        norm = torch.where(block.any(-1), safe_norm(block), 0.0)  # 0 at v = 0: act(b) there
+        shifted = norm if bias is None else norm + bias[at : at + mul]
+        scale = fn(shifted) / torch.where(norm > 0, norm, 1.0)
+        out.append(block * scale.unsqueeze(-1))
+        at += mul
+    return _join(out)
+
+
+def layer_norm(
+    x: Tensor, terms: Terms, weight: Tensor, bias: Tensor | None, eps: float = 1e-5
+) -> Tensor:
+    """Equivariant layer norm. The kind of a term names its group: terms of one group are
+    normalised together. The ``even`` scalars are centred and divided by their RMS; every
+    other group is divided by the RMS of its copies' norms, ``sqrt(mean |v|^2 + eps)``. Then
+    each copy is scaled by its ``weight`` and each even scalar shifted by its ``bias``."""
+    blocks = _blocks(x, terms)
+    kinds = [kind for _, _, kind in terms]
+    if "even" in kinds:
+        evens = [b for b, k in zip(blocks, kinds, strict=True) if k == "even"]
+        mean = torch.cat(evens, -2).mean(dim=(-2, -1), keepdim=True)
+        blocks = [b - mean if k == "even" else b for b, k in zip(blocks, kinds, strict=True)]
+    for kind in dict.fromkeys(kinds):
+        members = [b for b, k in zip(blocks, kinds, strict=True) if k == kind]
+        mean_sq = torch.cat(members, -2).pow(2).sum(-1).mean(-1)
+        rms = (mean_sq + eps).sqrt()[..., None, None]
+        blocks = [b / rms if k == kind else b for b, k in zip(blocks, kinds, strict=True)]
+    return _scale_and_shift(blocks, terms, weight, bias)
+
+
+def _scale_and_shift(
+    blocks: list[Tensor], terms: Terms, weight: Tensor, bias: Tensor | None
+) -> Tensor:
+    out, copy, scalar = [], 0, 0
+    for block, (mul, _, kind) in zip(blocks, terms, strict=True):
+        block = block * weight[copy : copy + mul, None]
+        copy += mul
+        if kind == "even" and bias is not None:
+            block = block + bias[scalar : scalar + mul, None]
+            scalar += mul
+        out.append(block)
+    return _join(out)

@@ -1,0 +1,181 @@
+"""The O(3) Clebsch–Gordan tensor product kernel. Plain PyTorch and the standard library only:
+this file is copied verbatim next to exported models.
+
+``tensor_product(x1, x2, weight, cg, weight_index, meta)`` computes, for every path
+``p = (a, b, c)`` of a plan (``geoc.backends.torch_fx.o3.tp_plan``),
+
+    out_c[z, w, k] += α_p Σ_{u,v} W_p[u, v, w] Σ_{i,j} C_p[i, j, k] x1_a[z, u, i] x2_b[z, v, j]
+
+(``full``, e3nn's "uvw"), or the same with ``W_p[u, v]`` and ``w = u`` (``channelwise``,
+"uvu"). Everything that depends on the irreps comes in as arguments: the constant tensors of
+the plan (``cg``: every path's ``α_p C_p`` laid out for step 1; ``weight_index``: the flat
+weight vector's permutation into kernel order) and ``meta``, static nested tuples of ints. The
+code has no data-dependent control flow, so it traces under ``torch.compile`` and
+``torch.export``. Algorithm and costs: ``docs/tensor_product.md``.
+
+1. ``n = x2 @ cg``: one matmul gives, per sample, the operator ``Σ_j α_p C_p[:, j, :] x2_b[j]``
+   of every path, grouped by the input irrep ``a`` of ``x1`` it acts on (a "slot"), each
+   slot's group split into "blocks" by output irrep ``c``.
+2. Per slot, one batched matmul applies all of its operators to all ``mul1`` copies of
+   ``x1_a`` at once: ``y[z, (c, k, path, v), u]`` (a broadcast product when ``l_a = 0``).
+3. Channel weights. ``full``: per output irrep one matmul over the blocks of every slot (batch
+   and ``k`` folded into its rows). ``channelwise``: a broadcast product per block (a scalar
+   ``x1_a`` is weighted first, then multiplied by ``n``).
+4. Per output irrep one transpose into e3nn's layout ``[z, (w, k)]``, then one concatenation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+#: Connection modes (``meta[0]``).
+FULL = 0
+CHANNELWISE = 1
+
+#: A block of a slot: (output irrep c, its dim, rows R = Σ_paths mul2, weight part index).
+Block = tuple[int, int, int, int]
+#: A slot: (input irrep a, mul1, dim of a, blocks).
+Slot = tuple[int, int, int, tuple[Block, ...]]
+#: An output irrep: (mul, dim).
+Out = tuple[int, int]
+Parts, Slots, Outs = tuple[Tensor, ...], tuple[Slot, ...], tuple[Out, ...]
+#: (mode, dim1, dim2, dim_out, weight_numel, x1 split sizes, n split sizes, weight split sizes,
+#: slots, outputs as (mul, dim) per output irrep).
+Meta = tuple[
+    int,
+    int,
+    int,
+    int,
+    int,
+    tuple[int, ...],
+    tuple[int, ...],
+    tuple[int, ...],
+    tuple[Slot, ...],
+    tuple[Out, ...],
+]
+
+
+def tensor_product(
+    x1: Tensor, x2: Tensor, weight: Tensor, cg: Tensor, weight_index: Tensor, meta: Meta
+) -> Tensor:
+    """``x1 ⊗ x2`` weighted by ``weight`` (``[weight_numel]`` shared by every sample, or
+    ``[..., weight_numel]`` per sample), for ``x1 [..., dim1]`` and ``x2 [..., dim2]``;
+    returns ``[..., dim_out]``. Leading dimensions broadcast."""
+    mode, dim1, dim2, dim_out, numel, x1_sizes, n_sizes, w_sizes, slots, outs = meta
+    lead = torch.broadcast_shapes(x1.shape[:-1], x2.shape[:-1])
+    if weight.dim() > 1:
+        lead = torch.broadcast_shapes(lead, weight.shape[:-1])
+    x1 = x1.expand(*lead, dim1).reshape(-1, dim1)
+    x2 = x2.expand(*lead, dim2).reshape(-1, dim2)
+    batch = x1.shape[0]
+    if weight.dim() > 1:
+        weight = weight.expand(*lead, numel).reshape(batch, numel)
+    if len(slots) == 0:
+        return x1.new_zeros(*lead, dim_out)
+    x1_parts = torch.split(x1, x1_sizes, dim=1)
+    n_parts = torch.split(x2 @ cg, n_sizes, dim=1)
+    w_parts = torch.split(weight.index_select(-1, weight_index), w_sizes, dim=-1)
+    if mode == FULL:
+        out = _full(x1_parts, n_parts, w_parts, slots, outs)
+    else:
+        out = _channelwise(x1_parts, n_parts, w_parts, slots, outs)
+    return out.reshape(*lead, dim_out)
+
+
+def _full(x1_parts: Parts, n_parts: Parts, w_parts: Parts, slots: Slots, outs: Outs) -> Tensor:
+    """The "uvw" product: per slot one batched matmul, per output irrep one weight matmul."""
+    batch = x1_parts[0].shape[0]
+    ys: list[list[Tensor]] = [[] for _ in outs]
+    parts = [0] * len(outs)
+    for slot, n in zip(slots, n_parts, strict=True):
+        for (c, dim, r, part), y in _slot_products(x1_parts[slot[0]], n, slot):
+            ys[c].append(y.view(batch, dim, r * slot[1]))
+            parts[c] = part
+    blocks = [  # [z, k, w] per output irrep
+        _mix(ys[c], w_parts[parts[c]], mul) if ys[c] else None for c, (mul, _) in enumerate(outs)
+    ]
+    return _join(blocks, outs, x1_parts[0])
+
+
+def _mix(ys: list[Tensor], w: Tensor, mul: int) -> Tensor:
+    """``[z, k, (a, path, v, u)] @ W -> [z, k, mul]``: one matmul for all blocks of an output."""
+    y = torch.cat(ys, dim=2) if len(ys) > 1 else ys[0]
+    batch, dim, rows = y.shape
+    if w.dim() > 1:
+        return torch.bmm(y, w.view(batch, rows, mul))
+    flat = y.reshape(batch * dim, rows)  # a copy unless a single block made y
+    return (flat @ w.view(rows, mul)).view(batch, dim, mul)
+
+
+def _channelwise(
+    x1_parts: Parts, n_parts: Parts, w_parts: Parts, slots: Slots, outs: Outs
+) -> Tensor:
+    """The "uvu" product: per slot a batched matmul, per block a broadcast weighting."""
+    acc: list[Tensor | None] = [None] * len(outs)
+    for slot, n in zip(slots, n_parts, strict=True):
+        run = _channelwise_scalar if slot[2] == 1 else _channelwise_slot
+        for c, term in run(x1_parts[slot[0]], n, w_parts, slot):
+            prev = acc[c]
+            acc[c] = term if prev is None else prev + term  # [z, k, u]
+    return _join(acc, outs, x1_parts[0])
+
+
+def _join(blocks: list[Tensor | None], outs: Outs, like: Tensor) -> Tensor:
+    """``[z, dim_out]`` from each output irrep's ``[z, k, mul]`` block (None: no path reaches
+    it, zeros)."""
+    shapes = [(like.shape[0], mul * dim) for mul, dim in outs]
+    return torch.cat(
+        [
+            like.new_zeros(shape) if b is None else b.transpose(1, 2).reshape(shape)
+            for b, shape in zip(blocks, shapes, strict=True)
+        ],
+        dim=1,
+    )
+
+
+def _channel_weights(w: Tensor, batch: int, rows: int, mul1: int) -> Tensor:
+    """A channelwise block's weights ``[(path, v), u]`` as ``[z or 1, rows, mul1]``."""
+    return w.view(1, rows, mul1) if w.dim() == 1 else w.view(batch, rows, mul1)
+
+
+def _channelwise_slot(
+    x1a: Tensor, n: Tensor, w_parts: tuple[Tensor, ...], slot: Slot
+) -> list[tuple[int, Tensor]]:
+    """``Σ_r y[z, k, r, u] w[r, u]`` per block: ``[(c, [z, dim_c, mul1]), ...]``."""
+    batch, mul1 = x1a.shape[0], slot[1]
+    terms = []
+    for (c, dim, r, part), y in _slot_products(x1a, n, slot):
+        w = _channel_weights(w_parts[part], batch, r, mul1)
+        terms.append((c, y.view(batch, dim, mul1) * w if r == 1 else (y * w.unsqueeze(1)).sum(2)))
+    return terms
+
+
+def _channelwise_scalar(
+    x1a: Tensor, n: Tensor, w_parts: tuple[Tensor, ...], slot: Slot
+) -> list[tuple[int, Tensor]]:
+    """A scalar ``x1_a``: weights first (``w[r, u] x1_a[z, u]``), then ``n`` per block."""
+    _, mul1, _, blocks = slot
+    batch = x1a.shape[0]
+    rows = [dim * r for _, dim, r, _ in blocks]
+    terms = []
+    for (c, dim, r, part), nb in zip(blocks, n.split(rows, 1), strict=True):
+        xw = _channel_weights(w_parts[part], batch, r, mul1) * x1a.view(batch, 1, mul1)
+        nb = nb.view(batch, dim, r)
+        terms.append((c, nb * xw if r == 1 else torch.bmm(nb, xw)))
+    return terms
+
+
+def _slot_products(x1a: Tensor, n: Tensor, slot: Slot) -> list[tuple[Block, Tensor]]:
+    """The CG products of one input irrep, per block ``[z, dim_c, R, mul1]`` (views) with
+    ``R = (path, v)``: ``y[z, k, r, u] = Σ_i (α_p C_p x2)[z, k, r, i] x1_a[z, u, i]``."""
+    _, mul1, dim1, blocks = slot
+    batch = x1a.shape[0]
+    rows = [dim * r for _, dim, r, _ in blocks]
+    if dim1 == 1:  # an outer product: a broadcast, not a matmul with one-term sums
+        y = n.view(batch, sum(rows), 1) * x1a.view(batch, 1, mul1)
+    else:
+        x1t = x1a.view(batch, mul1, dim1).transpose(1, 2)  # [z, i, u]
+        y = torch.bmm(n.view(batch, sum(rows), dim1), x1t)  # [z, (c, k, path, v), u]
+    parts = y.split(rows, dim=1)
+    return [(b, p.view(batch, b[1], b[2], mul1)) for b, p in zip(blocks, parts, strict=True)]

@@ -1,0 +1,1 @@
+"""The solver family: equivariant maps built from a numerically solved basis."""

@@ -1,0 +1,1 @@
+"""The spectral family: Fourier and spherical-harmonic transforms, their plans and kernels."""

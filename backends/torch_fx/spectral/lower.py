@@ -1,0 +1,84 @@
+"""Lowering rules of the spectral operators (see ``geoc.ops.spectral`` for their typing rules).
+
+The spherical transforms are matrices over latitude built once at compile time
+(:mod:`geoc.backends.torch_fx.spectral.plan`) and kept as buffers shared by every layer; complex
+weights are real parameters with a trailing (re, im) axis.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import fx
+
+from geoc.backends.torch_fx.lower import LowerCtx, lowering
+from geoc.backends.torch_fx.spectral import kernels as rt_spectral
+from geoc.backends.torch_fx.spectral.plan import sht_tables
+from geoc.ir import Node
+from geoc.ops import OpContext
+from geoc.ops.spectral import sphere_bandwidth
+
+
+@lowering("spectral_conv", channel_first=True)
+def lower_spectral_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    grid = ctx.ir.domain.grid
+    modes = node.attrs["modes"]
+    modes = (modes,) * len(grid) if isinstance(modes, int) else tuple(modes)
+    n_in = ctx.group.type_dim(ctx.in_types(node)[0])
+    n_out = ctx.group.type_dim(node.out_types[0])
+    kept = (*tuple(2 * m for m in modes[:-1]), modes[-1])
+    weight = ctx.param(f"{node.id}.weight", (n_in, n_out, *kept, 2), n_in)
+    return ctx.call(rt_spectral.fno_conv, args[0], weight, modes)
+
+
+def _bandwidth(ctx: LowerCtx, node: Node) -> tuple[int, int]:
+    octx = OpContext(node.op, ctx.group, ctx.ir.domain, node.span)
+    return sphere_bandwidth(octx, node.attrs.get("lmax", 0))
+
+
+def _tables(ctx: LowerCtx, lmax: int, mmax: int) -> tuple[fx.Node, fx.Node]:
+    """The forward and inverse Legendre tables of this bandwidth, one buffer pair per module."""
+    nlat, nlon = ctx.ir.domain.grid
+    names = (f"sht.forward_l{lmax}_m{mmax}", f"sht.inverse_l{lmax}_m{mmax}")
+    if not hasattr(ctx.root, "sht") or not hasattr(ctx.root.sht, names[0].split(".")[1]):
+        tables = sht_tables(nlat, nlon, lmax, mmax, ctx.ir.domain.quadrature or "equiangular")
+        for name, table in zip(names, tables, strict=True):
+            ctx.buffer(name, torch.as_tensor(table, dtype=ctx.dtype or torch.get_default_dtype()))
+    return ctx.fx.get_attr(names[0]), ctx.fx.get_attr(names[1])
+
+
+@lowering("sht", channel_first=True)
+def lower_sht(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    lmax, mmax = _bandwidth(ctx, node)
+    forward, _ = _tables(ctx, lmax, mmax)
+    return ctx.call(rt_spectral.sht, args[0], forward, mmax)
+
+
+@lowering("isht", channel_first=True)
+def lower_isht(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    source = ctx.ir.node(node.inputs[0].node)  # the coefficients' bandwidth is that of their sht
+    lmax, mmax = _coefficient_bandwidth(ctx, source)
+    _, inverse = _tables(ctx, lmax, mmax)
+    return ctx.call(rt_spectral.isht, args[0], inverse, ctx.ir.domain.grid[1])
+
+
+def _coefficient_bandwidth(ctx: LowerCtx, node: Node) -> tuple[int, int]:
+    """The bandwidth of the coefficients ``node`` computes (through +, -, scaling)."""
+    while node.op not in ("sht", "input"):
+        node = ctx.ir.node(node.inputs[0].node)
+    return _bandwidth(ctx, node)  # an input over `spectrum` has the grid's default bandwidth
+
+
+@lowering("sfno_conv", channel_first=True)
+def lower_sfno_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    lmax, mmax = _bandwidth(ctx, node)
+    forward, inverse = _tables(ctx, lmax, mmax)
+    n_in = ctx.group.type_dim(ctx.in_types(node)[0])
+    n_out = ctx.group.type_dim(node.out_types[0])
+    per_order = node.attrs["filter"] == "degree_order"
+    # A degree filter must be real: a complex one acts as conj(w) on the orders m < 0 that the
+    # real transform leaves implicit (and drops Im w at m = 0), which commutes with polar
+    # rotations only. Per (l, m) weights are complex: they commute with polar rotations anyway.
+    shape = (n_out, n_in, lmax, mmax, 2) if per_order else (n_out, n_in, lmax)
+    weight = ctx.param(f"{node.id}.weight", shape, n_in)
+    nlon = ctx.ir.domain.grid[1]
+    return ctx.call(rt_spectral.sfno_conv, args[0], forward, inverse, weight, mmax, nlon, per_order)

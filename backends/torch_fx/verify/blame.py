@@ -1,0 +1,102 @@
+"""Blame: replay both runs of a failing trial and name the first IR value that breaks its law."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from torch import Tensor, fx
+
+from geoc.backends.torch_fx.verify.actions import (
+    NOT_ITS_TYPE,
+    AxisMap,
+    Deviation,
+    axis_permutation,
+    describe,
+    value_error,
+)
+from geoc.backends.torch_fx.verify.edges import match_edges
+from geoc.backends.torch_fx.verify.recorder import record
+from geoc.backends.torch_fx.verify.report import Failure, source_line
+from geoc.diagnostics import Span
+from geoc.domains import EDGE_AXIS
+from geoc.groups import GroupElement
+from geoc.ir import Graph
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial: its element, the inputs before and after it, the permutable axes' lengths."""
+
+    index: int
+    element: GroupElement
+    inputs: dict[str, Any]
+    moved: dict[str, Any]
+    sizes: dict[str, int]
+
+    def axis_maps(self) -> dict[str, AxisMap]:
+        return {a: AxisMap(axis_permutation(self.element, a, n)) for a, n in self.sizes.items()}
+
+
+def first_broken_value(
+    module: fx.GraphModule, ir: Graph, trial: Trial, atol: float, sources: Mapping[str, str]
+) -> Failure | None:
+    """Replay both runs and check every IR value, in evaluation order, against its law.
+
+    A value fails when its error exceeds ``atol`` times its size (at least 1), so that large
+    intermediate values are not blamed for rounding.
+    """
+    old, new = record(module, trial.inputs), record(module, trial.moved)
+    maps = trial.axis_maps()
+    if ir.domain.edges is not None:
+        edge_map = match_edges(ir, old, new, maps)
+        if edge_map is None:
+            return edge_failure(ir, trial, sources)
+        maps[EDGE_AXIS] = edge_map
+    for node in ir.nodes:
+        before, after = old.values.get(node.id), new.values.get(node.id)
+        if not (isinstance(before, Tensor) and isinstance(after, Tensor)):
+            continue
+        ftype = node.out_types[0]
+        dev = value_error(before, after, ftype, ir.group, trial.element, maps)
+        if not dev.within(atol * max(1.0, dev.scale)):
+            return failure(node.id, node.op, str(ftype), node.span, dev, trial, sources)
+    return None
+
+
+def failure(
+    node: str,
+    op: str,
+    ftype: str,
+    span: Span | None,
+    dev: Deviation,
+    trial: Trial,
+    sources: Mapping[str, str],
+) -> Failure:
+    line = source_line(span, sources)
+    label, index = describe(trial.element), trial.index
+    return Failure(node, op, ftype, span, dev.error, dev.relative, label, index, line)
+
+
+def edge_failure(ir: Graph, trial: Trial, sources: Mapping[str, str]) -> Failure:
+    rule = ir.domain.edges.value if ir.domain.edges else "no"
+    return failure("edges", f"{rule} edges", "edge set", ir.span, NOT_ITS_TYPE, trial, sources)
+
+
+def blame(
+    module: fx.GraphModule,
+    ir: Graph,
+    trial: Trial,
+    atol: float,
+    devs: Mapping[str, Deviation],
+    sources: Mapping[str, str],
+) -> Failure | None:
+    """The first broken value; failing that (rounding only at the end), the failing output."""
+    found = first_broken_value(module, ir, trial, atol, sources)
+    name = next((k for k, dev in devs.items() if not dev.within(atol)), None)
+    if found is not None or name is None:
+        return found
+    port = ir.outputs[name]
+    node = ir.node(port.value.node)
+    return failure(node.id, node.op, str(port.type), node.span, devs[name], trial, sources)

@@ -1,0 +1,60 @@
+"""Edge correspondence: which old edge each new edge is after ``g``, per edge rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import Tensor
+
+from geoc.backends.torch_fx.common.kernels import Edges
+from geoc.backends.torch_fx.verify.actions import AxisMap
+from geoc.backends.torch_fx.verify.recorder import ValueRecorder
+from geoc.domains import EdgeRule
+from geoc.ir import Graph
+
+
+def _live(edges: Edges) -> Tensor:
+    mask = edges[2]
+    return torch.ones_like(edges[0], dtype=torch.bool) if mask is None else mask != 0
+
+
+def same_order(old: Edges, new: Edges, perm: Tensor) -> AxisMap | None:
+    """Given edges: ``edge_index`` was relabelled in place, edge ``j`` is still edge ``j``."""
+    return AxisMap(torch.arange(new[0].shape[0]), _live(new))
+
+
+def match_endpoints(old: Edges, new: Edges, perm: Tensor) -> AxisMap | None:
+    """Built edges: new edge (s, d) is old edge (perm[s], perm[d]); None if the sets differ."""
+    n = max(int(perm.numel()), 1)
+    old_live, new_live = _live(old), _live(new)
+    perm = perm.to(new[0].device)
+    old_ids = old_live.nonzero().squeeze(-1)
+    old_keys = old[0][old_ids] * n + old[1][old_ids]
+    new_keys = perm[new[0]] * n + perm[new[1]]
+    order = torch.argsort(old_keys)
+    sorted_keys = old_keys[order]
+    at = torch.searchsorted(sorted_keys, new_keys).clamp(max=max(len(sorted_keys) - 1, 0))
+    found = sorted_keys[at] == new_keys if len(sorted_keys) else torch.zeros_like(new_live)
+    if not bool((found | ~new_live).all()) or int(new_live.sum()) != len(old_ids):
+        return None
+    index = old_ids[order][at] if len(sorted_keys) else torch.zeros_like(new[0])
+    return AxisMap(index, new_live)
+
+
+EDGE_MATCHERS: dict[EdgeRule, Callable[[Edges, Edges, Tensor], AxisMap | None]] = {
+    EdgeRule.GIVEN: same_order,
+    EdgeRule.FULL: match_endpoints,
+    EdgeRule.RADIUS: match_endpoints,
+    EdgeRule.KNN: match_endpoints,
+}
+
+
+def match_edges(
+    ir: Graph, old: ValueRecorder, new: ValueRecorder, maps: Mapping[str, AxisMap]
+) -> AxisMap | None:
+    """Which old edge each new edge is (None: the edge set changed under ``g``)."""
+    if old.edges is None or new.edges is None:
+        raise RuntimeError("no fx node named `edges` holds the edge set: the lowering changed")
+    perm = maps[ir.domain.axis].index if ir.domain.axis in maps else torch.arange(0)
+    return EDGE_MATCHERS[ir.domain.edges](old.edges, new.edges, perm)

@@ -1,0 +1,39 @@
+"""Running a module node by node, recording the value of every IR node and the edge set."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import fx
+
+from geoc.backends.torch_fx.common.kernels import Edges
+
+
+class ValueRecorder(fx.Interpreter):
+    """Runs a module node by node, keeping the value of every IR node and the edge set."""
+
+    def __init__(self, module: fx.GraphModule) -> None:
+        super().__init__(module)
+        self.values: dict[str, Any] = {}
+        self.edges: Edges | None = None
+
+    def run_node(self, n: fx.Node) -> Any:
+        result = super().run_node(n)
+        owner = n.meta.get("geoc_node")
+        if owner is not None:
+            self.values[owner] = result
+        if n.op == "call_function" and n.name == "edges":  # the lowering's name for the edge set
+            self.edges = result
+        return result
+
+
+def record(module: fx.GraphModule, inputs: Mapping[str, Any]) -> ValueRecorder:
+    """Replay ``module`` on ``inputs`` through the recorder (placeholders in graph order)."""
+    placeholders = [n for n in module.graph.nodes if n.op == "placeholder"]
+    args = [inputs.get(p.target, p.args[0] if p.args else None) for p in placeholders]
+    recorder = ValueRecorder(module)
+    with torch.no_grad():
+        recorder.run(*args)
+    return recorder

@@ -1,0 +1,175 @@
+"""The report of a check: one row per output, the first value that breaks its law (``GEO600``
+with its source excerpt), and the table ``geoc check`` prints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from geoc.backends.torch_fx.domains.fields import BandLimitedRow
+from geoc.backends.torch_fx.manifold.verify import MembershipRow, membership_lines
+from geoc.catalog import BUILTIN_PREFIX, builtin_spec
+from geoc.diagnostics import Diagnostic, Span, render
+
+
+@dataclass(frozen=True)
+class OutputRow:
+    """One output's verdict: the largest error over all trials, absolute and relative."""
+
+    name: str
+    type: str
+    max_error: float
+    rel_error: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The first IR value that breaks the law of its type (or the edge set, node ``edges``)."""
+
+    node: str
+    op: str
+    type: str
+    span: Span | None
+    error: float
+    rel_error: float
+    element: str  # label of the group element that exposed it
+    trial: int
+    source_line: str | None = None
+
+    @property
+    def location(self) -> str:
+        return str(self.span) if self.span else "<unknown>"
+
+    def diagnostic(self) -> Diagnostic:
+        """The ``GEO600`` diagnostic, pointing at the value's source span."""
+        return Diagnostic(
+            "GEO600",
+            f"`{self.node}` does not transform as `{self.type}` under {self.element}",
+            self.span,
+            label=self.type,
+            notes=(f"found in trial {self.trial + 1}; every value before it obeys its law",),
+            help=f"the lowering of `{self.op}` (or its typing rule) is not equivariant; "
+            "`geoc explain GEO600`",
+        )
+
+
+@dataclass
+class CheckReport:
+    """What :func:`check_module` found; ``render()`` gives the table ``geoc check`` prints."""
+
+    model: str
+    group: str
+    dtype: torch.dtype
+    atol: float
+    graphs: int
+    outputs: list[OutputRow]
+    elements: list[str]  # one label per trial, e.g. "rotation+reflection, translation"
+    first_failure: Failure | None
+    elapsed: float
+    sources: dict[str, str] = field(default_factory=dict, repr=False)
+    # Grid domains: what the exact trials moved, and the band-limited rotation rows (sphere).
+    exact_law: str = ""
+    band_limited: list[BandLimitedRow] = field(default_factory=list)
+    membership: list[MembershipRow] = field(default_factory=list)  # manifold-valued values
+
+    @property
+    def passed(self) -> bool:
+        exact = all(row.passed for row in self.outputs) and self.first_failure is None
+        on_manifolds = all(row.passed for row in self.membership)
+        return exact and on_manifolds and all(row.passed for row in self.band_limited)
+
+    @property
+    def max_error(self) -> float:
+        return max((row.max_error for row in self.outputs), default=0.0)
+
+    def render(self) -> str:
+        lines = [self._header(), *_table(self.outputs)]
+        if self.exact_law:
+            lines.append(f"  exact: {self.exact_law}")
+        if self.band_limited:
+            lines += _band_limited_lines(self.band_limited)
+        lines += membership_lines(self.membership)
+        if self.passed:
+            lines.append(
+                f"  every output transforms as declared (max error {self.max_error:.1e} "
+                f"< atol {self.atol:.0e}) in {self.elapsed:.2f} s"
+            )
+            return "\n".join(lines) + "\n"
+        lines.append(f"  FAILED (atol {self.atol:.0e})")
+        if self.first_failure is not None:
+            lines += ["first value that breaks its law:", self._failure_text()]
+        return "\n".join(lines) + "\n"
+
+    def _header(self) -> str:
+        dtype = str(self.dtype).removeprefix("torch.")
+        batch = f", batch of {self.graphs} graphs" if self.graphs > 1 else ""
+        parts = _element_parts(self.elements)
+        return (
+            f"geoc check: {self.model} under {self.group}, {dtype}, "
+            f"{len(self.elements)} trials{batch} ({parts})"
+        )
+
+    def _failure_text(self) -> str:
+        fail = self.first_failure
+        assert fail is not None
+        head = (
+            f"  {fail.node} ({fail.op}) at {fail.location}: max error {fail.error:.1e}, "
+            f"relative {fail.rel_error:.1e}"
+        )
+        return head + "\n" + render(fail.diagnostic(), self.sources).rstrip("\n")
+
+
+def _band_limited_lines(rows: Sequence[BandLimitedRow]) -> list[str]:
+    """The approximate guarantee: rotations of band-limited fields, aliasing included."""
+    lines = [
+        "  approximate: random rotations of band-limited fields, compared coefficient by "
+        "coefficient (aliasing of pointwise non-linearities on the grid):"
+    ]
+    for row in rows:
+        verdict = "ok" if row.passed else "ABOVE TOLERANCE"
+        lines.append(
+            f"    {row.name}: relative error {row.rel_error:.1e} (tolerance {row.rtol:.0e}) "
+            f"{verdict}"
+        )
+    return lines
+
+
+def _table(rows: Sequence[OutputRow]) -> list[str]:
+    cells = [("output", "type", "max error", "rel error", "status")]
+    cells += [
+        (r.name, r.type, f"{r.max_error:.1e}", f"{r.rel_error:.1e}", "ok" if r.passed else "FAIL")
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    return ["  " + "   ".join(map(str.ljust, row, widths)).rstrip() for row in cells]
+
+
+PART_ORDER = ("rotation", "rotation+reflection", "translation", "permutation", "identity")
+
+
+def _element_parts(labels: Sequence[str]) -> str:
+    """The distinct kinds of transformation used: ``rotation, rotation+reflection, ...``."""
+    parts = {p for label in labels for p in label.split(", ")}
+    rank = {p: i for i, p in enumerate(PART_ORDER)}
+    return ", ".join(sorted(parts, key=lambda p: rank.get(p, len(rank))))
+
+
+def source_text(file: str, sources: Mapping[str, str]) -> str | None:
+    """The text of a spec file: given, a built-in spec (``<builtin>/egnn.geo``), or on disk."""
+    if file in sources:
+        return sources[file]
+    if file.startswith(BUILTIN_PREFIX + "/"):
+        spec = builtin_spec(file.removeprefix(BUILTIN_PREFIX + "/"))
+        return spec.read_text() if spec else None
+    path = Path(file)
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def source_line(span: Span | None, sources: Mapping[str, str]) -> str | None:
+    text = source_text(span.file, sources) if span else None
+    lines = text.splitlines() if text else []
+    return lines[span.line - 1].strip() if span and 0 < span.line <= len(lines) else None

@@ -1,0 +1,67 @@
+"""Lowering rules of the weight-space operators (see ``geoc.ops.weightspace``), and the packing
+of weight-space inputs and outputs.
+
+A weight-space input ``w`` is passed as a list ``[W_1, b_1, ..., W_L, b_L]`` (``W_i: [batch,
+d_i, d_{i-1}, c]``, PyTorch's ``nn.Linear`` layout; ``b_i: [batch, d_i, c]``); inside the module
+it is one ``[batch, P, c]`` tensor, so the pointwise operators apply unchanged; an output over
+``weights`` is unpacked to the same list layout.
+"""
+
+from __future__ import annotations
+
+from torch import fx
+
+from geoc.backends.torch_fx.lower import LowerCtx, lowering
+from geoc.backends.torch_fx.weightspace import kernels as rt_ws
+from geoc.ir import Node, Port
+from geoc.ops.weightspace import WeightSpace, is_weight_value
+
+
+def _space(ctx: LowerCtx) -> WeightSpace:
+    return WeightSpace.of(ctx.ir.domain)
+
+
+def pack_inputs(ctx: LowerCtx) -> None:
+    """Each input over `weights` becomes one packed tensor, owned by its IR input node."""
+    sizes = _space(ctx).sizes
+    for name, port in ctx.ir.inputs.items():
+        if is_weight_value(port.type):
+            channels = ctx.group.type_dim(port.type)
+            packed = ctx.call(rt_ws.pack, ctx.inputs[name], sizes, channels, name=f"{name}_packed")
+            packed.meta["geoc_node"] = port.value.node
+            ctx.values[port.value] = packed
+
+
+def output_value(ctx: LowerCtx, port: Port) -> fx.Node:
+    """An output over `weights` as the list ``[W_1, b_1, ..., W_L, b_L]``; others as they are."""
+    value = ctx.values[port.value]
+    if not is_weight_value(port.type):
+        return value
+    return ctx.call(rt_ws.unpack, value, _space(ctx).sizes, name=f"{port.name}_layers")
+
+
+@lowering("dws_linear")
+def lower_dws_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    space = _space(ctx)
+    c_in = ctx.group.type_dim(ctx.in_types(node)[0])
+    c_out = ctx.group.type_dim(node.out_types[0])
+    blocks, members = space.plan()
+    fan_in = sum(space.term_width(t) for t in space.terms) * c_in
+    weights = [
+        ctx.param(f"{node.id}.weight_{t.label}", (w * c_out, w * c_in), fan_in)
+        for t, w in ((t, space.term_width(t)) for t in space.terms)
+    ]
+    width = space.invariant_width * c_out
+    bias = ctx.param(f"{node.id}.bias", (width,), fan_in) if node.attrs["bias"] else None
+    return ctx.call(rt_ws.dws_linear, args[0], blocks, members, weights, bias, c_out)
+
+
+@lowering("dws_pool")
+def lower_dws_pool(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    blocks, _ = _space(ctx).plan()
+    return ctx.call(rt_ws.dws_pool, args[0], blocks, node.attrs["reduce"])
+
+
+@lowering("dws_flatten")
+def lower_dws_flatten(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    return ctx.call(rt_ws.dws_flatten, args[0])
