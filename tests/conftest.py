@@ -12,7 +12,6 @@ import os
 from collections.abc import Iterator
 
 import pytest
-import torch_env
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -24,7 +23,8 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", deadline=None)
-# A long fuzzing session on demand: HYPOTHESIS_PROFILE=fuzz pytest tests/test_fuzz_frontend.py
+# A long fuzzing session on demand:
+#   HYPOTHESIS_PROFILE=fuzz pytest tests/frontend/test_fuzz_frontend.py
 settings.register_profile("fuzz", deadline=None, max_examples=800, print_blob=True)
 default_profile = "ci" if os.environ.get("CI") else "dev"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or default_profile)
@@ -32,6 +32,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or default_profile)
 
 @pytest.fixture(scope="module")
 def one_thread() -> Iterator[None]:
-    """Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``: see ``torch_env``."""
+    """Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``: see ``torch_env``.
+    Imported here, not at the top: the front-end tests must collect without torch."""
+    import torch_env
+
     with torch_env.one_thread():
         yield

@@ -23,7 +23,7 @@ channels). Summing over block pairs and grouping by the set ``R`` of permuted la
 passes through unchanged, the whole layer is, for each such ``R``: average every block over its
 permuted layers outside ``R``, concatenate the channels, one matrix, broadcast back to every
 block that has ``R``. This spans exactly the equivariant maps (its dimension matches
-``geoc.solver``'s, tests/test_weightspace.py) with a handful of matmuls, never a ``P x P``
+``geoc.solver``'s, tests/families/weightspace/test_weightspace.py) with a handful of matmuls, never a ``P x P``
 matrix; the bias is the invariant part (one value per fixed index and channel of each block).
 """
 

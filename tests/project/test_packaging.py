@@ -9,13 +9,13 @@ import subprocess
 import sys
 import zipfile
 from importlib import resources
-from pathlib import Path
 
+import paths
 import pytest
 
 import geoc
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = paths.REPO
 SPEC_FILES = {
     "deepsets.geo",
     "dwsnet.geo",
@@ -92,6 +92,28 @@ def test_import_geoc_does_not_import_torch():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "clean"
+
+
+_COLLECT_WITHOUT_TORCH = """
+import sys, pytest
+code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", sys.argv[1]])
+loaded = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
+print("torch-loaded:" + (",".join(loaded[:3]) or "clean"))
+sys.exit(int(code))
+"""
+
+
+def test_front_end_tests_collect_without_torch():
+    """The grammar and diagnostics tests, their conftest and helpers never import torch."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _COLLECT_WITHOUT_TORCH, str(paths.TESTS / "frontend")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=paths.REPO,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().endswith("torch-loaded:clean"), proc.stdout
 
 
 _NOT_SOURCE = (".git", ".venv", "*.egg-info", "build", "dist", "__pycache__", ".*_cache")

@@ -9,16 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import paths
 import pytest
 
 from geoc import catalog, cli
 from geoc.diagnostics import CODES
 
-SPEC_DIR = Path(__file__).parents[1] / "specs"
+SPEC_DIR = paths.SPECS
 SPEC_NAMES = sorted(p.stem for p in SPEC_DIR.glob("*.geo"))
 MESSY = "model M(  features:int=4 ) {\n symmetry   trivial\n  input x :features x scalar\n}\n"
 BROKEN = "model M( {\n"
-MALFORMED_DIR = Path(__file__).parent / "malformed"
+MALFORMED_DIR = paths.MALFORMED
 SIDECAR_SUFFIXES = {".md", ".txt", ".json", ".expected", ".err", ".stderr", ".out", ".py"}
 
 
@@ -160,7 +161,7 @@ def test_explain_without_code_lists_all(capsys):
 
 
 def test_diagnostics_doc_lists_every_code():
-    doc = (Path(__file__).parents[1] / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    doc = (paths.DOCS / "diagnostics.md").read_text(encoding="utf-8")
     missing = [code for code, info in CODES.items() if f"| `{code}` | {info.title} |" not in doc]
     assert not missing, f"add these codes to docs/diagnostics.md: {missing}"
 

@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import paths
 import pytest
 import torch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = paths.EXAMPLES
 
 
 @functools.cache

@@ -6,9 +6,9 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import json
-from pathlib import Path
 from typing import Any
 
+import paths
 import pytest
 
 from geoc.builder import Builder, BuilderError, Tensor, Text
@@ -334,7 +334,7 @@ def test_several_results_are_bound_with_let() -> None:
 
 
 def load_example() -> Any:
-    path = Path(__file__).parent.parent / "examples" / "build_egnn.py"
+    path = paths.EXAMPLES / "build_egnn.py"
     spec = importlib.util.spec_from_file_location("build_egnn_example", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]

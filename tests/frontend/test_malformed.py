@@ -12,6 +12,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
+import paths
 import pytest
 
 from geoc.diagnostics import CODES, MAX_EXCERPT_WIDTH, TAB_WIDTH, Diagnostic, GeoError, render
@@ -19,7 +20,7 @@ from geoc.grammar import errors
 from geoc.grammar.parser import MAX_SOURCE_BYTES, _lark, decode_source, parse, parse_file
 from geoc.grammar.structure import MAX_REPORTED
 
-CORPUS = Path(__file__).parent / "malformed"
+CORPUS = paths.MALFORMED
 
 # file -> (code, line, col) of the first diagnostic's primary span; no span for whole-file codes.
 EXPECTED: dict[str, tuple[str, int | None, int | None]] = {

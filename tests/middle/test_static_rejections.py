@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import paths
 import pytest
 
 from geoc.diagnostics import GeoError
@@ -15,8 +16,8 @@ from geoc.ops import REGISTRY, lookup
 from geoc.pipeline import check_equivariance, frontend
 from geoc.program import load_program
 
-CORPUS = Path(__file__).parent / "nonequivariant"
-SPECS = Path(__file__).parent.parent / "specs"
+CORPUS = paths.NONEQUIVARIANT
+SPECS = paths.SPECS
 
 # Every diagnostic of each spec, in order: (code, line, column of the primary span).
 EXPECTED: dict[str, list[tuple[str, int, int]]] = {

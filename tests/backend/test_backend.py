@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import paths
 import pytest
 import torch
 from helpers import assert_captures, run_exported
@@ -132,7 +133,7 @@ def test_generated_source_is_plain_python() -> None:
 
 def test_every_surface_operator_is_documented() -> None:
     lookup("linear")
-    text = (Path(__file__).parent.parent / "docs" / "operators.md").read_text()
+    text = (paths.DOCS / "operators.md").read_text()
     missing = [n for n, op in REGISTRY.items() if op.surface and f"`{n}(" not in text]
     assert not missing, f"undocumented operators: {missing}"
 

@@ -4,7 +4,7 @@ A parser, elaborator or lowering change that alters any spec shows up here as a 
 diff; refactors must leave all three unchanged. Specs: the built-in library (AST, IR, code)
 and the spec files under ``tests/`` that elaborate (IR before the equivariance proof, which
 the non-equivariant ones fail on purpose). ``GEOC_UPDATE_GOLDEN=1 pytest
-tests/test_specs_golden.py`` rewrites the files instead (review the diff before committing).
+tests/golden/test_specs_golden.py`` rewrites the files instead (review the diff before committing).
 
 The code golden names each runtime function by its own name, not by the module it lives in,
 so moving a kernel between files keeps it; parameters are listed with shape and a checksum of
@@ -17,16 +17,16 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import paths
 import pytest
 import torch
 
 from geoc.grammar import ast
 from geoc.grammar.parser import parse, parse_file
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = sorted((ROOT / "specs").glob("*.geo"))
-TEST_SPECS = sorted((ROOT / "tests" / "nonequivariant").glob("*.geo"))
-GOLDEN = Path(__file__).resolve().parent / "golden"
+SPECS = sorted(paths.SPECS.glob("*.geo"))
+TEST_SPECS = sorted(paths.NONEQUIVARIANT.glob("*.geo"))
+GOLDEN = paths.TESTS / "golden"
 UPDATE = os.environ.get("GEOC_UPDATE_GOLDEN") == "1"
 
 

@@ -5,6 +5,7 @@ equivariance of each layer and of ``specs/p4cnn.geo`` under every element of C(4
 from __future__ import annotations
 
 import numpy as np
+import paths
 import pytest
 import torch
 import torch.nn.functional as F
@@ -353,9 +354,8 @@ def test_p4cnn_spec_is_invariant_under_p4_and_p4m():
 
 
 def open_spec() -> str:
-    from pathlib import Path
 
-    return (Path(__file__).resolve().parent.parent / "specs" / "p4cnn.geo").read_text()
+    return (paths.SPECS / "p4cnn.geo").read_text()
 
 
 def test_a_broken_filter_transform_is_caught():

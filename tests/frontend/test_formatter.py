@@ -7,6 +7,7 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
+import paths
 import pytest
 import strategies
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +18,7 @@ from geoc.grammar import ast
 from geoc.grammar.formatter import format_expr, format_float, format_module, format_source
 from geoc.grammar.parser import parse
 
-SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.geo"))
+SPECS = sorted(paths.SPECS.glob("*.geo"))
 RANDOM = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
