@@ -19,14 +19,9 @@ from geoc.domains import Domain, DomainKind, domain_from_ast
 from geoc.grammar import ast
 from geoc.groups import MANIFOLD_DIMS, Group, Rotations, UnsupportedAtom, group_from_ast
 from geoc.ir import Graph, Node, Port, ValueRef
-from geoc.ops import REQUIRED, ArgKind, AttrKind, OpContext, Param, lookup
-from geoc.ops.solver_ops import check_channel_atoms
-from geoc.ops.spectral import check_field_channels, check_field_use, grid_symmetry_error
-from geoc.ops.weightspace import (
-    check_weightspace_symmetry,
-    check_weightspace_type,
-    check_weightspace_use,
-)
+from geoc.ops import REQUIRED, ArgKind, AttrKind, OpContext, Param, infer_call, lookup
+from geoc.ops.spectral import check_field_channels, grid_symmetry_error
+from geoc.ops.weightspace import check_weightspace_symmetry, check_weightspace_type
 from geoc.program import Program
 from geoc.types import FeatureType, points_dim, type_from_ast
 
@@ -404,10 +399,7 @@ class Elaborator:
         op = lookup(op_name)
         assert op is not None
         ctx = OpContext(op_name, self.group, self.domain, expr.span, tuple(spans))
-        check_field_use(ctx, [v.type for v in inputs])
-        check_weightspace_use(ctx, [v.type for v in inputs])
-        out_types = op.infer(ctx, [v.type for v in inputs], attrs)
-        check_channel_atoms(ctx, out_types)
+        out_types = infer_call(ctx, op, [v.type for v in inputs], attrs)
         node = self._add(
             Node(
                 id=own,
@@ -805,16 +797,8 @@ def _unknown_name(expr: ast.Name, scope: Scope) -> Diagnostic:
 
 
 def _unknown_callee(expr: ast.Call, program: Program) -> Diagnostic:
-    from geoc.ops import PLANNED, REGISTRY
+    from geoc.ops import REGISTRY
 
-    if expr.func.id in PLANNED:
-        return Diagnostic(
-            "GEO501",
-            f"operator `{expr.func.id}` is not implemented in this version of geoc",
-            expr.func.span,
-            label="not implemented yet",
-            help=f"it arrives with the {PLANNED[expr.func.id]}; nothing was compiled",
-        )
     names = [n for n, op in REGISTRY.items() if op.surface] + list(program.blocks)
     close = difflib.get_close_matches(expr.func.id, names, n=1)
     return Diagnostic(

@@ -5,22 +5,23 @@ Each operator: its signature, its typing rule, its equivariance contract, in one
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 from geoc.diagnostics import Diagnostic
-from geoc.groups import Rotations
+from geoc.groups import Group, Rotations
 from geoc.ops import (
     AttrKind,
-    Contract,
     OpContext,
-    OpDef,
-    TypeRule,
+    Traits,
     attr,
-    register,
+    contract,
+    define,
     tensor,
     tensors,
+    typing_rule,
 )
+from geoc.ops.euclidean import ACT, ARITH, INVARIANT, LAYER
 from geoc.types import PSEUDOSCALAR, SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term, simplify
 
 #: Pointwise non-linearities; the odd ones commute with sign flips (pseudoscalars).
@@ -36,6 +37,61 @@ ACTIVATIONS = {
     "tanh": True,
     "identity": True,
 }
+
+#: Arithmetic made from syntax: entry by entry on fields, coefficients and weight spaces.
+_ARITH = Traits(
+    elementwise=True,
+    fields=True,
+    spectra=True,
+    weights=True,
+    euclidean=ARITH,
+    ambient=True,
+    channel_first=False,
+    channel_last_when=None,
+    learned=False,
+    linear_in=("a", "b"),
+    commutes_gather=True,
+    commutes_scatter=True,
+    bias=False,
+)
+_UNARY = dataclasses.replace(_ARITH, linear_in=("a",))
+_POINT_MAP_DOC = "same type; negating or scaling a point: `GEO404`"
+_NORM_DOC = (
+    "one {} per copy, `c(x) x scalar`; of a point: `GEO404`; of `Lorentz(n)` / `Sp(n)` vectors "
+    "and tensors: `GEO420` (use `mdot`)"
+)
+#: Learned maps on the channels of each element (1x1 maps on fields).
+_LAYER = Traits(
+    elementwise=False,
+    fields=True,
+    spectra=False,
+    weights=True,
+    euclidean=LAYER,
+    ambient=False,
+    channel_first=True,
+    channel_last_when=None,
+    learned=True,
+    linear_in=("x",),
+    commutes_gather=True,
+    commutes_scatter=True,
+    bias=True,
+)
+#: Invariants of each element's copies: norms and inner products.
+_INVARIANT = Traits(
+    elementwise=False,
+    fields=False,
+    spectra=False,
+    weights=False,
+    euclidean=INVARIANT,
+    ambient=False,
+    channel_first=False,
+    channel_last_when=None,
+    learned=False,
+    linear_in=(),
+    commutes_gather=True,
+    commutes_scatter=False,
+    bias=False,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,7 +175,28 @@ def norm_violation(ctx: OpContext, ftype: FeatureType, arg: int) -> list[Diagnos
 # ---------------------------------------------------------------------------------------------
 # Arithmetic made from syntax: a + b, a - b, a * b, -a
 
+_BINARY = (tensor("a"), tensor("b"))
+ADD = define(
+    "add",
+    "core",
+    _BINARY,
+    _ARITH,
+    "the same representation on both sides (`GEO307`); a point plus a vector is a point; "
+    "`p + q` of points is `GEO404`",
+    syntax="+",
+)
+SUB = define(
+    "sub",
+    "core",
+    _BINARY,
+    _ARITH,
+    "the same representation on both sides (`GEO307`); `p - q` of points is a `vector`, "
+    "`p - v` a point",
+    syntax="-",
+)
 
+
+@typing_rule(ADD, SUB)
 def _infer_add(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -173,6 +250,19 @@ def _affine_pair(x: Atom, y: Atom, subtract: bool, ctx: OpContext) -> Atom | Non
     return None
 
 
+MUL = define(
+    "mul",
+    "core",
+    _BINARY,
+    dataclasses.replace(_ARITH, spectra=False, commutes_scatter=False),
+    "`s` has one scalar per copy of `v` or a single scalar; a pseudoscalar flips parity "
+    "(`pseudoscalar * vector` is a `pseudovector`); both sides transforming: `GEO407` (allowed "
+    "without rotations if the reps match); scaling a point: `GEO404`",
+    syntax="*",
+)
+
+
+@typing_rule(MUL)
 def _infer_mul(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -223,12 +313,20 @@ def _scale_copies(ctx: OpContext, scale: FeatureType, value: FeatureType, arg: i
     return from_copies([atom.with_sign(s) for atom, s in zip(atoms, signs, strict=True)], ())
 
 
+NEG = define("neg", "core", (tensor("a"),), _UNARY, _POINT_MAP_DOC, syntax="-")
+SCALE = define(
+    "scale", "core", (tensor("a"), attr("factor", AttrKind.FLOAT)), _UNARY, _POINT_MAP_DOC, "*"
+)
+
+
+@typing_rule(NEG, SCALE)
 def _infer_same(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
     return (types[0],)
 
 
+@contract(ADD, SUB)
 def _add_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     a, b = types
     pairs = zip(copies(a), copies(b), strict=False)
@@ -238,6 +336,7 @@ def _add_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> 
     return point_violation(ctx, b, 1, "the sum of two points", fix)
 
 
+@contract(MUL)
 def _mul_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     fix = "scale the vector `p - q` instead, then add it to a point"
     return [
@@ -252,34 +351,36 @@ _POINT_MAPS = {
 }
 
 
+@contract(NEG, SCALE)
 def _neg_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     what, fix = _POINT_MAPS[ctx.op]
     return point_violation(ctx, types[0], 0, what, fix)
-
-
-def _syntax_op(name: str, params: tuple, infer: TypeRule, contract: Contract, doc: str) -> None:
-    """Register an operator made from syntax (`a + b`, `-a`, `0.5 * x`): no name to call."""
-    register(OpDef(name, "core", params, infer, contract, doc=doc, surface=False))
-
-
-_BINARY = (tensor("a"), tensor("b"))
-_syntax_op("add", _BINARY, _infer_add, _add_contract, "a + b")
-_syntax_op("sub", _BINARY, _infer_add, _add_contract, "a - b")
-_syntax_op("mul", _BINARY, _infer_mul, _mul_contract, "a * b")
-_syntax_op("neg", (tensor("a"),), _infer_same, _neg_contract, "-a")
-_syntax_op(
-    "scale",
-    (tensor("a"), attr("factor", AttrKind.FLOAT)),
-    _infer_same,
-    _neg_contract,
-    "a constant times a value: 0.5 * x",
-)
 
 
 # ---------------------------------------------------------------------------------------------
 # linear: the equivariant linear map (Schur)
 
 
+def _solver_linear(group: Group, types: Sequence[FeatureType], out: FeatureType) -> bool:
+    """A `linear` built from the solver's basis (e.g. on `regular` group feature maps) maps
+    the last axis: it sees fields channels-last."""
+    from geoc.ops import solver_ops
+
+    return solver_ops.uses_solver(group, *types, out)
+
+
+LINEAR = define(
+    "linear",
+    "core",
+    (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
+    dataclasses.replace(_LAYER, channel_last_when=_solver_linear),
+    "`out` on the axes of `x`; Schur: one weight per pair of copies of the same irrep; an output "
+    "irrep absent from the input is `GEO403` (e.g. scalars to vectors under O(3)); points under "
+    "translations: `GEO404`; a bias only on invariant outputs",
+)
+
+
+@typing_rule(LINEAR)
 def _infer_linear(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -299,6 +400,7 @@ def _infer_linear(
     return (out.with_axes(a.axes),)
 
 
+@contract(LINEAR)
 def _linear_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     (a,) = types
     found = point_violation(
@@ -327,22 +429,26 @@ def _linear_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) 
     return []
 
 
-register(
-    OpDef(
-        "linear",
-        "core",
-        (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
-        _infer_linear,
-        _linear_contract,
-        doc="equivariant linear map to type `out`; a bias on invariant outputs",
-    )
-)
-
-
 # ---------------------------------------------------------------------------------------------
 # mlp, act
 
 
+MLP = define(
+    "mlp",
+    "core",
+    (
+        tensor("x"),
+        attr("widths", AttrKind.INT_LIST),
+        attr("act", AttrKind.SYMBOL, "silu"),
+        attr("last_act", AttrKind.BOOL, False),
+        attr("bias", AttrKind.BOOL, True),
+    ),
+    dataclasses.replace(_LAYER, linear_in=(), commutes_scatter=False),
+    "multi-layer perceptron: `widths[-1] x scalar`; its input must be invariant (`GEO401`)",
+)
+
+
+@typing_rule(MLP)
 def _infer_mlp(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -359,6 +465,7 @@ def _infer_mlp(
     return (FeatureType((Term(widths[-1], SCALAR),), a.axes),)
 
 
+@contract(MLP)
 def _mlp_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     (a,) = types
     moving = not_invariant(ctx, a)
@@ -388,6 +495,18 @@ def check_activation(ctx: OpContext, name: str) -> None:
         )
 
 
+ACT_OP = define(
+    "act",
+    "core",
+    (tensor("x"), attr("fn", AttrKind.SYMBOL)),
+    dataclasses.replace(_ARITH, spectra=False, euclidean=ACT, linear_in=(), commutes_scatter=False),
+    "pointwise non-linearity, same type: only on invariant channels, on coordinates the group "
+    "permutes (`regular`; `vector`, `tensor(k)` of `S(n)`, `A(n)`), or odd `fn` (`tanh`, "
+    "`identity`) on sign representations (pseudoscalars under O(n)): `GEO402`",
+)
+
+
+@typing_rule(ACT_OP)
 def _infer_act(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -395,6 +514,7 @@ def _infer_act(
     return (types[0],)
 
 
+@contract(ACT_OP)
 def _act_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     (a,) = types
     odd = ACTIVATIONS[attrs["fn"]]
@@ -417,38 +537,34 @@ def _act_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> 
     ]
 
 
-register(
-    OpDef(
-        "mlp",
-        "core",
-        (
-            tensor("x"),
-            attr("widths", AttrKind.INT_LIST),
-            attr("act", AttrKind.SYMBOL, "silu"),
-            attr("last_act", AttrKind.BOOL, False),
-            attr("bias", AttrKind.BOOL, True),
-        ),
-        _infer_mlp,
-        _mlp_contract,
-        doc="multi-layer perceptron on invariant channels; output `widths[-1] x scalar`",
-    )
-)
-register(
-    OpDef(
-        "act",
-        "core",
-        (tensor("x"), attr("fn", AttrKind.SYMBOL)),
-        _infer_act,
-        _act_contract,
-        doc="pointwise non-linearity",
-    )
-)
-
-
 # ---------------------------------------------------------------------------------------------
 # concat and the invariants norm, sqnorm, dot
 
 
+CONCAT = define(
+    "concat",
+    "core",
+    (tensors("xs"),),
+    Traits(
+        elementwise=False,
+        fields=True,
+        spectra=False,
+        weights=True,
+        euclidean=None,
+        ambient=False,
+        channel_first=True,
+        channel_last_when=None,
+        learned=False,
+        linear_in=("xs",),
+        commutes_gather=True,
+        commutes_scatter=True,
+        bias=False,
+    ),
+    "direct sum of values, in order",
+)
+
+
+@typing_rule(CONCAT)
 def _infer_concat(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -459,6 +575,11 @@ def _infer_concat(
     return (FeatureType(terms, axes),)
 
 
+NORM = define("norm", "core", (tensor("x"),), _INVARIANT, _NORM_DOC.format("norm"))
+SQNORM = define("sqnorm", "core", (tensor("x"),), _INVARIANT, _NORM_DOC.format("squared norm"))
+
+
+@typing_rule(NORM, SQNORM)
 def _infer_norm(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -466,12 +587,24 @@ def _infer_norm(
     return (FeatureType((Term(a.copies, SCALAR),), a.axes),)
 
 
+@contract(NORM, SQNORM)
 def _norm_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     fix = "take the norm of a difference of points, e.g. `norm(x[dst] - x[src])`"
     found = point_violation(ctx, types[0], 0, f"`{ctx.op}` of a point", fix)
     return found or norm_violation(ctx, types[0], 0)
 
 
+DOT = define(
+    "dot",
+    "core",
+    (tensor("a"), tensor("b")),
+    dataclasses.replace(_INVARIANT, linear_in=("a", "b")),
+    "one inner product per copy (a pseudoscalar where parities differ); of points: `GEO404`; "
+    "under `Lorentz(n)` / `Sp(n)`: `GEO420` (use `mdot`)",
+)
+
+
+@typing_rule(DOT)
 def _infer_dot(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -498,40 +631,10 @@ def _even(atom: Atom) -> Atom:
     return atom.with_sign(atom.sign)
 
 
+@contract(DOT)
 def _dot_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     fix = "take dot products of differences of points (vectors)"
     found = [
         d for i, t in enumerate(types) for d in point_violation(ctx, t, i, "`dot` of a point", fix)
     ]
     return found or norm_violation(ctx, types[0], 0)
-
-
-register(OpDef("concat", "core", (tensors("xs"),), _infer_concat, doc="direct sum of values"))
-register(
-    OpDef("norm", "core", (tensor("x"),), _infer_norm, _norm_contract, doc="one norm per copy")
-)
-register(
-    OpDef(
-        "sqnorm",
-        "core",
-        (tensor("x"),),
-        _infer_norm,
-        _norm_contract,
-        doc="one squared norm per copy",
-    )
-)
-register(
-    OpDef(
-        "dot",
-        "core",
-        (tensor("a"), tensor("b")),
-        _infer_dot,
-        _dot_contract,
-        doc="one inner product per copy",
-    )
-)
-
-
-def attrs_doc(op: OpDef) -> dict[str, Any]:
-    """Default attributes of an operator (for docs and the builder)."""
-    return {p.name: p.default for p in op.attr_params if not p.required}

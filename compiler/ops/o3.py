@@ -18,6 +18,7 @@ see every irrep as even, so ``1o x 1o -> 1o`` is the cross product there.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,8 +26,9 @@ from geoc.diagnostics import Diagnostic
 from geoc.domains import EDGE_AXIS
 from geoc.groups import Group, Rotations
 from geoc.o3 import MulIrrep, irrep_product
-from geoc.ops import AttrKind, OpContext, OpDef, attr, register, tensor
+from geoc.ops import AttrKind, OpContext, Traits, attr, contract, define, tensor, typing_rule
 from geoc.ops.core import ACTIVATIONS, joint_axes, not_invariant, point_violation
+from geoc.ops.euclidean import ACT, INVARIANT, LAYER
 from geoc.types import Atom, AtomKind, FeatureType, Term, irrep, scalars
 
 #: The named atoms as O(3) irreps ``(l, p)``; ``vector`` and ``pseudovector`` only in 3-D.
@@ -184,10 +186,38 @@ def _same_type(
     return (types[0],)
 
 
+#: O(3) operators act on each element's irreps: not on fields, coefficients or weight spaces.
+_IRREPS = Traits(
+    elementwise=False,
+    fields=False,
+    spectra=False,
+    weights=False,
+    euclidean=INVARIANT,
+    ambient=False,
+    channel_first=False,
+    channel_last_when=None,
+    learned=False,
+    linear_in=(),
+    commutes_gather=True,
+    commutes_scatter=False,
+    bias=False,
+)
+
+
 # ---------------------------------------------------------------------------------------------
 # spherical_harmonics, radial_basis
 
+SPHERICAL_HARMONICS = define(
+    "spherical_harmonics",
+    "o3",
+    (tensor("v"), attr("lmax", AttrKind.INT), attr("normalize", AttrKind.BOOL, True)),
+    _IRREPS,
+    "real spherical harmonics `0e + 1o + 2e + ...` up to `lmax` (parity `(-1)^l`; of a "
+    "`pseudovector` all even) of one `vector` / `1o` (`GEO300`), e3nn's `component` norm",
+)
 
+
+@typing_rule(SPHERICAL_HARMONICS)
 def _infer_spherical_harmonics(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -211,17 +241,17 @@ def _infer_spherical_harmonics(
     return (FeatureType(terms, v.axes),)
 
 
-register(
-    OpDef(
-        "spherical_harmonics",
-        "o3",
-        (tensor("v"), attr("lmax", AttrKind.INT), attr("normalize", AttrKind.BOOL, True)),
-        _infer_spherical_harmonics,
-        doc="real spherical harmonics Y^0..Y^lmax of a vector (e3nn, `component` norm)",
-    )
+RADIAL_BASIS = define(
+    "radial_basis",
+    "o3",
+    (tensor("d"), attr("n", AttrKind.INT), attr("cutoff", AttrKind.FLOAT)),
+    _IRREPS,
+    "`n x scalar`: the Bessel basis `sqrt(2/c) sin(kπd/c)/d`, `k = 1..n`, times the polynomial "
+    "envelope (p = 6), of one invariant scalar `d` (`GEO300`, `GEO401`)",
 )
 
 
+@typing_rule(RADIAL_BASIS)
 def _infer_radial_basis(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -257,26 +287,32 @@ def _invariant_contract(
     ]
 
 
+@contract(RADIAL_BASIS)
 def _radial_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     return _invariant_contract(ctx, types[0], 0, "feed a distance, e.g. `norm(r)`")
-
-
-register(
-    OpDef(
-        "radial_basis",
-        "o3",
-        (tensor("d"), attr("n", AttrKind.INT), attr("cutoff", AttrKind.FLOAT)),
-        _infer_radial_basis,
-        _radial_contract,
-        doc="Bessel radial basis times the smooth polynomial cutoff (p=6); `n x scalar`",
-    )
-)
 
 
 # ---------------------------------------------------------------------------------------------
 # tensor_product
 
 
+TENSOR_PRODUCT = define(
+    "tensor_product",
+    "o3",
+    (
+        tensor("a"),
+        tensor("b"),
+        attr("out", AttrKind.TYPE),
+        attr("mode", AttrKind.SYMBOL, "full", choices=TP_MODES),
+    ),
+    dataclasses.replace(_IRREPS, euclidean=LAYER, learned=True, linear_in=("a", "b")),
+    "`out` on the joint axes: e3nn's Clebsch-Gordan tensor product with learned path weights "
+    "(`full`: every allowed path; `channelwise`: e3nn's uvu); an irrep of `out` unreachable by "
+    "the selection rules is `GEO403`",
+)
+
+
+@typing_rule(TENSOR_PRODUCT)
 def _infer_tensor_product(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -290,6 +326,7 @@ def _infer_tensor_product(
     return (out.with_axes(axes),)
 
 
+@contract(TENSOR_PRODUCT)
 def _tensor_product_contract(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> list[Diagnostic]:
@@ -298,23 +335,6 @@ def _tensor_product_contract(
     in1, in2 = kernel_irreps(a, ctx.group), kernel_irreps(b, ctx.group)
     sources = f"`{a.with_axes(())}` x `{b.with_axes(())}`"
     return _unreachable(ctx, attrs["out"], _products(in1, in2, channelwise), sources, channelwise)
-
-
-register(
-    OpDef(
-        "tensor_product",
-        "o3",
-        (
-            tensor("a"),
-            tensor("b"),
-            attr("out", AttrKind.TYPE),
-            attr("mode", AttrKind.SYMBOL, "full", choices=TP_MODES),
-        ),
-        _infer_tensor_product,
-        _tensor_product_contract,
-        doc="Clebsch-Gordan tensor product with learned path weights (e3nn's)",
-    )
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,6 +350,19 @@ def even_scalar_count(ftype: FeatureType) -> int:
     return sum(t.mul for t in ftype.terms if scalar_parity(t.atom) == 1)
 
 
+_NONLINEAR = dataclasses.replace(_IRREPS, euclidean=ACT)
+GATE = define(
+    "gate",
+    "o3",
+    (tensor("x"),),
+    _NONLINEAR,
+    "same type: even scalars (`0e`) through `silu`, odd ones (`0o`) through `tanh`, copy `i` of "
+    "every other term times `sigmoid` of the `i`-th even scalar (too few: `GEO300`); points: "
+    "`GEO404`",
+)
+
+
+@typing_rule(GATE)
 def _infer_gate(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -349,18 +382,28 @@ def _infer_gate(
     return (x,)
 
 
-register(
-    OpDef(
-        "gate",
-        "o3",
-        (tensor("x"),),
-        _infer_gate,
-        _point_contract,
-        doc="e3nn-style gate: silu on 0e, tanh on 0o, other terms scaled by sigmoid(0e)",
-    )
+NORM_ACT = define(
+    "norm_act",
+    "o3",
+    (tensor("x"), attr("act", AttrKind.SYMBOL, "silu")),
+    dataclasses.replace(_NONLINEAR, learned=True, bias=True),
+    "same type: even scalars through `act`; every other copy `v` becomes `v act(|v| + b) / |v|` "
+    "(0 at `v = 0`), one learned `b` per copy; points: `GEO404`",
 )
+LAYER_NORM = define(
+    "layer_norm",
+    "o3",
+    (tensor("x"),),
+    dataclasses.replace(_NONLINEAR, learned=True, bias=True),
+    "same type: even scalars centred and divided by their RMS, each other atom type by the RMS "
+    "of its copies' norms, then a learned scale per copy and shift per even scalar; points: "
+    "`GEO404`",
+)
+typing_rule(LAYER_NORM)(_same_type)
+contract(GATE, NORM_ACT, LAYER_NORM)(_point_contract)
 
 
+@typing_rule(NORM_ACT)
 def _infer_norm_act(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -372,28 +415,6 @@ def _infer_norm_act(
             help="activations: " + ", ".join(f"`{n}`" for n in ACTIVATIONS),
         )
     return (types[0],)
-
-
-register(
-    OpDef(
-        "norm_act",
-        "o3",
-        (tensor("x"), attr("act", AttrKind.SYMBOL, "silu")),
-        _infer_norm_act,
-        _point_contract,
-        doc="even scalars through `act`; every other copy scaled by act(|x| + b) / |x|",
-    )
-)
-register(
-    OpDef(
-        "layer_norm",
-        "o3",
-        (tensor("x"),),
-        _same_type,
-        _point_contract,
-        doc="equivariant layer norm: scalars centred, each atom type scaled by its RMS norm",
-    )
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,6 +456,25 @@ def conv_paths(h: FeatureType, sh: FeatureType, out: FeatureType, group: Group) 
     return ConvPaths(in1, in2, tuple(mid), tuple(paths))
 
 
+TP_CONV = define(
+    "tp_conv",
+    "o3",
+    (
+        tensor("h"),
+        tensor("sh"),
+        tensor("w"),
+        attr("out", AttrKind.TYPE),
+        attr("hidden", AttrKind.INT, 64),
+        attr("algorithm", AttrKind.SYMBOL, "auto", choices=TP_CONV_ALGORITHMS),
+    ),
+    dataclasses.replace(_IRREPS, euclidean=LAYER, learned=True, commutes_gather=False, bias=True),
+    "`out` over nodes: NequIP's convolution, the channelwise tensor product of `h[src]` and "
+    "`sh` with weights `mlp(w)`, summed into `dst`, then `linear` to `out` (`h` over nodes, `sh` "
+    "and `w` over edges, `GEO305`; `w` invariant, `GEO401`; `out` reachable, `GEO403`)",
+)
+
+
+@typing_rule(TP_CONV)
 def _infer_tp_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -484,6 +524,7 @@ def _check_conv_axes(ctx: OpContext, types: Sequence[FeatureType]) -> str:
     return node_axis
 
 
+@contract(TP_CONV)
 def _tp_conv_contract(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> list[Diagnostic]:
@@ -492,26 +533,6 @@ def _tp_conv_contract(
     reachable = _products(kernel_irreps(h, ctx.group), kernel_irreps(sh, ctx.group))
     sources = f"`{h.with_axes(())}` x `{sh.with_axes(())}`"
     return found + _unreachable(ctx, attrs["out"], reachable, sources)
-
-
-register(
-    OpDef(
-        "tp_conv",
-        "o3",
-        (
-            tensor("h"),
-            tensor("sh"),
-            tensor("w"),
-            attr("out", AttrKind.TYPE),
-            attr("hidden", AttrKind.INT, 64),
-            attr("algorithm", AttrKind.SYMBOL, "auto", choices=TP_CONV_ALGORITHMS),
-        ),
-        _infer_tp_conv,
-        _tp_conv_contract,
-        doc="NequIP convolution: channelwise tensor product of h[src] and sh with weights "
-        "mlp(w), summed into dst, then a linear map to `out`",
-    )
-)
 
 
 __all__ = [

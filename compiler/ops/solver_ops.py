@@ -30,7 +30,7 @@ import numpy as np
 from geoc import solver
 from geoc.diagnostics import Diagnostic
 from geoc.groups import MATRIX_ATOMS, SOLVER_ATOMS, Group, UnsupportedAtom
-from geoc.ops import OpContext, OpDef, register, tensor
+from geoc.ops import OpContext, Traits, define, tensor, typing_rule
 from geoc.ops.core import copies, joint_axes
 from geoc.types import SCALAR, Atom, AtomKind, FeatureType, Term
 
@@ -200,6 +200,33 @@ def _no_map(ctx: OpContext, source: FeatureType, atom: Atom) -> Diagnostic:
 # mdot: the group's invariant bilinear form, one scalar per copy
 
 
+MDOT = define(
+    "mdot",
+    "solver",
+    (tensor("a"), tensor("b")),
+    Traits(
+        elementwise=False,
+        fields=False,
+        spectra=False,
+        weights=False,
+        euclidean=None,
+        ambient=False,
+        channel_first=False,
+        channel_last_when=None,
+        learned=False,
+        linear_in=("a", "b"),
+        commutes_gather=True,
+        commutes_scatter=False,
+        bias=False,
+    ),
+    "one scalar per copy: `a^T M b` with the group's invariant form M (the Minkowski metric η of "
+    "`Lorentz(n)`, J of `Sp(n)`, the identity for orthogonal groups; its k-th Kronecker power on "
+    "`tensor(k)`); the same representation on both sides, of `scalar`, `vector`, `tensor(k)`, "
+    "`regular` (`GEO300`); always invariant",
+)
+
+
+@typing_rule(MDOT)
 def _infer_mdot(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -225,14 +252,3 @@ def _infer_mdot(
             help="map one side with `linear(x, T)` first",
         )
     return (FeatureType((Term(a.copies, SCALAR),), axes),)
-
-
-register(
-    OpDef(
-        "mdot",
-        "solver",
-        (tensor("a"), tensor("b")),
-        _infer_mdot,
-        doc="the group's invariant inner product per copy: Minkowski x^T η y under Lorentz(n)",
-    )
-)

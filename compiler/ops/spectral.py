@@ -18,39 +18,49 @@ grid points. Which symmetries hold, and how exactly on the discrete grid:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from geoc.diagnostics import Diagnostic
 from geoc.domains import SPECTRUM_AXIS, Domain, DomainKind
 from geoc.groups import Geometric, Group, Rotations
-from geoc.ops import AttrKind, OpContext, OpDef, attr, register, tensor
+from geoc.ops import (
+    REGISTRY,
+    AttrKind,
+    OpContext,
+    Traits,
+    attr,
+    contract,
+    define,
+    tensor,
+    typing_rule,
+)
 from geoc.types import AtomKind, FeatureType
 
 TORUS, SPHERE = DomainKind.TORUS.value, DomainKind.SPHERE.value
 FIELD_AXES = frozenset({TORUS, SPHERE, SPECTRUM_AXIS})
 
-#: Operators that are defined on fields, pointwise over the grid or spectral.
-FIELD_OPS = frozenset(
-    {"add", "sub", "neg", "scale", "mul", "linear", "mlp", "act", "concat"}
-    | {"spectral_conv", "sht", "isht", "sfno_conv"}
-    | {"lift_conv", "group_conv", "group_pool", "sum", "mean", "max"}
-)
 #: What each spectral operator needs its input to be over.
 _NEEDS = {"spectral_conv": TORUS, "sht": SPHERE, "sfno_conv": SPHERE, "isht": SPECTRUM_AXIS}
-#: Spherical-harmonic coefficients are complex: only linear maps that commute with Wigner D act.
-SPECTRUM_OPS = frozenset({"add", "sub", "neg", "scale", "isht"})
 SFNO_FILTERS = ("degree", "degree_order")
 
 
+def is_field_axis(axis: str) -> bool:
+    """Values over ``axis`` are fields: a grid, or the coefficients of one."""
+    return axis in FIELD_AXES
+
+
 def is_field(ftype: FeatureType) -> bool:
-    return bool(ftype.axes) and ftype.axes[0] in FIELD_AXES
+    return bool(ftype.axes) and is_field_axis(ftype.axes[0])
 
 
 def check_field_use(ctx: OpContext, types: Sequence[FeatureType]) -> None:
     """GEO311 for an operator that is not defined on fields, called on one."""
+    traits = REGISTRY[ctx.op].traits
     for index, ftype in enumerate(types):
-        if ftype.axes == (SPECTRUM_AXIS,) and ctx.op not in SPECTRUM_OPS:
+        # Coefficients are complex: only linear maps that commute with Wigner D act on them.
+        if ftype.axes == (SPECTRUM_AXIS,) and not traits.spectra:
             raise ctx.error(
                 "GEO311",
                 f"`{ctx.op}` does not act on spherical-harmonic coefficients: `{ftype}`",
@@ -59,7 +69,7 @@ def check_field_use(ctx: OpContext, types: Sequence[FeatureType]) -> None:
                 help="coefficients take `+`, `-`, a constant factor and `isht`; transform back "
                 "with `isht(...)` first",
             )
-        if is_field(ftype) and ctx.op not in FIELD_OPS:
+        if is_field(ftype) and not traits.fields:
             raise ctx.error(
                 "GEO311",
                 f"`{ctx.op}` does not act on fields: `{ftype}`",
@@ -160,6 +170,24 @@ def grid_symmetry_error(group: Group, domain: Domain) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Typing rules
 
+#: Spectral layers take fields channel-first and are linear in them.
+_SPECTRAL = Traits(
+    elementwise=False,
+    fields=True,
+    spectra=False,
+    weights=False,
+    euclidean=None,
+    ambient=False,
+    channel_first=True,
+    channel_last_when=None,
+    learned=True,
+    linear_in=("z",),
+    commutes_gather=False,
+    commutes_scatter=False,
+    bias=False,
+)
+_TRANSFORM = dataclasses.replace(_SPECTRAL, learned=False)
+
 
 def _input_over(ctx: OpContext, ftype: FeatureType) -> None:
     want = _NEEDS[ctx.op]
@@ -212,6 +240,18 @@ def _modes(ctx: OpContext, modes: Any, grid: tuple[int, ...]) -> tuple[int, ...]
     return per_dim
 
 
+SPECTRAL_CONV = define(
+    "spectral_conv",
+    "spectral",
+    (tensor("z"), attr("out", AttrKind.TYPE), attr("modes", AttrKind.ANY)),
+    _SPECTRAL,
+    "`out` over `torus`: the FNO's Fourier layer, FFT, a complex `c(z) x c(out)` matrix per kept "
+    "mode, inverse FFT (Li et al. 2021); input over a torus (`GEO312`), `modes` (one integer or "
+    "one per dimension) within the Nyquist limit (`GEO313`); commutes exactly with `T(d)`",
+)
+
+
+@typing_rule(SPECTRAL_CONV)
 def _infer_spectral_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -239,6 +279,18 @@ def sphere_bandwidth(ctx: OpContext, lmax: int) -> tuple[int, int]:
     return lmax, min(lmax, nlon // 2 + 1)
 
 
+SHT = define(
+    "sht",
+    "spectral",
+    (tensor("z"), attr("lmax", AttrKind.INT, 0)),
+    _TRANSFORM,
+    "coefficients over `spectrum`, complex `[batch, channels, lmax, mmax]`: the orthonormal real "
+    "spherical-harmonic transform (`lmax=0`: the degree the grid integrates exactly); input over "
+    "a sphere (`GEO312`), `lmax <= nlat` (`GEO313`); rotations act on them by Wigner D",
+)
+
+
+@typing_rule(SHT)
 def _infer_sht(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -248,6 +300,16 @@ def _infer_sht(
     return (z.with_axes((SPECTRUM_AXIS,)),)
 
 
+ISHT = define(
+    "isht",
+    "spectral",
+    (tensor("c"),),
+    dataclasses.replace(_TRANSFORM, spectra=True, linear_in=("c",)),
+    "back over `sphere`: the inverse transform of coefficients over `spectrum` (`GEO312`)",
+)
+
+
+@typing_rule(ISHT)
 def _infer_isht(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -256,6 +318,23 @@ def _infer_isht(
     return (c.with_axes((SPHERE,)),)
 
 
+SFNO_CONV = define(
+    "sfno_conv",
+    "spectral",
+    (
+        tensor("z"),
+        attr("out", AttrKind.TYPE),
+        attr("lmax", AttrKind.INT, 0),
+        attr("filter", AttrKind.SYMBOL, "degree", SFNO_FILTERS),
+    ),
+    _SPECTRAL,
+    "`out` over `sphere`: the SFNO's spectral layer, SHT, a complex matrix per degree l (or per "
+    "(l, m) with `filter=degree_order`), inverse SHT (Bonev et al. 2023); input over a sphere "
+    "(`GEO312`); `degree_order` under `SO(3)` is `GEO409` (it commutes only with polar rotations)",
+)
+
+
+@typing_rule(SFNO_CONV)
 def _infer_sfno_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -265,6 +344,7 @@ def _infer_sfno_conv(
     return (_out_type(ctx, z, attrs["out"]),)
 
 
+@contract(SFNO_CONV)
 def _sfno_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     geo = ctx.group.geometric
     full_rotations = geo is not None and geo.rotations is not Rotations.NONE and geo.n == 3
@@ -280,49 +360,3 @@ def _sfno_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) ->
             )
         ]
     return []
-
-
-register(
-    OpDef(
-        "spectral_conv",
-        "spectral",
-        (tensor("z"), attr("out", AttrKind.TYPE), attr("modes", AttrKind.ANY)),
-        _infer_spectral_conv,
-        doc="Fourier layer of the FNO on a torus: FFT, a complex matrix per kept mode, "
-        "inverse FFT (Li et al. 2021)",
-    )
-)
-register(
-    OpDef(
-        "sht",
-        "spectral",
-        (tensor("z"), attr("lmax", AttrKind.INT, 0)),
-        _infer_sht,
-        doc="real spherical-harmonic transform of a field on the sphere (orthonormal)",
-    )
-)
-register(
-    OpDef(
-        "isht",
-        "spectral",
-        (tensor("c"),),
-        _infer_isht,
-        doc="inverse spherical-harmonic transform back to the sphere grid",
-    )
-)
-register(
-    OpDef(
-        "sfno_conv",
-        "spectral",
-        (
-            tensor("z"),
-            attr("out", AttrKind.TYPE),
-            attr("lmax", AttrKind.INT, 0),
-            attr("filter", AttrKind.SYMBOL, "degree", SFNO_FILTERS),
-        ),
-        _infer_sfno_conv,
-        _sfno_contract,
-        doc="spherical Fourier layer of the SFNO: SHT, a complex matrix per degree l "
-        "(or per (l, m) with `filter=degree_order`), inverse SHT (Bonev et al. 2023)",
-    )
-)

@@ -29,6 +29,7 @@ matrix; the bias is the invariant part (one value per fixed index and channel of
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,16 +40,19 @@ import numpy as np
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import HIDDEN_AXIS, WEIGHTS_AXIS, Domain, DomainKind
 from geoc.groups import Group, Permutation
-from geoc.ops import AttrKind, OpContext, OpDef, attr, register, tensor
+from geoc.ops import (
+    REGISTRY,
+    AttrKind,
+    OpContext,
+    Traits,
+    attr,
+    contract,
+    define,
+    tensor,
+    typing_rule,
+)
 from geoc.types import AtomKind, FeatureType, scalars
 
-#: Operators defined on values over `weights` (pointwise ones act entry by entry).
-WEIGHTSPACE_OPS = frozenset(
-    {"add", "sub", "neg", "scale", "mul", "linear", "mlp", "act", "concat"}
-    | {"dws_linear", "dws_pool", "dws_flatten"}
-)
-#: Operators that combine several values: all over `weights`, or none.
-_COMBINING = frozenset({"add", "sub", "mul", "concat"})
 POOL_REDUCTIONS = ("mean", "sum", "max")
 
 
@@ -248,7 +252,7 @@ def check_weightspace_use(ctx: OpContext, types: Sequence[FeatureType]) -> None:
     placed = [i for i, t in enumerate(types) if is_weight_value(t)]
     if not placed:
         return
-    if ctx.op not in WEIGHTSPACE_OPS:
+    if not REGISTRY[ctx.op].traits.weights:
         raise ctx.error(
             "GEO342",
             f"`{ctx.op}` does not act on weight-space values: `{types[placed[0]]}`",
@@ -257,8 +261,9 @@ def check_weightspace_use(ctx: OpContext, types: Sequence[FeatureType]) -> None:
             help="weight-space values take `dws_linear`, `dws_pool`, `dws_flatten` and the "
             "pointwise `linear`, `mlp`, `act`, `+`, `-`, `*`, `concat`",
         )
+    # Several values combine all over `weights` or none (a value here is over `weights`).
     loose = [i for i, t in enumerate(types) if not t.axes]
-    if ctx.op in _COMBINING and loose:
+    if loose:
         raise ctx.error(
             "GEO343",
             f"`{ctx.op}` combines a value over `{WEIGHTS_AXIS}` with a global value",
@@ -291,6 +296,23 @@ def check_weightspace_symmetry(group: Group, domain: Domain, span: Span | None) 
 # ---------------------------------------------------------------------------------------------
 # Typing rules
 
+#: DWSNet layers: on weight-space values only.
+_DWS = Traits(
+    elementwise=False,
+    fields=False,
+    spectra=False,
+    weights=True,
+    euclidean=None,
+    ambient=False,
+    channel_first=False,
+    channel_last_when=None,
+    learned=False,
+    linear_in=("x",),
+    commutes_gather=False,
+    commutes_scatter=False,
+    bias=False,
+)
+
 
 def _weights_input(ctx: OpContext, ftype: FeatureType) -> WeightSpace:
     if ctx.domain.kind is not DomainKind.WEIGHTSPACE or not is_weight_value(ftype):
@@ -306,6 +328,19 @@ def _weights_input(ctx: OpContext, ftype: FeatureType) -> WeightSpace:
     return WeightSpace.of(ctx.domain)
 
 
+DWS_LINEAR = define(
+    "dws_linear",
+    "weightspace",
+    (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
+    dataclasses.replace(_DWS, learned=True, bias=True),
+    "`out` over `weights` (scalar channels, `GEO340`): DWSNet's layer, every linear map that "
+    "commutes with the hidden-neuron permutations (Navon et al. 2023), as means, one matrix per "
+    "set of kept layers, broadcasts; the bias is the invariant part; input over `weights` of a "
+    "weight space (`GEO344`)",
+)
+
+
+@typing_rule(DWS_LINEAR)
 def _infer_dws_linear(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -324,6 +359,18 @@ def _infer_dws_linear(
     return (result,)
 
 
+DWS_POOL = define(
+    "dws_pool",
+    "weightspace",
+    (tensor("x"), attr("reduce", AttrKind.SYMBOL, "mean", POOL_REDUCTIONS)),
+    _DWS,
+    "invariant readout `c(x)·F x scalar`: each weight and bias reduced over its permuted "
+    "neurons, concatenated (`F`: fixed entries, e.g. 7 for `[2, 32, 32, 1]`); input over "
+    "`weights` (`GEO344`)",
+)
+
+
+@typing_rule(DWS_POOL)
 def _infer_dws_pool(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -332,6 +379,17 @@ def _infer_dws_pool(
     return (scalars(space.invariant_width * x.copies),)
 
 
+DWS_FLATTEN = define(
+    "dws_flatten",
+    "weightspace",
+    (tensor("x"),),
+    _DWS,
+    "every weight and bias as one global vector `c(x)·P x scalar`, in the flat layout; not "
+    "invariant under `S(hidden)`: `GEO430` (the plain-MLP baseline, for `symmetry trivial`)",
+)
+
+
+@typing_rule(DWS_FLATTEN)
 def _infer_dws_flatten(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -340,6 +398,7 @@ def _infer_dws_flatten(
     return (scalars(space.size * x.copies),)
 
 
+@contract(DWS_FLATTEN)
 def _flatten_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list:
     permuted = WeightSpace.of(ctx.domain).permuted
     if HIDDEN_AXIS not in ctx.group.permuted_axes or not permuted:
@@ -356,35 +415,3 @@ def _flatten_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict)
             "only under `symmetry trivial` (the plain-MLP baseline)",
         )
     ]
-
-
-register(
-    OpDef(
-        "dws_linear",
-        "weightspace",
-        (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
-        _infer_dws_linear,
-        doc="DWSNet layer: every linear map between weight-space features that commutes with "
-        "the hidden-neuron permutations (Navon et al. 2023), by pooling and broadcasting",
-    )
-)
-register(
-    OpDef(
-        "dws_pool",
-        "weightspace",
-        (tensor("x"), attr("reduce", AttrKind.SYMBOL, "mean", POOL_REDUCTIONS)),
-        _infer_dws_pool,
-        doc="invariant readout: each weight and bias reduced over its permuted neurons, "
-        "concatenated",
-    )
-)
-register(
-    OpDef(
-        "dws_flatten",
-        "weightspace",
-        (tensor("x"),),
-        _infer_dws_flatten,
-        _flatten_contract,
-        doc="every weight and bias as one global vector (not invariant: the plain-MLP baseline)",
-    )
-)

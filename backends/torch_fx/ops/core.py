@@ -87,7 +87,7 @@ def lower_dot(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     return ctx.call(rt.copy_dot, a, b, _terms(ctx.group, ctx.in_types(node)[0]))
 
 
-@lowering("concat", channel_first=True)
+@lowering("concat")
 def lower_concat(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     if is_field(node.out_types[0]):  # fields of one grid: channels are dimension 1
         return ctx.call(torch.cat, args, 1)
@@ -104,7 +104,7 @@ def lower_act(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 # --- learned maps ------------------------------------------------------------------------------
 
 
-@lowering("mlp", channel_first=True)
+@lowering("mlp")
 def lower_mlp(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     x = args[0]
     fan_in = ctx.group.type_dim(ctx.in_types(node)[0])
@@ -120,7 +120,7 @@ def lower_mlp(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     return x
 
 
-@lowering("linear", channel_first=True)
+@lowering("linear")
 def lower_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     if uses_solver(ctx.group, ctx.in_types(node)[0], node.out_types[0]):
         return lower_solver_linear(ctx, node, args)  # weights: coefficients of the basis
