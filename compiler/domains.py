@@ -96,21 +96,7 @@ class Domain:
         return self.edges is not None
 
 
-#: Domains of the language that later work brings: a clear GEO501, not "unknown domain".
-PLANNED_DOMAINS: dict[str, str] = {}
-
-
 def domain_from_ast(expr: ast.Expr, env: dict[str, object]) -> Domain:
-    if isinstance(expr, ast.Call) and expr.func.id in PLANNED_DOMAINS:
-        raise GeoError(
-            Diagnostic(
-                "GEO501",
-                f"domain `{expr.func.id}` is not implemented in this version of geoc",
-                expr.func.span,
-                label="not implemented yet",
-                help=f"it arrives with the {PLANNED_DOMAINS[expr.func.id]}; nothing was compiled",
-            )
-        )
     if not isinstance(expr, ast.Call) or expr.func.id not in _BUILDERS | _GRID_BUILDERS:
         raise GeoError(_bad(expr, "not a known domain"))
     if expr.func.id in _GRID_BUILDERS:

@@ -23,7 +23,7 @@ from geoc.grammar import ast
 
 
 class AtomKind(str, enum.Enum):
-    """The atom families of DSL.md §2; later issues add their own (tensor, regular, ...)."""
+    """The atom families of feature types (docs/language.md)."""
 
     SCALAR = "scalar"
     PSEUDOSCALAR = "pseudoscalar"

@@ -2,7 +2,7 @@
 
 The module's ``forward`` takes the model's inputs by name (plus ``edge_index`` for a
 ``graph(nodes)`` domain and optional ``batch`` / ``num_graphs`` for many graphs in one call)
-and returns a dict of outputs (DSL.md §5). Parameters are named after the IR node that owns
+and returns a dict of outputs. Parameters are named after the IR node that owns
 them (``layers.2.egnn_layer.m.0.weight``) and initialised from ``seed`` alone. Every fx node
 that computes an IR value carries ``meta["geoc_node"]``, which the numeric checker uses to
 find the first value that breaks its transformation law.

@@ -255,9 +255,9 @@ MUL = define(
     "core",
     _BINARY,
     dataclasses.replace(_ARITH, spectra=False, commutes_scatter=False),
-    "`s` has one scalar per copy of `v` or a single scalar; a pseudoscalar flips parity "
-    "(`pseudoscalar * vector` is a `pseudovector`); both sides transforming: `GEO407` (allowed "
-    "without rotations if the reps match); scaling a point: `GEO404`",
+    "one side scalars, one per copy of the other side or a single one; a pseudoscalar flips "
+    "parity (`pseudoscalar * vector` is a `pseudovector`); both sides transforming: `GEO407` "
+    "(allowed without rotations if the reps match); scaling a point: `GEO404`",
     syntax="*",
 )
 
