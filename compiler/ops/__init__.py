@@ -22,7 +22,7 @@ from typing import Any
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain
 from geoc.groups import Group
-from geoc.ops.traits import Traits
+from geoc.ops.traits import PLAIN, Traits
 from geoc.types import FeatureType
 
 REQUIRED = object()  # marks a parameter without a default
@@ -198,8 +198,11 @@ def _load_families() -> None:
         core,
         gcnn,
         graph,
+        layers,
         manifold,
+        manifold_spd,
         o3,
+        o3_norms,
         solver_ops,
         spectral,
         weightspace,
@@ -221,6 +224,7 @@ def attr(
 
 
 __all__ = [
+    "PLAIN",
     "REGISTRY",
     "REQUIRED",
     "ArgKind",

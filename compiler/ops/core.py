@@ -1,4 +1,6 @@
-"""Core operators: arithmetic, equivariant linear maps, MLPs, activations, invariants.
+"""Core operators: arithmetic, direct sums and the invariants `norm`, `sqnorm`, `dot`, with the
+helpers every family shares (joint axes, copies, point checks); `linear`, `mlp` and `act` are in
+:mod:`geoc.ops.layers`.
 
 Each operator: its signature, its typing rule, its equivariance contract, in one place.
 """
@@ -9,11 +11,11 @@ import dataclasses
 from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
-from geoc.groups import Group, Rotations
+from geoc.groups import Rotations
 from geoc.ops import (
+    PLAIN,
     AttrKind,
     OpContext,
-    Traits,
     attr,
     contract,
     define,
@@ -21,38 +23,20 @@ from geoc.ops import (
     tensors,
     typing_rule,
 )
-from geoc.ops.euclidean import ACT, ARITH, INVARIANT, LAYER
+from geoc.ops.euclidean import ARITH, INVARIANT
 from geoc.types import PSEUDOSCALAR, SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term, simplify
 
-#: Pointwise non-linearities; the odd ones commute with sign flips (pseudoscalars).
-ACTIVATIONS = {
-    "relu": False,
-    "silu": False,
-    "swish": False,
-    "gelu": False,
-    "sigmoid": False,
-    "softplus": False,
-    "elu": False,
-    "leaky_relu": False,
-    "tanh": True,
-    "identity": True,
-}
-
 #: Arithmetic made from syntax: entry by entry on fields, coefficients and weight spaces.
-_ARITH = Traits(
+_ARITH = dataclasses.replace(
+    PLAIN,
     elementwise=True,
     fields=True,
     spectra=True,
     weights=True,
     euclidean=ARITH,
     ambient=True,
-    channel_first=False,
-    channel_last_when=None,
-    learned=False,
     linear_in=("a", "b"),
-    commutes_gather=True,
     commutes_scatter=True,
-    bias=False,
 )
 _UNARY = dataclasses.replace(_ARITH, linear_in=("a",))
 _POINT_MAP_DOC = "same type; negating or scaling a point: `GEO404`"
@@ -60,38 +44,8 @@ _NORM_DOC = (
     "one {} per copy, `c(x) x scalar`; of a point: `GEO404`; of `Lorentz(n)` / `Sp(n)` vectors "
     "and tensors: `GEO420` (use `mdot`)"
 )
-#: Learned maps on the channels of each element (1x1 maps on fields).
-_LAYER = Traits(
-    elementwise=False,
-    fields=True,
-    spectra=False,
-    weights=True,
-    euclidean=LAYER,
-    ambient=False,
-    channel_first=True,
-    channel_last_when=None,
-    learned=True,
-    linear_in=("x",),
-    commutes_gather=True,
-    commutes_scatter=True,
-    bias=True,
-)
 #: Invariants of each element's copies: norms and inner products.
-_INVARIANT = Traits(
-    elementwise=False,
-    fields=False,
-    spectra=False,
-    weights=False,
-    euclidean=INVARIANT,
-    ambient=False,
-    channel_first=False,
-    channel_last_when=None,
-    learned=False,
-    linear_in=(),
-    commutes_gather=True,
-    commutes_scatter=False,
-    bias=False,
-)
+_INVARIANT = dataclasses.replace(PLAIN, euclidean=INVARIANT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,16 +62,17 @@ def joint_axes(ctx: OpContext, types: Sequence[FeatureType]) -> tuple[str, ...]:
         if axes != first:
             raise ctx.error(
                 "GEO305",
-                f"`{ctx.op}` combines a value over {_axes(first)} with one over {_axes(axes)}",
+                f"`{ctx.op}` combines a value over {axes_text(first)} with one over "
+                f"{axes_text(axes)}",
                 arg=index,
-                label=f"over {_axes(axes)}",
+                label=f"over {axes_text(axes)}",
                 help="gather node values onto edges with `x[src]` / `x[dst]`, or reduce edge "
                 "values with `sum(..., over=edges, into=nodes)`",
             )
     return first
 
 
-def _axes(axes: tuple[str, ...]) -> str:
+def axes_text(axes: tuple[str, ...]) -> str:
     return ", ".join(axes) if axes else "no axis"
 
 
@@ -358,186 +313,6 @@ def _neg_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> 
 
 
 # ---------------------------------------------------------------------------------------------
-# linear: the equivariant linear map (Schur)
-
-
-def _solver_linear(group: Group, types: Sequence[FeatureType], out: FeatureType) -> bool:
-    """A `linear` built from the solver's basis (e.g. on `regular` group feature maps) maps
-    the last axis: it sees fields channels-last."""
-    from geoc.ops import solver_ops
-
-    return solver_ops.uses_solver(group, *types, out)
-
-
-LINEAR = define(
-    "linear",
-    "core",
-    (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
-    dataclasses.replace(_LAYER, channel_last_when=_solver_linear),
-    "`out` on the axes of `x`; Schur: one weight per pair of copies of the same irrep; an output "
-    "irrep absent from the input is `GEO403` (e.g. scalars to vectors under O(3)); points under "
-    "translations: `GEO404`; a bias only on invariant outputs",
-)
-
-
-@typing_rule(LINEAR)
-def _infer_linear(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (a,) = types
-    out: FeatureType = attrs["out"]
-    if out.axes and out.axes != a.axes:
-        raise ctx.error(
-            "GEO305",
-            f"`linear` keeps the axes of its input ({_axes(a.axes)}), not {_axes(out.axes)}",
-            label=str(out),
-            help="write the output type without `over`",
-        )
-    from geoc.ops import solver_ops  # the solver's groups build `linear` from their basis
-
-    if solver_ops.uses_solver(ctx.group, a, out):
-        solver_ops.check_solver_linear(ctx, a, out)
-    return (out.with_axes(a.axes),)
-
-
-@contract(LINEAR)
-def _linear_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
-    (a,) = types
-    found = point_violation(
-        ctx, a, 0, "a linear map of points", "map differences of points (vectors) instead"
-    )
-    if found:
-        return found
-    from geoc.ops import solver_ops
-
-    if solver_ops.uses_solver(ctx.group, a, attrs["out"]):
-        return solver_ops.solver_linear_contract(ctx, types, attrs)
-    have = {key for atom in a.atoms for key, _ in ctx.group.irreps(atom)}
-    for atom in attrs["out"].atoms:
-        missing = [key for key, _ in ctx.group.irreps(atom) if key not in have]
-        if missing:
-            return [
-                ctx.diagnostic(
-                    "GEO403",
-                    f"no equivariant linear map from `{a.with_axes(())}` to `{atom}` under "
-                    f"{ctx.group}: it must be zero (Schur's lemma)",
-                    arg=0,
-                    label=str(a.with_axes(())),
-                    help=f"the input has no `{atom}` part; make one first, e.g. `s * v`",
-                )
-            ]
-    return []
-
-
-# ---------------------------------------------------------------------------------------------
-# mlp, act
-
-
-MLP = define(
-    "mlp",
-    "core",
-    (
-        tensor("x"),
-        attr("widths", AttrKind.INT_LIST),
-        attr("act", AttrKind.SYMBOL, "silu"),
-        attr("last_act", AttrKind.BOOL, False),
-        attr("bias", AttrKind.BOOL, True),
-    ),
-    dataclasses.replace(_LAYER, linear_in=(), commutes_scatter=False),
-    "multi-layer perceptron: `widths[-1] x scalar`; its input must be invariant (`GEO401`)",
-)
-
-
-@typing_rule(MLP)
-def _infer_mlp(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (a,) = types
-    widths = attrs["widths"]
-    if not widths or any(w < 1 for w in widths):
-        raise ctx.error(
-            "GEO302",
-            "`mlp` needs a non-empty list of positive widths",
-            label=str(list(widths)),
-            help="e.g. `mlp(h, [64, 64])`",
-        )
-    check_activation(ctx, attrs["act"])
-    return (FeatureType((Term(widths[-1], SCALAR),), a.axes),)
-
-
-@contract(MLP)
-def _mlp_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
-    (a,) = types
-    moving = not_invariant(ctx, a)
-    if not moving:
-        return []
-    help_text = "feed `norm(x)` or `sqnorm(x)` (invariant) instead, or use `linear(x, ...)`"
-    if a.has_points:
-        help_text = "feed invariants such as `sqnorm(x[dst] - x[src])` instead"
-    return [
-        ctx.diagnostic(
-            "GEO401",
-            f"`mlp` needs an invariant input, but it is `{a}` under {ctx.group}",
-            arg=0,
-            label=str(a),
-            help=help_text,
-        )
-    ]
-
-
-def check_activation(ctx: OpContext, name: str) -> None:
-    if name not in ACTIVATIONS:
-        raise ctx.error(
-            "GEO302",
-            f"`{name}` is not a known activation",
-            label="unknown activation",
-            help="activations: " + ", ".join(f"`{n}`" for n in ACTIVATIONS),
-        )
-
-
-ACT_OP = define(
-    "act",
-    "core",
-    (tensor("x"), attr("fn", AttrKind.SYMBOL)),
-    dataclasses.replace(_ARITH, spectra=False, euclidean=ACT, linear_in=(), commutes_scatter=False),
-    "pointwise non-linearity, same type: only on invariant channels, on coordinates the group "
-    "permutes (`regular`; `vector`, `tensor(k)` of `S(n)`, `A(n)`), or odd `fn` (`tanh`, "
-    "`identity`) on sign representations (pseudoscalars under O(n)): `GEO402`",
-)
-
-
-@typing_rule(ACT_OP)
-def _infer_act(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    check_activation(ctx, attrs["fn"])
-    return (types[0],)
-
-
-@contract(ACT_OP)
-def _act_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
-    (a,) = types
-    odd = ACTIVATIONS[attrs["fn"]]
-    moved = [x for x in not_invariant(ctx, a) if not ctx.group.permutes(x)]
-    bad = [x for x in moved if not (odd and ctx.group.is_sign(x))]
-    if not bad:
-        return []
-    atom = bad[0]
-    fix = "apply it to invariants, or use `gate(...)` to scale vectors by activated scalars"
-    if ctx.group.is_sign(atom):
-        fix = "use an odd activation such as `tanh`, or apply it to `norm(x)`"
-    return [
-        ctx.diagnostic(
-            "GEO402",
-            f"`{attrs['fn']}` applied pointwise to `{atom}` breaks {ctx.group}",
-            arg=0,
-            label=str(a),
-            help=fix,
-        )
-    ]
-
-
-# ---------------------------------------------------------------------------------------------
 # concat and the invariants norm, sqnorm, dot
 
 
@@ -545,20 +320,13 @@ CONCAT = define(
     "concat",
     "core",
     (tensors("xs"),),
-    Traits(
-        elementwise=False,
+    dataclasses.replace(
+        PLAIN,
         fields=True,
-        spectra=False,
         weights=True,
-        euclidean=None,
-        ambient=False,
         channel_first=True,
-        channel_last_when=None,
-        learned=False,
         linear_in=("xs",),
-        commutes_gather=True,
         commutes_scatter=True,
-        bias=False,
     ),
     "direct sum of values, in order",
 )

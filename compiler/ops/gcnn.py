@@ -30,7 +30,7 @@ import numpy as np
 
 from geoc.domains import DomainKind
 from geoc.groups import Group
-from geoc.ops import AttrKind, OpContext, Traits, attr, define, tensor, typing_rule
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, define, tensor, typing_rule
 from geoc.ops.spectral import TORUS, grid_symmetry_error, rotates_grid
 from geoc.types import SCALAR, AtomKind, FeatureType, Term
 
@@ -155,19 +155,13 @@ def _out_regular(ctx: OpContext, out: FeatureType) -> FeatureType:
 
 
 #: Group convolutions: periodic correlations of torus fields, channel-first.
-_CONV = Traits(
-    elementwise=False,
+_CONV = dataclasses.replace(
+    PLAIN,
     fields=True,
-    spectra=False,
-    weights=False,
-    euclidean=None,
-    ambient=False,
     channel_first=True,
-    channel_last_when=None,
     learned=True,
     linear_in=("z",),
     commutes_gather=False,
-    commutes_scatter=False,
     bias=True,
 )
 _CONV_PARAMS = (

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
 from geoc.domains import EDGE_AXIS
-from geoc.ops import AttrKind, OpContext, Traits, attr, contract, define, tensor, typing_rule
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
 from geoc.ops.core import not_invariant
 from geoc.ops.euclidean import REDUCE
 from geoc.types import FeatureType
@@ -23,21 +23,7 @@ GATHER = define(
     "gather",
     "graph",
     (tensor("x"), attr("end", AttrKind.SYMBOL, choices=EDGE_ENDS)),
-    Traits(
-        elementwise=False,
-        fields=False,
-        spectra=False,
-        weights=False,
-        euclidean=None,
-        ambient=False,
-        channel_first=False,
-        channel_last_when=None,
-        learned=False,
-        linear_in=("x",),
-        commutes_gather=False,
-        commutes_scatter=False,
-        bias=False,
-    ),
+    dataclasses.replace(PLAIN, linear_in=("x",), commutes_gather=False),
     "`x` over `edges`: node values at each edge's `src` or `dst` (needs a domain with edges, "
     "`GEO203`; `x` over the node axis, `GEO305`)",
     syntax="[]",
@@ -70,20 +56,8 @@ def _infer_gather(
 
 
 #: Reductions: sum and mean are linear; pooling a torus field is allowed.
-_REDUCTION = Traits(
-    elementwise=False,
-    fields=True,
-    spectra=False,
-    weights=False,
-    euclidean=REDUCE,
-    ambient=True,
-    channel_first=False,
-    channel_last_when=None,
-    learned=False,
-    linear_in=("x",),
-    commutes_gather=False,
-    commutes_scatter=False,
-    bias=False,
+_REDUCTION = dataclasses.replace(
+    PLAIN, fields=True, euclidean=REDUCE, ambient=True, linear_in=("x",), commutes_gather=False
 )
 _REDUCE_PARAMS = (tensor("x"), attr("over", AttrKind.SYMBOL), attr("into", AttrKind.SYMBOL, None))
 _REDUCE_DOC = (

@@ -21,10 +21,11 @@ from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
 from geoc.groups import Rotations
-from geoc.ops import AttrKind, OpContext, Traits, attr, contract, define, tensor, typing_rule
-from geoc.ops.core import check_activation, joint_axes
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops.core import joint_axes
 from geoc.ops.euclidean import MANIFOLD_NAMES as NAMES
 from geoc.ops.graph import reduced_axes
+from geoc.ops.layers import check_activation
 from geoc.types import VECTOR, Atom, AtomKind, FeatureType, Term, scalars, simplify
 
 L, P, U, SPD, SYM = (
@@ -37,24 +38,12 @@ L, P, U, SPD, SYM = (
 #: Manifolds a user writes in `manifold=` and their exp/log maps at the origin.
 EXP_LOG_MANIFOLDS = (L, P, SPD)
 #: Manifold operators act on each element's point: not on fields or weight spaces.
-_MANIFOLD = Traits(
-    elementwise=False,
-    fields=False,
-    spectra=False,
-    weights=False,
-    euclidean=None,
-    ambient=False,
-    channel_first=False,
-    channel_last_when=None,
-    learned=False,
-    linear_in=(),
-    commutes_gather=True,
-    commutes_scatter=False,
-    bias=False,
+MANIFOLD_TRAITS = dataclasses.replace(
+    PLAIN,
 )
 #: Learned maps in fixed coordinates (with a `bias=` attribute where they have one).
-_LEARNED = dataclasses.replace(_MANIFOLD, learned=True)
-_LEARNED_BIAS = dataclasses.replace(_LEARNED, bias=True)
+LEARNED_TRAITS = dataclasses.replace(MANIFOLD_TRAITS, learned=True)
+_LEARNED_BIAS = dataclasses.replace(LEARNED_TRAITS, bias=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,7 +118,7 @@ def positive(ctx: OpContext, name: str, value: float, example: str) -> None:
         )
 
 
-def _learned_map_breaks_rotations(
+def learned_map_breaks_rotations(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> list[Diagnostic]:
     """Learned maps in fixed coordinates (and coordinate-wise activations) commute with
@@ -163,7 +152,7 @@ EXPMAP0 = define(
     "expmap0",
     "manifold",
     (tensor("v"), attr("manifold", AttrKind.TYPE, None)),
-    _MANIFOLD,
+    MANIFOLD_TRAITS,
     "`manifold` (`lorentz`, `poincare` or `spd`, any multiplicity) on `v`'s axes, from its "
     "tangent coordinates at the origin: `n x scalar` per copy (`vector` under rotations, "
     "`sym(n)` for `spd`); no `manifold=` or `v` on a manifold: `GEO322`; wrong tangent type: "
@@ -173,7 +162,7 @@ LOGMAP0 = define(
     "logmap0",
     "manifold",
     (tensor("x"),),
-    _MANIFOLD,
+    MANIFOLD_TRAITS,
     "the tangent coordinates at the origin (inverse of `expmap0`) of a Lorentz, Poincaré or SPD "
     "value (`GEO322`)",
 )
@@ -253,7 +242,7 @@ LORENTZ_ACT = define(
     "lorentz_act",
     "manifold",
     (tensor("x"), attr("fn", AttrKind.SYMBOL)),
-    _MANIFOLD,
+    MANIFOLD_TRAITS,
     "same type: `fn` on the space coordinates, time recomputed (Bdeir et al. 2024); under "
     "rotations `GEO410`",
 )
@@ -261,7 +250,7 @@ LORENTZ_MLR = define(
     "lorentz_mlr",
     "manifold",
     (tensor("x"), attr("classes", AttrKind.INT)),
-    _LEARNED,
+    LEARNED_TRAITS,
     "`classes x scalar`: Lorentz multinomial logistic regression (Bdeir et al. 2024); under "
     "rotations `GEO410`",
 )
@@ -269,7 +258,7 @@ LORENTZ_CENTROID = define(
     "lorentz_centroid",
     "manifold",
     (tensor("x"), attr("over", AttrKind.SYMBOL, None), attr("into", AttrKind.SYMBOL, None)),
-    dataclasses.replace(_MANIFOLD, commutes_gather=False),
+    dataclasses.replace(MANIFOLD_TRAITS, commutes_gather=False),
     "the Lorentzian centroid (Law et al. 2019) of the copies of `x` (`over` omitted), pooled "
     "`over` an axis, or `over=edges, into=nodes` onto `dst` (a node without incoming edges gets "
     "the origin); axes as for `sum` (`GEO203`)",
@@ -350,7 +339,7 @@ MOBIUS_ADD = define(
     "mobius_add",
     "manifold",
     (tensor("a"), tensor("b")),
-    _MANIFOLD,
+    MANIFOLD_TRAITS,
     "Möbius addition `a ⊕ b` in the Poincaré ball (Ganea et al. 2018), the type of `a` on the "
     "joint axes; both on the same ball (`GEO323`)",
 )
@@ -358,12 +347,15 @@ POINCARE_MLR = define(
     "poincare_mlr",
     "manifold",
     (tensor("x"), attr("classes", AttrKind.INT)),
-    _LEARNED,
+    LEARNED_TRAITS,
     "`classes x scalar`: hyperbolic multinomial logistic regression (Ganea et al. 2018, Eq. "
     "25); under rotations `GEO410`",
 )
 
 
+contract(LORENTZ_LINEAR, LORENTZ_ACT, LORENTZ_MLR, MOBIUS_LINEAR, POINCARE_MLR)(
+    learned_map_breaks_rotations
+)
 typing_rule(MOBIUS_LINEAR)(_infer_point_linear)
 typing_rule(POINCARE_MLR)(_infer_mlr)
 
@@ -388,94 +380,6 @@ def _infer_mobius_add(
 
 
 # ---------------------------------------------------------------------------------------------
-# SPD matrices (Huang & Van Gool 2017, SPDNet)
-
-
-BIMAP = define(
-    "bimap",
-    "manifold",
-    (tensor("x"), attr("out", AttrKind.INT)),
-    _LEARNED,
-    "`spd(out)` per copy: SPDNet's BiMap `Wᵀ X W`, `W` with orthonormal columns (Stiefel); "
-    "`1 <= out <= n` (`GEO324`); under rotations `GEO410` (not congruence-equivariant)",
-)
-REEIG = define(
-    "reeig",
-    "manifold",
-    (tensor("x"), attr("eps", AttrKind.FLOAT, 1e-4)),
-    _MANIFOLD,
-    "same type: SPDNet's ReEig `U max(Σ, eps) Uᵀ`; `eps > 0` (`GEO324`); congruence-equivariant",
-)
-LOGEIG = define(
-    "logeig",
-    "manifold",
-    (tensor("x"),),
-    _MANIFOLD,
-    "`sym(n)` per copy: SPDNet's LogEig `U log(Σ) Uᵀ`, the matrix logarithm; "
-    "congruence-equivariant",
-)
-EIGVALS = define(
-    "eigvals",
-    "manifold",
-    (tensor("x"),),
-    _MANIFOLD,
-    "`n x scalar` per copy: the eigenvalues (ascending) of an `spd` or `sym` value, invariants "
-    "of congruence",
-)
-
-
-@typing_rule(BIMAP)
-def _infer_bimap(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (x,) = types
-    term = one_manifold(ctx, x.with_axes(()), (SPD,))
-    n, out = term.atom.args[0], attrs["out"]
-    if not 1 <= out <= n:
-        raise ctx.error(
-            "GEO324",
-            f"`bimap` maps spd({n}) to spd(out) with 1 <= out <= {n} (Wᵀ X W with W of "
-            f"orthonormal columns), got out={out}",
-            label=str(out),
-            help=f"choose `out` between 1 and {n}",
-        )
-    return (FeatureType((Term(term.mul, Atom(SPD, (out,))),), x.axes),)
-
-
-@typing_rule(REEIG)
-def _infer_reeig(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (x,) = types
-    one_manifold(ctx, x.with_axes(()), (SPD,))
-    positive(ctx, "eps", attrs["eps"], "e.g. `reeig(x, eps=1e-4)`")
-    return (x,)
-
-
-@typing_rule(LOGEIG)
-def _infer_logeig(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (x,) = types
-    term = one_manifold(ctx, x.with_axes(()), (SPD,))
-    return (FeatureType((Term(term.mul, Atom(SYM, term.atom.args)),), x.axes),)
-
-
-@typing_rule(EIGVALS)
-def _infer_eigvals(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (x,) = types
-    term = one_manifold(ctx, x.with_axes(()), (SPD, SYM))
-    return (scalars(term.mul * term.atom.args[0], x.axes),)
-
-
-contract(LORENTZ_LINEAR, LORENTZ_ACT, LORENTZ_MLR, MOBIUS_LINEAR, POINCARE_MLR, BIMAP)(
-    _learned_map_breaks_rotations
-)
-
-
-# ---------------------------------------------------------------------------------------------
 # The hypersphere (nGPT, Loshchilov et al. 2024)
 
 
@@ -483,7 +387,7 @@ NORMALIZE = define(
     "normalize",
     "manifold",
     (tensor("x"),),
-    _MANIFOLD,
+    MANIFOLD_TRAITS,
     "`unit(c)` of `c` scalars, x / |x| (nGPT): one unit vector per `vector` copy under rotations "
     "(scalars only without rotations, vectors with them: `GEO300`); a unit value stays one",
 )

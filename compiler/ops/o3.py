@@ -26,13 +26,13 @@ from geoc.diagnostics import Diagnostic
 from geoc.domains import EDGE_AXIS
 from geoc.groups import Group, Rotations
 from geoc.o3 import MulIrrep, irrep_product
-from geoc.ops import AttrKind, OpContext, Traits, attr, contract, define, tensor, typing_rule
-from geoc.ops.core import ACTIVATIONS, joint_axes, not_invariant, point_violation
-from geoc.ops.euclidean import ACT, INVARIANT, LAYER
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops.core import joint_axes, not_invariant
+from geoc.ops.euclidean import INVARIANT, LAYER
 from geoc.types import Atom, AtomKind, FeatureType, Term, irrep, scalars
 
 #: The named atoms as O(3) irreps ``(l, p)``; ``vector`` and ``pseudovector`` only in 3-D.
-NAMED_IRREPS: dict[AtomKind, tuple[int, int]] = {
+NAMEDIRREP_TRAITS: dict[AtomKind, tuple[int, int]] = {
     AtomKind.SCALAR: (0, 1),
     AtomKind.PSEUDOSCALAR: (0, -1),
     AtomKind.VECTOR: (1, -1),
@@ -52,7 +52,7 @@ def atom_irrep(atom: Atom, group: Group) -> tuple[int, int] | None:
     """``(l, p)`` of an atom, or None if it is not an O(3) irrep in ``group``'s space."""
     if atom.kind is AtomKind.IRREP:
         return atom.args[0], atom.parity
-    ir = NAMED_IRREPS.get(atom.kind)
+    ir = NAMEDIRREP_TRAITS.get(atom.kind)
     if ir is None or (ir[0] == 1 and group.space_dim != 3):
         return None
     return ir
@@ -175,33 +175,7 @@ def _products(
     }
 
 
-def _point_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
-    fix = "apply it to differences of points (vectors) instead"
-    return point_violation(ctx, types[0], 0, f"`{ctx.op}` of a point", fix)
-
-
-def _same_type(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    return (types[0],)
-
-
-#: O(3) operators act on each element's irreps: not on fields, coefficients or weight spaces.
-_IRREPS = Traits(
-    elementwise=False,
-    fields=False,
-    spectra=False,
-    weights=False,
-    euclidean=INVARIANT,
-    ambient=False,
-    channel_first=False,
-    channel_last_when=None,
-    learned=False,
-    linear_in=(),
-    commutes_gather=True,
-    commutes_scatter=False,
-    bias=False,
-)
+IRREP_TRAITS = dataclasses.replace(PLAIN, euclidean=INVARIANT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +185,7 @@ SPHERICAL_HARMONICS = define(
     "spherical_harmonics",
     "o3",
     (tensor("v"), attr("lmax", AttrKind.INT), attr("normalize", AttrKind.BOOL, True)),
-    _IRREPS,
+    IRREP_TRAITS,
     "real spherical harmonics `0e + 1o + 2e + ...` up to `lmax` (parity `(-1)^l`; of a "
     "`pseudovector` all even) of one `vector` / `1o` (`GEO300`), e3nn's `component` norm",
 )
@@ -245,7 +219,7 @@ RADIAL_BASIS = define(
     "radial_basis",
     "o3",
     (tensor("d"), attr("n", AttrKind.INT), attr("cutoff", AttrKind.FLOAT)),
-    _IRREPS,
+    IRREP_TRAITS,
     "`n x scalar`: the Bessel basis `sqrt(2/c) sin(kπd/c)/d`, `k = 1..n`, times the polynomial "
     "envelope (p = 6), of one invariant scalar `d` (`GEO300`, `GEO401`)",
 )
@@ -305,7 +279,7 @@ TENSOR_PRODUCT = define(
         attr("out", AttrKind.TYPE),
         attr("mode", AttrKind.SYMBOL, "full", choices=TP_MODES),
     ),
-    dataclasses.replace(_IRREPS, euclidean=LAYER, learned=True, linear_in=("a", "b")),
+    dataclasses.replace(IRREP_TRAITS, euclidean=LAYER, learned=True, linear_in=("a", "b")),
     "`out` on the joint axes: e3nn's Clebsch-Gordan tensor product with learned path weights "
     "(`full`: every allowed path; `channelwise`: e3nn's uvu); an irrep of `out` unreachable by "
     "the selection rules is `GEO403`",
@@ -335,86 +309,6 @@ def _tensor_product_contract(
     in1, in2 = kernel_irreps(a, ctx.group), kernel_irreps(b, ctx.group)
     sources = f"`{a.with_axes(())}` x `{b.with_axes(())}`"
     return _unreachable(ctx, attrs["out"], _products(in1, in2, channelwise), sources, channelwise)
-
-
-# ---------------------------------------------------------------------------------------------
-# gate, norm_act, layer_norm: non-linearities and normalisation that keep the type
-
-
-def gated_terms(ftype: FeatureType) -> list[Term]:
-    """The terms that `gate` multiplies by sigmoids of the even scalars (all but scalars)."""
-    return [t for t in ftype.terms if scalar_parity(t.atom) is None]
-
-
-def even_scalar_count(ftype: FeatureType) -> int:
-    return sum(t.mul for t in ftype.terms if scalar_parity(t.atom) == 1)
-
-
-_NONLINEAR = dataclasses.replace(_IRREPS, euclidean=ACT)
-GATE = define(
-    "gate",
-    "o3",
-    (tensor("x"),),
-    _NONLINEAR,
-    "same type: even scalars (`0e`) through `silu`, odd ones (`0o`) through `tanh`, copy `i` of "
-    "every other term times `sigmoid` of the `i`-th even scalar (too few: `GEO300`); points: "
-    "`GEO404`",
-)
-
-
-@typing_rule(GATE)
-def _infer_gate(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (x,) = types
-    gates = even_scalar_count(x)
-    for term in gated_terms(x):
-        if term.mul > gates:
-            raise ctx.error(
-                "GEO300",
-                f"`gate` scales each copy of `{term.atom}` by a sigmoid of an even scalar: "
-                f"{term.mul} copies need {term.mul} even scalars, but `x` has {gates}",
-                arg=0,
-                label=str(x),
-                help=f"give `x` at least {term.mul} x 0e, e.g. "
-                f"`linear(x, {term.mul}x0e + ...)` before the gate",
-            )
-    return (x,)
-
-
-NORM_ACT = define(
-    "norm_act",
-    "o3",
-    (tensor("x"), attr("act", AttrKind.SYMBOL, "silu")),
-    dataclasses.replace(_NONLINEAR, learned=True, bias=True),
-    "same type: even scalars through `act`; every other copy `v` becomes `v act(|v| + b) / |v|` "
-    "(0 at `v = 0`), one learned `b` per copy; points: `GEO404`",
-)
-LAYER_NORM = define(
-    "layer_norm",
-    "o3",
-    (tensor("x"),),
-    dataclasses.replace(_NONLINEAR, learned=True, bias=True),
-    "same type: even scalars centred and divided by their RMS, each other atom type by the RMS "
-    "of its copies' norms, then a learned scale per copy and shift per even scalar; points: "
-    "`GEO404`",
-)
-typing_rule(LAYER_NORM)(_same_type)
-contract(GATE, NORM_ACT, LAYER_NORM)(_point_contract)
-
-
-@typing_rule(NORM_ACT)
-def _infer_norm_act(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    if attrs["act"] not in ACTIVATIONS:
-        raise ctx.error(
-            "GEO302",
-            f"`{attrs['act']}` is not a known activation",
-            label="unknown activation",
-            help="activations: " + ", ".join(f"`{n}`" for n in ACTIVATIONS),
-        )
-    return (types[0],)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,7 +361,9 @@ TP_CONV = define(
         attr("hidden", AttrKind.INT, 64),
         attr("algorithm", AttrKind.SYMBOL, "auto", choices=TP_CONV_ALGORITHMS),
     ),
-    dataclasses.replace(_IRREPS, euclidean=LAYER, learned=True, commutes_gather=False, bias=True),
+    dataclasses.replace(
+        IRREP_TRAITS, euclidean=LAYER, learned=True, commutes_gather=False, bias=True
+    ),
     "`out` over nodes: NequIP's convolution, the channelwise tensor product of `h[src]` and "
     "`sh` with weights `mlp(w)`, summed into `dst`, then `linear` to `out` (`h` over nodes, `sh` "
     "and `w` over edges, `GEO305`; `w` invariant, `GEO401`; `out` reachable, `GEO403`)",
@@ -536,14 +432,12 @@ def _tp_conv_contract(
 
 
 __all__ = [
-    "NAMED_IRREPS",
+    "NAMEDIRREP_TRAITS",
     "TP_CONV_ALGORITHMS",
     "TP_MODES",
     "ConvPaths",
     "atom_irrep",
     "conv_paths",
-    "even_scalar_count",
-    "gated_terms",
     "kernel_irreps",
     "scalar_parity",
     "uses_parity",

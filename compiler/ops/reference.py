@@ -21,7 +21,7 @@ _ACTIVATIONS = "<!-- activations -->"
 
 def render(template: str) -> str:
     """The page: ``template`` with its markers replaced by the generated tables."""
-    from geoc.ops.core import ACTIVATIONS
+    from geoc.ops.layers import ACTIVATIONS
 
     lookup("linear")  # loads every family
     page = _MARKER.sub(lambda m: family_table(m.group(1)), template)

@@ -26,10 +26,10 @@ from geoc.diagnostics import Diagnostic
 from geoc.domains import SPECTRUM_AXIS, Domain, DomainKind
 from geoc.groups import Geometric, Group, Rotations
 from geoc.ops import (
+    PLAIN,
     REGISTRY,
     AttrKind,
     OpContext,
-    Traits,
     attr,
     contract,
     define,
@@ -171,20 +171,8 @@ def grid_symmetry_error(group: Group, domain: Domain) -> str | None:
 # Typing rules
 
 #: Spectral layers take fields channel-first and are linear in them.
-_SPECTRAL = Traits(
-    elementwise=False,
-    fields=True,
-    spectra=False,
-    weights=False,
-    euclidean=None,
-    ambient=False,
-    channel_first=True,
-    channel_last_when=None,
-    learned=True,
-    linear_in=("z",),
-    commutes_gather=False,
-    commutes_scatter=False,
-    bias=False,
+_SPECTRAL = dataclasses.replace(
+    PLAIN, fields=True, channel_first=True, learned=True, linear_in=("z",), commutes_gather=False
 )
 _TRANSFORM = dataclasses.replace(_SPECTRAL, learned=False)
 

@@ -69,4 +69,22 @@ class Traits:
     bias: bool
 
 
-__all__ = ["CallPredicate", "EuclideanOnly", "Traits"]
+#: What the family presets start from: a map of each element on its own, of plain values only
+#: (no fields, coefficients or weight spaces), without parameters.
+PLAIN = Traits(
+    elementwise=False,
+    fields=False,
+    spectra=False,
+    weights=False,
+    euclidean=None,
+    ambient=False,
+    channel_first=False,
+    channel_last_when=None,
+    learned=False,
+    linear_in=(),
+    commutes_gather=True,
+    commutes_scatter=False,
+    bias=False,
+)
+
+__all__ = ["PLAIN", "CallPredicate", "EuclideanOnly", "Traits"]

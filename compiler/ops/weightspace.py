@@ -41,10 +41,10 @@ from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import HIDDEN_AXIS, WEIGHTS_AXIS, Domain, DomainKind
 from geoc.groups import Group, Permutation
 from geoc.ops import (
+    PLAIN,
     REGISTRY,
     AttrKind,
     OpContext,
-    Traits,
     attr,
     contract,
     define,
@@ -297,21 +297,7 @@ def check_weightspace_symmetry(group: Group, domain: Domain, span: Span | None) 
 # Typing rules
 
 #: DWSNet layers: on weight-space values only.
-_DWS = Traits(
-    elementwise=False,
-    fields=False,
-    spectra=False,
-    weights=True,
-    euclidean=None,
-    ambient=False,
-    channel_first=False,
-    channel_last_when=None,
-    learned=False,
-    linear_in=("x",),
-    commutes_gather=False,
-    commutes_scatter=False,
-    bias=False,
-)
+_DWS = dataclasses.replace(PLAIN, weights=True, linear_in=("x",), commutes_gather=False)
 
 
 def _weights_input(ctx: OpContext, ftype: FeatureType) -> WeightSpace:
