@@ -8,24 +8,21 @@ channels, copy-major. ``terms`` arguments list ``(mul, dim, kind)`` per term, in
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-#: Pointwise non-linearities by name (the names of the `.geo` language).
-ACTIVATIONS = {
-    "relu": F.relu,
-    "silu": F.silu,
-    "swish": F.silu,
-    "gelu": F.gelu,
-    "sigmoid": torch.sigmoid,
-    "softplus": F.softplus,
-    "elu": F.elu,
-    "leaky_relu": F.leaky_relu,
-    "tanh": torch.tanh,
-    "identity": lambda x: x,
-}
 Terms = tuple[tuple[int, int, str], ...]
+
+
+def _torch_function(dotted: str | None) -> Callable[[Tensor], Tensor]:
+    """``torch.tanh`` from its dotted name (geoc's activation table); None is the identity."""
+    if dotted is None:
+        return lambda x: x
+    return functools.reduce(getattr, dotted.split(".")[1:], torch)
 
 
 # --- spherical harmonics ----------------------------------------------------------------------
@@ -162,10 +159,11 @@ def _safe_norm(v: Tensor) -> Tensor:
     return torch.where(sq > 0, sq.clamp(min=torch.finfo(sq.dtype).tiny).sqrt(), 0.0)
 
 
-def norm_act(x: Tensor, terms: Terms, act: str, bias: Tensor | None) -> Tensor:
-    """``even`` scalars through ``act``; each copy ``v`` of the other terms becomes
-    ``v * act(|v| + b) / |v|`` (0 at ``v = 0``), with one bias ``b`` per such copy."""
-    fn, out, at = ACTIVATIONS[act], [], 0
+def norm_act(x: Tensor, terms: Terms, act: str | None, bias: Tensor | None) -> Tensor:
+    """``even`` scalars through ``act`` (a torch function by dotted name; None: the identity);
+    each copy ``v`` of the other terms becomes ``v * act(|v| + b) / |v|`` (0 at ``v = 0``), with
+    one bias ``b`` per such copy."""
+    fn, out, at = _torch_function(act), [], 0
     for block, (mul, _, kind) in zip(_blocks(x, terms), terms, strict=True):
         if kind == "even":
             out.append(fn(block))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from geoc.diagnostics import Diagnostic
 from geoc.groups import Group
@@ -16,18 +17,29 @@ from geoc.ops.core import axes_text, not_invariant, point_violation
 from geoc.ops.euclidean import ACT, LAYER
 from geoc.types import SCALAR, FeatureType, Term
 
-#: Pointwise non-linearities; the odd ones commute with sign flips (pseudoscalars).
+
+@dataclass(frozen=True)
+class Activation:
+    """A pointwise non-linearity: whether it is odd (it commutes with sign flips, so it may act
+    on pseudoscalars), and the torch function that computes it by its dotted name, which the
+    backend resolves (None: the identity, no computation)."""
+
+    odd: bool
+    torch: str | None
+
+
+#: The activations of the language, by name: the one table the compiler and backend read.
 ACTIVATIONS = {
-    "relu": False,
-    "silu": False,
-    "swish": False,
-    "gelu": False,
-    "sigmoid": False,
-    "softplus": False,
-    "elu": False,
-    "leaky_relu": False,
-    "tanh": True,
-    "identity": True,
+    "relu": Activation(odd=False, torch="torch.nn.functional.relu"),
+    "silu": Activation(odd=False, torch="torch.nn.functional.silu"),
+    "swish": Activation(odd=False, torch="torch.nn.functional.silu"),
+    "gelu": Activation(odd=False, torch="torch.nn.functional.gelu"),
+    "sigmoid": Activation(odd=False, torch="torch.sigmoid"),
+    "softplus": Activation(odd=False, torch="torch.nn.functional.softplus"),
+    "elu": Activation(odd=False, torch="torch.nn.functional.elu"),
+    "leaky_relu": Activation(odd=False, torch="torch.nn.functional.leaky_relu"),
+    "tanh": Activation(odd=True, torch="torch.tanh"),
+    "identity": Activation(odd=True, torch=None),
 }
 
 #: Learned maps on the channels of each element (1x1 maps on fields).
@@ -206,7 +218,7 @@ def _infer_act(
 @contract(ACT_OP)
 def _act_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     (a,) = types
-    odd = ACTIVATIONS[attrs["fn"]]
+    odd = ACTIVATIONS[attrs["fn"]].odd
     moved = [x for x in not_invariant(ctx, a) if not ctx.group.permutes(x)]
     bad = [x for x in moved if not (odd and ctx.group.is_sign(x))]
     if not bad:

@@ -26,7 +26,7 @@ def render(template: str) -> str:
     lookup("linear")  # loads every family
     page = _MARKER.sub(lambda m: family_table(m.group(1)), template)
     names = ", ".join(f"`{name}`" for name in ACTIVATIONS)
-    odd = ", ".join(f"`{name}`" for name, is_odd in ACTIVATIONS.items() if is_odd)
+    odd = ", ".join(f"`{name}`" for name, fn in ACTIVATIONS.items() if fn.odd)
     text = f"Activations: {names}; the odd ones ({odd}) also act on sign representations."
     return page.replace(_ACTIVATIONS, text)
 

@@ -30,6 +30,7 @@ from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS
 from geoc.groups import Group
 from geoc.ir import Node
+from geoc.ops.layers import ACTIVATIONS
 from geoc.ops.o3 import ConvPaths, conv_paths, kernel_irreps, scalar_parity
 from geoc.types import FeatureType, Term, scalars
 
@@ -78,7 +79,8 @@ def lower_norm_act(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     terms = _terms(ctx.group, ftype, lambda t: "even" if scalar_parity(t.atom) == 1 else "normed")
     normed = sum(mul for mul, _, kind in terms if kind == "normed")
     bias = _constant_param(ctx, f"{node.id}.bias", torch.zeros(normed)) if normed else None
-    return ctx.call(rt_o3.norm_act, args[0], terms, node.attrs["act"], bias)
+    act = ACTIVATIONS[node.attrs["act"]].torch
+    return ctx.call(rt_o3.norm_act, args[0], terms, act, bias)
 
 
 def _norm_group(term: Term) -> str:
