@@ -39,6 +39,7 @@ ACTIVATIONS = {
     "elu": Activation(odd=False, torch="torch.nn.functional.elu"),
     "leaky_relu": Activation(odd=False, torch="torch.nn.functional.leaky_relu"),
     "tanh": Activation(odd=True, torch="torch.tanh"),
+    "sin": Activation(odd=True, torch="torch.sin"),  # SIREN (Sitzmann et al. 2020)
     "identity": Activation(odd=True, torch=None),
 }
 
