@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
-from geoc.domains import Domain, DomainKind, domain_from_ast
+from geoc.domains import Domain, domain_from_ast
 from geoc.grammar import ast
 from geoc.groups import MANIFOLD_DIMS, Group, Rotations, UnsupportedAtom, group_from_ast
 from geoc.ir import Graph, Node, Port, ValueRef
 from geoc.ops import REQUIRED, ArgKind, AttrKind, OpContext, Param, infer_call, lookup
-from geoc.ops.spectral import check_field_channels, grid_symmetry_error
-from geoc.ops.weightspace import check_weightspace_symmetry, check_weightspace_type
 from geoc.program import Program
 from geoc.types import FeatureType, points_dim, type_from_ast
 
@@ -117,18 +115,7 @@ class Elaborator:
                         help=f"the domain's axes: {', '.join(domain.axes) or 'none'}",
                     )
                 )
-        wrong = grid_symmetry_error(group, domain)
-        if wrong:
-            raise GeoError(
-                Diagnostic(
-                    "GEO408",
-                    f"`{group}` does not act on the domain `{domain}`",
-                    sym[0].span,
-                    label="no action on this grid",
-                    help=f"{wrong}; declare that (or `trivial`)",
-                )
-            )
-        check_weightspace_symmetry(group, domain, sym[0].span if sym else None)
+        domain.rules.check_symmetry(group, domain, sym[0].span if sym else None)
         return group.with_default_dim(domain.dim or self._points_dim(params)), domain
 
     def _points_dim(self, params: dict[str, Any]) -> int | None:
@@ -142,22 +129,8 @@ class Elaborator:
         return points_dim(types)
 
     def _check_ports(self) -> None:
-        if self.domain.kind is DomainKind.POINTCLOUD:
-            self.graph.positions = self._positions_input()
-
-    def _positions_input(self) -> str:
-        wanted = f"point({self.domain.dim}) over {self.domain.axis}"
-        found = [p.name for p in self.graph.inputs.values() if str(p.type) == wanted]
-        if len(found) != 1:
-            raise GeoError(
-                Diagnostic(
-                    "GEO204",
-                    f"a point cloud builds its edges from one input `{wanted}`; found {len(found)}",
-                    self.model.name.span,
-                    help=f"declare exactly one `input pos: {wanted}`",
-                )
-            )
-        return found[0]
+        rules = self.domain.rules
+        self.graph.positions = rules.positions(self.domain, self.graph.inputs, self.model.name.span)
 
     # --- statements ---
 
@@ -248,8 +221,7 @@ class Elaborator:
     def _declared_type(self, expr: ast.Expr, scope: Scope) -> FeatureType:
         ftype = type_from_ast(expr, scope.consts())
         type_ctx = OpContext("type", self.group, self.domain, expr.span)
-        check_field_channels(type_ctx, ftype)
-        check_weightspace_type(type_ctx, ftype)
+        self.domain.rules.check_type(type_ctx, ftype)
         for atom in ftype.atoms:
             try:
                 self.group.atom_dim(atom)

@@ -22,9 +22,9 @@ from torch import fx
 from geoc.backends.torch_fx import runtime as rt
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS, DomainKind, EdgeRule
+from geoc.domains.grid import is_field, is_field_axis
 from geoc.ir import Graph, Node, Port, ValueRef
 from geoc.ops import lookup
-from geoc.ops.spectral import is_field, is_field_axis
 from geoc.types import FeatureType
 
 Lowering = Callable[["LowerCtx", Node, list[fx.Node]], fx.Node]

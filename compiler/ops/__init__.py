@@ -21,7 +21,7 @@ from typing import Any
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain
-from geoc.groups import Group
+from geoc.groups import Group, UnsupportedAtom
 from geoc.ops.traits import PLAIN, Traits
 from geoc.types import FeatureType
 
@@ -176,15 +176,29 @@ def infer_call(
     """The output types of one call: ``op``'s typing rule behind the checks its traits ask
     for, so that every operator is typed the same way."""
     from geoc.ops.euclidean import guard_manifold_inputs
-    from geoc.ops.solver_ops import check_channel_atoms
-    from geoc.ops.spectral import check_field_use
-    from geoc.ops.weightspace import check_weightspace_use
 
-    check_field_use(ctx, types)
-    check_weightspace_use(ctx, types)
+    ctx.domain.rules.check_use(ctx, op, types)
     out_types = op.infer(ctx, guard_manifold_inputs(ctx, op, types), attrs)
-    check_channel_atoms(ctx, out_types)
+    _check_result_atoms(ctx, out_types)
     return out_types
+
+
+def _check_result_atoms(ctx: OpContext, types: Sequence[FeatureType]) -> None:
+    """GEO330 when a result holds an atom the channel group cannot act on (the O(3) irreps of
+    `spherical_harmonics` under `Lorentz(2)`, say), before anything is built."""
+    if ctx.group.matrix is None:
+        return
+    for ftype in types:
+        for atom in ftype.atoms:
+            try:
+                ctx.group.atom_dim(atom)
+            except UnsupportedAtom as err:
+                raise ctx.error(
+                    "GEO330",
+                    f"`{ctx.op}` gives `{ftype.with_axes(())}`: {err}",
+                    label=str(ftype.with_axes(())),
+                    help=err.help,
+                ) from None
 
 
 def lookup(name: str) -> OpDef | None:

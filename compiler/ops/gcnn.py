@@ -29,9 +29,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from geoc.domains import DomainKind
+from geoc.domains.grid import TORUS, rotates_grid
+from geoc.domains.torus import symmetry_error
 from geoc.groups import Group
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, define, tensor, typing_rule
-from geoc.ops.spectral import TORUS, grid_symmetry_error, rotates_grid
 from geoc.types import SCALAR, AtomKind, FeatureType, Term
 
 POOL_REDUCTIONS = ("max", "mean")
@@ -96,7 +97,7 @@ def _needs_grid_rotations(ctx: OpContext) -> None:
     ok = (
         ctx.domain.kind is DomainKind.TORUS
         and rotates_grid(ctx.group)
-        and grid_symmetry_error(ctx.group, ctx.domain) is None
+        and symmetry_error(ctx.group, ctx.domain) is None
     )
     if not ok:
         raise ctx.error(

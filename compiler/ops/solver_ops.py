@@ -30,7 +30,7 @@ import numpy as np
 
 from geoc import solver
 from geoc.diagnostics import Diagnostic
-from geoc.groups import MATRIX_ATOMS, SOLVER_ATOMS, Group, UnsupportedAtom
+from geoc.groups import MATRIX_ATOMS, SOLVER_ATOMS, Group
 from geoc.ops import PLAIN, OpContext, define, tensor, typing_rule
 from geoc.ops.core import copies, joint_axes
 from geoc.types import SCALAR, Atom, AtomKind, FeatureType, Term
@@ -128,24 +128,6 @@ def invariant_form(group: Group, atom: Atom) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # linear under a solver group: typing (atoms) and contract (Schur: a reachable output)
-
-
-def check_channel_atoms(ctx: OpContext, types: Sequence[FeatureType]) -> None:
-    """GEO330 when an operator's result holds an atom the channel group cannot act on (the O(3)
-    irreps of `spherical_harmonics` under `Lorentz(2)`, say), before anything is built."""
-    if ctx.group.matrix is None:
-        return
-    for ftype in types:
-        for atom in ftype.atoms:
-            try:
-                ctx.group.atom_dim(atom)
-            except UnsupportedAtom as err:
-                raise ctx.error(
-                    "GEO330",
-                    f"`{ctx.op}` gives `{ftype.with_axes(())}`: {err}",
-                    label=str(ftype.with_axes(())),
-                    help=err.help,
-                ) from None
 
 
 def check_solver_linear(ctx: OpContext, source: FeatureType, target: FeatureType) -> None:

@@ -23,11 +23,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from geoc.diagnostics import Diagnostic
-from geoc.domains import SPECTRUM_AXIS, Domain, DomainKind
-from geoc.groups import Geometric, Group, Rotations
+from geoc.domains import SPECTRUM_AXIS
+from geoc.domains.grid import (
+    SPHERE,
+    TORUS,
+    check_field_channels,
+    is_field,
+    is_field_axis,
+    rotates_grid,
+)
+from geoc.groups import Rotations
 from geoc.ops import (
     PLAIN,
-    REGISTRY,
     AttrKind,
     OpContext,
     attr,
@@ -36,135 +43,11 @@ from geoc.ops import (
     tensor,
     typing_rule,
 )
-from geoc.types import AtomKind, FeatureType
-
-TORUS, SPHERE = DomainKind.TORUS.value, DomainKind.SPHERE.value
-FIELD_AXES = frozenset({TORUS, SPHERE, SPECTRUM_AXIS})
+from geoc.types import FeatureType
 
 #: What each spectral operator needs its input to be over.
 _NEEDS = {"spectral_conv": TORUS, "sht": SPHERE, "sfno_conv": SPHERE, "isht": SPECTRUM_AXIS}
 SFNO_FILTERS = ("degree", "degree_order")
-
-
-def is_field_axis(axis: str) -> bool:
-    """Values over ``axis`` are fields: a grid, or the coefficients of one."""
-    return axis in FIELD_AXES
-
-
-def is_field(ftype: FeatureType) -> bool:
-    return bool(ftype.axes) and is_field_axis(ftype.axes[0])
-
-
-def check_field_use(ctx: OpContext, types: Sequence[FeatureType]) -> None:
-    """GEO311 for an operator that is not defined on fields, called on one."""
-    traits = REGISTRY[ctx.op].traits
-    for index, ftype in enumerate(types):
-        # Coefficients are complex: only linear maps that commute with Wigner D act on them.
-        if ftype.axes == (SPECTRUM_AXIS,) and not traits.spectra:
-            raise ctx.error(
-                "GEO311",
-                f"`{ctx.op}` does not act on spherical-harmonic coefficients: `{ftype}`",
-                arg=index,
-                label=str(ftype),
-                help="coefficients take `+`, `-`, a constant factor and `isht`; transform back "
-                "with `isht(...)` first",
-            )
-        if is_field(ftype) and not traits.fields:
-            raise ctx.error(
-                "GEO311",
-                f"`{ctx.op}` does not act on fields: `{ftype}`",
-                arg=index,
-                label=str(ftype),
-                help="fields take `linear`, `mlp`, `act`, `+`, `-`, `*`, `concat`, "
-                "`spectral_conv`, `sht`, `isht`, `sfno_conv`, the group convolutions "
-                "(docs/gcnn.md) and `sum` / `mean` / `max` over a torus",
-            )
-
-
-def check_field_channels(ctx: OpContext, ftype: FeatureType, arg: int | None = None) -> None:
-    """GEO310 unless every channel of a field is a scalar, or ``regular`` where a rotation
-    group acts on a torus (group feature maps, docs/gcnn.md)."""
-    if not is_field(ftype):
-        return
-    allowed = {AtomKind.SCALAR} | ({AtomKind.REGULAR} if rotates_grid(ctx.group) else set())
-    bad = [a for a in ftype.atoms if a.kind not in allowed and str(a) != "0e"]
-    if bad:
-        raise ctx.error(
-            "GEO310",
-            f"a field over `{ftype.axes[0]}` carries scalar channels, not `{bad[0]}`",
-            arg=arg,
-            label=str(ftype),
-            help=_channels_help(ctx.group),
-        )
-
-
-def _channels_help(group: Group) -> str:
-    if rotates_grid(group):
-        return "write the channels as `k x scalar` (images) or `k x regular` (group feature maps)"
-    return "write the channels as `k x scalar`: the group moves the grid, not the channels"
-
-
-#: Orders of the rotations that map a square grid onto itself (multiples of 90°).
-GRID_ROTATION_ORDERS = (1, 2, 4)
-
-
-def rotates_grid(group: Group) -> bool:
-    """Whether ``group`` is ``C(n)`` / ``D(n)``, alone or with ``T(2)``: rotations (and
-    reflections) of a 2-D torus grid about its origin (docs/gcnn.md). Whether they map the
-    grid onto itself (n | 4, a square grid for n = 4) is :func:`grid_symmetry_error`'s call."""
-    factor = group.matrix
-    if factor is None or factor.family not in ("C", "D"):
-        return False
-    others = [f for f in group.factors if f is not factor]
-    translations = [f for f in others if f == Geometric(2, Rotations.NONE, True)]
-    return len(translations) == len(others) <= 1
-
-
-def _rotation_error(group: Group, domain: Domain) -> str | None:
-    """Why the rotation group ``group`` (:func:`rotates_grid`) has no exact action on the
-    torus ``domain`` (None when it has one)."""
-    grid = domain.grid
-    n = group.matrix.n
-    if len(grid) != 2:
-        return (
-            f"`{group.matrix}` rotates a 2-D grid; a {len(grid)}-D torus carries `T({len(grid)})`"
-        )
-    if n not in GRID_ROTATION_ORDERS:
-        return (
-            "only rotations by multiples of 90° map grid points to grid points: "
-            "`C(4)`, `D(4)` (or `C(2)`, `D(2)`, `C(1)`, `D(1)`), with `T(2)` for shifts"
-        )
-    if n == 4 and grid[0] != grid[1]:
-        return (
-            f"a 90° rotation maps the {grid[0]}x{grid[1]} grid onto itself only when it is "
-            "square; use `torus(n, n)`, or `C(2)` / `D(2)`"
-        )
-    return None
-
-
-def grid_symmetry_error(group: Group, domain: Domain) -> str | None:
-    """Why ``group`` has no action on a grid domain (None when it has one).
-
-    A torus ``torus(n1, ..., nd)`` carries the cyclic shifts ``T(d)``; a square 2-D torus also
-    ``C(4)`` / ``D(4)`` (rotations by 90° and reflections about the origin), alone or with
-    ``T(2)`` (the wallpaper groups p4 / p4m); a sphere carries ``SO(3)``, or ``SO(2)`` about
-    its polar axis.
-    """
-    if not domain.is_field or not group.factors:
-        return None
-    geo = group.geometric
-    alone = len(group.factors) == 1 and geo is not None
-    if domain.kind is DomainKind.TORUS:
-        d = len(domain.grid)
-        if rotates_grid(group):
-            return _rotation_error(group, domain)
-        if alone and geo.rotations is Rotations.NONE and geo.n == d:
-            return None
-        rotations = ", and a square 2-D one `C(4)` / `D(4)` with or without `T(2)`"
-        return f"a {d}-D torus carries the cyclic shifts `T({d})`" + (rotations if d == 2 else "")
-    if alone and geo.rotations is Rotations.SO and not geo.translations and geo.n in (2, 3):
-        return None
-    return "a sphere carries the rotations `SO(3)`, or `SO(2)` about its polar axis"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,3 +231,7 @@ def _sfno_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) ->
             )
         ]
     return []
+
+
+# Field helpers that live with the grid domains, for the backend's lowering rules.
+__all__ = ["is_field", "is_field_axis", "rotates_grid", "sphere_bandwidth"]

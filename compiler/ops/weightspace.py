@@ -37,12 +37,10 @@ from functools import cached_property
 
 import numpy as np
 
-from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import HIDDEN_AXIS, WEIGHTS_AXIS, Domain, DomainKind
-from geoc.groups import Group, Permutation
+from geoc.domains.weightspace import check_scalar_channels, is_weight_value
 from geoc.ops import (
     PLAIN,
-    REGISTRY,
     AttrKind,
     OpContext,
     attr,
@@ -51,7 +49,7 @@ from geoc.ops import (
     tensor,
     typing_rule,
 )
-from geoc.types import AtomKind, FeatureType, scalars
+from geoc.types import FeatureType, scalars
 
 POOL_REDUCTIONS = ("mean", "sum", "max")
 
@@ -210,90 +208,6 @@ def _subset(items: tuple[int, ...], chosen: tuple[bool, ...]) -> tuple[int, ...]
 
 
 # ---------------------------------------------------------------------------------------------
-# Checks the elaborator runs: declared types, operator use, the symmetry
-
-
-def is_weight_value(ftype: FeatureType) -> bool:
-    return ftype.axes == (WEIGHTS_AXIS,)
-
-
-def check_weightspace_type(ctx: OpContext, ftype: FeatureType) -> None:
-    """GEO341 for a value over `hidden` (or `weights` and more); GEO340 unless scalar."""
-    if ctx.domain.kind is not DomainKind.WEIGHTSPACE:
-        return
-    axes = ftype.axes
-    if HIDDEN_AXIS in axes or (WEIGHTS_AXIS in axes and len(axes) > 1):
-        raise ctx.error(
-            "GEO341",
-            f"a weight-space value lives over `{WEIGHTS_AXIS}` alone, not `{', '.join(axes)}`",
-            label=str(ftype),
-            help=f"write `... over {WEIGHTS_AXIS}`; `{HIDDEN_AXIS}` names the neurons that "
-            f"`S({HIDDEN_AXIS})` permutes, not an axis of values",
-        )
-    _scalar_channels(ctx, ftype)
-
-
-def _scalar_channels(ctx: OpContext, ftype: FeatureType, arg: int | None = None) -> None:
-    bad = [a for a in ftype.atoms if a.kind is not AtomKind.SCALAR and str(a) != "0e"]
-    if WEIGHTS_AXIS in ftype.axes and bad:
-        raise ctx.error(
-            "GEO340",
-            f"a value over `{WEIGHTS_AXIS}` carries scalar channels, not `{bad[0]}`",
-            arg=arg,
-            label=str(ftype),
-            help="write the channels as `k x scalar`: `S(hidden)` moves the weights, not the "
-            "channels",
-        )
-
-
-def check_weightspace_use(ctx: OpContext, types: Sequence[FeatureType]) -> None:
-    """GEO342 for an operator not defined on weight-space values; GEO343 for one that mixes
-    them with global values."""
-    placed = [i for i, t in enumerate(types) if is_weight_value(t)]
-    if not placed:
-        return
-    if not REGISTRY[ctx.op].traits.weights:
-        raise ctx.error(
-            "GEO342",
-            f"`{ctx.op}` does not act on weight-space values: `{types[placed[0]]}`",
-            arg=placed[0],
-            label=str(types[placed[0]]),
-            help="weight-space values take `dws_linear`, `dws_pool`, `dws_flatten` and the "
-            "pointwise `linear`, `mlp`, `act`, `+`, `-`, `*`, `concat`",
-        )
-    # Several values combine all over `weights` or none (a value here is over `weights`).
-    loose = [i for i, t in enumerate(types) if not t.axes]
-    if loose:
-        raise ctx.error(
-            "GEO343",
-            f"`{ctx.op}` combines a value over `{WEIGHTS_AXIS}` with a global value",
-            arg=loose[0],
-            label=str(types[loose[0]]),
-            help="a global value does not broadcast over the weights; combine global values "
-            "after `dws_pool`, or map the weights with `dws_linear`",
-        )
-
-
-def check_weightspace_symmetry(group: Group, domain: Domain, span: Span | None) -> None:
-    """GEO431 unless every factor of the group is ``S(hidden)``."""
-    if domain.kind is not DomainKind.WEIGHTSPACE:
-        return
-    for factor in group.factors:
-        if isinstance(factor, Permutation) and factor.axis == HIDDEN_AXIS:
-            continue
-        raise GeoError(
-            Diagnostic(
-                "GEO431",
-                f"`{factor}` does not act on the weight space `{domain}`",
-                span,
-                label="no action on the weights",
-                help=f"a weight space carries `S({HIDDEN_AXIS})`, the permutations of each "
-                f"hidden layer's neurons; declare `symmetry S({HIDDEN_AXIS})` (or `trivial`)",
-            )
-        )
-
-
-# ---------------------------------------------------------------------------------------------
 # Typing rules
 
 #: DWSNet layers: on weight-space values only.
@@ -341,7 +255,7 @@ def _infer_dws_linear(
             help="write the output type without `over`",
         )
     result = out.with_axes((WEIGHTS_AXIS,))
-    _scalar_channels(ctx, result)
+    check_scalar_channels(ctx, result)
     return (result,)
 
 
