@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
+from geoc.elaborate.constants import evaluate
 from geoc.grammar import ast
 
 if TYPE_CHECKING:
@@ -136,13 +137,8 @@ def axis_argument(expr: ast.Call) -> str:
 
 
 def constant(expr: ast.Expr | None, env: Env, default: object) -> object:
-    if expr is None:
-        return default
-    if isinstance(expr, (ast.Int, ast.Float)):
-        return expr.value
-    if isinstance(expr, ast.Name) and expr.id in env:
-        return env[expr.id]
-    return None
+    """The compile-time value of an argument (``default`` when it is not given)."""
+    return default if expr is None else evaluate(expr, env)
 
 
 def grid_size(expr: ast.Expr, env: Env, least: int) -> int:

@@ -206,6 +206,15 @@ def lookup(name: str) -> OpDef | None:
     return REGISTRY.get(name)
 
 
+def syntax_op(symbol: str, tensors: int) -> OpDef:
+    """The operator written ``symbol`` with ``tensors`` tensor operands: ``-`` with two is
+    ``a - b``, with one ``-a``; ``[]`` is ``x[src]``."""
+    _load_families()
+    return next(
+        op for op in REGISTRY.values() if op.syntax == symbol and len(op.tensor_params) == tensors
+    )
+
+
 def _load_families() -> None:
     """Import every family module once (each registers its operators on import)."""
     from geoc.ops import (  # noqa: F401
@@ -254,6 +263,7 @@ __all__ = [
     "define",
     "infer_call",
     "lookup",
+    "syntax_op",
     "tensor",
     "tensors",
     "typing_rule",
