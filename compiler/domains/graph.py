@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-from geoc.domains.base import (
-    EDGE_AXIS,
-    Domain,
-    DomainKind,
-    DomainRules,
-    EdgeRule,
-    Env,
-    axis_argument,
-    no_kwargs,
-    register,
-)
+from geoc.domains import base
+from geoc.domains.base import Domain, DomainKind, DomainRules
 from geoc.grammar import ast
 
 
-def parse(expr: ast.Call, env: Env) -> Domain:
-    axis = axis_argument(expr)
-    no_kwargs(expr, set())
-    return Domain(DomainKind.GRAPH, axis, edges=EdgeRule.GIVEN)
+def parse(expr: ast.Call, env: base.Env) -> Domain:
+    axis = base.axis_argument(expr)
+    base.no_kwargs(expr, set())
+    return Domain(DomainKind.GRAPH, axis, edges=base.EdgeRule.GIVEN)
 
 
-register(
+base.register(
     DomainRules(
         DomainKind.GRAPH,
         describe=lambda d: f"graph({d.axis})",
-        axes=lambda d: (d.axis, EDGE_AXIS),
+        axes=lambda d: (d.axis, base.EDGE_AXIS),
         parse=parse,
     )
 )

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from geoc.domains.base import (
-    Domain,
-    DomainKind,
-    DomainRules,
-    Env,
-    axis_argument,
-    no_kwargs,
-    register,
-)
+from geoc.domains import base
+from geoc.domains.base import Domain, DomainKind, DomainRules
 from geoc.grammar import ast
 
 
-def parse(expr: ast.Call, env: Env) -> Domain:
-    axis = axis_argument(expr)
-    no_kwargs(expr, set())
+def parse(expr: ast.Call, env: base.Env) -> Domain:
+    axis = base.axis_argument(expr)
+    base.no_kwargs(expr, set())
     return Domain(DomainKind.SET, axis)
 
 
-register(
+base.register(
     DomainRules(
         DomainKind.SET,
         describe=lambda d: f"set({d.axis})",

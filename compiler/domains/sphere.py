@@ -5,18 +5,8 @@ and their spherical-harmonic coefficients over ``spectrum``."""
 from __future__ import annotations
 
 from geoc.diagnostics import GeoError, Span
-from geoc.domains.base import (
-    SPECTRUM_AXIS,
-    SPHERE_GRIDS,
-    Domain,
-    DomainKind,
-    DomainRules,
-    Env,
-    bad,
-    grid_size,
-    no_kwargs,
-    register,
-)
+from geoc.domains import base
+from geoc.domains.base import Domain, DomainKind, DomainRules
 from geoc.domains.grid import SPHERE, check_field_channels, check_field_use, no_action
 from geoc.grammar import ast
 from geoc.groups import Group, Rotations
@@ -24,20 +14,20 @@ from geoc.groups import Group, Rotations
 _USAGE = "write `sphere(nlat=32, nlon=64, grid=equiangular)`"
 
 
-def parse(expr: ast.Call, env: Env) -> Domain:
-    no_kwargs(expr, {"nlat", "nlon", "grid"})
+def parse(expr: ast.Call, env: base.Env) -> Domain:
+    base.no_kwargs(expr, {"nlat", "nlon", "grid"})
     kwargs = {k.name.id: k.value for k in expr.kwargs}
     positional = dict(zip(("nlat", "nlon"), expr.args, strict=False))
     if len(expr.args) > 2 or set(positional) & set(kwargs):
-        raise GeoError(bad(expr, _USAGE))
+        raise GeoError(base.bad(expr, _USAGE))
     kwargs |= positional
     if "nlat" not in kwargs or "nlon" not in kwargs:
-        raise GeoError(bad(expr, _USAGE))
-    nlat, nlon = grid_size(kwargs["nlat"], env, 4), grid_size(kwargs["nlon"], env, 4)
+        raise GeoError(base.bad(expr, _USAGE))
+    nlat, nlon = base.grid_size(kwargs["nlat"], env, 4), base.grid_size(kwargs["nlon"], env, 4)
     grid = kwargs.get("grid")
     quadrature = grid.id if isinstance(grid, ast.Name) else "equiangular" if grid is None else ""
-    if quadrature not in SPHERE_GRIDS:
-        raise GeoError(bad(grid or expr, "`grid` is `equiangular` or `legendre_gauss`"))
+    if quadrature not in base.SPHERE_GRIDS:
+        raise GeoError(base.bad(grid or expr, "`grid` is `equiangular` or `legendre_gauss`"))
     return Domain(DomainKind.SPHERE, SPHERE, grid=(nlat, nlon), quadrature=quadrature)
 
 
@@ -62,11 +52,11 @@ def describe(domain: Domain) -> str:
     return f"sphere(nlat={nlat}, nlon={nlon}, grid={domain.quadrature})"
 
 
-register(
+base.register(
     DomainRules(
         DomainKind.SPHERE,
         describe=describe,
-        axes=lambda d: (d.axis, SPECTRUM_AXIS),
+        axes=lambda d: (d.axis, base.SPECTRUM_AXIS),
         parse=parse,
         is_field=True,
         check_symmetry=_check_symmetry,

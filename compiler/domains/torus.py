@@ -4,23 +4,9 @@ cyclic shifts ``T(d)`` move, and on a square 2-D grid the rotations ``C(4)`` / `
 from __future__ import annotations
 
 from geoc.diagnostics import GeoError, Span
-from geoc.domains.base import (
-    Domain,
-    DomainKind,
-    DomainRules,
-    Env,
-    bad,
-    grid_size,
-    no_kwargs,
-    register,
-)
-from geoc.domains.grid import (
-    TORUS,
-    check_field_channels,
-    check_field_use,
-    no_action,
-    rotates_grid,
-)
+from geoc.domains import base
+from geoc.domains.base import Domain, DomainKind, DomainRules
+from geoc.domains.grid import TORUS, check_field_channels, check_field_use, no_action, rotates_grid
 from geoc.grammar import ast
 from geoc.groups import Group, Rotations
 
@@ -28,11 +14,11 @@ from geoc.groups import Group, Rotations
 GRID_ROTATION_ORDERS = (1, 2, 4)
 
 
-def parse(expr: ast.Call, env: Env) -> Domain:
-    no_kwargs(expr, set())
-    sizes = tuple(grid_size(arg, env, 2) for arg in expr.args)
+def parse(expr: ast.Call, env: base.Env) -> Domain:
+    base.no_kwargs(expr, set())
+    sizes = tuple(base.grid_size(arg, env, 2) for arg in expr.args)
     if not 1 <= len(sizes) <= 3:
-        raise GeoError(bad(expr, "`torus` takes one to three grid sizes: `torus(64, 64)`"))
+        raise GeoError(base.bad(expr, "`torus` takes one to three grid sizes: `torus(64, 64)`"))
     return Domain(DomainKind.TORUS, TORUS, grid=sizes)
 
 
@@ -79,7 +65,7 @@ def _check_symmetry(group: Group, domain: Domain, span: Span | None) -> None:
     no_action(group, domain, span, symmetry_error(group, domain))
 
 
-register(
+base.register(
     DomainRules(
         DomainKind.TORUS,
         describe=lambda d: f"torus({', '.join(map(str, d.grid))})",

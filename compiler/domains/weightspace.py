@@ -8,18 +8,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
-from geoc.domains.base import (
-    HIDDEN_AXIS,
-    WEIGHTS_AXIS,
-    Domain,
-    DomainKind,
-    DomainRules,
-    Env,
-    bad,
-    constant,
-    no_kwargs,
-    register,
-)
+from geoc.domains import base
+from geoc.domains.base import HIDDEN_AXIS, WEIGHTS_AXIS, Domain, DomainKind, DomainRules
 from geoc.grammar import ast
 from geoc.groups import Group, Permutation
 from geoc.types import AtomKind, FeatureType
@@ -28,21 +18,21 @@ if TYPE_CHECKING:
     from geoc.ops import OpContext, OpDef
 
 
-def parse(expr: ast.Call, env: Env) -> Domain:
+def parse(expr: ast.Call, env: base.Env) -> Domain:
     """``mlp`` lists the layer sizes, or names a list parameter."""
-    no_kwargs(expr, {"mlp"})
+    base.no_kwargs(expr, {"mlp"})
     given = next((kw.value for kw in expr.kwargs if kw.name.id == "mlp"), None)
     usage = "write `weightspace(mlp=[d0, d1, ..., dL])`: at least two positive layer sizes"
     if expr.args or given is None:
-        raise GeoError(bad(expr, usage))
+        raise GeoError(base.bad(expr, usage))
     items = given.items if isinstance(given, ast.List) else None
     value = env.get(given.id) if isinstance(given, ast.Name) else None
-    sizes = [constant(i, env, None) for i in items] if items is not None else value
+    sizes = [base.constant(i, env, None) for i in items] if items is not None else value
     if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
-        raise GeoError(bad(given, usage))
+        raise GeoError(base.bad(given, usage))
     for size, item in zip(sizes, items or [given] * len(sizes), strict=True):
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 65536:
-            raise GeoError(bad(item, "a layer size is an integer between 1 and 65536"))
+            raise GeoError(base.bad(item, "a layer size is an integer between 1 and 65536"))
     return Domain(DomainKind.WEIGHTSPACE, layers=tuple(sizes))
 
 
@@ -122,7 +112,7 @@ def check_weightspace_symmetry(group: Group, domain: Domain, span: Span | None) 
         )
 
 
-register(
+base.register(
     DomainRules(
         DomainKind.WEIGHTSPACE,
         describe=lambda d: f"weightspace(mlp=[{', '.join(map(str, d.layers))}])",

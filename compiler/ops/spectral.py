@@ -33,16 +33,7 @@ from geoc.domains.grid import (
     rotates_grid,
 )
 from geoc.groups import Rotations
-from geoc.ops import (
-    PLAIN,
-    AttrKind,
-    OpContext,
-    attr,
-    contract,
-    define,
-    tensor,
-    typing_rule,
-)
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
 from geoc.types import FeatureType
 
 #: What each spectral operator needs its input to be over.

@@ -39,16 +39,7 @@ import numpy as np
 
 from geoc.domains import HIDDEN_AXIS, WEIGHTS_AXIS, Domain, DomainKind
 from geoc.domains.weightspace import check_scalar_channels, is_weight_value
-from geoc.ops import (
-    PLAIN,
-    AttrKind,
-    OpContext,
-    attr,
-    contract,
-    define,
-    tensor,
-    typing_rule,
-)
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
 from geoc.types import FeatureType, scalars
 
 POOL_REDUCTIONS = ("mean", "sum", "max")
