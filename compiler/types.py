@@ -19,11 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
+from geoc.elaborate.constants import evaluate, is_number
 from geoc.grammar import ast
 
 
 class AtomKind(str, enum.Enum):
-    """The atom families of DSL.md §2; later issues add their own (tensor, regular, ...)."""
+    """The atom families of feature types (docs/language.md)."""
 
     SCALAR = "scalar"
     PSEUDOSCALAR = "pseudoscalar"
@@ -301,14 +302,7 @@ def _terms(expr: ast.Expr, env: dict[str, object]) -> list[Term]:
 
 
 def _multiplicity(expr: ast.Expr, env: dict[str, object]) -> int:
-    value: object = None
-    if isinstance(expr, ast.Int):
-        value = expr.value
-    elif isinstance(expr, ast.Name) and expr.id in env:
-        value = env[expr.id]
-    elif isinstance(expr, ast.BinOp) and expr.op is ast.BinOpKind.MUL:
-        left, right = _multiplicity(expr.left, env), _multiplicity(expr.right, env)
-        value = left * right
+    value = evaluate(expr, env)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise GeoError(_type_error(expr, "a multiplicity must be a non-negative integer", value))
     return value
@@ -392,11 +386,8 @@ def _curved_atom(expr: ast.Call, env: dict[str, object]) -> Atom:
 
 
 def _float_value(expr: ast.Expr, env: dict[str, object]) -> float | None:
-    value = expr.value if isinstance(expr, (ast.Int, ast.Float)) else None
-    if isinstance(expr, ast.Name):
-        value = env.get(expr.id)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return float(value) if ok else None
+    value = evaluate(expr, env)
+    return float(value) if is_number(value) else None  # type: ignore[arg-type]
 
 
 def _sized(atom: Atom, expr: ast.Expr) -> Atom:

@@ -27,17 +27,13 @@ if TYPE_CHECKING:
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS, EdgeRule
+from geoc.domains.grid import is_field, is_field_axis
 from geoc.ir import Graph, Node, Port, ValueRef
+from geoc.ops import lookup
 from geoc.types import FeatureType
 
 Lowering = Callable[["LowerCtx", Node, list[fx.Node]], fx.Node]
 LOWERINGS: dict[str, Lowering] = {}
-#: Rules that take fields as they come, ``[batch, channels, *grid]``. Every other rule sees a
-#: field channel-last, ``[batch, *grid, channels]``, as it sees values over an axis.
-CHANNEL_FIRST: set[str] = set()
-#: Elementwise rules: channel-first is fine when every operand is a field of the same grid.
-ELEMENTWISE = frozenset({"add", "sub", "neg", "scale", "mul", "act"})
-FIELD_AXES = frozenset({"torus", "sphere", "spectrum"})
 
 
 def load_lowerings() -> dict[str, Lowering]:
@@ -47,22 +43,16 @@ def load_lowerings() -> dict[str, Lowering]:
     return LOWERINGS
 
 
-def lowering(*ops: str, channel_first: bool = False) -> Callable[[Lowering], Lowering]:
+def lowering(*ops: str) -> Callable[[Lowering], Lowering]:
     """Register a function as the lowering rule of ``ops``."""
 
     def register(fn: Lowering) -> Lowering:
         for op in ops:
             assert op not in LOWERINGS, f"lowering of {op} registered twice"
             LOWERINGS[op] = fn
-            if channel_first:
-                CHANNEL_FIRST.add(op)
         return fn
 
     return register
-
-
-def _is_field(ftype: FeatureType) -> bool:
-    return bool(ftype.axes) and ftype.axes[0] in FIELD_AXES
 
 
 @dataclass
@@ -140,7 +130,7 @@ class LowerCtx:
         self, args: list[fx.Node], types: list[FeatureType], axes: tuple[str, ...]
     ) -> list[fx.Node]:
         """Broadcast global operands along ``axes`` (the rule "a global value with b over set")."""
-        if not axes or axes[0] in FIELD_AXES:  # fields arrive channel-last: plain broadcasting
+        if not axes or is_field_axis(axes[0]):  # fields arrive channel-last: plain broadcasting
             return args
         axis = axes[0]
         return [
@@ -188,20 +178,19 @@ def lower(
 
 
 def _lower_node(ctx: LowerCtx, node: Node) -> None:
+    """Rules see fields channel-last, ``[batch, *grid, channels]``, as they see values over an
+    axis, unless the operator's traits say its rule takes them channel-first as they come."""
     args = [ctx.values[r] for r in node.inputs]
     types = ctx.in_types(node)
-    fields = [_is_field(t) for t in types]
-    native = node.op in CHANNEL_FIRST or (node.op in ELEMENTWISE and all(fields))
-    if native and any(fields) and _maps_last_axis(ctx, node):
-        native = False
-    if native or not any(fields):
+    fields = [is_field(t) for t in types]
+    if not any(fields) or _channel_first(ctx, node, types, all(fields)):
         result = LOWERINGS[node.op](ctx, node, args)
     else:  # see fields channel-last for this rule, and put the channels back after it
         args = [
             ctx.method("movedim", a, 1, -1) if f else a for a, f in zip(args, fields, strict=True)
         ]
         result = LOWERINGS[node.op](ctx, node, args)
-        if _is_field(node.out_types[0]):
+        if is_field(node.out_types[0]):
             result = ctx.method("movedim", result, -1, 1)
     result.meta["geoc_node"] = node.id
     if result.op == "call_function":  # name the value after the spec in the generated code
@@ -209,12 +198,13 @@ def _lower_node(ctx: LowerCtx, node: Node) -> None:
     ctx.values[ValueRef(node=node.id)] = result
 
 
-def _maps_last_axis(ctx: LowerCtx, node: Node) -> bool:
-    """A `linear` built from the solver's basis (e.g. on `regular` group feature maps) maps the
-    last axis: it sees fields channels-last, like the rules that are not channel-first."""
-    from geoc.ops.solver_ops import uses_solver
-
-    return node.op == "linear" and uses_solver(ctx.group, *ctx.in_types(node), node.out_types[0])
+def _channel_first(ctx: LowerCtx, node: Node, types: list[FeatureType], all_fields: bool) -> bool:
+    """Whether ``node``'s rule takes its fields channel-first: a channel-first rule, or an
+    elementwise one on fields only; not where this call maps the last axis after all."""
+    traits = lookup(node.op).traits
+    native = traits.channel_first or (traits.elementwise and all_fields)
+    last_axis = traits.channel_last_when
+    return native and not (last_axis and last_axis(ctx.group, types, node.out_types[0]))
 
 
 def _placeholders(ctx: LowerCtx) -> None:

@@ -20,7 +20,7 @@ class GroupElement:
     permutations: dict[str, np.ndarray] = field(default_factory=dict)
     label: str = "identity"
     # How the element moves the points of a grid domain (torus shifts, sphere rotations): a
-    # ``geoc.backends.torch_fx.verify_fields.GridMove``; None elsewhere.
+    # ``geoc.backends.torch_fx.domains.fields.GridMove``; None elsewhere.
     grid_move: Any = None
     # The element of a matrix-group factor (Lorentz(n), S(5), ...), a matrix of its defining
     # representation, and what kind of element it is ("boost+rotation", "reflection", ...).

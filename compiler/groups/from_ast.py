@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from geoc.diagnostics import Diagnostic, GeoError
+from geoc.elaborate.constants import evaluate
 from geoc.grammar import ast
 from geoc.groups.factors import (
     GEOMETRIC_GROUPS,
@@ -67,13 +68,7 @@ def _factor(expr: ast.Expr, env: dict[str, object]) -> Factor | None:
 
 
 def _geometric(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
-    n = (
-        arg.value
-        if isinstance(arg, ast.Int)
-        else env.get(arg.id)
-        if isinstance(arg, ast.Name)
-        else None
-    )
+    n = evaluate(arg, env)
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 64:
         raise GeoError(
             Diagnostic(
@@ -89,7 +84,7 @@ def _geometric(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
 
 
 def _permutation(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
-    if isinstance(arg, ast.Int) or (isinstance(arg, ast.Name) and _is_int(env.get(arg.id))):
+    if _is_int(evaluate(arg, env)):
         return _matrix_group(name, arg, env)  # S(5): permutation matrices on the channels
     if not isinstance(arg, ast.Name):
         raise GeoError(
@@ -110,13 +105,7 @@ def _is_int(value: object) -> bool:
 
 def _matrix_group(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
     """``Lorentz(3)``, ``Sp(2)``, ``C(4)``, ``D(4)``, ``S(5)``, ``A(5)``: a solver group."""
-    n = (
-        arg.value
-        if isinstance(arg, ast.Int)
-        else env.get(arg.id)
-        if isinstance(arg, ast.Name)
-        else None
-    )
+    n = evaluate(arg, env)
     if not _is_int(n) or not 1 <= n <= 64:  # type: ignore[operator]
         raise GeoError(
             Diagnostic(

@@ -13,14 +13,16 @@ contract** (does the operator commute with the model's group on these types; vio
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain
-from geoc.groups import Group
+from geoc.groups import Group, UnsupportedAtom
+from geoc.ops.traits import PLAIN, Traits
 from geoc.types import FeatureType
 
 REQUIRED = object()  # marks a parameter without a default
@@ -93,16 +95,28 @@ def _no_violations(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) ->
     return []
 
 
+def _untyped(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> tuple[FeatureType, ...]:
+    raise AssertionError(f"operator {ctx.op} has no typing rule")
+
+
 @dataclass(frozen=True)
 class OpDef:
+    """An operator: its signature, typing rule, equivariance contract, traits and the one-line
+    doc that docs/operators.md shows."""
+
     name: str
     family: str
     params: tuple[Param, ...]
-    infer: TypeRule
+    traits: Traits
+    doc: str
+    infer: TypeRule = _untyped
     contract: Contract = _no_violations
-    doc: str = ""
-    surface: bool = True  # callable by name from .geo (False for ops made from syntax: +, x[i])
-    meta: dict[str, Any] = field(default_factory=dict)
+    syntax: str = ""  # how a call made from syntax is written (`+`, `x[src]`); "" if by name
+
+    @property
+    def surface(self) -> bool:
+        """Callable by name from .geo (False for the operators made from syntax)."""
+        return not self.syntax
 
     @property
     def tensor_params(self) -> tuple[Param, ...]:
@@ -115,20 +129,90 @@ class OpDef:
 
 REGISTRY: dict[str, OpDef] = {}
 
-#: Operators of the language that later work brings (DSL.md §3-4), with where they come from:
-#: calling one is a clear GEO501, not an "unknown operator".
-PLANNED: dict[str, str] = {}
+
+def define(
+    name: str,
+    family: str,
+    params: Sequence[Param],
+    traits: Traits,
+    doc: str,
+    syntax: str = "",
+) -> str:
+    """Register an operator; its rules follow right below it (:func:`typing_rule`,
+    :func:`contract`). Returns its name."""
+    assert name not in REGISTRY, f"operator {name} registered twice"
+    REGISTRY[name] = OpDef(name, family, tuple(params), traits, doc, syntax=syntax)
+    return name
 
 
-def register(op: OpDef) -> OpDef:
-    assert op.name not in REGISTRY, f"operator {op.name} registered twice"
-    REGISTRY[op.name] = op
-    return op
+def _attach(names: Sequence[str], **rule: Any) -> None:
+    for name in names:
+        REGISTRY[name] = dataclasses.replace(REGISTRY[name], **rule)
+
+
+def typing_rule(*names: str) -> Callable[[TypeRule], TypeRule]:
+    """Decorator: the typing rule of the operators ``names`` (defined just above)."""
+
+    def attach(rule: TypeRule) -> TypeRule:
+        _attach(names, infer=rule)
+        return rule
+
+    return attach
+
+
+def contract(*names: str) -> Callable[[Contract], Contract]:
+    """Decorator: the equivariance contract of the operators ``names``."""
+
+    def attach(rule: Contract) -> Contract:
+        _attach(names, contract=rule)
+        return rule
+
+    return attach
+
+
+def infer_call(
+    ctx: OpContext, op: OpDef, types: Sequence[FeatureType], attrs: dict[str, Any]
+) -> tuple[FeatureType, ...]:
+    """The output types of one call: ``op``'s typing rule behind the checks its traits ask
+    for, so that every operator is typed the same way."""
+    from geoc.ops.euclidean import guard_manifold_inputs
+
+    ctx.domain.rules.check_use(ctx, op, types)
+    out_types = op.infer(ctx, guard_manifold_inputs(ctx, op, types), attrs)
+    _check_result_atoms(ctx, out_types)
+    return out_types
+
+
+def _check_result_atoms(ctx: OpContext, types: Sequence[FeatureType]) -> None:
+    """GEO330 when a result holds an atom the channel group cannot act on (the O(3) irreps of
+    `spherical_harmonics` under `Lorentz(2)`, say), before anything is built."""
+    if ctx.group.matrix is None:
+        return
+    for ftype in types:
+        for atom in ftype.atoms:
+            try:
+                ctx.group.atom_dim(atom)
+            except UnsupportedAtom as err:
+                raise ctx.error(
+                    "GEO330",
+                    f"`{ctx.op}` gives `{ftype.with_axes(())}`: {err}",
+                    label=str(ftype.with_axes(())),
+                    help=err.help,
+                ) from None
 
 
 def lookup(name: str) -> OpDef | None:
     _load_families()
     return REGISTRY.get(name)
+
+
+def syntax_op(symbol: str, tensors: int) -> OpDef:
+    """The operator written ``symbol`` with ``tensors`` tensor operands: ``-`` with two is
+    ``a - b``, with one ``-a``; ``[]`` is ``x[src]``."""
+    _load_families()
+    return next(
+        op for op in REGISTRY.values() if op.syntax == symbol and len(op.tensor_params) == tensors
+    )
 
 
 def _load_families() -> None:
@@ -137,8 +221,11 @@ def _load_families() -> None:
         core,
         gcnn,
         graph,
+        layers,
         manifold,
+        manifold_spd,
         o3,
+        o3_norms,
         solver_ops,
         spectral,
         weightspace,
@@ -160,6 +247,7 @@ def attr(
 
 
 __all__ = [
+    "PLAIN",
     "REGISTRY",
     "REQUIRED",
     "ArgKind",
@@ -168,10 +256,15 @@ __all__ = [
     "OpContext",
     "OpDef",
     "Param",
+    "Traits",
     "TypeRule",
     "attr",
+    "contract",
+    "define",
+    "infer_call",
     "lookup",
-    "register",
+    "syntax_op",
     "tensor",
     "tensors",
+    "typing_rule",
 ]

@@ -1,41 +1,51 @@
-"""Core operators: arithmetic, equivariant linear maps, MLPs, activations, invariants.
+"""Core operators: arithmetic, direct sums and the invariants `norm`, `sqnorm`, `dot`, with the
+helpers every family shares (joint axes, copies, point checks); `linear`, `mlp` and `act` are in
+:mod:`geoc.ops.layers`.
 
 Each operator: its signature, its typing rule, its equivariance contract, in one place.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 from geoc.diagnostics import Diagnostic
 from geoc.groups import Rotations
 from geoc.ops import (
+    PLAIN,
     AttrKind,
-    Contract,
     OpContext,
-    OpDef,
-    TypeRule,
     attr,
-    register,
+    contract,
+    define,
     tensor,
     tensors,
+    typing_rule,
 )
+from geoc.ops.euclidean import ARITH, INVARIANT
 from geoc.types import PSEUDOSCALAR, SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term, simplify
 
-#: Pointwise non-linearities; the odd ones commute with sign flips (pseudoscalars).
-ACTIVATIONS = {
-    "relu": False,
-    "silu": False,
-    "swish": False,
-    "gelu": False,
-    "sigmoid": False,
-    "softplus": False,
-    "elu": False,
-    "leaky_relu": False,
-    "tanh": True,
-    "identity": True,
-}
+#: Arithmetic made from syntax: entry by entry on fields, coefficients and weight spaces.
+_ARITH = dataclasses.replace(
+    PLAIN,
+    elementwise=True,
+    fields=True,
+    spectra=True,
+    weights=True,
+    euclidean=ARITH,
+    ambient=True,
+    linear_in=("a", "b"),
+    commutes_scatter=True,
+)
+_UNARY = dataclasses.replace(_ARITH, linear_in=("a",))
+_POINT_MAP_DOC = "same type; negating or scaling a point: `GEO404`"
+_NORM_DOC = (
+    "one {} per copy, `c(x) x scalar`; of a point: `GEO404`; of `Lorentz(n)` / `Sp(n)` vectors "
+    "and tensors: `GEO420` (use `mdot`)"
+)
+#: Invariants of each element's copies: norms and inner products.
+_INVARIANT = dataclasses.replace(PLAIN, euclidean=INVARIANT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -52,16 +62,17 @@ def joint_axes(ctx: OpContext, types: Sequence[FeatureType]) -> tuple[str, ...]:
         if axes != first:
             raise ctx.error(
                 "GEO305",
-                f"`{ctx.op}` combines a value over {_axes(first)} with one over {_axes(axes)}",
+                f"`{ctx.op}` combines a value over {axes_text(first)} with one over "
+                f"{axes_text(axes)}",
                 arg=index,
-                label=f"over {_axes(axes)}",
+                label=f"over {axes_text(axes)}",
                 help="gather node values onto edges with `x[src]` / `x[dst]`, or reduce edge "
                 "values with `sum(..., over=edges, into=nodes)`",
             )
     return first
 
 
-def _axes(axes: tuple[str, ...]) -> str:
+def axes_text(axes: tuple[str, ...]) -> str:
     return ", ".join(axes) if axes else "no axis"
 
 
@@ -119,7 +130,28 @@ def norm_violation(ctx: OpContext, ftype: FeatureType, arg: int) -> list[Diagnos
 # ---------------------------------------------------------------------------------------------
 # Arithmetic made from syntax: a + b, a - b, a * b, -a
 
+_BINARY = (tensor("a"), tensor("b"))
+ADD = define(
+    "add",
+    "core",
+    _BINARY,
+    _ARITH,
+    "the same representation on both sides (`GEO307`); a point plus a vector is a point; "
+    "`p + q` of points is `GEO404`",
+    syntax="+",
+)
+SUB = define(
+    "sub",
+    "core",
+    _BINARY,
+    _ARITH,
+    "the same representation on both sides (`GEO307`); `p - q` of points is a `vector`, "
+    "`p - v` a point",
+    syntax="-",
+)
 
+
+@typing_rule(ADD, SUB)
 def _infer_add(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -173,6 +205,19 @@ def _affine_pair(x: Atom, y: Atom, subtract: bool, ctx: OpContext) -> Atom | Non
     return None
 
 
+MUL = define(
+    "mul",
+    "core",
+    _BINARY,
+    dataclasses.replace(_ARITH, spectra=False, commutes_scatter=False),
+    "one side scalars, one per copy of the other side or a single one; a pseudoscalar flips "
+    "parity (`pseudoscalar * vector` is a `pseudovector`); both sides transforming: `GEO407` "
+    "(allowed without rotations if the reps match); scaling a point: `GEO404`",
+    syntax="*",
+)
+
+
+@typing_rule(MUL)
 def _infer_mul(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -223,12 +268,20 @@ def _scale_copies(ctx: OpContext, scale: FeatureType, value: FeatureType, arg: i
     return from_copies([atom.with_sign(s) for atom, s in zip(atoms, signs, strict=True)], ())
 
 
+NEG = define("neg", "core", (tensor("a"),), _UNARY, _POINT_MAP_DOC, syntax="-")
+SCALE = define(
+    "scale", "core", (tensor("a"), attr("factor", AttrKind.FLOAT)), _UNARY, _POINT_MAP_DOC, "*"
+)
+
+
+@typing_rule(NEG, SCALE)
 def _infer_same(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
     return (types[0],)
 
 
+@contract(ADD, SUB)
 def _add_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     a, b = types
     pairs = zip(copies(a), copies(b), strict=False)
@@ -238,6 +291,7 @@ def _add_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> 
     return point_violation(ctx, b, 1, "the sum of two points", fix)
 
 
+@contract(MUL)
 def _mul_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     fix = "scale the vector `p - q` instead, then add it to a point"
     return [
@@ -252,203 +306,33 @@ _POINT_MAPS = {
 }
 
 
+@contract(NEG, SCALE)
 def _neg_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     what, fix = _POINT_MAPS[ctx.op]
     return point_violation(ctx, types[0], 0, what, fix)
-
-
-def _syntax_op(name: str, params: tuple, infer: TypeRule, contract: Contract, doc: str) -> None:
-    """Register an operator made from syntax (`a + b`, `-a`, `0.5 * x`): no name to call."""
-    register(OpDef(name, "core", params, infer, contract, doc=doc, surface=False))
-
-
-_BINARY = (tensor("a"), tensor("b"))
-_syntax_op("add", _BINARY, _infer_add, _add_contract, "a + b")
-_syntax_op("sub", _BINARY, _infer_add, _add_contract, "a - b")
-_syntax_op("mul", _BINARY, _infer_mul, _mul_contract, "a * b")
-_syntax_op("neg", (tensor("a"),), _infer_same, _neg_contract, "-a")
-_syntax_op(
-    "scale",
-    (tensor("a"), attr("factor", AttrKind.FLOAT)),
-    _infer_same,
-    _neg_contract,
-    "a constant times a value: 0.5 * x",
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# linear: the equivariant linear map (Schur)
-
-
-def _infer_linear(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (a,) = types
-    out: FeatureType = attrs["out"]
-    if out.axes and out.axes != a.axes:
-        raise ctx.error(
-            "GEO305",
-            f"`linear` keeps the axes of its input ({_axes(a.axes)}), not {_axes(out.axes)}",
-            label=str(out),
-            help="write the output type without `over`",
-        )
-    from geoc.ops import solver_ops  # the solver's groups build `linear` from their basis
-
-    if solver_ops.uses_solver(ctx.group, a, out):
-        solver_ops.check_solver_linear(ctx, a, out)
-    return (out.with_axes(a.axes),)
-
-
-def _linear_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
-    (a,) = types
-    found = point_violation(
-        ctx, a, 0, "a linear map of points", "map differences of points (vectors) instead"
-    )
-    if found:
-        return found
-    from geoc.ops import solver_ops
-
-    if solver_ops.uses_solver(ctx.group, a, attrs["out"]):
-        return solver_ops.solver_linear_contract(ctx, types, attrs)
-    have = {key for atom in a.atoms for key, _ in ctx.group.irreps(atom)}
-    for atom in attrs["out"].atoms:
-        missing = [key for key, _ in ctx.group.irreps(atom) if key not in have]
-        if missing:
-            return [
-                ctx.diagnostic(
-                    "GEO403",
-                    f"no equivariant linear map from `{a.with_axes(())}` to `{atom}` under "
-                    f"{ctx.group}: it must be zero (Schur's lemma)",
-                    arg=0,
-                    label=str(a.with_axes(())),
-                    help=f"the input has no `{atom}` part; make one first, e.g. `s * v`",
-                )
-            ]
-    return []
-
-
-register(
-    OpDef(
-        "linear",
-        "core",
-        (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
-        _infer_linear,
-        _linear_contract,
-        doc="equivariant linear map to type `out`; a bias on invariant outputs",
-    )
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# mlp, act
-
-
-def _infer_mlp(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (a,) = types
-    widths = attrs["widths"]
-    if not widths or any(w < 1 for w in widths):
-        raise ctx.error(
-            "GEO302",
-            "`mlp` needs a non-empty list of positive widths",
-            label=str(list(widths)),
-            help="e.g. `mlp(h, [64, 64])`",
-        )
-    check_activation(ctx, attrs["act"])
-    return (FeatureType((Term(widths[-1], SCALAR),), a.axes),)
-
-
-def _mlp_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
-    (a,) = types
-    moving = not_invariant(ctx, a)
-    if not moving:
-        return []
-    help_text = "feed `norm(x)` or `sqnorm(x)` (invariant) instead, or use `linear(x, ...)`"
-    if a.has_points:
-        help_text = "feed invariants such as `sqnorm(x[dst] - x[src])` instead"
-    return [
-        ctx.diagnostic(
-            "GEO401",
-            f"`mlp` needs an invariant input, but it is `{a}` under {ctx.group}",
-            arg=0,
-            label=str(a),
-            help=help_text,
-        )
-    ]
-
-
-def check_activation(ctx: OpContext, name: str) -> None:
-    if name not in ACTIVATIONS:
-        raise ctx.error(
-            "GEO302",
-            f"`{name}` is not a known activation",
-            label="unknown activation",
-            help="activations: " + ", ".join(f"`{n}`" for n in ACTIVATIONS),
-        )
-
-
-def _infer_act(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    check_activation(ctx, attrs["fn"])
-    return (types[0],)
-
-
-def _act_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
-    (a,) = types
-    odd = ACTIVATIONS[attrs["fn"]]
-    moved = [x for x in not_invariant(ctx, a) if not ctx.group.permutes(x)]
-    bad = [x for x in moved if not (odd and ctx.group.is_sign(x))]
-    if not bad:
-        return []
-    atom = bad[0]
-    fix = "apply it to invariants, or use `gate(...)` to scale vectors by activated scalars"
-    if ctx.group.is_sign(atom):
-        fix = "use an odd activation such as `tanh`, or apply it to `norm(x)`"
-    return [
-        ctx.diagnostic(
-            "GEO402",
-            f"`{attrs['fn']}` applied pointwise to `{atom}` breaks {ctx.group}",
-            arg=0,
-            label=str(a),
-            help=fix,
-        )
-    ]
-
-
-register(
-    OpDef(
-        "mlp",
-        "core",
-        (
-            tensor("x"),
-            attr("widths", AttrKind.INT_LIST),
-            attr("act", AttrKind.SYMBOL, "silu"),
-            attr("last_act", AttrKind.BOOL, False),
-            attr("bias", AttrKind.BOOL, True),
-        ),
-        _infer_mlp,
-        _mlp_contract,
-        doc="multi-layer perceptron on invariant channels; output `widths[-1] x scalar`",
-    )
-)
-register(
-    OpDef(
-        "act",
-        "core",
-        (tensor("x"), attr("fn", AttrKind.SYMBOL)),
-        _infer_act,
-        _act_contract,
-        doc="pointwise non-linearity",
-    )
-)
 
 
 # ---------------------------------------------------------------------------------------------
 # concat and the invariants norm, sqnorm, dot
 
 
+CONCAT = define(
+    "concat",
+    "core",
+    (tensors("xs"),),
+    dataclasses.replace(
+        PLAIN,
+        fields=True,
+        weights=True,
+        channel_first=True,
+        linear_in=("xs",),
+        commutes_scatter=True,
+    ),
+    "direct sum of values, in order",
+)
+
+
+@typing_rule(CONCAT)
 def _infer_concat(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -459,6 +343,11 @@ def _infer_concat(
     return (FeatureType(terms, axes),)
 
 
+NORM = define("norm", "core", (tensor("x"),), _INVARIANT, _NORM_DOC.format("norm"))
+SQNORM = define("sqnorm", "core", (tensor("x"),), _INVARIANT, _NORM_DOC.format("squared norm"))
+
+
+@typing_rule(NORM, SQNORM)
 def _infer_norm(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -466,12 +355,24 @@ def _infer_norm(
     return (FeatureType((Term(a.copies, SCALAR),), a.axes),)
 
 
+@contract(NORM, SQNORM)
 def _norm_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     fix = "take the norm of a difference of points, e.g. `norm(x[dst] - x[src])`"
     found = point_violation(ctx, types[0], 0, f"`{ctx.op}` of a point", fix)
     return found or norm_violation(ctx, types[0], 0)
 
 
+DOT = define(
+    "dot",
+    "core",
+    (tensor("a"), tensor("b")),
+    dataclasses.replace(_INVARIANT, linear_in=("a", "b")),
+    "one inner product per copy (a pseudoscalar where parities differ); of points: `GEO404`; "
+    "under `Lorentz(n)` / `Sp(n)`: `GEO420` (use `mdot`)",
+)
+
+
+@typing_rule(DOT)
 def _infer_dot(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -498,40 +399,10 @@ def _even(atom: Atom) -> Atom:
     return atom.with_sign(atom.sign)
 
 
+@contract(DOT)
 def _dot_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     fix = "take dot products of differences of points (vectors)"
     found = [
         d for i, t in enumerate(types) for d in point_violation(ctx, t, i, "`dot` of a point", fix)
     ]
     return found or norm_violation(ctx, types[0], 0)
-
-
-register(OpDef("concat", "core", (tensors("xs"),), _infer_concat, doc="direct sum of values"))
-register(
-    OpDef("norm", "core", (tensor("x"),), _infer_norm, _norm_contract, doc="one norm per copy")
-)
-register(
-    OpDef(
-        "sqnorm",
-        "core",
-        (tensor("x"),),
-        _infer_norm,
-        _norm_contract,
-        doc="one squared norm per copy",
-    )
-)
-register(
-    OpDef(
-        "dot",
-        "core",
-        (tensor("a"), tensor("b")),
-        _infer_dot,
-        _dot_contract,
-        doc="one inner product per copy",
-    )
-)
-
-
-def attrs_doc(op: OpDef) -> dict[str, Any]:
-    """Default attributes of an operator (for docs and the builder)."""
-    return {p.name: p.default for p in op.attr_params if not p.required}

@@ -22,15 +22,17 @@ shifts and rotations; the kernel is odd so that its centre is the fixed point of
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 
 import numpy as np
 
 from geoc.domains import DomainKind
+from geoc.domains.grid import TORUS, rotates_grid
+from geoc.domains.torus import symmetry_error
 from geoc.groups import Group
-from geoc.ops import AttrKind, OpContext, OpDef, attr, register, tensor
-from geoc.ops.spectral import TORUS, grid_symmetry_error, rotates_grid
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, define, tensor, typing_rule
 from geoc.types import SCALAR, AtomKind, FeatureType, Term
 
 POOL_REDUCTIONS = ("max", "mean")
@@ -95,7 +97,7 @@ def _needs_grid_rotations(ctx: OpContext) -> None:
     ok = (
         ctx.domain.kind is DomainKind.TORUS
         and rotates_grid(ctx.group)
-        and grid_symmetry_error(ctx.group, ctx.domain) is None
+        and symmetry_error(ctx.group, ctx.domain) is None
     )
     if not ok:
         raise ctx.error(
@@ -153,6 +155,38 @@ def _out_regular(ctx: OpContext, out: FeatureType) -> FeatureType:
     return out.with_axes((TORUS,))
 
 
+#: Group convolutions: periodic correlations of torus fields, channel-first.
+_CONV = dataclasses.replace(
+    PLAIN,
+    fields=True,
+    channel_first=True,
+    learned=True,
+    linear_in=("z",),
+    commutes_gather=False,
+    bias=True,
+)
+_CONV_PARAMS = (
+    tensor("z"),
+    attr("out", AttrKind.TYPE),
+    attr("kernel", AttrKind.INT, 3),
+    attr("bias", AttrKind.BOOL, True),
+)
+_CONV_CHECKS = (
+    "odd kernel, 1 to n (`GEO351`); a `C(4)` / `D(4)` torus (`GEO440`); exact (periodic padding)"
+)
+
+LIFT_CONV = define(
+    "lift_conv",
+    "gcnn",
+    _CONV_PARAMS,
+    _CONV,
+    "lifting convolution, `k x scalar` to `k x regular` over `torus` (`GEO350`): channel `(c, "
+    "g)` correlates the image with `g·ψ_c`, one learned filter per copy in every pose (Cohen & "
+    "Welling 2016); " + _CONV_CHECKS,
+)
+
+
+@typing_rule(LIFT_CONV)
 def _infer_lift(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -163,6 +197,17 @@ def _infer_lift(
     return (_out_regular(ctx, attrs["out"]),)
 
 
+GROUP_CONV = define(
+    "group_conv",
+    "gcnn",
+    _CONV_PARAMS,
+    _CONV,
+    "group convolution, `k x regular` to `k x regular` over `torus` (`GEO350`): channel `(c, g)` "
+    "is `Σ_h z_h ⋆ ψ_c(g⁻¹h, g⁻¹·)` (Cohen & Welling 2016); " + _CONV_CHECKS,
+)
+
+
+@typing_rule(GROUP_CONV)
 def _infer_group_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -173,6 +218,17 @@ def _infer_group_conv(
     return (_out_regular(ctx, attrs["out"]),)
 
 
+GROUP_POOL = define(
+    "group_pool",
+    "gcnn",
+    (tensor("z"), attr("reduce", AttrKind.SYMBOL, "max", POOL_REDUCTIONS)),
+    dataclasses.replace(_CONV, learned=False, linear_in=(), bias=False),
+    "`k x scalar` over `torus`: each copy's |G| channels of `k x regular` (`GEO350`) reduced to "
+    "one invariant scalar; a `C(4)` / `D(4)` torus (`GEO440`)",
+)
+
+
+@typing_rule(GROUP_POOL)
 def _infer_group_pool(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -181,40 +237,3 @@ def _infer_group_pool(
     _channels_are(ctx, z, AtomKind.REGULAR, 0)
     copies = sum(t.mul for t in z.terms)
     return (FeatureType((Term(copies, SCALAR),), (TORUS,)),)
-
-
-_CONV_ATTRS = (
-    attr("out", AttrKind.TYPE),
-    attr("kernel", AttrKind.INT, 3),
-    attr("bias", AttrKind.BOOL, True),
-)
-
-register(
-    OpDef(
-        "lift_conv",
-        "gcnn",
-        (tensor("z"), *_CONV_ATTRS),
-        _infer_lift,
-        doc="lifting convolution: an image to group feature maps, one filter per output copy "
-        "applied in every rotated (reflected) pose, periodic padding (Cohen & Welling 2016)",
-    )
-)
-register(
-    OpDef(
-        "group_conv",
-        "gcnn",
-        (tensor("z"), *_CONV_ATTRS),
-        _infer_group_conv,
-        doc="group convolution: group feature maps to group feature maps, a filter over "
-        "(group, space) moved by every element, periodic padding (Cohen & Welling 2016)",
-    )
-)
-register(
-    OpDef(
-        "group_pool",
-        "gcnn",
-        (tensor("z"), attr("reduce", AttrKind.SYMBOL, "max", POOL_REDUCTIONS)),
-        _infer_group_pool,
-        doc="pooling over the group: each copy's |G| channels to one invariant scalar",
-    )
-)

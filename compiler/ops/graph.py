@@ -6,19 +6,31 @@ reduces onto ``dst``. A node with no incoming edge receives 0 (the PyTorch Geome
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
 from geoc.domains import EDGE_AXIS
-from geoc.ops import AttrKind, OpContext, OpDef, attr, register, tensor
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
 from geoc.ops.core import not_invariant
+from geoc.ops.euclidean import REDUCE
 from geoc.types import FeatureType
 
 EDGE_ENDS = ("src", "dst")
-REDUCTIONS = ("sum", "mean", "max")
 GRID_AXES = ("torus", "sphere")  # fields pool over their whole grid (docs/gcnn.md)
 
+GATHER = define(
+    "gather",
+    "graph",
+    (tensor("x"), attr("end", AttrKind.SYMBOL, choices=EDGE_ENDS)),
+    dataclasses.replace(PLAIN, linear_in=("x",), commutes_gather=False),
+    "`x` over `edges`: node values at each edge's `src` or `dst` (needs a domain with edges, "
+    "`GEO203`; `x` over the node axis, `GEO305`)",
+    syntax="[]",
+)
 
+
+@typing_rule(GATHER)
 def _infer_gather(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -43,18 +55,29 @@ def _infer_gather(
     return (x.with_axes((EDGE_AXIS,)),)
 
 
-register(
-    OpDef(
-        "gather",
-        "graph",
-        (tensor("x"), attr("end", AttrKind.SYMBOL, choices=EDGE_ENDS)),
-        _infer_gather,
-        surface=False,
-        doc="x[src] / x[dst]: node values onto edges",
-    )
+#: Reductions: sum and mean are linear; pooling a torus field is allowed.
+_REDUCTION = dataclasses.replace(
+    PLAIN, fields=True, euclidean=REDUCE, ambient=True, linear_in=("x",), commutes_gather=False
+)
+_REDUCE_PARAMS = (tensor("x"), attr("over", AttrKind.SYMBOL), attr("into", AttrKind.SYMBOL, None))
+_REDUCE_DOC = (
+    "{} over an axis (the axis removed; of points: {}), or over `edges` into `nodes` (a node "
+    "without incoming edges gets 0; of points: `GEO404`){}"
+)
+SUM = define("sum", "graph", _REDUCE_PARAMS, _REDUCTION, _REDUCE_DOC.format("sum", "`GEO404`", ""))
+MEAN = define(
+    "mean", "graph", _REDUCE_PARAMS, _REDUCTION, _REDUCE_DOC.format("mean", "a point", "")
+)
+MAX = define(
+    "max",
+    "graph",
+    _REDUCE_PARAMS,
+    dataclasses.replace(_REDUCTION, linear_in=()),
+    _REDUCE_DOC.format("componentwise max", "`GEO404`", "; of transforming channels: `GEO405`"),
 )
 
 
+@typing_rule(SUM, MEAN, MAX)
 def _infer_reduce(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -105,6 +128,7 @@ def _check_grid_pool(ctx: OpContext, x: FeatureType, over: str, into: str | None
     )
 
 
+@contract(SUM, MEAN, MAX)
 def _reduce_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     (x,) = types
     if ctx.op == "max":
@@ -146,20 +170,3 @@ def _points_fix(over: str, into: str | None) -> str:
     if into is None:
         return f"pool with `mean(x, over={over})`, which is a point"
     return "reduce differences `x[src] - x[dst]` (vectors) and add the result to `x`"
-
-
-for _name in REDUCTIONS:
-    register(
-        OpDef(
-            _name,
-            "graph",
-            (
-                tensor("x"),
-                attr("over", AttrKind.SYMBOL),
-                attr("into", AttrKind.SYMBOL, None),
-            ),
-            _infer_reduce,
-            _reduce_contract,
-            doc=f"{_name} over an axis (pooling), or over edges into nodes (scatter)",
-        )
-    )

@@ -5,12 +5,9 @@ where a value lives; the typing rules below keep every value where its type says
 ``geoc check`` can confirm it numerically (docs/manifolds.md). Each operator: its signature,
 typing rule and equivariance contract, with the paper whose equations its lowering follows.
 
-Euclidean operators of the other families do not know about manifolds, so this module guards
-them (:data:`EUCLIDEAN_GUARDS`): arithmetic, reductions and layers on Lorentz, Poincaré or
-SPD values are ``GEO320`` / ``GEO321`` with a help line naming the manifold operation to use.
-Unit vectors are points of R^n, so Euclidean operators may read them; their results are
-Euclidean (``h - a`` of two ``unit(n)`` values is ``n x scalar``), and ``normalize`` puts a
-value back on the sphere (nGPT).
+Euclidean operators of the other families declare it in their traits, and every call is
+typed behind the guard of :mod:`geoc.ops.euclidean`; ``normalize`` puts a value back on the
+unit sphere (nGPT).
 
     >>> from geoc.types import FeatureType
     >>> tangent_type(FeatureType.parse("lorentz(4, k=1.0)").atoms[0], 1, rotated=False)
@@ -21,14 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 from geoc.diagnostics import Diagnostic
 from geoc.groups import Rotations
-from geoc.ops import REGISTRY, AttrKind, OpContext, OpDef, TypeRule, attr, register, tensor
-from geoc.ops.core import check_activation, joint_axes
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops.core import joint_axes
+from geoc.ops.euclidean import MANIFOLD_NAMES as NAMES
 from geoc.ops.graph import reduced_axes
-from geoc.types import SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term, scalars, simplify
+from geoc.ops.layers import check_activation
+from geoc.types import VECTOR, Atom, AtomKind, FeatureType, Term, scalars, simplify
 
 L, P, U, SPD, SYM = (
     AtomKind.LORENTZ,
@@ -39,12 +37,13 @@ L, P, U, SPD, SYM = (
 )
 #: Manifolds a user writes in `manifold=` and their exp/log maps at the origin.
 EXP_LOG_MANIFOLDS = (L, P, SPD)
-NAMES = {
-    L: "the Lorentz model",
-    P: "the Poincaré ball",
-    U: "the unit sphere",
-    SPD: "SPD matrices",
-}
+#: Manifold operators act on each element's point: not on fields or weight spaces.
+MANIFOLD_TRAITS = dataclasses.replace(
+    PLAIN,
+)
+#: Learned maps in fixed coordinates (with a `bias=` attribute where they have one).
+LEARNED_TRAITS = dataclasses.replace(MANIFOLD_TRAITS, learned=True)
+_LEARNED_BIAS = dataclasses.replace(LEARNED_TRAITS, bias=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -53,10 +52,6 @@ NAMES = {
 
 def rotated(ctx: OpContext) -> bool:
     return ctx.group.rotations is not Rotations.NONE
-
-
-def manifold_terms(ftype: FeatureType) -> list[Term]:
-    return [t for t in ftype.terms if t.atom.is_manifold]
 
 
 def one_manifold(
@@ -123,7 +118,7 @@ def positive(ctx: OpContext, name: str, value: float, example: str) -> None:
         )
 
 
-def _learned_map_breaks_rotations(
+def learned_map_breaks_rotations(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> list[Diagnostic]:
     """Learned maps in fixed coordinates (and coordinate-wise activations) commute with
@@ -153,6 +148,27 @@ _BREAKS = {
 # expmap0 / logmap0
 
 
+EXPMAP0 = define(
+    "expmap0",
+    "manifold",
+    (tensor("v"), attr("manifold", AttrKind.TYPE, None)),
+    MANIFOLD_TRAITS,
+    "`manifold` (`lorentz`, `poincare` or `spd`, any multiplicity) on `v`'s axes, from its "
+    "tangent coordinates at the origin: `n x scalar` per copy (`vector` under rotations, "
+    "`sym(n)` for `spd`); no `manifold=` or `v` on a manifold: `GEO322`; wrong tangent type: "
+    "`GEO300`",
+)
+LOGMAP0 = define(
+    "logmap0",
+    "manifold",
+    (tensor("x"),),
+    MANIFOLD_TRAITS,
+    "the tangent coordinates at the origin (inverse of `expmap0`) of a Lorentz, Poincaré or SPD "
+    "value (`GEO322`)",
+)
+
+
+@typing_rule(EXPMAP0)
 def _infer_expmap0(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -200,6 +216,7 @@ def _check_tangent(ctx: OpContext, v: FeatureType, tangent: FeatureType) -> None
         )
 
 
+@typing_rule(LOGMAP0)
 def _infer_logmap0(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -208,30 +225,47 @@ def _infer_logmap0(
     return (tangent_type(term.atom, term.mul, rotated(ctx)).with_axes(x.axes),)
 
 
-register(
-    OpDef(
-        "expmap0",
-        "manifold",
-        (tensor("v"), attr("manifold", AttrKind.TYPE, None)),
-        _infer_expmap0,
-        doc="exponential map at the origin: tangent coordinates onto `manifold`",
-    )
-)
-register(
-    OpDef(
-        "logmap0",
-        "manifold",
-        (tensor("x"),),
-        _infer_logmap0,
-        doc="logarithmic map at the origin: a point to tangent coordinates (its inverse)",
-    )
-)
-
-
 # ---------------------------------------------------------------------------------------------
 # Lorentz model (Chen et al. 2022; Bdeir et al. 2024; Law et al. 2019)
 
 
+_POINT_MAP = (tensor("x"), attr("out", AttrKind.INT), attr("act", AttrKind.SYMBOL, "identity"))
+LORENTZ_LINEAR = define(
+    "lorentz_linear",
+    "manifold",
+    (*_POINT_MAP, attr("bias", AttrKind.BOOL, True)),
+    _LEARNED_BIAS,
+    "`lorentz(out, k)`: the fully hyperbolic linear layer (Chen et al. 2022, Eq. 3), `act` "
+    "applied to `x` first; one `lorentz` point (`GEO322`, `GEO323`); under rotations `GEO410`",
+)
+LORENTZ_ACT = define(
+    "lorentz_act",
+    "manifold",
+    (tensor("x"), attr("fn", AttrKind.SYMBOL)),
+    MANIFOLD_TRAITS,
+    "same type: `fn` on the space coordinates, time recomputed (Bdeir et al. 2024); under "
+    "rotations `GEO410`",
+)
+LORENTZ_MLR = define(
+    "lorentz_mlr",
+    "manifold",
+    (tensor("x"), attr("classes", AttrKind.INT)),
+    LEARNED_TRAITS,
+    "`classes x scalar`: Lorentz multinomial logistic regression (Bdeir et al. 2024); under "
+    "rotations `GEO410`",
+)
+LORENTZ_CENTROID = define(
+    "lorentz_centroid",
+    "manifold",
+    (tensor("x"), attr("over", AttrKind.SYMBOL, None), attr("into", AttrKind.SYMBOL, None)),
+    dataclasses.replace(MANIFOLD_TRAITS, commutes_gather=False),
+    "the Lorentzian centroid (Law et al. 2019) of the copies of `x` (`over` omitted), pooled "
+    "`over` an axis, or `over=edges, into=nodes` onto `dst` (a node without incoming edges gets "
+    "the origin); axes as for `sum` (`GEO203`)",
+)
+
+
+@typing_rule(LORENTZ_LINEAR)
 def _infer_point_linear(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -243,6 +277,7 @@ def _infer_point_linear(
     return (FeatureType((Term(1, out),), x.axes),)
 
 
+@typing_rule(LORENTZ_ACT)
 def _infer_lorentz_act(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -252,6 +287,7 @@ def _infer_lorentz_act(
     return (x,)
 
 
+@typing_rule(LORENTZ_MLR)
 def _infer_mlr(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -268,6 +304,7 @@ _POINT_MANIFOLD = {
 }
 
 
+@typing_rule(LORENTZ_CENTROID)
 def _infer_centroid(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -286,52 +323,44 @@ def _infer_centroid(
     return (FeatureType((term,), axes),)
 
 
-_POINT_MAP = (tensor("x"), attr("out", AttrKind.INT), attr("act", AttrKind.SYMBOL, "identity"))
-register(
-    OpDef(
-        "lorentz_linear",
-        "manifold",
-        (*_POINT_MAP, attr("bias", AttrKind.BOOL, True)),
-        _infer_point_linear,
-        _learned_map_breaks_rotations,
-        doc="fully hyperbolic linear layer (Chen et al. 2022): `lorentz(out, k)`",
-    )
-)
-register(
-    OpDef(
-        "lorentz_act",
-        "manifold",
-        (tensor("x"), attr("fn", AttrKind.SYMBOL)),
-        _infer_lorentz_act,
-        _learned_map_breaks_rotations,
-        doc="activation on the space coordinates, time recomputed (Bdeir et al. 2024)",
-    )
-)
-register(
-    OpDef(
-        "lorentz_mlr",
-        "manifold",
-        (tensor("x"), attr("classes", AttrKind.INT)),
-        _infer_mlr,
-        _learned_map_breaks_rotations,
-        doc="Lorentz multinomial logistic regression (Bdeir et al. 2024): `classes x scalar`",
-    )
-)
-register(
-    OpDef(
-        "lorentz_centroid",
-        "manifold",
-        (tensor("x"), attr("over", AttrKind.SYMBOL, None), attr("into", AttrKind.SYMBOL, None)),
-        _infer_centroid,
-        doc="Lorentzian centroid (Law et al. 2019) of copies, over an axis, or edges into nodes",
-    )
-)
-
-
 # ---------------------------------------------------------------------------------------------
 # Poincaré ball (Ganea, Bécigneul & Hofmann 2018)
 
 
+MOBIUS_LINEAR = define(
+    "mobius_linear",
+    "manifold",
+    (*_POINT_MAP, attr("bias", AttrKind.BOOL, True)),
+    _LEARNED_BIAS,
+    "`poincare(out, c)`: `act⊗(M ⊗ x ⊕ b)` (Ganea et al. 2018), `b` a point of the ball; one "
+    "`poincare` point; under rotations `GEO410`",
+)
+MOBIUS_ADD = define(
+    "mobius_add",
+    "manifold",
+    (tensor("a"), tensor("b")),
+    MANIFOLD_TRAITS,
+    "Möbius addition `a ⊕ b` in the Poincaré ball (Ganea et al. 2018), the type of `a` on the "
+    "joint axes; both on the same ball (`GEO323`)",
+)
+POINCARE_MLR = define(
+    "poincare_mlr",
+    "manifold",
+    (tensor("x"), attr("classes", AttrKind.INT)),
+    LEARNED_TRAITS,
+    "`classes x scalar`: hyperbolic multinomial logistic regression (Ganea et al. 2018, Eq. "
+    "25); under rotations `GEO410`",
+)
+
+
+contract(LORENTZ_LINEAR, LORENTZ_ACT, LORENTZ_MLR, MOBIUS_LINEAR, POINCARE_MLR)(
+    learned_map_breaks_rotations
+)
+typing_rule(MOBIUS_LINEAR)(_infer_point_linear)
+typing_rule(POINCARE_MLR)(_infer_mlr)
+
+
+@typing_rule(MOBIUS_ADD)
 def _infer_mobius_add(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -350,126 +379,21 @@ def _infer_mobius_add(
     return (FeatureType((first,), axes),)
 
 
-register(
-    OpDef(
-        "mobius_linear",
-        "manifold",
-        (*_POINT_MAP, attr("bias", AttrKind.BOOL, True)),
-        _infer_point_linear,
-        _learned_map_breaks_rotations,
-        doc="Möbius matrix-vector product plus a hyperbolic bias (Ganea et al. 2018)",
-    )
-)
-register(
-    OpDef(
-        "mobius_add",
-        "manifold",
-        (tensor("a"), tensor("b")),
-        _infer_mobius_add,
-        doc="Möbius addition a ⊕ b in the Poincaré ball (Ganea et al. 2018)",
-    )
-)
-register(
-    OpDef(
-        "poincare_mlr",
-        "manifold",
-        (tensor("x"), attr("classes", AttrKind.INT)),
-        _infer_mlr,
-        _learned_map_breaks_rotations,
-        doc="hyperbolic multinomial logistic regression (Ganea et al. 2018): `classes x scalar`",
-    )
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# SPD matrices (Huang & Van Gool 2017, SPDNet)
-
-
-def _infer_bimap(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (x,) = types
-    term = one_manifold(ctx, x.with_axes(()), (SPD,))
-    n, out = term.atom.args[0], attrs["out"]
-    if not 1 <= out <= n:
-        raise ctx.error(
-            "GEO324",
-            f"`bimap` maps spd({n}) to spd(out) with 1 <= out <= {n} (Wᵀ X W with W of "
-            f"orthonormal columns), got out={out}",
-            label=str(out),
-            help=f"choose `out` between 1 and {n}",
-        )
-    return (FeatureType((Term(term.mul, Atom(SPD, (out,))),), x.axes),)
-
-
-def _infer_reeig(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (x,) = types
-    one_manifold(ctx, x.with_axes(()), (SPD,))
-    positive(ctx, "eps", attrs["eps"], "e.g. `reeig(x, eps=1e-4)`")
-    return (x,)
-
-
-def _infer_logeig(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (x,) = types
-    term = one_manifold(ctx, x.with_axes(()), (SPD,))
-    return (FeatureType((Term(term.mul, Atom(SYM, term.atom.args)),), x.axes),)
-
-
-def _infer_eigvals(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (x,) = types
-    term = one_manifold(ctx, x.with_axes(()), (SPD, SYM))
-    return (scalars(term.mul * term.atom.args[0], x.axes),)
-
-
-register(
-    OpDef(
-        "bimap",
-        "manifold",
-        (tensor("x"), attr("out", AttrKind.INT)),
-        _infer_bimap,
-        _learned_map_breaks_rotations,
-        doc="SPDNet BiMap Wᵀ X W, W on the Stiefel manifold: `spd(out)` per copy",
-    )
-)
-register(
-    OpDef(
-        "reeig",
-        "manifold",
-        (tensor("x"), attr("eps", AttrKind.FLOAT, 1e-4)),
-        _infer_reeig,
-        doc="SPDNet ReEig U max(Σ, eps) Uᵀ: rectified eigenvalues, same type",
-    )
-)
-register(
-    OpDef(
-        "logeig",
-        "manifold",
-        (tensor("x"),),
-        _infer_logeig,
-        doc="SPDNet LogEig U log(Σ) Uᵀ: the matrix logarithm, `sym(n)` per copy",
-    )
-)
-register(
-    OpDef(
-        "eigvals",
-        "manifold",
-        (tensor("x"),),
-        _infer_eigvals,
-        doc="eigenvalues (ascending) of each spd/sym copy: invariants of congruence",
-    )
-)
-
-
 # ---------------------------------------------------------------------------------------------
 # The hypersphere (nGPT, Loshchilov et al. 2024)
 
 
+NORMALIZE = define(
+    "normalize",
+    "manifold",
+    (tensor("x"),),
+    MANIFOLD_TRAITS,
+    "`unit(c)` of `c` scalars, x / |x| (nGPT): one unit vector per `vector` copy under rotations "
+    "(scalars only without rotations, vectors with them: `GEO300`); a unit value stays one",
+)
+
+
+@typing_rule(NORMALIZE)
 def _infer_normalize(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -495,129 +419,7 @@ def _infer_normalize(
     return (FeatureType((Term(mul, Atom(U, (n,))),), x.axes),)
 
 
-register(
-    OpDef(
-        "normalize",
-        "manifold",
-        (tensor("x"),),
-        _infer_normalize,
-        doc="project onto the unit sphere x / |x| (nGPT): `unit(n)`",
-    )
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# Euclidean operators of the other families, guarded against manifold values
-
-
-def _fix(category: str, kind: AtomKind) -> str:
-    return _FIXES[category].get(kind) or _FIXES[category]["other"]
-
-
-_FIXES: dict[str, dict[Any, str]] = {
-    "arith": {
-        L: "hyperbolic points do not add: take the midpoint `lorentz_centroid(concat(a, b))`, "
-        "or compute in the tangent space (`logmap0`) and map back with `expmap0`",
-        P: "use `mobius_add(a, b)`, the Poincaré ball's addition",
-        "other": "compute in the tangent space: `logeig(x)` is a symmetric matrix (`sym(n)`) "
-        "that adds and scales",
-    },
-    "reduce": {
-        L: "average on the hyperboloid with `lorentz_centroid(x, over=..., into=...)`",
-        "other": "map to the tangent space with `logmap0(x)` first",
-    },
-    "layer": {
-        L: "use `lorentz_linear(x, n)`, `lorentz_mlr(x, classes)`, or `logmap0(x)` first",
-        P: "use `mobius_linear(x, n)`, `poincare_mlr(x, classes)`, or `logmap0(x)` first",
-        "other": "use `bimap(x, m)`, or the invariants `eigvals(logeig(x))` for an `mlp`",
-    },
-    "act": {
-        L: "use `lorentz_act(x, fn)` or `lorentz_linear(x, n, act=fn)`",
-        P: "use `mobius_linear(x, n, act=fn)` (the activation acts in the tangent space)",
-        "other": "use `reeig(x)`, SPDNet's non-linearity",
-    },
-    "invariant": {
-        "other": "measure in the tangent space: `logmap0(x)` (or `logeig(x)` for SPD) first",
-    },
-}
-
-#: Operator -> (diagnostic code, category of fix). Arithmetic and reductions read unit vectors
-#: as points of R^n (their result is Euclidean); everything here rejects the other manifolds.
-EUCLIDEAN_GUARDS: dict[str, tuple[str, str]] = {
-    **dict.fromkeys(("add", "sub", "mul", "neg", "scale"), ("GEO320", "arith")),
-    **dict.fromkeys(("sum", "mean", "max"), ("GEO320", "reduce")),
-    **dict.fromkeys(("linear", "mlp", "tensor_product", "tp_conv"), ("GEO321", "layer")),
-    **dict.fromkeys(("act", "gate", "norm_act", "layer_norm"), ("GEO321", "act")),
-    **dict.fromkeys(
-        ("norm", "sqnorm", "dot", "spherical_harmonics", "radial_basis"), ("GEO321", "invariant")
-    ),
-}
-#: Operators whose result type follows their input's: a unit vector becomes its coordinates.
-AMBIENT_RESULT = frozenset({"add", "sub", "mul", "neg", "scale", "sum", "mean", "max", "act"})
-
-
-def ambient(ftype: FeatureType, rotated: bool) -> FeatureType:
-    """``unit(n)`` read as its coordinates in R^n (scalars, or a vector under rotations)."""
-    terms = []
-    for term in ftype.terms:
-        if term.atom.kind is not U:
-            terms.append(term)
-        elif rotated:
-            terms.append(Term(term.mul, VECTOR))
-        else:
-            terms.append(Term(term.mul * term.atom.args[0], SCALAR))
-    return FeatureType(tuple(terms), ftype.axes)
-
-
-def guarded(rule: TypeRule) -> TypeRule:
-    """``rule`` behind the manifold guard of ``ctx.op``."""
-
-    def infer(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> tuple[FeatureType, ...]:
-        code, category = EUCLIDEAN_GUARDS[ctx.op]
-        for index, ftype in enumerate(types):
-            stuck = [t.atom for t in ftype.terms if t.atom.is_manifold and t.atom.kind is not U]
-            if stuck:
-                raise ctx.error(
-                    code,
-                    f"`{_shown(ctx.op)}` of `{stuck[0]}` values leaves {NAMES[stuck[0].kind]}",
-                    arg=index,
-                    label=str(ftype),
-                    help=_fix(category, stuck[0].kind),
-                )
-        if ctx.op in AMBIENT_RESULT:
-            types = [ambient(t, rotated(ctx)) for t in types]
-        return rule(ctx, types, attrs)
-
-    return infer
-
-
-_SYNTAX = {"add": "+", "sub": "-", "mul": "*", "neg": "-", "scale": "*"}
-
-
-def _shown(op: str) -> str:
-    return _SYNTAX.get(op, op)
-
-
-def _guard_euclidean_operators(registry: dict[str, OpDef]) -> None:
-    """Wrap the typing rules of the Euclidean operators (loaded before this family)."""
-    for name in EUCLIDEAN_GUARDS:
-        op = registry.get(name)
-        if op is not None and not op.meta.get("manifold_guard"):
-            meta = {**op.meta, "manifold_guard": True}
-            registry[name] = dataclasses.replace(op, infer=guarded(op.infer), meta=meta)
-
-
-def _load_euclidean_families() -> None:
-    from geoc.ops import core, graph, o3  # noqa: F401 - the operators guarded below
-
-
-_load_euclidean_families()
-_guard_euclidean_operators(REGISTRY)
-
 __all__ = [
-    "EUCLIDEAN_GUARDS",
-    "ambient",
-    "guarded",
     "one_manifold",
     "single_point",
     "tangent_type",

@@ -18,6 +18,7 @@ see every irrep as even, so ``1o x 1o -> 1o`` is the cross product there.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,12 +26,13 @@ from geoc.diagnostics import Diagnostic
 from geoc.domains import EDGE_AXIS
 from geoc.groups import Group, Rotations
 from geoc.o3 import MulIrrep, irrep_product
-from geoc.ops import AttrKind, OpContext, OpDef, attr, register, tensor
-from geoc.ops.core import ACTIVATIONS, joint_axes, not_invariant, point_violation
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops.core import joint_axes, not_invariant
+from geoc.ops.euclidean import INVARIANT, LAYER
 from geoc.types import Atom, AtomKind, FeatureType, Term, irrep, scalars
 
 #: The named atoms as O(3) irreps ``(l, p)``; ``vector`` and ``pseudovector`` only in 3-D.
-NAMED_IRREPS: dict[AtomKind, tuple[int, int]] = {
+NAMEDIRREP_TRAITS: dict[AtomKind, tuple[int, int]] = {
     AtomKind.SCALAR: (0, 1),
     AtomKind.PSEUDOSCALAR: (0, -1),
     AtomKind.VECTOR: (1, -1),
@@ -38,7 +40,7 @@ NAMED_IRREPS: dict[AtomKind, tuple[int, int]] = {
 }
 TP_MODES = ("full", "channelwise")
 #: How `tp_conv` is lowered: `auto` lets the backend's cost model choose (see
-#: ``geoc.backends.torch_fx.ops.o3.choose_tp_conv_algorithm``).
+#: ``geoc.backends.torch_fx.o3.tp_conv.choose_tp_conv_algorithm``).
 TP_CONV_ALGORITHMS = ("auto", "cg", "so2")
 
 
@@ -50,7 +52,7 @@ def atom_irrep(atom: Atom, group: Group) -> tuple[int, int] | None:
     """``(l, p)`` of an atom, or None if it is not an O(3) irrep in ``group``'s space."""
     if atom.kind is AtomKind.IRREP:
         return atom.args[0], atom.parity
-    ir = NAMED_IRREPS.get(atom.kind)
+    ir = NAMEDIRREP_TRAITS.get(atom.kind)
     if ir is None or (ir[0] == 1 and group.space_dim != 3):
         return None
     return ir
@@ -173,21 +175,23 @@ def _products(
     }
 
 
-def _point_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
-    fix = "apply it to differences of points (vectors) instead"
-    return point_violation(ctx, types[0], 0, f"`{ctx.op}` of a point", fix)
-
-
-def _same_type(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    return (types[0],)
+IRREP_TRAITS = dataclasses.replace(PLAIN, euclidean=INVARIANT)
 
 
 # ---------------------------------------------------------------------------------------------
 # spherical_harmonics, radial_basis
 
+SPHERICAL_HARMONICS = define(
+    "spherical_harmonics",
+    "o3",
+    (tensor("v"), attr("lmax", AttrKind.INT), attr("normalize", AttrKind.BOOL, True)),
+    IRREP_TRAITS,
+    "real spherical harmonics `0e + 1o + 2e + ...` up to `lmax` (parity `(-1)^l`; of a "
+    "`pseudovector` all even) of one `vector` / `1o` (`GEO300`), e3nn's `component` norm",
+)
 
+
+@typing_rule(SPHERICAL_HARMONICS)
 def _infer_spherical_harmonics(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -211,17 +215,17 @@ def _infer_spherical_harmonics(
     return (FeatureType(terms, v.axes),)
 
 
-register(
-    OpDef(
-        "spherical_harmonics",
-        "o3",
-        (tensor("v"), attr("lmax", AttrKind.INT), attr("normalize", AttrKind.BOOL, True)),
-        _infer_spherical_harmonics,
-        doc="real spherical harmonics Y^0..Y^lmax of a vector (e3nn, `component` norm)",
-    )
+RADIAL_BASIS = define(
+    "radial_basis",
+    "o3",
+    (tensor("d"), attr("n", AttrKind.INT), attr("cutoff", AttrKind.FLOAT)),
+    IRREP_TRAITS,
+    "`n x scalar`: the Bessel basis `sqrt(2/c) sin(kπd/c)/d`, `k = 1..n`, times the polynomial "
+    "envelope (p = 6), of one invariant scalar `d` (`GEO300`, `GEO401`)",
 )
 
 
+@typing_rule(RADIAL_BASIS)
 def _infer_radial_basis(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -257,26 +261,32 @@ def _invariant_contract(
     ]
 
 
+@contract(RADIAL_BASIS)
 def _radial_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     return _invariant_contract(ctx, types[0], 0, "feed a distance, e.g. `norm(r)`")
-
-
-register(
-    OpDef(
-        "radial_basis",
-        "o3",
-        (tensor("d"), attr("n", AttrKind.INT), attr("cutoff", AttrKind.FLOAT)),
-        _infer_radial_basis,
-        _radial_contract,
-        doc="Bessel radial basis times the smooth polynomial cutoff (p=6); `n x scalar`",
-    )
-)
 
 
 # ---------------------------------------------------------------------------------------------
 # tensor_product
 
 
+TENSOR_PRODUCT = define(
+    "tensor_product",
+    "o3",
+    (
+        tensor("a"),
+        tensor("b"),
+        attr("out", AttrKind.TYPE),
+        attr("mode", AttrKind.SYMBOL, "full", choices=TP_MODES),
+    ),
+    dataclasses.replace(IRREP_TRAITS, euclidean=LAYER, learned=True, linear_in=("a", "b")),
+    "`out` on the joint axes: e3nn's Clebsch-Gordan tensor product with learned path weights "
+    "(`full`: every allowed path; `channelwise`: e3nn's uvu); an irrep of `out` unreachable by "
+    "the selection rules is `GEO403`",
+)
+
+
+@typing_rule(TENSOR_PRODUCT)
 def _infer_tensor_product(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -290,6 +300,7 @@ def _infer_tensor_product(
     return (out.with_axes(axes),)
 
 
+@contract(TENSOR_PRODUCT)
 def _tensor_product_contract(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> list[Diagnostic]:
@@ -298,102 +309,6 @@ def _tensor_product_contract(
     in1, in2 = kernel_irreps(a, ctx.group), kernel_irreps(b, ctx.group)
     sources = f"`{a.with_axes(())}` x `{b.with_axes(())}`"
     return _unreachable(ctx, attrs["out"], _products(in1, in2, channelwise), sources, channelwise)
-
-
-register(
-    OpDef(
-        "tensor_product",
-        "o3",
-        (
-            tensor("a"),
-            tensor("b"),
-            attr("out", AttrKind.TYPE),
-            attr("mode", AttrKind.SYMBOL, "full", choices=TP_MODES),
-        ),
-        _infer_tensor_product,
-        _tensor_product_contract,
-        doc="Clebsch-Gordan tensor product with learned path weights (e3nn's)",
-    )
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# gate, norm_act, layer_norm: non-linearities and normalisation that keep the type
-
-
-def gated_terms(ftype: FeatureType) -> list[Term]:
-    """The terms that `gate` multiplies by sigmoids of the even scalars (all but scalars)."""
-    return [t for t in ftype.terms if scalar_parity(t.atom) is None]
-
-
-def even_scalar_count(ftype: FeatureType) -> int:
-    return sum(t.mul for t in ftype.terms if scalar_parity(t.atom) == 1)
-
-
-def _infer_gate(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (x,) = types
-    gates = even_scalar_count(x)
-    for term in gated_terms(x):
-        if term.mul > gates:
-            raise ctx.error(
-                "GEO300",
-                f"`gate` scales each copy of `{term.atom}` by a sigmoid of an even scalar: "
-                f"{term.mul} copies need {term.mul} even scalars, but `x` has {gates}",
-                arg=0,
-                label=str(x),
-                help=f"give `x` at least {term.mul} x 0e, e.g. "
-                f"`linear(x, {term.mul}x0e + ...)` before the gate",
-            )
-    return (x,)
-
-
-register(
-    OpDef(
-        "gate",
-        "o3",
-        (tensor("x"),),
-        _infer_gate,
-        _point_contract,
-        doc="e3nn-style gate: silu on 0e, tanh on 0o, other terms scaled by sigmoid(0e)",
-    )
-)
-
-
-def _infer_norm_act(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    if attrs["act"] not in ACTIVATIONS:
-        raise ctx.error(
-            "GEO302",
-            f"`{attrs['act']}` is not a known activation",
-            label="unknown activation",
-            help="activations: " + ", ".join(f"`{n}`" for n in ACTIVATIONS),
-        )
-    return (types[0],)
-
-
-register(
-    OpDef(
-        "norm_act",
-        "o3",
-        (tensor("x"), attr("act", AttrKind.SYMBOL, "silu")),
-        _infer_norm_act,
-        _point_contract,
-        doc="even scalars through `act`; every other copy scaled by act(|x| + b) / |x|",
-    )
-)
-register(
-    OpDef(
-        "layer_norm",
-        "o3",
-        (tensor("x"),),
-        _same_type,
-        _point_contract,
-        doc="equivariant layer norm: scalars centred, each atom type scaled by its RMS norm",
-    )
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,6 +350,27 @@ def conv_paths(h: FeatureType, sh: FeatureType, out: FeatureType, group: Group) 
     return ConvPaths(in1, in2, tuple(mid), tuple(paths))
 
 
+TP_CONV = define(
+    "tp_conv",
+    "o3",
+    (
+        tensor("h"),
+        tensor("sh"),
+        tensor("w"),
+        attr("out", AttrKind.TYPE),
+        attr("hidden", AttrKind.INT, 64),
+        attr("algorithm", AttrKind.SYMBOL, "auto", choices=TP_CONV_ALGORITHMS),
+    ),
+    dataclasses.replace(
+        IRREP_TRAITS, euclidean=LAYER, learned=True, commutes_gather=False, bias=True
+    ),
+    "`out` over nodes: NequIP's convolution, the channelwise tensor product of `h[src]` and "
+    "`sh` with weights `mlp(w)`, summed into `dst`, then `linear` to `out` (`h` over nodes, `sh` "
+    "and `w` over edges, `GEO305`; `w` invariant, `GEO401`; `out` reachable, `GEO403`)",
+)
+
+
+@typing_rule(TP_CONV)
 def _infer_tp_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -484,6 +420,7 @@ def _check_conv_axes(ctx: OpContext, types: Sequence[FeatureType]) -> str:
     return node_axis
 
 
+@contract(TP_CONV)
 def _tp_conv_contract(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> list[Diagnostic]:
@@ -494,35 +431,13 @@ def _tp_conv_contract(
     return found + _unreachable(ctx, attrs["out"], reachable, sources)
 
 
-register(
-    OpDef(
-        "tp_conv",
-        "o3",
-        (
-            tensor("h"),
-            tensor("sh"),
-            tensor("w"),
-            attr("out", AttrKind.TYPE),
-            attr("hidden", AttrKind.INT, 64),
-            attr("algorithm", AttrKind.SYMBOL, "auto", choices=TP_CONV_ALGORITHMS),
-        ),
-        _infer_tp_conv,
-        _tp_conv_contract,
-        doc="NequIP convolution: channelwise tensor product of h[src] and sh with weights "
-        "mlp(w), summed into dst, then a linear map to `out`",
-    )
-)
-
-
 __all__ = [
-    "NAMED_IRREPS",
+    "NAMEDIRREP_TRAITS",
     "TP_CONV_ALGORITHMS",
     "TP_MODES",
     "ConvPaths",
     "atom_irrep",
     "conv_paths",
-    "even_scalar_count",
-    "gated_terms",
     "kernel_irreps",
     "scalar_parity",
     "uses_parity",

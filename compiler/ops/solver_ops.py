@@ -20,6 +20,7 @@ Where a dense basis would be huge, S(n) and O(n)-type groups apply their closed 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 from collections.abc import Sequence
@@ -29,8 +30,8 @@ import numpy as np
 
 from geoc import solver
 from geoc.diagnostics import Diagnostic
-from geoc.groups import MATRIX_ATOMS, SOLVER_ATOMS, Group, UnsupportedAtom
-from geoc.ops import OpContext, OpDef, register, tensor
+from geoc.groups import MATRIX_ATOMS, SOLVER_ATOMS, Group
+from geoc.ops import PLAIN, OpContext, define, tensor, typing_rule
 from geoc.ops.core import copies, joint_axes
 from geoc.types import SCALAR, Atom, AtomKind, FeatureType, Term
 
@@ -129,24 +130,6 @@ def invariant_form(group: Group, atom: Atom) -> np.ndarray:
 # linear under a solver group: typing (atoms) and contract (Schur: a reachable output)
 
 
-def check_channel_atoms(ctx: OpContext, types: Sequence[FeatureType]) -> None:
-    """GEO330 when an operator's result holds an atom the channel group cannot act on (the O(3)
-    irreps of `spherical_harmonics` under `Lorentz(2)`, say), before anything is built."""
-    if ctx.group.matrix is None:
-        return
-    for ftype in types:
-        for atom in ftype.atoms:
-            try:
-                ctx.group.atom_dim(atom)
-            except UnsupportedAtom as err:
-                raise ctx.error(
-                    "GEO330",
-                    f"`{ctx.op}` gives `{ftype.with_axes(())}`: {err}",
-                    label=str(ftype.with_axes(())),
-                    help=err.help,
-                ) from None
-
-
 def check_solver_linear(ctx: OpContext, source: FeatureType, target: FeatureType) -> None:
     """GEO330 for an atom the solver has no representation for."""
     for arg, ftype in ((0, source), (None, target)):
@@ -200,6 +183,19 @@ def _no_map(ctx: OpContext, source: FeatureType, atom: Atom) -> Diagnostic:
 # mdot: the group's invariant bilinear form, one scalar per copy
 
 
+MDOT = define(
+    "mdot",
+    "solver",
+    (tensor("a"), tensor("b")),
+    dataclasses.replace(PLAIN, linear_in=("a", "b")),
+    "one scalar per copy: `a^T M b` with the group's invariant form M (the Minkowski metric η of "
+    "`Lorentz(n)`, J of `Sp(n)`, the identity for orthogonal groups; its k-th Kronecker power on "
+    "`tensor(k)`); the same representation on both sides, of `scalar`, `vector`, `tensor(k)`, "
+    "`regular` (`GEO300`); always invariant",
+)
+
+
+@typing_rule(MDOT)
 def _infer_mdot(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -225,14 +221,3 @@ def _infer_mdot(
             help="map one side with `linear(x, T)` first",
         )
     return (FeatureType((Term(a.copies, SCALAR),), axes),)
-
-
-register(
-    OpDef(
-        "mdot",
-        "solver",
-        (tensor("a"), tensor("b")),
-        _infer_mdot,
-        doc="the group's invariant inner product per copy: Minkowski x^T η y under Lorentz(n)",
-    )
-)

@@ -23,12 +23,14 @@ channels). Summing over block pairs and grouping by the set ``R`` of permuted la
 passes through unchanged, the whole layer is, for each such ``R``: average every block over its
 permuted layers outside ``R``, concatenate the channels, one matrix, broadcast back to every
 block that has ``R``. This spans exactly the equivariant maps (its dimension matches
-``geoc.solver``'s, tests/families/weightspace/test_weightspace.py) with a handful of matmuls, never a ``P x P``
-matrix; the bias is the invariant part (one value per fixed index and channel of each block).
+``geoc.solver``'s, tests/families/weightspace/test_weightspace.py) with a handful of matmuls,
+never a ``P x P`` matrix; the bias is the invariant part (one value per fixed index and
+channel of each block).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,19 +38,11 @@ from functools import cached_property
 
 import numpy as np
 
-from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import HIDDEN_AXIS, WEIGHTS_AXIS, Domain, DomainKind
-from geoc.groups import Group, Permutation
-from geoc.ops import AttrKind, OpContext, OpDef, attr, register, tensor
-from geoc.types import AtomKind, FeatureType, scalars
+from geoc.domains.weightspace import check_scalar_channels, is_weight_value
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.types import FeatureType, scalars
 
-#: Operators defined on values over `weights` (pointwise ones act entry by entry).
-WEIGHTSPACE_OPS = frozenset(
-    {"add", "sub", "neg", "scale", "mul", "linear", "mlp", "act", "concat"}
-    | {"dws_linear", "dws_pool", "dws_flatten"}
-)
-#: Operators that combine several values: all over `weights`, or none.
-_COMBINING = frozenset({"add", "sub", "mul", "concat"})
 POOL_REDUCTIONS = ("mean", "sum", "max")
 
 
@@ -206,90 +200,10 @@ def _subset(items: tuple[int, ...], chosen: tuple[bool, ...]) -> tuple[int, ...]
 
 
 # ---------------------------------------------------------------------------------------------
-# Checks the elaborator runs: declared types, operator use, the symmetry
-
-
-def is_weight_value(ftype: FeatureType) -> bool:
-    return ftype.axes == (WEIGHTS_AXIS,)
-
-
-def check_weightspace_type(ctx: OpContext, ftype: FeatureType) -> None:
-    """GEO341 for a value over `hidden` (or `weights` and more); GEO340 unless scalar."""
-    if ctx.domain.kind is not DomainKind.WEIGHTSPACE:
-        return
-    axes = ftype.axes
-    if HIDDEN_AXIS in axes or (WEIGHTS_AXIS in axes and len(axes) > 1):
-        raise ctx.error(
-            "GEO341",
-            f"a weight-space value lives over `{WEIGHTS_AXIS}` alone, not `{', '.join(axes)}`",
-            label=str(ftype),
-            help=f"write `... over {WEIGHTS_AXIS}`; `{HIDDEN_AXIS}` names the neurons that "
-            f"`S({HIDDEN_AXIS})` permutes, not an axis of values",
-        )
-    _scalar_channels(ctx, ftype)
-
-
-def _scalar_channels(ctx: OpContext, ftype: FeatureType, arg: int | None = None) -> None:
-    bad = [a for a in ftype.atoms if a.kind is not AtomKind.SCALAR and str(a) != "0e"]
-    if WEIGHTS_AXIS in ftype.axes and bad:
-        raise ctx.error(
-            "GEO340",
-            f"a value over `{WEIGHTS_AXIS}` carries scalar channels, not `{bad[0]}`",
-            arg=arg,
-            label=str(ftype),
-            help="write the channels as `k x scalar`: `S(hidden)` moves the weights, not the "
-            "channels",
-        )
-
-
-def check_weightspace_use(ctx: OpContext, types: Sequence[FeatureType]) -> None:
-    """GEO342 for an operator not defined on weight-space values; GEO343 for one that mixes
-    them with global values."""
-    placed = [i for i, t in enumerate(types) if is_weight_value(t)]
-    if not placed:
-        return
-    if ctx.op not in WEIGHTSPACE_OPS:
-        raise ctx.error(
-            "GEO342",
-            f"`{ctx.op}` does not act on weight-space values: `{types[placed[0]]}`",
-            arg=placed[0],
-            label=str(types[placed[0]]),
-            help="weight-space values take `dws_linear`, `dws_pool`, `dws_flatten` and the "
-            "pointwise `linear`, `mlp`, `act`, `+`, `-`, `*`, `concat`",
-        )
-    loose = [i for i, t in enumerate(types) if not t.axes]
-    if ctx.op in _COMBINING and loose:
-        raise ctx.error(
-            "GEO343",
-            f"`{ctx.op}` combines a value over `{WEIGHTS_AXIS}` with a global value",
-            arg=loose[0],
-            label=str(types[loose[0]]),
-            help="a global value does not broadcast over the weights; combine global values "
-            "after `dws_pool`, or map the weights with `dws_linear`",
-        )
-
-
-def check_weightspace_symmetry(group: Group, domain: Domain, span: Span | None) -> None:
-    """GEO431 unless every factor of the group is ``S(hidden)``."""
-    if domain.kind is not DomainKind.WEIGHTSPACE:
-        return
-    for factor in group.factors:
-        if isinstance(factor, Permutation) and factor.axis == HIDDEN_AXIS:
-            continue
-        raise GeoError(
-            Diagnostic(
-                "GEO431",
-                f"`{factor}` does not act on the weight space `{domain}`",
-                span,
-                label="no action on the weights",
-                help=f"a weight space carries `S({HIDDEN_AXIS})`, the permutations of each "
-                f"hidden layer's neurons; declare `symmetry S({HIDDEN_AXIS})` (or `trivial`)",
-            )
-        )
-
-
-# ---------------------------------------------------------------------------------------------
 # Typing rules
+
+#: DWSNet layers: on weight-space values only.
+_DWS = dataclasses.replace(PLAIN, weights=True, linear_in=("x",), commutes_gather=False)
 
 
 def _weights_input(ctx: OpContext, ftype: FeatureType) -> WeightSpace:
@@ -306,6 +220,19 @@ def _weights_input(ctx: OpContext, ftype: FeatureType) -> WeightSpace:
     return WeightSpace.of(ctx.domain)
 
 
+DWS_LINEAR = define(
+    "dws_linear",
+    "weightspace",
+    (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
+    dataclasses.replace(_DWS, learned=True, bias=True),
+    "`out` over `weights` (scalar channels, `GEO340`): DWSNet's layer, every linear map that "
+    "commutes with the hidden-neuron permutations (Navon et al. 2023), as means, one matrix per "
+    "set of kept layers, broadcasts; the bias is the invariant part; input over `weights` of a "
+    "weight space (`GEO344`)",
+)
+
+
+@typing_rule(DWS_LINEAR)
 def _infer_dws_linear(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -320,10 +247,22 @@ def _infer_dws_linear(
             help="write the output type without `over`",
         )
     result = out.with_axes((WEIGHTS_AXIS,))
-    _scalar_channels(ctx, result)
+    check_scalar_channels(ctx, result)
     return (result,)
 
 
+DWS_POOL = define(
+    "dws_pool",
+    "weightspace",
+    (tensor("x"), attr("reduce", AttrKind.SYMBOL, "mean", POOL_REDUCTIONS)),
+    _DWS,
+    "invariant readout `c(x)·F x scalar`: each weight and bias reduced over its permuted "
+    "neurons, concatenated (`F`: fixed entries, e.g. 7 for `[2, 32, 32, 1]`); input over "
+    "`weights` (`GEO344`)",
+)
+
+
+@typing_rule(DWS_POOL)
 def _infer_dws_pool(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -332,6 +271,17 @@ def _infer_dws_pool(
     return (scalars(space.invariant_width * x.copies),)
 
 
+DWS_FLATTEN = define(
+    "dws_flatten",
+    "weightspace",
+    (tensor("x"),),
+    _DWS,
+    "every weight and bias as one global vector `c(x)·P x scalar`, in the flat layout; not "
+    "invariant under `S(hidden)`: `GEO430` (the plain-MLP baseline, for `symmetry trivial`)",
+)
+
+
+@typing_rule(DWS_FLATTEN)
 def _infer_dws_flatten(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
@@ -340,6 +290,7 @@ def _infer_dws_flatten(
     return (scalars(space.size * x.copies),)
 
 
+@contract(DWS_FLATTEN)
 def _flatten_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list:
     permuted = WeightSpace.of(ctx.domain).permuted
     if HIDDEN_AXIS not in ctx.group.permuted_axes or not permuted:
@@ -356,35 +307,3 @@ def _flatten_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict)
             "only under `symmetry trivial` (the plain-MLP baseline)",
         )
     ]
-
-
-register(
-    OpDef(
-        "dws_linear",
-        "weightspace",
-        (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
-        _infer_dws_linear,
-        doc="DWSNet layer: every linear map between weight-space features that commutes with "
-        "the hidden-neuron permutations (Navon et al. 2023), by pooling and broadcasting",
-    )
-)
-register(
-    OpDef(
-        "dws_pool",
-        "weightspace",
-        (tensor("x"), attr("reduce", AttrKind.SYMBOL, "mean", POOL_REDUCTIONS)),
-        _infer_dws_pool,
-        doc="invariant readout: each weight and bias reduced over its permuted neurons, "
-        "concatenated",
-    )
-)
-register(
-    OpDef(
-        "dws_flatten",
-        "weightspace",
-        (tensor("x"),),
-        _infer_dws_flatten,
-        _flatten_contract,
-        doc="every weight and bias as one global vector (not invariant: the plain-MLP baseline)",
-    )
-)

@@ -179,23 +179,6 @@ def test_compile_builtin_prints_a_summary(capsys, spec):
     assert "IR nodes" in out and "symmetry" in out and "outputs" in out
 
 
-@pytest.mark.parametrize("command", ["compile", "check"])
-def test_planned_operators_say_so(capsys, tmp_path, monkeypatch, command):
-    from geoc.ops import PLANNED
-
-    monkeypatch.setitem(PLANNED, "later_conv", "a later issue")  # every planned op is built
-    spec = tmp_path / "later.geo"
-    spec.write_text(
-        "model M() {\n    symmetry trivial\n    input x: 4 x scalar\n"
-        "    output y: 4 x scalar = later_conv(x)\n}\n"
-    )
-    code, _, err = run(capsys, command, str(spec))
-    assert code == 1
-    assert "error[GEO501]" in err and "`later_conv`" in err
-    assert "not implemented in this version" in err
-    assert "Traceback" not in err
-
-
 @pytest.mark.parametrize("spec", COMPILED)
 def test_check_builtin_passes(capsys, spec):
     code, out, err = run(capsys, "check", spec, "-p", "hidden=16")

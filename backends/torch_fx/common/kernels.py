@@ -12,6 +12,9 @@ for ``torch.compile(fullgraph=True)`` and ``torch.export``).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -258,3 +261,11 @@ def install(module: torch.nn.Module, name: str, value: Tensor, parameter: bool) 
         module.register_parameter(leaf, torch.nn.Parameter(value))
     else:
         module.register_buffer(leaf, value)
+
+
+def activation(dotted: str | None) -> Callable[[Tensor], Tensor]:
+    """The torch function of an activation by its dotted name (``torch.nn.functional.silu``, as
+    geoc's activation table gives it); None is the identity."""
+    if dotted is None:
+        return lambda x: x
+    return functools.reduce(getattr, dotted.split(".")[1:], torch)

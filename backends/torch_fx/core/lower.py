@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import operator
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -11,17 +13,25 @@ from torch import fx
 
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
-from geoc.backends.torch_fx.o3.kernels import ACTIVATIONS
 from geoc.backends.torch_fx.solver.lower import lower_solver_linear
 from geoc.groups import Group
 from geoc.ir import Node
 from geoc.ops.core import is_scalar_like
+from geoc.ops.layers import ACTIVATIONS
 from geoc.ops.solver_ops import uses_solver
 from geoc.ops.spectral import is_field
 from geoc.types import FeatureType
 
-#: The runtime's activation table; `identity` lowers to no node at all.
-ACTIVATION_FNS = {name: None if name == "identity" else fn for name, fn in ACTIVATIONS.items()}
+
+def torch_function(dotted: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The torch function of a dotted name such as ``torch.nn.functional.silu``."""
+    return functools.reduce(getattr, dotted.split(".")[1:], torch)
+
+
+#: The activation table's torch functions, resolved once; `identity` lowers to no node at all.
+ACTIVATION_FNS = {
+    name: None if fn.torch is None else torch_function(fn.torch) for name, fn in ACTIVATIONS.items()
+}
 TRIVIAL_KEYS = {"0e", "0"}
 
 
@@ -87,7 +97,7 @@ def lower_dot(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     return ctx.call(rt.copy_dot, a, b, _terms(ctx.group, ctx.in_types(node)[0]))
 
 
-@lowering("concat", channel_first=True)
+@lowering("concat")
 def lower_concat(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     if is_field(node.out_types[0]):  # fields of one grid: channels are dimension 1
         return ctx.call(torch.cat, args, 1)
@@ -104,7 +114,7 @@ def lower_act(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 # --- learned maps ------------------------------------------------------------------------------
 
 
-@lowering("mlp", channel_first=True)
+@lowering("mlp")
 def lower_mlp(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     x = args[0]
     fan_in = ctx.group.type_dim(ctx.in_types(node)[0])
@@ -120,7 +130,7 @@ def lower_mlp(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     return x
 
 
-@lowering("linear", channel_first=True)
+@lowering("linear")
 def lower_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     if uses_solver(ctx.group, ctx.in_types(node)[0], node.out_types[0]):
         return lower_solver_linear(ctx, node, args)  # weights: coefficients of the basis

@@ -38,7 +38,7 @@ def _bias(ctx: LowerCtx, node: Node, copies: int, fan_in: int) -> fx.Node | None
     return ctx.param(f"{node.id}.bias", (copies,), fan_in) if node.attrs["bias"] else None
 
 
-@lowering("lift_conv", channel_first=True)
+@lowering("lift_conv")
 def lower_lift_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     size = node.attrs["kernel"]
     width, copies = ctx.group.type_dim(ctx.in_types(node)[0]), _copies(ctx, node, "out")
@@ -55,7 +55,7 @@ def group_gather(group: Group, size: int) -> np.ndarray:
     return inverse_products(group)[:, :, None] * size * size + spatial[:, None, :]
 
 
-@lowering("group_conv", channel_first=True)
+@lowering("group_conv")
 def lower_group_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     size, order = node.attrs["kernel"], group_order(ctx.group)
     in_copies, copies = _copies(ctx, node, "in"), _copies(ctx, node, "out")
@@ -66,6 +66,6 @@ def lower_group_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     return ctx.call(rt_gcnn.group_conv, args[0], weight, gather, size, bias)
 
 
-@lowering("group_pool", channel_first=True)
+@lowering("group_pool")
 def lower_group_pool(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     return ctx.call(rt_gcnn.group_pool, args[0], group_order(ctx.group), node.attrs["reduce"])

@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from geoc.backends.torch_fx.common.kernels import safe_norm
+from geoc.backends.torch_fx.common.kernels import activation, safe_norm
 
 LORENTZ_MAX_RADIUS = 40.0  # sqrt(k)|v| in expmap0: cosh(40)^2 ~ 1e34 fits float32
 BALL_EPS = {torch.float32: 4e-3, torch.float64: 1e-5}  # Poincaré boundary margin per dtype
@@ -98,7 +98,7 @@ def lorentz_linear(
     return lorentz_from_space(space, k)
 
 
-def lorentz_act(x: Tensor, fn: str, k: float) -> Tensor:
+def lorentz_act(x: Tensor, fn: str | None, k: float) -> Tensor:
     """HCNN's Lorentz activation (Bdeir et al. 2024): ``fn`` on the space coordinates, the time
     coordinate recomputed."""
     return lorentz_from_space(activate(x[..., 1:], fn), k)
@@ -186,13 +186,15 @@ def mobius_matvec(x: Tensor, weight: Tensor, c: float) -> Tensor:
     return ball_project(scale * mx / (mxn * c**0.5), c)
 
 
-def mobius_linear(x: Tensor, weight: Tensor, bias: Tensor | None, c: float, fn: str) -> Tensor:
+def mobius_linear(
+    x: Tensor, weight: Tensor, bias: Tensor | None, c: float, fn: str | None
+) -> Tensor:
     """Ganea et al. (2018), Eq. 28-29: ``y = phi⊗(M ⊗ x ⊕ b)``, where the activation acts in
     the tangent space at the origin, ``phi⊗(y) = exp_0(phi(log_0(y)))``."""
     y = mobius_matvec(x, weight, c)
     if bias is not None:
         y = mobius_add(y, ball_project(bias, c), c)
-    if fn == "identity":
+    if fn is None:
         return y
     return poincare_expmap0(activate(poincare_logmap0(y, c, 1), fn), c, 1)
 
@@ -262,20 +264,9 @@ def normalize(x: Tensor, mul: int) -> Tensor:
     return flat(x / safe_norm(x, keepdim=True))
 
 
-# --- activations (names as in the core runtime) -------------------------------------------
-
-_ACTIVATIONS = {
-    "relu": torch.relu,
-    "silu": torch.nn.functional.silu,
-    "swish": torch.nn.functional.silu,
-    "gelu": torch.nn.functional.gelu,
-    "sigmoid": torch.sigmoid,
-    "softplus": torch.nn.functional.softplus,
-    "elu": torch.nn.functional.elu,
-    "leaky_relu": torch.nn.functional.leaky_relu,
-    "tanh": torch.tanh,
-}
+# --- activations: torch functions by dotted name (geoc's activation table) -------------------
 
 
-def activate(x: Tensor, fn: str) -> Tensor:
-    return x if fn == "identity" else _ACTIVATIONS[fn](x)
+def activate(x: Tensor, fn: str | None) -> Tensor:
+    """``fn`` (e.g. ``torch.tanh``) applied to ``x``; None is the identity."""
+    return activation(fn)(x)

@@ -18,6 +18,7 @@ from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.manifold import kernels as rtm
 from geoc.domains import EDGE_AXIS
 from geoc.ir import Node
+from geoc.ops.layers import ACTIVATIONS
 from geoc.types import AtomKind, FeatureType, Term, simplify
 
 MANIFOLD_PARAMS = "geoc_manifold_params"
@@ -89,8 +90,9 @@ def lower_lorentz_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.N
     atom = _in_term(ctx, node).atom
     n_in, n_out = atom.args[0] + 1, node.attrs["out"] + 1
     x = args[0]
-    if node.attrs["act"] != "identity":
-        x = ctx.call(rtm.activate, x, node.attrs["act"])
+    act = ACTIVATIONS[node.attrs["act"]].torch
+    if act is not None:
+        x = ctx.call(rtm.activate, x, act)
     weight = ctx.param(f"{node.id}.weight", (n_out, n_in), n_in)
     bias = ctx.param(f"{node.id}.bias", (n_out,), n_in) if node.attrs["bias"] else None
     log_scale = ctx.param(f"{node.id}.log_scale", (), 1)
@@ -101,7 +103,8 @@ def lower_lorentz_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.N
 @lowering("lorentz_act")
 def lower_lorentz_act(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     atom = _in_term(ctx, node).atom
-    return ctx.call(rtm.lorentz_act, args[0], node.attrs["fn"], atom.curvature)
+    act = ACTIVATIONS[node.attrs["fn"]].torch
+    return ctx.call(rtm.lorentz_act, args[0], act, atom.curvature)
 
 
 @lowering("lorentz_mlr")
@@ -136,7 +139,8 @@ def lower_mobius_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.No
     n, out, c = atom.args[0], node.attrs["out"], atom.curvature
     weight = ctx.param(f"{node.id}.weight", (out, n), n)
     bias = _poincare_param(ctx, f"{node.id}.bias", (out,), c) if node.attrs["bias"] else None
-    return ctx.call(rtm.mobius_linear, args[0], weight, bias, c, node.attrs["act"])
+    act = ACTIVATIONS[node.attrs["act"]].torch
+    return ctx.call(rtm.mobius_linear, args[0], weight, bias, c, act)
 
 
 @lowering("mobius_add")

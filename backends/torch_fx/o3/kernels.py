@@ -13,21 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from geoc.backends.torch_fx.common.kernels import safe_norm
+from geoc.backends.torch_fx.common.kernels import activation, safe_norm
 
-#: Pointwise non-linearities by name (the names of the `.geo` language).
-ACTIVATIONS = {
-    "relu": F.relu,
-    "silu": F.silu,
-    "swish": F.silu,
-    "gelu": F.gelu,
-    "sigmoid": torch.sigmoid,
-    "softplus": F.softplus,
-    "elu": F.elu,
-    "leaky_relu": F.leaky_relu,
-    "tanh": torch.tanh,
-    "identity": lambda x: x,
-}
 Terms = tuple[tuple[int, int, str], ...]
 
 
@@ -159,10 +146,11 @@ def gate(x: Tensor, terms: Terms) -> Tensor:
     return _join(out)
 
 
-def norm_act(x: Tensor, terms: Terms, act: str, bias: Tensor | None) -> Tensor:
-    """``even`` scalars through ``act``; each copy ``v`` of the other terms becomes
-    ``v * act(|v| + b) / |v|`` (0 at ``v = 0``), with one bias ``b`` per such copy."""
-    fn, out, at = ACTIVATIONS[act], [], 0
+def norm_act(x: Tensor, terms: Terms, act: str | None, bias: Tensor | None) -> Tensor:
+    """``even`` scalars through ``act`` (a torch function by dotted name; None: the identity);
+    each copy ``v`` of the other terms becomes ``v * act(|v| + b) / |v|`` (0 at ``v = 0``), with
+    one bias ``b`` per such copy."""
+    fn, out, at = activation(act), [], 0
     for block, (mul, _, kind) in zip(_blocks(x, terms), terms, strict=True):
         if kind == "even":
             out.append(fn(block))

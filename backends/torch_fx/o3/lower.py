@@ -14,6 +14,7 @@ from geoc.backends.torch_fx.o3.tp_conv import emit_tensor_product
 from geoc.backends.torch_fx.o3.tp_plan import plan_tensor_product
 from geoc.groups import Group
 from geoc.ir import Node
+from geoc.ops.layers import ACTIVATIONS
 from geoc.ops.o3 import kernel_irreps, scalar_parity
 from geoc.types import FeatureType, Term
 
@@ -62,7 +63,8 @@ def lower_norm_act(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     terms = _terms(ctx.group, ftype, lambda t: "even" if scalar_parity(t.atom) == 1 else "normed")
     normed = sum(mul for mul, _, kind in terms if kind == "normed")
     bias = _constant_param(ctx, f"{node.id}.bias", torch.zeros(normed)) if normed else None
-    return ctx.call(rt_o3.norm_act, args[0], terms, node.attrs["act"], bias)
+    act = ACTIVATIONS[node.attrs["act"]].torch
+    return ctx.call(rt_o3.norm_act, args[0], terms, act, bias)
 
 
 def _norm_group(term: Term) -> str:

@@ -18,7 +18,7 @@ from geoc.ops import OpContext
 from geoc.ops.spectral import sphere_bandwidth
 
 
-@lowering("spectral_conv", channel_first=True)
+@lowering("spectral_conv")
 def lower_spectral_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     grid = ctx.ir.domain.grid
     modes = node.attrs["modes"]
@@ -46,14 +46,14 @@ def _tables(ctx: LowerCtx, lmax: int, mmax: int) -> tuple[fx.Node, fx.Node]:
     return ctx.fx.get_attr(names[0]), ctx.fx.get_attr(names[1])
 
 
-@lowering("sht", channel_first=True)
+@lowering("sht")
 def lower_sht(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     lmax, mmax = _bandwidth(ctx, node)
     forward, _ = _tables(ctx, lmax, mmax)
     return ctx.call(rt_spectral.sht, args[0], forward, mmax)
 
 
-@lowering("isht", channel_first=True)
+@lowering("isht")
 def lower_isht(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     source = ctx.ir.node(node.inputs[0].node)  # the coefficients' bandwidth is that of their sht
     lmax, mmax = _coefficient_bandwidth(ctx, source)
@@ -68,7 +68,7 @@ def _coefficient_bandwidth(ctx: LowerCtx, node: Node) -> tuple[int, int]:
     return _bandwidth(ctx, node)  # an input over `spectrum` has the grid's default bandwidth
 
 
-@lowering("sfno_conv", channel_first=True)
+@lowering("sfno_conv")
 def lower_sfno_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     lmax, mmax = _bandwidth(ctx, node)
     forward, inverse = _tables(ctx, lmax, mmax)

@@ -14,7 +14,7 @@ from geoc.elaborate import elaborate
 from geoc.grammar.parser import parse
 from geoc.groups import Group, GroupElement, random_rotation
 from geoc.ir import Graph, ValueRef
-from geoc.ops import PLANNED, REGISTRY, lookup
+from geoc.ops import REGISTRY, lookup
 from geoc.pipeline import check_equivariance, frontend
 from geoc.program import load_program
 from geoc.types import AtomKind, FeatureType, lorentz, poincare
@@ -147,10 +147,9 @@ def test_manifold_atoms_are_invariant_only_without_rotations() -> None:
     assert not FeatureType.parse("sym(3)").atoms[0].is_manifold
 
 
-def test_manifold_operators_are_registered_not_planned() -> None:
+def test_manifold_operators_are_registered() -> None:
     lookup("linear")
     assert all(REGISTRY[op].family == "manifold" for op in OPS)
-    assert not set(OPS) & set(PLANNED)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from geoc.elaborate import elaborate
 from geoc.grammar.parser import parse
 from geoc.groups import Group, MatrixFactor, Permutation
 from geoc.ir import ValueRef
-from geoc.ops import PLANNED, lookup
 from geoc.ops.solver_ops import pair_basis, uses_solver
 from geoc.pipeline import check_equivariance, frontend
 from geoc.program import load_program
@@ -223,10 +222,6 @@ def test_norm_error_suggests_mdot() -> None:
 
 def test_new_codes_are_registered() -> None:
     assert {"GEO330", "GEO331", "GEO420"} <= set(CODES)
-
-
-def test_mdot_is_built_not_planned() -> None:
-    assert "mdot" not in PLANNED and lookup("mdot") is not None
 
 
 # ---------------------------------------------------------------------------------------------

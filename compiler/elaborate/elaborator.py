@@ -9,28 +9,29 @@ rule, and names every node after the spec (``layers.2.egnn_layer.m``).
 from __future__ import annotations
 
 import contextlib
-import difflib
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
-from geoc.domains import Domain, DomainKind, domain_from_ast
-from geoc.grammar import ast
-from geoc.groups import MANIFOLD_DIMS, Group, Rotations, UnsupportedAtom, group_from_ast
-from geoc.ir import Graph, Node, Port, ValueRef
-from geoc.ops import REQUIRED, ArgKind, AttrKind, OpContext, Param, lookup
-from geoc.ops.solver_ops import check_channel_atoms
-from geoc.ops.spectral import check_field_channels, check_field_use, grid_symmetry_error
-from geoc.ops.weightspace import (
-    check_weightspace_symmetry,
-    check_weightspace_type,
-    check_weightspace_use,
+from geoc.domains import Domain, domain_from_ast
+from geoc.elaborate.constants import const_value
+from geoc.elaborate.declared import check_atoms
+from geoc.elaborate.messages import factor_span, not_a_tensor, unknown_callee, unknown_name
+from geoc.elaborate.signatures import (
+    bind_params,
+    block_param,
+    check_arg_type,
+    check_attr,
+    check_returns,
+    match_arguments,
 )
+from geoc.grammar import ast
+from geoc.groups import Group, group_from_ast
+from geoc.ir import Graph, Node, Port, ValueRef
+from geoc.ops import ArgKind, AttrKind, OpContext, Param, infer_call, lookup, syntax_op
 from geoc.program import Program
 from geoc.types import FeatureType, points_dim, type_from_ast
-
-SCALAR_PARAM_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 
 @dataclass(frozen=True)
@@ -117,23 +118,12 @@ class Elaborator:
                     Diagnostic(
                         "GEO406",
                         f"`S({axis})` permutes `{axis}`, but the domain has no such axis",
-                        _factor_span(sym[0], axis),
+                        factor_span(sym[0], axis),
                         label="no such axis",
                         help=f"the domain's axes: {', '.join(domain.axes) or 'none'}",
                     )
                 )
-        wrong = grid_symmetry_error(group, domain)
-        if wrong:
-            raise GeoError(
-                Diagnostic(
-                    "GEO408",
-                    f"`{group}` does not act on the domain `{domain}`",
-                    sym[0].span,
-                    label="no action on this grid",
-                    help=f"{wrong}; declare that (or `trivial`)",
-                )
-            )
-        check_weightspace_symmetry(group, domain, sym[0].span if sym else None)
+        domain.rules.check_symmetry(group, domain, sym[0].span if sym else None)
         return group.with_default_dim(domain.dim or self._points_dim(params)), domain
 
     def _points_dim(self, params: dict[str, Any]) -> int | None:
@@ -147,22 +137,8 @@ class Elaborator:
         return points_dim(types)
 
     def _check_ports(self) -> None:
-        if self.domain.kind is DomainKind.POINTCLOUD:
-            self.graph.positions = self._positions_input()
-
-    def _positions_input(self) -> str:
-        wanted = f"point({self.domain.dim}) over {self.domain.axis}"
-        found = [p.name for p in self.graph.inputs.values() if str(p.type) == wanted]
-        if len(found) != 1:
-            raise GeoError(
-                Diagnostic(
-                    "GEO204",
-                    f"a point cloud builds its edges from one input `{wanted}`; found {len(found)}",
-                    self.model.name.span,
-                    help=f"declare exactly one `input pos: {wanted}`",
-                )
-            )
-        return found[0]
+        rules = self.domain.rules
+        self.graph.positions = rules.positions(self.domain, self.graph.inputs, self.model.name.span)
 
     # --- statements ---
 
@@ -253,42 +229,8 @@ class Elaborator:
     def _declared_type(self, expr: ast.Expr, scope: Scope) -> FeatureType:
         ftype = type_from_ast(expr, scope.consts())
         type_ctx = OpContext("type", self.group, self.domain, expr.span)
-        check_field_channels(type_ctx, ftype)
-        check_weightspace_type(type_ctx, ftype)
-        for atom in ftype.atoms:
-            try:
-                self.group.atom_dim(atom)
-            except UnsupportedAtom as err:  # e.g. `regular` of a Lie group
-                raise GeoError(Diagnostic("GEO330", str(err), expr.span, help=err.help)) from None
-            except ValueError:
-                raise GeoError(
-                    Diagnostic(
-                        "GEO309",
-                        f"`{atom}` needs a group acting on R^n",
-                        expr.span,
-                        help="add `E(3)` or `O(3)` to `symmetry`, or use `point(n)`",
-                    )
-                ) from None
-            n = self.group.space_dim
-            rotated = self.group.rotations is not Rotations.NONE
-            if rotated and atom.kind in MANIFOLD_DIMS and atom.args[0] != n:
-                raise GeoError(
-                    Diagnostic(
-                        "GEO309",
-                        f"`{atom}` lives on R^{atom.args[0]}, but {self.group} rotates R^{n}",
-                        expr.span,
-                        help=f"use `{atom.kind.value}({n})`, or a group of the same dimension",
-                    )
-                )
-            if atom.is_point and n is not None and atom.args[0] != n:
-                raise GeoError(
-                    Diagnostic(
-                        "GEO309",
-                        f"`{atom}` does not live in the {n}-dimensional space of {self.group}",
-                        expr.span,
-                        help=f"use `point({n})`",
-                    )
-                )
+        self.domain.rules.check_type(type_ctx, ftype)
+        check_atoms(self.group, ftype, expr.span)
         return ftype
 
     def _check_axes(self, ftype: FeatureType, expr: ast.Expr) -> None:
@@ -316,7 +258,7 @@ class Elaborator:
     def tensor(self, expr: ast.Expr, scope: Scope, hint: Hint) -> Value:
         handler = _TENSOR_FORMS.get(type(expr))
         if handler is None:
-            raise GeoError(_not_a_tensor(expr))
+            raise GeoError(not_a_tensor(expr))
         return handler(self, expr, scope, hint)
 
     def _name(self, expr: ast.Name, scope: Scope, hint: Hint) -> Value:
@@ -333,44 +275,54 @@ class Elaborator:
                     help="pass a tensor value here",
                 )
             )
-        raise GeoError(_unknown_name(expr, scope))
+        raise GeoError(
+            unknown_name(expr, [k for k, v in scope.env.items() if isinstance(v, Value)])
+        )
 
     def _binop(self, expr: ast.BinOp, scope: Scope, hint: Hint) -> Value:
         if expr.op is ast.BinOpKind.TIMES:
-            raise GeoError(_not_a_tensor(expr))
-        if expr.op is ast.BinOpKind.MUL:
+            raise GeoError(not_a_tensor(expr))
+        symbol = expr.op.value
+        if expr.op is ast.BinOpKind.MUL:  # a number times a value: the one-tensor `*`
             for number, other in ((expr.left, expr.right), (expr.right, expr.left)):
                 if isinstance(number, (ast.Int, ast.Float)):
-                    own = self._reserve(hint, "scale")
+                    op = syntax_op(symbol, tensors=1)
+                    own = self._reserve(hint, op.name)
                     value = self.tensor(other, scope, Nested(own))
-                    attrs = {"factor": float(number.value)}
-                    return self._apply(own, "scale", [value], [other.span], attrs, expr)
-        op = {ast.BinOpKind.ADD: "add", ast.BinOpKind.SUB: "sub", ast.BinOpKind.MUL: "mul"}[expr.op]
-        own = self._reserve(hint, op)
+                    attrs = {op.attr_params[0].name: float(number.value)}
+                    return self._apply(own, op.name, [value], [other.span], attrs, expr)
+        op = syntax_op(symbol, tensors=2)
+        own = self._reserve(hint, op.name)
         left = self.tensor(expr.left, scope, Nested(own))
         right = self.tensor(expr.right, scope, Nested(own))
-        return self._apply(own, op, [left, right], [expr.left.span, expr.right.span], {}, expr)
+        spans = [expr.left.span, expr.right.span]
+        return self._apply(own, op.name, [left, right], spans, {}, expr)
 
     def _neg(self, expr: ast.Neg, scope: Scope, hint: Hint) -> Value:
-        own = self._reserve(hint, "neg")
+        op = syntax_op("-", tensors=1)
+        own = self._reserve(hint, op.name)
         value = self.tensor(expr.operand, scope, Nested(own))
-        return self._apply(own, "neg", [value], [expr.operand.span], {}, expr)
+        return self._apply(own, op.name, [value], [expr.operand.span], {}, expr)
 
     def _index(self, expr: ast.Index, scope: Scope, hint: Hint) -> Value:
+        op = syntax_op("[]", tensors=1)
+        (end_param,) = op.attr_params
         end = expr.index
-        if not (isinstance(end, ast.Name) and end.id in ("src", "dst")):
+        if not (isinstance(end, ast.Name) and end.id in end_param.choices):
+            ends = " or ".join(f"`{c}`" for c in end_param.choices)
             raise GeoError(
                 Diagnostic(
                     "GEO200",
-                    "index node values with `src` or `dst` (the ends of each edge)",
+                    f"index node values with {ends} (the ends of each edge)",
                     end.span,
                     label="not an edge end",
                     help="e.g. `x[dst] - x[src]`",
                 )
             )
-        own = self._reserve(hint, "gather")
+        own = self._reserve(hint, op.name)
         value = self.tensor(expr.value, scope, Nested(own))
-        return self._apply(own, "gather", [value], [expr.value.span], {"end": end.id}, expr)
+        attrs = {end_param.name: end.id}
+        return self._apply(own, op.name, [value], [expr.value.span], attrs, expr)
 
     def _call(self, expr: ast.Call, scope: Scope, hint: Hint) -> Value:
         if expr.func.id in self.program.blocks:
@@ -387,7 +339,7 @@ class Elaborator:
             return result
         op = lookup(expr.func.id)
         if op is None or not op.surface:
-            raise GeoError(_unknown_callee(expr, self.program))
+            raise GeoError(unknown_callee(expr, self.program))
         own = self._reserve(hint, op.name)
         tensors, attrs, spans = self._bind(op.params, expr, scope, Nested(own))
         return self._apply(own, op.name, tensors, spans, attrs, expr)
@@ -404,10 +356,7 @@ class Elaborator:
         op = lookup(op_name)
         assert op is not None
         ctx = OpContext(op_name, self.group, self.domain, expr.span, tuple(spans))
-        check_field_use(ctx, [v.type for v in inputs])
-        check_weightspace_use(ctx, [v.type for v in inputs])
-        out_types = op.infer(ctx, [v.type for v in inputs], attrs)
-        check_channel_atoms(ctx, out_types)
+        out_types = infer_call(ctx, op, [v.type for v in inputs], attrs)
         node = self._add(
             Node(
                 id=own,
@@ -470,7 +419,7 @@ class Elaborator:
 
     def _block_call(self, call: ast.Call, scope: Scope) -> Value | tuple[Value, ...]:
         block = self.program.blocks[call.func.id]
-        params = tuple(_block_param(p) for p in block.params)
+        params = tuple(block_param(p) for p in block.params)
         given = match_arguments(params, call)
         env: dict[str, Binding] = {}
         for param, spec in zip(
@@ -492,47 +441,11 @@ class Elaborator:
             (expr,) = given[param.name]
             value = self.tensor(expr, scope, f"{inner_prefix}{param.name}")
             declared = type_from_ast(spec.type, consts)
-            _check_arg_type(call, param.name, declared, value.type, expr.span)
+            check_arg_type(call, param.name, declared, value.type, expr.span)
             env[param.name] = value
         inner = Scope(inner_prefix, env)
         results = self._statements(block.body, inner, in_block=True)
-        return self._check_returns(block, results, consts, call)
-
-    def _check_returns(
-        self, block: ast.Block, results: list[Value], consts: dict[str, object], call: ast.Call
-    ) -> Value | tuple[Value, ...]:
-        declared = [type_from_ast(t, consts) for t in block.returns or ()]
-        if block.returns is not None and len(declared) != len(results):
-            raise GeoError(
-                Diagnostic(
-                    "GEO306",
-                    f"block `{block.name.id}` declares {len(declared)} return values but "
-                    f"returns {len(results)}",
-                    block.name.span,
-                )
-            )
-        for want, got in zip(declared, results, strict=False):
-            if not (want.same_rep(got.type) and want.axes == got.type.axes):
-                raise GeoError(
-                    Diagnostic(
-                        "GEO306",
-                        f"block `{block.name.id}` declares it returns `{want}`, but the "
-                        f"value is `{got.type}`",
-                        block.name.span,
-                        label="declared here",
-                        notes=(f"called at {call.span}",),
-                    )
-                )
-        if not results:
-            raise GeoError(
-                Diagnostic(
-                    "GEO304",
-                    f"block `{block.name.id}` returns nothing",
-                    call.span,
-                    help="end the block with `return ...`",
-                )
-            )
-        return results[0] if len(results) == 1 else tuple(results)
+        return check_returns(block, results, consts, call)
 
     # --- naming ---
 
@@ -570,274 +483,6 @@ _TENSOR_FORMS = {
 }
 
 
-# ---------------------------------------------------------------------------------------------
-# Signatures, parameters and compile-time values
-
-
-def match_arguments(params: tuple[Param, ...], call: ast.Call) -> dict[str, list[ast.Expr]]:
-    """Python's rules: positionals fill parameters in order (a variadic one takes the rest),
-    then keywords by name; each parameter at most once; required ones must be given."""
-    given: dict[str, list[ast.Expr]] = {}
-    positional = list(call.args)
-    for param in params:
-        if not positional:
-            break
-        if param.kind is ArgKind.TENSORS:
-            given[param.name], positional = positional, []
-        else:
-            given[param.name] = [positional.pop(0)]
-    if positional:
-        count = f"{len(given)} positional argument{'s' if len(given) != 1 else ''}"
-        raise GeoError(
-            _arity(
-                call,
-                f"`{call.func.id}` takes at most {count}",
-                positional[0].span,
-                [p.name for p in params],
-            )
-        )
-    names = {p.name for p in params}
-    for kw in call.kwargs:
-        if kw.name.id not in names:
-            raise GeoError(
-                _arity(
-                    call,
-                    f"`{call.func.id}` has no argument `{kw.name.id}`",
-                    kw.name.span,
-                    sorted(names),
-                )
-            )
-        if kw.name.id in given:
-            raise GeoError(_arity(call, f"`{kw.name.id}` is given twice", kw.name.span))
-        given[kw.name.id] = [kw.value]
-    for param in params:
-        if param.required and param.name not in given and param.kind is not ArgKind.TENSORS:
-            raise GeoError(
-                _arity(
-                    call,
-                    f"`{call.func.id}` needs its argument `{param.name}`",
-                    call.span,
-                    [p.name for p in params],
-                )
-            )
-    return given
-
-
-def _arity(call: ast.Call, message: str, span: Span, names: list[str] | None = None) -> Diagnostic:
-    signature = f"`{call.func.id}({', '.join(names)})`" if names else ""
-    return Diagnostic(
-        "GEO304",
-        message,
-        span,
-        label="here",
-        help=f"the signature is {signature}" if signature else "",
-    )
-
-
-def _factor_span(stmt: ast.Symmetry, axis: str) -> Span:
-    """Where ``S(axis)`` is written in a ``symmetry`` statement."""
-    for factor in stmt.factors:
-        if isinstance(factor, ast.Call) and factor.func.id == "S" and factor.args:
-            arg = factor.args[0]
-            if isinstance(arg, ast.Name) and arg.id == axis:
-                return factor.span
-    return stmt.span
-
-
-def _block_param(spec: ast.Param) -> Param:
-    """Block parameters typed `int`/`float`/`bool`/`str` (or untyped) are attributes;
-    parameters with a feature type are tensors."""
-    type_expr = spec.type
-    if type_expr is None or (
-        isinstance(type_expr, ast.Name) and type_expr.id in SCALAR_PARAM_TYPES
-    ):
-        kind = AttrKind(type_expr.id) if type_expr is not None else AttrKind.ANY
-        default = REQUIRED if spec.default is None else spec.default
-        return Param(spec.name.id, ArgKind.ATTR, kind, default)
-    return Param(spec.name.id, ArgKind.TENSOR)
-
-
-def bind_params(
-    specs: tuple[ast.Param, ...], overrides: dict[str, Any], span: Span
-) -> dict[str, Any]:
-    """A model's compile-time parameters: defaults, then overrides, each type-checked."""
-    known = {p.name.id for p in specs}
-    for name in overrides:
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            raise GeoError(
-                Diagnostic(
-                    "GEO208",
-                    f"the model has no parameter `{name}`",
-                    span,
-                    help=f"did you mean `{close[0]}`?"
-                    if close
-                    else f"parameters: {', '.join(sorted(known)) or 'none'}",
-                )
-            )
-    values: dict[str, Any] = {}
-    for spec in specs:
-        param = _block_param(spec)
-        if spec.name.id in overrides:
-            value = overrides[spec.name.id]
-        elif spec.default is not None:
-            value = const_value(spec.default, values, symbols=True)
-        else:
-            raise GeoError(
-                Diagnostic(
-                    "GEO302",
-                    f"parameter `{spec.name.id}` has no default and no value",
-                    spec.span,
-                    help=f"pass `-p {spec.name.id}=...`",
-                )
-            )
-        values[spec.name.id] = (
-            check_attr(value, param, spec.span) if param.kind is ArgKind.ATTR else value
-        )
-    return values
-
-
-def const_value(expr: ast.Expr, env: dict[str, object], symbols: bool = False) -> Any:
-    """Evaluate a compile-time expression: literals, params, lists, arithmetic, types."""
-    if isinstance(expr, (ast.Int, ast.Float, ast.Str, ast.Bool)):
-        return expr.value
-    if isinstance(expr, ast.Name):
-        if expr.id in env:
-            return env[expr.id]
-        if symbols:
-            return expr.id
-        raise GeoError(Diagnostic("GEO200", f"`{expr.id}` is not defined", expr.span))
-    if isinstance(expr, ast.List):
-        return tuple(const_value(i, env, symbols) for i in expr.items)
-    if isinstance(expr, ast.Neg):
-        value = const_value(expr.operand, env)
-        if _is_number(value):
-            return -value
-    if isinstance(expr, ast.BinOp) and expr.op is not ast.BinOpKind.TIMES:
-        left, right = const_value(expr.left, env), const_value(expr.right, env)
-        if _is_number(left) and _is_number(right):
-            return {"+": left + right, "-": left - right, "*": left * right}[expr.op.value]
-    if isinstance(expr, (ast.BinOp, ast.Over, ast.Irrep)):
-        return type_from_ast(expr, env)
-    raise GeoError(
-        Diagnostic(
-            "GEO302",
-            "expected a compile-time value",
-            expr.span,
-            label="not a constant",
-            help="use a literal, a parameter, or a feature type",
-        )
-    )
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def check_attr(value: Any, param: Param, span: Span | None) -> Any:
-    """Check (and normalise) an attribute against its declared kind."""
-    kind = param.attr
-    ok = {
-        AttrKind.INT: lambda v: isinstance(v, int) and not isinstance(v, bool),
-        AttrKind.FLOAT: _is_number,
-        AttrKind.BOOL: lambda v: isinstance(v, bool),
-        AttrKind.STR: lambda v: isinstance(v, str),
-        AttrKind.SYMBOL: lambda v: isinstance(v, str) or v is None,
-        AttrKind.TYPE: lambda v: isinstance(v, FeatureType),
-        AttrKind.INT_LIST: lambda v: (
-            isinstance(v, tuple) and all(_is_number(x) and isinstance(x, int) for x in v)
-        ),
-        AttrKind.ANY: lambda v: True,
-        None: lambda v: True,
-    }[kind]
-    if not ok(value):
-        raise GeoError(
-            Diagnostic(
-                "GEO302",
-                f"`{param.name}` must be {kind.value if kind else 'a value'}, got {value!r}",
-                span,
-                label=repr(value),
-            )
-        )
-    if param.choices and value not in param.choices:
-        raise GeoError(
-            Diagnostic(
-                "GEO302",
-                f"`{param.name}` must be one of {', '.join(param.choices)}, got {value!r}",
-                span,
-            )
-        )
-    return float(value) if kind is AttrKind.FLOAT else value
-
-
-def _check_arg_type(
-    call: ast.Call, name: str, declared: FeatureType, actual: FeatureType, span: Span
-) -> None:
-    if declared.same_rep(actual) and declared.axes == actual.axes:
-        return
-    raise GeoError(
-        Diagnostic(
-            "GEO300",
-            f"`{call.func.id}` expects `{name}: {declared}`, but the argument is `{actual}`",
-            span,
-            label=str(actual),
-            help=f"pass a value of type `{declared}`",
-        )
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Diagnostics with suggestions
-
-
-def _unknown_name(expr: ast.Name, scope: Scope) -> Diagnostic:
-    values = [k for k, v in scope.env.items() if isinstance(v, Value)]
-    close = difflib.get_close_matches(expr.id, values, n=1)
-    return Diagnostic(
-        "GEO200",
-        f"`{expr.id}` is not defined",
-        expr.span,
-        label="unknown name",
-        help=f"did you mean `{close[0]}`?"
-        if close
-        else "bind it first with `input` or `name = ...`",
-    )
-
-
-def _unknown_callee(expr: ast.Call, program: Program) -> Diagnostic:
-    from geoc.ops import PLANNED, REGISTRY
-
-    if expr.func.id in PLANNED:
-        return Diagnostic(
-            "GEO501",
-            f"operator `{expr.func.id}` is not implemented in this version of geoc",
-            expr.func.span,
-            label="not implemented yet",
-            help=f"it arrives with the {PLANNED[expr.func.id]}; nothing was compiled",
-        )
-    names = [n for n, op in REGISTRY.items() if op.surface] + list(program.blocks)
-    close = difflib.get_close_matches(expr.func.id, names, n=1)
-    return Diagnostic(
-        "GEO201",
-        f"`{expr.func.id}` is neither an operator nor a block",
-        expr.func.span,
-        label="unknown",
-        help=f"did you mean `{close[0]}`?" if close else "see docs/language.md for the operators",
-    )
-
-
-def _not_a_tensor(expr: ast.Expr) -> Diagnostic:
-    from geoc.grammar.formatter import format_expr
-
-    return Diagnostic(
-        "GEO303",
-        f"`{format_expr(expr)}` is a compile-time value, not a tensor",
-        expr.span,
-        label="not a tensor",
-        help="tensor arguments are inputs or values computed from them",
-    )
-
-
 def elaborate(
     program: Program, model: str | None = None, params: dict[str, Any] | None = None
 ) -> Graph:
@@ -849,4 +494,4 @@ def elaborate(
         raise GeoError(err.diagnostics, {**program.sources, **err.sources}) from None
 
 
-__all__ = ["Const", "Elaborator", "Value", "bind_params", "const_value", "elaborate"]
+__all__ = ["Const", "Elaborator", "Value", "elaborate"]

@@ -1,0 +1,167 @@
+"""The domain value, and the rules each kind of domain answers for: one module per kind
+registers its :class:`DomainRules` in :data:`KINDS`, so that no driver branches on the kind.
+
+>>> str(Domain.parse("pointcloud(nodes, dim=3, edges=radius(5.0))"))
+'pointcloud(nodes, dim=3, edges=radius(5.0))'
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from geoc.diagnostics import Diagnostic, GeoError, Span
+from geoc.elaborate.constants import evaluate
+from geoc.grammar import ast
+
+if TYPE_CHECKING:
+    from geoc.groups import Group
+    from geoc.ir import Port
+    from geoc.ops import OpContext, OpDef
+    from geoc.types import FeatureType
+
+EDGE_AXIS = "edges"
+#: The axis of spherical-harmonic coefficients (`sht` output): [batch, channels, lmax, mmax].
+SPECTRUM_AXIS = "spectrum"
+#: Sphere grids: their quadrature decides how far a band-limited field is integrated exactly.
+SPHERE_GRIDS = ("equiangular", "legendre_gauss")
+#: A weight space's axes: its values live over `weights`; `S(hidden)` permutes hidden neurons.
+WEIGHTS_AXIS = "weights"
+HIDDEN_AXIS = "hidden"
+
+Env = dict[str, object]
+
+
+class DomainKind(str, enum.Enum):
+    GLOBAL = "global"  # a single point: no index axes
+    SET = "set"
+    GRAPH = "graph"  # edges come in as an `edge_index` input
+    POINTCLOUD = "pointcloud"  # edges are built inside the module from the positions
+    TORUS = "torus"  # a periodic grid: fields [batch, channels, n1, ..., nd]
+    SPHERE = "sphere"  # a latitude-longitude grid: fields [batch, channels, nlat, nlon]
+    WEIGHTSPACE = "weightspace"  # an MLP's weights and biases: docs/weightspace.md
+
+
+class EdgeRule(str, enum.Enum):
+    GIVEN = "given"  # graph(nodes): edge_index is an input
+    FULL = "full"
+    RADIUS = "radius"
+    KNN = "knn"
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    kind: DomainKind = DomainKind.GLOBAL
+    axis: str | None = None  # the node (or set) axis
+    dim: int | None = None  # pointcloud: dimension of the positions
+    edges: EdgeRule | None = None
+    edge_arg: float | None = None  # radius r, or k of knn
+    grid: tuple[int, ...] = ()  # torus: (n1, ..., nd); sphere: (nlat, nlon)
+    quadrature: str | None = None  # sphere: one of SPHERE_GRIDS
+    layers: tuple[int, ...] = ()  # weightspace: the MLP's layer sizes (d0, d1, ..., dL)
+
+    def __str__(self) -> str:
+        return self.rules.describe(self)
+
+    @classmethod
+    def parse(cls, text: str) -> Domain:
+        from geoc.domains import domain_from_ast
+        from geoc.grammar.parser import parse_expr
+
+        return domain_from_ast(parse_expr(text, "<domain>"), {})
+
+    @property
+    def rules(self) -> DomainRules:
+        return KINDS[self.kind]
+
+    @property
+    def is_field(self) -> bool:
+        """Values live on a grid, ``[batch, channels, *grid]`` (torus and sphere)."""
+        return self.rules.is_field
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        return self.rules.axes(self)
+
+    @property
+    def has_edges(self) -> bool:
+        return self.edges is not None
+
+
+def _no_check(*args: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class DomainRules:
+    """What one kind of domain decides; the defaults are those of a domain without checks."""
+
+    kind: DomainKind
+    #: How the domain is written in a spec (``str(domain)``).
+    describe: Callable[[Domain], str]
+    #: Its index axes: the axes values may be declared over.
+    axes: Callable[[Domain], tuple[str, ...]]
+    #: The domain from its call ``kind(...)`` in a spec (None: never written).
+    parse: Callable[[ast.Call, Env], Domain] | None = None
+    #: Values live on a grid, ``[batch, channels, *grid]``.
+    is_field: bool = False
+    #: Raises unless the model's group acts on the domain (given the `symmetry` statement's span).
+    check_symmetry: Callable[[Group, Domain, Span | None], None] = _no_check
+    #: Raises unless a declared type (input, output, attribute) is a value the domain carries.
+    check_type: Callable[[OpContext, FeatureType], None] = _no_check
+    #: Raises unless the operator acts on these values over the domain (before its typing rule).
+    check_use: Callable[[OpContext, OpDef, Sequence[FeatureType]], None] = _no_check
+    #: The input whose points build the edges, checked (None: the domain needs none).
+    positions: Callable[[Domain, dict[str, Port], Span | None], str | None] = _no_check
+
+
+KINDS: dict[DomainKind, DomainRules] = {}
+
+
+def register(rules: DomainRules) -> DomainRules:
+    KINDS[rules.kind] = rules
+    return rules
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the arguments of `kind(...)`
+
+
+def axis_argument(expr: ast.Call) -> str:
+    """The index axis a domain such as ``graph(nodes)`` names first."""
+    if len(expr.args) != 1 or not isinstance(expr.args[0], ast.Name):
+        raise GeoError(bad(expr, f"`{expr.func.id}` takes the name of its index axis first"))
+    return expr.args[0].id
+
+
+def constant(expr: ast.Expr | None, env: Env, default: object) -> object:
+    """The compile-time value of an argument (``default`` when it is not given)."""
+    return default if expr is None else evaluate(expr, env)
+
+
+def grid_size(expr: ast.Expr, env: Env, least: int) -> int:
+    value = constant(expr, env, None)
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= 65536:
+        raise GeoError(bad(expr, f"a grid size is an integer between {least} and 65536"))
+    return value
+
+
+def no_kwargs(expr: ast.Call, allowed: set[str]) -> None:
+    for kw in expr.kwargs:
+        if kw.name.id not in allowed:
+            raise GeoError(bad(kw, f"`{expr.func.id}` has no argument `{kw.name.id}`"))
+
+
+def bad(node: ast.Node, message: str) -> Diagnostic:
+    return Diagnostic(
+        "GEO204",
+        message,
+        node.span,
+        label="domain",
+        help="domains: `set(axis)`, `graph(nodes)`, "
+        "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k))`, `torus(n1, n2, ...)`, "
+        "`sphere(nlat, nlon, grid=equiangular | legendre_gauss)`, "
+        "`weightspace(mlp=[d0, d1, ..., dL])`",
+    )

@@ -1,0 +1,101 @@
+"""What torus and sphere domains share: fields, their channels, the operators that act on
+them, and the diagnostic for a group without an action on the grid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from geoc.diagnostics import Diagnostic, GeoError, Span
+from geoc.domains.base import SPECTRUM_AXIS, Domain, DomainKind
+from geoc.groups import Geometric, Group, Rotations
+from geoc.types import AtomKind, FeatureType
+
+if TYPE_CHECKING:
+    from geoc.ops import OpContext, OpDef
+
+TORUS, SPHERE = DomainKind.TORUS.value, DomainKind.SPHERE.value
+FIELD_AXES = frozenset({TORUS, SPHERE, SPECTRUM_AXIS})
+
+
+def is_field_axis(axis: str) -> bool:
+    """Values over ``axis`` are fields: a grid, or the coefficients of one."""
+    return axis in FIELD_AXES
+
+
+def is_field(ftype: FeatureType) -> bool:
+    return bool(ftype.axes) and is_field_axis(ftype.axes[0])
+
+
+def check_field_use(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> None:
+    """GEO311 for an operator whose traits do not take fields (or coefficients), on one."""
+    for index, ftype in enumerate(types):
+        # Coefficients are complex: only linear maps that commute with Wigner D act on them.
+        if ftype.axes == (SPECTRUM_AXIS,) and not op.traits.spectra:
+            raise ctx.error(
+                "GEO311",
+                f"`{ctx.op}` does not act on spherical-harmonic coefficients: `{ftype}`",
+                arg=index,
+                label=str(ftype),
+                help="coefficients take `+`, `-`, a constant factor and `isht`; transform back "
+                "with `isht(...)` first",
+            )
+        if is_field(ftype) and not op.traits.fields:
+            raise ctx.error(
+                "GEO311",
+                f"`{ctx.op}` does not act on fields: `{ftype}`",
+                arg=index,
+                label=str(ftype),
+                help="fields take `linear`, `mlp`, `act`, `+`, `-`, `*`, `concat`, "
+                "`spectral_conv`, `sht`, `isht`, `sfno_conv`, the group convolutions "
+                "(docs/gcnn.md) and `sum` / `mean` / `max` over a torus",
+            )
+
+
+def check_field_channels(ctx: OpContext, ftype: FeatureType, arg: int | None = None) -> None:
+    """GEO310 unless every channel of a field is a scalar, or ``regular`` where a rotation
+    group acts on a torus (group feature maps, docs/gcnn.md)."""
+    if not is_field(ftype):
+        return
+    allowed = {AtomKind.SCALAR} | ({AtomKind.REGULAR} if rotates_grid(ctx.group) else set())
+    bad = [a for a in ftype.atoms if a.kind not in allowed and str(a) != "0e"]
+    if bad:
+        raise ctx.error(
+            "GEO310",
+            f"a field over `{ftype.axes[0]}` carries scalar channels, not `{bad[0]}`",
+            arg=arg,
+            label=str(ftype),
+            help=_channels_help(ctx.group),
+        )
+
+
+def _channels_help(group: Group) -> str:
+    if rotates_grid(group):
+        return "write the channels as `k x scalar` (images) or `k x regular` (group feature maps)"
+    return "write the channels as `k x scalar`: the group moves the grid, not the channels"
+
+
+def rotates_grid(group: Group) -> bool:
+    """Whether ``group`` is ``C(n)`` / ``D(n)``, alone or with ``T(2)``: rotations (and
+    reflections) of a 2-D torus grid about its origin (docs/gcnn.md). Whether they map the
+    grid onto itself (n | 4, a square grid for n = 4) is the torus's call."""
+    factor = group.matrix
+    if factor is None or factor.family not in ("C", "D"):
+        return False
+    others = [f for f in group.factors if f is not factor]
+    translations = [f for f in others if f == Geometric(2, Rotations.NONE, True)]
+    return len(translations) == len(others) <= 1
+
+
+def no_action(group: Group, domain: Domain, span: Span | None, why: str | None) -> None:
+    """GEO408 when ``why`` says the group has no action on the grid domain."""
+    if why:
+        raise GeoError(
+            Diagnostic(
+                "GEO408",
+                f"`{group}` does not act on the domain `{domain}`",
+                span,
+                label="no action on this grid",
+                help=f"{why}; declare that (or `trivial`)",
+            )
+        )

@@ -1,0 +1,239 @@
+"""Core operators that map the channels of each element: the equivariant `linear` map, the
+`mlp` on invariants, and the pointwise activations `act` (with the table of activations).
+
+Each operator: its signature, its typing rule, its equivariance contract, in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from geoc.diagnostics import Diagnostic
+from geoc.groups import Group
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops.core import axes_text, not_invariant, point_violation
+from geoc.ops.euclidean import ACT, LAYER
+from geoc.types import SCALAR, FeatureType, Term
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A pointwise non-linearity: whether it is odd (it commutes with sign flips, so it may act
+    on pseudoscalars), and the torch function that computes it by its dotted name, which the
+    backend resolves (None: the identity, no computation)."""
+
+    odd: bool
+    torch: str | None
+
+
+#: The activations of the language, by name: the one table the compiler and backend read.
+ACTIVATIONS = {
+    "relu": Activation(odd=False, torch="torch.nn.functional.relu"),
+    "silu": Activation(odd=False, torch="torch.nn.functional.silu"),
+    "swish": Activation(odd=False, torch="torch.nn.functional.silu"),
+    "gelu": Activation(odd=False, torch="torch.nn.functional.gelu"),
+    "sigmoid": Activation(odd=False, torch="torch.sigmoid"),
+    "softplus": Activation(odd=False, torch="torch.nn.functional.softplus"),
+    "elu": Activation(odd=False, torch="torch.nn.functional.elu"),
+    "leaky_relu": Activation(odd=False, torch="torch.nn.functional.leaky_relu"),
+    "tanh": Activation(odd=True, torch="torch.tanh"),
+    "sin": Activation(odd=True, torch="torch.sin"),  # SIREN (Sitzmann et al. 2020)
+    "identity": Activation(odd=True, torch=None),
+}
+
+#: Learned maps on the channels of each element (1x1 maps on fields).
+_LAYER = dataclasses.replace(
+    PLAIN,
+    fields=True,
+    weights=True,
+    euclidean=LAYER,
+    channel_first=True,
+    learned=True,
+    linear_in=("x",),
+    commutes_scatter=True,
+    bias=True,
+)
+
+# ---------------------------------------------------------------------------------------------
+# linear: the equivariant linear map (Schur)
+
+
+def _solver_linear(group: Group, types: Sequence[FeatureType], out: FeatureType) -> bool:
+    """A `linear` built from the solver's basis (e.g. on `regular` group feature maps) maps
+    the last axis: it sees fields channels-last."""
+    from geoc.ops import solver_ops
+
+    return solver_ops.uses_solver(group, *types, out)
+
+
+LINEAR = define(
+    "linear",
+    "core",
+    (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
+    dataclasses.replace(_LAYER, channel_last_when=_solver_linear),
+    "`out` on the axes of `x`; Schur: one weight per pair of copies of the same irrep; an output "
+    "irrep absent from the input is `GEO403` (e.g. scalars to vectors under O(3)); points under "
+    "translations: `GEO404`; a bias only on invariant outputs",
+)
+
+
+@typing_rule(LINEAR)
+def _infer_linear(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    (a,) = types
+    out: FeatureType = attrs["out"]
+    if out.axes and out.axes != a.axes:
+        raise ctx.error(
+            "GEO305",
+            f"`linear` keeps the axes of its input ({axes_text(a.axes)}), not "
+            f"{axes_text(out.axes)}",
+            label=str(out),
+            help="write the output type without `over`",
+        )
+    from geoc.ops import solver_ops  # the solver's groups build `linear` from their basis
+
+    if solver_ops.uses_solver(ctx.group, a, out):
+        solver_ops.check_solver_linear(ctx, a, out)
+    return (out.with_axes(a.axes),)
+
+
+@contract(LINEAR)
+def _linear_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    (a,) = types
+    found = point_violation(
+        ctx, a, 0, "a linear map of points", "map differences of points (vectors) instead"
+    )
+    if found:
+        return found
+    from geoc.ops import solver_ops
+
+    if solver_ops.uses_solver(ctx.group, a, attrs["out"]):
+        return solver_ops.solver_linear_contract(ctx, types, attrs)
+    have = {key for atom in a.atoms for key, _ in ctx.group.irreps(atom)}
+    for atom in attrs["out"].atoms:
+        missing = [key for key, _ in ctx.group.irreps(atom) if key not in have]
+        if missing:
+            return [
+                ctx.diagnostic(
+                    "GEO403",
+                    f"no equivariant linear map from `{a.with_axes(())}` to `{atom}` under "
+                    f"{ctx.group}: it must be zero (Schur's lemma)",
+                    arg=0,
+                    label=str(a.with_axes(())),
+                    help=f"the input has no `{atom}` part; make one first, e.g. `s * v`",
+                )
+            ]
+    return []
+
+
+# ---------------------------------------------------------------------------------------------
+# mlp, act
+
+
+MLP = define(
+    "mlp",
+    "core",
+    (
+        tensor("x"),
+        attr("widths", AttrKind.INT_LIST),
+        attr("act", AttrKind.SYMBOL, "silu"),
+        attr("last_act", AttrKind.BOOL, False),
+        attr("bias", AttrKind.BOOL, True),
+    ),
+    dataclasses.replace(_LAYER, linear_in=(), commutes_scatter=False),
+    "multi-layer perceptron: `widths[-1] x scalar`; its input must be invariant (`GEO401`)",
+)
+
+
+@typing_rule(MLP)
+def _infer_mlp(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    (a,) = types
+    widths = attrs["widths"]
+    if not widths or any(w < 1 for w in widths):
+        raise ctx.error(
+            "GEO302",
+            "`mlp` needs a non-empty list of positive widths",
+            label=str(list(widths)),
+            help="e.g. `mlp(h, [64, 64])`",
+        )
+    check_activation(ctx, attrs["act"])
+    return (FeatureType((Term(widths[-1], SCALAR),), a.axes),)
+
+
+@contract(MLP)
+def _mlp_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    (a,) = types
+    moving = not_invariant(ctx, a)
+    if not moving:
+        return []
+    help_text = "feed `norm(x)` or `sqnorm(x)` (invariant) instead, or use `linear(x, ...)`"
+    if a.has_points:
+        help_text = "feed invariants such as `sqnorm(x[dst] - x[src])` instead"
+    return [
+        ctx.diagnostic(
+            "GEO401",
+            f"`mlp` needs an invariant input, but it is `{a}` under {ctx.group}",
+            arg=0,
+            label=str(a),
+            help=help_text,
+        )
+    ]
+
+
+def check_activation(ctx: OpContext, name: str) -> None:
+    if name not in ACTIVATIONS:
+        raise ctx.error(
+            "GEO302",
+            f"`{name}` is not a known activation",
+            label="unknown activation",
+            help="activations: " + ", ".join(f"`{n}`" for n in ACTIVATIONS),
+        )
+
+
+ACT_OP = define(
+    "act",
+    "core",
+    (tensor("x"), attr("fn", AttrKind.SYMBOL)),
+    dataclasses.replace(
+        PLAIN, elementwise=True, fields=True, weights=True, euclidean=ACT, ambient=True
+    ),
+    "pointwise non-linearity, same type: only on invariant channels, on coordinates the group "
+    "permutes (`regular`; `vector`, `tensor(k)` of `S(n)`, `A(n)`), or odd `fn` (`tanh`, "
+    "`identity`) on sign representations (pseudoscalars under O(n)): `GEO402`",
+)
+
+
+@typing_rule(ACT_OP)
+def _infer_act(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    check_activation(ctx, attrs["fn"])
+    return (types[0],)
+
+
+@contract(ACT_OP)
+def _act_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    (a,) = types
+    odd = ACTIVATIONS[attrs["fn"]].odd
+    moved = [x for x in not_invariant(ctx, a) if not ctx.group.permutes(x)]
+    bad = [x for x in moved if not (odd and ctx.group.is_sign(x))]
+    if not bad:
+        return []
+    atom = bad[0]
+    fix = "apply it to invariants, or use `gate(...)` to scale vectors by activated scalars"
+    if ctx.group.is_sign(atom):
+        fix = "use an odd activation such as `tanh`, or apply it to `norm(x)`"
+    return [
+        ctx.diagnostic(
+            "GEO402",
+            f"`{attrs['fn']}` applied pointwise to `{atom}` breaks {ctx.group}",
+            arg=0,
+            label=str(a),
+            help=fix,
+        )
+    ]
