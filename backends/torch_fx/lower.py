@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.diagnostics import Diagnostic, GeoError
-from geoc.domains import EDGE_AXIS, EdgeRule
+from geoc.domains import EDGE_AXIS
 from geoc.domains.grid import is_field, is_field_axis
 from geoc.ir import Graph, Node, Port, ValueRef
 from geoc.ops import lookup
@@ -166,7 +166,6 @@ def lower(
         )
     ctx = LowerCtx(ir, seed, tp_algorithm, dtype=dtype)
     _placeholders(ctx)
-    _domain_structure(ctx)
     for node in ir.nodes:
         if node.op != "input":
             _lower_node(ctx, node)
@@ -213,9 +212,7 @@ def _placeholders(ctx: LowerCtx) -> None:
         node.meta["geoc_node"] = port.value.node
         ctx.inputs[name] = node
         ctx.values[port.value] = node
-    if ctx.ir.domain.edges is EdgeRule.GIVEN:
-        ctx.inputs["edge_index"] = ctx.fx.placeholder("edge_index")
-    _domain_rules(ctx).lower_inputs(ctx)  # batch vectors, network batches, ...
+    _domain_rules(ctx).lower_inputs(ctx)  # edges, batch vectors, network batches, ...
 
 
 def _output_value(ctx: LowerCtx, port: Port) -> fx.Node:
@@ -228,40 +225,3 @@ def _domain_rules(ctx: LowerCtx) -> DomainRules:
     from geoc.backends.torch_fx.domains import rules_of
 
     return rules_of(ctx.ir)
-
-
-def _domain_structure(ctx: LowerCtx) -> None:
-    """Axis lengths and the edge set, built once and shared by every layer."""
-    domain = ctx.ir.domain
-    if domain.axis is None or domain.is_field:
-        return
-    on_axis = [n for name, n in ctx.inputs.items() if _axes_of(ctx, name) == (domain.axis,)]
-    if on_axis:
-        ctx.lengths[domain.axis] = ctx.method("size", on_axis[0], 0)
-    if domain.edges is None:
-        return
-    ctx.edges = _edges(ctx)
-    ctx.edges.meta["geoc_edges"] = True  # the numeric checker maps edges through permutations
-    ctx.lengths[EDGE_AXIS] = ctx.method("size", ctx.edge_part(0), 0)
-
-
-def _axes_of(ctx: LowerCtx, input_name: str) -> tuple[str, ...]:
-    port = ctx.ir.inputs.get(input_name)
-    return port.type.axes if port else ()
-
-
-def _edges(ctx: LowerCtx) -> fx.Node:
-    domain = ctx.ir.domain
-    if domain.edges is EdgeRule.GIVEN:
-        return ctx.call(rt.given_edges, ctx.inputs["edge_index"], name="edges")
-    pos = ctx.inputs[ctx.ir.positions or ""]
-    builders = {
-        EdgeRule.FULL: lambda: ctx.call(rt.full_edges, pos, ctx.batch, name="edges"),
-        EdgeRule.RADIUS: lambda: ctx.call(
-            rt.radius_edges, pos, ctx.batch, float(domain.edge_arg or 0), name="edges"
-        ),
-        EdgeRule.KNN: lambda: ctx.call(
-            rt.knn_edges, pos, ctx.batch, int(domain.edge_arg or 0), name="edges"
-        ),
-    }
-    return builders[domain.edges]()

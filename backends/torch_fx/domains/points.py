@@ -30,15 +30,58 @@ from geoc.ir import Graph
 from geoc.types import FeatureType
 
 if TYPE_CHECKING:
+    from torch import fx
+
     from geoc.backends.torch_fx.lower import LowerCtx
 
 
 def lower_inputs(ctx: LowerCtx) -> None:
-    """``batch`` (where values lie over an axis) and ``num_graphs``, both optional."""
+    """``edge_index`` where edges are given, ``batch`` (where values lie over an axis) and
+    ``num_graphs``, both optional; then the axis lengths and the edge set, built once and
+    shared by every layer."""
+    if ctx.ir.domain.edges is EdgeRule.GIVEN:
+        ctx.inputs["edge_index"] = ctx.fx.placeholder("edge_index")
     if ctx.ir.domain.axis is not None:
         ctx.batch = ctx.fx.placeholder("batch", default_value=None)
     graphs = ctx.fx.placeholder("num_graphs", default_value=None)
     ctx.num_graphs = ctx.call(rt.count_graphs, ctx.batch, graphs)
+    _domain_structure(ctx)
+
+
+def _domain_structure(ctx: LowerCtx) -> None:
+    domain = ctx.ir.domain
+    if domain.axis is None or domain.is_field:
+        return
+    on_axis = [n for name, n in ctx.inputs.items() if _axes_of(ctx, name) == (domain.axis,)]
+    if on_axis:
+        ctx.lengths[domain.axis] = ctx.method("size", on_axis[0], 0)
+    if domain.edges is None:
+        return
+    ctx.edges = _edges(ctx)
+    ctx.edges.meta["geoc_edges"] = True  # the numeric checker maps edges through permutations
+    ctx.lengths[EDGE_AXIS] = ctx.method("size", ctx.edge_part(0), 0)
+
+
+def _axes_of(ctx: LowerCtx, input_name: str) -> tuple[str, ...]:
+    port = ctx.ir.inputs.get(input_name)
+    return port.type.axes if port else ()
+
+
+def _edges(ctx: LowerCtx) -> fx.Node:
+    domain = ctx.ir.domain
+    if domain.edges is EdgeRule.GIVEN:
+        return ctx.call(rt.given_edges, ctx.inputs["edge_index"], name="edges")
+    pos = ctx.inputs[ctx.ir.positions or ""]
+    builders = {
+        EdgeRule.FULL: lambda: ctx.call(rt.full_edges, pos, ctx.batch, name="edges"),
+        EdgeRule.RADIUS: lambda: ctx.call(
+            rt.radius_edges, pos, ctx.batch, float(domain.edge_arg or 0), name="edges"
+        ),
+        EdgeRule.KNN: lambda: ctx.call(
+            rt.knn_edges, pos, ctx.batch, int(domain.edge_arg or 0), name="edges"
+        ),
+    }
+    return builders[domain.edges]()
 
 
 def graph_sizes(nodes: int, graphs: int) -> list[int]:
