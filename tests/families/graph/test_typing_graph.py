@@ -4,13 +4,7 @@ types on good inputs, and each error's code and primary span (``@`` marks where 
 from __future__ import annotations
 
 import pytest
-from helpers import assert_fails_at
-
-from geoc.elaborate import elaborate
-from geoc.grammar.parser import parse
-from geoc.ir import ValueRef
-from geoc.pipeline import check_equivariance
-from geoc.program import load_program
+from helpers import InlineSpec, assert_fails_at, checked_type
 
 CLOUD = "pointcloud(nodes, dim=3, edges=full)"
 
@@ -35,20 +29,14 @@ SET_HEADER = """model M() {{
 """
 
 
-def model(body: str, group: str = "E(3) x S(nodes)", domain: str = CLOUD) -> str:
-    return HEADER.format(group=group, domain=domain) + body + "\n    output z: 4 x scalar = g\n}\n"
+model = InlineSpec(HEADER, "E(3) x S(nodes)", CLOUD).text
 
 
 def set_model(body: str) -> str:
     return SET_HEADER.format() + body + "\n    output z: 4 x scalar = g\n}\n"
 
 
-def infer(text: str) -> str:
-    graph = elaborate(load_program(parse(text), text, None))
-    assert check_equivariance(graph) == []
-    return str(graph.type_of(ValueRef(node="y")))
-
-
+infer = checked_type
 assert_error = assert_fails_at
 
 

@@ -4,15 +4,11 @@ error's code and primary span (``@`` marks where it must start)."""
 from __future__ import annotations
 
 import pytest
-from helpers import assert_fails_at
+from helpers import assert_fails_at, checked_type, elaborated
 
 from geoc.diagnostics import GeoError
 from geoc.domains import Domain, DomainKind
-from geoc.elaborate import elaborate
-from geoc.grammar.parser import parse
-from geoc.ir import Graph, ValueRef
 from geoc.pipeline import check_equivariance, frontend
-from geoc.program import load_program
 
 TORUS = "torus(32, 32)"
 SPHERE = "sphere(nlat=16, nlon=32, grid=equiangular)"
@@ -34,15 +30,8 @@ def sphere(body: str, group: str = "SO(3)") -> str:
     return spec(body, group, SPHERE, "sphere")
 
 
-def typed(text: str) -> Graph:
-    """The elaborated graph, dead values kept (``y`` is not used by the output)."""
-    return elaborate(load_program(parse(text), text, None))
-
-
-def infer(text: str) -> str:
-    graph = typed(text)
-    assert check_equivariance(graph) == []
-    return str(graph.type_of(ValueRef(node="y")))
+typed = elaborated  # dead values kept: ``y`` is not used by the output
+infer = checked_type
 
 
 def typed_and_checked(text: str) -> None:
