@@ -19,6 +19,7 @@ from geoc.grammar.parser import parse
 from geoc.ir import Graph, ValueRef
 from geoc.pipeline import check_equivariance, frontend
 from geoc.program import load_program
+from geoc.types import FeatureType
 
 
 def marked(text: str) -> tuple[str, tuple[int, int]]:
@@ -40,6 +41,21 @@ def assert_fails_at(
     first = info.value.diagnostics[0]
     assert (first.code, (first.span.line, first.span.col)) == (code, where), info.value.render()
     return info.value
+
+
+def assert_type_round_trips(text: str, same_text: bool = True) -> None:
+    """The type ``text`` parses back from its own text, which (if ``same_text``) is ``text``."""
+    ftype = FeatureType.parse(text)
+    if same_text:
+        assert str(ftype) == text
+    assert FeatureType.parse(str(ftype)) == ftype
+
+
+def type_error_codes(text: str) -> list[str]:
+    """The diagnostic codes of parsing the type ``text``, which must fail."""
+    with pytest.raises(GeoError) as info:
+        FeatureType.parse(text)
+    return info.value.codes
 
 
 def elaborated(text: str) -> Graph:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_fails_at, checked_type
+from helpers import assert_fails_at, assert_type_round_trips, checked_type, type_error_codes
 
 from geoc import solver
 from geoc.diagnostics import CODES, GeoError
@@ -27,17 +27,14 @@ REGULAR = Atom(AtomKind.REGULAR)
     "text", ["2 x tensor(2) + vector", "3 x regular over nodes", "tensor(3) + scalar"]
 )
 def test_atom_text_round_trip(text: str) -> None:
-    ftype = FeatureType.parse(text)
-    assert str(ftype) == text and FeatureType.parse(str(ftype)) == ftype
+    assert_type_round_trips(text)
 
 
 @pytest.mark.parametrize(
     ("text", "code"), [("tensor(0)", "GEO330"), ("tensor(9)", "GEO330"), ("tensor(2, 3)", "GEO301")]
 )
 def test_bad_tensor_atoms(text: str, code: str) -> None:
-    with pytest.raises(GeoError) as info:
-        FeatureType.parse(text)
-    assert info.value.codes == [code]
+    assert type_error_codes(text) == [code]
 
 
 @pytest.mark.parametrize(
