@@ -45,9 +45,9 @@ def model(*body: str) -> str:
 # --- expressions ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
+# One layout rule per entry: (source, canonical text) of single expressions.
+EXPRESSION_LAYOUT = {
+    "spacing": [
         ("a+b*c-d", "a + b * c - d"),
         ("16 x scalar+4 x vector", "16 x scalar + 4 x vector"),
         ("16 x 0e + 8x1o + n x 2e", "16x0e + 8x1o + n x 2e"),
@@ -62,14 +62,7 @@ def model(*body: str) -> str:
         ("true", "true"),
         ("false", "false"),
     ],
-)
-def test_spacing(source: str, expected: str) -> None:
-    assert expr(source) == expected
-
-
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
+    "parentheses_only_where_precedence_needs_them": [
         ("(a + b) * c", "(a + b) * c"),
         ("a + (b * c)", "a + b * c"),
         ("a - (b - c)", "a - (b - c)"),
@@ -95,27 +88,13 @@ def test_spacing(source: str, expected: str) -> None:
         ("(a + b over n)", "a + b over n"),
         ("a[(b + c)]", "a[b + c]"),
     ],
-)
-def test_parentheses_only_where_precedence_needs_them(source: str, expected: str) -> None:
-    assert expr(source) == expected
-
-
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
+    "over_axes": [
         ("T over nodes", "T over nodes"),
         ("T over (nodes)", "T over nodes"),
         ("T over (nodes,)", "T over nodes"),
         ("T over (a,b,)", "T over (a, b)"),
     ],
-)
-def test_over_axes(source: str, expected: str) -> None:
-    assert expr(source) == expected
-
-
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
+    "numbers": [
         ("1.", "1.0"),
         ("5.0", "5.0"),
         (".001", "0.001"),
@@ -129,22 +108,25 @@ def test_over_axes(source: str, expected: str) -> None:
         ("1e999", "1e999"),  # the lexer reads it as infinity; this reads back the same
         ("007", "7"),
     ],
-)
-def test_numbers(source: str, expected: str) -> None:
-    assert expr(source) == expected
-
-
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
+    "strings_reescape": [
         (r'"plain"', r'"plain"'),
         (r'"a\"b"', r'"a\"b"'),
         (r'"back\\slash"', r'"back\\slash"'),
         (r'"line\nbreak\ttab"', r'"line\nbreak\ttab"'),
         (r'"\q"', r'"\\q"'),  # an unknown escape is a backslash and a letter
     ],
+}
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param(source, expected, id=f"{rule}-{source}")
+        for rule, cases in EXPRESSION_LAYOUT.items()
+        for source, expected in cases
+    ],
 )
-def test_strings_reescape(source: str, expected: str) -> None:
+def test_expression_layout(source: str, expected: str) -> None:
     assert expr(source) == expected
 
 
