@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,12 @@ import pytest
 import torch
 
 from geoc.diagnostics import GeoError
-from geoc.pipeline import frontend
+from geoc.elaborate import elaborate
+from geoc.grammar.parser import parse
+from geoc.ir import Graph, ValueRef
+from geoc.pipeline import check_equivariance, frontend
+from geoc.program import load_program
+from geoc.types import FeatureType
 
 
 def marked(text: str) -> tuple[str, tuple[int, int]]:
@@ -35,6 +41,59 @@ def assert_fails_at(
     first = info.value.diagnostics[0]
     assert (first.code, (first.span.line, first.span.col)) == (code, where), info.value.render()
     return info.value
+
+
+def assert_type_round_trips(text: str, same_text: bool = True) -> None:
+    """The type ``text`` parses back from its own text, which (if ``same_text``) is ``text``."""
+    ftype = FeatureType.parse(text)
+    if same_text:
+        assert str(ftype) == text
+    assert FeatureType.parse(str(ftype)) == ftype
+
+
+def type_error_codes(text: str) -> list[str]:
+    """The diagnostic codes of parsing the type ``text``, which must fail."""
+    with pytest.raises(GeoError) as info:
+        FeatureType.parse(text)
+    return info.value.codes
+
+
+def elaborated(text: str) -> Graph:
+    """The typed graph of ``text``, dead values kept (the value under test is often unused)."""
+    return elaborate(load_program(parse(text), text, None))
+
+
+def checked_type(text: str, value: str = "y") -> str:
+    """The type of ``value`` in ``text``, which must also satisfy its equivariance contract."""
+    graph = elaborated(text)
+    assert check_equivariance(graph) == []
+    return str(graph.type_of(ValueRef(node=value)))
+
+
+@dataclass(frozen=True)
+class InlineSpec:
+    """Small inline specs for typing tests: ``header`` (a model's first lines, with ``{group}``
+    and ``{domain}`` to fill in), the statements under test, then ``tail``."""
+
+    header: str
+    group: str
+    domain: str
+    tail: str = "\n    output z: 4 x scalar = g\n}\n"
+    value: str = "y"  # the value that ``infer`` binds and types
+
+    def text(self, body: str, group: str | None = None, domain: str | None = None) -> str:
+        filled = self.header.format(group=group or self.group, domain=domain or self.domain)
+        return filled + body + self.tail
+
+    def infer(self, expr: str, group: str | None = None, domain: str | None = None) -> str:
+        """The type of ``value = expr``, which must also satisfy its equivariance contract."""
+        return checked_type(self.text(f"    {self.value} = {expr}", group, domain), self.value)
+
+    def assert_error(
+        self, body: str, code: str, group: str | None = None, domain: str | None = None
+    ) -> GeoError:
+        """``body`` (with an ``@``) fails with ``code`` whose primary span starts at the ``@``."""
+        return assert_fails_at(self.text(body, group, domain), code)
 
 
 def assert_captures(

@@ -33,11 +33,11 @@ SMALL_EGNN = {"depth": 2, "hidden": 16}
 SMALL_DEEPSETS = {"hidden": 16}
 
 # EGNN layers on other domains; the block comes from the built-in spec.
-GRAPH_EGNN = """
+EGNN_ON = """
 import "egnn"
-model GraphEGNN(hidden: int = 16) {
-    symmetry S(nodes)
-    domain   graph(nodes)
+model NAME(hidden: int = 16) {
+    symmetry SYMMETRY
+    domain   DOMAIN
     input h: 8 x scalar over nodes
     input x: point(3) over nodes
     h = linear(h, hidden x scalar)
@@ -48,21 +48,15 @@ model GraphEGNN(hidden: int = 16) {
     output rel: vector over edges = x[dst] - x[src]
 }
 """
-CLOUD_EGNN = """
-import "egnn"
-model CloudEGNN(hidden: int = 16) {
-    symmetry E(3) x S(nodes)
-    domain   pointcloud(nodes, dim=3, edges=EDGES)
-    input h: 8 x scalar over nodes
-    input x: point(3) over nodes
-    h = linear(h, hidden x scalar)
-    h, x = egnn_layer(h, x, hidden=hidden)
-    h, x = egnn_layer(h, x, hidden=hidden)
-    output energy: scalar = sum(mlp(h, [hidden, 1], act=silu), over=nodes)
-    output pos: point(3) over nodes = x
-    output rel: vector over edges = x[dst] - x[src]
-}
-"""
+
+
+def egnn_on(name: str, symmetry: str, domain: str) -> str:
+    """The EGNN model above, named ``name``, on ``domain`` with ``symmetry``."""
+    return EGNN_ON.replace("NAME", name).replace("SYMMETRY", symmetry).replace("DOMAIN", domain)
+
+
+GRAPH_EGNN = egnn_on("GraphEGNN", "S(nodes)", "graph(nodes)")
+CLOUD_EGNN = egnn_on("CloudEGNN", "E(3) x S(nodes)", "pointcloud(nodes, dim=3, edges=EDGES)")
 VARIANTS = {
     "graph": (GRAPH_EGNN, "GraphEGNN"),
     "full": (CLOUD_EGNN.replace("EDGES", "full"), "CloudEGNN"),

@@ -45,9 +45,9 @@ def model(*body: str) -> str:
 # --- expressions ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
+# One layout rule per entry: (source, canonical text) of single expressions.
+EXPRESSION_LAYOUT = {
+    "spacing": [
         ("a+b*c-d", "a + b * c - d"),
         ("16 x scalar+4 x vector", "16 x scalar + 4 x vector"),
         ("16 x 0e + 8x1o + n x 2e", "16x0e + 8x1o + n x 2e"),
@@ -62,14 +62,7 @@ def model(*body: str) -> str:
         ("true", "true"),
         ("false", "false"),
     ],
-)
-def test_spacing(source: str, expected: str) -> None:
-    assert expr(source) == expected
-
-
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
+    "parentheses_only_where_precedence_needs_them": [
         ("(a + b) * c", "(a + b) * c"),
         ("a + (b * c)", "a + b * c"),
         ("a - (b - c)", "a - (b - c)"),
@@ -95,27 +88,13 @@ def test_spacing(source: str, expected: str) -> None:
         ("(a + b over n)", "a + b over n"),
         ("a[(b + c)]", "a[b + c]"),
     ],
-)
-def test_parentheses_only_where_precedence_needs_them(source: str, expected: str) -> None:
-    assert expr(source) == expected
-
-
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
+    "over_axes": [
         ("T over nodes", "T over nodes"),
         ("T over (nodes)", "T over nodes"),
         ("T over (nodes,)", "T over nodes"),
         ("T over (a,b,)", "T over (a, b)"),
     ],
-)
-def test_over_axes(source: str, expected: str) -> None:
-    assert expr(source) == expected
-
-
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
+    "numbers": [
         ("1.", "1.0"),
         ("5.0", "5.0"),
         (".001", "0.001"),
@@ -129,22 +108,25 @@ def test_over_axes(source: str, expected: str) -> None:
         ("1e999", "1e999"),  # the lexer reads it as infinity; this reads back the same
         ("007", "7"),
     ],
-)
-def test_numbers(source: str, expected: str) -> None:
-    assert expr(source) == expected
-
-
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
+    "strings_reescape": [
         (r'"plain"', r'"plain"'),
         (r'"a\"b"', r'"a\"b"'),
         (r'"back\\slash"', r'"back\\slash"'),
         (r'"line\nbreak\ttab"', r'"line\nbreak\ttab"'),
         (r'"\q"', r'"\\q"'),  # an unknown escape is a backslash and a letter
     ],
+}
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param(source, expected, id=f"{rule}-{source}")
+        for rule, cases in EXPRESSION_LAYOUT.items()
+        for source, expected in cases
+    ],
 )
-def test_strings_reescape(source: str, expected: str) -> None:
+def test_expression_layout(source: str, expected: str) -> None:
     assert expr(source) == expected
 
 
@@ -195,11 +177,6 @@ def test_semicolons_become_lines_and_repeat_opens_a_block() -> None:
     )
 
 
-def test_empty_bodies() -> None:
-    source = "model M() {\n\n}\nblock f() {\n    repeat n {\n    }\n}"
-    assert format_source(source) == "model M() {}\n\nblock f() {\n    repeat n {}\n}\n"
-
-
 def test_block_returns() -> None:
     one = "block f(a: T) -> (T) { return a }"
     assert format_source(one) == "block f(a: T) -> T {\n    return a\n}\n"
@@ -215,11 +192,6 @@ def test_import() -> None:
     )
 
 
-def test_items_are_one_blank_line_apart() -> None:
-    source = "model A() {}\n\n\n\nmodel B() {}\nmodel C() {}"
-    assert format_source(source) == "model A() {}\n\nmodel B() {}\n\nmodel C() {}\n"
-
-
 def test_blank_lines_in_bodies_collapse_and_never_touch_braces() -> None:
     source = "model M() {\n\n\n    a = 1\n\n\n\n    b = 2\n    c = 3\n\n}\n"
     assert format_source(source) == model("a = 1", "", "b = 2", "c = 3")
@@ -233,6 +205,32 @@ def test_output_ends_with_one_newline_and_no_trailing_whitespace() -> None:
 def test_crlf_and_byte_order_mark_become_plain_newlines() -> None:
     source = "\ufeffmodel M() {\r\n    a = 1  # c\r\n\r\n\r\n    b = 2\r\n}\r\n"
     assert format_source(source) == model("a = 1  # c", "", "b = 2")
+
+
+# Whole sources and their layout, keyed by the rule they show.
+SOURCE_LAYOUT = {
+    "empty_bodies": (
+        "model M() {\n\n}\nblock f() {\n    repeat n {\n    }\n}",
+        "model M() {}\n\nblock f() {\n    repeat n {}\n}\n",
+    ),
+    "items_are_one_blank_line_apart": (
+        "model A() {}\n\n\n\nmodel B() {}\nmodel C() {}",
+        "model A() {}\n\nmodel B() {}\n\nmodel C() {}\n",
+    ),
+    "comment_after_the_opening_brace_of_a_broken_header_opens_the_body": (
+        "model M(\n    a,\n) {  # c\n    b = 1\n}",
+        "model M(a) {\n    # c\n    b = 1\n}\n",
+    ),
+    "comments_inside_a_header_move_before_the_item": (
+        "block f(\n    a,  # first\n    # own\n    b,  # last\n) {}",
+        "# first\n# own\nblock f(a, b) {}  # last\n",
+    ),
+}
+
+
+@pytest.mark.parametrize(("source", "expected"), SOURCE_LAYOUT.values(), ids=SOURCE_LAYOUT.keys())
+def test_source_layout(source: str, expected: str) -> None:
+    assert format_source(source) == expected
 
 
 # --- long lines -----------------------------------------------------------------------------
@@ -356,16 +354,6 @@ def test_comments_on_headers_and_closing_braces() -> None:
         }  # after the model
     """
     assert fmt(source) == textwrap.dedent(source).lstrip("\n")
-
-
-def test_comment_after_the_opening_brace_of_a_broken_header_opens_the_body() -> None:
-    source = "model M(\n    a,\n) {  # c\n    b = 1\n}"
-    assert format_source(source) == "model M(a) {\n    # c\n    b = 1\n}\n"
-
-
-def test_comments_inside_a_header_move_before_the_item() -> None:
-    source = "block f(\n    a,  # first\n    # own\n    b,  # last\n) {}"
-    assert format_source(source) == "# first\n# own\nblock f(a, b) {}  # last\n"
 
 
 def test_nested_comment_indentation() -> None:

@@ -73,22 +73,18 @@ def check_parse(text: str) -> None:
         assert isinstance(module, ast.Module)
 
 
+@pytest.mark.parametrize(
+    "texts",
+    [
+        pytest.param(TEXT, id="arbitrary_unicode_text"),
+        pytest.param(PRINTABLE, id="printable_text"),
+        pytest.param(BODY_SOUP, id="soups_of_geo_tokens"),
+    ],
+)
 @FAST
-@given(TEXT)
-def test_arbitrary_unicode_text(text: str) -> None:
-    check_parse(text)
-
-
-@FAST
-@given(PRINTABLE)
-def test_printable_text(text: str) -> None:
-    check_parse(text)
-
-
-@FAST
-@given(BODY_SOUP)
-def test_soups_of_geo_tokens(text: str) -> None:
-    check_parse(text)
+@given(data=st.data())
+def test_parse_succeeds_or_explains(texts: st.SearchStrategy[str], data: st.DataObject) -> None:
+    check_parse(data.draw(texts, label="text"))
 
 
 @FAST

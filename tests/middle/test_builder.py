@@ -3,8 +3,8 @@ diagnostics, with spans that point at the Python lines that built the model."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
-import inspect
 import json
 from typing import Any
 
@@ -31,52 +31,36 @@ def same_ir(a: Graph, b: Graph) -> bool:
     return strip_spans(json.loads(a.to_json())) == strip_spans(json.loads(b.to_json()))
 
 
-def source_lines() -> list[str]:
-    return inspect.getsource(inspect.getmodule(source_lines)).splitlines()  # type: ignore[arg-type]
+def source_lines(file: str = __file__) -> list[str]:
+    with open(file, encoding="utf-8") as f:
+        return f.read().splitlines()
 
 
-def line_of(text: str) -> int:
-    """The line of this file that contains ``text`` (besides the line asking for it)."""
-    lines = source_lines()
+def line_of(text: str, file: str = __file__) -> int:
+    """The line of ``file`` that contains ``text`` (besides the line asking for it)."""
+    lines = source_lines(file)
     (found,) = [i + 1 for i, line in enumerate(lines) if text in line and "line_of(" not in line]
     return found
 
 
 def written(span: Any) -> str:
-    """The text of this file that a one-line span covers."""
-    return source_lines()[span.line - 1][span.col - 1 : span.end_col - 1]
+    """The text of the file that a one-line span covers."""
+    return source_lines(span.file)[span.line - 1][span.col - 1 : span.end_col - 1]
 
 
-def build_egnn(params: dict[str, Any] | None = None) -> Builder:
-    """specs/egnn.geo, statement for statement."""
-    b = Builder("EGNN", params=params or {"features": 16, "hidden": 64, "depth": 4})
+@functools.cache
+def load_example() -> Any:
+    """examples/build_egnn.py as a module (it builds specs/egnn.geo, statement for statement)."""
+    path = paths.EXAMPLES / "build_egnn.py"
+    spec = importlib.util.spec_from_file_location("build_egnn_example", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
-    @b.block(
-        "egnn_layer",
-        {"h": "hidden x scalar over nodes", "x": "point(3) over nodes", "hidden": (int, 64)},
-        returns=("hidden x scalar over nodes", "point(3) over nodes"),
-    )
-    def egnn_layer(h: Tensor, x: Tensor, hidden: Tensor) -> tuple[Tensor, Tensor]:
-        r = b.let("r", x["dst"] - x["src"])  # relative positions
-        edge = b.call("concat", h["dst"], h["src"], b.call("sqnorm", r))
-        m = b.let("m", b.call("mlp", edge, [hidden, hidden], act="silu", last_act=True))
-        weight = b.call("mlp", m, [hidden, 1], act="silu")
-        dx = b.let("dx", b.call("mean", r * weight, over="edges", into="nodes"))
-        node = b.call("concat", h, b.call("sum", m, over="edges", into="nodes"))
-        h2 = b.let("h2", h + b.call("mlp", node, [hidden, hidden], act="silu"))
-        return h2, x + dx
 
-    b.symmetry("E(3) x S(nodes)")
-    b.domain("pointcloud(nodes, dim=3, edges=full)")
-    h = b.input("h", "features x scalar over nodes")
-    x = b.input("x", "point(3) over nodes")
-    h = b.let("h", b.call("linear", h, "hidden x scalar"))
-    with b.repeat("depth"):
-        h, x = b.let(("h", "x"), egnn_layer(h, x, hidden="hidden"))
-    energy = b.call("sum", b.call("mlp", h, ["hidden", 1], act="silu"), over="nodes")
-    b.output("energy", "scalar", energy)
-    b.output("pos", "point(3) over nodes", x)
-    return b
+def build_egnn() -> Builder:
+    """specs/egnn.geo, built by the example with the spec's parameters."""
+    return load_example().build_egnn()  # type: ignore[no-any-return]
 
 
 def build_deepsets() -> Builder:
@@ -135,8 +119,9 @@ def test_source_is_the_spec_text() -> None:
 def test_spans_point_at_the_python_caller() -> None:
     graph = build_egnn().build()
     node = graph.node("layers.0.egnn_layer.r")
-    assert node.span.file == __file__
-    assert node.span.line == line_of("# relative positions")
+    example = load_example().__file__
+    assert node.span.file == example
+    assert node.span.line == line_of("# a vector over edges", example)
     assert written(node.span) == 'x["dst"] - x["src"]'
     assert [written(s) for s in node.arg_spans] == ['x["dst"]', 'x["src"]']
 
@@ -331,14 +316,6 @@ def test_several_results_are_bound_with_let() -> None:
     b = build_egnn()
     with pytest.raises(TypeError, match=r"b\.let"):
         _a, _c = b.call("egnn_layer", b.param("h"), b.param("x"))
-
-
-def load_example() -> Any:
-    path = paths.EXAMPLES / "build_egnn.py"
-    spec = importlib.util.spec_from_file_location("build_egnn_example", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def test_example_builds_the_spec() -> None:

@@ -130,21 +130,21 @@ def printed_error(text: str, model: str) -> float:
 
 
 @pytest.mark.slow
-def test_fno_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("matplotlib")
-    out = tmp_path / "fno.png"
-    example = load("fno_navier_stokes.py")
+@pytest.mark.parametrize(
+    ("script", "model", "needs"),
+    [
+        ("fno_navier_stokes.py", "FNO", ["matplotlib"]),
+        ("sfno_shallow_water.py", "SFNO", ["matplotlib", "torch_harmonics"]),
+    ],
+    ids=["fno", "sfno"],
+)
+def test_example_runs(
+    script: str, model: str, needs: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for module in needs:
+        pytest.importorskip(module)
+    out = tmp_path / f"{model.lower()}.png"
+    example = load(script)
     assert example.main(["--steps", "3", "--samples", "8", "--out", str(out)]) == 0
     assert out.stat().st_size > 0
-    assert math.isfinite(printed_error(capsys.readouterr().out, "FNO"))
-
-
-@pytest.mark.slow
-def test_sfno_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("matplotlib")
-    pytest.importorskip("torch_harmonics")
-    out = tmp_path / "sfno.png"
-    example = load("sfno_shallow_water.py")
-    assert example.main(["--steps", "3", "--samples", "8", "--out", str(out)]) == 0
-    assert out.stat().st_size > 0
-    assert math.isfinite(printed_error(capsys.readouterr().out, "SFNO"))
+    assert math.isfinite(printed_error(capsys.readouterr().out, model))

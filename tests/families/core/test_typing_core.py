@@ -4,14 +4,10 @@ primary span. Specs are small and inline; ``@`` marks where the primary span mus
 from __future__ import annotations
 
 import pytest
-from helpers import marked
+from helpers import InlineSpec, marked
 
 from geoc.diagnostics import GeoError
-from geoc.elaborate import elaborate
-from geoc.grammar.parser import parse
-from geoc.ir import ValueRef
-from geoc.pipeline import check_equivariance, frontend
-from geoc.program import load_program
+from geoc.pipeline import frontend
 
 E3 = "E(3) x S(nodes)"
 CLOUD = "pointcloud(nodes, dim=3, edges=full)"
@@ -30,16 +26,8 @@ HEADER = """model M(hidden: int = 16) {{
 """
 
 
-def model(body: str, group: str = E3, domain: str = CLOUD) -> str:
-    return HEADER.format(group=group, domain=domain) + body + "\n    output z: 4 x scalar = g\n}\n"
-
-
-def infer(expr: str, group: str = E3) -> str:
-    """The type of ``y = expr``, which must also satisfy its equivariance contract."""
-    text = model(f"    y = {expr}", group)
-    graph = elaborate(load_program(parse(text), text, None))
-    assert check_equivariance(graph) == []
-    return str(graph.type_of(ValueRef(node="y")))
+SPEC = InlineSpec(HEADER, E3, CLOUD)
+model, infer, assert_error = SPEC.text, SPEC.infer, SPEC.assert_error
 
 
 def diagnose(text_with_marker: str, **kwargs: object) -> tuple[GeoError, tuple[int, int]]:
@@ -47,14 +35,6 @@ def diagnose(text_with_marker: str, **kwargs: object) -> tuple[GeoError, tuple[i
     with pytest.raises(GeoError) as info:
         frontend(text, **kwargs)  # type: ignore[arg-type]
     return info.value, where
-
-
-def assert_error(body: str, code: str, group: str = E3, domain: str = CLOUD) -> GeoError:
-    """``body`` (with an ``@``) fails with ``code`` whose primary span starts at the ``@``."""
-    err, where = diagnose(model(body, group, domain))
-    first = err.diagnostics[0]
-    assert (first.code, (first.span.line, first.span.col)) == (code, where), err.render()
-    return err
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,13 +4,7 @@ types on good inputs, and each error's code and primary span (``@`` marks where 
 from __future__ import annotations
 
 import pytest
-from helpers import assert_fails_at
-
-from geoc.elaborate import elaborate
-from geoc.grammar.parser import parse
-from geoc.ir import ValueRef
-from geoc.pipeline import check_equivariance
-from geoc.program import load_program
+from helpers import InlineSpec, assert_fails_at
 
 CLOUD = "pointcloud(nodes, dim=3, edges=full)"
 
@@ -25,8 +19,8 @@ HEADER = """model M() {{
     input e: 2 x scalar over edges
 """
 SET_HEADER = """model M() {{
-    symmetry S(set)
-    domain   set(set)
+    symmetry {group}
+    domain   {domain}
     input s: 8 x scalar over set
     input g: 4 x scalar
     input t: 8 x scalar over set
@@ -35,26 +29,20 @@ SET_HEADER = """model M() {{
 """
 
 
-def model(body: str, group: str = "E(3) x S(nodes)", domain: str = CLOUD) -> str:
-    return HEADER.format(group=group, domain=domain) + body + "\n    output z: 4 x scalar = g\n}\n"
-
-
-def set_model(body: str) -> str:
-    return SET_HEADER.format() + body + "\n    output z: 4 x scalar = g\n}\n"
-
-
-def infer(text: str) -> str:
-    graph = elaborate(load_program(parse(text), text, None))
-    assert check_equivariance(graph) == []
-    return str(graph.type_of(ValueRef(node="y")))
-
-
+SPECS = {
+    "graph": InlineSpec(HEADER, "E(3) x S(nodes)", CLOUD),
+    "set": InlineSpec(SET_HEADER, "S(set)", "set(set)"),
+}
 assert_error = assert_fails_at
 
 
-@pytest.mark.parametrize(
-    ("expr", "expected"),
-    [
+def cases(table: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str, str]]:
+    """The rows of ``table`` (a list of cases per kind of domain), each led by its kind."""
+    return [(kind, *row) for kind, rows in table.items() for row in rows]
+
+
+OUTPUT_TYPES = {
+    "graph": [
         # gather: node values onto edges
         ("x[src]", "point(3) over edges"),
         ("h[dst]", "4 x scalar over edges"),
@@ -76,9 +64,18 @@ assert_error = assert_fails_at
         ("concat(h[src], g)", "4 x scalar + 4 x scalar over edges"),
         ("x + mean(x[src] - x[dst], over=edges, into=nodes)", "point(3) over nodes"),
     ],
-)
-def test_graph_output_type(expr: str, expected: str) -> None:
-    assert infer(model(f"    y = {expr}")) == expected
+    "set": [
+        ("mean(s, over=set)", "8 x scalar"),
+        ("max(s, over=set)", "8 x scalar"),
+        ("s + max(s, over=set)", "8 x scalar over set"),
+        ("concat(s, sum(t, over=set))", "8 x scalar + 8 x scalar over set"),
+    ],
+}
+
+
+@pytest.mark.parametrize(("kind", "expr", "expected"), cases(OUTPUT_TYPES))
+def test_output_type(kind: str, expr: str, expected: str) -> None:
+    assert SPECS[kind].infer(expr) == expected
 
 
 @pytest.mark.parametrize(
@@ -91,25 +88,11 @@ def test_graph_output_type(expr: str, expected: str) -> None:
     ],
 )
 def test_every_edge_rule_has_an_edge_axis(domain: str) -> None:
-    assert infer(model("    y = h[src]", domain=domain)) == "4 x scalar over edges"
+    assert SPECS["graph"].infer("h[src]", domain=domain) == "4 x scalar over edges"
 
 
-@pytest.mark.parametrize(
-    ("expr", "expected"),
-    [
-        ("mean(s, over=set)", "8 x scalar"),
-        ("max(s, over=set)", "8 x scalar"),
-        ("s + max(s, over=set)", "8 x scalar over set"),
-        ("concat(s, sum(t, over=set))", "8 x scalar + 8 x scalar over set"),
-    ],
-)
-def test_set_output_type(expr: str, expected: str) -> None:
-    assert infer(set_model(f"    y = {expr}")) == expected
-
-
-@pytest.mark.parametrize(
-    ("body", "code"),
-    [
+ERRORS = {
+    "graph": [
         ("    y = x[@foo]", "GEO200"),
         ("    y = x[@0]", "GEO200"),
         ("    y = @h[src][dst]", "GEO305"),
@@ -127,25 +110,21 @@ def test_set_output_type(expr: str, expected: str) -> None:
         ("    y = concat(h, @e)", "GEO305"),
         ("    input q: scalar over @foo", "GEO203"),
     ],
-)
-def test_graph_error(body: str, code: str) -> None:
-    assert_error(model(body), code)
-
-
-@pytest.mark.parametrize(
-    ("body", "code"),
-    [
+    "set": [
         ("    y = @s[src]", "GEO203"),
         ("    y = sum(@s, over=nodes)", "GEO203"),
         ("    y = @sum(s, over=set, into=set)", "GEO203"),
         ("    input q: scalar over @edges", "GEO203"),
     ],
-)
-def test_set_error(body: str, code: str) -> None:
-    assert_error(set_model(body), code)
+}
+
+
+@pytest.mark.parametrize(("kind", "body", "code"), cases(ERRORS))
+def test_error(kind: str, body: str, code: str) -> None:
+    assert_error(SPECS[kind].text(body), code)
 
 
 def test_gather_without_edges_names_the_domain() -> None:
-    err = assert_error(set_model("    y = @s[src]"), "GEO203")
+    err = assert_error(SPECS["set"].text("    y = @s[src]"), "GEO203")
     assert "`set(set)` has none" in err.diagnostics[0].message
     assert "graph(nodes)" in err.diagnostics[0].help

@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_fails_at
+from helpers import assert_fails_at, assert_type_round_trips, checked_type, type_error_codes
 
 from geoc.diagnostics import GeoError
-from geoc.elaborate import elaborate
-from geoc.grammar.parser import parse
 from geoc.groups import Group, GroupElement, random_rotation
-from geoc.ir import Graph, ValueRef
 from geoc.ops import REGISTRY, lookup
-from geoc.pipeline import check_equivariance, frontend
-from geoc.program import load_program
+from geoc.pipeline import frontend
 from geoc.types import AtomKind, FeatureType, lorentz, poincare
 
 SET = "S(set)"
@@ -68,16 +64,8 @@ def model(body: str, group: str = SET, domain: str = DOMAIN) -> str:
     return header.format(group=group, domain=domain) + body + tail
 
 
-def graph_of(body: str, group: str = SET, domain: str = DOMAIN) -> Graph:
-    text = model(body, group, domain)
-    return elaborate(load_program(parse(text), text, None))
-
-
 def infer(expr: str, group: str = SET, domain: str = DOMAIN) -> str:
-    """The type of ``y = expr``, which must also satisfy its equivariance contract."""
-    graph = graph_of(f"    y = {expr}", group, domain)
-    assert check_equivariance(graph) == []
-    return str(graph.type_of(ValueRef(node="y")))
+    return checked_type(model(f"    y = {expr}", group, domain))
 
 
 def assert_error(body: str, code: str, group: str = SET, domain: str = DOMAIN) -> GeoError:
@@ -99,9 +87,7 @@ def assert_error(body: str, code: str, group: str = SET, domain: str = DOMAIN) -
     ],
 )
 def test_manifold_types_round_trip(text: str) -> None:
-    ftype = FeatureType.parse(text)
-    assert str(ftype) == text
-    assert FeatureType.parse(str(ftype)) == ftype
+    assert_type_round_trips(text)
 
 
 def test_curvature_defaults_and_positional_form() -> None:
@@ -115,9 +101,7 @@ def test_curvature_defaults_and_positional_form() -> None:
     [("lorentz(3, k=-1.0)", "GEO324"), ("poincare(0)", "GEO324"), ("lorentz(3, c=1.0)", "GEO301")],
 )
 def test_bad_atoms(text: str, code: str) -> None:
-    with pytest.raises(GeoError) as info:
-        FeatureType.parse(text)
-    assert info.value.codes == [code]
+    assert type_error_codes(text) == [code]
 
 
 def test_atom_dimensions() -> None:
@@ -225,9 +209,7 @@ ROTATION_GOOD = [
 
 @pytest.mark.parametrize(("expr", "expected"), [c for c in ROTATION_GOOD if c[1]])
 def test_good_types_under_rotations(expr: str, expected: str) -> None:
-    graph = graph_of(f"    y = {expr}", "O(3) x S(set)")
-    assert check_equivariance(graph) == []
-    assert str(graph.type_of(ValueRef(node="y"))) == expected
+    assert infer(expr, "O(3) x S(set)") == expected
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,20 +15,16 @@ import torch
 import torch.nn.functional as F
 from e3nn import o3
 from e3nn.nn import NormActivation
-from helpers import assert_fails_at
+from helpers import InlineSpec
 from torch_env import float64_default
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
 from geoc.backends.torch_fx.o3.tp_conv import TP_CONV_ALGORITHMS
 from geoc.backends.torch_fx.verify import check_module
 from geoc.diagnostics import GeoError
-from geoc.elaborate import elaborate
-from geoc.grammar.parser import parse
 from geoc.groups import Group, GroupElement, random_rotation
-from geoc.ir import ValueRef
 from geoc.o3 import irrep_matrix
-from geoc.pipeline import check_equivariance, frontend
-from geoc.program import load_program
+from geoc.pipeline import frontend
 from geoc.types import PSEUDOVECTOR, VECTOR, irrep
 
 E3 = "E(3) x S(nodes)"
@@ -53,21 +49,8 @@ HEADER = """model M(c: int = 4) {{
 """
 
 
-def model(body: str, group: str = E3, domain: str = CLOUD) -> str:
-    return HEADER.format(group=group, domain=domain) + body + "\n    output z: 4 x scalar = g\n}\n"
-
-
-def infer(expr: str, group: str = E3) -> str:
-    """The type of ``q = expr``, which must also satisfy its equivariance contract."""
-    text = model(f"    q = {expr}", group)
-    graph = elaborate(load_program(parse(text), text, None))
-    assert check_equivariance(graph) == []
-    return str(graph.type_of(ValueRef(node="q")))
-
-
-def assert_error(body: str, code: str, group: str = E3, domain: str = CLOUD) -> None:
-    """``body`` (with an ``@``) fails with ``code`` whose primary span starts at the ``@``."""
-    assert_fails_at(model(body, group, domain), code)
+SPEC = InlineSpec(HEADER, E3, CLOUD, value="q")  # `y` is an input here
+model, infer, assert_error = SPEC.text, SPEC.infer, SPEC.assert_error
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,19 +45,19 @@ def test_orbit_basis_is_orthonormal_and_diagram_basis_spans_it():
 
 
 BRAUER_CASES = [
-    (s.O(2), 1, 1),
-    (s.O(2), 2, 2),
-    (s.O(3), 2, 2),
-    (s.O(3), 1, 3),
-    (s.O(4), 2, 0),
-    (s.O(3), 3, 3),
-    (s.SO(5), 1, 1),
-    (s.SO(3), 3, 1),
-    (s.Lorentz(2), 1, 1),
-    (s.Lorentz(2), 2, 2),
-    (s.Lorentz(3), 2, 1),
-    (s.Sp(1), 2, 2),
-    (s.Sp(2), 1, 1),
+    (group, k, out)
+    for group, degrees in [
+        (s.O(2), [(1, 1), (2, 2)]),
+        (s.O(3), [(2, 2), (1, 3), (3, 3)]),
+        (s.O(4), [(2, 0)]),
+        (s.SO(5), [(1, 1)]),
+        (s.SO(3), [(3, 1)]),
+        (s.Lorentz(2), [(1, 1), (2, 2)]),
+        (s.Lorentz(3), [(2, 1)]),
+        (s.Sp(1), [(2, 2)]),
+        (s.Sp(2), [(1, 1)]),
+    ]
+    for k, out in degrees
 ]
 
 

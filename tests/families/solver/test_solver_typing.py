@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import assert_fails_at
+from helpers import assert_fails_at, assert_type_round_trips, checked_type, type_error_codes
 
 from geoc import solver
 from geoc.diagnostics import CODES, GeoError
-from geoc.elaborate import elaborate
-from geoc.grammar.parser import parse
 from geoc.groups import Group, MatrixFactor, Permutation
-from geoc.ir import ValueRef
 from geoc.ops.solver_ops import pair_basis, uses_solver
-from geoc.pipeline import check_equivariance, frontend
-from geoc.program import load_program
+from geoc.pipeline import frontend
 from geoc.types import Atom, AtomKind, FeatureType
 
 TENSOR2 = Atom(AtomKind.TENSOR, (2,))
@@ -31,17 +27,14 @@ REGULAR = Atom(AtomKind.REGULAR)
     "text", ["2 x tensor(2) + vector", "3 x regular over nodes", "tensor(3) + scalar"]
 )
 def test_atom_text_round_trip(text: str) -> None:
-    ftype = FeatureType.parse(text)
-    assert str(ftype) == text and FeatureType.parse(str(ftype)) == ftype
+    assert_type_round_trips(text)
 
 
 @pytest.mark.parametrize(
     ("text", "code"), [("tensor(0)", "GEO330"), ("tensor(9)", "GEO330"), ("tensor(2, 3)", "GEO301")]
 )
 def test_bad_tensor_atoms(text: str, code: str) -> None:
-    with pytest.raises(GeoError) as info:
-        FeatureType.parse(text)
-    assert info.value.codes == [code]
+    assert type_error_codes(text) == [code]
 
 
 @pytest.mark.parametrize(
@@ -123,10 +116,7 @@ def model(symmetry: str, inputs: str, body: str, domain: str = "") -> str:
 
 def infer(symmetry: str, inputs: str, expr: str, domain: str = "") -> str:
     """The type of ``y = expr``, which must also satisfy its equivariance contract."""
-    text = model(symmetry, inputs, f"    y = {expr}", domain)
-    graph = elaborate(load_program(parse(text), text, None))
-    assert check_equivariance(graph) == []
-    return str(graph.type_of(ValueRef(node="y")))
+    return checked_type(model(symmetry, inputs, f"    y = {expr}", domain))
 
 
 assert_error = assert_fails_at

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from fno_reference import fno_reference_2d
 from helpers import assert_captures
 
 from geoc import compile as geoc_compile
@@ -42,13 +43,7 @@ def fno_layer_reference(
 ) -> torch.Tensor:
     """v' = σ(W v + K v) of Li et al. 2021 (eq. 2, 4), 2-D, as in the original code: two weight
     blocks for the non-negative and the negative first frequency, gelu as σ."""
-    batch, _, n1, n2 = x.shape
-    x_ft = torch.fft.rfft2(x)
-    out_ft = torch.zeros(batch, w.shape[0], n1, n2 // 2 + 1, dtype=x_ft.dtype)
-    mix = "bixy,ioxy->boxy"
-    out_ft[:, :, :modes, :modes] = torch.einsum(mix, x_ft[:, :, :modes, :modes], weights1)
-    out_ft[:, :, -modes:, :modes] = torch.einsum(mix, x_ft[:, :, -modes:, :modes], weights2)
-    spectral = torch.fft.irfft2(out_ft, s=(n1, n2))
+    spectral = fno_reference_2d(x, weights1, weights2, modes, modes)
     pointwise = torch.einsum("oi,bixy->boxy", w, x) + b[None, :, None, None]
     return F.gelu(spectral + pointwise)
 

@@ -4,15 +4,11 @@ error's code and primary span (``@`` marks where it must start)."""
 from __future__ import annotations
 
 import pytest
-from helpers import assert_fails_at
+from helpers import assert_fails_at, checked_type, elaborated
 
 from geoc.diagnostics import GeoError
 from geoc.domains import Domain, DomainKind
-from geoc.elaborate import elaborate
-from geoc.grammar.parser import parse
-from geoc.ir import Graph, ValueRef
 from geoc.pipeline import check_equivariance, frontend
-from geoc.program import load_program
 
 TORUS = "torus(32, 32)"
 SPHERE = "sphere(nlat=16, nlon=32, grid=equiangular)"
@@ -34,15 +30,8 @@ def sphere(body: str, group: str = "SO(3)") -> str:
     return spec(body, group, SPHERE, "sphere")
 
 
-def typed(text: str) -> Graph:
-    """The elaborated graph, dead values kept (``y`` is not used by the output)."""
-    return elaborate(load_program(parse(text), text, None))
-
-
-def infer(text: str) -> str:
-    graph = typed(text)
-    assert check_equivariance(graph) == []
-    return str(graph.type_of(ValueRef(node="y")))
+typed = elaborated  # dead values kept: ``y`` is not used by the output
+infer = checked_type
 
 
 def typed_and_checked(text: str) -> None:
@@ -160,15 +149,6 @@ def test_spectral_conv_modes_beyond_the_grid_are_geo313(modes):
     assert "16, 17" in err.render()
 
 
-def test_spectral_conv_needs_a_torus():
-    err = fails(sphere("    y = spectral_conv(@u, 4 x scalar, modes=4)"), "GEO312")
-    assert "sfno_conv" in err.render()
-
-
-def test_spectral_output_must_be_scalar():
-    fails(torus("    y = @spectral_conv(u, vector, modes=4)"), "GEO310")
-
-
 # --- sht, isht, sfno_conv -----------------------------------------------------------------------
 
 
@@ -179,19 +159,6 @@ def test_sht_and_isht_types():
     )
 
 
-def test_isht_needs_coefficients():
-    err = fails(sphere("    y = isht(@u)"), "GEO312")
-    assert "sht" in err.render()
-
-
-def test_coefficients_do_not_mix_with_fields():
-    fails(sphere("    y = sht(u) + @u"), "GEO305")
-
-
-def test_nonlinearity_on_coefficients_is_rejected():
-    fails(sphere("    y = act(@sht(u), gelu)"), "GEO311")
-
-
 @pytest.mark.parametrize("lmax", ["0", "8", "16"])
 def test_sfno_conv_types(lmax):
     assert infer(sphere(f"    y = sfno_conv(u, width x scalar, lmax={lmax})")) == (
@@ -199,23 +166,42 @@ def test_sfno_conv_types(lmax):
     )
 
 
-def test_sfno_conv_lmax_beyond_the_grid_is_geo313():
-    fails(sphere("    y = @sfno_conv(u, 4 x scalar, lmax=17)"), "GEO313")
-
-
-def test_sfno_conv_on_a_torus_is_geo312():
-    fails(torus("    y = sfno_conv(@u, 4 x scalar)"), "GEO312")
-
-
-def test_per_order_filter_breaks_so3():
-    err = fails(sphere("    y = @sfno_conv(u, 4 x scalar, filter=degree_order)"), "GEO409")
-    assert "filter=degree" in err.render() and "SO(2)" in err.render()
-
-
 def test_per_order_filter_is_fine_under_polar_rotations_or_none():
     body = "    y = sfno_conv(u, 4 x scalar, filter=degree_order)"
     assert infer(sphere(body, "SO(2)")) == "4 x scalar over sphere"
     assert infer(sphere(body, "trivial")) == "4 x scalar over sphere"
+
+
+# --- errors of the spectral operators ----------------------------------------------------------
+
+# (grid, the statement with an `@`, code, words the message must show), by what they check
+OPERATOR_ERRORS = {
+    "spectral_conv_needs_a_torus": (sphere, "spectral_conv(@u, 4 x scalar, modes=4)", "GEO312"),
+    "spectral_output_must_be_scalar": (torus, "@spectral_conv(u, vector, modes=4)", "GEO310"),
+    "isht_needs_coefficients": (sphere, "isht(@u)", "GEO312", "sht"),
+    "coefficients_do_not_mix_with_fields": (sphere, "sht(u) + @u", "GEO305"),
+    "nonlinearity_on_coefficients_is_rejected": (sphere, "act(@sht(u), gelu)", "GEO311"),
+    "sfno_conv_lmax_beyond_the_grid_is_geo313": (
+        sphere,
+        "@sfno_conv(u, 4 x scalar, lmax=17)",
+        "GEO313",
+    ),
+    "sfno_conv_on_a_torus_is_geo312": (torus, "sfno_conv(@u, 4 x scalar)", "GEO312"),
+    "per_order_filter_breaks_so3": (
+        sphere,
+        "@sfno_conv(u, 4 x scalar, filter=degree_order)",
+        "GEO409",
+        "filter=degree",
+        "SO(2)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", OPERATOR_ERRORS.values(), ids=OPERATOR_ERRORS.keys())
+def test_operator_errors(case: tuple) -> None:
+    grid, statement, code, *shown = case
+    err = fails(grid(f"    y = {statement}"), code)
+    assert all(words in err.render() for words in shown)
 
 
 def test_unknown_filter_is_geo302():
