@@ -110,12 +110,13 @@ def no_action(group: Group, domain: Domain, span: Span | None, why: str | None) 
 def field_rules(
     kind: DomainKind,
     describe: Callable[[Domain], str],
-    axes: Callable[[Domain], tuple[str, ...]],
     parse: Callable[..., Domain],
     symmetry_error: Callable[[Group, Domain], str | None],
+    more_axes: tuple[str, ...] = (),
 ) -> DomainRules:
-    """The rules of a grid domain: fields with scalar (or ``regular``) channels, the operators
-    whose traits take fields, and GEO408 when ``symmetry_error`` says the group has no action."""
+    """The rules of a grid domain: values over its grid axis (and ``more_axes``), fields with
+    scalar (or ``regular``) channels, the operators whose traits take fields, and GEO408 when
+    ``symmetry_error`` says the group has no action."""
 
     def check_symmetry(group: Group, domain: Domain, span: Span | None) -> None:
         no_action(group, domain, span, symmetry_error(group, domain))
@@ -123,7 +124,7 @@ def field_rules(
     return DomainRules(
         kind,
         describe=describe,
-        axes=axes,
+        axes=lambda d: (d.axis, *more_axes),
         parse=parse,
         is_field=True,
         check_symmetry=check_symmetry,

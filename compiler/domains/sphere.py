@@ -52,8 +52,8 @@ base.register(
     field_rules(
         DomainKind.SPHERE,
         describe=describe,
-        axes=lambda d: (d.axis, base.SPECTRUM_AXIS),
         parse=parse,
         symmetry_error=symmetry_error,
+        more_axes=(base.SPECTRUM_AXIS,),
     )
 )

@@ -65,7 +65,6 @@ base.register(
     field_rules(
         DomainKind.TORUS,
         describe=lambda d: f"torus({', '.join(map(str, d.grid))})",
-        axes=lambda d: (d.axis,),
         parse=parse,
         symmetry_error=symmetry_error,
     )
