@@ -57,9 +57,11 @@ def check_weightspace_type(ctx: OpContext, ftype: FeatureType) -> None:
 def check_scalar_channels(ctx: OpContext, ftype: FeatureType, arg: int | None = None) -> None:
     if WEIGHTS_AXIS not in ftype.axes:
         return
-    help = "write the channels as `k x scalar`: `S(hidden)` moves the weights, not the channels"
     where = f"a value over `{WEIGHTS_AXIS}`"
-    base.check_channels(ctx, ftype, {AtomKind.SCALAR}, "GEO340", where, help, arg)
+    help_text = (
+        "write the channels as `k x scalar`: `S(hidden)` moves the weights, not the channels"
+    )
+    base.check_channels(ctx, ftype, {AtomKind.SCALAR}, "GEO340", where, help_text, arg)
 
 
 #: How an operator may not take weight-space values, in the order checked: (code, the argument
@@ -88,7 +90,7 @@ def check_weightspace_use(ctx: OpContext, op: OpDef, types: Sequence[FeatureType
     them with global values."""
     if not any(is_weight_value(t) for t in types):
         return
-    for code, breaks, message, help in _WEIGHT_USES:
+    for code, breaks, message, help_text in _WEIGHT_USES:
         index = next((i for i, t in enumerate(types) if breaks(op, t)), None)
         if index is not None:
             ftype = types[index]
@@ -97,7 +99,7 @@ def check_weightspace_use(ctx: OpContext, op: OpDef, types: Sequence[FeatureType
                 message.format(op=ctx.op, ftype=ftype),
                 arg=index,
                 label=str(ftype),
-                help=help,
+                help=help_text,
             )
 
 
