@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import torch
-from timing import time_alternating  # bench/timing.py
+from timing import bench_parser, time_alternating  # bench/timing.py
 
 import geoc
 from geoc.catalog import builtin_spec
@@ -64,6 +64,26 @@ CONFIGS = (
     Config("sfno+mlp 32x64", "sfno", 4, (32, 64), {"channels": 3, "width": 32, "depth": 4}, True),
 )
 
+
+def sfno_matched(name: str, layer: str) -> str:
+    """torch-harmonics' SFNO as a spec named ``name``: an encoder and decoder without bias
+    around ``depth`` repetitions of ``layer`` (its lines, indented)."""
+    indent = " " * len(f"model {name}(")
+    return f"""
+model {name}(channels: int = 3, width: int = 32, depth: int = 4, nlat: int = 32,
+{indent}nlon: int = 64) {{
+    symmetry SO(3)
+    domain sphere(nlat=nlat, nlon=nlon, grid=equiangular)
+    input u: channels x scalar over sphere
+    z = linear(u, width x scalar, bias=false)
+    repeat depth {{
+{layer}
+    }}
+    output v: channels x scalar over sphere = linear(z, channels x scalar, bias=false)
+}}
+"""
+
+
 #: Each anchor's exact architecture as a spec: its output equals the anchor's with the same
 #: weights (checked before timing), so its row is the like-for-like comparison.
 MATCHED = {
@@ -87,35 +107,14 @@ model FNOMatched(channels: int = 1, width: int = 32, modes: int = 12, depth: int
 """,
     # torch-harmonics 0.8.0, use_mlp=False: z + isht(W_l sht(z)), no activation (0.8.0 applies
     # it only inside the MLP); encoder and decoder without bias (the model's bias=False).
-    "sfno": """
-model SFNOMatched(channels: int = 3, width: int = 32, depth: int = 4, nlat: int = 32,
-                  nlon: int = 64) {
-    symmetry SO(3)
-    domain sphere(nlat=nlat, nlon=nlon, grid=equiangular)
-    input u: channels x scalar over sphere
-    z = linear(u, width x scalar, bias=false)
-    repeat depth {
-        z = z + sfno_conv(z, width x scalar)
-    }
-    output v: channels x scalar over sphere = linear(z, channels x scalar, bias=false)
-}
-""",
+    "sfno": sfno_matched("SFNOMatched", "        z = z + sfno_conv(z, width x scalar)"),
     # torch-harmonics 0.8.0, use_mlp=True, mlp_ratio=2 (its default block): z + MLP(conv(z)),
     # MLP = 1x1 (width -> 2 width, bias) -> gelu -> 1x1 (2 width -> width, no bias).
-    "sfno+mlp": """
-model SFNOMlpMatched(channels: int = 3, width: int = 32, depth: int = 4, nlat: int = 32,
-                     nlon: int = 64) {
-    symmetry SO(3)
-    domain sphere(nlat=nlat, nlon=nlon, grid=equiangular)
-    input u: channels x scalar over sphere
-    z = linear(u, width x scalar, bias=false)
-    repeat depth {
-        h = act(linear(sfno_conv(z, width x scalar), 2 * width x scalar), gelu)
-        z = z + linear(h, width x scalar, bias=false)
-    }
-    output v: channels x scalar over sphere = linear(z, channels x scalar, bias=false)
-}
-""",
+    "sfno+mlp": sfno_matched(
+        "SFNOMlpMatched",
+        "        h = act(linear(sfno_conv(z, width x scalar), 2 * width x scalar), gelu)\n"
+        "        z = z + linear(h, width x scalar, bias=false)",
+    ),
 }
 
 
@@ -453,9 +452,7 @@ def header(args: argparse.Namespace, device: torch.device) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=2)
+    parser = bench_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=10)
     names = [c.name for c in CONFIGS]
     parser.add_argument("--configs", nargs="+", default=names, choices=names)

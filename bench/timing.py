@@ -3,10 +3,20 @@ shared machine hit every contender alike."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 
 import torch
+
+
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The command line every bench script starts from: ``--device`` and ``--threads``, with
+    the first line of the script's docstring as its description."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    return parser
 
 
 def sync(device: torch.device) -> None:

@@ -16,14 +16,13 @@ prints where the cost model's choice disagrees with the faster measured algorith
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import statistics
 from collections.abc import Callable
 
 import numpy as np
 import torch
-from timing import time_alternating  # bench/timing.py
+from timing import bench_parser, time_alternating  # bench/timing.py
 
 import geoc.backends.torch_fx.o3.escn as escn
 from geoc.backends.torch_fx.api import compile as geoc_compile
@@ -209,9 +208,7 @@ def report_fit(table: list[dict], threads: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=2)
+    parser = bench_parser(__doc__)
     parser.add_argument("--lmax", type=int, nargs="+", default=[2, 4, 6])
     parser.add_argument("--channels", type=int, nargs="+", default=[16])
     parser.add_argument("--rounds", type=int, default=15)

@@ -22,7 +22,6 @@ If ``bench/tp_conv_rows.py`` is present, its ``rows()`` (``tp_conv`` with the ``
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from timing import time_alternating  # bench/timing.py
+from timing import bench_parser, time_alternating  # bench/timing.py
 
 from geoc.backends.torch_fx.o3.tp_kernels import tensor_product
 from geoc.backends.torch_fx.o3.tp_plan import TPPlan, plan_tensor_product
@@ -201,9 +200,7 @@ def worst_speedup(rows: list[Row]) -> float | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=2)
+    parser = bench_parser(__doc__)
     parser.add_argument("--batch", type=int, default=4096)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))

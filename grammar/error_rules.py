@@ -7,7 +7,9 @@ import difflib
 import re
 from collections.abc import Callable
 
-from geoc.diagnostics import Diagnostic
+from lark import Token
+
+from geoc.diagnostics import Diagnostic, Span
 from geoc.grammar.error_words import (
     BLOCK_HEADER_HELP,
     CONTINUATIONS,
@@ -64,12 +66,17 @@ def _item_keyword_in_body(f: Failure, trail: LexerTrail) -> Diagnostic | None:
             label=f"inside the body opened at {brace.line}:{brace.column}",
             help="move it out of the `{ ... }`, before or after the model",
         )
+    return _not_closed(f, brace, "}", keyword, "this body is still open")
+
+
+def _not_closed(f: Failure, opener: Token, close: str, before: Token, label: str) -> Diagnostic:
+    """GEO103 at ``opener``: the ``close`` that matches it is missing before ``before``."""
     return Diagnostic(
         "GEO103",
-        f"`{{` is not closed before the `{keyword}` on line {keyword.line}",
-        token_span(f.file, brace, ""),
-        label="this body is still open",
-        help=f"add the missing `}}` before `{keyword}` at {keyword.line}:{keyword.column}",
+        f"`{opener}` is not closed before the `{before}` on line {before.line}",
+        token_span(f.file, opener, ""),
+        label=label,
+        help=f"add the missing `{close}` before `{before}` at {before.line}:{before.column}",
     )
 
 
@@ -97,13 +104,7 @@ def _unclosed_before_statement(f: Failure, trail: LexerTrail) -> Diagnostic | No
     if _closed_later(f.text, f.tok.start_pos or 0, str(opener)):
         return None  # the bracket is closed after all: the keyword is what is out of place
     close = ")" if opener.type == "LPAR" else "]"
-    return Diagnostic(
-        "GEO103",
-        f"`{opener}` is not closed before the `{f.tok}` on line {f.tok.line}",
-        token_span(f.file, opener, ""),
-        label="this bracket is still open",
-        help=f"add the missing `{close}` before `{f.tok}` at {f.tok.line}:{f.tok.column}",
-    )
+    return _not_closed(f, opener, close, f.tok, "this bracket is still open")
 
 
 def _keyword_as_name(f: Failure, trail: LexerTrail) -> Diagnostic | None:
@@ -134,6 +135,21 @@ def _symmetry_factor(f: Failure, trail: LexerTrail) -> Diagnostic | None:
     )
 
 
+#: What is missing after `x` and after `over` in a type: the message, the label and the help.
+_MISSING_AFTER = {
+    "X": (
+        "expected a representation after `x`, such as `scalar`, `vector` or `1o`",
+        "missing representation",
+        "write the atom the multiplicity applies to, e.g. `16 x scalar`",
+    ),
+    "OVER": (
+        "expected an axis name after `over`, such as `nodes`, `edges` or `set`",
+        "missing axis",
+        "e.g. `16 x scalar over nodes`",
+    ),
+}
+
+
 def _incomplete_type(f: Failure, trail: LexerTrail) -> Diagnostic | None:
     prev = f.prev
     if prev is None or prev.type not in ("X", "OVER") or f.tok.type in EXPR_START:
@@ -146,21 +162,26 @@ def _incomplete_type(f: Failure, trail: LexerTrail) -> Diagnostic | None:
             label="missing `,` before this?",
             help="separate arguments with commas: `sum(h, over=nodes)`",
         )
-    if prev.type == "X":
-        return Diagnostic(
-            "GEO105",
-            "expected a representation after `x`, such as `scalar`, `vector` or `1o`",
-            span_after(prev, f.file),
-            label="missing representation",
-            help="write the atom the multiplicity applies to, e.g. `16 x scalar`",
-        )
-    return Diagnostic(
-        "GEO105",
-        "expected an axis name after `over`, such as `nodes`, `edges` or `set`",
-        span_after(prev, f.file),
-        label="missing axis",
-        help="e.g. `16 x scalar over nodes`",
-    )
+    message, label, help_text = _MISSING_AFTER[prev.type]
+    return Diagnostic("GEO105", message, span_after(prev, f.file), label=label, help=help_text)
+
+
+def _expected(
+    f: Failure, what: str, span: Span, label: str, help: str, code: str = "GEO100"
+) -> Diagnostic:
+    """The message "expected ``what``, found <the token at which the parser stopped>"."""
+    message = f"expected {what}, found {describe_token(f.tok)}"
+    return Diagnostic(code, message, span, label=label, help=help)
+
+
+#: What `input h:` (after `:`) and `-> ` (after `->`) want: what is expected, and the help.
+_TYPE_WANTED = {
+    "ARROW": ("a return type after `->`", HELP[Construct.RETURNS]),
+    "COLON": (
+        "a feature type such as `16 x scalar over nodes`",
+        "declare what the value is, e.g. `input h: 16 x scalar over nodes`",
+    ),
+}
 
 
 def _missing_type(f: Failure, trail: LexerTrail) -> Diagnostic | None:
@@ -168,22 +189,9 @@ def _missing_type(f: Failure, trail: LexerTrail) -> Diagnostic | None:
     prev = f.prev
     if prev is None or prev.type not in ("COLON", "ARROW") or not f.wants_value:
         return None
-    found = describe_token(f.tok)
-    if prev.type == "ARROW":
-        return Diagnostic(
-            "GEO105",
-            f"expected a return type after `->`, found {found}",
-            span_after(prev, f.file) if f.tok.type in ("_NL", "$END") else f.span,
-            label="a type goes here",
-            help=HELP[Construct.RETURNS],
-        )
-    return Diagnostic(
-        "GEO105",
-        f"expected a feature type such as `16 x scalar over nodes`, found {found}",
-        span_after(prev, f.file) if f.tok.type in ("_NL", "$END") else f.span,
-        label="a type goes here",
-        help="declare what the value is, e.g. `input h: 16 x scalar over nodes`",
-    )
+    what, help_text = _TYPE_WANTED[prev.type]
+    span = span_after(prev, f.file) if f.tok.type in ("_NL", "$END") else f.span
+    return _expected(f, what, span, "a type goes here", help_text, "GEO105")
 
 
 def _dangling_operator(f: Failure, trail: LexerTrail) -> Diagnostic | None:
@@ -201,12 +209,9 @@ def _dangling_operator(f: Failure, trail: LexerTrail) -> Diagnostic | None:
         )
     if prev.type == "EQUAL":
         extra = "; `==` is not an operator in .geo" if f.tok.type == "EQUAL" else ""
-        return Diagnostic(
-            "GEO106",
-            f"expected a value after `=`, found {describe_token(f.tok)}",
-            span_after(prev, f.file),
-            label="missing value",
-            help=construct_help(f) + extra,
+        help_text = construct_help(f) + extra
+        return _expected(
+            f, "a value after `=`", span_after(prev, f.file), "missing value", help_text, "GEO106"
         )
     return None
 
@@ -219,21 +224,12 @@ def _missing_separator(f: Failure, trail: LexerTrail) -> Diagnostic | None:
         return None
     if "COMMA" in f.expected and not f.within(Construct.BODY, Construct.TOP):
         closers = [TERMINAL_WORDS[c] for c in ("RPAR", "RSQB") if c in f.expected]
-        return Diagnostic(
-            "GEO100",
-            f"expected {alternatives(['`,`', *closers])}, found {describe_token(f.tok)}",
-            f.span,
-            label="missing `,` before this?",
-            help=construct_help(f),
-        )
+        what = alternatives(["`,`", *closers])
+        return _expected(f, what, f.span, "missing `,` before this?", construct_help(f))
     if not f.opened and "$END" in f.expected and f.expected & CONTINUATIONS:  # parse_expr
-        return Diagnostic(
-            "GEO100",
-            f"expected an operator or the end of the expression, found {describe_token(f.tok)}",
-            f.span,
-            label="missing operator before this?",
-            help="join the parts with an operator, e.g. `8 x vector + 4 x scalar over nodes`",
-        )
+        what = "an operator or the end of the expression"
+        help_text = "join the parts with an operator, e.g. `8 x vector + 4 x scalar over nodes`"
+        return _expected(f, what, f.span, "missing operator before this?", help_text)
     if "_NL" not in f.expected:
         return None
     if f.within(Construct.SYMMETRY) and "X" in f.expected:
@@ -242,13 +238,7 @@ def _missing_separator(f: Failure, trail: LexerTrail) -> Diagnostic | None:
         label, help_text = "missing operator or line break before this?", STATEMENT_END_HELP
     else:
         label, help_text = "missing line break before this?", STATEMENT_END_HELP
-    return Diagnostic(
-        "GEO100",
-        f"expected end of line, found {describe_token(f.tok)}",
-        f.span,
-        label=label,
-        help=help_text,
-    )
+    return _expected(f, "end of line", f.span, label, help_text)
 
 
 def _item_expected(f: Failure, trail: LexerTrail) -> Diagnostic | None:
@@ -259,13 +249,8 @@ def _item_expected(f: Failure, trail: LexerTrail) -> Diagnostic | None:
         help_text = f"did you mean `{guess[0]}`?"
     else:
         help_text = "declarations and statements go inside `model Name(...) { ... }`"
-    return Diagnostic(
-        "GEO100",
-        f"expected `import`, `block` or `model` at the top level, found {describe_token(f.tok)}",
-        f.span,
-        label="not allowed here",
-        help=help_text,
-    )
+    what = "`import`, `block` or `model` at the top level"
+    return _expected(f, what, f.span, "not allowed here", help_text)
 
 
 def _name_expected(f: Failure, trail: LexerTrail) -> Diagnostic | None:
@@ -280,16 +265,11 @@ def _name_expected(f: Failure, trail: LexerTrail) -> Diagnostic | None:
         return None
     what = what.format(owner=inner.owner)
     closers = [TERMINAL_WORDS[p] for p in PUNCTUATION if p in f.expected]
-    return Diagnostic(
-        eof_or("GEO100", f.tok),
-        f"expected {alternatives([what, *closers])} after {shown(f.prev)}, "
-        f"found {describe_token(f.tok)}",
-        f.span if f.tok.type not in ("_NL", "$END") else span_after(f.prev, f.file),
-        label="a name goes here",
-        help=_header_help(inner.owner, [])
-        if inner.construct is Construct.HEADER
-        else construct_help(f),
-    )
+    span = f.span if f.tok.type not in ("_NL", "$END") else span_after(f.prev, f.file)
+    header = inner.construct is Construct.HEADER
+    help_text = _header_help(inner.owner, []) if header else construct_help(f)
+    what = f"{alternatives([what, *closers])} after {shown(f.prev)}"
+    return _expected(f, what, span, "a name goes here", help_text, eof_or("GEO100", f.tok))
 
 
 def _header_punctuation(f: Failure, trail: LexerTrail) -> Diagnostic | None:
@@ -308,13 +288,9 @@ def _header_punctuation(f: Failure, trail: LexerTrail) -> Diagnostic | None:
     if not wanted:
         return None
     words = alternatives([TERMINAL_WORDS[w] for w in wanted])
-    return Diagnostic(
-        eof_or("GEO100", f.tok),
-        f"expected {words} {HEADER_PURPOSE[owner, wanted[-1]]}, found {describe_token(f.tok)}",
-        where_missing(f),
-        label=f"{words} expected here",
-        help=_header_help(owner, wanted),
-    )
+    what = f"{words} {HEADER_PURPOSE[owner, wanted[-1]]}"
+    label, help_text = f"{words} expected here", _header_help(owner, wanted)
+    return _expected(f, what, where_missing(f), label, help_text, eof_or("GEO100", f.tok))
 
 
 def _header_help(owner: str, wanted: list[str]) -> str:
@@ -337,13 +313,8 @@ def _assignment(f: Failure, trail: LexerTrail) -> Diagnostic | None:
         help_text = f"did you mean `{guess[0]}`?"
     else:
         help_text = "an assignment reads `name = value`, or `a, b = value` for several results"
-    return Diagnostic(
-        "GEO100",
-        f"expected `=` after {shown(f.prev)}, found {describe_token(f.tok)}",
-        where_missing(f),
-        label="`=` expected here",
-        help=help_text,
-    )
+    what = f"`=` after {shown(f.prev)}"
+    return _expected(f, what, where_missing(f), "`=` expected here", help_text)
 
 
 def _output_value(f: Failure, trail: LexerTrail) -> Diagnostic | None:
@@ -353,25 +324,15 @@ def _output_value(f: Failure, trail: LexerTrail) -> Diagnostic | None:
         return None
     if "EQUAL" not in f.expected or f.wants_value or f.tok.type in EXPR_START:
         return None
-    return Diagnostic(
-        "GEO100",
-        f"expected `=` and the output's value after its type, found {describe_token(f.tok)}",
-        where_missing(f),
-        label="`= value` missing",
-        help=HELP[Construct.OUTPUT],
-    )
+    what = "`=` and the output's value after its type"
+    return _expected(f, what, where_missing(f), "`= value` missing", HELP[Construct.OUTPUT])
 
 
 def _repeat_count(f: Failure, trail: LexerTrail) -> Diagnostic | None:
     if f.prev is None or f.prev.type != "REPEAT" or not f.wants_value:
         return None
-    return Diagnostic(
-        eof_or("GEO100", f.tok),
-        f"expected how many times to repeat after `repeat`, found {describe_token(f.tok)}",
-        where_missing(f),
-        label="count missing",
-        help=HELP[Construct.REPEAT],
-    )
+    what, help_text = "how many times to repeat after `repeat`", HELP[Construct.REPEAT]
+    return _expected(f, what, where_missing(f), "count missing", help_text, eof_or("GEO100", f.tok))
 
 
 RULES: tuple[Rule, ...] = (

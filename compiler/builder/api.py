@@ -282,9 +282,10 @@ class Builder:
         receives one handle per parameter and returns the block's value(s). Without ``body``
         this is a decorator. Returns a :class:`Block`, which writes calls to the block."""
         site = caller_site()
+        header = self._block_header(name, params, returns, site)
         if body is None:
-            return lambda fn: self._define(name, params, returns, fn, site)
-        return self._define(name, params, returns, body, site)
+            return lambda fn: self._define(header, fn, site)
+        return self._define(header, body, site)
 
     # --- calls ---
 
@@ -370,14 +371,14 @@ class Builder:
             name=ast.Name(id=name, span=site.span), type=type_expr, default=value, span=site.span
         )
 
-    def _define(
+    def _block_header(
         self,
         name: str,
         params: Mapping[str, ParamType],
         returns: str | Sequence[str] | None,
-        body: Callable[..., Any],
         site: Site,
-    ) -> Block:
+    ) -> ast.Block:
+        """``block name(params) -> returns``: the block without its body."""
         params_site = site.arg(1, "params")
         specs = tuple(self._block_param(k, v, params_site.entry(k)) for k, v in params.items())
         returns_site = site.arg(2, "returns")
@@ -385,10 +386,16 @@ class Builder:
         if returns is not None:
             texts = [returns] if isinstance(returns, str) else list(returns)
             declared = tuple(self._parse(str(t), returns_site) for t in texts)
+        name_node = ast.Name(id=name, span=site.arg(0, "name").span)
+        return ast.Block(name=name_node, params=specs, returns=declared, body=(), span=site.span)
+
+    def _define(self, header: ast.Block, body: Callable[..., Any], site: Site) -> Block:
+        """The block ``header { body }``: ``body`` gets one handle per parameter."""
+        name = header.name.id
         self._scopes.append(_Scope(name))
         self._bodies.append([])
         try:
-            handles = [self._bind(p.name) for p in specs]
+            handles = [self._bind(p.name) for p in header.params]
             result = body(*handles)
             values = result if isinstance(result, tuple) else (result,)
             exprs = tuple(self._expr(v, site) for v in values if v is not None)
@@ -398,11 +405,7 @@ class Builder:
         finally:
             self._bodies.pop()
             self._scopes.pop()
-        name_node = ast.Name(id=name, span=site.arg(0, "name").span)
-        block = ast.Block(
-            name=name_node, params=specs, returns=declared, body=stmts, span=site.span
-        )
-        self._blocks.append(block)
+        self._blocks.append(dataclasses.replace(header, body=stmts))
         return Block(self, name)
 
     def _call(

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from geoc.groups import Group
     from geoc.ir import Port
     from geoc.ops import OpContext, OpDef
-    from geoc.types import FeatureType
+    from geoc.types import AtomKind, FeatureType
 
 EDGE_AXIS = "edges"
 #: The axis of spherical-harmonic coefficients (`sht` output): [batch, channels, lmax, mmax].
@@ -123,6 +123,47 @@ KINDS: dict[DomainKind, DomainRules] = {}
 def register(rules: DomainRules) -> DomainRules:
     KINDS[rules.kind] = rules
     return rules
+
+
+def check_channels(
+    ctx: OpContext,
+    ftype: FeatureType,
+    allowed: set[AtomKind],
+    code: str,
+    where: str,
+    help: str,
+    arg: int | None,
+) -> None:
+    """``code`` unless every channel of ``ftype`` is of an ``allowed`` kind (or ``0e``);
+    ``where`` says what the value is, e.g. "a field over `torus`"."""
+    bad = [a for a in ftype.atoms if a.kind not in allowed and str(a) != "0e"]
+    if bad:
+        raise ctx.error(
+            code,
+            f"{where} carries scalar channels, not `{bad[0]}`",
+            arg=arg,
+            label=str(ftype),
+            help=help,
+        )
+
+
+def axis_rules(
+    kind: DomainKind, more_axes: tuple[str, ...] = (), edges: EdgeRule | None = None
+) -> DomainRules:
+    """The rules of a domain written ``kind(axis)``: one index axis (and ``more_axes``), no
+    other argument."""
+
+    def parse(expr: ast.Call, env: Env) -> Domain:
+        axis = axis_argument(expr)
+        no_kwargs(expr, set())
+        return Domain(kind, axis, edges=edges)
+
+    return DomainRules(
+        kind,
+        describe=lambda d: f"{kind.value}({d.axis})",
+        axes=lambda d: (d.axis, *more_axes),
+        parse=parse,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

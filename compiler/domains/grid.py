@@ -3,16 +3,17 @@ them, and the diagnostic for a group without an action on the grid."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
-from geoc.domains.base import SPECTRUM_AXIS, Domain, DomainKind
+from geoc.domains.base import SPECTRUM_AXIS, Domain, DomainKind, DomainRules, check_channels
 from geoc.groups import Geometric, Group, Rotations
 from geoc.types import AtomKind, FeatureType
 
 if TYPE_CHECKING:
     from geoc.ops import OpContext, OpDef
+    from geoc.ops.traits import Traits
 
 TORUS, SPHERE = DomainKind.TORUS.value, DomainKind.SPHERE.value
 FIELD_AXES = frozenset({TORUS, SPHERE, SPECTRUM_AXIS})
@@ -27,29 +28,41 @@ def is_field(ftype: FeatureType) -> bool:
     return bool(ftype.axes) and is_field_axis(ftype.axes[0])
 
 
+#: What an operator's traits must allow for each kind of field value: (the value is of the kind,
+#: the traits allow it, what the kind is called, what takes it).
+FieldUse = tuple[Callable[[FeatureType], bool], Callable[["Traits"], bool], str, str]
+_FIELD_USES: tuple[FieldUse, ...] = (
+    # Coefficients are complex: only linear maps that commute with Wigner D act on them.
+    (
+        lambda ftype: ftype.axes == (SPECTRUM_AXIS,),
+        lambda traits: traits.spectra,
+        "spherical-harmonic coefficients",
+        "coefficients take `+`, `-`, a constant factor and `isht`; transform back "
+        "with `isht(...)` first",
+    ),
+    (
+        is_field,
+        lambda traits: traits.fields,
+        "fields",
+        "fields take `linear`, `mlp`, `act`, `+`, `-`, `*`, `concat`, "
+        "`spectral_conv`, `sht`, `isht`, `sfno_conv`, the group convolutions "
+        "(docs/gcnn.md) and `sum` / `mean` / `max` over a torus",
+    ),
+)
+
+
 def check_field_use(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> None:
     """GEO311 for an operator whose traits do not take fields (or coefficients), on one."""
     for index, ftype in enumerate(types):
-        # Coefficients are complex: only linear maps that commute with Wigner D act on them.
-        if ftype.axes == (SPECTRUM_AXIS,) and not op.traits.spectra:
-            raise ctx.error(
-                "GEO311",
-                f"`{ctx.op}` does not act on spherical-harmonic coefficients: `{ftype}`",
-                arg=index,
-                label=str(ftype),
-                help="coefficients take `+`, `-`, a constant factor and `isht`; transform back "
-                "with `isht(...)` first",
-            )
-        if is_field(ftype) and not op.traits.fields:
-            raise ctx.error(
-                "GEO311",
-                f"`{ctx.op}` does not act on fields: `{ftype}`",
-                arg=index,
-                label=str(ftype),
-                help="fields take `linear`, `mlp`, `act`, `+`, `-`, `*`, `concat`, "
-                "`spectral_conv`, `sht`, `isht`, `sfno_conv`, the group convolutions "
-                "(docs/gcnn.md) and `sum` / `mean` / `max` over a torus",
-            )
+        for is_kind, allowed, kind, takes in _FIELD_USES:
+            if is_kind(ftype) and not allowed(op.traits):
+                raise ctx.error(
+                    "GEO311",
+                    f"`{ctx.op}` does not act on {kind}: `{ftype}`",
+                    arg=index,
+                    label=str(ftype),
+                    help=takes,
+                )
 
 
 def check_field_channels(ctx: OpContext, ftype: FeatureType, arg: int | None = None) -> None:
@@ -58,15 +71,8 @@ def check_field_channels(ctx: OpContext, ftype: FeatureType, arg: int | None = N
     if not is_field(ftype):
         return
     allowed = {AtomKind.SCALAR} | ({AtomKind.REGULAR} if rotates_grid(ctx.group) else set())
-    bad = [a for a in ftype.atoms if a.kind not in allowed and str(a) != "0e"]
-    if bad:
-        raise ctx.error(
-            "GEO310",
-            f"a field over `{ftype.axes[0]}` carries scalar channels, not `{bad[0]}`",
-            arg=arg,
-            label=str(ftype),
-            help=_channels_help(ctx.group),
-        )
+    where = f"a field over `{ftype.axes[0]}`"
+    check_channels(ctx, ftype, allowed, "GEO310", where, _channels_help(ctx.group), arg)
 
 
 def _channels_help(group: Group) -> str:
@@ -99,3 +105,29 @@ def no_action(group: Group, domain: Domain, span: Span | None, why: str | None) 
                 help=f"{why}; declare that (or `trivial`)",
             )
         )
+
+
+def field_rules(
+    kind: DomainKind,
+    describe: Callable[[Domain], str],
+    parse: Callable[..., Domain],
+    symmetry_error: Callable[[Group, Domain], str | None],
+    more_axes: tuple[str, ...] = (),
+) -> DomainRules:
+    """The rules of a grid domain: values over its grid axis (and ``more_axes``), fields with
+    scalar (or ``regular``) channels, the operators whose traits take fields, and GEO408 when
+    ``symmetry_error`` says the group has no action."""
+
+    def check_symmetry(group: Group, domain: Domain, span: Span | None) -> None:
+        no_action(group, domain, span, symmetry_error(group, domain))
+
+    return DomainRules(
+        kind,
+        describe=describe,
+        axes=lambda d: (d.axis, *more_axes),
+        parse=parse,
+        is_field=True,
+        check_symmetry=check_symmetry,
+        check_type=check_field_channels,
+        check_use=check_field_use,
+    )

@@ -4,10 +4,10 @@ and their spherical-harmonic coefficients over ``spectrum``."""
 
 from __future__ import annotations
 
-from geoc.diagnostics import GeoError, Span
+from geoc.diagnostics import GeoError
 from geoc.domains import base
-from geoc.domains.base import Domain, DomainKind, DomainRules
-from geoc.domains.grid import SPHERE, check_field_channels, check_field_use, no_action
+from geoc.domains.base import Domain, DomainKind
+from geoc.domains.grid import SPHERE, field_rules
 from geoc.grammar import ast
 from geoc.groups import Group, Rotations
 
@@ -43,24 +43,17 @@ def symmetry_error(group: Group, domain: Domain) -> str | None:
     return "a sphere carries the rotations `SO(3)`, or `SO(2)` about its polar axis"
 
 
-def _check_symmetry(group: Group, domain: Domain, span: Span | None) -> None:
-    no_action(group, domain, span, symmetry_error(group, domain))
-
-
 def describe(domain: Domain) -> str:
     nlat, nlon = domain.grid
     return f"sphere(nlat={nlat}, nlon={nlon}, grid={domain.quadrature})"
 
 
 base.register(
-    DomainRules(
+    field_rules(
         DomainKind.SPHERE,
         describe=describe,
-        axes=lambda d: (d.axis, base.SPECTRUM_AXIS),
         parse=parse,
-        is_field=True,
-        check_symmetry=_check_symmetry,
-        check_type=check_field_channels,
-        check_use=check_field_use,
+        symmetry_error=symmetry_error,
+        more_axes=(base.SPECTRUM_AXIS,),
     )
 )

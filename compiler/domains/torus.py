@@ -3,10 +3,10 @@ cyclic shifts ``T(d)`` move, and on a square 2-D grid the rotations ``C(4)`` / `
 
 from __future__ import annotations
 
-from geoc.diagnostics import GeoError, Span
+from geoc.diagnostics import GeoError
 from geoc.domains import base
-from geoc.domains.base import Domain, DomainKind, DomainRules
-from geoc.domains.grid import TORUS, check_field_channels, check_field_use, no_action, rotates_grid
+from geoc.domains.base import Domain, DomainKind
+from geoc.domains.grid import TORUS, field_rules, rotates_grid
 from geoc.grammar import ast
 from geoc.groups import Group, Rotations
 
@@ -61,19 +61,11 @@ def _rotation_error(group: Group, domain: Domain) -> str | None:
     return None
 
 
-def _check_symmetry(group: Group, domain: Domain, span: Span | None) -> None:
-    no_action(group, domain, span, symmetry_error(group, domain))
-
-
 base.register(
-    DomainRules(
+    field_rules(
         DomainKind.TORUS,
         describe=lambda d: f"torus({', '.join(map(str, d.grid))})",
-        axes=lambda d: (d.axis,),
         parse=parse,
-        is_field=True,
-        check_symmetry=_check_symmetry,
-        check_type=check_field_channels,
-        check_use=check_field_use,
+        symmetry_error=symmetry_error,
     )
 )

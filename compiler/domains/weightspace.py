@@ -4,7 +4,7 @@ neurons of every hidden layer and is the only group that acts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
@@ -55,44 +55,52 @@ def check_weightspace_type(ctx: OpContext, ftype: FeatureType) -> None:
 
 
 def check_scalar_channels(ctx: OpContext, ftype: FeatureType, arg: int | None = None) -> None:
-    bad = [a for a in ftype.atoms if a.kind is not AtomKind.SCALAR and str(a) != "0e"]
-    if WEIGHTS_AXIS in ftype.axes and bad:
-        raise ctx.error(
-            "GEO340",
-            f"a value over `{WEIGHTS_AXIS}` carries scalar channels, not `{bad[0]}`",
-            arg=arg,
-            label=str(ftype),
-            help="write the channels as `k x scalar`: `S(hidden)` moves the weights, not the "
-            "channels",
-        )
+    if WEIGHTS_AXIS not in ftype.axes:
+        return
+    where = f"a value over `{WEIGHTS_AXIS}`"
+    help_text = (
+        "write the channels as `k x scalar`: `S(hidden)` moves the weights, not the channels"
+    )
+    base.check_channels(ctx, ftype, {AtomKind.SCALAR}, "GEO340", where, help_text, arg)
+
+
+#: How an operator may not take weight-space values, in the order checked: (code, the argument
+#: that breaks the rule, the message from the operator's name and that argument's type, help).
+_WEIGHT_USES: tuple[tuple[str, Callable[[OpDef, FeatureType], bool], str, str], ...] = (
+    (
+        "GEO342",
+        lambda op, ftype: is_weight_value(ftype) and not op.traits.weights,
+        "`{op}` does not act on weight-space values: `{ftype}`",
+        "weight-space values take `dws_linear`, `dws_pool`, `dws_flatten` and the "
+        "pointwise `linear`, `mlp`, `act`, `+`, `-`, `*`, `concat`",
+    ),
+    # Several values combine all over `weights` or none (a value here is over `weights`).
+    (
+        "GEO343",
+        lambda op, ftype: not ftype.axes,
+        f"`{{op}}` combines a value over `{WEIGHTS_AXIS}` with a global value",
+        "a global value does not broadcast over the weights; combine global values "
+        "after `dws_pool`, or map the weights with `dws_linear`",
+    ),
+)
 
 
 def check_weightspace_use(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> None:
     """GEO342 for an operator not defined on weight-space values; GEO343 for one that mixes
     them with global values."""
-    placed = [i for i, t in enumerate(types) if is_weight_value(t)]
-    if not placed:
+    if not any(is_weight_value(t) for t in types):
         return
-    if not op.traits.weights:
-        raise ctx.error(
-            "GEO342",
-            f"`{ctx.op}` does not act on weight-space values: `{types[placed[0]]}`",
-            arg=placed[0],
-            label=str(types[placed[0]]),
-            help="weight-space values take `dws_linear`, `dws_pool`, `dws_flatten` and the "
-            "pointwise `linear`, `mlp`, `act`, `+`, `-`, `*`, `concat`",
-        )
-    # Several values combine all over `weights` or none (a value here is over `weights`).
-    loose = [i for i, t in enumerate(types) if not t.axes]
-    if loose:
-        raise ctx.error(
-            "GEO343",
-            f"`{ctx.op}` combines a value over `{WEIGHTS_AXIS}` with a global value",
-            arg=loose[0],
-            label=str(types[loose[0]]),
-            help="a global value does not broadcast over the weights; combine global values "
-            "after `dws_pool`, or map the weights with `dws_linear`",
-        )
+    for code, breaks, message, help_text in _WEIGHT_USES:
+        index = next((i for i, t in enumerate(types) if breaks(op, t)), None)
+        if index is not None:
+            ftype = types[index]
+            raise ctx.error(
+                code,
+                message.format(op=ctx.op, ftype=ftype),
+                arg=index,
+                label=str(ftype),
+                help=help_text,
+            )
 
 
 def check_weightspace_symmetry(group: Group, domain: Domain, span: Span | None) -> None:

@@ -152,11 +152,7 @@ class Elaborator:
 
     def _input(self, stmt: ast.Input, scope: Scope) -> None:
         name = stmt.name.id
-        if name in self.graph.inputs:
-            raise GeoError(
-                Diagnostic("GEO209", f"input `{name}` is declared twice", stmt.name.span)
-            )
-        ftype = self._declared_type(stmt.type, scope)
+        ftype = self._new_port_type("input", stmt, self.graph.inputs, scope)
         self._check_axes(ftype, stmt.type)
         node = self._add(
             Node(
@@ -173,11 +169,7 @@ class Elaborator:
 
     def _output(self, stmt: ast.Output, scope: Scope) -> None:
         name = stmt.name.id
-        if name in self.graph.outputs:
-            raise GeoError(
-                Diagnostic("GEO209", f"output `{name}` is declared twice", stmt.name.span)
-            )
-        declared = self._declared_type(stmt.type, scope)
+        declared = self._new_port_type("output", stmt, self.graph.outputs, scope)
         value = self.tensor(stmt.value, scope, scope.prefix + name)
         if not (declared.same_rep(value.type) and declared.axes == value.type.axes):
             raise GeoError(
@@ -190,6 +182,17 @@ class Elaborator:
                 )
             )
         self.graph.outputs[name] = Port(name=name, type=declared, value=value.ref, span=stmt.span)
+
+    def _new_port_type(
+        self, what: str, stmt: ast.Input | ast.Output, ports: dict[str, Port], scope: Scope
+    ) -> FeatureType:
+        """The declared type of a new input or output; GEO209 when its name is taken."""
+        name = stmt.name.id
+        if name in ports:
+            raise GeoError(
+                Diagnostic("GEO209", f"{what} `{name}` is declared twice", stmt.name.span)
+            )
+        return self._declared_type(stmt.type, scope)
 
     def _assign(self, stmt: ast.Assign, scope: Scope) -> None:
         hint = scope.prefix + stmt.targets[0].id

@@ -46,13 +46,18 @@ def unknown_callee(expr: ast.Call, program: Program) -> Diagnostic:
     )
 
 
-def not_a_tensor(expr: ast.Expr) -> Diagnostic:
+def about_expr(code: str, expr: ast.Expr, what: str, label: str, help: str) -> Diagnostic:
+    """``code`` at ``expr``: "`expr` ``what``", the expression as the user wrote it."""
     from geoc.grammar.formatter import format_expr
 
-    return Diagnostic(
+    return Diagnostic(code, f"`{format_expr(expr)}` {what}", expr.span, label=label, help=help)
+
+
+def not_a_tensor(expr: ast.Expr) -> Diagnostic:
+    return about_expr(
         "GEO303",
-        f"`{format_expr(expr)}` is a compile-time value, not a tensor",
-        expr.span,
+        expr,
+        "is a compile-time value, not a tensor",
         label="not a tensor",
         help="tensor arguments are inputs or values computed from them",
     )

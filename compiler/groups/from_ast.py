@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.elaborate.constants import evaluate
+from geoc.elaborate.messages import about_expr
 from geoc.grammar import ast
 from geoc.groups.factors import (
     GEOMETRIC_GROUPS,
@@ -64,7 +65,16 @@ def _factor(expr: ast.Expr, env: dict[str, object]) -> Factor | None:
         builder = _FACTOR_BUILDERS.get(name)
         if builder is not None:
             return builder(name, arg, env)
-    raise GeoError(_unknown_group(expr))
+    raise GeoError(
+        about_expr(
+            "GEO202",
+            expr,
+            "is not a known group",
+            label="unknown group",
+            help="groups: `trivial`, `O(n)`, `SO(n)`, `E(n)`, `SE(n)`, `T(n)`, `Lorentz(n)`, "
+            "`Sp(n)`, `C(n)`, `D(n)`, `S(n)`, `A(n)`, `S(axis)`, joined by `x`",
+        )
+    )
 
 
 def _geometric(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
@@ -124,16 +134,3 @@ _FACTOR_BUILDERS: dict[str, Callable[[str, ast.Expr, dict[str, object]], Factor]
     **{name: _matrix_group for name in MATRIX_GROUPS},
     "S": _permutation,
 }
-
-
-def _unknown_group(expr: ast.Expr) -> Diagnostic:
-    from geoc.grammar.formatter import format_expr
-
-    return Diagnostic(
-        "GEO202",
-        f"`{format_expr(expr)}` is not a known group",
-        expr.span,
-        label="unknown group",
-        help="groups: `trivial`, `O(n)`, `SO(n)`, `E(n)`, `SE(n)`, `T(n)`, `Lorentz(n)`, "
-        "`Sp(n)`, `C(n)`, `D(n)`, `S(n)`, `A(n)`, `S(axis)`, joined by `x`",
-    )

@@ -19,6 +19,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
+from typing import ClassVar
 
 import numpy as np
 
@@ -105,18 +106,26 @@ class Scalar(Atom):
         return [Monomial((), np.zeros(1, dtype=np.int64))]
 
 
-@dataclass(frozen=True)
-class Vector(Atom):
-    """The defining representation (contravariant)."""
+class _Defining(Atom):
+    """`V` and its dual `V*`: both as wide as the group's matrices, each the other's dual."""
+
+    symbol: ClassVar[str]
 
     def __str__(self) -> str:
-        return "V"
+        return self.symbol
 
     def dim(self, group: MatrixGroup) -> int:
         return group.dim
 
     def dual(self) -> Rep:
-        return Covector()
+        return Covector() if isinstance(self, Vector) else Vector()
+
+
+@dataclass(frozen=True)
+class Vector(_Defining):
+    """The defining representation (contravariant)."""
+
+    symbol = "V"
 
     def matrix(self, group: MatrixGroup, g: np.ndarray) -> np.ndarray:
         return g
@@ -129,17 +138,10 @@ class Vector(Atom):
 
 
 @dataclass(frozen=True)
-class Covector(Atom):
+class Covector(_Defining):
     """The dual of the defining representation: rho(g) = g^{-T}, d rho(A) = -A^T."""
 
-    def __str__(self) -> str:
-        return "V*"
-
-    def dim(self, group: MatrixGroup) -> int:
-        return group.dim
-
-    def dual(self) -> Rep:
-        return Vector()
+    symbol = "V*"
 
     def matrix(self, group: MatrixGroup, g: np.ndarray) -> np.ndarray:
         return np.linalg.inv(g).T

@@ -41,6 +41,10 @@ class Sample:
     sizes: dict[str, int]
 
 
+def no_exact_law(ir: Graph) -> str:
+    return ""
+
+
 def no_unpacking(ir: Graph, outputs: Mapping[str, Any]) -> dict[str, Any]:
     return dict(outputs)
 
@@ -68,7 +72,7 @@ class DomainRules:
     #: ``move_inputs(ir, sample, element)``: ``g·x`` for every keyword input.
     move_inputs: Callable[[Graph, Sample, GroupElement], dict[str, Any]]
     #: What the exact trials moved, for the report ("" where the table says it all).
-    exact_law: Callable[[Graph], str]
+    exact_law: Callable[[Graph], str] = no_exact_law
     #: The fx value returned for an output (layouts that differ from the IR value's).
     lower_output: Callable[[LowerCtx, Port], fx.Node] = output_as_is
     #: Outputs as the generic law reads them (``[..., channels]`` tensors).

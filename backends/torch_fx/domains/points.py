@@ -216,16 +216,11 @@ def _draw_element(
     return draw_element(ir.group, rng, sizes, trial)
 
 
-def no_exact_law(ir: Graph) -> str:
-    return ""
-
-
 _RULES = DomainRules(
     lower_inputs=lower_inputs,
     draw_sample=draw_sample,
     draw_element=_draw_element,
     move_inputs=transform_inputs,
-    exact_law=no_exact_law,
 )
 RULES = {
     DomainKind.GLOBAL: _RULES,
