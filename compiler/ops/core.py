@@ -7,7 +7,6 @@ Each operator: its signature, its typing rule, its equivariance contract, in one
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
@@ -19,6 +18,7 @@ from geoc.ops import (
     attr,
     contract,
     define,
+    preset,
     tensor,
     tensors,
     typing_rule,
@@ -27,25 +27,20 @@ from geoc.ops.euclidean import ARITH, INVARIANT
 from geoc.types import PSEUDOSCALAR, SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term, simplify
 
 #: Arithmetic made from syntax: entry by entry on fields, coefficients and weight spaces.
-_ARITH = dataclasses.replace(
+_ARITH = preset(
     PLAIN,
-    elementwise=True,
-    fields=True,
-    spectra=True,
-    weights=True,
+    *("elementwise", "fields", "spectra", "weights", "ambient", "commutes_scatter"),
     euclidean=ARITH,
-    ambient=True,
     linear_in=("a", "b"),
-    commutes_scatter=True,
 )
-_UNARY = dataclasses.replace(_ARITH, linear_in=("a",))
+_UNARY = preset(_ARITH, linear_in=("a",))
 _POINT_MAP_DOC = "same type; negating or scaling a point: `GEO404`"
 _NORM_DOC = (
     "one {} per copy, `c(x) x scalar`; of a point: `GEO404`; of `Lorentz(n)` / `Sp(n)` vectors "
     "and tensors: `GEO420` (use `mdot`)"
 )
 #: Invariants of each element's copies: norms and inner products.
-_INVARIANT = dataclasses.replace(PLAIN, euclidean=INVARIANT)
+_INVARIANT = preset(PLAIN, euclidean=INVARIANT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,7 +204,7 @@ MUL = define(
     "mul",
     "core",
     _BINARY,
-    dataclasses.replace(_ARITH, spectra=False, commutes_scatter=False),
+    preset(_ARITH, spectra=False, commutes_scatter=False),
     "one side scalars, one per copy of the other side or a single one; a pseudoscalar flips "
     "parity (`pseudoscalar * vector` is a `pseudovector`); both sides transforming: `GEO407` "
     "(allowed without rotations if the reps match); scaling a point: `GEO404`",
@@ -320,14 +315,7 @@ CONCAT = define(
     "concat",
     "core",
     (tensors("xs"),),
-    dataclasses.replace(
-        PLAIN,
-        fields=True,
-        weights=True,
-        channel_first=True,
-        linear_in=("xs",),
-        commutes_scatter=True,
-    ),
+    preset(PLAIN, "fields", "weights", "channel_first", "commutes_scatter", linear_in=("xs",)),
     "direct sum of values, in order",
 )
 
@@ -366,7 +354,7 @@ DOT = define(
     "dot",
     "core",
     (tensor("a"), tensor("b")),
-    dataclasses.replace(_INVARIANT, linear_in=("a", "b")),
+    preset(_INVARIANT, linear_in=("a", "b")),
     "one inner product per copy (a pseudoscalar where parities differ); of points: `GEO404`; "
     "under `Lorentz(n)` / `Sp(n)`: `GEO420` (use `mdot`)",
 )

@@ -6,12 +6,11 @@ reduces onto ``dst``. A node with no incoming edge receives 0 (the PyTorch Geome
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
 from geoc.domains import EDGE_AXIS
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.ops.core import not_invariant
 from geoc.ops.euclidean import REDUCE
 from geoc.types import FeatureType
@@ -23,7 +22,7 @@ GATHER = define(
     "gather",
     "graph",
     (tensor("x"), attr("end", AttrKind.SYMBOL, choices=EDGE_ENDS)),
-    dataclasses.replace(PLAIN, linear_in=("x",), commutes_gather=False),
+    preset(PLAIN, linear_in=("x",), commutes_gather=False),
     "`x` over `edges`: node values at each edge's `src` or `dst` (needs a domain with edges, "
     "`GEO203`; `x` over the node axis, `GEO305`)",
     syntax="[]",
@@ -56,8 +55,8 @@ def _infer_gather(
 
 
 #: Reductions: sum and mean are linear; pooling a torus field is allowed.
-_REDUCTION = dataclasses.replace(
-    PLAIN, fields=True, euclidean=REDUCE, ambient=True, linear_in=("x",), commutes_gather=False
+_REDUCTION = preset(
+    PLAIN, "fields", "ambient", euclidean=REDUCE, linear_in=("x",), commutes_gather=False
 )
 _REDUCE_PARAMS = (tensor("x"), attr("over", AttrKind.SYMBOL), attr("into", AttrKind.SYMBOL, None))
 _REDUCE_DOC = (
@@ -72,7 +71,7 @@ MAX = define(
     "max",
     "graph",
     _REDUCE_PARAMS,
-    dataclasses.replace(_REDUCTION, linear_in=()),
+    preset(_REDUCTION, linear_in=()),
     _REDUCE_DOC.format("componentwise max", "`GEO404`", "; of transforming channels: `GEO405`"),
 )
 

@@ -16,12 +16,11 @@ unit sphere (nGPT).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
 from geoc.groups import Rotations
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.ops.core import joint_axes
 from geoc.ops.euclidean import MANIFOLD_NAMES as NAMES
 from geoc.ops.graph import reduced_axes
@@ -38,12 +37,10 @@ L, P, U, SPD, SYM = (
 #: Manifolds a user writes in `manifold=` and their exp/log maps at the origin.
 EXP_LOG_MANIFOLDS = (L, P, SPD)
 #: Manifold operators act on each element's point: not on fields or weight spaces.
-MANIFOLD_TRAITS = dataclasses.replace(
-    PLAIN,
-)
+MANIFOLD_TRAITS = PLAIN
 #: Learned maps in fixed coordinates (with a `bias=` attribute where they have one).
-LEARNED_TRAITS = dataclasses.replace(MANIFOLD_TRAITS, learned=True)
-_LEARNED_BIAS = dataclasses.replace(LEARNED_TRAITS, bias=True)
+LEARNED_TRAITS = preset(MANIFOLD_TRAITS, "learned")
+_LEARNED_BIAS = preset(LEARNED_TRAITS, "bias")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,7 +255,7 @@ LORENTZ_CENTROID = define(
     "lorentz_centroid",
     "manifold",
     (tensor("x"), attr("over", AttrKind.SYMBOL, None), attr("into", AttrKind.SYMBOL, None)),
-    dataclasses.replace(MANIFOLD_TRAITS, commutes_gather=False),
+    preset(MANIFOLD_TRAITS, commutes_gather=False),
     "the Lorentzian centroid (Law et al. 2019) of the copies of `x` (`over` omitted), pooled "
     "`over` an axis, or `over=edges, into=nodes` onto `dst` (a node without incoming edges gets "
     "the origin); axes as for `sum` (`GEO203`)",

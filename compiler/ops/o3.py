@@ -18,7 +18,6 @@ see every irrep as even, so ``1o x 1o -> 1o`` is the cross product there.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,7 +25,7 @@ from geoc.diagnostics import Diagnostic
 from geoc.domains import EDGE_AXIS
 from geoc.groups import Group, Rotations
 from geoc.o3 import MulIrrep, irrep_product
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.ops.core import joint_axes, not_invariant
 from geoc.ops.euclidean import INVARIANT, LAYER
 from geoc.types import Atom, AtomKind, FeatureType, Term, irrep, scalars
@@ -175,7 +174,7 @@ def _products(
     }
 
 
-IRREP_TRAITS = dataclasses.replace(PLAIN, euclidean=INVARIANT)
+IRREP_TRAITS = preset(PLAIN, euclidean=INVARIANT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,7 +278,7 @@ TENSOR_PRODUCT = define(
         attr("out", AttrKind.TYPE),
         attr("mode", AttrKind.SYMBOL, "full", choices=TP_MODES),
     ),
-    dataclasses.replace(IRREP_TRAITS, euclidean=LAYER, learned=True, linear_in=("a", "b")),
+    preset(IRREP_TRAITS, "learned", euclidean=LAYER, linear_in=("a", "b")),
     "`out` on the joint axes: e3nn's Clebsch-Gordan tensor product with learned path weights "
     "(`full`: every allowed path; `channelwise`: e3nn's uvu); an irrep of `out` unreachable by "
     "the selection rules is `GEO403`",
@@ -361,9 +360,7 @@ TP_CONV = define(
         attr("hidden", AttrKind.INT, 64),
         attr("algorithm", AttrKind.SYMBOL, "auto", choices=TP_CONV_ALGORITHMS),
     ),
-    dataclasses.replace(
-        IRREP_TRAITS, euclidean=LAYER, learned=True, commutes_gather=False, bias=True
-    ),
+    preset(IRREP_TRAITS, "learned", "bias", euclidean=LAYER, commutes_gather=False),
     "`out` over nodes: NequIP's convolution, the channelwise tensor product of `h[src]` and "
     "`sh` with weights `mlp(w)`, summed into `dst`, then `linear` to `out` (`h` over nodes, `sh` "
     "and `w` over edges, `GEO305`; `w` invariant, `GEO401`; `out` reachable, `GEO403`)",

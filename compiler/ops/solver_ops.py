@@ -20,7 +20,6 @@ Where a dense basis would be huge, S(n) and O(n)-type groups apply their closed 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import operator
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ import numpy as np
 from geoc import solver
 from geoc.diagnostics import Diagnostic
 from geoc.groups import MATRIX_ATOMS, SOLVER_ATOMS, Group
-from geoc.ops import PLAIN, OpContext, define, tensor, typing_rule
+from geoc.ops import PLAIN, OpContext, define, preset, tensor, typing_rule
 from geoc.ops.core import copies, joint_axes
 from geoc.types import SCALAR, Atom, AtomKind, FeatureType, Term
 
@@ -187,7 +186,7 @@ MDOT = define(
     "mdot",
     "solver",
     (tensor("a"), tensor("b")),
-    dataclasses.replace(PLAIN, linear_in=("a", "b")),
+    preset(PLAIN, linear_in=("a", "b")),
     "one scalar per copy: `a^T M b` with the group's invariant form M (the Minkowski metric η of "
     "`Lorentz(n)`, J of `Sp(n)`, the identity for orthogonal groups; its k-th Kronecker power on "
     "`tensor(k)`); the same representation on both sides, of `scalar`, `vector`, `tensor(k)`, "

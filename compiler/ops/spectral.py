@@ -18,7 +18,6 @@ grid points. Which symmetries hold, and how exactly on the discrete grid:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,7 +32,7 @@ from geoc.domains.grid import (
     rotates_grid,
 )
 from geoc.groups import Rotations
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.types import FeatureType
 
 #: What each spectral operator needs its input to be over.
@@ -45,10 +44,10 @@ SFNO_FILTERS = ("degree", "degree_order")
 # Typing rules
 
 #: Spectral layers take fields channel-first and are linear in them.
-_SPECTRAL = dataclasses.replace(
-    PLAIN, fields=True, channel_first=True, learned=True, linear_in=("z",), commutes_gather=False
+_SPECTRAL = preset(
+    PLAIN, "fields", "channel_first", "learned", linear_in=("z",), commutes_gather=False
 )
-_TRANSFORM = dataclasses.replace(_SPECTRAL, learned=False)
+_TRANSFORM = preset(_SPECTRAL, learned=False)
 
 
 def _input_over(ctx: OpContext, ftype: FeatureType) -> None:
@@ -166,7 +165,7 @@ ISHT = define(
     "isht",
     "spectral",
     (tensor("c"),),
-    dataclasses.replace(_TRANSFORM, spectra=True, linear_in=("c",)),
+    preset(_TRANSFORM, "spectra", linear_in=("c",)),
     "back over `sphere`: the inverse transform of coefficients over `spectrum` (`GEO312`)",
 )
 

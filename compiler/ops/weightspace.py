@@ -30,7 +30,6 @@ channel of each block).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ import numpy as np
 
 from geoc.domains import HIDDEN_AXIS, WEIGHTS_AXIS, Domain, DomainKind
 from geoc.domains.weightspace import check_scalar_channels, is_weight_value
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.types import FeatureType, scalars
 
 POOL_REDUCTIONS = ("mean", "sum", "max")
@@ -203,7 +202,7 @@ def _subset(items: tuple[int, ...], chosen: tuple[bool, ...]) -> tuple[int, ...]
 # Typing rules
 
 #: DWSNet layers: on weight-space values only.
-_DWS = dataclasses.replace(PLAIN, weights=True, linear_in=("x",), commutes_gather=False)
+_DWS = preset(PLAIN, "weights", linear_in=("x",), commutes_gather=False)
 
 
 def _weights_input(ctx: OpContext, ftype: FeatureType) -> WeightSpace:
@@ -224,7 +223,7 @@ DWS_LINEAR = define(
     "dws_linear",
     "weightspace",
     (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
-    dataclasses.replace(_DWS, learned=True, bias=True),
+    preset(_DWS, "learned", "bias"),
     "`out` over `weights` (scalar channels, `GEO340`): DWSNet's layer, every linear map that "
     "commutes with the hidden-neuron permutations (Navon et al. 2023), as means, one matrix per "
     "set of kept layers, broadcasts; the bias is the invariant part; input over `weights` of a "
