@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from geoc.diagnostics import Diagnostic
+from geoc.diagnostics import Diagnostic, GeoError
 from geoc.groups import Rotations
 from geoc.ops import (
     PLAIN,
@@ -105,6 +105,38 @@ def not_invariant(ctx: OpContext, ftype: FeatureType) -> list[Atom]:
     return [a for a in ftype.atoms if not ctx.group.is_invariant(a)]
 
 
+def invariant_input_violation(
+    ctx: OpContext, value: FeatureType, arg: int, help: str
+) -> list[Diagnostic]:
+    """GEO401: the operator needs an invariant input (an `mlp`, a radial basis, weights)."""
+    if not not_invariant(ctx, value):
+        return []
+    message = f"`{ctx.op}` needs an invariant input, but it is `{value}` under {ctx.group}"
+    return [ctx.diagnostic("GEO401", message, arg=arg, label=str(value), help=help)]
+
+
+def different_reps(
+    ctx: OpContext, code: str, name: str, sides: tuple[FeatureType, str, FeatureType], help: str
+) -> GeoError:
+    """The two operands of ``name`` need the same representation; ``sides`` is ``(a, joiner,
+    b)`` as the message writes them (``a + b``, ``a and b``), the label marks ``b``."""
+    a, joiner, b = sides[0].with_axes(()), sides[1], sides[2].with_axes(())
+    return ctx.error(
+        code,
+        f"`{name}` needs the same representation on both sides: `{a}` {joiner} `{b}`",
+        arg=1,
+        label=str(b),
+        help=help,
+    )
+
+
+def positive(ctx: OpContext, code: str, name: str, value: float, example: str) -> None:
+    if not value > 0:
+        raise ctx.error(
+            code, f"`{name}` must be positive, got {value!r}", label=repr(value), help=example
+        )
+
+
 def norm_violation(ctx: OpContext, ftype: FeatureType, arg: int) -> list[Diagnostic]:
     """GEO420: a Euclidean norm or dot product of Lorentz(n) / Sp(n) vectors (not invariant)."""
     atom = next((a for a in ftype.atoms if not ctx.group.keeps_norm(a)), None)
@@ -158,14 +190,8 @@ def _infer_add(
         return (result.with_axes(axes),)
     if not a.same_rep(b):
         op = "-" if subtract else "+"
-        raise ctx.error(
-            "GEO307",
-            f"`{op}` needs the same representation on both sides: `{a.with_axes(())}` "
-            f"{op} `{b.with_axes(())}`",
-            arg=1,
-            label=str(b.with_axes(())),
-            help="map one side with `linear(x, T)` so both have type T",
-        )
+        fix = "map one side with `linear(x, T)` so both have type T"
+        raise different_reps(ctx, "GEO307", op, (a, op, b), fix)
     return (a.with_axes(axes),)
 
 
@@ -370,16 +396,13 @@ def _infer_dot(
     # Copies must match up to parity: vector . pseudovector is a pseudoscalar.
     same = len(ca) == len(cb) and all(_even(x) == _even(y) for x, y in zip(ca, cb, strict=True))
     if not same:
-        raise ctx.error(
-            "GEO300",
-            f"`dot` needs the same representation on both sides: `{a.with_axes(())}` and "
-            f"`{b.with_axes(())}`",
-            arg=1,
-            label=str(b.with_axes(())),
-            help="map one side with `linear(x, T)` first",
-        )
+        raise different_reps(ctx, "GEO300", "dot", (a, "and", b), _MAP_ONE_SIDE)
     atoms = [SCALAR if x.sign * y.sign == 1 else PSEUDOSCALAR for x, y in zip(ca, cb, strict=True)]
     return (from_copies(atoms, axes),)
+
+
+#: The help of a `dot` or `mdot` of two representations.
+_MAP_ONE_SIDE = "map one side with `linear(x, T)` first"
 
 
 def _even(atom: Atom) -> Atom:

@@ -179,17 +179,6 @@ LIFT_CONV = define(
 )
 
 
-@typing_rule(LIFT_CONV)
-def _infer_lift(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (z,) = types
-    _needs_grid_rotations(ctx)
-    _channels_are(ctx, z, AtomKind.SCALAR, 0)
-    _kernel(ctx, attrs["kernel"])
-    return (_out_regular(ctx, attrs["out"]),)
-
-
 GROUP_CONV = define(
     "group_conv",
     "gcnn",
@@ -200,13 +189,17 @@ GROUP_CONV = define(
 )
 
 
-@typing_rule(GROUP_CONV)
-def _infer_group_conv(
+#: The input channels of each convolution: an image's scalars, or a group feature map.
+_CONV_INPUT = {LIFT_CONV: AtomKind.SCALAR, GROUP_CONV: AtomKind.REGULAR}
+
+
+@typing_rule(LIFT_CONV, GROUP_CONV)
+def _infer_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
     (z,) = types
     _needs_grid_rotations(ctx)
-    _channels_are(ctx, z, AtomKind.REGULAR, 0)
+    _channels_are(ctx, z, _CONV_INPUT[ctx.op], 0)
     _kernel(ctx, attrs["kernel"])
     return (_out_regular(ctx, attrs["out"]),)
 

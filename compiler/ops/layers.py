@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from geoc.diagnostics import Diagnostic
 from geoc.groups import Group
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
-from geoc.ops.core import axes_text, not_invariant, point_violation
+from geoc.ops.core import axes_text, invariant_input_violation, not_invariant, point_violation
 from geoc.ops.euclidean import ACT, LAYER
 from geoc.types import SCALAR, FeatureType, Term
 
@@ -162,21 +162,10 @@ def _infer_mlp(
 @contract(MLP)
 def _mlp_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     (a,) = types
-    moving = not_invariant(ctx, a)
-    if not moving:
-        return []
     help_text = "feed `norm(x)` or `sqnorm(x)` (invariant) instead, or use `linear(x, ...)`"
     if a.has_points:
         help_text = "feed invariants such as `sqnorm(x[dst] - x[src])` instead"
-    return [
-        ctx.diagnostic(
-            "GEO401",
-            f"`mlp` needs an invariant input, but it is `{a}` under {ctx.group}",
-            arg=0,
-            label=str(a),
-            help=help_text,
-        )
-    ]
+    return invariant_input_violation(ctx, a, 0, help_text)
 
 
 def check_activation(ctx: OpContext, name: str) -> None:

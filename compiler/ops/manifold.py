@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from geoc.diagnostics import Diagnostic
 from geoc.groups import Rotations
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
-from geoc.ops.core import joint_axes
+from geoc.ops.core import joint_axes, positive
 from geoc.ops.euclidean import MANIFOLD_NAMES as NAMES
 from geoc.ops.graph import reduced_axes
 from geoc.ops.layers import check_activation
@@ -106,13 +106,6 @@ def tangent_type(atom: Atom, mul: int, rotated: bool) -> FeatureType:
     if rotated:
         return FeatureType((Term(mul, VECTOR),))
     return scalars(mul * n)
-
-
-def positive(ctx: OpContext, name: str, value: float, example: str) -> None:
-    if not value > 0:
-        raise ctx.error(
-            "GEO324", f"`{name}` must be positive, got {value!r}", label=repr(value), help=example
-        )
 
 
 def learned_map_breaks_rotations(
@@ -268,7 +261,7 @@ def _infer_point_linear(
 ) -> tuple[FeatureType, ...]:
     (x,) = types
     atom = single_point(ctx, x.with_axes(()), _POINT_MANIFOLD[ctx.op])
-    positive(ctx, "out", attrs["out"], f"e.g. `{ctx.op}(x, 16)`")
+    positive(ctx, "GEO324", "out", attrs["out"], f"e.g. `{ctx.op}(x, 16)`")
     check_activation(ctx, attrs["act"])
     out = Atom(atom.kind, (attrs["out"],), curvature=atom.curvature)
     return (FeatureType((Term(1, out),), x.axes),)
@@ -290,7 +283,7 @@ def _infer_mlr(
 ) -> tuple[FeatureType, ...]:
     (x,) = types
     single_point(ctx, x.with_axes(()), _POINT_MANIFOLD[ctx.op])
-    positive(ctx, "classes", attrs["classes"], f"e.g. `{ctx.op}(z, 10)`")
+    positive(ctx, "GEO324", "classes", attrs["classes"], f"e.g. `{ctx.op}(z, 10)`")
     return (scalars(attrs["classes"], x.axes),)
 
 

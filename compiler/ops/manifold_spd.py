@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from geoc.ops import AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops.core import positive
 from geoc.ops.manifold import (
     LEARNED_TRAITS,
     MANIFOLD_TRAITS,
@@ -15,7 +16,6 @@ from geoc.ops.manifold import (
     SYM,
     learned_map_breaks_rotations,
     one_manifold,
-    positive,
 )
 from geoc.types import Atom, FeatureType, Term, scalars
 
@@ -76,7 +76,7 @@ def _infer_reeig(
 ) -> tuple[FeatureType, ...]:
     (x,) = types
     one_manifold(ctx, x.with_axes(()), (SPD,))
-    positive(ctx, "eps", attrs["eps"], "e.g. `reeig(x, eps=1e-4)`")
+    positive(ctx, "GEO324", "eps", attrs["eps"], "e.g. `reeig(x, eps=1e-4)`")
     return (x,)
 
 

@@ -31,7 +31,7 @@ from geoc import solver
 from geoc.diagnostics import Diagnostic
 from geoc.groups import MATRIX_ATOMS, SOLVER_ATOMS, Group
 from geoc.ops import PLAIN, OpContext, define, preset, tensor, typing_rule
-from geoc.ops.core import copies, joint_axes
+from geoc.ops.core import copies, different_reps, joint_axes
 from geoc.types import SCALAR, Atom, AtomKind, FeatureType, Term
 
 #: A pair of terms whose dense maps would hold more entries (d_out * d_in) uses a closed form.
@@ -211,12 +211,6 @@ def _infer_mdot(
                 help="for O(3) irreps or pseudovectors use `dot(a, b)`",
             )
     if copies(a) != copies(b):
-        raise ctx.error(
-            "GEO300",
-            f"`mdot` needs the same representation on both sides: `{a.with_axes(())}` and "
-            f"`{b.with_axes(())}`",
-            arg=1,
-            label=str(b.with_axes(())),
-            help="map one side with `linear(x, T)` first",
-        )
+        fix = "map one side with `linear(x, T)` first"
+        raise different_reps(ctx, "GEO300", "mdot", (a, "and", b), fix)
     return (FeatureType((Term(a.copies, SCALAR),), axes),)

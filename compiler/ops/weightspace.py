@@ -261,15 +261,6 @@ DWS_POOL = define(
 )
 
 
-@typing_rule(DWS_POOL)
-def _infer_dws_pool(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (x,) = types
-    space = _weights_input(ctx, x)
-    return (scalars(space.invariant_width * x.copies),)
-
-
 DWS_FLATTEN = define(
     "dws_flatten",
     "weightspace",
@@ -280,13 +271,17 @@ DWS_FLATTEN = define(
 )
 
 
-@typing_rule(DWS_FLATTEN)
-def _infer_dws_flatten(
+#: How many scalars per copy each readout gives: the invariant entries, or every entry.
+_READOUT_WIDTH = {DWS_POOL: "invariant_width", DWS_FLATTEN: "size"}
+
+
+@typing_rule(DWS_POOL, DWS_FLATTEN)
+def _infer_readout(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
     (x,) = types
     space = _weights_input(ctx, x)
-    return (scalars(space.size * x.copies),)
+    return (scalars(getattr(space, _READOUT_WIDTH[ctx.op]) * x.copies),)
 
 
 @contract(DWS_FLATTEN)
