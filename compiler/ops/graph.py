@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from geoc.diagnostics import Diagnostic
 from geoc.domains import EDGE_AXIS
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
-from geoc.ops.core import not_invariant
+from geoc.ops.core import axes_text, not_invariant
 from geoc.ops.euclidean import REDUCE
 from geoc.types import FeatureType
 
@@ -43,7 +43,7 @@ def _infer_gather(
             help="declare `domain graph(nodes)` or `domain pointcloud(nodes, edges=...)`",
         )
     if x.axes != (node_axis,):
-        where = ", ".join(x.axes) or "no axis"
+        where = axes_text(x.axes)
         raise ctx.error(
             "GEO305",
             f"`[{attrs['end']}]` gathers values over `{node_axis}`, but this one is over {where}",
@@ -94,7 +94,7 @@ def reduced_axes(
     if over not in x.axes:
         raise ctx.error(
             "GEO203",
-            f"`{ctx.op}(..., over={over})`: the value is over {', '.join(x.axes) or 'no axis'}",
+            f"`{ctx.op}(..., over={over})`: the value is over {axes_text(x.axes)}",
             arg=0,
             label=str(x),
             help=f"reduce over one of the value's axes ({', '.join(x.axes) or 'none'})",

@@ -228,31 +228,6 @@ LORENTZ_LINEAR = define(
     "`lorentz(out, k)`: the fully hyperbolic linear layer (Chen et al. 2022, Eq. 3), `act` "
     "applied to `x` first; one `lorentz` point (`GEO322`, `GEO323`); under rotations `GEO410`",
 )
-LORENTZ_ACT = define(
-    "lorentz_act",
-    "manifold",
-    (tensor("x"), attr("fn", AttrKind.SYMBOL)),
-    MANIFOLD_TRAITS,
-    "same type: `fn` on the space coordinates, time recomputed (Bdeir et al. 2024); under "
-    "rotations `GEO410`",
-)
-LORENTZ_MLR = define(
-    "lorentz_mlr",
-    "manifold",
-    (tensor("x"), attr("classes", AttrKind.INT)),
-    LEARNED_TRAITS,
-    "`classes x scalar`: Lorentz multinomial logistic regression (Bdeir et al. 2024); under "
-    "rotations `GEO410`",
-)
-LORENTZ_CENTROID = define(
-    "lorentz_centroid",
-    "manifold",
-    (tensor("x"), attr("over", AttrKind.SYMBOL, None), attr("into", AttrKind.SYMBOL, None)),
-    preset(MANIFOLD_TRAITS, commutes_gather=False),
-    "the Lorentzian centroid (Law et al. 2019) of the copies of `x` (`over` omitted), pooled "
-    "`over` an axis, or `over=edges, into=nodes` onto `dst` (a node without incoming edges gets "
-    "the origin); axes as for `sum` (`GEO203`)",
-)
 
 
 @typing_rule(LORENTZ_LINEAR)
@@ -267,6 +242,16 @@ def _infer_point_linear(
     return (FeatureType((Term(1, out),), x.axes),)
 
 
+LORENTZ_ACT = define(
+    "lorentz_act",
+    "manifold",
+    (tensor("x"), attr("fn", AttrKind.SYMBOL)),
+    MANIFOLD_TRAITS,
+    "same type: `fn` on the space coordinates, time recomputed (Bdeir et al. 2024); under "
+    "rotations `GEO410`",
+)
+
+
 @typing_rule(LORENTZ_ACT)
 def _infer_lorentz_act(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
@@ -275,6 +260,16 @@ def _infer_lorentz_act(
     single_point(ctx, x.with_axes(()), (L,))
     check_activation(ctx, attrs["fn"])
     return (x,)
+
+
+LORENTZ_MLR = define(
+    "lorentz_mlr",
+    "manifold",
+    (tensor("x"), attr("classes", AttrKind.INT)),
+    LEARNED_TRAITS,
+    "`classes x scalar`: Lorentz multinomial logistic regression (Bdeir et al. 2024); under "
+    "rotations `GEO410`",
+)
 
 
 @typing_rule(LORENTZ_MLR)
@@ -292,6 +287,17 @@ _POINT_MANIFOLD = {
     **dict.fromkeys(("lorentz_linear", "lorentz_mlr"), (L,)),
     **dict.fromkeys(("mobius_linear", "poincare_mlr"), (P,)),
 }
+
+
+LORENTZ_CENTROID = define(
+    "lorentz_centroid",
+    "manifold",
+    (tensor("x"), attr("over", AttrKind.SYMBOL, None), attr("into", AttrKind.SYMBOL, None)),
+    preset(MANIFOLD_TRAITS, commutes_gather=False),
+    "the Lorentzian centroid (Law et al. 2019) of the copies of `x` (`over` omitted), pooled "
+    "`over` an axis, or `over=edges, into=nodes` onto `dst` (a node without incoming edges gets "
+    "the origin); axes as for `sum` (`GEO203`)",
+)
 
 
 @typing_rule(LORENTZ_CENTROID)
@@ -325,6 +331,9 @@ MOBIUS_LINEAR = define(
     "`poincare(out, c)`: `act⊗(M ⊗ x ⊕ b)` (Ganea et al. 2018), `b` a point of the ball; one "
     "`poincare` point; under rotations `GEO410`",
 )
+typing_rule(MOBIUS_LINEAR)(_infer_point_linear)
+
+
 MOBIUS_ADD = define(
     "mobius_add",
     "manifold",
@@ -333,21 +342,6 @@ MOBIUS_ADD = define(
     "Möbius addition `a ⊕ b` in the Poincaré ball (Ganea et al. 2018), the type of `a` on the "
     "joint axes; both on the same ball (`GEO323`)",
 )
-POINCARE_MLR = define(
-    "poincare_mlr",
-    "manifold",
-    (tensor("x"), attr("classes", AttrKind.INT)),
-    LEARNED_TRAITS,
-    "`classes x scalar`: hyperbolic multinomial logistic regression (Ganea et al. 2018, Eq. "
-    "25); under rotations `GEO410`",
-)
-
-
-contract(LORENTZ_LINEAR, LORENTZ_ACT, LORENTZ_MLR, MOBIUS_LINEAR, POINCARE_MLR)(
-    learned_map_breaks_rotations
-)
-typing_rule(MOBIUS_LINEAR)(_infer_point_linear)
-typing_rule(POINCARE_MLR)(_infer_mlr)
 
 
 @typing_rule(MOBIUS_ADD)
@@ -367,6 +361,22 @@ def _infer_mobius_add(
             help="map both onto the same `poincare(n, c)` first",
         )
     return (FeatureType((first,), axes),)
+
+
+POINCARE_MLR = define(
+    "poincare_mlr",
+    "manifold",
+    (tensor("x"), attr("classes", AttrKind.INT)),
+    LEARNED_TRAITS,
+    "`classes x scalar`: hyperbolic multinomial logistic regression (Ganea et al. 2018, Eq. "
+    "25); under rotations `GEO410`",
+)
+typing_rule(POINCARE_MLR)(_infer_mlr)
+
+
+contract(LORENTZ_LINEAR, LORENTZ_ACT, LORENTZ_MLR, MOBIUS_LINEAR, POINCARE_MLR)(
+    learned_map_breaks_rotations
+)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,29 +27,6 @@ BIMAP = define(
     "`spd(out)` per copy: SPDNet's BiMap `Wᵀ X W`, `W` with orthonormal columns (Stiefel); "
     "`1 <= out <= n` (`GEO324`); under rotations `GEO410` (not congruence-equivariant)",
 )
-REEIG = define(
-    "reeig",
-    "manifold",
-    (tensor("x"), attr("eps", AttrKind.FLOAT, 1e-4)),
-    MANIFOLD_TRAITS,
-    "same type: SPDNet's ReEig `U max(Σ, eps) Uᵀ`; `eps > 0` (`GEO324`); congruence-equivariant",
-)
-LOGEIG = define(
-    "logeig",
-    "manifold",
-    (tensor("x"),),
-    MANIFOLD_TRAITS,
-    "`sym(n)` per copy: SPDNet's LogEig `U log(Σ) Uᵀ`, the matrix logarithm; "
-    "congruence-equivariant",
-)
-EIGVALS = define(
-    "eigvals",
-    "manifold",
-    (tensor("x"),),
-    MANIFOLD_TRAITS,
-    "`n x scalar` per copy: the eigenvalues (ascending) of an `spd` or `sym` value, invariants "
-    "of congruence",
-)
 
 
 @typing_rule(BIMAP)
@@ -70,6 +47,15 @@ def _infer_bimap(
     return (FeatureType((Term(term.mul, Atom(SPD, (out,))),), x.axes),)
 
 
+REEIG = define(
+    "reeig",
+    "manifold",
+    (tensor("x"), attr("eps", AttrKind.FLOAT, 1e-4)),
+    MANIFOLD_TRAITS,
+    "same type: SPDNet's ReEig `U max(Σ, eps) Uᵀ`; `eps > 0` (`GEO324`); congruence-equivariant",
+)
+
+
 @typing_rule(REEIG)
 def _infer_reeig(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
@@ -80,6 +66,16 @@ def _infer_reeig(
     return (x,)
 
 
+LOGEIG = define(
+    "logeig",
+    "manifold",
+    (tensor("x"),),
+    MANIFOLD_TRAITS,
+    "`sym(n)` per copy: SPDNet's LogEig `U log(Σ) Uᵀ`, the matrix logarithm; "
+    "congruence-equivariant",
+)
+
+
 @typing_rule(LOGEIG)
 def _infer_logeig(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
@@ -87,6 +83,16 @@ def _infer_logeig(
     (x,) = types
     term = one_manifold(ctx, x.with_axes(()), (SPD,))
     return (FeatureType((Term(term.mul, Atom(SYM, term.atom.args)),), x.axes),)
+
+
+EIGVALS = define(
+    "eigvals",
+    "manifold",
+    (tensor("x"),),
+    MANIFOLD_TRAITS,
+    "`n x scalar` per copy: the eigenvalues (ascending) of an `spd` or `sym` value, invariants "
+    "of congruence",
+)
 
 
 @typing_rule(EIGVALS)

@@ -50,7 +50,9 @@ _SPECTRAL = preset(
 _TRANSFORM = preset(_SPECTRAL, learned=False)
 
 
-def _input_over(ctx: OpContext, ftype: FeatureType) -> None:
+def _input_over(ctx: OpContext, types: Sequence[FeatureType]) -> FeatureType:
+    """The one input, over the grid the operator needs (GEO312 otherwise)."""
+    (ftype,) = types
     want = _NEEDS[ctx.op]
     if ftype.axes != (want,):
         other = {TORUS: "sfno_conv", SPHERE: "spectral_conv"}
@@ -66,6 +68,7 @@ def _input_over(ctx: OpContext, ftype: FeatureType) -> None:
             label=str(ftype),
             help=hint,
         )
+    return ftype
 
 
 def _out_type(ctx: OpContext, source: FeatureType, out: FeatureType) -> FeatureType:
@@ -116,8 +119,7 @@ SPECTRAL_CONV = define(
 def _infer_spectral_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    (z,) = types
-    _input_over(ctx, z)
+    z = _input_over(ctx, types)
     _modes(ctx, attrs["modes"], ctx.domain.grid)
     return (_out_type(ctx, z, attrs["out"]),)
 
@@ -155,8 +157,7 @@ SHT = define(
 def _infer_sht(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    (z,) = types
-    _input_over(ctx, z)
+    z = _input_over(ctx, types)
     sphere_bandwidth(ctx, attrs["lmax"])
     return (z.with_axes((SPECTRUM_AXIS,)),)
 
@@ -174,8 +175,7 @@ ISHT = define(
 def _infer_isht(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    (c,) = types
-    _input_over(ctx, c)
+    c = _input_over(ctx, types)
     return (c.with_axes((SPHERE,)),)
 
 
@@ -199,8 +199,7 @@ SFNO_CONV = define(
 def _infer_sfno_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    (z,) = types
-    _input_over(ctx, z)
+    z = _input_over(ctx, types)
     sphere_bandwidth(ctx, attrs["lmax"])
     return (_out_type(ctx, z, attrs["out"]),)
 
