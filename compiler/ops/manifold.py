@@ -348,10 +348,8 @@ MOBIUS_ADD = define(
 def _infer_mobius_add(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    a, b = types
     axes = joint_axes(ctx, types)
-    first = one_manifold(ctx, a.with_axes(()), (P,), arg=0)
-    second = one_manifold(ctx, b.with_axes(()), (P,), arg=1)
+    first, second = (one_manifold(ctx, t.with_axes(()), (P,), i) for i, t in enumerate(types))
     if first != second:
         raise ctx.error(
             "GEO323",
