@@ -116,21 +116,22 @@ def invariant_input_violation(
 
 
 def different_reps(
-    ctx: OpContext, code: str, name: str, sides: tuple[FeatureType, str, FeatureType], help: str
+    ctx: OpContext,
+    code: str,
+    operands: tuple[FeatureType, FeatureType],
+    written: tuple[str, str],
+    fix: str,
 ) -> GeoError:
-    """The two operands of ``name`` need the same representation; ``sides`` is ``(a, joiner,
-    b)`` as the message writes them (``a + b``, ``a and b``), the label marks ``b``."""
-    a, joiner, b = sides[0].with_axes(()), sides[1], sides[2].with_axes(())
-    return ctx.error(
-        code,
-        f"`{name}` needs the same representation on both sides: `{a}` {joiner} `{b}`",
-        arg=1,
-        label=str(b),
-        help=help,
-    )
+    """The two operands need the same representation; ``written`` is how the message names the
+    operator and joins the sides (``("+", "+")``, ``("dot", "and")``), labelled at the second."""
+    name, joiner = written
+    a, b = (t.with_axes(()) for t in operands)
+    message = f"`{name}` needs the same representation on both sides: `{a}` {joiner} `{b}`"
+    return ctx.error(code, message, arg=1, label=str(b), help=fix)
 
 
 def positive(ctx: OpContext, code: str, name: str, value: float, example: str) -> None:
+    """``code`` unless ``value > 0`` (a size, a cutoff, an epsilon)."""
     if not value > 0:
         raise ctx.error(
             code, f"`{name}` must be positive, got {value!r}", label=repr(value), help=example
@@ -191,7 +192,7 @@ def _infer_add(
     if not a.same_rep(b):
         op = "-" if subtract else "+"
         fix = "map one side with `linear(x, T)` so both have type T"
-        raise different_reps(ctx, "GEO307", op, (a, op, b), fix)
+        raise different_reps(ctx, "GEO307", (a, b), (op, op), fix)
     return (a.with_axes(axes),)
 
 
@@ -396,13 +397,10 @@ def _infer_dot(
     # Copies must match up to parity: vector . pseudovector is a pseudoscalar.
     same = len(ca) == len(cb) and all(_even(x) == _even(y) for x, y in zip(ca, cb, strict=True))
     if not same:
-        raise different_reps(ctx, "GEO300", "dot", (a, "and", b), _MAP_ONE_SIDE)
+        fix = "map one side with `linear(x, T)` first"
+        raise different_reps(ctx, "GEO300", (a, b), ("dot", "and"), fix)
     atoms = [SCALAR if x.sign * y.sign == 1 else PSEUDOSCALAR for x, y in zip(ca, cb, strict=True)]
     return (from_copies(atoms, axes),)
-
-
-#: The help of a `dot` or `mdot` of two representations.
-_MAP_ONE_SIDE = "map one side with `linear(x, T)` first"
 
 
 def _even(atom: Atom) -> Atom:

@@ -212,5 +212,5 @@ def _infer_mdot(
             )
     if copies(a) != copies(b):
         fix = "map one side with `linear(x, T)` first"
-        raise different_reps(ctx, "GEO300", "mdot", (a, "and", b), fix)
+        raise different_reps(ctx, "GEO300", (a, b), ("mdot", "and"), fix)
     return (FeatureType((Term(a.copies, SCALAR),), axes),)
