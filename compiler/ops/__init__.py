@@ -22,7 +22,7 @@ from typing import Any
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain
 from geoc.groups import Group, UnsupportedAtom
-from geoc.ops.traits import PLAIN, Traits
+from geoc.ops.traits import PLAIN, Traits, preset
 from geoc.types import FeatureType
 
 REQUIRED = object()  # marks a parameter without a default
@@ -263,6 +263,7 @@ __all__ = [
     "define",
     "infer_call",
     "lookup",
+    "preset",
     "syntax_op",
     "tensor",
     "tensors",

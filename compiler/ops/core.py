@@ -7,10 +7,9 @@ Each operator: its signature, its typing rule, its equivariance contract, in one
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
-from geoc.diagnostics import Diagnostic
+from geoc.diagnostics import Diagnostic, GeoError
 from geoc.groups import Rotations
 from geoc.ops import (
     PLAIN,
@@ -19,6 +18,7 @@ from geoc.ops import (
     attr,
     contract,
     define,
+    preset,
     tensor,
     tensors,
     typing_rule,
@@ -27,25 +27,20 @@ from geoc.ops.euclidean import ARITH, INVARIANT
 from geoc.types import PSEUDOSCALAR, SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term, simplify
 
 #: Arithmetic made from syntax: entry by entry on fields, coefficients and weight spaces.
-_ARITH = dataclasses.replace(
+_ARITH = preset(
     PLAIN,
-    elementwise=True,
-    fields=True,
-    spectra=True,
-    weights=True,
+    *("elementwise", "fields", "spectra", "weights", "ambient", "commutes_scatter"),
     euclidean=ARITH,
-    ambient=True,
     linear_in=("a", "b"),
-    commutes_scatter=True,
 )
-_UNARY = dataclasses.replace(_ARITH, linear_in=("a",))
+_UNARY = preset(_ARITH, linear_in=("a",))
 _POINT_MAP_DOC = "same type; negating or scaling a point: `GEO404`"
 _NORM_DOC = (
     "one {} per copy, `c(x) x scalar`; of a point: `GEO404`; of `Lorentz(n)` / `Sp(n)` vectors "
     "and tensors: `GEO420` (use `mdot`)"
 )
 #: Invariants of each element's copies: norms and inner products.
-_INVARIANT = dataclasses.replace(PLAIN, euclidean=INVARIANT)
+_INVARIANT = preset(PLAIN, euclidean=INVARIANT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,6 +105,39 @@ def not_invariant(ctx: OpContext, ftype: FeatureType) -> list[Atom]:
     return [a for a in ftype.atoms if not ctx.group.is_invariant(a)]
 
 
+def invariant_input_violation(
+    ctx: OpContext, value: FeatureType, arg: int, help: str
+) -> list[Diagnostic]:
+    """GEO401: the operator needs an invariant input (an `mlp`, a radial basis, weights)."""
+    if not not_invariant(ctx, value):
+        return []
+    message = f"`{ctx.op}` needs an invariant input, but it is `{value}` under {ctx.group}"
+    return [ctx.diagnostic("GEO401", message, arg=arg, label=str(value), help=help)]
+
+
+def different_reps(
+    ctx: OpContext,
+    code: str,
+    operands: tuple[FeatureType, FeatureType],
+    written: tuple[str, str],
+    fix: str,
+) -> GeoError:
+    """The two operands need the same representation; ``written`` is how the message names the
+    operator and joins the sides (``("+", "+")``, ``("dot", "and")``), labelled at the second."""
+    name, joiner = written
+    a, b = (t.with_axes(()) for t in operands)
+    message = f"`{name}` needs the same representation on both sides: `{a}` {joiner} `{b}`"
+    return ctx.error(code, message, arg=1, label=str(b), help=fix)
+
+
+def positive(ctx: OpContext, code: str, name: str, value: float, example: str) -> None:
+    """``code`` unless ``value > 0`` (a size, a cutoff, an epsilon)."""
+    if not value > 0:
+        raise ctx.error(
+            code, f"`{name}` must be positive, got {value!r}", label=repr(value), help=example
+        )
+
+
 def norm_violation(ctx: OpContext, ftype: FeatureType, arg: int) -> list[Diagnostic]:
     """GEO420: a Euclidean norm or dot product of Lorentz(n) / Sp(n) vectors (not invariant)."""
     atom = next((a for a in ftype.atoms if not ctx.group.keeps_norm(a)), None)
@@ -163,14 +191,8 @@ def _infer_add(
         return (result.with_axes(axes),)
     if not a.same_rep(b):
         op = "-" if subtract else "+"
-        raise ctx.error(
-            "GEO307",
-            f"`{op}` needs the same representation on both sides: `{a.with_axes(())}` "
-            f"{op} `{b.with_axes(())}`",
-            arg=1,
-            label=str(b.with_axes(())),
-            help="map one side with `linear(x, T)` so both have type T",
-        )
+        fix = "map one side with `linear(x, T)` so both have type T"
+        raise different_reps(ctx, "GEO307", (a, b), (op, op), fix)
     return (a.with_axes(axes),)
 
 
@@ -209,7 +231,7 @@ MUL = define(
     "mul",
     "core",
     _BINARY,
-    dataclasses.replace(_ARITH, spectra=False, commutes_scatter=False),
+    preset(_ARITH, spectra=False, commutes_scatter=False),
     "one side scalars, one per copy of the other side or a single one; a pseudoscalar flips "
     "parity (`pseudoscalar * vector` is a `pseudovector`); both sides transforming: `GEO407` "
     "(allowed without rotations if the reps match); scaling a point: `GEO404`",
@@ -320,14 +342,7 @@ CONCAT = define(
     "concat",
     "core",
     (tensors("xs"),),
-    dataclasses.replace(
-        PLAIN,
-        fields=True,
-        weights=True,
-        channel_first=True,
-        linear_in=("xs",),
-        commutes_scatter=True,
-    ),
+    preset(PLAIN, "fields", "weights", "channel_first", "commutes_scatter", linear_in=("xs",)),
     "direct sum of values, in order",
 )
 
@@ -366,7 +381,7 @@ DOT = define(
     "dot",
     "core",
     (tensor("a"), tensor("b")),
-    dataclasses.replace(_INVARIANT, linear_in=("a", "b")),
+    preset(_INVARIANT, linear_in=("a", "b")),
     "one inner product per copy (a pseudoscalar where parities differ); of points: `GEO404`; "
     "under `Lorentz(n)` / `Sp(n)`: `GEO420` (use `mdot`)",
 )
@@ -382,14 +397,8 @@ def _infer_dot(
     # Copies must match up to parity: vector . pseudovector is a pseudoscalar.
     same = len(ca) == len(cb) and all(_even(x) == _even(y) for x, y in zip(ca, cb, strict=True))
     if not same:
-        raise ctx.error(
-            "GEO300",
-            f"`dot` needs the same representation on both sides: `{a.with_axes(())}` and "
-            f"`{b.with_axes(())}`",
-            arg=1,
-            label=str(b.with_axes(())),
-            help="map one side with `linear(x, T)` first",
-        )
+        fix = "map one side with `linear(x, T)` first"
+        raise different_reps(ctx, "GEO300", (a, b), ("dot", "and"), fix)
     atoms = [SCALAR if x.sign * y.sign == 1 else PSEUDOSCALAR for x, y in zip(ca, cb, strict=True)]
     return (from_copies(atoms, axes),)
 

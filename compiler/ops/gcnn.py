@@ -22,7 +22,6 @@ shifts and rotations; the kernel is odd so that its centre is the fixed point of
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Sequence
 
@@ -32,7 +31,7 @@ from geoc.domains import DomainKind
 from geoc.domains.grid import TORUS, rotates_grid
 from geoc.domains.torus import symmetry_error
 from geoc.groups import Group
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, define, tensor, typing_rule
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, define, preset, tensor, typing_rule
 from geoc.types import SCALAR, AtomKind, FeatureType, Term
 
 POOL_REDUCTIONS = ("max", "mean")
@@ -156,14 +155,8 @@ def _out_regular(ctx: OpContext, out: FeatureType) -> FeatureType:
 
 
 #: Group convolutions: periodic correlations of torus fields, channel-first.
-_CONV = dataclasses.replace(
-    PLAIN,
-    fields=True,
-    channel_first=True,
-    learned=True,
-    linear_in=("z",),
-    commutes_gather=False,
-    bias=True,
+_CONV = preset(
+    PLAIN, "fields", "channel_first", "learned", "bias", linear_in=("z",), commutes_gather=False
 )
 _CONV_PARAMS = (
     tensor("z"),
@@ -186,17 +179,6 @@ LIFT_CONV = define(
 )
 
 
-@typing_rule(LIFT_CONV)
-def _infer_lift(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (z,) = types
-    _needs_grid_rotations(ctx)
-    _channels_are(ctx, z, AtomKind.SCALAR, 0)
-    _kernel(ctx, attrs["kernel"])
-    return (_out_regular(ctx, attrs["out"]),)
-
-
 GROUP_CONV = define(
     "group_conv",
     "gcnn",
@@ -207,13 +189,17 @@ GROUP_CONV = define(
 )
 
 
-@typing_rule(GROUP_CONV)
-def _infer_group_conv(
+#: The input channels of each convolution: an image's scalars, or a group feature map.
+_CONV_INPUT = {LIFT_CONV: AtomKind.SCALAR, GROUP_CONV: AtomKind.REGULAR}
+
+
+@typing_rule(LIFT_CONV, GROUP_CONV)
+def _infer_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
     (z,) = types
     _needs_grid_rotations(ctx)
-    _channels_are(ctx, z, AtomKind.REGULAR, 0)
+    _channels_are(ctx, z, _CONV_INPUT[ctx.op], 0)
     _kernel(ctx, attrs["kernel"])
     return (_out_regular(ctx, attrs["out"]),)
 
@@ -222,7 +208,7 @@ GROUP_POOL = define(
     "group_pool",
     "gcnn",
     (tensor("z"), attr("reduce", AttrKind.SYMBOL, "max", POOL_REDUCTIONS)),
-    dataclasses.replace(_CONV, learned=False, linear_in=(), bias=False),
+    preset(_CONV, learned=False, linear_in=(), bias=False),
     "`k x scalar` over `torus`: each copy's |G| channels of `k x regular` (`GEO350`) reduced to "
     "one invariant scalar; a `C(4)` / `D(4)` torus (`GEO440`)",
 )

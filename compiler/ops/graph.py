@@ -6,13 +6,12 @@ reduces onto ``dst``. A node with no incoming edge receives 0 (the PyTorch Geome
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
 from geoc.domains import EDGE_AXIS
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
-from geoc.ops.core import not_invariant
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
+from geoc.ops.core import axes_text, not_invariant
 from geoc.ops.euclidean import REDUCE
 from geoc.types import FeatureType
 
@@ -23,7 +22,7 @@ GATHER = define(
     "gather",
     "graph",
     (tensor("x"), attr("end", AttrKind.SYMBOL, choices=EDGE_ENDS)),
-    dataclasses.replace(PLAIN, linear_in=("x",), commutes_gather=False),
+    preset(PLAIN, linear_in=("x",), commutes_gather=False),
     "`x` over `edges`: node values at each edge's `src` or `dst` (needs a domain with edges, "
     "`GEO203`; `x` over the node axis, `GEO305`)",
     syntax="[]",
@@ -44,7 +43,7 @@ def _infer_gather(
             help="declare `domain graph(nodes)` or `domain pointcloud(nodes, edges=...)`",
         )
     if x.axes != (node_axis,):
-        where = ", ".join(x.axes) or "no axis"
+        where = axes_text(x.axes)
         raise ctx.error(
             "GEO305",
             f"`[{attrs['end']}]` gathers values over `{node_axis}`, but this one is over {where}",
@@ -56,8 +55,8 @@ def _infer_gather(
 
 
 #: Reductions: sum and mean are linear; pooling a torus field is allowed.
-_REDUCTION = dataclasses.replace(
-    PLAIN, fields=True, euclidean=REDUCE, ambient=True, linear_in=("x",), commutes_gather=False
+_REDUCTION = preset(
+    PLAIN, "fields", "ambient", euclidean=REDUCE, linear_in=("x",), commutes_gather=False
 )
 _REDUCE_PARAMS = (tensor("x"), attr("over", AttrKind.SYMBOL), attr("into", AttrKind.SYMBOL, None))
 _REDUCE_DOC = (
@@ -72,7 +71,7 @@ MAX = define(
     "max",
     "graph",
     _REDUCE_PARAMS,
-    dataclasses.replace(_REDUCTION, linear_in=()),
+    preset(_REDUCTION, linear_in=()),
     _REDUCE_DOC.format("componentwise max", "`GEO404`", "; of transforming channels: `GEO405`"),
 )
 
@@ -95,7 +94,7 @@ def reduced_axes(
     if over not in x.axes:
         raise ctx.error(
             "GEO203",
-            f"`{ctx.op}(..., over={over})`: the value is over {', '.join(x.axes) or 'no axis'}",
+            f"`{ctx.op}(..., over={over})`: the value is over {axes_text(x.axes)}",
             arg=0,
             label=str(x),
             help=f"reduce over one of the value's axes ({', '.join(x.axes) or 'none'})",

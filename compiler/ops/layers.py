@@ -6,14 +6,13 @@ Each operator: its signature, its typing rule, its equivariance contract, in one
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from geoc.diagnostics import Diagnostic
 from geoc.groups import Group
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
-from geoc.ops.core import axes_text, not_invariant, point_violation
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
+from geoc.ops.core import axes_text, invariant_input_violation, not_invariant, point_violation
 from geoc.ops.euclidean import ACT, LAYER
 from geoc.types import SCALAR, FeatureType, Term
 
@@ -44,16 +43,11 @@ ACTIVATIONS = {
 }
 
 #: Learned maps on the channels of each element (1x1 maps on fields).
-_LAYER = dataclasses.replace(
+_LAYER = preset(
     PLAIN,
-    fields=True,
-    weights=True,
+    *("fields", "weights", "channel_first", "learned", "commutes_scatter", "bias"),
     euclidean=LAYER,
-    channel_first=True,
-    learned=True,
     linear_in=("x",),
-    commutes_scatter=True,
-    bias=True,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -72,7 +66,7 @@ LINEAR = define(
     "linear",
     "core",
     (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
-    dataclasses.replace(_LAYER, channel_last_when=_solver_linear),
+    preset(_LAYER, channel_last_when=_solver_linear),
     "`out` on the axes of `x`; Schur: one weight per pair of copies of the same irrep; an output "
     "irrep absent from the input is `GEO403` (e.g. scalars to vectors under O(3)); points under "
     "translations: `GEO404`; a bias only on invariant outputs",
@@ -143,7 +137,7 @@ MLP = define(
         attr("last_act", AttrKind.BOOL, False),
         attr("bias", AttrKind.BOOL, True),
     ),
-    dataclasses.replace(_LAYER, linear_in=(), commutes_scatter=False),
+    preset(_LAYER, linear_in=(), commutes_scatter=False),
     "multi-layer perceptron: `widths[-1] x scalar`; its input must be invariant (`GEO401`)",
 )
 
@@ -168,21 +162,10 @@ def _infer_mlp(
 @contract(MLP)
 def _mlp_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     (a,) = types
-    moving = not_invariant(ctx, a)
-    if not moving:
-        return []
     help_text = "feed `norm(x)` or `sqnorm(x)` (invariant) instead, or use `linear(x, ...)`"
     if a.has_points:
         help_text = "feed invariants such as `sqnorm(x[dst] - x[src])` instead"
-    return [
-        ctx.diagnostic(
-            "GEO401",
-            f"`mlp` needs an invariant input, but it is `{a}` under {ctx.group}",
-            arg=0,
-            label=str(a),
-            help=help_text,
-        )
-    ]
+    return invariant_input_violation(ctx, a, 0, help_text)
 
 
 def check_activation(ctx: OpContext, name: str) -> None:
@@ -199,9 +182,7 @@ ACT_OP = define(
     "act",
     "core",
     (tensor("x"), attr("fn", AttrKind.SYMBOL)),
-    dataclasses.replace(
-        PLAIN, elementwise=True, fields=True, weights=True, euclidean=ACT, ambient=True
-    ),
+    preset(PLAIN, "elementwise", "fields", "weights", "ambient", euclidean=ACT),
     "pointwise non-linearity, same type: only on invariant channels, on coordinates the group "
     "permutes (`regular`; `vector`, `tensor(k)` of `S(n)`, `A(n)`), or odd `fn` (`tanh`, "
     "`identity`) on sign representations (pseudoscalars under O(n)): `GEO402`",

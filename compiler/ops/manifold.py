@@ -16,13 +16,12 @@ unit sphere (nGPT).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
 from geoc.groups import Rotations
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
-from geoc.ops.core import joint_axes
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
+from geoc.ops.core import joint_axes, positive
 from geoc.ops.euclidean import MANIFOLD_NAMES as NAMES
 from geoc.ops.graph import reduced_axes
 from geoc.ops.layers import check_activation
@@ -38,12 +37,10 @@ L, P, U, SPD, SYM = (
 #: Manifolds a user writes in `manifold=` and their exp/log maps at the origin.
 EXP_LOG_MANIFOLDS = (L, P, SPD)
 #: Manifold operators act on each element's point: not on fields or weight spaces.
-MANIFOLD_TRAITS = dataclasses.replace(
-    PLAIN,
-)
+MANIFOLD_TRAITS = PLAIN
 #: Learned maps in fixed coordinates (with a `bias=` attribute where they have one).
-LEARNED_TRAITS = dataclasses.replace(MANIFOLD_TRAITS, learned=True)
-_LEARNED_BIAS = dataclasses.replace(LEARNED_TRAITS, bias=True)
+LEARNED_TRAITS = preset(MANIFOLD_TRAITS, "learned")
+_LEARNED_BIAS = preset(LEARNED_TRAITS, "bias")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,13 +106,6 @@ def tangent_type(atom: Atom, mul: int, rotated: bool) -> FeatureType:
     if rotated:
         return FeatureType((Term(mul, VECTOR),))
     return scalars(mul * n)
-
-
-def positive(ctx: OpContext, name: str, value: float, example: str) -> None:
-    if not value > 0:
-        raise ctx.error(
-            "GEO324", f"`{name}` must be positive, got {value!r}", label=repr(value), help=example
-        )
 
 
 def learned_map_breaks_rotations(
@@ -238,31 +228,6 @@ LORENTZ_LINEAR = define(
     "`lorentz(out, k)`: the fully hyperbolic linear layer (Chen et al. 2022, Eq. 3), `act` "
     "applied to `x` first; one `lorentz` point (`GEO322`, `GEO323`); under rotations `GEO410`",
 )
-LORENTZ_ACT = define(
-    "lorentz_act",
-    "manifold",
-    (tensor("x"), attr("fn", AttrKind.SYMBOL)),
-    MANIFOLD_TRAITS,
-    "same type: `fn` on the space coordinates, time recomputed (Bdeir et al. 2024); under "
-    "rotations `GEO410`",
-)
-LORENTZ_MLR = define(
-    "lorentz_mlr",
-    "manifold",
-    (tensor("x"), attr("classes", AttrKind.INT)),
-    LEARNED_TRAITS,
-    "`classes x scalar`: Lorentz multinomial logistic regression (Bdeir et al. 2024); under "
-    "rotations `GEO410`",
-)
-LORENTZ_CENTROID = define(
-    "lorentz_centroid",
-    "manifold",
-    (tensor("x"), attr("over", AttrKind.SYMBOL, None), attr("into", AttrKind.SYMBOL, None)),
-    dataclasses.replace(MANIFOLD_TRAITS, commutes_gather=False),
-    "the Lorentzian centroid (Law et al. 2019) of the copies of `x` (`over` omitted), pooled "
-    "`over` an axis, or `over=edges, into=nodes` onto `dst` (a node without incoming edges gets "
-    "the origin); axes as for `sum` (`GEO203`)",
-)
 
 
 @typing_rule(LORENTZ_LINEAR)
@@ -271,10 +236,20 @@ def _infer_point_linear(
 ) -> tuple[FeatureType, ...]:
     (x,) = types
     atom = single_point(ctx, x.with_axes(()), _POINT_MANIFOLD[ctx.op])
-    positive(ctx, "out", attrs["out"], f"e.g. `{ctx.op}(x, 16)`")
+    positive(ctx, "GEO324", "out", attrs["out"], f"e.g. `{ctx.op}(x, 16)`")
     check_activation(ctx, attrs["act"])
     out = Atom(atom.kind, (attrs["out"],), curvature=atom.curvature)
     return (FeatureType((Term(1, out),), x.axes),)
+
+
+LORENTZ_ACT = define(
+    "lorentz_act",
+    "manifold",
+    (tensor("x"), attr("fn", AttrKind.SYMBOL)),
+    MANIFOLD_TRAITS,
+    "same type: `fn` on the space coordinates, time recomputed (Bdeir et al. 2024); under "
+    "rotations `GEO410`",
+)
 
 
 @typing_rule(LORENTZ_ACT)
@@ -287,13 +262,23 @@ def _infer_lorentz_act(
     return (x,)
 
 
+LORENTZ_MLR = define(
+    "lorentz_mlr",
+    "manifold",
+    (tensor("x"), attr("classes", AttrKind.INT)),
+    LEARNED_TRAITS,
+    "`classes x scalar`: Lorentz multinomial logistic regression (Bdeir et al. 2024); under "
+    "rotations `GEO410`",
+)
+
+
 @typing_rule(LORENTZ_MLR)
 def _infer_mlr(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
     (x,) = types
     single_point(ctx, x.with_axes(()), _POINT_MANIFOLD[ctx.op])
-    positive(ctx, "classes", attrs["classes"], f"e.g. `{ctx.op}(z, 10)`")
+    positive(ctx, "GEO324", "classes", attrs["classes"], f"e.g. `{ctx.op}(z, 10)`")
     return (scalars(attrs["classes"], x.axes),)
 
 
@@ -302,6 +287,17 @@ _POINT_MANIFOLD = {
     **dict.fromkeys(("lorentz_linear", "lorentz_mlr"), (L,)),
     **dict.fromkeys(("mobius_linear", "poincare_mlr"), (P,)),
 }
+
+
+LORENTZ_CENTROID = define(
+    "lorentz_centroid",
+    "manifold",
+    (tensor("x"), attr("over", AttrKind.SYMBOL, None), attr("into", AttrKind.SYMBOL, None)),
+    preset(MANIFOLD_TRAITS, commutes_gather=False),
+    "the Lorentzian centroid (Law et al. 2019) of the copies of `x` (`over` omitted), pooled "
+    "`over` an axis, or `over=edges, into=nodes` onto `dst` (a node without incoming edges gets "
+    "the origin); axes as for `sum` (`GEO203`)",
+)
 
 
 @typing_rule(LORENTZ_CENTROID)
@@ -335,6 +331,9 @@ MOBIUS_LINEAR = define(
     "`poincare(out, c)`: `act⊗(M ⊗ x ⊕ b)` (Ganea et al. 2018), `b` a point of the ball; one "
     "`poincare` point; under rotations `GEO410`",
 )
+typing_rule(MOBIUS_LINEAR)(_infer_point_linear)
+
+
 MOBIUS_ADD = define(
     "mobius_add",
     "manifold",
@@ -343,31 +342,14 @@ MOBIUS_ADD = define(
     "Möbius addition `a ⊕ b` in the Poincaré ball (Ganea et al. 2018), the type of `a` on the "
     "joint axes; both on the same ball (`GEO323`)",
 )
-POINCARE_MLR = define(
-    "poincare_mlr",
-    "manifold",
-    (tensor("x"), attr("classes", AttrKind.INT)),
-    LEARNED_TRAITS,
-    "`classes x scalar`: hyperbolic multinomial logistic regression (Ganea et al. 2018, Eq. "
-    "25); under rotations `GEO410`",
-)
-
-
-contract(LORENTZ_LINEAR, LORENTZ_ACT, LORENTZ_MLR, MOBIUS_LINEAR, POINCARE_MLR)(
-    learned_map_breaks_rotations
-)
-typing_rule(MOBIUS_LINEAR)(_infer_point_linear)
-typing_rule(POINCARE_MLR)(_infer_mlr)
 
 
 @typing_rule(MOBIUS_ADD)
 def _infer_mobius_add(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    a, b = types
     axes = joint_axes(ctx, types)
-    first = one_manifold(ctx, a.with_axes(()), (P,), arg=0)
-    second = one_manifold(ctx, b.with_axes(()), (P,), arg=1)
+    first, second = (one_manifold(ctx, t.with_axes(()), (P,), i) for i, t in enumerate(types))
     if first != second:
         raise ctx.error(
             "GEO323",
@@ -377,6 +359,22 @@ def _infer_mobius_add(
             help="map both onto the same `poincare(n, c)` first",
         )
     return (FeatureType((first,), axes),)
+
+
+POINCARE_MLR = define(
+    "poincare_mlr",
+    "manifold",
+    (tensor("x"), attr("classes", AttrKind.INT)),
+    LEARNED_TRAITS,
+    "`classes x scalar`: hyperbolic multinomial logistic regression (Ganea et al. 2018, Eq. "
+    "25); under rotations `GEO410`",
+)
+typing_rule(POINCARE_MLR)(_infer_mlr)
+
+
+contract(LORENTZ_LINEAR, LORENTZ_ACT, LORENTZ_MLR, MOBIUS_LINEAR, POINCARE_MLR)(
+    learned_map_breaks_rotations
+)
 
 
 # ---------------------------------------------------------------------------------------------

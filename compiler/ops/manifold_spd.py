@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from geoc.ops import AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops.core import positive
 from geoc.ops.manifold import (
     LEARNED_TRAITS,
     MANIFOLD_TRAITS,
@@ -15,7 +16,6 @@ from geoc.ops.manifold import (
     SYM,
     learned_map_breaks_rotations,
     one_manifold,
-    positive,
 )
 from geoc.types import Atom, FeatureType, Term, scalars
 
@@ -26,29 +26,6 @@ BIMAP = define(
     LEARNED_TRAITS,
     "`spd(out)` per copy: SPDNet's BiMap `Wᵀ X W`, `W` with orthonormal columns (Stiefel); "
     "`1 <= out <= n` (`GEO324`); under rotations `GEO410` (not congruence-equivariant)",
-)
-REEIG = define(
-    "reeig",
-    "manifold",
-    (tensor("x"), attr("eps", AttrKind.FLOAT, 1e-4)),
-    MANIFOLD_TRAITS,
-    "same type: SPDNet's ReEig `U max(Σ, eps) Uᵀ`; `eps > 0` (`GEO324`); congruence-equivariant",
-)
-LOGEIG = define(
-    "logeig",
-    "manifold",
-    (tensor("x"),),
-    MANIFOLD_TRAITS,
-    "`sym(n)` per copy: SPDNet's LogEig `U log(Σ) Uᵀ`, the matrix logarithm; "
-    "congruence-equivariant",
-)
-EIGVALS = define(
-    "eigvals",
-    "manifold",
-    (tensor("x"),),
-    MANIFOLD_TRAITS,
-    "`n x scalar` per copy: the eigenvalues (ascending) of an `spd` or `sym` value, invariants "
-    "of congruence",
 )
 
 
@@ -70,14 +47,33 @@ def _infer_bimap(
     return (FeatureType((Term(term.mul, Atom(SPD, (out,))),), x.axes),)
 
 
+REEIG = define(
+    "reeig",
+    "manifold",
+    (tensor("x"), attr("eps", AttrKind.FLOAT, 1e-4)),
+    MANIFOLD_TRAITS,
+    "same type: SPDNet's ReEig `U max(Σ, eps) Uᵀ`; `eps > 0` (`GEO324`); congruence-equivariant",
+)
+
+
 @typing_rule(REEIG)
 def _infer_reeig(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
     (x,) = types
     one_manifold(ctx, x.with_axes(()), (SPD,))
-    positive(ctx, "eps", attrs["eps"], "e.g. `reeig(x, eps=1e-4)`")
+    positive(ctx, "GEO324", "eps", attrs["eps"], "e.g. `reeig(x, eps=1e-4)`")
     return (x,)
+
+
+LOGEIG = define(
+    "logeig",
+    "manifold",
+    (tensor("x"),),
+    MANIFOLD_TRAITS,
+    "`sym(n)` per copy: SPDNet's LogEig `U log(Σ) Uᵀ`, the matrix logarithm; "
+    "congruence-equivariant",
+)
 
 
 @typing_rule(LOGEIG)
@@ -87,6 +83,16 @@ def _infer_logeig(
     (x,) = types
     term = one_manifold(ctx, x.with_axes(()), (SPD,))
     return (FeatureType((Term(term.mul, Atom(SYM, term.atom.args)),), x.axes),)
+
+
+EIGVALS = define(
+    "eigvals",
+    "manifold",
+    (tensor("x"),),
+    MANIFOLD_TRAITS,
+    "`n x scalar` per copy: the eigenvalues (ascending) of an `spd` or `sym` value, invariants "
+    "of congruence",
+)
 
 
 @typing_rule(EIGVALS)

@@ -18,16 +18,15 @@ see every irrep as even, so ``1o x 1o -> 1o`` is the cross product there.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from geoc.diagnostics import Diagnostic
+from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS
 from geoc.groups import Group, Rotations
 from geoc.o3 import MulIrrep, irrep_product
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
-from geoc.ops.core import joint_axes, not_invariant
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
+from geoc.ops.core import axes_text, invariant_input_violation, joint_axes, positive
 from geoc.ops.euclidean import INVARIANT, LAYER
 from geoc.types import Atom, AtomKind, FeatureType, Term, irrep, scalars
 
@@ -112,25 +111,20 @@ def _not_an_irrep(op: str, atom: Atom) -> tuple[str, str]:
     )
 
 
-def _axes(axes: tuple[str, ...]) -> str:
-    return ", ".join(axes) if axes else "no axis"
-
-
 def _check_out_axes(ctx: OpContext, out: FeatureType, axes: tuple[str, ...]) -> None:
     if out.axes and out.axes != axes:
         raise ctx.error(
             "GEO305",
-            f"`{ctx.op}` gives a value over {_axes(axes)}, not over {_axes(out.axes)}",
+            f"`{ctx.op}` gives a value over {axes_text(axes)}, not over {axes_text(out.axes)}",
             label=str(out),
             help="write the output type without `over`",
         )
 
 
-def _positive(ctx: OpContext, name: str, value: float, example: str) -> None:
-    if not value > 0:
-        raise ctx.error(
-            "GEO302", f"`{name}` must be positive, got {value!r}", label=repr(value), help=example
-        )
+def _takes(ctx: OpContext, what: str, value: FeatureType, arg: int, fix: str) -> GeoError:
+    """GEO300: argument ``arg`` is not the value the operator takes (``what``)."""
+    message = f"`{ctx.op}` takes {what}, not `{value.with_axes(())}`"
+    return ctx.error("GEO300", message, arg=arg, label=str(value), help=fix)
 
 
 def _unreachable(
@@ -175,7 +169,7 @@ def _products(
     }
 
 
-IRREP_TRAITS = dataclasses.replace(PLAIN, euclidean=INVARIANT)
+IRREP_TRAITS = preset(PLAIN, euclidean=INVARIANT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,13 +197,8 @@ def _infer_spherical_harmonics(
         )
     irreps = _irreps(ctx, v, 0)
     if v.copies != 1 or irreps[0][1] != 1:
-        raise ctx.error(
-            "GEO300",
-            f"`spherical_harmonics` takes one vector (`vector` or `1o`), not `{v.with_axes(())}`",
-            arg=0,
-            label=str(v),
-            help="pass an edge vector such as `pos[dst] - pos[src]`",
-        )
+        fix = "pass an edge vector such as `pos[dst] - pos[src]`"
+        raise _takes(ctx, "one vector (`vector` or `1o`)", v, 0, fix)
     parity = -v.terms[0].atom.sign  # a vector (1o) gives (-1)^l, a pseudovector (1e) +1
     terms = tuple(Term(1, irrep(l, parity**l)) for l in range(lmax + 1))
     return (FeatureType(terms, v.axes),)
@@ -231,39 +220,17 @@ def _infer_radial_basis(
 ) -> tuple[FeatureType, ...]:
     (d,) = types
     if d.copies != 1 or ctx.group.type_dim(d) != 1:
-        raise ctx.error(
-            "GEO300",
-            f"`radial_basis` takes one scalar (a distance), not `{d.with_axes(())}`",
-            arg=0,
-            label=str(d),
-            help="pass an edge length such as `norm(pos[dst] - pos[src])`",
-        )
+        fix = "pass an edge length such as `norm(pos[dst] - pos[src])`"
+        raise _takes(ctx, "one scalar (a distance)", d, 0, fix)
     if attrs["n"] < 1:
         raise ctx.error("GEO302", f"`n` must be >= 1, got {attrs['n']}", help="e.g. `n=8`")
-    _positive(ctx, "cutoff", attrs["cutoff"], "e.g. `cutoff=5.0`")
+    positive(ctx, "GEO302", "cutoff", attrs["cutoff"], "e.g. `cutoff=5.0`")
     return (scalars(attrs["n"], d.axes),)
-
-
-def _invariant_contract(
-    ctx: OpContext, value: FeatureType, arg: int, help: str
-) -> list[Diagnostic]:
-    moving = not_invariant(ctx, value)
-    if not moving:
-        return []
-    return [
-        ctx.diagnostic(
-            "GEO401",
-            f"`{ctx.op}` needs an invariant input, but it is `{value}` under {ctx.group}",
-            arg=arg,
-            label=str(value),
-            help=help,
-        )
-    ]
 
 
 @contract(RADIAL_BASIS)
 def _radial_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
-    return _invariant_contract(ctx, types[0], 0, "feed a distance, e.g. `norm(r)`")
+    return invariant_input_violation(ctx, types[0], 0, "feed a distance, e.g. `norm(r)`")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,7 +246,7 @@ TENSOR_PRODUCT = define(
         attr("out", AttrKind.TYPE),
         attr("mode", AttrKind.SYMBOL, "full", choices=TP_MODES),
     ),
-    dataclasses.replace(IRREP_TRAITS, euclidean=LAYER, learned=True, linear_in=("a", "b")),
+    preset(IRREP_TRAITS, "learned", euclidean=LAYER, linear_in=("a", "b")),
     "`out` on the joint axes: e3nn's Clebsch-Gordan tensor product with learned path weights "
     "(`full`: every allowed path; `channelwise`: e3nn's uvu); an irrep of `out` unreachable by "
     "the selection rules is `GEO403`",
@@ -361,9 +328,7 @@ TP_CONV = define(
         attr("hidden", AttrKind.INT, 64),
         attr("algorithm", AttrKind.SYMBOL, "auto", choices=TP_CONV_ALGORITHMS),
     ),
-    dataclasses.replace(
-        IRREP_TRAITS, euclidean=LAYER, learned=True, commutes_gather=False, bias=True
-    ),
+    preset(IRREP_TRAITS, "learned", "bias", euclidean=LAYER, commutes_gather=False),
     "`out` over nodes: NequIP's convolution, the channelwise tensor product of `h[src]` and "
     "`sh` with weights `mlp(w)`, summed into `dst`, then `linear` to `out` (`h` over nodes, `sh` "
     "and `w` over edges, `GEO305`; `w` invariant, `GEO401`; `out` reachable, `GEO403`)",
@@ -381,13 +346,8 @@ def _infer_tp_conv(
     _irreps(ctx, h, 0)
     _irreps(ctx, out, None)
     if any(mul != 1 for mul, _, _ in _irreps(ctx, sh, 1)):
-        raise ctx.error(
-            "GEO300",
-            f"`tp_conv` takes one copy of each irrep of `sh`, not `{sh.with_axes(())}`",
-            arg=1,
-            label=str(sh),
-            help="pass spherical harmonics, e.g. `spherical_harmonics(r, lmax=2)`",
-        )
+        fix = "pass spherical harmonics, e.g. `spherical_harmonics(r, lmax=2)`"
+        raise _takes(ctx, "one copy of each irrep of `sh`", sh, 1, fix)
     if attrs["hidden"] < 1:
         raise ctx.error(
             "GEO302", f"`hidden` must be >= 1, got {attrs['hidden']}", help="e.g. `hidden=64`"
@@ -412,7 +372,7 @@ def _check_conv_axes(ctx: OpContext, types: Sequence[FeatureType]) -> str:
             raise ctx.error(
                 "GEO305",
                 f"`tp_conv` takes {('h', 'sh', 'w')[index]} over {axis}, not over "
-                f"{_axes(ftype.axes)}",
+                f"{axes_text(ftype.axes)}",
                 arg=index,
                 label=str(ftype),
                 help="`tp_conv(h over nodes, sh over edges, w over edges, out=...)`",
@@ -425,7 +385,9 @@ def _tp_conv_contract(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> list[Diagnostic]:
     h, sh, w = types
-    found = _invariant_contract(ctx, w, 2, "feed invariants, e.g. `radial_basis(norm(r), ...)`")
+    found = invariant_input_violation(
+        ctx, w, 2, "feed invariants, e.g. `radial_basis(norm(r), ...)`"
+    )
     reachable = _products(kernel_irreps(h, ctx.group), kernel_irreps(sh, ctx.group))
     sources = f"`{h.with_axes(())}` x `{sh.with_axes(())}`"
     return found + _unreachable(ctx, attrs["out"], reachable, sources)

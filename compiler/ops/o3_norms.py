@@ -3,11 +3,10 @@ equivariant `layer_norm` (the rest of the family is in :mod:`geoc.ops.o3`)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
-from geoc.ops import AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops import AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.ops.core import point_violation
 from geoc.ops.euclidean import ACT
 from geoc.ops.layers import ACTIVATIONS
@@ -40,7 +39,7 @@ def even_scalar_count(ftype: FeatureType) -> int:
     return sum(t.mul for t in ftype.terms if scalar_parity(t.atom) == 1)
 
 
-_NONLINEAR = dataclasses.replace(IRREP_TRAITS, euclidean=ACT)
+_NONLINEAR = preset(IRREP_TRAITS, euclidean=ACT)
 GATE = define(
     "gate",
     "o3",
@@ -76,7 +75,7 @@ NORM_ACT = define(
     "norm_act",
     "o3",
     (tensor("x"), attr("act", AttrKind.SYMBOL, "silu")),
-    dataclasses.replace(_NONLINEAR, learned=True, bias=True),
+    preset(_NONLINEAR, "learned", "bias"),
     "same type: even scalars through `act`; every other copy `v` becomes `v act(|v| + b) / |v|` "
     "(0 at `v = 0`), one learned `b` per copy; points: `GEO404`",
 )
@@ -84,7 +83,7 @@ LAYER_NORM = define(
     "layer_norm",
     "o3",
     (tensor("x"),),
-    dataclasses.replace(_NONLINEAR, learned=True, bias=True),
+    preset(_NONLINEAR, "learned", "bias"),
     "same type: even scalars centred and divided by their RMS, each other atom type by the RMS "
     "of its copies' norms, then a learned scale per copy and shift per even scalar; points: "
     "`GEO404`",

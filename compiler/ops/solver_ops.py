@@ -20,7 +20,6 @@ Where a dense basis would be huge, S(n) and O(n)-type groups apply their closed 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import operator
 from collections.abc import Sequence
@@ -31,8 +30,8 @@ import numpy as np
 from geoc import solver
 from geoc.diagnostics import Diagnostic
 from geoc.groups import MATRIX_ATOMS, SOLVER_ATOMS, Group
-from geoc.ops import PLAIN, OpContext, define, tensor, typing_rule
-from geoc.ops.core import copies, joint_axes
+from geoc.ops import PLAIN, OpContext, define, preset, tensor, typing_rule
+from geoc.ops.core import copies, different_reps, joint_axes
 from geoc.types import SCALAR, Atom, AtomKind, FeatureType, Term
 
 #: A pair of terms whose dense maps would hold more entries (d_out * d_in) uses a closed form.
@@ -187,7 +186,7 @@ MDOT = define(
     "mdot",
     "solver",
     (tensor("a"), tensor("b")),
-    dataclasses.replace(PLAIN, linear_in=("a", "b")),
+    preset(PLAIN, linear_in=("a", "b")),
     "one scalar per copy: `a^T M b` with the group's invariant form M (the Minkowski metric η of "
     "`Lorentz(n)`, J of `Sp(n)`, the identity for orthogonal groups; its k-th Kronecker power on "
     "`tensor(k)`); the same representation on both sides, of `scalar`, `vector`, `tensor(k)`, "
@@ -212,12 +211,6 @@ def _infer_mdot(
                 help="for O(3) irreps or pseudovectors use `dot(a, b)`",
             )
     if copies(a) != copies(b):
-        raise ctx.error(
-            "GEO300",
-            f"`mdot` needs the same representation on both sides: `{a.with_axes(())}` and "
-            f"`{b.with_axes(())}`",
-            arg=1,
-            label=str(b.with_axes(())),
-            help="map one side with `linear(x, T)` first",
-        )
+        fix = "map one side with `linear(x, T)` first"
+        raise different_reps(ctx, "GEO300", (a, b), ("mdot", "and"), fix)
     return (FeatureType((Term(a.copies, SCALAR),), axes),)

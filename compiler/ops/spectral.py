@@ -18,7 +18,6 @@ grid points. Which symmetries hold, and how exactly on the discrete grid:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,7 +32,7 @@ from geoc.domains.grid import (
     rotates_grid,
 )
 from geoc.groups import Rotations
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.types import FeatureType
 
 #: What each spectral operator needs its input to be over.
@@ -45,13 +44,15 @@ SFNO_FILTERS = ("degree", "degree_order")
 # Typing rules
 
 #: Spectral layers take fields channel-first and are linear in them.
-_SPECTRAL = dataclasses.replace(
-    PLAIN, fields=True, channel_first=True, learned=True, linear_in=("z",), commutes_gather=False
+_SPECTRAL = preset(
+    PLAIN, "fields", "channel_first", "learned", linear_in=("z",), commutes_gather=False
 )
-_TRANSFORM = dataclasses.replace(_SPECTRAL, learned=False)
+_TRANSFORM = preset(_SPECTRAL, learned=False)
 
 
-def _input_over(ctx: OpContext, ftype: FeatureType) -> None:
+def _input_over(ctx: OpContext, types: Sequence[FeatureType]) -> FeatureType:
+    """The one input, over the grid the operator needs (GEO312 otherwise)."""
+    (ftype,) = types
     want = _NEEDS[ctx.op]
     if ftype.axes != (want,):
         other = {TORUS: "sfno_conv", SPHERE: "spectral_conv"}
@@ -67,6 +68,7 @@ def _input_over(ctx: OpContext, ftype: FeatureType) -> None:
             label=str(ftype),
             help=hint,
         )
+    return ftype
 
 
 def _out_type(ctx: OpContext, source: FeatureType, out: FeatureType) -> FeatureType:
@@ -117,8 +119,7 @@ SPECTRAL_CONV = define(
 def _infer_spectral_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    (z,) = types
-    _input_over(ctx, z)
+    z = _input_over(ctx, types)
     _modes(ctx, attrs["modes"], ctx.domain.grid)
     return (_out_type(ctx, z, attrs["out"]),)
 
@@ -156,8 +157,7 @@ SHT = define(
 def _infer_sht(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    (z,) = types
-    _input_over(ctx, z)
+    z = _input_over(ctx, types)
     sphere_bandwidth(ctx, attrs["lmax"])
     return (z.with_axes((SPECTRUM_AXIS,)),)
 
@@ -166,7 +166,7 @@ ISHT = define(
     "isht",
     "spectral",
     (tensor("c"),),
-    dataclasses.replace(_TRANSFORM, spectra=True, linear_in=("c",)),
+    preset(_TRANSFORM, "spectra", linear_in=("c",)),
     "back over `sphere`: the inverse transform of coefficients over `spectrum` (`GEO312`)",
 )
 
@@ -175,8 +175,7 @@ ISHT = define(
 def _infer_isht(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    (c,) = types
-    _input_over(ctx, c)
+    c = _input_over(ctx, types)
     return (c.with_axes((SPHERE,)),)
 
 
@@ -200,8 +199,7 @@ SFNO_CONV = define(
 def _infer_sfno_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    (z,) = types
-    _input_over(ctx, z)
+    z = _input_over(ctx, types)
     sphere_bandwidth(ctx, attrs["lmax"])
     return (_out_type(ctx, z, attrs["out"]),)
 

@@ -1,7 +1,7 @@
 """Operator traits: the properties that checks and passes read, declared on each operator.
 
 Every field is required, so an operator states each property and none is forgotten; a family
-writes a few presets and varies them with :func:`dataclasses.replace`.
+writes a few presets with :func:`preset`, naming the flags each turns on.
 
     >>> from geoc.ops import lookup
     >>> lookup("act").traits.elementwise, lookup("act").traits.learned
@@ -10,9 +10,10 @@ writes a few presets and varies them with :func:`dataclasses.replace`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from geoc.types import AtomKind
 
@@ -69,22 +70,21 @@ class Traits:
     bias: bool
 
 
+#: The yes-or-no traits (the ``bool`` fields); a preset names the ones it turns on.
+FLAGS = tuple(f.name for f in dataclasses.fields(Traits) if f.type == "bool")
+
+
+def preset(base: Traits, *on: str, **values: Any) -> Traits:
+    """``base`` with the flags ``on`` turned on and the other fields in ``values`` set:
+    ``preset(PLAIN, "learned", linear_in=("x",))``."""
+    return dataclasses.replace(base, **dict.fromkeys(on, True), **values)
+
+
 #: What the family presets start from: a map of each element on its own, of plain values only
 #: (no fields, coefficients or weight spaces), without parameters.
-PLAIN = Traits(
-    elementwise=False,
-    fields=False,
-    spectra=False,
-    weights=False,
-    euclidean=None,
-    ambient=False,
-    channel_first=False,
-    channel_last_when=None,
-    learned=False,
-    linear_in=(),
-    commutes_gather=True,
-    commutes_scatter=False,
-    bias=False,
+PLAIN = preset(
+    Traits(**dict.fromkeys(FLAGS, False), euclidean=None, channel_last_when=None, linear_in=()),
+    "commutes_gather",
 )
 
-__all__ = ["PLAIN", "CallPredicate", "EuclideanOnly", "Traits"]
+__all__ = ["FLAGS", "PLAIN", "CallPredicate", "EuclideanOnly", "Traits", "preset"]

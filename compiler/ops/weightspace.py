@@ -30,7 +30,6 @@ channel of each block).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ import numpy as np
 
 from geoc.domains import HIDDEN_AXIS, WEIGHTS_AXIS, Domain, DomainKind
 from geoc.domains.weightspace import check_scalar_channels, is_weight_value
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, tensor, typing_rule
+from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.types import FeatureType, scalars
 
 POOL_REDUCTIONS = ("mean", "sum", "max")
@@ -203,7 +202,7 @@ def _subset(items: tuple[int, ...], chosen: tuple[bool, ...]) -> tuple[int, ...]
 # Typing rules
 
 #: DWSNet layers: on weight-space values only.
-_DWS = dataclasses.replace(PLAIN, weights=True, linear_in=("x",), commutes_gather=False)
+_DWS = preset(PLAIN, "weights", linear_in=("x",), commutes_gather=False)
 
 
 def _weights_input(ctx: OpContext, ftype: FeatureType) -> WeightSpace:
@@ -224,7 +223,7 @@ DWS_LINEAR = define(
     "dws_linear",
     "weightspace",
     (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
-    dataclasses.replace(_DWS, learned=True, bias=True),
+    preset(_DWS, "learned", "bias"),
     "`out` over `weights` (scalar channels, `GEO340`): DWSNet's layer, every linear map that "
     "commutes with the hidden-neuron permutations (Navon et al. 2023), as means, one matrix per "
     "set of kept layers, broadcasts; the bias is the invariant part; input over `weights` of a "
@@ -262,15 +261,6 @@ DWS_POOL = define(
 )
 
 
-@typing_rule(DWS_POOL)
-def _infer_dws_pool(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    (x,) = types
-    space = _weights_input(ctx, x)
-    return (scalars(space.invariant_width * x.copies),)
-
-
 DWS_FLATTEN = define(
     "dws_flatten",
     "weightspace",
@@ -281,13 +271,17 @@ DWS_FLATTEN = define(
 )
 
 
-@typing_rule(DWS_FLATTEN)
-def _infer_dws_flatten(
+#: How many scalars per copy each readout gives: the invariant entries, or every entry.
+_READOUT_WIDTH = {DWS_POOL: "invariant_width", DWS_FLATTEN: "size"}
+
+
+@typing_rule(DWS_POOL, DWS_FLATTEN)
+def _infer_readout(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
     (x,) = types
     space = _weights_input(ctx, x)
-    return (scalars(space.size * x.copies),)
+    return (scalars(getattr(space, _READOUT_WIDTH[ctx.op]) * x.copies),)
 
 
 @contract(DWS_FLATTEN)
