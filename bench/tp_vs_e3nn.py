@@ -4,6 +4,7 @@
     python bench/tp_vs_e3nn.py --device cuda      # e3nn modes that fail there are skipped
     python bench/tp_vs_e3nn.py --no-tp-conv       # without the tp_conv rows
     python bench/tp_vs_e3nn.py --json tp.json     # the rows as JSON too
+    python bench/tp_vs_e3nn.py --e3nn-modes       # geoc's rows only (bench/ab.py)
 
 One run times, for each irreps case of issue 4 (lmax 2 and lmax 4), geoc's kernel
 (``runtime_tp.tensor_product`` with a ``full`` plan, eager PyTorch) and e3nn 0.6.0 in each of
@@ -117,8 +118,10 @@ def fwd_bwd(module: torch.nn.Module, x1: torch.Tensor, x2: torch.Tensor, g: torc
     return run
 
 
-def measure_case(name: str, device: torch.device, batch: int, rounds: int) -> list[Row]:
-    """geoc and every e3nn mode that runs on ``device``, for one irreps case."""
+def measure_case(
+    name: str, device: torch.device, batch: int, rounds: int, modes: tuple[str, ...] = E3NN_MODES
+) -> list[Row]:
+    """geoc and each e3nn mode of ``modes`` that runs on ``device``, for one irreps case."""
     case = CASES[name]
     plan = plan_tensor_product(*(parse(t) for t in case), "full")
     gen = torch.Generator().manual_seed(0)
@@ -129,7 +132,7 @@ def measure_case(name: str, device: torch.device, batch: int, rounds: int) -> li
     modules: dict[str, torch.nn.Module] = {"geoc": GeocTP(plan, weight).to(device)}
     notes: dict[str, str] = {}
     expected = modules["geoc"](x1, x2).detach()
-    for mode in E3NN_MODES:
+    for mode in modes:
         impl = f"e3nn {mode}"
         try:
             module = e3nn_module(case, mode).to(device)
@@ -206,6 +209,10 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--no-tp-conv", action="store_true", help="skip the tp_conv rows")
     parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
+    parser.add_argument(
+        "--e3nn-modes", nargs="*", default=list(E3NN_MODES), choices=E3NN_MODES,
+        help="the e3nn contenders (none: geoc's rows only, e.g. to compare two checkouts)",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -221,7 +228,7 @@ def main() -> None:
     print(f"dense float32 matmul: {peak / 1e9:.0f} GFLOP/s; times: median (best) of {args.rounds}")
     rows = []
     for name in args.cases:
-        rows += measure_case(name, device, args.batch, args.rounds)
+        rows += measure_case(name, device, args.batch, args.rounds, tuple(args.e3nn_modes))
     if not args.no_tp_conv:
         rows += tp_conv_rows(device, args.threads)
     print_table(rows, peak)
