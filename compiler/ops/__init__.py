@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
+import importlib
+import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -215,21 +218,12 @@ def syntax_op(symbol: str, tensors: int) -> OpDef:
     )
 
 
+@functools.cache
 def _load_families() -> None:
-    """Import every family module once (each registers its operators on import)."""
-    from geoc.ops import (  # noqa: F401
-        core,
-        gcnn,
-        graph,
-        layers,
-        manifold,
-        manifold_spd,
-        o3,
-        o3_norms,
-        solver_ops,
-        spectral,
-        weightspace,
-    )
+    """Import every module of this package once: each family registers its operators on import,
+    so a new family is a new module here, listed nowhere. Cached: ``lookup`` runs per node."""
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{module}")
 
 
 def tensor(name: str) -> Param:
