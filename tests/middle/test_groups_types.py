@@ -3,8 +3,11 @@ invariance, sign), and sampled group elements."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from cases import cases
 from helpers import assert_type_round_trips, type_error_codes
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,6 +26,8 @@ from geoc.types import (
     irrep,
     point,
 )
+
+HERE = Path(__file__).parent
 
 TYPES = [
     "scalar",
@@ -46,14 +51,7 @@ def test_type_text_round_trip(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "canonical"),
-    [
-        ("16x0e", "16x0e"),
-        ("0e", "1x0e"),
-        ("1 x vector", "vector"),
-        ("2 * 3 x scalar", "6 x scalar"),
-        ("0 x vector + scalar", "scalar"),
-        ("vector over (nodes)", "vector over nodes"),
-    ],
+    cases(HERE / "test_groups_types.cases", "type_text_is_canonical"),
 )
 def test_type_text_is_canonical(text: str, canonical: str) -> None:
     assert str(FeatureType.parse(text)) == canonical

@@ -5,8 +5,11 @@ with a help line naming the manifold operation; learned maps under rotations are
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from cases import cases
 from helpers import assert_fails_at, assert_type_round_trips, checked_type, type_error_codes
 
 from geoc.diagnostics import GeoError
@@ -14,6 +17,8 @@ from geoc.groups import Group, GroupElement, random_rotation
 from geoc.ops import REGISTRY, lookup
 from geoc.pipeline import frontend
 from geoc.types import AtomKind, FeatureType, lorentz, poincare
+
+HERE = Path(__file__).parent
 
 SET = "S(set)"
 DOMAIN = "set(set)"
@@ -139,37 +144,7 @@ def test_manifold_operators_are_registered() -> None:
 # ---------------------------------------------------------------------------------------------
 # Typing: good inputs
 
-GOOD = [
-    ("expmap0(h, manifold=lorentz(4, k=0.5))", "lorentz(4, k=0.5) over set"),
-    ("expmap0(linear(h, 2 x scalar), manifold=poincare(2, c=k))", "poincare(2, c=0.5) over set"),
-    ("expmap0(h, manifold=2 x poincare(2))", "2 x poincare(2, c=1.0) over set"),
-    ("logmap0(z)", "4 x scalar over set"),
-    ("logmap0(s)", "2 x sym(3) over set"),
-    ("expmap0(logmap0(s), manifold=2 x spd(3))", "2 x spd(3) over set"),
-    ("lorentz_linear(z, 8, act=relu)", "lorentz(8, k=0.5) over set"),
-    ("lorentz_linear(z, 2, bias=false)", "lorentz(2, k=0.5) over set"),
-    ("lorentz_act(z, tanh)", "lorentz(4, k=0.5) over set"),
-    ("lorentz_mlr(z, 5)", "5 x scalar over set"),
-    ("lorentz_centroid(z, over=set)", "lorentz(4, k=0.5)"),
-    ("lorentz_centroid(concat(z, z, z))", "lorentz(4, k=0.5) over set"),
-    ("mobius_linear(p, 5, act=tanh)", "poincare(5, c=2.0) over set"),
-    ("mobius_add(p, p)", "poincare(3, c=2.0) over set"),
-    ("poincare_mlr(q, 3)", "3 x scalar over set"),
-    ("bimap(s, 2)", "2 x spd(2) over set"),
-    ("reeig(s, eps=0.01)", "2 x spd(3) over set"),
-    ("logeig(s)", "2 x sym(3) over set"),
-    ("eigvals(s)", "6 x scalar over set"),
-    ("eigvals(logeig(s))", "6 x scalar over set"),
-    ("normalize(w)", "unit(3) over set"),
-    ("normalize(u)", "unit(3) over set"),
-    # unit vectors are read as coordinates by Euclidean operators
-    ("u - normalize(w)", "3 x scalar over set"),
-    ("normalize(u + 0.5 * (w - u))", "unit(3) over set"),
-    ("linear(u, 2 x scalar)", "2 x scalar over set"),
-    ("norm(u)", "scalar over set"),
-    ("mlp(eigvals(s), [4])", "4 x scalar over set"),
-    ("concat(z, h)", "lorentz(4, k=0.5) + 4 x scalar over set"),
-]
+GOOD = cases(HERE / "test_manifold_types.cases", "good")
 
 
 @pytest.mark.parametrize(("expr", "expected"), GOOD)
