@@ -9,7 +9,8 @@ The format, line by line:
 * ``[name]`` starts the section (table) ``name``; each name appears once in a file;
 * a blank line, or a line whose first non-blank character is ``#``, is ignored;
 * any other line is one case: its fields separated by `` | `` (space, bar, space), each field
-  stripped of the blanks around it. Every case of a section has as many fields as its first.
+  stripped of the blanks around it, except that the first keeps its leading blanks (a statement
+  of a spec body keeps its indentation). Every case of a section has as many fields as its first.
 
 A case before any section, a repeated section, a missing section or a case with the wrong number
 of fields raises `CasesError`, whose message names the file and the line. Torch-free: the front
@@ -32,8 +33,8 @@ def parse(text: str, source: str = "<cases>") -> dict[str, list[tuple[str, ...]]
     sections: dict[str, list[tuple[str, ...]]] = {}
     current: list[tuple[str, ...]] | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
+        line = raw.rstrip()
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
         where = f"{source}:{number}"
         if line.startswith("[") and line.endswith("]"):
@@ -44,7 +45,8 @@ def parse(text: str, source: str = "<cases>") -> dict[str, list[tuple[str, ...]]
             continue
         if current is None:
             raise CasesError(f"{where}: a case before any [section]")
-        fields = tuple(field.strip() for field in f" {line} ".split(SEPARATOR))
+        first, *rest = f"{line} ".split(SEPARATOR)
+        fields = (first.rstrip(), *(field.strip() for field in rest))
         if current and len(fields) != len(current[0]):
             raise CasesError(
                 f"{where}: {len(fields)} fields, the section's cases have {len(current[0])}"

@@ -15,24 +15,25 @@ dot(v, v) | 2 x scalar over nodes
   # an indented comment
 norm(x[dst] - x[src])  |  scalar over edges
 [codes]
-h + @v | GEO307 | 1
+    y = h + @v | GEO307 | 1
 """
 
 
 def test_sections_cases_and_fields() -> None:
+    """Comments and blank lines are skipped; the first field keeps its indentation."""
     assert parse(TEXT) == {
         "good": [
             ("dot(v, v)", "2 x scalar over nodes"),
             ("norm(x[dst] - x[src])", "scalar over edges"),
         ],
-        "codes": [("h + @v", "GEO307", "1")],
+        "codes": [("    y = h + @v", "GEO307", "1")],
     }
 
 
 def test_cases_reads_one_section_of_a_file(tmp_path: Path) -> None:
     path = tmp_path / "t.cases"
     path.write_text(TEXT, encoding="utf-8")
-    assert cases(path, "codes") == [("h + @v", "GEO307", "1")]
+    assert cases(path, "codes") == [("    y = h + @v", "GEO307", "1")]
     with pytest.raises(CasesError, match=r"t\.cases: no section \[bad\]"):
         cases(path, "bad")
 

@@ -67,45 +67,7 @@ def test_output_type_depends_on_group(expr: str, group: str, expected: str) -> N
 
 @pytest.mark.parametrize(
     ("body", "code"),
-    [
-        # representations and axes
-        ("    y = h + @v", "GEO307"),
-        ("    y = u - @x", "GEO307"),
-        ("    y = h + @h[src]", "GEO305"),
-        ("    y = concat(h, @x[src])", "GEO305"),
-        ("    y = @linear(h, 4 x scalar over edges)", "GEO305"),
-        ("    y = v * @mlp(h, [3])", "GEO300"),
-        ("    y = @mlp(h, [3]) * v", "GEO300"),
-        ("    y = dot(v, @h)", "GEO300"),
-        ("    y = dot(v, @concat(v, v))", "GEO300"),
-        ("    y = @ps * x", "GEO300"),
-        # compile-time values
-        ("    y = @act(h, foo)", "GEO302"),
-        ("    y = @mlp(h, [8], act=swishy)", "GEO302"),
-        ("    y = @mlp(h, [])", "GEO302"),
-        ("    y = mlp(h, @[1.5])", "GEO302"),
-        ("    y = linear(h, 4 x scalar, bias=@3)", "GEO302"),
-        ("    y = linear(h, @foo)", "GEO301"),
-        ("    y = linear(h, @h)", "GEO303"),
-        ("    y = linear(@4, 4 x scalar)", "GEO303"),
-        ("    y = @hidden + h", "GEO303"),
-        ("    y = h + @2 x scalar", "GEO303"),
-        # arity and keywords
-        ("    y = norm(h, @v)", "GEO304"),
-        ("    y = norm(h, @foo=1)", "GEO304"),
-        ("    y = @mlp(h)", "GEO304"),
-        ("    y = linear(h, 4 x scalar, @out=4 x scalar)", "GEO304"),
-        ("    y = @concat()", "GEO304"),
-        # names
-        ("    y = @linaer(h, 4 x scalar)", "GEO201"),
-        ("    y = @hh + h", "GEO200"),
-        ("    @a, b = linear(h, 4 x scalar)", "GEO308"),
-        ("    output w: 5 x scalar over nodes = @h", "GEO306"),
-        ("    output w: 4 x scalar = @h", "GEO306"),
-        # dimensions
-        ("    input p: @point(2) over nodes", "GEO309"),
-        ("    y = linear(h, @point(2))", "GEO309"),
-    ],
+    cases(HERE / "test_typing_core.cases", "core_error"),
 )
 def test_core_error(body: str, code: str) -> None:
     assert_error(body, code)

@@ -190,44 +190,7 @@ def test_good_types_under_rotations(expr: str, expected: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Typing: errors, each at its span
 
-BAD = [
-    # arithmetic and Euclidean layers on manifold values name the manifold operation
-    ("    y = @z + z", "GEO320"),
-    ("    y = @p - q", "GEO320"),
-    ("    y = 0.5 * @z", "GEO320"),
-    ("    y = -@s", "GEO320"),
-    ("    y = mean(@z, over=set)", "GEO320"),
-    ("    y = linear(@s, 2 x scalar)", "GEO321"),
-    ("    y = mlp(@z, [4])", "GEO321"),
-    ("    y = act(@p, relu)", "GEO321"),
-    ("    y = norm(@z)", "GEO321"),
-    # manifold operators on the wrong values
-    ("    y = @expmap0(h)", "GEO322"),
-    ("    y = expmap0(@z, manifold=lorentz(4))", "GEO322"),
-    ("    y = expmap0(@h, manifold=lorentz(3))", "GEO300"),
-    ("    y = @expmap0(h, manifold=unit(4))", "GEO322"),
-    ("    y = logmap0(@h)", "GEO322"),
-    ("    y = logmap0(@u)", "GEO322"),
-    ("    y = lorentz_linear(@p, 4)", "GEO322"),
-    ("    y = lorentz_linear(@concat(z, z), 4)", "GEO323"),
-    ("    y = @lorentz_linear(z, 0)", "GEO324"),
-    ("    y = @lorentz_linear(z, 4, act=bogus)", "GEO302"),
-    ("    y = lorentz_act(@h, relu)", "GEO322"),
-    ("    y = lorentz_mlr(@s, 3)", "GEO322"),
-    ("    y = lorentz_centroid(@p)", "GEO322"),
-    ("    y = lorentz_centroid(@concat(z, h))", "GEO322"),
-    ("    y = lorentz_centroid(@z, over=edges)", "GEO203"),
-    ("    y = mobius_linear(@z, 4)", "GEO322"),
-    ("    y = mobius_add(p, @q)", "GEO323"),
-    ("    y = mobius_add(p, @h)", "GEO322"),
-    ("    y = poincare_mlr(@z, 3)", "GEO322"),
-    ("    y = @bimap(s, 4)", "GEO324"),
-    ("    y = bimap(@z, 2)", "GEO322"),
-    ("    y = @reeig(s, eps=0.0)", "GEO324"),
-    ("    y = logeig(@logeig(s))", "GEO322"),
-    ("    y = eigvals(@h)", "GEO322"),
-    ("    y = normalize(@z)", "GEO322"),
-]
+BAD = cases(HERE / "test_manifold_types.cases", "bad")
 
 
 @pytest.mark.parametrize(("body", "code"), BAD)
@@ -237,14 +200,7 @@ def test_errors(body: str, code: str) -> None:
 
 @pytest.mark.parametrize(
     ("body", "needle"),
-    [
-        ("    y = @z + z", "lorentz_centroid(concat(a, b))"),
-        ("    y = @p + p", "mobius_add(a, b)"),
-        ("    y = linear(@s, 2 x scalar)", "bimap(x, m)"),
-        ("    y = linear(@z, 2 x scalar)", "lorentz_linear(x, n)"),
-        ("    y = sum(@z, over=set)", "lorentz_centroid(x, over=..., into=...)"),
-        ("    y = act(@s, relu)", "reeig(x)"),
-    ],
+    cases(HERE / "test_manifold_types.cases", "help_names_the_manifold_operation"),
 )
 def test_help_names_the_manifold_operation(body: str, needle: str) -> None:
     err = assert_error(body, "GEO320" if "+" in body or "sum" in body else "GEO321")
@@ -255,17 +211,7 @@ def test_help_names_the_manifold_operation(body: str, needle: str) -> None:
 # Equivariance contracts under rotations
 
 
-ROT_BAD = [
-    ("    y = bimap(@x, 2)", "GEO410"),
-    ("    y = lorentz_linear(@expmap0(v, manifold=lorentz(3)), 3)", "GEO410"),
-    ("    y = lorentz_act(@expmap0(v, manifold=lorentz(3)), relu)", "GEO410"),
-    ("    y = lorentz_mlr(@expmap0(v, manifold=lorentz(3)), 2)", "GEO410"),
-    ("    y = mobius_linear(@expmap0(v, manifold=poincare(3)), 3)", "GEO410"),
-    ("    y = poincare_mlr(@expmap0(v, manifold=poincare(3)), 2)", "GEO410"),
-    ("    y = mlp(@logeig(x), [4])", "GEO401"),
-    ("    y = act(@logeig(x), relu)", "GEO402"),
-    ("    y = normalize(@h)", "GEO300"),
-]
+ROT_BAD = cases(HERE / "test_manifold_types.cases", "rot_bad")
 
 
 @pytest.mark.parametrize(("body", "code"), ROT_BAD)
