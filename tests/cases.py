@@ -13,8 +13,8 @@ The format, line by line:
   of a spec body keeps its indentation). Every case of a section has as many fields as its first.
 
 A case before any section, a repeated section, a missing section or a case with the wrong number
-of fields raises `CasesError`, whose message names the file and the line. Torch-free: the front
-end tests use it too.
+of fields raises `CasesError`, whose message names the file and the line; so does `values` on a
+section of more than one field. Torch-free: the front end tests use it too.
 """
 
 from __future__ import annotations
@@ -61,3 +61,11 @@ def cases(path: Path, section: str) -> list[tuple[str, ...]]:
     if section not in sections:
         raise CasesError(f"{path}: no section [{section}]")
     return sections[section]
+
+
+def values(path: Path, section: str) -> list[str]:
+    """The cases of a one-field `section`, each as its one string."""
+    rows = cases(path, section)
+    if rows and len(rows[0]) != 1:
+        raise CasesError(f"{path}: section [{section}] has {len(rows[0])} fields, not 1")
+    return [row[0] for row in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cases import CasesError, cases, parse
+from cases import CasesError, cases, parse, values
 
 TEXT = """\
 # a comment
@@ -14,6 +14,9 @@ dot(v, v) | 2 x scalar over nodes
 
   # an indented comment
 norm(x[dst] - x[src])  |  scalar over edges
+[names]
+scalar
+  vector over nodes
 [codes]
     y = h + @v | GEO307 | 1
 """
@@ -26,6 +29,7 @@ def test_sections_cases_and_fields() -> None:
             ("dot(v, v)", "2 x scalar over nodes"),
             ("norm(x[dst] - x[src])", "scalar over edges"),
         ],
+        "names": [("scalar",), ("  vector over nodes",)],
         "codes": [("    y = h + @v", "GEO307", "1")],
     }
 
@@ -34,8 +38,11 @@ def test_cases_reads_one_section_of_a_file(tmp_path: Path) -> None:
     path = tmp_path / "t.cases"
     path.write_text(TEXT, encoding="utf-8")
     assert cases(path, "codes") == [("    y = h + @v", "GEO307", "1")]
+    assert values(path, "names") == ["scalar", "  vector over nodes"]
     with pytest.raises(CasesError, match=r"t\.cases: no section \[bad\]"):
         cases(path, "bad")
+    with pytest.raises(CasesError, match=r"t\.cases: section \[codes\] has 3 fields, not 1"):
+        values(path, "codes")
 
 
 @pytest.mark.parametrize(

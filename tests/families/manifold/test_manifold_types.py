@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cases import cases
+from cases import cases, values
 from helpers import assert_fails_at, assert_type_round_trips, checked_type, type_error_codes
 
 from geoc.diagnostics import GeoError
@@ -35,22 +35,7 @@ HEADER = """model M(k: float = 0.5) {{
     input w: 3 x scalar over set
 """
 
-OPS = [
-    "expmap0",
-    "logmap0",
-    "lorentz_linear",
-    "lorentz_act",
-    "lorentz_mlr",
-    "lorentz_centroid",
-    "mobius_linear",
-    "mobius_add",
-    "poincare_mlr",
-    "bimap",
-    "reeig",
-    "logeig",
-    "eigvals",
-    "normalize",
-]
+OPS = values(HERE / "test_manifold_types.cases", "ops")
 
 
 # Under O(3) x S(set): only atoms of R^3.
@@ -84,12 +69,7 @@ def assert_error(body: str, code: str, group: str = SET, domain: str = DOMAIN) -
 
 @pytest.mark.parametrize(
     "text",
-    [
-        "lorentz(16, k=1.0) over nodes",
-        "2 x poincare(4, c=0.001) + unit(3)",
-        "spd(3) + 2 x sym(2) over set",
-        "lorentz(2, k=2.5) + 4 x scalar",
-    ],
+    values(HERE / "test_manifold_types.cases", "manifold_types_round_trip"),
 )
 def test_manifold_types_round_trip(text: str) -> None:
     assert_type_round_trips(text)

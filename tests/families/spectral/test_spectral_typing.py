@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cases import cases
+from cases import cases, values
 from helpers import assert_fails_at, checked_type, elaborated
 
 from geoc.diagnostics import GeoError
@@ -66,13 +66,7 @@ def test_grid_domains_parse_and_print():
 
 @pytest.mark.parametrize(
     "domain",
-    [
-        "torus()",
-        "torus(1, 8)",
-        "torus(2, 2, 2, 2)",
-        "sphere(nlat=8)",
-        "sphere(8, 16, grid=healpix)",
-    ],
+    values(HERE / "test_spectral_typing.cases", "bad_grid_domains_are_geo204"),
 )
 def test_bad_grid_domains_are_geo204(domain):
     with pytest.raises(GeoError) as info:
