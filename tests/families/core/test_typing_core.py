@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cases import cases
-from helpers import InlineSpec, marked
+from cases import cases, values
+from helpers import InlineSpec, header, marked
 
 from geoc.diagnostics import GeoError
 from geoc.pipeline import frontend
@@ -18,17 +18,7 @@ E3 = "E(3) x S(nodes)"
 CLOUD = "pointcloud(nodes, dim=3, edges=full)"
 
 # Inputs of every test model; the statements under test start on line 11.
-HEADER = """model M(hidden: int = 16) {{
-    symmetry {group}
-    domain   {domain}
-    input x: point(3) over nodes
-    input u: vector over nodes
-    input h: 4 x scalar over nodes
-    input v: 2 x vector over nodes
-    input ps: 2 x pseudoscalar over nodes
-    input pv: 2 x pseudovector over nodes
-    input g: 4 x scalar
-"""
+HEADER = header("hidden: int = 16", values(HERE / "test_typing_core.cases", "header"))
 
 
 SPEC = InlineSpec(HEADER, E3, CLOUD)

@@ -7,31 +7,15 @@ from pathlib import Path
 
 import pytest
 from cases import cases, values
-from helpers import InlineSpec, assert_fails_at
+from helpers import InlineSpec, assert_fails_at, header
 
 HERE = Path(__file__).parent
 
 CLOUD = "pointcloud(nodes, dim=3, edges=full)"
 
 # The statement under test is on line 9.
-HEADER = """model M() {{
-    symmetry {group}
-    domain   {domain}
-    input x: point(3) over nodes
-    input h: 4 x scalar over nodes
-    input v: 2 x vector over nodes
-    input g: 4 x scalar
-    input e: 2 x scalar over edges
-"""
-SET_HEADER = """model M() {{
-    symmetry {group}
-    domain   {domain}
-    input s: 8 x scalar over set
-    input g: 4 x scalar
-    input t: 8 x scalar over set
-    input u: 8 x scalar over set
-    input w: 8 x scalar over set
-"""
+HEADER = header("", values(HERE / "test_typing_graph.cases", "header graph"))
+SET_HEADER = header("", values(HERE / "test_typing_graph.cases", "header set"))
 
 
 SPECS = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cases import cases, values
-from helpers import assert_fails_at, assert_type_round_trips, checked_type, type_error_codes
+from helpers import assert_fails_at, assert_type_round_trips, checked_type, header, type_error_codes
 
 from geoc.diagnostics import GeoError
 from geoc.groups import Group, GroupElement, random_rotation
@@ -23,17 +23,7 @@ HERE = Path(__file__).parent
 SET = "S(set)"
 DOMAIN = "set(set)"
 # The statements under test start on line 11.
-HEADER = """model M(k: float = 0.5) {{
-    symmetry {group}
-    domain   {domain}
-    input h: 4 x scalar over set
-    input z: lorentz(4, k=0.5) over set
-    input p: poincare(3, c=2.0) over set
-    input q: poincare(3) over set
-    input s: 2 x spd(3) over set
-    input u: unit(3) over set
-    input w: 3 x scalar over set
-"""
+HEADER = header("k: float = 0.5", values(HERE / "test_manifold_types.cases", "header"))
 
 OPS = values(HERE / "test_manifold_types.cases", "ops")
 
@@ -49,9 +39,9 @@ ROTATED = """model M() {{
 
 
 def model(body: str, group: str = SET, domain: str = DOMAIN) -> str:
-    header = HEADER if group == SET else ROTATED
+    lines = HEADER if group == SET else ROTATED
     tail = "\n    output o: 4 x scalar over set = h\n}\n"
-    return header.format(group=group, domain=domain) + body + tail
+    return lines.format(group=group, domain=domain) + body + tail
 
 
 def infer(expr: str, group: str = SET, domain: str = DOMAIN) -> str:

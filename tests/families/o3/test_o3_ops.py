@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from cases import cases
+from cases import cases, values
 from e3nn import o3
 from e3nn.nn import NormActivation
-from helpers import InlineSpec
+from helpers import InlineSpec, header
 from torch_env import float64_default
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
@@ -36,21 +36,7 @@ CLOUD = "pointcloud(nodes, dim=3, edges=full)"
 X = "4x0e + 2x0o + 4x1o + 2x2e"
 
 # The statements under test start on line 15.
-HEADER = """model M(c: int = 4) {{
-    symmetry {group}
-    domain   {domain}
-    input pos: point(3) over nodes
-    input x: 4x0e + 2x0o + 4x1o + 2x2e over nodes
-    input s: 4 x scalar over nodes
-    input v: 2 x vector over nodes
-    input pv: pseudovector over nodes
-    input ps: pseudoscalar over nodes
-    input y: 2x0e + 3x1o over nodes
-    input g: 4 x scalar
-    r = pos[dst] - pos[src]
-    sh = spherical_harmonics(r, lmax=2)
-    w = radial_basis(norm(r), n=4, cutoff=3.0)
-"""
+HEADER = header("c: int = 4", values(HERE / "test_o3_ops.cases", "header"))
 
 
 SPEC = InlineSpec(HEADER, E3, CLOUD, value="q")  # `y` is an input here
