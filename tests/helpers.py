@@ -127,3 +127,10 @@ def run_exported(folder: Path, inputs: dict[str, Any], tmp_path: Path) -> dict[s
     """)
     subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
     return torch.load(tmp_path / "out.pt")
+
+
+def header(params: str, lines: list[str]) -> str:
+    """The first lines of a small inline model ``M(params)`` for `InlineSpec`: ``{group}`` and
+    ``{domain}`` to fill in, then ``lines`` (its inputs and statements, indented), one a line."""
+    body = "".join(f"{line}\n" for line in lines)
+    return f"model M({params}) {{{{\n    symmetry {{group}}\n    domain   {{domain}}\n{body}"

@@ -3,8 +3,11 @@ invariance, sign), and sampled group elements."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from cases import cases, values
 from helpers import assert_type_round_trips, type_error_codes
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,19 +27,9 @@ from geoc.types import (
     point,
 )
 
-TYPES = [
-    "scalar",
-    "pseudoscalar",
-    "16 x scalar over nodes",
-    "8 x vector + 4 x scalar over nodes",
-    "point(3) over nodes",
-    "2 x pseudovector + pseudoscalar over edges",
-    "16x0e + 8x1o + 4x2e over edges",
-    "1x1o + 3x0e",
-    "scalar + scalar",
-    "4 x scalar over (nodes, edges)",
-    "0 x scalar",
-]
+HERE = Path(__file__).parent
+
+TYPES = values(HERE / "test_groups_types.cases", "types")
 
 
 @pytest.mark.parametrize("text", TYPES)
@@ -46,14 +39,7 @@ def test_type_text_round_trip(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "canonical"),
-    [
-        ("16x0e", "16x0e"),
-        ("0e", "1x0e"),
-        ("1 x vector", "vector"),
-        ("2 * 3 x scalar", "6 x scalar"),
-        ("0 x vector + scalar", "scalar"),
-        ("vector over (nodes)", "vector over nodes"),
-    ],
+    cases(HERE / "test_groups_types.cases", "type_text_is_canonical"),
 )
 def test_type_text_is_canonical(text: str, canonical: str) -> None:
     assert str(FeatureType.parse(text)) == canonical
@@ -85,19 +71,7 @@ def test_bad_types(text: str, code: str) -> None:
     assert type_error_codes(text) == [code]
 
 
-GROUPS = [
-    "trivial",
-    "O(3)",
-    "SO(3)",
-    "E(3)",
-    "SE(3)",
-    "T(3)",
-    "O(2)",
-    "SO(2) x S(set)",
-    "S(nodes)",
-    "E(3) x S(nodes)",
-    "E(2) x S(nodes) x S(set)",
-]
+GROUPS = values(HERE / "test_groups_types.cases", "groups")
 
 
 @pytest.mark.parametrize("text", GROUPS)
@@ -122,13 +96,7 @@ def test_bad_groups(text: str) -> None:
     assert info.value.codes == ["GEO202"]
 
 
-DOMAINS = [
-    "set(set)",
-    "graph(nodes)",
-    "pointcloud(nodes, dim=3, edges=full)",
-    "pointcloud(atoms, dim=2, edges=knn(4))",
-    "pointcloud(nodes, dim=3, edges=radius(5.0))",
-]
+DOMAINS = values(HERE / "test_groups_types.cases", "domains")
 
 
 @pytest.mark.parametrize("text", DOMAINS)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from cases import cases
 
 from geoc.diagnostics import GeoError
 from geoc.pipeline import frontend
+
+HERE = Path(__file__).parent
 
 SCALED = """model Scaled(width: int = 4, gain: float = 1.0, deep: bool = false, depth: int = 1) {
     symmetry S(set)
@@ -91,14 +96,7 @@ def test_parameter_without_default_needs_a_value() -> None:
 
 @pytest.mark.parametrize(
     ("old", "new", "code"),
-    [
-        # a default of the wrong type
-        ("width: int = 4", "width: int = true", "GEO302"),
-        # a float as a multiplicity
-        ("input x: width x scalar", "input x: gain x scalar", "GEO302"),
-        # a negative repeat count
-        ("repeat depth", "repeat -depth", "GEO302"),
-    ],
+    cases(HERE / "test_params.cases", "bad_values_in_the_spec"),
 )
 def test_bad_values_in_the_spec(old: str, new: str, code: str) -> None:
     assert error(SCALED.replace(old, new))[0] == code

@@ -3,27 +3,22 @@ primary span. Specs are small and inline; ``@`` marks where the primary span mus
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from helpers import InlineSpec, marked
+from cases import cases, values
+from helpers import InlineSpec, header, marked
 
 from geoc.diagnostics import GeoError
 from geoc.pipeline import frontend
+
+HERE = Path(__file__).parent
 
 E3 = "E(3) x S(nodes)"
 CLOUD = "pointcloud(nodes, dim=3, edges=full)"
 
 # Inputs of every test model; the statements under test start on line 11.
-HEADER = """model M(hidden: int = 16) {{
-    symmetry {group}
-    domain   {domain}
-    input x: point(3) over nodes
-    input u: vector over nodes
-    input h: 4 x scalar over nodes
-    input v: 2 x vector over nodes
-    input ps: 2 x pseudoscalar over nodes
-    input pv: 2 x pseudovector over nodes
-    input g: 4 x scalar
-"""
+HEADER = header("hidden: int = 16", values(HERE / "test_typing_core.cases", "header"))
 
 
 SPEC = InlineSpec(HEADER, E3, CLOUD)
@@ -40,61 +35,7 @@ def diagnose(text_with_marker: str, **kwargs: object) -> tuple[GeoError, tuple[i
 # ---------------------------------------------------------------------------------------------
 # Good inputs: exact output types
 
-GOOD = [
-    # point and vector arithmetic
-    ("x[dst] - x[src]", "vector over edges"),
-    ("x + u", "point(3) over nodes"),
-    ("u + x", "point(3) over nodes"),
-    ("x - u", "point(3) over nodes"),
-    ("x - x", "vector over nodes"),
-    ("u - u", "vector over nodes"),
-    ("h + h", "4 x scalar over nodes"),
-    ("h - h", "4 x scalar over nodes"),
-    # broadcasting a global value along the other operand's axis
-    ("h + g", "4 x scalar over nodes"),
-    ("g - h", "4 x scalar over nodes"),
-    # scaling: one scalar per copy, or one for all; pseudoscalars flip parity
-    ("mlp(h, [8, 1]) * v", "2 x vector over nodes"),
-    ("v * mlp(h, [2])", "2 x vector over nodes"),
-    ("ps * v", "2 x pseudovector over nodes"),
-    ("v * ps", "2 x pseudovector over nodes"),
-    ("ps * pv", "2 x vector over nodes"),
-    ("ps * ps", "2 x scalar over nodes"),
-    ("h * h", "4 x scalar over nodes"),
-    ("mlp(g, [1]) * v", "2 x vector over nodes"),
-    ("-v", "2 x vector over nodes"),
-    ("-(x - x)", "vector over nodes"),
-    ("0.5 * v", "2 x vector over nodes"),
-    ("v * 2", "2 x vector over nodes"),
-    # linear: only maps Schur allows
-    ("linear(h, 8 x scalar)", "8 x scalar over nodes"),
-    ("linear(h, hidden x scalar)", "16 x scalar over nodes"),
-    ("linear(v, 3 x vector)", "3 x vector over nodes"),
-    ("linear(concat(h, v), 2 x scalar + vector)", "2 x scalar + vector over nodes"),
-    ("linear(pv, pseudovector)", "pseudovector over nodes"),
-    ("linear(h, out=8 x scalar, bias=false)", "8 x scalar over nodes"),
-    ("linear(g, 2 x scalar)", "2 x scalar"),
-    # mlp and act
-    ("mlp(h, [16, 3])", "3 x scalar over nodes"),
-    ("mlp(h, [hidden, 1], act=relu, last_act=true)", "scalar over nodes"),
-    ("mlp(g, [5])", "5 x scalar"),
-    ("mlp(norm(v), [2])", "2 x scalar over nodes"),
-    ("act(h, relu)", "4 x scalar over nodes"),
-    ("act(ps, tanh)", "2 x pseudoscalar over nodes"),
-    ("act(ps, identity)", "2 x pseudoscalar over nodes"),
-    # concat: direct sum in order, global values broadcast
-    ("concat(h, v)", "4 x scalar + 2 x vector over nodes"),
-    ("concat(h, g)", "4 x scalar + 4 x scalar over nodes"),
-    ("concat(h)", "4 x scalar over nodes"),
-    # invariants: one scalar per copy
-    ("norm(v)", "2 x scalar over nodes"),
-    ("sqnorm(concat(v, h))", "6 x scalar over nodes"),
-    ("norm(x[dst] - x[src])", "scalar over edges"),
-    ("dot(v, v)", "2 x scalar over nodes"),
-    ("dot(v, pv)", "2 x pseudoscalar over nodes"),
-    ("dot(pv, pv)", "2 x scalar over nodes"),
-    ("dot(u, x - x)", "scalar over nodes"),
-]
+GOOD = cases(HERE / "test_typing_core.cases", "good")
 
 
 @pytest.mark.parametrize(("expr", "expected"), GOOD)
@@ -104,17 +45,7 @@ def test_output_type(expr: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("expr", "group", "expected"),
-    [
-        # Under SO(3) a pseudoscalar is invariant: linear may make one, relu may act on it.
-        ("linear(h, pseudoscalar)", "SO(3) x S(nodes)", "pseudoscalar over nodes"),
-        ("act(ps, relu)", "SO(3) x S(nodes)", "2 x pseudoscalar over nodes"),
-        # Without rotations nothing acts on channels: vectors are plain numbers.
-        ("mlp(v, [3])", "T(3) x S(nodes)", "3 x scalar over nodes"),
-        ("v * v", "T(3) x S(nodes)", "2 x vector over nodes"),
-        # Without translations a point transforms like a vector.
-        ("x + x", "O(3) x S(nodes)", "point(3) over nodes"),
-        ("norm(x)", "O(3) x S(nodes)", "scalar over nodes"),
-    ],
+    cases(HERE / "test_typing_core.cases", "output_type_depends_on_group"),
 )
 def test_output_type_depends_on_group(expr: str, group: str, expected: str) -> None:
     assert infer(expr, group) == expected
@@ -126,45 +57,7 @@ def test_output_type_depends_on_group(expr: str, group: str, expected: str) -> N
 
 @pytest.mark.parametrize(
     ("body", "code"),
-    [
-        # representations and axes
-        ("    y = h + @v", "GEO307"),
-        ("    y = u - @x", "GEO307"),
-        ("    y = h + @h[src]", "GEO305"),
-        ("    y = concat(h, @x[src])", "GEO305"),
-        ("    y = @linear(h, 4 x scalar over edges)", "GEO305"),
-        ("    y = v * @mlp(h, [3])", "GEO300"),
-        ("    y = @mlp(h, [3]) * v", "GEO300"),
-        ("    y = dot(v, @h)", "GEO300"),
-        ("    y = dot(v, @concat(v, v))", "GEO300"),
-        ("    y = @ps * x", "GEO300"),
-        # compile-time values
-        ("    y = @act(h, foo)", "GEO302"),
-        ("    y = @mlp(h, [8], act=swishy)", "GEO302"),
-        ("    y = @mlp(h, [])", "GEO302"),
-        ("    y = mlp(h, @[1.5])", "GEO302"),
-        ("    y = linear(h, 4 x scalar, bias=@3)", "GEO302"),
-        ("    y = linear(h, @foo)", "GEO301"),
-        ("    y = linear(h, @h)", "GEO303"),
-        ("    y = linear(@4, 4 x scalar)", "GEO303"),
-        ("    y = @hidden + h", "GEO303"),
-        ("    y = h + @2 x scalar", "GEO303"),
-        # arity and keywords
-        ("    y = norm(h, @v)", "GEO304"),
-        ("    y = norm(h, @foo=1)", "GEO304"),
-        ("    y = @mlp(h)", "GEO304"),
-        ("    y = linear(h, 4 x scalar, @out=4 x scalar)", "GEO304"),
-        ("    y = @concat()", "GEO304"),
-        # names
-        ("    y = @linaer(h, 4 x scalar)", "GEO201"),
-        ("    y = @hh + h", "GEO200"),
-        ("    @a, b = linear(h, 4 x scalar)", "GEO308"),
-        ("    output w: 5 x scalar over nodes = @h", "GEO306"),
-        ("    output w: 4 x scalar = @h", "GEO306"),
-        # dimensions
-        ("    input p: @point(2) over nodes", "GEO309"),
-        ("    y = linear(h, @point(2))", "GEO309"),
-    ],
+    cases(HERE / "test_typing_core.cases", "core_error"),
 )
 def test_core_error(body: str, code: str) -> None:
     assert_error(body, code)

@@ -4,11 +4,14 @@ equivariance of each layer and of ``specs/p4cnn.geo`` under every element of C(4
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import paths
 import pytest
 import torch
 import torch.nn.functional as F
+from cases import cases
 from helpers import assert_captures
 
 from geoc import compile as geoc_compile
@@ -19,6 +22,8 @@ from geoc.domains import Domain
 from geoc.groups import Group, MatrixFactor
 from geoc.pipeline import frontend
 from geoc.types import FeatureType
+
+HERE = Path(__file__).parent
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -137,16 +142,7 @@ def test_layer_types():
 
 @pytest.mark.parametrize(
     ("body", "code"),
-    [
-        ("lift_conv(r, 4 x regular)", "GEO350"),
-        ("group_conv(x, 4 x regular)", "GEO350"),
-        ("group_pool(x)", "GEO350"),
-        ("lift_conv(x, 4 x scalar)", "GEO350"),
-        ("lift_conv(x, 4 x regular, kernel=2)", "GEO351"),
-        ("group_conv(r, 4 x regular, kernel=0)", "GEO351"),
-        ("group_conv(r, 4 x regular, kernel=11)", "GEO351"),
-        ("group_pool(r, reduce=sum)", "GEO302"),
-    ],
+    cases(HERE / "test_gcnn.cases", "layer_errors"),
 )
 def test_layer_errors(body, code):
     found = codes(spec(body, "4 x regular over torus"))
@@ -175,12 +171,7 @@ def test_regular_output_under_shifts_alone_has_no_group():
 
 @pytest.mark.parametrize(
     ("group", "domain", "why"),
-    [
-        ("C(4)", "torus(8, 6)", "square"),
-        ("D(4)", "torus(8, 8, 8)", "2-D"),
-        ("C(3)", "torus(8, 8)", "90°"),
-        ("T(2) x C(4)", "sphere(nlat=8, nlon=16)", "sphere"),
-    ],
+    cases(HERE / "test_gcnn.cases", "rotation_groups_need_a_square_2d_torus"),
 )
 def test_rotation_groups_need_a_square_2d_torus(group, domain, why):
     with pytest.raises(GeoError) as info:
@@ -291,15 +282,7 @@ def test_group_pool_and_grid_pool():
 
 # --- equivariance -------------------------------------------------------------------------------
 
-LAYERS = [
-    ("lift_conv(x, 3 x regular)", "3 x regular over torus"),
-    ("group_conv(r, 2 x regular, kernel=5)", "2 x regular over torus"),
-    ("act(linear(r, 2 x regular), relu)", "2 x regular over torus"),
-    ("linear(x, 2 x regular) + linear(r, 2 x regular)", "2 x regular over torus"),
-    ("linear(r, 2 x scalar)", "2 x scalar over torus"),
-    ("group_pool(r)", "3 x scalar over torus"),
-    ("mean(group_conv(r, 2 x regular), over=torus)", "2 x regular"),
-]
+LAYERS = cases(HERE / "test_gcnn.cases", "layers")
 
 
 @pytest.mark.parametrize("family", ["C", "D"])

@@ -5,9 +5,12 @@ with a help line naming the manifold operation; learned maps under rotations are
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from helpers import assert_fails_at, assert_type_round_trips, checked_type, type_error_codes
+from cases import cases, values
+from helpers import assert_fails_at, assert_type_round_trips, checked_type, header, type_error_codes
 
 from geoc.diagnostics import GeoError
 from geoc.groups import Group, GroupElement, random_rotation
@@ -15,37 +18,14 @@ from geoc.ops import REGISTRY, lookup
 from geoc.pipeline import frontend
 from geoc.types import AtomKind, FeatureType, lorentz, poincare
 
+HERE = Path(__file__).parent
+
 SET = "S(set)"
 DOMAIN = "set(set)"
 # The statements under test start on line 11.
-HEADER = """model M(k: float = 0.5) {{
-    symmetry {group}
-    domain   {domain}
-    input h: 4 x scalar over set
-    input z: lorentz(4, k=0.5) over set
-    input p: poincare(3, c=2.0) over set
-    input q: poincare(3) over set
-    input s: 2 x spd(3) over set
-    input u: unit(3) over set
-    input w: 3 x scalar over set
-"""
+HEADER = header("k: float = 0.5", values(HERE / "test_manifold_types.cases", "header"))
 
-OPS = [
-    "expmap0",
-    "logmap0",
-    "lorentz_linear",
-    "lorentz_act",
-    "lorentz_mlr",
-    "lorentz_centroid",
-    "mobius_linear",
-    "mobius_add",
-    "poincare_mlr",
-    "bimap",
-    "reeig",
-    "logeig",
-    "eigvals",
-    "normalize",
-]
+OPS = values(HERE / "test_manifold_types.cases", "ops")
 
 
 # Under O(3) x S(set): only atoms of R^3.
@@ -59,9 +39,9 @@ ROTATED = """model M() {{
 
 
 def model(body: str, group: str = SET, domain: str = DOMAIN) -> str:
-    header = HEADER if group == SET else ROTATED
+    lines = HEADER if group == SET else ROTATED
     tail = "\n    output o: 4 x scalar over set = h\n}\n"
-    return header.format(group=group, domain=domain) + body + tail
+    return lines.format(group=group, domain=domain) + body + tail
 
 
 def infer(expr: str, group: str = SET, domain: str = DOMAIN) -> str:
@@ -79,12 +59,7 @@ def assert_error(body: str, code: str, group: str = SET, domain: str = DOMAIN) -
 
 @pytest.mark.parametrize(
     "text",
-    [
-        "lorentz(16, k=1.0) over nodes",
-        "2 x poincare(4, c=0.001) + unit(3)",
-        "spd(3) + 2 x sym(2) over set",
-        "lorentz(2, k=2.5) + 4 x scalar",
-    ],
+    values(HERE / "test_manifold_types.cases", "manifold_types_round_trip"),
 )
 def test_manifold_types_round_trip(text: str) -> None:
     assert_type_round_trips(text)
@@ -139,37 +114,7 @@ def test_manifold_operators_are_registered() -> None:
 # ---------------------------------------------------------------------------------------------
 # Typing: good inputs
 
-GOOD = [
-    ("expmap0(h, manifold=lorentz(4, k=0.5))", "lorentz(4, k=0.5) over set"),
-    ("expmap0(linear(h, 2 x scalar), manifold=poincare(2, c=k))", "poincare(2, c=0.5) over set"),
-    ("expmap0(h, manifold=2 x poincare(2))", "2 x poincare(2, c=1.0) over set"),
-    ("logmap0(z)", "4 x scalar over set"),
-    ("logmap0(s)", "2 x sym(3) over set"),
-    ("expmap0(logmap0(s), manifold=2 x spd(3))", "2 x spd(3) over set"),
-    ("lorentz_linear(z, 8, act=relu)", "lorentz(8, k=0.5) over set"),
-    ("lorentz_linear(z, 2, bias=false)", "lorentz(2, k=0.5) over set"),
-    ("lorentz_act(z, tanh)", "lorentz(4, k=0.5) over set"),
-    ("lorentz_mlr(z, 5)", "5 x scalar over set"),
-    ("lorentz_centroid(z, over=set)", "lorentz(4, k=0.5)"),
-    ("lorentz_centroid(concat(z, z, z))", "lorentz(4, k=0.5) over set"),
-    ("mobius_linear(p, 5, act=tanh)", "poincare(5, c=2.0) over set"),
-    ("mobius_add(p, p)", "poincare(3, c=2.0) over set"),
-    ("poincare_mlr(q, 3)", "3 x scalar over set"),
-    ("bimap(s, 2)", "2 x spd(2) over set"),
-    ("reeig(s, eps=0.01)", "2 x spd(3) over set"),
-    ("logeig(s)", "2 x sym(3) over set"),
-    ("eigvals(s)", "6 x scalar over set"),
-    ("eigvals(logeig(s))", "6 x scalar over set"),
-    ("normalize(w)", "unit(3) over set"),
-    ("normalize(u)", "unit(3) over set"),
-    # unit vectors are read as coordinates by Euclidean operators
-    ("u - normalize(w)", "3 x scalar over set"),
-    ("normalize(u + 0.5 * (w - u))", "unit(3) over set"),
-    ("linear(u, 2 x scalar)", "2 x scalar over set"),
-    ("norm(u)", "scalar over set"),
-    ("mlp(eigvals(s), [4])", "4 x scalar over set"),
-    ("concat(z, h)", "lorentz(4, k=0.5) + 4 x scalar over set"),
-]
+GOOD = cases(HERE / "test_manifold_types.cases", "good")
 
 
 @pytest.mark.parametrize(("expr", "expected"), GOOD)
@@ -215,44 +160,7 @@ def test_good_types_under_rotations(expr: str, expected: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Typing: errors, each at its span
 
-BAD = [
-    # arithmetic and Euclidean layers on manifold values name the manifold operation
-    ("    y = @z + z", "GEO320"),
-    ("    y = @p - q", "GEO320"),
-    ("    y = 0.5 * @z", "GEO320"),
-    ("    y = -@s", "GEO320"),
-    ("    y = mean(@z, over=set)", "GEO320"),
-    ("    y = linear(@s, 2 x scalar)", "GEO321"),
-    ("    y = mlp(@z, [4])", "GEO321"),
-    ("    y = act(@p, relu)", "GEO321"),
-    ("    y = norm(@z)", "GEO321"),
-    # manifold operators on the wrong values
-    ("    y = @expmap0(h)", "GEO322"),
-    ("    y = expmap0(@z, manifold=lorentz(4))", "GEO322"),
-    ("    y = expmap0(@h, manifold=lorentz(3))", "GEO300"),
-    ("    y = @expmap0(h, manifold=unit(4))", "GEO322"),
-    ("    y = logmap0(@h)", "GEO322"),
-    ("    y = logmap0(@u)", "GEO322"),
-    ("    y = lorentz_linear(@p, 4)", "GEO322"),
-    ("    y = lorentz_linear(@concat(z, z), 4)", "GEO323"),
-    ("    y = @lorentz_linear(z, 0)", "GEO324"),
-    ("    y = @lorentz_linear(z, 4, act=bogus)", "GEO302"),
-    ("    y = lorentz_act(@h, relu)", "GEO322"),
-    ("    y = lorentz_mlr(@s, 3)", "GEO322"),
-    ("    y = lorentz_centroid(@p)", "GEO322"),
-    ("    y = lorentz_centroid(@concat(z, h))", "GEO322"),
-    ("    y = lorentz_centroid(@z, over=edges)", "GEO203"),
-    ("    y = mobius_linear(@z, 4)", "GEO322"),
-    ("    y = mobius_add(p, @q)", "GEO323"),
-    ("    y = mobius_add(p, @h)", "GEO322"),
-    ("    y = poincare_mlr(@z, 3)", "GEO322"),
-    ("    y = @bimap(s, 4)", "GEO324"),
-    ("    y = bimap(@z, 2)", "GEO322"),
-    ("    y = @reeig(s, eps=0.0)", "GEO324"),
-    ("    y = logeig(@logeig(s))", "GEO322"),
-    ("    y = eigvals(@h)", "GEO322"),
-    ("    y = normalize(@z)", "GEO322"),
-]
+BAD = cases(HERE / "test_manifold_types.cases", "bad")
 
 
 @pytest.mark.parametrize(("body", "code"), BAD)
@@ -262,14 +170,7 @@ def test_errors(body: str, code: str) -> None:
 
 @pytest.mark.parametrize(
     ("body", "needle"),
-    [
-        ("    y = @z + z", "lorentz_centroid(concat(a, b))"),
-        ("    y = @p + p", "mobius_add(a, b)"),
-        ("    y = linear(@s, 2 x scalar)", "bimap(x, m)"),
-        ("    y = linear(@z, 2 x scalar)", "lorentz_linear(x, n)"),
-        ("    y = sum(@z, over=set)", "lorentz_centroid(x, over=..., into=...)"),
-        ("    y = act(@s, relu)", "reeig(x)"),
-    ],
+    cases(HERE / "test_manifold_types.cases", "help_names_the_manifold_operation"),
 )
 def test_help_names_the_manifold_operation(body: str, needle: str) -> None:
     err = assert_error(body, "GEO320" if "+" in body or "sum" in body else "GEO321")
@@ -280,17 +181,7 @@ def test_help_names_the_manifold_operation(body: str, needle: str) -> None:
 # Equivariance contracts under rotations
 
 
-ROT_BAD = [
-    ("    y = bimap(@x, 2)", "GEO410"),
-    ("    y = lorentz_linear(@expmap0(v, manifold=lorentz(3)), 3)", "GEO410"),
-    ("    y = lorentz_act(@expmap0(v, manifold=lorentz(3)), relu)", "GEO410"),
-    ("    y = lorentz_mlr(@expmap0(v, manifold=lorentz(3)), 2)", "GEO410"),
-    ("    y = mobius_linear(@expmap0(v, manifold=poincare(3)), 3)", "GEO410"),
-    ("    y = poincare_mlr(@expmap0(v, manifold=poincare(3)), 2)", "GEO410"),
-    ("    y = mlp(@logeig(x), [4])", "GEO401"),
-    ("    y = act(@logeig(x), relu)", "GEO402"),
-    ("    y = normalize(@h)", "GEO300"),
-]
+ROT_BAD = cases(HERE / "test_manifold_types.cases", "rot_bad")
 
 
 @pytest.mark.parametrize(("body", "code"), ROT_BAD)

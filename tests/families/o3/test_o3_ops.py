@@ -8,14 +8,16 @@ the paper), and float64 equivariance under O(3) with reflections and node permut
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from cases import cases, values
 from e3nn import o3
 from e3nn.nn import NormActivation
-from helpers import InlineSpec
+from helpers import InlineSpec, header
 from torch_env import float64_default
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
@@ -27,26 +29,14 @@ from geoc.o3 import irrep_matrix
 from geoc.pipeline import frontend
 from geoc.types import PSEUDOVECTOR, VECTOR, irrep
 
+HERE = Path(__file__).parent
+
 E3 = "E(3) x S(nodes)"
 CLOUD = "pointcloud(nodes, dim=3, edges=full)"
 X = "4x0e + 2x0o + 4x1o + 2x2e"
 
 # The statements under test start on line 15.
-HEADER = """model M(c: int = 4) {{
-    symmetry {group}
-    domain   {domain}
-    input pos: point(3) over nodes
-    input x: 4x0e + 2x0o + 4x1o + 2x2e over nodes
-    input s: 4 x scalar over nodes
-    input v: 2 x vector over nodes
-    input pv: pseudovector over nodes
-    input ps: pseudoscalar over nodes
-    input y: 2x0e + 3x1o over nodes
-    input g: 4 x scalar
-    r = pos[dst] - pos[src]
-    sh = spherical_harmonics(r, lmax=2)
-    w = radial_basis(norm(r), n=4, cutoff=3.0)
-"""
+HEADER = header("c: int = 4", values(HERE / "test_o3_ops.cases", "header"))
 
 
 SPEC = InlineSpec(HEADER, E3, CLOUD, value="q")  # `y` is an input here
@@ -88,33 +78,7 @@ def test_without_reflections_parity_is_no_rule() -> None:
 # ---------------------------------------------------------------------------------------------
 # Typing: errors, each at its span
 
-BAD = [
-    ("    q = spherical_harmonics(@pos, lmax=2)", "GEO300"),
-    ("    q = spherical_harmonics(@v, lmax=2)", "GEO300"),
-    ("    q = spherical_harmonics(@s, lmax=2)", "GEO300"),
-    ("    q = @spherical_harmonics(r, lmax=-1)", "GEO302"),
-    ("    q = radial_basis(@r, n=4, cutoff=1.0)", "GEO300"),
-    ("    q = radial_basis(@norm(v), n=4, cutoff=1.0)", "GEO300"),
-    ("    q = radial_basis(@ps, n=4, cutoff=1.0)", "GEO401"),
-    ("    q = @radial_basis(norm(r), n=0, cutoff=1.0)", "GEO302"),
-    ("    q = @radial_basis(norm(r), n=4, cutoff=0.0)", "GEO302"),
-    ("    q = tensor_product(@v, v, out=2x1o)", "GEO403"),  # parity: 1o x 1o has no 1o
-    ("    q = tensor_product(@x, x, out=5e)", "GEO403"),  # triangle: 2 + 2 < 5
-    ("    q = tensor_product(x, @sh, out=0e)", "GEO305"),
-    ("    q = tensor_product(@pos, x, out=0e)", "GEO300"),
-    ("    q = tensor_product(x, x, out=0e, mode=@sideways)", "GEO302"),
-    ("    q = tensor_product(@x, x, out=3x0e, mode=channelwise)", "GEO403"),  # no 3-copy term
-    ("    q = gate(@y)", "GEO300"),  # 3 x 1o, but only 2 even scalars to gate them
-    ("    q = @norm_act(x, act=nope)", "GEO302"),
-    ("    q = gate(@concat(s, pos))", "GEO404"),
-    ("    q = layer_norm(@pos)", "GEO404"),
-    ("    q = tp_conv(@x[src], sh, w, out=4x0e)", "GEO305"),
-    ("    q = tp_conv(x, sh, @r, out=4x0e)", "GEO401"),
-    ("    q = tp_conv(x, @x[src], w, out=4x0e)", "GEO300"),
-    ("    q = tp_conv(@x, sh, w, out=4x0e + 4x5o)", "GEO403"),
-    ("    q = @tp_conv(x, sh, w, out=4x0e over edges)", "GEO305"),
-    ("    q = @tp_conv(x, sh, w, out=4x0e, hidden=0)", "GEO302"),
-]
+BAD = cases(HERE / "test_o3_ops.cases", "bad")
 
 
 @pytest.mark.parametrize(("body", "code"), BAD)

@@ -9,8 +9,11 @@ output multiplicity equals ``mul1``. The e3nn tests skip without the test extra.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from cases import cases
 
 torch = pytest.importorskip("torch")
 
@@ -19,19 +22,14 @@ from geoc.backends.torch_fx.o3.tp_plan import TPPlan, plan_tensor_product  # noq
 from geoc.groups import random_rotation  # noqa: E402
 from geoc.o3 import MulIrrep, allowed_paths, irrep_matrix  # noqa: E402
 
+HERE = Path(__file__).parent
+
 TOL64 = 1e-10
 TOL32 = 1e-5
 MODES = ("full", "channelwise")
 
 #: (in1, in2, out): odd parities, muls > 1 on both sides, zero muls, repeated irreps, l <= 3.
-CASES = [
-    ("4x0e+4x1o+4x2e", "0e+1o+2e", "4x0e+4x1o+4x2e"),
-    ("3x0e+2x1o+4x1e+2x2o", "2x0e+3x1o+1x2e", "3x0e+2x1o+4x1e+2x2o+4x0o"),
-    ("2x1o+0x2e+3x0e", "0x0e+2x1e+1x2o", "2x1o+3x2o+3x0e+2x0o+4x1e"),
-    ("2x0e+2x1o+2x2e+2x3o", "0e+1o+2e+3o", "2x0e+2x1o+2x2e+2x3o+2x1e"),
-    ("1x0o+2x1e+1x1o", "1x0o+1x1e", "2x0e+1x1o+2x1e+1x0o"),
-    ("2x1o+3x0e+2x1o", "1x1o+2x0e", "2x1o+3x0e+2x1e+2x0e"),
-]
+CASES = cases(HERE / "test_tensor_product.cases", "cases")
 
 
 def parse(text: str) -> list[MulIrrep]:

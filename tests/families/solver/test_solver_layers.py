@@ -5,10 +5,12 @@ solver's own `apply`, and equivariance under random elements of every group in f
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from cases import cases
 
 from geoc import solver
 from geoc.backends.torch_fx.api import compile
@@ -16,6 +18,8 @@ from geoc.backends.torch_fx.verify import check_module
 from geoc.groups import Group
 from geoc.ops import solver_ops
 from geoc.types import AtomKind, FeatureType
+
+HERE = Path(__file__).parent
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -66,16 +70,7 @@ def reference_affine(
     return weight, bias
 
 
-CASES = [
-    ("O(5)", "vector + tensor(2)", "2 x tensor(2) + vector + scalar"),
-    ("SO(3)", "tensor(2) + vector", "vector + tensor(2)"),
-    ("Lorentz(3)", "vector + tensor(2)", "2 x vector + tensor(2) + scalar"),
-    ("Sp(2)", "vector + tensor(2)", "vector + 2 x tensor(2) + scalar"),
-    ("C(4)", "regular + vector", "2 x regular + vector + scalar"),
-    ("D(4)", "2 x regular", "3 x regular + scalar"),
-    ("S(5)", "vector + tensor(2)", "2 x vector + tensor(2) + scalar"),
-    ("A(5)", "vector + tensor(2)", "2 x vector + tensor(2) + scalar"),
-]
+CASES = cases(HERE / "test_solver_layers.cases", "cases")
 
 
 @pytest.mark.parametrize(("symmetry", "source", "target"), CASES)

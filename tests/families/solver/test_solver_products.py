@@ -5,9 +5,11 @@ equivariance of compiled layers in float64."""
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import pytest
+from cases import cases
 from helpers import assert_type_round_trips, type_error_codes
 
 from geoc import solver
@@ -17,6 +19,8 @@ from geoc.groups import Group
 from geoc.ops.solver_ops import pair_basis, solver_rep
 from geoc.pipeline import frontend
 from geoc.types import SCALAR, VECTOR, Atom, AtomKind, FeatureType, tensor_product
+
+HERE = Path(__file__).parent
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -39,14 +43,7 @@ def test_text_round_trip(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "canonical"),
-    [
-        ("tensor(vector, vector)", "tensor(2)"),
-        ("tensor(tensor(2), vector)", "tensor(3)"),
-        ("tensor(vector, scalar)", "vector"),
-        ("tensor(scalar, scalar)", "scalar"),
-        ("tensor(tensor(vector, regular), vector)", "tensor(vector, regular, vector)"),
-        ("tensor(tensor(2), regular)", "tensor(vector, vector, regular)"),
-    ],
+    cases(HERE / "test_solver_products.cases", "products_are_written_canonically"),
 )
 def test_products_are_written_canonically(text: str, canonical: str) -> None:
     assert str(FeatureType.parse(text)) == canonical
@@ -55,12 +52,7 @@ def test_products_are_written_canonically(text: str, canonical: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [
-        ("tensor(vector, 1o)", "GEO330"),
-        ("tensor(vector, pseudovector)", "GEO330"),
-        ("tensor(vector, 2)", "GEO301"),
-        ("tensor(tensor(5), tensor(4))", "GEO330"),  # more than 8 factors
-    ],
+    cases(HERE / "test_solver_products.cases", "bad_products"),
 )
 def test_bad_products(text: str, code: str) -> None:
     assert type_error_codes(text) == [code]
@@ -142,11 +134,7 @@ def spec(symmetry: str, source: str, target: str) -> str:
 
 @pytest.mark.parametrize(
     ("symmetry", "source", "target"),
-    [
-        ("C(4)", "tensor(vector, regular) + vector", "2 x regular + tensor(regular, vector)"),
-        ("D(3)", "2 x tensor(regular, regular)", "tensor(vector, regular) + scalar"),
-        ("SO(3)", "tensor(vector, tensor(2)) + vector", "tensor(vector, vector) + vector"),
-    ],
+    cases(HERE / "test_solver_products.cases", "compiled_linear_is_equivariant"),
 )
 def test_compiled_linear_is_equivariant(symmetry: str, source: str, target: str) -> None:
     report = check(spec(symmetry, source, target), trials=3, atol=1e-9)

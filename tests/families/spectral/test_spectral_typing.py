@@ -3,12 +3,17 @@ error's code and primary span (``@`` marks where it must start)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from cases import cases, values
 from helpers import assert_fails_at, checked_type, elaborated
 
 from geoc.diagnostics import GeoError
 from geoc.domains import Domain, DomainKind
 from geoc.pipeline import check_equivariance, frontend
+
+HERE = Path(__file__).parent
 
 TORUS = "torus(32, 32)"
 SPHERE = "sphere(nlat=16, nlon=32, grid=equiangular)"
@@ -61,13 +66,7 @@ def test_grid_domains_parse_and_print():
 
 @pytest.mark.parametrize(
     "domain",
-    [
-        "torus()",
-        "torus(1, 8)",
-        "torus(2, 2, 2, 2)",
-        "sphere(nlat=8)",
-        "sphere(8, 16, grid=healpix)",
-    ],
+    values(HERE / "test_spectral_typing.cases", "bad_grid_domains_are_geo204"),
 )
 def test_bad_grid_domains_are_geo204(domain):
     with pytest.raises(GeoError) as info:
@@ -108,14 +107,7 @@ def test_fields_carry_scalar_channels():
 
 @pytest.mark.parametrize(
     ("expr", "want"),
-    [
-        ("linear(u, width x scalar)", "8 x scalar over torus"),
-        ("act(u, gelu)", "3 x scalar over torus"),
-        ("u + u * 2.0", "3 x scalar over torus"),
-        ("u + g", "3 x scalar over torus"),  # a global value broadcasts over the grid
-        ("concat(u, linear(u, 2 x scalar))", "3 x scalar + 2 x scalar over torus"),
-        ("mlp(u, [16, 4])", "4 x scalar over torus"),
-    ],
+    cases(HERE / "test_spectral_typing.cases", "pointwise_operators_on_fields"),
 )
 def test_pointwise_operators_on_fields(expr, want):
     assert infer(torus(f"    y = {expr}")) == want

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cases import values
 from helpers import assert_captures, run_exported
 
 from geoc import solver
@@ -25,6 +26,8 @@ from geoc.ir import Graph
 from geoc.ops.weightspace import Block, Term, WeightSpace
 from geoc.pipeline import frontend
 from geoc.solver.groups import Family, MatrixGroup, permutation_matrix
+
+HERE = Path(__file__).parent
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -59,14 +62,7 @@ def test_domain_round_trips_and_names_its_axes() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    [
-        "weightspace(mlp=[3])",
-        "weightspace(mlp=[2, 0, 1])",
-        "weightspace(mlp=[2, 2.5])",
-        "weightspace([2, 3])",
-        "weightspace(mlp=4)",
-        "weightspace(layers=[2, 3])",
-    ],
+    values(HERE / "test_weightspace.cases", "malformed_domain_is_geo204"),
 )
 def test_malformed_domain_is_geo204(text: str) -> None:
     with pytest.raises(GeoError) as err:
