@@ -112,6 +112,10 @@ _ROTATION_ACTIONS: dict[AtomKind, Callable[[Atom, np.ndarray, float], np.ndarray
 }
 
 
+#: Atoms that rotate (and reflect) as vectors of R^n: degree 1, odd parity times their sign.
+_VECTOR_LIKE = frozenset({AtomKind.VECTOR, AtomKind.POINT, AtomKind.PSEUDOVECTOR})
+
+
 class _ActsByRotation:
     """The channel action of rotations of R^n: a geometric factor, or none at all (then every
     component is its own trivial irrep; an element given a rotation still moves vectors)."""
@@ -141,10 +145,13 @@ class _ActsByRotation:
             return MANIFOLD_BLOCKS[atom.kind](group, atom)
         if atom.kind is AtomKind.IRREP:
             return ((str(atom) if rot is Rotations.O else f"{atom.args[0]}", dim),)
-        degree = 0 if dim == 1 else 1
+        # A vector of R^n is degree 1 with odd parity; on R^1 it is the sign representation of
+        # O(1) (degree 0, odd) and trivial under SO(1), and a pseudovector there is invariant.
+        vector_like = atom.kind in _VECTOR_LIKE
+        degree = 1 if vector_like and dim > 1 else 0
         if rot is Rotations.SO:
             return ((str(degree), dim),)
-        parity = atom.sign * (-1) ** degree
+        parity = atom.sign * (-1 if vector_like else 1)
         return ((f"{degree}{'e' if parity == 1 else 'o'}", dim),)
 
     def atom_matrix(self, group: Group, atom: Atom, element: GroupElement, dim: int) -> np.ndarray:
