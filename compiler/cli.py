@@ -187,14 +187,26 @@ def _tp_algorithm_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _at_least_one(text: str) -> int:
+    """A count of trials: with none, nothing would be checked and every output would pass."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"needs at least 1 trial, got {value}")
+    return value
+
+
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
     _spec_arguments(parser)
     parser.add_argument(
         "--static", action="store_true", help="only the type-rule proof (no torch, no numerics)"
     )
     parser.add_argument(
-        "--trials", type=int, default=3, metavar="N", help="sampled group elements (default 3)"
-    )
+        "--trials", type=_at_least_one, default=3, metavar="N",
+        help="sampled group elements, at least 1 (default 3)",
+    )  # fmt: skip
     _tp_algorithm_argument(parser)
 
 

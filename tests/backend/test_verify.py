@@ -335,3 +335,9 @@ def test_an_edge_set_that_rotations_change_is_blamed_on_the_edges(
     assert report.passed is False
     assert report.first_failure.node == "edges"
     assert report.first_failure.op == "radius edges"
+
+
+def test_check_module_refuses_zero_trials() -> None:
+    """With no trial nothing is checked, so no verdict may be given (issue 12)."""
+    with pytest.raises(ValueError, match="at least 1 trial"):
+        check_module(compile("deepsets"), trials=0)

@@ -64,6 +64,8 @@ def test_every_command_has_help(capsys, command):
         (["compile"], "required"),
         (["compile", "egnn", "--emit", "wheel"], "invalid choice"),
         (["fmt"], "required"),
+        (["check", "egnn", "--trials", "0"], "needs at least 1 trial, got 0"),
+        (["check", "egnn", "--trials", "x"], "not a whole number: 'x'"),
     ],
 )
 def test_usage_errors_are_diagnostics(capsys, argv, needle):

@@ -55,6 +55,8 @@ def check_module(
     trial, not only after an output fails. ``sources`` maps span files to their text for the
     failure excerpt (built-in specs and files on disk are found without it).
     """
+    if elements is None and trials < 1:
+        raise ValueError(f"check_module needs at least 1 trial (got {trials}): none checks nothing")
     start = time.perf_counter()
     ir: Graph = module.meta["geoc_ir"]
     module = _in_dtype(module, dtype)
