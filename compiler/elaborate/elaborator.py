@@ -1,10 +1,8 @@
 """Elaboration: AST -> typed IR.
 
 Binds compile-time parameters, expands ``block`` calls and ``repeat`` (every iteration gets
-its own weights), evaluates each call against its operator's signature (tensors first, then
-attributes, positionally or by keyword), infers every value's type with the operator's typing
-rule, and names every node after the spec (``layers.2.egnn_layer.m``).
-"""
+its own weights), matches each call to its operator's signature (tensors, then attributes),
+types every value by the operator's typing rule, and names every node after the spec."""
 
 from __future__ import annotations
 
@@ -15,7 +13,7 @@ from typing import Any
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain, domain_from_ast
-from geoc.elaborate.constants import const_value
+from geoc.elaborate.constants import const_value, evaluate, is_number
 from geoc.elaborate.declared import check_atoms
 from geoc.elaborate.messages import factor_span, not_a_tensor, unknown_callee, unknown_name
 from geoc.elaborate.signatures import (
@@ -288,11 +286,12 @@ class Elaborator:
         symbol = expr.op.value
         if expr.op is ast.BinOpKind.MUL:  # a number times a value: the one-tensor `*`
             for number, other in ((expr.left, expr.right), (expr.right, expr.left)):
-                if isinstance(number, (ast.Int, ast.Float)):
+                factor = evaluate(number, scope.consts())  # `0.5`, `-0.5`, a parameter, `2 * p`
+                if is_number(factor):
                     op = syntax_op(symbol, tensors=1)
                     own = self._reserve(hint, op.name)
                     value = self.tensor(other, scope, Nested(own))
-                    attrs = {op.attr_params[0].name: float(number.value)}
+                    attrs = {op.attr_params[0].name: float(factor)}  # type: ignore[arg-type]
                     return self._apply(own, op.name, [value], [other.span], attrs, expr)
         op = syntax_op(symbol, tensors=2)
         own = self._reserve(hint, op.name)

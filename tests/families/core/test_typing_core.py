@@ -44,6 +44,17 @@ def test_output_type(expr: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("expr", "factor"),
+    [("-0.5 * v", -0.5), ("v * -2", -2.0), ("hidden * v", 16.0), ("(1 - 0.25) * v", 0.75)],
+)
+def test_compile_time_factor_is_the_scale(expr: str, factor: float) -> None:
+    """`-0.5 * v` was GEO303 ("0.5 is not a tensor") while `0.5 * v` worked."""
+    graph = frontend(model(f"    y = {expr}\n    output w: 2 x vector over nodes = y"))
+    (node,) = [n for n in graph.nodes if n.id == "y"]
+    assert (node.op, node.attrs) == ("scale", {"factor": factor})
+
+
+@pytest.mark.parametrize(
     ("expr", "group", "expected"),
     cases(HERE / "test_typing_core.cases", "output_type_depends_on_group"),
 )
