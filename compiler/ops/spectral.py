@@ -23,14 +23,7 @@ from typing import Any
 
 from geoc.diagnostics import Diagnostic
 from geoc.domains import SPECTRUM_AXIS
-from geoc.domains.grid import (
-    SPHERE,
-    TORUS,
-    check_field_channels,
-    is_field,
-    is_field_axis,
-    rotates_grid,
-)
+from geoc.domains.grid import SPHERE, TORUS, check_field_channels
 from geoc.groups import Rotations
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.types import FeatureType
@@ -220,7 +213,3 @@ def _sfno_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) ->
             )
         ]
     return []
-
-
-# Field helpers that live with the grid domains, for the backend's lowering rules.
-__all__ = ["is_field", "is_field_axis", "rotates_grid", "sphere_bandwidth"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import operator
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -14,23 +12,17 @@ from torch import fx
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.solver.lower import lower_solver_linear
+from geoc.domains.grid import is_field
 from geoc.groups import Group
 from geoc.ir import Node
 from geoc.ops.core import is_scalar_like
 from geoc.ops.layers import ACTIVATIONS
 from geoc.ops.solver_ops import uses_solver
-from geoc.ops.spectral import is_field
 from geoc.types import FeatureType
-
-
-def torch_function(dotted: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The torch function of a dotted name such as ``torch.nn.functional.silu``."""
-    return functools.reduce(getattr, dotted.split(".")[1:], torch)
-
 
 #: The activation table's torch functions, resolved once; `identity` lowers to no node at all.
 ACTIVATION_FNS = {
-    name: None if fn.torch is None else torch_function(fn.torch) for name, fn in ACTIVATIONS.items()
+    name: None if fn.torch is None else rt.activation(fn.torch) for name, fn in ACTIVATIONS.items()
 }
 TRIVIAL_KEYS = {"0e", "0"}
 

@@ -35,9 +35,9 @@ from torch import Tensor, fx
 
 from geoc.backends.torch_fx.domains import DomainRules, Sample
 from geoc.domains import SPECTRUM_AXIS, Domain, DomainKind
+from geoc.domains.grid import rotates_grid
 from geoc.groups import GroupElement, sample_matrix
 from geoc.ir import Graph
-from geoc.ops.spectral import rotates_grid
 from geoc.types import AtomKind, FeatureType
 
 #: Relative tolerance of the band-limited rotation check (see the module docstring). Linear
