@@ -169,7 +169,7 @@ class Elaborator:
         name = stmt.name.id
         declared = self._new_port_type("output", stmt, self.graph.outputs, scope)
         value = self.tensor(stmt.value, scope, scope.prefix + name)
-        if not (declared.same_rep(value.type) and declared.axes == value.type.axes):
+        if not (self.group.same_rep(declared, value.type) and declared.axes == value.type.axes):
             raise GeoError(
                 Diagnostic(
                     "GEO306",
@@ -443,11 +443,11 @@ class Elaborator:
             (expr,) = given[param.name]
             value = self.tensor(expr, scope, f"{inner_prefix}{param.name}")
             declared = type_from_ast(spec.type, consts)
-            check_arg_type(call, param.name, declared, value.type, expr.span)
+            check_arg_type(self.group, call, param.name, declared, value.type, expr.span)
             env[param.name] = value
         inner = Scope(inner_prefix, env)
         results = self._statements(block.body, inner, in_block=True)
-        return check_returns(block, results, consts, call)
+        return check_returns(self.group, block, results, consts, call)
 
     # --- naming ---
 

@@ -19,12 +19,17 @@ from geoc.types import SCALAR, FeatureType, Term
 
 @dataclass(frozen=True)
 class Activation:
-    """A pointwise non-linearity: whether it is odd (it commutes with sign flips, so it may act
-    on pseudoscalars), and the torch function that computes it by its dotted name, which the
-    backend resolves (None: the identity, no computation)."""
+    """A pointwise function: whether it is odd (it commutes with sign flips, so it may act on
+    sign representations), and the torch function that computes it by its dotted name, which
+    the backend resolves (None: the identity, which is linear, so it commutes with every group
+    action and may act on any value)."""
 
     odd: bool
     torch: str | None
+
+    @property
+    def linear(self) -> bool:
+        return self.torch is None
 
 
 #: The activations of the language, by name: the one table the compiler and backend read.
@@ -183,9 +188,10 @@ ACT_OP = define(
     "core",
     (tensor("x"), attr("fn", AttrKind.SYMBOL)),
     preset(PLAIN, "elementwise", "fields", "weights", "ambient", euclidean=ACT),
-    "pointwise non-linearity, same type: only on invariant channels, on coordinates the group "
-    "permutes (`regular`; `vector`, `tensor(k)` of `S(n)`, `A(n)`), or odd `fn` (`tanh`, "
-    "`identity`) on sign representations (pseudoscalars under O(n)): `GEO402`",
+    "pointwise function, same type: on invariant channels, on coordinates the group permutes "
+    "(`regular`; `vector`, `tensor(k)` of `S(n)`, `A(n)`), odd `fn` (`tanh`, `sin`) also on sign "
+    "representations (pseudoscalars under O(n), vectors under O(1)), `identity` on any value; "
+    "else `GEO402`",
 )
 
 
@@ -200,9 +206,11 @@ def _infer_act(
 @contract(ACT_OP)
 def _act_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     (a,) = types
-    odd = ACTIVATIONS[attrs["fn"]].odd
+    fn = ACTIVATIONS[attrs["fn"]]
+    if fn.linear:  # f(A x) = A f(x) for every matrix A, and f(x + b) = f(x) + b
+        return []
     moved = [x for x in not_invariant(ctx, a) if not ctx.group.permutes(x)]
-    bad = [x for x in moved if not (odd and ctx.group.is_sign(x))]
+    bad = [x for x in moved if not (fn.odd and ctx.group.is_sign(x))]
     if not bad:
         return []
     atom = bad[0]

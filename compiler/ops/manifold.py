@@ -192,7 +192,7 @@ def _infer_expmap0(
 
 def _check_tangent(ctx: OpContext, v: FeatureType, tangent: FeatureType) -> None:
     dim = ctx.group.type_dim
-    same = v.same_rep(tangent) or (
+    same = ctx.group.same_rep(v, tangent) or (
         not rotated(ctx) and dim(v) == dim(tangent) and all(map(ctx.group.is_invariant, v.atoms))
     )
     if not same:
