@@ -192,8 +192,7 @@ V = TypeVar("V", bound=Typed)
 
 
 def check_returns(
-    group: Group,
-    block: ast.Block, results: list[V], consts: dict[str, object], call: ast.Call
+    group: Group, block: ast.Block, results: list[V], consts: dict[str, object], call: ast.Call
 ) -> V | tuple[V, ...]:
     """A block's results checked against the types it declares (GEO306, GEO304)."""
     declared = [type_from_ast(t, consts) for t in block.returns or ()]

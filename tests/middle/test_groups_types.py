@@ -28,6 +28,7 @@ from geoc.types import (
 )
 
 HERE = Path(__file__).parent
+TYPES_CASES = HERE / "test_groups_types.cases"
 
 TYPES = values(HERE / "test_groups_types.cases", "types")
 
@@ -59,7 +60,7 @@ def test_any_type_round_trips(terms: tuple[Term, ...], axes: tuple[str, ...]) ->
 
 @pytest.mark.parametrize(
     ("group", "a", "b", "same"),
-    [(g, a, b, same == "same") for g, a, b, same in cases(HERE / "test_groups_types.cases", "same_rep")],
+    [(g, a, b, same == "same") for g, a, b, same in cases(TYPES_CASES, "same_rep")],
 )
 def test_same_rep_compares_the_group_action(group: str, a: str, b: str, same: bool) -> None:
     """Named atoms are the irreps the docs say they are (under the model's group), checked
