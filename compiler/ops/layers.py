@@ -72,9 +72,11 @@ LINEAR = define(
     "core",
     (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
     preset(_LAYER, channel_last_when=_solver_linear),
-    "`out` on the axes of `x`; Schur: one weight per pair of copies of the same irrep; an output "
-    "irrep absent from the input is `GEO403` (e.g. scalars to vectors under O(3)); points under "
-    "translations: `GEO404`; a bias only on invariant outputs",
+    "`out` on the axes of `x`; Schur: one weight per pair of copies of the same irrep, and "
+    "reducible atoms (`sym(n)`, `tensor(k)`, `regular`) by a basis of the maps between their "
+    "irreducible parts (`sym(3)` to `scalar` under O(3): the trace); an output irrep absent from "
+    "the input is `GEO403` (e.g. scalars to vectors under O(3)); points under translations: "
+    "`GEO404`; a bias only on invariant outputs",
 )
 
 

@@ -163,7 +163,7 @@ def _restricted(basis: np.ndarray, p_in: _Projector, p_out: _Projector) -> PairB
     """``P_out B P_in`` for each map B of ``basis`` [K, d_out, d_in], orthonormalised: the
     equivariant maps between the subspaces (P commutes with the group, so each stays
     equivariant, and every map between the subspaces is one of them)."""
-    if p_in is None and p_out is None:
+    if (p_in is None and p_out is None) or not len(basis):
         return PairBasis(len(basis), basis)
     k, d_out, d_in = basis.shape
     maps = _projector(p_out, d_out) @ basis @ _projector(p_in, d_in)
