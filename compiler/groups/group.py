@@ -136,9 +136,12 @@ class Group:
         `regular`: their values or bases are their own)."""
         if atom.kind is AtomKind.TENSOR and atom.args == (1,):
             atom = VECTOR
-        if atom.kind in _IRREP_ATOMS:
-            return self.irreps(atom)
-        return ((atom, self.atom_dim(atom)),)
+        try:
+            if atom.kind in _IRREP_ATOMS:
+                return self.irreps(atom)
+            return ((atom, self.atom_dim(atom)),)
+        except ValueError:  # the group cannot act on it (GEO309, GEO330 say so): only itself
+            return ((atom, 0),)
 
     def same_atom(self, a: Atom, b: Atom) -> bool:
         """Whether every group element acts on ``a`` and ``b`` by the same matrix."""

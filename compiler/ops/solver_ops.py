@@ -285,7 +285,8 @@ def _infer_mdot(
                 label=str(ftype.with_axes(())),
                 help="for O(3) irreps or pseudovectors use `dot(a, b)`",
             )
-    if copies(a) != copies(b):
+    ca, cb = copies(a), copies(b)
+    if len(ca) != len(cb) or not all(map(ctx.group.same_atom, ca, cb)):
         fix = "map one side with `linear(x, T)` first"
         raise different_reps(ctx, "GEO300", (a, b), ("mdot", "and"), fix)
     return (FeatureType((Term(a.copies, SCALAR),), axes),)
