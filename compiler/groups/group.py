@@ -162,6 +162,14 @@ class Group:
         commute with it."""
         return self.channel_factor.permutes_atom(atom)
 
+    def signed_permutes(self, atom: Atom) -> bool:
+        """Whether the group moves the atom's coordinates by signed permutation matrices (sign
+        representations, permutations, `vector` of C(4) and D(4)): odd pointwise maps commute
+        with it. Not points under translations (a shift is no matrix)."""
+        if atom.is_point and self.translations:
+            return False
+        return self.channel_factor.signed_permutes_atom(self, atom)
+
     def keeps_norm(self, atom: Atom) -> bool:
         """Whether the Euclidean norm of the atom's coordinates is invariant: not for vectors
         and tensors of Lorentz(n) or Sp(n), whose invariant forms are η and J."""

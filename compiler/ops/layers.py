@@ -191,9 +191,9 @@ ACT_OP = define(
     (tensor("x"), attr("fn", AttrKind.SYMBOL)),
     preset(PLAIN, "elementwise", "fields", "weights", "ambient", euclidean=ACT),
     "pointwise function, same type: on invariant channels, on coordinates the group permutes "
-    "(`regular`; `vector`, `tensor(k)` of `S(n)`, `A(n)`), odd `fn` (`tanh`, `sin`) also on sign "
-    "representations (pseudoscalars under O(n), vectors under O(1)), `identity` on any value; "
-    "else `GEO402`",
+    "(`regular`; `vector`, `tensor(k)` of `S(n)`, `A(n)`), odd `fn` (`tanh`, `sin`) also on "
+    "coordinates it permutes with signs (pseudoscalars under O(n), vectors under O(1), `C(4)`, "
+    "`D(4)`), `identity` on any value; else `GEO402`",
 )
 
 
@@ -212,12 +212,12 @@ def _act_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> 
     if fn.linear:  # f(A x) = A f(x) for every matrix A, and f(x + b) = f(x) + b
         return []
     moved = [x for x in not_invariant(ctx, a) if not ctx.group.permutes(x)]
-    bad = [x for x in moved if not (fn.odd and ctx.group.is_sign(x))]
+    bad = [x for x in moved if not (fn.odd and ctx.group.signed_permutes(x))]
     if not bad:
         return []
     atom = bad[0]
     fix = "apply it to invariants, or use `gate(...)` to scale vectors by activated scalars"
-    if ctx.group.is_sign(atom):
+    if ctx.group.signed_permutes(atom):
         fix = "use an odd activation such as `tanh`, or apply it to `norm(x)`"
     return [
         ctx.diagnostic(

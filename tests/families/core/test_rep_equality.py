@@ -172,6 +172,38 @@ def test_act_identity_is_equivariant_on_any_value() -> None:
     torch.testing.assert_close(module(v=v)["y"], v)
 
 
+@pytest.mark.parametrize(
+    ("group", "moves"),
+    [("C(4)", [((0, -1), (1, 0))]), ("D(4)", [((0, -1), (1, 0)), ((1, 0), (0, -1))])],
+)
+def test_odd_activations_commute_with_quarter_turns_and_flips(
+    group: str, moves: list[tuple[tuple[int, int], ...]]
+) -> None:
+    """C(4) and D(4) move a vector of R^2 by signed permutations: tanh and sin commute."""
+    text = model(
+        group,
+        "    input v: 2 x vector\n"
+        "    output y: 2 x vector = linear(act(linear(v, 2 x vector), tanh), 2 x vector)\n"
+        "    output z: vector = act(linear(v, vector), sin)\n",
+    )
+    module = randomised(text)
+    v = randn(4)
+    plain = module(v=v)
+    assert plain["y"].abs().max() > 1e-3
+    for move in moves:
+        g = torch.tensor(move, dtype=torch.float64)
+        moved = module(v=(v.reshape(2, 2) @ g.T).reshape(4))
+        for name in ("y", "z"):
+            expected = (plain[name].reshape(-1, 2) @ g.T).reshape(-1)
+            torch.testing.assert_close(moved[name], expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("group", ["C(3)", "C(8)"])
+def test_odd_activations_do_not_commute_with_other_turns(group: str) -> None:
+    err = assert_fails_at(model(group, "    input v: vector\n    y = act(@v, tanh)\n"), "GEO402")
+    assert f"`tanh` applied pointwise to `vector` breaks {group}" in str(err)
+
+
 def test_max_of_vectors_under_s3_commutes_with_permutations() -> None:
     """S(3) permutes each vector's coordinates (and S(set) the elements): the componentwise max
     over the set commutes with both."""
