@@ -29,7 +29,7 @@ import numpy as np
 
 from geoc import solver
 from geoc.diagnostics import Diagnostic
-from geoc.groups import MATRIX_ATOMS, SOLVER_ATOMS, Group
+from geoc.groups import MATRIX_ATOMS, SOLVER_ATOMS, Group, GroupElement, Rotations, random_rotation
 from geoc.ops import PLAIN, OpContext, define, preset, tensor, typing_rule
 from geoc.ops.core import copies, different_reps, joint_axes
 from geoc.types import SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term
@@ -86,7 +86,39 @@ def linear_pair(group: Group, atom_in: Atom, atom_out: Atom) -> PairBasis:
     channels = group.channel_group
     if channels is None:
         return _free_pair(group.atom_dim(a), group.atom_dim(b), _subspace(a), _subspace(b))
+    if group.matrix is None and not {a.kind, b.kind} <= BASIS_ATOMS:
+        return _rotation_pair(group, a, b)
     return pair_basis(channels, a, b)
+
+
+#: The largest map (d_out * d_in entries) whose basis is solved from sampled rotations.
+SAMPLED_ENTRIES_MAX = 1 << 12
+
+
+@functools.cache
+def _rotation_pair(group: Group, atom_in: Atom, atom_out: Atom) -> PairBasis:
+    """The maps between atoms of a rotation group that the solver has no representation for
+    (O(3) irreps such as `1e`, `2e` beside `tensor(k)` or `sym(n)`): the common null space of
+    rho_out(g) W - W rho_in(g) over three random rotations (which generate a dense subgroup of
+    SO(n)) and, under O(n), a reflection; so each map commutes with every element."""
+    d_in, d_out = group.atom_dim(atom_in), group.atom_dim(atom_out)
+    if d_in * d_out > SAMPLED_ENTRIES_MAX:
+        raise BasisTooLarge(
+            f"the maps `{atom_in}` -> `{atom_out}` under {group} have {d_in * d_out} entries each"
+        )
+    geometric = group.geometric
+    assert geometric is not None  # a channel group without a matrix factor
+    rng = np.random.default_rng(0)
+    reflect = [False] * 3 + ([True] if geometric.rotations is Rotations.O else [])
+    rows = []
+    for flip in reflect:
+        g = GroupElement(rotation=random_rotation(rng, geometric.n, reflect=flip))
+        rho_in, rho_out = group.atom_matrix(atom_in, g), group.atom_matrix(atom_out, g)
+        rows.append(np.kron(rho_out, np.eye(d_in)) - np.kron(np.eye(d_out), rho_in.T))
+    _, sigma, vt = np.linalg.svd(np.vstack(rows))
+    rank = int(np.sum(sigma > 1e-9 * max(1.0, sigma.max(initial=0.0))))
+    basis = vt[rank:].reshape(-1, d_out, d_in)
+    return _restricted(basis, _subspace(atom_in), _subspace(atom_out))
 
 
 def solver_rep(atom: Atom) -> solver.Rep:
@@ -204,8 +236,8 @@ def invariant_form(group: Group, atom: Atom) -> np.ndarray:
 
 def check_solver_linear(ctx: OpContext, source: FeatureType, target: FeatureType) -> None:
     """GEO330 for an atom the solver has no representation for."""
-    if ctx.group.channel_group is None:
-        return  # no group acts on the channels: every component is invariant
+    if ctx.group.channel_group is None or ctx.group.matrix is None:
+        return  # every component invariant, or a rotation group: every atom has matrices
     for arg, ftype in ((0, source), (None, target)):
         atoms = (basis_atom(ctx.group, a) for a in ftype.atoms)
         bad = next((a for a in atoms if a.kind not in BASIS_ATOMS), None)

@@ -15,6 +15,10 @@ import torch
 from helpers import assert_fails_at
 
 from geoc.backends.torch_fx.api import compile
+from geoc.groups import Group
+from geoc.o3 import irrep_matrix
+from geoc.ops.solver_ops import linear_pair
+from geoc.types import FeatureType
 
 Tensor = torch.Tensor
 Move = Callable[[str, Tensor], Tensor]
@@ -282,3 +286,57 @@ def test_no_linear_map_from_vectors_to_sym(group: str) -> None:
     text = model(group, "    input v: vector\n    y = linear(@v, sym(3))\n")
     err = assert_fails_at(text, "GEO403")
     assert "irreducible parts are all zero" in err.diagnostics[0].message
+
+
+PAIR_COUNTS = [
+    # group, input atom, output atom, number of equivariant maps (the sum over common irreps
+    # of the multiplicities' product times dim End): sym(3) = 0e + 2e, tensor(2) = 0e + 1e + 2e
+    ("O(3)", "sym(3)", "scalar", 1),
+    ("O(3)", "sym(3)", "sym(3)", 2),
+    ("O(3)", "sym(3)", "2e", 1),
+    ("O(3)", "2e", "sym(3)", 1),
+    ("O(3)", "sym(3)", "1e", 0),
+    ("O(3)", "sym(3)", "vector", 0),
+    ("O(3)", "tensor(2)", "1e", 1),
+    ("O(3)", "tensor(2)", "2o", 0),
+    ("O(3)", "tensor(2)", "sym(3)", 2),
+    ("O(3)", "tensor(2)", "tensor(2)", 3),
+    ("SO(3)", "tensor(2)", "vector", 1),
+    ("SO(3)", "sym(3)", "vector", 0),
+    ("SO(3)", "2o", "tensor(2)", 1),
+    ("O(2)", "sym(2)", "sym(2)", 2),
+    ("SO(2)", "sym(2)", "sym(2)", 3),  # the traceless part is complex type: End = C
+    ("trivial", "sym(3)", "scalar", 6),
+    ("trivial", "scalar", "sym(3)", 6),
+]
+
+
+@pytest.mark.parametrize(("group", "atom_in", "atom_out", "count"), PAIR_COUNTS)
+def test_linear_maps_between_reducible_atoms_count_their_irreps(
+    group: str, atom_in: str, atom_out: str, count: int
+) -> None:
+    g = Group.parse(group).with_default_dim(3)
+    a, b = (FeatureType.parse(t).atoms[0] for t in (atom_in, atom_out))
+    assert linear_pair(g, a, b).size == count
+
+
+def test_linear_from_sym_to_irreps_is_equivariant() -> None:
+    """`sym(3)` to `0e + 2e` and `tensor(2)` to `1e` (basis solved from sampled rotations)."""
+    text = model(
+        "O(3)",
+        "    input x: spd(3)\n    input t: tensor(2)\n"
+        "    output y: 0e + 2e = linear(logeig(x), 0e + 2e)\n"
+        "    output z: 1e = linear(t, 1e)\n",
+    )
+    module = randomised(text)
+    x, t = spd(0), randn(9, seed=3)
+    plain = module(x=x, t=t)
+    rng = np.random.default_rng(4)
+    for reflect in (False, True):
+        q = orthogonal(rng, reflect)
+        moved = module(x=o3_move(q)["sym"](x), t=o3_move(q)["sym"](t))
+        d2 = torch.as_tensor(irrep_matrix(2, 1, q.numpy()))
+        expected_y = torch.cat([plain["y"][:1], d2 @ plain["y"][1:]])
+        torch.testing.assert_close(moved["y"], expected_y, rtol=1e-10, atol=1e-10)
+        expected_z = o3_move(q)["pseudovector"](plain["z"])
+        torch.testing.assert_close(moved["z"], expected_z, rtol=1e-10, atol=1e-10)
