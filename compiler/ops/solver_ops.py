@@ -8,6 +8,9 @@ orthonormal basis ``B_1 .. B_k`` of the maps ``atom_in -> atom_out`` (Finzi, Wel
 *A Practical Method for Constructing Equivariant Multilayer Perceptrons for Arbitrary Matrix
 Groups*, ICML 2021), and one learned coefficient per (output copy, input copy, basis element).
 A pair without maps is zero; an output term that no input term reaches is a GEO403 (Schur).
+`sym(n)` is `tensor(2)` restricted to symmetric matrices (its maps are projected), and under a
+rotation group the pairs with atoms the solver has no representation for (`1e`, `2e`) are
+solved from sampled rotations; without a channel group every map (projected) is allowed.
 Where a dense basis would be huge, S(n) and O(n)-type groups apply their closed forms
 (partition and Brauer diagrams) instead.
 
