@@ -1,7 +1,9 @@
 """Elaboration: AST -> typed IR.
 
-* :mod:`~geoc.elaborate.elaborator`: binds parameters, expands blocks and ``repeat``, types
-  every call by its operator's rules and names every node after the spec.
+* :mod:`~geoc.elaborate.elaborator`: binds parameters, the symmetry and the domain, then the
+  statements (ports, assignments, ``repeat``).
+* :mod:`~geoc.elaborate.expressions`: types every call by its operator's rules, expands block
+  calls, and names every node after the spec; :mod:`~geoc.elaborate.values` what names bind.
 * :mod:`~geoc.elaborate.signatures`: calls matched to parameters, attributes checked.
 * :mod:`~geoc.elaborate.constants`: the one compile-time evaluator, which types, groups and
   domains also call; it is loaded first and alone, since those modules sit below the
