@@ -14,7 +14,7 @@ from typing import Any
 
 from geoc.elaborate.constants import const_value, evaluate
 
-_ELABORATOR = ("Const", "Elaborator", "Value", "elaborate")
+_ELABORATOR = ("Const", "Elaboration", "Elaborator", "Value", "elaborate", "elaborate_all")
 
 
 def __getattr__(name: str) -> Any:
@@ -29,4 +29,14 @@ def __getattr__(name: str) -> Any:
     return getattr(elaborator, name)
 
 
-__all__ = ["Const", "Elaborator", "Value", "bind_params", "const_value", "elaborate", "evaluate"]
+__all__ = [
+    "Const",
+    "Elaboration",
+    "Elaborator",
+    "Value",
+    "bind_params",
+    "const_value",
+    "elaborate",
+    "elaborate_all",
+    "evaluate",
+]

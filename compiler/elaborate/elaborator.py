@@ -7,14 +7,16 @@ types every value by the operator's typing rule, and names every node after the 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import Domain, domain_from_ast
 from geoc.elaborate.expressions import Expressions
 from geoc.elaborate.messages import factor_span
+from geoc.elaborate.recovery import Problems, bound_names
 from geoc.elaborate.signatures import bind_params
-from geoc.elaborate.values import Const, Scope, Value
+from geoc.elaborate.values import Const, Poison, Poisoned, Scope, Value
 from geoc.grammar import ast
 from geoc.groups import Group, group_from_ast
 from geoc.ir import Graph, Node, Port, ValueRef
@@ -28,6 +30,8 @@ class Elaborator(Expressions):
     def __init__(self, program: Program, model: ast.Model, overrides: dict[str, Any]) -> None:
         self.program = program
         self.model = model
+        self.problems = Problems()
+        self.failed: list[ast.Stmt] = []  # every statement that failed, in any scope
         params = bind_params(model.params, overrides, model.name.span)
         self.group, self.domain = self._symmetry_and_domain(params)
         self.graph = Graph(model.name.id, self.group, self.domain, params, span=model.span)
@@ -35,27 +39,43 @@ class Elaborator(Expressions):
 
     # --- model level ---
 
-    def run(self) -> Graph:
+    def run(self) -> Elaboration:
+        """Every statement, each failure recorded and elaboration continued after it."""
         scope = Scope("", {k: Const(v) for k, v in self.graph.params.items()})
         self._statements(self.model.body, scope, in_block=False)
-        self._check_ports()
-        return self.graph
+        if not any(isinstance(s, ast.Input) for s in self.failed):  # it may be the positions
+            self.problems.attempt(self._check_ports)
+        if self.failed and not self.problems:  # never a graph with a hole and no error
+            raise RuntimeError(f"statements failed without a diagnostic: {self.failed}")
+        sources = {**self.program.sources, **self.problems.sources}
+        return Elaboration(self.graph, self.problems.diagnostics, sources)
 
     def _symmetry_and_domain(self, params: dict[str, Any]) -> tuple[Group, Domain]:
+        """The group and the domain, each checked on its own, then together. Every statement
+        is typed in them, so after a problem here the body is not elaborated (its errors
+        would be guesses)."""
         sym = [s for s in self.model.body if isinstance(s, ast.Symmetry)]
         dom = [s for s in self.model.body if isinstance(s, ast.Domain)]
         for stmts, what in ((sym, "symmetry"), (dom, "domain")):
             if len(stmts) > 1:
-                raise GeoError(
-                    Diagnostic(
-                        "GEO209",
-                        f"`{what}` is declared twice",
-                        stmts[1].span,
-                        help=f"declare `{what}` once",
+                self.problems.record(
+                    GeoError(
+                        Diagnostic(
+                            "GEO209",
+                            f"`{what}` is declared twice",
+                            stmts[1].span,
+                            help=f"declare `{what}` once",
+                        )
                     )
                 )
-        domain = domain_from_ast(dom[0].value, params) if dom else Domain()
-        group = group_from_ast(sym[0].factors, params) if sym else Group()
+        domain = self.problems.attempt(
+            lambda: domain_from_ast(dom[0].value, params) if dom else Domain()
+        )
+        group = self.problems.attempt(
+            lambda: group_from_ast(sym[0].factors, params) if sym else Group()
+        )
+        if self.problems or domain is None or group is None:
+            raise self.problems.error(self.program.sources)
         for axis in group.permuted_axes:
             if axis not in domain.axes:
                 raise GeoError(
@@ -87,12 +107,27 @@ class Elaborator(Expressions):
     # --- statements ---
 
     def _statements(self, body: tuple[ast.Stmt, ...], scope: Scope, in_block: bool) -> list[Value]:
+        """The statements of a body in order; the values of its ``return``. A statement that
+        fails is recorded and poisons the names it binds; a failed ``return`` fails the
+        block's call silently (its diagnostic is recorded)."""
         for stmt in body:
-            handler = _STATEMENTS[type(stmt)]
-            result = handler(self, stmt, scope)
+            try:
+                result = _STATEMENTS[type(stmt)](self, stmt, scope)
+            except (GeoError, Poisoned) as err:
+                self._failed(stmt, scope, err)
+                if isinstance(stmt, ast.Return):
+                    raise Poisoned("return") from None
+                continue
             if isinstance(stmt, ast.Return):
                 return result
         return []
+
+    def _failed(self, stmt: ast.Stmt, scope: Scope, err: GeoError | Poisoned) -> None:
+        if isinstance(err, GeoError):
+            self.problems.record(err)
+        for name in bound_names(stmt):
+            scope.env[name] = Poison()
+        self.failed.append(stmt)
 
     def _input(self, stmt: ast.Input, scope: Scope) -> None:
         name = stmt.name.id
@@ -199,10 +234,27 @@ _STATEMENTS = {
 }
 
 
-def elaborate(
+@dataclass(frozen=True)
+class Elaboration:
+    """A model's typed IR and every problem found on the way. With problems, ``graph`` holds
+    only what typed (every node's inputs typed, so its contracts can still be checked), and
+    it must never be accepted or lowered."""
+
+    graph: Graph
+    problems: tuple[Diagnostic, ...]
+    sources: dict[str, str]
+
+    def graph_or_error(self) -> Graph:
+        if self.problems:
+            raise GeoError(self.problems, self.sources)
+        return self.graph
+
+
+def elaborate_all(
     program: Program, model: str | None = None, params: dict[str, Any] | None = None
-) -> Graph:
-    """The typed IR of one model of ``program``."""
+) -> Elaboration:
+    """The typed IR of one model of ``program`` with every problem of its statements; raises
+    when nothing can be typed (a bad parameter, symmetry or domain)."""
     try:
         chosen = program.model(model)
         return Elaborator(program, chosen, dict(params or {})).run()
@@ -210,4 +262,11 @@ def elaborate(
         raise GeoError(err.diagnostics, {**program.sources, **err.sources}) from None
 
 
-__all__ = ["Const", "Elaborator", "Value", "elaborate"]
+def elaborate(
+    program: Program, model: str | None = None, params: dict[str, Any] | None = None
+) -> Graph:
+    """The typed IR of one model of ``program``; a GeoError with every typing problem."""
+    return elaborate_all(program, model, params).graph_or_error()
+
+
+__all__ = ["Const", "Elaboration", "Elaborator", "Value", "elaborate", "elaborate_all"]

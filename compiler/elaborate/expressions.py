@@ -18,7 +18,7 @@ from geoc.elaborate.signatures import (
     check_returns,
     match_arguments,
 )
-from geoc.elaborate.values import Binding, Const, Hint, Nested, Scope, Value
+from geoc.elaborate.values import Binding, Const, Hint, Nested, Poison, Poisoned, Scope, Value
 from geoc.grammar import ast
 from geoc.groups import Group
 from geoc.ir import Graph, Node, ValueRef
@@ -56,6 +56,8 @@ class Expressions(ABC):
         binding = scope.env.get(expr.id)
         if isinstance(binding, Value):
             return binding
+        if isinstance(binding, Poison):
+            raise Poisoned(expr.id)
         if isinstance(binding, Const):
             raise GeoError(
                 Diagnostic(
@@ -188,11 +190,15 @@ class Expressions(ABC):
         return tensors, attrs, spans
 
     def attribute(self, expr: ast.Expr, param: Param, scope: Scope) -> Any:
-        if isinstance(expr, ast.Name) and isinstance(scope.env.get(expr.id), Value):
+        name = expr.id if isinstance(expr, ast.Name) else ""
+        binding = scope.env.get(name)
+        if isinstance(binding, Poison):
+            raise Poisoned(name)
+        if isinstance(binding, Value):
             raise GeoError(
                 Diagnostic(
                     "GEO303",
-                    f"`{expr.id}` is a tensor, but `{param.name}` is a compile-time "
+                    f"`{name}` is a tensor, but `{param.name}` is a compile-time "
                     f"{param.attr.value}",
                     expr.span,
                     label="tensor",

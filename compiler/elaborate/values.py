@@ -1,5 +1,5 @@
 """The values of elaboration: tensors (:class:`Value`), compile-time values (:class:`Const`),
-and the scopes that bind names to them."""
+names whose statement failed (:class:`Poison`), and the scopes that bind names to them."""
 
 from __future__ import annotations
 
@@ -26,7 +26,17 @@ class Const:
     value: Any
 
 
-Binding = Value | Const
+@dataclass(frozen=True)
+class Poison:
+    """A name whose statement failed. Its diagnostic is recorded once; a statement that uses
+    the name fails silently (:class:`Poisoned`), so one mistake is not reported at each use."""
+
+
+class Poisoned(Exception):
+    """A statement used a poisoned name: it fails with no diagnostic of its own."""
+
+
+Binding = Value | Const | Poison
 
 
 @dataclass(frozen=True)
