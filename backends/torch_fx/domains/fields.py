@@ -88,10 +88,14 @@ class GridMove:
         return torch.roll(value, self.shifts, dims)
 
     def _turn(self, value: Tensor) -> Tensor:
-        """``f'(p) = f(g⁻¹ p mod n)`` on a square 2-D grid (g a signed permutation matrix)."""
-        n = self.domain.grid[0]
-        points = np.stack(np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
-        source = np.einsum("ji,jab->iab", self.linear, points) % n  # g⁻¹ = gᵀ
+        """``f'(p) = f(g⁻¹ p mod n)`` on a 2-D grid (g a signed permutation matrix). Each
+        coordinate of ``g⁻¹ p`` is taken modulo the size of the axis it indexes: a rectangle
+        carries the flips and the half turn; an axis swap (90°, diagonal flips) needs a square
+        grid, which the torus's symmetry rule demands (GEO408)."""
+        sizes = np.array(self.domain.grid)
+        points = np.stack(np.meshgrid(*(np.arange(n) for n in sizes), indexing="ij"))
+        source = np.einsum("ji,jab->iab", self.linear, points)  # g⁻¹ = gᵀ
+        source %= sizes[:, None, None]
         rows, cols = (torch.as_tensor(s, device=value.device) for s in source)
         return value[..., rows, cols]
 
