@@ -81,16 +81,19 @@ def check_field_broadcast(
             label=f"{value}, no axis",
             help="combine it with the field before `sht(...)`, or after `isht(...)`",
         )
-    check_field_channels(ctx, value.with_axes(axes), arg)
+    made = f"`{ctx.op}` would make the global `{value}` a constant field, but a field"
+    check_field_channels(ctx, value.with_axes(axes), arg, made)
 
 
-def check_field_channels(ctx: OpContext, ftype: FeatureType, arg: int | None = None) -> None:
+def check_field_channels(
+    ctx: OpContext, ftype: FeatureType, arg: int | None = None, what: str = "a field"
+) -> None:
     """GEO310 unless every channel of a field is a scalar, or ``regular`` where a rotation
     group acts on a torus (group feature maps, docs/gcnn.md)."""
     if not is_field(ftype):
         return
     allowed = {AtomKind.SCALAR} | ({AtomKind.REGULAR} if rotates_grid(ctx.group) else set())
-    where = f"a field over `{ftype.axes[0]}`"
+    where = f"{what} over `{ftype.axes[0]}`"
     check_channels(ctx, ftype, allowed, "GEO310", where, _channels_help(ctx.group), arg)
 
 
