@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import assert_fails_at
+from helpers import assert_captures, assert_fails_at
 
 from geoc.backends.torch_fx.api import compile
 from geoc.backends.torch_fx.common import kernels as rt
@@ -91,6 +91,12 @@ def test_a_shared_global_input_is_the_same_for_every_sample() -> None:
     a, nu = randn(3, 2, *TORUS), randn(2)
     shared = module(a=a, nu=nu)["u"]
     torch.testing.assert_close(shared, module(a=a, nu=nu.expand(3, 2))["u"], rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_the_broadcast_survives_compile_and_export() -> None:
+    inputs = {"a": randn(3, 2, *TORUS), "nu": randn(3, 2)}
+    assert_captures(compiled(GLOBAL_INPUT), inputs, atol=1e-10)
 
 
 def test_the_reference_of_a_global_plus_a_field() -> None:
