@@ -113,10 +113,9 @@ class CheckReport:
         """The bound of the exact trials: the caller's ``atol``, or the exact-law rule."""
         if self.atol is not None:
             return f"max error < {self.atol:.0e} per output (atol given)"
-        return (
-            f"exact laws, error <= {self.rtol:.0e} x max(|g·f(x)|, 1) per output and trial "
-            "(relative, floor 1: the inputs' scale)"
-        )
+        dtype = str(self.dtype).removeprefix("torch.")
+        bound = f"error <= {self.rtol:.0e} x max(|g·f(x)|, 1)"
+        return f"{bound} per output and trial (exact laws, {dtype})"
 
     def _parameters_line(self) -> str:
         count = len(self.elements)
@@ -132,10 +131,10 @@ class CheckReport:
     def _header(self) -> str:
         dtype = str(self.dtype).removeprefix("torch.")
         batch = f", batch of {self.graphs} graphs" if self.graphs > 1 else ""
-        parts = _element_parts(self.elements)
+        parts, count = _element_parts(self.elements), len(self.elements)
         return (
             f"geoc check: {self.model} under {self.group}, {dtype}, "
-            f"{len(self.elements)} trials{batch} ({parts})"
+            f"{count} trial{'s' if count != 1 else ''}{batch} ({parts})"
         )
 
     def _failure_text(self) -> str:
