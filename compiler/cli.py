@@ -24,16 +24,13 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 import geoc
 from geoc import catalog
 from geoc.cache import write_atomically
-from geoc.diagnostics import CODES, Diagnostic, GeoError, explain
+from geoc.diagnostics import CODES, DEFAULT_MAX_ERRORS, Diagnostic, GeoError, explain
 from geoc.grammar.parser import decode_source, read_source
-
-if TYPE_CHECKING:
-    pass
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -78,11 +75,16 @@ def _run(argv: Sequence[str] | None) -> int:
         return done.code if isinstance(done.code, int) else EXIT_ERROR
     if args.command is None:
         raise _usage_error("geoc", "no command given")
-    return args.run(args)
+    try:
+        return args.run(args)
+    except GeoError as err:
+        _print_error(err, getattr(args, "max_errors", DEFAULT_MAX_ERRORS))
+        return EXIT_ERROR
 
 
-def _print_error(err: GeoError) -> None:
-    print(err.render(), file=sys.stderr, end="")
+def _print_error(err: GeoError, max_errors: int = DEFAULT_MAX_ERRORS) -> None:
+    text = err.render(max_errors, hint="use --max-errors to see them")
+    print(text, file=sys.stderr, end="")
 
 
 def _internal_error(err: BaseException) -> int:
@@ -162,6 +164,10 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model", metavar="NAME", help="the model to use if the file has several")
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
+    parser.add_argument(
+        "--max-errors", type=_count, default=DEFAULT_MAX_ERRORS, metavar="N",
+        help=f"show at most N diagnostics, 0 for all (default {DEFAULT_MAX_ERRORS})",
+    )  # fmt: skip
 
 
 def _compile_arguments(parser: argparse.ArgumentParser) -> None:
@@ -187,16 +193,25 @@ def _tp_algorithm_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _count(text: str) -> int:
+    if (value := _whole_number(text)) < 0:
+        raise argparse.ArgumentTypeError(f"needs 0 or more, got {value}")
+    return value
+
+
 def _at_least_one(noun: str) -> Callable[[str], int]:
     """A count of ``noun`` s: with no trial nothing would be checked and every output would
     pass; with no graph there is nothing to run."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < 1:
+        if (value := _whole_number(text)) < 1:
             raise argparse.ArgumentTypeError(f"needs at least 1 {noun}, got {value}")
         return value
 

@@ -82,14 +82,20 @@ def middle_end(
     model: str | None = None,
     verify: bool = False,
 ) -> Graph:
-    """From a loaded program (parsed, or made by :class:`geoc.builder.Builder`) to proven IR."""
-    from geoc.elaborate import elaborate
+    """From a loaded program (parsed, or made by :class:`geoc.builder.Builder`) to proven IR.
 
-    graph = elaborate(program, model, params)  # 3. bind params, expand, infer types
-    _lint(graph, verify)
-    problems = check_equivariance(graph)  # 4. the static proof
+    Every problem is reported together, in source order: elaboration goes on past a statement
+    that does not type, and the proof also covers the statements that did. A graph with any
+    problem is never optimised, returned or lowered."""
+    from geoc.elaborate import elaborate_all
+
+    elaboration = elaborate_all(program, model, params)  # 3. bind params, expand, infer types
+    graph = elaboration.graph
+    if not elaboration.problems:
+        _lint(graph, verify)
+    problems = [*elaboration.problems, *check_equivariance(graph)]  # 4. the static proof
     if problems:
-        raise GeoError(problems, program.sources)
+        raise GeoError(problems, elaboration.sources)
     graph = eliminate_dead_code(graph)  # 5. optimise
     _lint(graph, verify)
     return graph

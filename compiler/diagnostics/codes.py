@@ -321,6 +321,15 @@ CODES: dict[str, CodeInfo] = {
         grid can represent: at most n/2 modes per periodic dimension (n/2 + 1 on the last, the
         real-FFT one); at most nlat degrees and nlon/2 + 1 orders on the sphere.""",
     ),
+    "GEO314": _code(
+        "global value onto spherical-harmonic coefficients",
+        """A global value (no `over`) meets values over an axis as the value equal to it at
+        every position: a constant field on a grid, the same value at every node of a graph.
+        Spherical-harmonic coefficients (`over spectrum`, the output of `sht`) have no such
+        constant: a constant field is degree 0 alone, and adding one number to every degree
+        and order is not rotation-equivariant. Combine the global value with the field before
+        `sht(...)` or after `isht(...)`.""",
+    ),
     # --- GEO34x: weight spaces (docs/weightspace.md) -------------------------------------------
     "GEO340": _code(
         "weight-space values carry scalar channels",

@@ -113,6 +113,9 @@ class DomainRules:
     check_type: Callable[[OpContext, FeatureType], None] = _no_check
     #: Raises unless the operator acts on these values over the domain (before its typing rule).
     check_use: Callable[[OpContext, OpDef, Sequence[FeatureType]], None] = _no_check
+    #: Raises unless a global value (argument ``arg`` of the call) may meet values over the
+    #: axes given, as the value over those axes that equals it everywhere (`joint_axes`).
+    check_broadcast: Callable[[OpContext, FeatureType, tuple[str, ...], int], None] = _no_check
     #: The input whose points build the edges, checked (None: the domain needs none).
     positions: Callable[[Domain, dict[str, Port], Span | None], str | None] = _no_check
 

@@ -65,13 +65,35 @@ def check_field_use(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> 
                 )
 
 
-def check_field_channels(ctx: OpContext, ftype: FeatureType, arg: int | None = None) -> None:
+def check_field_broadcast(
+    ctx: OpContext, value: FeatureType, axes: tuple[str, ...], arg: int
+) -> None:
+    """A global value meets fields as the constant field equal to it at every grid point: its
+    channels must be a field's (GEO310). Spherical-harmonic coefficients have no such constant
+    (a constant field is degree 0 alone; an equal value at every (l, m) is not equivariant):
+    GEO314."""
+    if axes == (SPECTRUM_AXIS,):
+        raise ctx.error(
+            "GEO314",
+            f"`{ctx.op}` cannot broadcast the global value `{value}` onto spherical-harmonic "
+            "coefficients: a global value is no set of coefficients",
+            arg=arg,
+            label=f"{value}, no axis",
+            help="combine it with the field before `sht(...)`, or after `isht(...)`",
+        )
+    made = f"`{ctx.op}` would make the global `{value}` a constant field, but a field"
+    check_field_channels(ctx, value.with_axes(axes), arg, made)
+
+
+def check_field_channels(
+    ctx: OpContext, ftype: FeatureType, arg: int | None = None, what: str = "a field"
+) -> None:
     """GEO310 unless every channel of a field is a scalar, or ``regular`` where a rotation
     group acts on a torus (group feature maps, docs/gcnn.md)."""
     if not is_field(ftype):
         return
     allowed = {AtomKind.SCALAR} | ({AtomKind.REGULAR} if rotates_grid(ctx.group) else set())
-    where = f"a field over `{ftype.axes[0]}`"
+    where = f"{what} over `{ftype.axes[0]}`"
     check_channels(ctx, ftype, allowed, "GEO310", where, _channels_help(ctx.group), arg)
 
 
@@ -130,4 +152,5 @@ def field_rules(
         check_symmetry=check_symmetry,
         check_type=check_field_channels,
         check_use=check_field_use,
+        check_broadcast=check_field_broadcast,
     )

@@ -48,10 +48,20 @@ _INVARIANT = preset(PLAIN, euclidean=INVARIANT)
 
 
 def joint_axes(ctx: OpContext, types: Sequence[FeatureType]) -> tuple[str, ...]:
-    """The axes of a combination: all equal, or global values broadcast along the others."""
+    """The axes of a combination: all equal, or global values broadcast along the others.
+
+    The one rule for operands over fewer axes: a global value meets values over ``axes`` as
+    the value over ``axes`` equal to it everywhere (per graph of a batch, per sample of a grid
+    batch), which is equivariant because the symmetry moves only the axis positions of a
+    constant, and the domain says whether such a constant exists (``check_broadcast``). The
+    lowering places it by the domain's layout (``LowerCtx.align``), never by tensor
+    broadcasting."""
     placed = [(i, t.axes) for i, t in enumerate(types) if t.axes]
     if not placed:
         return ()
+    for index, ftype in enumerate(types):
+        if not ftype.axes:
+            ctx.domain.rules.check_broadcast(ctx, ftype, placed[0][1], index)
     first = placed[0][1]
     for index, axes in placed[1:]:
         if axes != first:

@@ -154,10 +154,27 @@ def count_graphs(batch: Tensor | None, num_graphs: int | None) -> int:
 
 
 def broadcast(value: Tensor, index: Tensor | None, length: int) -> Tensor:
-    """A global value ``[C]`` (or ``[graphs, C]``) repeated along an axis of ``length``."""
-    if index is None:
+    """A global value along an axis of ``length`` whose elements belong to graphs ``index``:
+    ``[graphs, C]`` is gathered graph by graph; ``[C]`` (one value for every graph) and a single
+    graph's ``[1, C]`` are repeated. Never tensor broadcasting: ``[C]`` indexed by ``index``
+    would read channels as graphs."""
+    if value.ndim == 1 or index is None:
         return value.expand(length, value.shape[-1])
     return value[index]
+
+
+def broadcast_batched(value: Tensor, like: Tensor, channel_dim: int) -> Tensor:
+    """A global value of a domain whose values lead with their sample (fields ``[B, *grid, C]``
+    or ``[B, C, *grid]``, weight spaces ``[B, P, C]``), as a constant value shaped like ``like``
+    with its own channels: ``[B, C]`` (per sample) or ``[C]`` (shared by every sample) gets
+    size-1 dimensions at the other axes' positions, then is expanded (a view, no copy)."""
+    channels = value.shape[-1]
+    shape = [1] * like.ndim
+    shape[0] = value.shape[0] if value.ndim == 2 else 1
+    shape[channel_dim] = channels
+    target = list(like.shape)
+    target[channel_dim] = channels
+    return value.reshape(shape).expand(target)
 
 
 # --- fields on a grid: [batch, channels, *grid] -------------------------------------------------

@@ -71,6 +71,11 @@ class DomainRules:
     draw_element: Callable[[Graph, np.random.Generator, Mapping[str, int], int], GroupElement]
     #: ``move_inputs(ir, sample, element)``: ``g·x`` for every keyword input.
     move_inputs: Callable[[Graph, Sample, GroupElement], dict[str, Any]]
+    #: Every value leads with its sample (``[B, *axes, C]``; a global one ``[B, C]`` or ``[C]``),
+    #: so a global value broadcasts by size-1 axis dimensions; otherwise values over an axis
+    #: hold every graph's elements (``[N, C]``, with a ``batch`` vector) and a global value
+    #: ``[graphs, C]`` is gathered by graph.
+    leading_batch: bool = False
     #: What the exact trials moved, for the report ("" where the table says it all).
     exact_law: Callable[[Graph], str] = no_exact_law
     #: The fx value returned for an output (layouts that differ from the IR value's).

@@ -47,7 +47,18 @@ from geoc.types import AtomKind, FeatureType
 #: operator (aliasing; see the module docstring). The built-in SFNO, with random parameters,
 #: stays well below it (the measured figure is always reported).
 BAND_LIMITED_RTOL = 0.05
-FIELD_BATCH = 2  # fields are checked on a batch of two, so no kernel can mix batch entries
+#: The smallest batch fields are checked on: several samples, so no kernel can mix them.
+FIELD_BATCH = 3
+
+
+def field_batch(domain: Domain, graphs: int = 1) -> int:
+    """The batch size of a check: at least ``FIELD_BATCH`` (and ``graphs``) and unlike every
+    grid size, so a per-sample global value ``[B, C]`` that tensor broadcasting lined up with a
+    grid axis instead of the batch fails loudly rather than passing by coincidence."""
+    batch = max(FIELD_BATCH, graphs)
+    while batch in domain.grid:
+        batch += 1
+    return batch
 
 
 @dataclass(frozen=True)
@@ -91,10 +102,14 @@ class GridMove:
         return torch.roll(value, self.shifts, dims)
 
     def _turn(self, value: Tensor) -> Tensor:
-        """``f'(p) = f(g⁻¹ p mod n)`` on a square 2-D grid (g a signed permutation matrix)."""
-        n = self.domain.grid[0]
-        points = np.stack(np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
-        source = np.einsum("ji,jab->iab", self.linear, points) % n  # g⁻¹ = gᵀ
+        """``f'(p) = f(g⁻¹ p mod n)`` on a 2-D grid (g a signed permutation matrix). Each
+        coordinate of ``g⁻¹ p`` is taken modulo the size of the axis it indexes: a rectangle
+        carries the flips and the half turn; an axis swap (90°, diagonal flips) needs a square
+        grid, which the torus's symmetry rule demands (GEO408)."""
+        sizes = np.array(self.domain.grid)
+        points = np.stack(np.meshgrid(*(np.arange(n) for n in sizes), indexing="ij"))
+        source = np.einsum("ji,jab->iab", self.linear, points)  # g⁻¹ = gᵀ
+        source %= sizes[:, None, None]
         rows, cols = (torch.as_tensor(s, device=value.device) for s in source)
         return value[..., rows, cols]
 
@@ -145,10 +160,16 @@ def is_field_type(ftype: FeatureType) -> bool:
 
 
 def draw_field_inputs(
-    ir: Graph, rng: np.random.Generator, dtype: torch.dtype, band_limited: bool = False
+    ir: Graph,
+    rng: np.random.Generator,
+    dtype: torch.dtype,
+    band_limited: bool = False,
+    graphs: int = 1,
 ) -> dict[str, Any]:
-    """Random fields ``[FIELD_BATCH, channels, *grid]`` for every input (band-limited on
-    request, for the rotation check); global inputs ``[channels]``."""
+    """Random inputs of a batch of :func:`field_batch` samples: fields ``[B, channels, *grid]``
+    (band-limited on request, for the rotation check) and global values per sample,
+    ``[B, channels]``, as a module is called on a batch."""
+    batch = field_batch(ir.domain, graphs)
     out = {}
     for name, port in ir.inputs.items():
         width = ir.group.type_dim(port.type)
@@ -158,11 +179,11 @@ def draw_field_inputs(
             nlat, nlon = ir.domain.grid
             quad = ir.domain.quadrature or "equiangular"
             lmax = input_lmax(ir.domain)
-            value = band_limited_field(rng, (FIELD_BATCH, width), nlat, nlon, quad, lmax)
+            value = band_limited_field(rng, (batch, width), nlat, nlon, quad, lmax)
         elif port.type.axes:
-            value = torch.as_tensor(rng.normal(size=(FIELD_BATCH, width, *ir.domain.grid)))
+            value = torch.as_tensor(rng.normal(size=(batch, width, *ir.domain.grid)))
         else:
-            value = torch.as_tensor(rng.normal(size=width))
+            value = torch.as_tensor(rng.normal(size=(batch, width)))
         out[name] = value.to(dtype)
     return out
 
@@ -290,7 +311,7 @@ def band_limited_rows(
         inputs = draw_field_inputs(ir, rng, dtype, band_limited=True)
         rotation = sphere_rotation_element(ir, rng).rotation
         moved = {
-            k: rotate_field(v, rotation, nlat, nlon, quad, lmax) if v.ndim > 1 else v
+            k: rotate_field(v, rotation, nlat, nlon, quad, lmax) if ir.inputs[k].type.axes else v
             for k, v in inputs.items()
         }
         with torch.no_grad():
@@ -324,7 +345,7 @@ def _coefficients(field: Tensor, ir: Graph, lmax: int) -> Tensor:
 def _draw_sample(
     ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype
 ) -> Sample:
-    return Sample(draw_field_inputs(ir, rng, dtype), {})
+    return Sample(draw_field_inputs(ir, rng, dtype, graphs=graphs), {})
 
 
 def _draw_element(
@@ -376,6 +397,7 @@ def _rules(exact_law: Callable[[Graph], str]) -> DomainRules:
         move_inputs=_move_inputs,
         exact_law=exact_law,
         approximate_rows=_approximate_rows,
+        leading_batch=True,
     )
 
 

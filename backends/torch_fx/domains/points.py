@@ -135,11 +135,12 @@ def _draw_value(
         raise ValueError(
             f"input `{name}` is over {missing[0]}, whose length the checker cannot set"
         )
+    # A global value of several graphs is one per graph, `[graphs, C]` (a batch is given).
+    per_graph = not ftype.axes and len(sizes) > 1 and ir.domain.axis is not None
+    axes = (len(sizes),) if per_graph else tuple(lengths[a] for a in ftype.axes)
     if needs_manifold_draw(ftype):  # points on their manifolds (manifold/verify.py)
-        axes = tuple(lengths[a] for a in ftype.axes)
         return torch.as_tensor(draw_value(ir.group, ftype, rng, axes))
-    shape = [lengths[a] for a in ftype.axes] + [ir.group.type_dim(ftype)]
-    return torch.as_tensor(rng.normal(size=shape))
+    return torch.as_tensor(rng.normal(size=(*axes, ir.group.type_dim(ftype))))
 
 
 def random_edge_index(rng: np.random.Generator, sizes: Sequence[int]) -> np.ndarray:
