@@ -206,11 +206,16 @@ def _count(text: str) -> int:
     return value
 
 
-def _at_least_one(text: str) -> int:
-    """A count of trials: with none, nothing would be checked and every output would pass."""
-    if (value := _whole_number(text)) < 1:
-        raise argparse.ArgumentTypeError(f"needs at least 1 trial, got {value}")
-    return value
+def _at_least_one(noun: str) -> Callable[[str], int]:
+    """A count of ``noun`` s: with no trial nothing would be checked and every output would
+    pass; with no graph there is nothing to run."""
+
+    def parse(text: str) -> int:
+        if (value := _whole_number(text)) < 1:
+            raise argparse.ArgumentTypeError(f"needs at least 1 {noun}, got {value}")
+        return value
+
+    return parse
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -219,8 +224,17 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
         "--static", action="store_true", help="only the type-rule proof (no torch, no numerics)"
     )
     parser.add_argument(
-        "--trials", type=_at_least_one, default=3, metavar="N",
-        help="sampled group elements, at least 1 (default 3)",
+        "--trials", type=_at_least_one("trial"), default=3, metavar="N",
+        help="sampled group elements, at least 1 (default 3); trials after the first run "
+        "with random parameters",
+    )  # fmt: skip
+    parser.add_argument(
+        "--graphs", type=_at_least_one("graph"), default=2, metavar="N",
+        help="graphs per batch on graph and point domains (default 2)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--atol", type=float, default=None, metavar="X",
+        help="a fixed absolute tolerance instead of the exact laws' 1e-12 relative one",
     )  # fmt: skip
     _tp_algorithm_argument(parser)
 
@@ -487,7 +501,9 @@ def run_check(args: argparse.Namespace) -> int:
     from geoc.backends.torch_fx.verify import check_module
 
     module = lower_to_fx(graph, seed=args.seed, dtype=torch.float64, tp_algorithm=args.tp_algorithm)
-    report = check_module(module, trials=args.trials, seed=args.seed)
+    report = check_module(
+        module, trials=args.trials, seed=args.seed, graphs=args.graphs, atol=args.atol
+    )
     print(report.render().rstrip("\n"))
     return EXIT_OK if report.passed else EXIT_ERROR
 

@@ -26,9 +26,14 @@ Conventions of the transformation ``g·x``:
 * Channels transform by :meth:`geoc.groups.Group.channel_action`; values without an axis
   (pooled, ``[C]`` or ``[num_graphs, C]``) only in their channels.
 
+Trials after the first run with random parameters, graphs come in batches, and each output is
+held to the tolerance of its law: exact laws to 1e-12 relative in float64, the stated aliasing
+bound only for band-limited rotations behind a non-polynomial operator (``docs/check.md``).
+
 Modules, one job each: ``report`` (rows, failure, table), ``actions`` (group elements, ``g·x``
 and the deviation from a law), ``edges`` (edge correspondence), ``recorder`` (the fx
-interpreter), ``blame`` (first broken value), ``check`` (the trials). What depends on the
+interpreter), ``blame`` (first broken value), ``params`` (random parameters on a copy),
+``laws`` (the tolerance of each law), ``check`` (the trials). What depends on the
 domain kind (inputs, elements, actions on inputs, laws) comes from
 :func:`geoc.backends.torch_fx.domains.rules_of`.
 """
