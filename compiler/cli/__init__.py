@@ -15,13 +15,8 @@ GEO113: cannot read source
 from __future__ import annotations
 
 import argparse
-import contextlib
-import difflib
-import enum
-import os
 import re
 import sys
-import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -29,17 +24,17 @@ from typing import NoReturn
 import geoc
 from geoc import catalog
 from geoc.cache import write_atomically
+from geoc.cli.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    internal_error,
+    print_error,
+    silence_stdout,
+)
+from geoc.cli.fmt import fmt_arguments, run_fmt
 from geoc.diagnostics import CODES, DEFAULT_MAX_ERRORS, Diagnostic, GeoError, explain
-from geoc.grammar.parser import decode_source, read_source
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_INTERNAL = 3
-EXIT_INTERRUPTED = 130
-
-STDIN = "-"
-DEBUG_ENV = "GEOC_DEBUG"
-ISSUES_HINT = "please report this as a bug, with the command and the spec that caused it"
 EMIT_KINDS = ("module", "code", "ir", "dot")
 TP_ALGORITHMS = ("auto", "cg", "so2")
 
@@ -55,16 +50,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(argv)
     except GeoError as err:
-        _print_error(err)
+        print_error(err)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("geoc: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        _silence_stdout()  # a reader such as `head` left early: not an error of ours
+        silence_stdout()  # a reader such as `head` left early: not an error of ours
         return EXIT_OK
     except Exception as err:  # the one place that turns a bug into exit 3, not a traceback
-        return _internal_error(err)
+        return internal_error(err)
 
 
 def _run(argv: Sequence[str] | None) -> int:
@@ -78,29 +73,8 @@ def _run(argv: Sequence[str] | None) -> int:
     try:
         return args.run(args)
     except GeoError as err:
-        _print_error(err, getattr(args, "max_errors", DEFAULT_MAX_ERRORS))
+        print_error(err, getattr(args, "max_errors", DEFAULT_MAX_ERRORS))
         return EXIT_ERROR
-
-
-def _print_error(err: GeoError, max_errors: int = DEFAULT_MAX_ERRORS) -> None:
-    text = err.render(max_errors, hint="use --max-errors to see them")
-    print(text, file=sys.stderr, end="")
-
-
-def _internal_error(err: BaseException) -> int:
-    print(f"internal error: {type(err).__name__}: {err}", file=sys.stderr)
-    if os.environ.get(DEBUG_ENV) == "1":
-        traceback.print_exc(file=sys.stderr)
-    else:
-        print(f"geoc {geoc.__version__}: {ISSUES_HINT}", file=sys.stderr)
-        print(f"(set {DEBUG_ENV}=1 to print the traceback)", file=sys.stderr)
-    return EXIT_INTERNAL
-
-
-def _silence_stdout() -> None:
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,18 +112,6 @@ def _no_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("code", nargs="?", metavar="CODE", help="e.g. GEO113 (omit to list all)")
-
-
-def _fmt_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "files", nargs="+", metavar="FILE", help="files or folders of .geo files; '-' for stdin"
-    )
-    parser.add_argument(
-        "--check", action="store_true", help="write nothing; exit 1 if any file would change"
-    )
-    parser.add_argument(
-        "--diff", action="store_true", help="write nothing; print a unified diff of the changes"
-    )
 
 
 def _spec_arguments(parser: argparse.ArgumentParser) -> None:
@@ -280,118 +242,6 @@ def _list_codes() -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# geoc fmt
-
-
-class Outcome(enum.Enum):
-    UNCHANGED = "unchanged"
-    CHANGED = "changed"
-    FAILED = "failed"
-
-
-def run_fmt(args: argparse.Namespace) -> int:
-    from geoc.grammar.formatter import format_source  # only `fmt` needs the formatter
-
-    paths = list(_expand_paths(args.files))
-    outcomes = [_fmt_one(path, args, format_source) for path in paths]
-    if any(path != STDIN for path in paths):
-        _fmt_summary(outcomes, args.check or args.diff)
-    failed = Outcome.FAILED in outcomes
-    would_change = args.check and Outcome.CHANGED in outcomes
-    return EXIT_ERROR if failed or would_change else EXIT_OK
-
-
-def _expand_paths(args: Iterable[str]) -> Iterable[str]:
-    """Files as given; a folder stands for the .geo files below it (hidden folders skipped)."""
-    for arg in args:
-        if arg != STDIN and os.path.isdir(arg):
-            found = (p for p in Path(arg).rglob("*.geo") if p.is_file() and not _hidden(p, arg))
-            yield from sorted(str(p) for p in found)
-        else:
-            yield arg
-
-
-def _hidden(path: Path, root: str) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
-
-
-def _fmt_one(path: str, args: argparse.Namespace, format_source: Callable[..., str]) -> Outcome:
-    display = "<stdin>" if path == STDIN else path
-    try:
-        text = _read_stdin() if path == STDIN else read_source(path)
-        formatted = format_source(text, display)
-    except GeoError as err:
-        _print_error(err)
-        return Outcome.FAILED
-    dry_run = args.check or args.diff
-    if path == STDIN and not dry_run:
-        sys.stdout.write(formatted)  # a filter prints its result, changed or not
-    if formatted == text:
-        return Outcome.UNCHANGED
-    if args.diff:
-        sys.stdout.writelines(_unified_diff(text, formatted, display))
-    if dry_run:
-        print(f"would reformat {display}", file=sys.stderr)
-    elif path != STDIN:
-        return _write_change(path, formatted)
-    return Outcome.CHANGED
-
-
-def _write_change(path: str, formatted: str) -> Outcome:
-    try:
-        write_atomically(path, formatted.encode("utf-8"))
-    except OSError as err:
-        _print_error(_write_error(path, err))
-        return Outcome.FAILED
-    print(f"reformatted {path}", file=sys.stderr)
-    return Outcome.CHANGED
-
-
-def _read_stdin() -> str:
-    stream = getattr(sys.stdin, "buffer", None)
-    data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
-    return decode_source(data, "<stdin>")
-
-
-def _unified_diff(before: str, after: str, name: str) -> Iterable[str]:
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True),
-        after.splitlines(keepends=True),
-        fromfile=f"{name} (original)",
-        tofile=f"{name} (formatted)",
-    )
-    for line in lines:
-        yield line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-
-
-def _write_error(path: str, err: OSError) -> GeoError:
-    reason = err.strerror or type(err).__name__
-    return GeoError(
-        Diagnostic(
-            "GEO192",
-            f"cannot write `{path}`: {reason}",
-            notes=("the original file is unchanged",),
-            help="check that the file and its folder are writable and the disk is not full",
-        )
-    )
-
-
-def _fmt_summary(outcomes: list[Outcome], dry_run: bool) -> None:
-    changed_word = "would be reformatted" if dry_run else "reformatted"
-    counts = [
-        (outcomes.count(Outcome.CHANGED), changed_word),
-        (outcomes.count(Outcome.UNCHANGED), "unchanged"),
-        (outcomes.count(Outcome.FAILED), "failed"),
-    ]
-    parts = [f"{_plural(n, 'file')} {word}" for n, word in counts if n]
-    print(", ".join(parts) if parts else "no .geo files found", file=sys.stderr)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-# ---------------------------------------------------------------------------------------------
 # geoc compile / geoc check
 
 _PARAM_RE = re.compile(r"(?P<name>[^=]*)=(?P<value>.*)\Z", re.DOTALL)
@@ -514,7 +364,7 @@ def run_check(args: argparse.Namespace) -> int:
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {
     "specs": ("list the built-in specs", _no_arguments, run_specs),
     "explain": ("explain a diagnostic code", _explain_arguments, run_explain),
-    "fmt": ("rewrite .geo files in the canonical layout", _fmt_arguments, run_fmt),
+    "fmt": ("rewrite .geo files in the canonical layout", fmt_arguments, run_fmt),
     "compile": ("compile a spec to a torch.fx module", _compile_arguments, run_compile),
     "check": ("check a spec's types and equivariance", _check_arguments, run_check),
 }
