@@ -25,11 +25,16 @@ from geoc.ir import Graph
 
 
 def draw_sample(
-    ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype
+    ir: Graph,
+    rng: np.random.Generator,
+    nodes: int,
+    graphs: int,
+    dtype: torch.dtype,
+    trial: int = 0,
 ) -> Sample:
     """Random inputs of every declared type, plus what the domain needs (``edge_index``,
-    ``batch``, ...), drawn by the domain's rules."""
-    return rules_of(ir).draw_sample(ir, rng, nodes, graphs, dtype)
+    ``batch``, ...), drawn by the domain's rules for trial number ``trial``."""
+    return rules_of(ir).draw_sample(ir, rng, nodes, graphs, dtype, trial)
 
 
 def check_module(
@@ -65,10 +70,12 @@ def check_module(
     labels: list[str] = []
     failure: Failure | None = None
     device = _device_of(module)
+    measured: Trial | None = None  # the last trial in general position, for membership
     for index in range(len(elements) if elements is not None else trials):
-        sample = draw_sample(ir, rng, nodes, graphs, dtype)
+        sample = draw_sample(ir, rng, nodes, graphs, dtype, index)
         given = elements[index] if elements is not None else None
         trial = _make_trial(ir, rng, index, sample, given, device)
+        measured = trial if sample.general_position or measured is None else measured
         labels.append(describe(trial.element))
         devs = _output_errors(module, ir, trial)
         worst = {name: worst[name].worse(devs[name]) for name in worst}
@@ -90,7 +97,8 @@ def check_module(
     report.exact_law = rules.exact_law(ir)
     report.band_limited = approximate
     if any(node.out_types[0].has_manifold for node in ir.nodes):  # after trials: inputs known
-        report.membership = membership_rows(module, ir, [trial.inputs, trial.moved], dtype)
+        inputs = [measured.inputs, measured.moved]  # no direction at coincident points
+        report.membership = membership_rows(module, ir, inputs, dtype)
     return report
 
 
