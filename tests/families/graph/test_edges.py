@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import assert_fails_at
 
 from geoc.backends.torch_fx.api import compile
 from geoc.backends.torch_fx.common import kernels as rt
@@ -14,7 +15,6 @@ from geoc.backends.torch_fx.domains.clouds import Layout, layout_of, stable_posi
 from geoc.backends.torch_fx.verify import check, check_module, draw_sample, record
 from geoc.domains import Domain
 from geoc.domains.pointcloud import KNN_TOL
-from helpers import assert_fails_at
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -151,7 +151,8 @@ def test_a_cubic_lattice_is_equivariant_under_its_symmetries_and_any_rotation(
     h = torch.randn(27, 4, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     quarter = torch.tensor([[0, -1, 0], [1, 0, 0], [0, 0, 1.0]], dtype=torch.float64)
     perm = torch.randperm(27, generator=torch.Generator().manual_seed(4))
-    for rot, shift in ((quarter, torch.zeros(3)), (rotation(5), torch.randn(3, dtype=torch.float64))):
+    moved = torch.randn(3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    for rot, shift in ((quarter, torch.zeros(3)), (rotation(5), moved)):
         before = module(h=h, x=pos)
         after = module(h=h[perm], x=pos[perm] @ rot.T + shift)
         scale = before["energy"].abs() + 1
@@ -347,3 +348,14 @@ def test_painn_style_directions_pass_the_membership_check(edges: str, graphs: in
     report = check(PAINN_DIRECTIONS.replace("EDGES", edges), graphs=graphs)
     assert report.passed, report.render()
     assert [row.passed for row in report.membership] == [True], report.render()
+
+
+def test_the_radial_basis_has_finite_second_derivatives_at_zero_distance() -> None:
+    from geoc.backends.torch_fx.o3.kernels import bessel_basis, smooth_sinc
+
+    u = torch.linspace(-3, 3, 10001, dtype=torch.float64)
+    assert torch.allclose(smooth_sinc(u), torch.sinc(u), rtol=0, atol=1e-15)
+    d = torch.zeros(1, 1, dtype=torch.float64, requires_grad=True)
+    (first,) = torch.autograd.grad(bessel_basis(d * d + d, 8, 2.0).sum(), d, create_graph=True)
+    (second,) = torch.autograd.grad(first.sum(), d)
+    assert torch.isfinite(first).all() and torch.isfinite(second).all()
