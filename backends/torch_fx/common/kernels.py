@@ -287,11 +287,11 @@ def irrep_linear(
     """
     outs = []
     for weight, index, dim, bias in zip(weights, in_index, dims, biases, strict=True):
-        xk = x.index_select(-1, index).reshape(*x.shape[:-1], -1, dim)
+        xk = x.index_select(-1, index).unflatten(-1, (-1, dim))  # leading axes may be empty
         yk = torch.einsum("...id,oi->...od", xk, weight)
         if bias is not None:
             yk = yk + bias.unsqueeze(-1)
-        outs.append(yk.reshape(*x.shape[:-1], -1))
+        outs.append(yk.flatten(-2))
     return torch.cat(outs, -1).index_select(-1, out_perm)
 
 

@@ -3,8 +3,8 @@ an edge set that every isometry keeps exactly (the rules are in geoc.domains.poi
 
 Each trial has a :class:`Layout`: general position; ties (part of every cloud on a randomly
 rotated cubic lattice, so knn sees many neighbours tied with the k-th); degenerate (two
-coincident points, a node far from all others, and in a batch a one-node graph and, for
-``radius``, a graph with no edge at all). Every graph is redrawn until it is *stable*: no
+coincident points, for ``radius`` a node without edges, and in a batch a one-node graph and,
+for ``radius``, a graph with no edge at all). Every graph is redrawn until it is *stable*: no
 distance within rounding of a rule's boundary (``r`` for radius, ``(1 + tol) d_k`` for knn),
 where the rule itself could not be exact. Ties at ``d_k`` are kept: the knn rule must handle
 them (with ``tol = 0`` it cannot, and the check rightly fails).
@@ -73,7 +73,7 @@ def _draw_cloud(
     if layout is Layout.DEGENERATE and size > 1:
         if radius and graph % 3 == 2:  # no pair within the cutoff: an empty edge set
             return _spread(rng, size, dim, radius)
-        return _with_coincident(cloud, rng, 10 * (radius or scale))
+        return _with_coincident(cloud, rng, 10 * radius if radius else None)
     return cloud
 
 
@@ -93,13 +93,15 @@ def _with_lattice(cloud: np.ndarray, rng: np.random.Generator, spacing: float) -
     return cloud[rng.permutation(size)]
 
 
-def _with_coincident(cloud: np.ndarray, rng: np.random.Generator, far: float) -> np.ndarray:
-    """Two nodes at the same point, and (with three or more) one node far from every other."""
+def _with_coincident(cloud: np.ndarray, rng: np.random.Generator, far: float | None) -> np.ndarray:
+    """Two nodes at the same point and, given ``far`` (radius clouds: a node without edges,
+    ``far`` away from every other) and three or more nodes, one node that far out. Other
+    rules get no far node: large distances only inflate the values (EGNN's ``sqnorm(r)``)."""
     size = len(cloud)
     cloud = cloud.copy()
     first, second, *rest = rng.permutation(size)
     cloud[second] = cloud[first]
-    if rest:
+    if rest and far is not None:
         cloud[rest[0]] = cloud[first] + far * (1.0 + rng.random(cloud.shape[1]))
     return cloud
 

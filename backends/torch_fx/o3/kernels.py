@@ -137,7 +137,7 @@ def _blocks(x: Tensor, terms: Terms) -> list[Tensor]:
 
 
 def _join(blocks: list[Tensor]) -> Tensor:
-    return torch.cat([b.reshape(*b.shape[:-2], -1) for b in blocks], dim=-1)
+    return torch.cat([b.flatten(-2) for b in blocks], dim=-1)
 
 
 _GATE_ACTS = {"even": F.silu, "odd": torch.tanh}

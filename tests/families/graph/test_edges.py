@@ -359,3 +359,31 @@ def test_the_radial_basis_has_finite_second_derivatives_at_zero_distance() -> No
     (first,) = torch.autograd.grad(bessel_basis(d * d + d, 8, 2.0).sum(), d, create_graph=True)
     (second,) = torch.autograd.grad(first.sum(), d)
     assert torch.isfinite(first).all() and torch.isfinite(second).all()
+
+
+EMPTY_GRAPH_LAYERS = """
+model Layers() {
+    symmetry E(3) x S(nodes)
+    domain   graph(nodes)
+    input h: 2x0e + 2x1o over nodes
+    input pos: point(3) over nodes
+    r = pos[dst] - pos[src]
+    w = radial_basis(norm(r), n=4, cutoff=3.0)
+    m = tp_conv(h, spherical_harmonics(r, lmax=2), w, out=2x0e + 2x1o, algorithm=ALGORITHM)
+    output y: 2x0e + 2x1o over nodes = gate(m)
+    output dirs: unit(3) over edges = normalize(r)
+    output lin: 2x0e + 2x1o over edges = linear(h[src], 2x0e + 2x1o)
+}
+"""
+
+
+@pytest.mark.parametrize("algorithm", ["cg", "so2"])
+def test_an_empty_edge_index_gives_empty_edge_values_and_zero_messages(algorithm: str) -> None:
+    """Kernels over edges reshape without ``-1`` on the edge axis, which may be empty."""
+    module = compile(EMPTY_GRAPH_LAYERS.replace("ALGORITHM", algorithm), dtype=torch.float64)
+    gen = torch.Generator().manual_seed(16)
+    h = torch.randn(3, 8, generator=gen, dtype=torch.float64)
+    pos = torch.randn(3, 3, generator=gen, dtype=torch.float64)
+    out = module(h=h, pos=pos, edge_index=torch.zeros(2, 0, dtype=torch.long))
+    assert out["dirs"].shape == (0, 3) and out["lin"].shape == (0, 8)
+    assert out["y"].shape == (3, 8) and torch.isfinite(out["y"]).all()
