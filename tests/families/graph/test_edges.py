@@ -387,3 +387,17 @@ def test_an_empty_edge_index_gives_empty_edge_values_and_zero_messages(algorithm
     out = module(h=h, pos=pos, edge_index=torch.zeros(2, 0, dtype=torch.long))
     assert out["dirs"].shape == (0, 3) and out["lin"].shape == (0, 8)
     assert out["y"].shape == (3, 8) and torch.isfinite(out["y"]).all()
+
+
+@pytest.mark.slow
+def test_knn_of_one_graph_keeps_static_shapes_for_compile_and_export() -> None:
+    """The masked distinct-pairs layout: ``torch.compile(fullgraph=True)`` and
+    ``torch.export`` capture knn edges with ties as they do ``radius``."""
+    module = compile(KNN_EGNN.replace("EDGES", "knn(2)"))
+    pos = (cube_lattice(2) @ rotation(17).T).float()
+    inputs = {"h": torch.randn(8, 4, generator=torch.Generator().manual_seed(18)), "x": pos}
+    expected = module(**inputs)["energy"]
+    traced = torch.compile(module, fullgraph=True, backend="aot_eager")(**inputs)["energy"]
+    exported = torch.export.export(module, (), inputs).module()(**inputs)["energy"]
+    assert torch.allclose(traced, expected, atol=1e-5)
+    assert torch.allclose(exported, expected, atol=1e-5)
