@@ -38,7 +38,8 @@ class Sample:
     """One call of the module: keyword inputs, and the lengths of the permutable axes.
 
     ``general_position`` is False where the inputs are degenerate on purpose (coincident
-    points): a direction is undefined there, so manifold membership is measured on the others.
+    points, graphs without edges): a direction is undefined at coincident points and an empty
+    edge set measures little, so manifold membership is measured on the other trials.
     """
 
     inputs: dict[str, Any]

@@ -3,12 +3,14 @@
 ``edge_index`` where edges are given, ``batch`` / ``num_graphs`` for many graphs in one call.
 
 Conventions of ``g·x`` (see :mod:`geoc.backends.torch_fx.verify`): the node axis is permuted
-and ``batch`` with it; ``edge_index`` is relabelled and keeps its edge order.
+and ``batch`` with it; ``edge_index`` is relabelled and keeps its edge order. The checker's
+trials stress, in turn, general position, ties and degenerate inputs (:class:`Layout`:
+positions in ``clouds.py``; given edges: an edgeless graph, and one-node graphs in a batch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -130,7 +132,7 @@ def draw_sample(
     }
     typed = {name: value.to(dtype) for name, value in values.items()}
     sizes_by_axis = {a: n for a, n in lengths.items() if a != EDGE_AXIS}
-    degenerate = layout is Layout.DEGENERATE and ir.domain.kind is DomainKind.POINTCLOUD
+    degenerate = layout is Layout.DEGENERATE and ir.domain.edges is not None
     return Sample({**typed, **structure}, sizes_by_axis, general_position=not degenerate)
 
 
@@ -171,7 +173,7 @@ def _draw_value(
 
 
 def random_edge_index(
-    rng: np.random.Generator, sizes: Sequence[int], edgeless: set[int] = frozenset()
+    rng: np.random.Generator, sizes: Sequence[int], edgeless: Collection[int] = ()
 ) -> np.ndarray:
     """Random directed edges inside each graph, no self loops or duplicates, in shuffled order.
 
