@@ -156,8 +156,8 @@ CODES: dict[str, CodeInfo] = {
     "GEO204": _code(
         "unknown or malformed domain",
         """The `domain` declaration is not one of `set(axis)`, `graph(nodes)`,
-        `pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k))`, or its arguments are
-        wrong.""",
+        `pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4))`, or its
+        arguments are wrong (`knn`'s `tol` is a number with 0 ≤ tol < 1).""",
     ),
     "GEO205": _code(
         "import not found",

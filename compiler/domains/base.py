@@ -58,6 +58,7 @@ class Domain:
     dim: int | None = None  # pointcloud: dimension of the positions
     edges: EdgeRule | None = None
     edge_arg: float | None = None  # radius r, or k of knn
+    edge_tol: float | None = None  # knn: the relative tie tolerance (pointcloud.KNN_TOL)
     grid: tuple[int, ...] = ()  # torus: (n1, ..., nd); sphere: (nlat, nlon)
     quadrature: str | None = None  # sphere: one of SPHERE_GRIDS
     layers: tuple[int, ...] = ()  # weightspace: the MLP's layer sizes (d0, d1, ..., dL)
@@ -205,7 +206,8 @@ def bad(node: ast.Node, message: str) -> Diagnostic:
         node.span,
         label="domain",
         help="domains: `set(axis)`, `graph(nodes)`, "
-        "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k))`, `torus(n1, n2, ...)`, "
+        "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4))`, "
+        "`torus(n1, n2, ...)`, "
         "`sphere(nlat, nlon, grid=equiangular | legendre_gauss)`, "
         "`weightspace(mlp=[d0, d1, ..., dL])`",
     )

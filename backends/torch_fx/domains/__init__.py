@@ -35,10 +35,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Sample:
-    """One call of the module: keyword inputs, and the lengths of the permutable axes."""
+    """One call of the module: keyword inputs, and the lengths of the permutable axes.
+
+    ``general_position`` is False where the inputs are degenerate on purpose (coincident
+    points, graphs without edges): a direction is undefined at coincident points and an empty
+    edge set measures little, so manifold membership is measured on the other trials.
+    """
 
     inputs: dict[str, Any]
     sizes: dict[str, int]
+    general_position: bool = True
 
 
 def no_exact_law(ir: Graph) -> str:
@@ -65,8 +71,9 @@ class DomainRules:
 
     #: Placeholders and shared values the module needs besides the spec's inputs.
     lower_inputs: Callable[[LowerCtx], None]
-    #: ``draw_sample(ir, rng, nodes, graphs, dtype)``: random inputs of every declared type.
-    draw_sample: Callable[[Graph, np.random.Generator, int, int, torch.dtype], Sample]
+    #: ``draw_sample(ir, rng, nodes, graphs, dtype, trial)``: random inputs of every declared
+    #: type (the trial number lets a domain vary what its inputs stress).
+    draw_sample: Callable[[Graph, np.random.Generator, int, int, torch.dtype, int], Sample]
     #: ``draw_element(ir, rng, sizes, trial)``: a random element of the group on this domain.
     draw_element: Callable[[Graph, np.random.Generator, Mapping[str, int], int], GroupElement]
     #: ``move_inputs(ir, sample, element)``: ``g·x`` for every keyword input.

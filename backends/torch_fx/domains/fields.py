@@ -343,7 +343,7 @@ def _coefficients(field: Tensor, ir: Graph, lmax: int) -> Tensor:
 
 
 def _draw_sample(
-    ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype
+    ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype, trial: int
 ) -> Sample:
     return Sample(draw_field_inputs(ir, rng, dtype, graphs=graphs), {})
 

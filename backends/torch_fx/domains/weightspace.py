@@ -146,7 +146,7 @@ def weightspace_law(ir: Graph) -> str:
 
 
 def _draw_sample(
-    ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype
+    ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype, trial: int
 ) -> Sample:
     return Sample(*draw_weightspace_inputs(ir, rng, dtype, graphs))
 

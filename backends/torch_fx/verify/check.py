@@ -32,11 +32,16 @@ DEFAULT_GRAPHS = 2
 
 
 def draw_sample(
-    ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype
+    ir: Graph,
+    rng: np.random.Generator,
+    nodes: int,
+    graphs: int,
+    dtype: torch.dtype,
+    trial: int = 0,
 ) -> Sample:
     """Random inputs of every declared type, plus what the domain needs (``edge_index``,
-    ``batch``, ...), drawn by the domain's rules."""
-    return rules_of(ir).draw_sample(ir, rng, nodes, graphs, dtype)
+    ``batch``, ...), drawn by the domain's rules for trial number ``trial``."""
+    return rules_of(ir).draw_sample(ir, rng, nodes, graphs, dtype, trial)
 
 
 def check_module(
@@ -83,15 +88,18 @@ def check_module(
     device = _device_of(module)
     approximate: list[BandLimitedRow] = []
     rules = rules_of(ir)
+    measured: tuple[Trial, fx.GraphModule] | None = None  # last general-position trial
     count = len(elements) if elements is not None else trials
     for index in range(count):
         trial_module = module
         if random_params and index > 0:
             trial_module = random_parameters(module, rng)
             randomised.append(index)
-        sample = draw_sample(ir, rng, nodes, graphs, dtype)
+        sample = draw_sample(ir, rng, nodes, graphs, dtype, index)
         given = elements[index] if elements is not None else None
         trial = _make_trial(ir, rng, index, sample, given, device)
+        if sample.general_position or measured is None:
+            measured = trial, trial_module
         labels.append(describe(trial.element))
         devs = _output_errors(trial_module, ir, trial)
         bounds = {n: exact_bound(rtol, d.scale) if atol is None else atol for n, d in devs.items()}
@@ -118,9 +126,11 @@ def check_module(
     report.random_trials = randomised
     report.exact_law = rules.exact_law(ir)
     report.band_limited = approximate
-    if any(node.out_types[0].has_manifold for node in ir.nodes):  # after trials: inputs known
-        inputs = [trial.inputs, trial.moved]
-        report.membership = membership_rows(trial_module, ir, inputs, dtype)
+    manifold = any(node.out_types[0].has_manifold for node in ir.nodes)
+    if manifold and measured is not None:  # after trials: inputs known
+        kept, kept_module = measured  # no direction at coincident points
+        inputs = [kept.inputs, kept.moved]
+        report.membership = membership_rows(kept_module, ir, inputs, dtype)
     return report
 
 
