@@ -415,9 +415,18 @@ CODES: dict[str, CodeInfo] = {
     ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",
-        """`norm`, `sqnorm` and `dot` use the Euclidean inner product, which `Lorentz(n)` and
+        """`norm`, `sqnorm`, `dot` and every operator that normalises by a norm (`norm_act`,
+        `layer_norm`, `normalize`, ...) use the Euclidean inner product, which `Lorentz(n)` and
         `Sp(n)` do not preserve: boosts change |x|. The invariant is the group's own form:
         `mdot(x, y)` (the Minkowski product x^T η y for Lorentz, x^T J y for Sp).""",
+    ),
+    "GEO411": _code(
+        "result is not on the manifold",
+        """Only operators that keep values on their manifold (`gather`, `concat` and the
+        manifold operators) give a manifold result. Any other operator computes in coordinates:
+        a `unit(n)` input comes out as its coordinates in R^n (a `vector` under rotations), and
+        a Lorentz, Poincaré or SPD result cannot be typed at all. Type the result as Euclidean
+        values and map them onto the manifold (`normalize`, `expmap0`).""",
     ),
     "GEO410": _code(
         "manifold operator breaks the symmetry",
