@@ -7,7 +7,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
-from geoc.domains.base import SPECTRUM_AXIS, Domain, DomainKind, DomainRules, check_channels
+from geoc.domains.base import (
+    Domain,
+    DomainKind,
+    DomainRules,
+    check_channels,
+    is_spectrum_axis,
+)
 from geoc.groups import Geometric, Group, Rotations
 from geoc.types import AtomKind, FeatureType
 
@@ -16,12 +22,12 @@ if TYPE_CHECKING:
     from geoc.ops.traits import Traits
 
 TORUS, SPHERE = DomainKind.TORUS.value, DomainKind.SPHERE.value
-FIELD_AXES = frozenset({TORUS, SPHERE, SPECTRUM_AXIS})
+FIELD_AXES = frozenset({TORUS, SPHERE})
 
 
 def is_field_axis(axis: str) -> bool:
-    """Values over ``axis`` are fields: a grid, or the coefficients of one."""
-    return axis in FIELD_AXES
+    """Values over ``axis`` are fields: a grid, or the coefficients of one (of any band)."""
+    return axis in FIELD_AXES or is_spectrum_axis(axis)
 
 
 def is_field(ftype: FeatureType) -> bool:
@@ -34,7 +40,7 @@ FieldUse = tuple[Callable[[FeatureType], bool], Callable[["Traits"], bool], str,
 _FIELD_USES: tuple[FieldUse, ...] = (
     # Coefficients are complex: only linear maps that commute with Wigner D act on them.
     (
-        lambda ftype: ftype.axes == (SPECTRUM_AXIS,),
+        lambda ftype: len(ftype.axes) == 1 and is_spectrum_axis(ftype.axes[0]),
         lambda traits: traits.spectra,
         "spherical-harmonic coefficients",
         "coefficients take `+`, `-`, a constant factor and `isht`; transform back "
