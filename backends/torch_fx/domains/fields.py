@@ -121,11 +121,11 @@ class GridMove:
 
 def exact_lmax(domain: Domain) -> int:
     """The band limit this grid holds exactly: its quadrature integrates products of such
-    fields, and their orders stay below the longitude Nyquist order (``spectral/plan.py``)."""
-    from geoc.backends.torch_fx.spectral.plan import resolved_lmax
+    fields, and their orders stay below the longitude Nyquist order (the bound the typing
+    rules enforce under SO(3), :func:`geoc.ops.spectral.exact_lmax`)."""
+    from geoc.ops.spectral import exact_lmax as typed_exact_lmax
 
-    nlat, nlon = domain.grid
-    return resolved_lmax(nlat, nlon, domain.quadrature or "equiangular")
+    return typed_exact_lmax(domain)
 
 
 def is_field_type(ftype: FeatureType) -> bool:
