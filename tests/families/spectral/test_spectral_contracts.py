@@ -162,6 +162,8 @@ def test_a_linear_sfno_layer_within_the_band_is_equivariant(nlat, nlon, grid, ba
         got = module(u=rotated)["y"][0].reshape(2, -1).detach().numpy()
         want = (back @ fit).T
         assert np.abs(got - want).max() < 1e-12 * np.abs(want).max()
+    report = check_module(module, trials=2)
+    assert report.passed, report.render()
 
 
 @pytest.mark.parametrize(("nlat", "nlon", "grid", "band"), [*BANDS[::2], (9, 18, "equiangular", 5)])
