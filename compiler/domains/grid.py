@@ -58,7 +58,9 @@ _FIELD_USES: tuple[FieldUse, ...] = (
 
 
 def check_field_use(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> None:
-    """GEO311 for an operator whose traits do not take fields (or coefficients), on one."""
+    """GEO311 for an operator whose traits do not take fields (or coefficients), on one;
+    GEO305 for coefficients of two bands (two shapes) in one call."""
+    _one_band(ctx, types)
     for index, ftype in enumerate(types):
         for is_kind, allowed, kind, takes in _FIELD_USES:
             if is_kind(ftype) and not allowed(op.traits):
@@ -69,6 +71,21 @@ def check_field_use(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> 
                     label=str(ftype),
                     help=takes,
                 )
+
+
+def _one_band(ctx: OpContext, types: Sequence[FeatureType]) -> None:
+    bands = [(i, t.axes[0]) for i, t in enumerate(types) if t.axes and is_spectrum_axis(t.axes[0])]
+    for index, axis in bands[1:]:
+        if axis != bands[0][1]:
+            raise ctx.error(
+                "GEO305",
+                f"`{ctx.op}` combines coefficients over {bands[0][1]} with coefficients over "
+                f"{axis}: their bands (and shapes) differ",
+                arg=index,
+                label=f"over {axis}",
+                help="give every `sht` the same `lmax` (`spectrum` is the band the grid "
+                "transforms exactly, the default)",
+            )
 
 
 def check_field_channels(ctx: OpContext, ftype: FeatureType, arg: int | None = None) -> None:

@@ -199,6 +199,7 @@ def test_coefficients_of_different_bands_do_not_add(group: str) -> None:
     body = "    output y: 2 x scalar over sphere = isht(sht(u, lmax=4) + @sht(u, lmax=8))"
     err = assert_fails_at(spec(group, SPHERE, inputs, body), "GEO305")
     assert "spectrum(lmax=4)" in err.diagnostics[0].message
+    assert "same `lmax`" in err.diagnostics[0].help
 
 
 def test_coefficients_of_one_band_add_and_invert() -> None:
