@@ -44,9 +44,11 @@ FLIP = np.array([[1, 0], [0, -1]])
 
 
 def elements(group: str) -> list[np.ndarray]:
-    """The group's linear parts as integer matrices (written here, not read from geoc)."""
-    rotations = [np.linalg.matrix_power(ROT90, k) for k in range(4)]
-    if "D(4)" in group:
+    """The group's linear parts as integer matrices (written here, not read from geoc): C(n) /
+    D(n) for n in 1, 2, 4, rotations by 360°/n, D(n) with the reflection of the second axis."""
+    n = int(group.split("(")[-1].rstrip(")"))
+    rotations = [np.linalg.matrix_power(ROT90, k * 4 // n) for k in range(n)]
+    if "D(" in group:
         return rotations + [r @ FLIP for r in rotations]
     return rotations
 
@@ -59,7 +61,9 @@ def move(x: torch.Tensor, g: np.ndarray, shift: tuple[int, int]) -> torch.Tensor
     return x[..., source[0], source[1]].reshape(x.shape)
 
 
-@pytest.mark.parametrize("group", ["C(4)", "D(4)", "T(2) x C(4)", "T(2) x D(4)"])
+@pytest.mark.parametrize(
+    "group", ["C(4)", "D(4)", "T(2) x C(4)", "T(2) x D(4)", "C(2)", "D(1)", "D(2)"]
+)
 def test_spectral_conv_commutes_with_grid_rotations(group: str) -> None:
     body = "    output y: 3 x scalar over torus = spectral_conv(u, 3 x scalar, modes=3)"
     module = compiled(spec(group, "torus(8, 8)", FIELD, body))
