@@ -18,7 +18,7 @@ from geoc import catalog
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar.parser import parse
 from geoc.ir import Graph
-from geoc.ops import OpContext, lookup
+from geoc.ops import OpContext, check_call, lookup
 from geoc.program import Program, load_program
 
 
@@ -48,7 +48,7 @@ def check_equivariance(graph: Graph) -> list[Diagnostic]:
         if op is None:
             continue  # inputs
         ctx = OpContext(node.op, graph.group, graph.domain, node.span, node.arg_spans)
-        found.extend(op.contract(ctx, [graph.type_of(r) for r in node.inputs], node.attrs))
+        found.extend(check_call(ctx, op, [graph.type_of(r) for r in node.inputs], node.attrs))
     return list(dict.fromkeys(found))  # a block or `repeat` body repeats its violations
 
 

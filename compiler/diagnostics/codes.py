@@ -424,9 +424,36 @@ CODES: dict[str, CodeInfo] = {
     ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",
-        """`norm`, `sqnorm` and `dot` use the Euclidean inner product, which `Lorentz(n)` and
+        """`norm`, `sqnorm`, `dot` and every operator that normalises by a norm (`norm_act`,
+        `layer_norm`, `normalize`, ...) use the Euclidean inner product, which `Lorentz(n)` and
         `Sp(n)` do not preserve: boosts change |x|. The invariant is the group's own form:
         `mdot(x, y)` (the Minkowski product x^T η y for Lorentz, x^T J y for Sp).""",
+    ),
+    "GEO411": _code(
+        "result is not on the manifold",
+        """Only operators that keep values on their manifold (`gather`, `concat` and the
+        manifold operators) give a manifold result. Any other operator computes in coordinates:
+        a `unit(n)` input comes out as its coordinates in R^n (a `vector` under rotations), and
+        a Lorentz, Poincaré or SPD result cannot be typed at all. Type the result as Euclidean
+        values and map them onto the manifold (`normalize`, `expmap0`).""",
+    ),
+    "GEO412": _code(
+        "band limit past the grid's exact transform",
+        """Under `SO(3)` a spherical transform (`sht`, `sfno_conv`) is equivariant only for a
+        band the grid integrates exactly: degrees l < lmax with lmax <= nlat on a
+        `legendre_gauss` grid (Gauss-Legendre is exact to polynomial degree 2 nlat - 1),
+        lmax <= (nlat + 1) // 2 on an `equiangular` one (Clenshaw-Curtis: degree nlat - 1),
+        and lmax <= (nlon + 1) // 2 for the orders. Past it the quadrature aliases degrees into
+        one another, which rotations do not commute with. Polar rotations (`SO(2)`) commute at
+        any band.""",
+    ),
+    "GEO413": _code(
+        "spectral layer on group feature maps",
+        """Under grid rotations `spectral_conv` ties its weights over each orbit of modes,
+        `W(g k) = W(k)`, which commutes with the rotations of scalar channels. On `regular`
+        channels (group feature maps) the weights would have to permute the channels too,
+        `W(g k) = ρ(g) W(k) ρ(g)⁻¹`; that layer is not built. Pool the group axis
+        (`group_pool`) or map to scalars (`linear`) first.""",
     ),
     "GEO410": _code(
         "manifold operator breaks the symmetry",

@@ -23,8 +23,29 @@ if TYPE_CHECKING:
     from geoc.types import AtomKind, FeatureType
 
 EDGE_AXIS = "edges"
-#: The axis of spherical-harmonic coefficients (`sht` output): [batch, channels, lmax, mmax].
+#: The axis of spherical-harmonic coefficients (`sht` output): [batch, channels, lmax, mmax],
+#: of the band the grid resolves exactly; another band is :func:`spectrum_axis` of its lmax.
 SPECTRUM_AXIS = "spectrum"
+
+
+def spectrum_axis(lmax: int | None) -> str:
+    """The axis of coefficients of degrees ``l < lmax``: ``spectrum`` for the grid's exact band
+    (None), ``spectrum(lmax=4)`` for another, so that coefficients of different bands (of
+    different shapes) never combine: ``sht(u, lmax=4) + sht(u, lmax=8)`` is ``GEO305``."""
+    return SPECTRUM_AXIS if lmax is None else f"{SPECTRUM_AXIS}(lmax={lmax})"
+
+
+def spectrum_band(axis: str) -> int | None:
+    """The ``lmax`` of a :func:`spectrum_axis` (None: the grid's exact band)."""
+    if axis == SPECTRUM_AXIS:
+        return None
+    return int(axis.removeprefix(f"{SPECTRUM_AXIS}(lmax=").removesuffix(")"))
+
+
+def is_spectrum_axis(axis: str) -> bool:
+    return axis == SPECTRUM_AXIS or axis.startswith(f"{SPECTRUM_AXIS}(")
+
+
 #: Sphere grids: their quadrature decides how far a band-limited field is integrated exactly.
 SPHERE_GRIDS = ("equiangular", "legendre_gauss")
 #: A weight space's axes: its values live over `weights`; `S(hidden)` permutes hidden neurons.

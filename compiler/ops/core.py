@@ -40,7 +40,7 @@ _NORM_DOC = (
     "and tensors: `GEO420` (use `mdot`)"
 )
 #: Invariants of each element's copies: norms and inner products.
-_INVARIANT = preset(PLAIN, euclidean=INVARIANT)
+_INVARIANT = preset(PLAIN, "euclidean_norm", euclidean=INVARIANT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,23 +146,6 @@ def positive(ctx: OpContext, code: str, name: str, value: float, example: str) -
         raise ctx.error(
             code, f"`{name}` must be positive, got {value!r}", label=repr(value), help=example
         )
-
-
-def norm_violation(ctx: OpContext, ftype: FeatureType, arg: int) -> list[Diagnostic]:
-    """GEO420: a Euclidean norm or dot product of Lorentz(n) / Sp(n) vectors (not invariant)."""
-    atom = next((a for a in ftype.atoms if not ctx.group.keeps_norm(a)), None)
-    if atom is None:
-        return []
-    return [
-        ctx.diagnostic(
-            "GEO420",
-            f"`{ctx.op}` of `{atom}` is not invariant under {ctx.group}: the group does not "
-            "preserve the Euclidean inner product",
-            arg=arg,
-            label=str(ftype.with_axes(())),
-            help="use the group's invariant form `mdot(x, x)` (Minkowski under Lorentz)",
-        )
-    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,7 +335,11 @@ CONCAT = define(
     "concat",
     "core",
     (tensors("xs"),),
-    preset(PLAIN, "fields", "weights", "channel_first", "commutes_scatter", linear_in=("xs",)),
+    preset(
+        PLAIN,
+        *("fields", "weights", "channel_first", "commutes_scatter", "keeps_manifold"),
+        linear_in=("xs",),
+    ),
     "direct sum of values, in order",
 )
 
@@ -384,7 +371,7 @@ def _infer_norm(
 def _norm_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     fix = "take the norm of a difference of points, e.g. `norm(x[dst] - x[src])`"
     found = point_violation(ctx, types[0], 0, f"`{ctx.op}` of a point", fix)
-    return found or norm_violation(ctx, types[0], 0)
+    return found
 
 
 DOT = define(
@@ -424,4 +411,4 @@ def _dot_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> 
     found = [
         d for i, t in enumerate(types) for d in point_violation(ctx, t, i, "`dot` of a point", fix)
     ]
-    return found or norm_violation(ctx, types[0], 0)
+    return found

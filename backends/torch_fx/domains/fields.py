@@ -37,8 +37,8 @@ import torch
 from torch import Tensor, fx
 
 from geoc.backends.torch_fx.domains import DomainRules, Sample
-from geoc.domains import SPECTRUM_AXIS, Domain, DomainKind
-from geoc.domains.grid import rotates_grid
+from geoc.domains import Domain, DomainKind, is_spectrum_axis
+from geoc.domains.grid import is_field_axis, rotates_grid
 from geoc.groups import GroupElement, sample_matrix
 from geoc.ir import Graph
 from geoc.types import AtomKind, FeatureType
@@ -88,7 +88,7 @@ class GridMove:
 
     def apply(self, value: Tensor, ftype: FeatureType) -> Tensor:
         """``g·value`` for a field (``[batch, channels, *grid]``) or its SH coefficients."""
-        if ftype.axes == (SPECTRUM_AXIS,):
+        if is_spectrum_axis(ftype.axes[0]):
             return self._move_coefficients(value)
         if self.rotation is not None:
             from geoc.backends.torch_fx.spectral.rotation import rotate_field
@@ -139,11 +139,11 @@ class GridMove:
 
 def exact_lmax(domain: Domain) -> int:
     """The band limit this grid holds exactly: its quadrature integrates products of such
-    fields, and their orders stay below the longitude Nyquist order (``spectral/plan.py``)."""
-    from geoc.backends.torch_fx.spectral.plan import resolved_lmax
+    fields, and their orders stay below the longitude Nyquist order (the bound the typing
+    rules enforce under SO(3), :func:`geoc.ops.spectral.exact_lmax`)."""
+    from geoc.ops.spectral import exact_lmax as typed_exact_lmax
 
-    nlat, nlon = domain.grid
-    return resolved_lmax(nlat, nlon, domain.quadrature or "equiangular")
+    return typed_exact_lmax(domain)
 
 
 def input_lmax(domain: Domain) -> int:
@@ -152,7 +152,7 @@ def input_lmax(domain: Domain) -> int:
 
 
 def is_field_type(ftype: FeatureType) -> bool:
-    return bool(ftype.axes) and ftype.axes[0] in ("torus", "sphere", SPECTRUM_AXIS)
+    return bool(ftype.axes) and is_field_axis(ftype.axes[0])
 
 
 # ---------------------------------------------------------------------------------------------
