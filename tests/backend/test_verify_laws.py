@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import Tensor
 
+from geoc import pipeline
 from geoc.backends.torch_fx.api import compile
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.domains.fields import BAND_LIMITED_RTOL
@@ -18,6 +19,7 @@ from geoc.backends.torch_fx.manifold.riemannian import manifold_parameters
 from geoc.backends.torch_fx.verify import check, check_module
 from geoc.backends.torch_fx.verify.laws import field_degrees
 from geoc.backends.torch_fx.verify.params import random_parameters
+from geoc.diagnostics import GeoError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -186,10 +188,18 @@ def _band_limited(body: str) -> tuple[bool, float, float, str]:
     return row.passed, row.rel_error, row.rtol, row.reason
 
 
-def test_a_linear_spherical_layer_past_the_grid_degree_fails_the_exact_law() -> None:
-    """Issue 12: `sfno_conv` with lmax=8 on an 8x16 grid aliases; it is linear, so the report
-    holds it to rounding instead of the 5e-2 meant for non-linearities."""
-    passed, error, rtol, reason = _band_limited("sfno_conv(u, 2 x scalar, lmax=8)")
+def test_a_linear_spherical_layer_past_the_grid_degree_fails_the_exact_law(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 12: `sfno_conv` with lmax=8 on an 8x16 grid aliases. The typing rules reject it
+    (GEO412); were they to accept it, the check holds a linear layer to rounding instead of
+    the 5e-2 meant for non-linearities, and fails it."""
+    layer = "sfno_conv(u, 2 x scalar, lmax=8)"
+    with pytest.raises(GeoError) as err:
+        compile(SPHERE.format(layer))
+    assert err.value.codes == ["GEO412"]
+    monkeypatch.setattr(pipeline, "check_equivariance", lambda graph: [])  # a wrong proof
+    passed, error, rtol, reason = _band_limited(layer)
     assert not passed and error > 1e-6
     assert rtol == 1e-12 and reason.startswith("exact law: degree 1")
 
