@@ -18,7 +18,7 @@ from geoc import catalog
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar.parser import parse
 from geoc.ir import Graph
-from geoc.ops import OpContext, lookup
+from geoc.ops import OpContext, check_call, lookup
 from geoc.program import Program, load_program
 
 
@@ -48,7 +48,7 @@ def check_equivariance(graph: Graph) -> list[Diagnostic]:
         if op is None:
             continue  # inputs
         ctx = OpContext(node.op, graph.group, graph.domain, node.span, node.arg_spans)
-        found.extend(op.contract(ctx, [graph.type_of(r) for r in node.inputs], node.attrs))
+        found.extend(check_call(ctx, op, [graph.type_of(r) for r in node.inputs], node.attrs))
     return list(dict.fromkeys(found))  # a block or `repeat` body repeats its violations
 
 
@@ -82,14 +82,20 @@ def middle_end(
     model: str | None = None,
     verify: bool = False,
 ) -> Graph:
-    """From a loaded program (parsed, or made by :class:`geoc.builder.Builder`) to proven IR."""
-    from geoc.elaborate import elaborate
+    """From a loaded program (parsed, or made by :class:`geoc.builder.Builder`) to proven IR.
 
-    graph = elaborate(program, model, params)  # 3. bind params, expand, infer types
-    _lint(graph, verify)
-    problems = check_equivariance(graph)  # 4. the static proof
+    Every problem is reported together, in source order: elaboration goes on past a statement
+    that does not type, and the proof also covers the statements that did. A graph with any
+    problem is never optimised, returned or lowered."""
+    from geoc.elaborate import elaborate_all
+
+    elaboration = elaborate_all(program, model, params)  # 3. bind params, expand, infer types
+    graph = elaboration.graph
+    if not elaboration.problems:
+        _lint(graph, verify)
+    problems = [*elaboration.problems, *check_equivariance(graph)]  # 4. the static proof
     if problems:
-        raise GeoError(problems, program.sources)
+        raise GeoError(problems, elaboration.sources)
     graph = eliminate_dead_code(graph)  # 5. optimise
     _lint(graph, verify)
     return graph

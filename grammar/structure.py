@@ -6,8 +6,6 @@ report ``GEO1xx`` codes.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar import ast
 
@@ -22,30 +20,16 @@ _KEYWORD = {
 }
 
 
-# Past this many problems the rest are summarised: a generated spec with thousands of repeated
-# names should get a readable report (and a fast one), not thousands of excerpts.
-MAX_REPORTED = 20
-
-
 def check_structure(module: ast.Module, text: str) -> None:
-    """Raise :class:`GeoError` with the structural problems of ``module`` (the first few)."""
+    """Raise :class:`GeoError` with every structural problem of ``module`` (its rendering shows
+    the first few and counts the rest, like every other list of diagnostics)."""
     problems: list[Diagnostic] = []
     for item in module.items:
         if isinstance(item, (ast.Block, ast.Model)):
             problems.extend(_duplicate_params(item.params))
             problems.extend(_misplaced(item.body, isinstance(item, ast.Model), top=True))
     if problems:
-        raise GeoError(_first_few(problems), {module.span.file: text})
-
-
-def _first_few(problems: list[Diagnostic]) -> list[Diagnostic]:
-    if len(problems) <= MAX_REPORTED:
-        return problems
-    shown = problems[:MAX_REPORTED]
-    hidden = len(problems) - MAX_REPORTED
-    last = shown[-1]
-    note = f"{hidden} more problem{'s' if hidden > 1 else ''} not shown"
-    return [*shown[:-1], replace(last, notes=(*last.notes, note))]
+        raise GeoError(problems, {module.span.file: text})
 
 
 def _duplicate_params(params: tuple[ast.Param, ...]) -> list[Diagnostic]:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS
-from geoc.domains.grid import is_field, is_field_axis
+from geoc.domains.grid import is_field
 from geoc.ir import Graph, Node, Port, ValueRef
 from geoc.ops import lookup
 from geoc.types import FeatureType
@@ -127,11 +127,25 @@ class LowerCtx:
         return self.lengths[axis]
 
     def align(
-        self, args: list[fx.Node], types: list[FeatureType], axes: tuple[str, ...]
+        self,
+        args: list[fx.Node],
+        types: list[FeatureType],
+        axes: tuple[str, ...],
+        channel_dim: int = -1,
     ) -> list[fx.Node]:
-        """Broadcast global operands along ``axes`` (the rule "a global value with b over set")."""
-        if not axes or is_field_axis(axes[0]):  # fields arrive channel-last: plain broadcasting
+        """Global operands as values over ``axes`` (the rule of ``geoc.ops.core.joint_axes``),
+        laid out by the domain, never by tensor broadcasting: gathered by graph along a node or
+        edge axis, or given size-1 grid (or weight) dimensions where each sample leads its
+        values (``channel_dim``: where the channels of those values are)."""
+        placed = [a for a, t in zip(args, types, strict=True) if t.axes]
+        if not axes or len(placed) == len(args):
             return args
+        if _domain_rules(self).leading_batch:
+            like = placed[0]
+            return [
+                a if t.axes else self.call(rt.broadcast_batched, a, like, channel_dim)
+                for a, t in zip(args, types, strict=True)
+            ]
         axis = axes[0]
         return [
             self.call(rt.broadcast, a, self.index_for(axis), self.length(axis)) if not t.axes else a

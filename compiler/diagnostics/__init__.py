@@ -8,11 +8,20 @@ This package imports nothing else from geoc, so every room (the grammar included
 """
 
 from geoc.diagnostics.codes import CODES, CodeInfo, all_codes
-from geoc.diagnostics.core import Diagnostic, GeoError, Severity, Span
-from geoc.diagnostics.render import MAX_EXCERPT_WIDTH, TAB_WIDTH, explain, render, source_line
+from geoc.diagnostics.core import Diagnostic, GeoError, Severity, Span, source_order
+from geoc.diagnostics.render import (
+    DEFAULT_MAX_ERRORS,
+    MAX_EXCERPT_WIDTH,
+    TAB_WIDTH,
+    explain,
+    render,
+    render_all,
+    source_line,
+)
 
 __all__ = [
     "CODES",
+    "DEFAULT_MAX_ERRORS",
     "MAX_EXCERPT_WIDTH",
     "TAB_WIDTH",
     "CodeInfo",
@@ -23,5 +32,7 @@ __all__ = [
     "all_codes",
     "explain",
     "render",
+    "render_all",
     "source_line",
+    "source_order",
 ]

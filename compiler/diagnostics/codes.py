@@ -156,8 +156,8 @@ CODES: dict[str, CodeInfo] = {
     "GEO204": _code(
         "unknown or malformed domain",
         """The `domain` declaration is not one of `set(axis)`, `graph(nodes)`,
-        `pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k))`, or its arguments are
-        wrong.""",
+        `pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4))`, or its
+        arguments are wrong (`knn`'s `tol` is a number with 0 ≤ tol < 1).""",
     ),
     "GEO205": _code(
         "import not found",
@@ -321,6 +321,15 @@ CODES: dict[str, CodeInfo] = {
         grid can represent: at most n/2 modes per periodic dimension (n/2 + 1 on the last, the
         real-FFT one); at most nlat degrees and nlon/2 + 1 orders on the sphere.""",
     ),
+    "GEO314": _code(
+        "global value onto spherical-harmonic coefficients",
+        """A global value (no `over`) meets values over an axis as the value equal to it at
+        every position: a constant field on a grid, the same value at every node of a graph.
+        Spherical-harmonic coefficients (`over spectrum`, the output of `sht`) have no such
+        constant: a constant field is degree 0 alone, and adding one number to every degree
+        and order is not rotation-equivariant. Combine the global value with the field before
+        `sht(...)` or after `isht(...)`.""",
+    ),
     # --- GEO34x: weight spaces (docs/weightspace.md) -------------------------------------------
     "GEO340": _code(
         "weight-space values carry scalar channels",
@@ -415,9 +424,36 @@ CODES: dict[str, CodeInfo] = {
     ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",
-        """`norm`, `sqnorm` and `dot` use the Euclidean inner product, which `Lorentz(n)` and
+        """`norm`, `sqnorm`, `dot` and every operator that normalises by a norm (`norm_act`,
+        `layer_norm`, `normalize`, ...) use the Euclidean inner product, which `Lorentz(n)` and
         `Sp(n)` do not preserve: boosts change |x|. The invariant is the group's own form:
         `mdot(x, y)` (the Minkowski product x^T η y for Lorentz, x^T J y for Sp).""",
+    ),
+    "GEO411": _code(
+        "result is not on the manifold",
+        """Only operators that keep values on their manifold (`gather`, `concat` and the
+        manifold operators) give a manifold result. Any other operator computes in coordinates:
+        a `unit(n)` input comes out as its coordinates in R^n (a `vector` under rotations), and
+        a Lorentz, Poincaré or SPD result cannot be typed at all. Type the result as Euclidean
+        values and map them onto the manifold (`normalize`, `expmap0`).""",
+    ),
+    "GEO412": _code(
+        "band limit past the grid's exact transform",
+        """Under `SO(3)` a spherical transform (`sht`, `sfno_conv`) is equivariant only for a
+        band the grid integrates exactly: degrees l < lmax with lmax <= nlat on a
+        `legendre_gauss` grid (Gauss-Legendre is exact to polynomial degree 2 nlat - 1),
+        lmax <= (nlat + 1) // 2 on an `equiangular` one (Clenshaw-Curtis: degree nlat - 1),
+        and lmax <= (nlon + 1) // 2 for the orders. Past it the quadrature aliases degrees into
+        one another, which rotations do not commute with. Polar rotations (`SO(2)`) commute at
+        any band.""",
+    ),
+    "GEO413": _code(
+        "spectral layer on group feature maps",
+        """Under grid rotations `spectral_conv` ties its weights over each orbit of modes,
+        `W(g k) = W(k)`, which commutes with the rotations of scalar channels. On `regular`
+        channels (group feature maps) the weights would have to permute the channels too,
+        `W(g k) = ρ(g) W(k) ρ(g)⁻¹`; that layer is not built. Pool the group axis
+        (`group_pool`) or map to scalars (`linear`) first.""",
     ),
     "GEO410": _code(
         "manifold operator breaks the symmetry",

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from geoc.diagnostics.codes import CODES
-from geoc.diagnostics.render import render
+from geoc.diagnostics.render import DEFAULT_MAX_ERRORS, render_all
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,10 @@ class Diagnostic:
 
 
 class GeoError(Exception):
-    """Raised with one or more diagnostics; ``sources`` maps file names to their text."""
+    """Raised with one or more diagnostics; ``sources`` maps file names to their text.
+
+    The diagnostics are kept in source order (file, line, column; those without a span last,
+    in the order given), each once."""
 
     def __init__(
         self,
@@ -64,7 +67,9 @@ class GeoError(Exception):
     ) -> None:
         diags = (diagnostics,) if isinstance(diagnostics, Diagnostic) else tuple(diagnostics)
         assert diags, "GeoError needs at least one diagnostic"
-        self.diagnostics: tuple[Diagnostic, ...] = diags
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(
+            sorted(dict.fromkeys(diags), key=source_order)
+        )
         self.sources: dict[str, str] = dict(sources or {})
         super().__init__(self.render())
 
@@ -72,5 +77,15 @@ class GeoError(Exception):
     def codes(self) -> list[str]:
         return [d.code for d in self.diagnostics]
 
-    def render(self) -> str:
-        return "\n".join(render(d, self.sources) for d in self.diagnostics)
+    def render(self, max_errors: int | None = DEFAULT_MAX_ERRORS, hint: str = "") -> str:
+        """The first ``max_errors`` diagnostics (all with None or 0), then a line counting
+        the rest, with ``hint`` on how to see them (default: where they are in Python)."""
+        return render_all(
+            self.diagnostics, self.sources, max_errors, hint or "all are in `.diagnostics`"
+        )
+
+
+def source_order(diag: Diagnostic) -> tuple[int, str, int, int]:
+    """The sort key of source order: file, line, column; diagnostics without a span last."""
+    span = diag.span
+    return (0, span.file, span.line, span.col) if span else (1, "", 0, 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from geoc.diagnostics.codes import CODES
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from geoc.diagnostics.core import Diagnostic, Span
 
 TAB_WIDTH = 4
+DEFAULT_MAX_ERRORS = 20  # the rest of a long list are mostly consequences of the first ones
 
 
 def render(diag: Diagnostic, sources: Mapping[str, str] | None = None) -> str:
@@ -30,6 +31,25 @@ def render(diag: Diagnostic, sources: Mapping[str, str] | None = None) -> str:
     if diag.help:
         out.append(f"{gutter}= help: {diag.help}")
     return "\n".join(out) + "\n"
+
+
+def render_all(
+    diags: Sequence[Diagnostic],
+    sources: Mapping[str, str] | None,
+    max_errors: int | None = DEFAULT_MAX_ERRORS,
+    hint: str = "",
+) -> str:
+    """The first ``max_errors`` of ``diags`` (every one with None or 0), then one line saying
+    how many more there are and (``hint``) how to see them."""
+    shown = diags[:max_errors] if max_errors else diags
+    text = "\n".join(render(d, sources) for d in shown)
+    hidden = diags[len(shown) :]
+    if not hidden:
+        return text
+    errors = all(d.severity.value == "error" for d in hidden)
+    noun = ("error" if errors else "diagnostic") + ("" if len(hidden) == 1 else "s")
+    more = f"... and {len(hidden)} more {noun}" + (f" ({hint})" if hint else "")
+    return f"{text}\n{more}\n"
 
 
 MAX_EXCERPT_WIDTH = 120  # longer source lines are shown as a window around the span

@@ -26,6 +26,9 @@ from geoc.domains.base import (
     EdgeRule,
     Env,
     bad,
+    is_spectrum_axis,
+    spectrum_axis,
+    spectrum_band,
 )
 from geoc.grammar import ast
 
@@ -52,4 +55,7 @@ __all__ = [
     "DomainRules",
     "EdgeRule",
     "domain_from_ast",
+    "is_spectrum_axis",
+    "spectrum_axis",
+    "spectrum_band",
 ]

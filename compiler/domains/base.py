@@ -23,8 +23,29 @@ if TYPE_CHECKING:
     from geoc.types import AtomKind, FeatureType
 
 EDGE_AXIS = "edges"
-#: The axis of spherical-harmonic coefficients (`sht` output): [batch, channels, lmax, mmax].
+#: The axis of spherical-harmonic coefficients (`sht` output): [batch, channels, lmax, mmax],
+#: of the band the grid resolves exactly; another band is :func:`spectrum_axis` of its lmax.
 SPECTRUM_AXIS = "spectrum"
+
+
+def spectrum_axis(lmax: int | None) -> str:
+    """The axis of coefficients of degrees ``l < lmax``: ``spectrum`` for the grid's exact band
+    (None), ``spectrum(lmax=4)`` for another, so that coefficients of different bands (of
+    different shapes) never combine: ``sht(u, lmax=4) + sht(u, lmax=8)`` is ``GEO305``."""
+    return SPECTRUM_AXIS if lmax is None else f"{SPECTRUM_AXIS}(lmax={lmax})"
+
+
+def spectrum_band(axis: str) -> int | None:
+    """The ``lmax`` of a :func:`spectrum_axis` (None: the grid's exact band)."""
+    if axis == SPECTRUM_AXIS:
+        return None
+    return int(axis.removeprefix(f"{SPECTRUM_AXIS}(lmax=").removesuffix(")"))
+
+
+def is_spectrum_axis(axis: str) -> bool:
+    return axis == SPECTRUM_AXIS or axis.startswith(f"{SPECTRUM_AXIS}(")
+
+
 #: Sphere grids: their quadrature decides how far a band-limited field is integrated exactly.
 SPHERE_GRIDS = ("equiangular", "legendre_gauss")
 #: A weight space's axes: its values live over `weights`; `S(hidden)` permutes hidden neurons.
@@ -58,6 +79,7 @@ class Domain:
     dim: int | None = None  # pointcloud: dimension of the positions
     edges: EdgeRule | None = None
     edge_arg: float | None = None  # radius r, or k of knn
+    edge_tol: float | None = None  # knn: the relative tie tolerance (pointcloud.KNN_TOL)
     grid: tuple[int, ...] = ()  # torus: (n1, ..., nd); sphere: (nlat, nlon)
     quadrature: str | None = None  # sphere: one of SPHERE_GRIDS
     layers: tuple[int, ...] = ()  # weightspace: the MLP's layer sizes (d0, d1, ..., dL)
@@ -113,6 +135,9 @@ class DomainRules:
     check_type: Callable[[OpContext, FeatureType], None] = _no_check
     #: Raises unless the operator acts on these values over the domain (before its typing rule).
     check_use: Callable[[OpContext, OpDef, Sequence[FeatureType]], None] = _no_check
+    #: Raises unless a global value (argument ``arg`` of the call) may meet values over the
+    #: axes given, as the value over those axes that equals it everywhere (`joint_axes`).
+    check_broadcast: Callable[[OpContext, FeatureType, tuple[str, ...], int], None] = _no_check
     #: The input whose points build the edges, checked (None: the domain needs none).
     positions: Callable[[Domain, dict[str, Port], Span | None], str | None] = _no_check
 
@@ -209,7 +234,8 @@ def bad(node: ast.Node, message: str) -> Diagnostic:
         node.span,
         label="domain",
         help="domains: `set(axis)`, `graph(nodes)`, "
-        "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k))`, `torus(n1, n2, ...)`, "
+        "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4))`, "
+        "`torus(n1, n2, ...)`, "
         "`sphere(nlat, nlon, grid=equiangular | legendre_gauss)`, "
         "`weightspace(mlp=[d0, d1, ..., dL])`",
     )

@@ -7,7 +7,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
-from geoc.domains.base import SPECTRUM_AXIS, Domain, DomainKind, DomainRules, check_channels
+from geoc.domains.base import (
+    Domain,
+    DomainKind,
+    DomainRules,
+    check_channels,
+    is_spectrum_axis,
+)
 from geoc.groups import Geometric, Group, Rotations
 from geoc.types import AtomKind, FeatureType
 
@@ -16,12 +22,12 @@ if TYPE_CHECKING:
     from geoc.ops.traits import Traits
 
 TORUS, SPHERE = DomainKind.TORUS.value, DomainKind.SPHERE.value
-FIELD_AXES = frozenset({TORUS, SPHERE, SPECTRUM_AXIS})
+FIELD_AXES = frozenset({TORUS, SPHERE})
 
 
 def is_field_axis(axis: str) -> bool:
-    """Values over ``axis`` are fields: a grid, or the coefficients of one."""
-    return axis in FIELD_AXES
+    """Values over ``axis`` are fields: a grid, or the coefficients of one (of any band)."""
+    return axis in FIELD_AXES or is_spectrum_axis(axis)
 
 
 def is_field(ftype: FeatureType) -> bool:
@@ -34,7 +40,7 @@ FieldUse = tuple[Callable[[FeatureType], bool], Callable[["Traits"], bool], str,
 _FIELD_USES: tuple[FieldUse, ...] = (
     # Coefficients are complex: only linear maps that commute with Wigner D act on them.
     (
-        lambda ftype: ftype.axes == (SPECTRUM_AXIS,),
+        lambda ftype: len(ftype.axes) == 1 and is_spectrum_axis(ftype.axes[0]),
         lambda traits: traits.spectra,
         "spherical-harmonic coefficients",
         "coefficients take `+`, `-`, a constant factor and `isht`; transform back "
@@ -52,7 +58,9 @@ _FIELD_USES: tuple[FieldUse, ...] = (
 
 
 def check_field_use(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> None:
-    """GEO311 for an operator whose traits do not take fields (or coefficients), on one."""
+    """GEO311 for an operator whose traits do not take fields (or coefficients), on one;
+    GEO305 for coefficients of two bands (two shapes) in one call."""
+    _one_band(ctx, types)
     for index, ftype in enumerate(types):
         for is_kind, allowed, kind, takes in _FIELD_USES:
             if is_kind(ftype) and not allowed(op.traits):
@@ -65,13 +73,50 @@ def check_field_use(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> 
                 )
 
 
-def check_field_channels(ctx: OpContext, ftype: FeatureType, arg: int | None = None) -> None:
+def _one_band(ctx: OpContext, types: Sequence[FeatureType]) -> None:
+    bands = [(i, t.axes[0]) for i, t in enumerate(types) if t.axes and is_spectrum_axis(t.axes[0])]
+    for index, axis in bands[1:]:
+        if axis != bands[0][1]:
+            raise ctx.error(
+                "GEO305",
+                f"`{ctx.op}` combines coefficients over {bands[0][1]} with coefficients over "
+                f"{axis}: their bands (and shapes) differ",
+                arg=index,
+                label=f"over {axis}",
+                help="give every `sht` the same `lmax` (`spectrum` is the band the grid "
+                "transforms exactly, the default)",
+            )
+
+
+def check_field_broadcast(
+    ctx: OpContext, value: FeatureType, axes: tuple[str, ...], arg: int
+) -> None:
+    """A global value meets fields as the constant field equal to it at every grid point: its
+    channels must be a field's (GEO310). Spherical-harmonic coefficients have no such constant
+    (a constant field is degree 0 alone; an equal value at every (l, m) is not equivariant):
+    GEO314."""
+    if axes and is_spectrum_axis(axes[0]):
+        raise ctx.error(
+            "GEO314",
+            f"`{ctx.op}` cannot broadcast the global value `{value}` onto spherical-harmonic "
+            "coefficients: a global value is no set of coefficients",
+            arg=arg,
+            label=f"{value}, no axis",
+            help="combine it with the field before `sht(...)`, or after `isht(...)`",
+        )
+    made = f"`{ctx.op}` would make the global `{value}` a constant field, but a field"
+    check_field_channels(ctx, value.with_axes(axes), arg, made)
+
+
+def check_field_channels(
+    ctx: OpContext, ftype: FeatureType, arg: int | None = None, what: str = "a field"
+) -> None:
     """GEO310 unless every channel of a field is a scalar, or ``regular`` where a rotation
     group acts on a torus (group feature maps, docs/gcnn.md)."""
     if not is_field(ftype):
         return
     allowed = {AtomKind.SCALAR} | ({AtomKind.REGULAR} if rotates_grid(ctx.group) else set())
-    where = f"a field over `{ftype.axes[0]}`"
+    where = f"{what} over `{ftype.axes[0]}`"
     check_channels(ctx, ftype, allowed, "GEO310", where, _channels_help(ctx.group), arg)
 
 
@@ -130,4 +175,5 @@ def field_rules(
         check_symmetry=check_symmetry,
         check_type=check_field_channels,
         check_use=check_field_use,
+        check_broadcast=check_field_broadcast,
     )

@@ -1,5 +1,19 @@
-"""``pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k))``: points whose edges the
-module builds from one input of positions."""
+"""``pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4))``: points whose
+edges the module builds from one input of positions.
+
+The edge rules (docs/language.md, "Point-cloud edges"), each inside one graph of a batch:
+
+* ``full``: every ordered pair of distinct nodes.
+* ``radius(r)``: distinct pairs with ``|p_dst - p_src| < r``. A pair within rounding of ``r``
+  may flip under a rotation; no tolerance can remove that boundary, so a model is continuous
+  across it only if its messages vanish at ``r`` (``radial_basis(..., cutoff=r)`` does).
+* ``knn(k, tol)``: node ``i`` receives an edge from every other node ``j`` with
+  ``d_ij <= (1 + tol) d_k(i)``, ``d_k(i)`` the ``k``-th smallest distance from ``i`` to the
+  others (every other node if there are at most ``k``). Neighbours tied with the k-th are all
+  included, so the edge set is a function of the distances: exact under permutations, and
+  under isometries whenever no distance lies within rounding of ``(1 + tol) d_k``; with a gap
+  above ``tol`` after the k-th neighbour a node gets exactly ``k`` edges.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +27,10 @@ from geoc.grammar import ast
 if TYPE_CHECKING:
     from geoc.ir import Port
 
+#: knn's default relative tie tolerance: well above float32 rounding of distances (~1e-7
+#: relative, times |p| / d away from the origin), well below real gaps between neighbours.
+KNN_TOL = 1e-4
+
 
 def parse(expr: ast.Call, env: base.Env) -> Domain:
     axis = base.axis_argument(expr)
@@ -21,31 +39,47 @@ def parse(expr: ast.Call, env: base.Env) -> Domain:
     dim = base.constant(kwargs.get("dim"), env, 3)
     if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
         raise GeoError(base.bad(kwargs["dim"], "`dim` must be a positive integer"))
-    rule, arg = _edge_rule(kwargs.get("edges"), env)
-    return Domain(DomainKind.POINTCLOUD, axis, dim, rule, arg)
+    rule, arg, tol = _edge_rule(kwargs.get("edges"), env)
+    return Domain(DomainKind.POINTCLOUD, axis, dim, rule, arg, tol)
 
 
-def _edge_rule(expr: ast.Expr | None, env: base.Env) -> tuple[base.EdgeRule, float | None]:
+EdgeSpec = tuple[base.EdgeRule, float | None, float | None]
+EDGES_HELP = "edges are `full`, `radius(r)` with r > 0, or `knn(k, tol=1e-4)` with k ≥ 1"
+
+
+def _edge_rule(expr: ast.Expr | None, env: base.Env) -> EdgeSpec:
     if expr is None or (isinstance(expr, ast.Name) and expr.id == "full"):
-        return base.EdgeRule.FULL, None
+        return base.EdgeRule.FULL, None, None
     if isinstance(expr, ast.Call) and expr.func.id in ("radius", "knn") and len(expr.args) == 1:
-        value = base.constant(expr.args[0], env, None)
         rule = base.EdgeRule(expr.func.id)
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        base.no_kwargs(expr, {"tol"} if rule is base.EdgeRule.KNN else set())
+        value = base.constant(expr.args[0], env, None)
+        ok = _is_number(value) and value > 0
         if rule is base.EdgeRule.KNN:
             ok = ok and isinstance(value, int)
         if ok:
-            return rule, float(value)
-    raise GeoError(
-        base.bad(expr, "edges are `full`, `radius(r)` with r > 0, or `knn(k)` with k ≥ 1")
-    )
+            return rule, float(value), _knn_tol(expr, env) if rule is base.EdgeRule.KNN else None
+    raise GeoError(base.bad(expr, EDGES_HELP))
+
+
+def _knn_tol(expr: ast.Call, env: base.Env) -> float:
+    given = next((kw.value for kw in expr.kwargs if kw.name.id == "tol"), None)
+    tol = base.constant(given, env, KNN_TOL)
+    if not (_is_number(tol) and 0 <= tol < 1):
+        raise GeoError(base.bad(given or expr, "knn's `tol` is a number with 0 ≤ tol < 1"))
+    return float(tol)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def describe(domain: Domain) -> str:
     edges = domain.edges.value if domain.edges else "full"
     if domain.edge_arg is not None:
         arg = int(domain.edge_arg) if domain.edges is base.EdgeRule.KNN else domain.edge_arg
-        edges += f"({arg})"
+        tol = domain.edge_tol
+        edges += f"({arg})" if tol is None or tol == KNN_TOL else f"({arg}, tol={tol!r})"
     return f"pointcloud({domain.axis}, dim={domain.dim}, edges={edges})"
 
 

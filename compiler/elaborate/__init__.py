@@ -1,7 +1,9 @@
 """Elaboration: AST -> typed IR.
 
-* :mod:`~geoc.elaborate.elaborator`: binds parameters, expands blocks and ``repeat``, types
-  every call by its operator's rules and names every node after the spec.
+* :mod:`~geoc.elaborate.elaborator`: binds parameters, the symmetry and the domain, then the
+  statements (ports, assignments, ``repeat``).
+* :mod:`~geoc.elaborate.expressions`: types every call by its operator's rules, expands block
+  calls, and names every node after the spec; :mod:`~geoc.elaborate.values` what names bind.
 * :mod:`~geoc.elaborate.signatures`: calls matched to parameters, attributes checked.
 * :mod:`~geoc.elaborate.constants`: the one compile-time evaluator, which types, groups and
   domains also call; it is loaded first and alone, since those modules sit below the
@@ -12,7 +14,7 @@ from typing import Any
 
 from geoc.elaborate.constants import const_value, evaluate
 
-_ELABORATOR = ("Const", "Elaborator", "Value", "elaborate")
+_ELABORATOR = ("Const", "Elaboration", "Elaborator", "Value", "elaborate", "elaborate_all")
 
 
 def __getattr__(name: str) -> Any:
@@ -27,4 +29,14 @@ def __getattr__(name: str) -> Any:
     return getattr(elaborator, name)
 
 
-__all__ = ["Const", "Elaborator", "Value", "bind_params", "const_value", "elaborate", "evaluate"]
+__all__ = [
+    "Const",
+    "Elaboration",
+    "Elaborator",
+    "Value",
+    "bind_params",
+    "const_value",
+    "elaborate",
+    "elaborate_all",
+    "evaluate",
+]

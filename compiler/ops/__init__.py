@@ -178,12 +178,23 @@ def infer_call(
 ) -> tuple[FeatureType, ...]:
     """The output types of one call: ``op``'s typing rule behind the checks its traits ask
     for, so that every operator is typed the same way."""
-    from geoc.ops.euclidean import guard_manifold_inputs
+    from geoc.ops.euclidean import guard_manifold_inputs, plain_results
 
     ctx.domain.rules.check_use(ctx, op, types)
-    out_types = op.infer(ctx, guard_manifold_inputs(ctx, op, types), attrs)
+    out_types = plain_results(ctx, op, op.infer(ctx, guard_manifold_inputs(ctx, op, types), attrs))
     _check_result_atoms(ctx, out_types)
     return out_types
+
+
+def check_call(
+    ctx: OpContext, op: OpDef, types: Sequence[FeatureType], attrs: dict[str, Any]
+) -> list[Diagnostic]:
+    """The equivariance violations of one call: ``op``'s contract, then the contracts its
+    traits ask for (a Euclidean norm needs a group that preserves it), so that no operator
+    with the trait can forget the check."""
+    from geoc.ops.euclidean import euclidean_norm_violations
+
+    return op.contract(ctx, types, attrs) or euclidean_norm_violations(ctx, op, types)
 
 
 def _check_result_atoms(ctx: OpContext, types: Sequence[FeatureType]) -> None:
@@ -253,6 +264,7 @@ __all__ = [
     "Traits",
     "TypeRule",
     "attr",
+    "check_call",
     "contract",
     "define",
     "infer_call",

@@ -40,7 +40,7 @@ _NORM_DOC = (
     "and tensors: `GEO420` (use `mdot`)"
 )
 #: Invariants of each element's copies: norms and inner products.
-_INVARIANT = preset(PLAIN, euclidean=INVARIANT)
+_INVARIANT = preset(PLAIN, "euclidean_norm", euclidean=INVARIANT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,10 +48,20 @@ _INVARIANT = preset(PLAIN, euclidean=INVARIANT)
 
 
 def joint_axes(ctx: OpContext, types: Sequence[FeatureType]) -> tuple[str, ...]:
-    """The axes of a combination: all equal, or global values broadcast along the others."""
+    """The axes of a combination: all equal, or global values broadcast along the others.
+
+    The one rule for operands over fewer axes: a global value meets values over ``axes`` as
+    the value over ``axes`` equal to it everywhere (per graph of a batch, per sample of a grid
+    batch), which is equivariant because the symmetry moves only the axis positions of a
+    constant, and the domain says whether such a constant exists (``check_broadcast``). The
+    lowering places it by the domain's layout (``LowerCtx.align``), never by tensor
+    broadcasting."""
     placed = [(i, t.axes) for i, t in enumerate(types) if t.axes]
     if not placed:
         return ()
+    for index, ftype in enumerate(types):
+        if not ftype.axes:
+            ctx.domain.rules.check_broadcast(ctx, ftype, placed[0][1], index)
     first = placed[0][1]
     for index, axes in placed[1:]:
         if axes != first:
@@ -152,23 +162,6 @@ def positive(ctx: OpContext, code: str, name: str, value: float, example: str) -
         raise ctx.error(
             code, f"`{name}` must be positive, got {value!r}", label=repr(value), help=example
         )
-
-
-def norm_violation(ctx: OpContext, ftype: FeatureType, arg: int) -> list[Diagnostic]:
-    """GEO420: a Euclidean norm or dot product of Lorentz(n) / Sp(n) vectors (not invariant)."""
-    atom = next((a for a in ftype.atoms if not ctx.group.keeps_norm(a)), None)
-    if atom is None:
-        return []
-    return [
-        ctx.diagnostic(
-            "GEO420",
-            f"`{ctx.op}` of `{atom}` is not invariant under {ctx.group}: the group does not "
-            "preserve the Euclidean inner product",
-            arg=arg,
-            label=str(ftype.with_axes(())),
-            help="use the group's invariant form `mdot(x, x)` (Minkowski under Lorentz)",
-        )
-    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,7 +355,11 @@ CONCAT = define(
     "concat",
     "core",
     (tensors("xs"),),
-    preset(PLAIN, "fields", "weights", "channel_first", "commutes_scatter", linear_in=("xs",)),
+    preset(
+        PLAIN,
+        *("fields", "weights", "channel_first", "commutes_scatter", "keeps_manifold"),
+        linear_in=("xs",),
+    ),
     "direct sum of values, in order",
 )
 
@@ -394,7 +391,7 @@ def _infer_norm(
 def _norm_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     fix = "take the norm of a difference of points, e.g. `norm(x[dst] - x[src])`"
     found = point_violation(ctx, types[0], 0, f"`{ctx.op}` of a point", fix)
-    return found or norm_violation(ctx, types[0], 0)
+    return found
 
 
 DOT = define(
@@ -436,4 +433,4 @@ def _dot_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> 
     found = [
         d for i, t in enumerate(types) for d in point_violation(ctx, t, i, "`dot` of a point", fix)
     ]
-    return found or norm_violation(ctx, types[0], 0)
+    return found

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from geoc.diagnostics import Diagnostic
 from geoc.groups import Rotations
 from geoc.ops.traits import EuclideanOnly
 from geoc.types import SCALAR, VECTOR, AtomKind, FeatureType, Term
@@ -95,6 +96,54 @@ def guard_manifold_inputs(
     return [ambient(t, rotated) for t in types]
 
 
+def plain_results(
+    ctx: OpContext, op: OpDef, types: Sequence[FeatureType]
+) -> tuple[FeatureType, ...]:
+    """The result types of a call as the group sees them: only an operator that keeps values on
+    their manifold (its ``keeps_manifold`` trait) types a result as a manifold point. Any other
+    operator's ``unit(n)`` result is its coordinates in R^n (`layer_norm` of unit vectors
+    leaves the sphere), and its Lorentz, Poincaré or SPD result is ``GEO411``."""
+    if op.traits.keeps_manifold:
+        return tuple(types)
+    for ftype in types:
+        stuck = next((a for a in ftype.atoms if a.is_manifold and a.kind is not U), None)
+        if stuck is not None:
+            raise ctx.error(
+                "GEO411",
+                f"`{op.syntax or op.name}` does not keep values on "
+                f"{MANIFOLD_NAMES[stuck.kind]}, so its result is not `{stuck}`",
+                label=str(ftype.with_axes(())),
+                help="type the result as Euclidean values, and map them onto the manifold "
+                "with `expmap0(x, manifold=...)`",
+            )
+    rotated = ctx.group.rotations is not Rotations.NONE
+    return tuple(ambient(t, rotated) for t in types)
+
+
+def euclidean_norm_violations(
+    ctx: OpContext, op: OpDef, types: Sequence[FeatureType]
+) -> list[Diagnostic]:
+    """GEO420 for an operator that measures copies by the Euclidean inner product (its
+    ``euclidean_norm`` trait) on Lorentz(n) / Sp(n) vectors or tensors, whose invariant forms
+    are η and J: a boost changes |x|, so the norm, and whatever it divides, is not invariant."""
+    if not op.traits.euclidean_norm:
+        return []
+    for index, ftype in enumerate(types):
+        atom = next((a for a in ftype.atoms if not ctx.group.keeps_norm(a)), None)
+        if atom is not None:
+            return [
+                ctx.diagnostic(
+                    "GEO420",
+                    f"`{op.syntax or op.name}` of `{atom}` is not invariant under {ctx.group}: "
+                    "the group does not preserve the Euclidean inner product",
+                    arg=index,
+                    label=str(ftype.with_axes(())),
+                    help="use the group's invariant form `mdot(x, x)` (Minkowski under Lorentz)",
+                )
+            ]
+    return []
+
+
 def ambient(ftype: FeatureType, rotated: bool) -> FeatureType:
     """``unit(n)`` read as its coordinates in R^n (scalars, or a vector under rotations)."""
     terms = []
@@ -116,5 +165,7 @@ __all__ = [
     "MANIFOLD_NAMES",
     "REDUCE",
     "ambient",
+    "euclidean_norm_violations",
     "guard_manifold_inputs",
+    "plain_results",
 ]

@@ -22,7 +22,7 @@ GATHER = define(
     "gather",
     "graph",
     (tensor("x"), attr("end", AttrKind.SYMBOL, choices=EDGE_ENDS)),
-    preset(PLAIN, linear_in=("x",), commutes_gather=False),
+    preset(PLAIN, "keeps_manifold", linear_in=("x",), commutes_gather=False),
     "`x` over `edges`: node values at each edge's `src` or `dst` (needs a domain with edges, "
     "`GEO203`; `x` over the node axis, `GEO305`)",
     syntax="[]",

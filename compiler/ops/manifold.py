@@ -36,8 +36,9 @@ L, P, U, SPD, SYM = (
 )
 #: Manifolds a user writes in `manifold=` and their exp/log maps at the origin.
 EXP_LOG_MANIFOLDS = (L, P, SPD)
-#: Manifold operators act on each element's point: not on fields or weight spaces.
-MANIFOLD_TRAITS = PLAIN
+#: Manifold operators act on each element's point: not on fields or weight spaces; their typing
+#: rules say which results lie on a manifold.
+MANIFOLD_TRAITS = preset(PLAIN, "keeps_manifold")
 #: Learned maps in fixed coordinates (with a `bias=` attribute where they have one).
 LEARNED_TRAITS = preset(MANIFOLD_TRAITS, "learned")
 _LEARNED_BIAS = preset(LEARNED_TRAITS, "bias")
@@ -385,7 +386,7 @@ NORMALIZE = define(
     "normalize",
     "manifold",
     (tensor("x"),),
-    MANIFOLD_TRAITS,
+    preset(MANIFOLD_TRAITS, "euclidean_norm"),
     "`unit(c)` of `c` scalars, x / |x| (nGPT): one unit vector per `vector` copy under rotations "
     "(scalars only without rotations, vectors with them: `GEO300`); a unit value stays one",
 )

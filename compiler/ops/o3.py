@@ -179,7 +179,7 @@ SPHERICAL_HARMONICS = define(
     "spherical_harmonics",
     "o3",
     (tensor("v"), attr("lmax", AttrKind.INT), attr("normalize", AttrKind.BOOL, True)),
-    IRREP_TRAITS,
+    preset(IRREP_TRAITS, "euclidean_norm"),
     "real spherical harmonics `0e + 1o + 2e + ...` up to `lmax` (parity `(-1)^l`; of a "
     "`pseudovector` all even) of one `vector` / `1o` (`GEO300`), e3nn's `component` norm",
 )

@@ -19,12 +19,6 @@ def _point_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -
     return point_violation(ctx, types[0], 0, f"`{ctx.op}` of a point", fix)
 
 
-def _same_type(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> tuple[FeatureType, ...]:
-    return (types[0],)
-
-
 #: O(3) operators act on each element's irreps: not on fields, coefficients or weight spaces.
 # ---------------------------------------------------------------------------------------------
 # gate, norm_act, layer_norm: non-linearities and normalisation that keep the type
@@ -40,6 +34,8 @@ def even_scalar_count(ftype: FeatureType) -> int:
 
 
 _NONLINEAR = preset(IRREP_TRAITS, euclidean=ACT)
+#: Divides copies by their Euclidean norms: only where the group preserves them (GEO420).
+_NORMALISING = preset(_NONLINEAR, "learned", "bias", "euclidean_norm")
 GATE = define(
     "gate",
     "o3",
@@ -55,6 +51,9 @@ GATE = define(
 def _infer_gate(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
+    """Same type: each gated copy is scaled by a sigmoid of an invariant (an even scalar), even
+    scalars go through `silu` (invariant in, invariant out), odd ones through the odd `tanh`,
+    which commutes with their sign flips. No norm is taken, so any linear action commutes."""
     (x,) = types
     gates = even_scalar_count(x)
     for term in gated_terms(x):
@@ -75,27 +74,40 @@ NORM_ACT = define(
     "norm_act",
     "o3",
     (tensor("x"), attr("act", AttrKind.SYMBOL, "silu")),
-    preset(_NONLINEAR, "learned", "bias"),
+    _NORMALISING,
     "same type: even scalars through `act`; every other copy `v` becomes `v act(|v| + b) / |v|` "
-    "(0 at `v = 0`), one learned `b` per copy; points: `GEO404`",
+    "(0 at `v = 0`), one learned `b` per copy; points: `GEO404`; Lorentz(n) / Sp(n) vectors: "
+    "`GEO420`",
 )
 LAYER_NORM = define(
     "layer_norm",
     "o3",
     (tensor("x"),),
-    preset(_NONLINEAR, "learned", "bias"),
+    _NORMALISING,
     "same type: even scalars centred and divided by their RMS, each other atom type by the RMS "
     "of its copies' norms, then a learned scale per copy and shift per even scalar; points: "
-    "`GEO404`",
+    "`GEO404`; Lorentz(n) / Sp(n) vectors: `GEO420`",
 )
-typing_rule(LAYER_NORM)(_same_type)
 contract(GATE, NORM_ACT, LAYER_NORM)(_point_contract)
+
+
+@typing_rule(LAYER_NORM)
+def _infer_layer_norm(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    """Same type: each atom type is divided by the RMS of its copies' Euclidean norms, invariant
+    where the group is orthogonal on it (its ``euclidean_norm`` trait rejects Lorentz / Sp
+    vectors, GEO420), and even scalars are centred by their (invariant) mean."""
+    return (types[0],)
 
 
 @typing_rule(NORM_ACT)
 def _infer_norm_act(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
+    """Same type: `v act(|v| + b) / |v|` is `v` times a function of `|v|`, which is invariant
+    where the group is orthogonal on `v` (its ``euclidean_norm`` trait rejects Lorentz / Sp
+    vectors, GEO420); even scalars are invariant, so `act` of them is too."""
     if attrs["act"] not in ACTIVATIONS:
         raise ctx.error(
             "GEO302",

@@ -5,7 +5,12 @@ A field over a grid is ``[batch, channels, *grid]`` with scalar channels; the gr
 grid points. Which symmetries hold, and how exactly on the discrete grid:
 
 * ``spectral_conv`` (Li et al. 2021, FNO): a per-mode complex matrix in the Fourier basis
-  commutes with every cyclic shift of the torus grid: ``T(d)``, exact.
+  commutes with every cyclic shift of the torus grid: ``T(d)``, exact. Under rotations and
+  reflections of the grid (``C(4)``, ``D(4)``, with or without ``T(2)``) its weights are real
+  and tied over each orbit of modes, ``W(g k) = W(k)``, on the square band ``|k_j| < m`` that
+  every element maps onto itself: the spectrum of a real kernel invariant under the group
+  (real, as the kernel is even when the group holds the rotation by π; kept real otherwise too,
+  which only narrows the layer).
 * ``sfno_conv`` (Bonev et al. 2023, SFNO): forward SHT, a weight per degree ``l``, inverse SHT.
   By the Driscoll-Healy convolution theorem it commutes with every rotation of band-limited
   fields; on the grid, exactly with rotations about the pole by multiples of 2π/nlon. Weights
@@ -22,11 +27,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from geoc.diagnostics import Diagnostic
-from geoc.domains import SPECTRUM_AXIS
-from geoc.domains.grid import SPHERE, TORUS, check_field_channels
+from geoc.domains import SPECTRUM_AXIS, Domain, is_spectrum_axis, spectrum_axis, spectrum_band
+from geoc.domains.grid import SPHERE, TORUS, check_field_channels, rotates_grid
 from geoc.groups import Rotations
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
-from geoc.types import FeatureType
+from geoc.types import AtomKind, FeatureType
 
 #: What each spectral operator needs its input to be over.
 _NEEDS = {"spectral_conv": TORUS, "sht": SPHERE, "sfno_conv": SPHERE, "isht": SPECTRUM_AXIS}
@@ -47,6 +52,8 @@ def _input_over(ctx: OpContext, types: Sequence[FeatureType]) -> FeatureType:
     """The one input, over the grid the operator needs (GEO312 otherwise)."""
     (ftype,) = types
     want = _NEEDS[ctx.op]
+    if want == SPECTRUM_AXIS and len(ftype.axes) == 1 and is_spectrum_axis(ftype.axes[0]):
+        return ftype  # coefficients of any band
     if ftype.axes != (want,):
         other = {TORUS: "sfno_conv", SPHERE: "spectral_conv"}
         hint = {
@@ -112,17 +119,78 @@ SPECTRAL_CONV = define(
 def _infer_spectral_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
+    """A Fourier multiplier is a convolution, so it commutes with cyclic shifts; under grid
+    rotations its weights are tied over each orbit of modes (``W(g k) = W(k)``, real) on a band
+    every element maps onto itself, so it commutes with them too (:func:`rotation_band`)."""
     z = _input_over(ctx, types)
-    _modes(ctx, attrs["modes"], ctx.domain.grid)
+    modes = _modes(ctx, attrs["modes"], ctx.domain.grid)
+    if rotates_grid(ctx.group):
+        rotation_band(ctx, modes)
     return (_out_type(ctx, z, attrs["out"]),)
+
+
+def rotation_band(ctx: OpContext, modes: Sequence[int]) -> int:
+    """``m``: under grid rotations the kept modes are ``|k_1|, |k_2| < m``, a square centred on
+    0 that the rotations and reflections map onto itself, inside every axis's Nyquist band
+    (``m <= n // 2``), so one weight per orbit of modes is well defined (GEO313 otherwise)."""
+    limit = min(ctx.domain.grid) // 2
+    if len(set(modes)) != 1 or not modes[0] <= limit:
+        raise ctx.error(
+            "GEO313",
+            f"under {ctx.group} `spectral_conv` keeps the same modes on every axis, at most "
+            f"{limit}, so that rotations map the kept modes onto themselves; got "
+            f"`modes={list(modes)}`",
+            label="modes",
+            help=f"write one integer, `modes=m` with 1 <= m <= {limit}",
+        )
+    return modes[0]
+
+
+@contract(SPECTRAL_CONV)
+def _spectral_conv_contract(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> list[Diagnostic]:
+    """GEO413: group feature maps (`regular` channels) would need weights that also permute
+    the channels, ``W(g k) = ρ(g) W(k) ρ(g)⁻¹``, which are not built."""
+    (z,) = types
+    if all(atom.kind is AtomKind.SCALAR for atom in z.atoms):
+        return []
+    return [
+        ctx.diagnostic(
+            "GEO413",
+            f"`spectral_conv` of `{z.with_axes(())}` under {ctx.group}: its per-mode weights "
+            "mix channels that the group permutes (`regular`), and weights that permute them "
+            "along are not built",
+            arg=0,
+            label=str(z.with_axes(())),
+            help="pool the group axis first (`group_pool(z)`) or map to scalars with "
+            "`linear(z, k x scalar)`",
+        )
+    ]
+
+
+def exact_lmax(domain: Domain) -> int:
+    """The largest band (degrees ``l < lmax``) whose transform the grid computes exactly.
+
+    ``sht`` integrates ``f · Y_lm`` over the grid; for ``f`` and ``Y_lm`` of degrees ``< lmax``
+    the integrand in ``cos θ`` is a polynomial of degree ``≤ 2 lmax - 2`` (same ``m``: the
+    ``(1 - x²)^(m/2)`` factors multiply to a polynomial). Gauss-Legendre on ``nlat`` nodes is
+    exact to degree ``2 nlat - 1``: ``lmax ≤ nlat``; Clenshaw-Curtis (equiangular) to degree
+    ``nlat - 1``: ``lmax ≤ (nlat + 1) // 2``. The DFT over ``nlon`` longitudes keeps the real
+    and imaginary parts of the orders ``|m| < nlon / 2`` only: ``lmax ≤ (nlon + 1) // 2``.
+    Within both, ``sht(isht(a)) = a`` for every band-limited ``a``, so rotations act on the
+    coefficients by the Wigner matrices of each degree, exactly (checked numerically against
+    direct evaluation in tests/families/spectral/test_spectral_contracts.py)."""
+    nlat, nlon = domain.grid
+    quadrature = (nlat + 1) // 2 if domain.quadrature == "equiangular" else nlat
+    return min(quadrature, (nlon + 1) // 2)
 
 
 def sphere_bandwidth(ctx: OpContext, lmax: int) -> tuple[int, int]:
     """``(lmax, mmax)``: the requested degree bound (0 = the grid's exact default), and
     triangular truncation for the orders."""
     nlat, nlon = ctx.domain.grid
-    exact = (nlat + 1) // 2 if ctx.domain.quadrature == "equiangular" else nlat
-    exact = min(exact, (nlon + 1) // 2)  # orders past nlon/2 do not fit the longitudes
+    exact = exact_lmax(ctx.domain)
     lmax = lmax or exact
     if not 1 <= lmax <= nlat:
         raise ctx.error(
@@ -135,6 +203,19 @@ def sphere_bandwidth(ctx: OpContext, lmax: int) -> tuple[int, int]:
     return lmax, min(lmax, nlon // 2 + 1)
 
 
+def coefficient_axis(ctx: OpContext, lmax: int) -> str:
+    """The axis of ``sht``'s coefficients of band ``lmax``: it carries the band, so that only
+    coefficients of one band (one shape) add."""
+    band, _ = sphere_bandwidth(ctx, lmax)
+    return spectrum_axis(None if band == exact_lmax(ctx.domain) else band)
+
+
+def coefficient_band(domain: Domain, axis: str) -> int:
+    """The ``lmax`` of coefficients over ``axis`` (``spectrum``: the grid's exact band)."""
+    band = spectrum_band(axis)
+    return exact_lmax(domain) if band is None else band
+
+
 SHT = define(
     "sht",
     "spectral",
@@ -142,7 +223,8 @@ SHT = define(
     _TRANSFORM,
     "coefficients over `spectrum`, complex `[batch, channels, lmax, mmax]`: the orthonormal real "
     "spherical-harmonic transform (`lmax=0`: the degree the grid integrates exactly); input over "
-    "a sphere (`GEO312`), `lmax <= nlat` (`GEO313`); rotations act on them by Wigner D",
+    "a sphere (`GEO312`), `lmax <= nlat` (`GEO313`), under `SO(3)` within the exact band "
+    "(`GEO412`); over `spectrum(lmax=L)` for another band; rotations act on them by Wigner D",
 )
 
 
@@ -150,9 +232,10 @@ SHT = define(
 def _infer_sht(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
+    """Coefficients over the band's axis: ``sht`` is linear, and within the grid's exact band
+    (``GEO412`` under SO(3) beyond it) rotations act on them by Wigner D, degree by degree."""
     z = _input_over(ctx, types)
-    sphere_bandwidth(ctx, attrs["lmax"])
-    return (z.with_axes((SPECTRUM_AXIS,)),)
+    return (z.with_axes((coefficient_axis(ctx, attrs["lmax"]),)),)
 
 
 ISHT = define(
@@ -184,7 +267,8 @@ SFNO_CONV = define(
     _SPECTRAL,
     "`out` over `sphere`: the SFNO's spectral layer, SHT, a complex matrix per degree l (or per "
     "(l, m) with `filter=degree_order`), inverse SHT (Bonev et al. 2023); input over a sphere "
-    "(`GEO312`); `degree_order` under `SO(3)` is `GEO409` (it commutes only with polar rotations)",
+    "(`GEO312`); under `SO(3)` `lmax` within the band the grid transforms exactly (`GEO412`) "
+    "and `degree_order` is `GEO409` (it commutes only with polar rotations)",
 )
 
 
@@ -197,11 +281,41 @@ def _infer_sfno_conv(
     return (_out_type(ctx, z, attrs["out"]),)
 
 
+def _rotates_sphere(ctx: OpContext) -> bool:
+    """The group holds rotations that move latitudes (SO(3)), not only polar ones."""
+    geo = ctx.group.geometric
+    return geo is not None and geo.rotations is not Rotations.NONE and geo.n == 3
+
+
+@contract(SHT)
+def _band_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
+    """GEO412: under SO(3), a band past what the grid integrates exactly (:func:`exact_lmax`).
+    Polar rotations by grid steps commute with the transform at any band: they only shift the
+    longitudes, which the DFT of each latitude ring follows exactly."""
+    lmax, exact = attrs["lmax"], exact_lmax(ctx.domain)
+    if not _rotates_sphere(ctx) or lmax <= exact:
+        return []
+    nlat, nlon = ctx.domain.grid
+    return [
+        ctx.diagnostic(
+            "GEO412",
+            f"`lmax={lmax}` is past the band that the {ctx.domain.quadrature} {nlat} x {nlon} "
+            f"grid transforms exactly (lmax <= {exact}), so it is not equivariant under "
+            f"{ctx.group}: the quadrature aliases degrees into one another",
+            label=f"lmax={lmax}",
+            help=f"keep `lmax <= {exact}` (or leave it out: that is the default), or refine the "
+            "grid: the exact band is nlat (legendre_gauss) or (nlat + 1) // 2 (equiangular), "
+            "and at most (nlon + 1) // 2",
+        )
+    ]
+
+
 @contract(SFNO_CONV)
 def _sfno_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
-    geo = ctx.group.geometric
-    full_rotations = geo is not None and geo.rotations is not Rotations.NONE and geo.n == 3
-    if attrs["filter"] == "degree_order" and full_rotations:
+    found = _band_contract(ctx, types, attrs)
+    if found:
+        return found
+    if attrs["filter"] == "degree_order" and _rotates_sphere(ctx):
         return [
             ctx.diagnostic(
                 "GEO409",

@@ -54,6 +54,14 @@ class Traits:
     euclidean: EuclideanOnly | None
     #: Reads ``unit(n)`` inputs as their coordinates in R^n, so its result is Euclidean.
     ambient: bool
+    #: Its typing rule may type a result as a manifold point (``unit(n)``, Lorentz, SPD): it
+    #: keeps values on their manifold. Any other operator's ``unit(n)`` results are typed as
+    #: their coordinates in R^n, and its other manifold results are ``GEO411``.
+    keeps_manifold: bool
+    #: Measures each copy of its tensor inputs by the Euclidean inner product (a norm, a dot
+    #: product, a normalisation by |x|): invariant only where the group preserves that product,
+    #: so Lorentz(n) and Sp(n) vectors and tensors are ``GEO420``.
+    euclidean_norm: bool
     #: Its lowering takes fields as they come, ``[batch, channels, *grid]`` (channel-first).
     channel_first: bool
     #: When this holds for a call, that lowering maps the last axis after all (None: never).

@@ -151,10 +151,10 @@ def test_render_is_a_table() -> None:
     text = check("egnn", params=SMALL_EGNN).render()
     lines = text.splitlines()
     assert lines[0] == (
-        "geoc check: EGNN under E(3) x S(nodes), float64, 3 trials "
+        "geoc check: EGNN under E(3) x S(nodes), float64, 3 trials, batch of 2 graphs "
         "(rotation, rotation+reflection, translation, permutation)"
     )
-    assert lines[1].split() == ["output", "type", "max", "error", "rel", "error", "status"]
+    assert lines[1].split() == ["output", "type", "max", "error", "rel", "error", "bound", "status"]
     assert lines[2].startswith("  energy   scalar") and lines[2].endswith("ok")
     assert lines[3].startswith("  pos      point(3) over nodes") and lines[3].endswith("ok")
 

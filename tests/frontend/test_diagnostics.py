@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import pytest
 
-from geoc.diagnostics import CODES, Diagnostic, GeoError, Span, all_codes, explain, render
+from geoc.diagnostics import (
+    CODES,
+    DEFAULT_MAX_ERRORS,
+    Diagnostic,
+    GeoError,
+    Span,
+    all_codes,
+    explain,
+    render,
+)
 
 
 def show(text: str, span: Span, **fields: object) -> str:
@@ -134,6 +143,38 @@ def test_geo_error_renders_every_diagnostic_in_order() -> None:
     assert err.codes == ["GEO114", "GEO114"]
     both = render(first, err.sources) + "\n" + render(second, err.sources)
     assert str(err) == err.render() == both
+
+
+def test_geo_error_sorts_by_file_line_column_and_puts_unlocated_last() -> None:
+    def at(file: str, line: int, col: int) -> Diagnostic:
+        return Diagnostic("GEO200", f"{file}{line}:{col}", Span.point(file, line, col))
+
+    nowhere = [Diagnostic("GEO190", "first given"), Diagnostic("GEO190", "second given")]
+    given = [nowhere[0], at("b.geo", 1, 1), at("a.geo", 9, 2), nowhere[1], at("a.geo", 9, 1)]
+    err = GeoError([*given, at("a.geo", 3, 5)])
+    assert [d.message for d in err.diagnostics] == [
+        "a.geo3:5", "a.geo9:1", "a.geo9:2", "b.geo1:1", "first given", "second given",
+    ]  # fmt: skip
+
+
+def test_geo_error_keeps_each_diagnostic_once() -> None:
+    same = Diagnostic("GEO200", "`a` is not defined", Span.point("r.geo", 4, 9))
+    err = GeoError([same, Diagnostic("GEO201", "other", Span.point("r.geo", 2, 1)), same])
+    assert err.codes == ["GEO201", "GEO200"]
+
+
+def test_geo_error_shows_the_first_few_then_counts_the_rest() -> None:
+    diags = [Diagnostic("GEO200", f"`n{i}`", Span.point("m.geo", i + 1, 1)) for i in range(25)]
+    err = GeoError(list(reversed(diags)))
+    shown = lambda text: [ln for ln in text.splitlines() if ln.startswith("error[")]  # noqa: E731
+    assert shown(str(err)) == [f"error[GEO200]: `n{i}`" for i in range(DEFAULT_MAX_ERRORS)]
+    assert str(err).endswith("\n\n... and 5 more errors (all are in `.diagnostics`)\n")
+    three = err.render(3, hint="use --max-errors to see them")
+    assert shown(three) == ["error[GEO200]: `n0`", "error[GEO200]: `n1`", "error[GEO200]: `n2`"]
+    assert three.endswith("\n... and 22 more errors (use --max-errors to see them)\n")
+    assert err.render(24).endswith("... and 1 more error (all are in `.diagnostics`)\n")
+    assert len(shown(err.render(0))) == len(shown(err.render(None))) == 25
+    assert "more error" not in err.render(0) and "more error" not in err.render(25)
 
 
 def test_unregistered_code_is_an_internal_error() -> None:

@@ -15,10 +15,17 @@ from pathlib import Path
 import paths
 import pytest
 
-from geoc.diagnostics import CODES, MAX_EXCERPT_WIDTH, TAB_WIDTH, Diagnostic, GeoError, render
+from geoc.diagnostics import (
+    CODES,
+    DEFAULT_MAX_ERRORS,
+    MAX_EXCERPT_WIDTH,
+    TAB_WIDTH,
+    Diagnostic,
+    GeoError,
+    render,
+)
 from geoc.grammar import errors
 from geoc.grammar.parser import MAX_SOURCE_BYTES, _lark, decode_source, parse, parse_file
-from geoc.grammar.structure import MAX_REPORTED
 
 CORPUS = paths.MALFORMED
 
@@ -90,6 +97,11 @@ TERMINAL_NAME = re.compile(
 # Placeholders in examples that happen to spell a terminal name (GEO111's help, parser.py).
 PLACEHOLDERS = ("`model NAME() { ... }`",)
 VAGUE = ("something else", "a token", "check the syntax")
+
+
+# About 2 s alone on one core; a quadratic pass would take minutes. The margin is wide so that
+# a loaded machine (parallel jobs) never turns this red.
+NOT_QUADRATIC_SECONDS = 20.0
 
 
 def corpus_files() -> list[str]:
@@ -266,7 +278,7 @@ def test_one_megabyte_file_points_at_the_last_line(tmp_path: Path) -> None:
     assert err.codes == ["GEO100"]
     assert err.diagnostics[0].span.line == text.count("\n") - 1
     assert_rendered(err.diagnostics[0], err.render(), text)
-    assert seconds < 5.0, f"parsing 1 MB took {seconds:.2f} s"
+    assert seconds < NOT_QUADRATIC_SECONDS, f"parsing 1 MB took {seconds:.2f} s"
 
 
 def test_many_structural_problems_are_summarised_quickly() -> None:
@@ -274,9 +286,12 @@ def test_many_structural_problems_are_summarised_quickly() -> None:
     body = "\n".join(f"    input x{i}: scalar" for i in range(500))
     text = f"model M({params}) {{\n    symmetry trivial\n}}\nblock b() -> T {{\n{body}\n}}\n"
     err, seconds = timed_error(text)
-    assert set(err.codes) == {"GEO114"} and len(err.diagnostics) == MAX_REPORTED
-    assert err.diagnostics[-1].notes[-1] == f"{500 + 500 - MAX_REPORTED} more problems not shown"
-    assert seconds < 5.0
+    # 500 repeated parameters (line 1) come before the 500 misplaced inputs of the block
+    assert err.codes == ["GEO114"] * 500 + ["GEO116"] * 500
+    shown = DEFAULT_MAX_ERRORS
+    assert err.render().count("error[GEO114]") == shown
+    assert f"... and {1000 - shown} more errors" in err.render()
+    assert seconds < NOT_QUADRATIC_SECONDS
 
 
 def test_file_over_the_size_limit(tmp_path: Path) -> None:

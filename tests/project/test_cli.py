@@ -66,6 +66,7 @@ def test_every_command_has_help(capsys, command):
         (["fmt"], "required"),
         (["check", "egnn", "--trials", "0"], "needs at least 1 trial, got 0"),
         (["check", "egnn", "--trials", "x"], "not a whole number: 'x'"),
+        (["check", "egnn", "--graphs", "0"], "needs at least 1 graph, got 0"),
     ],
 )
 def test_usage_errors_are_diagnostics(capsys, argv, needle):
@@ -201,7 +202,7 @@ def test_check_grid_specs_says_what_is_exact(capsys, spec, params, exact):
     code, out, err = run(capsys, "check", spec, *args)
     assert code == 0, err
     assert f"exact: {exact}" in out
-    assert ("approximate: random rotations of band-limited fields" in out) == (spec == "sfno")
+    assert ("band-limited: random rotations of band-limited fields" in out) == (spec == "sfno")
 
 
 def test_check_leaves_torch_thread_settings_alone(capsys, monkeypatch):
@@ -215,6 +216,24 @@ def test_check_leaves_torch_thread_settings_alone(capsys, monkeypatch):
     code, out, err = run(capsys, "check", "egnn", "-p", "hidden=16")
     assert code == 0, err
     assert "every output transforms as declared" in out
+
+
+def test_check_defaults_to_batches_random_parameters_and_exact_laws(capsys):
+    """Issue 12: a batch of graphs, random parameters after the first trial, 1e-12 relative."""
+    code, out, err = run(capsys, "check", "deepsets", "-p", "hidden=8")
+    assert code == 0, err
+    assert ", batch of 2 graphs (permutation)" in out
+    assert "parameters: trial 1 as compiled; trials 2, 3 random" in out
+    assert "tolerance: error <= 1e-12 x max(|g·f(x)|, 1) per output and trial" in out
+
+
+def test_check_takes_graphs_and_an_absolute_tolerance(capsys):
+    argv = ["deepsets", "-p", "hidden=8", "--graphs", "3", "--atol", "1e-9", "--trials", "1"]
+    code, out, err = run(capsys, "check", *argv)
+    assert code == 0, err
+    assert ", 1 trial, batch of 3 graphs" in out
+    assert "tolerance: max error < 1e-09 per output (atol given)" in out
+    assert "parameters: as compiled in every trial" in out
 
 
 def test_check_static_needs_no_numerics(capsys):

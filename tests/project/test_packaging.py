@@ -138,7 +138,8 @@ def test_wheel_contains_package_data(tmp_path):
         "geoc/specs/README.md",
         "geoc/grammar/geo.lark",
         "geoc/py.typed",
-        "geoc/cli.py",
+        "geoc/cli/__init__.py",
+        "geoc/cli/fmt.py",
         "geoc/__main__.py",
         "geoc/catalog.py",
     }

@@ -5,9 +5,10 @@ model runs wherever torch does; the families' kernels import :func:`safe_norm` f
 export rewrites that import). Conventions: values over an axis are
 ``[axis, channels]``; global values are ``[channels]``, or ``[num_graphs, channels]`` when a
 ``batch`` vector assigns nodes to graphs. Edges are a tuple ``(src, dst, mask)``: an edge runs
-``src -> dst``; ``mask`` is None or a 0/1 float per edge (static-shape edge sets keep every
-ordered pair and mask the ones that are not edges, which keeps shapes independent of data
-for ``torch.compile(fullgraph=True)`` and ``torch.export``).
+``src -> dst``; ``mask`` is None or a 0/1 float per edge (static-shape edge sets of one
+graph keep every ordered pair of distinct nodes and mask the ones that are not edges, which
+keeps shapes independent of data for ``torch.compile(fullgraph=True)`` and ``torch.export``;
+no self-pair is ever fed, so a masked pair never holds ``pos[dst] - pos[src] = 0``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,22 @@ def _all_pairs(n: int, device: torch.device) -> tuple[Tensor, Tensor]:
     return index.repeat(n), index.repeat_interleave(n)
 
 
+def _distinct_pairs(n: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Every ordered pair of distinct nodes, no self-pair: edge ``e = dst * (n - 1) + j``,
+    ``src = j`` below ``dst`` and ``j + 1`` from it on (a static ``n (n - 1)`` layout)."""
+    others = max(n - 1, 0)
+    dst = torch.arange(n, device=device).repeat_interleave(others)
+    j = torch.arange(others, device=device).repeat(n)
+    return j + (j >= dst).long(), dst
+
+
+def _candidates(n: int, batch: Tensor | None, device: torch.device) -> tuple[Tensor, Tensor]:
+    """The pairs an edge rule chooses from, grouped by ``dst`` (``n`` or ``n - 1`` per node):
+    one graph: the distinct pairs (a masked self-pair would still feed ``pos[dst] - pos[src]
+    = 0`` to singular functions); a batch: all pairs, compacted afterwards."""
+    return _distinct_pairs(n, device) if batch is None else _all_pairs(n, device)
+
+
 def _pair_mask(src: Tensor, dst: Tensor, batch: Tensor | None) -> Tensor:
     mask = src != dst
     if batch is not None:
@@ -44,31 +61,55 @@ def _finish(src: Tensor, dst: Tensor, mask: Tensor, dtype: torch.dtype, compact:
     return src, dst, mask.to(dtype)
 
 
+def _pair_sqdist(pos: Tensor, src: Tensor, dst: Tensor) -> Tensor:
+    """``|pos[dst] - pos[src]|²`` per pair, without gradient (edge sets are discrete). Each
+    pair's value is computed from its two points alone, so permuting the nodes permutes these
+    numbers bit for bit, and coincident points give exactly 0."""
+    with torch.no_grad():
+        return (pos[dst] - pos[src]).pow(2).sum(-1)
+
+
 def full_edges(pos: Tensor, batch: Tensor | None) -> Edges:
     """Every ordered pair of distinct nodes of the same graph."""
-    src, dst = _all_pairs(pos.shape[0], pos.device)
-    return _finish(src, dst, _pair_mask(src, dst, batch), pos.dtype, batch is not None)
+    src, dst = _candidates(pos.shape[0], batch, pos.device)
+    if batch is None:
+        return src, dst, None
+    return _finish(src, dst, _pair_mask(src, dst, batch), pos.dtype, True)
 
 
 def radius_edges(pos: Tensor, batch: Tensor | None, r: float) -> Edges:
-    """Pairs of distinct nodes of the same graph closer than ``r``."""
-    src, dst = _all_pairs(pos.shape[0], pos.device)
-    close = (pos[dst] - pos[src]).pow(2).sum(-1) < r * r
+    """Pairs of distinct nodes of the same graph closer than ``r`` (strictly: ``|d| < r``).
+
+    Not tie-safe at the cutoff: a pair within rounding of ``r`` may flip under a rotation
+    (a model is continuous there only if its messages vanish at ``r``, as ``radial_basis``'s
+    envelope makes them)."""
+    src, dst = _candidates(pos.shape[0], batch, pos.device)
+    close = _pair_sqdist(pos, src, dst) < r * r
     return _finish(src, dst, _pair_mask(src, dst, batch) & close, pos.dtype, batch is not None)
 
 
-def knn_edges(pos: Tensor, batch: Tensor | None, k: int) -> Edges:
-    """Each node receives edges from its ``k`` nearest other nodes of the same graph."""
+def knn_edges(pos: Tensor, batch: Tensor | None, k: int, tol: float) -> Edges:
+    """Each node receives edges from every other node of its graph whose distance is at most
+    ``(1 + tol) d_k``, ``d_k`` its ``k``-th smallest distance to the others (all of them if
+    the graph has ``k`` or fewer others).
+
+    So neighbours tied with the k-th are all included: the edge set depends on the distances
+    alone (exactly permutation-invariant) and is rotation- and translation-invariant whenever
+    no distance lies within rounding of ``(1 + tol) d_k``; a node whose gap after the k-th
+    neighbour exceeds ``tol`` gets exactly ``k`` edges. Coincident points have ``d = 0``.
+    """
     n = pos.shape[0]
-    dist = (pos[:, None, :] - pos[None, :, :]).pow(2).sum(-1)
-    src, dst = _all_pairs(n, pos.device)
-    allowed = _pair_mask(src, dst, batch).reshape(n, n)  # [dst, src]
-    dist = dist.masked_fill(~allowed, float("inf"))
-    k = min(k, n)
-    nearest, index = dist.topk(k, dim=1, largest=False)
-    dst = torch.arange(n, device=pos.device).repeat_interleave(k)
-    mask = torch.isfinite(nearest).reshape(-1)
-    return index.reshape(-1), dst, mask.to(pos.dtype)
+    src, dst = _candidates(n, batch, pos.device)
+    allowed = _pair_mask(src, dst, batch)
+    sq = _pair_sqdist(pos, src, dst)
+    per_node = src.shape[0] // n if n else 0
+    if k > per_node:  # fewer candidates than k: every other node of the graph
+        kth = sq.new_full((n,), float("inf"))
+    else:
+        rows = sq.masked_fill(~allowed, float("inf")).reshape(n, per_node)
+        kth = rows.topk(k, dim=1, largest=False).values[:, -1]
+    near = sq <= kth[dst] * (1.0 + tol) ** 2
+    return _finish(src, dst, allowed & near, pos.dtype, batch is not None)
 
 
 def given_edges(edge_index: Tensor) -> Edges:
@@ -154,10 +195,27 @@ def count_graphs(batch: Tensor | None, num_graphs: int | None) -> int:
 
 
 def broadcast(value: Tensor, index: Tensor | None, length: int) -> Tensor:
-    """A global value ``[C]`` (or ``[graphs, C]``) repeated along an axis of ``length``."""
-    if index is None:
+    """A global value along an axis of ``length`` whose elements belong to graphs ``index``:
+    ``[graphs, C]`` is gathered graph by graph; ``[C]`` (one value for every graph) and a single
+    graph's ``[1, C]`` are repeated. Never tensor broadcasting: ``[C]`` indexed by ``index``
+    would read channels as graphs."""
+    if value.ndim == 1 or index is None:
         return value.expand(length, value.shape[-1])
     return value[index]
+
+
+def broadcast_batched(value: Tensor, like: Tensor, channel_dim: int) -> Tensor:
+    """A global value of a domain whose values lead with their sample (fields ``[B, *grid, C]``
+    or ``[B, C, *grid]``, weight spaces ``[B, P, C]``), as a constant value shaped like ``like``
+    with its own channels: ``[B, C]`` (per sample) or ``[C]`` (shared by every sample) gets
+    size-1 dimensions at the other axes' positions, then is expanded (a view, no copy)."""
+    channels = value.shape[-1]
+    shape = [1] * like.ndim
+    shape[0] = value.shape[0] if value.ndim == 2 else 1
+    shape[channel_dim] = channels
+    target = list(like.shape)
+    target[channel_dim] = channels
+    return value.reshape(shape).expand(target)
 
 
 # --- fields on a grid: [batch, channels, *grid] -------------------------------------------------
@@ -229,11 +287,11 @@ def irrep_linear(
     """
     outs = []
     for weight, index, dim, bias in zip(weights, in_index, dims, biases, strict=True):
-        xk = x.index_select(-1, index).reshape(*x.shape[:-1], -1, dim)
+        xk = x.index_select(-1, index).unflatten(-1, (-1, dim))  # leading axes may be empty
         yk = torch.einsum("...id,oi->...od", xk, weight)
         if bias is not None:
             yk = yk + bias.unsqueeze(-1)
-        outs.append(yk.reshape(*x.shape[:-1], -1))
+        outs.append(yk.flatten(-2))
     return torch.cat(outs, -1).index_select(-1, out_perm)
 
 

@@ -91,10 +91,10 @@ def lower_dot(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 
 @lowering("concat")
 def lower_concat(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
-    if is_field(node.out_types[0]):  # fields of one grid: channels are dimension 1
-        return ctx.call(torch.cat, args, 1)
-    parts = ctx.align(args, ctx.in_types(node), node.out_types[0].axes)
-    return ctx.call(torch.cat, parts, -1)
+    # Fields of one grid come channel-first (`concat` is a channel-first rule): dimension 1.
+    channels = 1 if is_field(node.out_types[0]) else -1
+    parts = ctx.align(args, ctx.in_types(node), node.out_types[0].axes, channels)
+    return ctx.call(torch.cat, parts, channels)
 
 
 @lowering("act")

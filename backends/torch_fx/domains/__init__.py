@@ -35,10 +35,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Sample:
-    """One call of the module: keyword inputs, and the lengths of the permutable axes."""
+    """One call of the module: keyword inputs, and the lengths of the permutable axes.
+
+    ``general_position`` is False where the inputs are degenerate on purpose (coincident
+    points, graphs without edges): a direction is undefined at coincident points and an empty
+    edge set measures little, so manifold membership is measured on the other trials.
+    """
 
     inputs: dict[str, Any]
     sizes: dict[str, int]
+    general_position: bool = True
 
 
 def no_exact_law(ir: Graph) -> str:
@@ -65,12 +71,18 @@ class DomainRules:
 
     #: Placeholders and shared values the module needs besides the spec's inputs.
     lower_inputs: Callable[[LowerCtx], None]
-    #: ``draw_sample(ir, rng, nodes, graphs, dtype)``: random inputs of every declared type.
-    draw_sample: Callable[[Graph, np.random.Generator, int, int, torch.dtype], Sample]
+    #: ``draw_sample(ir, rng, nodes, graphs, dtype, trial)``: random inputs of every declared
+    #: type (the trial number lets a domain vary what its inputs stress).
+    draw_sample: Callable[[Graph, np.random.Generator, int, int, torch.dtype, int], Sample]
     #: ``draw_element(ir, rng, sizes, trial)``: a random element of the group on this domain.
     draw_element: Callable[[Graph, np.random.Generator, Mapping[str, int], int], GroupElement]
     #: ``move_inputs(ir, sample, element)``: ``g·x`` for every keyword input.
     move_inputs: Callable[[Graph, Sample, GroupElement], dict[str, Any]]
+    #: Every value leads with its sample (``[B, *axes, C]``; a global one ``[B, C]`` or ``[C]``),
+    #: so a global value broadcasts by size-1 axis dimensions; otherwise values over an axis
+    #: hold every graph's elements (``[N, C]``, with a ``batch`` vector) and a global value
+    #: ``[graphs, C]`` is gathered by graph.
+    leading_batch: bool = False
     #: What the exact trials moved, for the report ("" where the table says it all).
     exact_law: Callable[[Graph], str] = no_exact_law
     #: The fx value returned for an output (layouts that differ from the IR value's).

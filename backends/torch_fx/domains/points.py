@@ -3,12 +3,14 @@
 ``edge_index`` where edges are given, ``batch`` / ``num_graphs`` for many graphs in one call.
 
 Conventions of ``g·x`` (see :mod:`geoc.backends.torch_fx.verify`): the node axis is permuted
-and ``batch`` with it; ``edge_index`` is relabelled and keeps its edge order.
+and ``batch`` with it; ``edge_index`` is relabelled and keeps its edge order. The checker's
+trials stress, in turn, general position, ties and degenerate inputs (:class:`Layout`:
+positions in ``clouds.py``; given edges: an edgeless graph, and one-node graphs in a batch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,6 +19,7 @@ from torch import Tensor
 
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.domains import DomainRules, Sample
+from geoc.backends.torch_fx.domains.clouds import Layout, layout_of, stable_positions
 from geoc.backends.torch_fx.manifold.verify import draw_value, needs_manifold_draw
 from geoc.backends.torch_fx.verify.actions import (
     AxisMap,
@@ -78,29 +81,45 @@ def _edges(ctx: LowerCtx) -> fx.Node:
             rt.radius_edges, pos, ctx.batch, float(domain.edge_arg or 0), name="edges"
         ),
         EdgeRule.KNN: lambda: ctx.call(
-            rt.knn_edges, pos, ctx.batch, int(domain.edge_arg or 0), name="edges"
+            rt.knn_edges,
+            pos,
+            ctx.batch,
+            int(domain.edge_arg or 0),
+            float(domain.edge_tol or 0.0),
+            name="edges",
         ),
     }
     return builders[domain.edges]()
 
 
-def graph_sizes(nodes: int, graphs: int) -> list[int]:
-    """Nodes per graph: ``nodes`` for one graph; around ``nodes`` and unequal for a batch."""
+def graph_sizes(nodes: int, graphs: int, layout: Layout = Layout.GENERAL) -> list[int]:
+    """Nodes per graph: ``nodes`` for one graph; around ``nodes`` and unequal for a batch, whose
+    second graph has a single node in the degenerate layout."""
     if graphs == 1:
         return [nodes]
-    return [max(2, nodes + g % 3 - 1) for g in range(graphs)]
+    sizes = [max(2, nodes + g % 3 - 1) for g in range(graphs)]
+    if layout is Layout.DEGENERATE:
+        sizes[1] = 1
+    return sizes
 
 
 def draw_sample(
-    ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype
+    ir: Graph,
+    rng: np.random.Generator,
+    nodes: int,
+    graphs: int,
+    dtype: torch.dtype,
+    trial: int = 0,
 ) -> Sample:
     """Random inputs of every declared type, plus ``edge_index`` / ``batch`` as the domain
-    needs."""
-    sizes = graph_sizes(nodes, graphs)
+    needs; positions and edges stress the trial's :class:`Layout`."""
+    layout = layout_of(trial)
+    sizes = graph_sizes(nodes, graphs, layout)
     total = sum(sizes)
     structure: dict[str, Any] = {}
     if ir.domain.edges is EdgeRule.GIVEN:
-        structure["edge_index"] = torch.as_tensor(random_edge_index(rng, sizes))
+        edgeless = _edgeless_graphs(layout, len(sizes))
+        structure["edge_index"] = torch.as_tensor(random_edge_index(rng, sizes, edgeless))
     if graphs > 1 and ir.domain.axis is not None:
         structure["batch"] = torch.repeat_interleave(torch.arange(graphs), torch.tensor(sizes))
         structure["num_graphs"] = graphs
@@ -108,11 +127,20 @@ def draw_sample(
     if "edge_index" in structure:
         lengths[EDGE_AXIS] = structure["edge_index"].shape[1]
     values = {
-        name: _draw_value(ir, rng, name, port.type, lengths, sizes)
+        name: _draw_value(ir, rng, name, port.type, lengths, sizes, layout)
         for name, port in ir.inputs.items()
     }
     typed = {name: value.to(dtype) for name, value in values.items()}
-    return Sample({**typed, **structure}, {a: n for a, n in lengths.items() if a != EDGE_AXIS})
+    sizes_by_axis = {a: n for a, n in lengths.items() if a != EDGE_AXIS}
+    degenerate = layout is Layout.DEGENERATE and ir.domain.edges is not None
+    return Sample({**typed, **structure}, sizes_by_axis, general_position=not degenerate)
+
+
+def _edgeless_graphs(layout: Layout, graphs: int) -> set[int]:
+    """Given edges: in the degenerate layout, one graph has none (the only one if unbatched)."""
+    if layout is not Layout.DEGENERATE:
+        return set()
+    return {0} if graphs == 1 else {min(2, graphs - 1)}
 
 
 def _node_axes(ir: Graph) -> set[str]:
@@ -127,30 +155,35 @@ def _draw_value(
     ftype: FeatureType,
     lengths: Mapping[str, int],
     sizes: Sequence[int],
+    layout: Layout,
 ) -> Tensor:
     if name == ir.positions and ir.domain.kind is DomainKind.POINTCLOUD:
-        return torch.as_tensor(stable_positions(ir, rng, sizes))
+        return torch.as_tensor(stable_positions(ir, rng, sizes, layout))
     missing = [a for a in ftype.axes if a not in lengths]
     if missing:
         raise ValueError(
             f"input `{name}` is over {missing[0]}, whose length the checker cannot set"
         )
+    # A global value of several graphs is one per graph, `[graphs, C]` (a batch is given).
+    per_graph = not ftype.axes and len(sizes) > 1 and ir.domain.axis is not None
+    axes = (len(sizes),) if per_graph else tuple(lengths[a] for a in ftype.axes)
     if needs_manifold_draw(ftype):  # points on their manifolds (manifold/verify.py)
-        axes = tuple(lengths[a] for a in ftype.axes)
         return torch.as_tensor(draw_value(ir.group, ftype, rng, axes))
-    shape = [lengths[a] for a in ftype.axes] + [ir.group.type_dim(ftype)]
-    return torch.as_tensor(rng.normal(size=shape))
+    return torch.as_tensor(rng.normal(size=(*axes, ir.group.type_dim(ftype))))
 
 
-def random_edge_index(rng: np.random.Generator, sizes: Sequence[int]) -> np.ndarray:
+def random_edge_index(
+    rng: np.random.Generator, sizes: Sequence[int], edgeless: Collection[int] = ()
+) -> np.ndarray:
     """Random directed edges inside each graph, no self loops or duplicates, in shuffled order.
 
-    About a third of each graph's nodes get no incoming edge, on purpose: they must receive 0.
+    About a third of each graph's nodes get no incoming edge, on purpose: they must receive 0;
+    the graphs numbered in ``edgeless`` get no edge at all.
     """
     pairs, offset = [], 0
-    for size in sizes:
+    for graph, size in enumerate(sizes):
         lonely = set(rng.choice(size, size=max(1, size // 3), replace=False).tolist())
-        for dst in range(size):
+        for dst in range(size if graph not in edgeless else 0):
             if dst in lonely:
                 continue
             others = [s for s in range(size) if s != dst]
@@ -159,39 +192,6 @@ def random_edge_index(rng: np.random.Generator, sizes: Sequence[int]) -> np.ndar
         offset += size
     edges = np.array(pairs, dtype=np.int64).reshape(-1, 2).T
     return edges[:, rng.permutation(edges.shape[1])]
-
-
-def stable_positions(
-    ir: Graph, rng: np.random.Generator, sizes: Sequence[int], tries: int = 200
-) -> np.ndarray:
-    """Positions whose edge set survives any isometry: no distance near ``r``, no knn near-ties.
-
-    Radius clouds are scaled so about half the pairs are within ``r``; the positions of each
-    graph are redrawn until every distance clears the margins.
-    """
-    rule, arg, dim = ir.domain.edges, ir.domain.edge_arg, ir.domain.dim or 3
-    scale = arg / 2.2 if rule is EdgeRule.RADIUS and arg else 1.0
-    clouds = []
-    for size in sizes:
-        for _ in range(tries):
-            cloud = rng.normal(size=(size, dim)) * scale
-            if _stable(cloud, rule, arg):
-                break
-        else:
-            raise RuntimeError(f"no stable point cloud of {size} nodes for edges={rule}")
-        clouds.append(cloud)
-    return np.concatenate(clouds)
-
-
-def _stable(cloud: np.ndarray, rule: EdgeRule | None, arg: float | None) -> bool:
-    dist = np.linalg.norm(cloud[:, None] - cloud[None], axis=-1)
-    off_diagonal = dist[~np.eye(len(cloud), dtype=bool)]
-    if rule is EdgeRule.RADIUS:
-        return bool(np.all(np.abs(off_diagonal - arg) > 1e-3 * arg))
-    if rule is EdgeRule.KNN:  # every node's neighbours in a strict order, clearly apart
-        ranked = np.sort(dist, axis=1)[:, 1:]
-        return bool(np.all(np.diff(ranked, axis=1) > 1e-6)) and bool(np.all(ranked > 1e-6))
-    return True
 
 
 def transform_inputs(ir: Graph, sample: Sample, element: GroupElement) -> dict[str, Any]:

@@ -141,12 +141,12 @@ def weightspace_law(ir: Graph) -> str:
     named = ", ".join(map(str, layers)) or "none"
     return (
         f"random permutations of the neurons of every hidden layer at once (layers {named}: "
-        "rows of W_k, entries of b_k, columns of W_k+1); checked to atol"
+        "rows of W_k, entries of b_k, columns of W_k+1); checked to the tolerance above"
     )
 
 
 def _draw_sample(
-    ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype
+    ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype, trial: int
 ) -> Sample:
     return Sample(*draw_weightspace_inputs(ir, rng, dtype, graphs))
 

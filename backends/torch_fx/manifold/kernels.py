@@ -37,12 +37,12 @@ DEFAULT_BALL_EPS = 4e-3
 
 def copies(x: Tensor, mul: int) -> Tensor:
     """``[..., mul * d]`` -> ``[..., mul, d]``."""
-    return x.reshape(*x.shape[:-1], mul, -1)
+    return x.unflatten(-1, (mul, -1))  # no -1 over the leading axes: they may be empty
 
 
 def flat(x: Tensor) -> Tensor:
     """``[..., mul, d]`` -> ``[..., mul * d]``."""
-    return x.reshape(*x.shape[:-2], -1)
+    return x.flatten(-2)
 
 
 # --- Lorentz model ------------------------------------------------------------------------
@@ -217,11 +217,11 @@ def poincare_mlr(x: Tensor, p: Tensor, a: Tensor, c: float) -> Tensor:
 
 def matrices(x: Tensor, n: int) -> Tensor:
     """``[..., m * n * n]`` -> ``[..., m, n, n]``."""
-    return x.reshape(*x.shape[:-1], -1, n, n)
+    return x.unflatten(-1, (-1, n, n))
 
 
 def unmatrices(x: Tensor) -> Tensor:
-    return x.reshape(*x.shape[:-3], -1)
+    return x.flatten(-3)
 
 
 def symmetrise(x: Tensor) -> Tensor:
@@ -245,7 +245,7 @@ def eigen_map(x: Tensor, n: int, fn: str, eps: float) -> Tensor:
 def eigvals(x: Tensor, n: int) -> Tensor:
     """Eigenvalues of each symmetric matrix, ascending: ``[..., m * n]``."""
     values = torch.linalg.eigvalsh(symmetrise(matrices(x, n)))
-    return values.reshape(*values.shape[:-2], -1)
+    return values.flatten(-2)
 
 
 def bimap(x: Tensor, weight: Tensor, n: int) -> Tensor:

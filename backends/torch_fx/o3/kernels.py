@@ -98,8 +98,18 @@ def bessel_basis(d: Tensor, n: int, cutoff: float) -> Tensor:
     NequIP), times the polynomial envelope; the limit ``sqrt(2/c) k π / c`` at ``d = 0``."""
     k = torch.arange(1, n + 1, dtype=d.dtype, device=d.device)
     x = d / cutoff
-    bessel = (2.0 / cutoff) ** 0.5 * (k * torch.pi / cutoff) * torch.sinc(k * x)
+    bessel = (2.0 / cutoff) ** 0.5 * (k * torch.pi / cutoff) * smooth_sinc(k * x)
     return bessel * polynomial_envelope(x)
+
+
+def smooth_sinc(u: Tensor) -> Tensor:
+    """``sin(πu) / (πu)`` with finite derivatives of every order at 0 (coincident points):
+    ``torch.sinc``'s second derivative there is NaN. Near 0 its Taylor polynomial, exact to
+    rounding for ``|u| < 1e-3``; elsewhere the quotient of a divisor that is never 0."""
+    near = u.abs() < 1e-3
+    safe = torch.where(near, torch.ones_like(u), u) * torch.pi
+    pu2 = (u * torch.pi) ** 2
+    return torch.where(near, 1 - pu2 / 6 + pu2 * pu2 / 120, torch.sin(safe) / safe)
 
 
 def polynomial_envelope(x: Tensor, p: int = 6) -> Tensor:
@@ -127,7 +137,7 @@ def _blocks(x: Tensor, terms: Terms) -> list[Tensor]:
 
 
 def _join(blocks: list[Tensor]) -> Tensor:
-    return torch.cat([b.reshape(*b.shape[:-2], -1) for b in blocks], dim=-1)
+    return torch.cat([b.flatten(-2) for b in blocks], dim=-1)
 
 
 _GATE_ACTS = {"even": F.silu, "odd": torch.tanh}

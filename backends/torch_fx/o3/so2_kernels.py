@@ -97,7 +97,7 @@ def rotate_in(x: Tensor, wigner: list[Tensor], runs: tuple[Run, ...]) -> list[li
     out = []
     widths = [sum(muls) * (2 * l + 1) for l, muls in runs]
     for block, (l, muls) in zip(x.split(widths, 1), runs, strict=True):
-        block = block.reshape(x.shape[0], -1, 2 * l + 1)
+        block = block.reshape(x.shape[0], sum(muls), 2 * l + 1)  # no -1: there may be no edge
         block = block if l == 0 else torch.matmul(block, wigner[l])
         out.append([t.contiguous() for t in block.split(muls, 1)] if len(muls) > 1 else [block])
     return out
@@ -130,7 +130,7 @@ def so2_conv(
     node. The node sums, grouped by ``(l_out, term, channel, path)``, are put in e3nn's mid
     order by ``mid_order`` (on nodes: cheaper than on edges).
     """
-    count, (_, dst, mask) = x.shape[0], edges
+    _, dst, mask = edges
     rotated = rotate_in(x, wigner, runs)
     polar = polar_components(sh, wigner, sh_blocks)
     if mask is not None:
@@ -142,9 +142,9 @@ def so2_conv(
     for l, blocks in outputs:
         for run, term, _ in blocks:
             y = torch.matmul(rotated[run][term], next(mixer).to(x.dtype))
-            y = y.reshape(count, -1, 2 * l + 1) * next(coefs).unsqueeze(-1)
+            y = y.unflatten(-1, (-1, 2 * l + 1)).flatten(1, 2) * next(coefs).unsqueeze(-1)
             if l > 0:
                 y = torch.matmul(y, wigner[l].transpose(1, 2))  # rotate back: D^l y
-            y = y.reshape(count, -1)
+            y = y.flatten(1)
             parts.append(y.new_zeros(num_nodes, y.shape[1]).index_add(0, dst, y))
     return torch.cat(parts, -1).index_select(1, mid_order)

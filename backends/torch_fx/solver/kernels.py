@@ -97,7 +97,7 @@ def partition_apply(
         term = torch.einsum("...qa,pq->...pa", z, coeffs[..., c])
         out = term if out is None else out + term
     assert out is not None
-    return out.reshape(*x.shape[:-1], -1)
+    return out.flatten(x.dim() - 1)  # no -1: the leading axes may be empty
 
 
 #: A Brauer diagram as the kernel runs it: the input letters, the (output, output) and
@@ -123,8 +123,8 @@ def brauer_apply(
         operands: list = [xs, [..., *ins]]
         for a, b in metric_pairs:
             operands += [metric, [a, b]]
-        y = torch.einsum(*operands, [..., *outs]).reshape(*xs.shape[: xs.ndim - k], -1)
+        y = torch.einsum(*operands, [..., *outs]).flatten(xs.ndim - k)
         term = torch.einsum("...qa,pq->...pa", y, coeffs[..., c])
         out = term if out is None else out + term
     assert out is not None
-    return out.reshape(*x.shape[:-1], -1)
+    return out.flatten(x.dim() - 1)  # no -1: the leading axes may be empty

@@ -232,6 +232,24 @@ def fno_conv(x: Tensor, weight: Tensor, modes: tuple[int, ...], mode_major: bool
     return out.view(batch, out_channels, *grid)
 
 
+def fno_conv_tied(x: Tensor, weight: Tensor, gather: Tensor, m: int) -> Tensor:
+    """The Fourier layer under rotations and reflections of a 2-D grid: ``weight`` real
+    ``[C_in, C_out, (2m-1)²]`` over the square band ``|k_1|, |k_2| < m`` (centred), averaged
+    over the group (``gather`` ``[|G|, (2m-1)²]``: where ``g·W`` reads ``W``) and over
+    ``k -> -k``, so that ``W(g k) = W(k) = W(-k)``: real and even, it is the spectrum of a real
+    kernel that the group leaves invariant, so the layer commutes with the group. Laid out as
+    :func:`fno_conv`'s complex weights (``k_1 = 0..m-1, -m..-1``; ``k_1 = -m`` is outside the
+    band: zero) and applied by it."""
+    size, c = 2 * m - 1, m - 1
+    tied = weight[..., gather].mean(dim=-2)
+    # The rfft stores k_2 >= 0 and implies W(-k) = W(k) for the rest (a real kernel with real
+    # weights), so W must be even too: averaged with k -> -k (a no-op when -1 is in the group).
+    tied = ((tied + tied.flip(-1)) / 2).unflatten(-1, (size, size))
+    edge = torch.zeros_like(tied[..., :1, c:])  # k_1 = -m
+    real = torch.cat([tied[..., c:, c:], edge, tied[..., :c, c:]], dim=-2)  # [in, out, 2m, m]
+    return fno_conv(x, torch.stack([real, torch.zeros_like(real)], dim=-1), (m, m))
+
+
 def _fno_mode_major(weight: Tensor, d: int, already: bool) -> Tensor:
     """``[in, out, *kept, 2]`` -> ``[*kept, in, out, 2]`` (contiguous)."""
     if already:

@@ -13,9 +13,11 @@ from torch import fx
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.spectral import kernels as rt_spectral
 from geoc.backends.torch_fx.spectral.plan import sht_tables
+from geoc.domains.grid import rotates_grid
 from geoc.ir import Node
 from geoc.ops import OpContext
-from geoc.ops.spectral import sphere_bandwidth
+from geoc.ops.gcnn import kernel_gather
+from geoc.ops.spectral import coefficient_band, sphere_bandwidth
 
 
 @lowering("spectral_conv")
@@ -25,9 +27,24 @@ def lower_spectral_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.No
     modes = (modes,) * len(grid) if isinstance(modes, int) else tuple(modes)
     n_in = ctx.group.type_dim(ctx.in_types(node)[0])
     n_out = ctx.group.type_dim(node.out_types[0])
+    if rotates_grid(ctx.group):  # weights tied over the orbits of modes (geoc.ops.spectral)
+        size = 2 * modes[0] - 1
+        weight = ctx.param(f"{node.id}.weight", (n_in, n_out, size * size), n_in)
+        gather = _orbit_table(ctx, size)
+        return ctx.call(rt_spectral.fno_conv_tied, args[0], weight, gather, modes[0])
     kept = (*tuple(2 * m for m in modes[:-1]), modes[-1])
     weight = ctx.param(f"{node.id}.weight", (n_in, n_out, *kept, 2), n_in)
     return ctx.call(rt_spectral.fno_conv, args[0], weight, modes)
+
+
+def _orbit_table(ctx: LowerCtx, size: int) -> fx.Node:
+    """Where each grid rotation reads a centred ``size x size`` band of modes, once a module."""
+    name = f"spectral.orbits_{size}"
+    try:
+        ctx.root.get_buffer(name)
+    except AttributeError:
+        return ctx.buffer(name, torch.as_tensor(kernel_gather(ctx.group, size), dtype=torch.long))
+    return ctx.fx.get_attr(name)
 
 
 def _bandwidth(ctx: LowerCtx, node: Node) -> tuple[int, int]:
@@ -55,17 +72,11 @@ def lower_sht(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 
 @lowering("isht")
 def lower_isht(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
-    source = ctx.ir.node(node.inputs[0].node)  # the coefficients' bandwidth is that of their sht
-    lmax, mmax = _coefficient_bandwidth(ctx, source)
+    (axis,) = ctx.in_types(node)[0].axes  # the coefficients' type carries their band
+    octx = OpContext(node.op, ctx.group, ctx.ir.domain, node.span)
+    lmax, mmax = sphere_bandwidth(octx, coefficient_band(ctx.ir.domain, axis))
     _, inverse = _tables(ctx, lmax, mmax)
     return ctx.call(rt_spectral.isht, args[0], inverse, ctx.ir.domain.grid[1])
-
-
-def _coefficient_bandwidth(ctx: LowerCtx, node: Node) -> tuple[int, int]:
-    """The bandwidth of the coefficients ``node`` computes (through +, -, scaling)."""
-    while node.op not in ("sht", "input"):
-        node = ctx.ir.node(node.inputs[0].node)
-    return _bandwidth(ctx, node)  # an input over `spectrum` has the grid's default bandwidth
 
 
 @lowering("sfno_conv")

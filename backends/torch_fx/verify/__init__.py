@@ -20,15 +20,25 @@ Conventions of the transformation ``g·x``:
 * ``edge_index`` is relabelled (``p⁻¹[edge_index]``) and keeps its edge order.
 * A value over ``edges`` follows the edge set: given edges keep their order; built edges
   (full, radius, knn, batched or not) are matched by endpoints, new edge ``(s, d)`` with old
-  edge ``(p[s], p[d])``, which for the static layouts is the closed form (``e = d*n + s``
-  maps to ``p[d]*n + p[s]``, knn ``e = d*k + rank`` to ``p[d]*k + rank``). Masked-out edges
-  are ignored, and an edge set that changes under ``g`` is itself a failure.
+  edge ``(p[s], p[d])``. Masked-out edges are ignored, and an edge set that changes under
+  ``g`` is itself a failure.
+* Point clouds stress their edge rule in turn (``domains/clouds.py``): trial 1 in general
+  position, trial 2 with ties (part of each cloud on a rotated cubic lattice), trial 3
+  degenerate (coincident points; in a batch a one-node graph and, for ``radius``, a graph
+  without edges; ``graph(nodes)`` gets an empty ``edge_index`` there). Manifold membership is
+  measured on the last trial in general position: a direction between coincident points is
+  undefined.
 * Channels transform by :meth:`geoc.groups.Group.channel_action`; values without an axis
   (pooled, ``[C]`` or ``[num_graphs, C]``) only in their channels.
 
+Trials after the first run with random parameters, graphs come in batches, and each output is
+held to the tolerance of its law: exact laws to 1e-12 relative in float64, the stated aliasing
+bound only for band-limited rotations behind a non-polynomial operator (``docs/check.md``).
+
 Modules, one job each: ``report`` (rows, failure, table), ``actions`` (group elements, ``g·x``
 and the deviation from a law), ``edges`` (edge correspondence), ``recorder`` (the fx
-interpreter), ``blame`` (first broken value), ``check`` (the trials). What depends on the
+interpreter), ``blame`` (first broken value), ``params`` (random parameters on a copy),
+``laws`` (the tolerance of each law), ``check`` (the trials). What depends on the
 domain kind (inputs, elements, actions on inputs, laws) comes from
 :func:`geoc.backends.torch_fx.domains.rules_of`.
 """

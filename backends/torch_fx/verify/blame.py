@@ -17,6 +17,7 @@ from geoc.backends.torch_fx.verify.actions import (
     value_error,
 )
 from geoc.backends.torch_fx.verify.edges import match_edges
+from geoc.backends.torch_fx.verify.laws import exact_bound
 from geoc.backends.torch_fx.verify.recorder import record
 from geoc.backends.torch_fx.verify.report import Failure, source_line
 from geoc.diagnostics import Span
@@ -40,11 +41,12 @@ class Trial:
 
 
 def first_broken_value(
-    module: fx.GraphModule, ir: Graph, trial: Trial, atol: float, sources: Mapping[str, str]
+    module: fx.GraphModule, ir: Graph, trial: Trial, rtol: float, sources: Mapping[str, str]
 ) -> Failure | None:
     """Replay both runs and check every IR value, in evaluation order, against its law.
 
-    A value fails when its error exceeds ``atol`` times its size (at least 1), so that large
+    A value fails when its error exceeds ``rtol`` times its size (at least 1, the inputs'
+    scale: :func:`~geoc.backends.torch_fx.verify.laws.exact_bound`), so that large
     intermediate values are not blamed for rounding.
     """
     old, new = record(module, trial.inputs), record(module, trial.moved)
@@ -60,7 +62,7 @@ def first_broken_value(
             continue
         ftype = node.out_types[0]
         dev = value_error(before, after, ftype, ir.group, trial.element, maps)
-        if not dev.within(atol * max(1.0, dev.scale)):
+        if not dev.within(exact_bound(rtol, dev.scale)):
             return failure(node.id, node.op, str(ftype), node.span, dev, trial, sources)
     return None
 
@@ -88,15 +90,16 @@ def blame(
     module: fx.GraphModule,
     ir: Graph,
     trial: Trial,
-    atol: float,
+    rtol: float,
+    broken: str | None,
     devs: Mapping[str, Deviation],
     sources: Mapping[str, str],
 ) -> Failure | None:
-    """The first broken value; failing that (rounding only at the end), the failing output."""
-    found = first_broken_value(module, ir, trial, atol, sources)
-    name = next((k for k, dev in devs.items() if not dev.within(atol)), None)
-    if found is not None or name is None:
+    """The first broken value; failing that (rounding only at the end), the ``broken`` output.
+    ``rtol`` is relative to each value's size (at least 1), as in :func:`first_broken_value`."""
+    found = first_broken_value(module, ir, trial, rtol, sources)
+    if found is not None or broken is None:
         return found
-    port = ir.outputs[name]
+    port = ir.outputs[broken]
     node = ir.node(port.value.node)
-    return failure(node.id, node.op, str(port.type), node.span, devs[name], trial, sources)
+    return failure(node.id, node.op, str(port.type), node.span, devs[broken], trial, sources)

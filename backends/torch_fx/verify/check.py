@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import copy
+import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +14,34 @@ import torch
 from torch import Tensor, fx
 
 from geoc.backends.torch_fx.domains import Sample, rules_of
+from geoc.backends.torch_fx.domains.fields import BandLimitedRow, merge_rows
 from geoc.backends.torch_fx.manifold.verify import membership_rows
 from geoc.backends.torch_fx.verify.actions import AxisMap, Deviation, describe, value_error
 from geoc.backends.torch_fx.verify.blame import Trial, blame
 from geoc.backends.torch_fx.verify.edges import match_edges
+from geoc.backends.torch_fx.verify.laws import exact_bound, exact_rtol
+from geoc.backends.torch_fx.verify.params import copy_with, random_parameters
 from geoc.backends.torch_fx.verify.recorder import record
 from geoc.backends.torch_fx.verify.report import CheckReport, Failure, OutputRow, source_text
 from geoc.domains import EDGE_AXIS
 from geoc.groups import GroupElement
 from geoc.ir import Graph
 
+#: Graphs per call by default: one graph alone cannot show a kernel that mixes graphs.
+DEFAULT_GRAPHS = 2
+
 
 def draw_sample(
-    ir: Graph, rng: np.random.Generator, nodes: int, graphs: int, dtype: torch.dtype
+    ir: Graph,
+    rng: np.random.Generator,
+    nodes: int,
+    graphs: int,
+    dtype: torch.dtype,
+    trial: int = 0,
 ) -> Sample:
     """Random inputs of every declared type, plus what the domain needs (``edge_index``,
-    ``batch``, ...), drawn by the domain's rules."""
-    return rules_of(ir).draw_sample(ir, rng, nodes, graphs, dtype)
+    ``batch``, ...), drawn by the domain's rules for trial number ``trial``."""
+    return rules_of(ir).draw_sample(ir, rng, nodes, graphs, dtype, trial)
 
 
 def check_module(
@@ -38,22 +50,29 @@ def check_module(
     trials: int = 3,
     seed: int = 0,
     nodes: int = 7,
-    graphs: int = 1,
+    graphs: int = DEFAULT_GRAPHS,
     dtype: torch.dtype = torch.float64,
-    atol: float = 1e-10,
+    atol: float | None = None,
     elements: Sequence[GroupElement] | None = None,
     every_value: bool = False,
+    random_params: bool = True,
     sources: Mapping[str, str] | None = None,
 ) -> CheckReport:
     """Check numerically that ``module`` (from :func:`geoc.compile`) is equivariant.
 
     ``trials`` random (inputs, group element) pairs from ``seed``; ``nodes`` per graph (graphs
-    of a batch get slightly different sizes); ``graphs > 1`` passes a ``batch`` vector. The
-    module runs in ``dtype`` (a converted copy if its parameters are in another). An output
-    passes when its max abs error is below ``atol``. ``elements`` replaces the sampled ones
-    (missing permutations are the identity). ``every_value`` checks every IR value in every
-    trial, not only after an output fails. ``sources`` maps span files to their text for the
-    failure excerpt (built-in specs and files on disk are found without it).
+    of a batch get slightly different sizes); ``graphs > 1`` passes a ``batch`` vector (fields
+    and networks are always checked in batches). The first trial runs the module's own
+    parameters; with ``random_params`` every later one runs a copy whose parameters are
+    re-drawn from the seed (``verify/params.py``): initial weights can hide a broken law. The
+    module runs in ``dtype`` (a converted copy if its parameters are in another).
+
+    Tolerance (``verify/laws.py``): an output passes a trial when its max abs error is at most
+    ``1e-12 * max(max|g·f(x)|, 1)`` in float64; ``atol`` replaces that by a fixed absolute
+    bound. ``elements`` replaces the sampled ones (missing permutations are the identity).
+    ``every_value`` checks every IR value in every trial, not only after an output fails.
+    ``sources`` maps span files to their text for the failure excerpt (built-in specs and files
+    on disk are found without it).
     """
     if elements is None and trials < 1:
         raise ValueError(f"check_module needs at least 1 trial (got {trials}): none checks nothing")
@@ -61,36 +80,57 @@ def check_module(
     ir: Graph = module.meta["geoc_ir"]
     module = _in_dtype(module, dtype)
     rng = np.random.default_rng(seed)
-    worst = {name: Deviation(0.0, 0.0) for name in ir.outputs}
+    rtol = exact_rtol(dtype)
+    worst: dict[str, _Worst] = {name: _Worst() for name in ir.outputs}
     labels: list[str] = []
+    randomised: list[int] = []
     failure: Failure | None = None
     device = _device_of(module)
-    for index in range(len(elements) if elements is not None else trials):
-        sample = draw_sample(ir, rng, nodes, graphs, dtype)
+    approximate: list[BandLimitedRow] = []
+    rules = rules_of(ir)
+    measured: tuple[Trial, fx.GraphModule] | None = None  # last general-position trial
+    count = len(elements) if elements is not None else trials
+    for index in range(count):
+        trial_module = module
+        if random_params and index > 0:
+            trial_module = random_parameters(module, rng)
+            randomised.append(index)
+        sample = draw_sample(ir, rng, nodes, graphs, dtype, index)
         given = elements[index] if elements is not None else None
         trial = _make_trial(ir, rng, index, sample, given, device)
+        if sample.general_position or measured is None:
+            measured = trial, trial_module
         labels.append(describe(trial.element))
-        devs = _output_errors(module, ir, trial)
-        worst = {name: worst[name].worse(devs[name]) for name in worst}
-        broken = not all(d.within(atol) for d in devs.values())
-        if failure is None and (broken or every_value):
-            failure = blame(module, ir, trial, atol, devs, sources or {})
+        devs = _output_errors(trial_module, ir, trial)
+        bounds = {n: exact_bound(rtol, d.scale) if atol is None else atol for n, d in devs.items()}
+        for name, dev in devs.items():
+            worst[name].update(dev, bounds[name])
+        broken = next((n for n, dev in devs.items() if not dev.within(bounds[n])), None)
+        if failure is None and (broken is not None or every_value):
+            tolerance = atol if atol is not None else rtol
+            failure = blame(trial_module, ir, trial, tolerance, broken, devs, sources or {})
+        if elements is None:  # band-limited rotations, one per trial, with its parameters
+            rows = rules.approximate_rows(trial_module, ir, rng, 1, dtype)
+            approximate = merge_rows(approximate, rows)
     rows = [
-        OutputRow(name, str(port.type), dev.error, dev.relative, dev.within(atol))
-        for (name, port), dev in zip(ir.outputs.items(), worst.values(), strict=True)
+        OutputRow(name, str(port.type), w.dev.error, w.dev.relative, w.passed, w.bound)
+        for (name, port), w in zip(ir.outputs.items(), worst.values(), strict=True)
     ]
     shown = _failure_sources(failure, sources or {})
-    rules = rules_of(ir)
-    approximate = rules.approximate_rows(module, ir, rng, trials, dtype) if elements is None else []
     elapsed = time.perf_counter() - start
     batched = graphs if ir.domain.axis is not None and not ir.domain.is_field else 1
     report = CheckReport(
         ir.name, str(ir.group), dtype, atol, batched, rows, labels, failure, elapsed, shown
     )
+    report.rtol = rtol
+    report.random_trials = randomised
     report.exact_law = rules.exact_law(ir)
     report.band_limited = approximate
-    if any(node.out_types[0].has_manifold for node in ir.nodes):  # after trials: inputs known
-        report.membership = membership_rows(module, ir, [trial.inputs, trial.moved], dtype)
+    manifold = any(node.out_types[0].has_manifold for node in ir.nodes)
+    if manifold and measured is not None:  # after trials: inputs known
+        kept, kept_module = measured  # no direction at coincident points
+        inputs = [kept.inputs, kept.moved]
+        report.membership = membership_rows(kept_module, ir, inputs, dtype)
     return report
 
 
@@ -117,25 +157,36 @@ def check(
 
 
 def _in_dtype(module: fx.GraphModule, dtype: torch.dtype) -> fx.GraphModule:
-    """``module`` itself if its floating tensors are in ``dtype``, else a converted copy.
-
-    The copy is a new GraphModule over the same graph with its own tensors: ``module.to()``
-    would convert the caller's module in place, and ``copy.deepcopy`` of a compiled module
-    recurses forever.
-    """
+    """``module`` itself if its floating tensors are in ``dtype``, else a converted copy."""
     state = module.state_dict(keep_vars=True)
     if all(t.dtype == dtype for t in state.values() if t.is_floating_point()):
         return module
-    clone = fx.GraphModule(module, copy.deepcopy(module.graph), type(module).__name__)
-    for name, value in clone.state_dict(keep_vars=True).items():
-        if value.is_floating_point():
-            path, _, leaf = name.rpartition(".")
-            owner, converted = clone.get_submodule(path), value.detach().to(dtype)
-            if isinstance(value, torch.nn.Parameter):
-                setattr(owner, leaf, torch.nn.Parameter(converted, value.requires_grad))
-            else:
-                owner.register_buffer(leaf, converted)
-    return clone
+    return copy_with(module, lambda name, value: value.to(dtype))
+
+
+NO_DEVIATION = Deviation(0.0, 0.0)
+
+
+@dataclass
+class _Worst:
+    """An output's worst trial: a failing one first, then the largest part of its bound."""
+
+    dev: Deviation = NO_DEVIATION
+    bound: float = 0.0
+    passed: bool = True
+    seen: bool = False
+
+    def update(self, dev: Deviation, bound: float) -> None:
+        ok = dev.within(bound)
+        failed_first = self.passed and not ok
+        larger = ok == self.passed and _ratio(dev, bound) > _ratio(self.dev, self.bound)
+        if not self.seen or failed_first or larger:
+            self.dev, self.bound, self.seen = dev, bound, True
+        self.passed = self.passed and ok
+
+
+def _ratio(dev: Deviation, bound: float) -> float:
+    return math.inf if math.isnan(dev.error) else dev.error / max(bound, 1e-300)
 
 
 def _make_trial(

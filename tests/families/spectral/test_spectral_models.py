@@ -109,7 +109,7 @@ def test_sfno_spec_is_exact_under_grid_rotations_and_reports_band_limited_error(
     text = report.render()
     assert report.passed, text
     assert report.max_error < 1e-10  # polar rotations by whole longitude steps
-    assert "exact: rotations about the pole" in text and "approximate:" in text
+    assert "exact: rotations about the pole" in text and "band-limited:" in text
     (row,) = report.band_limited
     assert 0 < row.rel_error < BAND_LIMITED_RTOL
 

@@ -15,34 +15,26 @@ GEO113: cannot read source
 from __future__ import annotations
 
 import argparse
-import contextlib
-import difflib
-import enum
-import os
 import re
 import sys
-import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 import geoc
 from geoc import catalog
 from geoc.cache import write_atomically
-from geoc.diagnostics import CODES, Diagnostic, GeoError, explain
-from geoc.grammar.parser import decode_source, read_source
+from geoc.cli.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    internal_error,
+    print_error,
+    silence_stdout,
+)
+from geoc.cli.fmt import fmt_arguments, run_fmt
+from geoc.diagnostics import CODES, DEFAULT_MAX_ERRORS, Diagnostic, GeoError, explain
 
-if TYPE_CHECKING:
-    pass
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_INTERNAL = 3
-EXIT_INTERRUPTED = 130
-
-STDIN = "-"
-DEBUG_ENV = "GEOC_DEBUG"
-ISSUES_HINT = "please report this as a bug, with the command and the spec that caused it"
 EMIT_KINDS = ("module", "code", "ir", "dot")
 TP_ALGORITHMS = ("auto", "cg", "so2")
 
@@ -58,16 +50,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(argv)
     except GeoError as err:
-        _print_error(err)
+        print_error(err)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("geoc: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        _silence_stdout()  # a reader such as `head` left early: not an error of ours
+        silence_stdout()  # a reader such as `head` left early: not an error of ours
         return EXIT_OK
     except Exception as err:  # the one place that turns a bug into exit 3, not a traceback
-        return _internal_error(err)
+        return internal_error(err)
 
 
 def _run(argv: Sequence[str] | None) -> int:
@@ -78,27 +70,11 @@ def _run(argv: Sequence[str] | None) -> int:
         return done.code if isinstance(done.code, int) else EXIT_ERROR
     if args.command is None:
         raise _usage_error("geoc", "no command given")
-    return args.run(args)
-
-
-def _print_error(err: GeoError) -> None:
-    print(err.render(), file=sys.stderr, end="")
-
-
-def _internal_error(err: BaseException) -> int:
-    print(f"internal error: {type(err).__name__}: {err}", file=sys.stderr)
-    if os.environ.get(DEBUG_ENV) == "1":
-        traceback.print_exc(file=sys.stderr)
-    else:
-        print(f"geoc {geoc.__version__}: {ISSUES_HINT}", file=sys.stderr)
-        print(f"(set {DEBUG_ENV}=1 to print the traceback)", file=sys.stderr)
-    return EXIT_INTERNAL
-
-
-def _silence_stdout() -> None:
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    try:
+        return args.run(args)
+    except GeoError as err:
+        print_error(err, getattr(args, "max_errors", DEFAULT_MAX_ERRORS))
+        return EXIT_ERROR
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,18 +114,6 @@ def _explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("code", nargs="?", metavar="CODE", help="e.g. GEO113 (omit to list all)")
 
 
-def _fmt_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "files", nargs="+", metavar="FILE", help="files or folders of .geo files; '-' for stdin"
-    )
-    parser.add_argument(
-        "--check", action="store_true", help="write nothing; exit 1 if any file would change"
-    )
-    parser.add_argument(
-        "--diff", action="store_true", help="write nothing; print a unified diff of the changes"
-    )
-
-
 def _spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC", help="a .geo file or a built-in spec name")
     parser.add_argument(
@@ -162,6 +126,10 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model", metavar="NAME", help="the model to use if the file has several")
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
+    parser.add_argument(
+        "--max-errors", type=_count, default=DEFAULT_MAX_ERRORS, metavar="N",
+        help=f"show at most N diagnostics, 0 for all (default {DEFAULT_MAX_ERRORS})",
+    )  # fmt: skip
 
 
 def _compile_arguments(parser: argparse.ArgumentParser) -> None:
@@ -187,15 +155,29 @@ def _tp_algorithm_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _at_least_one(text: str) -> int:
-    """A count of trials: with none, nothing would be checked and every output would pass."""
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"needs at least 1 trial, got {value}")
+
+
+def _count(text: str) -> int:
+    if (value := _whole_number(text)) < 0:
+        raise argparse.ArgumentTypeError(f"needs 0 or more, got {value}")
     return value
+
+
+def _at_least_one(noun: str) -> Callable[[str], int]:
+    """A count of ``noun`` s: with no trial nothing would be checked and every output would
+    pass; with no graph there is nothing to run."""
+
+    def parse(text: str) -> int:
+        if (value := _whole_number(text)) < 1:
+            raise argparse.ArgumentTypeError(f"needs at least 1 {noun}, got {value}")
+        return value
+
+    return parse
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -204,8 +186,17 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
         "--static", action="store_true", help="only the type-rule proof (no torch, no numerics)"
     )
     parser.add_argument(
-        "--trials", type=_at_least_one, default=3, metavar="N",
-        help="sampled group elements, at least 1 (default 3)",
+        "--trials", type=_at_least_one("trial"), default=3, metavar="N",
+        help="sampled group elements, at least 1 (default 3); trials after the first run "
+        "with random parameters",
+    )  # fmt: skip
+    parser.add_argument(
+        "--graphs", type=_at_least_one("graph"), default=2, metavar="N",
+        help="graphs per batch on graph and point domains (default 2)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--atol", type=float, default=None, metavar="X",
+        help="a fixed absolute tolerance instead of the exact laws' 1e-12 relative one",
     )  # fmt: skip
     _tp_algorithm_argument(parser)
 
@@ -248,118 +239,6 @@ def _list_codes() -> int:
         print(f"{code}  {CODES[code].title}")
     print("\nRun `geoc explain CODE` for the long form of one.")
     return EXIT_OK
-
-
-# ---------------------------------------------------------------------------------------------
-# geoc fmt
-
-
-class Outcome(enum.Enum):
-    UNCHANGED = "unchanged"
-    CHANGED = "changed"
-    FAILED = "failed"
-
-
-def run_fmt(args: argparse.Namespace) -> int:
-    from geoc.grammar.formatter import format_source  # only `fmt` needs the formatter
-
-    paths = list(_expand_paths(args.files))
-    outcomes = [_fmt_one(path, args, format_source) for path in paths]
-    if any(path != STDIN for path in paths):
-        _fmt_summary(outcomes, args.check or args.diff)
-    failed = Outcome.FAILED in outcomes
-    would_change = args.check and Outcome.CHANGED in outcomes
-    return EXIT_ERROR if failed or would_change else EXIT_OK
-
-
-def _expand_paths(args: Iterable[str]) -> Iterable[str]:
-    """Files as given; a folder stands for the .geo files below it (hidden folders skipped)."""
-    for arg in args:
-        if arg != STDIN and os.path.isdir(arg):
-            found = (p for p in Path(arg).rglob("*.geo") if p.is_file() and not _hidden(p, arg))
-            yield from sorted(str(p) for p in found)
-        else:
-            yield arg
-
-
-def _hidden(path: Path, root: str) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
-
-
-def _fmt_one(path: str, args: argparse.Namespace, format_source: Callable[..., str]) -> Outcome:
-    display = "<stdin>" if path == STDIN else path
-    try:
-        text = _read_stdin() if path == STDIN else read_source(path)
-        formatted = format_source(text, display)
-    except GeoError as err:
-        _print_error(err)
-        return Outcome.FAILED
-    dry_run = args.check or args.diff
-    if path == STDIN and not dry_run:
-        sys.stdout.write(formatted)  # a filter prints its result, changed or not
-    if formatted == text:
-        return Outcome.UNCHANGED
-    if args.diff:
-        sys.stdout.writelines(_unified_diff(text, formatted, display))
-    if dry_run:
-        print(f"would reformat {display}", file=sys.stderr)
-    elif path != STDIN:
-        return _write_change(path, formatted)
-    return Outcome.CHANGED
-
-
-def _write_change(path: str, formatted: str) -> Outcome:
-    try:
-        write_atomically(path, formatted.encode("utf-8"))
-    except OSError as err:
-        _print_error(_write_error(path, err))
-        return Outcome.FAILED
-    print(f"reformatted {path}", file=sys.stderr)
-    return Outcome.CHANGED
-
-
-def _read_stdin() -> str:
-    stream = getattr(sys.stdin, "buffer", None)
-    data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
-    return decode_source(data, "<stdin>")
-
-
-def _unified_diff(before: str, after: str, name: str) -> Iterable[str]:
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True),
-        after.splitlines(keepends=True),
-        fromfile=f"{name} (original)",
-        tofile=f"{name} (formatted)",
-    )
-    for line in lines:
-        yield line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-
-
-def _write_error(path: str, err: OSError) -> GeoError:
-    reason = err.strerror or type(err).__name__
-    return GeoError(
-        Diagnostic(
-            "GEO192",
-            f"cannot write `{path}`: {reason}",
-            notes=("the original file is unchanged",),
-            help="check that the file and its folder are writable and the disk is not full",
-        )
-    )
-
-
-def _fmt_summary(outcomes: list[Outcome], dry_run: bool) -> None:
-    changed_word = "would be reformatted" if dry_run else "reformatted"
-    counts = [
-        (outcomes.count(Outcome.CHANGED), changed_word),
-        (outcomes.count(Outcome.UNCHANGED), "unchanged"),
-        (outcomes.count(Outcome.FAILED), "failed"),
-    ]
-    parts = [f"{_plural(n, 'file')} {word}" for n, word in counts if n]
-    print(", ".join(parts) if parts else "no .geo files found", file=sys.stderr)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,7 +351,9 @@ def run_check(args: argparse.Namespace) -> int:
     from geoc.backends.torch_fx.verify import check_module
 
     module = lower_to_fx(graph, seed=args.seed, dtype=torch.float64, tp_algorithm=args.tp_algorithm)
-    report = check_module(module, trials=args.trials, seed=args.seed)
+    report = check_module(
+        module, trials=args.trials, seed=args.seed, graphs=args.graphs, atol=args.atol
+    )
     print(report.render().rstrip("\n"))
     return EXIT_OK if report.passed else EXIT_ERROR
 
@@ -483,7 +364,7 @@ def run_check(args: argparse.Namespace) -> int:
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {
     "specs": ("list the built-in specs", _no_arguments, run_specs),
     "explain": ("explain a diagnostic code", _explain_arguments, run_explain),
-    "fmt": ("rewrite .geo files in the canonical layout", _fmt_arguments, run_fmt),
+    "fmt": ("rewrite .geo files in the canonical layout", fmt_arguments, run_fmt),
     "compile": ("compile a spec to a torch.fx module", _compile_arguments, run_compile),
     "check": ("check a spec's types and equivariance", _check_arguments, run_check),
 }

@@ -1,0 +1,279 @@
+"""Expressions: a tensor expression to typed IR nodes, an attribute to its compile-time value,
+a ``block`` call expanded into its body; every node named after the spec."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from geoc.diagnostics import Diagnostic, GeoError, Span
+from geoc.domains import Domain
+from geoc.elaborate.constants import const_value, evaluate, is_number
+from geoc.elaborate.declared import check_atoms
+from geoc.elaborate.messages import not_a_tensor, unknown_callee, unknown_name
+from geoc.elaborate.signatures import (
+    block_param,
+    check_arg_type,
+    check_attr,
+    check_returns,
+    match_arguments,
+)
+from geoc.elaborate.values import Binding, Const, Hint, Nested, Poison, Poisoned, Scope, Value
+from geoc.grammar import ast
+from geoc.groups import Group
+from geoc.ir import Graph, Node, ValueRef
+from geoc.ops import ArgKind, AttrKind, OpContext, Param, infer_call, lookup, syntax_op
+from geoc.program import Program
+from geoc.types import FeatureType, type_from_ast
+
+
+class Expressions(ABC):
+    """Elaborates expressions in a scope; the statement elaborator subclasses it."""
+
+    program: Program
+    group: Group
+    domain: Domain
+    graph: Graph
+    ids: set[str]
+
+    @abstractmethod
+    def _statements(self, body: tuple[ast.Stmt, ...], scope: Scope, in_block: bool) -> list[Value]:
+        """A body's statements; the values of its ``return``."""
+
+    def evaluate(self, expr: ast.Expr, scope: Scope, hint: Hint) -> Value | tuple[Value, ...]:
+        """A tensor expression; block calls may give several values."""
+        if isinstance(expr, ast.Call) and expr.func.id in self.program.blocks:
+            return self._block_call(expr, scope)
+        return self.tensor(expr, scope, hint)
+
+    def tensor(self, expr: ast.Expr, scope: Scope, hint: Hint) -> Value:
+        handler = _TENSOR_FORMS.get(type(expr))
+        if handler is None:
+            raise GeoError(not_a_tensor(expr))
+        return handler(self, expr, scope, hint)
+
+    def _name(self, expr: ast.Name, scope: Scope, hint: Hint) -> Value:
+        binding = scope.env.get(expr.id)
+        if isinstance(binding, Value):
+            return binding
+        if isinstance(binding, Poison):
+            raise Poisoned(expr.id)
+        if isinstance(binding, Const):
+            raise GeoError(
+                Diagnostic(
+                    "GEO303",
+                    f"`{expr.id}` is a compile-time value ({binding.value!r}), not a tensor",
+                    expr.span,
+                    label="compile-time",
+                    help="pass a tensor value here",
+                )
+            )
+        raise GeoError(
+            unknown_name(expr, [k for k, v in scope.env.items() if isinstance(v, Value)])
+        )
+
+    def _binop(self, expr: ast.BinOp, scope: Scope, hint: Hint) -> Value:
+        if expr.op is ast.BinOpKind.TIMES:
+            raise GeoError(not_a_tensor(expr))
+        symbol = expr.op.value
+        if expr.op is ast.BinOpKind.MUL:  # a number times a value: the one-tensor `*`
+            for number, other in ((expr.left, expr.right), (expr.right, expr.left)):
+                factor = evaluate(number, scope.consts())  # `0.5`, `-0.5`, a parameter, `2 * p`
+                if is_number(factor):
+                    op = syntax_op(symbol, tensors=1)
+                    own = self._reserve(hint, op.name)
+                    value = self.tensor(other, scope, Nested(own))
+                    attrs = {op.attr_params[0].name: float(factor)}  # type: ignore[arg-type]
+                    return self._apply(own, op.name, [value], [other.span], attrs, expr)
+        op = syntax_op(symbol, tensors=2)
+        own = self._reserve(hint, op.name)
+        left = self.tensor(expr.left, scope, Nested(own))
+        right = self.tensor(expr.right, scope, Nested(own))
+        spans = [expr.left.span, expr.right.span]
+        return self._apply(own, op.name, [left, right], spans, {}, expr)
+
+    def _neg(self, expr: ast.Neg, scope: Scope, hint: Hint) -> Value:
+        op = syntax_op("-", tensors=1)
+        own = self._reserve(hint, op.name)
+        value = self.tensor(expr.operand, scope, Nested(own))
+        return self._apply(own, op.name, [value], [expr.operand.span], {}, expr)
+
+    def _index(self, expr: ast.Index, scope: Scope, hint: Hint) -> Value:
+        op = syntax_op("[]", tensors=1)
+        (end_param,) = op.attr_params
+        end = expr.index
+        if not (isinstance(end, ast.Name) and end.id in end_param.choices):
+            ends = " or ".join(f"`{c}`" for c in end_param.choices)
+            raise GeoError(
+                Diagnostic(
+                    "GEO200",
+                    f"index node values with {ends} (the ends of each edge)",
+                    end.span,
+                    label="not an edge end",
+                    help="e.g. `x[dst] - x[src]`",
+                )
+            )
+        own = self._reserve(hint, op.name)
+        value = self.tensor(expr.value, scope, Nested(own))
+        attrs = {end_param.name: end.id}
+        return self._apply(own, op.name, [value], [expr.value.span], attrs, expr)
+
+    def _call(self, expr: ast.Call, scope: Scope, hint: Hint) -> Value:
+        if expr.func.id in self.program.blocks:
+            result = self._block_call(expr, scope)
+            if isinstance(result, tuple):
+                raise GeoError(
+                    Diagnostic(
+                        "GEO308",
+                        f"`{expr.func.id}` returns {len(result)} values; bind them with "
+                        "`a, b = ...`",
+                        expr.span,
+                    )
+                )
+            return result
+        op = lookup(expr.func.id)
+        if op is None or not op.surface:
+            raise GeoError(unknown_callee(expr, self.program))
+        own = self._reserve(hint, op.name)
+        tensors, attrs, spans = self._bind(op.params, expr, scope, Nested(own))
+        return self._apply(own, op.name, tensors, spans, attrs, expr)
+
+    def _apply(
+        self,
+        own: str,
+        op_name: str,
+        inputs: list[Value],
+        spans: list[Span],
+        attrs: dict[str, Any],
+        expr: ast.Expr,
+    ) -> Value:
+        op = lookup(op_name)
+        assert op is not None
+        ctx = OpContext(op_name, self.group, self.domain, expr.span, tuple(spans))
+        out_types = infer_call(ctx, op, [v.type for v in inputs], attrs)
+        node = self._add(
+            Node(
+                id=own,
+                op=op_name,
+                inputs=tuple(v.ref for v in inputs),
+                attrs=attrs,
+                out_types=out_types,
+                span=expr.span,
+                arg_spans=tuple(spans),
+            )
+        )
+        return Value(ValueRef(node=node.id), out_types[0])
+
+    # --- argument binding ---
+
+    def _bind(
+        self,
+        params: tuple[Param, ...],
+        call: ast.Call,
+        scope: Scope,
+        hint: Hint,
+    ) -> tuple[list[Value], dict[str, Any], list[Span]]:
+        given = match_arguments(params, call)
+        tensors: list[Value] = []
+        spans: list[Span] = []
+        attrs: dict[str, Any] = {}
+        for param in params:
+            exprs = given.get(param.name)
+            if param.kind is ArgKind.ATTR:
+                attrs[param.name] = (
+                    param.default if exprs is None else self.attribute(exprs[0], param, scope)
+                )
+                continue
+            for expr in exprs or ():
+                tensors.append(self.tensor(expr, scope, hint))
+                spans.append(expr.span)
+        return tensors, attrs, spans
+
+    def attribute(self, expr: ast.Expr, param: Param, scope: Scope) -> Any:
+        name = expr.id if isinstance(expr, ast.Name) else ""
+        binding = scope.env.get(name)
+        if isinstance(binding, Poison):
+            raise Poisoned(name)
+        if isinstance(binding, Value):
+            raise GeoError(
+                Diagnostic(
+                    "GEO303",
+                    f"`{name}` is a tensor, but `{param.name}` is a compile-time "
+                    f"{param.attr.value}",
+                    expr.span,
+                    label="tensor",
+                    help=f"pass a compile-time value for `{param.name}`",
+                )
+            )
+        if param.attr is AttrKind.TYPE:
+            return self._declared_type(expr, scope)
+        value = self.const(expr, scope, symbols=True)
+        return check_attr(value, param, expr.span)
+
+    def const(self, expr: ast.Expr, scope: Scope, symbols: bool = False) -> Any:
+        return const_value(expr, scope.consts(), symbols)
+
+    # --- blocks ---
+
+    def _block_call(self, call: ast.Call, scope: Scope) -> Value | tuple[Value, ...]:
+        block = self.program.blocks[call.func.id]
+        params = tuple(block_param(p) for p in block.params)
+        given = match_arguments(params, call)
+        env: dict[str, Binding] = {}
+        for param, spec in zip(
+            params, block.params, strict=True
+        ):  # attributes first: types use them
+            if param.kind is ArgKind.ATTR:
+                exprs = given.get(param.name)
+                value = (
+                    (const_value(spec.default, {}, True) if spec.default is not None else None)
+                    if exprs is None
+                    else self.attribute(exprs[0], param, scope)
+                )
+                env[param.name] = Const(value)
+        consts = {k: v.value for k, v in env.items()}
+        inner_prefix = scope.child_prefix(call.func.id)
+        for param, spec in zip(params, block.params, strict=True):
+            if param.kind is ArgKind.ATTR:
+                continue
+            (expr,) = given[param.name]
+            value = self.tensor(expr, scope, f"{inner_prefix}{param.name}")
+            declared = type_from_ast(spec.type, consts)
+            check_arg_type(self.group, call, param.name, declared, value.type, expr.span)
+            env[param.name] = value
+        inner = Scope(inner_prefix, env)
+        results = self._statements(block.body, inner, in_block=True)
+        return check_returns(self.group, block, results, consts, call)
+
+    # --- naming ---
+
+    def _reserve(self, hint: Hint, op: str) -> str:
+        """The node's id: the bound name for a top-level value, else ``parent.op``; a
+        numeric suffix keeps ids unique (``h``, ``h_1``; ``m.gather``, ``m.gather_1``)."""
+        base = f"{hint.parent}.{op}" if isinstance(hint, Nested) else hint
+        name, n = base, 0
+        while name in self.ids:
+            n += 1
+            name = f"{base}_{n}"
+        self.ids.add(name)
+        return name
+
+    def _add(self, node: Node) -> Node:
+        self.ids.add(node.id)
+        return self.graph.add(node)
+
+    def _declared_type(self, expr: ast.Expr, scope: Scope) -> FeatureType:
+        ftype = type_from_ast(expr, scope.consts())
+        type_ctx = OpContext("type", self.group, self.domain, expr.span)
+        self.domain.rules.check_type(type_ctx, ftype)
+        check_atoms(self.group, ftype, expr.span)
+        return ftype
+
+
+_TENSOR_FORMS = {
+    ast.Name: Expressions._name,
+    ast.BinOp: Expressions._binop,
+    ast.Neg: Expressions._neg,
+    ast.Index: Expressions._index,
+    ast.Call: Expressions._call,
+}
