@@ -101,8 +101,9 @@ def regular_dim(group: Group) -> int:
         ) from None
 
 
-#: The irrep keys of one-dimensional characters: trivial, or the sign of reflections.
-_CHARACTERS = frozenset({"0e", "0o", "0"})
+#: The irrep keys of one-dimensional characters, and the sign each multiplies by under a
+#: reflection: trivial (with or without reflections in the group), or the determinant.
+CHARACTERS = {"0e": 1, "0": 1, "0o": -1}
 
 
 def _is_signed_permutation(matrix: np.ndarray) -> bool:
@@ -147,7 +148,7 @@ class _ActsByRotation:
     def signed_permutes_atom(self, group: Group, atom: Atom) -> bool:
         """Every component its own character (+1, or the sign of reflections): pseudoscalars,
         vectors of O(1)."""
-        return all(dim == 1 and key in _CHARACTERS for key, dim in group.irreps(atom))
+        return all(dim == 1 and key in CHARACTERS for key, dim in group.irreps(atom))
 
     def keeps_norm(self, atom: Atom) -> bool:
         return True

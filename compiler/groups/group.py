@@ -24,6 +24,7 @@ import numpy as np
 from geoc import solver
 from geoc.groups.elements import GroupElement
 from geoc.groups.factors import (
+    CHARACTERS,
     NO_CHANNEL_ACTION,
     ChannelAction,
     Factor,
@@ -142,6 +143,16 @@ class Group:
             return ((atom, self.atom_dim(atom)),)
         except ValueError:  # the group cannot act on it (GEO309, GEO330 say so): only itself
             return ((atom, 0),)
+
+    def character(self, atom: Atom) -> int | None:
+        """For a one-channel atom the group only multiplies by a sign: +1 if reflections leave
+        it alone (`scalar`, `0e`, a pseudovector of O(1)), -1 if they flip it (`pseudoscalar`,
+        `0o`, a vector of O(1)); None for any other atom. Without reflections in the group the
+        atom's own sign is kept (a pseudoscalar stays one)."""
+        blocks = self.action_blocks(atom)
+        if len(blocks) != 1 or blocks[0][1] != 1 or blocks[0][0] not in CHARACTERS:
+            return None
+        return atom.sign if blocks[0][0] == "0" else CHARACTERS[str(blocks[0][0])]
 
     def same_atom(self, a: Atom, b: Atom) -> bool:
         """Whether every group element acts on ``a`` and ``b`` by the same matrix."""

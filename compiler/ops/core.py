@@ -90,25 +90,10 @@ def from_copies(atoms: Sequence[Atom], axes: tuple[str, ...]) -> FeatureType:
     return FeatureType(simplify(tuple(Term(1, a) for a in atoms)), axes)
 
 
-#: The one-channel characters a scale may carry: invariant, or the sign of reflections (det).
-_CHARACTERS = {"0e": 1, "0": 1, "0o": -1}
-
-
-def scale_sign(group: Group, atom: Atom) -> int | None:
-    """+1 for an invariant one-channel atom (`scalar`, `0e`, a pseudovector of O(1)), -1 for
-    the reflection sign (`pseudoscalar`, `0o`, a vector of O(1)), None otherwise. Without
-    reflections the spelling's own sign is kept, so `pseudoscalar * v` stays `pseudovector`."""
-    blocks = group.action_blocks(atom)
-    if len(blocks) != 1 or blocks[0] not in {(key, 1) for key in _CHARACTERS}:
-        return None
-    sign = _CHARACTERS[str(blocks[0][0])]
-    return atom.sign if blocks[0][0] == "0" else sign
-
-
 def is_scalar_like(group: Group, ftype: FeatureType) -> bool:
     """Every copy one channel that the group multiplies by a sign: such a value may scale any
     other (copy by copy, or one for all)."""
-    return all(scale_sign(group, a) is not None for a in ftype.atoms)
+    return all(group.character(a) is not None for a in ftype.atoms)
 
 
 def point_violation(
@@ -276,7 +261,7 @@ def _infer_mul(
 
 def _scale_copies(ctx: OpContext, scale: FeatureType, value: FeatureType, arg: int) -> FeatureType:
     """One scalar per copy of ``value`` (or one for all); pseudoscalars flip parity."""
-    signs = [scale_sign(ctx.group, a) or 1 for a in copies(scale)]
+    signs = [ctx.group.character(a) or 1 for a in copies(scale)]
     atoms = copies(value)
     if len(signs) == 1:
         signs = signs * len(atoms)
