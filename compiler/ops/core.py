@@ -132,12 +132,15 @@ def different_reps(
     operands: tuple[FeatureType, FeatureType],
     written: tuple[str, str],
     fix: str,
+    per_copy: bool = False,
 ) -> GeoError:
     """The two operands need the same representation; ``written`` is how the message names the
-    operator and joins the sides (``("+", "+")``, ``("dot", "and")``), labelled at the second."""
+    operator and joins the sides (``("+", "+")``, ``("dot", "and")``), labelled at the second.
+    ``per_copy``: the operator pairs the copies (``dot``, ``mdot``), and says so."""
     name, joiner = written
     a, b = (t.with_axes(()) for t in operands)
-    message = f"`{name}` needs the same representation on both sides: `{a}` {joiner} `{b}`"
+    paired = " copy by copy" if per_copy else ""
+    message = f"`{name}` needs the same representation{paired} on both sides: `{a}` {joiner} `{b}`"
     return ctx.error(code, message, arg=1, label=str(b), help=fix)
 
 
@@ -400,7 +403,7 @@ def _infer_dot(
     atoms = [_dot_atom(ctx.group, x, y) for x, y in zip(ca, cb, strict=False)]
     if len(ca) != len(cb) or None in atoms:
         fix = "map one side with `linear(x, T)` first"
-        raise different_reps(ctx, "GEO300", (a, b), ("dot", "and"), fix)
+        raise different_reps(ctx, "GEO300", (a, b), ("dot", "and"), fix, per_copy=True)
     return (from_copies(atoms, axes),)  # type: ignore[arg-type]
 
 

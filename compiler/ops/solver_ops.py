@@ -323,5 +323,5 @@ def _infer_mdot(
     ca, cb = copies(a), copies(b)
     if len(ca) != len(cb) or not all(map(ctx.group.same_atom, ca, cb)):
         fix = "map one side with `linear(x, T)` first"
-        raise different_reps(ctx, "GEO300", (a, b), ("mdot", "and"), fix)
+        raise different_reps(ctx, "GEO300", (a, b), ("mdot", "and"), fix, per_copy=True)
     return (FeatureType((Term(a.copies, SCALAR),), axes),)
