@@ -11,7 +11,7 @@ from spec_grammar import Family, Spec, Ty, grow, scalars
 
 CORE = [t.linear, t.act, t.mlp, t.add, t.scale, t.negate, t.concat]
 GEOMETRIC = [*CORE, t.norm, t.dot, t.gate, t.normalising]
-EDGES = [t.gather, t.scatter]
+EDGES = [t.gather, t.scatter, t.message]
 
 
 def _irreps(draw, atoms: tuple[str, ...]) -> Ty:
@@ -115,8 +115,10 @@ def o3_irreps(draw) -> Family:
 def sets(draw) -> Family:
     """S(set) on a set: Deep Sets layers, pooling, broadcasting pooled values back."""
     inputs = {"x": scalars(draw(st.integers(1, 3)), "set")}
+    tags = ()
     if draw(st.booleans()):
         inputs["g"] = scalars(draw(st.integers(1, 2)))
+        tags = ("global_input",)
     return Family(
         "sets",
         "S(set)",
@@ -125,7 +127,7 @@ def sets(draw) -> Family:
         "set",
         inputs,
         [*CORE, t.pool, t.pool],
-        info={"kind": "perm"},
+        info={"kind": "perm", "tags": tags},
     )
 
 

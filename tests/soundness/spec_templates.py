@@ -115,6 +115,8 @@ def scale(gen: Gen) -> Made:
     if s[1].axis != v[1].axis:
         gen.tags.add("pooled_onto_field" if gen.family.field else "broadcast")
     gen.tags.add("pointwise_nonlinear")  # a product of two values
+    if "regular" in v[1].atoms:
+        gen.tags.add("scale_regular")
     expr = f"{s[0]} * {v[0]}" if gen.coin() else f"{v[0]} * {s[0]}"
     return expr, v[1].on(v[1].axis or s[1].axis)
 
@@ -154,6 +156,22 @@ def scatter(gen: Gen) -> Made:
     return f"{gen.choice(ops)}({v[0]}, over=edges, into={gen.family.axis})", v[1].on(
         gen.family.axis
     )
+
+
+def message(gen: Gen) -> Made:
+    """One message-passing step: neighbours' values (or, on a point cloud, relative positions
+    weighted by an invariant of their length) summed or averaged into each node."""
+    axis, pos = gen.family.axis, gen.family.positions
+    reduce = gen.choice(("sum", "mean"))
+    if pos and gen.coin():
+        r = f"({pos}[dst] - {pos}[src])"
+        weight = f"mlp(sqnorm({r}), [{gen.integer(1, 3)}, 1])"
+        return f"{reduce}({r} * {weight}, over=edges, into={axis})", Ty(((1, "vector"),), axis)
+    v = gen.pick(lambda t: t.axis == axis and gen.plain(t))
+    if v is None:
+        return None
+    side = gen.choice(("src", "dst"))
+    return f"{reduce}({v[0]}[{side}], over=edges, into={axis})", v[1]
 
 
 def pool(gen: Gen) -> Made:

@@ -47,6 +47,13 @@ KNOWN_FALSE_ACCEPTS: dict[str, str] = {
     # crashes in its grid move (an IndexError) or moves the grid by 90°, although the model is
     # fine.
     "grid_nonsquare": "issue 12: geoc check crashes on non-square grids",
+    # issue 12 (the checker, found by this fuzzer): `check_module(graphs > 1)` feeds global
+    # inputs unbatched (`[C]`, not `[num_graphs, C]`), so a spec with a global input that meets
+    # a pooled or per-node value crashes it (IndexError / shape mismatch).
+    "global_input": "issue 12: geoc check feeds global inputs unbatched",
+    # issue 12 (found by this fuzzer): `r * s` with `r` a `k x regular` field and `s` one scalar
+    # per copy is accepted, then the module crashes (the k scalars meet k*|G| channels).
+    "scale_regular": "issue 12: a regular field scaled per copy crashes",
 }
 
 STATS = Stats()
