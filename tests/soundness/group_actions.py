@@ -291,7 +291,8 @@ def draw_inputs(family: Family, rng: np.random.Generator) -> Sample:
         inputs["batch"] = torch.repeat_interleave(torch.arange(graphs), torch.tensor(sizes))
         inputs["num_graphs"] = graphs
     if family.edges and family.positions is None:
-        inputs["edge_index"] = torch.as_tensor(_random_edges(rng, sizes))
+        density = 0.0 if family.info.get("empty_edges") else float(rng.choice([0.3, 0.6]))
+        inputs["edge_index"] = torch.as_tensor(_random_edges(rng, sizes, density))
     return Sample(inputs, sizes, graphs)
 
 
@@ -335,10 +336,9 @@ def _draw_atom(atom: str, family: Family, rng: np.random.Generator, lead: tuple)
     return rng.normal(size=(*lead, dim))
 
 
-def _random_edges(rng: np.random.Generator, sizes: list[int]) -> np.ndarray:
-    """Directed edges inside each graph, no self loops, shuffled; sometimes none at all."""
+def _random_edges(rng: np.random.Generator, sizes: list[int], density: float) -> np.ndarray:
+    """Directed edges inside each graph, no self loops, shuffled (none for density 0)."""
     pairs, start = [], 0
-    density = rng.choice([0.0, 0.3, 0.6])
     for size in sizes:
         for s in range(size):
             for d in range(size):

@@ -88,6 +88,7 @@ def o3_irreps(draw) -> Family:
         t.tensor_product,
         t.tp_conv,
         t.tp_conv,
+        t.tp_conv,
         t.harmonics,
     ]
     return Family(
@@ -135,6 +136,7 @@ def graphs(draw) -> Family:
     """S(nodes) on a graph with given edges: GCN-style messages and the hyperbolic / unit-sphere
     layers (Lorentz, Poincaré, normalize)."""
     inputs = {"x": scalars(draw(st.integers(1, 3)), "nodes")}
+    empty = draw(st.integers(0, 4)) == 0  # no edge at all in any graph of the batch
     manifold = [t.to_manifold, t.manifold_layer, t.manifold_readout, t.manifold_mix, t.normalising]
     return Family(
         "graphs",
@@ -143,9 +145,29 @@ def graphs(draw) -> Family:
         0,
         "nodes",
         inputs,
-        [*CORE, *EDGES, *EDGES, t.pool, *manifold],
+        [*CORE, *EDGES, *EDGES, t.pool, *manifold, *manifold, *manifold],
         edges=True,
-        info={"kind": "perm"},
+        info={"kind": "perm", "empty_edges": empty, "tags": ("empty_edges",) if empty else ()},
+    )
+
+
+def hyperbolic(draw) -> Family:
+    """S(nodes) on a graph, or S(set) on a set, starting on a manifold: Lorentz and Poincaré
+    layers, centroids, Möbius addition, readouts (HGCN, HNN)."""
+    on_graph = draw(st.booleans())
+    axis = "nodes" if on_graph else "set"
+    inputs = {"x": scalars(draw(st.integers(1, 3)), axis)}
+    templates = [t.manifold_layer, t.manifold_readout, t.manifold_mix, t.to_manifold, t.linear]
+    return Family(
+        "hyperbolic",
+        f"S({axis})",
+        "graph(nodes)" if on_graph else "set(set)",
+        0,
+        axis,
+        inputs,
+        templates + ([t.gather, t.message] if on_graph else [t.pool]),
+        edges=on_graph,
+        info={"kind": "perm", "prelude": (t.to_manifold, t.to_manifold)},
     )
 
 
@@ -293,7 +315,18 @@ def spd(draw) -> Family:
 
 FAMILIES: dict[str, Callable] = {
     f.__name__: f
-    for f in (euclidean, o3_irreps, sets, graphs, torus, wallpaper, sphere, matrix_groups, spd)
+    for f in (
+        euclidean,
+        o3_irreps,
+        sets,
+        graphs,
+        hyperbolic,
+        torus,
+        wallpaper,
+        sphere,
+        matrix_groups,
+        spd,
+    )
 }
 
 

@@ -160,8 +160,9 @@ def grow(draw: Callable, family: Family, max_statements: int = 6) -> Spec:
     one to three outputs over the family's axis or global."""
     gen = Gen(draw, family)
     gen.tags.update(family.info.get("tags", ()))
-    for _ in range(gen.integer(1, max_statements)):
-        template = gen.choice(family.templates)
+    prelude = list(family.info.get("prelude", ()))
+    for step in range(gen.integer(1, max_statements) + len(prelude)):
+        template = prelude[step] if step < len(prelude) else gen.choice(family.templates)
         made = template(gen)
         if made is not None:
             gen.bind(*made)

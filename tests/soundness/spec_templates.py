@@ -235,6 +235,8 @@ def normalising(gen: Gen) -> Made:
         gen.tags.add("norm_indefinite")
     if v[1].atoms[0].startswith("unit"):
         gen.tags.add("normalising_unit")
+    if v[1].axis == "edges":
+        gen.tags.add("normalising_on_edges")
     return f"{op}({v[0]})", v[1]
 
 
@@ -246,9 +248,13 @@ def harmonics(gen: Gen) -> Made:
     if v is None:
         return None
     lmax = gen.integer(0, 2)
-    even = v[1].atoms[0] == "pseudovector"
-    terms = tuple((1, f"{d}{'e' if even or d % 2 == 0 else 'o'}") for d in range(lmax + 1))
+    terms = _harmonic_terms(lmax, even=v[1].atoms[0] == "pseudovector")
     return f"spherical_harmonics({v[0]}, lmax={lmax})", Ty(terms, v[1].axis)
+
+
+def _harmonic_terms(lmax: int, even: bool) -> tuple[tuple[int, str], ...]:
+    """``0e + 1o + 2e + ...`` (all even for a pseudovector)."""
+    return tuple((1, f"{d}{'e' if even or d % 2 == 0 else 'o'}") for d in range(lmax + 1))
 
 
 def radial(gen: Gen) -> Made:
@@ -287,11 +293,21 @@ def tensor_product(gen: Gen) -> Made:
 
 
 def tp_conv(gen: Gen) -> Made:
+    """NequIP's convolution; harmonics and radial weights of the relative positions are
+    written inline when the pool has none over edges."""
     h = gen.pick(lambda t: _irreps(gen, t) and t.axis == gen.family.axis)
-    sh = gen.pick(lambda t: _irreps(gen, t) and t.axis == "edges")
-    w = gen.pick(lambda t: gen.invariant(t) and gen.plain(t) and t.axis == "edges")
-    if h is None or sh is None or w is None:
+    if h is None:
         return None
+    r = f"({gen.family.positions}[dst] - {gen.family.positions}[src])"
+    sh = gen.pick(
+        lambda t: _irreps(gen, t) and t.axis == "edges" and all(m == 1 for m, _ in t.terms)
+    )
+    if sh is None or gen.coin():
+        lmax = gen.integer(0, 2)
+        sh = (f"spherical_harmonics({r}, lmax={lmax})", Ty(_harmonic_terms(lmax, False), "edges"))
+    w = gen.pick(lambda t: gen.invariant(t) and gen.plain(t) and t.axis == "edges")
+    if w is None or gen.coin():
+        w = (f"radial_basis(norm({r}), n={gen.integer(1, 4)}, cutoff=2.0)", None)
     out = _reachable_out(gen, _products(h[1], sh[1]))
     algorithm = gen.choice(("auto", "cg", "so2"))
     expr = f"tp_conv({h[0]}, {sh[0]}, {w[0]}, out={out.text()}, hidden=4, algorithm={algorithm})"
