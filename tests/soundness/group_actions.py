@@ -87,9 +87,29 @@ def _block_permutation(rng: np.random.Generator, sizes: list[int]) -> np.ndarray
 
 
 def draw_element(family: Family, rng: np.random.Generator, sizes: list[int]) -> Element:
+    elem = _grid_element(family, rng) if family.field else _point_element(family, rng, sizes)
+    elem.label = describe(elem)
+    return elem
+
+
+def describe(elem: Element) -> str:
+    """What ``elem`` does, for the failure message."""
+    parts = []
+    if elem.matrix is not None:
+        parts.append("reflection" if elem.det < 0 else "rotation/boost")
+    if elem.translation is not None:
+        parts.append("translation")
+    if elem.perm is not None:
+        parts.append("permutation")
+    if elem.turn != (0, 0):
+        parts.append(f"grid turn {elem.turn}")
+    if elem.shifts:
+        parts.append(f"shift {elem.shifts}")
+    return ", ".join(parts) or "identity"
+
+
+def _point_element(family: Family, rng: np.random.Generator, sizes: list[int]) -> Element:
     info, elem = family.info, Element()
-    if family.field:
-        return _grid_element(family, rng)
     kind = info.get("kind")
     if kind == "orth":
         elem.matrix = random_orthogonal(rng, family.n, family.parity and rng.random() < 0.5)

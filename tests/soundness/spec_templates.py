@@ -353,6 +353,7 @@ def sht_round_trip(gen: Gen) -> Made:
     if z is None:
         return None
     lmax = gen.integer(1, gen.family.grid[0])
+    gen.tags.add("sht_projection")
     return f"isht(sht({z[0]}, lmax={lmax}))", z[1]
 
 
