@@ -377,3 +377,41 @@ def move_inputs(sample: Sample, elem: Element, family: Family) -> dict[str, obje
         new_of_old = np.argsort(elem.perm)  # old node i sits at new position new_of_old[i]
         moved["edge_index"] = torch.as_tensor(new_of_old)[sample.inputs["edge_index"]]
     return moved  # `batch` is unchanged: nodes are permuted inside their graph
+
+
+# ---------------------------------------------------------------------------- manifolds
+
+
+def membership_error(value: torch.Tensor, ty: Ty, family: Family) -> float:
+    """The worst relative distance of ``value``'s manifold-valued copies from their manifold
+    (docs/manifolds.md): ``|x| = 1`` on ``unit``, ``<x, x>_L = -1/k`` with ``x0 > 0`` on
+    ``lorentz``, ``c |x|² < 1`` on ``poincare``, symmetric with positive eigenvalues on
+    ``spd``; 0 for a type without them."""
+    worst, at = 0.0, 0
+    channels = value.reshape(-1, value.shape[-1]) if value.ndim > 1 else value[None]
+    for mul, atom in ty.terms:
+        size = atom_dim(atom, family)
+        for _ in range(mul):
+            worst = max(worst, _distance(channels[:, at : at + size], atom))
+            at += size
+    return worst
+
+
+def _distance(x: torch.Tensor, atom: str) -> float:
+    base = atom.split("(")[0]
+    if x.numel() == 0 or base not in ("unit", "lorentz", "poincare", "spd"):
+        return 0.0
+    if base == "unit":
+        return float((x.norm(dim=-1) - 1).abs().max())
+    if base == "lorentz":
+        k = float(atom.split("k=")[1].rstrip(")"))
+        form = -(x[:, 0] ** 2) + (x[:, 1:] ** 2).sum(-1)
+        off = ((form + 1 / k).abs() / (x**2).sum(-1).clamp(min=1 / k)).max()
+        return float(off) if bool((x[:, 0] > 0).all()) else float("inf")
+    if base == "poincare":
+        c = float(atom.split("c=")[1].rstrip(")"))
+        return 0.0 if bool((c * (x**2).sum(-1) < 1).all()) else float("inf")
+    n = round(x.shape[-1] ** 0.5)
+    mats = x.reshape(-1, n, n)
+    asym = float((mats - mats.transpose(-1, -2)).abs().max() / mats.abs().max().clamp(min=1e-300))
+    return asym if bool((torch.linalg.eigvalsh(mats) > 0).all()) else float("inf")

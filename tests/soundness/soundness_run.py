@@ -20,6 +20,7 @@ from geoc.backends.torch_fx.verify import check_module
 from geoc.diagnostics import GeoError
 
 RTOL = 1e-9  # the exact laws hold to rounding in float64: |error| <= RTOL * max(1, |g·f(x)|)
+MEMBERSHIP = 1e-8  # manifold-valued outputs lie on their manifold to rounding (float64)
 # Linear spectral layers commute with rotations of band-limited fields to rounding
 # (docs/spectral.md); only pointwise non-linearities alias.
 LINEAR_BAND_LIMITED = 1e-8
@@ -88,10 +89,13 @@ def _accepted(spec: Spec, module, rng: np.random.Generator, seed: int) -> Outcom
             before, after = module(**sample.inputs), module(**moved)
     except Exception as err:
         return Outcome("crash", detail=f"module: {type(err).__name__}: {err}")
-    worst, scale = 0.0, 1.0
+    worst, scale, membership = 0.0, 1.0, []
     for name, ty in spec.outputs.items():
         if not (torch.isfinite(before[name]).all() and torch.isfinite(after[name]).all()):
             return Outcome("nonfinite", detail=name)
+        off = ga.membership_error(before[name], ty, family)
+        if not off <= MEMBERSHIP:
+            membership.append(f"output `{name}` leaves its manifold (relative error {off:.2g})")
         expected = ga.move(before[name], ty, elem, family)
         if expected.shape != after[name].shape:
             worst = math.inf
@@ -100,6 +104,7 @@ def _accepted(spec: Spec, module, rng: np.random.Generator, seed: int) -> Outcom
         scale = max(scale, size)
         worst = max(worst, _largest(after[name] - expected) / size)
     out = Outcome("accepted", harness_error=worst, harness_ok=worst <= RTOL)
+    out.problems += membership
     graphs = sample.graphs if family.axis and not family.field else 1
     try:
         report = check_module(module, trials=2, seed=seed, graphs=graphs, atol=RTOL * scale)
