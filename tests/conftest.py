@@ -26,6 +26,16 @@ settings.register_profile("dev", deadline=None)
 # A long fuzzing session on demand:
 #   HYPOTHESIS_PROFILE=fuzz pytest tests/frontend/test_fuzz_frontend.py
 settings.register_profile("fuzz", deadline=None, max_examples=800, print_blob=True)
+# The soundness fuzzer's long run (not CI; docs/soundness.md):
+#   HYPOTHESIS_PROFILE=soundness GEOC_SOUNDNESS_SURVEY=1 GEOC_SOUNDNESS_STATS=stats.json \
+#       pytest tests/soundness
+settings.register_profile(
+    "soundness",
+    deadline=None,
+    max_examples=10_000,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 default_profile = "ci" if os.environ.get("CI") else "dev"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or default_profile)
 

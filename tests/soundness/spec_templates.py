@@ -1,0 +1,475 @@
+"""Operator templates: each picks operands from the pool and returns ``(expression, type)``
+by the typing algebra of docs/operators.md, or None when the pool has no operand for it.
+Templates marked *risky* write constructs whose static verdict the fuzzer does not predict."""
+
+from __future__ import annotations
+
+from spec_grammar import ACTIVATIONS, ODD, Gen, Ty, irrep_of, is_point, scalars
+
+Made = tuple[str, Ty] | None
+
+
+def _distinct(atoms) -> list[str]:
+    return list(dict.fromkeys(atoms))
+
+
+def _rotating(gen: Gen, ty: Ty) -> bool:
+    return gen.plain(ty) and not gen.invariant(ty)
+
+
+# ---------------------------------------------------------------------------- core algebra
+
+
+def linear(gen: Gen) -> Made:
+    picked = gen.pick(gen.plain)
+    if picked is None:
+        return None
+    name, ty = picked
+    atoms = _distinct(ty.atoms)
+    chosen = [a for a in atoms if gen.coin(0.6)] or [gen.choice(atoms)]
+    spare = [a for a in gen.family.info.get("atoms", ()) if a not in atoms]
+    if spare and gen.coin(0.08):  # risky: an atom Schur may forbid (scalars -> vectors)
+        gen.tags.add("linear_new_atom")
+        chosen.append(gen.choice(spare))
+    out = Ty(tuple((gen.integer(1, 3), a) for a in chosen))
+    bias = ", bias=false" if gen.coin(0.2) else ""
+    return f"linear({name}, {out.text()}{bias})", out.on(ty.axis)
+
+
+def act(gen: Gen) -> Made:
+    risky = gen.coin(0.1)
+    picked = gen.pick((lambda t: _rotating(gen, t)) if risky else gen.invariant)
+    if picked is None or (not risky and not gen.plain(picked[1])):
+        return None
+    if risky:
+        gen.tags.add("act_rotating")
+    gen.tags.add("pointwise_nonlinear")
+    fn = gen.choice(ODD if risky and gen.coin() else ACTIVATIONS)
+    return f"act({picked[0]}, {fn})", picked[1]
+
+
+def mlp(gen: Gen) -> Made:
+    risky = gen.coin(0.08)
+    picked = gen.pick((lambda t: _rotating(gen, t)) if risky else gen.invariant)
+    if picked is None or not gen.plain(picked[1]):
+        return None
+    if risky:
+        gen.tags.add("mlp_rotating")
+    gen.tags.add("pointwise_nonlinear")
+    hidden, out = gen.integer(1, 4), gen.integer(1, 3)
+    last = ", last_act=true" if gen.coin(0.3) else ""
+    fn = gen.choice(ACTIVATIONS)
+    return f"mlp({picked[0]}, [{hidden}, {out}], act={fn}{last})", scalars(out, picked[1].axis)
+
+
+def norm(gen: Gen) -> Made:
+    picked = gen.pick(lambda t: gen.plain(t) and (not gen.family.field))
+    if picked is None:
+        return None
+    if gen.family.info.get("kind") in ("lorentz", "sp") and not gen.invariant(picked[1]):
+        gen.tags.add("norm_indefinite")
+    op = gen.choice(("norm", "sqnorm"))
+    return f"{op}({picked[0]})", scalars(picked[1].copies, picked[1].axis)
+
+
+def dot(gen: Gen) -> Made:
+    a = gen.pick(lambda t: gen.plain(t) and not gen.family.field)
+    if a is None:
+        return None
+    b = gen.pick(lambda t: t.terms == a[1].terms and gen.axes_ok(t, a[1]))
+    op = gen.family.info.get("dot", "dot")
+    if op == "dot" and gen.family.info.get("kind") in ("lorentz", "sp"):
+        gen.tags.add("norm_indefinite")
+    return f"{op}({a[0]}, {b[0]})", scalars(a[1].copies, a[1].axis or b[1].axis)
+
+
+def add(gen: Gen) -> Made:
+    a = gen.pick(gen.plain)
+    if a is None:
+        return None
+    b = gen.pick(lambda t: t.terms == a[1].terms and gen.axes_ok(t, a[1]))
+    if a[1].axis != b[1].axis:
+        gen.tags.add("pooled_onto_field" if gen.family.field else "broadcast")
+    left, right = (a, b) if gen.coin() else (b, a)
+    return f"{left[0]} {gen.choice('+-')} {right[0]}", a[1].on(a[1].axis or b[1].axis)
+
+
+def scale(gen: Gen) -> Made:
+    v = gen.pick(gen.plain)
+    if v is None:
+        return None
+    if gen.coin(0.3):
+        gen.tags.add("literal_scale")
+        factor = gen.choice(("0.5", "-0.5", "2", "-1.5 * 2"))
+        return f"{factor} * {v[0]}", v[1]
+    s = gen.pick(
+        lambda t: (
+            gen.invariant(t)
+            and gen.plain(t)
+            and t.copies in (1, v[1].copies)
+            and gen.axes_ok(t, v[1])
+        )
+    )
+    if s is None:
+        return None
+    if s[1].axis != v[1].axis:
+        gen.tags.add("pooled_onto_field" if gen.family.field else "broadcast")
+    gen.tags.add("pointwise_nonlinear")  # a product of two values
+    if "regular" in v[1].atoms:
+        gen.tags.add("scale_regular")
+    expr = f"{s[0]} * {v[0]}" if gen.coin() else f"{v[0]} * {s[0]}"
+    return expr, v[1].on(v[1].axis or s[1].axis)
+
+
+def negate(gen: Gen) -> Made:
+    v = gen.pick(gen.plain)
+    return None if v is None else (f"-{v[0]}", v[1])
+
+
+def concat(gen: Gen) -> Made:
+    a = gen.pick(gen.plain)
+    if a is None:
+        return None
+    b = gen.pick(lambda t: gen.plain(t) and t.axis == a[1].axis)
+    return f"concat({a[0]}, {b[0]})", a[1].plus(b[1])
+
+
+# ---------------------------------------------------------------------------- axes and edges
+
+
+def gather(gen: Gen) -> Made:
+    axis = gen.family.axis
+    v = gen.pick(lambda t: t.axis == axis)
+    if v is None:
+        return None
+    return f"{v[0]}[{gen.choice(('src', 'dst'))}]", v[1].on("edges")
+
+
+def scatter(gen: Gen) -> Made:
+    v = gen.pick(lambda t: t.axis == "edges" and gen.plain(t))
+    if v is None:
+        return None
+    ops = ["sum", "mean"] + (["max"] if gen.invariant(v[1]) else [])
+    if not gen.invariant(v[1]) and gen.coin(0.1):
+        gen.tags.add("max_rotating")
+        ops = ["max"]
+    return f"{gen.choice(ops)}({v[0]}, over=edges, into={gen.family.axis})", v[1].on(
+        gen.family.axis
+    )
+
+
+def message(gen: Gen) -> Made:
+    """One message-passing step: neighbours' values (or, on a point cloud, relative positions
+    weighted by an invariant of their length) summed or averaged into each node."""
+    axis, pos = gen.family.axis, gen.family.positions
+    reduce = gen.choice(("sum", "mean"))
+    if pos and gen.coin():
+        r = f"({pos}[dst] - {pos}[src])"
+        weight = f"mlp(sqnorm({r}), [{gen.integer(1, 3)}, 1])"
+        return f"{reduce}({r} * {weight}, over=edges, into={axis})", Ty(((1, "vector"),), axis)
+    v = gen.pick(lambda t: t.axis == axis and gen.plain(t))
+    if v is None:
+        return None
+    side = gen.choice(("src", "dst"))
+    return f"{reduce}({v[0]}[{side}], over=edges, into={axis})", v[1]
+
+
+def pool(gen: Gen) -> Made:
+    """Pool the family's axis away (nodes, a set, a torus grid)."""
+    axis = gen.family.axis
+    v = gen.pick(lambda t: t.axis == axis and (gen.plain(t) or t.atoms[0].startswith("point")))
+    if v is None:
+        return None
+    if any(is_point(a) for a in v[1].atoms):
+        op = "mean"
+        if gen.coin(0.15):
+            gen.tags.add("sum_point")
+            op = "sum"
+    else:
+        ops = ["sum", "mean"] + (["max"] if gen.invariant(v[1]) or _only_regular(v[1]) else [])
+        if not gen.invariant(v[1]) and gen.coin(0.15):
+            gen.tags.add("max_rotating")
+            ops = ["max"]
+        op = gen.choice(ops)
+    return f"{op}({v[0]}, over={axis})", v[1].on(None)
+
+
+def _only_regular(ty: Ty) -> bool:
+    return all(a in ("scalar", "regular") for a in ty.atoms)
+
+
+def relative_position(gen: Gen) -> Made:
+    pos = gen.family.positions
+    return f"{pos}[dst] - {pos}[src]", Ty(((1, "vector"),), "edges")
+
+
+def move_points(gen: Gen) -> Made:
+    """``x + v``: a point plus one vector per node is a point."""
+    p = gen.pick(lambda t: len(t.terms) == 1 and is_point(t.atoms[0]) and t.axis)
+    v = gen.pick(lambda t: t.terms == ((1, "vector"),) and t.axis == gen.family.axis)
+    if p is None or v is None:
+        return None
+    return f"{p[0]} {gen.choice('+-')} {v[0]}", p[1]
+
+
+def gate(gen: Gen) -> Made:
+    """``gate(concat(gates, v))`` with one gating scalar per non-scalar copy of ``v``."""
+    v = gen.pick(lambda t: gen.plain(t) and all(not gen.invariant(Ty(((1, a),))) for a in t.atoms))
+    if v is None:
+        return None
+    name, ty = v
+    inv = gen.family.info.get("invariant_of", "sqnorm")
+    gates = f"{inv}({name}, {name})" if inv == "mdot" else f"{inv}({name})"
+    if gen.coin(0.5):
+        gates = f"linear({gates}, {ty.copies} x scalar)"
+    return f"gate(concat({gates}, {name}))", scalars(ty.copies, ty.axis).plus(ty)
+
+
+def normalising(gen: Gen) -> Made:
+    """``norm_act`` / ``layer_norm``: same type (risky under Lorentz / Sp, on unit vectors)."""
+    v = gen.pick(lambda t: gen.plain(t) or t.atoms[0].startswith("unit"))
+    if v is None:
+        return None
+    op = gen.choice(("norm_act", "layer_norm"))
+    if gen.family.info.get("kind") in ("lorentz", "sp") and not gen.invariant(v[1]):
+        gen.tags.add("norm_indefinite")
+    if v[1].atoms[0].startswith("unit"):
+        gen.tags.add("normalising_unit")
+    if v[1].axis == "edges":
+        gen.tags.add("normalising_on_edges")
+    return f"{op}({v[0]})", v[1]
+
+
+# ---------------------------------------------------------------------------- O(3) irreps
+
+
+def harmonics(gen: Gen) -> Made:
+    v = gen.pick(lambda t: t.terms in (((1, "vector"),), ((1, "1o"),), ((1, "pseudovector"),)))
+    if v is None:
+        return None
+    lmax = gen.integer(0, 2)
+    terms = _harmonic_terms(lmax, even=v[1].atoms[0] == "pseudovector")
+    return f"spherical_harmonics({v[0]}, lmax={lmax})", Ty(terms, v[1].axis)
+
+
+def _harmonic_terms(lmax: int, even: bool) -> tuple[tuple[int, str], ...]:
+    """``0e + 1o + 2e + ...`` (all even for a pseudovector)."""
+    return tuple((1, f"{d}{'e' if even or d % 2 == 0 else 'o'}") for d in range(lmax + 1))
+
+
+def radial(gen: Gen) -> Made:
+    v = gen.pick(lambda t: t.terms == ((1, "vector"),) and t.axis == "edges")
+    if v is None:
+        return None
+    n, cutoff = gen.integer(1, 4), gen.choice(("1.5", "3.0"))
+    return f"radial_basis(norm({v[0]}), n={n}, cutoff={cutoff})", scalars(n, "edges")
+
+
+def _products(a: Ty, b: Ty, lmax: int = 2) -> list[str]:
+    out = []
+    for x, y in ((x, y) for x in a.atoms for y in b.atoms):
+        (l1, p1), (l2, p2) = irrep_of(x), irrep_of(y)
+        for d in range(abs(l1 - l2), min(l1 + l2, lmax) + 1):
+            out.append(f"{d}{'e' if p1 * p2 > 0 else 'o'}")
+    return _distinct(out)
+
+
+def _irreps(gen: Gen, ty: Ty) -> bool:
+    return gen.plain(ty) and all(irrep_of(a) is not None for a in ty.atoms)
+
+
+def _reachable_out(gen: Gen, options: list[str]) -> Ty:
+    chosen = [a for a in options if gen.coin(0.5)] or [gen.choice(options)]
+    return Ty(tuple((gen.integer(1, 2), a) for a in chosen))
+
+
+def tensor_product(gen: Gen) -> Made:
+    a = gen.pick(lambda t: _irreps(gen, t))
+    if a is None:
+        return None
+    b = gen.pick(lambda t: _irreps(gen, t) and gen.axes_ok(t, a[1]))
+    out = _reachable_out(gen, _products(a[1], b[1]))
+    return f"tensor_product({a[0]}, {b[0]}, out={out.text()})", out.on(a[1].axis or b[1].axis)
+
+
+def tp_conv(gen: Gen) -> Made:
+    """NequIP's convolution; harmonics and radial weights of the relative positions are
+    written inline when the pool has none over edges."""
+    h = gen.pick(lambda t: _irreps(gen, t) and t.axis == gen.family.axis)
+    if h is None:
+        return None
+    r = f"({gen.family.positions}[dst] - {gen.family.positions}[src])"
+    sh = gen.pick(
+        lambda t: _irreps(gen, t) and t.axis == "edges" and all(m == 1 for m, _ in t.terms)
+    )
+    if sh is None or gen.coin():
+        lmax = gen.integer(0, 2)
+        sh = (f"spherical_harmonics({r}, lmax={lmax})", Ty(_harmonic_terms(lmax, False), "edges"))
+    w = gen.pick(lambda t: gen.invariant(t) and gen.plain(t) and t.axis == "edges")
+    if w is None or gen.coin():
+        w = (f"radial_basis(norm({r}), n={gen.integer(1, 4)}, cutoff=2.0)", None)
+    out = _reachable_out(gen, _products(h[1], sh[1]))
+    algorithm = gen.choice(("auto", "cg", "so2"))
+    expr = f"tp_conv({h[0]}, {sh[0]}, {w[0]}, out={out.text()}, hidden=4, algorithm={algorithm})"
+    return expr, out.on(gen.family.axis)
+
+
+# ---------------------------------------------------------------------------- fields
+
+
+def _scalar_field(gen: Gen) -> tuple[str, Ty] | None:
+    return gen.pick(lambda t: t.axis == gen.family.axis and set(t.atoms) == {"scalar"})
+
+
+def spectral_conv(gen: Gen) -> Made:
+    z = _scalar_field(gen)
+    if z is None:
+        return None
+    if gen.family.info.get("grid_turns"):
+        gen.tags.add("spectral_conv_rotgrid")
+    modes = gen.integer(1, max(1, min(gen.family.grid) // 2))
+    out = scalars(gen.integer(1, 3))
+    return f"spectral_conv({z[0]}, {out.text()}, modes={modes})", out.on(gen.family.axis)
+
+
+def sfno_conv(gen: Gen) -> Made:
+    z = _scalar_field(gen)
+    if z is None:
+        return None
+    nlat = gen.family.grid[0]
+    lmax = gen.integer(1, nlat)
+    out = scalars(gen.integer(1, 3))
+    filt = ""
+    if gen.coin(0.2):
+        gen.tags.add("sfno_degree_order")
+        filt = ", filter=degree_order"
+    if lmax > nlat // 2:
+        gen.tags.add("sfno_high_lmax")
+    return f"sfno_conv({z[0]}, {out.text()}, lmax={lmax}{filt})", out.on(gen.family.axis)
+
+
+def sht_round_trip(gen: Gen) -> Made:
+    z = _scalar_field(gen)
+    if z is None:
+        return None
+    lmax = gen.integer(1, gen.family.grid[0])
+    gen.tags.add("sht_projection")
+    return f"isht(sht({z[0]}, lmax={lmax}))", z[1]
+
+
+def lift_conv(gen: Gen) -> Made:
+    z = _scalar_field(gen)
+    if z is None:
+        return None
+    out = Ty(((gen.integer(1, 2), "regular"),))
+    kernel = gen.choice([k for k in (1, 3) if k <= min(gen.family.grid)])
+    return f"lift_conv({z[0]}, {out.text()}, kernel={kernel})", out.on(gen.family.axis)
+
+
+def group_conv(gen: Gen) -> Made:
+    z = gen.pick(lambda t: t.axis == gen.family.axis and set(t.atoms) == {"regular"})
+    if z is None:
+        return None
+    out = Ty(((gen.integer(1, 2), "regular"),))
+    kernel = gen.choice([k for k in (1, 3) if k <= min(gen.family.grid)])
+    return f"group_conv({z[0]}, {out.text()}, kernel={kernel})", out.on(gen.family.axis)
+
+
+def group_pool(gen: Gen) -> Made:
+    z = gen.pick(lambda t: t.axis == gen.family.axis and set(t.atoms) == {"regular"})
+    if z is None:
+        return None
+    reduce = gen.choice(("max", "mean"))
+    return f"group_pool({z[0]}, reduce={reduce})", scalars(z[1].copies, gen.family.axis)
+
+
+# ---------------------------------------------------------------------------- manifolds
+
+
+def to_manifold(gen: Gen) -> Made:
+    v = gen.pick(lambda t: set(t.atoms) == {"scalar"})
+    if v is None:
+        return None
+    n = v[1].copies
+    kind = gen.choice(("lorentz", "poincare", "unit"))
+    if kind == "unit":
+        return f"normalize({v[0]})", Ty(((1, f"unit({n})"),), v[1].axis)
+    atom = f"lorentz({n}, k=1.0)" if kind == "lorentz" else f"poincare({n}, c=1.0)"
+    return f"expmap0({v[0]}, manifold={atom})", Ty(((1, atom),), v[1].axis)
+
+
+def _on(gen: Gen, kind: str):
+    return gen.pick(lambda t: len(t.terms) == 1 and t.terms[0][1].startswith(kind + "("))
+
+
+def manifold_layer(gen: Gen) -> Made:
+    kind = gen.choice(("lorentz", "poincare"))
+    x = _on(gen, kind)
+    if x is None:
+        return None
+    out = gen.integer(1, 3)
+    fn = gen.choice(("identity", "relu", "tanh"))
+    if kind == "lorentz":
+        return f"lorentz_linear({x[0]}, {out}, act={fn})", Ty(
+            ((1, f"lorentz({out}, k=1.0)"),), x[1].axis
+        )
+    return f"mobius_linear({x[0]}, {out}, act={fn})", Ty(
+        ((1, f"poincare({out}, c=1.0)"),), x[1].axis
+    )
+
+
+def manifold_readout(gen: Gen) -> Made:
+    kind = gen.choice(("lorentz", "poincare"))
+    x = _on(gen, kind)
+    if x is None:
+        return None
+    if gen.coin(0.4):
+        n = int(x[1].atoms[0].split("(")[1].split(",")[0])
+        return f"logmap0({x[0]})", scalars(n, x[1].axis)
+    classes = gen.integer(1, 3)
+    return f"{kind}_mlr({x[0]}, {classes})", scalars(classes, x[1].axis)
+
+
+def manifold_mix(gen: Gen) -> Made:
+    """Möbius addition of two points of one ball, or a Lorentzian centroid (of a node's
+    neighbours, or pooled over the axis)."""
+    if gen.coin():
+        a = _on(gen, "poincare")
+        if a is None:
+            return None
+        b = gen.pick(lambda t: t.terms == a[1].terms and gen.axes_ok(t, a[1]))
+        return f"mobius_add({a[0]}, {b[0]})", a[1].on(a[1].axis or b[1].axis)
+    x = _on(gen, "lorentz")
+    if x is None or x[1].axis != gen.family.axis:
+        return None
+    if gen.family.edges and gen.coin():
+        return f"lorentz_centroid({x[0]}[src], over=edges, into={gen.family.axis})", x[1]
+    return f"lorentz_centroid({x[0]}, over={gen.family.axis})", x[1].on(None)
+
+
+def spd_step(gen: Gen) -> Made:
+    """SPDNet's congruence-equivariant maps and invariants (risky: ``bimap``)."""
+    n = gen.family.n
+    spd = gen.pick(lambda t: t.terms == ((1, f"spd({n})"),))
+    sym = gen.pick(lambda t: t.terms == ((1, f"sym({n})"),))
+    options = []
+    if spd:
+        options += [
+            (f"reeig({spd[0]})", spd[1]),
+            (f"logeig({spd[0]})", Ty(((1, f"sym({n})"),), spd[1].axis)),
+            (f"eigvals({spd[0]})", scalars(n, spd[1].axis)),
+            (f"bimap({spd[0]}, {max(1, n - 1)})", "bimap"),
+        ]
+    if sym:
+        options += [
+            (f"expmap0({sym[0]}, manifold=spd({n}))", Ty(((1, f"spd({n})"),), sym[1].axis)),
+            (f"eigvals({sym[0]})", scalars(n, sym[1].axis)),
+            (f"norm({sym[0]})", scalars(1, sym[1].axis)),
+        ]
+    if not options:
+        return None
+    expr, ty = gen.choice(options)
+    if ty == "bimap":
+        gen.tags.add("bimap_rotations")
+        ty = Ty(((1, f"spd({max(1, n - 1)})"),), spd[1].axis)
+    return expr, ty
