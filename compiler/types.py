@@ -116,19 +116,26 @@ class Atom:
             return self.parity * (-1) ** self.args[0]
         return 1
 
+    @property
+    def signed(self) -> bool:
+        """Whether the atom has a reflected twin :meth:`with_sign` can name."""
+        return self.kind in _SIGN_FLIPS or self.kind is AtomKind.IRREP
+
     def with_sign(self, sign: int) -> Atom:
         """The atom whose reflection sign is multiplied by ``sign`` (pseudoscalar products)."""
         if sign == 1:
             return self
-        flip = {
-            AtomKind.SCALAR: AtomKind.PSEUDOSCALAR,
-            AtomKind.PSEUDOSCALAR: AtomKind.SCALAR,
-            AtomKind.VECTOR: AtomKind.PSEUDOVECTOR,
-            AtomKind.PSEUDOVECTOR: AtomKind.VECTOR,
-        }
         if self.kind is AtomKind.IRREP:
             return Atom(AtomKind.IRREP, self.args, -self.parity)
-        return Atom(flip[self.kind], self.args)
+        return Atom(_SIGN_FLIPS[self.kind], self.args)
+
+
+_SIGN_FLIPS = {
+    AtomKind.SCALAR: AtomKind.PSEUDOSCALAR,
+    AtomKind.PSEUDOSCALAR: AtomKind.SCALAR,
+    AtomKind.VECTOR: AtomKind.PSEUDOVECTOR,
+    AtomKind.PSEUDOVECTOR: AtomKind.VECTOR,
+}
 
 
 SCALAR = Atom(AtomKind.SCALAR)
@@ -242,11 +249,6 @@ class FeatureType:
     def with_axes(self, axes: tuple[str, ...]) -> FeatureType:
         return FeatureType(self.terms, axes)
 
-    def same_rep(self, other: FeatureType) -> bool:
-        """Same channels, term by term once adjacent equal atoms are merged; ``0e`` is
-        ``scalar`` and ``0o`` is ``pseudoscalar`` (the same representation in any group)."""
-        return simplify(_canonical(self.terms)) == simplify(_canonical(other.terms))
-
 
 def simplify(terms: tuple[Term, ...]) -> tuple[Term, ...]:
     """Merge adjacent terms of the same atom: ``4 x scalar + 4 x scalar`` = ``8 x scalar``."""
@@ -257,17 +259,6 @@ def simplify(terms: tuple[Term, ...]) -> tuple[Term, ...]:
         else:
             out.append(term)
     return tuple(out)
-
-
-def _canonical(terms: tuple[Term, ...]) -> tuple[Term, ...]:
-    """Degree-0 irreps written as the named scalar atoms."""
-    named = {1: SCALAR, -1: PSEUDOSCALAR}
-    return tuple(
-        Term(t.mul, named[t.atom.parity])
-        if t.atom.kind is AtomKind.IRREP and t.atom.args == (0,)
-        else t
-        for t in terms
-    )
 
 
 def points_dim(types: Iterable[FeatureType]) -> int | None:

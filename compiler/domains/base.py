@@ -159,9 +159,16 @@ def check_channels(
     help: str,
     arg: int | None,
 ) -> None:
-    """``code`` unless every channel of ``ftype`` is of an ``allowed`` kind (or ``0e``);
-    ``where`` says what the value is, e.g. "a field over `torus`"."""
-    bad = [a for a in ftype.atoms if a.kind not in allowed and str(a) != "0e"]
+    """``code`` unless every channel of ``ftype`` is of an ``allowed`` kind (or transforms as
+    one, such as ``0e``); ``where`` says what the value is, e.g. "a field over `torus`"."""
+    from geoc.types import NAMED_ATOMS, Atom
+
+    named = [Atom(kind) for kind in allowed if kind in NAMED_ATOMS.values()]
+    bad = [
+        a
+        for a in ftype.atoms
+        if a.kind not in allowed and not any(ctx.group.same_atom(a, n) for n in named)
+    ]
     if bad:
         raise ctx.error(
             code,

@@ -150,7 +150,7 @@ class Elaborator(Expressions):
         name = stmt.name.id
         declared = self._new_port_type("output", stmt, self.graph.outputs, scope)
         value = self.tensor(stmt.value, scope, scope.prefix + name)
-        if not (declared.same_rep(value.type) and declared.axes == value.type.axes):
+        if not (self.group.same_rep(declared, value.type) and declared.axes == value.type.axes):
             raise GeoError(
                 Diagnostic(
                     "GEO306",

@@ -239,11 +239,11 @@ class Expressions(ABC):
             (expr,) = given[param.name]
             value = self.tensor(expr, scope, f"{inner_prefix}{param.name}")
             declared = type_from_ast(spec.type, consts)
-            check_arg_type(call, param.name, declared, value.type, expr.span)
+            check_arg_type(self.group, call, param.name, declared, value.type, expr.span)
             env[param.name] = value
         inner = Scope(inner_prefix, env)
         results = self._statements(block.body, inner, in_block=True)
-        return check_returns(block, results, consts, call)
+        return check_returns(self.group, block, results, consts, call)
 
     # --- naming ---
 

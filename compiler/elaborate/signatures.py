@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.elaborate.constants import const_value, is_number
 from geoc.grammar import ast
+from geoc.groups import Group
 from geoc.ops import REQUIRED, ArgKind, AttrKind, Param
 from geoc.types import FeatureType, type_from_ast
 
@@ -172,9 +173,9 @@ def check_attr(value: Any, param: Param, span: Span | None) -> Any:
 
 
 def check_arg_type(
-    call: ast.Call, name: str, declared: FeatureType, actual: FeatureType, span: Span
+    group: Group, call: ast.Call, name: str, declared: FeatureType, actual: FeatureType, span: Span
 ) -> None:
-    if declared.same_rep(actual) and declared.axes == actual.axes:
+    if group.same_rep(declared, actual) and declared.axes == actual.axes:
         return
     raise GeoError(
         Diagnostic(
@@ -191,7 +192,7 @@ V = TypeVar("V", bound=Typed)
 
 
 def check_returns(
-    block: ast.Block, results: list[V], consts: dict[str, object], call: ast.Call
+    group: Group, block: ast.Block, results: list[V], consts: dict[str, object], call: ast.Call
 ) -> V | tuple[V, ...]:
     """A block's results checked against the types it declares (GEO306, GEO304)."""
     declared = [type_from_ast(t, consts) for t in block.returns or ()]
@@ -205,7 +206,7 @@ def check_returns(
             )
         )
     for want, got in zip(declared, results, strict=False):
-        if not (want.same_rep(got.type) and want.axes == got.type.axes):
+        if not (group.same_rep(want, got.type) and want.axes == got.type.axes):
             raise GeoError(
                 Diagnostic(
                     "GEO306",

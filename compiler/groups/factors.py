@@ -101,6 +101,19 @@ def regular_dim(group: Group) -> int:
         ) from None
 
 
+#: The irrep keys of one-dimensional characters, and the sign each multiplies by under a
+#: reflection: trivial (with or without reflections in the group), or the determinant.
+CHARACTERS = {"0e": 1, "0": 1, "0o": -1}
+
+
+def _is_signed_permutation(matrix: np.ndarray) -> bool:
+    """One entry ±1 in every row and column, zeros elsewhere (to rounding)."""
+    size = np.abs(matrix)
+    units = np.isclose(size, 1.0, atol=1e-9)
+    zeros = np.isclose(size, 0.0, atol=1e-9)
+    return bool((units | zeros).all() and (units.sum(0) == 1).all() and (units.sum(1) == 1).all())
+
+
 # How a rotation acts on an atom outside the solver's, given the sign reflections give it.
 _ROTATION_ACTIONS: dict[AtomKind, Callable[[Atom, np.ndarray, float], np.ndarray]] = {
     AtomKind.SCALAR: lambda atom, rot, sign: np.eye(1),
@@ -131,6 +144,11 @@ class _ActsByRotation:
 
     def permutes_atom(self, atom: Atom) -> bool:
         return False
+
+    def signed_permutes_atom(self, group: Group, atom: Atom) -> bool:
+        """Every component its own character (+1, or the sign of reflections): pseudoscalars,
+        vectors of O(1)."""
+        return all(dim == 1 and key in CHARACTERS for key, dim in group.irreps(atom))
 
     def keeps_norm(self, atom: Atom) -> bool:
         return True
@@ -274,6 +292,20 @@ class MatrixFactor:
         if atom.kind in (AtomKind.VECTOR, AtomKind.TENSOR):
             return self.permutes
         return True  # scalars stay, `regular` permutes the group's elements
+
+    def signed_permutes_atom(self, group: Group, atom: Atom) -> bool:
+        """Whether the atom's coordinates move by signed permutation matrices (permutations,
+        and `vector` of C(4) or D(4): quarter turns and axis flips). Checking the generators
+        suffices: products of signed permutations are signed permutations."""
+        if self.permutes_atom(atom):
+            return True
+        channels = self.solver
+        if not channels.is_finite or atom.kind not in MATRIX_ATOMS:
+            return False
+        return all(
+            _is_signed_permutation(_solver_matrix(group, atom, g, channels))
+            for g in channels.discrete
+        )
 
     def keeps_norm(self, atom: Atom) -> bool:
         """Not for vectors and tensors of Lorentz(n) or Sp(n), whose invariant forms are η, J."""

@@ -24,6 +24,7 @@ import numpy as np
 from geoc import solver
 from geoc.groups.elements import GroupElement
 from geoc.groups.factors import (
+    CHARACTERS,
     NO_CHANNEL_ACTION,
     ChannelAction,
     Factor,
@@ -35,7 +36,15 @@ from geoc.groups.factors import (
 )
 from geoc.groups.manifold import MANIFOLD_DIMS
 from geoc.solver.reps import block_diag
-from geoc.types import Atom, AtomKind, FeatureType
+from geoc.types import VECTOR, Atom, AtomKind, FeatureType
+
+#: Atoms that are one irrep each in their standard basis (a degree-0 or degree-1 irrep, or an O(3)
+#: irrep in e3nn's basis, whose D^1 is the rotation itself): equal irreps mean equal matrices.
+_IRREP_ATOMS = frozenset(
+    {AtomKind.SCALAR, AtomKind.PSEUDOSCALAR, AtomKind.VECTOR, AtomKind.PSEUDOVECTOR, AtomKind.IRREP}
+)
+#: A block of :meth:`Group.action_blocks`: an irrep key, or an atom compared as itself.
+ActionBlock = tuple[str | Atom, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +126,60 @@ class Group:
         """A one-dimensional atom on which reflections act by -1 (pseudoscalars under O(n))."""
         return self.irreps(atom) == (("0o", 1),)
 
+    # --- representation equality: the one rule every typing rule uses ---
+
+    def action_blocks(self, atom: Atom) -> tuple[ActionBlock, ...]:
+        """How the group acts on one copy of ``atom``, as blocks equal exactly when the
+        matrices are: the irreps of an atom that is one irrep in its standard basis (`scalar`
+        is `0e`, `vector` is `1o` under O(3), `pseudovector` is `1e`, a vector of O(1) is its
+        sign representation, every component is trivial without rotations; `tensor(1)` is
+        `vector`), else the atom itself (a point, a manifold atom, `sym(n)`, `tensor(k)`,
+        `regular`: their values or bases are their own)."""
+        if atom.kind is AtomKind.TENSOR and atom.args == (1,):
+            atom = VECTOR
+        try:
+            if atom.kind in _IRREP_ATOMS:
+                return self.irreps(atom)
+            return ((atom, self.atom_dim(atom)),)
+        except ValueError:  # the group cannot act on it (GEO309, GEO330 say so): only itself
+            return ((atom, 0),)
+
+    def character(self, atom: Atom) -> int | None:
+        """For a one-channel atom the group only multiplies by a sign: +1 if reflections leave
+        it alone (`scalar`, `0e`, a pseudovector of O(1)), -1 if they flip it (`pseudoscalar`,
+        `0o`, a vector of O(1)); None for any other atom. Without reflections in the group the
+        atom's own sign is kept (a pseudoscalar stays one)."""
+        blocks = self.action_blocks(atom)
+        if len(blocks) != 1 or blocks[0][1] != 1 or blocks[0][0] not in CHARACTERS:
+            return None
+        return atom.sign if blocks[0][0] == "0" else CHARACTERS[str(blocks[0][0])]
+
+    def same_atom(self, a: Atom, b: Atom) -> bool:
+        """Whether every group element acts on ``a`` and ``b`` by the same matrix."""
+        return a == b or self.action_blocks(a) == self.action_blocks(b)
+
+    def same_rep(self, a: FeatureType, b: FeatureType) -> bool:
+        """Whether two values' channels transform alike, component by component (the axes are
+        the caller's business): ``4 x scalar`` is ``2 x 0e + 2 x scalar``; ``scalar + vector``
+        is not ``vector + scalar`` (another layout)."""
+        return a.terms == b.terms or self._blocks(a) == self._blocks(b)
+
+    def _blocks(self, ftype: FeatureType) -> list[ActionBlock]:
+        return [b for t in ftype.terms for _ in range(t.mul) for b in self.action_blocks(t.atom)]
+
     def permutes(self, atom: Atom) -> bool:
         """Whether a matrix factor moves this atom's coordinates by permutation matrices (the
         regular representation; `vector` and `tensor(k)` of S(n) and A(n)): pointwise maps
         commute with it."""
         return self.channel_factor.permutes_atom(atom)
+
+    def signed_permutes(self, atom: Atom) -> bool:
+        """Whether the group moves the atom's coordinates by signed permutation matrices (sign
+        representations, permutations, `vector` of C(4) and D(4)): odd pointwise maps commute
+        with it. Not points under translations (a shift is no matrix)."""
+        if atom.is_point and self.translations:
+            return False
+        return self.channel_factor.signed_permutes_atom(self, atom)
 
     def keeps_norm(self, atom: Atom) -> bool:
         """Whether the Euclidean norm of the atom's coordinates is invariant: not for vectors

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic, GeoError
-from geoc.groups import Rotations
+from geoc.groups import Group, Rotations
 from geoc.ops import (
     PLAIN,
     AttrKind,
@@ -24,7 +24,7 @@ from geoc.ops import (
     typing_rule,
 )
 from geoc.ops.euclidean import ARITH, INVARIANT
-from geoc.types import PSEUDOSCALAR, SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term, simplify
+from geoc.types import PSEUDOSCALAR, SCALAR, VECTOR, Atom, FeatureType, Term, simplify
 
 #: Arithmetic made from syntax: entry by entry on fields, coefficients and weight spaces.
 _ARITH = preset(
@@ -90,9 +90,10 @@ def from_copies(atoms: Sequence[Atom], axes: tuple[str, ...]) -> FeatureType:
     return FeatureType(simplify(tuple(Term(1, a) for a in atoms)), axes)
 
 
-def is_scalar_like(ftype: FeatureType) -> bool:
-    """Every channel a scalar or pseudoscalar: such a value may scale any other."""
-    return all(a.kind in (AtomKind.SCALAR, AtomKind.PSEUDOSCALAR) for a in ftype.atoms)
+def is_scalar_like(group: Group, ftype: FeatureType) -> bool:
+    """Every copy one channel that the group multiplies by a sign: such a value may scale any
+    other (copy by copy, or one for all)."""
+    return all(group.character(a) is not None for a in ftype.atoms)
 
 
 def point_violation(
@@ -131,12 +132,15 @@ def different_reps(
     operands: tuple[FeatureType, FeatureType],
     written: tuple[str, str],
     fix: str,
+    per_copy: bool = False,
 ) -> GeoError:
     """The two operands need the same representation; ``written`` is how the message names the
-    operator and joins the sides (``("+", "+")``, ``("dot", "and")``), labelled at the second."""
+    operator and joins the sides (``("+", "+")``, ``("dot", "and")``), labelled at the second.
+    ``per_copy``: the operator pairs the copies (``dot``, ``mdot``), and says so."""
     name, joiner = written
     a, b = (t.with_axes(()) for t in operands)
-    message = f"`{name}` needs the same representation on both sides: `{a}` {joiner} `{b}`"
+    paired = " copy by copy" if per_copy else ""
+    message = f"`{name}` needs the same representation{paired} on both sides: `{a}` {joiner} `{b}`"
     return ctx.error(code, message, arg=1, label=str(b), help=fix)
 
 
@@ -182,7 +186,7 @@ def _infer_add(
     result = _affine_sum(a, b, subtract, ctx)
     if result is not None:
         return (result.with_axes(axes),)
-    if not a.same_rep(b):
+    if not ctx.group.same_rep(a, b):
         op = "-" if subtract else "+"
         fix = "map one side with `linear(x, T)` so both have type T"
         raise different_reps(ctx, "GEO307", (a, b), (op, op), fix)
@@ -215,7 +219,7 @@ def _affine_pair(x: Atom, y: Atom, subtract: bool, ctx: OpContext) -> Atom | Non
         # p + q types as a point; its contract rejects it where translations act.
         return x if not subtract and x == y else None
     point, other = (x, y) if x.is_point else (y, x)
-    if other.kind is AtomKind.VECTOR and (not subtract or x.is_point):
+    if ctx.group.same_atom(other, VECTOR) and (not subtract or x.is_point):
         return point
     return None
 
@@ -238,14 +242,14 @@ def _infer_mul(
 ) -> tuple[FeatureType, ...]:
     a, b = types
     axes = joint_axes(ctx, types)
-    if is_scalar_like(b) and not is_scalar_like(a):
+    if is_scalar_like(ctx.group, b) and not is_scalar_like(ctx.group, a):
         a, b = b, a
         swapped = True
     else:
         swapped = False
-    if not is_scalar_like(a):
+    if not is_scalar_like(ctx.group, a):
         unmoved = ctx.group.rotations is Rotations.NONE and ctx.group.matrix is None
-        if unmoved and a.same_rep(b):
+        if unmoved and ctx.group.same_rep(a, b):
             return (a.with_axes(axes),)
         raise ctx.error(
             "GEO407",
@@ -260,7 +264,7 @@ def _infer_mul(
 
 def _scale_copies(ctx: OpContext, scale: FeatureType, value: FeatureType, arg: int) -> FeatureType:
     """One scalar per copy of ``value`` (or one for all); pseudoscalars flip parity."""
-    signs = [-1 if a.kind is AtomKind.PSEUDOSCALAR else 1 for a in copies(scale)]
+    signs = [ctx.group.character(a) or 1 for a in copies(scale)]
     atoms = copies(value)
     if len(signs) == 1:
         signs = signs * len(atoms)
@@ -272,13 +276,17 @@ def _scale_copies(ctx: OpContext, scale: FeatureType, value: FeatureType, arg: i
             label=f"{len(signs)} scalars",
             help=f"produce {len(atoms)} x scalar (e.g. `mlp(m, [hidden, {len(atoms)}])`) or 1",
         )
-    if any(atom.is_point and s == -1 for atom, s in zip(atoms, signs, strict=True)):
+    pairs = zip(atoms, signs, strict=True)
+    unsigned = next((a for a, s in pairs if s == -1 and not a.signed), None)
+    if unsigned is not None:
         raise ctx.error(
             "GEO300",
-            "a pseudoscalar times a point has no feature type",
+            f"a pseudoscalar times `{unsigned}` has no feature type",
             arg=arg,
             label="pseudoscalar",
-            help="scale the vector `p - q` instead",
+            help="scale the vector `p - q` instead"
+            if unsigned.is_point
+            else "scale it by invariant scalars, e.g. `norm(...)` or `sqnorm(...)`",
         )
     return from_copies([atom.with_sign(s) for atom, s in zip(atoms, signs, strict=True)], ())
 
@@ -392,17 +400,19 @@ def _infer_dot(
     axes = joint_axes(ctx, types)
     ca, cb = copies(a), copies(b)
     # Copies must match up to parity: vector . pseudovector is a pseudoscalar.
-    same = len(ca) == len(cb) and all(_even(x) == _even(y) for x, y in zip(ca, cb, strict=True))
-    if not same:
+    atoms = [_dot_atom(ctx.group, x, y) for x, y in zip(ca, cb, strict=False)]
+    if len(ca) != len(cb) or None in atoms:
         fix = "map one side with `linear(x, T)` first"
-        raise different_reps(ctx, "GEO300", (a, b), ("dot", "and"), fix)
-    atoms = [SCALAR if x.sign * y.sign == 1 else PSEUDOSCALAR for x, y in zip(ca, cb, strict=True)]
-    return (from_copies(atoms, axes),)
+        raise different_reps(ctx, "GEO300", (a, b), ("dot", "and"), fix, per_copy=True)
+    return (from_copies(atoms, axes),)  # type: ignore[arg-type]
 
 
-def _even(atom: Atom) -> Atom:
-    """The atom with its reflection sign removed (pseudovector -> vector)."""
-    return atom.with_sign(atom.sign)
+def _dot_atom(group: Group, x: Atom, y: Atom) -> Atom | None:
+    """The inner product of one copy of each: invariant where the group acts alike on both, a
+    pseudoscalar where the actions differ by the reflection sign, else None."""
+    if x.signed and y.signed and group.same_atom(x.with_sign(x.sign), y.with_sign(y.sign)):
+        return SCALAR if x.sign * y.sign == 1 else PSEUDOSCALAR
+    return SCALAR if group.same_atom(x, y) else None
 
 
 @contract(DOT)

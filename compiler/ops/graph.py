@@ -131,9 +131,9 @@ def _check_grid_pool(ctx: OpContext, x: FeatureType, over: str, into: str | None
 def _reduce_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     (x,) = types
     if ctx.op == "max":
-        moving = not_invariant(ctx, x)
-        if attrs["over"] in GRID_AXES:  # the max over grid points commutes with permutations
-            moving = [a for a in moving if not ctx.group.permutes(a)]
+        # The componentwise max commutes with permutations of the components (and of the
+        # reduced axis), not with other matrices: the group may only permute the channels.
+        moving = [a for a in not_invariant(ctx, x) if not ctx.group.permutes(a)]
         if moving:
             return [
                 ctx.diagnostic(

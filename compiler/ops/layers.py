@@ -19,12 +19,17 @@ from geoc.types import SCALAR, FeatureType, Term
 
 @dataclass(frozen=True)
 class Activation:
-    """A pointwise non-linearity: whether it is odd (it commutes with sign flips, so it may act
-    on pseudoscalars), and the torch function that computes it by its dotted name, which the
-    backend resolves (None: the identity, no computation)."""
+    """A pointwise function: whether it is odd (it commutes with sign flips, so it may act on
+    sign representations), and the torch function that computes it by its dotted name, which
+    the backend resolves (None: the identity, which is linear, so it commutes with every group
+    action and may act on any value)."""
 
     odd: bool
     torch: str | None
+
+    @property
+    def linear(self) -> bool:
+        return self.torch is None
 
 
 #: The activations of the language, by name: the one table the compiler and backend read.
@@ -67,9 +72,11 @@ LINEAR = define(
     "core",
     (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
     preset(_LAYER, channel_last_when=_solver_linear),
-    "`out` on the axes of `x`; Schur: one weight per pair of copies of the same irrep; an output "
-    "irrep absent from the input is `GEO403` (e.g. scalars to vectors under O(3)); points under "
-    "translations: `GEO404`; a bias only on invariant outputs",
+    "`out` on the axes of `x`; Schur: one weight per pair of copies of the same irrep, and "
+    "reducible atoms (`sym(n)`, `tensor(k)`, `regular`) by a basis of the maps between their "
+    "irreducible parts (`sym(3)` to `scalar` under O(3): the trace); an output irrep absent from "
+    "the input is `GEO403` (e.g. scalars to vectors under O(3)); points under translations: "
+    "`GEO404`; a bias only on invariant outputs",
 )
 
 
@@ -183,9 +190,10 @@ ACT_OP = define(
     "core",
     (tensor("x"), attr("fn", AttrKind.SYMBOL)),
     preset(PLAIN, "elementwise", "fields", "weights", "ambient", euclidean=ACT),
-    "pointwise non-linearity, same type: only on invariant channels, on coordinates the group "
-    "permutes (`regular`; `vector`, `tensor(k)` of `S(n)`, `A(n)`), or odd `fn` (`tanh`, "
-    "`identity`) on sign representations (pseudoscalars under O(n)): `GEO402`",
+    "pointwise function, same type: on invariant channels, on coordinates the group permutes "
+    "(`regular`; `vector`, `tensor(k)` of `S(n)`, `A(n)`), odd `fn` (`tanh`, `sin`) also on "
+    "coordinates it permutes with signs (pseudoscalars under O(n), vectors under O(1), `C(4)`, "
+    "`D(4)`), `identity` on any value; else `GEO402`",
 )
 
 
@@ -200,14 +208,16 @@ def _infer_act(
 @contract(ACT_OP)
 def _act_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     (a,) = types
-    odd = ACTIVATIONS[attrs["fn"]].odd
+    fn = ACTIVATIONS[attrs["fn"]]
+    if fn.linear:  # f(A x) = A f(x) for every matrix A, and f(x + b) = f(x) + b
+        return []
     moved = [x for x in not_invariant(ctx, a) if not ctx.group.permutes(x)]
-    bad = [x for x in moved if not (odd and ctx.group.is_sign(x))]
+    bad = [x for x in moved if not (fn.odd and ctx.group.signed_permutes(x))]
     if not bad:
         return []
     atom = bad[0]
     fix = "apply it to invariants, or use `gate(...)` to scale vectors by activated scalars"
-    if ctx.group.is_sign(atom):
+    if ctx.group.signed_permutes(atom):
         fix = "use an odd activation such as `tanh`, or apply it to `norm(x)`"
     return [
         ctx.diagnostic(

@@ -193,7 +193,7 @@ def _infer_expmap0(
 
 def _check_tangent(ctx: OpContext, v: FeatureType, tangent: FeatureType) -> None:
     dim = ctx.group.type_dim
-    same = v.same_rep(tangent) or (
+    same = ctx.group.same_rep(v, tangent) or (
         not rotated(ctx) and dim(v) == dim(tangent) and all(map(ctx.group.is_invariant, v.atoms))
     )
     if not same:
@@ -406,7 +406,7 @@ def _infer_normalize(
         if not all(ctx.group.is_invariant(a) for a in bare.atoms):
             raise ctx.error("GEO300", "`normalize` takes scalars here", arg=0, label=str(bare))
         return (FeatureType((Term(1, Atom(U, (ctx.group.type_dim(bare),))),), x.axes),)
-    if len(bare.terms) != 1 or bare.terms[0].atom != VECTOR:
+    if not all(ctx.group.same_atom(t.atom, VECTOR) for t in bare.terms):
         raise ctx.error(
             "GEO300",
             f"under {ctx.group} `normalize` takes vectors (one unit vector per copy), got `{bare}`",
@@ -414,8 +414,8 @@ def _infer_normalize(
             label=str(bare),
             help="normalize `m x vector` values; scalars have no direction",
         )
-    mul, n = bare.terms[0].mul, ctx.group.space_dim or 0
-    return (FeatureType((Term(mul, Atom(U, (n,))),), x.axes),)
+    n = ctx.group.space_dim or 0
+    return (FeatureType((Term(bare.copies, Atom(U, (n,))),), x.axes),)
 
 
 __all__ = [

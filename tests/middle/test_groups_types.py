@@ -28,6 +28,7 @@ from geoc.types import (
 )
 
 HERE = Path(__file__).parent
+TYPES_CASES = HERE / "test_groups_types.cases"
 
 TYPES = values(HERE / "test_groups_types.cases", "types")
 
@@ -57,9 +58,29 @@ def test_any_type_round_trips(terms: tuple[Term, ...], axes: tuple[str, ...]) ->
     assert FeatureType.parse(str(ftype)) == ftype
 
 
-def test_same_rep_merges_adjacent_copies() -> None:
-    assert FeatureType.parse("scalar + scalar").same_rep(FeatureType.parse("2 x scalar"))
-    assert not FeatureType.parse("scalar + vector").same_rep(FeatureType.parse("vector + scalar"))
+@pytest.mark.parametrize(
+    ("group", "a", "b", "same"),
+    [(g, a, b, same == "same") for g, a, b, same in cases(TYPES_CASES, "same_rep")],
+)
+def test_same_rep_compares_the_group_action(group: str, a: str, b: str, same: bool) -> None:
+    """Named atoms are the irreps the docs say they are (under the model's group), checked
+    against the matrices of sampled elements: equal reps act by equal matrices."""
+    g = Group.parse(group).with_default_dim(3)
+    ta, tb = FeatureType.parse(a), FeatureType.parse(b)
+    assert g.same_rep(ta, tb) == same
+    assert g.same_rep(tb, ta) == same
+    if g.type_dim(ta) != g.type_dim(tb):
+        assert not same
+        return
+    rng = np.random.default_rng(0)
+    equal = [
+        np.allclose(g.channel_action(ta, e)[0], g.channel_action(tb, e)[0])
+        for e in (g.sample(rng, {}) for _ in range(8))
+    ]
+    assert all(equal) == same
+
+
+def test_copies_count_every_term() -> None:
     assert FeatureType.parse("2 x vector + scalar").copies == 3
 
 

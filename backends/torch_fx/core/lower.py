@@ -56,7 +56,7 @@ def lower_mul(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     types = ctx.in_types(node)
     a, b = ctx.align(args, types, node.out_types[0].axes)
     (ta, tb) = types
-    if is_scalar_like(tb) and not is_scalar_like(ta):
+    if is_scalar_like(ctx.group, tb) and not is_scalar_like(ctx.group, ta):
         (a, ta), (b, tb) = (b, tb), (a, ta)
     width = ctx.group.type_dim(tb)
     if ta.copies == 1 or ta.copies == width:  # broadcast, or one scalar per component

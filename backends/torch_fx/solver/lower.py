@@ -27,7 +27,7 @@ from geoc.backends.torch_fx.solver import kernels as rt_solver
 from geoc.groups import Group
 from geoc.ir import Node
 from geoc.ops.core import copies
-from geoc.ops.solver_ops import PairBasis, invariant_form, pair_basis, solver_rep
+from geoc.ops.solver_ops import PairBasis, invariant_form, linear_pair, solver_rep
 from geoc.types import SCALAR, Atom, FeatureType
 
 
@@ -53,22 +53,24 @@ def _slug(text: str) -> str:
     return "".join(ch for ch in text if ch.isalnum())
 
 
-def _basis_name(group: solver.MatrixGroup, atom_in: Atom, atom_out: Atom, what: str) -> str:
-    return f"solver_{what}.{_slug(str(group))}_{_slug(str(atom_in))}_to_{_slug(str(atom_out))}"
+def _basis_name(group: solver.MatrixGroup | None, atom_in: Atom, atom_out: Atom, what: str) -> str:
+    where = _slug(str(group or "trivial"))
+    return f"solver_{what}.{where}_{_slug(str(atom_in))}_to_{_slug(str(atom_out))}"
 
 
 # --- linear ------------------------------------------------------------------------------------
 
 
 def lower_solver_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
-    """``linear`` under a solver group (called by the core lowering of `linear`)."""
+    """``linear`` by a basis of equivariant maps (called by the core lowering of `linear`)."""
     group = ctx.group.channel_group
-    assert group is not None
     source, target = ctx.in_types(node)[0], node.out_types[0]
     in_terms, out_terms = _terms(ctx.group, source), _terms(ctx.group, target)
     coeffs, bases, pairs, closed = [], [], [], []
     for o, out in enumerate(target.terms):
-        found = [(i, t, pair_basis(group, t.atom, out.atom)) for i, t in enumerate(source.terms)]
+        found = [
+            (i, t, linear_pair(ctx.group, t.atom, out.atom)) for i, t in enumerate(source.terms)
+        ]
         fan_in = sum(t.mul * pb.size for _, t, pb in found)
         for i, term, pb in found:
             if pb.size == 0:
@@ -106,14 +108,14 @@ def lower_solver_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.No
 
 
 def _bias(
-    ctx: LowerCtx, node: Node, group: solver.MatrixGroup, target: FeatureType, fan_in: int
+    ctx: LowerCtx, node: Node, group: solver.MatrixGroup | None, target: FeatureType, fan_in: int
 ) -> fx.Node | None:
     """Coefficients on the invariant vectors of each output atom (initialised like nn.Linear's
     bias, ±1/sqrt(fan_in)); None without any."""
     coeffs: list[fx.Node | None] = []
     bases: list[fx.Node | None] = []
     for o, out in enumerate(target.terms):
-        pb = pair_basis(group, SCALAR, out.atom)
+        pb = linear_pair(ctx.group, SCALAR, out.atom)
         if pb.size == 0:
             coeffs.append(None)
             bases.append(None)

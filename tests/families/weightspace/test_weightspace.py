@@ -117,7 +117,7 @@ def test_types_of_the_weightspace_operators() -> None:
     [
         ("    input w: vector over weights\n    output y: 7 x scalar = dws_pool(w)", "GEO340"),
         ("    input w: scalar over weights\n"
-         "    output y: scalar over weights = dws_linear(w, pseudoscalar)", "GEO340"),
+         "    output y: scalar over weights = dws_linear(w, point(3))", "GEO340"),
         ("    input w: scalar over hidden\n    output y: scalar = sum(w, over=hidden)", "GEO341"),
         ("    input w: scalar over (weights, hidden)\n    output y: scalar = mlp(w, [1])",
          "GEO341"),
@@ -138,6 +138,16 @@ def test_types_of_the_weightspace_operators() -> None:
 )  # fmt: skip
 def test_weightspace_diagnostics(body: str, code: str) -> None:
     assert codes(spec(body)) == [code]
+
+
+def test_channels_that_transform_as_scalars_are_scalars() -> None:
+    """S(hidden) has no reflections: `0e` and `pseudoscalar` channels are invariant, as
+    `scalar` is (representation equality compares the group's action)."""
+    body = (
+        "    input w: 0e over weights\n"
+        "    output y: scalar over weights = dws_linear(w, pseudoscalar)"
+    )
+    assert str(frontend(spec(body)).outputs["y"].type) == "scalar over weights"
 
 
 @pytest.mark.parametrize(
