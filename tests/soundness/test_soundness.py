@@ -31,34 +31,7 @@ EXAMPLES = int(os.environ.get("GEOC_SOUNDNESS_EXAMPLES", CI_EXAMPLES))  # a medi
 # they are not equivariant, or that crash, each a class of issue 12 being fixed on its own
 # branch. A spec with such a tag that fails is counted as known, never silently: the statistics
 # list it, and the entry goes as soon as the fix is merged.
-KNOWN_FALSE_ACCEPTS: dict[str, str] = {
-    # issue 12: a pooled global value broadcast onto a field by tensor broadcasting
-    # (`a - mean(a, over=torus)`): wrong for batch sizes other than 1.
-    "pooled_onto_field": "issue 12: global value broadcast onto a field",
-    # issue 12: `spectral_conv` under C(4) / D(4) (per-mode weights do not commute with rot90).
-    "spectral_conv_rotgrid": "issue 12: spectral_conv under grid rotations",
-    # issue 12: `norm_act` / `layer_norm` use Euclidean norms under Lorentz(n) / Sp(n).
-    "norm_indefinite": "issue 12: Euclidean norms under Lorentz(n) / Sp(n)",
-    # issue 12: `norm_act` / `layer_norm` keep `unit(n)` although the result leaves the sphere.
-    "normalising_unit": "issue 12: normalising operators on unit(n) values",
-    # issue 12: kNN edges on tied neighbours (lattice clouds) depend on the order of the nodes.
-    "knn_ties": "issue 12: kNN ties",
-    # issue 12 (the checker): `geoc check` under C(1), C(2), D(1), D(2) on a non-square torus
-    # crashes in its grid move (an IndexError) or moves the grid by 90°, although the model is
-    # fine.
-    "grid_nonsquare": "issue 12: geoc check crashes on non-square grids",
-    # issue 12 (the checker, found by this fuzzer): `check_module(graphs > 1)` feeds global
-    # inputs unbatched (`[C]`, not `[num_graphs, C]`), so a spec with a global input that meets
-    # a pooled or per-node value crashes it (IndexError / shape mismatch).
-    "global_input": "issue 12: geoc check feeds global inputs unbatched",
-    # issue 12 (found by this fuzzer): `r * s` with `r` a `k x regular` field and `s` one scalar
-    # per copy is accepted, then the module crashes (the k scalars meet k*|G| channels).
-    "scale_regular": "issue 12: a regular field scaled per copy crashes",
-    # issue 12 (found by this fuzzer): `norm_act` / `layer_norm` of a value over edges crash
-    # when the edge set is empty ("cannot reshape tensor of 0 elements"). A key joined by `+`
-    # needs all of its tags.
-    "empty_edges+normalising_on_edges": "issue 12: normalising operators on empty edge sets",
-}
+KNOWN_FALSE_ACCEPTS: dict[str, str] = {}
 
 STATS = Stats()
 _START = time.perf_counter()
