@@ -96,6 +96,26 @@ def is_scalar_like(group: Group, ftype: FeatureType) -> bool:
     return all(group.character(a) is not None for a in ftype.atoms)
 
 
+def scale_side(group: Group, types: Sequence[FeatureType]) -> int | None:
+    """Which operand of ``*`` scales the other (None: neither is scalar-like): the scalar-like
+    one; of two scalar-like operands the one with fewer copies, so ``a * s`` is ``s * a``."""
+    a, b = types
+    a_scales, b_scales = is_scalar_like(group, a), is_scalar_like(group, b)
+    if a_scales and b_scales:
+        return 1 if b.copies < a.copies else 0
+    return 0 if a_scales else 1 if b_scales else None
+
+
+def scales_per_copy(group: Group, types: Sequence[FeatureType], out: FeatureType) -> bool:
+    """Whether ``*`` scales copies wider than one channel (``regular`` blocks, vectors) each by
+    its own scalar: that indexes channels, so the rule sees fields channel-last."""
+    side = scale_side(group, types)
+    if side is None:
+        return False
+    scale, value = types[side], types[1 - side]
+    return scale.copies not in (1, group.type_dim(value))
+
+
 def point_violation(
     ctx: OpContext, ftype: FeatureType, arg: int, what: str, fix: str
 ) -> list[Diagnostic]:
@@ -228,7 +248,7 @@ MUL = define(
     "mul",
     "core",
     _BINARY,
-    preset(_ARITH, spectra=False, commutes_scatter=False),
+    preset(_ARITH, spectra=False, commutes_scatter=False, channel_last_when=scales_per_copy),
     "one side scalars, one per copy of the other side or a single one; a pseudoscalar flips "
     "parity (`pseudoscalar * vector` is a `pseudovector`); both sides transforming: `GEO407` "
     "(allowed without rotations if the reps match); scaling a point: `GEO404`",
@@ -240,14 +260,11 @@ MUL = define(
 def _infer_mul(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    a, b = types
     axes = joint_axes(ctx, types)
-    if is_scalar_like(ctx.group, b) and not is_scalar_like(ctx.group, a):
-        a, b = b, a
-        swapped = True
-    else:
-        swapped = False
-    if not is_scalar_like(ctx.group, a):
+    side = scale_side(ctx.group, types)
+    swapped = side == 1
+    a, b = reversed(types) if swapped else types
+    if side is None:
         unmoved = ctx.group.rotations is Rotations.NONE and ctx.group.matrix is None
         if unmoved and ctx.group.same_rep(a, b):
             return (a.with_axes(axes),)

@@ -15,7 +15,7 @@ from geoc.backends.torch_fx.solver.lower import lower_solver_linear
 from geoc.domains.grid import is_field
 from geoc.groups import Group
 from geoc.ir import Node
-from geoc.ops.core import is_scalar_like
+from geoc.ops.core import scale_side, scales_per_copy
 from geoc.ops.layers import ACTIVATIONS
 from geoc.ops.solver_ops import uses_solver
 from geoc.types import FeatureType
@@ -55,15 +55,14 @@ def lower_scale(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 def lower_mul(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     types = ctx.in_types(node)
     a, b = ctx.align(args, types, node.out_types[0].axes)
-    (ta, tb) = types
-    if is_scalar_like(ctx.group, tb) and not is_scalar_like(ctx.group, ta):
-        (a, ta), (b, tb) = (b, tb), (a, ta)
-    width = ctx.group.type_dim(tb)
-    if ta.copies == 1 or ta.copies == width:  # broadcast, or one scalar per component
+    if not scales_per_copy(ctx.group, types, node.out_types[0]):  # one for all, or per channel
         return ctx.call(operator.mul, a, b)
-    owner = np.repeat(np.arange(tb.copies), _copy_dims(ctx.group, tb))
+    side = scale_side(ctx.group, types)
+    operands = [(a, types[0]), (b, types[1])]
+    scale, (value, tvalue) = operands[side][0], operands[1 - side]
+    owner = np.repeat(np.arange(tvalue.copies), _copy_dims(ctx.group, tvalue))
     table = ctx.buffer(f"{node.id}.copy_of_component", torch.as_tensor(owner, dtype=torch.long))
-    return ctx.call(rt.per_copy_scale, a, b, table)
+    return ctx.call(rt.per_copy_scale, scale, value, table)
 
 
 def _copy_dims(group: Group, ftype: FeatureType) -> list[int]:
