@@ -55,11 +55,11 @@ def lower_scale(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 def lower_mul(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     types = ctx.in_types(node)
     a, b = ctx.align(args, types, node.out_types[0].axes)
-    if not scales_per_copy(ctx.group, types, node.out_types[0]):  # one for all, or per channel
-        return ctx.call(operator.mul, a, b)
     side = scale_side(ctx.group, types)
     operands = [(a, types[0]), (b, types[1])]
-    scale, (value, tvalue) = operands[side][0], operands[1 - side]
+    (scale, _), (value, tvalue) = operands[::-1] if side == 1 else operands
+    if not scales_per_copy(ctx.group, types, node.out_types[0]):  # one for all, or per channel
+        return ctx.call(operator.mul, scale, value)
     owner = np.repeat(np.arange(tvalue.copies), _copy_dims(ctx.group, tvalue))
     table = ctx.buffer(f"{node.id}.copy_of_component", torch.as_tensor(owner, dtype=torch.long))
     return ctx.call(rt.per_copy_scale, scale, value, table)
