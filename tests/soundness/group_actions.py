@@ -401,8 +401,10 @@ def _distance(x: torch.Tensor, atom: str) -> float:
     base = atom.split("(")[0]
     if x.numel() == 0 or base not in ("unit", "lorentz", "poincare", "spd"):
         return 0.0
-    if base == "unit":
-        return float((x.norm(dim=-1) - 1).abs().max())
+    if base == "unit":  # `normalize` keeps 0 (docs/manifolds.md): the one value every
+        norms = x.norm(dim=-1)  # rotation fixes, so no equivariant map sends it to the sphere
+        off = torch.where(norms == 0, 0.0, (norms - 1).abs())
+        return float(off.max())
     if base == "lorentz":
         k = float(atom.split("k=")[1].rstrip(")"))
         form = -(x[:, 0] ** 2) + (x[:, 1:] ** 2).sum(-1)

@@ -66,7 +66,10 @@ def poincare_error(x: Tensor, atom: Atom) -> Tensor:
 
 
 def unit_error(x: Tensor, atom: Atom) -> Tensor:
-    return (x.pow(2).sum(-1).sqrt() - 1).abs()
+    """Off the sphere, except an exact 0: `normalize` keeps it, the only equivariant choice
+    (docs/manifolds.md)."""
+    norm = x.pow(2).sum(-1).sqrt()
+    return torch.where(norm == 0, 0.0, (norm - 1).abs())
 
 
 def spd_error(x: Tensor, atom: Atom) -> Tensor:

@@ -14,7 +14,9 @@ import torch
 from torch_env import float64_default
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
+from geoc.backends.torch_fx.manifold.verify import membership_error
 from geoc.backends.torch_fx.verify import check_module
+from geoc.types import FeatureType
 
 with warnings.catch_warnings():  # geoopt 0.5.1 decorates with the deprecated torch.jit.script
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -387,3 +389,27 @@ def test_operator_is_equivariant_and_stays_on_its_manifold(
     assert report.passed, report.render()
     assert all(row.max_error < ATOL for row in report.outputs)
     assert all(row.error < 1e-12 for row in report.membership)
+
+
+ISOLATED = """model M() {
+    symmetry S(nodes)
+    domain graph(nodes)
+    input x: 2 x scalar over nodes
+    output u: unit(2) over nodes = normalize(mean(x[src], over=edges, into=nodes))
+}
+"""
+
+
+def test_normalize_keeps_zero_and_membership_skips_it() -> None:
+    """Found by the soundness fuzzer (issue 12): an isolated node's mean over no edges is 0, and
+    `normalize(0) = 0` (the only equivariant choice). The rows with edges are on the sphere;
+    the check's membership rule skips the exact zero instead of failing it."""
+    module = geoc_compile(ISOLATED, dtype=torch.float64)
+    x = torch.randn(4, 2, dtype=torch.float64)
+    edges = torch.tensor([[0, 1, 2], [1, 2, 0]])  # node 3 has no incoming edge
+    u = module(x=x, edge_index=edges)["u"]
+    assert torch.equal(u[3], torch.zeros(2, dtype=torch.float64))
+    torch.testing.assert_close(u[:3].norm(dim=-1), torch.ones(3, dtype=torch.float64))
+    ftype = FeatureType.parse("unit(2) over nodes")
+    assert membership_error(u, ftype, module.meta["geoc_ir"].group) == 0.0
+    assert membership_error(u + 1e-3, ftype, module.meta["geoc_ir"].group) > 1e-4
