@@ -134,3 +134,16 @@ def header(params: str, lines: list[str]) -> str:
     ``{domain}`` to fill in, then ``lines`` (its inputs and statements, indented), one a line."""
     body = "".join(f"{line}\n" for line in lines)
     return f"model M({params}) {{{{\n    symmetry {{group}}\n    domain   {{domain}}\n{body}"
+
+
+def randomised(text: str, seed: int = 0) -> torch.nn.Module:
+    """``text`` compiled in float64 with every parameter drawn at random, not the initial ones
+    (initial weights can hide a bug: a ReLU that is zero on every trial)."""
+    from geoc.backends.torch_fx.api import compile as geoc_compile
+
+    module = geoc_compile(text, dtype=torch.float64)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in module.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator, dtype=torch.float64))
+    return module

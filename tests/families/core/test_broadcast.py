@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import assert_captures, assert_fails_at
+from helpers import assert_captures, assert_fails_at, randomised
 
 from geoc.backends.torch_fx.api import compile
 from geoc.backends.torch_fx.common import kernels as rt
@@ -24,16 +24,6 @@ BATCHES = (1, 3, *TORUS)
 def model(group: str, domain: str, lines: list[str]) -> str:
     body = "".join(f"    {line}\n" for line in lines)
     return f"model M() {{\n    symmetry {group}\n    domain {domain}\n{body}}}\n"
-
-
-def compiled(text: str, seed: int = 0) -> torch.nn.Module:
-    """``text`` compiled in float64 with every parameter drawn at random (not the initial ones)."""
-    module = compile(text, dtype=torch.float64)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in module.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator, dtype=torch.float64))
-    return module
 
 
 def randn(*shape: int) -> torch.Tensor:
@@ -77,7 +67,7 @@ def _per_sample(module: torch.nn.Module, a: torch.Tensor, nu: torch.Tensor) -> t
 def test_a_global_input_meets_fields_sample_by_sample(batch: int) -> None:
     """A per-sample `nu: 2 x scalar` ([B, 2]) added to, multiplied with and concatenated to
     fields: the batch is the samples one by one, and shifts of the grid commute with it."""
-    module = compiled(GLOBAL_INPUT, seed=batch)
+    module = randomised(GLOBAL_INPUT, seed=batch)
     a, nu = randn(batch, 2, *TORUS), randn(batch, 2)
     out = module(a=a, nu=nu)["u"]
     torch.testing.assert_close(out, _per_sample(module, a, nu), rtol=0, atol=1e-12)
@@ -87,7 +77,7 @@ def test_a_global_input_meets_fields_sample_by_sample(batch: int) -> None:
 
 def test_a_shared_global_input_is_the_same_for_every_sample() -> None:
     """``[C]`` (no batch) means one value for every sample: the same as repeating it."""
-    module = compiled(GLOBAL_INPUT)
+    module = randomised(GLOBAL_INPUT)
     a, nu = randn(3, 2, *TORUS), randn(2)
     shared = module(a=a, nu=nu)["u"]
     torch.testing.assert_close(shared, module(a=a, nu=nu.expand(3, 2))["u"], rtol=0, atol=0)
@@ -96,7 +86,7 @@ def test_a_shared_global_input_is_the_same_for_every_sample() -> None:
 @pytest.mark.slow
 def test_the_broadcast_survives_compile_and_export() -> None:
     inputs = {"a": randn(3, 2, *TORUS), "nu": randn(3, 2)}
-    assert_captures(compiled(GLOBAL_INPUT), inputs, atol=1e-10)
+    assert_captures(randomised(GLOBAL_INPUT), inputs, atol=1e-10)
 
 
 def test_the_reference_of_a_global_plus_a_field() -> None:
@@ -150,7 +140,7 @@ def test_a_global_on_the_sphere_is_a_constant_field() -> None:
             "output v: 2 x scalar over sphere = sfno_conv(u * nu, 2 x scalar) + nu",
         ],
     )
-    module = compiled(text)
+    module = randomised(text)
     u, nu = randn(8, 2, 8, 16), randn(8, 2)
     out = module(u=u, nu=nu)["v"]
     torch.testing.assert_close(out, _per_sample_uv(module, u, nu), rtol=0, atol=1e-12)
@@ -171,7 +161,7 @@ def test_a_regular_global_meets_group_feature_maps() -> None:
             "output v: 2 x regular over torus = a + linear(nu, 2 x regular)",
         ],
     )
-    assert check_module(compiled(text), trials=3).passed
+    assert check_module(randomised(text), trials=3).passed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,7 +180,7 @@ SET_MODEL = model(
 
 
 def test_a_global_per_graph_meets_the_nodes_of_its_graph() -> None:
-    module = compiled(SET_MODEL)
+    module = randomised(SET_MODEL)
     sizes = [3, 2, 4]
     batch = torch.repeat_interleave(torch.arange(3), torch.tensor(sizes))
     h, nu = randn(9, 2), randn(3, 2)
@@ -202,7 +192,7 @@ def test_a_global_per_graph_meets_the_nodes_of_its_graph() -> None:
 
 
 def test_check_feeds_a_global_per_graph() -> None:
-    module = compiled(SET_MODEL)
+    module = randomised(SET_MODEL)
     sample = draw_sample(module.meta["geoc_ir"], np.random.default_rng(0), 5, 3, torch.float64)
     assert sample.inputs["nu"].shape == (3, 2)
     assert check_module(module, graphs=3).passed
@@ -221,7 +211,7 @@ def test_globals_on_edges_of_a_point_cloud() -> None:
             "output v: 2 x scalar over nodes = h + nu + norm(m) * mean(h, over=nodes)",
         ],
     )
-    module = compiled(text)
+    module = randomised(text)
     for graphs in (1, 3):
         assert check_module(module, graphs=graphs, trials=2).passed
 

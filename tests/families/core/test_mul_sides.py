@@ -6,8 +6,8 @@ References are plain torch written here; parameters are random, in float64."""
 from __future__ import annotations
 
 import torch
+from helpers import randomised
 
-from geoc.backends.torch_fx.api import compile
 from geoc.backends.torch_fx.verify import check_module
 
 SET = """model M() {{
@@ -28,15 +28,6 @@ REGULAR = """model M() {
     output r: 2 x regular over torus = r
 }
 """
-
-
-def randomised(text: str) -> torch.nn.Module:
-    module = compile(text, dtype=torch.float64)
-    generator = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for param in module.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator, dtype=torch.float64))
-    return module
 
 
 def test_a_single_scalar_scales_several_from_either_side() -> None:

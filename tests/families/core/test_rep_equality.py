@@ -12,9 +12,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
-from helpers import assert_fails_at
+from helpers import assert_fails_at, randomised
 
-from geoc.backends.torch_fx.api import compile
 from geoc.groups import Group
 from geoc.o3 import irrep_matrix
 from geoc.ops.solver_ops import linear_pair
@@ -27,16 +26,6 @@ Move = Callable[[str, Tensor], Tensor]
 def model(group: str, lines: str, domain: str = "") -> str:
     where = f"    domain {domain}\n" if domain else ""
     return f"model M() {{\n    symmetry {group}\n{where}{lines}}}\n"
-
-
-def randomised(text: str, seed: int = 0) -> torch.nn.Module:
-    """The compiled spec in float64 with every parameter drawn at random (not initial)."""
-    module = compile(text, dtype=torch.float64)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in module.parameters():
-            param.copy_(torch.randn(param.shape, generator=gen, dtype=torch.float64))
-    return module
 
 
 def orthogonal(rng: np.random.Generator, reflect: bool) -> Tensor:
