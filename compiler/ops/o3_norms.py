@@ -61,7 +61,7 @@ def _infer_gate(
             raise ctx.error(
                 "GEO300",
                 f"`gate` scales each copy of `{term.atom}` by a sigmoid of an even scalar: "
-                f"{term.mul} copies need {term.mul} even scalars, but `x` has {gates}",
+                f"one even scalar per copy, {term.mul} in all, but `x` has {gates}",
                 arg=0,
                 label=str(x),
                 help=f"give `x` at least {term.mul} x 0e, e.g. "

@@ -91,7 +91,7 @@ def test_gate_error_names_the_fix() -> None:
     with pytest.raises(GeoError) as info:
         frontend(model("    q = gate(y)"))
     diag = info.value.diagnostics[0]
-    assert "3 copies need 3 even scalars, but `x` has 2" in diag.message
+    assert "one even scalar per copy, 3 in all, but `x` has 2" in diag.message
     assert "3x0e" in diag.help
 
 
