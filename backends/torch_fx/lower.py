@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from geoc.backends.torch_fx.domains import DomainRules
 
 from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.validate import emit_checks, install_name_check
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS
 from geoc.domains.grid import is_field
@@ -162,9 +163,15 @@ def _py_name(text: str) -> str:
 
 
 def lower(
-    ir: Graph, seed: int = 0, tp_algorithm: str = "auto", dtype: torch.dtype | None = None
+    ir: Graph,
+    seed: int = 0,
+    tp_algorithm: str = "auto",
+    dtype: torch.dtype | None = None,
+    validate: bool = True,
 ) -> fx.GraphModule:
-    """The fx GraphModule computing ``ir``; raises GEO501 for an operator without lowering."""
+    """The fx GraphModule computing ``ir``; raises GEO501 for an operator without lowering.
+
+    ``validate``: check the inputs at every call (``validate.py``, docs/validation.md)."""
     load_lowerings()
     missing = sorted({n.op for n in ir.nodes if n.op != "input" and n.op not in LOWERINGS})
     if missing:
@@ -184,9 +191,14 @@ def lower(
         if node.op != "input":
             _lower_node(ctx, node)
     ctx.fx.output({name: _output_value(ctx, port) for name, port in ir.outputs.items()})
+    if validate:
+        emit_checks(ctx)
     module = ctx.root
     module.graph = ctx.fx  # generates and compiles forward() once
     module.graph.lint()
+    module.meta["geoc_validate"] = validate
+    if validate:
+        install_name_check(module)
     return module
 
 

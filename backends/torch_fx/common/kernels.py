@@ -177,8 +177,9 @@ def pool_mean(values: Tensor, index: Tensor | None, num_graphs: int, mask: Tenso
 def pool_max(values: Tensor, index: Tensor | None, num_graphs: int, mask: Tensor | None) -> Tensor:
     if mask is not None:
         values = values.masked_fill(mask.unsqueeze(-1) == 0, float("-inf"))
-    if index is None:
-        out = values.amax(0)
+    if index is None:  # the max over an empty set has no value: 0, as for a graph without nodes
+        empty = values.new_full(values.shape[1:], float("-inf"))
+        out = values.amax(0) if values.shape[0] else empty
     else:
         out = values.new_full((num_graphs, values.shape[-1]), float("-inf"))
         out = out.scatter_reduce(0, index.unsqueeze(-1).expand_as(values), values, "amax")

@@ -61,6 +61,10 @@ def no_rows(
     return []
 
 
+def no_checks(ctx: LowerCtx, like: fx.Node | None) -> None:
+    return None
+
+
 def output_as_is(ctx: LowerCtx, port: Port) -> fx.Node:
     return ctx.values[port.value]
 
@@ -94,6 +98,10 @@ class DomainRules:
     approximate_rows: Callable[
         [fx.GraphModule, Graph, np.random.Generator, int, torch.dtype], list[BandLimitedRow]
     ] = no_rows
+    #: ``check_inputs(ctx, like)``: the runtime checks of the module's inputs (shapes, dtypes
+    #: against ``like``, a floating parameter or None; ``batch``, ``edge_index``, ...), emitted
+    #: at the top of the graph (``validate.py``).
+    check_inputs: Callable[[LowerCtx, fx.Node | None], None] = no_checks
 
 
 #: The module holding each domain kind's rules (imported on first use: the rules call into

@@ -18,9 +18,11 @@ import torch
 from torch import Tensor
 
 from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.common import validate_kernels as rtv
 from geoc.backends.torch_fx.domains import DomainRules, Sample
 from geoc.backends.torch_fx.domains.clouds import Layout, layout_of, stable_positions
 from geoc.backends.torch_fx.manifold.verify import draw_value, needs_manifold_draw
+from geoc.backends.torch_fx.validate import axis_label, check, described, placeholder
 from geoc.backends.torch_fx.verify.actions import (
     AxisMap,
     axis_permutation,
@@ -90,6 +92,49 @@ def _edges(ctx: LowerCtx) -> fx.Node:
         ),
     }
     return builders[domain.edges]()
+
+
+def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
+    """Each input's shape ``[N, C]`` (or ``[E, C]``) and dtype, one length per axis, then
+    ``batch`` / ``num_graphs`` and ``edge_index`` against the node count, then global inputs:
+    ``[num_graphs, C]`` or ``[C]`` next to a node axis, ``[B, C]`` or ``[C]`` without one."""
+    axis = ctx.ir.domain.axis
+    over: dict[str, list[tuple[str, fx.Node]]] = {}
+    for name, port in ctx.ir.inputs.items():
+        if port.type.axes:
+            width, text = ctx.group.type_dim(port.type), described(ctx, port.type)
+            dims = (*(axis_label(a, axis) for a in port.type.axes), width)
+            check(ctx, rtv.check_value, ctx.inputs[name], name, dims, text, like)
+            over.setdefault(port.type.axes[0], []).append((name, ctx.inputs[name]))
+    for on, named in over.items():
+        if on != EDGE_AXIS and len(named) > 1:
+            check(ctx, rtv.check_agree, [n for _, n in named], [m for m, _ in named], 0, on)
+    nodes = over[axis][0][1] if axis in over else None
+    graphs = placeholder(ctx, "num_graphs")
+    check(ctx, rtv.check_graphs, ctx.batch, graphs, nodes)
+    if "edge_index" in ctx.inputs:
+        check(ctx, rtv.check_edge_index, ctx.inputs["edge_index"], nodes)
+        named = over.get(EDGE_AXIS, [])
+        if named:
+            edges = [n for _, n in named]
+            check(
+                ctx, rtv.check_edges_agree, edges, [m for m, _ in named], ctx.inputs["edge_index"]
+            )
+    _check_globals(ctx, like, graphs)
+
+
+def _check_globals(ctx: LowerCtx, like: fx.Node | None, graphs: fx.Node | None) -> None:
+    named = [(n, p.type) for n, p in ctx.ir.inputs.items() if not p.type.axes]
+    for name, ftype in named:
+        width, text = ctx.group.type_dim(ftype), described(ctx, ftype)
+        if ctx.ir.domain.axis is None:  # one sample [C], or a batch of samples [B, C]
+            check(ctx, rtv.check_batched_global, ctx.inputs[name], name, width, text, like)
+        else:
+            x = ctx.inputs[name]
+            check(ctx, rtv.check_per_graph, x, name, width, text, like, ctx.batch, graphs)
+    if ctx.ir.domain.axis is None and len(named) > 1:
+        values = [ctx.inputs[n] for n, _ in named]
+        check(ctx, rtv.check_agree, values, [n for n, _ in named], 0, "samples")
 
 
 def graph_sizes(nodes: int, graphs: int, layout: Layout = Layout.GENERAL) -> list[int]:
@@ -221,6 +266,7 @@ _RULES = DomainRules(
     draw_sample=draw_sample,
     draw_element=_draw_element,
     move_inputs=transform_inputs,
+    check_inputs=check_inputs,
 )
 RULES = {
     DomainKind.GLOBAL: _RULES,
