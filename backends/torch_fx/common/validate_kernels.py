@@ -118,6 +118,7 @@ def check_layers(
     for i, (layer, dims) in enumerate(zip(x, shapes, strict=True)):
         short = dims[-1] == 1 and isinstance(layer, Tensor) and layer.ndim == len(dims) - 1
         check_value(layer, f"{name}[{i}]", dims[:-1] if short else dims, described, like)
+    check_agree(list(x), [f"{name}[{i}]" for i in range(len(x))], 0, "networks")
 
 
 def check_agree(values: Sequence[object], names: Sequence[str], dim: int, what: str) -> None:
