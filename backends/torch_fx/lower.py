@@ -190,7 +190,9 @@ def lower(
     for node in ir.nodes:
         if node.op != "input":
             _lower_node(ctx, node)
-    ctx.fx.output({name: _output_value(ctx, port) for name, port in ir.outputs.items()})
+    outputs = {name: _output_value(ctx, port) for name, port in ir.outputs.items()}
+    extra = _domain_rules(ctx).extra_outputs(ctx).items()
+    ctx.fx.output({**outputs, **{name: v for name, v in extra if name not in outputs}})
     if validate:
         emit_checks(ctx)
     module = ctx.root

@@ -357,3 +357,29 @@ def test_the_exported_folder_refuses_bad_inputs(tmp_path: Path, egnn: torch.nn.M
         "GEO610 GEO610: input `x`: missing; this model takes `h`, `x`, `batch`, `num_graphs`",
         "GEO615 GEO615: input `batch`: graph indices must lie in [0, num_graphs) = [0, 2)",
     ]
+
+
+RADIUS_EDGES = """model R() {
+    symmetry E(3) x S(nodes)
+    domain pointcloud(nodes, dim=3, edges=radius(1.0))
+    input pos: point(3) over nodes
+    r = pos[dst] - pos[src]
+    output d: scalar over edges = sqnorm(r)
+}"""
+
+
+def test_an_output_over_radius_edges_holds_the_live_edges_with_their_index() -> None:
+    """Without a ``batch`` it used to return all n² masked pairs, self-pairs and pairs beyond
+    the cutoff included; now one row per edge, with ``edge_index`` as ``radius_graph`` has it,
+    and the same with a ``batch``."""
+    model = geoc_compile(RADIUS_EDGES, dtype=torch.float64)
+    pos = torch.tensor([[0.0, 0, 0], [0.5, 0, 0], [3, 0, 0], [3.25, 0, 0]], dtype=torch.float64)
+    for out in (model(pos=pos), model(pos=pos, batch=torch.zeros(4, dtype=torch.long))):
+        src, dst = out["edge_index"]
+        assert sorted(zip(src.tolist(), dst.tolist(), strict=True)) == [
+            (0, 1),
+            (1, 0),
+            (2, 3),
+            (3, 2),
+        ]
+        assert torch.equal(out["d"][:, 0], (pos[dst] - pos[src]).pow(2).sum(-1))

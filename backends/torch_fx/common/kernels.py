@@ -117,6 +117,21 @@ def given_edges(edge_index: Tensor) -> Edges:
     return edge_index[0], edge_index[1], None
 
 
+def live_rows(values: Tensor, edges: Edges) -> Tensor:
+    """Values over built edges as a module returns them: one row per edge, the masked pairs
+    of a static layout left out (in the order of :func:`edge_list`)."""
+    mask = edges[2]
+    return values if mask is None else values[mask != 0]
+
+
+def edge_list(edges: Edges) -> Tensor:
+    """The built edges as PyTorch Geometric has them, ``[2, E]`` (row 0 src, row 1 dst),
+    masked pairs left out: the rows of every output over edges, in order."""
+    src, dst, mask = edges
+    pairs = torch.stack((src, dst))
+    return pairs if mask is None else pairs[:, mask != 0]
+
+
 def edge_batch(edges: Edges, batch: Tensor | None) -> Tensor | None:
     """The graph of each edge (that of its destination)."""
     return None if batch is None else batch[edges[1]]

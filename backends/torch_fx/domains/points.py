@@ -31,7 +31,7 @@ from geoc.backends.torch_fx.verify.actions import (
 )
 from geoc.domains import EDGE_AXIS, DomainKind, EdgeRule
 from geoc.groups import GroupElement
-from geoc.ir import Graph
+from geoc.ir import Graph, Port
 from geoc.types import FeatureType
 
 if TYPE_CHECKING:
@@ -135,6 +135,29 @@ def _check_globals(ctx: LowerCtx, like: fx.Node | None, graphs: fx.Node | None) 
     if ctx.ir.domain.axis is None and len(named) > 1:
         values = [ctx.inputs[n] for n, _ in named]
         check(ctx, rtv.check_agree, values, [n for n, _ in named], 0, "samples")
+
+
+def _built_edges(ctx: LowerCtx) -> bool:
+    return ctx.ir.domain.edges not in (None, EdgeRule.GIVEN)
+
+
+def lower_output(ctx: LowerCtx, port: Port) -> fx.Node:
+    """An output over built edges holds one row per edge (a static layout's masked pairs left
+    out), in the order of the ``edge_index`` returned with it (:func:`extra_outputs`)."""
+    value = ctx.values[port.value]
+    if port.type.axes[:1] == (EDGE_AXIS,) and _built_edges(ctx):
+        return ctx.call(rt.live_rows, value, ctx.edges, name=f"{port.name}_live")
+    return value
+
+
+def extra_outputs(ctx: LowerCtx) -> dict[str, fx.Node]:
+    """Built edges (full, radius, knn) as ``edge_index`` ``[2, E]``, where an output is over
+    them: as PyG's ``radius_graph`` returns its edges, so the rows can be read. Given edges are
+    the caller's own ``edge_index``: nothing to add."""
+    over_edges = any(p.type.axes[:1] == (EDGE_AXIS,) for p in ctx.ir.outputs.values())
+    if not (over_edges and _built_edges(ctx)):
+        return {}
+    return {"edge_index": ctx.call(rt.edge_list, ctx.edges, name="edge_list")}
 
 
 def graph_sizes(nodes: int, graphs: int, layout: Layout = Layout.GENERAL) -> list[int]:
@@ -267,6 +290,8 @@ _RULES = DomainRules(
     draw_element=_draw_element,
     move_inputs=transform_inputs,
     check_inputs=check_inputs,
+    lower_output=lower_output,
+    extra_outputs=extra_outputs,
 )
 RULES = {
     DomainKind.GLOBAL: _RULES,
