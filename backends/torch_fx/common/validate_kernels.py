@@ -32,7 +32,10 @@ class InputError(ValueError):
 
 
 def _tracing() -> bool:
-    return torch.compiler.is_compiling() or torch.compiler.is_exporting()
+    # getattr: an exported folder may run on a torch older than `is_exporting`
+    compiling = getattr(torch.compiler, "is_compiling", lambda: False)
+    exporting = getattr(torch.compiler, "is_exporting", lambda: False)
+    return compiling() or exporting()
 
 
 def _require(ok: Tensor, code: str, name: str, message: str) -> None:
