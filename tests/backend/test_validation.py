@@ -383,3 +383,13 @@ def test_an_output_over_radius_edges_holds_the_live_edges_with_their_index() -> 
             (3, 2),
         ]
         assert torch.equal(out["d"][:, 0], (pos[dst] - pos[src]).pow(2).sum(-1))
+
+
+def test_the_cli_switch_leaves_the_checks_out_of_the_exported_code(capsys) -> None:
+    from geoc.cli import main
+
+    for flags, checked in (([], True), (["--no-validate"], False)):
+        assert main(["compile", "deepsets", "--emit", "code", *flags]) == 0
+        code = capsys.readouterr().out
+        assert ("rt_validate.check_value(x, 'x'" in code) is checked
+        assert ("rt_validate.NameCheck(['x'], ['batch', 'num_graphs'])" in code) is checked
