@@ -28,7 +28,6 @@ from pathlib import Path
 import torch
 from torch import fx
 
-from geoc.backends.torch_fx.validate import signature
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.ir import Graph
 
@@ -121,7 +120,7 @@ class {cls}(torch.nn.Module):
             rt.install(self, name, torch.empty(shape), True)
         for name, shape, dtype in BUFFERS:
             rt.install(self, name, torch.empty(shape, dtype=getattr(torch, dtype)), False)
-{name_check}'''
+'''
 _FOOTER = '''
 
 def load(device="cpu"):
@@ -152,7 +151,6 @@ def generated_source(module: fx.GraphModule, spec: str = "<spec>") -> str:
         group=ir.group,
         domain=ir.domain,
         cls=cls,
-        name_check=_name_check(module),
         runtime_imports=_runtime_imports(),
         parameters=_listing([(n, tuple(t.shape)) for n, t in state.items() if n in params]),
         buffers=_listing(
@@ -237,16 +235,6 @@ def _returned(module: fx.GraphModule) -> list[str]:
     """The keys of the dict the module returns (the spec's outputs, then e.g. ``edge_index``)."""
     output = next(n for n in module.graph.nodes if n.op == "output")
     return list(output.args[0])
-
-
-def _name_check(module: fx.GraphModule) -> str:
-    """The forward pre-hook refusing missing and unexpected inputs, as ``geoc.compile``'s
-    module has it (validation.py); nothing when compiled with ``validate=False``."""
-    if not module.meta.get("geoc_validate"):
-        return ""
-    required, optional = signature(module.graph)
-    hook = f"rt_validate.NameCheck({required!r}, {optional!r})"
-    return f"        self.register_forward_pre_hook({hook}, with_kwargs=True)\n"
 
 
 def _runtime_imports() -> str:

@@ -5,8 +5,10 @@ top of the generated graph, before any value is read, so a module exported with
 ``geoc compile -o DIR`` checks its inputs with the same code. Each domain kind says what its
 inputs look like (its ``check_inputs`` rule); this module emits the parts every domain shares:
 where the checks go, the dtype they compare against, the description of a declared type, and
-the forward pre-hook refusing missing or unexpected input names. ``validate=False`` (in
-``geoc.compile`` and ``lower``) leaves all of it out.
+the check of input names (required inputs default to None and a last ``**unexpected``
+parameter collects other keywords, so both are refused by name inside the graph, which
+``torch.compile`` and ``torch.export`` trace). ``validate=False`` (in ``geoc.compile`` and
+``lower``) leaves all of it out.
 """
 
 from __future__ import annotations
@@ -25,26 +27,17 @@ if TYPE_CHECKING:
 
 
 def emit_checks(ctx: LowerCtx) -> None:
-    """The domain's checks, inserted before the first node that reads an input."""
+    """The name check, then the domain's checks, before the first node that reads an input.
+    Unexpected keywords are collected by a last ``**unexpected`` parameter."""
     from geoc.backends.torch_fx.domains import rules_of
 
     first = next(n for n in ctx.fx.nodes if n.op != "placeholder")
     with ctx.fx.inserting_before(first):
+        unexpected = ctx.fx.placeholder("**unexpected")
+        names = [str(n.target) for n in ctx.fx.nodes if n.op == "placeholder"][:-1]
+        given = [ctx.inputs[name] for name in ctx.inputs]
+        check(ctx, rtv.check_names, given, list(ctx.inputs), unexpected, names)
         rules_of(ctx.ir).check_inputs(ctx, dtype_reference(ctx))
-
-
-def install_name_check(module: fx.GraphModule) -> None:
-    """Refuse missing and unexpected keyword inputs before ``forward`` runs (GEO610)."""
-    required, optional = signature(module.graph)
-    module.register_forward_pre_hook(rtv.NameCheck(required, optional), with_kwargs=True)
-
-
-def signature(graph: fx.Graph) -> tuple[list[str], list[str]]:
-    """The module's inputs in order: those it requires, then the optional ones."""
-    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
-    required = [str(n.target) for n in placeholders if not n.args]
-    optional = [str(n.target) for n in placeholders if n.args]
-    return required, optional
 
 
 def dtype_reference(ctx: LowerCtx) -> fx.Node | None:

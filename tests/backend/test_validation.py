@@ -30,6 +30,14 @@ GRAPH_SPEC = """model G() {
     output y: 4 x scalar over nodes = linear(concat(h, g), 4 x scalar)
     output s: 4 x scalar = sum(h, over=nodes)
 }"""
+GLOBAL_SPEC = """model G() {
+    symmetry S(nodes)
+    domain graph(nodes)
+    input h: 4 x scalar over nodes
+    input g: 3 x scalar
+    output y: 7 x scalar = concat(sum(h, over=nodes), g)
+    output z: 2 x scalar = linear(g, 2 x scalar)
+}"""
 POOLS_SPEC = """model P() {
     symmetry S(set)
     domain set(set)
@@ -222,26 +230,29 @@ def test_edge_index_must_hold_node_indices(graph: torch.nn.Module) -> None:
     )
 
 
-def test_a_shared_global_input_with_a_batch_is_every_graph_s(graph: torch.nn.Module) -> None:
-    """A global ``[C]`` next to a ``batch`` is one value for every graph (never its channels
-    read as graph indices): the same as one row per graph."""
+def test_a_shared_global_input_with_a_batch_is_one_row_per_graph(graph: torch.nn.Module) -> None:
+    """A global ``[C]`` next to a ``batch`` is one value for every graph, for every operator:
+    it used to meet per-graph values as a vector (a ``concat`` with a pooled value failed, a
+    ``linear`` of it gave one row for all graphs). Other row counts are refused."""
+    model = geoc_compile(GLOBAL_SPEC)
     h, g = torch.randn(4, 4), torch.randn(3)
     common = {"h": h, "edge_index": EDGE_INDEX, "batch": BATCH, "num_graphs": 2}
-    shared, rows = graph(g=g, **common), graph(g=g.expand(2, 3), **common)
-    assert torch.equal(shared["y"], rows["y"])
+    shared, rows = model(g=g, **common), model(g=g.expand(2, 3), **common)
+    assert shared["y"].shape == (2, 7) and shared["z"].shape == (2, 2)
+    assert all(torch.equal(shared[k], rows[k]) for k in rows)
+    expected = "input `g`: expected [num_graphs, 3] = [2, 3] (3 x scalar, one row per graph)"
+    refused("GEO611", expected, model, g=torch.randn(3, 3), **common)
 
 
-def test_a_global_input_with_other_rows_than_graphs_is_refused(graph: torch.nn.Module) -> None:
+def test_a_global_input_of_one_graph_is_a_vector_or_one_row(graph: torch.nn.Module) -> None:
+    g, common = torch.randn(3), {"h": torch.randn(4, 4), "edge_index": EDGE_INDEX}
+    assert torch.equal(graph(g=g, **common)["y"], graph(g=g[None], **common)["y"])
     refused(
         "GEO611",
-        "input `g`: expected [num_graphs, 3] = [2, 3] (3 x scalar, one row per "
-        "graph) or [3] (shared by every graph), got [3, 3]",
+        "input `g`: expected [num_graphs, 3] = [1, 3] (3 x scalar, one row per graph)",
         graph,
-        h=torch.randn(4, 4),
-        g=torch.randn(3, 3),
-        edge_index=EDGE_INDEX,
-        batch=BATCH,
-        num_graphs=2,
+        g=torch.randn(2, 3),
+        **common,
     )
 
 
@@ -311,7 +322,7 @@ def test_validate_false_leaves_the_checks_out(egnn: torch.nn.Module) -> None:
     bare = geoc_compile("egnn", params={"depth": 1}, validate=False)
     kernels = {getattr(n.target, "__module__", "") for n in bare.graph.nodes}
     assert validate_kernels.__name__ not in kernels
-    assert not bare._forward_pre_hooks
+    assert "unexpected" not in bare.code
     inputs = {"h": torch.randn(5, 16), "x": torch.randn(5, 3)}
     assert all(torch.equal(bare(**inputs)[k], v) for k, v in egnn(**inputs).items())
 
@@ -392,4 +403,5 @@ def test_the_cli_switch_leaves_the_checks_out_of_the_exported_code(capsys) -> No
         assert main(["compile", "deepsets", "--emit", "code", *flags]) == 0
         code = capsys.readouterr().out
         assert ("rt_validate.check_value(x, 'x'" in code) is checked
-        assert ("rt_validate.NameCheck(['x'], ['batch', 'num_graphs'])" in code) is checked
+        signature = "def forward(self, x = None, batch = None, num_graphs = None, **unexpected):"
+        assert (signature in code) is checked

@@ -210,6 +210,14 @@ def count_graphs(batch: Tensor | None, num_graphs: int | None) -> int:
     return int(batch.max()) + 1 if batch.numel() else 0
 
 
+def per_graph(value: Tensor, batch: Tensor | None, num_graphs: int) -> Tensor:
+    """A global input as every operator sees it: with a ``batch``, one row per graph, a
+    shared ``[C]`` repeated (a view); for one graph as given, ``[C]`` or ``[1, C]``."""
+    if batch is None or value.ndim == 2:
+        return value
+    return value.expand(num_graphs, value.shape[-1])
+
+
 def broadcast(value: Tensor, index: Tensor | None, length: int) -> Tensor:
     """A global value along an axis of ``length`` whose elements belong to graphs ``index``:
     ``[graphs, C]`` is gathered graph by graph; ``[C]`` (one value for every graph) and a single

@@ -50,24 +50,16 @@ def _shown(dims: Sequence[Dim]) -> str:
     return "[" + ", ".join(str(d) for d in dims) + "]"
 
 
-class NameCheck:
-    """A forward pre-hook refusing missing and unexpected keyword inputs (GEO610)."""
-
-    def __init__(self, required: Sequence[str], optional: Sequence[str]) -> None:
-        self.required = tuple(required)
-        self.known = (*self.required, *optional)
-
-    def __call__(self, module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
-        given = set(self.known[: len(args)]) | set(kwargs)
-        for name in kwargs:
-            if name not in self.known:
-                raise InputError("GEO610", name, f"unexpected; this model takes {self._listed()}")
-        for name in self.required:
-            if name not in given:
-                raise InputError("GEO610", name, f"missing; this model takes {self._listed()}")
-
-    def _listed(self) -> str:
-        return ", ".join(f"`{n}`" for n in self.known)
+def check_names(
+    given: Sequence[object], required: Sequence[str], unexpected: dict, names: Sequence[str]
+) -> None:
+    """Every required input given (not None), no other keyword than ``names`` (GEO610)."""
+    listed = ", ".join(f"`{n}`" for n in names)
+    for name in unexpected:
+        raise InputError("GEO610", name, f"unexpected; this model takes {listed}")
+    for value, name in zip(given, required, strict=True):
+        if value is None:
+            raise InputError("GEO610", name, f"missing; this model takes {listed}")
 
 
 def check_value(
@@ -234,23 +226,24 @@ def check_per_graph(
     batch: Tensor | None,
     num_graphs: int | Tensor | None,
 ) -> None:
-    """A global input of a domain of graphs: one row per graph, ``[num_graphs, C]``, or one
-    value shared by every graph, ``[C]`` (run after :func:`check_graphs` has checked the batch)."""
+    """A global input of a domain of graphs: ``[C]``, one value shared by every graph, or one
+    row per graph, ``[num_graphs, C]`` (``[1, C]`` without a ``batch``; run after
+    :func:`check_graphs`)."""
     if isinstance(x, Tensor) and x.ndim == 1:
         check_value(x, name, (width,), described, like)
         return
     if batch is None:
         count = 1
-    elif num_graphs is not None:
-        count = num_graphs
-    else:  # read off the batch, as the module itself does
-        count = int(batch.max()) + 1 if batch.numel() else 1
+    else:  # given, or read off the batch as the module itself does
+        count = (
+            num_graphs if num_graphs is not None else int(batch.max()) + 1 if batch.numel() else 1
+        )
     if isinstance(x, Tensor) and x.ndim == 2 and x.shape[0] != count:
         raise InputError(
             "GEO611",
             name,
             f"expected [num_graphs, {width}] = [{count}, {width}] ({described}, one row per "
-            f"graph) or [{width}] (shared by every graph), got {_shown(x.shape)}",
+            f"graph) or [{width}] (one value shared by every graph), got {_shown(x.shape)}",
         )
     check_value(x, name, ("num_graphs", width), described, like)
 

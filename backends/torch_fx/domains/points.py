@@ -45,12 +45,26 @@ def lower_inputs(ctx: LowerCtx) -> None:
     ``num_graphs``, both optional; then the axis lengths and the edge set, built once and
     shared by every layer."""
     if ctx.ir.domain.edges is EdgeRule.GIVEN:
-        ctx.inputs["edge_index"] = ctx.fx.placeholder("edge_index")
+        ctx.inputs["edge_index"] = ctx.required_input("edge_index")
     if ctx.ir.domain.axis is not None:
         ctx.batch = ctx.fx.placeholder("batch", default_value=None)
     graphs = ctx.fx.placeholder("num_graphs", default_value=None)
     ctx.num_graphs = ctx.call(rt.count_graphs, ctx.batch, graphs)
+    if ctx.ir.domain.axis is not None:
+        _per_graph_globals(ctx)
     _domain_structure(ctx)
+
+
+def _per_graph_globals(ctx: LowerCtx) -> None:
+    """Global inputs next to a ``batch`` are one row per graph for every operator: a shared
+    ``[C]`` is repeated once here (it used to meet per-graph values as a vector: a ``concat``
+    with a pooled value failed, a ``linear`` of it returned one row for all graphs)."""
+    for name, port in ctx.ir.inputs.items():
+        if not port.type.axes:
+            rows = ctx.call(rt.per_graph, ctx.inputs[name], ctx.batch, ctx.num_graphs)
+            rows._rename(f"{name}_per_graph")
+            rows.meta["geoc_node"] = port.value.node
+            ctx.values[port.value] = rows
 
 
 def _domain_structure(ctx: LowerCtx) -> None:
