@@ -405,3 +405,14 @@ def test_the_cli_switch_leaves_the_checks_out_of_the_exported_code(capsys) -> No
         assert ("rt_validate.check_value(x, 'x'" in code) is checked
         signature = "def forward(self, x = None, batch = None, num_graphs = None, **unexpected):"
         assert (signature in code) is checked
+
+
+@pytest.mark.slow
+def test_many_validated_modules_compile_in_one_process() -> None:
+    """The checks live in each module's own generated code: nothing shared makes dynamo
+    recompile one code object per module (a forward pre-hook did, failing after eight)."""
+    x = torch.randn(5, 8)
+    for hidden in range(4, 14):
+        model = geoc_compile("deepsets", params={"hidden": hidden})
+        out = torch.compile(model, fullgraph=True, backend="eager")(x=x)
+        assert torch.allclose(out["y"], model(x=x)["y"], atol=1e-6)
