@@ -21,7 +21,11 @@ __version__ = "0.1.0"
 
 # Public names loaded on first access: attribute -> module that defines it. `compile` needs torch;
 # the builder pulls in the whole middle end, which `import geoc` alone does not need.
-_LAZY = {"compile": "geoc.backends.torch_fx.api", "Builder": "geoc.builder"}
+_LAZY = {
+    "compile": "geoc.backends.torch_fx.api",
+    "Builder": "geoc.builder",
+    "InputError": "geoc.backends.torch_fx.common.validate_kernels",  # a module refused an input
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -38,6 +42,7 @@ __all__ = [
     "Builder",
     "Diagnostic",
     "GeoError",
+    "InputError",
     "Span",
     "__version__",
     "compile",

@@ -5,6 +5,8 @@ Layout (an operator family's backend sits in one folder named like ``geoc.ops.<f
     api.py        compile(): front end, then lower()
     lower.py      the driver: LowerCtx, the @lowering registry, load_lowerings(), placeholders,
                   edges; names no operator and no domain kind
+    validate.py   the runtime input checks at the top of every module (validate=False: none);
+                  their kernels are common/validate_kernels.py, exported like the others
     export.py     a compiled module as a folder that runs on torch alone: every
                   <folder>/*kernels.py is copied as geoc_runtime*.py
     common/       kernels.py: edges, scatter, pools, broadcast, graph counting, safe_norm,

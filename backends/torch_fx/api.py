@@ -23,6 +23,7 @@ def compile(
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     tp_algorithm: str = "auto",
+    validate: bool = True,
 ) -> fx.GraphModule:
     """Compile a spec to an ``fx.GraphModule`` taking its inputs by name, returning a dict.
 
@@ -35,9 +36,13 @@ def compile(
     ``tp_algorithm`` (``auto``, ``cg`` or ``so2``) picks the lowering of every ``tp_conv``
     whose spec leaves ``algorithm=auto``; ``auto`` asks the cost model. The IR the module was
     lowered from is kept in ``module.meta["geoc_ir"]``.
+
+    Every call checks its inputs (names, shapes, dtypes, ``edge_index``, ``batch``,
+    ``num_graphs``) and refuses bad ones with an ``InputError`` carrying a ``GEO61x`` code;
+    ``validate=False`` leaves the checks out of the module (docs/validation.md).
     """
     ir = spec if isinstance(spec, Graph) else frontend(spec, params, model)
-    module = lower(ir, seed, tp_algorithm, dtype)
+    module = lower(ir, seed, tp_algorithm, dtype, validate)
     module.meta["geoc_ir"] = ir
     if dtype is not None:
         module = module.to(dtype)

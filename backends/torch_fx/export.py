@@ -178,6 +178,7 @@ def manifest(module: fx.GraphModule, spec: str) -> dict:
         "inputs": [{"name": p.name, "type": str(p.type)} for p in ir.inputs.values()],
         "extra_inputs": _extra_inputs(ir),
         "outputs": [{"name": p.name, "type": str(p.type)} for p in ir.outputs.values()],
+        "extra_outputs": [name for name in _returned(module) if name not in ir.outputs],
         "layout": "values over an axis are [axis, channels]; global values [channels], or "
         "[num_graphs, channels] with a batch vector (e3nn mul_ir channel order)",
     }
@@ -228,6 +229,12 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     os.replace(target, old / "previous")
     os.replace(staging, target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _returned(module: fx.GraphModule) -> list[str]:
+    """The keys of the dict the module returns (the spec's outputs, then e.g. ``edge_index``)."""
+    output = next(n for n in module.graph.nodes if n.op == "output")
+    return list(output.args[0])
 
 
 def _runtime_imports() -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from geoc.backends.torch_fx.domains import DomainRules
 
 from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.validate import emit_checks
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS
 from geoc.domains.grid import is_field
@@ -65,6 +66,9 @@ class LowerCtx:
     # The dtype the module is compiled for: constant tables are built in it, not rounded
     # through float32 first (None: torch's default dtype).
     dtype: torch.dtype | None = None
+    # Check the inputs at every call (validate.py): required inputs then default to None, so a
+    # missing one is refused by name (GEO610) rather than by Python's TypeError.
+    validate: bool = True
     fx: fx.Graph = field(default_factory=fx.Graph)
     # Parameters are installed straight into the module returned, so nothing is copied.
     root: fx.GraphModule = field(
@@ -105,6 +109,13 @@ class LowerCtx:
         bound = 1.0 / math.sqrt(max(fan_in, 1))
         value = torch.empty(shape).uniform_(-bound, bound, generator=self.generator)
         return self._attr(name, value, parameter=True)
+
+    def required_input(self, name: str) -> fx.Node:
+        """A placeholder every call must give (None by default when validated: refused by
+        name at the top of the graph)."""
+        if self.validate:
+            return self.fx.placeholder(name, default_value=None)
+        return self.fx.placeholder(name)
 
     def buffer(self, name: str, value: torch.Tensor) -> fx.Node:
         """A constant tensor (index tables, coefficients) that moves with the module."""
@@ -162,9 +173,15 @@ def _py_name(text: str) -> str:
 
 
 def lower(
-    ir: Graph, seed: int = 0, tp_algorithm: str = "auto", dtype: torch.dtype | None = None
+    ir: Graph,
+    seed: int = 0,
+    tp_algorithm: str = "auto",
+    dtype: torch.dtype | None = None,
+    validate: bool = True,
 ) -> fx.GraphModule:
-    """The fx GraphModule computing ``ir``; raises GEO501 for an operator without lowering."""
+    """The fx GraphModule computing ``ir``; raises GEO501 for an operator without lowering.
+
+    ``validate``: check the inputs at every call (``validate.py``, docs/validation.md)."""
     load_lowerings()
     missing = sorted({n.op for n in ir.nodes if n.op != "input" and n.op not in LOWERINGS})
     if missing:
@@ -178,15 +195,20 @@ def lower(
                 help="this operator type-checks but cannot run yet; see the issue tracker",
             )
         )
-    ctx = LowerCtx(ir, seed, tp_algorithm, dtype=dtype)
+    ctx = LowerCtx(ir, seed, tp_algorithm, dtype=dtype, validate=validate)
     _placeholders(ctx)
     for node in ir.nodes:
         if node.op != "input":
             _lower_node(ctx, node)
-    ctx.fx.output({name: _output_value(ctx, port) for name, port in ir.outputs.items()})
+    outputs = {name: _output_value(ctx, port) for name, port in ir.outputs.items()}
+    extra = _domain_rules(ctx).extra_outputs(ctx).items()
+    ctx.fx.output({**outputs, **{name: v for name, v in extra if name not in outputs}})
+    if validate:
+        emit_checks(ctx)
     module = ctx.root
     module.graph = ctx.fx  # generates and compiles forward() once
     module.graph.lint()
+    module.meta["geoc_validate"] = validate
     return module
 
 
@@ -222,7 +244,7 @@ def _channel_first(ctx: LowerCtx, node: Node, types: list[FeatureType], all_fiel
 
 def _placeholders(ctx: LowerCtx) -> None:
     for name, port in ctx.ir.inputs.items():
-        node = ctx.fx.placeholder(name)
+        node = ctx.required_input(name)
         node.meta["geoc_node"] = port.value.node
         ctx.inputs[name] = node
         ctx.values[port.value] = node

@@ -143,6 +143,12 @@ def _compile_arguments(parser: argparse.ArgumentParser) -> None:
         "ir: the typed IR as JSON; dot: the IR as Graphviz (default: module)",
     )
     parser.add_argument("--device", metavar="DEVICE", help="e.g. cpu or cuda (default: cpu)")
+    parser.add_argument(
+        "--no-validate",
+        dest="validate",
+        action="store_false",
+        help="leave the runtime input checks out of the module (docs/validation.md)",
+    )
     _tp_algorithm_argument(parser)
 
 
@@ -307,7 +313,13 @@ def run_compile(args: argparse.Namespace) -> int:
     from geoc.backends.torch_fx.api import compile as lower_to_fx
     from geoc.backends.torch_fx.export import generated_source, write_folder
 
-    module = lower_to_fx(graph, seed=args.seed, device=args.device, tp_algorithm=args.tp_algorithm)
+    module = lower_to_fx(
+        graph,
+        seed=args.seed,
+        device=args.device,
+        tp_algorithm=args.tp_algorithm,
+        validate=args.validate,
+    )
     if args.emit == "code":
         return _emit_text(args, generated_source(module, args.spec), "module.py")
     if args.output:

@@ -534,6 +534,49 @@ CODES: dict[str, CodeInfo] = {
         point outside the ball, a unit vector of norm != 1, or a matrix of an `spd` type that is
         not symmetric positive definite. The report names the first such value.""",
     ),
+    # --- GEO61x: runtime inputs of a compiled module (docs/validation.md) ------------------------
+    "GEO610": _code(
+        "missing or unexpected input",
+        """A compiled module was called without one of its spec's inputs (or `edge_index`, for
+        a graph whose edges are given), or with a keyword it does not take. The message lists
+        the inputs the model takes.""",
+    ),
+    "GEO611": _code(
+        "input shape does not match its type",
+        """An input's shape differs from what its declared type fixes: values over an axis are
+        `[N, C]` with `C` the width of the type (e.g. 16 for `16 x scalar`, 3 for `vector`),
+        global values `[C]` or one row per graph / sample, fields `[B, C, *grid]` (a sphere's
+        grid as declared; a torus runs at any size), weight spaces the list `[W_1, b_1, ...]`.
+        Sizes the spec leaves free (node counts, batch sizes) are never checked against a
+        number.""",
+    ),
+    "GEO612": _code(
+        "inputs disagree on a length",
+        """Two inputs over the same axis have different lengths there (node counts, edges,
+        samples of a batch), or `batch` has not one entry per node.""",
+    ),
+    "GEO613": _code(
+        "input dtype",
+        """A floating input's dtype differs from the module's (convert the input, or the module
+        with `module.to(dtype)`), or a feature input holds integers: the language has no
+        integer feature types, so every declared input is floating.""",
+    ),
+    "GEO614": _code(
+        "edge_index layout",
+        """`edge_index` must be an integer tensor `[2, E]` (row 0 the sources, row 1 the
+        destinations, as in PyTorch Geometric) with node indices in `[0, N)`. An `[E, 2]`
+        layout is refused, never read as `[2, E]`: pass `edge_index.t()`.""",
+    ),
+    "GEO615": _code(
+        "batch vector",
+        """`batch` must be an integer tensor `[N]` assigning each node its graph, with values
+        in `[0, num_graphs)`.""",
+    ),
+    "GEO616": _code(
+        "num_graphs",
+        """`num_graphs` must be an int of at least 1 and larger than every entry of `batch`;
+        without a `batch` every node is in one graph, so it can only be 1.""",
+    ),
 }
 
 

@@ -117,6 +117,21 @@ def given_edges(edge_index: Tensor) -> Edges:
     return edge_index[0], edge_index[1], None
 
 
+def live_rows(values: Tensor, edges: Edges) -> Tensor:
+    """Values over built edges as a module returns them: one row per edge, the masked pairs
+    of a static layout left out (in the order of :func:`edge_list`)."""
+    mask = edges[2]
+    return values if mask is None else values[mask != 0]
+
+
+def edge_list(edges: Edges) -> Tensor:
+    """The built edges as PyTorch Geometric has them, ``[2, E]`` (row 0 src, row 1 dst),
+    masked pairs left out: the rows of every output over edges, in order."""
+    src, dst, mask = edges
+    pairs = torch.stack((src, dst))
+    return pairs if mask is None else pairs[:, mask != 0]
+
+
 def edge_batch(edges: Edges, batch: Tensor | None) -> Tensor | None:
     """The graph of each edge (that of its destination)."""
     return None if batch is None else batch[edges[1]]
@@ -177,8 +192,9 @@ def pool_mean(values: Tensor, index: Tensor | None, num_graphs: int, mask: Tenso
 def pool_max(values: Tensor, index: Tensor | None, num_graphs: int, mask: Tensor | None) -> Tensor:
     if mask is not None:
         values = values.masked_fill(mask.unsqueeze(-1) == 0, float("-inf"))
-    if index is None:
-        out = values.amax(0)
+    if index is None:  # the max over an empty set has no value: 0, as for a graph without nodes
+        empty = values.new_full(values.shape[1:], float("-inf"))
+        out = values.amax(0) if values.shape[0] else empty
     else:
         out = values.new_full((num_graphs, values.shape[-1]), float("-inf"))
         out = out.scatter_reduce(0, index.unsqueeze(-1).expand_as(values), values, "amax")
@@ -192,6 +208,14 @@ def count_graphs(batch: Tensor | None, num_graphs: int | None) -> int:
     if num_graphs is not None:
         return num_graphs
     return int(batch.max()) + 1 if batch.numel() else 0
+
+
+def per_graph(value: Tensor, batch: Tensor | None, num_graphs: int) -> Tensor:
+    """A global input as every operator sees it: with a ``batch``, one row per graph, a
+    shared ``[C]`` repeated (a view); for one graph as given, ``[C]`` or ``[1, C]``."""
+    if batch is None or value.ndim == 2:
+        return value
+    return value.expand(num_graphs, value.shape[-1])
 
 
 def broadcast(value: Tensor, index: Tensor | None, length: int) -> Tensor:

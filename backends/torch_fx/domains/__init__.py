@@ -61,6 +61,14 @@ def no_rows(
     return []
 
 
+def no_checks(ctx: LowerCtx, like: fx.Node | None) -> None:
+    return None
+
+
+def no_extra_outputs(ctx: LowerCtx) -> dict[str, fx.Node]:
+    return {}
+
+
 def output_as_is(ctx: LowerCtx, port: Port) -> fx.Node:
     return ctx.values[port.value]
 
@@ -94,6 +102,13 @@ class DomainRules:
     approximate_rows: Callable[
         [fx.GraphModule, Graph, np.random.Generator, int, torch.dtype], list[BandLimitedRow]
     ] = no_rows
+    #: Values the module returns besides the spec's outputs (the built edges, ``edge_index``,
+    #: next to outputs over them); a spec output of the same name wins.
+    extra_outputs: Callable[[LowerCtx], dict[str, fx.Node]] = no_extra_outputs
+    #: ``check_inputs(ctx, like)``: the runtime checks of the module's inputs (shapes, dtypes
+    #: against ``like``, a floating parameter or None; ``batch``, ``edge_index``, ...), emitted
+    #: at the top of the graph (``validate.py``).
+    check_inputs: Callable[[LowerCtx, fx.Node | None], None] = no_checks
 
 
 #: The module holding each domain kind's rules (imported on first use: the rules call into

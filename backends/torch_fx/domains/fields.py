@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -42,6 +42,9 @@ from geoc.domains.grid import is_field_axis, rotates_grid
 from geoc.groups import GroupElement, sample_matrix
 from geoc.ir import Graph
 from geoc.types import AtomKind, FeatureType
+
+if TYPE_CHECKING:
+    from geoc.backends.torch_fx.lower import LowerCtx
 
 #: Relative tolerance of the band-limited rotation check on outputs behind a non-polynomial
 #: operator (aliasing; see the module docstring). The built-in SFNO, with random parameters,
@@ -389,6 +392,34 @@ def sphere_law(ir: Graph) -> str:
     )
 
 
+def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
+    """Fields ``[B, C, *grid]``, global values ``[B, C]`` or ``[C]``, one ``B`` for all. A
+    sphere's grid is fixed (its transforms are tabulated for it); a torus runs at any size
+    (its operators are pointwise or FFTs), square where the group rotates it."""
+    from geoc.backends.torch_fx.common import validate_kernels as rtv
+    from geoc.backends.torch_fx.validate import check, described
+
+    domain, names = ctx.ir.domain, list(ctx.ir.inputs)
+    free = domain.kind is DomainKind.TORUS
+    grid = tuple(f"n{i + 1}" for i in range(len(domain.grid))) if free else domain.grid
+    for name, port in ctx.ir.inputs.items():
+        x, width, text = ctx.inputs[name], ctx.group.type_dim(port.type), described(ctx, port.type)
+        if is_field_type(port.type):
+            check(ctx, rtv.check_value, x, name, ("B", width, *grid), text, like)
+            if free and _turns_by_90(ctx.ir):
+                check(ctx, rtv.check_square, x, name, len(grid))
+        elif not port.type.axes:
+            check(ctx, rtv.check_batched_global, x, name, width, text, like)
+    if len(names) > 1:
+        check(ctx, rtv.check_agree, [ctx.inputs[n] for n in names], names, 0, "samples")
+
+
+def _turns_by_90(ir: Graph) -> bool:
+    """Whether the group rotates the grid by 90°: only a square grid is mapped onto itself
+    (the torus's symmetry rule, GEO408, asks it of the declared grid too)."""
+    return rotates_grid(ir.group) and ir.group.matrix.n == 4
+
+
 def _rules(exact_law: Callable[[Graph], str]) -> DomainRules:
     return DomainRules(
         lower_inputs=lambda ctx: None,  # the batch is the fields' leading dimension
@@ -398,6 +429,7 @@ def _rules(exact_law: Callable[[Graph], str]) -> DomainRules:
         exact_law=exact_law,
         approximate_rows=_approximate_rows,
         leading_batch=True,
+        check_inputs=check_inputs,
     )
 
 

@@ -18,9 +18,11 @@ import torch
 from torch import Tensor
 
 from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.common import validate_kernels as rtv
 from geoc.backends.torch_fx.domains import DomainRules, Sample
 from geoc.backends.torch_fx.domains.clouds import Layout, layout_of, stable_positions
 from geoc.backends.torch_fx.manifold.verify import draw_value, needs_manifold_draw
+from geoc.backends.torch_fx.validate import axis_label, check, described, placeholder
 from geoc.backends.torch_fx.verify.actions import (
     AxisMap,
     axis_permutation,
@@ -29,7 +31,7 @@ from geoc.backends.torch_fx.verify.actions import (
 )
 from geoc.domains import EDGE_AXIS, DomainKind, EdgeRule
 from geoc.groups import GroupElement
-from geoc.ir import Graph
+from geoc.ir import Graph, Port
 from geoc.types import FeatureType
 
 if TYPE_CHECKING:
@@ -43,12 +45,26 @@ def lower_inputs(ctx: LowerCtx) -> None:
     ``num_graphs``, both optional; then the axis lengths and the edge set, built once and
     shared by every layer."""
     if ctx.ir.domain.edges is EdgeRule.GIVEN:
-        ctx.inputs["edge_index"] = ctx.fx.placeholder("edge_index")
+        ctx.inputs["edge_index"] = ctx.required_input("edge_index")
     if ctx.ir.domain.axis is not None:
         ctx.batch = ctx.fx.placeholder("batch", default_value=None)
     graphs = ctx.fx.placeholder("num_graphs", default_value=None)
     ctx.num_graphs = ctx.call(rt.count_graphs, ctx.batch, graphs)
+    if ctx.ir.domain.axis is not None:
+        _per_graph_globals(ctx)
     _domain_structure(ctx)
+
+
+def _per_graph_globals(ctx: LowerCtx) -> None:
+    """Global inputs next to a ``batch`` are one row per graph for every operator: a shared
+    ``[C]`` is repeated once here (it used to meet per-graph values as a vector: a ``concat``
+    with a pooled value failed, a ``linear`` of it returned one row for all graphs)."""
+    for name, port in ctx.ir.inputs.items():
+        if not port.type.axes:
+            rows = ctx.call(rt.per_graph, ctx.inputs[name], ctx.batch, ctx.num_graphs)
+            rows._rename(f"{name}_per_graph")
+            rows.meta["geoc_node"] = port.value.node
+            ctx.values[port.value] = rows
 
 
 def _domain_structure(ctx: LowerCtx) -> None:
@@ -90,6 +106,72 @@ def _edges(ctx: LowerCtx) -> fx.Node:
         ),
     }
     return builders[domain.edges]()
+
+
+def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
+    """Each input's shape ``[N, C]`` (or ``[E, C]``) and dtype, one length per axis, then
+    ``batch`` / ``num_graphs`` and ``edge_index`` against the node count, then global inputs:
+    ``[num_graphs, C]`` or ``[C]`` next to a node axis, ``[B, C]`` or ``[C]`` without one."""
+    axis = ctx.ir.domain.axis
+    over: dict[str, list[tuple[str, fx.Node]]] = {}
+    for name, port in ctx.ir.inputs.items():
+        if port.type.axes:
+            width, text = ctx.group.type_dim(port.type), described(ctx, port.type)
+            dims = (*(axis_label(a, axis) for a in port.type.axes), width)
+            check(ctx, rtv.check_value, ctx.inputs[name], name, dims, text, like)
+            over.setdefault(port.type.axes[0], []).append((name, ctx.inputs[name]))
+    for on, named in over.items():
+        if on != EDGE_AXIS and len(named) > 1:
+            check(ctx, rtv.check_agree, [n for _, n in named], [m for m, _ in named], 0, on)
+    nodes = over[axis][0][1] if axis in over else None
+    graphs = placeholder(ctx, "num_graphs")
+    check(ctx, rtv.check_graphs, ctx.batch, graphs, nodes)
+    if "edge_index" in ctx.inputs:
+        check(ctx, rtv.check_edge_index, ctx.inputs["edge_index"], nodes)
+        named = over.get(EDGE_AXIS, [])
+        if named:
+            edges = [n for _, n in named]
+            check(
+                ctx, rtv.check_edges_agree, edges, [m for m, _ in named], ctx.inputs["edge_index"]
+            )
+    _check_globals(ctx, like, graphs)
+
+
+def _check_globals(ctx: LowerCtx, like: fx.Node | None, graphs: fx.Node | None) -> None:
+    named = [(n, p.type) for n, p in ctx.ir.inputs.items() if not p.type.axes]
+    for name, ftype in named:
+        width, text = ctx.group.type_dim(ftype), described(ctx, ftype)
+        if ctx.ir.domain.axis is None:  # one sample [C], or a batch of samples [B, C]
+            check(ctx, rtv.check_batched_global, ctx.inputs[name], name, width, text, like)
+        else:
+            x = ctx.inputs[name]
+            check(ctx, rtv.check_per_graph, x, name, width, text, like, ctx.batch, graphs)
+    if ctx.ir.domain.axis is None and len(named) > 1:
+        values = [ctx.inputs[n] for n, _ in named]
+        check(ctx, rtv.check_agree, values, [n for n, _ in named], 0, "samples")
+
+
+def _built_edges(ctx: LowerCtx) -> bool:
+    return ctx.ir.domain.edges not in (None, EdgeRule.GIVEN)
+
+
+def lower_output(ctx: LowerCtx, port: Port) -> fx.Node:
+    """An output over built edges holds one row per edge (a static layout's masked pairs left
+    out), in the order of the ``edge_index`` returned with it (:func:`extra_outputs`)."""
+    value = ctx.values[port.value]
+    if port.type.axes[:1] == (EDGE_AXIS,) and _built_edges(ctx):
+        return ctx.call(rt.live_rows, value, ctx.edges, name=f"{port.name}_live")
+    return value
+
+
+def extra_outputs(ctx: LowerCtx) -> dict[str, fx.Node]:
+    """Built edges (full, radius, knn) as ``edge_index`` ``[2, E]``, where an output is over
+    them: as PyG's ``radius_graph`` returns its edges, so the rows can be read. Given edges are
+    the caller's own ``edge_index``: nothing to add."""
+    over_edges = any(p.type.axes[:1] == (EDGE_AXIS,) for p in ctx.ir.outputs.values())
+    if not (over_edges and _built_edges(ctx)):
+        return {}
+    return {"edge_index": ctx.call(rt.edge_list, ctx.edges, name="edge_list")}
 
 
 def graph_sizes(nodes: int, graphs: int, layout: Layout = Layout.GENERAL) -> list[int]:
@@ -221,6 +303,9 @@ _RULES = DomainRules(
     draw_sample=draw_sample,
     draw_element=_draw_element,
     move_inputs=transform_inputs,
+    check_inputs=check_inputs,
+    lower_output=lower_output,
+    extra_outputs=extra_outputs,
 )
 RULES = {
     DomainKind.GLOBAL: _RULES,

@@ -169,6 +169,25 @@ def _lower_output(ctx: LowerCtx, port: Port) -> fx.Node:
     return output_value(ctx, port)  # outputs over `weights` go back to per-layer lists
 
 
+def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
+    """Weight-space inputs: the list ``[W_1, b_1, ...]`` of ``[B, d_i, d_(i-1), C]`` and
+    ``[B, d_i, C]`` tensors; global inputs ``[B, C]`` or ``[C]``; one ``B`` for all."""
+    from geoc.backends.torch_fx.common import validate_kernels as rtv
+    from geoc.backends.torch_fx.validate import check, described
+
+    shapes = layer_shapes(WeightSpace.of(ctx.ir.domain).sizes)
+    names = list(ctx.ir.inputs)
+    for name, port in ctx.ir.inputs.items():
+        x, width, text = ctx.inputs[name], ctx.group.type_dim(port.type), described(ctx, port.type)
+        if is_weight_value(port.type):
+            dims = [("B", *s, width) for s in shapes]
+            check(ctx, rtv.check_layers, x, name, dims, text, like)
+        else:
+            check(ctx, rtv.check_batched_global, x, name, width, text, like)
+    if len(names) > 1:
+        check(ctx, rtv.check_agree, [ctx.inputs[n] for n in names], names, 0, "networks")
+
+
 RULES = {
     DomainKind.WEIGHTSPACE: DomainRules(
         lower_inputs=_lower_inputs,
@@ -178,5 +197,6 @@ RULES = {
         exact_law=weightspace_law,
         lower_output=_lower_output,
         unpack_outputs=packed_outputs,
+        check_inputs=check_inputs,
     )
 }

@@ -18,7 +18,7 @@ from geoc.backends.torch_fx.domains.fields import BandLimitedRow, merge_rows
 from geoc.backends.torch_fx.manifold.verify import membership_rows
 from geoc.backends.torch_fx.verify.actions import AxisMap, Deviation, describe, value_error
 from geoc.backends.torch_fx.verify.blame import Trial, blame
-from geoc.backends.torch_fx.verify.edges import match_edges
+from geoc.backends.torch_fx.verify.edges import match_edges, match_endpoints
 from geoc.backends.torch_fx.verify.laws import exact_bound, exact_rtol
 from geoc.backends.torch_fx.verify.params import copy_with, random_parameters
 from geoc.backends.torch_fx.verify.recorder import record
@@ -237,7 +237,7 @@ def _output_errors(module: fx.GraphModule, ir: Graph, trial: Trial) -> dict[str,
     before, after = unpack(ir, before), unpack(ir, after)
     maps = trial.axis_maps()
     if any(EDGE_AXIS in port.type.axes for port in ir.outputs.values()):
-        maps.update(_edge_maps(module, ir, trial, maps))
+        maps.update(_edge_maps(module, ir, trial, maps, before, after))
     return {
         name: value_error(before[name], after[name], port.type, ir.group, trial.element, maps)
         for name, port in ir.outputs.items()
@@ -245,11 +245,22 @@ def _output_errors(module: fx.GraphModule, ir: Graph, trial: Trial) -> dict[str,
 
 
 def _edge_maps(
-    module: fx.GraphModule, ir: Graph, trial: Trial, maps: Mapping[str, AxisMap]
+    module: fx.GraphModule,
+    ir: Graph,
+    trial: Trial,
+    maps: Mapping[str, AxisMap],
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
 ) -> dict[str, AxisMap]:
-    """The edge correspondence, for outputs over edges (needs the recorded edge sets)."""
+    """The edge correspondence, for outputs over edges: between the built edges the module
+    returns with them (``edge_index``, one per output row), else the recorded edge sets."""
     if ir.domain.edges is None:
         return {}
+    if "edge_index" in before and "edge_index" not in ir.outputs:
+        perm = maps[ir.domain.axis].index if ir.domain.axis in maps else torch.arange(0)
+        old_edges, new_edges = before["edge_index"], after["edge_index"]
+        edge_map = match_endpoints((*old_edges, None), (*new_edges, None), perm)
+        return {} if edge_map is None else {EDGE_AXIS: edge_map}
     old, new = record(module, trial.inputs), record(module, trial.moved)
     edge_map = match_edges(ir, old, new, maps)  # a changed edge set is blamed afterwards
     return {} if edge_map is None else {EDGE_AXIS: edge_map}

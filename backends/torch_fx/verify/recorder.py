@@ -31,7 +31,10 @@ class ValueRecorder(fx.Interpreter):
 
 def record(module: fx.GraphModule, inputs: Mapping[str, Any]) -> ValueRecorder:
     """Replay ``module`` on ``inputs`` through the recorder (placeholders in graph order)."""
-    placeholders = [n for n in module.graph.nodes if n.op == "placeholder"]
+    # A starred parameter (the validated module's `**unexpected`) takes no value here.
+    placeholders = [
+        n for n in module.graph.nodes if n.op == "placeholder" and not str(n.target).startswith("*")
+    ]
     args = [inputs.get(p.target, p.args[0] if p.args else None) for p in placeholders]
     recorder = ValueRecorder(module)
     with torch.no_grad():

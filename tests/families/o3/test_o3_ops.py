@@ -234,7 +234,9 @@ def test_linear_on_irreps_equals_e3nn_linear() -> None:
         _set(module, f"y.weight_{key}", block.reshape(mul_in, mul_out).T / math.sqrt(mul_in))
     _set(module, "y.bias_0e", ref.bias.detach())
     x = irreps_in.randn(N, -1, dtype=torch.float64)
-    assert torch.allclose(module(pos=torch.randn(N, 3), x=x)["y"], ref(x), atol=1e-12)
+    assert torch.allclose(
+        module(pos=torch.randn(N, 3, dtype=x.dtype), x=x)["y"], ref(x), atol=1e-12
+    )
 
 
 def gate_reference(x: torch.Tensor, terms: list[tuple[int, int, int]]) -> torch.Tensor:
@@ -270,7 +272,9 @@ def test_gate_equals_reference() -> None:
     terms = [(4, 0, 1), (2, 0, -1), (4, 1, -1), (2, 2, 1)]
     module = _compile(f"    output y: {X} over nodes = gate(x)", f"    input x: {X} over nodes")
     x = torch.randn(N, o3.Irreps(X).dim, dtype=torch.float64)
-    assert torch.allclose(module(pos=torch.randn(N, 3), x=x)["y"], gate_reference(x, terms))
+    assert torch.allclose(
+        module(pos=torch.randn(N, 3, dtype=x.dtype), x=x)["y"], gate_reference(x, terms)
+    )
 
 
 def test_norm_act_equals_e3nn_norm_activation() -> None:
@@ -287,7 +291,9 @@ def test_norm_act_equals_e3nn_norm_activation() -> None:
         ref.biases.copy_(bias)
     x = torch.randn(N, o3.Irreps(X).dim, dtype=torch.float64)
     expected = torch.cat([F.softplus(x[:, :4]), ref(x[:, 4:])], 1)
-    assert torch.allclose(module(pos=torch.randn(N, 3), x=x)["y"], expected, atol=1e-12)
+    assert torch.allclose(
+        module(pos=torch.randn(N, 3, dtype=x.dtype), x=x)["y"], expected, atol=1e-12
+    )
 
 
 def test_norm_act_is_safe_at_zero() -> None:
@@ -295,7 +301,7 @@ def test_norm_act_is_safe_at_zero() -> None:
         f"    output y: {X} over nodes = norm_act(x, act=silu)", f"    input x: {X} over nodes"
     )
     x = torch.zeros(N, o3.Irreps(X).dim, dtype=torch.float64, requires_grad=True)
-    out = module(pos=torch.randn(N, 3), x=x)["y"]
+    out = module(pos=torch.randn(N, 3, dtype=x.dtype), x=x)["y"]
     (grad,) = torch.autograd.grad(out.sum(), x)
     assert torch.equal(out, torch.zeros_like(out)) and torch.isfinite(grad).all()
 
@@ -318,14 +324,14 @@ def test_layer_norm_equals_reference() -> None:
         f"    output y: {X} over nodes = layer_norm(x)", f"    input x: {X} over nodes"
     )
     x = torch.randn(N, o3.Irreps(X).dim, dtype=torch.float64) * 3 + 1
-    got = module(pos=torch.randn(N, 3), x=x)["y"]
+    got = module(pos=torch.randn(N, 3, dtype=x.dtype), x=x)["y"]
     assert torch.allclose(got, layer_norm_reference(x), atol=1e-12)
     weight, bias = torch.randn(12, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
     _set(module, "y.weight", weight)
     _set(module, "y.bias", bias)
     scale = torch.repeat_interleave(weight, torch.tensor([1] * 6 + [3] * 4 + [5] * 2))
     shift = torch.cat([bias, torch.zeros(24, dtype=torch.float64)])
-    got = module(pos=torch.randn(N, 3), x=x)["y"]
+    got = module(pos=torch.randn(N, 3, dtype=x.dtype), x=x)["y"]
     assert torch.allclose(got, layer_norm_reference(x) * scale + shift, atol=1e-12)
 
 
@@ -338,7 +344,7 @@ def _tp_module(a: str, b: str, out: str, mode: str) -> torch.fx.GraphModule:
 
 def _tp_inputs(a: str, b: str) -> dict[str, torch.Tensor]:
     dims = (o3.Irreps(a).dim, o3.Irreps(b).dim)
-    return {"pos": torch.randn(N, 3)} | {
+    return {"pos": torch.randn(N, 3, dtype=torch.float64)} | {
         k: torch.randn(N, d, dtype=torch.float64) for k, d in zip("ab", dims, strict=True)
     }
 
