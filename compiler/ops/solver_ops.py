@@ -34,7 +34,7 @@ from geoc import solver
 from geoc.diagnostics import Diagnostic
 from geoc.groups import MATRIX_ATOMS, SOLVER_ATOMS, Group, GroupElement, Rotations, random_rotation
 from geoc.ops import PLAIN, OpContext, define, preset, tensor, typing_rule
-from geoc.ops.core import copies, different_reps, joint_axes
+from geoc.ops.core import different_reps, joint_axes, paired_runs
 from geoc.types import SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term
 
 #: A pair of terms whose dense maps would hold more entries (d_out * d_in) uses a closed form.
@@ -320,8 +320,8 @@ def _infer_mdot(
                 label=str(ftype.with_axes(())),
                 help="for O(3) irreps or pseudovectors use `dot(a, b)`",
             )
-    ca, cb = copies(a), copies(b)
-    if len(ca) != len(cb) or not all(map(ctx.group.same_atom, ca, cb)):
+    runs = paired_runs(a, b)
+    if runs is None or not all(ctx.group.same_atom(x, y) for _, x, y in runs):
         fix = "map one side with `linear(x, T)` first"
         raise different_reps(ctx, "GEO300", (a, b), ("mdot", "and"), fix, per_copy=True)
     return (FeatureType((Term(a.copies, SCALAR),), axes),)
