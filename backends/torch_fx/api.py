@@ -9,6 +9,7 @@ import torch
 from torch import fx
 
 from geoc.backends.torch_fx.lower import lower
+from geoc.budget import Budget, using
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.ir import Graph
 from geoc.pipeline import frontend
@@ -23,6 +24,7 @@ def compile(
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     tp_algorithm: str = "auto",
+    budget: Budget | None = None,
 ) -> fx.GraphModule:
     """Compile a spec to an ``fx.GraphModule`` taking its inputs by name, returning a dict.
 
@@ -34,10 +36,12 @@ def compile(
 
     ``tp_algorithm`` (``auto``, ``cg`` or ``so2``) picks the lowering of every ``tp_conv``
     whose spec leaves ``algorithm=auto``; ``auto`` asks the cost model. The IR the module was
-    lowered from is kept in ``module.meta["geoc_ir"]``.
+    lowered from is kept in ``module.meta["geoc_ir"]``. ``budget``
+    (:class:`geoc.budget.Budget`) replaces the resource budget of the solver (GEO520).
     """
-    ir = spec if isinstance(spec, Graph) else frontend(spec, params, model)
-    module = lower(ir, seed, tp_algorithm, dtype)
+    with using(budget):
+        ir = spec if isinstance(spec, Graph) else frontend(spec, params, model)
+        module = lower(ir, seed, tp_algorithm, dtype)
     module.meta["geoc_ir"] = ir
     if dtype is not None:
         module = module.to(dtype)

@@ -36,6 +36,7 @@ class Elaborator(Expressions):
         self.group, self.domain = self._symmetry_and_domain(params)
         self.graph = Graph(model.name.id, self.group, self.domain, params, span=model.span)
         self.ids: set[str] = set()
+        self.calling: list[str] = []
 
     # --- model level ---
 

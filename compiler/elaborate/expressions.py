@@ -35,6 +35,7 @@ class Expressions(ABC):
     domain: Domain
     graph: Graph
     ids: set[str]
+    calling: list[str]  # the blocks being expanded, outermost first
 
     @abstractmethod
     def _statements(self, body: tuple[ast.Stmt, ...], scope: Scope, in_block: bool) -> list[Value]:
@@ -216,6 +217,28 @@ class Expressions(ABC):
     # --- blocks ---
 
     def _block_call(self, call: ast.Call, scope: Scope) -> Value | tuple[Value, ...]:
+        """The block's body expanded at the call; GEO521 for a call to a block being expanded
+        (recursion, direct or mutual, never ends: blocks have no conditionals)."""
+        name = call.func.id
+        if name in self.calling:
+            cycle = " -> ".join([*self.calling[self.calling.index(name) :], name])
+            raise GeoError(
+                Diagnostic(
+                    "GEO521",
+                    f"block `{name}` calls itself ({cycle}): its expansion never ends",
+                    call.span,
+                    label=f"`{name}` again",
+                    help="blocks expand at compile time and cannot recurse; repeat a layer with "
+                    "`repeat n { ... }` instead",
+                )
+            )
+        self.calling.append(name)
+        try:
+            return self._expand_block(call, scope)
+        finally:
+            self.calling.pop()
+
+    def _expand_block(self, call: ast.Call, scope: Scope) -> Value | tuple[Value, ...]:
         block = self.program.blocks[call.func.id]
         params = tuple(block_param(p) for p in block.params)
         given = match_arguments(params, call)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geoc import solver
+from geoc import budget, solver
 from geoc.diagnostics import Diagnostic
 from geoc.groups import MATRIX_ATOMS, SOLVER_ATOMS, Group, GroupElement, Rotations, random_rotation
 from geoc.ops import PLAIN, OpContext, define, preset, tensor, typing_rule
@@ -230,6 +230,7 @@ def invariant_form(group: Group, atom: Atom) -> np.ndarray:
     if not order or factor is None or factor.family not in ("Lorentz", "Sp"):
         return np.eye(dim)
     base = {"Lorentz": solver.minkowski_metric, "Sp": solver.symplectic_form}[factor.family]
+    budget.require_matrix(f"the invariant form of `{atom}`", dim, dim)
     return functools.reduce(np.kron, [base(factor.n)] * order)
 
 
@@ -259,7 +260,8 @@ def check_solver_linear(ctx: OpContext, source: FeatureType, target: FeatureType
 def solver_linear_contract(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> list[Diagnostic]:
-    """GEO403 for an output term that no input term maps to; GEO331 for a huge basis."""
+    """GEO403 for an output term that no input term maps to; GEO331 for a huge basis; GEO520
+    for a basis (or its solve) over the resource budget, refused before it is built."""
     (source,) = types
     target: FeatureType = attrs["out"]
     for out in target.terms:
@@ -267,6 +269,9 @@ def solver_linear_contract(
             reached = sum(linear_pair(ctx.group, t.atom, out.atom).size for t in source.terms)
         except BasisTooLarge as err:
             return [ctx.diagnostic("GEO331", str(err), label=str(out), help=_TOO_LARGE_HELP)]
+        except budget.BudgetExceeded as err:
+            message = f"`linear` to `{out}` under {ctx.group}: {err}"
+            return [ctx.diagnostic("GEO520", message, label=str(out), help=budget.RAISE_HELP)]
         if not reached:
             return [_no_map(ctx, source, out.atom)]
     return []
