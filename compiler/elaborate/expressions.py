@@ -232,11 +232,7 @@ class Expressions(ABC):
                     "`repeat n { ... }` instead",
                 )
             )
-        self.calling.append(name)
-        try:
-            return self._expand_block(call, scope)
-        finally:
-            self.calling.pop()
+        return self._expand_block(call, scope)
 
     def _expand_block(self, call: ast.Call, scope: Scope) -> Value | tuple[Value, ...]:
         block = self.program.blocks[call.func.id]
@@ -265,7 +261,11 @@ class Expressions(ABC):
             check_arg_type(self.group, call, param.name, declared, value.type, expr.span)
             env[param.name] = value
         inner = Scope(inner_prefix, env)
-        results = self._statements(block.body, inner, in_block=True)
+        self.calling.append(call.func.id)  # its body only: arguments belong to the caller
+        try:
+            results = self._statements(block.body, inner, in_block=True)
+        finally:
+            self.calling.pop()
         return check_returns(self.group, block, results, consts, call)
 
     # --- naming ---
