@@ -195,3 +195,35 @@ def test_a_block_called_twice_in_its_own_arguments_is_not_recursion():
         "f(x)", "f(f(f(x)))"
     )
     assert sum(n.op == "add" for n in frontend(spec)) == 3
+
+
+# --- the lowering: parameters and channel layouts are sized before they are allocated ----------
+
+
+@pytest.mark.parametrize(
+    ("hidden", "line", "needed"),
+    [
+        (10**9, 21, "the channel layout of `1000000000 x scalar` needs 126.7 GiB"),
+        (10**5, 8, "(100,000 x 200,001 float32) needs 74.5 GiB"),
+    ],
+)
+def test_compile_refuses_huge_layers_at_the_layer(hidden, line, needed):
+    from geoc.backends.torch_fx.api import compile as lower
+
+    start = time.perf_counter()
+    with pytest.raises(GeoError) as info:
+        lower("egnn", params={"hidden": hidden})
+    first = info.value.diagnostics[0]
+    assert (first.code, first.span.file, first.span.line) == ("GEO520", "<builtin>/egnn.geo", line)
+    assert needed in first.message
+    assert time.perf_counter() - start < 5
+
+
+# --- every built-in spec fits the default budgets -----------------------------------------------
+
+
+@pytest.mark.parametrize("spec", [s.name for s in __import__("geoc").catalog.builtin_specs()])
+def test_every_builtin_spec_fits_the_default_budgets(spec):
+    from geoc.backends.torch_fx.verify.actions import action_budget_problems
+
+    assert action_budget_problems(frontend(spec)) == []  # the proof ran under the default too
