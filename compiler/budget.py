@@ -21,8 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 GIB = 1 << 30
 FLOAT64 = 8  # bytes per entry of the solver's and the checker's matrices
@@ -76,6 +81,18 @@ def using(budget: Budget | None) -> Iterator[Budget]:
         yield budget
     finally:
         _ACTIVE.reset(token)
+
+
+def within_budget(run: Callable[P, R]) -> Callable[P, R]:
+    """``run`` with a ``budget=`` keyword: the budget active while it runs (None: the current)."""
+
+    @functools.wraps(run)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        limits = kwargs.pop("budget", None)
+        with using(limits):  # type: ignore[arg-type]
+            return run(*args, **kwargs)
+
+    return wrapper
 
 
 def require_bytes(what: str, size: int) -> None:

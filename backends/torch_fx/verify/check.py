@@ -29,7 +29,7 @@ from geoc.backends.torch_fx.verify.laws import exact_bound, exact_rtol
 from geoc.backends.torch_fx.verify.params import copy_with, random_parameters
 from geoc.backends.torch_fx.verify.recorder import record
 from geoc.backends.torch_fx.verify.report import CheckReport, Failure, OutputRow, source_text
-from geoc.budget import Budget, using
+from geoc.budget import within_budget
 from geoc.diagnostics import GeoError
 from geoc.domains import EDGE_AXIS
 from geoc.groups import GroupElement
@@ -52,6 +52,7 @@ def draw_sample(
     return rules_of(ir).draw_sample(ir, rng, nodes, graphs, dtype, trial)
 
 
+@within_budget
 def check_module(
     module: fx.GraphModule,
     *,
@@ -65,7 +66,6 @@ def check_module(
     every_value: bool = False,
     random_params: bool = True,
     sources: Mapping[str, str] | None = None,
-    budget: Budget | None = None,
 ) -> CheckReport:
     """Check numerically that ``module`` (from :func:`geoc.compile`) is equivariant.
 
@@ -81,76 +81,72 @@ def check_module(
     bound. ``elements`` replaces the sampled ones (missing permutations are the identity).
     ``every_value`` checks every IR value in every trial, not only after an output fails.
     ``sources`` maps span files to their text for the failure excerpt (built-in specs and files
-    on disk are found without it). ``budget`` replaces the active resource budget: a value
-    whose action matrix would exceed it is a GEO520 before any trial runs.
+    on disk are found without it). ``budget=`` (:class:`geoc.budget.Budget`) replaces the
+    active resource budget: a value whose action matrix would exceed it is a GEO520 before any
+    trial runs.
     """
-    with using(budget):  # every action matrix a trial builds is sized against it
-        if elements is None and trials < 1:
-            raise ValueError(
-                f"check_module needs at least 1 trial (got {trials}): none checks nothing"
-            )
-        start = time.perf_counter()
-        ir: Graph = module.meta["geoc_ir"]
-        if problems := action_budget_problems(ir):
-            files = {p.span.file for p in problems if p.span}
-            texts = {f: source_text(f, sources or {}) for f in files}
-            raise GeoError(problems, {f: t for f, t in texts.items() if t is not None})
-        module = _in_dtype(module, dtype)
-        rng = np.random.default_rng(seed)
-        rtol = exact_rtol(dtype)
-        worst: dict[str, _Worst] = {name: _Worst() for name in ir.outputs}
-        labels: list[str] = []
-        randomised: list[int] = []
-        failure: Failure | None = None
-        device = _device_of(module)
-        approximate: list[BandLimitedRow] = []
-        rules = rules_of(ir)
-        measured: tuple[Trial, fx.GraphModule] | None = None  # last general-position trial
-        count = len(elements) if elements is not None else trials
-        for index in range(count):
-            trial_module = module
-            if random_params and index > 0:
-                trial_module = random_parameters(module, rng)
-                randomised.append(index)
-            sample = draw_sample(ir, rng, nodes, graphs, dtype, index)
-            given = elements[index] if elements is not None else None
-            trial = _make_trial(ir, rng, index, sample, given, device)
-            if sample.general_position or measured is None:
-                measured = trial, trial_module
-            labels.append(describe(trial.element))
-            devs = _output_errors(trial_module, ir, trial)
-            bounds = {
-                n: exact_bound(rtol, d.scale) if atol is None else atol for n, d in devs.items()
-            }
-            for name, dev in devs.items():
-                worst[name].update(dev, bounds[name])
-            broken = next((n for n, dev in devs.items() if not dev.within(bounds[n])), None)
-            if failure is None and (broken is not None or every_value):
-                tolerance = atol if atol is not None else rtol
-                failure = blame(trial_module, ir, trial, tolerance, broken, devs, sources or {})
-            if elements is None:  # band-limited rotations, one per trial, with its parameters
-                rows = rules.approximate_rows(trial_module, ir, rng, 1, dtype)
-                approximate = merge_rows(approximate, rows)
-        rows = [
-            OutputRow(name, str(port.type), w.dev.error, w.dev.relative, w.passed, w.bound)
-            for (name, port), w in zip(ir.outputs.items(), worst.values(), strict=True)
-        ]
-        shown = _failure_sources(failure, sources or {})
-        elapsed = time.perf_counter() - start
-        batched = graphs if ir.domain.axis is not None and not ir.domain.is_field else 1
-        report = CheckReport(
-            ir.name, str(ir.group), dtype, atol, batched, rows, labels, failure, elapsed, shown
-        )
-        report.rtol = rtol
-        report.random_trials = randomised
-        report.exact_law = rules.exact_law(ir)
-        report.band_limited = approximate
-        manifold = any(node.out_types[0].has_manifold for node in ir.nodes)
-        if manifold and measured is not None:  # after trials: inputs known
-            kept, kept_module = measured  # no direction at coincident points
-            inputs = [kept.inputs, kept.moved]
-            report.membership = membership_rows(kept_module, ir, inputs, dtype)
-        return report
+    if elements is None and trials < 1:
+        raise ValueError(f"check_module needs at least 1 trial (got {trials}): none checks nothing")
+    start = time.perf_counter()
+    ir: Graph = module.meta["geoc_ir"]
+    if problems := action_budget_problems(ir):
+        files = {p.span.file for p in problems if p.span}
+        texts = {f: source_text(f, sources or {}) for f in files}
+        raise GeoError(problems, {f: t for f, t in texts.items() if t is not None})
+    module = _in_dtype(module, dtype)
+    rng = np.random.default_rng(seed)
+    rtol = exact_rtol(dtype)
+    worst: dict[str, _Worst] = {name: _Worst() for name in ir.outputs}
+    labels: list[str] = []
+    randomised: list[int] = []
+    failure: Failure | None = None
+    device = _device_of(module)
+    approximate: list[BandLimitedRow] = []
+    rules = rules_of(ir)
+    measured: tuple[Trial, fx.GraphModule] | None = None  # last general-position trial
+    count = len(elements) if elements is not None else trials
+    for index in range(count):
+        trial_module = module
+        if random_params and index > 0:
+            trial_module = random_parameters(module, rng)
+            randomised.append(index)
+        sample = draw_sample(ir, rng, nodes, graphs, dtype, index)
+        given = elements[index] if elements is not None else None
+        trial = _make_trial(ir, rng, index, sample, given, device)
+        if sample.general_position or measured is None:
+            measured = trial, trial_module
+        labels.append(describe(trial.element))
+        devs = _output_errors(trial_module, ir, trial)
+        bounds = {n: exact_bound(rtol, d.scale) if atol is None else atol for n, d in devs.items()}
+        for name, dev in devs.items():
+            worst[name].update(dev, bounds[name])
+        broken = next((n for n, dev in devs.items() if not dev.within(bounds[n])), None)
+        if failure is None and (broken is not None or every_value):
+            tolerance = atol if atol is not None else rtol
+            failure = blame(trial_module, ir, trial, tolerance, broken, devs, sources or {})
+        if elements is None:  # band-limited rotations, one per trial, with its parameters
+            rows = rules.approximate_rows(trial_module, ir, rng, 1, dtype)
+            approximate = merge_rows(approximate, rows)
+    rows = [
+        OutputRow(name, str(port.type), w.dev.error, w.dev.relative, w.passed, w.bound)
+        for (name, port), w in zip(ir.outputs.items(), worst.values(), strict=True)
+    ]
+    shown = _failure_sources(failure, sources or {})
+    elapsed = time.perf_counter() - start
+    batched = graphs if ir.domain.axis is not None and not ir.domain.is_field else 1
+    report = CheckReport(
+        ir.name, str(ir.group), dtype, atol, batched, rows, labels, failure, elapsed, shown
+    )
+    report.rtol = rtol
+    report.random_trials = randomised
+    report.exact_law = rules.exact_law(ir)
+    report.band_limited = approximate
+    manifold = any(node.out_types[0].has_manifold for node in ir.nodes)
+    if manifold and measured is not None:  # after trials: inputs known
+        kept, kept_module = measured  # no direction at coincident points
+        inputs = [kept.inputs, kept.moved]
+        report.membership = membership_rows(kept_module, ir, inputs, dtype)
+    return report
 
 
 def check(
