@@ -72,7 +72,9 @@ def _run(argv: Sequence[str] | None) -> int:
     if args.command is None:
         raise _usage_error("geoc", "no command given")
     limits = Budget(
-        getattr(args, "max_bytes", DEFAULT.max_bytes), getattr(args, "max_dim", DEFAULT.max_dim)
+        getattr(args, "max_bytes", DEFAULT.max_bytes),
+        getattr(args, "max_dim", DEFAULT.max_dim),
+        getattr(args, "max_nodes", DEFAULT.max_nodes),
     )
     try:
         with using(limits):
@@ -150,6 +152,11 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-dim", type=_in_range("--max-dim", 1, None), default=DEFAULT.max_dim, metavar="N",
         help="the largest tensor space the solver solves numerically for a basis "
         f"(default {DEFAULT.max_dim})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-nodes", type=_in_range("--max-nodes", 1, None), default=DEFAULT.max_nodes,
+        metavar="N", help="the most IR nodes a model may expand to (`repeat`, blocks; default "
+        f"{DEFAULT.max_nodes})",
     )  # fmt: skip
 
 

@@ -526,12 +526,13 @@ CODES: dict[str, CodeInfo] = {
         "resource budget exceeded",
         """Building this layer (or checking it) needs an object larger than the resource budget
         allows: an equivariant basis, a Kronecker product of representation matrices, a dense
-        matrix, or a numeric solve over a tensor space of too many dimensions. geoc refuses it
-        before allocating anything, instead of exhausting the machine's memory or running for
-        minutes. The message names the object, the size it would need and the limit. Use
-        smaller types (a lower tensor order, a smaller group), or raise the budget with
-        `--max-bytes BYTES` / `--max-dim N` (Python: `budget=Budget(max_bytes=..., max_dim=...)`)
-        on a machine that can afford it.""",
+        matrix, a trainable parameter, a numeric solve over a tensor space of too many
+        dimensions, or an IR of too many nodes (`repeat`, blocks). geoc refuses it before
+        allocating anything, instead of exhausting the machine's memory or running for minutes.
+        The message names the object, the size it would need and the limit. Use smaller types
+        (a lower tensor order, a smaller group, fewer layers), or raise the budget with
+        `--max-bytes BYTES` / `--max-dim N` / `--max-nodes N` (Python:
+        `budget=geoc.budget.Budget(...)`) on a machine that can afford it.""",
     ),
     "GEO521": _code(
         "recursive block",

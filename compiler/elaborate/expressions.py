@@ -282,8 +282,14 @@ class Expressions(ABC):
         return name
 
     def _add(self, node: Node) -> Node:
+        """Add a node; GEO520 once the IR passes the budget (blocks calling blocks twice over
+        grow it exponentially, with no `repeat` to size first)."""
+        self._check_size(len(self.graph) + 1, "", node.span)
         self.ids.add(node.id)
         return self.graph.add(node)
+
+    @abstractmethod
+    def _check_size(self, nodes: int, what: str, span: Span | None) -> None: ...
 
     def _declared_type(self, expr: ast.Expr, scope: Scope) -> FeatureType:
         ftype = type_from_ast(expr, scope.consts())

@@ -227,3 +227,39 @@ def test_every_builtin_spec_fits_the_default_budgets(spec):
     from geoc.backends.torch_fx.verify.actions import action_budget_problems
 
     assert action_budget_problems(frontend(spec)) == []  # the proof ran under the default too
+
+
+# --- expansion: `repeat` and inlined blocks are sized by their IR nodes -------------------------
+
+
+def test_a_billion_layers_are_refused_at_the_repeat_count_before_unrolling():
+    spec = """model M(depth: int = 1000000000) {
+    symmetry trivial
+    input x: 4 x scalar
+    repeat @depth {
+        x = linear(x, 4 x scalar)
+    }
+    output y: 4 x scalar = x
+}
+"""
+    start = time.perf_counter()
+    err = assert_fails_at(spec, "GEO520")
+    assert time.perf_counter() - start < 5
+    assert "after `repeat 1000000000` needs 1,000,000,001 IR nodes" in str(err)
+    assert "over the budget of 20,000 IR nodes" in str(err) and "--max-nodes" in str(err)
+
+
+def test_blocks_that_double_at_each_level_are_refused_at_the_node_limit():
+    levels = [f"block f{i}(x: scalar) -> scalar {{\n    return f{i - 1}(f{i - 1}(x))\n}}\n"
+              for i in range(1, 40)]  # fmt: skip
+    spec = (
+        "block f0(x: scalar) -> scalar {\n    return x + x\n}\n"
+        + "".join(levels)
+        + _MODEL.replace("f(x)", "f39(x)")
+    )
+    start = time.perf_counter()
+    with pytest.raises(GeoError) as info:
+        frontend(spec, budget=Budget(max_nodes=500))
+    assert time.perf_counter() - start < 5
+    assert info.value.diagnostics[0].code == "GEO520"
+    assert "needs 501 IR nodes, over the budget of 500 IR nodes" in str(info.value)
