@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from geoc import catalog
+from geoc.budget import Budget, using
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar.parser import parse
 from geoc.ir import Graph
@@ -68,12 +69,15 @@ def frontend(
     params: dict[str, Any] | None = None,
     model: str | None = None,
     verify: bool = False,
+    budget: Budget | None = None,
 ) -> Graph:
-    """Parse, elaborate, prove equivariance and optimise: the typed IR of one model."""
+    """Parse, elaborate, prove equivariance and optimise: the typed IR of one model.
+    ``budget`` replaces the active resource budget (GEO520 for a basis over it)."""
     source = resolve_source(spec)
     module = parse(source.text, source.file)  # 1. parse
     program = load_program(module, source.text, source.path)  # 2. imports and blocks
-    return middle_end(program, params, model, verify)
+    with using(budget):
+        return middle_end(program, params, model, verify)
 
 
 def middle_end(

@@ -9,6 +9,7 @@ import torch
 from torch import fx
 
 from geoc.backends.torch_fx.lower import lower
+from geoc.budget import Budget, using
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.ir import Graph
 from geoc.pipeline import frontend
@@ -23,7 +24,11 @@ def compile(
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     tp_algorithm: str = "auto",
+<<<<<<< HEAD
     validate: bool = True,
+=======
+    budget: Budget | None = None,
+>>>>>>> i13-budget
 ) -> fx.GraphModule:
     """Compile a spec to an ``fx.GraphModule`` taking its inputs by name, returning a dict.
 
@@ -35,6 +40,7 @@ def compile(
 
     ``tp_algorithm`` (``auto``, ``cg`` or ``so2``) picks the lowering of every ``tp_conv``
     whose spec leaves ``algorithm=auto``; ``auto`` asks the cost model. The IR the module was
+<<<<<<< HEAD
     lowered from is kept in ``module.meta["geoc_ir"]``.
 
     Every call checks its inputs (names, shapes, dtypes, ``edge_index``, ``batch``,
@@ -43,6 +49,14 @@ def compile(
     """
     ir = spec if isinstance(spec, Graph) else frontend(spec, params, model)
     module = lower(ir, seed, tp_algorithm, dtype, validate)
+=======
+    lowered from is kept in ``module.meta["geoc_ir"]``. ``budget``
+    (:class:`geoc.budget.Budget`) replaces the resource budget of the solver (GEO520).
+    """
+    with using(budget):
+        ir = spec if isinstance(spec, Graph) else frontend(spec, params, model)
+        module = lower(ir, seed, tp_algorithm, dtype)
+>>>>>>> i13-budget
     module.meta["geoc_ir"] = ir
     if dtype is not None:
         module = module.to(dtype)

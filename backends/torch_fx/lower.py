@@ -24,6 +24,7 @@ from torch import fx
 if TYPE_CHECKING:
     from geoc.backends.torch_fx.domains import DomainRules
 
+from geoc import budget
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.validate import emit_checks
 from geoc.diagnostics import Diagnostic, GeoError
@@ -107,6 +108,8 @@ class LowerCtx:
     def param(self, name: str, shape: tuple[int, ...], fan_in: int) -> fx.Node:
         """A trainable tensor, uniform in ±1/sqrt(fan_in) (PyTorch's nn.Linear default)."""
         bound = 1.0 / math.sqrt(max(fan_in, 1))
+        shown = " x ".join(f"{n:,}" for n in shape)
+        budget.require_bytes(f"the parameter `{name}` ({shown} float32)", 4 * math.prod(shape))
         value = torch.empty(shape).uniform_(-bound, bound, generator=self.generator)
         return self._attr(name, value, parameter=True)
 
@@ -199,7 +202,12 @@ def lower(
     _placeholders(ctx)
     for node in ir.nodes:
         if node.op != "input":
-            _lower_node(ctx, node)
+            try:
+                _lower_node(ctx, node)
+            except budget.BudgetExceeded as err:  # sized before it was allocated
+                raise GeoError(
+                    Diagnostic("GEO520", str(err), node.span, help=budget.RAISE_HELP)
+                ) from None
     outputs = {name: _output_value(ctx, port) for name, port in ir.outputs.items()}
     extra = _domain_rules(ctx).extra_outputs(ctx).items()
     ctx.fx.output({**outputs, **{name: v for name, v in extra if name not in outputs}})

@@ -23,6 +23,7 @@ from typing import NoReturn
 
 import geoc
 from geoc import catalog
+from geoc.budget import DEFAULT, RAISE_HELP, Budget, BudgetExceeded, using
 from geoc.cache import write_atomically
 from geoc.cli.errors import (
     EXIT_ERROR,
@@ -70,8 +71,17 @@ def _run(argv: Sequence[str] | None) -> int:
         return done.code if isinstance(done.code, int) else EXIT_ERROR
     if args.command is None:
         raise _usage_error("geoc", "no command given")
+    limits = Budget(
+        getattr(args, "max_bytes", DEFAULT.max_bytes),
+        getattr(args, "max_dim", DEFAULT.max_dim),
+        getattr(args, "max_nodes", DEFAULT.max_nodes),
+    )
     try:
-        return args.run(args)
+        with using(limits):
+            return args.run(args)
+    except BudgetExceeded as err:  # one not sized at a layer (lowering): still no traceback
+        print_error(GeoError(Diagnostic("GEO520", str(err), help=RAISE_HELP)))
+        return EXIT_ERROR
     except GeoError as err:
         print_error(err, getattr(args, "max_errors", DEFAULT_MAX_ERRORS))
         return EXIT_ERROR
@@ -125,10 +135,28 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
         help="override a model parameter (repeatable)",
     )
     parser.add_argument("--model", metavar="NAME", help="the model to use if the file has several")
-    parser.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
+    parser.add_argument(
+        "--seed", type=_in_range("seed", 0, SEED_MAX), default=0,
+        help=f"initialisation seed, 0 to {SEED_MAX} (default 0)",
+    )  # fmt: skip
     parser.add_argument(
         "--max-errors", type=_count, default=DEFAULT_MAX_ERRORS, metavar="N",
         help=f"show at most N diagnostics, 0 for all (default {DEFAULT_MAX_ERRORS})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-bytes", type=_in_range("--max-bytes", 1, None), default=DEFAULT.max_bytes,
+        metavar="BYTES", help="the largest basis, representation or dense matrix the solver "
+        f"and the checker may build (default {DEFAULT.max_bytes}, 2 GiB)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-dim", type=_in_range("--max-dim", 1, None), default=DEFAULT.max_dim, metavar="N",
+        help="the largest tensor space the solver solves numerically for a basis "
+        f"(default {DEFAULT.max_dim})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-nodes", type=_in_range("--max-nodes", 1, None), default=DEFAULT.max_nodes,
+        metavar="N", help="the most IR nodes a model may expand to (`repeat`, blocks; default "
+        f"{DEFAULT.max_nodes})",
     )  # fmt: skip
 
 
@@ -174,16 +202,35 @@ def _count(text: str) -> int:
     return value
 
 
-def _at_least_one(noun: str) -> Callable[[str], int]:
-    """A count of ``noun`` s: with no trial nothing would be checked and every output would
-    pass; with no graph there is nothing to run."""
+def _in_range(name: str, low: int, high: int | None) -> Callable[[str], int]:
+    """A whole number from ``low`` to ``high`` (None: no upper bound)."""
 
     def parse(text: str) -> int:
-        if (value := _whole_number(text)) < 1:
-            raise argparse.ArgumentTypeError(f"needs at least 1 {noun}, got {value}")
+        value = _whole_number(text)
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"`{name}` must be {bound}, got {value}")
         return value
 
     return parse
+
+
+def _tolerance(text: str) -> float:
+    """A positive finite float: an infinite tolerance would pass every output."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"`--atol` must be positive and finite, got {text}")
+    return value
+
+
+#: The largest seed: torch.manual_seed takes at most 2**64 - 1, numpy any non-negative int.
+SEED_MAX = 2**64 - 1
+#: Upper bounds on the checker's work per run: each trial and each graph costs a forward pass.
+TRIALS_MAX = 10_000
+GRAPHS_MAX = 10_000
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -192,16 +239,16 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
         "--static", action="store_true", help="only the type-rule proof (no torch, no numerics)"
     )
     parser.add_argument(
-        "--trials", type=_at_least_one("trial"), default=3, metavar="N",
-        help="sampled group elements, at least 1 (default 3); trials after the first run "
-        "with random parameters",
+        "--trials", type=_in_range("--trials", 1, TRIALS_MAX), default=3, metavar="N",
+        help=f"sampled group elements, 1 to {TRIALS_MAX} (default 3); trials after the first "
+        "run with random parameters",
     )  # fmt: skip
     parser.add_argument(
-        "--graphs", type=_at_least_one("graph"), default=2, metavar="N",
-        help="graphs per batch on graph and point domains (default 2)",
+        "--graphs", type=_in_range("--graphs", 1, GRAPHS_MAX), default=2, metavar="N",
+        help=f"graphs per batch on graph and point domains, 1 to {GRAPHS_MAX} (default 2)",
     )  # fmt: skip
     parser.add_argument(
-        "--atol", type=float, default=None, metavar="X",
+        "--atol", type=_tolerance, default=None, metavar="X",
         help="a fixed absolute tolerance instead of the exact laws' 1e-12 relative one",
     )  # fmt: skip
     _tp_algorithm_argument(parser)

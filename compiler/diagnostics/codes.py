@@ -520,6 +520,27 @@ CODES: dict[str, CodeInfo] = {
         "cannot write output",
         """Writing the compiled module folder failed; nothing half-written is left behind.""",
     ),
+    # --- GEO52x: resource limits (what the compiler refuses to build rather than exhaust the
+    # machine) ------------------------------------------------------------------------------------
+    "GEO520": _code(
+        "resource budget exceeded",
+        """Building this layer (or checking it) needs an object larger than the resource budget
+        allows: an equivariant basis, a Kronecker product of representation matrices, a dense
+        matrix, a trainable parameter, a numeric solve over a tensor space of too many
+        dimensions, or an IR of too many nodes (`repeat`, blocks). geoc refuses it before
+        allocating anything, instead of exhausting the machine's memory or running for minutes.
+        The message names the object, the size it would need and the limit. Use smaller types
+        (a lower tensor order, a smaller group, fewer layers), or raise the budget with
+        `--max-bytes BYTES` / `--max-dim N` / `--max-nodes N` (Python:
+        `budget=geoc.budget.Budget(...)`) on a machine that can afford it.""",
+    ),
+    "GEO521": _code(
+        "recursive block",
+        """A `block` calls itself, directly (`f` calls `f`) or through other blocks (`f` calls
+        `g` calls `f`). Blocks are expanded at compile time and have no conditionals, so the
+        expansion would never end. The message names the cycle. Write repeated layers with
+        `repeat n { ... }`.""",
+    ),
     # --- GEO6xx: numeric verification -----------------------------------------------------------
     "GEO600": _code(
         "numeric equivariance failed",

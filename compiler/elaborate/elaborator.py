@@ -10,7 +10,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from geoc.diagnostics import Diagnostic, GeoError
+from geoc import budget
+from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain, domain_from_ast
 from geoc.elaborate.expressions import Expressions
 from geoc.elaborate.messages import factor_span
@@ -36,6 +37,7 @@ class Elaborator(Expressions):
         self.group, self.domain = self._symmetry_and_domain(params)
         self.graph = Graph(model.name.id, self.group, self.domain, params, span=model.span)
         self.ids: set[str] = set()
+        self.calling: list[str] = []
 
     # --- model level ---
 
@@ -202,8 +204,23 @@ class Elaborator(Expressions):
             )
         base = scope.child_prefix("layers")
         for i in range(count):
+            before = len(self.graph)
             inner = Scope(f"{base}{i}.", scope.env)  # rebinding carries to the next iteration
             self._statements(stmt.body, inner, in_block=True)
+            if i == 0:  # each iteration adds as many nodes: refuse before unrolling the rest
+                projected = before + (len(self.graph) - before) * count
+                self._check_size(projected, f" after `repeat {count}`", stmt.count.span)
+
+    def _check_size(self, nodes: int, what: str, span: Span | None) -> None:
+        """GEO520 when the IR would grow past the budget's node limit."""
+        try:
+            budget.require_nodes(f"the model's IR{what}", nodes)
+        except budget.BudgetExceeded as err:
+            raise GeoError(
+                Diagnostic(
+                    "GEO520", str(err), span, label=f"{nodes:,} IR nodes", help=budget.RAISE_HELP
+                )
+            ) from None
 
     def _return(self, stmt: ast.Return, scope: Scope) -> list[Value]:
         return [self.tensor(v, scope, f"{scope.prefix}return") for v in stmt.values]

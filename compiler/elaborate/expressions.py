@@ -35,6 +35,7 @@ class Expressions(ABC):
     domain: Domain
     graph: Graph
     ids: set[str]
+    calling: list[str]  # the blocks being expanded, outermost first
 
     @abstractmethod
     def _statements(self, body: tuple[ast.Stmt, ...], scope: Scope, in_block: bool) -> list[Value]:
@@ -216,6 +217,24 @@ class Expressions(ABC):
     # --- blocks ---
 
     def _block_call(self, call: ast.Call, scope: Scope) -> Value | tuple[Value, ...]:
+        """The block's body expanded at the call; GEO521 for a call to a block being expanded
+        (recursion, direct or mutual, never ends: blocks have no conditionals)."""
+        name = call.func.id
+        if name in self.calling:
+            cycle = " -> ".join([*self.calling[self.calling.index(name) :], name])
+            raise GeoError(
+                Diagnostic(
+                    "GEO521",
+                    f"block `{name}` calls itself ({cycle}): its expansion never ends",
+                    call.span,
+                    label=f"`{name}` again",
+                    help="blocks expand at compile time and cannot recurse; repeat a layer with "
+                    "`repeat n { ... }` instead",
+                )
+            )
+        return self._expand_block(call, scope)
+
+    def _expand_block(self, call: ast.Call, scope: Scope) -> Value | tuple[Value, ...]:
         block = self.program.blocks[call.func.id]
         params = tuple(block_param(p) for p in block.params)
         given = match_arguments(params, call)
@@ -242,7 +261,11 @@ class Expressions(ABC):
             check_arg_type(self.group, call, param.name, declared, value.type, expr.span)
             env[param.name] = value
         inner = Scope(inner_prefix, env)
-        results = self._statements(block.body, inner, in_block=True)
+        self.calling.append(call.func.id)  # its body only: arguments belong to the caller
+        try:
+            results = self._statements(block.body, inner, in_block=True)
+        finally:
+            self.calling.pop()
         return check_returns(self.group, block, results, consts, call)
 
     # --- naming ---
@@ -259,8 +282,14 @@ class Expressions(ABC):
         return name
 
     def _add(self, node: Node) -> Node:
+        """Add a node; GEO520 once the IR passes the budget (blocks calling blocks twice over
+        grow it exponentially, with no `repeat` to size first)."""
+        self._check_size(len(self.graph) + 1, "", node.span)
         self.ids.add(node.id)
         return self.graph.add(node)
+
+    @abstractmethod
+    def _check_size(self, nodes: int, what: str, span: Span | None) -> None: ...
 
     def _declared_type(self, expr: ast.Expr, scope: Scope) -> FeatureType:
         ftype = type_from_ast(expr, scope.consts())

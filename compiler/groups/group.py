@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from geoc import solver
+from geoc import budget, solver
 from geoc.groups.elements import GroupElement
 from geoc.groups.factors import (
     CHARACTERS,
@@ -164,8 +164,22 @@ class Group:
         is not ``vector + scalar`` (another layout)."""
         return a.terms == b.terms or self._blocks(a) == self._blocks(b)
 
-    def _blocks(self, ftype: FeatureType) -> list[ActionBlock]:
-        return [b for t in ftype.terms for _ in range(t.mul) for b in self.action_blocks(t.atom)]
+    def _blocks(self, ftype: FeatureType) -> list[tuple[int, ActionBlock]]:
+        """The blocks of every copy, run-length encoded: O(terms) for atoms of one irrep kind
+        (``10**9 x scalar`` is one run); an atom of several distinct blocks repeats per copy."""
+        runs: list[tuple[int, ActionBlock]] = []
+        for term in ftype.terms:
+            blocks = self.action_blocks(term.atom)
+            if len(set(blocks)) == 1:
+                pieces = [(term.mul * len(blocks), blocks[0])]
+            else:
+                pieces = [(1, b) for _ in range(term.mul) for b in blocks]
+            for count, block in pieces:
+                if runs and runs[-1][1] == block:
+                    runs[-1] = (runs[-1][0] + count, block)
+                else:
+                    runs.append((count, block))
+        return runs
 
     def permutes(self, atom: Atom) -> bool:
         """Whether a matrix factor moves this atom's coordinates by permutation matrices (the
@@ -208,23 +222,35 @@ class Group:
         return GroupElement(label="random", **parts)
 
     def atom_matrix(self, atom: Atom, element: GroupElement) -> np.ndarray:
-        """The matrix by which ``element`` acts on one copy of ``atom`` (the linear part)."""
-        return self.channel_factor.atom_matrix(self, atom, element, self.atom_dim(atom))
+        """The matrix by which ``element`` acts on one copy of ``atom`` (the linear part);
+        sized against the resource budget first (``tensor(k)`` is a Kronecker power)."""
+        dim = self.atom_dim(atom)
+        budget.require_matrix(f"the action of {self} on one `{atom}`", dim, dim)
+        return self.channel_factor.atom_matrix(self, atom, element, dim)
+
+    def term_actions(
+        self, ftype: FeatureType, element: GroupElement
+    ) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """Per term: ``(copies, M, b)``, each copy moving by ``x -> x @ M.T + b``: one matrix
+        per term, whatever its multiplicity."""
+        actions = []
+        for term in ftype.terms:
+            mat = self.atom_matrix(term.atom, element)
+            moves = term.atom.is_point and element.translation is not None
+            actions.append((term.mul, mat, element.translation if moves else np.zeros(len(mat))))
+        return actions
 
     def channel_action(
         self, ftype: FeatureType, element: GroupElement
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The affine action on the flattened channels: ``x -> x @ M.T + b``."""
+        """The affine action on the flattened channels as one dense matrix: ``x -> x @ M.T + b``
+        (sized against the budget first; :meth:`term_actions` is the compact form)."""
+        dim = self.type_dim(ftype)
+        budget.require_matrix(f"the action of {self} on `{ftype.with_axes(())}`", dim, dim)
         blocks, shift = [], []
-        for term in ftype.terms:
-            mat = self.atom_matrix(term.atom, element)
-            blocks.extend([mat] * term.mul)
-            offset = (
-                element.translation
-                if (term.atom.is_point and element.translation is not None)
-                else np.zeros(len(mat))
-            )
-            shift.extend([offset] * term.mul)
+        for count, mat, offset in self.term_actions(ftype, element):
+            blocks.extend([mat] * count)
+            shift.extend([offset] * count)
         if not blocks:
             return np.zeros((0, 0)), np.zeros(0)
         return block_diag(blocks), np.concatenate(shift)

@@ -82,12 +82,36 @@ def axes_text(axes: tuple[str, ...]) -> str:
 
 
 def copies(ftype: FeatureType) -> list[Atom]:
-    """The atoms copy by copy: ``2 x vector + scalar`` -> [vector, vector, scalar]."""
+    """The atoms copy by copy: ``2 x vector + scalar`` -> [vector, vector, scalar]. O(copies):
+    for lowerings that emit per-copy code; typing and contracts use :func:`paired_runs`."""
     return [t.atom for t in ftype.terms for _ in range(t.mul)]
 
 
-def from_copies(atoms: Sequence[Atom], axes: tuple[str, ...]) -> FeatureType:
-    return FeatureType(simplify(tuple(Term(1, a) for a in atoms)), axes)
+def paired_runs(a: FeatureType, b: FeatureType) -> list[tuple[int, Atom, Atom]] | None:
+    """The copies of ``a`` and ``b`` paired in order, as runs ``(count, atom_a, atom_b)`` of
+    equal pairs: O(terms), whatever the multiplicities (``10**9 x scalar`` is one run). None
+    when the two have different numbers of copies."""
+    if a.copies != b.copies:
+        return None
+    runs: list[tuple[int, Atom, Atom]] = []
+    left, right = list(a.terms), list(b.terms)
+    i = j = 0
+    used_a = used_b = 0  # copies of left[i] / right[j] already paired
+    while i < len(left) and j < len(right):
+        count = min(left[i].mul - used_a, right[j].mul - used_b)
+        if count:
+            runs.append((count, left[i].atom, right[j].atom))
+        used_a, used_b = used_a + count, used_b + count
+        if used_a == left[i].mul:
+            i, used_a = i + 1, 0
+        if used_b == right[j].mul:
+            j, used_b = j + 1, 0
+    return runs
+
+
+def from_runs(runs: Sequence[tuple[int, Atom]], axes: tuple[str, ...]) -> FeatureType:
+    """The feature type of ``count`` copies of each atom, in order (adjacent runs merged)."""
+    return FeatureType(simplify(tuple(Term(n, a) for n, a in runs if n)), axes)
 
 
 def is_scalar_like(group: Group, ftype: FeatureType) -> bool:
@@ -219,16 +243,16 @@ def _affine_sum(
     """Point arithmetic: p - p is a vector, p ± v and v + p are points (per copy)."""
     if not (a.has_points or b.has_points):
         return None
-    ca, cb = copies(a), copies(b)
-    if len(ca) != len(cb):
+    runs = paired_runs(a, b)
+    if runs is None:
         return None
-    out: list[Atom] = []
-    for x, y in zip(ca, cb, strict=True):
+    out: list[tuple[int, Atom]] = []
+    for count, x, y in runs:
         atom = _affine_pair(x, y, subtract, ctx)
         if atom is None:
             return None
-        out.append(atom)
-    return from_copies(out, ())
+        out.append((count, atom))
+    return from_runs(out, ())
 
 
 def _affine_pair(x: Atom, y: Atom, subtract: bool, ctx: OpContext) -> Atom | None:
@@ -281,20 +305,20 @@ def _infer_mul(
 
 def _scale_copies(ctx: OpContext, scale: FeatureType, value: FeatureType, arg: int) -> FeatureType:
     """One scalar per copy of ``value`` (or one for all); pseudoscalars flip parity."""
-    signs = [ctx.group.character(a) or 1 for a in copies(scale)]
-    atoms = copies(value)
-    if len(signs) == 1:
-        signs = signs * len(atoms)
-    if len(signs) != len(atoms):
+    wanted, got = value.copies, scale.copies
+    if got == 1:  # one scalar for all copies
+        scale = FeatureType((Term(wanted, scale.terms[0].atom),), scale.axes)
+    runs = paired_runs(value, scale)
+    if runs is None:
         raise ctx.error(
             "GEO300",
-            f"`*` needs one scalar per copy ({len(atoms)}) or a single scalar, got {len(signs)}",
+            f"`*` needs one scalar per copy ({wanted}) or a single scalar, got {got}",
             arg=arg,
-            label=f"{len(signs)} scalars",
-            help=f"produce {len(atoms)} x scalar (e.g. `mlp(m, [hidden, {len(atoms)}])`) or 1",
+            label=f"{got} scalars",
+            help=f"produce {wanted} x scalar (e.g. `mlp(m, [hidden, {wanted}])`) or 1",
         )
-    pairs = zip(atoms, signs, strict=True)
-    unsigned = next((a for a, s in pairs if s == -1 and not a.signed), None)
+    signed = [(n, a, ctx.group.character(s) or 1) for n, a, s in runs]
+    unsigned = next((a for _, a, s in signed if s == -1 and not a.signed), None)
     if unsigned is not None:
         raise ctx.error(
             "GEO300",
@@ -305,7 +329,7 @@ def _scale_copies(ctx: OpContext, scale: FeatureType, value: FeatureType, arg: i
             if unsigned.is_point
             else "scale it by invariant scalars, e.g. `norm(...)` or `sqnorm(...)`",
         )
-    return from_copies([atom.with_sign(s) for atom, s in zip(atoms, signs, strict=True)], ())
+    return from_runs([(n, atom.with_sign(s)) for n, atom, s in signed], ())
 
 
 NEG = define("neg", "core", (tensor("a"),), _UNARY, _POINT_MAP_DOC, syntax="-")
@@ -324,8 +348,8 @@ def _infer_same(
 @contract(ADD, SUB)
 def _add_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> list[Diagnostic]:
     a, b = types
-    pairs = zip(copies(a), copies(b), strict=False)
-    if ctx.op != "add" or not any(x.is_point and y.is_point for x, y in pairs):
+    runs = paired_runs(a, b) or []
+    if ctx.op != "add" or not any(x.is_point and y.is_point for _, x, y in runs):
         return []
     fix = "take the difference `p - q` (a vector) or the mean of the points"
     return point_violation(ctx, b, 1, "the sum of two points", fix)
@@ -415,13 +439,13 @@ def _infer_dot(
 ) -> tuple[FeatureType, ...]:
     a, b = types
     axes = joint_axes(ctx, types)
-    ca, cb = copies(a), copies(b)
     # Copies must match up to parity: vector . pseudovector is a pseudoscalar.
-    atoms = [_dot_atom(ctx.group, x, y) for x, y in zip(ca, cb, strict=False)]
-    if len(ca) != len(cb) or None in atoms:
+    pairs = paired_runs(a, b)
+    runs = [(n, _dot_atom(ctx.group, x, y)) for n, x, y in pairs or []]
+    if pairs is None or any(atom is None for _, atom in runs):
         fix = "map one side with `linear(x, T)` first"
         raise different_reps(ctx, "GEO300", (a, b), ("dot", "and"), fix, per_copy=True)
-    return (from_copies(atoms, axes),)  # type: ignore[arg-type]
+    return (from_runs(runs, axes),)  # type: ignore[arg-type]
 
 
 def _dot_atom(group: Group, x: Atom, y: Atom) -> Atom | None:

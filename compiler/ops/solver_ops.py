@@ -30,11 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geoc import solver
+from geoc import budget, solver
 from geoc.diagnostics import Diagnostic
 from geoc.groups import MATRIX_ATOMS, SOLVER_ATOMS, Group, GroupElement, Rotations, random_rotation
 from geoc.ops import PLAIN, OpContext, define, preset, tensor, typing_rule
-from geoc.ops.core import copies, different_reps, joint_axes
+from geoc.ops.core import different_reps, joint_axes, paired_runs
 from geoc.types import SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term
 
 #: A pair of terms whose dense maps would hold more entries (d_out * d_in) uses a closed form.
@@ -230,6 +230,7 @@ def invariant_form(group: Group, atom: Atom) -> np.ndarray:
     if not order or factor is None or factor.family not in ("Lorentz", "Sp"):
         return np.eye(dim)
     base = {"Lorentz": solver.minkowski_metric, "Sp": solver.symplectic_form}[factor.family]
+    budget.require_matrix(f"the invariant form of `{atom}`", dim, dim)
     return functools.reduce(np.kron, [base(factor.n)] * order)
 
 
@@ -259,7 +260,8 @@ def check_solver_linear(ctx: OpContext, source: FeatureType, target: FeatureType
 def solver_linear_contract(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> list[Diagnostic]:
-    """GEO403 for an output term that no input term maps to; GEO331 for a huge basis."""
+    """GEO403 for an output term that no input term maps to; GEO331 for a huge basis; GEO520
+    for a basis (or its solve) over the resource budget, refused before it is built."""
     (source,) = types
     target: FeatureType = attrs["out"]
     for out in target.terms:
@@ -267,6 +269,9 @@ def solver_linear_contract(
             reached = sum(linear_pair(ctx.group, t.atom, out.atom).size for t in source.terms)
         except BasisTooLarge as err:
             return [ctx.diagnostic("GEO331", str(err), label=str(out), help=_TOO_LARGE_HELP)]
+        except budget.BudgetExceeded as err:
+            message = f"`linear` to `{out}` under {ctx.group}: {err}"
+            return [ctx.diagnostic("GEO520", message, label=str(out), help=budget.RAISE_HELP)]
         if not reached:
             return [_no_map(ctx, source, out.atom)]
     return []
@@ -320,8 +325,8 @@ def _infer_mdot(
                 label=str(ftype.with_axes(())),
                 help="for O(3) irreps or pseudovectors use `dot(a, b)`",
             )
-    ca, cb = copies(a), copies(b)
-    if len(ca) != len(cb) or not all(map(ctx.group.same_atom, ca, cb)):
+    runs = paired_runs(a, b)
+    if runs is None or not all(ctx.group.same_atom(x, y) for _, x, y in runs):
         fix = "map one side with `linear(x, T)` first"
         raise different_reps(ctx, "GEO300", (a, b), ("mdot", "and"), fix, per_copy=True)
     return (FeatureType((Term(a.copies, SCALAR),), axes),)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from geoc import budget
 from geoc.solver.cache import BasisCache
 from geoc.solver.closed_forms import closed_form_invariants
 from geoc.solver.groups import MatrixGroup
@@ -84,6 +85,7 @@ def _assemble(group: MatrixGroup, rep_in: Rep, rep_out: Rep, solve: _BlockSolver
             rows = (out.index[:, None] * dim_in + inp.index[None, :]).ravel()
             blocks.append((rows, block))
     total = sum(b.shape[1] for _, b in blocks)
+    budget.require_matrix("the equivariant basis", rep_out.dim(group) * dim_in, total)
     basis = np.zeros((rep_out.dim(group) * dim_in, total))
     col = 0
     for rows, block in blocks:
@@ -122,16 +124,22 @@ class _BlockSolver:
         return kept
 
     def _solve(self, atoms: tuple[Atom, ...]) -> np.ndarray:
+        """The invariants; each method is sized against the budget before it allocates."""
         if not atoms:
             return np.ones((1, 1))
+        size = int(np.prod([a.dim(self.group) for a in atoms]))
+        product = f"a tensor product of {len(atoms)} factors"
         if self.method is Method.AUTO:
             closed = closed_form_invariants(self.group, atoms)
             if closed is not None:
                 return closed
         cons = KroneckerConstraints.of(self.group, atoms)
         if self.method in (Method.AUTO, Method.SOLVE) and cons.is_permutation:
+            budget.require_matrix(f"the orbits of {product}", size, 2 + len(atoms))
             return orbit_nullspace(cons)
+        budget.require_dim(f"the numeric solve for the invariants of {product}", size)
         large = cons.size > self.dense_max and self.method is not Method.DENSE
         if self.method is Method.ITERATIVE or large:
             return canonical_basis(iterative_nullspace(cons))
+        budget.require_matrix(f"the Gram matrix of {product}", size, size)
         return canonical_basis(dense_nullspace(cons))

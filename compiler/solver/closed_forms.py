@@ -26,6 +26,7 @@ from functools import cached_property
 
 import numpy as np
 
+from geoc import budget
 from geoc.solver.groups import Family, MatrixGroup, minkowski_metric, symplectic_form
 from geoc.solver.reps import Atom, Covector, Vector
 
@@ -270,13 +271,17 @@ def closed_form_invariants(group: MatrixGroup, atoms: tuple[Atom, ...]) -> np.nd
     """Orthonormal invariants of a product of vectors / covectors by a closed form, or None."""
     if not all(isinstance(a, Vector | Covector) for a in atoms):
         return None
+    size = group.dim ** len(atoms)
     if group.family is Family.S and all(isinstance(a, Vector) for a in atoms):
-        return PartitionBasis(group.n, 0, len(atoms)).dense()
+        partitions = PartitionBasis(group.n, 0, len(atoms))
+        budget.require_matrix("a partition basis", size, len(partitions) + len(atoms))
+        return partitions.dense()
     if not brauer_is_complete(group, len(atoms)):
         return None
     metric = BRAUER_METRIC[group.family](group)
     variances = tuple(isinstance(a, Vector) for a in atoms)
     diagrams = perfect_matchings(tuple(range(len(atoms))))
+    budget.require_matrix("a Brauer basis", size, 2 * len(diagrams))  # the columns, then Q
     cols = [_pairing_tensor(d, variances, metric).ravel() for d in diagrams]
     if not cols:
         return np.zeros((group.dim ** len(atoms), 0))

@@ -44,9 +44,18 @@ def test_every_command_has_help(capsys, command):
         (["compile"], "required"),
         (["compile", "egnn", "--emit", "wheel"], "invalid choice"),
         (["fmt"], "required"),
-        (["check", "egnn", "--trials", "0"], "needs at least 1 trial, got 0"),
+        (["check", "egnn", "--trials", "0"], "`--trials` must be from 1 to 10000, got 0"),
         (["check", "egnn", "--trials", "x"], "not a whole number: 'x'"),
-        (["check", "egnn", "--graphs", "0"], "needs at least 1 graph, got 0"),
+        (["check", "egnn", "--graphs", "0"], "`--graphs` must be from 1 to 10000, got 0"),
+        # out-of-range integers are usage errors, not overflows deep in torch or numpy (issue 13)
+        (["compile", "egnn", "--seed", "99999999999999999999999"], "`seed` must be from 0 to"),
+        (["check", "egnn", "--seed", "-1"], "`seed` must be from 0 to 18446744073709551615"),
+        (["check", "egnn", "--trials", "1000000000"], "`--trials` must be from 1 to 10000"),
+        (["check", "egnn", "--graphs", "1000000000"], "`--graphs` must be from 1 to 10000"),
+        (["check", "egnn", "--atol", "inf"], "`--atol` must be positive and finite, got inf"),
+        (["check", "egnn", "--atol", "nan"], "`--atol` must be positive and finite, got nan"),
+        (["check", "egnn", "--max-bytes", "0"], "`--max-bytes` must be at least 1, got 0"),
+        (["compile", "egnn", "--max-dim", "-5"], "`--max-dim` must be at least 1, got -5"),
     ],
 )
 def test_usage_errors_are_diagnostics(capsys, argv, needle):
@@ -420,3 +429,51 @@ def test_tp_algorithm_forces_the_tp_conv_lowering(capsys, algorithm, kernel):
     code, out, err = run(capsys, *argv, "--tp-algorithm", algorithm)
     assert code == 0, err
     assert kernel in out
+
+
+# --- resource budgets and integer ranges (issue 13) ---------------------------------------------
+
+
+def test_the_largest_seed_compiles_and_checks(capsys):
+    argv = ["egnn", "-p", "depth=1", "--seed", str(2**64 - 1)]
+    assert run(capsys, "check", *argv, "--trials", "1")[0] == 0
+
+
+def test_max_bytes_flag_sets_the_budget(capsys, tmp_path, monkeypatch):
+    from geoc.ops.solver_ops import pair_basis
+
+    monkeypatch.setenv("GEOC_CACHE_DIR", str(tmp_path))  # no basis solved in an earlier run
+    pair_basis.cache_clear()
+    code, out, err = run(capsys, "check", "--static", "emlp_o5", "--max-bytes", "1000")
+    assert code == 1 and out == ""
+    assert err.startswith("error[GEO520]: `linear` to ")
+    assert "over the budget of 1000 bytes" in err and "--max-bytes" in err
+
+
+def test_max_dim_flag_sets_the_budget(capsys, tmp_path, monkeypatch):
+    from geoc.ops.solver_ops import pair_basis
+
+    monkeypatch.setenv("GEOC_CACHE_DIR", str(tmp_path / "cache"))
+    pair_basis.cache_clear()
+    spec = tmp_path / "lorentz.geo"
+    spec.write_text(
+        "model M() {\n    symmetry Lorentz(3)\n    input t: tensor(2)\n"
+        "    output y: tensor(2) = linear(t, tensor(2))\n}\n"
+    )
+    code, _, err = run(capsys, "check", "--static", str(spec), "--max-dim", "100")
+    assert code == 1 and err.startswith("error[GEO520]: ")
+    assert f"{spec}:4:27" in err and "256 dimensions, over the budget of 100" in err
+    assert run(capsys, "check", "--static", str(spec))[0] == 0
+
+
+def test_a_recursive_block_is_a_diagnostic_not_a_recursion_error(capsys, tmp_path):
+    spec = tmp_path / "rec.geo"
+    spec.write_text(
+        "block f(x: scalar) -> scalar {\n    return g(x)\n}\n"
+        "block g(x: scalar) -> scalar {\n    return f(x)\n}\n"
+        "model M() {\n    symmetry trivial\n    input x: scalar\n    output y: scalar = f(x)\n}\n"
+    )
+    code, _, err = run(capsys, "compile", str(spec))
+    assert code == 1
+    assert err.startswith("error[GEO521]: block `f` calls itself (f -> g -> f)")
+    assert f"{spec}:5:12" in err

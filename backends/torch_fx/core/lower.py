@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx
 
+from geoc import budget
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.solver.lower import lower_solver_linear
@@ -170,6 +171,9 @@ class SchurPlan:
 
     @classmethod
     def build(cls, group: Group, source: FeatureType, target: FeatureType) -> SchurPlan:
+        for ftype in (source, target):  # an index array per copy: sized before it is built
+            size = _COPY_BYTES * ftype.copies + 8 * group.type_dim(ftype)
+            budget.require_bytes(f"the channel layout of `{ftype.with_axes(())}`", size)
         dims: dict[str, int] = {}
         return cls(_copies(group, source, dims), _copies(group, target, dims), dims)
 
@@ -182,6 +186,10 @@ class SchurPlan:
     def output_permutation(self) -> np.ndarray:
         placed = np.concatenate([np.concatenate(self.outputs[k]) for k in self.keys])
         return np.argsort(placed)
+
+
+#: What one copy's index array costs in the layout of a Schur plan (a small numpy array).
+_COPY_BYTES = 128
 
 
 def _copies(group: Group, ftype: FeatureType, dims: dict[str, int]) -> dict[str, list[np.ndarray]]:

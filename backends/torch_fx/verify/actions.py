@@ -11,8 +11,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from geoc import budget
 from geoc.backends.torch_fx.domains.fields import is_field_type
+from geoc.diagnostics import Diagnostic
 from geoc.groups import Group, GroupElement, Rotations, random_rotation
+from geoc.ir import Graph
 from geoc.types import FeatureType
 
 
@@ -76,11 +79,38 @@ def transform(
     for i, axis in enumerate(ftype.axes):
         if axis in maps:
             value = value.index_select(first + i, maps[axis].index.to(value.device))
-    mat, shift = group.channel_action(ftype, element)
-    if value.shape[-1] != len(mat):
-        raise ValueError(f"{value.shape[-1]} channels, but `{ftype}` has {len(mat)}")
+    actions = group.term_actions(ftype, element)
+    width = sum(count * len(mat) for count, mat, _ in actions)
+    if value.shape[-1] != width:
+        raise ValueError(f"{value.shape[-1]} channels, but `{ftype}` has {width}")
     like: dict[str, Any] = {"dtype": value.dtype, "device": value.device}
-    return value @ torch.as_tensor(mat, **like).T + torch.as_tensor(shift, **like)
+    lead, parts, start = value.shape[:-1], [], 0
+    for count, mat, shift in actions:  # one copy's matrix per term, never the block diagonal
+        dim = len(mat)
+        copies = value[..., start : start + count * dim].reshape(*lead, count, dim)
+        moved = copies @ torch.as_tensor(mat, **like).T + torch.as_tensor(shift, **like)
+        parts.append(moved.reshape(*lead, count * dim))
+        start += count * dim
+    return torch.cat(parts, dim=-1) if parts else value
+
+
+def action_budget_problems(ir: Graph) -> list[Diagnostic]:
+    """GEO520 at each value whose one-copy action matrix (a Kronecker power for `tensor(k)`)
+    is over the resource budget: checked before the checker builds any of them."""
+    problems = []
+    values = [(ftype, node.span) for node in ir.nodes for ftype in node.out_types]
+    for ftype, span in values:
+        for term in ftype.terms:
+            if is_field_type(ftype):
+                break  # fields move by their grid move, not by matrices
+            dim = ir.group.atom_dim(term.atom)
+            try:
+                budget.require_matrix(f"the action of {ir.group} on one `{term.atom}`", dim, dim)
+            except budget.BudgetExceeded as err:
+                message = f"`geoc check` cannot move this value: {err}"
+                problems.append(Diagnostic("GEO520", message, span, help=budget.RAISE_HELP))
+                break
+    return list(dict.fromkeys(problems))
 
 
 @dataclass(frozen=True)

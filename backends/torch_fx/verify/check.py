@@ -16,13 +16,21 @@ from torch import Tensor, fx
 from geoc.backends.torch_fx.domains import Sample, rules_of
 from geoc.backends.torch_fx.domains.fields import BandLimitedRow, merge_rows
 from geoc.backends.torch_fx.manifold.verify import membership_rows
-from geoc.backends.torch_fx.verify.actions import AxisMap, Deviation, describe, value_error
+from geoc.backends.torch_fx.verify.actions import (
+    AxisMap,
+    Deviation,
+    action_budget_problems,
+    describe,
+    value_error,
+)
 from geoc.backends.torch_fx.verify.blame import Trial, blame
 from geoc.backends.torch_fx.verify.edges import match_edges, match_endpoints
 from geoc.backends.torch_fx.verify.laws import exact_bound, exact_rtol
 from geoc.backends.torch_fx.verify.params import copy_with, random_parameters
 from geoc.backends.torch_fx.verify.recorder import record
 from geoc.backends.torch_fx.verify.report import CheckReport, Failure, OutputRow, source_text
+from geoc.budget import within_budget
+from geoc.diagnostics import GeoError
 from geoc.domains import EDGE_AXIS
 from geoc.groups import GroupElement
 from geoc.ir import Graph
@@ -44,6 +52,7 @@ def draw_sample(
     return rules_of(ir).draw_sample(ir, rng, nodes, graphs, dtype, trial)
 
 
+@within_budget
 def check_module(
     module: fx.GraphModule,
     *,
@@ -72,12 +81,18 @@ def check_module(
     bound. ``elements`` replaces the sampled ones (missing permutations are the identity).
     ``every_value`` checks every IR value in every trial, not only after an output fails.
     ``sources`` maps span files to their text for the failure excerpt (built-in specs and files
-    on disk are found without it).
+    on disk are found without it). ``budget=`` (:class:`geoc.budget.Budget`) replaces the
+    active resource budget: a value whose action matrix would exceed it is a GEO520 before any
+    trial runs.
     """
     if elements is None and trials < 1:
         raise ValueError(f"check_module needs at least 1 trial (got {trials}): none checks nothing")
     start = time.perf_counter()
     ir: Graph = module.meta["geoc_ir"]
+    if problems := action_budget_problems(ir):
+        files = {p.span.file for p in problems if p.span}
+        texts = {f: source_text(f, sources or {}) for f in files}
+        raise GeoError(problems, {f: t for f, t in texts.items() if t is not None})
     module = _in_dtype(module, dtype)
     rng = np.random.default_rng(seed)
     rtol = exact_rtol(dtype)
