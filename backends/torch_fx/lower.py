@@ -82,7 +82,7 @@ class LowerCtx:
     edge_parts: dict[int, fx.Node] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.generator = torch.Generator().manual_seed(self.seed)
+        self.generator = torch.Generator().manual_seed(_checked_seed(self.seed))
         name = _py_name(self.ir.name)  # the class name users see
         self.root = fx.GraphModule(torch.nn.Module(), fx.Graph(), class_name=name)
 
@@ -168,6 +168,23 @@ class LowerCtx:
 
     def in_types(self, node: Node) -> list[FeatureType]:
         return [self.ir.type_of(r) for r in node.inputs]
+
+
+#: Seeds run from 0 to this: a torch generator takes 64 bits, and would read -1 as 2**64 - 1
+#: (two seeds, one set of weights) and overflow past it.
+MAX_SEED = 2**64 - 1
+
+
+def _checked_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise GeoError(
+            Diagnostic(
+                "GEO191",
+                f"seed {seed!r} is not a whole number from 0 to {MAX_SEED}",
+                help="give `--seed` (or `seed=`) a whole number in that range",
+            )
+        )
+    return seed
 
 
 def _py_name(text: str) -> str:

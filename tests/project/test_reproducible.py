@@ -15,8 +15,10 @@ import pytest
 import torch
 from paths import SPECS
 
+from geoc import cli
 from geoc.backends.torch_fx.api import compile as geoc_compile
 from geoc.backends.torch_fx.export import generated_source, weights_state, write_folder
+from geoc.backends.torch_fx.lower import MAX_SEED
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -112,3 +114,17 @@ def test_exported_folder_follows_the_umask(tmp_path: Path) -> None:
     mask = os.umask(0o022)
     os.umask(mask)
     assert folder.stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+@pytest.mark.parametrize("seed", ["99999999999999999999999", "-1", str(2**64)])
+def test_a_seed_out_of_range_is_a_usage_error(seed: str, capsys) -> None:
+    """A torch generator takes 64 bits: a larger seed overflowed (exit 3) and -1 gave the
+    weights of 2**64 - 1."""
+    assert cli.main(["compile", "deepsets", "--seed", seed]) == 1
+    err = capsys.readouterr().err
+    assert "GEO191" in err and f"seed {seed} " in err and "help:" in err
+
+
+def test_the_largest_seed_compiles() -> None:
+    first = geoc_compile("deepsets", seed=MAX_SEED)
+    assert saved(weights_state(first)) != saved(weights_state(geoc_compile("deepsets", seed=0)))
