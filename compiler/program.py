@@ -1,16 +1,21 @@
 """A spec and its imports: the blocks and models visible to the elaborator.
 
-Imports are resolved relative to the importing file and must stay inside its folder tree; a
-path that does not exist may name a built-in spec (``import "egnn"``). Missing files, paths
-that escape, and cycles are diagnostics.
+The import rule: an ``import "PATH"`` resolves relative to the folder of the importing file,
+and the file it names must lie inside the *root*, the folder of the top spec, once every
+symbolic link on the way is resolved (an absolute path, a ``..`` that climbs out, or a link
+that points out is GEO206). A spec given as text has the working folder as its root. A path
+that is not a file may name a built-in spec (``import "egnn"``); a built-in spec imports only
+built-in specs, never a file. Missing files and cycles are diagnostics too. Importing only
+parses: no spec text is ever evaluated as Python.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from geoc.catalog import builtin_spec
+from geoc.catalog import BUILTIN_PREFIX, builtin_spec
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar import ast
 from geoc.grammar.parser import parse, read_source
@@ -49,21 +54,33 @@ class Program:
 def load_program(module: ast.Module, text: str, path: Path | None) -> Program:
     """Collect the blocks of ``module`` and of everything it imports (transitively)."""
     program = Program(main=module, sources={module.span.file: text})
-    _collect(program, module, path, stack=[_key(path, module.span.file)])
+    root = _root(path, module.span.file)
+    _collect(program, module, path, root, stack=[_key(path, module.span.file)])
     return program
+
+
+def _root(path: Path | None, file: str) -> Path | None:
+    """The folder no import may leave (None for a built-in spec, which imports no file)."""
+    if path is not None:
+        return path.absolute().parent.resolve()
+    return None if file.startswith(f"{BUILTIN_PREFIX}/") else Path.cwd().resolve()
 
 
 def _key(path: Path | None, file: str) -> str:
     return str(path.resolve()) if path is not None else file
 
 
-def _collect(program: Program, module: ast.Module, path: Path | None, stack: list[str]) -> None:
+def _collect(
+    program: Program, module: ast.Module, path: Path | None, root: Path | None, stack: list[str]
+) -> None:
     for item in module.items:
         if isinstance(item, ast.Block):
             _add_block(program, item)
         elif isinstance(item, ast.Import):
-            sub_path, sub_module = _load_import(program, item, path, stack)
-            _collect(program, sub_module, sub_path, [*stack, _key(sub_path, sub_module.span.file)])
+            sub_path, sub_module = _load_import(program, item, path, root, stack)
+            sub_root = root if sub_path is not None else None  # a built-in imports built-ins
+            sub_stack = [*stack, _key(sub_path, sub_module.span.file)]
+            _collect(program, sub_module, sub_path, sub_root, sub_stack)
 
 
 def _add_block(program: Program, block: ast.Block) -> None:
@@ -86,31 +103,18 @@ def _add_block(program: Program, block: ast.Block) -> None:
 
 
 def _load_import(
-    program: Program, item: ast.Import, importer: Path | None, stack: list[str]
+    program: Program, item: ast.Import, importer: Path | None, root: Path | None, stack: list[str]
 ) -> tuple[Path | None, ast.Module]:
-    base = importer.parent if importer is not None else Path.cwd()
-    target = Path(item.path.value)
-    resolved = (base / target).resolve()
-    if target.is_absolute() or not resolved.is_relative_to(base.resolve()):
-        raise _import_error(
-            program,
-            item,
-            "GEO206",
-            "leaves the importing file's folder",
-            "keep imported files inside the spec's folder",
-        )
-    if resolved.is_file():
-        text, file, sub_path = read_source(resolved), str(resolved), resolved
+    """The file (or built-in spec) ``item`` names, read and parsed; ``importer`` is the
+    importing file (None for a spec given as text or a built-in one)."""
+    found = _import_file(program, item, importer, root) if root is not None else None
+    if found is not None:
+        text, file, sub_path = read_source(found), str(found), found
     else:
-        builtin = builtin_spec(item.path.value) if "/" not in item.path.value else None
+        builtin = _builtin(item.path.value)
         if builtin is None:
-            raise _import_error(
-                program,
-                item,
-                "GEO205",
-                "was not found",
-                "give a path relative to this file, or a built-in spec name",
-            )
+            help_text = "a built-in spec imports only built-in specs" if root is None else _HELP
+            raise _import_error(program, item, "GEO205", "was not found", help_text)
         file, text, sub_path = builtin.display, builtin.read_text(), None
     if _key(sub_path, file) in stack:
         raise _import_error(
@@ -122,6 +126,60 @@ def _load_import(
         )
     program.sources[file] = text
     return sub_path, parse(text, file)
+
+
+def _import_file(
+    program: Program, item: ast.Import, importer: Path | None, root: Path
+) -> Path | None:
+    """The real path of the file ``item`` names, checked to lie inside ``root``; None when no
+    file has that name (it may name a built-in spec)."""
+    name = item.path.value
+    if Path(name).is_absolute():
+        raise _escape(program, item, "is an absolute path", root)
+    folder = importer.absolute().parent if importer is not None else root
+    try:
+        resolved = (folder / name).resolve(strict=False)
+        inside = resolved.is_relative_to(root)
+        exists = resolved.exists()
+    except (OSError, RuntimeError, ValueError) as err:  # a link loop, a name too long, a NUL
+        what = f"cannot be resolved ({_reason(err)})"
+        raise _import_error(program, item, "GEO205", what, _HELP) from None
+    if not inside:
+        lexical = Path(os.path.normpath(folder.resolve() / name))
+        what = "climbs out of the spec folder"
+        if lexical.is_relative_to(root):  # the words stay inside: a link points out
+            what = "is a symbolic link to a file outside the spec folder"
+        raise _escape(program, item, what, root)
+    if resolved.is_file():
+        return resolved
+    if exists and _builtin(name) is None:  # a folder, a pipe, a device
+        raise _import_error(program, item, "GEO205", "is not a regular file", _HELP)
+    return None
+
+
+_HELP = "give a path to a .geo file relative to this file, or a built-in spec name"
+
+
+def _builtin(name: str):
+    """The built-in spec an import names (a bare name such as ``egnn``), if any."""
+    return builtin_spec(name) if "/" not in name else None
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, OSError):
+        return err.strerror or type(err).__name__
+    return "a symbolic link loop" if isinstance(err, RuntimeError) else str(err)
+
+
+def _escape(program: Program, item: ast.Import, what: str, root: Path) -> GeoError:
+    return _import_error(
+        program,
+        item,
+        "GEO206",
+        what,
+        f"imports must stay inside `{root}`, the folder of the spec being compiled: copy the "
+        "file into it",
+    )
 
 
 def _import_error(

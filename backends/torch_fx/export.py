@@ -14,11 +14,16 @@ Load it with ``importlib`` (or put DIR's parent on ``sys.path`` and import it)::
     ...; model = module.load()
 
 The folder appears whole or not at all: it is written next to DIR and renamed into place.
+It is reproducible: the same spec, parameters and seed give the same bytes in every file, in
+any process and folder (no time stamps, no paths of this machine, weights saved as contiguous
+tensors in state-dict order), and ``weights.pt`` holds tensors only (``weights_only=True``).
 """
 
 from __future__ import annotations
 
+import builtins
 import json
+import keyword
 import os
 import re
 import shutil
@@ -139,13 +144,13 @@ def generated_source(module: fx.GraphModule, spec: str = "<spec>") -> str:
     _check_globals(code.globals)
     forward = _RUNTIME_PREFIX.sub(_runtime_call, code.src).strip("\n")
     forward = "\n".join(("    " + line) if line else "" for line in forward.splitlines())
-    cls = type(module).__name__
+    cls = _class_name(type(module).__name__)
     state = module.state_dict()
     params = {n for n, _ in module.named_parameters()}
     header = _HEADER.format(
         model=ir.name,
         version=_version(),
-        spec=spec,
+        spec=spec_label(spec),
         inputs=", ".join([*ir.inputs, *_extra_inputs(ir)]),
         outputs=", ".join(ir.outputs),
         group=ir.group,
@@ -164,11 +169,44 @@ def generated_source(module: fx.GraphModule, spec: str = "<spec>") -> str:
     return header + "\n" + forward + "\n" + _FOOTER.format(cls=cls)
 
 
+def spec_label(spec: str) -> str:
+    """How an exported folder names its spec: a built-in name as given, a file by its name
+    alone, so that the folder does not depend on where the spec was on this machine."""
+    if "\n" in spec:  # the spec's text itself
+        return "<string>"
+    return os.path.basename(os.path.normpath(spec)) if spec.strip() else spec
+
+
+#: Module-level names of ``module.py``; the model's class may not shadow them.
+_MODULE_GLOBALS = frozenset(
+    {"os", "torch", "device", "inf", "nan", "NoneType", "_HERE", "PARAMETERS", "BUFFERS", "load"}
+)
+
+
+def _class_name(name: str) -> str:
+    """The model's class name, with a trailing ``_`` where it would shadow a Python keyword or
+    builtin or a global of ``module.py`` (a model called ``torch`` or ``load``)."""
+    taken = _MODULE_GLOBALS | {_alias(stem) for stem in KERNEL_FILES}
+    while keyword.iskeyword(name) or name in taken or hasattr(builtins, name):
+        name += "_"
+    return name
+
+
+def weights_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict as saved: each tensor a contiguous copy of its own, so that the file
+    depends on names, dtypes, shapes and values only (not on views, strides or shared storage
+    left by how a table was built)."""
+    return {
+        name: tensor.detach().clone(memory_format=torch.contiguous_format)
+        for name, tensor in module.state_dict().items()
+    }
+
+
 def manifest(module: fx.GraphModule, spec: str) -> dict:
     ir: Graph = module.meta["geoc_ir"]
     return {
         "geoc_version": _version(),
-        "spec": spec,
+        "spec": spec_label(spec),
         "model": ir.name,
         "symmetry": str(ir.group),
         "domain": str(ir.domain),
@@ -191,6 +229,7 @@ def write_folder(module: fx.GraphModule, directory: str | Path, spec: str = "<sp
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
+            os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0o700 would make the folder private
             _fill(staging, module, spec)
             _swap_into_place(staging, target)
         finally:
@@ -214,9 +253,15 @@ def _fill(folder: Path, module: fx.GraphModule, spec: str) -> None:
     )
     for stem, path in KERNEL_FILES.items():
         (folder / f"geoc_{stem}.py").write_text(exported_kernels(path), encoding="utf-8")
-    torch.save(module.state_dict(), folder / "weights.pt")
+    torch.save(weights_state(module), folder / "weights.pt")
     text = json.dumps(manifest(module, spec), indent=2) + "\n"
     (folder / "manifest.json").write_text(text, encoding="utf-8")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:

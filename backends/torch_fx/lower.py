@@ -10,7 +10,9 @@ find the first value that breaks its transformation law.
 
 from __future__ import annotations
 
+import builtins
 import importlib
+import keyword
 import math
 import operator
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import fx
+from torch.fx import graph as fx_graph
 
 if TYPE_CHECKING:
     from geoc.backends.torch_fx.domains import DomainRules
@@ -84,7 +87,7 @@ class LowerCtx:
     edge_parts: dict[int, fx.Node] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.generator = torch.Generator().manual_seed(self.seed)
+        self.generator = torch.Generator().manual_seed(_checked_seed(self.seed))
         name = _py_name(self.ir.name)  # the class name users see
         self.root = fx.GraphModule(torch.nn.Module(), fx.Graph(), class_name=name)
 
@@ -102,8 +105,19 @@ class LowerCtx:
         return self.fx.call_method(method, tuple(args))
 
     def _attr(self, name: str, value: torch.Tensor, parameter: bool) -> fx.Node:
-        rt.install(self.root, name, value, parameter)
-        return self.fx.get_attr(name)
+        """Install ``value`` under ``name`` made a safe attribute path (the fx node's
+        ``target`` is the name it got)."""
+        path = attribute_path(name)
+        if _has_attribute(self.root, path):  # `training` and `training_` both in one scope
+            raise GeoError(
+                Diagnostic(
+                    "GEO117",
+                    f"two parameters of the compiled module would be called `{path}`",
+                    help="rename one of the values whose names differ by a trailing `_`",
+                )
+            )
+        rt.install(self.root, path, value.contiguous(), parameter)
+        return self.fx.get_attr(path)
 
     def param(self, name: str, shape: tuple[int, ...], fan_in: int) -> fx.Node:
         """A trainable tensor, uniform in ±1/sqrt(fan_in) (PyTorch's nn.Linear default)."""
@@ -170,9 +184,59 @@ class LowerCtx:
         return [self.ir.type_of(r) for r in node.inputs]
 
 
+#: Seeds run from 0 to this: a torch generator takes 64 bits, and would read -1 as 2**64 - 1
+#: (two seeds, one set of weights) and overflow past it.
+MAX_SEED = 2**64 - 1
+
+
+def _checked_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise GeoError(
+            Diagnostic(
+                "GEO191",
+                f"seed {seed!r} is not a whole number from 0 to {MAX_SEED}",
+                help="give `--seed` (or `seed=`) a whole number in that range",
+            )
+        )
+    return seed
+
+
 def _py_name(text: str) -> str:
     cleaned = "".join(ch if ch.isalnum() else "_" for ch in text)
-    return cleaned if not cleaned[:1].isdigit() else f"v_{cleaned}"
+    cleaned = cleaned if not cleaned[:1].isdigit() else f"v_{cleaned}"
+    return f"{cleaned}_" if keyword.iskeyword(cleaned) else cleaned
+
+
+#: Names a part of a parameter path may not have: what ``nn.Module`` and ``fx.GraphModule``
+#: already define (``forward``, ``training``, ``graph``, ``_parameters``, ...).
+_MODULE_NAMES = frozenset(dir(fx.GraphModule)) | frozenset(
+    vars(fx.GraphModule(torch.nn.Module(), fx.Graph()))
+)
+
+
+def attribute_path(name: str) -> str:
+    """``name`` (an IR node id and a suffix, ``layer.return.linear.weight``) as a dotted module
+    attribute path that generated Python can spell and that shadows nothing: a part that is a
+    Python keyword (``return``, the result of a block) or a name modules already have gets a
+    trailing ``_``; numbers (``layers.2``) stay, fx spells them ``getattr(m, "2")``."""
+    return ".".join(_attribute(part) for part in name.split("."))
+
+
+def _attribute(part: str) -> str:
+    if part.isdigit():
+        return part
+    part = _py_name(part)
+    while part in _MODULE_NAMES:
+        part += "_"
+    return part
+
+
+def _has_attribute(module: torch.nn.Module, path: str) -> bool:
+    for part in path.split("."):
+        if not hasattr(module, part):
+            return False
+        module = getattr(module, part)
+    return True
 
 
 def lower(
@@ -200,6 +264,7 @@ def lower(
         )
     ctx = LowerCtx(ir, seed, tp_algorithm, dtype=dtype, validate=validate)
     _placeholders(ctx)
+    _check_input_names(ctx)
     for node in ir.nodes:
         if node.op != "input":
             try:
@@ -257,6 +322,42 @@ def _placeholders(ctx: LowerCtx) -> None:
         ctx.inputs[name] = node
         ctx.values[port.value] = node
     _domain_rules(ctx).lower_inputs(ctx)  # edges, batch vectors, network batches, ...
+
+
+#: Names the generated ``forward`` reads besides its arguments: Python's keywords and
+#: builtins, the globals of fx's code (``torch``, ``inf``, ...), ``self`` and the runtime
+#: modules of an exported folder (``rt``, ``rt_o3``, ...). An input with one of them as name
+#: would shadow it (or not parse).
+_RESERVED = (
+    frozenset(keyword.kwlist)
+    | frozenset(dir(builtins))
+    | frozenset(fx_graph._custom_builtins)
+    | {"self", "rt"}
+)
+
+
+def _check_input_names(ctx: LowerCtx) -> None:
+    """GEO117 for an input the module cannot take as a keyword argument: a reserved name, or
+    one of the extra arguments of the domain (``batch``, ``edge_index``, ``num_graphs``)."""
+    targets = [node.target for node in ctx.fx.nodes if node.op == "placeholder"]
+    for name, port in ctx.ir.inputs.items():
+        if targets.count(name) > 1:
+            why = "the compiled module already takes an argument of that name"
+        elif keyword.iskeyword(name):
+            why = "it is a Python keyword"
+        elif name in _RESERVED or name.startswith("rt_"):
+            why = "the generated code uses that name"
+        else:
+            continue
+        raise GeoError(
+            Diagnostic(
+                "GEO117",
+                f"input `{name}` cannot be an argument of the compiled module: {why}",
+                port.span,
+                label="reserved name",
+                help="rename the input",
+            )
+        )
 
 
 def _output_value(ctx: LowerCtx, port: Port) -> fx.Node:

@@ -107,6 +107,17 @@ CODES: dict[str, CodeInfo] = {
         """`symmetry`, `domain`, `input` and `output` declare a model's interface: they belong
         directly in a `model` body. `return` belongs in a `block` body, as its last statement.""",
     ),
+    "GEO117": _code(
+        "name reserved by the generated code",
+        """The compiled module is Python: each `input` becomes a keyword argument of its
+        `forward`, and values name its parameters. An input may not be a Python keyword
+        (`class`, `None`), `self`, a Python builtin (`type`, `len`), a name the generated code
+        uses (`torch`, `inf`, `nan`, `device`, `rt`, `rt_*`), or an argument the domain adds
+        (`edge_index`, `batch`, `num_graphs`). Values named like an attribute every module has
+        (`training`, `forward`) get a trailing `_` in parameter names; two values whose names
+        then coincide (`training` and `training_` in one block) are refused too. Rename the
+        input or value.""",
+    ),
     # --- GEO19x: the command line (arguments rather than source text) -------------------------
     "GEO190": _code(
         "malformed parameter override",
@@ -166,9 +177,11 @@ CODES: dict[str, CodeInfo] = {
     ),
     "GEO206": _code(
         "import leaves the spec folder",
-        """An `import` path climbs out of the importing file's folder tree (`../`) or is
-        absolute. Imports stay inside the folder of the spec that imports them, so a spec folder
-        is self-contained.""",
+        """An `import` path is absolute, or the file it names lies outside the folder of the
+        spec being compiled (the root): through `..`, or through a symbolic link that points
+        out. An import resolves relative to the importing file's folder; the result, with every
+        symbolic link resolved, must lie inside the root, so a spec folder is self-contained and
+        compiling a spec never reads a file outside it.""",
     ),
     "GEO207": _code(
         "import cycle",

@@ -3,12 +3,15 @@ diagnostics for escapes, missing files, cycles and duplicate names."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from geoc.diagnostics import GeoError
+from geoc.grammar.parser import parse
 from geoc.pipeline import frontend
+from geoc.program import load_program
 
 LAYER = """block layer(h: 4 x scalar over set) -> 4 x scalar over set {
     return act(linear(h, 4 x scalar), relu)
@@ -158,3 +161,119 @@ def test_unknown_block_suggests_an_import_target(tmp_path: Path) -> None:
         frontend(tmp_path / "main.geo")
     assert info.value.codes == ["GEO201"]
     assert "did you mean `layer`?" in info.value.diagnostics[0].help
+
+
+# --- the root rule: an import must stay inside the top spec's folder, links resolved --------
+
+
+def refusal(path: Path) -> tuple[str, int, int, str, str]:
+    with pytest.raises(GeoError) as info:
+        frontend(path)
+    first = info.value.diagnostics[0]
+    assert first.help, "an import refusal says what to do"
+    return first.code, first.span.line, first.span.col, first.span.file, first.message
+
+
+def test_nested_file_may_climb_back_inside_the_root(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "main.geo": model('import "lib/twice.geo"', "h = twice(x)"),
+            "lib/twice.geo": 'import "../layer.geo"\n'
+            "block twice(h: 4 x scalar over set) -> 4 x scalar over set {\n"
+            "    return layer(layer(h))\n}\n",
+            "layer.geo": LAYER,
+        },
+    )
+    assert sum(n.op == "linear" for n in frontend(tmp_path / "main.geo")) == 2
+
+
+def test_nested_file_climbing_out_of_the_root_is_refused(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "spec/main.geo": model('import "lib/twice.geo"', "h = twice(x)"),
+            "spec/lib/twice.geo": '\nimport "../../layer.geo"\n',
+            "layer.geo": LAYER,
+        },
+    )
+    code, line, col, file, message = refusal(tmp_path / "spec/main.geo")
+    assert (code, line, col) == ("GEO206", 2, 8) and file.endswith("twice.geo")
+    assert "climbs out" in message
+
+
+def test_symlink_to_a_file_outside_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, {"secret/layer.geo": LAYER, "spec/main.geo": model('import "layer.geo"')})
+    (tmp_path / "spec/layer.geo").symlink_to(tmp_path / "secret/layer.geo")
+    code, line, col, _, message = refusal(tmp_path / "spec/main.geo")
+    assert (code, line, col) == ("GEO206", 1, 8) and "symbolic link" in message
+
+
+def test_symlinked_folder_pointing_outside_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, {"secret/layer.geo": LAYER, "spec/main.geo": model('import "lib/layer.geo"')})
+    (tmp_path / "spec/lib").symlink_to(tmp_path / "secret", target_is_directory=True)
+    assert refusal(tmp_path / "spec/main.geo")[:3] == ("GEO206", 1, 8)
+
+
+def test_symlink_to_a_system_file_is_refused_before_reading_it(tmp_path: Path) -> None:
+    write(tmp_path, {"main.geo": model('import "passwd.geo"')})
+    (tmp_path / "passwd.geo").symlink_to("/etc/passwd")
+    code, _, _, _, message = refusal(tmp_path / "main.geo")
+    assert code == "GEO206" and "root:" not in message
+
+
+def test_symlink_staying_inside_the_root_is_followed(tmp_path: Path) -> None:
+    write(tmp_path, {"lib/layer.geo": LAYER, "main.geo": model('import "alias.geo"')})
+    (tmp_path / "alias.geo").symlink_to(tmp_path / "lib/layer.geo")
+    assert [n.op for n in frontend(tmp_path / "main.geo")] == ["input", "linear", "act"]
+
+
+def test_spec_reached_through_a_symlinked_folder_imports_its_neighbours(tmp_path: Path) -> None:
+    write(tmp_path, {"real/main.geo": model('import "layer.geo"'), "real/layer.geo": LAYER})
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    assert [n.op for n in frontend(tmp_path / "link/main.geo")] == ["input", "linear", "act"]
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "words"),
+    [
+        ("loop.geo", lambda path: path.symlink_to(path), "cannot be resolved"),
+        ("dir.geo", lambda path: path.mkdir(), "is not a regular file"),
+        ("pipe.geo", os.mkfifo, "is not a regular file"),
+    ],
+)
+def test_unusable_import_targets_are_diagnostics(
+    tmp_path: Path, name: str, make, words: str
+) -> None:
+    make(tmp_path / name)
+    write(tmp_path, {"main.geo": model(f'import "{name}"')})
+    code, line, col, _, message = refusal(tmp_path / "main.geo")
+    assert (code, line, col) == ("GEO205", 1, 8) and words in message
+
+
+def test_import_name_too_long_is_a_diagnostic(tmp_path: Path) -> None:
+    write(tmp_path, {"main.geo": model('import "' + "a" * 4000 + '.geo"')})
+    assert refusal(tmp_path / "main.geo")[:3] == ("GEO205", 1, 8)
+
+
+def test_spec_given_as_text_imports_from_the_working_folder_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, {"layer.geo": LAYER, "cwd/here.geo": LAYER})
+    monkeypatch.chdir(tmp_path / "cwd")
+    with pytest.raises(GeoError) as info:
+        frontend(model('import "../layer.geo"'))
+    assert info.value.codes == ["GEO206"]
+
+
+def test_builtin_spec_imports_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A built-in spec has no folder: its imports name built-in specs, never a file of the
+    working folder."""
+    write(tmp_path, {"layer.geo": LAYER})
+    monkeypatch.chdir(tmp_path)
+    text = model('import "layer.geo"')
+    with pytest.raises(GeoError) as info:
+        load_program(parse(text, "<builtin>/fake.geo"), text, None)
+    first = info.value.diagnostics[0]
+    assert (first.code, first.span.line, first.span.col) == ("GEO205", 1, 8)
+    assert "built-in" in first.help

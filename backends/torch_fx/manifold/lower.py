@@ -50,6 +50,7 @@ def _set(ctx: LowerCtx, name: str, value: torch.Tensor) -> None:
 def _poincare_param(ctx: LowerCtx, name: str, shape: tuple[int, ...], c: float) -> fx.Node:
     """A trainable point (or points) of the ball, near the origin, tagged for geoopt."""
     node = ctx.param(name, shape, 1)
+    name = node.target  # the attribute path it got
     _set(ctx, name, ctx.root.get_parameter(name) * POINCARE_PARAM_INIT / math.sqrt(c))
     tag(ctx, name, "poincare", c=c)
     return node
@@ -166,6 +167,7 @@ def lower_bimap(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     term = _in_term(ctx, node)
     n, out, name = term.atom.args[0], node.attrs["out"], f"{node.id}.weight"
     weight = ctx.param(name, (term.mul, n, out), n)
+    name = weight.target  # the attribute path it got
     gaussian = torch.randn((term.mul, n, out), generator=ctx.generator, dtype=torch.float64)
     _set(ctx, name, torch.linalg.qr(gaussian).Q)  # orthonormal columns: a Stiefel point
     tag(ctx, name, "stiefel")
