@@ -57,6 +57,11 @@ RAISE_HELP = (
 )
 
 
+#: Seeds run from 0 to this: a torch generator takes 64 bits, and would read -1 as 2**64 - 1
+#: (two seeds, one set of weights) and overflow past it. The CLI and the lowering both check it.
+MAX_SEED = 2**64 - 1
+
+
 class BudgetExceeded(Exception):
     """An object over the active budget; not a ValueError, so no caller mistakes it for a
     value of the wrong type."""

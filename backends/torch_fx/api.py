@@ -24,11 +24,8 @@ def compile(
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     tp_algorithm: str = "auto",
-<<<<<<< HEAD
     validate: bool = True,
-=======
     budget: Budget | None = None,
->>>>>>> i13-budget
 ) -> fx.GraphModule:
     """Compile a spec to an ``fx.GraphModule`` taking its inputs by name, returning a dict.
 
@@ -40,23 +37,16 @@ def compile(
 
     ``tp_algorithm`` (``auto``, ``cg`` or ``so2``) picks the lowering of every ``tp_conv``
     whose spec leaves ``algorithm=auto``; ``auto`` asks the cost model. The IR the module was
-<<<<<<< HEAD
-    lowered from is kept in ``module.meta["geoc_ir"]``.
+    lowered from is kept in ``module.meta["geoc_ir"]``. ``budget``
+    (:class:`geoc.budget.Budget`) replaces the resource budget of the solver (GEO520).
 
     Every call checks its inputs (names, shapes, dtypes, ``edge_index``, ``batch``,
     ``num_graphs``) and refuses bad ones with an ``InputError`` carrying a ``GEO61x`` code;
     ``validate=False`` leaves the checks out of the module (docs/validation.md).
     """
-    ir = spec if isinstance(spec, Graph) else frontend(spec, params, model)
-    module = lower(ir, seed, tp_algorithm, dtype, validate)
-=======
-    lowered from is kept in ``module.meta["geoc_ir"]``. ``budget``
-    (:class:`geoc.budget.Budget`) replaces the resource budget of the solver (GEO520).
-    """
     with using(budget):
         ir = spec if isinstance(spec, Graph) else frontend(spec, params, model)
-        module = lower(ir, seed, tp_algorithm, dtype)
->>>>>>> i13-budget
+        module = lower(ir, seed, tp_algorithm, dtype, validate)
     module.meta["geoc_ir"] = ir
     if dtype is not None:
         module = module.to(dtype)

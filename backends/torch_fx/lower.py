@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 from geoc import budget
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.validate import emit_checks
+from geoc.budget import MAX_SEED
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS
 from geoc.domains.grid import is_field
@@ -182,11 +183,6 @@ class LowerCtx:
 
     def in_types(self, node: Node) -> list[FeatureType]:
         return [self.ir.type_of(r) for r in node.inputs]
-
-
-#: Seeds run from 0 to this: a torch generator takes 64 bits, and would read -1 as 2**64 - 1
-#: (two seeds, one set of weights) and overflow past it.
-MAX_SEED = 2**64 - 1
 
 
 def _checked_seed(seed: int) -> int:

@@ -23,7 +23,7 @@ from typing import NoReturn
 
 import geoc
 from geoc import catalog
-from geoc.budget import DEFAULT, RAISE_HELP, Budget, BudgetExceeded, using
+from geoc.budget import DEFAULT, MAX_SEED, RAISE_HELP, Budget, BudgetExceeded, using
 from geoc.cache import write_atomically
 from geoc.cli.errors import (
     EXIT_ERROR,
@@ -136,8 +136,8 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model", metavar="NAME", help="the model to use if the file has several")
     parser.add_argument(
-        "--seed", type=_in_range("seed", 0, SEED_MAX), default=0,
-        help=f"initialisation seed, 0 to {SEED_MAX} (default 0)",
+        "--seed", type=_in_range("seed", 0, MAX_SEED), default=0,
+        help=f"initialisation seed, 0 to {MAX_SEED} (default 0)",
     )  # fmt: skip
     parser.add_argument(
         "--max-errors", type=_count, default=DEFAULT_MAX_ERRORS, metavar="N",
@@ -226,8 +226,6 @@ def _tolerance(text: str) -> float:
     return value
 
 
-#: The largest seed: torch.manual_seed takes at most 2**64 - 1, numpy any non-negative int.
-SEED_MAX = 2**64 - 1
 #: Upper bounds on the checker's work per run: each trial and each graph costs a forward pass.
 TRIALS_MAX = 10_000
 GRAPHS_MAX = 10_000

@@ -18,7 +18,7 @@ from paths import SPECS
 from geoc import cli
 from geoc.backends.torch_fx.api import compile as geoc_compile
 from geoc.backends.torch_fx.export import generated_source, weights_state, write_folder
-from geoc.backends.torch_fx.lower import MAX_SEED
+from geoc.budget import MAX_SEED
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
