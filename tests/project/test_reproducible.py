@@ -19,6 +19,7 @@ from geoc import cli
 from geoc.backends.torch_fx.api import compile as geoc_compile
 from geoc.backends.torch_fx.export import generated_source, weights_state, write_folder
 from geoc.budget import MAX_SEED
+from geoc.diagnostics import GeoError
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -122,7 +123,15 @@ def test_a_seed_out_of_range_is_a_usage_error(seed: str, capsys) -> None:
     weights of 2**64 - 1."""
     assert cli.main(["compile", "deepsets", "--seed", seed]) == 1
     err = capsys.readouterr().err
-    assert "GEO191" in err and f"seed {seed} " in err and "help:" in err
+    assert "GEO191" in err and f"got {seed}\n" in err and "help:" in err
+
+
+@pytest.mark.parametrize("seed", [10**23, -1, 2**64, True, 1.5])
+def test_a_seed_out_of_range_is_refused_by_the_api(seed: object) -> None:
+    """The lowering checks the seed too, so Python callers get GEO191, not an overflow."""
+    with pytest.raises(GeoError) as caught:
+        geoc_compile("deepsets", seed=seed)
+    assert caught.value.diagnostics[0].code == "GEO191"
 
 
 def test_the_largest_seed_compiles() -> None:
