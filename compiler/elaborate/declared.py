@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.groups import MANIFOLD_DIMS, Group, Rotations, UnsupportedAtom
 from geoc.types import FeatureType
@@ -13,6 +14,9 @@ def check_atoms(group: Group, ftype: FeatureType, span: Span | None) -> None:
     for atom in ftype.atoms:
         try:
             group.atom_dim(atom)
+            group.require_irrep_fits(atom)
+        except budget.BudgetExceeded as err:
+            raise GeoError(Diagnostic("GEO520", str(err), span, help=budget.RAISE_HELP)) from None
         except UnsupportedAtom as err:  # e.g. `regular` of a Lie group
             raise GeoError(Diagnostic("GEO330", str(err), span, help=err.help)) from None
         except ValueError:

@@ -206,6 +206,13 @@ class Group:
             return int(np.prod([self.atom_dim(f) for f in atom.factors]))
         return _ATOM_DIMS.get(atom.kind, _space_dim_of)(self, atom)
 
+    def require_irrep_fits(self, atom: Atom) -> None:
+        """BudgetExceeded for an irrep over ``max_dim`` dimensions: maps between irreps are
+        dense in them (Clebsch-Gordan blocks, Wigner matrices) and selection rules loop over
+        their degrees, so a degree of 10**9 would stall the proof itself."""
+        if atom.kind is AtomKind.IRREP:
+            budget.require_dim(f"the irrep `{atom}`", self.atom_dim(atom))
+
     def type_dim(self, ftype: FeatureType) -> int:
         return sum(t.mul * self.atom_dim(t.atom) for t in ftype.terms)
 

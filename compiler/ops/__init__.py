@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain
 from geoc.groups import Group, UnsupportedAtom
@@ -181,8 +182,12 @@ def infer_call(
     from geoc.ops.euclidean import guard_manifold_inputs, plain_results
 
     ctx.domain.rules.check_use(ctx, op, types)
-    out_types = plain_results(ctx, op, op.infer(ctx, guard_manifold_inputs(ctx, op, types), attrs))
-    _check_result_atoms(ctx, out_types)
+    try:  # a rule may size what it builds (budget.require_*) before building it
+        inferred = op.infer(ctx, guard_manifold_inputs(ctx, op, types), attrs)
+        out_types = plain_results(ctx, op, inferred)
+        _check_result_atoms(ctx, out_types)
+    except budget.BudgetExceeded as err:
+        raise ctx.error("GEO520", f"`{ctx.op}`: {err}", help=budget.RAISE_HELP) from None
     return out_types
 
 
@@ -204,6 +209,7 @@ def _check_result_atoms(ctx: OpContext, types: Sequence[FeatureType]) -> None:
         return
     for ftype in types:
         for atom in ftype.atoms:
+            ctx.group.require_irrep_fits(atom)
             try:
                 ctx.group.atom_dim(atom)
             except UnsupportedAtom as err:

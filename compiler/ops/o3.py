@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS
 from geoc.groups import Group, Rotations
@@ -200,6 +201,7 @@ def _infer_spherical_harmonics(
         fix = "pass an edge vector such as `pos[dst] - pos[src]`"
         raise _takes(ctx, "one vector (`vector` or `1o`)", v, 0, fix)
     parity = -v.terms[0].atom.sign  # a vector (1o) gives (-1)^l, a pseudovector (1e) +1
+    budget.require_dim(f"the spherical harmonics up to lmax={lmax}", (lmax + 1) ** 2)
     terms = tuple(Term(1, irrep(l, parity**l)) for l in range(lmax + 1))
     return (FeatureType(terms, v.axes),)
 

@@ -263,3 +263,43 @@ def test_blocks_that_double_at_each_level_are_refused_at_the_node_limit():
     assert time.perf_counter() - start < 5
     assert info.value.diagnostics[0].code == "GEO520"
     assert "needs 501 IR nodes, over the budget of 500 IR nodes" in str(info.value)
+
+
+# --- irreps: their degree is sized before a rule loops over it ------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["nequip", "escn"])
+def test_a_huge_lmax_is_refused_at_the_spherical_harmonics_in_a_moment(spec):
+    """``-p lmax=10**9`` built 10**9 terms in the typing rule (it hung); sized first now."""
+    start = time.perf_counter()
+    with pytest.raises(GeoError) as info:
+        frontend(spec, {"lmax": 10**9})
+    first = info.value.diagnostics[0]
+    assert first.code == "GEO520" and "spherical harmonics up to lmax=1000000000" in first.message
+    assert time.perf_counter() - start < 10
+    assert len(frontend(spec, {"lmax": 6})) > 0  # a realistic degree fits the default
+
+
+def test_a_huge_declared_irrep_is_refused_where_it_is_written():
+    spec = """model M() {
+    symmetry O(3)
+    input x: @2 x 1000000000e
+    output y: 2 x 0e = norm(x)
+}
+"""
+    err = assert_fails_at(spec, "GEO520")
+    assert "the irrep `1000000000e` needs 2,000,000,001 dimensions" in str(err)
+
+
+def test_an_irrep_result_over_a_lowered_budget_is_refused_at_the_call():
+    spec = """model M() {
+    symmetry O(3)
+    input v: vector
+    output sh: 0e + 1o + 2e + 3o = @spherical_harmonics(v, lmax=3)
+}
+"""
+    with using(Budget(max_dim=9)):
+        err = assert_fails_at(spec, "GEO520")
+    assert "lmax=3 needs 16 dimensions, over the budget of 9" in str(err)
+    with using(Budget(max_dim=16)):
+        frontend(spec.replace("@", ""))
