@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from geoc.backends.torch_fx.common.kernels import activation, safe_norm
+from geoc.backends.torch_fx.common.kernels import activation, safe_norm, unit_vector
 
 LORENTZ_MAX_RADIUS = 40.0  # sqrt(k)|v| in expmap0: cosh(40)^2 ~ 1e34 fits float32
 BALL_EPS = {torch.float32: 4e-3, torch.float64: 1e-5}  # Poincaré boundary margin per dtype
@@ -94,7 +94,7 @@ def lorentz_linear(
     ``x`` by the caller."""
     z = torch.nn.functional.linear(x, weight, bias)
     length = torch.exp(log_scale) * torch.sigmoid(z[..., :1])
-    space = length * z[..., 1:] / safe_norm(z[..., 1:], keepdim=True)
+    space = length * unit_vector(z[..., 1:])
     return lorentz_from_space(space, k)
 
 
@@ -261,7 +261,7 @@ def bimap(x: Tensor, weight: Tensor, n: int) -> Tensor:
 def normalize(x: Tensor, mul: int) -> Tensor:
     """``x / |x|`` per copy (nGPT, Loshchilov et al. 2024); 0 stays 0."""
     x = copies(x, mul)
-    return flat(x / safe_norm(x, keepdim=True))
+    return flat(unit_vector(x))
 
 
 # --- activations: torch functions by dotted name (geoc's activation table) -------------------
