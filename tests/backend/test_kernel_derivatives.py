@@ -153,3 +153,58 @@ def test_a_coincident_pair_feeds_finite_derivatives_through_the_edge_kernels() -
 
     first, second = _first_and_second(message, r)
     assert torch.isfinite(first).all() and torch.isfinite(second).all()
+
+
+# --- SPD spectral functions: repeated eigenvalues ----------------------------------------------
+
+
+def _spd(eigenvalues: list[float], seed: int = 0) -> Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(
+        torch.randn(len(eigenvalues), len(eigenvalues), generator=gen, dtype=F64)
+    )
+    return ((q * torch.tensor(eigenvalues, dtype=F64)) @ q.T).reshape(1, -1)
+
+
+def _through_eigh(x: Tensor, n: int, fn: str, eps: float) -> Tensor:
+    """The map differentiated through ``eigh`` (as before: NaN at repeated eigenvalues)."""
+    values, vectors = torch.linalg.eigh(rt_manifold.symmetrise(rt_manifold.matrices(x, n)))
+    tiny = torch.finfo(x.dtype).tiny
+    mapped = {
+        "reeig": lambda: values.clamp(min=eps),
+        "log": lambda: values.clamp(min=tiny).log(),
+        "exp": values.exp,
+    }[fn]()
+    out = (vectors * mapped.unsqueeze(-2)) @ vectors.transpose(-1, -2)
+    return rt_manifold.unmatrices(rt_manifold.symmetrise(out))
+
+
+SPECTRAL = ["reeig", "log", "exp"]
+
+
+@pytest.mark.parametrize("fn", SPECTRAL)
+@pytest.mark.parametrize(
+    "eigenvalues", [[1.0, 1.0, 1.0], [2.0, 2.0, 0.5], [2.0, 2.0 + 1e-7, 0.5 + 1e-13]]
+)
+def test_eigen_maps_have_exact_second_derivatives_at_repeated_eigenvalues(
+    fn: str, eigenvalues: list[float]
+) -> None:
+    x = _spd(eigenvalues).requires_grad_(True)
+    assert torch.autograd.gradgradcheck(lambda t: rt_manifold.eigen_map(t, 3, fn, 0.3), (x,))
+
+
+@pytest.mark.parametrize("fn", SPECTRAL)
+def test_eigen_maps_keep_their_values_and_derivatives_at_distinct_eigenvalues(fn: str) -> None:
+    x = _spd([3.0, 1.5, 0.7, 0.2], seed=1)
+    ours = _first_and_second(lambda t: rt_manifold.eigen_map(t, 4, fn, 0.6), x)
+    before = _first_and_second(lambda t: _through_eigh(t, 4, fn, 0.6), x)
+    assert torch.equal(rt_manifold.eigen_map(x, 4, fn, 0.6), _through_eigh(x, 4, fn, 0.6))
+    for a, b in zip(ours, before, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_eigenvalues_have_finite_second_derivatives_where_they_cross() -> None:
+    first, second = _first_and_second(lambda t: rt_manifold.eigvals(t, 3), _spd([1.0, 1.0, 1.0]))
+    assert torch.isfinite(first).all() and torch.isfinite(second).all()
+    x = _spd([3.0, 1.5, 0.7, 0.2], seed=2).requires_grad_(True)
+    assert torch.autograd.gradgradcheck(lambda t: rt_manifold.eigvals(t, 4), (x,))
