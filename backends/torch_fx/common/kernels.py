@@ -330,6 +330,24 @@ def safe_norm(x: Tensor, keepdim: bool = False) -> Tensor:
     return sq.clamp(min=torch.finfo(sq.dtype).tiny).sqrt()
 
 
+def unit_vector(v: Tensor) -> Tensor:
+    """``v / |v|`` over the last dimension, for ``v`` of any normal scale; 0, with derivatives
+    0, where every component is 0 or subnormal (coincident points: no direction).
+
+    Divides ``v`` by its largest component (a constant) before normalising, and gates the zero
+    rows before any division, so no intermediate under- or overflows: the first derivative is
+    finite everywhere, the second wherever its true size, ``~|v|^-2``, is a float (``|v|`` above
+    ``~sqrt(tiny)``: 1e-154 in float64). ``x / safe_norm(x)`` overflows ``|v|^-3`` in its
+    second derivative from ``|v| < 1e-103``; ``F.normalize`` has a 1e12 gradient at 0.
+    """
+    tiny = torch.finfo(v.dtype).tiny
+    scale = v.detach().abs().amax(-1, keepdim=True)
+    nonzero = scale >= tiny
+    scaled = v / torch.where(nonzero, scale, 1.0)  # largest component ±1 (zero rows: < tiny)
+    sq = torch.where(nonzero, scaled.pow(2).sum(-1, keepdim=True), 1.0)
+    return torch.where(nonzero, scaled / sq.sqrt(), 0.0)
+
+
 def install(module: torch.nn.Module, name: str, value: Tensor, parameter: bool) -> None:
     """Register ``value`` as the parameter or buffer with the dotted ``name`` (``a.b.weight``),
     creating empty submodules on the way: how a compiled module and its export get their state.

@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from geoc.backends.torch_fx.common.kernels import activation, safe_norm
+from geoc.backends.torch_fx.common.kernels import activation, safe_norm, unit_vector
 
 LORENTZ_MAX_RADIUS = 40.0  # sqrt(k)|v| in expmap0: cosh(40)^2 ~ 1e34 fits float32
 BALL_EPS = {torch.float32: 4e-3, torch.float64: 1e-5}  # Poincaré boundary margin per dtype
@@ -94,7 +94,7 @@ def lorentz_linear(
     ``x`` by the caller."""
     z = torch.nn.functional.linear(x, weight, bias)
     length = torch.exp(log_scale) * torch.sigmoid(z[..., :1])
-    space = length * z[..., 1:] / safe_norm(z[..., 1:], keepdim=True)
+    space = length * unit_vector(z[..., 1:])
     return lorentz_from_space(space, k)
 
 
@@ -230,22 +230,136 @@ def symmetrise(x: Tensor) -> Tensor:
 
 def eigen_map(x: Tensor, n: int, fn: str, eps: float) -> Tensor:
     """``U f(Σ) Uᵀ`` of each symmetric matrix, ``X = U Σ Uᵀ`` (SPDNet, Huang & Van Gool 2017,
-    Eq. 6 and 8): ``f`` is ``max(., eps)`` (ReEig), ``log`` (LogEig) or ``exp`` (expmap0)."""
-    values, vectors = torch.linalg.eigh(symmetrise(matrices(x, n)))
-    if fn == "reeig":
-        values = values.clamp(min=eps)
-    elif fn == "log":
-        values = values.clamp(min=torch.finfo(x.dtype).tiny).log()
-    else:
-        values = values.exp()
-    out = (vectors * values.unsqueeze(-2)) @ vectors.transpose(-1, -2)
-    return unmatrices(symmetrise(out))
+    Eq. 6 and 8): ``f`` is ``max(., eps)`` (ReEig), ``log`` (LogEig) or ``exp`` (expmap0).
+
+    Differentiated through its Taylor polynomial at ``X`` (:func:`_second_order`), not through
+    ``eigh``, whose derivative divides by eigenvalue gaps (NaN at the identity)."""
+    x = symmetrise(matrices(x, n))
+    values, vectors = torch.linalg.eigh(x.detach())
+    spectral = _SPECTRAL[fn](eps, torch.finfo(x.dtype).tiny)
+    out = (vectors * spectral.f(values).unsqueeze(-2)) @ vectors.transpose(-1, -2)
+    return unmatrices(symmetrise(out + _second_order(x, values, vectors, spectral)))
 
 
 def eigvals(x: Tensor, n: int) -> Tensor:
-    """Eigenvalues of each symmetric matrix, ascending: ``[..., m * n]``."""
-    values = torch.linalg.eigvalsh(symmetrise(matrices(x, n)))
-    return values.flatten(-2)
+    """Eigenvalues of each symmetric matrix, ascending: ``[..., m * n]``. Differentiated as
+    ``λ_i + e_ii + Σ_j e_ij² / (λ_i - λ_j)`` (``e = Uᵀ dX U``), a term dropped where the gap
+    is within rounding: there the eigenvalues cross and have no second derivative."""
+    x = symmetrise(matrices(x, n))
+    values, vectors = torch.linalg.eigh(x.detach())
+    e = vectors.transpose(-1, -2) @ (x - x.detach()) @ vectors
+    near = _close(values.unsqueeze(-1), values.unsqueeze(-2), x.dtype)
+    gaps = torch.where(near, 1.0, values.unsqueeze(-1) - values.unsqueeze(-2))
+    curvature = torch.where(near, 0.0, 1.0 / gaps)
+    second = (curvature * e * e).sum(-1)
+    return (values + e.diagonal(dim1=-2, dim2=-1) + second).flatten(-2)
+
+
+# --- spectral functions to second order -----------------------------------------------------
+
+
+class _Spectral:
+    """A scalar function of eigenvalues: its values, first divided differences (accurate to
+    rounding, equal arguments included) and second derivative."""
+
+    def f(self, v: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def divided(self, a: Tensor, b: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def second(self, v: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class _ReEig(_Spectral):
+    def __init__(self, eps: float, tiny: float) -> None:
+        self.eps = eps
+
+    def f(self, v: Tensor) -> Tensor:
+        return v.clamp(min=self.eps)
+
+    def divided(self, a: Tensor, b: Tensor) -> Tensor:
+        above = a > self.eps
+        same = above == (b > self.eps)  # (a - b) / (a - b) = 1, or 0 / (a - b)
+        gap = torch.where(same, 1.0, a - b)  # a != b where they straddle eps
+        return torch.where(same, above.to(a.dtype), (self.f(a) - self.f(b)) / gap)
+
+    def second(self, v: Tensor) -> Tensor:
+        return torch.zeros_like(v)
+
+
+class _Log(_Spectral):
+    """``log`` of the eigenvalues clamped at ``tiny``."""
+
+    def __init__(self, eps: float, tiny: float) -> None:
+        self.tiny = tiny
+
+    def f(self, v: Tensor) -> Tensor:
+        return v.clamp(min=self.tiny).log()
+
+    def divided(self, a: Tensor, b: Tensor) -> Tensor:
+        a, b = a.clamp(min=self.tiny), b.clamp(min=self.tiny)
+        gap = a - b
+        same = gap == 0
+        return torch.where(same, 1.0 / b, torch.log1p(gap / b) / torch.where(same, 1.0, gap))
+
+    def second(self, v: Tensor) -> Tensor:  # -1/v², bounded by 1/tiny (not an SPD matrix)
+        return -v.clamp(min=self.tiny**0.5).pow(-2)
+
+
+class _Exp(_Spectral):
+    def __init__(self, eps: float, tiny: float) -> None:
+        pass
+
+    def f(self, v: Tensor) -> Tensor:
+        return v.exp()
+
+    def divided(self, a: Tensor, b: Tensor) -> Tensor:
+        gap = a - b
+        same = gap == 0
+        return b.exp() * torch.where(same, 1.0, torch.expm1(gap) / torch.where(same, 1.0, gap))
+
+    def second(self, v: Tensor) -> Tensor:
+        return v.exp()
+
+
+_SPECTRAL: dict[str, type[_Spectral]] = {"reeig": _ReEig, "log": _Log, "exp": _Exp}
+
+
+def _close(a: Tensor, b: Tensor, dtype: torch.dtype) -> Tensor:
+    """``a`` and ``b`` equal to ``eps^(1/3)`` relative (divided differences are then limits:
+    both errors, of the quotient and of the limit, are ``eps^(2/3)``)."""
+    return (a - b).abs() <= torch.finfo(dtype).eps ** (1 / 3) * torch.maximum(a.abs(), b.abs())
+
+
+def _second_differences(values: Tensor, spectral: _Spectral) -> Tensor:
+    """``f[λ_a, λ_b, λ_c]`` ``[..., n, n, n]``: over the outer pair of each sorted triple, or
+    ``f''`` at its mean over 2 where the three are close."""
+    n = values.shape[-1]
+    triple = torch.stack(
+        torch.broadcast_tensors(
+            values[..., :, None, None], values[..., None, :, None], values[..., None, None, :]
+        ),
+        -1,
+    )
+    lo, mid, hi = triple.sort(-1).values.unbind(-1)
+    near = _close(hi, lo, values.dtype)
+    gap = torch.where(near, 1.0, hi - lo)
+    outer = (spectral.divided(hi, mid) - spectral.divided(mid, lo)) / gap
+    limit = spectral.second((lo + mid + hi) / 3) / 2
+    return torch.where(near, limit, outer).reshape(*values.shape[:-1], n, n, n)
+
+
+def _second_order(x: Tensor, values: Tensor, vectors: Tensor, spectral: _Spectral) -> Tensor:
+    """``F(X0 + E) - F(X0)`` to second order at ``E = X - X0 = 0`` (``X0``: ``X`` detached), by
+    Daleckii-Krein: in the eigenbasis, ``f[λ_a, λ_b] e_ab + Σ_c f[λ_a, λ_c, λ_b] e_ac e_cb``.
+    Its value is exactly 0 and its first and second derivatives are ``F``'s, finite at
+    repeated eigenvalues, where the divided differences are derivatives."""
+    e = vectors.transpose(-1, -2) @ (x - x.detach()) @ vectors
+    first = spectral.divided(values.unsqueeze(-1), values.unsqueeze(-2)) * e
+    second = torch.einsum("...acb,...ac,...cb->...ab", _second_differences(values, spectral), e, e)
+    return vectors @ (first + second) @ vectors.transpose(-1, -2)
 
 
 def bimap(x: Tensor, weight: Tensor, n: int) -> Tensor:
@@ -261,7 +375,7 @@ def bimap(x: Tensor, weight: Tensor, n: int) -> Tensor:
 def normalize(x: Tensor, mul: int) -> Tensor:
     """``x / |x|`` per copy (nGPT, Loshchilov et al. 2024); 0 stays 0."""
     x = copies(x, mul)
-    return flat(x / safe_norm(x, keepdim=True))
+    return flat(unit_vector(x))
 
 
 # --- activations: torch functions by dotted name (geoc's activation table) -------------------

@@ -9,25 +9,18 @@ arguments list ``(mul, dim, kind)`` per term, in layout order.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from geoc.backends.torch_fx.common.kernels import activation, safe_norm
+from geoc.backends.torch_fx.common.kernels import activation, safe_norm, unit_vector
 
 Terms = tuple[tuple[int, int, str], ...]
 
 
 # --- spherical harmonics ----------------------------------------------------------------------
-
-
-def _unit(v: Tensor) -> Tensor:
-    """``v / |v|``, and 0 with a zero gradient at the origin (``F.normalize`` has a 1e12
-    gradient there, which turns self-loops into force noise)."""
-    sq = (v * v).sum(-1, keepdim=True)
-    positive = sq > 0
-    safe = torch.where(positive, sq, torch.ones_like(sq))
-    return torch.where(positive, v / safe.sqrt(), torch.zeros_like(v))
 
 
 def spherical_harmonics(v: Tensor, lmax: int, normalize: bool) -> Tensor:
@@ -36,10 +29,11 @@ def spherical_harmonics(v: Tensor, lmax: int, normalize: bool) -> Tensor:
 
     The textbook real harmonics (no Condon-Shortley phase) at ``(x', y', z') = (z, x, y)``, by
     the homogeneous Cartesian recurrence of Bigi et al. (J. Chem. Phys. 159, 064802, 2023).
-    ``normalize`` divides by ``|v|`` (the zero vector gives ``Y^0 = 1``, ``Y^{l>0} = 0``).
+    ``normalize`` divides by ``|v|`` (the zero vector gives ``Y^0 = 1``, ``Y^{l>0} = 0``, with
+    finite first and second derivatives: :func:`unit_vector`).
     """
     if normalize:
-        v = _unit(v)
+        v = unit_vector(v)
     xp, yp, zp = v[..., 2], v[..., 0], v[..., 1]
     rho2 = xp * xp + yp * yp + zp * zp
     cos_m, sin_m = _azimuthal_powers(lmax, xp, yp)
@@ -95,33 +89,53 @@ def cast_like(table: Tensor, like: Tensor) -> Tensor:
 
 def bessel_basis(d: Tensor, n: int, cutoff: float) -> Tensor:
     """``[..., 1] -> [..., n]``: ``sqrt(2/c) sin(k π d / c) / d`` for ``k = 1..n`` (DimeNet,
-    NequIP), times the polynomial envelope; the limit ``sqrt(2/c) k π / c`` at ``d = 0``."""
+    NequIP), times the polynomial envelope; the limit ``sqrt(2/c) k π / c`` at ``d = 0``.
+    Exactly 0, with derivatives 0, from the cutoff on: distances there (masked pairs of a
+    static layout, however far or even infinite) are replaced before any function sees them."""
     k = torch.arange(1, n + 1, dtype=d.dtype, device=d.device)
     x = d / cutoff
+    inside = x < 1.0
+    x = torch.where(inside, x, 0.0)
     bessel = (2.0 / cutoff) ** 0.5 * (k * torch.pi / cutoff) * smooth_sinc(k * x)
-    return bessel * polynomial_envelope(x)
+    return torch.where(inside, bessel * polynomial_envelope(x), 0.0)
+
+
+#: Below this ``|u|`` :func:`smooth_sinc` is its Taylor polynomial: there the quotient's second
+#: derivative cancels terms of size ``|πu|^-3`` (float32 would keep no digit of it at 1e-3).
+SINC_SERIES_BELOW = 0.1
+#: ``(-1)^j / (2j + 1)!``, the Taylor coefficients of ``sin(a) / a`` in ``a²``; the first term
+#: left out, ``(πu)^14 / 15!``, and its second derivative are below float64's rounding of 1.
+_SINC_SERIES = tuple((-1) ** j / math.factorial(2 * j + 1) for j in range(7))
 
 
 def smooth_sinc(u: Tensor) -> Tensor:
-    """``sin(πu) / (πu)`` with finite derivatives of every order at 0 (coincident points):
-    ``torch.sinc``'s second derivative there is NaN. Near 0 its Taylor polynomial, exact to
-    rounding for ``|u| < 1e-3``; elsewhere the quotient of a divisor that is never 0."""
-    near = u.abs() < 1e-3
-    safe = torch.where(near, torch.ones_like(u), u) * torch.pi
-    pu2 = (u * torch.pi) ** 2
-    return torch.where(near, 1 - pu2 / 6 + pu2 * pu2 / 120, torch.sin(safe) / safe)
+    """``sin(πu) / (πu)`` with finite, accurate derivatives of every order at and near 0
+    (coincident points): ``torch.sinc``'s second derivative is NaN at 0. For ``|u| < 0.1`` a
+    Taylor polynomial in ``(πu)²`` (exact to rounding, derivatives included); elsewhere the
+    quotient, of a divisor that is never 0."""
+    near = u.abs() < SINC_SERIES_BELOW
+    a = torch.where(near, 1.0, u) * torch.pi  # each branch sees only its own inputs
+    a2 = (torch.where(near, u, 0.0) * torch.pi) ** 2
+    series = torch.full_like(u, _SINC_SERIES[-1])
+    for coefficient in reversed(_SINC_SERIES[:-1]):
+        series = series * a2 + coefficient
+    return torch.where(near, series, torch.sin(a) / a)
 
 
 def polynomial_envelope(x: Tensor, p: int = 6) -> Tensor:
     """``1 - (p+1)(p+2)/2 x^p + p(p+2) x^(p+1) - p(p+1)/2 x^(p+2)`` for ``x < 1``, else 0:
-    smooth (p-1 continuous derivatives) at the cutoff (Klicpera et al., DimeNet, 2020)."""
+    smooth (p-1 continuous derivatives) at the cutoff (Klicpera et al., DimeNet, 2020). From
+    1 on, ``x`` is replaced before the powers (which overflow for large ``x``, and ``0 * inf``
+    is NaN in a derivative)."""
+    inside = x < 1.0
+    x = torch.where(inside, x, 0.0)
     u = (
         1.0
         - (p + 1) * (p + 2) / 2 * x**p
         + p * (p + 2) * x ** (p + 1)
         - p * (p + 1) / 2 * x ** (p + 2)
     )
-    return torch.where(x < 1.0, u, 0.0)
+    return torch.where(inside, u, 0.0)
 
 
 # --- gated and normed non-linearities, layer norm ---------------------------------------------

@@ -1,7 +1,8 @@
 # ruff: noqa: E741 - `l` is the degree of an irrep, as in every text on the subject
 """eSCN's SO(2) convolution (Passaro & Zitnick, ICML 2023): torch-only runtime kernels.
 
-Copied next to exported models (``geoc_runtime_so2.py``), so it imports only torch. The
+Copied next to exported models (``geoc_runtime_so2.py``), so it imports only torch (and the
+common kernels, copied with it). The
 constant tables come from ``geoc.backends.torch_fx.o3.escn`` as buffers; the shapes here follow
 e3nn's layout (``docs/o3_conventions.md``): an irreps value is ``[rows, Σ mul (2l+1)]``,
 each term ``[mul, 2l+1]`` flattened, components ``m = -l..l``, polar axis ``y``.
@@ -17,6 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from geoc.backends.torch_fx.common.kernels import unit_vector
+
 # --- edge frames ------------------------------------------------------------------------------
 
 
@@ -29,13 +32,10 @@ def edge_rotation(direction: Tensor) -> Tensor:
     ``direction`` gives the identity. ``direction`` may have any positive scale, so the
     ``l = 1`` block of component-normalised harmonics (``√3 r̂``) works as it is.
     """
-    # Zero (or subnormal) vectors become ŷ, with zero gradient; the rest is scaled by its
-    # largest component first (no underflow for tiny vectors, |d|² in [1, 3]).
-    tiny = torch.finfo(direction.dtype).tiny
-    scale = direction.detach().abs().amax(-1, keepdim=True)
+    # Zero (or subnormal) vectors become ŷ, with zero derivatives.
+    unit = unit_vector(direction)
     polar = direction.new_tensor((0.0, 1.0, 0.0)).expand_as(direction)
-    d = torch.where(scale >= tiny, direction / scale.clamp_min(tiny), polar)
-    x, y, z = (d / d.pow(2).sum(-1, keepdim=True).sqrt()).unbind(-1)
+    x, y, z = torch.where((unit == 0).all(-1, keepdim=True), polar, unit).unbind(-1)
     up = 1.0 / (1.0 + y).clamp_min(0.5)  # chart from +ŷ, selected where y >= 0
     down = 1.0 / (1.0 - y).clamp_min(0.5)  # chart from -ŷ, selected where y < 0
     above = [y + z * z * up, x, -x * z * up, -x, y, -z, -x * z * up, z, y + x * x * up]
