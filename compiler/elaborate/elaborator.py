@@ -173,7 +173,7 @@ class Elaborator(Expressions):
             raise GeoError(
                 Diagnostic("GEO209", f"{what} `{name}` is declared twice", stmt.name.span)
             )
-        return self._declared_type(stmt.type, scope)
+        return self._declared_type(stmt.type, scope, what)
 
     def _assign(self, stmt: ast.Assign, scope: Scope) -> None:
         hint = scope.prefix + stmt.targets[0].id

@@ -179,7 +179,9 @@ def infer_call(
     """The output types of one call: ``op``'s typing rule behind the checks its traits ask
     for, so that every operator is typed the same way."""
     from geoc.ops.euclidean import guard_manifold_inputs, plain_results
+    from geoc.ops.labels import guard_labels
 
+    guard_labels(ctx, op, types)
     ctx.domain.rules.check_use(ctx, op, types)
     out_types = plain_results(ctx, op, op.infer(ctx, guard_manifold_inputs(ctx, op, types), attrs))
     _check_result_atoms(ctx, out_types)
