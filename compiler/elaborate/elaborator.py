@@ -159,7 +159,9 @@ class Elaborator(Expressions):
                     f"output `{name}` is declared `{declared}` but its value is `{value.type}`",
                     stmt.value.span,
                     label=str(value.type),
-                    help=f"declare `output {name}: {value.type}`, or change the value",
+                    help="integer labels are inputs only: `embed` them first"
+                    if value.type.has_labels
+                    else f"declare `output {name}: {value.type}`, or change the value",
                 )
             )
         self.graph.outputs[name] = Port(name=name, type=declared, value=value.ref, span=stmt.span)
