@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from geoc.diagnostics import Diagnostic, GeoError
 from geoc.types import FeatureType
 
 if TYPE_CHECKING:
@@ -23,18 +24,30 @@ if TYPE_CHECKING:
 def guard_labels(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> None:
     """GEO360 for an ``index(n)`` argument of an operator that does not read labels: checked
     for every call before its typing rule, so no operator can forget it."""
+    problems = label_violations(ctx, op, types)
+    if problems:
+        raise GeoError(problems[0])
+
+
+def label_violations(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> list[Diagnostic]:
+    """The GEO360 of a call, also among its contracts (``check_call``), so a graph typed
+    elsewhere (built by hand, read from JSON) cannot hide labels in arithmetic either."""
     if op.traits.labels:
-        return
+        return []
     for index, ftype in enumerate(types):
         if ftype.has_labels:
-            raise ctx.error(
-                "GEO360",
-                f"`{op.syntax or op.name}` does not take integer labels: this value is `{ftype}`",
-                arg=index,
-                label=str(ftype),
-                help="labels are classes, not numbers: make features of them first with "
-                "`embed(z, channels x scalar)`",
-            )
+            return [
+                ctx.diagnostic(
+                    "GEO360",
+                    f"`{op.syntax or op.name}` does not take integer labels: this value is "
+                    f"`{ftype}`",
+                    arg=index,
+                    label=str(ftype),
+                    help="labels are classes, not numbers: make features of them first with "
+                    "`embed(z, channels x scalar)`",
+                )
+            ]
+    return []
 
 
-__all__ = ["guard_labels"]
+__all__ = ["guard_labels", "label_violations"]

@@ -5,6 +5,8 @@ batches and an empty set of nodes."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -16,7 +18,8 @@ from geoc.backends.torch_fx.common.validate_kernels import InputError
 from geoc.backends.torch_fx.verify import check, draw_sample
 from geoc.backends.torch_fx.verify.actions import AxisMap, transform
 from geoc.groups import GroupElement
-from geoc.pipeline import frontend
+from geoc.ir import Graph
+from geoc.pipeline import check_equivariance, frontend
 from geoc.types import FeatureType
 
 E3 = "E(3) x S(nodes)"
@@ -337,3 +340,18 @@ def test_embed_into_a_matrix_group_vector_is_refused() -> None:
         "h = concat(mdot(p, p), embed(kind, 4 x scalar))", "h = @embed(kind, vector)"
     )
     assert_fails_at(text, "GEO362")
+
+
+def test_labels_in_a_graph_typed_elsewhere_are_a_static_violation() -> None:
+    """A graph read from JSON is not re-typed: the contracts refuse labels there too."""
+    text = spec(
+        "    input f: 4 x scalar over nodes\n    h = linear(f, 4 x 0e)",
+        tail="    output y: 4x0e over nodes = h\n",
+    )
+    graph = frontend(text)
+    assert check_equivariance(graph) == []
+    doc = json.loads(graph.to_json())
+    (node,) = [n for n in doc["nodes"] if n["op"] == "linear"]
+    node["inputs"][0]["node"] = "input.z"
+    problems = check_equivariance(Graph.from_json(json.dumps(doc)))
+    assert [p.code for p in problems] == ["GEO360"]
