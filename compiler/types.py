@@ -261,7 +261,7 @@ class FeatureType:
         return any(t.atom.is_label for t in self.terms)
 
     @property
-    def labels(self) -> int | None:
+    def classes(self) -> int | None:
         """The number of classes n of a value of type exactly `index(n)` (over its axes)."""
         if len(self.terms) == 1 and self.terms[0].mul == 1 and self.terms[0].atom.is_label:
             return self.terms[0].atom.args[0]

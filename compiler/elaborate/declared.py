@@ -55,10 +55,10 @@ def check_labels(ftype: FeatureType, span: Span | None, what: str) -> None:
         where = "an output" if what == "output" else what
         problem = f"{where} cannot hold integer labels: `index(n)` types model inputs only"
         fix = "declare labels as `input z: index(n) over nodes` and `embed` them"
-    elif ftype.labels is None and len(ftype.terms) == 1:
+    elif ftype.classes is None and len(ftype.terms) == 1:
         problem = f"`{ftype}` holds several labels per element"
         fix = "declare one input `index(n) over AXIS` per kind of label"
-    elif ftype.labels is None:
+    elif ftype.classes is None:
         problem = f"`{ftype}` mixes integer labels with other channels"
         fix = "declare the labels as an input of their own, `index(n) over nodes`"
     elif len(ftype.axes) != 1:

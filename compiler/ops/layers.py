@@ -259,7 +259,7 @@ def _infer_embed(
     """Elements fix labels and move them with their element, so rows are invariants on z's axes."""
     (z,) = types
     out: FeatureType = attrs["out"]
-    if z.labels is None:
+    if z.classes is None:
         raise ctx.error(
             "GEO362",
             f"`embed` looks up integer labels, but this value is `{z}`",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def check_label_input(ctx: LowerCtx, name: str, ftype: FeatureType) -> None:
     """The check of one ``index(n) over AXIS`` input: shape, integer dtype, labels in range."""
-    classes = ftype.labels
+    classes = ftype.classes
     assert classes is not None and len(ftype.axes) == 1  # the elaborator's rule (GEO361)
     length = axis_label(ftype.axes[0], ctx.ir.domain.axis)
     text = described(ctx, ftype)
@@ -30,6 +30,6 @@ def check_label_input(ctx: LowerCtx, name: str, ftype: FeatureType) -> None:
 
 def draw_labels(ftype: FeatureType, rng: np.random.Generator, size: int) -> Tensor:
     """``[size]`` random labels in ``[0, n)`` (long: floating dtypes never touch them)."""
-    classes = ftype.labels
+    classes = ftype.classes
     assert classes is not None
     return torch.as_tensor(rng.integers(0, classes, size=size), dtype=torch.long)

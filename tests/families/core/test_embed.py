@@ -71,8 +71,8 @@ def test_embed_gives_invariant_channels_on_the_labels_axis(
 
 def test_labels_type_and_round_trip() -> None:
     ftype = FeatureType.parse("index(7) over nodes")
-    assert (ftype.labels, ftype.has_labels, str(ftype)) == (7, True, "index(7) over nodes")
-    assert FeatureType.parse("3 x scalar over nodes").labels is None
+    assert (ftype.classes, ftype.has_labels, str(ftype)) == (7, True, "index(7) over nodes")
+    assert FeatureType.parse("3 x scalar over nodes").classes is None
 
 
 def test_a_block_may_take_labels_and_embed_them() -> None:
