@@ -43,6 +43,9 @@ class AtomKind(str, enum.Enum):
     # `vector`, flattened row-major, and the regular representation of a finite group.
     TENSOR = "tensor"
     REGULAR = "regular"
+    # Integer labels (species, atom types, classes): `index(n)` is one of 0..n-1. The group acts
+    # trivially on a label, so only `embed` reads it (GEO360); docs/language.md, "Integer labels".
+    INDEX = "index"
 
 
 #: Atoms written as a bare name.
@@ -63,6 +66,7 @@ CALL_ATOMS = {
     "spd": (AtomKind.SPD, 1),
     "sym": (AtomKind.SYM, 1),
     "tensor": (AtomKind.TENSOR, 1),
+    "index": (AtomKind.INDEX, 1),
 }
 #: The largest tensor order `tensor(k)` may have (a 64-dimensional vector space has 64^k
 #: coordinates: the bound keeps types printable and layers buildable).
@@ -106,6 +110,11 @@ class Atom:
     def is_manifold(self) -> bool:
         """Whether values of this atom live on a curved manifold (lorentz, poincare, unit, spd)."""
         return self.kind in MANIFOLD_KINDS
+
+    @property
+    def is_label(self) -> bool:
+        """An integer label `index(n)`: a class, not a coordinate (no arithmetic applies)."""
+        return self.kind is AtomKind.INDEX
 
     @property
     def sign(self) -> int:
@@ -245,6 +254,18 @@ class FeatureType:
     @property
     def has_manifold(self) -> bool:
         return any(t.atom.is_manifold for t in self.terms)
+
+    @property
+    def has_labels(self) -> bool:
+        """Holds integer labels (`index(n)`): only `embed` reads such values."""
+        return any(t.atom.is_label for t in self.terms)
+
+    @property
+    def classes(self) -> int | None:
+        """The number of classes n of a value of type exactly `index(n)` (over its axes)."""
+        if len(self.terms) == 1 and self.terms[0].mul == 1 and self.terms[0].atom.is_label:
+            return self.terms[0].atom.args[0]
+        return None
 
     def with_axes(self, axes: tuple[str, ...]) -> FeatureType:
         return FeatureType(self.terms, axes)
@@ -393,6 +414,16 @@ def _sized(atom: Atom, expr: ast.Expr) -> Atom:
                 help="e.g. `tensor(2)` (a matrix); `tensor(1)` is `vector`, use `scalar` for 0",
             )
         )
+    if atom.is_label and atom.args[0] < 1:
+        raise GeoError(
+            Diagnostic(
+                "GEO361",
+                f"`{atom}` has no label: `index(n)` needs n >= 1 classes",
+                expr.span,
+                label=f"{atom.args[0]} classes",
+                help="e.g. `index(species)` with `species: int = 4`",
+            )
+        )
     if (atom.is_manifold or atom.kind is AtomKind.SYM) and atom.args[0] < 1:
         raise GeoError(
             Diagnostic(
@@ -411,6 +442,7 @@ def _unknown_atom(expr: ast.Expr) -> Diagnostic:
 
     manifolds = ["lorentz(n, k=1.0)", "poincare(n, c=1.0)", "unit(n)", "spd(n)", "sym(n)"]
     named = [*NAMED_ATOMS, "point(n)", "tensor(k)", "tensor(a, b)", "0e", "1o", *manifolds]
+    named.append("index(n)")
     known = ", ".join(f"`{a}`" for a in named)
     return Diagnostic(
         "GEO301",

@@ -9,7 +9,7 @@ model ESCN(
 ) {
     symmetry E(3) x S(nodes)
     domain pointcloud(nodes, dim=3, edges=radius(cutoff))
-    input z: species x scalar over nodes
+    input z: index(species) over nodes  # type indices 0..species-1, as ASE / PyG give them
     input pos: point(3) over nodes
 
     r = pos[dst] - pos[src]
@@ -17,7 +17,7 @@ model ESCN(
     w = radial_basis(norm(r), n=8, cutoff=cutoff)  # 8 x scalar over edges
     # The embedding: scalars spread to every degree by one convolution.
     m = tp_conv(
-        linear(z, channels x 0e),
+        embed(z, channels x 0e),
         sh,
         w,
         out=channels x 0e + channels x 1o + channels x 2e + channels x 3o + channels x 4e,

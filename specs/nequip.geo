@@ -8,10 +8,10 @@ model NequIP(
 ) {
     symmetry E(3) x S(nodes)
     domain pointcloud(nodes, dim=3, edges=radius(cutoff))
-    input z: species x scalar over nodes
+    input z: index(species) over nodes  # type indices 0..species-1, as ASE / PyG give them
     input pos: point(3) over nodes
 
-    h = linear(z, channels x 0e)
+    h = embed(z, channels x 0e)
     r = pos[dst] - pos[src]
     sh = spherical_harmonics(r, lmax=lmax)  # 0e + 1o + 2e over edges
     w = radial_basis(norm(r), n=8, cutoff=cutoff)  # 8 x scalar over edges

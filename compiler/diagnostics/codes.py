@@ -387,6 +387,29 @@ CODES: dict[str, CodeInfo] = {
         the filter has a centre that the rotations of the grid fix, and no larger than the
         grid, so the periodic padding wraps at most once.""",
     ),
+    # --- GEO36x: integer labels (docs/language.md, "Integer labels") -------------------------
+    "GEO360": _code(
+        "operator does not take integer labels",
+        """A value of type `index(n)` (an integer label per element: a species, an atom type,
+        a class) went into an operator other than `embed`. Labels are classes, not numbers:
+        adding, scaling, normalising or convolving them means nothing, and a model that did
+        would change when the classes were renumbered. Turn labels into features with
+        `embed(z, channels x scalar)`, a learned table of one row per class.""",
+    ),
+    "GEO361": _code(
+        "integer labels declared where they cannot be",
+        """`index(n)` is the type of a model `input` holding one integer in `[0, n)` per
+        element of an axis, written exactly `index(n) over AXIS` (n >= 1): not mixed with other
+        channels, not repeated (`2 x index(n)`), not global, and not the type of an `output` or
+        of an operator's result (such as the `out` of `linear` or `embed`).""",
+    ),
+    "GEO362": _code(
+        "`embed` needs labels in and invariant scalars out",
+        """`embed(z, out)` reads a row of a learned table for each label of `z`, which must be
+        an `index(n)` value; the rows are the same whatever the group does, so `out` holds
+        channels every element leaves alone (`scalar`, `0e`; not vectors, pseudoscalars under
+        reflections, points or manifold values).""",
+    ),
     # --- GEO4xx: equivariance -------------------------------------------------------------------
     "GEO400": _code(
         "operation breaks the symmetry",
@@ -592,8 +615,9 @@ CODES: dict[str, CodeInfo] = {
     "GEO613": _code(
         "input dtype",
         """A floating input's dtype differs from the module's (convert the input, or the module
-        with `module.to(dtype)`), or a feature input holds integers: the language has no
-        integer feature types, so every declared input is floating.""",
+        with `module.to(dtype)`), a feature input holds integers, or an `index(n)` input (integer
+        labels) holds floating values or booleans: labels are integer tensors, `[N]` or
+        `[N, 1]`, as ASE's `atoms.numbers` and PyTorch Geometric's `data.z` give them.""",
     ),
     "GEO614": _code(
         "edge_index layout",
@@ -610,6 +634,12 @@ CODES: dict[str, CodeInfo] = {
         "num_graphs",
         """`num_graphs` must be an int of at least 1 and larger than every entry of `batch`;
         without a `batch` every node is in one graph, so it can only be 1.""",
+    ),
+    "GEO619": _code(
+        "integer label out of range",
+        """An `index(n)` input holds a label outside `[0, n)`. Labels are indices into the
+        learned table of `embed`: map atomic numbers to type indices first (e.g. with a lookup
+        tensor `table[atoms.numbers]`), or compile with a larger `n`.""",
     ),
 }
 

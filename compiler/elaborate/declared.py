@@ -1,5 +1,5 @@
 """Declared types: the atoms of a type written in a spec must live where the model's group acts
-(GEO330, GEO309)."""
+(GEO330, GEO309), and integer labels only as a model input of their own (GEO361)."""
 
 from __future__ import annotations
 
@@ -48,3 +48,26 @@ def check_atoms(group: Group, ftype: FeatureType, span: Span | None) -> None:
                     help=f"use `point({n})`",
                 )
             )
+
+
+def check_labels(ftype: FeatureType, span: Span | None, what: str) -> None:
+    """GEO361 unless ``index(n)`` stands where labels can come from: a model input (``what``
+    is ``"input"``) of type exactly ``index(n) over AXIS``, one label per element."""
+    if not ftype.has_labels:
+        return
+    if what != "input":
+        where = "an output" if what == "output" else what
+        problem = f"{where} cannot hold integer labels: `index(n)` types model inputs only"
+        fix = "declare labels as `input z: index(n) over nodes` and `embed` them"
+    elif ftype.classes is None and len(ftype.terms) == 1:
+        problem = f"`{ftype}` holds several labels per element"
+        fix = "declare one input `index(n) over AXIS` per kind of label"
+    elif ftype.classes is None:
+        problem = f"`{ftype}` mixes integer labels with other channels"
+        fix = "declare the labels as an input of their own, `index(n) over nodes`"
+    elif len(ftype.axes) != 1:
+        problem = f"`{ftype}` needs one axis: integer labels are one per element"
+        fix = "e.g. `input z: index(species) over nodes`"
+    else:
+        return
+    raise GeoError(Diagnostic("GEO361", problem, span, label=str(ftype), help=fix))

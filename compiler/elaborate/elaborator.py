@@ -159,7 +159,9 @@ class Elaborator(Expressions):
                     f"output `{name}` is declared `{declared}` but its value is `{value.type}`",
                     stmt.value.span,
                     label=str(value.type),
-                    help=f"declare `output {name}: {value.type}`, or change the value",
+                    help="integer labels are inputs only: `embed` them first"
+                    if value.type.has_labels
+                    else f"declare `output {name}: {value.type}`, or change the value",
                 )
             )
         self.graph.outputs[name] = Port(name=name, type=declared, value=value.ref, span=stmt.span)
@@ -173,7 +175,7 @@ class Elaborator(Expressions):
             raise GeoError(
                 Diagnostic("GEO209", f"{what} `{name}` is declared twice", stmt.name.span)
             )
-        return self._declared_type(stmt.type, scope)
+        return self._declared_type(stmt.type, scope, what)
 
     def _assign(self, stmt: ast.Assign, scope: Scope) -> None:
         hint = scope.prefix + stmt.targets[0].id

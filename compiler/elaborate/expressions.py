@@ -9,7 +9,7 @@ from typing import Any
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain
 from geoc.elaborate.constants import const_value, evaluate, is_number
-from geoc.elaborate.declared import check_atoms
+from geoc.elaborate.declared import check_atoms, check_labels
 from geoc.elaborate.messages import not_a_tensor, unknown_callee, unknown_name
 from geoc.elaborate.signatures import (
     block_param,
@@ -207,7 +207,7 @@ class Expressions(ABC):
                 )
             )
         if param.attr is AttrKind.TYPE:
-            return self._declared_type(expr, scope)
+            return self._declared_type(expr, scope, f"the type `{param.name}`")
         value = self.const(expr, scope, symbols=True)
         return check_attr(value, param, expr.span)
 
@@ -291,9 +291,11 @@ class Expressions(ABC):
     @abstractmethod
     def _check_size(self, nodes: int, what: str, span: Span | None) -> None: ...
 
-    def _declared_type(self, expr: ast.Expr, scope: Scope) -> FeatureType:
+    def _declared_type(self, expr: ast.Expr, scope: Scope, what: str) -> FeatureType:
+        """A type written in the spec; ``what`` it types (``input``, ``output``, an attribute)."""
         ftype = type_from_ast(expr, scope.consts())
         type_ctx = OpContext("type", self.group, self.domain, expr.span)
+        check_labels(ftype, expr.span, what)
         self.domain.rules.check_type(type_ctx, ftype)
         check_atoms(self.group, ftype, expr.span)
         return ftype

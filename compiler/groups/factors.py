@@ -31,7 +31,9 @@ MATRIX_GROUPS = ("Lorentz", "Sp", "C", "D", "S", "A")
 PERMUTING_GROUPS = frozenset({"S", "A"})
 #: Atoms whose action the solver defines (the channel group's representations).
 SOLVER_ATOMS = frozenset({AtomKind.TENSOR, AtomKind.REGULAR})
-MATRIX_ATOMS = frozenset({AtomKind.SCALAR, AtomKind.VECTOR, *SOLVER_ATOMS})
+#: Atoms every element leaves alone: scalars, and integer labels (classes, not coordinates).
+FIXED_ATOMS = frozenset({AtomKind.SCALAR, AtomKind.INDEX})
+MATRIX_ATOMS = frozenset({*FIXED_ATOMS, AtomKind.VECTOR, *SOLVER_ATOMS})
 # Group.sample draws the factors' parts in this order (geometric, axis permutations, matrix),
 # whatever order the spec writes them in, so a seed gives the elements it always gave.
 _GEOMETRIC_PHASE, _PERMUTATION_PHASE, _MATRIX_PHASE = range(3)
@@ -63,7 +65,7 @@ def _trivial_blocks(dim: int) -> Blocks:
 
 def _solver_blocks(atom: Atom, dim: int) -> Blocks:
     """One block per atom, keyed by the atom: `linear` solves for the maps between them."""
-    return (("0e", 1),) if atom.kind is AtomKind.SCALAR else ((str(atom), dim),)
+    return (("0e", 1),) if atom.kind in FIXED_ATOMS else ((str(atom), dim),)
 
 
 def _solver_matrix(
@@ -71,7 +73,7 @@ def _solver_matrix(
 ) -> np.ndarray:
     """rho(g) of the channel group's representations (docs/solver.md conventions)."""
     dim = group.atom_dim(atom)
-    if g is None or atom.kind is AtomKind.SCALAR:
+    if g is None or atom.kind in FIXED_ATOMS:
         return np.eye(dim)
     if atom.factors:  # tensor(a, b, ...): the Kronecker product, row-major
         return functools.reduce(
@@ -117,6 +119,7 @@ def _is_signed_permutation(matrix: np.ndarray) -> bool:
 # How a rotation acts on an atom outside the solver's, given the sign reflections give it.
 _ROTATION_ACTIONS: dict[AtomKind, Callable[[Atom, np.ndarray, float], np.ndarray]] = {
     AtomKind.SCALAR: lambda atom, rot, sign: np.eye(1),
+    AtomKind.INDEX: lambda atom, rot, sign: np.eye(1),
     AtomKind.PSEUDOSCALAR: lambda atom, rot, sign: np.eye(1) * sign,
     AtomKind.VECTOR: lambda atom, rot, sign: rot,
     AtomKind.POINT: lambda atom, rot, sign: rot,
@@ -278,7 +281,8 @@ class MatrixFactor:
     def check_atom(self, atom: Atom) -> None:
         if atom.kind not in MATRIX_ATOMS:
             raise UnsupportedAtom(
-                f"{self} acts on `scalar`, `vector`, `tensor(k)` and `regular`, not on `{atom}`",
+                f"{self} acts on `scalar`, `vector`, `tensor(k)` and `regular` (and leaves "
+                f"`index(n)` labels alone), not on `{atom}`",
                 help="write the features as vectors or tensors of the group",
             )
 

@@ -277,6 +277,7 @@ _ATOM_DIMS: dict[AtomKind, Callable[[Group, Atom], int]] = {
     AtomKind.TENSOR: lambda group, atom: _space_dim_of(group, atom) ** atom.args[0],
     AtomKind.SCALAR: lambda group, atom: 1,
     AtomKind.PSEUDOSCALAR: lambda group, atom: 1,
+    AtomKind.INDEX: lambda group, atom: 1,  # one label per element (`[N]` at run time)
     AtomKind.IRREP: lambda group, atom: 2 * atom.args[0] + 1,
     AtomKind.POINT: lambda group, atom: atom.args[0],
     **{kind: lambda group, atom: MANIFOLD_DIMS[atom.kind](atom.args[0]) for kind in MANIFOLD_DIMS},

@@ -180,7 +180,9 @@ def infer_call(
     """The output types of one call: ``op``'s typing rule behind the checks its traits ask
     for, so that every operator is typed the same way."""
     from geoc.ops.euclidean import guard_manifold_inputs, plain_results
+    from geoc.ops.labels import guard_labels
 
+    guard_labels(ctx, op, types)
     ctx.domain.rules.check_use(ctx, op, types)
     try:  # a rule may size what it builds (budget.require_*) before building it
         inferred = op.infer(ctx, guard_manifold_inputs(ctx, op, types), attrs)
@@ -194,12 +196,17 @@ def infer_call(
 def check_call(
     ctx: OpContext, op: OpDef, types: Sequence[FeatureType], attrs: dict[str, Any]
 ) -> list[Diagnostic]:
-    """The equivariance violations of one call: ``op``'s contract, then the contracts its
-    traits ask for (a Euclidean norm needs a group that preserves it), so that no operator
-    with the trait can forget the check."""
+    """The equivariance violations of one call: labels where the operator reads none, ``op``'s
+    contract, then the contracts its traits ask for (a Euclidean norm needs a group that
+    preserves it), so that no operator with the trait can forget the check."""
     from geoc.ops.euclidean import euclidean_norm_violations
+    from geoc.ops.labels import label_violations
 
-    return op.contract(ctx, types, attrs) or euclidean_norm_violations(ctx, op, types)
+    return (
+        label_violations(ctx, op, types)
+        or op.contract(ctx, types, attrs)
+        or euclidean_norm_violations(ctx, op, types)
+    )
 
 
 def _check_result_atoms(ctx: OpContext, types: Sequence[FeatureType]) -> None:

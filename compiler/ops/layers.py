@@ -1,5 +1,6 @@
 """Core operators that map the channels of each element: the equivariant `linear` map, the
-`mlp` on invariants, and the pointwise activations `act` (with the table of activations).
+`mlp` on invariants, the pointwise activations `act` (with the table of activations), and
+`embed`, the learned table of integer labels (`index(n)`, see ``labels.py``).
 
 Each operator: its signature, its typing rule, its equivariance contract, in one place.
 """
@@ -14,7 +15,7 @@ from geoc.groups import Group
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.ops.core import axes_text, invariant_input_violation, not_invariant, point_violation
 from geoc.ops.euclidean import ACT, LAYER
-from geoc.types import SCALAR, FeatureType, Term
+from geoc.types import SCALAR, Atom, FeatureType, Term
 
 
 @dataclass(frozen=True)
@@ -86,19 +87,25 @@ def _infer_linear(
 ) -> tuple[FeatureType, ...]:
     (a,) = types
     out: FeatureType = attrs["out"]
-    if out.axes and out.axes != a.axes:
-        raise ctx.error(
-            "GEO305",
-            f"`linear` keeps the axes of its input ({axes_text(a.axes)}), not "
-            f"{axes_text(out.axes)}",
-            label=str(out),
-            help="write the output type without `over`",
-        )
+    keep_axes(ctx, a, out)
     from geoc.ops import solver_ops  # the solver's groups build `linear` from their basis
 
     if solver_ops.uses_solver(ctx.group, a, out):
         solver_ops.check_solver_linear(ctx, a, out)
     return (out.with_axes(a.axes),)
+
+
+def keep_axes(ctx: OpContext, a: FeatureType, out: FeatureType) -> None:
+    """GEO305 unless the type ``out`` given to a per-element map is written without axes or
+    with those of its input ``a`` (the result keeps them)."""
+    if out.axes and out.axes != a.axes:
+        raise ctx.error(
+            "GEO305",
+            f"`{ctx.op}` keeps the axes of its input ({axes_text(a.axes)}), not "
+            f"{axes_text(out.axes)}",
+            label=str(out),
+            help="write the output type without `over`",
+        )
 
 
 @contract(LINEAR)
@@ -228,3 +235,54 @@ def _act_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> 
             help=fix,
         )
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# embed: integer labels to features
+
+
+EMBED = define(
+    "embed",
+    "core",
+    (tensor("z"), attr("out", AttrKind.TYPE)),
+    preset(PLAIN, "learned", "labels"),
+    "a learned table with one row of `out` per class: `z` of type `index(n)` gives `out` on "
+    "the axes of `z` (`torch.nn.functional.embedding`); `out` holds invariant channels only "
+    "(`scalar`, `0e`), else `GEO362`; `z` must be labels, else `GEO362`",
+)
+
+
+@typing_rule(EMBED)
+def _infer_embed(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    """Elements fix labels and move them with their element, so rows are invariants on z's axes."""
+    (z,) = types
+    out: FeatureType = attrs["out"]
+    if z.classes is None:
+        raise ctx.error(
+            "GEO362",
+            f"`embed` looks up integer labels, but this value is `{z}`",
+            arg=0,
+            label=str(z),
+            help="declare the input as labels, e.g. `input z: index(species) over nodes`; "
+            "map float features with `linear(x, ...)` instead",
+        )
+    keep_axes(ctx, z, out)
+    moved = next((a for a in out.atoms if not _fixed(ctx, a)), None)
+    if moved is not None:
+        raise ctx.error(
+            "GEO362",
+            f"`embed` gives the same row whatever {ctx.group} does, so its output is invariant "
+            f"scalars, not `{moved}`",
+            label=str(out),
+            help="embed into scalars (`channels x scalar`, `channels x 0e`) and make other "
+            "irreps from them with the geometry (e.g. `tp_conv`, `s * v`)",
+        )
+    return (out.with_axes(z.axes),)
+
+
+def _fixed(ctx: OpContext, atom: Atom) -> bool:
+    """Channels a table may hold: Euclidean coordinates every group element leaves alone."""
+    plain = not (atom.is_point or atom.is_manifold or atom.is_label)
+    return plain and ctx.group.is_invariant(atom)

@@ -76,6 +76,9 @@ class Traits:
     commutes_scatter: bool
     #: May add a learned bias (its ``bias=`` attribute), the constant part of a linear map.
     bias: bool
+    #: Reads integer labels (``index(n)`` values): every other operator refuses them
+    #: (``GEO360``), since a label is a class, not a number.
+    labels: bool
 
 
 #: The yes-or-no traits (the ``bool`` fields); a preset names the ones it turns on.

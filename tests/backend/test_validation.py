@@ -278,7 +278,7 @@ def test_deepsets_on_an_empty_set_is_its_readout_of_zero() -> None:
 def test_nequip_on_no_atoms_has_zero_energy() -> None:
     model = geoc_compile("nequip", params={"depth": 1}, dtype=torch.float64)
     f64 = {"dtype": torch.float64}
-    out = model(z=torch.zeros(0, 4, **f64), pos=torch.zeros(0, 3, **f64))
+    out = model(z=torch.zeros(0, dtype=torch.long), pos=torch.zeros(0, 3, **f64))
     assert torch.equal(out["energy"], torch.zeros(1, **f64))
 
 

@@ -57,6 +57,18 @@ def test_a_bias_attribute_is_a_bias_trait(op: OpDef) -> None:
         assert op.traits.bias and op.traits.learned
 
 
+@pytest.mark.parametrize("op", [o for o in OPS if not o.traits.labels], ids=by_name)
+@pytest.mark.parametrize("group", ["trivial", "E(3) x S(nodes)", "S(4) x S(nodes)"])
+def test_operators_without_labels_reject_integer_labels(op: OpDef, group: str) -> None:
+    """No operator but those that read labels computes with `index(n)` values: a label is a
+    class, so arithmetic on it is never equivariant to renumbering the classes."""
+    assert rejects(op, "set(nodes)", "index(4) over nodes", group) == "GEO360"
+
+
+def test_only_embed_reads_labels() -> None:
+    assert [o.name for o in OPS if o.traits.labels] == ["embed"]
+
+
 @pytest.mark.parametrize("op", [o for o in OPS if not o.traits.fields], ids=by_name)
 def test_operators_without_fields_reject_them(op: OpDef) -> None:
     assert rejects(op, "torus(8, 8)", "4 x scalar over torus") == "GEO311"

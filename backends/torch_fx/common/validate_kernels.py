@@ -116,14 +116,17 @@ def check_layers(
     check_agree(list(x), [f"{name}[{i}]" for i in range(len(x))], 0, "networks")
 
 
-def check_agree(values: Sequence[object], names: Sequence[str], dim: int, what: str) -> None:
+def check_agree(
+    values: Sequence[object], names: Sequence[str], dim: int, what: str, shared: bool = True
+) -> None:
     """Inputs over one axis have one length there (``what``: ``nodes``, ``samples``, ...);
-    a weight-space input (a list) is read at its first layer, and a global value shared by
-    every sample (``[C]``, where values lead with their sample) is left out."""
+    a weight-space input (a list) is read at its first layer, and, where ``shared``, a global
+    value shared by every sample (``[C]``, where values lead with their sample) is left out
+    (values over an axis are never shared: integer labels are ``[N]``)."""
     sized = [
         ((v[0] if isinstance(v, (list, tuple)) else v).shape[dim], name)
         for v, name in zip(values, names, strict=True)
-        if isinstance(v, (list, tuple)) or v.ndim > 1 or dim != 0
+        if isinstance(v, (list, tuple)) or v.ndim > 1 or dim != 0 or not shared
     ]
     for size, name in sized[1:]:
         if size != sized[0][0]:
@@ -158,6 +161,30 @@ def check_square(x: Tensor, name: str, grid_dims: int) -> None:
 
 def _integer(x: Tensor) -> bool:
     return not (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool)
+
+
+def check_labels(x: object, name: str, classes: int, length: str, described: str) -> None:
+    """Integer labels (an ``index(n)`` input): ``[N]`` or ``[N, 1]`` (``length``: the free
+    length's label), an integer dtype, every label in ``[0, classes)`` (GEO619)."""
+    shapes = f"[{length}] or [{length}, 1]"
+    if not isinstance(x, Tensor):
+        raise InputError(
+            "GEO611", name, f"expected a tensor {shapes} ({described}), got {type(x).__name__}"
+        )
+    if not (x.ndim == 1 or (x.ndim == 2 and x.shape[1] == 1)):
+        one_hot = " (one-hot rows? pass `z.argmax(-1)`)" if x.ndim == 2 else ""
+        got = f"got {_shown(x.shape)}{one_hot}"
+        raise InputError("GEO611", name, f"expected {shapes} ({described}), {got}")
+    if not _integer(x):
+        raise InputError(
+            "GEO613",
+            name,
+            f"expected integer labels ({described}), got {x.dtype}; labels are classes, not "
+            "features: pass integer indices (`.long()`), not one-hot rows",
+        )
+    ok = ((x >= 0) & (x < classes)).all()
+    why = f"labels must lie in [0, {classes}) ({described}); map atomic numbers to type indices"
+    _require(ok, "GEO619", name, why)
 
 
 def check_edge_index(x: object, nodes: Tensor | None) -> None:

@@ -122,6 +122,18 @@ def lower_mlp(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     return x
 
 
+@lowering("embed")
+def lower_embed(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    """``table[z]``: one row per class, uniform in ±1 (the rows are the layer's features);
+    labels come as ``[N]`` or ``[N, 1]`` (validated in range by the module's checks)."""
+    classes = ctx.in_types(node)[0].classes
+    assert classes is not None  # the typing rule refuses anything else
+    width = ctx.group.type_dim(node.out_types[0])
+    table = ctx.param(f"{node.id}.weight", (classes, width), 1)
+    labels = ctx.method("reshape", args[0], -1)
+    return ctx.call(F.embedding, labels, table)
+
+
 @lowering("linear")
 def lower_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     if uses_solver(ctx.group, ctx.in_types(node)[0], node.out_types[0]):

@@ -21,6 +21,7 @@ from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.common import validate_kernels as rtv
 from geoc.backends.torch_fx.domains import DomainRules, Sample
 from geoc.backends.torch_fx.domains.clouds import Layout, layout_of, stable_positions
+from geoc.backends.torch_fx.domains.labels import check_label_input, draw_labels
 from geoc.backends.torch_fx.manifold.verify import draw_value, needs_manifold_draw
 from geoc.backends.torch_fx.validate import axis_label, check, described, placeholder
 from geoc.backends.torch_fx.verify.actions import (
@@ -115,14 +116,19 @@ def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
     axis = ctx.ir.domain.axis
     over: dict[str, list[tuple[str, fx.Node]]] = {}
     for name, port in ctx.ir.inputs.items():
-        if port.type.axes:
+        if port.type.has_labels:  # integer labels, `[N]` (labels.py)
+            check_label_input(ctx, name, port.type)
+        elif port.type.axes:
             width, text = ctx.group.type_dim(port.type), described(ctx, port.type)
             dims = (*(axis_label(a, axis) for a in port.type.axes), width)
             check(ctx, rtv.check_value, ctx.inputs[name], name, dims, text, like)
+        if port.type.axes:
             over.setdefault(port.type.axes[0], []).append((name, ctx.inputs[name]))
     for on, named in over.items():
         if on != EDGE_AXIS and len(named) > 1:
-            check(ctx, rtv.check_agree, [n for _, n in named], [m for m, _ in named], 0, on)
+            names = [m for m, _ in named]
+            labels = [False] if any(ctx.ir.inputs[m].type.has_labels for m in names) else []
+            check(ctx, rtv.check_agree, [n for _, n in named], names, 0, on, *labels)
     nodes = over[axis][0][1] if axis in over else None
     graphs = placeholder(ctx, "num_graphs")
     check(ctx, rtv.check_graphs, ctx.batch, graphs, nodes)
@@ -212,7 +218,7 @@ def draw_sample(
         name: _draw_value(ir, rng, name, port.type, lengths, sizes, layout)
         for name, port in ir.inputs.items()
     }
-    typed = {name: value.to(dtype) for name, value in values.items()}
+    typed = {n: v.to(dtype) if v.is_floating_point() else v for n, v in values.items()}
     sizes_by_axis = {a: n for a, n in lengths.items() if a != EDGE_AXIS}
     degenerate = layout is Layout.DEGENERATE and ir.domain.edges is not None
     return Sample({**typed, **structure}, sizes_by_axis, general_position=not degenerate)
@@ -249,6 +255,8 @@ def _draw_value(
     # A global value of several graphs is one per graph, `[graphs, C]` (a batch is given).
     per_graph = not ftype.axes and len(sizes) > 1 and ir.domain.axis is not None
     axes = (len(sizes),) if per_graph else tuple(lengths[a] for a in ftype.axes)
+    if ftype.has_labels:  # integer labels, one per element (labels.py)
+        return draw_labels(ftype, rng, axes[0])
     if needs_manifold_draw(ftype):  # points on their manifolds (manifold/verify.py)
         return torch.as_tensor(draw_value(ir.group, ftype, rng, axes))
     return torch.as_tensor(rng.normal(size=(*axes, ir.group.type_dim(ftype))))

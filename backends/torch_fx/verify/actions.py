@@ -75,10 +75,9 @@ def transform(
     """
     if is_field_type(ftype):
         return value if element.grid_move is None else element.grid_move.apply(value, ftype)
-    first = value.ndim - 1 - len(ftype.axes)
-    for i, axis in enumerate(ftype.axes):
-        if axis in maps:
-            value = value.index_select(first + i, maps[axis].index.to(value.device))
+    if ftype.has_labels:  # `[N]` or `[N, 1]` labels: no element changes one, they only move
+        return _reindex(value, ftype, maps, 0)
+    value = _reindex(value, ftype, maps, value.ndim - 1 - len(ftype.axes))
     actions = group.term_actions(ftype, element)
     width = sum(count * len(mat) for count, mat, _ in actions)
     if value.shape[-1] != width:
@@ -92,6 +91,14 @@ def transform(
         parts.append(moved.reshape(*lead, count * dim))
         start += count * dim
     return torch.cat(parts, dim=-1) if parts else value
+
+
+def _reindex(value: Tensor, ftype: FeatureType, maps: Mapping[str, AxisMap], first: int) -> Tensor:
+    """``value`` with its axes (from dimension ``first`` on) reindexed by ``maps``."""
+    for i, axis in enumerate(ftype.axes):
+        if axis in maps:
+            value = value.index_select(first + i, maps[axis].index.to(value.device))
+    return value
 
 
 def action_budget_problems(ir: Graph) -> list[Diagnostic]:

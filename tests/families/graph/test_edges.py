@@ -248,7 +248,7 @@ def test_nequip_on_coincident_points_has_finite_forces_and_hessians() -> None:
     pos = torch.randn(5, 3, generator=torch.Generator().manual_seed(14)).double()
     pos[2] = pos[4]
     pos.requires_grad_(True)
-    z = torch.randn(5, 4, generator=torch.Generator().manual_seed(15), dtype=torch.float64)
+    z = torch.randint(4, (5,), generator=torch.Generator().manual_seed(15))
     energy = module(z=z, pos=pos)["energy"].sum()
     (forces,) = torch.autograd.grad(energy, pos, create_graph=True)
     (hessian_row,) = torch.autograd.grad(forces[2, 1], pos)
