@@ -183,6 +183,7 @@ def infer_call(
     ctx.domain.rules.check_use(ctx, op, types)
     out_types = plain_results(ctx, op, op.infer(ctx, guard_manifold_inputs(ctx, op, types), attrs))
     _check_result_atoms(ctx, out_types)
+    ctx.domain.rules.check_result(ctx, types, out_types)
     return out_types
 
 

@@ -1,0 +1,133 @@
+"""Periodic cells for ``geoc check`` (``pointcloud(..., edges=radius(r), cell=true)``).
+
+Each graph of a trial gets one kind of cell in turn (:data:`CELL_KINDS`): a triclinic bulk
+crystal, a tiny triclinic cell (lattice vectors shorter than ``2 r``, so atoms see periodic
+images of themselves and of others several times over), a slab (periodic along two axes) and a
+molecule (``pbc`` all false, a zero cell). Positions are redrawn until no distance to any image
+lies within rounding of ``r`` (the radius rule's boundary, as for open clouds).
+
+Under a cell the symmetry acts on positions and cell together: a rotation turns the cell's rows
+(lattice vectors) with the positions, a translation moves positions only; permutations relabel
+atoms. Besides the group, every exact trial moves single atoms by random lattice vectors, which
+must change nothing (:func:`lattice_moves`): the neighbour list must find the same edge vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from geoc.backends.torch_fx.domains.clouds import RADIUS_MARGIN
+from geoc.groups import GroupElement
+from geoc.ir import Graph
+
+#: What each graph's cell stresses, in turn over graphs and trials.
+CELL_KINDS = ("bulk", "tiny", "slab", "molecule")
+EXACT_LAW = (
+    "cell rows rotated with the positions; single atoms moved by lattice vectors; cells: "
+    "triclinic bulk, tiny (r > half a lattice vector), slab, molecule"
+)
+
+
+def cell_kind(trial: int, graph: int) -> str:
+    return CELL_KINDS[(trial + graph) % len(CELL_KINDS)]
+
+
+def draw_cell(rng: np.random.Generator, kind: str, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """A random cell (rows the lattice vectors, skewed: triclinic) and its periodic axes."""
+    if kind == "molecule":
+        return np.zeros((3, 3)), np.zeros(3, dtype=bool)
+    lengths = rng.uniform(0.6, 0.9, 3) if kind == "tiny" else rng.uniform(1.3, 2.0, 3)
+    skew = rng.uniform(-0.2, 0.2, (3, 3)) * lengths.min()
+    cell = (np.diag(lengths) + skew) * cutoff
+    pbc = np.array([True, True, kind != "slab"])
+    return cell, pbc
+
+
+def periodic_positions(
+    rng: np.random.Generator,
+    cell: np.ndarray,
+    pbc: np.ndarray,
+    size: int,
+    cutoff: float,
+    coincident: bool,
+    tries: int = 200,
+) -> np.ndarray:
+    """``size`` atoms in ``cell`` (anywhere, not wrapped: fractional coordinates in [-1, 2)),
+    redrawn until no image distance is within rounding of ``cutoff``; ``coincident``: two
+    atoms at one point (they are at distance 0, and see each other's images)."""
+    for _ in range(tries):
+        if pbc.any():
+            atoms = rng.uniform(-1.0, 2.0, (size, 3)) @ cell
+        else:
+            atoms = rng.normal(size=(size, 3)) * cutoff / 2.2
+        if coincident and size > 1:
+            atoms[1] = atoms[0]
+        if _stable(atoms, cell, pbc, cutoff):
+            return atoms
+    raise RuntimeError(f"no stable periodic cloud of {size} atoms")
+
+
+def _stable(atoms: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> bool:
+    """No distance between an atom and any image of an atom within ``RADIUS_MARGIN`` of r."""
+    reach = _reach(atoms, cell, pbc, cutoff)
+    axes = [np.arange(-k, k + 1) for k in reach]
+    shifts = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    vectors = atoms[None, :, None] - atoms[:, None, None] + (shifts @ cell)[None, None]
+    distance = np.linalg.norm(vectors, axis=-1)
+    return bool(np.all(np.abs(distance - cutoff) > RADIUS_MARGIN * cutoff))
+
+
+def _reach(atoms: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> list[int]:
+    """Images to look at along each axis: enough for the cutoff from atoms spread over the
+    fractional span they were drawn in."""
+    if not pbc.any():
+        return [0, 0, 0]
+    reciprocal = np.linalg.inv(cell).T
+    span = np.ptp(atoms @ np.linalg.inv(cell), axis=0) if len(atoms) else np.zeros(3)
+    counts = np.ceil(cutoff * np.linalg.norm(reciprocal, axis=1) + span).astype(int) + 1
+    return [int(c) if p else 0 for c, p in zip(counts, pbc, strict=True)]
+
+
+def draw_periodic(
+    ir: Graph, rng: np.random.Generator, sizes: Sequence[int], trial: int, degenerate: bool
+) -> dict[str, Tensor]:
+    """``pos`` (the positions input), ``cell`` and ``pbc`` of every graph (``[G, 3, 3]`` and
+    ``[G, 3]`` in a batch, ``[3, 3]`` and ``[3]`` for one graph), and each atom's lattice move
+    (``lattice``, integer ``[N, 3]``, zero along open axes) that the exact trial adds."""
+    cutoff = float(ir.domain.edge_arg or 1.0)
+    cells, flags, clouds, moves = [], [], [], []
+    for graph, size in enumerate(sizes):
+        cell, pbc = draw_cell(rng, cell_kind(trial, graph), cutoff)
+        clouds.append(periodic_positions(rng, cell, pbc, size, cutoff, degenerate and graph == 0))
+        moves.append(rng.integers(-1, 2, (size, 3)) * pbc)
+        cells.append(cell)
+        flags.append(pbc)
+    one = len(sizes) == 1
+    return {
+        "pos": torch.as_tensor(np.concatenate(clouds)),
+        "cell": torch.as_tensor(cells[0] if one else np.stack(cells)),
+        "pbc": torch.as_tensor(flags[0] if one else np.stack(flags)),
+        "lattice": torch.as_tensor(np.concatenate(moves)),
+    }
+
+
+def move_cell(cell: Tensor, element: GroupElement) -> Tensor:
+    """``g·cell``: the rotation (or reflection) turns each row; translations do not act."""
+    if element.rotation is None:
+        return cell
+    return cell @ torch.as_tensor(element.rotation, dtype=cell.dtype).T
+
+
+def lattice_moves(
+    pos: Tensor, cell: Tensor, lattice: Tensor, batch: Tensor | None, perm: Tensor
+) -> Tensor:
+    """``pos`` (already moved by ``g``, atoms in the new order ``perm``) with each atom moved
+    by its lattice vector ``lattice @ cell`` of its graph's (moved) cell."""
+    cells = cell.reshape(-1, 3, 3)
+    graph = torch.zeros_like(perm) if batch is None else batch
+    offsets = torch.einsum("nk,nkj->nj", lattice[perm].to(pos.dtype), cells[graph])
+    return pos + offsets
