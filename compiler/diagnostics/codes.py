@@ -442,8 +442,7 @@ CODES: dict[str, CodeInfo] = {
         lattice vector without changing the crystal, so a point is meaningful only per atom. A
         global point, declared (`input c: point(3)`) or computed from the atoms (`mean(pos,
         over=nodes)`), would move with that one atom. Keep points per atom: `pos[dst] -
-        pos[src]` is the edge vector to the nearest images, `mean(p, over=edges, into=nodes)`
-        a point per atom.""",
+        pos[src]` is the edge vector to the periodic image, `pos + v` a point per atom.""",
     ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",

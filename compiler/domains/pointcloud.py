@@ -119,7 +119,7 @@ def describe(domain: Domain) -> str:
 
 LATTICE_HELP = (
     "under a periodic cell each atom may move by a lattice vector: keep points per atom "
-    "(`pos[dst] - pos[src]` is a vector; `mean(p, over=edges, into=nodes)` a point per atom)"
+    "(`pos[dst] - pos[src]` is the vector to the nearest image; `pos + v` a point per atom)"
 )
 
 

@@ -47,19 +47,20 @@ def draw_cell(rng: np.random.Generator, kind: str, cutoff: float) -> tuple[np.nd
     return cell, pbc
 
 
-def periodic_positions(
+def periodic_graph(
     rng: np.random.Generator,
-    cell: np.ndarray,
-    pbc: np.ndarray,
+    kind: str,
     size: int,
     cutoff: float,
-    coincident: bool,
+    coincident: bool = False,
     tries: int = 200,
-) -> np.ndarray:
-    """``size`` atoms in ``cell`` (anywhere, not wrapped: fractional coordinates in [-1, 2)),
-    redrawn until no image distance is within rounding of ``cutoff``; ``coincident``: two
-    atoms at one point (they are at distance 0, and see each other's images)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A cell of ``kind``, its ``pbc`` and ``size`` atoms in it (anywhere, not wrapped:
+    fractional coordinates in [-1, 2)), redrawn until no image distance is within rounding of
+    ``cutoff`` (the cell too: an atom's distances to its own images are the cell's);
+    ``coincident``: two atoms at one point (at distance 0, seeing each other's images)."""
     for _ in range(tries):
+        cell, pbc = draw_cell(rng, kind, cutoff)
         if pbc.any():
             atoms = rng.uniform(-1.0, 2.0, (size, 3)) @ cell
         else:
@@ -67,8 +68,8 @@ def periodic_positions(
         if coincident and size > 1:
             atoms[1] = atoms[0]
         if _stable(atoms, cell, pbc, cutoff):
-            return atoms
-    raise RuntimeError(f"no stable periodic cloud of {size} atoms")
+            return cell, pbc, atoms
+    raise RuntimeError(f"no stable periodic cloud of {size} atoms in a {kind} cell")
 
 
 def _stable(atoms: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> bool:
@@ -101,8 +102,9 @@ def draw_periodic(
     cutoff = float(ir.domain.edge_arg or 1.0)
     cells, flags, clouds, moves = [], [], [], []
     for graph, size in enumerate(sizes):
-        cell, pbc = draw_cell(rng, cell_kind(trial, graph), cutoff)
-        clouds.append(periodic_positions(rng, cell, pbc, size, cutoff, degenerate and graph == 0))
+        kind, coincident = cell_kind(trial, graph), degenerate and graph == 0
+        cell, pbc, atoms = periodic_graph(rng, kind, size, cutoff, coincident)
+        clouds.append(atoms)
         moves.append(rng.integers(-1, 2, (size, 3)) * pbc)
         cells.append(cell)
         flags.append(pbc)
