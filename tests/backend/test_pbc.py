@@ -8,16 +8,19 @@ is a diagnostic with a code and a caret, bad runtime cells an ``InputError``."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
-from helpers import assert_fails_at
+from helpers import assert_fails_at, run_exported
 
 from geoc import InputError
 from geoc.backends.torch_fx.api import compile as geoc_compile
 from geoc.backends.torch_fx.common import periodic_kernels
 from geoc.backends.torch_fx.common.neighbour_kernels import neighbour_pairs
 from geoc.backends.torch_fx.domains.cells import periodic_graph
+from geoc.backends.torch_fx.export import write_folder
 from geoc.backends.torch_fx.verify.check import check, check_module
 from geoc.backends.torch_fx.verify.params import random_parameters
 from geoc.groups import random_rotation
@@ -300,3 +303,15 @@ def test_check_catches_a_search_that_only_sees_nearby_images(monkeypatch):
     monkeypatch.setattr(periodic_kernels, "periodic_neighbours", unwrapped)
     report = check_module(geoc_compile("nequip", PARAMS, dtype=F64), trials=3)
     assert not report.passed
+
+
+@pytest.mark.slow
+def test_an_exported_folder_runs_periodic_cells_without_geoc(tmp_path):
+    module = geoc_compile("nequip", PARAMS)  # exported folders load in float32
+    folder = write_folder(module, tmp_path / "periodic")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["extra_inputs"] == ["cell", "batch", "num_graphs", "pbc"]
+    graphs = batched([system("bulk", 4, seed=30), system("slab", 3, seed=31)])
+    inputs = {k: v.float() if v.is_floating_point() else v for k, v in graphs.items()}
+    out = run_exported(folder, inputs, tmp_path)
+    assert torch.allclose(out["energy"], module(**inputs)["energy"], rtol=1e-6, atol=1e-7)
