@@ -9,8 +9,8 @@ false, any cell) mix in one batch.
 An edge ``(src, dst, shift)`` joins ``src`` to the periodic image of ``dst`` displaced by
 ``shift @ cell``; its vector is ``r = pos[dst] - pos[src] + shift @ cell[graph]``
 (``neighbour_kernels.py``). The lowering gathers a point at ``src`` as the image of ``src`` seen
-from ``dst``, ``x[src] - shift @ cell``, so everything on an edge lives in the lattice frame of
-its ``dst``, where ``into=nodes`` reduces it.
+from ``dst``, ``x[src] - shift @ cell``, so ``x[dst] - x[src]`` is that vector and the points
+on an edge live in the lattice frame of its ``dst``.
 """
 
 from __future__ import annotations

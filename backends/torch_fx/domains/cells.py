@@ -15,12 +15,14 @@ must change nothing (:func:`lattice_moves`): the neighbour list must find the sa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from geoc.backends.torch_fx.domains.clouds import RADIUS_MARGIN
+from geoc.domains import EDGE_AXIS
 from geoc.groups import GroupElement
 from geoc.ir import Graph
 
@@ -29,6 +31,9 @@ CELL_KINDS = ("bulk", "tiny", "slab", "molecule")
 EXACT_LAW = (
     "cell rows rotated with the positions; single atoms moved by lattice vectors; cells: "
     "triclinic bulk, tiny (r > half a lattice vector), slab, molecule"
+)
+NO_LATTICE_MOVES = (
+    " (no lattice moves: an output is a point or over edges, or an input mixes points)"
 )
 
 
@@ -124,12 +129,24 @@ def move_cell(cell: Tensor, element: GroupElement) -> Tensor:
     return cell @ torch.as_tensor(element.rotation, dtype=cell.dtype).T
 
 
-def lattice_moves(
-    pos: Tensor, cell: Tensor, lattice: Tensor, batch: Tensor | None, perm: Tensor
-) -> Tensor:
-    """``pos`` (already moved by ``g``, atoms in the new order ``perm``) with each atom moved
-    by its lattice vector ``lattice @ cell`` of its graph's (moved) cell."""
-    cells = cell.reshape(-1, 3, 3)
+def lattice_invariant(ir: Graph) -> bool:
+    """Whether trials may move single atoms by lattice vectors: every output stays as it is
+    (no point, which would move with its atom; no rows over edges, whose shifts change), and
+    every input point is pure points over the atoms (all of an atom's points move with it)."""
+    outputs = [p.type for p in ir.outputs.values()]
+    if any(t.has_points or EDGE_AXIS in t.axes for t in outputs):
+        return False
+    points = [p.type for p in ir.inputs.values() if p.type.has_points]
+    return all(t.axes == (ir.domain.axis,) and all(a.is_point for a in t.atoms) for t in points)
+
+
+def move_atoms(ir: Graph, inputs: dict[str, Any], lattice: Tensor, perm: Tensor) -> None:
+    """Every point input (already moved by ``g``, atoms in the new order ``perm``) with each
+    atom moved by its lattice vector ``lattice @ cell`` of its graph's (moved) cell."""
+    cells, batch = inputs["cell"].reshape(-1, 3, 3), inputs.get("batch")
     graph = torch.zeros_like(perm) if batch is None else batch
-    offsets = torch.einsum("nk,nkj->nj", lattice[perm].to(pos.dtype), cells[graph])
-    return pos + offsets
+    for name, port in ir.inputs.items():
+        if port.type.has_points:
+            pos = inputs[name]
+            offsets = torch.einsum("nk,nkj->nj", lattice[perm].to(pos.dtype), cells[graph])
+            inputs[name] = pos + offsets.repeat(1, pos.shape[-1] // 3)

@@ -23,8 +23,10 @@ from geoc.backends.torch_fx.common import validate_kernels as rtv
 from geoc.backends.torch_fx.domains import DomainRules, Sample
 from geoc.backends.torch_fx.domains.cells import (
     EXACT_LAW,
+    NO_LATTICE_MOVES,
     draw_periodic,
-    lattice_moves,
+    lattice_invariant,
+    move_atoms,
     move_cell,
 )
 from geoc.backends.torch_fx.domains.clouds import Layout, layout_of, stable_positions
@@ -256,16 +258,10 @@ def draw_sample(
         structure |= {"cell": periodic["cell"].to(dtype), "pbc": periodic["pbc"]}
     typed = {name: value.to(dtype) for name, value in values.items()}
     sizes_by_axis = {a: n for a, n in lengths.items() if a != EDGE_AXIS}
-    lattice = periodic.get("lattice") if _lattice_invariant(ir) else None
+    lattice = periodic.get("lattice") if lattice_invariant(ir) else None
     return Sample(
         {**typed, **structure}, sizes_by_axis, general_position=not degenerate, lattice=lattice
     )
-
-
-def _lattice_invariant(ir: Graph) -> bool:
-    """Whether moving single atoms by lattice vectors leaves every output as it is: not for
-    points (an atom's point output moves with it) nor rows over edges (their shifts change)."""
-    return not any(p.type.has_points or EDGE_AXIS in p.type.axes for p in ir.outputs.values())
 
 
 def _edgeless_graphs(layout: Layout, graphs: int) -> set[int]:
@@ -339,16 +335,11 @@ def transform_inputs(ir: Graph, sample: Sample, element: GroupElement) -> dict[s
         inputs["batch"] = inputs["batch"][maps[ir.domain.axis].index]
     for name, port in ir.inputs.items():
         inputs[name] = transform(inputs[name], port.type, ir.group, element, maps)
-    if "cell" in inputs and ir.domain.cell:
+    if ir.domain.cell:
         inputs["cell"] = move_cell(inputs["cell"], element)
     if sample.lattice is not None:
         perm = maps[ir.domain.axis].index
-        for name, port in ir.inputs.items():  # every point of an atom moves with it
-            if port.type.has_points and port.type.axes == (ir.domain.axis,):
-                moved = lattice_moves(
-                    inputs[name], inputs["cell"], sample.lattice, inputs.get("batch"), perm
-                )
-                inputs[name] = moved
+        move_atoms(ir, inputs, sample.lattice, perm)
     return inputs
 
 
@@ -362,10 +353,7 @@ def _exact_law(ir: Graph) -> str:
     """What trials under a periodic cell move besides the group (cells.py)."""
     if not ir.domain.cell:
         return ""
-    lattice = (
-        "" if _lattice_invariant(ir) else " (no lattice moves: an output is a point or over edges)"
-    )
-    return EXACT_LAW + lattice
+    return EXACT_LAW if lattice_invariant(ir) else EXACT_LAW + NO_LATTICE_MOVES
 
 
 _RULES = DomainRules(
