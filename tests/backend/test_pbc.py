@@ -264,7 +264,7 @@ def test_an_input_called_cell_is_geo117():
         ({"cell": None}, "GEO610", "missing"),
         ({"cell": torch.zeros(9, dtype=F64)}, "GEO611", "[3, 3]"),
         ({"cell": torch.eye(3, dtype=torch.float32) * 4}, "GEO613", "float64"),
-        ({"cell": torch.zeros(2, 3, 3, dtype=F64)}, "GEO612", "one cell"),
+        ({"cell": torch.zeros(2, 3, 3, dtype=F64)}, "GEO612", "one row"),
         (
             {"cell": torch.tensor([[4.0, 0, 0], [0, 4, 0], [4, 4, 0]], dtype=F64)},
             "GEO618",
@@ -272,7 +272,7 @@ def test_an_input_called_cell_is_geo117():
         ),
         ({"cell": torch.full((3, 3), float("nan"), dtype=F64)}, "GEO618", "finite"),
         ({"pbc": torch.ones(3, dtype=torch.long)}, "GEO613", "booleans"),
-        ({"pbc": torch.ones(2, 2, dtype=torch.bool)}, "GEO611", "[3]"),
+        ({"pbc": torch.ones(2, 2, dtype=torch.bool)}, "GEO611", "[graphs, 3] or [3]"),
     ],
 )
 def test_bad_cells_are_refused(nequip, change, code, words):
@@ -280,6 +280,22 @@ def test_bad_cells_are_refused(nequip, change, code, words):
     with pytest.raises(InputError) as info:
         nequip(**inputs)
     assert info.value.code == code and words in str(info.value)
+
+
+def test_a_batch_takes_one_cell_and_pbc_per_graph_or_one_shared(nequip):
+    graphs = [system("bulk", 4, seed=40), system("bulk", 3, seed=41)]
+    inputs = batched(graphs)
+    shared = {**inputs, "cell": graphs[0]["cell"], "pbc": graphs[0]["pbc"]}
+    alone = nequip(**graphs[0])["energy"]
+    assert torch.allclose(nequip(**shared)["energy"][0], alone[0], rtol=1e-12, atol=0)
+    for name, rows in (
+        ("cell", inputs["cell"][:1].expand(3, 3, 3)),
+        ("pbc", inputs["pbc"][[0] * 3]),
+    ):
+        with pytest.raises(InputError, match="GEO612"):
+            nequip(**{**inputs, name: rows, "num_graphs": 2})
+        with pytest.raises(InputError, match="GEO612"):
+            nequip(**{**inputs, name: rows[:2], "batch": inputs["batch"] + 1})
 
 
 def test_a_molecule_takes_a_zero_cell_and_a_singular_slab_is_refused(nequip):

@@ -108,6 +108,7 @@ def check_cell(
         raise InputError("GEO613", "cell", f"expected {want}, got {cell.dtype}")
     if pbc is not None:
         _check_pbc(pbc, graphs)
+        _check_rows(pbc, "pbc", batch, num_graphs)
     _require(torch.isfinite(cell).all(), "GEO618", "cell", "the cell must be finite")
     cells = cell.detach().reshape(-1, 3, 3)
     periodic = (
@@ -140,22 +141,30 @@ def _check_cell_shape(cell: Tensor, batch: Tensor | None, num_graphs: int | None
         raise InputError(
             "GEO611", "cell", f"expected {want} (rows the lattice vectors), got {list(shape)}"
         )
-    if batch is None and shape[0] != 1:
-        raise InputError("GEO612", "cell", f"one graph (no `batch`) takes one cell, got {shape[0]}")
-    if batch is not None and num_graphs is not None and shape[0] != num_graphs:
-        raise InputError(
-            "GEO612", "cell", f"expected one cell per graph ({num_graphs}), got {shape[0]}"
-        )
-    if batch is not None and batch.numel():
-        _require(batch.max() < shape[0], "GEO612", "cell", "`batch` names a graph without a cell")
+    _check_rows(cell, "cell", batch, num_graphs)
     return shape[0]
 
 
+def _check_rows(x: Tensor, name: str, batch: Tensor | None, num_graphs: int | None) -> None:
+    """One row per graph (or one shared row, ``x.ndim`` lower): GEO612."""
+    rows = x.shape[0] if x.ndim == (3 if name == "cell" else 2) else 1
+    if batch is None and rows != 1:
+        raise InputError("GEO612", name, f"one graph (no `batch`) takes one row, got {rows}")
+    if batch is None or rows == 1:
+        return
+    if num_graphs is not None and rows != num_graphs:
+        raise InputError("GEO612", name, f"expected one row per graph ({num_graphs}), got {rows}")
+    if batch.numel():
+        _require(batch.max() < rows, "GEO612", name, "`batch` names a graph without a row")
+
+
 def _check_pbc(pbc: object, graphs: int | None) -> None:
+    """Booleans ``[3]`` or ``[rows, 3]``, as many rows as cells where both have several."""
     if not isinstance(pbc, Tensor) or pbc.dtype != torch.bool:
         got = pbc.dtype if isinstance(pbc, Tensor) else type(pbc).__name__
         raise InputError("GEO613", "pbc", f"expected booleans (periodic axes), got {got}")
-    ok = tuple(pbc.shape) == (3,) or (pbc.ndim == 2 and pbc.shape[1] == 3)
-    if not ok or (pbc.ndim == 2 and graphs is not None and pbc.shape[0] not in (1, graphs)):
-        want = "[3]" if graphs is None else f"[{graphs}, 3] or [3]"
-        raise InputError("GEO611", "pbc", f"expected {want}, got {list(pbc.shape)}")
+    if not (tuple(pbc.shape) == (3,) or (pbc.ndim == 2 and pbc.shape[1] == 3)):
+        raise InputError("GEO611", "pbc", f"expected [graphs, 3] or [3], got {list(pbc.shape)}")
+    rows = pbc.shape[0] if pbc.ndim == 2 else 1
+    if graphs is not None and rows not in (1, graphs):
+        raise InputError("GEO612", "pbc", f"expected one row per cell ({graphs}), got {rows}")
