@@ -1,6 +1,7 @@
 """Domains of values over a permutable axis: ``global``, ``set``, ``graph`` (edges given as
 ``edge_index``) and ``pointcloud`` (edges built from positions). Inputs besides the spec's:
-``edge_index`` where edges are given, ``batch`` / ``num_graphs`` for many graphs in one call.
+``edge_index`` where edges are given, ``batch`` / ``num_graphs`` for many graphs in one call,
+``cell`` / ``pbc`` for a periodic cell (``common/periodic_kernels.py``; checker: ``cells.py``).
 
 Conventions of ``g·x`` (see :mod:`geoc.backends.torch_fx.verify`): the node axis is permuted
 and ``batch`` with it; ``edge_index`` is relabelled and keeps its edge order. The checker's
