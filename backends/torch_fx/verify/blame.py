@@ -38,6 +38,12 @@ class Trial:
     #: Periodic cells: each atom's lattice move that ``moved`` adds besides ``element``.
     lattice: Tensor | None = None
 
+    @property
+    def label(self) -> str:
+        """What the trial did: the element's label, and lattice moves under a periodic cell."""
+        moved = ", lattice translations" if self.lattice is not None else ""
+        return describe(self.element) + moved
+
     def axis_maps(self) -> dict[str, AxisMap]:
         return {a: AxisMap(axis_permutation(self.element, a, n)) for a, n in self.sizes.items()}
 
@@ -81,7 +87,7 @@ def failure(
     sources: Mapping[str, str],
 ) -> Failure:
     line = source_line(span, sources)
-    label, index = describe(trial.element), trial.index
+    label, index = trial.label, trial.index
     return Failure(node, op, ftype, span, dev.error, dev.relative, label, index, line)
 
 

@@ -20,7 +20,6 @@ from geoc.backends.torch_fx.verify.actions import (
     AxisMap,
     Deviation,
     action_budget_problems,
-    describe,
     value_error,
 )
 from geoc.backends.torch_fx.verify.blame import Trial, blame
@@ -115,7 +114,7 @@ def check_module(
         trial = _make_trial(ir, rng, index, sample, given, device)
         if sample.general_position or measured is None:
             measured = trial, trial_module
-        labels.append(describe(trial.element))
+        labels.append(trial.label)
         devs = _output_errors(trial_module, ir, trial)
         bounds = {n: exact_bound(rtol, d.scale) if atol is None else atol for n, d in devs.items()}
         for name, dev in devs.items():
