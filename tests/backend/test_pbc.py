@@ -20,6 +20,7 @@ from geoc.backends.torch_fx.api import compile as geoc_compile
 from geoc.backends.torch_fx.common import periodic_kernels
 from geoc.backends.torch_fx.common.neighbour_kernels import neighbour_pairs
 from geoc.backends.torch_fx.domains.cells import periodic_graph
+from geoc.backends.torch_fx.domains.clouds import RADIUS_MARGIN
 from geoc.backends.torch_fx.export import write_folder
 from geoc.backends.torch_fx.verify.check import check, check_module
 from geoc.backends.torch_fx.verify.params import random_parameters
@@ -184,8 +185,9 @@ def test_one_cell_or_a_batch_of_one_cell_is_the_same(nequip):
 # --- geoc check ------------------------------------------------------------------------------
 
 
-def test_check_samples_cells_and_lattice_moves():
-    report = check("nequip", params=PARAMS, trials=4)
+@pytest.mark.parametrize("graphs", [1, 3])
+def test_check_samples_cells_and_lattice_moves(graphs):
+    report = check("nequip", params=PARAMS, trials=4, graphs=graphs)
     assert report.passed, report.render()
     text = report.render()
     assert "lattice translations" in text.splitlines()[0] and "tiny" in text
@@ -332,3 +334,17 @@ def test_an_exported_folder_runs_periodic_cells_without_geoc(tmp_path):
     inputs = {k: v.float() if v.is_floating_point() else v for k, v in graphs.items()}
     out = run_exported(folder, inputs, tmp_path)
     assert torch.allclose(out["energy"], module(**inputs)["energy"], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", ["bulk", "tiny", "slab", "molecule"])
+def test_sampled_cells_keep_every_image_distance_off_the_cutoff(kind):
+    """geoc check's cells: no pair of images within RADIUS_MARGIN of r (here 30 atoms, two of
+    them coincident), so rounding cannot flip an edge."""
+    rng = np.random.default_rng(50)
+    cell, pbc, pos = (torch.as_tensor(a) for a in periodic_graph(rng, kind, 30, CUTOFF, True))
+    assert torch.equal(pos[0], pos[1])
+    inner, outer = (
+        periodic_kernels.periodic_neighbours(pos, CUTOFF * (1 + m), None, cell, pbc, 1)[0].numel()
+        for m in (-RADIUS_MARGIN, RADIUS_MARGIN)
+    )
+    assert inner == outer > 0

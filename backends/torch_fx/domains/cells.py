@@ -58,44 +58,58 @@ def periodic_graph(
     size: int,
     cutoff: float,
     coincident: bool = False,
-    tries: int = 200,
+    tries: int = 50,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A cell of ``kind``, its ``pbc`` and ``size`` atoms in it (anywhere, not wrapped:
-    fractional coordinates in [-1, 2)), redrawn until no image distance is within rounding of
-    ``cutoff`` (the cell too: an atom's distances to its own images are the cell's);
+    fractional coordinates in [-1, 2)), no distance between an atom and an image of an atom
+    within rounding of ``cutoff``: atoms are placed one by one, each redrawn until stable
+    against those placed (a cell whose own lattice vectors come too close is redrawn);
     ``coincident``: two atoms at one point (at distance 0, seeing each other's images)."""
     for _ in range(tries):
         cell, pbc = draw_cell(rng, kind, cutoff)
-        if pbc.any():
-            atoms = rng.uniform(-1.0, 2.0, (size, 3)) @ cell
-        else:
-            atoms = rng.normal(size=(size, 3)) * cutoff / 2.2
-        if coincident and size > 1:
-            atoms[1] = atoms[0]
-        if _stable(atoms, cell, pbc, cutoff):
-            return cell, pbc, atoms
+        offsets = _image_offsets(cell, pbc, cutoff)
+        atoms: list[np.ndarray] = []
+        while (
+            len(atoms) < size
+            and (atom := _place(rng, cell, pbc, cutoff, atoms, offsets)) is not None
+        ):
+            atoms.append(atoms[0] if coincident and len(atoms) == 1 else atom)
+        if len(atoms) == size:
+            return cell, pbc, np.array(atoms).reshape(size, 3)
     raise RuntimeError(f"no stable periodic cloud of {size} atoms in a {kind} cell")
 
 
-def _stable(atoms: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> bool:
-    """No distance between an atom and any image of an atom within ``RADIUS_MARGIN`` of r."""
-    reach = _reach(atoms, cell, pbc, cutoff)
-    axes = [np.arange(-k, k + 1) for k in reach]
-    shifts = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-    vectors = atoms[None, :, None] - atoms[:, None, None] + (shifts @ cell)[None, None]
-    distance = np.linalg.norm(vectors, axis=-1)
-    return bool(np.all(np.abs(distance - cutoff) > RADIUS_MARGIN * cutoff))
+def _place(
+    rng: np.random.Generator,
+    cell: np.ndarray,
+    pbc: np.ndarray,
+    cutoff: float,
+    atoms: list[np.ndarray],
+    offsets: np.ndarray,
+    tries: int = 100,
+) -> np.ndarray | None:
+    """One more atom, stable against ``atoms`` and its own images (None: none found)."""
+    periodic = bool(pbc.any())
+    for _ in range(tries):
+        atom = rng.uniform(-1.0, 2.0, 3) @ cell if periodic else rng.normal(size=3) * cutoff / 2.2
+        others = np.array([*atoms, atom])
+        distance = np.linalg.norm(others[:, None] - atom + offsets[None], axis=-1)
+        if np.all(np.abs(distance - cutoff) > RADIUS_MARGIN * cutoff):
+            return atom
+    return None
 
 
-def _reach(atoms: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> list[int]:
-    """Images to look at along each axis: enough for the cutoff from atoms spread over the
-    fractional span they were drawn in."""
+def _image_offsets(cell: np.ndarray, pbc: np.ndarray, cutoff: float) -> np.ndarray:
+    """``shift @ cell`` for every lattice shift that can bring two atoms drawn at fractional
+    coordinates in [-1, 2) within the cutoff (zero along open axes)."""
     if not pbc.any():
-        return [0, 0, 0]
-    reciprocal = np.linalg.inv(cell).T
-    span = np.ptp(atoms @ np.linalg.inv(cell), axis=0) if len(atoms) else np.zeros(3)
-    counts = np.ceil(cutoff * np.linalg.norm(reciprocal, axis=1) + span).astype(int) + 1
-    return [int(c) if p else 0 for c, p in zip(counts, pbc, strict=True)]
+        return np.zeros((1, 3))
+    reach = np.ceil(cutoff * np.linalg.norm(np.linalg.inv(cell), axis=0)).astype(int) + 4
+    axes = [
+        np.arange(-k, k + 1) if p else np.zeros(1, int) for k, p in zip(reach, pbc, strict=True)
+    ]
+    shifts = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    return shifts @ cell
 
 
 def draw_periodic(
