@@ -25,6 +25,7 @@ _LAZY = {
     "compile": "geoc.backends.torch_fx.api",
     "Builder": "geoc.builder",
     "InputError": "geoc.backends.torch_fx.common.validate_kernels",  # a module refused an input
+    "energy_forces_stress": "geoc.backends.torch_fx.atomistic",  # periodic potentials
 }
 
 
@@ -46,6 +47,7 @@ __all__ = [
     "Span",
     "__version__",
     "compile",
+    "energy_forces_stress",
     "parse",
     "parse_file",
 ]

@@ -1,13 +1,15 @@
 # A NequIP-style O(3) interaction network on irreps (tensor-product convolution).
+# `periodic=true`: crystals in a periodic cell (runtime inputs `cell` and `pbc`).
 model NequIP(
     species: int = 4,
     channels: int = 32,
     lmax: int = 2,
     depth: int = 3,
     cutoff: float = 5.0,
+    periodic: bool = false,
 ) {
     symmetry E(3) x S(nodes)
-    domain pointcloud(nodes, dim=3, edges=radius(cutoff))
+    domain pointcloud(nodes, dim=3, edges=radius(cutoff), cell=periodic)
     input z: index(species) over nodes  # type indices 0..species-1, as ASE / PyG give them
     input pos: point(3) over nodes
 

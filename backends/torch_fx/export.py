@@ -151,7 +151,7 @@ def generated_source(module: fx.GraphModule, spec: str = "<spec>") -> str:
         model=ir.name,
         version=_version(),
         spec=spec_label(spec),
-        inputs=", ".join([*ir.inputs, *_extra_inputs(ir)]),
+        inputs=", ".join([*ir.inputs, *_extra_inputs(module, ir)]),
         outputs=", ".join(ir.outputs),
         group=ir.group,
         domain=ir.domain,
@@ -214,7 +214,7 @@ def manifest(module: fx.GraphModule, spec: str) -> dict:
             k: v if isinstance(v, (int, float, bool, str)) else str(v) for k, v in ir.params.items()
         },
         "inputs": [{"name": p.name, "type": str(p.type)} for p in ir.inputs.values()],
-        "extra_inputs": _extra_inputs(ir),
+        "extra_inputs": _extra_inputs(module, ir),
         "outputs": [{"name": p.name, "type": str(p.type)} for p in ir.outputs.values()],
         "extra_outputs": [name for name in _returned(module) if name not in ir.outputs],
         "layout": "values over an axis are [axis, channels]; global values [channels], or "
@@ -294,13 +294,11 @@ def _runtime_imports() -> str:
     return "\n".join(lines)
 
 
-def _extra_inputs(ir: Graph) -> list[str]:
-    extra = (
-        ["edge_index"] if ir.domain.edges is not None and ir.domain.edges.value == "given" else []
-    )
-    if ir.domain.axis is not None:
-        extra.append("batch")
-    return [*extra, "num_graphs"]
+def _extra_inputs(module: fx.GraphModule, ir: Graph) -> list[str]:
+    """The module's arguments besides the spec's inputs, as the domain's lowering made them
+    (``edge_index``, ``cell``, ``batch``, ``num_graphs``, ``pbc``, ...)."""
+    names = [str(n.target) for n in module.graph.nodes if n.op == "placeholder"]
+    return [n for n in names if n not in ir.inputs and not n.startswith("*")]
 
 
 _FX_GLOBALS = {"inf", "nan", "NoneType", "torch", "device", "fx_pytree", "pytree"}

@@ -86,6 +86,9 @@ class LowerCtx:
     num_graphs: fx.Node | None = None
     edges: fx.Node | None = None
     edge_parts: dict[int, fx.Node] = field(default_factory=dict)
+    # Under a periodic cell: each edge's image offset ``shift @ cell`` ([E, 3]), which a point
+    # gathered at ``src`` subtracts (None without a cell).
+    edge_offsets: fx.Node | None = None
 
     def __post_init__(self) -> None:
         self.generator = torch.Generator().manual_seed(_checked_seed(self.seed))

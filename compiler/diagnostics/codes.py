@@ -167,8 +167,9 @@ CODES: dict[str, CodeInfo] = {
     "GEO204": _code(
         "unknown or malformed domain",
         """The `domain` declaration is not one of `set(axis)`, `graph(nodes)`,
-        `pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4))`, or its
-        arguments are wrong (`knn`'s `tol` is a number with 0 ≤ tol < 1).""",
+        `pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4), cell=false)`, or
+        its arguments are wrong (`knn`'s `tol` is a number with 0 ≤ tol < 1; `cell=true`, a
+        periodic cell, needs `edges=radius(r)` and `dim=3`).""",
     ),
     "GEO205": _code(
         "import not found",
@@ -458,6 +459,14 @@ CODES: dict[str, CodeInfo] = {
         invariant (scalars) or a pseudoscalar. Use `dot(a, b)` or a tensor product for two
         transforming values.""",
     ),
+    "GEO450": _code(
+        "point shared by the atoms of a periodic cell",
+        """Under a periodic cell (`pointcloud(..., cell=true)`) any one atom may be moved by a
+        lattice vector without changing the crystal, so a point is meaningful only per atom. A
+        global point, declared (`input c: point(3)`) or computed from the atoms (`mean(pos,
+        over=nodes)`), would move with that one atom. Keep points per atom: `pos[dst] -
+        pos[src]` is the edge vector to the periodic image, `pos + v` a point per atom.""",
+    ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",
         """`norm`, `sqnorm`, `dot` and every operator that normalises by a norm (`norm_act`,
@@ -629,6 +638,15 @@ CODES: dict[str, CodeInfo] = {
         "batch vector",
         """`batch` must be an integer tensor `[N]` assigning each node its graph, with values
         in `[0, num_graphs)`.""",
+    ),
+    "GEO618": _code(
+        "periodic cell",
+        """A model with a periodic cell takes `cell`, `[graphs, 3, 3]` floating in the model's
+        dtype with the lattice vectors as rows (`[3, 3]` for one graph, or one cell for every
+        graph), and optionally `pbc`, `[graphs, 3]` booleans (default: periodic along every
+        axis). A graph with any periodic axis needs three linearly independent lattice
+        vectors (a slab: any vector out of the plane along its open axis); a graph with `pbc`
+        all false (a molecule) may have any cell, zeros included.""",
     ),
     "GEO616": _code(
         "num_graphs",

@@ -80,6 +80,7 @@ class Domain:
     edges: EdgeRule | None = None
     edge_arg: float | None = None  # radius r, or k of knn
     edge_tol: float | None = None  # knn: the relative tie tolerance (pointcloud.KNN_TOL)
+    cell: bool = False  # pointcloud: a periodic cell per graph (runtime `cell`, `pbc`)
     grid: tuple[int, ...] = ()  # torus: (n1, ..., nd); sphere: (nlat, nlon)
     quadrature: str | None = None  # sphere: one of SPHERE_GRIDS
     layers: tuple[int, ...] = ()  # weightspace: the MLP's layer sizes (d0, d1, ..., dL)
@@ -138,6 +139,11 @@ class DomainRules:
     #: Raises unless a global value (argument ``arg`` of the call) may meet values over the
     #: axes given, as the value over those axes that equals it everywhere (`joint_axes`).
     check_broadcast: Callable[[OpContext, FeatureType, tuple[str, ...], int], None] = _no_check
+    #: Raises unless the results of a call (``types`` in, ``results`` out) are values the
+    #: domain carries (after the typing rule: a periodic cell has no global points).
+    check_result: Callable[[OpContext, Sequence[FeatureType], Sequence[FeatureType]], None] = (
+        _no_check
+    )
     #: The input whose points build the edges, checked (None: the domain needs none).
     positions: Callable[[Domain, dict[str, Port], Span | None], str | None] = _no_check
 
@@ -234,7 +240,7 @@ def bad(node: ast.Node, message: str) -> Diagnostic:
         node.span,
         label="domain",
         help="domains: `set(axis)`, `graph(nodes)`, "
-        "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4))`, "
+        "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4), cell=false)`, "
         "`torus(n1, n2, ...)`, "
         "`sphere(nlat, nlon, grid=equiangular | legendre_gauss)`, "
         "`weightspace(mlp=[d0, d1, ..., dL])`",

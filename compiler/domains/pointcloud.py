@@ -1,5 +1,5 @@
-"""``pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4))``: points whose
-edges the module builds from one input of positions.
+"""``pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4), cell=false)``: points
+whose edges the module builds from one input of positions.
 
 The edge rules (docs/language.md, "Point-cloud edges"), each inside one graph of a batch:
 
@@ -13,10 +13,17 @@ The edge rules (docs/language.md, "Point-cloud edges"), each inside one graph of
   included, so the edge set is a function of the distances: exact under permutations, and
   under isometries whenever no distance lies within rounding of ``(1 + tol) d_k``; with a gap
   above ``tol`` after the k-th neighbour a node gets exactly ``k`` edges.
+
+``cell=true`` (with ``radius`` edges, ``dim=3``): each graph lies in a periodic cell, given at
+run time as ``cell`` (rows the lattice vectors) and ``pbc`` (periodic axes); an edge may join an
+atom to a periodic image of another (or of itself). Translating one atom by a lattice vector
+changes nothing, so a point is only ever meaningful per atom: a global point (declared, or a
+pooled one) is ``GEO450``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
@@ -26,6 +33,8 @@ from geoc.grammar import ast
 
 if TYPE_CHECKING:
     from geoc.ir import Port
+    from geoc.ops import OpContext
+    from geoc.types import FeatureType
 
 #: knn's default relative tie tolerance: well above float32 rounding of distances (~1e-7
 #: relative, times |p| / d away from the origin), well below real gaps between neighbours.
@@ -34,13 +43,37 @@ KNN_TOL = 1e-4
 
 def parse(expr: ast.Call, env: base.Env) -> Domain:
     axis = base.axis_argument(expr)
-    base.no_kwargs(expr, {"dim", "edges"})
+    base.no_kwargs(expr, {"dim", "edges", "cell"})
     kwargs = {k.name.id: k.value for k in expr.kwargs}
     dim = base.constant(kwargs.get("dim"), env, 3)
     if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
         raise GeoError(base.bad(kwargs["dim"], "`dim` must be a positive integer"))
     rule, arg, tol = _edge_rule(kwargs.get("edges"), env)
-    return Domain(DomainKind.POINTCLOUD, axis, dim, rule, arg, tol)
+    cell = _cell(kwargs.get("cell"), env, dim, rule)
+    return Domain(DomainKind.POINTCLOUD, axis, dim, rule, arg, tol, cell=cell)
+
+
+CELL_HELP = (
+    "a periodic cell: `pointcloud(nodes, dim=3, edges=radius(r), cell=true)`, with the runtime "
+    "inputs `cell` [graphs, 3, 3] (rows the lattice vectors) and `pbc` [graphs, 3]"
+)
+
+
+def _cell(expr: ast.Expr | None, env: base.Env, dim: int, rule: base.EdgeRule) -> bool:
+    """``cell=true``: only with ``radius`` edges (the images within ``r`` are well defined;
+    ``full`` and ``knn`` would need infinitely many or a periodic k-th distance) in 3D."""
+    if expr is None:
+        return False
+    cell = base.constant(expr, env, False)
+    if not isinstance(cell, bool):
+        raise GeoError(base.bad(expr, "`cell` is `true` or `false`"))
+    if cell and rule is not base.EdgeRule.RADIUS:
+        why = f"a periodic cell needs `edges=radius(r)`, not `{rule.value}`"
+        raise GeoError(Diagnostic("GEO204", why, expr.span, label="cell", help=CELL_HELP))
+    if cell and dim != 3:
+        why = f"a periodic cell is 3 x 3: it needs `dim=3`, not `dim={dim}`"
+        raise GeoError(Diagnostic("GEO204", why, expr.span, label="cell", help=CELL_HELP))
+    return cell
 
 
 EdgeSpec = tuple[base.EdgeRule, float | None, float | None]
@@ -80,7 +113,38 @@ def describe(domain: Domain) -> str:
         arg = int(domain.edge_arg) if domain.edges is base.EdgeRule.KNN else domain.edge_arg
         tol = domain.edge_tol
         edges += f"({arg})" if tol is None or tol == KNN_TOL else f"({arg}, tol={tol!r})"
-    return f"pointcloud({domain.axis}, dim={domain.dim}, edges={edges})"
+    cell = ", cell=true" if domain.cell else ""
+    return f"pointcloud({domain.axis}, dim={domain.dim}, edges={edges}{cell})"
+
+
+LATTICE_HELP = (
+    "under a periodic cell each atom may move by a lattice vector: keep points per atom "
+    "(`pos[dst] - pos[src]` is the vector to the nearest image; `pos + v` a point per atom)"
+)
+
+
+def _no_global_points(ctx: OpContext, ftype: FeatureType, what: str) -> None:
+    if ctx.domain.cell and ftype.has_points and not ftype.axes:
+        raise ctx.error(
+            "GEO450",
+            f"{what} `{ftype}` is a point shared by all atoms of a periodic cell",
+            label=str(ftype),
+            help=LATTICE_HELP,
+        )
+
+
+def check_type(ctx: OpContext, ftype: FeatureType) -> None:
+    """GEO450 for a declared global point under a periodic cell."""
+    _no_global_points(ctx, ftype, "the declared type")
+
+
+def check_result(
+    ctx: OpContext, types: Sequence[FeatureType], results: Sequence[FeatureType]
+) -> None:
+    """GEO450 for a global point computed from points over atoms or edges under a periodic
+    cell (e.g. ``mean(pos, over=nodes)``): moving one atom by a lattice vector would move it."""
+    for ftype in results:
+        _no_global_points(ctx, ftype, f"`{ctx.op}` gives")
 
 
 def positions(domain: Domain, inputs: dict[str, Port], span: Span | None) -> str:
@@ -106,5 +170,7 @@ base.register(
         axes=lambda d: (d.axis, base.EDGE_AXIS),
         parse=parse,
         positions=positions,
+        check_type=check_type,
+        check_result=check_result,
     )
 )

@@ -190,6 +190,7 @@ def infer_call(
         _check_result_atoms(ctx, out_types)
     except budget.BudgetExceeded as err:
         raise ctx.error("GEO520", f"`{ctx.op}`: {err}", help=budget.RAISE_HELP) from None
+    ctx.domain.rules.check_result(ctx, types, out_types)
     return out_types
 
 

@@ -33,6 +33,9 @@ GATHER = define(
 def _infer_gather(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
+    """Node values copied onto edges, channels untouched: commutes with every group element
+    (under a periodic cell a point at ``src`` is its image seen from ``dst``, ``x[src] - shift
+    @ cell``: the cell's rows turn with the positions, so it moves as ``x`` does)."""
     (x,) = types
     node_axis = ctx.domain.axis
     if not ctx.domain.has_edges:

@@ -45,6 +45,9 @@ class Sample:
     inputs: dict[str, Any]
     sizes: dict[str, int]
     general_position: bool = True
+    #: Periodic cells: each atom's lattice move ``[N, 3]`` (integer multiples of its graph's
+    #: lattice vectors) that ``g·x`` adds, or None where the trial moves no atom so.
+    lattice: Any = None
 
 
 def no_exact_law(ir: Graph) -> str:

@@ -1,6 +1,7 @@
 """Domains of values over a permutable axis: ``global``, ``set``, ``graph`` (edges given as
 ``edge_index``) and ``pointcloud`` (edges built from positions). Inputs besides the spec's:
-``edge_index`` where edges are given, ``batch`` / ``num_graphs`` for many graphs in one call.
+``edge_index`` where edges are given, ``batch`` / ``num_graphs`` for many graphs in one call,
+``cell`` / ``pbc`` for a periodic cell (``common/periodic_kernels.py``; checker: ``cells.py``).
 
 Conventions of ``g·x`` (see :mod:`geoc.backends.torch_fx.verify`): the node axis is permuted
 and ``batch`` with it; ``edge_index`` is relabelled and keeps its edge order. The checker's
@@ -18,8 +19,17 @@ import torch
 from torch import Tensor
 
 from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.common import periodic_kernels as rt_periodic
 from geoc.backends.torch_fx.common import validate_kernels as rtv
 from geoc.backends.torch_fx.domains import DomainRules, Sample
+from geoc.backends.torch_fx.domains.cells import (
+    EXACT_LAW,
+    NO_LATTICE_MOVES,
+    draw_periodic,
+    lattice_invariant,
+    move_atoms,
+    move_cell,
+)
 from geoc.backends.torch_fx.domains.clouds import Layout, layout_of, stable_positions
 from geoc.backends.torch_fx.domains.labels import check_label_input, draw_labels
 from geoc.backends.torch_fx.manifold.verify import draw_value, needs_manifold_draw
@@ -47,9 +57,13 @@ def lower_inputs(ctx: LowerCtx) -> None:
     shared by every layer."""
     if ctx.ir.domain.edges is EdgeRule.GIVEN:
         ctx.inputs["edge_index"] = ctx.required_input("edge_index")
+    if ctx.ir.domain.cell:
+        ctx.inputs["cell"] = ctx.required_input("cell")
     if ctx.ir.domain.axis is not None:
         ctx.batch = ctx.fx.placeholder("batch", default_value=None)
     graphs = ctx.fx.placeholder("num_graphs", default_value=None)
+    if ctx.ir.domain.cell:
+        ctx.fx.placeholder("pbc", default_value=None)
     ctx.num_graphs = ctx.call(rt.count_graphs, ctx.batch, graphs)
     if ctx.ir.domain.axis is not None:
         _per_graph_globals(ctx)
@@ -92,6 +106,8 @@ def _edges(ctx: LowerCtx) -> fx.Node:
     if domain.edges is EdgeRule.GIVEN:
         return ctx.call(rt.given_edges, ctx.inputs["edge_index"], name="edges")
     pos = ctx.inputs[ctx.ir.positions or ""]
+    if domain.cell:
+        return _periodic_edges(ctx, pos, float(domain.edge_arg or 0))
     builders = {
         EdgeRule.FULL: lambda: ctx.call(rt.full_edges, pos, ctx.batch, name="edges"),
         EdgeRule.RADIUS: lambda: ctx.call(
@@ -107,6 +123,26 @@ def _edges(ctx: LowerCtx) -> fx.Node:
         ),
     }
     return builders[domain.edges]()
+
+
+def _periodic_edges(ctx: LowerCtx, pos: fx.Node, cutoff: float) -> fx.Node:
+    """Edges to periodic images within ``cutoff``, and each edge's image offset ``shift @ cell``
+    (``ctx.edge_offsets``), which a point gathered at ``src`` subtracts (graph/lower.py)."""
+    cell, pbc = ctx.inputs["cell"], placeholder(ctx, "pbc")
+    found = ctx.call(
+        rt_periodic.periodic_neighbours,
+        pos,
+        cutoff,
+        ctx.batch,
+        cell,
+        pbc,
+        ctx.num_graphs,
+        name="neighbours",
+    )
+    ctx.edge_offsets = ctx.call(
+        rt_periodic.image_offsets, found, cell, ctx.batch, name="edge_image_offsets"
+    )
+    return ctx.call(rt_periodic.neighbour_edges, found, name="edges")
 
 
 def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
@@ -141,6 +177,9 @@ def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
                 ctx, rtv.check_edges_agree, edges, [m for m, _ in named], ctx.inputs["edge_index"]
             )
     _check_globals(ctx, like, graphs)
+    if ctx.ir.domain.cell:
+        cell, pbc = ctx.inputs["cell"], placeholder(ctx, "pbc")
+        check(ctx, rt_periodic.check_cell, cell, pbc, like, ctx.batch, graphs)
 
 
 def _check_globals(ctx: LowerCtx, like: fx.Node | None, graphs: fx.Node | None) -> None:
@@ -214,14 +253,22 @@ def draw_sample(
     lengths = {axis: total for axis in _node_axes(ir)}
     if "edge_index" in structure:
         lengths[EDGE_AXIS] = structure["edge_index"].shape[1]
+    degenerate = layout is Layout.DEGENERATE and ir.domain.edges is not None
+    periodic = draw_periodic(ir, rng, sizes, trial, degenerate) if ir.domain.cell else {}
     values = {
-        name: _draw_value(ir, rng, name, port.type, lengths, sizes, layout)
+        name: periodic["pos"]
+        if periodic and name == ir.positions
+        else _draw_value(ir, rng, name, port.type, lengths, sizes, layout)
         for name, port in ir.inputs.items()
     }
+    if periodic:
+        structure |= {"cell": periodic["cell"].to(dtype), "pbc": periodic["pbc"]}
     typed = {n: v.to(dtype) if v.is_floating_point() else v for n, v in values.items()}
     sizes_by_axis = {a: n for a, n in lengths.items() if a != EDGE_AXIS}
-    degenerate = layout is Layout.DEGENERATE and ir.domain.edges is not None
-    return Sample({**typed, **structure}, sizes_by_axis, general_position=not degenerate)
+    lattice = periodic.get("lattice") if lattice_invariant(ir) else None
+    return Sample(
+        {**typed, **structure}, sizes_by_axis, general_position=not degenerate, lattice=lattice
+    )
 
 
 def _edgeless_graphs(layout: Layout, graphs: int) -> set[int]:
@@ -297,6 +344,11 @@ def transform_inputs(ir: Graph, sample: Sample, element: GroupElement) -> dict[s
         inputs["batch"] = inputs["batch"][maps[ir.domain.axis].index]
     for name, port in ir.inputs.items():
         inputs[name] = transform(inputs[name], port.type, ir.group, element, maps)
+    if ir.domain.cell:
+        inputs["cell"] = move_cell(inputs["cell"], element)
+    if sample.lattice is not None:
+        perm = maps[ir.domain.axis].index
+        move_atoms(ir, inputs, sample.lattice, perm)
     return inputs
 
 
@@ -306,8 +358,16 @@ def _draw_element(
     return draw_element(ir.group, rng, sizes, trial)
 
 
+def _exact_law(ir: Graph) -> str:
+    """What trials under a periodic cell move besides the group (cells.py)."""
+    if not ir.domain.cell:
+        return ""
+    return EXACT_LAW if lattice_invariant(ir) else EXACT_LAW + NO_LATTICE_MOVES
+
+
 _RULES = DomainRules(
     lower_inputs=lower_inputs,
+    exact_law=_exact_law,
     draw_sample=draw_sample,
     draw_element=_draw_element,
     move_inputs=transform_inputs,

@@ -6,11 +6,13 @@ import torch
 from torch import fx
 
 from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.common import periodic_kernels as rt_periodic
 from geoc.backends.torch_fx.gcnn import kernels as rt_gcnn
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.domains import EDGE_AXIS
 from geoc.ir import Node
 from geoc.ops.graph import GRID_AXES
+from geoc.types import FeatureType
 
 _SCATTER = {"sum": rt.scatter_sum, "mean": rt.scatter_mean, "max": rt.scatter_max}
 _POOL = {"sum": rt.pool_sum, "mean": rt.pool_mean, "max": rt.pool_max}
@@ -18,8 +20,25 @@ _POOL = {"sum": rt.pool_sum, "mean": rt.pool_mean, "max": rt.pool_max}
 
 @lowering("gather")
 def lower_gather(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
-    end = ctx.edge_part(0 if node.attrs["end"] == "src" else 1)
-    return ctx.call(torch.index_select, args[0], 0, end)
+    """Under a periodic cell a point gathered at ``src`` is the image of ``src`` seen from
+    ``dst`` (``x[src] - shift @ cell``), so ``x[dst] - x[src]`` is the edge vector."""
+    src = node.attrs["end"] == "src"
+    gathered = ctx.call(torch.index_select, args[0], 0, ctx.edge_part(0 if src else 1))
+    starts = _point_starts(ctx, ctx.in_types(node)[0])
+    if not (src and starts and ctx.edge_offsets is not None):
+        return gathered
+    return ctx.call(rt_periodic.image_points, gathered, ctx.edge_offsets, starts)
+
+
+def _point_starts(ctx: LowerCtx, ftype: FeatureType) -> tuple[int, ...]:
+    """The first channel of every point copy of ``ftype``."""
+    starts, at = [], 0
+    for term in ftype.terms:
+        dim = ctx.group.atom_dim(term.atom)
+        if term.atom.is_point:
+            starts += [at + copy * dim for copy in range(term.mul)]
+        at += term.mul * dim
+    return tuple(starts)
 
 
 @lowering("sum", "mean", "max")

@@ -35,6 +35,14 @@ class Trial:
     inputs: dict[str, Any]
     moved: dict[str, Any]
     sizes: dict[str, int]
+    #: Periodic cells: each atom's lattice move that ``moved`` adds besides ``element``.
+    lattice: Tensor | None = None
+
+    @property
+    def label(self) -> str:
+        """What the trial did: the element's label, and lattice moves under a periodic cell."""
+        moved = ", lattice translations" if self.lattice is not None else ""
+        return describe(self.element) + moved
 
     def axis_maps(self) -> dict[str, AxisMap]:
         return {a: AxisMap(axis_permutation(self.element, a, n)) for a, n in self.sizes.items()}
@@ -52,7 +60,7 @@ def first_broken_value(
     old, new = record(module, trial.inputs), record(module, trial.moved)
     maps = trial.axis_maps()
     if ir.domain.edges is not None:
-        edge_map = match_edges(ir, old, new, maps)
+        edge_map = match_edges(ir, old, new, maps, trial.lattice)
         if edge_map is None:
             return edge_failure(ir, trial, sources)
         maps[EDGE_AXIS] = edge_map
@@ -61,6 +69,8 @@ def first_broken_value(
         if not (isinstance(before, Tensor) and isinstance(after, Tensor)):
             continue
         ftype = node.out_types[0]
+        if trial.lattice is not None and ftype.has_points:
+            continue  # an atom's points moved by its lattice vector too: not the group's law
         dev = value_error(before, after, ftype, ir.group, trial.element, maps)
         if not dev.within(exact_bound(rtol, dev.scale)):
             return failure(node.id, node.op, str(ftype), node.span, dev, trial, sources)
@@ -77,7 +87,7 @@ def failure(
     sources: Mapping[str, str],
 ) -> Failure:
     line = source_line(span, sources)
-    label, index = describe(trial.element), trial.index
+    label, index = trial.label, trial.index
     return Failure(node, op, ftype, span, dev.error, dev.relative, label, index, line)
 
 

@@ -20,7 +20,6 @@ from geoc.backends.torch_fx.verify.actions import (
     AxisMap,
     Deviation,
     action_budget_problems,
-    describe,
     value_error,
 )
 from geoc.backends.torch_fx.verify.blame import Trial, blame
@@ -115,7 +114,7 @@ def check_module(
         trial = _make_trial(ir, rng, index, sample, given, device)
         if sample.general_position or measured is None:
             measured = trial, trial_module
-        labels.append(describe(trial.element))
+        labels.append(trial.label)
         devs = _output_errors(trial_module, ir, trial)
         bounds = {n: exact_bound(rtol, d.scale) if atol is None else atol for n, d in devs.items()}
         for name, dev in devs.items():
@@ -218,7 +217,7 @@ def _make_trial(
         element = rules.draw_element(ir, rng, sample.sizes, index)
     moved = rules.move_inputs(ir, sample, element)
     inputs, moved = _to_device(sample.inputs, moved, device=device)
-    return Trial(index, element, inputs, moved, sample.sizes)
+    return Trial(index, element, inputs, moved, sample.sizes, sample.lattice)
 
 
 def _device_of(module: fx.GraphModule) -> torch.device:
@@ -271,11 +270,11 @@ def _edge_maps(
     returns with them (``edge_index``, one per output row), else the recorded edge sets."""
     if ir.domain.edges is None:
         return {}
-    if "edge_index" in before and "edge_index" not in ir.outputs:
+    if "edge_index" in before and "edge_index" not in ir.outputs and not ir.domain.cell:
         perm = maps[ir.domain.axis].index if ir.domain.axis in maps else torch.arange(0)
         old_edges, new_edges = before["edge_index"], after["edge_index"]
         edge_map = match_endpoints((*old_edges, None), (*new_edges, None), perm)
         return {} if edge_map is None else {EDGE_AXIS: edge_map}
     old, new = record(module, trial.inputs), record(module, trial.moved)
-    edge_map = match_edges(ir, old, new, maps)  # a changed edge set is blamed afterwards
+    edge_map = match_edges(ir, old, new, maps, trial.lattice)  # a changed set: blamed later
     return {} if edge_map is None else {EDGE_AXIS: edge_map}

@@ -50,11 +50,40 @@ EDGE_MATCHERS: dict[EdgeRule, Callable[[Edges, Edges, Tensor], AxisMap | None]] 
 }
 
 
-def match_edges(
-    ir: Graph, old: ValueRecorder, new: ValueRecorder, maps: Mapping[str, AxisMap]
+def match_images(
+    old: tuple[Tensor, ...], new: tuple[Tensor, ...], perm: Tensor, lattice: Tensor | None
 ) -> AxisMap | None:
-    """Which old edge each new edge is (None: the edge set changed under ``g``)."""
+    """Periodic edges ``(src, dst, shift)``: new edge ``(s, d, t)`` is old edge ``(perm[s],
+    perm[d], t + L[d] - L[s])``, ``L`` the lattice move of each (new) atom (zero if None); an
+    atom may see several images of another, so the shift is part of the key."""
+    moves = torch.zeros(perm.numel(), 3, dtype=torch.long) if lattice is None else lattice[perm]
+    index = {tuple(key): e for e, key in enumerate(torch.cat(_keys(old), 1).tolist())}
+    src, dst, shift = new
+    shift = shift.cpu() + moves[dst.cpu()] - moves[src.cpu()]
+    keys = torch.cat(_keys((perm[src.cpu()], perm[dst.cpu()], shift)), 1).tolist()
+    found = [index.get(tuple(key)) for key in keys]
+    if len(found) != len(index) or any(e is None for e in found):
+        return None
+    return AxisMap(torch.as_tensor(found, dtype=torch.long).reshape(-1), None)
+
+
+def _keys(edges: tuple[Tensor, ...]) -> tuple[Tensor, Tensor, Tensor]:
+    src, dst, shift = (t.cpu() for t in edges)
+    return src[:, None], dst[:, None], shift
+
+
+def match_edges(
+    ir: Graph,
+    old: ValueRecorder,
+    new: ValueRecorder,
+    maps: Mapping[str, AxisMap],
+    lattice: Tensor | None = None,
+) -> AxisMap | None:
+    """Which old edge each new edge is (None: the edge set changed under ``g``); ``lattice``:
+    the atoms' lattice moves of a trial under a periodic cell."""
     if old.edges is None or new.edges is None:
         raise RuntimeError("no fx node named `edges` holds the edge set: the lowering changed")
     perm = maps[ir.domain.axis].index if ir.domain.axis in maps else torch.arange(0)
+    if old.neighbours is not None and new.neighbours is not None:
+        return match_images(old.neighbours, new.neighbours, perm, lattice)
     return EDGE_MATCHERS[ir.domain.edges](old.edges, new.edges, perm)

@@ -18,6 +18,8 @@ class ValueRecorder(fx.Interpreter):
         super().__init__(module)
         self.values: dict[str, Any] = {}
         self.edges: Edges | None = None
+        # Under a periodic cell: the neighbour list (src, dst, shift) the edges come from.
+        self.neighbours: tuple[torch.Tensor, ...] | None = None
 
     def run_node(self, n: fx.Node) -> Any:
         result = super().run_node(n)
@@ -26,6 +28,8 @@ class ValueRecorder(fx.Interpreter):
             self.values[owner] = result
         if n.op == "call_function" and n.name == "edges":  # the lowering's name for the edge set
             self.edges = result
+        if n.op == "call_function" and n.name == "neighbours":  # periodic cells (points.py)
+            self.neighbours = result
         return result
 
 

@@ -1,0 +1,170 @@
+"""Periodic cells of a point cloud (``pointcloud(..., edges=radius(r), cell=true)``). Plain
+PyTorch, no geoc imports (copied into exported folders as ``geoc_runtime_periodic.py``).
+
+Inputs: ``cell`` ``[graphs, 3, 3]`` (rows are the lattice vectors; ``[3, 3]`` for one graph,
+or one cell shared by every graph of a batch) and ``pbc`` ``[graphs, 3]`` booleans (``[3]``
+shared; None: periodic along every axis), so bulk crystals, slabs and molecules (``pbc`` all
+false, any cell) mix in one batch.
+
+An edge ``(src, dst, shift)`` joins ``src`` to the periodic image of ``dst`` displaced by
+``shift @ cell``; its vector is ``r = pos[dst] - pos[src] + shift @ cell[graph]``
+(``neighbour_kernels.py``). The lowering gathers a point at ``src`` as the image of ``src`` seen
+from ``dst``, ``x[src] - shift @ cell``, so ``x[dst] - x[src]`` is that vector and the points
+on an edge live in the lattice frame of its ``dst``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from geoc.backends.torch_fx.common.neighbour_kernels import Neighbours, neighbour_pairs
+from geoc.backends.torch_fx.common.validate_kernels import InputError, _require, _tracing
+
+#: A graph with a periodic axis needs three independent lattice vectors: ``|det(cell)|`` above
+#: this fraction of the product of their lengths (1 for orthogonal vectors).
+SINGULAR = 1e-9
+
+
+def per_graph_cells(cell: Tensor, pbc: Tensor | None, num_graphs: int) -> tuple[Tensor, Tensor]:
+    """``cell`` as ``[graphs, 3, 3]`` and ``pbc`` as ``[graphs, 3]`` bool (a shared one
+    repeated; None periodic everywhere)."""
+    cells = cell.reshape(-1, 3, 3).expand(num_graphs, 3, 3)
+    if pbc is None:
+        return cells, torch.ones(num_graphs, 3, dtype=torch.bool, device=cell.device)
+    return cells, pbc.reshape(-1, 3).expand(num_graphs, 3)
+
+
+def periodic_neighbours(
+    pos: Tensor,
+    cutoff: float,
+    batch: Tensor | None,
+    cell: Tensor,
+    pbc: Tensor | None,
+    num_graphs: int,
+) -> Neighbours:
+    """Every pair closer than ``cutoff`` across periodic images, ``(src, dst, shift)``: the
+    one call of the neighbour search (a faster search with the same result replaces it here).
+
+    Atoms are searched wrapped into their cell (the search looks only as many images away as
+    the cutoff needs), and the shifts translated back to the positions as given, so an atom
+    moved by a lattice vector keeps every edge vector."""
+    cells, periodic = per_graph_cells(cell, pbc, num_graphs)
+    with torch.no_grad():
+        eye = torch.eye(3, dtype=pos.dtype, device=pos.device)
+        usable = torch.where(periodic.any(-1)[:, None, None], cells.to(pos.dtype), eye)
+        graph_cells = usable[0].expand(pos.shape[0], 3, 3) if batch is None else usable[batch]
+        graph_pbc = periodic[0].expand(pos.shape[0], 3) if batch is None else periodic[batch]
+        fractional = torch.linalg.solve(graph_cells.transpose(-1, -2), pos.unsqueeze(-1))
+        lattice = torch.where(graph_pbc, fractional.squeeze(-1).floor(), 0.0)
+        wrapped = pos - torch.einsum("nk,nkj->nj", lattice, graph_cells)
+        src, dst, shift = neighbour_pairs(wrapped, cutoff, batch, cells, periodic, num_graphs)
+        moved = lattice.long()
+    return src, dst, shift + moved[src] - moved[dst]
+
+
+def neighbour_edges(neighbours: Neighbours) -> tuple[Tensor, Tensor, None]:
+    """The edge set ``(src, dst, mask)`` of a neighbour list: an exact list, no mask."""
+    return neighbours[0], neighbours[1], None
+
+
+def image_offsets(neighbours: Neighbours, cell: Tensor, batch: Tensor | None) -> Tensor:
+    """``shift @ cell[graph]`` per edge ``[E, 3]``: differentiable in ``cell``, so gradients
+    with respect to the cell (stress) flow through every edge vector."""
+    _, dst, shift = neighbours
+    cells = cell.reshape(-1, 3, 3)
+    if batch is None or cells.shape[0] == 1:
+        return shift.to(cell.dtype) @ cells[0]
+    return torch.einsum("ek,ekj->ej", shift.to(cell.dtype), cells[batch[dst]])
+
+
+def image_points(x: Tensor, offsets: Tensor, starts: tuple[int, ...]) -> Tensor:
+    """Points gathered at ``src`` as seen from ``dst``: ``x[src] - shift @ cell`` in the
+    3 channels from each of ``starts`` (the point copies of the value's type)."""
+    if len(starts) == 1 and starts[0] == 0 and x.shape[-1] == 3:
+        return x - offsets
+    parts, at = [], 0
+    for start in starts:
+        parts += [x[..., at:start], x[..., start : start + 3] - offsets]
+        at = start + 3
+    return torch.cat([*parts, x[..., at:]], dim=-1)
+
+
+def check_cell(
+    cell: object,
+    pbc: object,
+    like: Tensor | None,
+    batch: Tensor | None,
+    num_graphs: int | None,
+) -> None:
+    """``cell`` ``[graphs, 3, 3]`` (``[3, 3]`` for one graph or shared), floating in the
+    module's dtype, finite, and non-singular wherever ``pbc`` has a periodic axis; ``pbc``
+    ``[graphs, 3]`` (or ``[3]``) booleans (GEO611, GEO613, GEO618)."""
+    if not isinstance(cell, Tensor):
+        raise InputError("GEO611", "cell", f"expected a tensor, got {type(cell).__name__}")
+    graphs = _check_cell_shape(cell, batch, num_graphs)
+    if not cell.is_floating_point() or (like is not None and cell.dtype != like.dtype):
+        want = "a floating dtype" if like is None else str(like.dtype)
+        raise InputError("GEO613", "cell", f"expected {want}, got {cell.dtype}")
+    if pbc is not None:
+        _check_pbc(pbc, graphs)
+        _check_rows(pbc, "pbc", batch, num_graphs)
+    _require(torch.isfinite(cell).all(), "GEO618", "cell", "the cell must be finite")
+    cells = cell.detach().reshape(-1, 3, 3)
+    periodic = (
+        torch.ones(cells.shape[0], dtype=torch.bool, device=cell.device)
+        if pbc is None
+        else pbc.reshape(-1, 3).any(-1)
+    )
+    volume = torch.linalg.det(cells.double()).abs()
+    lengths = cells.double().norm(dim=-1).prod(-1)
+    singular = periodic & (volume <= SINGULAR * lengths)
+    if not _tracing() and bool(singular.any()):
+        g = int(singular.nonzero()[0, 0])
+        raise InputError(
+            "GEO618",
+            "cell",
+            f"the cell of graph {g} is singular (its lattice vectors are linearly dependent); "
+            "a graph with a periodic axis needs three independent lattice vectors (along a "
+            "non-periodic axis any vector out of the plane of the others)",
+        )
+    _require(~singular.any(), "GEO618", "cell", "a cell with a periodic axis is singular")
+
+
+def _check_cell_shape(cell: Tensor, batch: Tensor | None, num_graphs: int | None) -> int | None:
+    """The number of cells given (None: one shared by every graph)."""
+    shape = tuple(cell.shape)
+    if cell.ndim == 2 and shape == (3, 3):
+        return None
+    if cell.ndim != 3 or shape[1:] != (3, 3):
+        want = "[graphs, 3, 3]" if batch is not None else "[3, 3]"
+        raise InputError(
+            "GEO611", "cell", f"expected {want} (rows the lattice vectors), got {list(shape)}"
+        )
+    _check_rows(cell, "cell", batch, num_graphs)
+    return shape[0]
+
+
+def _check_rows(x: Tensor, name: str, batch: Tensor | None, num_graphs: int | None) -> None:
+    """One row per graph (or one shared row, ``x.ndim`` lower): GEO612."""
+    rows = x.shape[0] if x.ndim == (3 if name == "cell" else 2) else 1
+    if batch is None and rows != 1:
+        raise InputError("GEO612", name, f"one graph (no `batch`) takes one row, got {rows}")
+    if batch is None or rows == 1:
+        return
+    if num_graphs is not None and rows != num_graphs:
+        raise InputError("GEO612", name, f"expected one row per graph ({num_graphs}), got {rows}")
+    if batch.numel():
+        _require(batch.max() < rows, "GEO612", name, "`batch` names a graph without a row")
+
+
+def _check_pbc(pbc: object, graphs: int | None) -> None:
+    """Booleans ``[3]`` or ``[rows, 3]``, as many rows as cells where both have several."""
+    if not isinstance(pbc, Tensor) or pbc.dtype != torch.bool:
+        got = pbc.dtype if isinstance(pbc, Tensor) else type(pbc).__name__
+        raise InputError("GEO613", "pbc", f"expected booleans (periodic axes), got {got}")
+    if not (tuple(pbc.shape) == (3,) or (pbc.ndim == 2 and pbc.shape[1] == 3)):
+        raise InputError("GEO611", "pbc", f"expected [graphs, 3] or [3], got {list(pbc.shape)}")
+    rows = pbc.shape[0] if pbc.ndim == 2 else 1
+    if graphs is not None and rows not in (1, graphs):
+        raise InputError("GEO612", "pbc", f"expected one row per cell ({graphs}), got {rows}")
