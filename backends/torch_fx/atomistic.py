@@ -44,7 +44,7 @@ def energy_forces_stress(
     >>> import geoc, torch
     >>> model = geoc.compile("nequip", {"periodic": True, "depth": 1, "channels": 4})
     >>> cell = 4.0 * torch.eye(3)
-    >>> out = geoc.energy_forces_stress(model, {"z": torch.eye(4), "pos": torch.rand(4, 3) * 4,
+    >>> out = geoc.energy_forces_stress(model, {"z": torch.arange(4), "pos": torch.rand(4, 3) * 4,
     ...                                         "cell": cell})
     >>> out["forces"].shape, out["stress"].shape, out["stress_voigt"].shape
     (torch.Size([4, 3]), torch.Size([1, 3, 3]), torch.Size([1, 6]))

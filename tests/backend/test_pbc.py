@@ -38,10 +38,10 @@ def nequip() -> torch.nn.Module:
 
 
 def system(kind: str, atoms: int, seed: int) -> dict[str, torch.Tensor]:
-    """One graph: species one-hot, positions anywhere (not wrapped), its cell and pbc."""
+    """One graph: integer species, positions anywhere (not wrapped), its cell and pbc."""
     rng = np.random.default_rng(seed)
     cell, pbc, pos = periodic_graph(rng, kind, atoms, CUTOFF)
-    z = np.eye(4)[rng.integers(0, 4, atoms)]
+    z = rng.integers(0, 4, atoms)
     return {
         "z": torch.as_tensor(z),
         "pos": torch.as_tensor(pos),
