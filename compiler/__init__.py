@@ -26,6 +26,7 @@ _LAZY = {
     "Builder": "geoc.builder",
     "InputError": "geoc.backends.torch_fx.common.validate_kernels",  # a module refused an input
     "energy_forces_stress": "geoc.backends.torch_fx.atomistic",  # periodic potentials
+    "export_potential": "geoc.backends.torch_fx.potential",  # energy + forces, torch.export
 }
 
 
@@ -48,6 +49,7 @@ __all__ = [
     "__version__",
     "compile",
     "energy_forces_stress",
+    "export_potential",
     "parse",
     "parse_file",
 ]

@@ -26,6 +26,7 @@ def compile(
     tp_algorithm: str = "auto",
     validate: bool = True,
     budget: Budget | None = None,
+    given_edges: bool = False,
 ) -> fx.GraphModule:
     """Compile a spec to an ``fx.GraphModule`` taking its inputs by name, returning a dict.
 
@@ -43,10 +44,13 @@ def compile(
     Every call checks its inputs (names, shapes, dtypes, ``edge_index``, ``batch``,
     ``num_graphs``) and refuses bad ones with an ``InputError`` carrying a ``GEO61x`` code;
     ``validate=False`` leaves the checks out of the module (docs/validation.md).
+    ``given_edges=True``: a point cloud takes the neighbour list its edge rule defines as
+    inputs, ``edge_index`` ``[2, E]`` (and ``edge_shift`` ``[E, 3]`` under a periodic cell),
+    instead of searching (docs/atomistic.md: exports that compute forces).
     """
     with using(budget):
         ir = spec if isinstance(spec, Graph) else frontend(spec, params, model)
-        module = lower(ir, seed, tp_algorithm, dtype, validate)
+        module = lower(ir, seed, tp_algorithm, dtype, validate, given_edges)
     module.meta["geoc_ir"] = ir
     if dtype is not None:
         module = module.to(dtype)

@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -222,8 +223,14 @@ def manifest(module: fx.GraphModule, spec: str) -> dict:
     }
 
 
-def write_folder(module: fx.GraphModule, directory: str | Path, spec: str = "<spec>") -> Path:
-    """Write the folder atomically; GEO503 if the file system refuses."""
+def write_folder(
+    module: fx.GraphModule,
+    directory: str | Path,
+    spec: str = "<spec>",
+    more: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write the folder atomically; GEO503 if the file system refuses. ``more`` adds files to
+    the folder before it is swapped into place (e.g. a force-field program, potential.py)."""
     target = Path(directory).resolve()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -231,6 +238,8 @@ def write_folder(module: fx.GraphModule, directory: str | Path, spec: str = "<sp
         try:
             os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0o700 would make the folder private
             _fill(staging, module, spec)
+            if more is not None:
+                more(staging)
             _swap_into_place(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

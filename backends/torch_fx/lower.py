@@ -74,6 +74,9 @@ class LowerCtx:
     # Check the inputs at every call (validate.py): required inputs then default to None, so a
     # missing one is refused by name (GEO610) rather than by Python's TypeError.
     validate: bool = True
+    # A point cloud takes its neighbour list as inputs (``edge_index``, and ``edge_shift`` under
+    # a cell) instead of building it: for exports whose graph must not search (potential.py).
+    given_edges: bool = False
     fx: fx.Graph = field(default_factory=fx.Graph)
     # Parameters are installed straight into the module returned, so nothing is copied.
     root: fx.GraphModule = field(
@@ -244,10 +247,12 @@ def lower(
     tp_algorithm: str = "auto",
     dtype: torch.dtype | None = None,
     validate: bool = True,
+    given_edges: bool = False,
 ) -> fx.GraphModule:
     """The fx GraphModule computing ``ir``; raises GEO501 for an operator without lowering.
 
-    ``validate``: check the inputs at every call (``validate.py``, docs/validation.md)."""
+    ``validate``: check the inputs at every call (``validate.py``, docs/validation.md).
+    ``given_edges``: a point cloud takes the edges its rule would build as inputs."""
     load_lowerings()
     missing = sorted({n.op for n in ir.nodes if n.op != "input" and n.op not in LOWERINGS})
     if missing:
@@ -261,7 +266,7 @@ def lower(
                 help="this operator type-checks but cannot run yet; see the issue tracker",
             )
         )
-    ctx = LowerCtx(ir, seed, tp_algorithm, dtype=dtype, validate=validate)
+    ctx = LowerCtx(ir, seed, tp_algorithm, dtype=dtype, validate=validate, given_edges=given_edges)
     _placeholders(ctx)
     _check_input_names(ctx)
     for node in ir.nodes:
@@ -281,6 +286,7 @@ def lower(
     module.graph = ctx.fx  # generates and compiles forward() once
     module.graph.lint()
     module.meta["geoc_validate"] = validate
+    module.meta["geoc_tp_algorithm"] = tp_algorithm  # a twin lowering gets the same parameters
     return module
 
 

@@ -565,6 +565,13 @@ CODES: dict[str, CodeInfo] = {
         "cannot write output",
         """Writing the compiled module folder failed; nothing half-written is left behind.""",
     ),
+    "GEO504": _code(
+        "not an interatomic potential",
+        """`export_potential` (or `geoc compile --potential`) writes energy, forces and stress
+        as one exported program. It needs a point cloud with `edges=radius(r)` (the neighbour
+        list is computed outside the program and passed in) and a global scalar output, the
+        energy of each graph. Other models export with `geoc compile -o DIR`.""",
+    ),
     # --- GEO52x: resource limits (what the compiler refuses to build rather than exhaust the
     # machine) ------------------------------------------------------------------------------------
     "GEO520": _code(

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from geoc.backends.torch_fx.common.neighbour_kernels import Neighbours, neighbour_pairs
-from geoc.backends.torch_fx.common.validate_kernels import InputError, _require, _tracing
+from geoc.backends.torch_fx.common.validate_kernels import InputError, _integer, _require, _tracing
 
 #: A graph with a periodic axis needs three independent lattice vectors: ``|det(cell)|`` above
 #: this fraction of the product of their lengths (1 for orthogonal vectors).
@@ -61,6 +61,26 @@ def periodic_neighbours(
         src, dst, shift = neighbour_pairs(wrapped, cutoff, batch, cells, periodic, num_graphs)
         moved = lattice.long()
     return src, dst, shift + moved[src] - moved[dst]
+
+
+def given_neighbours(edge_index: Tensor, edge_shift: Tensor) -> Neighbours:
+    """A neighbour list passed in by the caller: ``edge_index`` ``[2, E]`` (row 0 src, row 1
+    dst) and ``edge_shift`` ``[E, 3]`` integer lattice multiples (ASE's ``S``)."""
+    return edge_index[0], edge_index[1], edge_shift
+
+
+def check_edge_shift(shift: object, edge_index: Tensor) -> None:
+    """``edge_shift``: integer lattice multiples ``[E, 3]``, one row per ``edge_index`` column
+    (GEO611, GEO612, GEO613)."""
+    name = "edge_shift"
+    if not isinstance(shift, Tensor) or shift.ndim != 2 or shift.shape[1] != 3:
+        got = list(shift.shape) if isinstance(shift, Tensor) else type(shift).__name__
+        raise InputError("GEO611", name, f"expected [E, 3] lattice multiples, got {got}")
+    if not _integer(shift):
+        raise InputError("GEO613", name, f"expected integer lattice multiples, got {shift.dtype}")
+    if shift.shape[0] != edge_index.shape[1]:
+        edges = edge_index.shape[1]
+        raise InputError("GEO612", name, f"{shift.shape[0]} rows for {edges} edges in edge_index")
 
 
 def neighbour_edges(neighbours: Neighbours) -> tuple[Tensor, Tensor, None]:

@@ -55,8 +55,10 @@ def lower_inputs(ctx: LowerCtx) -> None:
     """``edge_index`` where edges are given, ``batch`` (where values lie over an axis) and
     ``num_graphs``, both optional; then the axis lengths and the edge set, built once and
     shared by every layer."""
-    if ctx.ir.domain.edges is EdgeRule.GIVEN:
+    if ctx.ir.domain.edges is EdgeRule.GIVEN or _edges_from_caller(ctx):
         ctx.inputs["edge_index"] = ctx.required_input("edge_index")
+    if ctx.ir.domain.cell and _edges_from_caller(ctx):
+        ctx.inputs["edge_shift"] = ctx.required_input("edge_shift")
     if ctx.ir.domain.cell:
         ctx.inputs["cell"] = ctx.required_input("cell")
     if ctx.ir.domain.axis is not None:
@@ -101,13 +103,18 @@ def _axes_of(ctx: LowerCtx, input_name: str) -> tuple[str, ...]:
     return port.type.axes if port else ()
 
 
+def _edges_from_caller(ctx: LowerCtx) -> bool:
+    """``given_edges``: the caller passes the neighbour list the edge rule would build."""
+    return ctx.given_edges and _rule_edges(ctx)
+
+
 def _edges(ctx: LowerCtx) -> fx.Node:
     domain = ctx.ir.domain
-    if domain.edges is EdgeRule.GIVEN:
+    if domain.cell:
+        return _periodic_edges(ctx, ctx.inputs[ctx.ir.positions or ""], float(domain.edge_arg or 0))
+    if domain.edges is EdgeRule.GIVEN or _edges_from_caller(ctx):
         return ctx.call(rt.given_edges, ctx.inputs["edge_index"], name="edges")
     pos = ctx.inputs[ctx.ir.positions or ""]
-    if domain.cell:
-        return _periodic_edges(ctx, pos, float(domain.edge_arg or 0))
     builders = {
         EdgeRule.FULL: lambda: ctx.call(rt.full_edges, pos, ctx.batch, name="edges"),
         EdgeRule.RADIUS: lambda: ctx.call(
@@ -129,16 +136,12 @@ def _periodic_edges(ctx: LowerCtx, pos: fx.Node, cutoff: float) -> fx.Node:
     """Edges to periodic images within ``cutoff``, and each edge's image offset ``shift @ cell``
     (``ctx.edge_offsets``), which a point gathered at ``src`` subtracts (graph/lower.py)."""
     cell, pbc = ctx.inputs["cell"], placeholder(ctx, "pbc")
-    found = ctx.call(
-        rt_periodic.periodic_neighbours,
-        pos,
-        cutoff,
-        ctx.batch,
-        cell,
-        pbc,
-        ctx.num_graphs,
-        name="neighbours",
-    )
+    if _edges_from_caller(ctx):
+        given = ctx.inputs["edge_index"], ctx.inputs["edge_shift"]
+        found = ctx.call(rt_periodic.given_neighbours, *given, name="neighbours")
+    else:
+        search = (pos, cutoff, ctx.batch, cell, pbc, ctx.num_graphs)
+        found = ctx.call(rt_periodic.periodic_neighbours, *search, name="neighbours")
     ctx.edge_offsets = ctx.call(
         rt_periodic.image_offsets, found, cell, ctx.batch, name="edge_image_offsets"
     )
@@ -170,6 +173,9 @@ def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
     check(ctx, rtv.check_graphs, ctx.batch, graphs, nodes)
     if "edge_index" in ctx.inputs:
         check(ctx, rtv.check_edge_index, ctx.inputs["edge_index"], nodes)
+        if "edge_shift" in ctx.inputs:
+            shift = ctx.inputs["edge_shift"]
+            check(ctx, rt_periodic.check_edge_shift, shift, ctx.inputs["edge_index"])
         named = over.get(EDGE_AXIS, [])
         if named:
             edges = [n for _, n in named]
@@ -196,8 +202,14 @@ def _check_globals(ctx: LowerCtx, like: fx.Node | None, graphs: fx.Node | None) 
         check(ctx, rtv.check_agree, values, [n for n, _ in named], 0, "samples")
 
 
-def _built_edges(ctx: LowerCtx) -> bool:
+def _rule_edges(ctx: LowerCtx) -> bool:
+    """Edges an edge rule defines from positions (full, radius, knn)."""
     return ctx.ir.domain.edges not in (None, EdgeRule.GIVEN)
+
+
+def _built_edges(ctx: LowerCtx) -> bool:
+    """Edges the module finds itself (not passed in with ``given_edges``)."""
+    return _rule_edges(ctx) and not ctx.given_edges
 
 
 def lower_output(ctx: LowerCtx, port: Port) -> fx.Node:

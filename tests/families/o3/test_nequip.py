@@ -72,6 +72,7 @@ def test_export_folders_load_without_geoc(tmp_path: Path) -> None:
         expected[spec] = model(**_inputs(spec))["energy"]
     script = textwrap.dedent(f"""
         import importlib.util, sys, torch
+        torch.set_num_threads(1)  # as the test's own module ran: the same reduction order
         for name in {list(SMALL)!r}:
             folder = {str(tmp_path)!r} + "/" + name
             spec = importlib.util.spec_from_file_location(
