@@ -348,3 +348,26 @@ def test_sampled_cells_keep_every_image_distance_off_the_cutoff(kind):
         for m in (-RADIUS_MARGIN, RADIUS_MARGIN)
     )
     assert inner == outer > 0
+
+
+def test_an_output_over_periodic_edges_returns_their_shifts():
+    """In a tiny cell an atom meets several images of another: ``edge_index`` alone cannot tell
+    those edges apart, so ``edge_shift`` comes with it, and together they give the vectors."""
+    spec = """model M() {
+    symmetry E(3) x S(nodes)
+    domain pointcloud(nodes, dim=3, edges=radius(3.0), cell=true)
+    input pos: point(3) over nodes
+    output r: vector over edges = pos[dst] - pos[src]
+}
+"""
+    module = geoc_compile(spec, dtype=F64)
+    inputs = system("tiny", 3, seed=4)
+    del inputs["z"]
+    out = module(**inputs)
+    src, dst = out["edge_index"]
+    shift = out["edge_shift"]
+    assert shift.dtype == torch.long and shift.shape == (src.shape[0], 3)
+    expected = inputs["pos"][dst] - inputs["pos"][src] + shift.to(F64) @ inputs["cell"]
+    torch.testing.assert_close(out["r"], expected)
+    pairs = set(zip(src.tolist(), dst.tolist(), strict=True))
+    assert len(pairs) < src.shape[0]  # the same two atoms, several images

@@ -83,6 +83,11 @@ def check_edge_shift(shift: object, edge_index: Tensor) -> None:
         raise InputError("GEO612", name, f"{shift.shape[0]} rows for {edges} edges in edge_index")
 
 
+def neighbour_shifts(neighbours: Neighbours) -> Tensor:
+    """Each edge's lattice shift ``[E, 3]`` (integers), in the order of its edges."""
+    return neighbours[2]
+
+
 def neighbour_edges(neighbours: Neighbours) -> tuple[Tensor, Tensor, None]:
     """The edge set ``(src, dst, mask)`` of a neighbour list: an exact list, no mask."""
     return neighbours[0], neighbours[1], None

@@ -224,11 +224,17 @@ def lower_output(ctx: LowerCtx, port: Port) -> fx.Node:
 def extra_outputs(ctx: LowerCtx) -> dict[str, fx.Node]:
     """Built edges (full, radius, knn) as ``edge_index`` ``[2, E]``, where an output is over
     them: as PyG's ``radius_graph`` returns its edges, so the rows can be read. Given edges are
-    the caller's own ``edge_index``: nothing to add."""
+    the caller's own ``edge_index``: nothing to add. Under a periodic cell also each edge's
+    lattice shift ``edge_shift`` ``[E, 3]``: two edges may join the same atoms (to different
+    images), and only the shift tells them apart."""
     over_edges = any(p.type.axes[:1] == (EDGE_AXIS,) for p in ctx.ir.outputs.values())
     if not (over_edges and _built_edges(ctx)):
         return {}
-    return {"edge_index": ctx.call(rt.edge_list, ctx.edges, name="edge_list")}
+    extra = {"edge_index": ctx.call(rt.edge_list, ctx.edges, name="edge_list")}
+    if ctx.ir.domain.cell:  # the edges are neighbour_edges(neighbours): read the shifts there
+        neighbours = ctx.edges.args[0]
+        extra["edge_shift"] = ctx.call(rt_periodic.neighbour_shifts, neighbours, name="edge_shift")
+    return extra
 
 
 def graph_sizes(nodes: int, graphs: int, layout: Layout = Layout.GENERAL) -> list[int]:
