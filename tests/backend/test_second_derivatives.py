@@ -45,27 +45,44 @@ SMALL = 2  # integer parameters at most this where they can be: channels, depth,
 
 @functools.cache
 def _position_specs() -> tuple[str, ...]:
-    """Built-in specs whose IR has point positions (``Graph.positions``)."""
+    """Built-in specs whose IR has point positions (``Graph.positions``), each also with every
+    boolean parameter switched on (``nequip:periodic``: a periodic cell) where it compiles."""
     names = []
     for spec in builtin_specs():
         try:
             ir = frontend(spec.name)
         except GeoError:  # a spec for a later issue: the equivariance tests report it
             continue
-        if ir.positions is not None:
-            names.append(spec.name)
+        if ir.positions is None:
+            continue
+        names.append(spec.name)
+        flags = [k for k, v in ir.params.items() if v is False]
+        names += [f"{spec.name}:{flag}" for flag in flags if _compiles(spec.name, {flag: True})]
     return tuple(names)
 
 
+def _compiles(name: str, params: dict[str, Any]) -> bool:
+    try:
+        return frontend(name, params).positions is not None
+    except GeoError:
+        return False
+
+
+def _variant(label: str) -> tuple[str, dict[str, Any]]:
+    """``nequip:periodic`` -> ``("nequip", {"periodic": True})``."""
+    name, *flags = label.split(":")
+    return name, dict.fromkeys(flags, True)
+
+
 def test_the_guard_finds_the_interatomic_specs() -> None:
-    assert {"egnn", "nequip", "escn"} <= set(_position_specs())
+    assert {"egnn", "nequip", "escn", "nequip:periodic"} <= set(_position_specs())
 
 
-def _small_params(name: str) -> dict[str, Any]:
+def _small_params(label: str) -> dict[str, Any]:
     """Every integer parameter cut to ``SMALL`` where the spec still compiles so (one at a
     time: eSCN's degrees need ``lmax`` as it is)."""
-    chosen: dict[str, Any] = {}
-    for key, value in frontend(name).params.items():
+    name, chosen = _variant(label)
+    for key, value in frontend(name, chosen).params.items():
         if isinstance(value, bool) or not isinstance(value, int) or value <= SMALL:
             continue
         try:
@@ -77,8 +94,8 @@ def _small_params(name: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _small(name: str) -> torch.fx.GraphModule:
-    return compile(name, params=_small_params(name), dtype=F64, seed=3)
+def _small(label: str) -> torch.fx.GraphModule:
+    return compile(_variant(label)[0], params=_small_params(label), dtype=F64, seed=3)
 
 
 def _sample(module: torch.fx.GraphModule, graphs: int, trial: int) -> dict[str, Any]:
@@ -185,17 +202,24 @@ def test_force_loss_grads_are_finite_and_batch_invariant(name: str, trial: int) 
         torch.testing.assert_close(together, sum(parts), rtol=1e-10, atol=1e-10)
 
 
-def _cut_by_distance(name: str) -> bool:
-    domain = frontend(name).domain
+def _cut_by_distance(label: str) -> bool:
+    domain = frontend(*_variant(label)).domain
     return domain.edges in (EdgeRule.RADIUS, EdgeRule.KNN)
 
 
-@pytest.mark.parametrize("name", [n for n in _position_specs() if _cut_by_distance(n)])
+@pytest.mark.parametrize(
+    "name",  # far clusters are an open-boundary layout: a cell would wrap them together
+    [
+        n
+        for n in _position_specs()
+        if _cut_by_distance(n) and not frontend(*_variant(n)).domain.cell
+    ],
+)
 def test_far_masked_pairs_leave_float32_force_training_finite(name: str) -> None:
     """One graph of two clusters 1e7 apart, float32: the one-graph layout feeds every pair,
     masked, to the edge kernels, and the radial envelope's powers overflow there (before
     issue 14 eleven of nequip's twelve parameter gradients were NaN)."""
-    module = compile(name, params=_small_params(name), dtype=torch.float32, seed=3)
+    module = compile(_variant(name)[0], params=_small_params(name), dtype=torch.float32, seed=3)
     inputs = {
         k: v.to(torch.float32) if v.is_floating_point() else v
         for k, v in _sample(module, 1, GENERAL).items()
