@@ -177,6 +177,12 @@ def _compile_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="leave the runtime input checks out of the module (docs/validation.md)",
     )
+    parser.add_argument(
+        "--potential",
+        action="store_true",
+        help="with -o: also write energy, forces (and stress) as one torch.export program "
+        "and potential.py to load it (docs/atomistic.md)",
+    )
     _tp_algorithm_argument(parser)
 
 
@@ -349,6 +355,12 @@ def _graph(args: argparse.Namespace):
     return frontend(args.spec, param_values(args.param), args.model)
 
 
+def _write_potential(module: object, args: argparse.Namespace) -> Path:
+    from geoc.backends.torch_fx.potential import export_potential
+
+    return export_potential(module, args.output, spec=args.spec)  # type: ignore[arg-type]
+
+
 def run_compile(args: argparse.Namespace) -> int:
     """Type, prove and lower the spec; emit the module folder, its code, the IR or DOT."""
     graph = _graph(args)
@@ -367,8 +379,13 @@ def run_compile(args: argparse.Namespace) -> int:
     )
     if args.emit == "code":
         return _emit_text(args, generated_source(module, args.spec), "module.py")
+    if args.potential and not args.output:
+        raise GeoError(
+            Diagnostic("GEO191", "`--potential` writes a folder", help="give it with `-o DIR`")
+        )
     if args.output:
-        folder = write_folder(module, args.output, args.spec)
+        folder = _write_potential(module, args) if args.potential else None
+        folder = folder or write_folder(module, args.output, args.spec)
         print(f"geoc: wrote {folder}", file=sys.stderr)
     _summary(graph, module)
     return EXIT_OK

@@ -145,3 +145,12 @@ def test_a_given_edge_shift_is_validated() -> None:
         with pytest.raises(geoc.InputError) as info:
             twin(**case, edge_index=edges, edge_shift=shift)
         assert (info.value.code, info.value.input) == (code, "edge_shift")
+
+
+def test_the_cli_switch_needs_a_folder_and_a_potential(tmp_path: Path, capsys) -> None:
+    from geoc import cli
+
+    assert cli.main(["compile", "nequip", "--potential"]) == 1
+    assert "GEO191" in capsys.readouterr().err
+    assert cli.main(["compile", "egnn", "--potential", "-o", str(tmp_path / "e")]) == 1
+    assert "GEO504" in capsys.readouterr().err and not (tmp_path / "e").exists()
