@@ -19,6 +19,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from geoc.backends.torch_fx.common.neighbour_kernels import radius_neighbours
+
 Edges = tuple[Tensor, Tensor, Tensor | None]
 
 
@@ -69,6 +71,14 @@ def _pair_sqdist(pos: Tensor, src: Tensor, dst: Tensor) -> Tensor:
         return (pos[dst] - pos[src]).pow(2).sum(-1)
 
 
+def _shapes_must_be_static(pos: Tensor) -> bool:
+    """Whether the module is being traced (``torch.compile``, ``torch.export``, ``make_fx``,
+    fx symbolic tracing) rather than run: traced graphs keep shapes independent of data."""
+    symbolic = getattr(torch.fx, "_symbolic_trace", None)  # private: absent in some versions
+    tracing = symbolic is not None and symbolic.is_fx_symbolic_tracing()  # fx and make_fx
+    return torch.compiler.is_compiling() or tracing or type(pos) is not Tensor
+
+
 def full_edges(pos: Tensor, batch: Tensor | None) -> Edges:
     """Every ordered pair of distinct nodes of the same graph."""
     src, dst = _candidates(pos.shape[0], batch, pos.device)
@@ -80,9 +90,17 @@ def full_edges(pos: Tensor, batch: Tensor | None) -> Edges:
 def radius_edges(pos: Tensor, batch: Tensor | None, r: float) -> Edges:
     """Pairs of distinct nodes of the same graph closer than ``r`` (strictly: ``|d| < r``).
 
+    Run eagerly, the exact list from :func:`radius_neighbours` (cell lists above a few hundred
+    atoms, linear in time and memory), ordered by ``dst`` then ``src``. Traced, the static
+    layouts (every distinct pair of one graph, masked; all pairs of a batch, compacted), whose
+    shapes do not depend on the positions.
+
     Not tie-safe at the cutoff: a pair within rounding of ``r`` may flip under a rotation
     (a model is continuous there only if its messages vanish at ``r``, as ``radial_basis``'s
     envelope makes them)."""
+    if not _shapes_must_be_static(pos):
+        src, dst, _ = radius_neighbours(pos, r, batch)
+        return src, dst, None
     src, dst = _candidates(pos.shape[0], batch, pos.device)
     close = _pair_sqdist(pos, src, dst) < r * r
     return _finish(src, dst, _pair_mask(src, dst, batch) & close, pos.dtype, batch is not None)
