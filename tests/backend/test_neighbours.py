@@ -187,3 +187,17 @@ def test_eager_radius_edges_are_exact_sorted_and_equal_for_one_graph_and_a_batch
         assert torch.equal(src2, torch.cat((src, src + n))) and torch.equal(
             dst2, torch.cat((dst, dst + n))
         )
+
+
+def test_traced_radius_edges_keep_the_static_masked_layout() -> None:
+    """Traced (here by make_fx), one graph's edges are every distinct pair, masked: shapes
+    that do not depend on the positions; the live pairs are the eager list."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    pos = torch.rand(9, 3, generator=torch.Generator().manual_seed(13), dtype=torch.float64)
+    traced = make_fx(lambda p: rt.radius_edges(p, None, 0.6))(pos)
+    src, dst, mask = traced(pos)
+    assert src.shape == (72,) and mask.shape == (72,) and not bool((src == dst).any())
+    live = rt.edge_list((src, dst, mask))
+    eager = rt.edge_list(rt.radius_edges(pos, None, 0.6))
+    assert torch.equal(live, eager)

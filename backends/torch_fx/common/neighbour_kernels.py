@@ -36,8 +36,8 @@ from torch import Tensor
 Neighbours = tuple[Tensor, Tensor, Tensor]
 
 #: Brute force while a search compares at most this many (atom, atom, image) triples; above,
-#: cell lists. Measured on 2 threads (docs/neighbours.md): the two meet near 300 atoms.
-CROSSOVER_PAIRS = 300 * 300
+#: cell lists. Measured on 2 threads (docs/neighbours.md): they meet near 200 open atoms.
+CROSSOVER_PAIRS = 200 * 200
 #: Atoms whose neighbouring cells are looked up at once, and candidate pairs checked at once:
 #: the working memory of the cell-list search is bounded by these, whatever the system.
 ATOM_CHUNK = 1 << 14
