@@ -1,14 +1,15 @@
 """Runtime kernels called by geoc-generated modules. Plain PyTorch, no geoc imports.
 
 This file is copied next to every exported module (``geoc compile -o DIR``), so a compiled
-model runs wherever torch does; the families' kernels import :func:`safe_norm` from it (the
-export rewrites that import). Conventions: values over an axis are
-``[axis, channels]``; global values are ``[channels]``, or ``[num_graphs, channels]`` when a
-``batch`` vector assigns nodes to graphs. Edges are a tuple ``(src, dst, mask)``: an edge runs
-``src -> dst``; ``mask`` is None or a 0/1 float per edge (static-shape edge sets of one
-graph keep every ordered pair of distinct nodes and mask the ones that are not edges, which
-keeps shapes independent of data for ``torch.compile(fullgraph=True)`` and ``torch.export``;
-no self-pair is ever fed, so a masked pair never holds ``pos[dst] - pos[src] = 0``).
+model runs wherever torch does; the families' kernels import :func:`safe_norm` from it, and it
+imports :func:`radius_neighbours` from ``neighbour_kernels`` (the export rewrites those
+imports). Conventions: values over an axis are ``[axis, channels]``; global values are
+``[channels]``, or ``[num_graphs, channels]`` when a ``batch`` vector assigns nodes to graphs.
+Edges are a tuple ``(src, dst, mask)``: an edge runs ``src -> dst``; ``mask`` is None or a 0/1
+float per edge (static-shape edge sets of one graph keep every ordered pair of distinct nodes
+and mask the ones that are not edges, which keeps shapes independent of data for
+``torch.compile(fullgraph=True)`` and ``torch.export``; no self-pair is ever fed, so a masked
+pair never holds ``pos[dst] - pos[src] = 0``).
 """
 
 from __future__ import annotations

@@ -116,6 +116,12 @@ def _within(
     return (sq < cutoff * cutoff) & ~itself
 
 
+def _checked(cutoff: float) -> float:
+    if not math.isfinite(cutoff) or cutoff <= 0:
+        raise ValueError(f"the cutoff must be positive and finite, got {cutoff}")
+    return cutoff
+
+
 def _decode(index: Tensor, reach: Tensor) -> Tensor:
     """Offsets ``[E, 3]`` in ``[-reach, reach]`` from their index in the box, first axis major."""
     size = 2 * reach + 1
@@ -134,6 +140,8 @@ class _System:
     """The inputs of a search, normalised: ``batch`` (long, zeros for one graph), ``cell`` and
     ``pbc`` per graph (zeros / false without a cell), their frames, and the wrapped atoms."""
 
+    taken: Tensor | None  # lattice vectors taken off each atom by wrapping; None: open
+
     def __init__(
         self,
         pos: Tensor,
@@ -143,21 +151,21 @@ class _System:
         pbc: Tensor | None,
         num_graphs: int | None,
     ) -> None:
-        if not math.isfinite(cutoff) or cutoff <= 0:
-            raise ValueError(f"the cutoff must be positive and finite, got {cutoff}")
         n, device = pos.shape[0], pos.device
-        self.pos, self.cutoff, self.cell = pos, cutoff, cell
+        self.pos, self.cutoff, self.cell = pos, _checked(cutoff), cell
         self.batch = torch.zeros(n, dtype=torch.long, device=device) if batch is None else batch
         self.graphs = 1 if batch is None else _graph_count(batch, num_graphs)
-        if cell is None:
+        if cell is None:  # open boundaries: Cartesian axes, nothing to wrap
             if pbc is not None and bool(pbc.any()):
                 raise ValueError("periodic axes (pbc) need a cell")
-            cell = pos.new_zeros(self.graphs, 3, 3)
+            self.pbc = torch.zeros(self.graphs, 3, dtype=torch.bool, device=device)
+            self.frame = torch.eye(3, dtype=torch.float64, device=device).expand(self.graphs, 3, 3)
+            self.reciprocal = self.frame
+            self.frac, self.taken = pos.to(torch.float64), None
+            return
         self.pbc = (
             torch.ones(self.graphs, 3, dtype=torch.bool, device=device) if pbc is None else pbc
         )
-        if self.cell is None:
-            self.pbc = torch.zeros_like(self.pbc)
         self.frame = _frame(cell, self.pbc)
         self.reciprocal = _reciprocal(self.frame)
         self.frac, self.taken = _wrapped(pos, self.batch, self.reciprocal, self.pbc)
@@ -165,7 +173,7 @@ class _System:
     def finish(self, src: Tensor, dst: Tensor, image: Tensor) -> Neighbours:
         """Candidates between wrapped atoms (``image``: lattice shift between the wrapped
         atoms) -> the edges among them, shifts referred to the positions as given."""
-        shift = image - self.taken[dst] + self.taken[src]
+        shift = image if self.taken is None else image - self.taken[dst] + self.taken[src]
         keep = _within(self.pos, self.cell, self.batch[dst], src, dst, shift, self.cutoff)
         keep = keep.nonzero().squeeze(-1)
         return src[keep], dst[keep], shift[keep]
@@ -189,6 +197,8 @@ def neighbour_pairs(
     [G, 3, 3]`` or None for open boundaries; ``pbc [G, 3]`` (bool), None meaning periodic along
     every axis of a given cell. Memory and time ``O(Σ n_g² · images_g)``."""
     with torch.no_grad():
+        if batch is None and cell is None and pbc is None:  # a few operations, not ~100
+            return _one_open_graph(pos, _checked(cutoff))
         system = _System(pos, cutoff, batch, cell, pbc, num_graphs)
         if pos.shape[0] == 0:
             return _empty(pos.device)
@@ -211,6 +221,15 @@ def neighbour_pairs(
         src = members[first[graph] + index // images[graph]]
         image = _decode(index % images[graph], reach[graph])
         return system.finish(src, dst, image)
+
+
+def _one_open_graph(pos: Tensor, cutoff: float) -> Neighbours:
+    """Every pair of one graph without a cell, generated in the canonical order."""
+    index = torch.arange(pos.shape[0], device=pos.device)
+    src, dst = index.repeat(pos.shape[0]), index.repeat_interleave(pos.shape[0])
+    shift = torch.zeros(src.shape[0], 3, dtype=torch.long, device=pos.device)
+    keep = _within(pos, None, dst, src, dst, shift, cutoff).nonzero().squeeze(-1)
+    return src[keep], dst[keep], shift[keep]
 
 
 # --- cell lists --------------------------------------------------------------------------------
@@ -430,7 +449,7 @@ def _brute_work(
 ) -> int:
     """How many (atom, atom, image) triples the brute force would compare."""
     n = pos.shape[0]
-    if n > 1 << 16:  # certainly above the crossover; skips the count
+    if n > 1 << 16 or (batch is None and cell is None):  # no need to count
         return n * n
     with torch.no_grad():
         if batch is None:
