@@ -35,9 +35,12 @@ from torch import Tensor
 #: Neighbour list: ``src [E]``, ``dst [E]`` (long), ``shift [E, 3]`` (long lattice multiples).
 Neighbours = tuple[Tensor, Tensor, Tensor]
 
-#: Brute force while a search compares at most this many (atom, atom, image) triples; above,
-#: cell lists. Measured on 2 threads (docs/neighbours.md): they meet near 200 open atoms.
-CROSSOVER_PAIRS = 200 * 200
+#: Brute force while it compares at most this many pairs for one open graph (its short path),
+#: or this many (atom, atom, image) triples summed over graphs otherwise; cell lists above.
+#: Measured on 2 threads (docs/neighbours.md): one open graph near 500 atoms; a batch of open
+#: graphs near 100k triples; a periodic cube near 30k (27 images: under 40 atoms).
+CROSSOVER_PAIRS = 500 * 500
+CROSSOVER_TRIPLES = 200 * 200
 #: Atoms whose neighbouring cells are looked up at once, and candidate pairs checked at once:
 #: the working memory of the cell-list search is bounded by these, whatever the system.
 ATOM_CHUNK = 1 << 14
@@ -88,8 +91,8 @@ def _reciprocal(frame: Tensor) -> Tensor:
 def _wrapped(pos: Tensor, batch: Tensor, reciprocal: Tensor, pbc: Tensor) -> tuple[Tensor, Tensor]:
     """Fractional coordinates ``[N, 3]`` (float64) wrapped into ``[0, 1)`` along periodic axes,
     and the lattice vectors ``w`` (long) taken off: wrapped = ``pos - w @ cell``."""
-    frac = torch.einsum("nj,nkj->nk", pos.to(torch.float64), reciprocal[batch])
-    taken = torch.where(pbc[batch], torch.floor(frac), torch.zeros_like(frac))
+    frac = torch.einsum("nj,nkj->nk", pos.to(torch.float64), _take(reciprocal, batch))
+    taken = torch.where(_take(pbc, batch), torch.floor(frac), torch.zeros_like(frac))
     return frac - taken, taken.long()
 
 
@@ -105,15 +108,21 @@ def _within(
     """Which candidates are edges: ``|r| < cutoff``, not an atom with itself at zero shift.
     Element by element arithmetic, so each candidate's answer depends on its own numbers alone
     (the same in every search and every permutation of the atoms)."""
-    r = pos[dst] - pos[src]
+    r = _take(pos, dst) - _take(pos, src)
     if cell is not None:  # one graph: its cell broadcast (the same products, no gather)
         lattice = cell.to(pos.dtype)
-        lattice = lattice[0].expand(1, 3, 3) if lattice.shape[0] == 1 else lattice[graph]
+        lattice = lattice[0].expand(1, 3, 3) if lattice.shape[0] == 1 else _take(lattice, graph)
         s = shift.to(pos.dtype)
         r = r + s[:, 0:1] * lattice[:, 0] + s[:, 1:2] * lattice[:, 1] + s[:, 2:3] * lattice[:, 2]
     sq = r[:, 0] * r[:, 0] + r[:, 1] * r[:, 1] + r[:, 2] * r[:, 2]
     itself = (src == dst) & (shift == 0).all(-1)
     return (sq < cutoff * cutoff) & ~itself
+
+
+def _take(values: Tensor, index: Tensor) -> Tensor:
+    """``values[index]`` along the first axis: ``index_select``, several times faster than
+    indexing on CPU (the searches are mostly gathers)."""
+    return values.index_select(0, index)
 
 
 def _checked(cutoff: float) -> float:
@@ -173,10 +182,12 @@ class _System:
     def finish(self, src: Tensor, dst: Tensor, image: Tensor) -> Neighbours:
         """Candidates between wrapped atoms (``image``: lattice shift between the wrapped
         atoms) -> the edges among them, shifts referred to the positions as given."""
-        shift = image if self.taken is None else image - self.taken[dst] + self.taken[src]
-        keep = _within(self.pos, self.cell, self.batch[dst], src, dst, shift, self.cutoff)
+        shift = (
+            image if self.taken is None else image - _take(self.taken, dst) + _take(self.taken, src)
+        )
+        keep = _within(self.pos, self.cell, _take(self.batch, dst), src, dst, shift, self.cutoff)
         keep = keep.nonzero().squeeze(-1)
-        return src[keep], dst[keep], shift[keep]
+        return _take(src, keep), _take(dst, keep), _take(shift, keep)
 
 
 # --- the reference: all pairs of a graph against every image in reach -------------------------
@@ -213,13 +224,12 @@ def neighbour_pairs(
         images = (2 * reach + 1).prod(-1)
         per_atom = (sizes * images)[system.batch]
         dst = torch.repeat_interleave(torch.arange(pos.shape[0], device=pos.device), per_atom)
-        graph = system.batch[dst]
-        index = (
-            torch.arange(dst.shape[0], device=pos.device)
-            - (torch.cumsum(per_atom, 0) - per_atom)[dst]
+        graph = _take(system.batch, dst)
+        index = torch.arange(dst.shape[0], device=pos.device) - _take(
+            torch.cumsum(per_atom, 0) - per_atom, dst
         )
-        src = members[first[graph] + index // images[graph]]
-        image = _decode(index % images[graph], reach[graph])
+        src = _take(members, _take(first, graph) + index // _take(images, graph))
+        image = _decode(index % _take(images, graph), _take(reach, graph))
         return system.finish(src, dst, image)
 
 
@@ -229,7 +239,7 @@ def _one_open_graph(pos: Tensor, cutoff: float) -> Neighbours:
     src, dst = index.repeat(pos.shape[0]), index.repeat_interleave(pos.shape[0])
     shift = torch.zeros(src.shape[0], 3, dtype=torch.long, device=pos.device)
     keep = _within(pos, None, dst, src, dst, shift, cutoff).nonzero().squeeze(-1)
-    return src[keep], dst[keep], shift[keep]
+    return _take(src, keep), _take(dst, keep), _take(shift, keep)
 
 
 # --- cell lists --------------------------------------------------------------------------------
@@ -266,16 +276,16 @@ class _Bins:
         self.bins = _bin_counts(span * spacing, system.cutoff, atoms)
         self.reach = self._reach(system, spacing)
         width = torch.where(span > 0, span / self.bins, 1.0)
-        cell = torch.floor((frac - low[batch]) / width[batch]).long()
-        self.cell = torch.minimum(cell.clamp(min=0), self.bins[batch] - 1)
+        cell = torch.floor((frac - _take(low, batch)) / _take(width, batch)).long()
+        self.cell = torch.minimum(cell.clamp(min=0), _take(self.bins, batch) - 1)
         per_graph = self.bins.prod(-1)
         self.base = torch.cumsum(per_graph, 0) - per_graph
         key = self.key(batch, self.cell)
         self.order = torch.argsort(key, stable=True)
-        self.sorted_keys = key[self.order]
+        self.sorted_keys = _take(key, self.order)
         self.frame = system.frame
-        self.wrapped = torch.einsum("nk,nkj->nj", frac, self.frame[batch])
-        self.points = self.wrapped[self.order].T.contiguous()  # [3, N]: fast 1-d gathers
+        self.wrapped = torch.einsum("nk,nkj->nj", frac, _take(self.frame, batch))
+        self.points = _take(self.wrapped, self.order).T.contiguous()  # [3, N]: fast 1-d gathers
 
     def _reach(self, system: _System, spacing: Tensor) -> Tensor:
         """Cells to look at either side: one where a cell is wider than the cutoff (with the
@@ -288,8 +298,12 @@ class _Bins:
         return torch.where(system.pbc, periodic, (self.bins > 1).long())
 
     def key(self, graph: Tensor, cell: Tensor) -> Tensor:
-        bins = self.bins[graph]
-        return self.base[graph] + (cell[:, 0] * bins[:, 1] + cell[:, 1]) * bins[:, 2] + cell[:, 2]
+        bins = _take(self.bins, graph)
+        return (
+            _take(self.base, graph)
+            + (cell[:, 0] * bins[:, 1] + cell[:, 1]) * bins[:, 2]
+            + cell[:, 2]
+        )
 
 
 def _queries(system: _System, bins: _Bins, atoms: Tensor) -> tuple[Tensor, ...]:
@@ -298,24 +312,30 @@ def _queries(system: _System, bins: _Bins, atoms: Tensor) -> tuple[Tensor, ...]:
     atom's cell to the image of that cell it neighbours, and the atom's position seen from
     that image (float64)."""
     graph = system.batch[atoms]
-    reach = bins.reach[graph]
+    reach = _take(bins.reach, graph)
     offsets = (2 * reach + 1).prod(-1)
     query = torch.repeat_interleave(torch.arange(atoms.shape[0], device=atoms.device), offsets)
-    index = (
-        torch.arange(query.shape[0], device=atoms.device)
-        - (torch.cumsum(offsets, 0) - offsets)[query]
+    index = torch.arange(query.shape[0], device=atoms.device) - _take(
+        torch.cumsum(offsets, 0) - offsets, query
     )
-    atom, graph = atoms[query], graph[query]
-    raw = bins.cell[atom] + _decode(index, reach[query])
-    size, periodic = bins.bins[graph], system.pbc[graph]
+    atom, graph = _take(atoms, query), _take(graph, query)
+    raw = _take(bins.cell, atom) + _decode(index, _take(reach, query))
+    size, periodic = _take(bins.bins, graph), _take(system.pbc, graph)
     lattice = torch.where(periodic, torch.div(raw, size, rounding_mode="floor"), 0)
     cell = raw - lattice * size
-    exists = ((cell >= 0) & (cell < size)).all(-1)
-    atom, graph, cell, lattice = atom[exists], graph[exists], cell[exists], lattice[exists]
+    exists = ((cell >= 0) & (cell < size)).all(-1).nonzero().squeeze(-1)
+    atom, graph, cell, lattice = (
+        _take(atom, exists),
+        _take(graph, exists),
+        _take(cell, exists),
+        _take(lattice, exists),
+    )
     key = bins.key(graph, cell)
     start = torch.searchsorted(bins.sorted_keys, key)
     count = torch.searchsorted(bins.sorted_keys, key, right=True) - start
-    seen = bins.wrapped[atom] - torch.einsum("qk,qkj->qj", lattice.double(), bins.frame[graph])
+    seen = _take(bins.wrapped, atom) - torch.einsum(
+        "qk,qkj->qj", lattice.double(), _take(bins.frame, graph)
+    )
     return atom, start, count, lattice, seen.T.contiguous()
 
 
@@ -335,8 +355,8 @@ def _canonical(src: Tensor, dst: Tensor, shift: Tensor, atoms: int) -> Neighbour
     else:
         order = torch.arange(dst.shape[0], device=dst.device)
         for column in (shift[:, 2], shift[:, 1], shift[:, 0], src, dst):
-            order = order[torch.argsort(column[order], stable=True)]
-    return src[order], dst[order], shift[order]
+            order = order[torch.argsort(_take(column, order), stable=True)]
+    return _take(src, order), _take(dst, order), _take(shift, order)
 
 
 def cell_list_pairs(
@@ -396,18 +416,20 @@ def _search(
     for end in ends.tolist():
         sizes = count[first:end]
         query = torch.repeat_interleave(torch.arange(sizes.shape[0], device=atom.device), sizes)
-        found = start[first:end][query] + (
+        found = start[first:end].index_select(0, query) + (
             torch.arange(query.shape[0], device=atom.device)
-            - (torch.cumsum(sizes, 0) - sizes)[query]
+            - _take(torch.cumsum(sizes, 0) - sizes, query)
         )
         sq = torch.zeros(found.shape[0], dtype=torch.float64, device=atom.device)
         for axis in range(3):
-            r = seen[axis, first:end][query] - bins.points[axis][found]
+            r = seen[axis, first:end].index_select(0, query) - bins.points[axis].index_select(
+                0, found
+            )
             sq += r * r
         near = (sq < reach).nonzero().squeeze(-1)
-        query, found = query[near] + first, found[near]
+        query, found = _take(query, near) + first, _take(found, near)
         # the found atom sits in the image ``lattice`` of its cell: r = dst - (src + lattice)
-        edges = system.finish(bins.order[found], atom[query], -lattice[query])
+        edges = system.finish(_take(bins.order, found), _take(atom, query), -_take(lattice, query))
         pieces.append(_canonical(*edges, system.pos.shape[0]))
         first = end
     return pieces
@@ -428,10 +450,13 @@ def radius_neighbours(
     """Every edge ``(src, dst, shift)`` with ``|pos[dst] - pos[src] + shift @ cell| < cutoff``,
     in the canonical order (module docstring). ``method``: ``"brute"`` (:func:`neighbour_pairs`),
     ``"cells"`` (:func:`cell_list_pairs`) or ``"auto"``: brute force while it compares at most
-    ``CROSSOVER_PAIRS`` triples (atoms² x images summed over graphs), cell lists above."""
+    ``CROSSOVER_PAIRS`` pairs (one open graph) or ``CROSSOVER_TRIPLES`` triples (atoms² x
+    images summed over graphs), cell lists above."""
     if method == "auto":
+        one_open = batch is None and cell is None and pbc is None
+        limit = CROSSOVER_PAIRS if one_open else CROSSOVER_TRIPLES
         work = _brute_work(pos, cutoff, batch, cell, pbc, num_graphs)
-        method = "brute" if work <= CROSSOVER_PAIRS else "cells"
+        method = "brute" if work <= limit else "cells"
     if method == "brute":
         return neighbour_pairs(pos, cutoff, batch, cell, pbc, num_graphs)
     if method == "cells":
