@@ -57,8 +57,11 @@ def image_counts(cell: Tensor, pbc: Tensor, cutoff: float) -> Tensor:
     the lattice planes spanned by the other two vectors (``1 / |b_k|``, ``b`` the reciprocal
     rows), 0 where ``pbc`` is false."""
     with torch.no_grad():
-        reciprocal = _reciprocal(_frame(cell, pbc))
-        counts = torch.ceil(cutoff * reciprocal.norm(dim=-1) * (1 + _MARGIN)).long()
+        return _images_in_reach(_reciprocal(_frame(cell, pbc)), pbc, cutoff)
+
+
+def _images_in_reach(reciprocal: Tensor, pbc: Tensor, cutoff: float) -> Tensor:
+    counts = torch.ceil(cutoff * reciprocal.norm(dim=-1) * (1 + _MARGIN)).long()
     return torch.where(pbc, counts, torch.zeros_like(counts))
 
 
@@ -146,8 +149,9 @@ def _empty(device: torch.device) -> Neighbours:
 
 
 class _System:
-    """The inputs of a search, normalised: ``batch`` (long, zeros for one graph), ``cell`` and
-    ``pbc`` per graph (zeros / false without a cell), their frames, and the wrapped atoms."""
+    """The inputs of a search, normalised: ``batch`` (long, zeros for one graph), ``pbc`` per
+    graph (false without a cell), the frame of each graph (:func:`_frame`; Cartesian without a
+    cell) and its reciprocal, and the atoms' fractional coordinates, wrapped."""
 
     taken: Tensor | None  # lattice vectors taken off each atom by wrapping; None: open
 
@@ -216,13 +220,9 @@ def neighbour_pairs(
         members = torch.argsort(system.batch, stable=True)  # atoms grouped by graph, in order
         sizes = torch.bincount(system.batch, minlength=system.graphs)
         first = torch.cumsum(sizes, 0) - sizes
-        reach = torch.where(
-            system.pbc,
-            torch.ceil(cutoff * system.reciprocal.norm(dim=-1) * (1 + _MARGIN)).long(),
-            0,
-        )
+        reach = _images_in_reach(system.reciprocal, system.pbc, cutoff)
         images = (2 * reach + 1).prod(-1)
-        per_atom = (sizes * images)[system.batch]
+        per_atom = _take(sizes * images, system.batch)
         dst = torch.repeat_interleave(torch.arange(pos.shape[0], device=pos.device), per_atom)
         graph = _take(system.batch, dst)
         index = torch.arange(dst.shape[0], device=pos.device) - _take(
