@@ -1,14 +1,15 @@
 """Runtime kernels called by geoc-generated modules. Plain PyTorch, no geoc imports.
 
 This file is copied next to every exported module (``geoc compile -o DIR``), so a compiled
-model runs wherever torch does; the families' kernels import :func:`safe_norm` from it (the
-export rewrites that import). Conventions: values over an axis are
-``[axis, channels]``; global values are ``[channels]``, or ``[num_graphs, channels]`` when a
-``batch`` vector assigns nodes to graphs. Edges are a tuple ``(src, dst, mask)``: an edge runs
-``src -> dst``; ``mask`` is None or a 0/1 float per edge (static-shape edge sets of one
-graph keep every ordered pair of distinct nodes and mask the ones that are not edges, which
-keeps shapes independent of data for ``torch.compile(fullgraph=True)`` and ``torch.export``;
-no self-pair is ever fed, so a masked pair never holds ``pos[dst] - pos[src] = 0``).
+model runs wherever torch does; the families' kernels import :func:`safe_norm` from it, and it
+imports :func:`radius_neighbours` from ``neighbour_kernels`` (the export rewrites those
+imports). Conventions: values over an axis are ``[axis, channels]``; global values are
+``[channels]``, or ``[num_graphs, channels]`` when a ``batch`` vector assigns nodes to graphs.
+Edges are a tuple ``(src, dst, mask)``: an edge runs ``src -> dst``; ``mask`` is None or a 0/1
+float per edge (static-shape edge sets of one graph keep every ordered pair of distinct nodes
+and mask the ones that are not edges, which keeps shapes independent of data for
+``torch.compile(fullgraph=True)`` and ``torch.export``; no self-pair is ever fed, so a masked
+pair never holds ``pos[dst] - pos[src] = 0``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor
+
+from geoc.backends.torch_fx.common.neighbour_kernels import radius_neighbours
 
 Edges = tuple[Tensor, Tensor, Tensor | None]
 
@@ -69,6 +72,14 @@ def _pair_sqdist(pos: Tensor, src: Tensor, dst: Tensor) -> Tensor:
         return (pos[dst] - pos[src]).pow(2).sum(-1)
 
 
+def _shapes_must_be_static(pos: Tensor) -> bool:
+    """Whether the module is being traced (``torch.compile``, ``torch.export``, ``make_fx``,
+    fx symbolic tracing) rather than run: traced graphs keep shapes independent of data."""
+    symbolic = getattr(torch.fx, "_symbolic_trace", None)  # private: absent in some versions
+    tracing = symbolic is not None and symbolic.is_fx_symbolic_tracing()  # fx and make_fx
+    return torch.compiler.is_compiling() or tracing or type(pos) is not Tensor
+
+
 def full_edges(pos: Tensor, batch: Tensor | None) -> Edges:
     """Every ordered pair of distinct nodes of the same graph."""
     src, dst = _candidates(pos.shape[0], batch, pos.device)
@@ -80,9 +91,17 @@ def full_edges(pos: Tensor, batch: Tensor | None) -> Edges:
 def radius_edges(pos: Tensor, batch: Tensor | None, r: float) -> Edges:
     """Pairs of distinct nodes of the same graph closer than ``r`` (strictly: ``|d| < r``).
 
+    Run eagerly, the exact list from :func:`radius_neighbours` (cell lists above a few hundred
+    atoms, linear in time and memory), ordered by ``dst`` then ``src``. Traced, the static
+    layouts (every distinct pair of one graph, masked; all pairs of a batch, compacted), whose
+    shapes do not depend on the positions.
+
     Not tie-safe at the cutoff: a pair within rounding of ``r`` may flip under a rotation
     (a model is continuous there only if its messages vanish at ``r``, as ``radial_basis``'s
     envelope makes them)."""
+    if not _shapes_must_be_static(pos):
+        src, dst, _ = radius_neighbours(pos, r, batch)
+        return src, dst, None
     src, dst = _candidates(pos.shape[0], batch, pos.device)
     close = _pair_sqdist(pos, src, dst) < r * r
     return _finish(src, dst, _pair_mask(src, dst, batch) & close, pos.dtype, batch is not None)

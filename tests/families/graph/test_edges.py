@@ -209,8 +209,14 @@ def test_one_graph_edge_sets_have_no_self_pairs(builder: str) -> None:
     """A masked self-pair would still feed ``pos[dst] - pos[src] = 0`` to what follows."""
     pos = torch.randn(6, 3, generator=torch.Generator().manual_seed(10)).double()
     args = {"full": (), "radius": (1.0,), "knn": (2, KNN_TOL)}[builder]
-    src, dst, _ = getattr(rt, f"{builder}_edges")(pos, None, *args)
-    assert src.shape == (30,) and not bool((src == dst).any())
+    src, dst, mask = getattr(rt, f"{builder}_edges")(pos, None, *args)
+    assert not bool((src == dst).any())
+    if builder == "radius":  # run eagerly: the exact list, no masked pair at all
+        close = (pos[:, None] - pos[None]).norm(dim=-1) < 1.0
+        expected = (close & ~torch.eye(6, dtype=torch.bool)).nonzero()  # (dst, src), sorted
+        assert mask is None and torch.equal(torch.stack((dst, src), 1), expected)
+    else:
+        assert src.shape == (30,)
 
 
 def test_a_radius_graph_without_pairs_and_a_one_node_graph_give_zero_messages() -> None:
