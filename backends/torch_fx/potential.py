@@ -28,7 +28,7 @@ from torch import Tensor, fx
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from geoc.backends.torch_fx.atomistic import energy_forces_stress
-from geoc.backends.torch_fx.common.neighbour_kernels import neighbour_pairs
+from geoc.backends.torch_fx.common.neighbour_kernels import radius_neighbours
 from geoc.backends.torch_fx.common.periodic_kernels import periodic_neighbours
 from geoc.backends.torch_fx.export import write_folder
 from geoc.backends.torch_fx.lower import lower
@@ -172,7 +172,7 @@ def example_arguments(ir: Graph, dtype: torch.dtype, atoms: int = 5) -> list[Ten
 
 
 def _open_edges(pos: Tensor, batch: Tensor, cutoff: float) -> Tensor:
-    src, dst, _ = neighbour_pairs(pos, cutoff, batch, num_graphs=2)
+    src, dst, _ = radius_neighbours(pos, cutoff, batch, num_graphs=2)
     return torch.stack((src, dst))
 
 

@@ -62,7 +62,8 @@ class Potential:
         self, pos: torch.Tensor, batch: torch.Tensor, graphs: int, inputs: dict
     ) -> dict[str, torch.Tensor]:
         if not self.periodic:
-            src, dst, _ = neighbours.neighbour_pairs(pos, self.cutoff, batch, num_graphs=graphs)
+            found = neighbours.radius_neighbours(pos, self.cutoff, batch, num_graphs=graphs)
+            src, dst, _ = found
             return {"edge_index": torch.stack((src, dst))}
         cell = inputs["cell"].reshape(-1, 3, 3).expand(graphs, 3, 3).contiguous()
         pbc = inputs.get("pbc")

@@ -18,7 +18,6 @@ from helpers import assert_fails_at, run_exported
 from geoc import InputError
 from geoc.backends.torch_fx.api import compile as geoc_compile
 from geoc.backends.torch_fx.common import periodic_kernels
-from geoc.backends.torch_fx.common.neighbour_kernels import neighbour_pairs
 from geoc.backends.torch_fx.domains.cells import periodic_graph
 from geoc.backends.torch_fx.domains.clouds import RADIUS_MARGIN
 from geoc.backends.torch_fx.export import write_folder
@@ -312,14 +311,17 @@ def test_a_molecule_takes_a_zero_cell_and_a_singular_slab_is_refused(nequip):
 
 
 def test_check_catches_a_search_that_only_sees_nearby_images(monkeypatch):
-    """Searching the positions as given (not wrapped) misses images of far atoms: only the
-    lattice moves of single atoms show it (a rotation keeps fractional coordinates)."""
+    """A search that looks only one image away (by the shifts of the positions as given)
+    misses far images of unwrapped atoms: only the lattice moves of single atoms show it (a
+    rotation keeps fractional coordinates)."""
+    search = periodic_kernels.periodic_neighbours
 
-    def unwrapped(pos, cutoff, batch, cell, pbc, num_graphs):
-        cells, periodic = periodic_kernels.per_graph_cells(cell, pbc, num_graphs)
-        return neighbour_pairs(pos, cutoff, batch, cells, periodic, num_graphs)
+    def nearby_only(pos, cutoff, batch, cell, pbc, num_graphs):
+        src, dst, shift = search(pos, cutoff, batch, cell, pbc, num_graphs)
+        near = (shift.abs() <= 1).all(-1)
+        return src[near], dst[near], shift[near]
 
-    monkeypatch.setattr(periodic_kernels, "periodic_neighbours", unwrapped)
+    monkeypatch.setattr(periodic_kernels, "periodic_neighbours", nearby_only)
     report = check_module(geoc_compile("nequip", PARAMS, dtype=F64), trials=3)
     assert not report.passed
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from geoc.backends.torch_fx.common.neighbour_kernels import Neighbours, neighbour_pairs
+from geoc.backends.torch_fx.common.neighbour_kernels import Neighbours, radius_neighbours
 from geoc.backends.torch_fx.common.validate_kernels import InputError, _integer, _require, _tracing
 
 #: A graph with a periodic axis needs three independent lattice vectors: ``|det(cell)|`` above
@@ -44,23 +44,11 @@ def periodic_neighbours(
     num_graphs: int,
 ) -> Neighbours:
     """Every pair closer than ``cutoff`` across periodic images, ``(src, dst, shift)``: the
-    one call of the neighbour search (a faster search with the same result replaces it here).
-
-    Atoms are searched wrapped into their cell (the search looks only as many images away as
-    the cutoff needs), and the shifts translated back to the positions as given, so an atom
-    moved by a lattice vector keeps every edge vector."""
+    one call of the neighbour search (``radius_neighbours``: brute force for small systems,
+    cell lists above). Atoms may lie outside the cell: the shifts refer to the positions as
+    given, so an atom moved by a lattice vector keeps every edge vector."""
     cells, periodic = per_graph_cells(cell, pbc, num_graphs)
-    with torch.no_grad():
-        eye = torch.eye(3, dtype=pos.dtype, device=pos.device)
-        usable = torch.where(periodic.any(-1)[:, None, None], cells.to(pos.dtype), eye)
-        graph_cells = usable[0].expand(pos.shape[0], 3, 3) if batch is None else usable[batch]
-        graph_pbc = periodic[0].expand(pos.shape[0], 3) if batch is None else periodic[batch]
-        fractional = torch.linalg.solve(graph_cells.transpose(-1, -2), pos.unsqueeze(-1))
-        lattice = torch.where(graph_pbc, fractional.squeeze(-1).floor(), 0.0)
-        wrapped = pos - torch.einsum("nk,nkj->nj", lattice, graph_cells)
-        src, dst, shift = neighbour_pairs(wrapped, cutoff, batch, cells, periodic, num_graphs)
-        moved = lattice.long()
-    return src, dst, shift + moved[src] - moved[dst]
+    return radius_neighbours(pos, cutoff, batch, cells, periodic, num_graphs)
 
 
 def given_neighbours(edge_index: Tensor, edge_shift: Tensor) -> Neighbours:
