@@ -147,3 +147,35 @@ def randomised(text: str, seed: int = 0) -> torch.nn.Module:
         for param in module.parameters():
             param.copy_(torch.randn(param.shape, generator=generator, dtype=torch.float64))
     return module
+
+
+def periodic_system(kind: str, atoms: int, seed: int, cutoff: float) -> dict[str, torch.Tensor]:
+    """One periodic graph in float64 as nequip takes it: integer species ``z`` (4 kinds),
+    positions anywhere (not wrapped), its ``cell`` and ``pbc``; ``kind`` is ``bulk``, ``tiny``
+    (lattice vectors shorter than the cutoff), ``slab`` or ``molecule`` (the checker's cells)."""
+    import numpy as np
+
+    from geoc.backends.torch_fx.domains.cells import periodic_graph
+
+    rng = np.random.default_rng(seed)
+    cell, pbc, pos = periodic_graph(rng, kind, atoms, cutoff)
+    return {
+        "z": torch.as_tensor(rng.integers(0, 4, atoms)),
+        "pos": torch.as_tensor(pos),
+        "cell": torch.as_tensor(cell),
+        "pbc": torch.as_tensor(pbc),
+    }
+
+
+#: A prelude for a fresh interpreter that must run an exported folder without geoc: any import
+#: of geoc raises.
+NO_GEOC = textwrap.dedent("""
+    import importlib.abc, importlib.util, sys, torch
+
+    class NoGeoc(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "geoc" or name.startswith("geoc."):
+                raise ImportError("the exported folder imported geoc")
+
+    sys.meta_path.insert(0, NoGeoc())
+""")

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from helpers import assert_fails_at, run_exported
+from helpers import assert_fails_at, periodic_system, run_exported
 
 from geoc import InputError
 from geoc.backends.torch_fx.api import compile as geoc_compile
@@ -37,16 +37,7 @@ def nequip() -> torch.nn.Module:
 
 
 def system(kind: str, atoms: int, seed: int) -> dict[str, torch.Tensor]:
-    """One graph: integer species, positions anywhere (not wrapped), its cell and pbc."""
-    rng = np.random.default_rng(seed)
-    cell, pbc, pos = periodic_graph(rng, kind, atoms, CUTOFF)
-    z = rng.integers(0, 4, atoms)
-    return {
-        "z": torch.as_tensor(z),
-        "pos": torch.as_tensor(pos),
-        "cell": torch.as_tensor(cell),
-        "pbc": torch.as_tensor(pbc),
-    }
+    return periodic_system(kind, atoms, seed, CUTOFF)
 
 
 def energy(module: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import NO_GEOC
 
 import geoc
 from geoc.backends.torch_fx.common.neighbour_kernels import neighbour_pairs
@@ -23,15 +24,7 @@ F64 = torch.float64
 CUTOFF = 5.0
 PARAMS = {"depth": 1, "channels": 4, "cutoff": CUTOFF}
 
-_RUN_WITHOUT_GEOC = textwrap.dedent("""
-    import importlib.abc, importlib.util, sys, torch
-
-    class NoGeoc(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "geoc" or name.startswith("geoc."):
-                raise ImportError("the exported potential imported geoc")
-
-    sys.meta_path.insert(0, NoGeoc())
+_RUN_WITHOUT_GEOC = NO_GEOC + textwrap.dedent("""
     folder, cases, out = sys.argv[1:]
     spec = importlib.util.spec_from_file_location(
         "exported", folder + "/__init__.py", submodule_search_locations=[folder])

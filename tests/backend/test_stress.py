@@ -9,10 +9,10 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import torch
+from helpers import periodic_system
 
 import geoc
 from geoc.backends.torch_fx.api import compile as geoc_compile
-from geoc.backends.torch_fx.domains.cells import periodic_graph
 from geoc.backends.torch_fx.verify.params import random_parameters
 
 CUTOFF = 3.0
@@ -29,15 +29,7 @@ def nequip() -> torch.nn.Module:
 
 
 def system(kind: str, atoms: int, seed: int) -> dict[str, torch.Tensor]:
-    rng = np.random.default_rng(seed)
-    cell, pbc, pos = periodic_graph(rng, kind, atoms, CUTOFF)
-    z = rng.integers(0, 4, atoms)
-    return {
-        "z": torch.as_tensor(z),
-        "pos": torch.as_tensor(pos),
-        "cell": torch.as_tensor(cell),
-        "pbc": torch.as_tensor(pbc),
-    }
+    return periodic_system(kind, atoms, seed, CUTOFF)
 
 
 def strained_energy(module, inputs, strain: torch.Tensor) -> float:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import NO_GEOC
 from paths import REPO as ROOT
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
@@ -187,15 +188,7 @@ def test_names_python_reserves_compile_run_and_export(tmp_path: Path) -> None:
 
 # --- exported folders hold data only and run on torch alone ----------------------------------
 
-_LOAD_WITHOUT_GEOC = textwrap.dedent("""
-    import importlib.abc, importlib.util, sys, torch
-
-    class NoGeoc(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "geoc" or name.startswith("geoc."):
-                raise ImportError("the exported folder imported geoc")
-
-    sys.meta_path.insert(0, NoGeoc())
+_LOAD_WITHOUT_GEOC = NO_GEOC + textwrap.dedent("""
     folders, inputs, out = sys.argv[1:-2], sys.argv[-2], sys.argv[-1]
     inputs, results = torch.load(inputs, weights_only=True), {}
     for folder in folders:
