@@ -201,3 +201,20 @@ def test_traced_radius_edges_keep_the_static_masked_layout() -> None:
     live = rt.edge_list((src, dst, mask))
     eager = rt.edge_list(rt.radius_edges(pos, None, 0.6))
     assert torch.equal(live, eager)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 4, 5])
+@pytest.mark.parametrize("batched", [False, True])
+def test_radius_edges_in_other_dimensions_are_exact(dim: int, batched: bool) -> None:
+    """Point clouds of any dimension: 1-2 are searched padded with zero coordinates, above 3
+    by all pairs (a 2-D radius graph failed with an IndexError once the search was 3-D)."""
+    gen = torch.Generator().manual_seed(dim)
+    pos = torch.randn(30, dim, generator=gen, dtype=torch.float64)
+    batch = torch.arange(3).repeat_interleave(10) if batched else None
+    src, dst, mask = rt.radius_edges(pos, batch, 1.2)
+    distance = (pos[:, None] - pos[None]).norm(dim=-1)
+    same = torch.ones(30, 30, dtype=torch.bool) if batch is None else batch[:, None] == batch
+    want = (distance < 1.2) & same & ~torch.eye(30, dtype=torch.bool)
+    expected = want.T.nonzero()  # (dst, src) in order
+    assert mask is None
+    assert torch.equal(torch.stack((dst, src), 1), expected)

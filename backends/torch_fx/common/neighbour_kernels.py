@@ -451,7 +451,16 @@ def radius_neighbours(
     in the canonical order (module docstring). ``method``: ``"brute"`` (:func:`neighbour_pairs`),
     ``"cells"`` (:func:`cell_list_pairs`) or ``"auto"``: brute force while it compares at most
     ``CROSSOVER_PAIRS`` pairs (one open graph) or ``CROSSOVER_TRIPLES`` triples (atoms² x
-    images summed over graphs), cell lists above."""
+    images summed over graphs), cell lists above.
+
+    Open boundaries take points in 1 to 3 dimensions (fewer than 3 are searched padded with
+    zero coordinates, which changes no distance); a cell needs 3."""
+    dim = pos.shape[-1]
+    if dim > 3 or (dim < 3 and (cell is not None or pbc is not None)):
+        wanted = "[N, 3] positions (open boundaries: [N, 1..3])"
+        raise ValueError(f"the neighbour search takes {wanted}, got {dim} coordinates")
+    if dim < 3:
+        pos = torch.nn.functional.pad(pos, (0, 3 - dim))
     if method == "auto":
         one_open = batch is None and cell is None and pbc is None
         limit = CROSSOVER_PAIRS if one_open else CROSSOVER_TRIPLES
