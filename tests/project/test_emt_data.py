@@ -1,0 +1,54 @@
+"""The EMT alloy data set of the atomistic examples (examples/data/emt_alloy.py): its shapes,
+recipe and labels, on a few structures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_examples import load
+
+pytest.importorskip("ase")
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, torch.Tensor]:
+    return load("data/emt_alloy.py").generate(9, seed=1, stride=2)
+
+
+def test_the_recipe_shapes_and_composition(data: dict[str, torch.Tensor]) -> None:
+    configs, atoms = data["numbers"].shape
+    assert (configs, atoms) == (9, 4 * 2**3 - 1)  # 2x2x2 conventional fcc cells, one vacancy
+    assert set(data["numbers"].unique().tolist()) == {28, 29}
+    assert int((data["numbers"][0] == 28).sum()) in (7, 8)  # a quarter of 32 sites, less a vacancy
+    assert data["positions"].shape == (9, atoms, 3) and data["forces"].shape == (9, atoms, 3)
+    assert data["cells"].shape == (9, 3, 3) and data["stress"].shape == (9, 6)
+    assert data["temperature"].tolist() == [300.0] * 5 + [1200.0] * 4
+    assert data["strained"].tolist() == [i % 3 == 2 for i in [0, 1, 2, 3, 4, 0, 1, 2, 3]]
+
+
+def test_the_labels_are_emts(data: dict[str, torch.Tensor]) -> None:
+    """Forces of a periodic cell sum to zero (translation invariance), the labels equal a
+    fresh EMT evaluation, and strained cells differ from the cubic one."""
+    from ase import Atoms
+    from ase.calculators.emt import EMT
+
+    assert torch.allclose(data["forces"].sum(1), torch.zeros(9, 3, dtype=torch.float64), atol=1e-8)
+    atoms = Atoms(
+        numbers=data["numbers"][4].numpy(),
+        positions=data["positions"][4].numpy(),
+        cell=data["cells"][4].numpy(),
+        pbc=True,
+    )
+    atoms.calc = EMT()
+    assert np.isclose(atoms.get_potential_energy(), float(data["energy"][4]))
+    assert np.allclose(atoms.get_stress(), data["stress"][4].numpy())
+    cubic = data["cells"][0]
+    assert torch.allclose(cubic, torch.diag(torch.diagonal(cubic)))
+    assert not torch.allclose(data["cells"][2], cubic)  # strained
+
+
+def test_one_seed_gives_one_data_set() -> None:
+    make = load("data/emt_alloy.py").generate
+    first, second = make(3, seed=2, stride=1), make(3, seed=2, stride=1)
+    assert all(torch.equal(first[k], second[k]) for k in first)
