@@ -3,6 +3,8 @@ recipe and labels, on a few structures."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -52,3 +54,23 @@ def test_one_seed_gives_one_data_set() -> None:
     make = load("data/emt_alloy.py").generate
     first, second = make(3, seed=2, stride=1), make(3, seed=2, stride=1)
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+@pytest.mark.slow
+def test_the_training_example_runs_end_to_end_in_quick_mode(tmp_path) -> None:
+    """Data, training, plots, save, reload without geoc: the path a user runs, made tiny."""
+    import json
+    import subprocess
+    import sys
+
+    from test_examples import EXAMPLES
+
+    command = [sys.executable, str(EXAMPLES / "train_potential.py"), "--quick", "--threads", "1"]
+    done = subprocess.run([*command, "--out", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["reload_max_force_difference"] == 0.0  # the saved model, bit for bit
+    assert all(math.isfinite(v) for v in report.values())
+    assert (tmp_path / "learning_curves.png").stat().st_size > 0
+    assert (tmp_path / "force_parity.png").stat().st_size > 0
+    assert "meV/Å" in done.stdout
