@@ -93,6 +93,7 @@ def _rebuild(record: dict[str, Any], state: dict[str, torch.Tensor]) -> fx.Graph
         validate=record["validate"],
         given_edges=record["given_edges"],
     )
+    module.meta["geoc_build"]["file"] = record["file"]  # the spec's name, not `<string>`
     # The saved tensors themselves, with their dtypes and devices: the module may have been
     # moved after compiling (`.double()`, `.cuda()`), and its tables keep dtypes of their own.
     module.load_state_dict(state, assign=True)
@@ -138,7 +139,13 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> fx.GraphM
         raise _cannot_load(directory, f"it is not a readable saved model: {err}") from None
     if build is None:
         raise _cannot_load(directory, "its manifest records no spec to compile again")
-    module = _rebuild({**build, "source": source}, state)
+    try:
+        module = _rebuild({**build, "source": source}, state)
+    except RuntimeError as err:  # load_state_dict: missing, unexpected or misshapen tensors
+        first = str(err).splitlines()[0]
+        raise _cannot_load(
+            directory, f"its weights do not fit its spec's module: {first}"
+        ) from None
     if generated_source(module, build["file"]) != saved_code:
         raise _cannot_load(
             directory,
