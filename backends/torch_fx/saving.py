@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,21 +109,29 @@ def save(module: fx.GraphModule, directory: str | Path) -> Path:
     >>> import geoc, tempfile
     >>> model = geoc.compile("egnn", params={"depth": 1})
     >>> folder = geoc.save(model, tempfile.mkdtemp() + "/egnn")
-    >>> sorted(p.name for p in folder.iterdir())[:4]
-    ['__init__.py', 'geoc_runtime.py', 'geoc_runtime_core.py', 'geoc_runtime_gcnn.py']
+    >>> (folder / "spec.geo").exists(), (folder / "weights.pt").exists()
+    (True, True)
     """
     record = _record_of(module)
-    if record["source"] is None:
-        return write_folder(module, directory, record["file"])
+    return write_folder(module, directory, record["file"], more=add_build(module))
+
+
+def add_build(module: torch.nn.Module) -> Callable[[Path], None]:
+    """What ``write_folder`` adds to a folder so that ``geoc.load`` can compile ``module``
+    again: its spec's text and its build record in the manifest (nothing for a module
+    compiled from IR, or by another path than ``geoc.compile``)."""
+    record = getattr(module, "meta", {}).get("geoc_build")
 
     def add(folder: Path) -> None:
+        if record is None or record["source"] is None:
+            return
         (folder / SPEC_FILE).write_text(record["source"], encoding="utf-8")
         path = folder / "manifest.json"
         manifest = json.loads(path.read_text(encoding="utf-8"))
         manifest["build"] = {k: v for k, v in record.items() if k != "source"}
         path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
-    return write_folder(module, directory, record["file"], more=add)
+    return add
 
 
 def load(directory: str | Path, device: str | torch.device = "cpu") -> fx.GraphModule:
@@ -146,7 +155,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> fx.GraphM
         raise _cannot_load(
             directory, f"its weights do not fit its spec's module: {first}"
         ) from None
-    if generated_source(module, build["file"]) != saved_code:
+    if generated_source(module, manifest.get("spec", build["file"])) != saved_code:
         raise _cannot_load(
             directory,
             f"its spec compiles to a different module with this geoc (saved by geoc "
