@@ -27,6 +27,8 @@ _LAZY = {
     "InputError": "geoc.backends.torch_fx.common.validate_kernels",  # a module refused an input
     "energy_forces_stress": "geoc.backends.torch_fx.atomistic",  # periodic potentials
     "export_potential": "geoc.backends.torch_fx.potential",  # energy + forces, torch.export
+    "save": "geoc.backends.torch_fx.saving",  # a trained module to a folder
+    "load": "geoc.backends.torch_fx.saving",  # ... and back
 }
 
 
@@ -50,6 +52,8 @@ __all__ = [
     "compile",
     "energy_forces_stress",
     "export_potential",
+    "load",
     "parse",
     "parse_file",
+    "save",
 ]

@@ -8,11 +8,13 @@ from typing import Any
 import torch
 from torch import fx
 
+from geoc.backends.torch_fx.export import spec_label
 from geoc.backends.torch_fx.lower import lower
+from geoc.backends.torch_fx.saving import build_record, remember_build
 from geoc.budget import Budget, using
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.ir import Graph
-from geoc.pipeline import frontend
+from geoc.pipeline import frontend, resolve_source
 
 
 def compile(
@@ -47,11 +49,20 @@ def compile(
     ``given_edges=True``: a point cloud takes the neighbour list its edge rule defines as
     inputs, ``edge_index`` ``[2, E]`` (and ``edge_shift`` ``[E, 3]`` under a periodic cell),
     instead of searching (docs/atomistic.md: exports that compute forces).
+
+    How the module was built is kept in ``module.meta["geoc_build"]``: ``geoc.save`` writes
+    it with the trained weights, ``geoc.load`` and pickling compile it again (saving.py).
     """
     with using(budget):
         ir = spec if isinstance(spec, Graph) else frontend(spec, params, model)
         module = lower(ir, seed, tp_algorithm, dtype, validate, given_edges)
     module.meta["geoc_ir"] = ir
+    source = None if isinstance(spec, Graph) else resolve_source(spec).text
+    file = "<spec>" if isinstance(spec, Graph) else spec_label(str(spec))
+    options = dict(seed=seed, tp_algorithm=tp_algorithm, dtype=dtype, validate=validate)
+    remember_build(
+        module, build_record(source, file, model, params, given_edges=given_edges, **options)
+    )
     if dtype is not None:
         module = module.to(dtype)
     if device is not None:

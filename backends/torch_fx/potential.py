@@ -32,6 +32,7 @@ from geoc.backends.torch_fx.common.neighbour_kernels import radius_neighbours
 from geoc.backends.torch_fx.common.periodic_kernels import periodic_neighbours
 from geoc.backends.torch_fx.export import write_folder
 from geoc.backends.torch_fx.lower import lower
+from geoc.backends.torch_fx.saving import add_build
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import DomainKind, EdgeRule
 from geoc.ir import Graph
@@ -58,6 +59,7 @@ def export_potential(
         (folder / "potential.py").write_text(LOADER.read_text(encoding="utf-8"), encoding="utf-8")
         text = json.dumps(description, indent=2) + "\n"
         (folder / "potential.json").write_text(text, encoding="utf-8")
+        add_build(module)(folder)  # `geoc.load` compiles it again (saving.py)
 
     return write_folder(module, directory, spec, more=add)
 

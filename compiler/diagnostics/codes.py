@@ -572,6 +572,14 @@ CODES: dict[str, CodeInfo] = {
         list is computed outside the program and passed in) and a global scalar output, the
         energy of each graph. Other models export with `geoc compile -o DIR`.""",
     ),
+    "GEO505": _code(
+        "cannot load a saved model into geoc",
+        """`geoc.load(DIR)` compiles the spec that `geoc.save` recorded in the folder again and
+        loads the saved weights into it. It refuses a folder that is not a saved model, one
+        that records no spec (written from an IR graph, or by `geoc compile -o`), and one whose
+        spec this version of geoc compiles to different code than the saved `module.py`. The
+        folder's own `load()` still runs the model with torch alone.""",
+    ),
     # --- GEO52x: resource limits (what the compiler refuses to build rather than exhaust the
     # machine) ------------------------------------------------------------------------------------
     "GEO520": _code(
