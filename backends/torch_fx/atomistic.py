@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from geoc.backends.torch_fx.common.precision_kernels import geometry
+
 #: ASE's Voigt order of a symmetric 3x3 tensor: xx, yy, zz, yz, xz, xy.
 VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
@@ -57,11 +59,12 @@ def energy_forces_stress(
     deformation = torch.eye(3, dtype=cells.dtype, device=cells.device) + _symmetric(strain)
     per_atom = deformation[0] if batch is None else deformation[batch]
     pos = pos.detach().requires_grad_(True) if not pos.requires_grad else pos
-    strained = {
-        **inputs,
-        name: torch.einsum("ni,nij->nj", pos, per_atom.expand(pos.shape[0], 3, 3)),
-        "cell": cells @ deformation,
-    }
+    with geometry(pos.device):  # strained positions keep their dtype under autocast
+        strained = {
+            **inputs,
+            name: torch.einsum("ni,nij->nj", pos, per_atom.expand(pos.shape[0], 3, 3)),
+            "cell": cells @ deformation,
+        }
     energies = module(**strained)[energy]
     grad_pos, grad_strain = torch.autograd.grad(
         energies.sum(), (pos, strain), create_graph=training

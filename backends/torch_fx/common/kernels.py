@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from geoc.backends.torch_fx.common.neighbour_kernels import radius_neighbours
+from geoc.backends.torch_fx.common.precision_kernels import accumulate, settle
 
 Edges = tuple[Tensor, Tensor, Tensor | None]
 
@@ -166,59 +167,66 @@ def _masked(values: Tensor, mask: Tensor | None) -> Tensor:
 
 def scatter_sum(values: Tensor, edges: Edges, num_nodes: int) -> Tensor:
     _, dst, mask = edges
-    out = values.new_zeros((num_nodes, values.shape[-1]))
-    return out.index_add(0, dst, _masked(values, mask))
+    acc = accumulate(values)  # half precision adds in float32 (precision_kernels.py)
+    out = acc.new_zeros((num_nodes, values.shape[-1]))
+    return settle(out.index_add(0, dst, _masked(acc, mask)), values.dtype)
 
 
 def scatter_mean(values: Tensor, edges: Edges, num_nodes: int) -> Tensor:
     _, dst, mask = edges
-    weight = values.new_ones(dst.shape[0]) if mask is None else mask
-    count = values.new_zeros(num_nodes).index_add(0, dst, weight)
-    return scatter_sum(values, edges, num_nodes) / count.clamp(min=1).unsqueeze(-1)
+    acc = accumulate(values)
+    weight = acc.new_ones(dst.shape[0]) if mask is None else mask.to(acc.dtype)
+    count = acc.new_zeros(num_nodes).index_add(0, dst, weight)
+    total = scatter_sum(acc, edges, num_nodes) / count.clamp(min=1).unsqueeze(-1)
+    return settle(total, values.dtype)
 
 
 def scatter_max(values: Tensor, edges: Edges, num_nodes: int) -> Tensor:
     _, dst, mask = edges
+    acc = accumulate(values)  # one dtype with the mask's, as in the sums
     if mask is not None:
-        values = values.masked_fill(mask.unsqueeze(-1) == 0, float("-inf"))
-    out = values.new_full((num_nodes, values.shape[-1]), float("-inf"))
-    out = out.scatter_reduce(0, dst.unsqueeze(-1).expand_as(values), values, "amax")
-    return out.masked_fill(torch.isneginf(out), 0.0)  # no incoming edge: 0, as in PyG
+        acc = acc.masked_fill(mask.unsqueeze(-1) == 0, float("-inf"))
+    out = acc.new_full((num_nodes, values.shape[-1]), float("-inf"))
+    out = out.scatter_reduce(0, dst.unsqueeze(-1).expand_as(acc), acc, "amax")
+    return settle(out.masked_fill(torch.isneginf(out), 0.0), values.dtype)  # no edge: 0, as PyG
 
 
 # --- pooling (an axis -> per graph) -----------------------------------------------------------
 
 
 def _weights(values: Tensor, mask: Tensor | None) -> Tensor:
-    return values.new_ones(values.shape[0]) if mask is None else mask
+    return values.new_ones(values.shape[0]) if mask is None else mask.to(values.dtype)
 
 
 def pool_sum(values: Tensor, index: Tensor | None, num_graphs: int, mask: Tensor | None) -> Tensor:
-    values = _masked(values, mask)
+    acc = _masked(accumulate(values), mask)  # half precision adds in float32 (precision_kernels.py)
     if index is None:
-        return values.sum(0)
-    return values.new_zeros((num_graphs, values.shape[-1])).index_add(0, index, values)
+        return settle(acc.sum(0), values.dtype)
+    total = acc.new_zeros((num_graphs, values.shape[-1])).index_add(0, index, acc)
+    return settle(total, values.dtype)
 
 
 def pool_mean(values: Tensor, index: Tensor | None, num_graphs: int, mask: Tensor | None) -> Tensor:
-    total = pool_sum(values, index, num_graphs, mask)
-    weight = _weights(values, mask)
+    acc = accumulate(values)
+    total = pool_sum(acc, index, num_graphs, mask)
+    weight = _weights(acc, mask)
     if index is None:
-        return total / weight.sum().clamp(min=1)
-    count = values.new_zeros(num_graphs).index_add(0, index, weight)
-    return total / count.clamp(min=1).unsqueeze(-1)
+        return settle(total / weight.sum().clamp(min=1), values.dtype)
+    count = acc.new_zeros(num_graphs).index_add(0, index, weight)
+    return settle(total / count.clamp(min=1).unsqueeze(-1), values.dtype)
 
 
 def pool_max(values: Tensor, index: Tensor | None, num_graphs: int, mask: Tensor | None) -> Tensor:
+    acc = accumulate(values)
     if mask is not None:
-        values = values.masked_fill(mask.unsqueeze(-1) == 0, float("-inf"))
+        acc = acc.masked_fill(mask.unsqueeze(-1) == 0, float("-inf"))
     if index is None:  # the max over an empty set has no value: 0, as for a graph without nodes
-        empty = values.new_full(values.shape[1:], float("-inf"))
-        out = values.amax(0) if values.shape[0] else empty
+        empty = acc.new_full(acc.shape[1:], float("-inf"))
+        out = acc.amax(0) if acc.shape[0] else empty
     else:
-        out = values.new_full((num_graphs, values.shape[-1]), float("-inf"))
-        out = out.scatter_reduce(0, index.unsqueeze(-1).expand_as(values), values, "amax")
-    return out.masked_fill(torch.isneginf(out), 0.0)
+        out = acc.new_full((num_graphs, values.shape[-1]), float("-inf"))
+        out = out.scatter_reduce(0, index.unsqueeze(-1).expand_as(acc), acc, "amax")
+    return settle(out.masked_fill(torch.isneginf(out), 0.0), values.dtype)
 
 
 def count_graphs(batch: Tensor | None, num_graphs: int | None) -> int:

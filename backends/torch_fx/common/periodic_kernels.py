@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from geoc.backends.torch_fx.common.neighbour_kernels import Neighbours, radius_neighbours
+from geoc.backends.torch_fx.common.precision_kernels import geometry
 from geoc.backends.torch_fx.common.validate_kernels import InputError, _integer, _require, _tracing
 
 #: A graph with a periodic axis needs three independent lattice vectors: ``|det(cell)|`` above
@@ -86,9 +87,10 @@ def image_offsets(neighbours: Neighbours, cell: Tensor, batch: Tensor | None) ->
     with respect to the cell (stress) flow through every edge vector."""
     _, dst, shift = neighbours
     cells = cell.reshape(-1, 3, 3)
-    if batch is None or cells.shape[0] == 1:
-        return shift.to(cell.dtype) @ cells[0]
-    return torch.einsum("ek,ekj->ej", shift.to(cell.dtype), cells[batch[dst]])
+    with geometry(cell.device):  # in the cell's dtype, never autocast to half precision
+        if batch is None or cells.shape[0] == 1:
+            return shift.to(cell.dtype) @ cells[0]
+        return torch.einsum("ek,ekj->ej", shift.to(cell.dtype), cells[batch[dst]])
 
 
 def image_points(x: Tensor, offsets: Tensor, starts: tuple[int, ...]) -> Tensor:

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from geoc.backends.torch_fx.common.kernels import unit_vector
+from geoc.backends.torch_fx.common.precision_kernels import accumulate, full, geometry, settle
 
 # --- edge frames ------------------------------------------------------------------------------
 
@@ -65,10 +66,12 @@ def wigner_matrices(rotation: Tensor, couplings: list[Tensor]) -> list[Tensor]:
 def edge_wigner(sh: Tensor, sh_l1: int, couplings: list[Tensor]) -> list[Tensor]:
     """Wigner matrices of the edge frames, with ``r̂`` read from the ``l = 1`` harmonics at
     column ``sh_l1`` (``-1``: no ``l = 1`` block; the identity frame then serves)."""
-    if sh_l1 < 0:
-        eye = torch.eye(3, dtype=sh.dtype, device=sh.device).expand(sh.shape[0], 3, 3)
-        return wigner_matrices(eye, couplings)
-    return wigner_matrices(edge_rotation(sh[:, sh_l1 : sh_l1 + 3]), couplings)
+    sh = full(sh)  # geometry: the frames stay in float32 under autocast (precision_kernels)
+    with geometry(sh.device):
+        if sh_l1 < 0:
+            eye = torch.eye(3, dtype=sh.dtype, device=sh.device).expand(sh.shape[0], 3, 3)
+            return wigner_matrices(eye, couplings)
+        return wigner_matrices(edge_rotation(sh[:, sh_l1 : sh_l1 + 3]), couplings)
 
 
 # --- the SO(2) convolution --------------------------------------------------------------------
@@ -145,6 +148,6 @@ def so2_conv(
             y = y.unflatten(-1, (-1, 2 * l + 1)).flatten(1, 2) * next(coefs).unsqueeze(-1)
             if l > 0:
                 y = torch.matmul(y, wigner[l].transpose(1, 2))  # rotate back: D^l y
-            y = y.flatten(1)
+            y = accumulate(y.flatten(1))  # half precision adds in float32
             parts.append(y.new_zeros(num_nodes, y.shape[1]).index_add(0, dst, y))
-    return torch.cat(parts, -1).index_select(1, mid_order)
+    return settle(torch.cat(parts, -1).index_select(1, mid_order), x.dtype)

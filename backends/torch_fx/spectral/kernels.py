@@ -1,7 +1,8 @@
 # ruff: noqa: E741 - `l` is the degree of a spherical harmonic, as in every text on the subject
 """Spectral operators on the torus and the sphere: torch-only runtime kernels.
 
-Copied next to exported models, so it imports only torch, math and typing. The graph calls these
+Copied next to exported models, so it imports only torch, math, typing and the precision policy
+(``precision_kernels``, exported with it). The graph calls these
 functions as leaves; every branch below is on static shapes and Python ints, never on data, so
 they run under ``torch.compile(fullgraph=True)`` and ``torch.export``. dtype and device follow
 the input (float32 or float64; the tables are cast to the input's dtype).
@@ -41,6 +42,8 @@ import math
 
 import torch
 from torch import Tensor
+
+from geoc.backends.torch_fx.common.precision_kernels import full, transform
 
 # --- sphere ---------------------------------------------------------------------------------
 
@@ -164,7 +167,8 @@ def _legendre_forward(x: Tensor, forward: Tensor, mmax: int, parts_outer: bool) 
     else:  # one 2-D transpose of complex numbers: [K M, rows]
         by_order = torch.view_as_real(spectrum.view(rows, k * mmax).T.contiguous())
     by_order = by_order.view(k, mmax, rows * 2).transpose(0, 1)  # [M, K, rows * 2]
-    return torch.bmm(forward.to(x.dtype), by_order)
+    with transform(x.device):  # spherical transforms stay in float32 (precision_kernels)
+        return torch.bmm(forward.to(by_order.dtype), by_order)
 
 
 def _legendre_inverse(
@@ -174,7 +178,9 @@ def _legendre_inverse(
     real ``[*lead, K, nlon]``."""
     m, _, k = inverse.shape
     rows = _prod(lead)
-    grid = torch.bmm(inverse.to(z.dtype).transpose(1, 2), z)  # [M, K, rows * 2]
+    z = full(z)  # spherical transforms stay in float32 (precision_kernels)
+    with transform(z.device):
+        grid = torch.bmm(inverse.to(z.dtype).transpose(1, 2), z)  # [M, K, rows * 2]
     grid = grid.transpose(0, 1).contiguous()  # [K, M, rows * 2]: block transpose
     if parts_outer:
         parts = grid.view(k * m * 2, rows).T.contiguous().view(*lead, k, m, 2)
@@ -313,7 +319,7 @@ class _RfftHead(torch.autograd.Function):
 
 def rfft_head(x: Tensor, m: int) -> Tensor:
     """The first ``m`` frequencies of the unscaled rfft of ``x`` along its last axis."""
-    return _RfftHead.apply(x, m)
+    return _RfftHead.apply(full(x), m)  # torch has no half-precision FFT on the CPU
 
 
 class _IrfftTail(torch.autograd.Function):
@@ -351,7 +357,7 @@ class _IrfftTail(torch.autograd.Function):
 
 def irfft_tail(spectrum: Tensor, n: int, norm: str) -> Tensor:
     """Real signal of length ``n`` from the first ``spectrum.shape[-1]`` frequencies."""
-    return _IrfftTail.apply(spectrum, n, norm)
+    return _IrfftTail.apply(spectrum, n, norm)  # complex: never autocast to half
 
 
 def _real_parts_mask(m: int, n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
