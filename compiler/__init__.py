@@ -27,6 +27,7 @@ _LAZY = {
     "InputError": "geoc.backends.torch_fx.common.validate_kernels",  # a module refused an input
     "energy_forces_stress": "geoc.backends.torch_fx.atomistic",  # periodic potentials
     "export_potential": "geoc.backends.torch_fx.potential",  # energy + forces, torch.export
+    "GeocCalculator": "geoc.backends.torch_fx.calculator",  # ASE calculator (needs ase)
 }
 
 
@@ -44,6 +45,7 @@ __all__ = [
     "Builder",
     "Diagnostic",
     "GeoError",
+    "GeocCalculator",
     "InputError",
     "Span",
     "__version__",
