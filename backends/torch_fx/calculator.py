@@ -110,7 +110,9 @@ class GeocCalculator(Calculator):
         if unknown:
             names = ", ".join(f"{chemical_symbols[z]} (Z={z})" for z in unknown)
             known = ", ".join(
-                f"{chemical_symbols[z]} -> {i}" for z, i in enumerate(self.lookup) if i >= 0
+                f"{chemical_symbols[z]} -> {self.lookup[z]}"
+                for z in np.argsort(self.lookup)
+                if self.lookup[z] >= 0
             )
             raise ValueError(f"the calculator has no species for {names}; its species: {known}")
         device, dtype = self.model.device, self.model.dtype
