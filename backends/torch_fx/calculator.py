@@ -175,6 +175,12 @@ class _CompiledModel(_Model):
     def evaluate(
         self, inputs: dict[str, Tensor], stress: bool
     ) -> tuple[Tensor, Tensor, Tensor | None]:
+        with torch.enable_grad():  # ASE may call from inside torch.no_grad()
+            return self._evaluate(inputs, stress)
+
+    def _evaluate(
+        self, inputs: dict[str, Tensor], stress: bool
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
         if self.periodic:
             out = energy_forces_stress(self.module, inputs, self.energy, self.positions)
             return out["energy"].detach(), out["forces"], out["stress_voigt"] if stress else None
