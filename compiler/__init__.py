@@ -29,6 +29,7 @@ _LAZY = {
     "export_potential": "geoc.backends.torch_fx.potential",  # energy + forces, torch.export
     "save": "geoc.backends.torch_fx.saving",  # a trained module to a folder
     "load": "geoc.backends.torch_fx.saving",  # ... and back
+    "GeocCalculator": "geoc.backends.torch_fx.calculator",  # ASE calculator (needs ase)
 }
 
 
@@ -46,6 +47,7 @@ __all__ = [
     "Builder",
     "Diagnostic",
     "GeoError",
+    "GeocCalculator",
     "InputError",
     "Span",
     "__version__",
