@@ -80,9 +80,18 @@ def split(count: int, seed: int) -> dict[str, torch.Tensor]:
     return {"train": order[:train], "val": order[train:val], "test": order[val:]}
 
 
-def batches(data: dict, rows: torch.Tensor, size: int, shuffle: torch.Generator | None):
+def batches(
+    data: dict,
+    rows: torch.Tensor,
+    size: int,
+    shuffle: torch.Generator | None,
+    shard: tuple[int, int] = (0, 1),
+):
     """Batches of structures as the model takes them, PyTorch Geometric style: the atoms of
-    every structure one after another, ``batch`` their structure, one cell per structure."""
+    every structure one after another, ``batch`` their structure, one cell per structure.
+    ``shard = (rank, world)``: this process's share of every batch (data-parallel training; a
+    last batch smaller than ``world`` is dropped on every process alike)."""
+    rank, world = shard
     if shuffle is not None:
         rows = rows[torch.randperm(len(rows), generator=shuffle)]
     lookup = torch.zeros(119, dtype=torch.long)
@@ -90,6 +99,9 @@ def batches(data: dict, rows: torch.Tensor, size: int, shuffle: torch.Generator 
         lookup[number] = index
     for start in range(0, len(rows), size):
         chosen = rows[start : start + size]
+        if len(chosen) < world:
+            continue
+        chosen = chosen[rank::world]
         graphs, atoms = len(chosen), data["numbers"].shape[1]
         yield (
             {
@@ -161,8 +173,10 @@ def evaluate(model, data, rows, settings, weights) -> tuple[float, dict[str, tor
 # --- training --------------------------------------------------------------------------------
 
 
-def train(model, data, rows, settings, weights, seed) -> dict[str, list[float]]:
-    """Adam, plateau schedule, early stopping; the best epoch's weights are kept."""
+def train(model, data, rows, settings, weights, seed, shard=(0, 1)) -> dict[str, list[float]]:
+    """Adam, plateau schedule, early stopping; the best epoch's weights are kept. Under DDP
+    every process sees the same validation loss (parameters stay equal), so all stop alike."""
+    verbose = shard[0] == 0
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=2)
     shuffle = torch.Generator().manual_seed(seed)
@@ -171,7 +185,7 @@ def train(model, data, rows, settings, weights, seed) -> dict[str, list[float]]:
     best, best_state, waited = math.inf, None, 0
     for epoch in range(settings.epochs):
         start, seen, running = time.perf_counter(), 0, 0.0
-        for inputs, target in batches(data, rows["train"], settings.batch, shuffle):
+        for inputs, target in batches(data, rows["train"], settings.batch, shuffle, shard):
             terms = loss_terms(predict(model, inputs, training=True), target, atoms)
             loss = sum(weights[k] * v for k, v in terms.items())
             optimiser.zero_grad()
@@ -179,20 +193,24 @@ def train(model, data, rows, settings, weights, seed) -> dict[str, list[float]]:
             optimiser.step()
             seen += inputs["num_graphs"]
             running += float(loss.detach()) * inputs["num_graphs"]
-            _bar(epoch, settings.epochs, seen, len(rows["train"]), running / seen, start)
+            if verbose:
+                done = seen * shard[1]
+                _bar(epoch, settings.epochs, done, len(rows["train"]), running / seen, start)
         val, _ = evaluate(model, data, rows["val"], settings, weights)
         schedule.step(val)
         curves["train"].append(running / seen)
         curves["val"].append(val)
         curves["lr"].append(optimiser.param_groups[0]["lr"])
-        print(f"  val {val:.4g}  lr {curves['lr'][-1]:.2g}", file=sys.stderr)
+        if verbose:
+            print(f"  val {val:.4g}  lr {curves['lr'][-1]:.2g}", file=sys.stderr)
         if val < best:
             best, waited = val, 0
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
         else:
             waited += 1
             if waited >= settings.patience:
-                print(f"early stop after epoch {epoch + 1}", file=sys.stderr)
+                if verbose:
+                    print(f"early stop after epoch {epoch + 1}", file=sys.stderr)
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -283,31 +301,22 @@ def save_and_reload(model, data, rows, settings, out: Path) -> float:
     return float((reloaded["forces"] - here["forces"]).abs().max())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a tiny run (CI's smoke test)")
-    parser.add_argument("--configs", type=int, help="structures in the data set")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--energy-weight", type=float, default=1.0)
-    parser.add_argument("--force-weight", type=float, default=10.0)
-    parser.add_argument("--stress-weight", type=float, default=100.0)
-    parser.add_argument("--out", type=Path, default=HERE / "out" / "potential_run")
-    args = parser.parse_args()
-    settings = QUICK if args.quick else Settings()
-    settings.configs = args.configs or settings.configs
-    settings.epochs = args.epochs or settings.epochs
+def run(args: argparse.Namespace, settings: Settings, shard: tuple[int, int] = (0, 1)) -> None:
+    """Train (this process's share under DDP); process 0 then tests, plots, saves, reports."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
     weights = {"energy": args.energy_weight, "forces": args.force_weight}
     weights["stress"] = args.stress_weight
     started = time.perf_counter()
     data = dataset(settings, args.seed, args.out)
     rows = split(len(data["energy"]), args.seed)
     model = build(settings, data, rows["train"], args.seed)
-    curves = train(model, data, rows, settings, weights, args.seed)
+    if shard[1] > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model)
+    curves = train(model, data, rows, settings, weights, args.seed, shard)
+    model = getattr(model, "module", model)
+    if shard[0] != 0:
+        return
     _, test = evaluate(model, data, rows["test"], settings, weights)
     errors = test_errors(test, data["numbers"].shape[1])
     written = plots(curves, test, args.out)
@@ -324,6 +333,56 @@ def main() -> None:
     print(f"reloaded without geoc: forces differ by at most {reload_gap:.1e} eV/Å")
     print(f"wrote {', '.join(str(p) for p in written)} and {args.out / 'potential'}")
     print(f"{errors['seconds']:.0f} s in all")
+
+
+def _ddp_worker(rank: int, args: argparse.Namespace, settings: Settings, port: int) -> None:
+    import os
+
+    import torch.distributed as dist
+
+    os.environ |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    dist.init_process_group("gloo", rank=rank, world_size=args.ddp)
+    try:
+        run(args, settings, (rank, args.ddp))
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a tiny run (CI's smoke test)")
+    parser.add_argument("--configs", type=int, help="structures in the data set")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per process")
+    parser.add_argument(
+        "--ddp", type=int, default=1, metavar="N",
+        help="data-parallel training on N CPU processes (torch DDP over gloo)",
+    )  # fmt: skip
+    parser.add_argument("--energy-weight", type=float, default=1.0)
+    parser.add_argument("--force-weight", type=float, default=10.0)
+    parser.add_argument("--stress-weight", type=float, default=100.0)
+    parser.add_argument("--out", type=Path, default=HERE / "out" / "potential_run")
+    args = parser.parse_args()
+    settings = QUICK if args.quick else Settings()
+    settings.configs = args.configs or settings.configs
+    settings.epochs = args.epochs or settings.epochs
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.ddp <= 1:
+        run(args, settings)
+        return
+    dataset(settings, args.seed, args.out)  # made once, before the processes read the cache
+    import torch.multiprocessing as mp
+
+    mp.spawn(_ddp_worker, args=(args, settings, _free_port()), nprocs=args.ddp, join=True)
 
 
 if __name__ == "__main__":

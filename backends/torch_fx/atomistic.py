@@ -95,10 +95,21 @@ def _graph_count(cell: Tensor, batch: Tensor | None, num_graphs: int | None) -> 
 
 
 def _positions_input(module: torch.nn.Module) -> str:
-    ir = getattr(module, "meta", {}).get("geoc_ir")
+    ir = getattr(_unwrapped(module), "meta", {}).get("geoc_ir")
     if ir is None or ir.positions is None or not ir.domain.cell:
         raise ValueError(
             "energy_forces_stress needs a compiled model with a periodic cell "
             "(`pointcloud(..., edges=radius(r), cell=true)`)"
         )
     return ir.positions
+
+
+def _unwrapped(module: torch.nn.Module) -> torch.nn.Module:
+    """The compiled module inside a wrapper that forwards to it: DistributedDataParallel and
+    DataParallel (``.module``), ``torch.compile`` (``._orig_mod``)."""
+    while not hasattr(module, "meta"):
+        inner = getattr(module, "module", None) or getattr(module, "_orig_mod", None)
+        if not isinstance(inner, torch.nn.Module):
+            break
+        module = inner
+    return module

@@ -1,0 +1,91 @@
+"""Data-parallel training on an existing engine (issue 15): ``torch.distributed`` DDP over gloo,
+two CPU processes started by ``torch.multiprocessing``, trains a compiled potential on energy and
+force loss; after the steps its parameters equal those of one process on the same global batch
+(1e-6)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from helpers import periodic_system
+
+import geoc
+from geoc.backends.torch_fx.verify.params import random_parameters
+
+CUTOFF = 3.0
+PARAMS = {"periodic": True, "depth": 1, "channels": 4, "cutoff": CUTOFF}
+STEPS, WORLD = 3, 2
+
+
+def _model() -> torch.nn.Module:
+    module = geoc.compile("nequip", PARAMS, dtype=torch.float64)
+    return random_parameters(module, np.random.default_rng(0))
+
+
+def _batch(seeds: list[int]) -> dict:
+    """Structures of 4 atoms each, batched (one cell per structure)."""
+    systems = [periodic_system("bulk", 4, seed, CUTOFF) for seed in seeds]
+    return {
+        "z": torch.cat([s["z"] for s in systems]),
+        "pos": torch.cat([s["pos"] for s in systems]),
+        "cell": torch.stack([s["cell"] for s in systems]),
+        "pbc": torch.stack([s["pbc"] for s in systems]),
+        "batch": torch.arange(len(seeds)).repeat_interleave(4),
+        "num_graphs": len(seeds),
+    }
+
+
+def _loss(model: torch.nn.Module, inputs: dict) -> torch.Tensor:
+    out = geoc.energy_forces_stress(model, inputs, training=True)
+    return out["energy"].pow(2).mean() + out["forces"].pow(2).mean()
+
+
+def _global_batches() -> list[list[int]]:
+    return [[4 * step + i for i in range(4)] for step in range(STEPS)]
+
+
+def _train(model: torch.nn.Module, shards: list[list[int]]) -> None:
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.05)
+    for seeds in shards:
+        optimiser.zero_grad()
+        _loss(model, _batch(seeds)).backward()
+        optimiser.step()
+
+
+def _worker(rank: int, port: int, out: str) -> None:
+    os.environ |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    try:
+        model = torch.nn.parallel.DistributedDataParallel(_model())
+        half = [seeds[rank * 2 : rank * 2 + 2] for seeds in _global_batches()]  # its shard
+        _train(model, half)
+        if rank == 0:
+            torch.save(model.module.state_dict(), out)
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ddp_on_two_processes_equals_one_process_on_the_global_batch(tmp_path: Path) -> None:
+    out = str(tmp_path / "ddp.pt")
+    mp.spawn(_worker, args=(_free_port(), out), nprocs=WORLD, join=True)
+    parallel = torch.load(out, weights_only=True)
+    single = _model()
+    _train(single, _global_batches())  # DDP averages the shards' gradients: the global mean
+    for name, value in single.state_dict().items():
+        torch.testing.assert_close(parallel[name], value, rtol=1e-6, atol=1e-9, msg=name)
+    assert any(not torch.equal(v, _model().state_dict()[k]) for k, v in parallel.items())
