@@ -363,15 +363,18 @@ def _write_potential(module: object, args: argparse.Namespace) -> Path:
 
 def run_compile(args: argparse.Namespace) -> int:
     """Type, prove and lower the spec; emit the module folder, its code, the IR or DOT."""
-    graph = _graph(args)
     if args.emit in ("ir", "dot"):
+        graph = _graph(args)
         text = graph.to_json() + "\n" if args.emit == "ir" else graph.to_dot()
         return _emit_text(args, text, "ir.json" if args.emit == "ir" else "graph.dot")
     from geoc.backends.torch_fx.api import compile as lower_to_fx
     from geoc.backends.torch_fx.export import generated_source, write_folder
+    from geoc.backends.torch_fx.saving import add_build
 
-    module = lower_to_fx(
-        graph,
+    module = lower_to_fx(  # from the spec itself, so the folder records how to rebuild it
+        args.spec,
+        param_values(args.param),
+        model=args.model,
         seed=args.seed,
         device=args.device,
         tp_algorithm=args.tp_algorithm,
@@ -385,9 +388,9 @@ def run_compile(args: argparse.Namespace) -> int:
         )
     if args.output:
         folder = _write_potential(module, args) if args.potential else None
-        folder = folder or write_folder(module, args.output, args.spec)
+        folder = folder or write_folder(module, args.output, args.spec, add_build(module))
         print(f"geoc: wrote {folder}", file=sys.stderr)
-    _summary(graph, module)
+    _summary(module.meta["geoc_ir"], module)
     return EXIT_OK
 
 

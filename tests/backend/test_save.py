@@ -179,7 +179,7 @@ def test_a_module_compiled_from_ir_says_what_to_use_instead_of_pickle() -> None:
 
 
 def test_geoc_load_refuses_a_folder_it_cannot_rebuild(trained, tmp_path: Path) -> None:
-    unrecorded = write_folder(trained, tmp_path / "plain", "nequip")  # as `geoc compile -o`
+    unrecorded = write_folder(trained, tmp_path / "plain", "nequip")  # no build record
     with pytest.raises(GeoError, match=r"GEO505.*records no spec"):
         geoc.load(unrecorded)
     for change, why in [
@@ -209,3 +209,14 @@ def test_a_failed_save_leaves_the_previous_folder_whole(trained, tmp_path: Path,
 def test_save_takes_compiled_modules_only() -> None:
     with pytest.raises(TypeError, match=r"geoc\.compile"):
         geoc.save(torch.nn.Linear(2, 2), "unused")
+
+
+def test_a_folder_from_the_cli_loads_back_into_geoc(tmp_path: Path) -> None:
+    """`geoc compile SPEC -o DIR` records the build too (it compiled from an IR before)."""
+    from geoc import cli
+
+    folder = tmp_path / "egnn"
+    assert cli.main(["compile", "egnn", "-p", "depth=1", "--seed", "4", "-o", str(folder)]) == 0
+    inputs = {"h": torch.randn(5, 16), "x": torch.randn(5, 3)}
+    loaded = geoc.load(folder)(**inputs)["energy"]
+    assert torch.equal(loaded, geoc.compile("egnn", {"depth": 1}, seed=4)(**inputs)["energy"])
