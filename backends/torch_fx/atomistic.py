@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from geoc.backends.torch_fx.common.periodic_kernels import per_graph_cells
 from geoc.backends.torch_fx.common.precision_kernels import geometry
 
 #: ASE's Voigt order of a symmetric 3x3 tensor: xx, yy, zz, yz, xz, xy.
@@ -54,7 +55,7 @@ def energy_forces_stress(
     name = positions or _positions_input(module)
     pos, cell, batch = inputs[name], inputs["cell"], inputs.get("batch")
     graphs = _graph_count(cell, batch, inputs.get("num_graphs"))
-    cells = cell.reshape(-1, 3, 3).expand(graphs, 3, 3)
+    cells, _ = per_graph_cells(cell, None, graphs)
     strain = torch.zeros_like(cells, requires_grad=True)
     deformation = torch.eye(3, dtype=cells.dtype, device=cells.device) + _symmetric(strain)
     per_atom = deformation[0] if batch is None else deformation[batch]

@@ -65,10 +65,8 @@ class Potential:
             found = neighbours.radius_neighbours(pos, self.cutoff, batch, num_graphs=graphs)
             src, dst, _ = found
             return {"edge_index": torch.stack((src, dst))}
-        cell = inputs["cell"].reshape(-1, 3, 3).expand(graphs, 3, 3).contiguous()
-        pbc = inputs.get("pbc")
-        pbc = torch.ones(graphs, 3, dtype=torch.bool) if pbc is None else pbc.reshape(-1, 3)
-        pbc = pbc.expand(graphs, 3).contiguous()
+        cell, pbc = periodic.per_graph_cells(inputs["cell"], inputs.get("pbc"), graphs)
+        cell, pbc = cell.contiguous(), pbc.contiguous()  # the program takes one row per graph
         src, dst, shift = periodic.periodic_neighbours(pos, self.cutoff, batch, cell, pbc, graphs)
         edges = {"edge_index": torch.stack((src, dst)), "edge_shift": shift}
         return {**edges, "cell": cell, "pbc": pbc}

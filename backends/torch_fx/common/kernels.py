@@ -100,12 +100,13 @@ def radius_edges(pos: Tensor, batch: Tensor | None, r: float) -> Edges:
     Not tie-safe at the cutoff: a pair within rounding of ``r`` may flip under a rotation
     (a model is continuous there only if its messages vanish at ``r``, as ``radial_basis``'s
     envelope makes them)."""
-    if not _shapes_must_be_static(pos) and pos.shape[-1] <= 3:  # the search is 1- to 3-D
+    static = _shapes_must_be_static(pos)
+    if not static and pos.shape[-1] <= 3:  # the search is 1- to 3-D
         src, dst, _ = radius_neighbours(pos, r, batch)
         return src, dst, None
     src, dst = _candidates(pos.shape[0], batch, pos.device)
     close = _pair_sqdist(pos, src, dst) < r * r
-    compact = batch is not None or not _shapes_must_be_static(pos)  # eager: an exact list
+    compact = batch is not None or not static  # eager: an exact list
     return _finish(src, dst, _pair_mask(src, dst, batch) & close, pos.dtype, compact)
 
 
