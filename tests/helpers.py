@@ -168,7 +168,7 @@ def periodic_system(kind: str, atoms: int, seed: int, cutoff: float) -> dict[str
 
 
 #: A prelude for a fresh interpreter that must run an exported folder without geoc: any import
-#: of geoc raises.
+#: of geoc raises; ``import_folder(folder, name)`` imports the folder as the package ``name``.
 NO_GEOC = textwrap.dedent("""
     import importlib.abc, importlib.util, sys, torch
 
@@ -178,4 +178,11 @@ NO_GEOC = textwrap.dedent("""
                 raise ImportError("the exported folder imported geoc")
 
     sys.meta_path.insert(0, NoGeoc())
+
+    def import_folder(folder, name):
+        spec = importlib.util.spec_from_file_location(
+            name, folder + "/__init__.py", submodule_search_locations=[folder])
+        package = importlib.util.module_from_spec(spec); sys.modules[name] = package
+        spec.loader.exec_module(package)
+        return package
 """)

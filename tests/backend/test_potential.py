@@ -26,10 +26,7 @@ PARAMS = {"depth": 1, "channels": 4, "cutoff": CUTOFF}
 
 _RUN_WITHOUT_GEOC = NO_GEOC + textwrap.dedent("""
     folder, cases, out = sys.argv[1:]
-    spec = importlib.util.spec_from_file_location(
-        "exported", folder + "/__init__.py", submodule_search_locations=[folder])
-    package = importlib.util.module_from_spec(spec); sys.modules["exported"] = package
-    spec.loader.exec_module(package)
+    import_folder(folder, "exported")
     from exported import potential
     field = potential.load()
     torch.save([field(**case) for case in torch.load(cases, weights_only=True)], out)

@@ -73,11 +73,7 @@ def trained() -> torch.nn.Module:
 _RUN_WITHOUT_GEOC = NO_GEOC + textwrap.dedent("""
     torch.set_num_threads(1)
     folder, atoms, out = sys.argv[1:]
-    spec = importlib.util.spec_from_file_location(
-        "saved", folder + "/__init__.py", submodule_search_locations=[folder])
-    package = importlib.util.module_from_spec(spec); sys.modules["saved"] = package
-    spec.loader.exec_module(package)
-    model = package.load()
+    model = import_folder(folder, "saved").load()
     atoms = torch.load(atoms, weights_only=True)
     pos = atoms["pos"].clone().requires_grad_(True)
     energy = model(**{**atoms, "pos": pos})["energy"]

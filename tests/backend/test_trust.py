@@ -195,10 +195,7 @@ _LOAD_WITHOUT_GEOC = NO_GEOC + textwrap.dedent("""
         name = folder.rsplit("/", 1)[-1]
         state = torch.load(folder + "/weights.pt", weights_only=True)
         assert all(isinstance(t, torch.Tensor) for t in state.values())
-        spec = importlib.util.spec_from_file_location(
-            name, folder + "/__init__.py", submodule_search_locations=[folder])
-        module = importlib.util.module_from_spec(spec); sys.modules[name] = module
-        spec.loader.exec_module(module)
+        module = import_folder(folder, name)
         with torch.no_grad():
             results[name] = module.load()(**inputs[name])
     torch.save(results, out)
