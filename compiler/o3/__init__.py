@@ -20,6 +20,7 @@ from geoc.o3.cache import (
     default_cache_dir,
 )
 from geoc.o3.clebsch_gordan import su2_clebsch_gordan, wigner_3j
+from geoc.o3.coupling import CouplingPath, coupling_tensor, symmetric_paths
 from geoc.o3.harmonics import Normalization, spherical_harmonics
 from geoc.o3.selection import (
     MulIrrep,
@@ -47,9 +48,11 @@ __all__ = [
     "CacheStats",
     "CoefficientCache",
     "CoefficientKind",
+    "CouplingPath",
     "MulIrrep",
     "Normalization",
     "allowed_paths",
+    "coupling_tensor",
     "default_cache",
     "default_cache_dir",
     "irrep_matrix",
@@ -62,6 +65,7 @@ __all__ = [
     "so3_generators",
     "spherical_harmonics",
     "su2_clebsch_gordan",
+    "symmetric_paths",
     "triangle",
     "wigner_3j",
     "wigner_D",

@@ -44,6 +44,8 @@ class CoefficientKind(str, enum.Enum):
 
     WIGNER_3J = "wigner_3j"
     SO3_GENERATORS = "so3_generators"
+    #: Which coupling trees of a multiset of slots form a basis (``geoc.o3.coupling``).
+    SYMMETRIC_PATHS = "symmetric_paths"
 
 
 @dataclass

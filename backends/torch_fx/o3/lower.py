@@ -1,5 +1,6 @@
 """Lowering rules of the O(3) operators (see ``geoc.ops.o3`` for their typing rules);
-``tp_conv`` and the tensor-product kernel are in :mod:`.tp_conv`."""
+``tp_conv`` and the tensor-product kernel are in :mod:`.tp_conv`, MACE's symmetric contraction
+in :mod:`.contraction` (imported here so that its rule registers)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 from torch import fx
 
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
+from geoc.backends.torch_fx.o3 import contraction  # noqa: F401 - registers its lowering
 from geoc.backends.torch_fx.o3 import kernels as rt_o3
 from geoc.backends.torch_fx.o3.tp_conv import emit_tensor_product
 from geoc.backends.torch_fx.o3.tp_plan import plan_tensor_product
