@@ -1,11 +1,12 @@
 """Integer labels: values of type ``index(n)`` (a species, an atom type, a class per element),
-the guard that keeps them out of every operator but the ones whose ``labels`` trait says they
-read them (``GEO360``): ``embed`` (``layers.py``), the learned table that turns labels into
-features.
+the guard that keeps them out of every operator argument but those the operator's ``labels``
+trait names (``GEO360``): ``embed``'s ``z`` (``layers.py``), the learned table that turns labels
+into features, and ``symmetric_contraction``'s ``species`` (``o3_contraction.py``), which picks
+a row of weights by label.
 
 A label is a class, not a number: the group acts on it trivially (permutations of the axis
 move it with its element), and arithmetic on it would depend on how the classes are numbered.
-So no operator computes with labels; ``embed`` looks them up (docs/language.md, "Integer
+So no operator computes with labels; those two look them up (docs/language.md, "Integer
 labels").
 """
 
@@ -32,10 +33,8 @@ def guard_labels(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> Non
 def label_violations(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> list[Diagnostic]:
     """The GEO360 of a call, also among its contracts (``check_call``), so a graph typed
     elsewhere (built by hand, read from JSON) cannot hide labels in arithmetic either."""
-    if op.traits.labels:
-        return []
     for index, ftype in enumerate(types):
-        if ftype.has_labels:
+        if ftype.has_labels and _param_name(op, index) not in op.traits.labels:
             return [
                 ctx.diagnostic(
                     "GEO360",
@@ -48,6 +47,12 @@ def label_violations(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) ->
                 )
             ]
     return []
+
+
+def _param_name(op: OpDef, index: int) -> str:
+    """The name of tensor argument ``index`` (a variadic parameter names all the rest)."""
+    params = op.tensor_params
+    return params[min(index, len(params) - 1)].name if params else ""
 
 
 __all__ = ["guard_labels", "label_violations"]

@@ -245,7 +245,7 @@ EMBED = define(
     "embed",
     "core",
     (tensor("z"), attr("out", AttrKind.TYPE)),
-    preset(PLAIN, "learned", "labels"),
+    preset(PLAIN, "learned", labels=("z",)),
     "a learned table with one row of `out` per class: `z` of type `index(n)` gives `out` on "
     "the axes of `z` (`torch.nn.functional.embedding`); `out` holds invariant channels only "
     "(`scalar`, `0e`), else `GEO362`; `z` must be labels, else `GEO362`",

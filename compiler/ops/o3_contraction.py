@@ -47,7 +47,7 @@ SYMMETRIC_CONTRACTION = define(
         attr("out", AttrKind.TYPE),
         attr("correlation", AttrKind.INT, 3),
     ),
-    preset(IRREP_TRAITS, "learned", "labels", euclidean=LAYER),
+    preset(IRREP_TRAITS, "learned", euclidean=LAYER, labels=("species",)),
     "`out` on `a`'s axes: MACE's symmetric contraction, per channel the products of `a`'s "
     "irreps up to `correlation` factors coupled to each irrep of `out`, weighted per "
     "`species` (`index(n)` labels or `n x scalar`); `a` and `out` have one multiplicity "

@@ -76,9 +76,9 @@ class Traits:
     commutes_scatter: bool
     #: May add a learned bias (its ``bias=`` attribute), the constant part of a linear map.
     bias: bool
-    #: Reads integer labels (``index(n)`` values): every other operator refuses them
-    #: (``GEO360``), since a label is a class, not a number.
-    labels: bool
+    #: The tensor inputs that read integer labels (``index(n)`` values): every other input
+    #: of every operator refuses them (``GEO360``), since a label is a class, not a number.
+    labels: tuple[str, ...]
 
 
 #: The yes-or-no traits (the ``bool`` fields); a preset names the ones it turns on.
@@ -94,7 +94,13 @@ def preset(base: Traits, *on: str, **values: Any) -> Traits:
 #: What the family presets start from: a map of each element on its own, of plain values only
 #: (no fields, coefficients or weight spaces), without parameters.
 PLAIN = preset(
-    Traits(**dict.fromkeys(FLAGS, False), euclidean=None, channel_last_when=None, linear_in=()),
+    Traits(
+        **dict.fromkeys(FLAGS, False),
+        euclidean=None,
+        channel_last_when=None,
+        linear_in=(),
+        labels=(),
+    ),
     "commutes_gather",
 )
 

@@ -57,16 +57,25 @@ def test_a_bias_attribute_is_a_bias_trait(op: OpDef) -> None:
         assert op.traits.bias and op.traits.learned
 
 
-@pytest.mark.parametrize("op", [o for o in OPS if not o.traits.labels], ids=by_name)
+@pytest.mark.parametrize(
+    "op", [o for o in OPS if {p.name for p in o.tensor_params} - set(o.traits.labels)], ids=by_name
+)
 @pytest.mark.parametrize("group", ["trivial", "E(3) x S(nodes)", "S(4) x S(nodes)"])
 def test_operators_without_labels_reject_integer_labels(op: OpDef, group: str) -> None:
-    """No operator but those that read labels computes with `index(n)` values: a label is a
+    """No argument but those that read labels computes with `index(n)` values: a label is a
     class, so arithmetic on it is never equivariant to renumbering the classes."""
     assert rejects(op, "set(nodes)", "index(4) over nodes", group) == "GEO360"
 
 
-def test_only_embed_reads_labels() -> None:
-    assert [o.name for o in OPS if o.traits.labels] == ["embed"]
+def test_only_lookups_read_labels() -> None:
+    """Labels are read by a table lookup only: embed's rows, the contraction's weights."""
+    readers = {o.name: o.traits.labels for o in OPS if o.traits.labels}
+    assert readers == {"embed": ("z",), "symmetric_contraction": ("species",)}
+
+
+@pytest.mark.parametrize("op", [o for o in OPS if o.traits.labels], ids=by_name)
+def test_label_readers_name_their_tensor_inputs(op: OpDef) -> None:
+    assert set(op.traits.labels) <= {p.name for p in op.tensor_params}
 
 
 @pytest.mark.parametrize("op", [o for o in OPS if not o.traits.fields], ids=by_name)
