@@ -108,7 +108,9 @@ def tp_conv_lowering(messages: MessageRule) -> TpConvLowering:
         weights = _radial_weights(ctx, node, w, conv_weight_count(paths))
         x = ctx.call(torch.index_select, h, 0, ctx.edge_part(0))
         summed = messages(ctx, node, x, sh, weights, paths)
-        return _schur_linear(ctx, f"{node.id}.linear", summed, paths.mid_type, out)
+        # `update`, never an operator's name: `<id>.linear` is how the elaborator names a
+        # `linear(...)` written as this call's argument, whose weights live there.
+        return _schur_linear(ctx, f"{node.id}.update", summed, paths.mid_type, out)
 
     return lower
 

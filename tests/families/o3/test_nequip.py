@@ -130,7 +130,7 @@ def conv_reference(
     if mask is not None:
         messages = messages * mask[:, None]
     summed = messages.new_zeros(h.shape[0], messages.shape[1]).index_add(0, dst, messages)
-    linear = _e3nn_linear(params, f"{prefix}.linear", o3.Irreps(mid), irreps_out, parity)
+    linear = _e3nn_linear(params, f"{prefix}.update", o3.Irreps(mid), irreps_out, parity)
     return linear(summed)
 
 

@@ -485,3 +485,12 @@ def test_tp_conv_algorithms_compute_one_function() -> None:
     }
     for name, value in outputs.items():
         assert torch.allclose(value, outputs["cg"], atol=1e-12), name
+
+
+def test_tp_conv_of_a_linear_map_keeps_both_weights() -> None:
+    """`tp_conv(linear(h, ...), ...)`: the argument's weights (`<id>.linear.*`) and the
+    convolution's own map to `out` (`<id>.update.*`) are different parameters."""
+    out = "4x0e + 4x1o"
+    body = f"    output y: {out} over nodes = tp_conv(linear(x, {out}), sh, w, out={out})"
+    names = {name for name, _ in _compile(body, EQUIVARIANT_INPUTS).named_parameters()}
+    assert {"y.linear.weight_0e", "y.update.weight_0e"} <= names
