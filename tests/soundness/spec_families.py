@@ -73,7 +73,8 @@ def euclidean(draw) -> Family:
 
 def o3_irreps(draw) -> Family:
     """O(3) / SO(3) / E(3) x S(nodes) on irreps: harmonics, radial bases, tensor products,
-    NequIP convolutions, gates, norm activations and layer norms."""
+    NequIP convolutions, MACE's symmetric contractions, gates, norm activations and layer
+    norms."""
     group = draw(st.sampled_from(("O(3)", "SO(3)", "E(3)", "SE(3)")))
     rule, edges = _edge_rule(draw)
     atoms = ("0e", "1o", "1e", "2e", "0o", "2o")
@@ -90,6 +91,8 @@ def o3_irreps(draw) -> Family:
         t.tp_conv,
         t.tp_conv,
         t.harmonics,
+        t.symmetric_contraction,
+        t.symmetric_contraction,
     ]
     return Family(
         "o3_irreps",

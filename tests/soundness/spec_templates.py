@@ -314,6 +314,48 @@ def tp_conv(gen: Gen) -> Made:
     return expr, out.on(gen.family.axis)
 
 
+def symmetric_contraction(gen: Gen) -> Made:
+    """MACE's many-body product, of a linear map of an irreps value to one multiplicity per
+    irrep (the fuzzer's types merge equal neighbours, geoc's do not: `linear` says which),
+    weighted by an invariant species value; `out` only holds irreps a symmetric product
+    reaches."""
+    picked = gen.pick(lambda t: _irreps(gen, t) and t.axis)
+    if picked is None:
+        return None
+    k = gen.integer(1, 2)
+    a = Ty(tuple((k, atom) for atom in _distinct(picked[1].atoms)), picked[1].axis)
+    species = gen.pick(lambda t: gen.invariant(t) and gen.plain(t) and t.axis == a.axis)
+    if species is None or gen.coin(0.3):
+        species = (f"sqnorm({picked[0]})", None)
+    correlation = gen.integer(1, 3)
+    options = _symmetric_products(gen, a, correlation)
+    if not options:
+        return None
+    chosen = [x for x in options if gen.coin(0.5)] or [gen.choice(options)]
+    out = Ty(tuple((k, atom) for atom in chosen))
+    basis = f"linear({picked[0]}, {Ty(a.terms).text()})"
+    expr = (
+        f"symmetric_contraction({basis}, {species[0]}, out={out.text()}, correlation={correlation})"
+    )
+    return expr, out.on(a.axis)
+
+
+def _symmetric_products(gen: Gen, a: Ty, correlation: int) -> list[str]:
+    """The irreps up to l = 3 with a symmetric product of ``a`` (parity only with reflections)."""
+    from geoc.o3 import symmetric_paths
+
+    def kernel(ir: tuple[int, int]) -> tuple[int, int]:
+        return ir if gen.family.parity else (ir[0], 1)
+
+    slots = tuple(kernel(irrep_of(atom)) for atom in a.atoms)
+    return [
+        f"{degree}{'e' if p > 0 else 'o'}"
+        for degree in range(4)
+        for p in (1, -1)
+        if symmetric_paths(slots, kernel((degree, p)), correlation)
+    ]
+
+
 # ---------------------------------------------------------------------------- fields
 
 
