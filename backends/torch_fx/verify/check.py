@@ -61,6 +61,7 @@ def check_module(
     graphs: int = DEFAULT_GRAPHS,
     dtype: torch.dtype = torch.float64,
     atol: float | None = None,
+    rtol: float | None = None,
     elements: Sequence[GroupElement] | None = None,
     every_value: bool = False,
     random_params: bool = True,
@@ -76,8 +77,9 @@ def check_module(
     module runs in ``dtype`` (a converted copy if its parameters are in another).
 
     Tolerance (``verify/laws.py``): an output passes a trial when its max abs error is at most
-    ``1e-12 * max(max|g·f(x)|, 1)`` in float64; ``atol`` replaces that by a fixed absolute
-    bound. ``elements`` replaces the sampled ones (missing permutations are the identity).
+    ``1e-12 * max(max|g·f(x)|, 1)`` in float64; ``rtol`` replaces the ``1e-12``, ``atol`` the
+    whole bound by a fixed absolute one. ``elements`` replaces the sampled ones (missing
+    permutations are the identity).
     ``every_value`` checks every IR value in every trial, not only after an output fails.
     ``sources`` maps span files to their text for the failure excerpt (built-in specs and files
     on disk are found without it). ``budget=`` (:class:`geoc.budget.Budget`) replaces the
@@ -94,7 +96,7 @@ def check_module(
         raise GeoError(problems, {f: t for f, t in texts.items() if t is not None})
     module = _in_dtype(module, dtype)
     rng = np.random.default_rng(seed)
-    rtol = exact_rtol(dtype)
+    rtol = exact_rtol(dtype) if rtol is None else rtol
     worst: dict[str, _Worst] = {name: _Worst() for name in ir.outputs}
     labels: list[str] = []
     randomised: list[int] = []
