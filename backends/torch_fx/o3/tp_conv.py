@@ -19,7 +19,6 @@ from collections.abc import Callable
 import torch
 from torch import fx
 
-from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.core.lower import SchurPlan, lower_mlp
 from geoc.backends.torch_fx.core.lower import _lower_schur as lower_schur
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
@@ -49,13 +48,23 @@ def _float_constant(ctx: LowerCtx, name: str, value: torch.Tensor, like: fx.Node
 
 
 def emit_tensor_product(
-    ctx: LowerCtx, name: str, x1: fx.Node, x2: fx.Node, weight: fx.Node, plan: TPPlan
+    ctx: LowerCtx,
+    name: str,
+    x1: fx.Node,
+    x2: fx.Node,
+    weight: fx.Node,
+    plan: TPPlan,
+    into: str | None = None,
 ) -> fx.Node:
-    """fx nodes of the tensor-product kernel for ``plan`` (constants as buffers ``name.*``)."""
+    """fx nodes of the tensor-product kernel for ``plan`` (constants as buffers ``name.*``);
+    ``into``: per-edge operands whose products are summed into that node axis."""
     tables = plan.buffers(torch.float64)
     cg = _float_constant(ctx, f"{name}.cg", tables["cg"], like=x2)
     index = ctx.buffer(f"{name}.weight_index", tables["weight_index"])
-    return ctx.call(runtime_tp.tensor_product, x1, x2, weight, cg, index, plan.meta())
+    args = (x1, x2, weight, cg, index, plan.meta())
+    if into is None:
+        return ctx.call(runtime_tp.tensor_product, *args)
+    return ctx.call(runtime_tp.tensor_product_summed, *args, ctx.edges, ctx.length(into))
 
 
 # --- tp_conv: the shared frame, and one message rule per algorithm ------------------------------
@@ -81,12 +90,11 @@ def cg_messages(
     ctx: LowerCtx, node: Node, x: fx.Node, sh: fx.Node, weights: fx.Node, paths: ConvPaths
 ) -> fx.Node:
     """The `cg` algorithm: Clebsch-Gordan contraction by the tensor-product kernel per edge,
-    then the sum into ``dst``."""
+    summed into ``dst``."""
     plan = conv_plan(paths)
     assert plan.weight_numel == conv_weight_count(paths), "weight layouts disagree"
-    messages = emit_tensor_product(ctx, f"{node.id}.tp", x, sh, weights, plan)
-    nodes = ctx.length(node.out_types[0].axes[0])
-    return ctx.call(rt.scatter_sum, messages, ctx.edges, nodes)
+    into = node.out_types[0].axes[0]
+    return emit_tensor_product(ctx, f"{node.id}.tp", x, sh, weights, plan, into=into)
 
 
 def so2_messages(

@@ -29,6 +29,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from geoc.backends.torch_fx.common.kernels import Edges, scatter_sum
+
 #: Connection modes (``meta[0]``).
 FULL = 0
 CHANNELWISE = 1
@@ -62,7 +64,43 @@ def tensor_product(
     """``x1 ⊗ x2`` weighted by ``weight`` (``[weight_numel]`` shared by every sample, or
     ``[..., weight_numel]`` per sample), for ``x1 [..., dim1]`` and ``x2 [..., dim2]``;
     returns ``[..., dim_out]``. Leading dimensions broadcast."""
-    mode, dim1, dim2, dim_out, numel, x1_sizes, n_sizes, w_sizes, slots, outs = meta
+    lead, blocks, like = _product_blocks(x1, x2, weight, cg, weight_index, meta)
+    return _join(blocks, meta[9], like).reshape(*lead, meta[3])
+
+
+def tensor_product_summed(
+    x1: Tensor,
+    x2: Tensor,
+    weight: Tensor,
+    cg: Tensor,
+    weight_index: Tensor,
+    meta: Meta,
+    edges: Edges,
+    num_nodes: int,
+) -> Tensor:
+    """``scatter_sum(tensor_product(...), edges, num_nodes)`` for per-edge ``x1``, ``x2`` and
+    ``weight`` (``[E, ...]``): each output irrep is summed into the nodes before the irreps are
+    joined, so the join (whose gradient is cut back into one piece per irrep, and each piece's
+    second derivative is a zero-filled copy of the whole) runs on nodes rather than edges."""
+    _, blocks, like = _product_blocks(x1, x2, weight, cg, weight_index, meta)
+    summed = [
+        None if b is None else scatter_sum(_irrep_layout(b), edges, num_nodes) for b in blocks
+    ]
+    return torch.cat(
+        [
+            like.new_zeros(num_nodes, mul * dim) if b is None else b
+            for b, (mul, dim) in zip(summed, meta[9], strict=True)
+        ],
+        dim=1,
+    )
+
+
+def _product_blocks(
+    x1: Tensor, x2: Tensor, weight: Tensor, cg: Tensor, weight_index: Tensor, meta: Meta
+) -> tuple[torch.Size, list[Tensor | None], Tensor]:
+    """The leading shape, each output irrep's ``[z, k, mul]`` block (None: no path reaches
+    it) and a tensor of the batch's size and dtype to make zeros like."""
+    mode, dim1, dim2, _, numel, x1_sizes, n_sizes, w_sizes, slots, outs = meta
     lead = torch.broadcast_shapes(x1.shape[:-1], x2.shape[:-1])
     if weight.dim() > 1:
         lead = torch.broadcast_shapes(lead, weight.shape[:-1])
@@ -72,18 +110,17 @@ def tensor_product(
     if weight.dim() > 1:
         weight = weight.expand(*lead, numel).reshape(batch, numel)
     if len(slots) == 0:
-        return x1.new_zeros(*lead, dim_out)
+        return lead, [None] * len(outs), x1
     x1_parts = torch.split(x1, x1_sizes, dim=1)
     n_parts = torch.split(x2 @ cg, n_sizes, dim=1)
     w_parts = torch.split(weight.index_select(-1, weight_index), w_sizes, dim=-1)
-    if mode == FULL:
-        out = _full(x1_parts, n_parts, w_parts, slots, outs)
-    else:
-        out = _channelwise(x1_parts, n_parts, w_parts, slots, outs)
-    return out.reshape(*lead, dim_out)
+    run = _full if mode == FULL else _channelwise
+    return lead, run(x1_parts, n_parts, w_parts, slots, outs), x1
 
 
-def _full(x1_parts: Parts, n_parts: Parts, w_parts: Parts, slots: Slots, outs: Outs) -> Tensor:
+def _full(
+    x1_parts: Parts, n_parts: Parts, w_parts: Parts, slots: Slots, outs: Outs
+) -> list[Tensor | None]:
     """The "uvw" product: per slot one batched matmul, per output irrep one weight matmul."""
     batch = x1_parts[0].shape[0]
     ys: list[list[Tensor]] = [[] for _ in outs]
@@ -92,10 +129,9 @@ def _full(x1_parts: Parts, n_parts: Parts, w_parts: Parts, slots: Slots, outs: O
         for (c, dim, r, part), y in _slot_products(x1_parts[slot[0]], n, slot):
             ys[c].append(y.view(batch, dim, r * slot[1]))
             parts[c] = part
-    blocks = [  # [z, k, w] per output irrep
+    return [  # [z, k, w] per output irrep
         _mix(ys[c], w_parts[parts[c]], mul) if ys[c] else None for c, (mul, _) in enumerate(outs)
     ]
-    return _join(blocks, outs, x1_parts[0])
 
 
 def _mix(ys: list[Tensor], w: Tensor, mul: int) -> Tensor:
@@ -110,7 +146,7 @@ def _mix(ys: list[Tensor], w: Tensor, mul: int) -> Tensor:
 
 def _channelwise(
     x1_parts: Parts, n_parts: Parts, w_parts: Parts, slots: Slots, outs: Outs
-) -> Tensor:
+) -> list[Tensor | None]:
     """The "uvu" product: per slot a batched matmul, per block a broadcast weighting."""
     acc: list[Tensor | None] = [None] * len(outs)
     for slot, n in zip(slots, n_parts, strict=True):
@@ -118,20 +154,24 @@ def _channelwise(
         for c, term in run(x1_parts[slot[0]], n, w_parts, slot):
             prev = acc[c]
             acc[c] = term if prev is None else prev + term  # [z, k, u]
-    return _join(acc, outs, x1_parts[0])
+    return acc
 
 
 def _join(blocks: list[Tensor | None], outs: Outs, like: Tensor) -> Tensor:
     """``[z, dim_out]`` from each output irrep's ``[z, k, mul]`` block (None: no path reaches
     it, zeros)."""
-    shapes = [(like.shape[0], mul * dim) for mul, dim in outs]
     return torch.cat(
         [
-            like.new_zeros(shape) if b is None else b.transpose(1, 2).reshape(shape)
-            for b, shape in zip(blocks, shapes, strict=True)
+            like.new_zeros(like.shape[0], mul * dim) if b is None else _irrep_layout(b)
+            for b, (mul, dim) in zip(blocks, outs, strict=True)
         ],
         dim=1,
     )
+
+
+def _irrep_layout(block: Tensor) -> Tensor:
+    """``[z, k, mul]`` as e3nn's ``[z, (mul, k)]``."""
+    return block.transpose(1, 2).reshape(block.shape[0], block.shape[1] * block.shape[2])
 
 
 def _channel_weights(w: Tensor, batch: int, rows: int, mul1: int) -> Tensor:
