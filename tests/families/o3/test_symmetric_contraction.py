@@ -24,7 +24,7 @@ import pytest
 import torch
 from cases import cases, values
 from e3nn import o3
-from helpers import InlineSpec, header, randomised
+from helpers import InlineSpec, assert_fails_at, header, randomised
 
 from geoc.budget import Budget
 from geoc.diagnostics import GeoError
@@ -88,18 +88,22 @@ def test_species_mixing_labels_with_scalars_is_rejected() -> None:
     assert info.value.codes == ["GEO362"]
 
 
-def test_correlation_bound_is_the_documented_one() -> None:
-    assert MAX_CORRELATION == 6
-    SPEC.infer("symmetric_contraction(b, z, out=4x0e, correlation=6)")
+def test_correlation_runs_up_to_its_bound() -> None:
+    top = MAX_CORRELATION
+    assert SPEC.infer(f"symmetric_contraction(b, z, out=4x1o, correlation={top})") == (
+        "4x1o over nodes"
+    )
+    body = f"    q = @symmetric_contraction(b, z, out=4x1o, correlation={top + 1})"
+    err = SPEC.assert_error(body, "GEO302")
+    assert f"from 1 to {top}, got {top + 1}" in err.diagnostics[0].message
 
 
 def test_a_tiny_budget_refuses_the_products() -> None:
     body = "    q = @symmetric_contraction(a, z, out=4x0e, correlation=3)"
-    with pytest.raises(GeoError) as info:
-        frontend(SPEC.text(body.replace("@", "")), budget=Budget(max_dim=5))
-    first = info.value.diagnostics[0]
-    assert (first.code, first.span.line, first.span.col) == ("GEO520", 15, 9)
-    assert "over the budget of 5 dimensions" in first.message
+    err = assert_fails_at(
+        SPEC.text(body), "GEO520", lambda text: frontend(text, budget=Budget(max_dim=5))
+    )
+    assert "over the budget of 5 dimensions" in err.diagnostics[0].message
 
 
 # ---------------------------------------------------------------------------------------------
