@@ -103,7 +103,8 @@ def test_a_tiny_budget_refuses_the_products() -> None:
     err = assert_fails_at(
         SPEC.text(body), "GEO520", lambda text: frontend(text, budget=Budget(max_dim=5))
     )
-    assert "over the budget of 5 dimensions" in err.diagnostics[0].message
+    # 3 + 6 + 10 multisets of 1, 2, 3 of the 3 irreps
+    assert "up to order 3 needs 19 dimensions, over the budget of 5" in err.diagnostics[0].message
 
 
 # ---------------------------------------------------------------------------------------------
