@@ -82,7 +82,7 @@ def _infer_symmetric_contraction(
             label=str(correlation),
             help="MACE uses `correlation=3` (body order 4)",
         )
-    products = math.comb(len(a.terms) + correlation - 1, correlation)
+    products = math.comb(len(a.terms) + correlation, correlation) - 1  # multisets of 1..ν
     budget.require_dim(f"the products of {len(a.terms)} irreps up to order {correlation}", products)
     contraction_paths(a, out, correlation, ctx.group)  # the tensors it tests are sized here
     return (out.with_axes(a.axes),)
