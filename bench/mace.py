@@ -27,9 +27,12 @@ any timing. ``a`` is ``k x (0e + 1o + .. + lmax)`` (parities ``(-1)^l``), ``N`` 
 
 Timing: the contenders run in alternation (``bench/timing.py``), median of the rounds, 1 and
 2 threads (``torch.set_num_threads``) in the same process; ratios are against the anchor
-(nequip, resp. geoc's kernel) measured in the same run. ``saved``: the bytes of the tensors
-autograd keeps for the backward of one call (counted by ``saved_tensors_hooks``, each storage
-once); the dense one keeps its tensor powers ``N k Σ_n D^n``.
+(nequip, resp. geoc's kernel) measured in the same run. Memory, for one forward + backward
+call: ``peak``, the rise of the process's peak resident set over its resident set before the
+call (``VmHWM`` reset through ``/proc/self/clear_refs``; glibc's mmap threshold is pinned at
+64 KiB so that freed tensors go back to the system rather than to a heap the next call reuses),
+and ``saved``, the bytes of the tensors autograd keeps for the backward (``saved_tensors_hooks``,
+each storage once).
 """
 
 from __future__ import annotations
@@ -209,7 +212,8 @@ class Case:
     correlation: int
     nodes: int
     params: int
-    memory: dict[str, float]  # bytes saved for the backward of one call, by contender
+    peak: dict[str, float]  # bytes, rise of the resident set over a fwd+bwd call
+    saved: dict[str, float]  # bytes autograd saves for the backward of one call
     times: dict[str, float]  # median seconds, by "<contender> <fwd|fwd+bwd>"
 
 
@@ -258,10 +262,36 @@ def contraction_case(lmax: int, correlation: int, k: int, nodes: int, rounds: in
     timed = {f"{n} fwd": forward(r) for n, r in runs.items()}
     timed |= {f"{n} fwd+bwd": backward(r, owners[n]) for n, r in runs.items()}
     times = {k_: statistics.median(v) for k_, v in time_alternating(timed, cpu, rounds).items()}
-    memory = {name: saved_bytes(run) for name, run in runs.items()}
+    saved = {name: saved_bytes(run) for name, run in runs.items()}
+    peak = {name: peak_bytes(timed[f"{name} fwd+bwd"]) for name in runs}
     params = sum(p.numel() for p in module.parameters())
     assert params == sum(p.numel() for p in dense.parameters())
-    return Case(lmax, correlation, nodes, params, memory, times)
+    return Case(lmax, correlation, nodes, params, peak, saved, times)
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def peak_bytes(call: Callable[[], None]) -> float:
+    """The rise of the peak resident set over the resident set before ``call()``."""
+    before = _status_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # peak resident set := current
+    call()
+    return 1024.0 * (_status_kib("VmHWM") - before)
+
+
+def pin_mmap_threshold() -> None:
+    """Allocations of 64 KiB and more get their own mapping, returned to the system on free
+    (glibc otherwise raises the threshold as tensors are freed and keeps them in its heap)."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6").mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD
 
 
 def saved_bytes(run: Callable[[], torch.Tensor]) -> float:
@@ -286,20 +316,22 @@ def contraction_part(
         f"{SPECIES} species (labels), float32; dense / geoc in the ratio columns"
     )
     print(
-        "\n| threads | lmax | ν | nodes | weights | saved geoc / dense "
+        "\n| threads | lmax | ν | nodes | weights | peak geoc / dense | saved geoc / dense "
         "| geoc fwd | dense fwd | ratio | geoc fwd+bwd | dense fwd+bwd | ratio |"
     )
-    print("|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
     for count in threads:
         torch.set_num_threads(count)
         for lmax in lmaxes:
             for correlation in orders:
                 case = contraction_case(lmax, correlation, k, nodes, rounds)
                 t = {name: value * 1e3 for name, value in case.times.items()}
-                mib = {name: value / 2**20 for name, value in case.memory.items()}
+                peak = {name: value / 2**20 for name, value in case.peak.items()}
+                saved = {name: value / 2**20 for name, value in case.saved.items()}
                 print(
                     f"| {count} | {lmax} | {correlation} | {nodes} | {case.params:,} "
-                    f"| {mib['geoc']:.1f} / {mib['dense']:.1f} MiB "
+                    f"| {peak['geoc']:.0f} / {peak['dense']:.0f} MiB "
+                    f"| {saved['geoc']:.0f} / {saved['dense']:.0f} MiB "
                     f"| {t['geoc fwd']:.2f} | {t['dense fwd']:.2f} "
                     f"| {t['dense fwd'] / t['geoc fwd']:.2f}x "
                     f"| {t['geoc fwd+bwd']:.2f} | {t['dense fwd+bwd']:.2f} "
@@ -337,6 +369,7 @@ def main() -> None:
     if args.part in ("model", "both"):
         model_part(atoms, args.thread_counts, rounds)
     if args.part in ("contraction", "both"):
+        pin_mmap_threshold()
         contraction_part(lmaxes, args.correlation, args.channels, nodes, args.thread_counts, rounds)
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
 
