@@ -28,22 +28,26 @@ any timing. ``a`` is ``k x (0e + 1o + .. + lmax)`` (parities ``(-1)^l``), ``N`` 
 Timing: the contenders run in alternation (``bench/timing.py``), median of the rounds, 1 and
 2 threads (``torch.set_num_threads``) in the same process; ratios are against the anchor
 (nequip, resp. geoc's kernel) measured in the same run. Memory, for one forward + backward
-call: ``peak``, the rise of the process's peak resident set over its resident set before the
-call (``VmHWM`` reset through ``/proc/self/clear_refs``; glibc's mmap threshold is pinned at
-64 KiB so that freed tensors go back to the system rather than to a heap the next call reuses),
+call: ``peak``, the rise of the peak resident set over the resident set before the call, in a
+fresh process (``VmHWM`` reset through ``/proc/self/clear_refs``; glibc's mmap threshold pinned
+at 64 KiB there, so freed tensors go back to the system rather than to a heap the call reuses),
 and ``saved``, the bytes of the tensors autograd keeps for the backward (``saved_tensors_hooks``,
 each storage once).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -230,12 +234,18 @@ def check_equal(geoc_m: torch.nn.Module, dense: Dense, lmax: int, k: int) -> Non
             raise AssertionError(f"lmax {lmax}: geoc and dense differ by {error:.1e} ({dtype})")
 
 
-def contraction_case(lmax: int, correlation: int, k: int, nodes: int, rounds: int) -> Case:
+def contraction_calls(
+    lmax: int, correlation: int, k: int, nodes: int
+) -> tuple[dict[str, Callable[[], None]], dict[str, Callable[[], torch.Tensor]], int]:
+    """Both contenders checked equal, then their calls: ``"<name> fwd"`` / ``"<name> fwd+bwd"``
+    (timed), the bare forward of each (for the saved tensors) and the parameter count."""
     module = geoc_module(lmax, k, correlation)
     weights = [p.detach() for _, p in sorted(module.named_parameters())]
     dense = Dense(lmax, k, correlation, weights)
     check_equal(module, dense, lmax, k)
     module, dense = module.float(), dense.float()
+    params = sum(p.numel() for p in module.parameters())
+    assert params == sum(p.numel() for p in dense.parameters())
     gen = torch.Generator().manual_seed(4)
     width = k * sum(2 * l + 1 for l in range(lmax + 1))
     a = torch.randn(nodes, width, generator=gen).requires_grad_()
@@ -261,12 +271,39 @@ def contraction_case(lmax: int, correlation: int, k: int, nodes: int, rounds: in
     owners = {"geoc": module, "dense": dense}
     timed = {f"{n} fwd": forward(r) for n, r in runs.items()}
     timed |= {f"{n} fwd+bwd": backward(r, owners[n]) for n, r in runs.items()}
+    return timed, runs, params
+
+
+def contraction_case(lmax: int, correlation: int, k: int, nodes: int, rounds: int) -> Case:
+    timed, runs, params = contraction_calls(lmax, correlation, k, nodes)
     times = {k_: statistics.median(v) for k_, v in time_alternating(timed, cpu, rounds).items()}
     saved = {name: saved_bytes(run) for name, run in runs.items()}
-    peak = {name: peak_bytes(timed[f"{name} fwd+bwd"]) for name in runs}
-    params = sum(p.numel() for p in module.parameters())
-    assert params == sum(p.numel() for p in dense.parameters())
+    peak = peak_in_subprocess(lmax, correlation, k, nodes)
     return Case(lmax, correlation, nodes, params, peak, saved, times)
+
+
+def peaks(lmax: int, correlation: int, k: int, nodes: int) -> dict[str, float]:
+    """Run in a fresh process: the peak of one forward + backward call of each contender."""
+    pin_mmap_threshold()
+    timed, runs, _ = contraction_calls(lmax, correlation, k, nodes)
+    found = {}
+    for name in runs:
+        timed[f"{name} fwd+bwd"]()  # warm-up: freed tensors are unmapped, nothing is reused
+        found[name] = peak_bytes(timed[f"{name} fwd+bwd"])
+    return found
+
+
+@functools.lru_cache  # memory does not depend on the thread count
+def peak_in_subprocess(lmax: int, correlation: int, k: int, nodes: int) -> dict[str, float]:
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import mace; "
+        "print(json.dumps(mace.peaks(*map(int, sys.argv[2:]))))"
+    )
+    args = [str(Path(__file__).parent), *map(str, (lmax, correlation, k, nodes))]
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"lmax {lmax}, ν {correlation}: the memory run failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _status_kib(field: str) -> int:
@@ -369,7 +406,6 @@ def main() -> None:
     if args.part in ("model", "both"):
         model_part(atoms, args.thread_counts, rounds)
     if args.part in ("contraction", "both"):
-        pin_mmap_threshold()
         contraction_part(lmaxes, args.correlation, args.channels, nodes, args.thread_counts, rounds)
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
 
