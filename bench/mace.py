@@ -15,7 +15,8 @@ against ``nequip`` at the same width (32 channels, its defaults: lmax 2, depth 3
 sites Ni at random; 64 and 256 atoms, about 42 neighbours each).
 
 Part *contraction*: ``symmetric_contraction(a, z, out=k x 0e + k x 1o, correlation=ν)`` alone,
-compiled from a two-line spec, against a dense implementation written here from the definition
+compiled from a spec with that one operator, against a dense implementation written here from
+the definition
 (``docs/symmetric_contraction.md``): per output term and order ``n``, the coupling tensors
 ``T_η`` (``geoc.o3.coupling_tensor``) of its paths are placed in their slots' block of a dense
 ``U_n [D^n, 2L + 1, P_n]`` (``D = Σ_s (2 l_s + 1)``; not symmetrised: ``A^{⊗n}`` is symmetric,
@@ -320,7 +321,7 @@ def peak_bytes(call: Callable[[], None]) -> float:
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # peak resident set := current
     call()
-    return 1024.0 * (_status_kib("VmHWM") - before)
+    return 1024.0 * max(_status_kib("VmHWM") - before, 0)
 
 
 def pin_mmap_threshold() -> None:
