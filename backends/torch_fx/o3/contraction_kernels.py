@@ -7,12 +7,13 @@ channel ``c``, the features ``B_η(A_c)`` of every coupling path and their weigh
 from order ``k - 1`` by one sparse coupling step, so a product shared by several paths (the
 prefix ``((A_1 A_2) L_2 A_3) L_3``) is computed once and every order reuses the one below it.
 
-1. ``x = [.., k, D]``: channel ``c`` of every irrep of ``a`` side by side (``a`` is e3nn's
-   ``mul_ir`` layout ``[.., Σ_s k (2 l_s + 1)]``).
+1. ``x = [.., D, k]``: every component of every irrep of ``a``, each a row of its ``k``
+   channels (``a`` is e3nn's ``mul_ir`` layout ``[.., Σ_s k (2 l_s + 1)]``). Channels last, so
+   every gather and sum below moves whole contiguous rows.
 2. Per stage ``(left, right, column, coeff)``: the nonzero entries of the step's Clebsch–Gordan
-   tables, ``X_k[.., column] += coeff · X_{k-1}[.., left] · x[.., right]``.
+   tables, ``X_k[.., column, :] += coeff · X_{k-1}[.., left, :] · x[.., right, :]``.
 3. Per term of the output: its paths' features gathered from ``[x | X_2 | .. | X_ν]`` as
-   ``[.., k, P, 2L + 1]``, weighted by ``W[species]`` (``[.., P, k]``) and summed over paths.
+   ``[.., P, 2L + 1, k]``, weighted by ``W[species]`` (``[.., P, k]``) and summed over paths.
 
 The code has no data-dependent control flow, so it traces under ``torch.compile`` and
 ``torch.export``; empty inputs give empty outputs.
@@ -40,26 +41,30 @@ def symmetric_contraction(
     """``[.., Σ_t k (2 L_t + 1)]``: every term of the output, weighted per species."""
     channels, slot_dims, widths, terms, labels = meta
     lead = a.shape[:-1]
-    x = _channel_major(a, channels, slot_dims)
+    x = _channels_last(a, channels, slot_dims)
     orders = [x]
     for (left, right, column, coeff), width in zip(stages, widths, strict=True):
         orders.append(_couple(orders[-1], x, left, right, column, coeff.to(a.dtype), width))
-    features = torch.cat(orders, dim=-1)
+    features = torch.cat(orders, dim=-2)
     outs = []
     for table, gather, (paths, dim) in zip(weights, gathers, terms, strict=True):
-        chosen = features.index_select(-1, gather).reshape(*lead, channels, paths, dim)
-        w = _species_weights(table, species, labels).reshape(*lead, paths, channels)
-        summed = torch.einsum("...cpm,...pc->...cm", chosen, w)
-        outs.append(summed.reshape(*lead, channels * dim))
+        chosen = features.index_select(-2, gather).reshape(*lead, paths, dim, channels)
+        w = _species_weights(table, species, labels).reshape(*lead, paths, 1, channels)
+        summed = (chosen * w).sum(-3)  # [.., 2L + 1, k]
+        outs.append(summed.transpose(-1, -2).reshape(*lead, channels * dim))
     return torch.cat(outs, dim=-1)
 
 
-def _channel_major(a: Tensor, channels: int, slot_dims: tuple[int, ...]) -> Tensor:
-    """``[.., k, D]`` from e3nn's ``[.., (k, d_1), (k, d_2), ..]``."""
+def _channels_last(a: Tensor, channels: int, slot_dims: tuple[int, ...]) -> Tensor:
+    """``[.., D, k]`` from e3nn's ``[.., (k, d_1), (k, d_2), ..]``."""
     blocks = torch.split(a, [channels * d for d in slot_dims], dim=-1)
     lead = a.shape[:-1]
     return torch.cat(
-        [b.reshape(*lead, channels, d) for b, d in zip(blocks, slot_dims, strict=True)], dim=-1
+        [
+            b.reshape(*lead, channels, d).transpose(-1, -2)
+            for b, d in zip(blocks, slot_dims, strict=True)
+        ],
+        dim=-2,
     )
 
 
@@ -72,10 +77,11 @@ def _couple(
     coeff: Tensor,
     width: int,
 ) -> Tensor:
-    """One coupling step: ``out[.., column] += coeff · prev[.., left] · x[.., right]``."""
-    entries = prev.index_select(-1, left) * x.index_select(-1, right) * coeff
-    out = entries.new_zeros(*entries.shape[:-1], width)
-    return out.index_add(-1, column, entries)
+    """One coupling step: ``out[.., column, :] += coeff · prev[.., left, :] · x[.., right, :]``
+    (the coefficient joins the first factor, so autograd keeps two operands, not three)."""
+    entries = (prev.index_select(-2, left) * coeff.unsqueeze(-1)) * x.index_select(-2, right)
+    shape = (*entries.shape[:-2], width, entries.shape[-1])
+    return entries.new_zeros(shape).index_add(-2, column, entries)
 
 
 def _species_weights(table: Tensor, species: Tensor, labels: bool) -> Tensor:
