@@ -257,7 +257,8 @@ class FeatureType:
 
     @property
     def has_labels(self) -> bool:
-        """Holds integer labels (`index(n)`): only `embed` reads such values."""
+        """Holds integer labels (`index(n)`): only the arguments an operator's `labels` trait
+        names read such values (`embed`'s `z`, `symmetric_contraction`'s `species`)."""
         return any(t.atom.is_label for t in self.terms)
 
     @property

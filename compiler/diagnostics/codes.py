@@ -392,7 +392,8 @@ CODES: dict[str, CodeInfo] = {
     "GEO360": _code(
         "operator does not take integer labels",
         """A value of type `index(n)` (an integer label per element: a species, an atom type,
-        a class) went into an operator other than `embed`. Labels are classes, not numbers:
+        a class) went into an operator argument that does not read labels: only `embed`'s `z`
+        and `symmetric_contraction`'s `species` look labels up. Labels are classes, not numbers:
         adding, scaling, normalising or convolving them means nothing, and a model that did
         would change when the classes were renumbered. Turn labels into features with
         `embed(z, channels x scalar)`, a learned table of one row per class.""",
@@ -405,11 +406,13 @@ CODES: dict[str, CodeInfo] = {
         of an operator's result (such as the `out` of `linear` or `embed`).""",
     ),
     "GEO362": _code(
-        "`embed` needs labels in and invariant scalars out",
+        "a label lookup needs labels alone (and `embed` invariant scalars out)",
         """`embed(z, out)` reads a row of a learned table for each label of `z`, which must be
         an `index(n)` value; the rows are the same whatever the group does, so `out` holds
         channels every element leaves alone (`scalar`, `0e`; not vectors, pseudoscalars under
-        reflections, points or manifold values).""",
+        reflections, points or manifold values). `symmetric_contraction(a, species, ...)` picks
+        its weights by `species`: labels `index(n)` alone, or invariant scalars that mix the
+        rows (a one-hot row), never labels mixed with other channels.""",
     ),
     # --- GEO4xx: equivariance -------------------------------------------------------------------
     "GEO400": _code(
