@@ -57,7 +57,8 @@ def test_one_seed_gives_one_data_set() -> None:
 
 
 @pytest.mark.slow
-def test_the_training_example_runs_end_to_end_in_quick_mode(tmp_path) -> None:
+@pytest.mark.parametrize("model", ["nequip", "mace"])
+def test_the_training_example_runs_end_to_end_in_quick_mode(tmp_path, model) -> None:
     """Data, training, plots, save, reload without geoc: the path a user runs, made tiny."""
     import json
     import subprocess
@@ -66,7 +67,8 @@ def test_the_training_example_runs_end_to_end_in_quick_mode(tmp_path) -> None:
     from test_examples import EXAMPLES
 
     command = [sys.executable, str(EXAMPLES / "train_potential.py"), "--quick", "--threads", "1"]
-    done = subprocess.run([*command, "--out", str(tmp_path)], capture_output=True, text=True)
+    command += ["--model", model, "--out", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["reload_max_force_difference"] == 0.0  # the saved model, bit for bit
