@@ -167,6 +167,8 @@ def start_at_scale(model: torch.nn.Module, per_atom: float, spread: float) -> No
     with torch.no_grad():
         for node in terms:
             own = [name for name in parameters if name.startswith(f"{node.id}.")]
+            if not own:  # a term without weights of its own: nothing to start
+                continue
             if node in species_energies:
                 for name in own:
                     parameters[name].fill_(per_atom)
