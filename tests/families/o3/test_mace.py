@@ -167,6 +167,7 @@ def test_fullgraph_capture_and_export_equal_eager() -> None:
     assert_captures(model, inputs, atol=1e-5)
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch
 def test_an_exported_folder_runs_without_geoc(molecule_mace, tmp_path: Path) -> None:
     """`geoc compile mace -o folder`: the module's outputs in a Python without geoc."""
     folder = write_folder(molecule_mace, tmp_path / "mace", "specs/mace.geo")
