@@ -1,19 +1,23 @@
-"""Train the built-in NequIP spec as an interatomic potential on EMT data, save it, reload it
-without geoc, and report test errors.
+"""Train the built-in NequIP (or MACE) spec as an interatomic potential on EMT data, save it,
+reload it without geoc, and report test errors.
 
-    .venv/bin/python examples/train_potential.py            # the default size (minutes)
-    .venv/bin/python examples/train_potential.py --quick    # a smoke run (seconds)
+    .venv/bin/python examples/train_potential.py                # the default size (minutes)
+    .venv/bin/python examples/train_potential.py --quick        # a smoke run (seconds)
+    .venv/bin/python examples/train_potential.py --model mace   # specs/mace.geo instead
 
 Data: ``examples/data/emt_alloy.py`` (a Cu/Ni alloy with a vacancy, Langevin MD at 300 K and
 1200 K, a third of the frames strained; energies, forces and stresses from ASE's EMT), made
 locally from ``--seed`` and cached under ``--out``. Split 80/10/10 into train, validation and
-test. Model: ``nequip`` with ``periodic=true`` and integer species (Cu -> 0, Ni -> 1).
+test. Model: ``nequip`` (or ``--model mace``) with ``periodic=true`` and integer species
+(Cu -> 0, Ni -> 1).
 Loss: mean squared errors of the energy per atom, the forces and the stress, weighted
 ``--energy-weight / --force-weight / --stress-weight``; Adam with a plateau learning-rate
 schedule and early stopping on the validation loss (the best epoch's weights are kept). The
-energy readout starts at the data's scale: its bias is the mean energy per atom, its weights
-scaled by the force spread, so the saved model predicts eV, eV/Å and eV/Å³ with nothing around
-it.
+energy starts at the data's scale: the spec's per-atom energy terms (the summands of its
+`energy` output, read off the IR) are species energies (an ``embed`` of the species: every
+row the mean energy per atom) and readouts (each last layer scaled by the force spread; with
+no species term, the last readout's bias is the mean energy per atom), so the saved model
+predicts eV, eV/Å and eV/Å³ with nothing around it.
 
 Writes ``learning_curves.png``, ``force_parity.png`` and the trained model (``potential/``, an
 exported folder with energy, forces and stress as one program) under ``--out``, reloads the
@@ -39,6 +43,9 @@ import geoc
 
 HERE = Path(__file__).parent
 SPECIES = {29: 0, 28: 1}  # atomic number -> type index: Cu, Ni
+#: The built-in specs ``--model`` picks, with their size beyond ``channels`` and ``cutoff``
+#: (MACE at its spec's defaults: two interactions, correlation 3, harmonics up to l = 3).
+MODELS: dict[str, dict[str, int]] = {"nequip": {"depth": 1}, "mace": {}}
 
 
 @dataclass
@@ -47,7 +54,6 @@ class Settings:
     epochs: int = 40
     batch: int = 8
     channels: int = 8
-    depth: int = 1
     cutoff: float = 4.0
     lr: float = 5e-3
     patience: int = 6
@@ -122,19 +128,57 @@ def batches(
 # --- model and loss --------------------------------------------------------------------------
 
 
-def build(settings: Settings, data: dict, rows: torch.Tensor, seed: int) -> torch.nn.Module:
-    """nequip, its energy readout started at the data's scale (module docstring)."""
-    params = {"species": len(SPECIES), "channels": settings.channels, "depth": settings.depth}
+def build(
+    name: str, settings: Settings, data: dict, rows: torch.Tensor, seed: int
+) -> torch.nn.Module:
+    """The spec ``name``, its energy started at the data's scale (module docstring)."""
+    params = {"species": len(SPECIES), "channels": settings.channels, **MODELS[name]}
     params |= {"cutoff": settings.cutoff, "periodic": True}
-    model = geoc.compile("nequip", params=params, seed=seed)
+    model = geoc.compile(name, params=params, seed=seed)
     atoms = data["numbers"].shape[1]
     per_atom = float((data["energy"][rows] / atoms).mean())
     spread = float(data["forces"][rows].std())
-    state = model.state_dict()
-    with torch.no_grad():
-        state["energy.linear.bias_0e"].fill_(per_atom)
-        state["energy.linear.weight_0e"].mul_(spread)
+    start_at_scale(model, per_atom, spread)
     return model
+
+
+def energy_terms(ir, output: str = "energy") -> list:
+    """The IR nodes whose sum over the atoms is ``output``: the summands of its ``sum`` and
+    ``add`` nodes, followed back from the output (nequip: one readout; MACE: the species
+    energies and one readout per interaction)."""
+    terms, pending = [], [ir.outputs[output].value.node]
+    while pending:
+        node = ir.node(pending.pop())
+        if node.op in ("sum", "add"):
+            pending += [ref.node for ref in reversed(node.inputs)]
+        else:
+            terms.append(node)
+    return terms
+
+
+def start_at_scale(model: torch.nn.Module, per_atom: float, spread: float) -> None:
+    """Species energies (an ``embed`` of the species) start at the mean energy per atom; each
+    readout's last layer (the module holding its last parameter) is scaled by the force
+    spread; without species energies the last readout's bias takes the mean."""
+    parameters = dict(model.named_parameters())
+    terms = energy_terms(model.meta["geoc_ir"])
+    species_energies = [t for t in terms if t.op == "embed"]
+    biases = []
+    with torch.no_grad():
+        for node in terms:
+            own = [name for name in parameters if name.startswith(f"{node.id}.")]
+            if not own:  # a term without weights of its own: nothing to start
+                continue
+            if node in species_energies:
+                for name in own:
+                    parameters[name].fill_(per_atom)
+                continue
+            last_layer = own[-1].rsplit(".", 1)[0]
+            for name in (n for n in own if n.rsplit(".", 1)[0] == last_layer):
+                parameters[name].mul_(spread)
+            biases += [n for n in own if n.startswith(f"{last_layer}.bias")]
+        if not species_energies:
+            parameters[biases[-1]].fill_(per_atom)
 
 
 def predict(model: torch.nn.Module, inputs: dict, training: bool) -> dict[str, torch.Tensor]:
@@ -160,7 +204,8 @@ def evaluate(model, data, rows, settings, weights) -> tuple[float, dict[str, tor
     for inputs, target in batches(data, rows, settings.batch, None):
         pred = predict(model, inputs, training=False)
         terms = loss_terms(pred, target, atoms)
-        total += float(sum(weights[k] * v for k, v in terms.items())) * inputs["num_graphs"]
+        loss = sum(weights[k] * v.detach() for k, v in terms.items())
+        total += float(loss) * inputs["num_graphs"]
         pairs["pred"].append({k: v.detach() for k, v in pred.items()})
         pairs["true"].append(target)
     merged = {
@@ -231,7 +276,7 @@ def _bar(epoch: int, epochs: int, seen: int, total: int, loss: float, start: flo
 # --- reporting -------------------------------------------------------------------------------
 
 
-def plots(curves: dict, test: dict, out: Path) -> list[Path]:
+def plots(curves: dict, test: dict, out: Path, name: str) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -241,7 +286,7 @@ def plots(curves: dict, test: dict, out: Path) -> list[Path]:
     epochs = range(1, len(curves["train"]) + 1)
     axis.semilogy(epochs, curves["train"], label="train")
     axis.semilogy(epochs, curves["val"], label="validation")
-    axis.set(xlabel="epoch", ylabel="loss", title="nequip on EMT Cu/Ni")
+    axis.set(xlabel="epoch", ylabel="loss", title=f"{name} on EMT Cu/Ni")
     axis.legend()
     figure.tight_layout()
     curves_png = out / "learning_curves.png"
@@ -298,7 +343,7 @@ def save_and_reload(model, data, rows, settings, out: Path) -> float:
     subprocess.run([*command, str(out / "reload_out.pt")], check=True)
     reloaded = torch.load(out / "reload_out.pt", weights_only=True)
     here = predict(model, inputs, training=False)
-    return float((reloaded["forces"] - here["forces"]).abs().max())
+    return float((reloaded["forces"] - here["forces"].detach()).abs().max())
 
 
 def run(args: argparse.Namespace, settings: Settings, shard: tuple[int, int] = (0, 1)) -> None:
@@ -310,7 +355,7 @@ def run(args: argparse.Namespace, settings: Settings, shard: tuple[int, int] = (
     started = time.perf_counter()
     data = dataset(settings, args.seed, args.out)
     rows = split(len(data["energy"]), args.seed)
-    model = build(settings, data, rows["train"], args.seed)
+    model = build(args.model, settings, data, rows["train"], args.seed)
     if shard[1] > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
     curves = train(model, data, rows, settings, weights, args.seed, shard)
@@ -319,7 +364,7 @@ def run(args: argparse.Namespace, settings: Settings, shard: tuple[int, int] = (
         return
     _, test = evaluate(model, data, rows["test"], settings, weights)
     errors = test_errors(test, data["numbers"].shape[1])
-    written = plots(curves, test, args.out)
+    written = plots(curves, test, args.out, args.model)
     reload_gap = save_and_reload(model, data, rows["test"], settings, args.out)
     errors |= {"reload_max_force_difference": reload_gap, "seconds": time.perf_counter() - started}
     (args.out / "report.json").write_text(json.dumps(errors, indent=1) + "\n")
@@ -359,6 +404,7 @@ def _free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a tiny run (CI's smoke test)")
+    parser.add_argument("--model", choices=list(MODELS), default="nequip", help="the spec")
     parser.add_argument("--configs", type=int, help="structures in the data set")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--seed", type=int, default=0)

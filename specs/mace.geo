@@ -3,9 +3,9 @@
 # symmetric contraction with itself up to `correlation` factors (the ACE product basis, weights
 # per species), and updates the features with a species-dependent residual; every layer reads
 # out an energy and the energies add up. MACE's default width is `channels=128`; 32 suits a CPU.
-# The one-particle basis holds irreps up to 3 (MACE's max_ell); hidden features are 0e + 1o, the
-# last layer's scalars only. `interactions` >= 2. `periodic=true`: runtime `cell` and `pbc`.
-# MACE divides messages by the average number of neighbours
+# The one-particle basis holds irreps up to 3 (MACE's max_ell, so `max_ell` >= 3); hidden features
+# are 0e + 1o, the last layer's scalars only. `interactions` >= 2 (the first and the last are
+# written out). `periodic=true`: runtime `cell`, `pbc`. `message_scale`: MACE's 1 / neighbours.
 model MACE(
     species: int = 4,
     channels: int = 32,

@@ -122,8 +122,8 @@ BUFFERS = {buffers}
 class {cls}(torch.nn.Module):
     def __init__(self):
         super().__init__()
-        for name, shape in PARAMETERS:
-            rt.install(self, name, torch.empty(shape), True)
+        for name, shape, dtype in PARAMETERS:
+            rt.install(self, name, torch.empty(shape, dtype=getattr(torch, dtype)), True)
         for name, shape, dtype in BUFFERS:
             rt.install(self, name, torch.empty(shape, dtype=getattr(torch, dtype)), False)
 '''
@@ -158,16 +158,15 @@ def generated_source(module: fx.GraphModule, spec: str = "<spec>") -> str:
         domain=ir.domain,
         cls=cls,
         runtime_imports=_runtime_imports(),
-        parameters=_listing([(n, tuple(t.shape)) for n, t in state.items() if n in params]),
-        buffers=_listing(
-            [
-                (n, tuple(t.shape), str(t.dtype).removeprefix("torch."))
-                for n, t in state.items()
-                if n not in params
-            ]
-        ),
+        parameters=_listing([_entry(n, t) for n, t in state.items() if n in params]),
+        buffers=_listing([_entry(n, t) for n, t in state.items() if n not in params]),
     )
     return header + "\n" + forward + "\n" + _FOOTER.format(cls=cls)
+
+
+def _entry(name: str, tensor: torch.Tensor) -> tuple[str, tuple[int, ...], str]:
+    """A parameter's or buffer's name, shape and dtype (a float64 model loads as float64)."""
+    return name, tuple(tensor.shape), str(tensor.dtype).removeprefix("torch.")
 
 
 def spec_label(spec: str) -> str:

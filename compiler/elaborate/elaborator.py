@@ -202,6 +202,8 @@ class Elaborator(Expressions):
                     "`repeat` needs a non-negative integer count",
                     stmt.count.span,
                     label=repr(count),
+                    help="pick parameters that make this count a whole number >= 0 (the "
+                    "model's comments may say their range)",
                 )
             )
         base = scope.child_prefix("layers")

@@ -75,7 +75,8 @@ def _variant(label: str) -> tuple[str, dict[str, Any]]:
 
 
 def test_the_guard_finds_the_interatomic_specs() -> None:
-    assert {"egnn", "nequip", "escn", "nequip:periodic"} <= set(_position_specs())
+    expected = {"egnn", "nequip", "escn", "nequip:periodic", "mace", "mace:periodic"}
+    assert expected <= set(_position_specs())
 
 
 def _small_params(label: str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ import pytest
 import torch
 from test_examples import load
 
+import geoc
+
 pytest.importorskip("ase")
 
 
@@ -56,8 +58,32 @@ def test_one_seed_gives_one_data_set() -> None:
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
+@pytest.mark.parametrize("model", ["nequip", "mace"])
+def test_the_training_example_starts_the_energy_at_the_datas_scale(model: str) -> None:
+    """Read off the IR: species energies hold the mean energy per atom (nequip has none: its
+    readout's bias does); each readout's last layer is scaled by the force spread."""
+    example = load("train_potential.py")
+    params = {"species": 2, "channels": 4, "periodic": True, **example.MODELS[model]}
+    fresh = geoc.compile(model, params=params)
+    started = geoc.compile(model, params=params)
+    example.start_at_scale(started, -3.5, 0.5)
+    before, after = dict(fresh.named_parameters()), dict(started.named_parameters())
+    changed = {n for n in after if not torch.equal(after[n], before[n])}
+    expected = {
+        "nequip": {"energy.linear.weight_0e", "energy.linear.bias_0e"},
+        "mace": {"e.weight", "e_1.linear.weight_0e", "e_1.linear.bias_0e"}
+        | {"e_2.mlp.1.weight", "e_2.mlp.1.bias"},  # the last readout's last layer only
+    }[model]
+    assert changed == expected
+    mean = after["energy.linear.bias_0e" if model == "nequip" else "e.weight"]
+    assert torch.equal(mean, torch.full_like(mean, -3.5))
+    weight = "energy.linear.weight_0e" if model == "nequip" else "e_1.linear.weight_0e"
+    assert torch.allclose(after[weight], 0.5 * before[weight])
+
+
 @pytest.mark.slow
-def test_the_training_example_runs_end_to_end_in_quick_mode(tmp_path) -> None:
+@pytest.mark.parametrize("model", ["nequip", "mace"])
+def test_the_training_example_runs_end_to_end_in_quick_mode(tmp_path, model) -> None:
     """Data, training, plots, save, reload without geoc: the path a user runs, made tiny."""
     import json
     import subprocess
@@ -66,7 +92,8 @@ def test_the_training_example_runs_end_to_end_in_quick_mode(tmp_path) -> None:
     from test_examples import EXAMPLES
 
     command = [sys.executable, str(EXAMPLES / "train_potential.py"), "--quick", "--threads", "1"]
-    done = subprocess.run([*command, "--out", str(tmp_path)], capture_output=True, text=True)
+    command += ["--model", model, "--out", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["reload_max_force_difference"] == 0.0  # the saved model, bit for bit

@@ -123,8 +123,11 @@ def draw_periodic(
     for graph, size in enumerate(sizes):
         kind, coincident = cell_kind(trial, graph), degenerate and graph == 0
         cell, pbc, atoms = periodic_graph(rng, kind, size, cutoff, coincident)
+        move = rng.integers(-1, 2, (size, 3)) * pbc
+        if coincident and size > 1:  # moved apart, their edge vector is rounding, not zero
+            move[1] = move[0]
         clouds.append(atoms)
-        moves.append(rng.integers(-1, 2, (size, 3)) * pbc)
+        moves.append(move)
         cells.append(cell)
         flags.append(pbc)
     one = len(sizes) == 1
