@@ -78,7 +78,8 @@ def _couple(
     width: int,
 ) -> Tensor:
     """One coupling step: ``out[.., column, :] += coeff · prev[.., left, :] · x[.., right, :]``
-    (the coefficient joins the first factor, so autograd keeps two operands, not three)."""
+    (autograd keeps both gathered operands and the product, which ``index_add`` holds on to;
+    ``scatter_add`` would not, but runs slower here)."""
     entries = (prev.index_select(-2, left) * coeff.unsqueeze(-1)) * x.index_select(-2, right)
     shape = (*entries.shape[:-2], width, entries.shape[-1])
     return entries.new_zeros(shape).index_add(-2, column, entries)
