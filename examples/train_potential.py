@@ -343,7 +343,7 @@ def save_and_reload(model, data, rows, settings, out: Path) -> float:
     subprocess.run([*command, str(out / "reload_out.pt")], check=True)
     reloaded = torch.load(out / "reload_out.pt", weights_only=True)
     here = predict(model, inputs, training=False)
-    return float((reloaded["forces"] - here["forces"].detach()).abs().max())
+    return float((reloaded["forces"].detach() - here["forces"].detach()).abs().max())
 
 
 def run(args: argparse.Namespace, settings: Settings, shard: tuple[int, int] = (0, 1)) -> None:
