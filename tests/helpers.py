@@ -186,3 +186,28 @@ NO_GEOC = textwrap.dedent("""
         spec.loader.exec_module(package)
         return package
 """)
+
+
+def assert_stress_is_strain_derivative(module: torch.nn.Module, inputs: dict) -> None:
+    """``energy_forces_stress``'s stress equals the central difference of the energy under a
+    symmetric strain of positions and cell, per Voigt component (1e-6 of the largest entry),
+    divided by the volume; float64 inputs of one periodic graph."""
+    import geoc
+
+    stress = geoc.energy_forces_stress(module, inputs)["stress"][0]
+    volume = float(torch.linalg.det(inputs["cell"]).abs())
+    step = 1e-5
+    for i, j in [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]:
+        direction = torch.zeros(3, 3, dtype=torch.float64)
+        direction[i, j] = direction[j, i] = 1.0
+        plus = _strained_energy(module, inputs, step * direction)
+        minus = _strained_energy(module, inputs, -step * direction)
+        numeric = (plus - minus) / (2 * step) / volume
+        expected = float((stress * direction).sum())
+        assert abs(expected - numeric) <= 1e-6 * float(stress.abs().max()), (i, j)
+
+
+def _strained_energy(module: torch.nn.Module, inputs: dict, strain: torch.Tensor) -> float:
+    deformation = torch.eye(3, dtype=torch.float64) + strain
+    moved = {**inputs, "pos": inputs["pos"] @ deformation, "cell": inputs["cell"] @ deformation}
+    return float(module(**moved)["energy"].detach().sum())
