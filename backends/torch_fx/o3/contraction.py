@@ -46,10 +46,8 @@ class ContractionPlan:
     @staticmethod
     def build(a: FeatureType, out: FeatureType, correlation: int, group: Group) -> ContractionPlan:
         irreps = kernel_irreps(a, group)
-        slots = tuple((l, p) for _, l, p in irreps)
-        slot_dims = tuple(2 * l + 1 for l, _ in slots)
         per_term = contraction_paths(a, out, correlation, group)
-        layout = _Layout(slots, slot_dims)
+        layout = _Layout(tuple((l, p) for _, l, p in irreps))
         for paths in per_term:
             for path in paths:
                 layout.add(path)
@@ -62,7 +60,7 @@ class ContractionPlan:
             for (_, l, _), paths in zip(kernel_irreps(out, group), per_term, strict=True)
         )
         return ContractionPlan(
-            irreps[0][0], slot_dims, layout.stage_tables(), layout.widths(), gathers, terms
+            irreps[0][0], layout.slot_dims, layout.stage_tables(), layout.widths(), gathers, terms
         )
 
     def meta(self, labels: bool) -> rt_contraction.Meta:
@@ -77,11 +75,12 @@ class ContractionPlan:
 class _Layout:
     """Where each prefix's block lives: stage 1 is the input (slot offsets), stage ``k`` the
     prefixes of ``k`` factors in the order first met; offsets count from the start of stage
-    ``k``, ``base`` gives each stage's start in the concatenated features."""
+    ``k`` (:meth:`columns` adds each stage's start in the concatenated features)."""
 
-    def __init__(self, slots: tuple[tuple[int, int], ...], slot_dims: tuple[int, ...]) -> None:
+    def __init__(self, slots: tuple[tuple[int, int], ...]) -> None:
         self.slots = slots
-        self.slot_offsets = tuple(int(x) for x in np.cumsum((0, *slot_dims))[:-1])
+        self.slot_dims = tuple(2 * l + 1 for l, _ in slots)
+        self.slot_offsets = tuple(int(x) for x in np.cumsum((0, *self.slot_dims))[:-1])
         self.blocks: list[dict[Prefix, int]] = []  # per stage k >= 2: prefix -> offset
         self.sizes: list[int] = []
 
@@ -104,12 +103,9 @@ class _Layout:
         if path.order == 1:
             start = self.slot_offsets[path.slots[0]]
         else:
-            base = sum(self.slots_width()) + sum(self.sizes[: path.order - 2])
+            base = sum(self.slot_dims) + sum(self.sizes[: path.order - 2])
             start = base + self.blocks[path.order - 2][path.prefix(path.order)]
         return np.arange(start, start + 2 * path.l + 1)
-
-    def slots_width(self) -> tuple[int, ...]:
-        return tuple(2 * l + 1 for l, _ in self.slots)
 
     def stage_tables(self) -> tuple[tuple[np.ndarray, ...], ...]:
         return tuple(self._stage(k) for k in range(2, len(self.blocks) + 2))
