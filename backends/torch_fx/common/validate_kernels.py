@@ -238,7 +238,9 @@ def check_graphs(batch: object, num_graphs: object, nodes: Tensor | None) -> Non
         )
     if given:
         ok = ((batch >= 0) & (batch < num_graphs)).all()
-        why = f"graph indices must lie in [0, num_graphs) = [0, {num_graphs})"
+        # a traced `num_graphs` may be symbolic, which a format string would break the graph on
+        bound = "num_graphs" if _tracing() else num_graphs
+        why = f"graph indices must lie in [0, num_graphs) = [0, {bound})"
         _require(ok, "GEO615", "batch", why)
     else:
         _require((batch >= 0).all(), "GEO615", "batch", "graph indices must be >= 0")
