@@ -200,6 +200,15 @@ def test_the_command_line_passes_the_level_on(tmp_path, capsys):
     assert "GEO191" in err and "choose from 'none', 'ir', 'inductor'" in err
 
 
+@pytest.mark.slow  # dynamo traces the module of each trial: 3-5 s
+def test_geoc_check_checks_the_compiled_module(backend, tmp_path, capsys):
+    spec = tmp_path / "tiny.geo"
+    spec.write_text(SPEC)
+    assert main(["check", str(spec), "--optimize", "inductor", "--trials", "2"]) == 0
+    assert "every output transforms as declared" in capsys.readouterr().out
+    assert backend.graphs >= 2  # the trial with random parameters runs compiled too
+
+
 @pytest.mark.slow  # 30 s on 2 loaded cores with an empty inductor cache
 def test_inductor_matches_eager_forward_and_backward_at_any_size(monkeypatch):
     """torch.compile's inductor itself (a C++ build on CPU): three node counts, at most two
