@@ -110,6 +110,23 @@ def test_new_node_and_graph_counts_reuse_the_compiled_graph(backend):
     assert backend.graphs == 2  # one graph for single clouds, one for batches
 
 
+@pytest.mark.slow  # dynamo traces the module: 2-3 s
+def test_given_edges_are_checked_without_pinning_the_node_count(backend):
+    """A graph's `edge_index` is checked against the node count inside the compiled graph;
+    the check's message must not format the traced count (which would pin the graph to it).
+    Values out of range still refuse the call, as a traced assertion (docs/validation.md)."""
+    module = geoc.compile("gcn", params={"depth": 1}, optimize="inductor")
+    eager = geoc.compile("gcn", params={"depth": 1})
+    rng = torch.Generator().manual_seed(0)
+    for nodes in (5, 7, 9):
+        x = torch.randn(nodes, 16, generator=rng)
+        edge_index = torch.randint(0, nodes, (2, 3 * nodes), generator=rng)
+        _assert_same(module(x=x, edge_index=edge_index), eager(x=x, edge_index=edge_index))
+    assert backend.graphs == 1
+    with pytest.raises(RuntimeError, match=r"GEO614: input `edge_index`: .* \[0, N\)"):
+        module(x=x, edge_index=edge_index + nodes)
+
+
 def test_the_first_call_catches_a_wrong_compiled_result(monkeypatch):
     torch._dynamo.reset()
 

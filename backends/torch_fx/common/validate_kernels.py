@@ -13,7 +13,7 @@ in the graph without a graph break.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -38,12 +38,17 @@ def _tracing() -> bool:
     return compiling() or exporting()
 
 
-def _require(ok: Tensor, code: str, name: str, message: str) -> None:
-    """A check on values: raise in eager mode, an assertion the tracers keep otherwise."""
+def _require(
+    ok: Tensor, code: str, name: str, message: str, sizes: Callable[[], str] | None = None
+) -> None:
+    """A check on values: raise in eager mode, an assertion the tracers keep otherwise.
+
+    ``sizes()`` adds the sizes involved to an eager refusal only: traced sizes are symbols,
+    and formatting one would break the graph or pin it to that one size."""
     if _tracing():
         torch._assert_async(ok, f"{code}: input `{name}`: {message}")
     elif not bool(ok):
-        raise InputError(code, name, message)
+        raise InputError(code, name, message + (sizes() if sizes else ""))
 
 
 def _shown(dims: Sequence[Dim]) -> str:
@@ -203,7 +208,7 @@ def check_edge_index(x: object, nodes: Tensor | None) -> None:
         return
     n = nodes.shape[0]
     ok = ((x >= 0) & (x < n)).all()
-    _require(ok, "GEO614", name, f"node indices must lie in [0, N) = [0, {n})")
+    _require(ok, "GEO614", name, "node indices must lie in [0, N)", lambda: f" = [0, {n})")
 
 
 def check_graphs(batch: object, num_graphs: object, nodes: Tensor | None) -> None:
@@ -238,10 +243,8 @@ def check_graphs(batch: object, num_graphs: object, nodes: Tensor | None) -> Non
         )
     if given:
         ok = ((batch >= 0) & (batch < num_graphs)).all()
-        # a traced `num_graphs` may be symbolic, which a format string would break the graph on
-        bound = "num_graphs" if _tracing() else num_graphs
-        why = f"graph indices must lie in [0, num_graphs) = [0, {bound})"
-        _require(ok, "GEO615", "batch", why)
+        why = "graph indices must lie in [0, num_graphs)"
+        _require(ok, "GEO615", "batch", why, lambda: f" = [0, {num_graphs})")
     else:
         _require((batch >= 0).all(), "GEO615", "batch", "graph indices must be >= 0")
 
