@@ -119,31 +119,31 @@ def compare_outputs(compiled: Any, eager: Any) -> None:
     if [path for path, _ in got] != [path for path, _ in want]:
         raise _mismatch("its outputs are not those of eager (names or structure differ)")
     for (path, a), (_, b) in zip(got, want, strict=True):
-        name = "".join(str(key) for key in path)
+        name = ".".join(str(getattr(key, "key", getattr(key, "idx", key))) for key in path)
         if isinstance(b, Tensor):
             _compare_tensor(name, a, b)
         elif a != b:
-            raise _mismatch(f"output {name} is {a!r}, eager gives {b!r}")
+            raise _mismatch(f"output `{name}` is {a!r}, eager gives {b!r}")
 
 
 def _compare_tensor(name: str, got: Any, want: Tensor) -> None:
     if not isinstance(got, Tensor) or got.shape != want.shape or got.dtype != want.dtype:
         shown = f"{got.dtype} {list(got.shape)}" if isinstance(got, Tensor) else type(got)
-        raise _mismatch(f"output {name} is {shown}, eager gives {want.dtype} {list(want.shape)}")
+        raise _mismatch(f"output `{name}` is {shown}, eager gives {want.dtype} {list(want.shape)}")
     got, want = got.detach(), want.detach()
     if not want.is_floating_point():
         if not torch.equal(got, want):
-            raise _mismatch(f"output {name} differs from eager's (exact dtype {want.dtype})")
+            raise _mismatch(f"output `{name}` differs from eager's (exact dtype {want.dtype})")
         return
     if not torch.equal(got.isnan(), want.isnan()):
-        raise _mismatch(f"output {name} has NaN where eager's has none, or the reverse")
+        raise _mismatch(f"output `{name}` has NaN where eager's has none, or the reverse")
     finite = ~want.isnan()
     diff = (got[finite] - want[finite]).abs().max().item() if finite.any() else 0.0
     scale = 1.0 + (want[finite].abs().max().item() if finite.any() else 0.0)
     tolerance = TOLERANCE.get(want.dtype, 1e-2)
     if not diff <= tolerance * scale:  # also catches a NaN difference (inf - inf)
         raise _mismatch(
-            f"output {name} differs from eager's by {diff:.3g} (allowed: {tolerance:g} x "
+            f"output `{name}` differs from eager's by {diff:.3g} (allowed: {tolerance:g} x "
             f"{scale:.3g} for {str(want.dtype).removeprefix('torch.')})"
         )
 

@@ -143,7 +143,7 @@ def test_the_first_call_catches_a_wrong_compiled_result(monkeypatch):
         module(**_inputs(5))
     (diagnostic,) = caught.value.diagnostics
     assert diagnostic.code == "GEO507"
-    assert "output ['energy'] differs from eager's by 0.001" in diagnostic.message
+    assert "output `energy` differs from eager's by 0.001" in diagnostic.message
     assert "optimize='ir'" in diagnostic.help
 
 
