@@ -45,7 +45,7 @@ def _on_host(x: Tensor) -> bool:
     """Whether ``x``'s values can be read at no cost: a plain CPU tensor, in eager mode (not an
     accelerator's tensor, whose read waits for the device; not ``meta`` or a tracer's fake
     tensor, which hold no values)."""
-    return type(x) is Tensor and x.device.type == "cpu" and not _tracing()
+    return not _tracing() and type(x) is Tensor and x.device.type == "cpu"
 
 
 def _require(ok: Tensor, code: str, name: str, message: str) -> None:
