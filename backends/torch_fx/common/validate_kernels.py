@@ -164,7 +164,7 @@ def check_edges_agree(values: Sequence[Tensor], names: Sequence[str], edge_index
 def check_square(x: Tensor, name: str, grid_dims: int) -> None:
     """A grid the group rotates by 90° must be square."""
     grid = tuple(x.shape[-grid_dims:])
-    if len(set(grid)) > 1:
+    if any(side != grid[0] for side in grid[1:]):  # compared, not hashed: sizes may be symbolic
         raise InputError(
             "GEO611", name, f"expected a square grid (the group rotates it), got {_shown(grid)}"
         )
