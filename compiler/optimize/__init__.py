@@ -21,7 +21,7 @@ graph as written is used instead.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from geoc.diagnostics import Span
@@ -83,15 +83,18 @@ def rewrites() -> list[Rewrite]:
     ]
 
 
-def optimise(graph: Graph, *, strict: bool = False) -> Optimised:
+def optimise(graph: Graph, *, strict: bool = False, only: Sequence[str] | None = None) -> Optimised:
     """``graph`` rewritten (a new graph; ``graph`` is not changed). ``strict``: a rewrite that
     breaks typing raises :class:`RewriteBroke` (the tests) instead of warning and returning
-    the graph as written (users)."""
+    the graph as written (users). ``only``: the names of the rewrites to run (all by default).
+    """
     from geoc.optimize.edit import retype
     from geoc.pipeline import eliminate_dead_code
 
     current, fired = graph, []
-    for rewrite in rewrites():
+    chosen = [r for r in rewrites() if only is None or r.name in only]
+    assert only is None or len(chosen) == len(set(only)), f"unknown rewrite in {only}"
+    for rewrite in chosen:
         for _ in range(_MAX_SWEEPS):  # to a fixed point: one rewrite may enable another
             current, done = rewrite.run(current)
             if not done:

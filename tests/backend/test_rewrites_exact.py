@@ -16,7 +16,7 @@ import torch
 from geoc.backends.torch_fx.lower import lower
 from geoc.backends.torch_fx.verify.check import draw_sample
 from geoc.catalog import builtin_specs
-from geoc.optimize import optimise
+from geoc.optimize import optimise, rewrites
 from geoc.pipeline import frontend
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -24,10 +24,18 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 SPECS = [spec.name for spec in builtin_specs()]
 
 
-def _pair(name: str) -> tuple[torch.fx.GraphModule, torch.fx.GraphModule, list]:
+def _pair(
+    name: str, only: list[str] | None = None
+) -> tuple[torch.fx.GraphModule, torch.fx.GraphModule, list] | None:
+    """The spec lowered as written and rewritten, the second with the first's state dict;
+    None where no rewrite fired (then the rewritten graph must be the one written)."""
     written = frontend(name)
-    result = optimise(written, strict=True)
+    result = optimise(written, strict=True, only=only)
+    if not result.fired:
+        assert result.graph is written
+        return None
     as_written = lower(written, dtype=torch.float64).double()
+    as_written.meta["geoc_ir"] = written
     rewritten = lower(result.graph, dtype=torch.float64).double()
     rewritten.load_state_dict(as_written.state_dict(), strict=True)
     return as_written, rewritten, result.fired
@@ -55,9 +63,24 @@ def _outputs_and_grads(module: torch.fx.GraphModule, inputs: dict) -> list[torch
 @pytest.mark.parametrize("graphs", [1, 3])
 @pytest.mark.parametrize("name", SPECS)
 def test_rewritten_spec_computes_the_same_function(name: str, graphs: int) -> None:
-    as_written, rewritten, _ = _pair(name)
-    sample = draw_sample(as_written.meta.get("geoc_ir") or frontend(name),
-                         np.random.default_rng(0), 6, graphs, torch.float64)  # fmt: skip
+    """All the rewrites together, on one graph and on a batch."""
+    _assert_same_function(name, graphs, None)
+
+
+@pytest.mark.parametrize("rewrite", [r.name for r in rewrites()])
+@pytest.mark.parametrize("name", SPECS)
+def test_each_rewrite_alone_computes_the_same_function(name: str, rewrite: str) -> None:
+    """Each rewrite on its own (one may hide another's mistake when they run together)."""
+    _assert_same_function(name, 3, [rewrite])
+
+
+def _assert_same_function(name: str, graphs: int, only: list[str] | None) -> None:
+    pair = _pair(name, only)
+    if pair is None:
+        return  # nothing to compare: the IR is the one written
+    as_written, rewritten, _ = pair
+    rng = np.random.default_rng(0)
+    sample = draw_sample(as_written.meta["geoc_ir"], rng, 6, graphs, torch.float64)
     expected = _outputs_and_grads(as_written, sample.inputs)
     got = _outputs_and_grads(rewritten, sample.inputs)
     assert len(got) == len(expected)
@@ -67,6 +90,8 @@ def test_rewritten_spec_computes_the_same_function(name: str, graphs: int) -> No
 
 def test_the_rewrites_fire_on_egnn() -> None:
     """EGNN's edge MLP reads `concat(h[dst], h[src], sqnorm(r))`: its first layer is split."""
-    _, _, fired = _pair("egnn")
+    pair = _pair("egnn")
+    assert pair is not None
+    fired = pair[2]
     assert [f.rewrite for f in fired] == ["linear before gather"] * 4
     assert all(f.node.endswith("egnn_layer.m") for f in fired)
