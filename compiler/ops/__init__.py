@@ -116,11 +116,13 @@ class OpDef:
     infer: TypeRule = _untyped
     contract: Contract = _no_violations
     syntax: str = ""  # how a call made from syntax is written (`+`, `x[src]`); "" if by name
+    # Written only by the optimiser's rewrites (geoc.optimize), never by a spec.
+    internal: bool = False
 
     @property
     def surface(self) -> bool:
-        """Callable by name from .geo (False for the operators made from syntax)."""
-        return not self.syntax
+        """Callable by name from .geo (False for the operators made from syntax or rewrites)."""
+        return not self.syntax and not self.internal
 
     @property
     def tensor_params(self) -> tuple[Param, ...]:
@@ -141,11 +143,14 @@ def define(
     traits: Traits,
     doc: str,
     syntax: str = "",
+    internal: bool = False,
 ) -> str:
     """Register an operator; its rules follow right below it (:func:`typing_rule`,
-    :func:`contract`). Returns its name."""
+    :func:`contract`). Returns its name. ``internal``: only rewrites write it."""
     assert name not in REGISTRY, f"operator {name} registered twice"
-    REGISTRY[name] = OpDef(name, family, tuple(params), traits, doc, syntax=syntax)
+    REGISTRY[name] = OpDef(
+        name, family, tuple(params), traits, doc, syntax=syntax, internal=internal
+    )
     return name
 
 

@@ -82,11 +82,36 @@ def _shapes_must_be_static(pos: Tensor) -> bool:
 
 
 def full_edges(pos: Tensor, batch: Tensor | None) -> Edges:
-    """Every ordered pair of distinct nodes of the same graph."""
-    src, dst = _candidates(pos.shape[0], batch, pos.device)
+    """Every ordered pair of distinct nodes of the same graph, grouped by ``dst`` (ascending),
+    sources ascending within a group. One graph: the static distinct-pair layout. A batch run
+    eagerly: the pairs themselves, ``O(E)`` (:func:`_pairs_within_graphs`); traced: every pair
+    of the batch, compacted (the layout the other rules trace)."""
     if batch is None:
+        src, dst = _distinct_pairs(pos.shape[0], pos.device)
         return src, dst, None
+    if not _shapes_must_be_static(pos):
+        src, dst = _pairs_within_graphs(batch)
+        return src, dst, None
+    src, dst = _all_pairs(pos.shape[0], pos.device)
     return _finish(src, dst, _pair_mask(src, dst, batch), pos.dtype, True)
+
+
+def _pairs_within_graphs(batch: Tensor) -> tuple[Tensor, Tensor]:
+    """Every ordered pair of distinct nodes of one graph, from the graphs' sizes alone (no
+    ``N²`` candidates; ``batch`` need not be sorted). Node ``d`` receives from the other members
+    of its graph in index order: the ``j``-th of its edges comes from member ``j`` of the graph,
+    or ``j + 1`` from ``d``'s own place on. One host sync (eager only): the edge count, which
+    sizes the result."""
+    n, device = batch.shape[0], batch.device
+    members = torch.argsort(batch, stable=True)  # nodes grouped by graph, in index order
+    graph_of_member = batch.index_select(0, members)
+    first = torch.searchsorted(graph_of_member, batch)  # where each node's graph starts
+    others = torch.searchsorted(graph_of_member, batch, right=True) - first - 1
+    place = torch.empty_like(members).scatter_(0, members, torch.arange(n, device=device))
+    dst = torch.repeat_interleave(torch.arange(n, device=device), others)
+    j = torch.arange(dst.shape[0], device=device) - (torch.cumsum(others, 0) - others)[dst]
+    at = first.index_select(0, dst) + j + (j >= (place - first).index_select(0, dst)).long()
+    return members.index_select(0, at), dst
 
 
 def radius_edges(pos: Tensor, batch: Tensor | None, r: float) -> Edges:

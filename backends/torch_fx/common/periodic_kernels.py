@@ -20,7 +20,7 @@ from torch import Tensor
 
 from geoc.backends.torch_fx.common.neighbour_kernels import Neighbours, radius_neighbours
 from geoc.backends.torch_fx.common.precision_kernels import geometry
-from geoc.backends.torch_fx.common.validate_kernels import InputError, _integer, _require, _tracing
+from geoc.backends.torch_fx.common.validate_kernels import InputError, _integer, _on_host, _require
 
 #: A graph with a periodic axis needs three independent lattice vectors: ``|det(cell)|`` above
 #: this fraction of the product of their lengths (1 for orthogonal vectors).
@@ -134,7 +134,7 @@ def check_cell(
     volume = torch.linalg.det(cells.double()).abs()
     lengths = cells.double().norm(dim=-1).prod(-1)
     singular = periodic & (volume <= SINGULAR * lengths)
-    if not _tracing() and bool(singular.any()):
+    if _on_host(singular) and bool(singular.any()):
         g = int(singular.nonzero()[0, 0])
         raise InputError(
             "GEO618",

@@ -41,14 +41,21 @@ def settle(total: Tensor, dtype: torch.dtype) -> Tensor:
     """A sum of values of ``dtype`` as its kernel returns it: float32 under autocast (the next
     matmul casts it down itself), else back in ``dtype`` (a module converted to half precision
     keeps its dtype throughout)."""
-    if total.dtype == dtype or torch.is_autocast_enabled(total.device.type):
+    if total.dtype == dtype or _autocast_on(total.device):
         return total
     return total.to(dtype)
 
 
+def _autocast_on(device: torch.device) -> bool:
+    """Whether autocast is on for ``device``'s type; never for a type without autocast
+    (``meta``: shapes only), where asking would raise."""
+    available = getattr(torch.amp, "is_autocast_available", lambda kind: True)  # torch >= 2.4
+    return available(device.type) and torch.is_autocast_enabled(device.type)
+
+
 @contextmanager
 def _autocast_off(device: torch.device) -> Iterator[None]:
-    enabled = torch.is_autocast_enabled(device.type)
+    enabled = _autocast_on(device)
     with torch.autocast(device.type, enabled=False) if enabled else nullcontext():
         yield
 

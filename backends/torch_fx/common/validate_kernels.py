@@ -6,9 +6,12 @@ inputs exactly as ``geoc.compile``'s module does. Every refusal is an :class:`In
 
 Shapes are checked in Python on ``.shape``: in eager mode a plain comparison, under
 ``torch.compile`` / ``torch.export`` a guard on the traced sizes. Checks on *values* (``batch``
-in range, ``edge_index`` in range) raise in eager mode and become ``torch._assert_async``
-assertions while tracing, so ``torch.compile(fullgraph=True)`` and ``torch.export`` keep them
-in the graph without a graph break.
+in range, ``edge_index`` in range) raise in eager mode on CPU tensors and become
+``torch._assert_async`` assertions everywhere else: while tracing, so ``torch.compile(fullgraph=
+True)`` and ``torch.export`` keep them in the graph without a graph break, and on an
+accelerator, ``meta`` or fake tensors, where reading a value would stall the device until the
+values arrive on the host (or has no value to read): the assertion runs on the device, in order,
+and a violation fails there (on CUDA a device-side assertion, reported at the next sync).
 """
 
 from __future__ import annotations
@@ -38,17 +41,27 @@ def _tracing() -> bool:
     return compiling() or exporting()
 
 
+def _on_host(x: Tensor) -> bool:
+    """Whether ``x``'s values can be read at no cost: a plain CPU tensor, in eager mode (not an
+    accelerator's tensor, whose read waits for the device; not ``meta`` or a tracer's fake
+    tensor, which hold no values)."""
+    return not _tracing() and type(x) is Tensor and x.device.type == "cpu"
+
+
 def _require(
     ok: Tensor, code: str, name: str, message: str, sizes: Callable[[], str] | None = None
 ) -> None:
-    """A check on values: raise in eager mode, an assertion the tracers keep otherwise.
+    """A check on values: raise where they are on the host, an assertion that stays on the
+    device (and in a traced graph) otherwise.
 
-    ``sizes()`` adds the sizes involved to an eager refusal only: traced sizes are symbols,
-    and formatting one would break the graph or pin it to that one size."""
-    if _tracing():
+    ``sizes()`` adds the sizes involved, outside tracing only: traced sizes are symbols, and
+    formatting one would break the graph or pin it to that one size."""
+    if sizes is not None and not _tracing():
+        message += sizes()
+    if not _on_host(ok):
         torch._assert_async(ok, f"{code}: input `{name}`: {message}")
     elif not bool(ok):
-        raise InputError(code, name, message + (sizes() if sizes else ""))
+        raise InputError(code, name, message)
 
 
 def _shown(dims: Sequence[Dim]) -> str:
@@ -158,7 +171,7 @@ def check_edges_agree(values: Sequence[Tensor], names: Sequence[str], edge_index
 def check_square(x: Tensor, name: str, grid_dims: int) -> None:
     """A grid the group rotates by 90° must be square."""
     grid = tuple(x.shape[-grid_dims:])
-    if len(set(grid)) > 1:
+    if any(side != grid[0] for side in grid[1:]):  # compared, not hashed: sizes may be symbolic
         raise InputError(
             "GEO611", name, f"expected a square grid (the group rotates it), got {_shown(grid)}"
         )
@@ -266,6 +279,12 @@ def check_per_graph(
         return
     if batch is None:
         count = 1
+    elif num_graphs is None and not _on_host(batch):  # the count lies on the device
+        if isinstance(x, Tensor) and x.ndim == 2 and batch.numel():
+            rows = f"expected one row per graph, [batch.max() + 1, {width}] ({described})"
+            _require(batch.amax() + 1 == x.shape[0], "GEO611", name, rows)
+        check_value(x, name, ("num_graphs", width), described, like)
+        return
     else:  # given, or read off the batch as the module itself does
         count = (
             num_graphs if num_graphs is not None else int(batch.max()) + 1 if batch.numel() else 1

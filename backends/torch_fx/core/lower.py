@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -108,17 +109,31 @@ def lower_act(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 
 @lowering("mlp")
 def lower_mlp(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
-    x = args[0]
     fan_in = ctx.group.type_dim(ctx.in_types(node)[0])
-    widths = node.attrs["widths"]
     dense = rt.channel_linear if is_field(ctx.in_types(node)[0]) else F.linear
+    return mlp_layers(ctx, node, fan_in, lambda w, b: ctx.call(dense, args[0], w, b), dense)
+
+
+#: The first layer of an mlp, given its weight and bias (None without one).
+FirstLayer = Callable[[fx.Node, "fx.Node | None"], fx.Node]
+
+
+def mlp_layers(
+    ctx: LowerCtx, node: Node, fan_in: int, first: FirstLayer, dense: Callable = F.linear
+) -> fx.Node:
+    """The layers of an `mlp` node (parameters ``<id>.<i>.weight`` / ``.bias``, created in
+    this order), the first computed by ``first``: how `mlp` and its rewritten forms share one
+    layout of parameters."""
+    widths = node.attrs["widths"]
+    x = None
     for i, width in enumerate(widths):
         weight = ctx.param(f"{node.id}.{i}.weight", (width, fan_in), fan_in)
         bias = ctx.param(f"{node.id}.{i}.bias", (width,), fan_in) if node.attrs["bias"] else None
-        x = ctx.call(dense, x, weight, bias)
+        x = first(weight, bias) if x is None else ctx.call(dense, x, weight, bias)
         if i < len(widths) - 1 or node.attrs["last_act"]:
             x = _activate(ctx, x, node.attrs["act"])
         fan_in = width
+    assert x is not None  # the typing rule refuses empty widths
     return x
 
 
@@ -140,13 +155,21 @@ def lower_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
         return lower_solver_linear(ctx, node, args)  # weights: coefficients of the basis
     plan = SchurPlan.build(ctx.group, ctx.in_types(node)[0], node.out_types[0])
     if plan.is_dense:
-        key = plan.keys[0]
-        n_in, n_out = len(plan.inputs[key]), len(plan.outputs[key])
-        weight = ctx.param(f"{node.id}.weight", (n_out, n_in), n_in)
-        bias = ctx.param(f"{node.id}.bias", (n_out,), n_in) if _has_bias(node, key) else None
         dense = rt.channel_linear if is_field(ctx.in_types(node)[0]) else F.linear
+        weight, bias = dense_linear_params(ctx, node, plan)
         return ctx.call(dense, args[0], weight, bias)
     return _lower_schur(ctx, node, args[0], plan)  # fields have scalar channels: always dense
+
+
+def dense_linear_params(
+    ctx: LowerCtx, node: Node, plan: SchurPlan
+) -> tuple[fx.Node, fx.Node | None]:
+    """A dense `linear`'s weight ``<id>.weight`` [out, in] and bias ``<id>.bias`` (or None)."""
+    key = plan.keys[0]
+    n_in, n_out = len(plan.inputs[key]), len(plan.outputs[key])
+    weight = ctx.param(f"{node.id}.weight", (n_out, n_in), n_in)
+    bias = ctx.param(f"{node.id}.bias", (n_out,), n_in) if _has_bias(node, key) else None
+    return weight, bias
 
 
 def _has_bias(node: Node, key: str) -> bool:

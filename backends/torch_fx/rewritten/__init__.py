@@ -1,0 +1,1 @@
+"""Lowerings of the operators only the optimiser writes (``geoc.ops.rewritten``)."""

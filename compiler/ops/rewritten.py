@@ -1,0 +1,117 @@
+"""Operators only the optimiser writes (``geoc.optimize``): compositions of surface operators
+that the backend computes in fewer multiply-adds, typed and checked as those compositions.
+
+``gathered_mlp(p1, .., pk, ends=(e1, .., ek), ..)`` is ``mlp(concat(p1[e1], .., pk[ek]), ..)``
+where an empty end means the part is already over edges: its first layer
+``W·concat(a[dst], b[src], c) + bias`` is computed as ``(W_a a)[dst] + (W_b b)[src] + W_c c +
+bias``, per node instead of per edge. ``gathered_linear`` is the same for a ``linear`` map
+between invariant scalars. Both keep the parameters (names and shapes) of the node they
+replace, so a saved model loads into either form.
+
+Each operator: its signature, its typing rule, its equivariance contract, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from geoc.diagnostics import Diagnostic
+from geoc.ops import (
+    PLAIN,
+    AttrKind,
+    OpContext,
+    attr,
+    check_call,
+    contract,
+    define,
+    infer_call,
+    lookup,
+    preset,
+    tensors,
+    typing_rule,
+)
+from geoc.ops.euclidean import LAYER
+from geoc.types import FeatureType
+
+_ENDS = attr("ends", AttrKind.ANY)
+_GATHERED = preset(PLAIN, "learned", "bias", euclidean=LAYER, commutes_gather=False)
+_DOC = (
+    "`{0}(concat(p1[e1], ..))` with its first layer computed part by part, per node for the "
+    "gathered parts (written by the optimiser only)"
+)
+
+GATHERED_MLP = define(
+    "gathered_mlp",
+    "rewrite",
+    (
+        tensors("parts"),
+        _ENDS,
+        attr("widths", AttrKind.INT_LIST),
+        attr("act", AttrKind.SYMBOL, "silu"),
+        attr("last_act", AttrKind.BOOL, False),
+        attr("bias", AttrKind.BOOL, True),
+    ),
+    _GATHERED,
+    _DOC.format("mlp"),
+    internal=True,
+)
+GATHERED_LINEAR = define(
+    "gathered_linear",
+    "rewrite",
+    (tensors("parts"), _ENDS, attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
+    _GATHERED,
+    _DOC.format("linear"),
+    internal=True,
+)
+
+
+def base_op(name: str) -> str:
+    """The surface operator a gathered form stands for: ``gathered_mlp`` -> ``mlp``."""
+    return name.removeprefix("gathered_")
+
+
+def base_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attrs.items() if k != "ends"}
+
+
+def _sub(ctx: OpContext, op: str) -> OpContext:
+    return OpContext(op, ctx.group, ctx.domain, ctx.span, ctx.arg_spans)
+
+
+def _joined(
+    ctx: OpContext, types: Sequence[FeatureType], ends: Sequence[str]
+) -> tuple[list[FeatureType], FeatureType]:
+    """Each part as the base operator's input sees it (gathered where it has an end), and
+    their concatenation, typed by ``gather``'s and ``concat``'s own rules."""
+    parts = [
+        infer_call(_sub(ctx, "gather"), lookup("gather"), [t], {"end": end})[0] if end else t
+        for t, end in zip(types, ends, strict=True)
+    ]
+    return parts, infer_call(_sub(ctx, "concat"), lookup("concat"), parts, {})[0]
+
+
+@typing_rule(GATHERED_MLP, GATHERED_LINEAR)
+def _infer_gathered(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    """Typed as the composition it stands for, by gather's, concat's and the base operator's
+    own rules: it transforms as that composition does, which is what it computes."""
+    _, joined = _joined(ctx, types, attrs["ends"])
+    base = base_op(ctx.op)
+    return infer_call(_sub(ctx, base), lookup(base), [joined], base_attrs(attrs))
+
+
+@contract(GATHERED_MLP, GATHERED_LINEAR)
+def _gathered_contract(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> list[Diagnostic]:
+    """The contracts of every operator of the composition, on the types each one sees."""
+    parts, joined = _joined(ctx, types, attrs["ends"])
+    found: list[Diagnostic] = []
+    for ftype, end in zip(types, attrs["ends"], strict=True):
+        if end:
+            found += check_call(_sub(ctx, "gather"), lookup("gather"), [ftype], {"end": end})
+    found += check_call(_sub(ctx, "concat"), lookup("concat"), parts, {})
+    base = base_op(ctx.op)
+    return found + check_call(_sub(ctx, base), lookup(base), [joined], base_attrs(attrs))
