@@ -8,12 +8,14 @@ from typing import Any
 import torch
 from torch import fx
 
+from geoc.backends.torch_fx.compiled import compile_calls
 from geoc.backends.torch_fx.export import spec_label
 from geoc.backends.torch_fx.lower import lower
 from geoc.backends.torch_fx.saving import build_record, remember_build
 from geoc.budget import Budget, using
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.ir import Graph
+from geoc.options import check_optimize
 from geoc.pipeline import frontend, resolve_source
 
 
@@ -29,6 +31,7 @@ def compile(
     validate: bool = True,
     budget: Budget | None = None,
     given_edges: bool = False,
+    optimize: str = "ir",
 ) -> fx.GraphModule:
     """Compile a spec to an ``fx.GraphModule`` taking its inputs by name, returning a dict.
 
@@ -50,16 +53,24 @@ def compile(
     inputs, ``edge_index`` ``[2, E]`` (and ``edge_shift`` ``[E, 3]`` under a periodic cell),
     instead of searching (docs/atomistic.md: exports that compute forces).
 
+    ``optimize``: ``none`` (the IR as written), ``ir`` (the compiler's IR rewrites; the
+    default) or ``inductor`` (``ir``, and calls run through ``torch.compile`` with dynamic
+    node and edge counts, the first one checked against eager: docs/compiled.md); another
+    value is GEO506.
+
     How the module was built is kept in ``module.meta["geoc_build"]``: ``geoc.save`` writes
     it with the trained weights, ``geoc.load`` and pickling compile it again (saving.py).
     """
+    check_optimize(optimize)
     with using(budget):
         ir = spec if isinstance(spec, Graph) else frontend(spec, params, model)
         module = lower(ir, seed, tp_algorithm, dtype, validate, given_edges)
     module.meta["geoc_ir"] = ir
     source = None if isinstance(spec, Graph) else resolve_source(spec).text
     file = "<spec>" if isinstance(spec, Graph) else spec_label(str(spec))
-    options = dict(seed=seed, tp_algorithm=tp_algorithm, dtype=dtype, validate=validate)
+    options = dict(
+        seed=seed, tp_algorithm=tp_algorithm, dtype=dtype, validate=validate, optimize=optimize
+    )
     remember_build(
         module, build_record(source, file, model, params, given_edges=given_edges, **options)
     )
@@ -67,7 +78,7 @@ def compile(
         module = module.to(dtype)
     if device is not None:
         module = module.to(resolve_device(device))
-    return module
+    return compile_calls(module) if optimize == "inductor" else module
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

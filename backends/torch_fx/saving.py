@@ -1,7 +1,8 @@
 """Save a trained model and load it back: ``geoc.save(module, DIR)`` and ``geoc.load(DIR)``.
 
 ``geoc.compile`` records how it built a module (the spec's text, model, parameters, seed,
-``tp_algorithm``, dtype, ``validate``, ``given_edges``) in ``module.meta["geoc_build"]``.
+``tp_algorithm``, dtype, ``validate``, ``given_edges``, ``optimize``) in
+``module.meta["geoc_build"]``.
 ``geoc.save`` writes the exported folder of export.py from the module's *current* weights,
 with that record in ``manifest.json`` (``"build"``) and the spec's text in ``spec.geo``: the
 folder's own ``load()`` needs torch only, and ``geoc.load`` compiles the recorded spec again
@@ -23,6 +24,7 @@ from typing import Any
 import torch
 from torch import fx
 
+from geoc.backends.torch_fx.compiled import compile_calls, is_compiled
 from geoc.backends.torch_fx.export import generated_source, weights_state, write_folder
 from geoc.diagnostics import Diagnostic, GeoError
 
@@ -74,9 +76,9 @@ def _unpickle(record: dict[str, Any], state: dict[str, torch.Tensor], training: 
 
 
 def _deepcopy(module: fx.GraphModule, memo: dict) -> fx.GraphModule:
-    copied = fx.GraphModule.__deepcopy__(module, memo)
+    copied = fx.GraphModule.__deepcopy__(module, memo)  # an eager module: calls not compiled
     remember_build(copied, copy.deepcopy(module.meta["geoc_build"], memo))
-    return copied
+    return compile_calls(copied) if is_compiled(module) else copied
 
 
 def _rebuild(record: dict[str, Any], state: dict[str, torch.Tensor]) -> fx.GraphModule:
@@ -93,6 +95,7 @@ def _rebuild(record: dict[str, Any], state: dict[str, torch.Tensor]) -> fx.Graph
         tp_algorithm=record["tp_algorithm"],
         validate=record["validate"],
         given_edges=record["given_edges"],
+        optimize=record.get("optimize", "ir"),  # folders saved before the option: the default
     )
     module.meta["geoc_build"]["file"] = record["file"]  # the spec's name, not `<string>`
     # The saved tensors themselves, with their dtypes and devices: the module may have been

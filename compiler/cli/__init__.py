@@ -35,6 +35,7 @@ from geoc.cli.errors import (
 )
 from geoc.cli.fmt import fmt_arguments, run_fmt
 from geoc.diagnostics import CODES, DEFAULT_MAX_ERRORS, Diagnostic, GeoError, explain
+from geoc.options import OPTIMIZE_LEVELS
 
 EMIT_KINDS = ("module", "code", "ir", "dot")
 TP_ALGORITHMS = ("auto", "cg", "so2")
@@ -184,6 +185,7 @@ def _compile_arguments(parser: argparse.ArgumentParser) -> None:
         "and potential.py to load it (docs/atomistic.md)",
     )
     _tp_algorithm_argument(parser)
+    _optimize_argument(parser)
 
 
 def _tp_algorithm_argument(parser: argparse.ArgumentParser) -> None:
@@ -193,6 +195,14 @@ def _tp_algorithm_argument(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="lowering of tp_conv: cg (Clebsch-Gordan), so2 (eSCN), or auto (cost model)",
     )
+
+
+def _optimize_argument(parser: argparse.ArgumentParser) -> None:
+    levels = "; ".join(f"{name}: {what}" for name, what in OPTIMIZE_LEVELS.items())
+    parser.add_argument(
+        "--optimize", choices=tuple(OPTIMIZE_LEVELS), default="ir",
+        help=f"{levels} (docs/compiled.md)",
+    )  # fmt: skip
 
 
 def _whole_number(text: str) -> int:
@@ -256,6 +266,7 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
         help="a fixed absolute tolerance instead of the exact laws' 1e-12 relative one",
     )  # fmt: skip
     _tp_algorithm_argument(parser)
+    _optimize_argument(parser)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,6 +390,7 @@ def run_compile(args: argparse.Namespace) -> int:
         device=args.device,
         tp_algorithm=args.tp_algorithm,
         validate=args.validate,
+        optimize=args.optimize,
     )
     if args.emit == "code":
         return _emit_text(args, generated_source(module, args.spec), "module.py")
@@ -427,7 +439,13 @@ def run_check(args: argparse.Namespace) -> int:
     from geoc.backends.torch_fx.api import compile as lower_to_fx
     from geoc.backends.torch_fx.verify import check_module
 
-    module = lower_to_fx(graph, seed=args.seed, dtype=torch.float64, tp_algorithm=args.tp_algorithm)
+    module = lower_to_fx(
+        graph,
+        seed=args.seed,
+        dtype=torch.float64,
+        tp_algorithm=args.tp_algorithm,
+        optimize=args.optimize,
+    )
     report = check_module(
         module, trials=args.trials, seed=args.seed, graphs=args.graphs, atol=args.atol
     )

@@ -583,6 +583,22 @@ CODES: dict[str, CodeInfo] = {
         spec this version of geoc compiles to different code than the saved `module.py`. The
         folder's own `load()` still runs the model with torch alone.""",
     ),
+    "GEO506": _code(
+        "unknown optimisation level",
+        """`geoc.compile(..., optimize=...)` and `geoc compile --optimize` take one of `none`
+        (the IR as written, run eager), `ir` (the IR after the compiler's rewrites, run eager;
+        the default) or `inductor` (the rewritten IR run through `torch.compile`, verified
+        against eager on its first call; docs/compiled.md).""",
+    ),
+    "GEO507": _code(
+        "compiled module disagrees with eager",
+        """With `optimize="inductor"`, the first call of the module runs both the eager module
+        and its `torch.compile`d twin on the same inputs and compares every output within a
+        tolerance of its dtype (1e-9 for float64, 1e-4 for float32, relative to the output's
+        largest value). They differed: torch.compile or a kernel that traces differently
+        than it runs changed the result. Compile with `optimize="ir"` (eager) meanwhile, and
+        report it with the spec and the inputs.""",
+    ),
     # --- GEO52x: resource limits (what the compiler refuses to build rather than exhaust the
     # machine) ------------------------------------------------------------------------------------
     "GEO520": _code(

@@ -107,6 +107,7 @@ def test_the_manifest_records_how_to_build_the_model_again(trained, tmp_path: Pa
         "seed": 0,
         "tp_algorithm": "auto",
         "validate": True,
+        "optimize": "ir",
     }
     assert "model NequIP" in (folder / "spec.geo").read_text()
 

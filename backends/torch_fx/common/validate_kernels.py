@@ -16,7 +16,7 @@ and a violation fails there (on CUDA a device-side assertion, reported at the ne
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -48,9 +48,16 @@ def _on_host(x: Tensor) -> bool:
     return not _tracing() and type(x) is Tensor and x.device.type == "cpu"
 
 
-def _require(ok: Tensor, code: str, name: str, message: str) -> None:
+def _require(
+    ok: Tensor, code: str, name: str, message: str, sizes: Callable[[], str] | None = None
+) -> None:
     """A check on values: raise where they are on the host, an assertion that stays on the
-    device (and in a traced graph) otherwise."""
+    device (and in a traced graph) otherwise.
+
+    ``sizes()`` adds the sizes involved, outside tracing only: traced sizes are symbols, and
+    formatting one would break the graph or pin it to that one size."""
+    if sizes is not None and not _tracing():
+        message += sizes()
     if not _on_host(ok):
         torch._assert_async(ok, f"{code}: input `{name}`: {message}")
     elif not bool(ok):
@@ -214,7 +221,7 @@ def check_edge_index(x: object, nodes: Tensor | None) -> None:
         return
     n = nodes.shape[0]
     ok = ((x >= 0) & (x < n)).all()
-    _require(ok, "GEO614", name, f"node indices must lie in [0, N) = [0, {n})")
+    _require(ok, "GEO614", name, "node indices must lie in [0, N)", lambda: f" = [0, {n})")
 
 
 def check_graphs(batch: object, num_graphs: object, nodes: Tensor | None) -> None:
@@ -249,8 +256,8 @@ def check_graphs(batch: object, num_graphs: object, nodes: Tensor | None) -> Non
         )
     if given:
         ok = ((batch >= 0) & (batch < num_graphs)).all()
-        why = f"graph indices must lie in [0, num_graphs) = [0, {num_graphs})"
-        _require(ok, "GEO615", "batch", why)
+        why = "graph indices must lie in [0, num_graphs)"
+        _require(ok, "GEO615", "batch", why, lambda: f" = [0, {num_graphs})")
     else:
         _require((batch >= 0).all(), "GEO615", "batch", "graph indices must be >= 0")
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, fx
 
+from geoc.backends.torch_fx.compiled import compile_calls, is_compiled
 from geoc.backends.torch_fx.manifold.riemannian import manifold_parameters
 
 #: Poincaré-ball parameters are drawn within this fraction of the ball's radius ``1/sqrt(c)``.
@@ -31,7 +32,8 @@ def copy_with(module: fx.GraphModule, new_value: Callable[[str, Tensor], Tensor]
     are ``new_value(name, old)``; the caller's module is never touched.
 
     ``module.to()`` would convert the caller's module in place, and ``copy.deepcopy`` of a
-    compiled module recurses forever; the copy keeps ``module.meta``.
+    compiled module recurses forever; the copy keeps ``module.meta``, and runs through
+    ``torch.compile`` if ``module`` does (``optimize="inductor"``, docs/compiled.md).
     """
     clone = fx.GraphModule(module, copy.deepcopy(module.graph), type(module).__name__)
     clone.meta = dict(getattr(module, "meta", {}))
@@ -43,7 +45,7 @@ def copy_with(module: fx.GraphModule, new_value: Callable[[str, Tensor], Tensor]
                 setattr(owner, leaf, torch.nn.Parameter(changed, value.requires_grad))
             else:
                 owner.register_buffer(leaf, changed)
-    return clone
+    return compile_calls(clone) if is_compiled(module) else clone  # the caller's path
 
 
 def random_parameters(module: fx.GraphModule, rng: np.random.Generator) -> fx.GraphModule:
