@@ -248,8 +248,16 @@ def _weight_parts(plan: TPPlan) -> list[tuple[_Block, ...]]:
     irrep ``c`` over its blocks (ordered by ``a``); in channelwise, one part per block."""
     if plan.mode is TPMode.CHANNELWISE:
         return [(block,) for block in plan.blocks]
-    by_out = [tuple(b for b in plan.blocks if b.c == c) for c in range(len(plan.out))]
+    by_out = [_full_part(plan, c) for c in range(len(plan.out))]
     return [part for part in by_out if part]
+
+
+def _full_part(plan: TPPlan, c: int) -> tuple[_Block, ...]:
+    """The blocks into ``c`` in the order of their weight rows: those of ``l_a > 0`` first
+    (the kernel's one matmul reads them as one slice), then those of scalar ``a`` (weighted
+    one block at a time), each group by ``a``."""
+    into = [b for b in plan.blocks if b.c == c]
+    return tuple(sorted(into, key=lambda b: (plan.in1[b.a][1] == 0, b.a)))
 
 
 def _weight_index(plan: TPPlan) -> np.ndarray:
