@@ -108,19 +108,23 @@ def tensor_product_summed(
 
 #: Bytes of intermediates (the CG products) a chunk of the batch may hold on a CPU: chunks of
 #: about this size keep each step's operands in cache between steps (measured on a 2-core
-#: EPYC, 1 MiB L2 per core: 2-4 MiB ran lmax-2 and lmax-4 products 15-25% faster than the
-#: whole batch of 4096 at once, 1 MiB slower again).
+#: EPYC, 1 MiB L2 per core, 1 thread: 2-4 MiB ran the lmax-2 and lmax-4 products of
+#: bench/tp_vs_e3nn.py 15-25% faster than the whole batch of 4096 at once, 1 MiB slower again).
 CHUNK_BYTES = 3 << 20
 
 
 def _chunk_size(x1: Tensor, meta: Meta) -> int | None:
-    """How many samples to run at once; None (all of them) on accelerators and while tracing
+    """How many samples to run at once; None (all of them) on accelerators, while tracing
     (``torch.compile`` and ``torch.export`` plan their own loops, and the loop over chunks
-    would depend on the batch size); on a CPU as many as keep the CG products within
-    ``CHUNK_BYTES``, at least 256."""
+    would depend on the batch size) and with several intra-op threads (each op's fork and
+    join would be paid per chunk: at 2 threads on a loaded 2-core machine chunks ran up to 1.5x
+    slower); on one CPU thread as many as keep the CG products within ``CHUNK_BYTES``, at
+    least 256."""
     batch = x1.shape[0]
     if x1.device.type != "cpu" or torch.compiler.is_compiling() or not isinstance(batch, int):
         return None  # a symbolic batch (fake tensors, unbacked edge counts) too
+    if torch.get_num_threads() > 1:
+        return None
     floats = sum(dim * r * slot[1] for slot in meta[8] for _, dim, r, _ in slot[3])
     return max(256, CHUNK_BYTES // max(1, floats * x1.element_size()))
 

@@ -288,9 +288,20 @@ def test_exports_with_a_dynamic_batch():
 # --- chunks of the batch (CPU) ----------------------------------------------------------------
 
 
+@pytest.fixture
+def one_thread():
+    """Chunks are taken on one intra-op thread only."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("shared", [True, False])
 @pytest.mark.parametrize("mode", MODES)
-def test_chunked_batch_equals_one_pass_with_second_derivatives(mode, shared, monkeypatch):
+def test_chunked_batch_equals_one_pass_with_second_derivatives(
+    mode, shared, monkeypatch, one_thread
+):
     """A batch run in chunks of 256 (3 here, the last one short) gives the one-pass values,
     gradients and second derivatives (NequIP's forces train through ``create_graph``)."""
     from geoc.backends.torch_fx.o3 import tp_kernels
@@ -316,10 +327,12 @@ def test_chunked_batch_equals_one_pass_with_second_derivatives(mode, shared, mon
         assert (a - b).abs().max() < TOL64
 
 
-def test_only_a_large_cpu_batch_is_chunked():
+def test_only_a_large_batch_on_one_cpu_thread_is_chunked(one_thread):
     from geoc.backends.torch_fx.o3 import tp_kernels
 
     plan = plan_tensor_product(*(parse(t) for t in CASES[0]), "full")
     meta = plan.meta()
     assert 256 <= tp_kernels._chunk_size(torch.empty(10**5, plan.dim1), meta) < 10**5
     assert tp_kernels._chunk_size(torch.empty(10**5, plan.dim1, device="meta"), meta) is None
+    torch.set_num_threads(2)
+    assert tp_kernels._chunk_size(torch.empty(10**5, plan.dim1), meta) is None
