@@ -306,6 +306,10 @@ def _forward_macs(plan: TPPlan) -> dict[str, int]:
         mul1, l1, _ = plan.in1[block.a]
         mul_out, l_out, _ = plan.out[block.c]
         rows = (2 * l_out + 1) * _rows(plan, block)
+        if plan.mode is TPMode.FULL and l1 == 0:  # weighted first, then a product with n
+            weights += _rows(plan, block) * mul1 * mul_out
+            bilinear += rows * mul_out
+            continue
         bilinear += rows * (2 * l1 + 1) * mul1
         weights += rows * mul1 * (mul_out if plan.mode is TPMode.FULL else 1)
     columns = sum(
