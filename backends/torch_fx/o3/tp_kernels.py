@@ -11,16 +11,18 @@ this file is copied verbatim next to exported models.
 the plan (``cg``: every path's ``α_p C_p`` laid out for step 1; ``weight_index``: the flat
 weight vector's permutation into kernel order) and ``meta``, static nested tuples of ints. The
 code has no data-dependent control flow, so it traces under ``torch.compile`` and
-``torch.export``. Algorithm and costs: ``docs/tensor_product.md``.
+``torch.export`` (the only branch on sizes, chunks of a large batch on one CPU thread, is off
+while tracing). Algorithm and costs: ``docs/tensor_product.md``.
 
 1. ``n = x2 @ cg``: one matmul gives, per sample, the operator ``Σ_j α_p C_p[:, j, :] x2_b[j]``
    of every path, grouped by the input irrep ``a`` of ``x1`` it acts on (a "slot"), each
    slot's group split into "blocks" by output irrep ``c``.
-2. Per slot, one batched matmul applies all of its operators to all ``mul1`` copies of
-   ``x1_a`` at once: ``y[z, (c, k, path, v), u]`` (a broadcast product when ``l_a = 0``).
-3. Channel weights. ``full``: per output irrep one matmul over the blocks of every slot (batch
-   and ``k`` folded into its rows). ``channelwise``: a broadcast product per block (a scalar
-   ``x1_a`` is weighted first, then multiplied by ``n``).
+2. Per slot with ``l_a > 0``, one batched matmul applies all of its operators to all ``mul1``
+   copies of ``x1_a`` at once: ``y[z, (c, k, path, v), u]``.
+3. Channel weights. ``full``: per output irrep one matmul over its blocks from every slot with
+   ``l_a > 0`` (batch and ``k`` folded into its rows); a scalar ``x1_a`` is weighted first,
+   then multiplied by its ``n``. ``channelwise``: a broadcast product per block (a scalar
+   ``x1_a`` weighted first likewise).
 4. Per output irrep one transpose into e3nn's layout ``[z, (w, k)]``, then one concatenation.
 """
 
