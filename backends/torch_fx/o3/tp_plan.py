@@ -248,8 +248,16 @@ def _weight_parts(plan: TPPlan) -> list[tuple[_Block, ...]]:
     irrep ``c`` over its blocks (ordered by ``a``); in channelwise, one part per block."""
     if plan.mode is TPMode.CHANNELWISE:
         return [(block,) for block in plan.blocks]
-    by_out = [tuple(b for b in plan.blocks if b.c == c) for c in range(len(plan.out))]
+    by_out = [_full_part(plan, c) for c in range(len(plan.out))]
     return [part for part in by_out if part]
+
+
+def _full_part(plan: TPPlan, c: int) -> tuple[_Block, ...]:
+    """The blocks into ``c`` in the order of their weight rows: those of ``l_a > 0`` first
+    (the kernel's one matmul reads them as one slice), then those of scalar ``a`` (weighted
+    one block at a time), each group by ``a``."""
+    into = [b for b in plan.blocks if b.c == c]
+    return tuple(sorted(into, key=lambda b: (plan.in1[b.a][1] == 0, b.a)))
 
 
 def _weight_index(plan: TPPlan) -> np.ndarray:
@@ -298,6 +306,10 @@ def _forward_macs(plan: TPPlan) -> dict[str, int]:
         mul1, l1, _ = plan.in1[block.a]
         mul_out, l_out, _ = plan.out[block.c]
         rows = (2 * l_out + 1) * _rows(plan, block)
+        if plan.mode is TPMode.FULL and l1 == 0:  # weighted first, then a product with n
+            weights += _rows(plan, block) * mul1 * mul_out
+            bilinear += rows * mul_out
+            continue
         bilinear += rows * (2 * l1 + 1) * mul1
         weights += rows * mul1 * (mul_out if plan.mode is TPMode.FULL else 1)
     columns = sum(

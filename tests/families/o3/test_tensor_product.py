@@ -283,3 +283,56 @@ def test_exports_with_a_dynamic_batch():
     program = torch.export.export(module, (x1, x2), dynamic_shapes=({0: batch}, {0: batch}))
     x1, x2 = inputs(plan, 9, torch.float32, seed=3)
     assert torch.allclose(program.module()(x1, x2), module(x1, x2), atol=TOL32)
+
+
+# --- chunks of the batch (CPU) ----------------------------------------------------------------
+
+
+@pytest.fixture
+def one_thread():
+    """Chunks are taken on one intra-op thread only."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize("mode", MODES)
+def test_chunked_batch_equals_one_pass_with_second_derivatives(
+    mode, shared, monkeypatch, one_thread
+):
+    """A batch run in chunks of 256 (3 here, the last one short) gives the one-pass values,
+    gradients and second derivatives (NequIP's forces train through ``create_graph``)."""
+    from geoc.backends.torch_fx.o3 import tp_kernels
+
+    plan = plan_tensor_product(*(parse(t) for t in CASES[5]), mode)
+    x1, x2 = inputs(plan, 600)
+    gen = torch.Generator().manual_seed(4)
+    shape = (plan.weight_numel,) if shared else (600, plan.weight_numel)
+    weight = torch.randn(shape, generator=gen, dtype=torch.float64)
+    cotangent = torch.randn(600, plan.out_dim, generator=gen, dtype=torch.float64)
+
+    def derivatives(chunk_bytes: int) -> list[torch.Tensor]:
+        monkeypatch.setattr(tp_kernels, "CHUNK_BYTES", chunk_bytes)
+        args = [t.clone().requires_grad_() for t in (x1, x2, weight)]
+        out = run(plan, *args)
+        firsts = torch.autograd.grad((out * cotangent).sum(), args, create_graph=True)
+        seconds = torch.autograd.grad(sum((g * g).sum() for g in firsts), args)
+        return [out, *firsts, *seconds]
+
+    whole, chunked = derivatives(1 << 40), derivatives(1)
+    assert tp_kernels._chunk_size(x1, plan.meta()) == 256
+    for a, b in zip(chunked, whole, strict=True):
+        assert (a - b).abs().max() < TOL64
+
+
+def test_only_a_large_batch_on_one_cpu_thread_is_chunked(one_thread):
+    from geoc.backends.torch_fx.o3 import tp_kernels
+
+    plan = plan_tensor_product(*(parse(t) for t in CASES[0]), "full")
+    meta = plan.meta()
+    assert 256 <= tp_kernels._chunk_size(torch.empty(10**5, plan.dim1), meta) < 10**5
+    assert tp_kernels._chunk_size(torch.empty(10**5, plan.dim1, device="meta"), meta) is None
+    torch.set_num_threads(2)
+    assert tp_kernels._chunk_size(torch.empty(10**5, plan.dim1), meta) is None
