@@ -36,11 +36,10 @@ the step everything that depends on the positions (edge vectors, rotations, radi
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -48,7 +47,14 @@ from e3nn import o3
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from timing import bench_parser, medians_ms, run_header, time_alternating, write_json
+from timing import (
+    bench_parser,
+    float64_default,
+    medians_ms,
+    run_header,
+    time_alternating,
+    write_json,
+)
 
 import geoc
 
@@ -77,16 +83,6 @@ def geoc_conv(channels: int, lmax: int, algorithm: str) -> nn.Module:
 
 
 # --- the plain model --------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def float64_default() -> Iterator[None]:
-    default = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(default)
 
 
 def polar_rotation_parts(l: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -4,13 +4,14 @@ shared machine hit every contender alike."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -78,3 +79,15 @@ def write_json(path: str | None, rows: list[dict[str, object]], **meta: object) 
         with open(path, "w") as out:
             json.dump({"command": " ".join(["python", *sys.argv]), **meta, "rows": rows}, out,
                       indent=1)  # fmt: skip
+
+
+@contextlib.contextmanager
+def float64_default() -> Iterator[None]:
+    """Build e3nn modules in float64: they make their constants (Clebsch-Gordan coefficients,
+    generators) in the default dtype, and a float32 constant cast later keeps float32's error."""
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(default)
