@@ -5,6 +5,7 @@
     python bench/egnn.py --no-compile        # eager rows only (no torch.compile)
     python bench/egnn.py --quick             # tiny size, 1 thread, 2 rounds, eager (< 60 s)
     python bench/egnn.py --json egnn.json    # the rows as JSON too
+    python bench/egnn.py --device cuda       # on a GPU (not yet run on one)
 
 The plain model is equations 3-6 of Satorras, Hoogeboom & Welling (2021), "E(n) Equivariant
 Graph Neural Networks", with the layer structure of ``specs/egnn.geo``:
@@ -63,6 +64,7 @@ SIZES = {
     "qm9": Size("qm9", 96, 29, 11, 128, 7, 3),
 }
 QUICK = Size("tiny", 8, 5, 16, 16, 2, 2)
+CPU = torch.device("cpu")
 
 
 def mlp(*widths: int, last_act: bool) -> nn.Sequential:
@@ -134,25 +136,25 @@ def full_graph_edges(graphs: int, nodes: int) -> tuple[torch.Tensor, torch.Tenso
     return src[keep].repeat(graphs) + offsets, dst[keep].repeat(graphs) + offsets
 
 
-def make_inputs(size: Size, dtype: torch.dtype, seed: int = 0) -> dict[str, object]:
+def make_inputs(
+    size: Size, dtype: torch.dtype, device: torch.device = CPU, seed: int = 0
+) -> dict[str, object]:
     gen = torch.Generator().manual_seed(seed)
     n = size.graphs * size.nodes
     return {
-        "h": torch.randn(n, size.features, generator=gen, dtype=dtype),
-        "x": torch.randn(n, 3, generator=gen, dtype=dtype),
-        "batch": torch.arange(size.graphs).repeat_interleave(size.nodes),
+        "h": torch.randn(n, size.features, generator=gen, dtype=dtype).to(device),
+        "x": torch.randn(n, 3, generator=gen, dtype=dtype).to(device),
+        "batch": torch.arange(size.graphs).repeat_interleave(size.nodes).to(device),
         "num_graphs": size.graphs,
     }
 
 
 def plain_call(plain: PlainEGNN, size: Size, inputs: dict[str, object]) -> Callable:
     """The plain model with its edges precomputed here, once (outside any timing)."""
-    src, dst = full_graph_edges(size.graphs, size.nodes)
     x = inputs["x"]
     assert isinstance(x, torch.Tensor)
-    degree = torch.zeros(x.shape[0], dtype=x.dtype).index_add(
-        0, dst, torch.ones_like(dst, dtype=x.dtype)
-    )
+    src, dst = (e.to(x.device) for e in full_graph_edges(size.graphs, size.nodes))
+    degree = x.new_zeros(x.shape[0]).index_add(0, dst, torch.ones_like(dst, dtype=x.dtype))
     inv_degree = (1.0 / degree.clamp(min=1)).unsqueeze(-1)
     batch, graphs = inputs["batch"], inputs["num_graphs"]
 
@@ -177,7 +179,7 @@ def check_same_function(size: Size) -> None:
     plain = PlainEGNN(size.features, size.hidden, size.depth).double()
     copy_weights(module, plain)
     small = Size(size.name, 4, size.nodes, size.features, size.hidden, size.depth, 1)
-    inputs = make_inputs(small, torch.float64, seed=1)
+    inputs = make_inputs(small, torch.float64, seed=1)  # on the CPU
     theirs = plain_call(plain, small, inputs)(plain)
     ours = geoc_call(inputs)(module)
     for name, a, b in zip(("energy", "pos"), ours, theirs, strict=True):
@@ -190,12 +192,14 @@ def takes_optimize() -> bool:
     return "optimize" in inspect.signature(geoc.compile).parameters
 
 
-def contenders(size: Size, compiled: bool) -> dict[str, tuple[nn.Module, Callable]]:
+def contenders(
+    size: Size, compiled: bool, device: torch.device = CPU
+) -> dict[str, tuple[nn.Module, Callable]]:
     """Every row's module and its call (a function of the module), float32, one seed."""
     params = {"features": size.features, "hidden": size.hidden, "depth": size.depth}
-    inputs = make_inputs(size, torch.float32)
-    base = geoc.compile("egnn", params=params, validate=False)
-    plain = PlainEGNN(size.features, size.hidden, size.depth)
+    inputs = make_inputs(size, torch.float32, device)
+    base = geoc.compile("egnn", params=params, validate=False, device=device)
+    plain = PlainEGNN(size.features, size.hidden, size.depth).to(device)
     copy_weights(base, plain)
     call_plain, call_geoc = plain_call(plain, size, inputs), geoc_call(inputs)
     rows: dict[str, tuple[nn.Module, Callable]] = {"plain eager": (plain, call_plain)}
@@ -204,13 +208,16 @@ def contenders(size: Size, compiled: bool) -> dict[str, tuple[nn.Module, Callabl
     rows["geoc eager"] = (base, call_geoc)
     if takes_optimize():
         rows["geoc optimize=none"] = (
-            geoc.compile("egnn", params=params, validate=False, optimize="none"),
+            geoc.compile("egnn", params=params, validate=False, optimize="none", device=device),
             call_geoc,
         )
-    rows["geoc eager validate"] = (geoc.compile("egnn", params=params), call_geoc)
+    validated = geoc.compile("egnn", params=params, device=device)
+    rows["geoc eager validate"] = (validated, call_geoc)
     if compiled:
         if takes_optimize():
-            module = geoc.compile("egnn", params=params, validate=False, optimize="inductor")
+            module = geoc.compile(
+                "egnn", params=params, validate=False, optimize="inductor", device=device
+            )
         else:
             module = torch.compile(base, dynamic=False)
         rows["geoc compiled"] = (module, call_geoc)
@@ -226,13 +233,14 @@ def step(module: nn.Module, call: Callable) -> Callable[[], None]:
     return run
 
 
-def measure(size: Size, threads: int, rounds: int, compiled: bool) -> list[dict[str, object]]:
+def measure(
+    size: Size, threads: int, rounds: int, compiled: bool, device: torch.device
+) -> list[dict[str, object]]:
     torch.set_num_threads(threads)
-    rows = contenders(size, compiled)
+    rows = contenders(size, compiled, device)
     runs = {impl: step(module, call) for impl, (module, call) in rows.items()}
-    cpu = torch.device("cpu")
-    first = {impl: timed_once(run, cpu) for impl, run in runs.items()}  # compiles
-    medians = medians_ms(time_alternating(runs, cpu, rounds, warmup=1))
+    first = {impl: timed_once(run, device) for impl, run in runs.items()}  # compiles
+    medians = medians_ms(time_alternating(runs, device, rounds, warmup=1))
     plain, plain_c = medians["plain eager"], medians.get("plain compiled")
     out = []
     for impl, ms in medians.items():
@@ -257,8 +265,7 @@ def main() -> None:
     parser.add_argument("--no-compile", action="store_true", help="leave out torch.compile rows")
     parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     args = parser.parse_args()
-    if args.device != "cpu":
-        raise SystemExit("bench/egnn.py runs on the CPU only for now")
+    device = torch.device(args.device)
     sizes = [QUICK] if args.quick else [SIZES[name] for name in args.sizes]
     threads = args.thread_counts or ([1] if args.quick else [1, 2])
     print(run_header(args.rounds or ", ".join(f"{s.name} {s.rounds}" for s in sizes)))
@@ -271,7 +278,7 @@ def main() -> None:
         check_same_function(size)
         for count in threads:
             compile_rows = not (args.no_compile or args.quick)  # compiling takes a minute
-            rows += measure(size, count, args.rounds or size.rounds, compile_rows)
+            rows += measure(size, count, args.rounds or size.rounds, compile_rows, device)
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
     write_json(args.json, rows)
 

@@ -5,6 +5,7 @@
     python bench/escn.py --nodes 512 --rounds 10
     python bench/escn.py --quick             # 64 nodes, 1 thread, 3 rounds (a smoke run)
     python bench/escn.py --json escn.json    # the rows as JSON too
+    python bench/escn.py --device cuda       # on a GPU (not yet run on one)
 
 geoc: the convolution of ``specs/escn.geo``'s interaction blocks alone,
 ``tp_conv(h, sh, w, out=16x0e + 16x1o + 16x2e + 16x3o + 16x4e, hidden=32)`` on
@@ -187,7 +188,7 @@ class PlainSO2Conv(nn.Module):
 
 def bessel(d: torch.Tensor, p: int = 6) -> torch.Tensor:
     """``sqrt(2/c) sin(k pi d / c) / d`` (k = 1..8) times the polynomial envelope (DimeNet)."""
-    k = torch.arange(1, BASIS + 1, dtype=d.dtype)
+    k = torch.arange(1, BASIS + 1, dtype=d.dtype, device=d.device)
     x = d / CUTOFF
     envelope = (
         1
@@ -237,18 +238,21 @@ def step(call: Callable[[torch.Tensor], torch.Tensor], module: nn.Module, h: tor
     return run
 
 
-def contenders(nodes: int) -> tuple[dict[str, Callable[[], None]], dict[str, int], int]:
-    data = point_cloud(nodes, torch.float32)
+def contenders(
+    nodes: int, device: torch.device
+) -> tuple[dict[str, Callable[[], None]], dict[str, int], int]:
+    data = {k: v.to(device) for k, v in point_cloud(nodes, torch.float32).items()}
     h = data["h"].requires_grad_()
     edge_index = torch.stack((data["src"], data["dst"]))
     plain = PlainSO2Conv(CHANNELS, LMAX)
-    check_equivariant(plain)
+    check_equivariant(plain)  # on the CPU
+    plain = plain.to(device)
     modules: dict[str, nn.Module] = {"plain eSCN SO(2)": plain}
     calls: dict[str, Callable] = {
         "plain eSCN SO(2)": lambda x: plain(x, data["pos"], data["src"], data["dst"])
     }
     for algorithm in ("so2", "cg"):
-        module = geoc_conv(CHANNELS, LMAX, algorithm)
+        module = geoc_conv(CHANNELS, LMAX, algorithm).to(device)
         name = f"geoc tp_conv {algorithm}"
         modules[name] = module
         calls[name] = (lambda m: lambda x: m(h=x, pos=data["pos"], edge_index=edge_index)["y"])(
@@ -268,8 +272,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="64 nodes, 1 thread, 3 rounds")
     parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     args = parser.parse_args()
-    if args.device != "cpu":
-        raise SystemExit("bench/escn.py runs on the CPU only for now")
+    device = torch.device(args.device)
     nodes = args.nodes or (64 if args.quick else 256)
     threads = args.thread_counts or ([1] if args.quick else [1, 2])
     rounds = args.rounds or (3 if args.quick else 10)
@@ -277,12 +280,12 @@ def main() -> None:
     rows = []
     for count in threads:
         torch.set_num_threads(count)
-        runs, params, edges = contenders(nodes)
+        runs, params, edges = contenders(nodes, device)
         if count == threads[0]:
             print(f"{nodes} nodes, {edges} edges; channels {CHANNELS}, lmax = mmax = {LMAX}; "
                   "parameters " + ", ".join(f"{k} {v:,}" for k, v in params.items()))  # fmt: skip
             print("\n| threads | impl | median | plain / impl |\n|---:|---|---:|---:|")
-        medians = medians_ms(time_alternating(runs, torch.device("cpu"), rounds))
+        medians = medians_ms(time_alternating(runs, device, rounds))
         for impl, ms in medians.items():
             ratio = medians["plain eSCN SO(2)"] / ms
             print(f"| {count} | {impl} | {ms:.1f} ms | {ratio:.2f}x |", flush=True)

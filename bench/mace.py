@@ -101,8 +101,9 @@ def training_step(
     has ``geoc.energy_forces_stress``'s signature (bench/nequip.py passes e3nn's)."""
     gen = torch.Generator().manual_seed(1)
     atoms = inputs["pos"].shape[0]
-    energy_ref = torch.randn((), generator=gen)
-    forces_ref = torch.randn(atoms, 3, generator=gen)
+    device = inputs["pos"].device
+    energy_ref = torch.randn((), generator=gen).to(device)
+    forces_ref = torch.randn(atoms, 3, generator=gen).to(device)
 
     def step() -> None:
         module.zero_grad(set_to_none=True)

@@ -4,6 +4,7 @@
     python bench/nequip.py --atoms 256 --rounds 5
     python bench/nequip.py --quick             # 64 atoms, 8 channels, 1 thread (a smoke run)
     python bench/nequip.py --json nequip.json  # the rows as JSON too
+    python bench/nequip.py --device cuda       # on a GPU (not yet run on one)
 
 The e3nn model is written here from NequIP (Batzner et al., Nat. Commun. 13, 2453, 2022) with
 the spec's defaults (``specs/nequip.geo``, ``periodic=true``): species embedding to 32x0e;
@@ -113,7 +114,7 @@ def gate(x: torch.Tensor, irreps: o3.Irreps) -> torch.Tensor:
 
 def bessel(d: torch.Tensor, p: int = 6) -> torch.Tensor:
     """``sqrt(2/c) sin(k pi d / c) / d`` (k = 1..8) times the polynomial envelope (DimeNet)."""
-    k = torch.arange(1, BASIS + 1, dtype=d.dtype)
+    k = torch.arange(1, BASIS + 1, dtype=d.dtype, device=d.device)
     x = d / CUTOFF
     envelope = (
         1
@@ -239,18 +240,20 @@ def check_same_function(params: dict[str, Any]) -> None:
             raise AssertionError(f"geoc and e3nn {name} differ by {error:.1e}")
 
 
-def contenders(params: dict[str, Any], inputs: dict[str, torch.Tensor]) -> dict[str, Callable]:
+def contenders(
+    params: dict[str, Any], cpu_inputs: dict[str, torch.Tensor], device: torch.device
+) -> dict[str, Callable]:
     module, model = build(params, torch.float32)
-    runs = {
-        "e3nn eager": training_step(
-            model, inputs, e3nn_energy_forces(model, neighbour_list(inputs))
-        )
-    }
+    module, model = module.to(device), model.to(device)
+    inputs = {k: v.to(device) for k, v in cpu_inputs.items()}
+    edges = {k: v.to(device) for k, v in neighbour_list(cpu_inputs).items()}
+    runs = {"e3nn eager": training_step(model, inputs, e3nn_energy_forces(model, edges))}
     runs["geoc eager"] = training_step(module, inputs)
     if "optimize" in inspect.signature(geoc.compile).parameters:
         plain = geoc.compile("nequip", params=params, validate=False, optimize="none")
-        runs["geoc optimize=none"] = training_step(plain, inputs)
-    runs["geoc eager validate"] = training_step(geoc.compile("nequip", params=params), inputs)
+        runs["geoc optimize=none"] = training_step(plain.to(device), inputs)
+    validated = geoc.compile("nequip", params=params, device=device)
+    runs["geoc eager validate"] = training_step(validated, inputs)
     return runs
 
 
@@ -263,8 +266,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="64 atoms, 8 channels, 1 thread")
     parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     args = parser.parse_args()
-    if args.device != "cpu":
-        raise SystemExit("bench/nequip.py runs on the CPU only for now")
+    device = torch.device(args.device)
     params = QUICK if args.quick else SPEC
     atoms = args.atoms or ([64] if args.quick else [64, 256])
     threads = args.thread_counts or ([1] if args.quick else [1, 2])
@@ -278,8 +280,8 @@ def main() -> None:
     for count in threads:
         torch.set_num_threads(count)
         for n in atoms:
-            runs = contenders(params, alloy(n))
-            medians = medians_ms(time_alternating(runs, torch.device("cpu"), rounds, warmup=1))
+            runs = contenders(params, alloy(n), device)
+            medians = medians_ms(time_alternating(runs, device, rounds, warmup=1))
             for impl, ms in medians.items():
                 ratio = medians["e3nn eager"] / ms
                 print(f"| {n} | {count} | {impl} | {ms:.0f} ms | {ratio:.2f}x |", flush=True)
