@@ -92,16 +92,22 @@ def neighbours(inputs: dict[str, torch.Tensor]) -> float:
     return len(neighbor_list("i", atoms, CUTOFF)) / len(atoms)
 
 
-def training_step(module: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> Callable[[], None]:
-    """Energy + forces (kept for the derivative), a loss on both, backward."""
+def training_step(
+    module: torch.nn.Module,
+    inputs: dict[str, torch.Tensor],
+    energy_forces: Callable[..., dict[str, torch.Tensor]] = geoc.energy_forces_stress,
+) -> Callable[[], None]:
+    """Energy + forces (kept for the derivative), a loss on both, backward. ``energy_forces``
+    has ``geoc.energy_forces_stress``'s signature (bench/nequip.py passes e3nn's)."""
     gen = torch.Generator().manual_seed(1)
     atoms = inputs["pos"].shape[0]
-    energy_ref = torch.randn((), generator=gen)
-    forces_ref = torch.randn(atoms, 3, generator=gen)
+    device = inputs["pos"].device
+    energy_ref = torch.randn((), generator=gen).to(device)
+    forces_ref = torch.randn(atoms, 3, generator=gen).to(device)
 
     def step() -> None:
         module.zero_grad(set_to_none=True)
-        out = geoc.energy_forces_stress(module, inputs, training=True)
+        out = energy_forces(module, inputs, training=True)
         energy_error = (out["energy"].sum() - energy_ref) ** 2 / atoms
         loss = energy_error + ((out["forces"] - forces_ref) ** 2).mean()
         loss.backward()
