@@ -64,8 +64,12 @@ def compile(
     check_optimize(optimize)
     with using(budget):
         ir = spec if isinstance(spec, Graph) else frontend(spec, params, model)
+        fired = []
+        if optimize != "none":  # the IR rewrites (docs/optimizer.md): same function, same names
+            ir, fired = _rewritten(ir)
         module = lower(ir, seed, tp_algorithm, dtype, validate, given_edges)
     module.meta["geoc_ir"] = ir
+    module.meta["geoc_rewrites"] = fired
     source = None if isinstance(spec, Graph) else resolve_source(spec).text
     file = "<spec>" if isinstance(spec, Graph) else spec_label(str(spec))
     options = dict(
@@ -79,6 +83,13 @@ def compile(
     if device is not None:
         module = module.to(resolve_device(device))
     return compile_calls(module) if optimize == "inductor" else module
+
+
+def _rewritten(ir: Graph) -> tuple[Graph, list]:
+    from geoc.optimize import optimise
+
+    result = optimise(ir)
+    return result.graph, result.fired
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

@@ -203,6 +203,13 @@ def _optimize_argument(parser: argparse.ArgumentParser) -> None:
         "--optimize", choices=tuple(OPTIMIZE_LEVELS), default="ir",
         help=f"{levels} (docs/compiled.md)",
     )  # fmt: skip
+    if parser.prog.endswith("compile"):
+        parser.add_argument(
+            "--explain-opt",
+            action="store_true",
+            help="print which IR rewrites fired where, with their estimated saving "
+            "(docs/optimizer.md)",
+        )
 
 
 def _whole_number(text: str) -> int:
@@ -361,9 +368,18 @@ def param_values(items: Iterable[str]) -> dict[str, object]:
 
 
 def _graph(args: argparse.Namespace):
+    """The IR as lowered: rewritten unless `--optimize none` (docs/optimizer.md)."""
     from geoc.pipeline import frontend
 
-    return frontend(args.spec, param_values(args.param), args.model)
+    graph = frontend(args.spec, param_values(args.param), args.model)
+    if getattr(args, "optimize", "none") == "none":
+        return graph
+    from geoc.optimize import optimise
+
+    result = optimise(graph)
+    if getattr(args, "explain_opt", False):
+        print(result.explain(), end="")
+    return result.graph
 
 
 def _write_potential(module: object, args: argparse.Namespace) -> Path:
@@ -374,8 +390,9 @@ def _write_potential(module: object, args: argparse.Namespace) -> Path:
 
 def run_compile(args: argparse.Namespace) -> int:
     """Type, prove and lower the spec; emit the module folder, its code, the IR or DOT."""
-    if args.emit in ("ir", "dot"):
+    if args.emit in ("ir", "dot") or args.explain_opt:
         graph = _graph(args)
+    if args.emit in ("ir", "dot"):
         text = graph.to_json() + "\n" if args.emit == "ir" else graph.to_dot()
         return _emit_text(args, text, "ir.json" if args.emit == "ir" else "graph.dot")
     from geoc.backends.torch_fx.api import compile as lower_to_fx

@@ -9,9 +9,10 @@ Two forms, both exact because a gather only copies node values onto edges:
   becomes ``gathered_mlp`` / ``gathered_linear`` (``geoc.ops.rewritten``), with the same id
   and parameters. Precondition: the input is a ``concat`` over edges with at least one part
   gathered from a value that is not a point (a point gathered at ``src`` is shifted by the
-  cell's image offset, which no linear map commutes with). Saves ``(width_a + width_b)·out``
-  multiply-adds per edge for ``2·out·width`` per node: fires whenever edges outnumber nodes
-  (every built-in edge rule but a sparse given graph).
+  cell's image offset, which no linear map commutes with), and every other part is over
+  edges (a global part, broadcast onto the edges by graph, keeps the node as written). Saves
+  ``(width_a + width_b)·out`` multiply-adds per edge for ``2·out·width`` per node: fires
+  whenever edges outnumber nodes (every built-in edge rule but a sparse given graph).
 * **A per-element operator on gathered values.** ``f(a[e], b[e])`` with ``f`` acting on each
   element alone (its ``commutes_gather`` trait) and every input gathered at the same end ``e``
   becomes ``f(a, b)[e]``. Precondition: no input is a point (as above), and each gather has no
@@ -81,9 +82,11 @@ def _first_layer_split(graph: Graph, node: Node) -> tuple[list[Node], Fired] | N
         if _gathers_non_point(graph, source):
             parts.append(source.inputs[0])
             ends.append(source.attrs["end"])
-        else:
+        elif graph.type_of(ref).axes == (EDGE_AXIS,):
             parts.append(ref)
             ends.append("")
+        else:  # a global value broadcast onto the edges: the split would not place it
+            return None
     if not any(ends):
         return None
     op = f"gathered_{node.op}"

@@ -39,9 +39,12 @@ def test_initialisation_is_deterministic_under_the_seed() -> None:
 
 
 def test_generated_code_is_readable() -> None:
-    code = geoc_compile("egnn", params={"depth": 1}).code
+    code = geoc_compile("egnn", params={"depth": 1}, optimize="none").code
     assert "layers_0_egnn_layer_m_concat = torch.cat(" in code
     assert "full_edges(x, batch)" in code
+    rewritten = geoc_compile("egnn", params={"depth": 1}).code  # the first layer split by parts
+    assert "layers_0_egnn_layer_m_concat = torch.cat(" not in rewritten
+    assert "gathered_layer([h_1, layers_0_egnn_layer_m_concat_sqnorm]" in rewritten
 
 
 def test_every_surface_operator_has_a_lowering() -> None:

@@ -81,8 +81,12 @@ def test_a_dense_linear_on_gathered_parts_is_split() -> None:
         # over nodes, nothing to move
         """    m = mlp(concat(h, sqnorm(h)), [4])
     output y: 4 x scalar = sum(m, over=nodes)""",
+        # a global part is broadcast onto the edges by graph: the split does not place it
+        """    g = sum(h, over=nodes)
+    m = mlp(concat(h[src], g), [4])
+    output y: 4 x scalar = sum(sum(m, over=edges, into=nodes), over=nodes)""",
     ],
-    ids=["no-gather", "vectors", "over-nodes"],
+    ids=["no-gather", "vectors", "over-nodes", "global-part"],
 )
 def test_first_layer_split_needs_gathered_invariant_scalars(body: str) -> None:
     assert [f for f in _fired(_model(body, POINTS)) if f[0] == "linear before gather"] == []
@@ -207,3 +211,20 @@ def _mark_broken(graph: Graph):
     from geoc.optimize import Fired
 
     return _broken(graph), [Fired("broken", "m", None, "drops a part", "none")]
+
+
+def test_cli_explains_the_rewrites(tmp_path) -> None:
+    """`geoc compile --explain-opt` lists each rewrite with its spec line and saving."""
+    from geoc.cli import main
+
+    spec = tmp_path / "m.geo"
+    spec.write_text(_model(SPLIT, POINTS))
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["compile", str(spec), "--explain-opt"]) == 0
+    first = out.getvalue().splitlines()[0]
+    assert first.startswith(f"{spec}:8: linear before gather at `m`")
+    assert "per edge" in first

@@ -103,7 +103,7 @@ def _accepted(spec: Spec, module, rng: np.random.Generator, seed: int) -> Outcom
         size = max(1.0, _largest(expected))
         worst = max(worst, _largest(after[name] - expected) / size)
     out = Outcome("accepted", harness_error=worst, harness_ok=worst <= RTOL)
-    out.problems += membership
+    out.problems += membership + _rewrite_differences(spec, module, sample.inputs, before)
     graphs = sample.graphs if family.axis and not family.field else 1
     try:
         report = check_module(module, trials=2, seed=seed, graphs=graphs, rtol=RTOL)
@@ -124,6 +124,25 @@ def _accepted(spec: Spec, module, rng: np.random.Generator, seed: int) -> Outcom
         said = "passes" if out.checker_ok else "fails"
         out.problems.append(f"geoc check {said}, the independent harness does not agree")
     return out
+
+
+def _rewrite_differences(spec: Spec, module, inputs: dict, rewritten: dict) -> list[str]:
+    """Where the IR rewrites fired (geoc.optimize), the spec compiled as written, with the
+    same parameters, must compute the same outputs (docs/optimizer.md)."""
+    if not module.meta.get("geoc_rewrites"):
+        return []
+    written = geoc.compile(spec.text, dtype=torch.float64, optimize="none")
+    written.load_state_dict(module.state_dict())
+    with torch.no_grad():
+        expected = written(**inputs)
+    found = []
+    for name in spec.outputs:
+        size = max(1.0, _largest(expected[name]))
+        off = _largest(rewritten[name] - expected[name]) / size
+        if not off <= RTOL:
+            fired = ", ".join(sorted({f.rewrite for f in module.meta["geoc_rewrites"]}))
+            found.append(f"rewrites ({fired}) change output `{name}` by {off:.2g}")
+    return found
 
 
 def _largest(value: torch.Tensor) -> float:

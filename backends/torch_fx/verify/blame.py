@@ -24,6 +24,7 @@ from geoc.diagnostics import Span
 from geoc.domains import EDGE_AXIS
 from geoc.groups import GroupElement
 from geoc.ir import Graph
+from geoc.ops.rewritten import base_op  # a rewritten node is blamed as the operator written
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def first_broken_value(
             continue  # an atom's points moved by its lattice vector too: not the group's law
         dev = value_error(before, after, ftype, ir.group, trial.element, maps)
         if not dev.within(exact_bound(rtol, dev.scale)):
-            return failure(node.id, node.op, str(ftype), node.span, dev, trial, sources)
+            return failure(node.id, base_op(node.op), str(ftype), node.span, dev, trial, sources)
     return None
 
 
@@ -112,4 +113,6 @@ def blame(
         return found
     port = ir.outputs[broken]
     node = ir.node(port.value.node)
-    return failure(node.id, node.op, str(port.type), node.span, devs[broken], trial, sources)
+    return failure(
+        node.id, base_op(node.op), str(port.type), node.span, devs[broken], trial, sources
+    )
