@@ -48,6 +48,7 @@ from e3nn import o3
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
+from nequip import bessel  # bench/nequip.py: the same basis, the same BASIS and CUTOFF
 from timing import (
     bench_parser,
     float64_default,
@@ -184,19 +185,6 @@ class PlainSO2Conv(nn.Module):
         y = y @ d.transpose(1, 2)  # back: (D y)^T
         summed = y.new_zeros((h.shape[0], *y.shape[1:])).index_add(0, dst, y)
         return self.to_e3nn(summed)
-
-
-def bessel(d: torch.Tensor, p: int = 6) -> torch.Tensor:
-    """``sqrt(2/c) sin(k pi d / c) / d`` (k = 1..8) times the polynomial envelope (DimeNet)."""
-    k = torch.arange(1, BASIS + 1, dtype=d.dtype, device=d.device)
-    x = d / CUTOFF
-    envelope = (
-        1
-        - (p + 1) * (p + 2) / 2 * x**p
-        + p * (p + 2) * x ** (p + 1)
-        - p * (p + 1) / 2 * x ** (p + 2)
-    )
-    return math.sqrt(2 / CUTOFF) * torch.sin(k * math.pi * x) / d * envelope * (x < 1)
 
 
 # --- inputs, checks, timing -------------------------------------------------------------------
