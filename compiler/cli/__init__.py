@@ -368,16 +368,22 @@ def param_values(items: Iterable[str]) -> dict[str, object]:
 
 
 def _graph(args: argparse.Namespace):
-    """The IR as lowered: rewritten unless `--optimize none` (docs/optimizer.md)."""
+    """The proven IR as written (the static verdict is about the spec itself)."""
     from geoc.pipeline import frontend
 
-    graph = frontend(args.spec, param_values(args.param), args.model)
-    if getattr(args, "optimize", "none") == "none":
+    return frontend(args.spec, param_values(args.param), args.model)
+
+
+def _lowered_graph(args: argparse.Namespace):
+    """The IR as lowered: rewritten unless `--optimize none` (docs/optimizer.md), with the
+    rewrites listed first under `--explain-opt`."""
+    graph = _graph(args)
+    if args.optimize == "none":
         return graph
     from geoc.optimize import optimise
 
     result = optimise(graph)
-    if getattr(args, "explain_opt", False):
+    if args.explain_opt:
         print(result.explain(), end="")
     return result.graph
 
@@ -390,9 +396,8 @@ def _write_potential(module: object, args: argparse.Namespace) -> Path:
 
 def run_compile(args: argparse.Namespace) -> int:
     """Type, prove and lower the spec; emit the module folder, its code, the IR or DOT."""
-    if args.emit in ("ir", "dot") or args.explain_opt:
-        graph = _graph(args)
     if args.emit in ("ir", "dot"):
+        graph = _lowered_graph(args)
         text = graph.to_json() + "\n" if args.emit == "ir" else graph.to_dot()
         return _emit_text(args, text, "ir.json" if args.emit == "ir" else "graph.dot")
     from geoc.backends.torch_fx.api import compile as lower_to_fx
@@ -409,6 +414,10 @@ def run_compile(args: argparse.Namespace) -> int:
         validate=args.validate,
         optimize=args.optimize,
     )
+    if args.explain_opt:  # the rewrites the module was lowered with
+        from geoc.optimize import explain
+
+        print(explain(module.meta["geoc_rewrites"]), end="")
     if args.emit == "code":
         return _emit_text(args, generated_source(module, args.spec), "module.py")
     if args.potential and not args.output:

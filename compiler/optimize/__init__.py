@@ -61,10 +61,14 @@ class Optimised:
     fired: list[Fired]
 
     def explain(self) -> str:
-        """What ``geoc compile --explain-opt`` prints: one line per rewrite that fired."""
-        if not self.fired:
-            return "no rewrite fired\n"
-        return "".join(f"{f}\n" for f in self.fired)
+        return explain(self.fired)
+
+
+def explain(fired: Sequence[Fired]) -> str:
+    """What ``geoc compile --explain-opt`` prints: one line per rewrite that fired."""
+    if not fired:
+        return "no rewrite fired\n"
+    return "".join(f"{f}\n" for f in fired)
 
 
 class RewriteBroke(AssertionError):
