@@ -4,8 +4,8 @@ Two forms, both exact because a gather only copies node values onto edges:
 
 * **A first layer on gathered parts.** ``mlp(concat(a[dst], b[src], c))`` (and a ``linear``
   between invariant scalars) computes ``W·concat(..) + bias`` per edge. Split by columns, it is
-  ``(W_a a)[dst] + (W_b b)[src] + W_c c + bias``: the gathered parts' products are taken per
-  node, and parts that read one value (``h[dst]``, ``h[src]``) share one matmul. The node
+  ``(W_a a + bias)[dst] + (W_b b)[src] + W_c c``: the gathered parts' products (and the
+  bias) are taken per node, each part its own contiguous matmul. The node
   becomes ``gathered_mlp`` / ``gathered_linear`` (``geoc.ops.rewritten``), with the same id
   and parameters. Precondition: the input is a ``concat`` over edges with at least one part
   gathered from a value that is not a point (a point gathered at ``src`` is shifted by the

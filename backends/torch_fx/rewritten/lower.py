@@ -13,18 +13,18 @@ from geoc.types import FeatureType
 
 
 def _split_plan(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> tuple[list[fx.Node], tuple]:
-    """The distinct values the parts read, and per value the weight columns and ends of its
-    parts (``rt_rewritten.SplitPlan``)."""
+    """The distinct values the parts read, and per part its value, weight columns and end
+    (``rt_rewritten.SplitPlan``)."""
     values: list[fx.Node] = []
-    groups: dict[int, list[tuple[int, int, str]]] = {}
+    plan = []
     start = 0
     for arg, ftype, end in zip(args, ctx.in_types(node), node.attrs["ends"], strict=True):
         stop = start + ctx.group.type_dim(ftype)
         if arg not in values:
             values.append(arg)
-        groups.setdefault(values.index(arg), []).append((start, stop, end))
+        plan.append((values.index(arg), start, stop, end))
         start = stop
-    return values, tuple((index, tuple(parts)) for index, parts in groups.items())
+    return values, tuple(plan)
 
 
 def _first_layer(ctx: LowerCtx, node: Node, args: list[fx.Node]):
