@@ -1,0 +1,111 @@
+"""The charged N-body example: its simulator (examples/data/nbody_charged.py) against the
+physics it states, the `egnn_nbody` spec against the EGNN authors' layer equations, and a tiny
+end-to-end run of examples/egnn_nbody.py."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_examples import load
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SHORT = {"steps": 1000, "every": 100}  # 9 frames: seconds of CPU become milliseconds
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return load("data/nbody_charged.py")
+
+
+def coulomb(positions: torch.Tensor, charges: torch.Tensor) -> torch.Tensor:
+    """``sum_j q_i q_j (x_i - x_j) / |x_i - x_j|³`` pair by pair, for one system ``[n, 3]``."""
+    n = len(positions)
+    force = torch.zeros_like(positions)
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                r = positions[i] - positions[j]
+                force[i] += charges[i] * charges[j] * r / r.norm() ** 3
+    return force
+
+
+def test_initial_state_has_the_stated_distribution(sim) -> None:
+    """Charges ±1 about half each, speeds exactly 0.5, positions N(0, 1), all inside the box."""
+    system = sim.ChargedSystem()
+    x, v, q = sim.initial_state(4000, system, torch.Generator().manual_seed(0))
+    assert x.shape == v.shape == (4000, 5, 3) and q.shape == (4000, 5)
+    assert set(q.unique().tolist()) == {-1.0, 1.0}
+    assert abs(float(q.mean())) < 0.03
+    assert torch.allclose(v.norm(dim=-1), torch.full((4000, 5), 0.5, dtype=torch.float64))
+    assert abs(float(x.mean())) < 0.02 and abs(float(x.std()) - 1.0) < 0.02
+    assert float(x.abs().max()) <= system.box
+
+
+def test_forces_are_coulombs_law_clipped_per_component(sim) -> None:
+    """Like charges repel, opposite attract, the sum pair by pair; a close pair's components
+    stop at ±max_force."""
+    system = sim.ChargedSystem(max_force=None)
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 5, 3, generator=generator, dtype=torch.float64)
+    q = torch.tensor([[1.0, -1, 1, 1, -1], [1, 1, 1, 1, 1], [-1, -1, 1, -1, 1]])
+    got = sim.forces(x, q.double(), system)
+    for b in range(3):
+        assert torch.allclose(got[b], coulomb(x[b], q[b].double()), rtol=1e-12, atol=0)
+    pair = torch.tensor([[[0.0, 0, 0], [1, 0, 0]]], dtype=torch.float64)
+    same = torch.tensor([[1.0, 1.0]], dtype=torch.float64)
+    like = sim.forces(pair, same, system)
+    assert like[0, 0, 0] == -1.0 and like[0, 1, 0] == 1.0  # pushed apart along x
+    unlike = sim.forces(pair, torch.tensor([[1.0, -1.0]], dtype=torch.float64), system)
+    assert unlike[0, 0, 0] == 1.0 and unlike[0, 1, 0] == -1.0
+    close = pair * 0.01  # |F| = 1e4 > 100
+    clipped = sim.forces(close, same, sim.ChargedSystem())
+    assert clipped[0, :, 0].tolist() == [-100.0, 100.0] and clipped[0, :, 1:].abs().max() == 0
+
+
+def test_reflection_mirrors_positions_past_a_wall_and_turns_velocities_inwards(sim) -> None:
+    x = torch.tensor([[[6.0, -7.0, 1.0]]], dtype=torch.float64)
+    v = torch.tensor([[[0.3, -0.2, -0.4]]], dtype=torch.float64)
+    x2, v2 = sim.reflect(x, v, 5.0)
+    assert x2.tolist() == [[[4.0, -3.0, 1.0]]]
+    assert v2.tolist() == [[[-0.3, 0.2, -0.4]]]
+
+
+def test_energy_is_conserved_to_first_order_in_the_step(sim) -> None:
+    """All charges alike (repulsion: no close encounters) and no clipping: NRI's leapfrog is
+    symplectic Euler, so the energy error stays bounded and halves with the step."""
+    drifts = []
+    for dt, steps in ((1e-3, 1000), (5e-4, 2000)):
+        system = sim.ChargedSystem(max_force=None, dt=dt, steps=steps, every=steps // 10)
+        x, v, q = sim.initial_state(8, system, torch.Generator().manual_seed(2))
+        q = q.abs()
+        px, pv = sim.simulate(x, v, q, system)
+        start = sim.energy(x, v, q, system.strength)
+        kept = sim.energy(px, pv, q.unsqueeze(1), system.strength)
+        drifts.append(float(((kept - start.unsqueeze(1)).abs() / start.abs().unsqueeze(1)).max()))
+    assert drifts[0] < 1e-3
+    assert 1.6 < drifts[0] / drifts[1] < 2.4
+
+
+def test_trajectories_are_deterministic_and_chunking_does_not_change_them(sim) -> None:
+    system = sim.ChargedSystem(**SHORT)
+    a = sim.trajectories(5, seed=3, system=system)
+    b = sim.trajectories(5, seed=3, system=system)
+    assert a["positions"].shape == a["velocities"].shape == (5, 9, 5, 3)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["positions"], sim.trajectories(5, 4, system)["positions"])
+    x, v, q = sim.initial_state(5, system, torch.Generator().manual_seed(3))
+    chunked = sim.simulate(x, v, q, system, chunk=2)
+    assert torch.equal(chunked[0], a["positions"]) and torch.equal(chunked[1], a["velocities"])
+
+
+def test_a_kept_frame_is_the_state_after_its_step(sim) -> None:
+    """Frame k holds the positions after step every (k + 1) and the velocity they moved with:
+    a free particle (one particle, no force) moves on a line at its initial velocity."""
+    system = sim.ChargedSystem(particles=1, **SHORT)
+    x, v, q = sim.initial_state(2, system, torch.Generator().manual_seed(5))
+    px, pv = sim.simulate(x, v, q, system)
+    times = torch.arange(1, 10, dtype=torch.float64) * 100 * system.dt
+    expected = x.unsqueeze(1) + times.view(1, -1, 1, 1) * v.unsqueeze(1)
+    assert torch.allclose(px, expected, atol=1e-13)
+    assert torch.equal(pv, v.unsqueeze(1).expand_as(pv))
