@@ -109,3 +109,73 @@ def test_a_kept_frame_is_the_state_after_its_step(sim) -> None:
     expected = x.unsqueeze(1) + times.view(1, -1, 1, 1) * v.unsqueeze(1)
     assert torch.allclose(px, expected, atol=1e-13)
     assert torch.equal(pv, v.unsqueeze(1).expand_as(pv))
+
+
+# --- the spec ----------------------------------------------------------------------------------
+
+
+def linear(params: dict, name: str, value: torch.Tensor) -> torch.Tensor:
+    bias = params.get(f"{name}.bias")
+    return torch.nn.functional.linear(value, params[f"{name}.weight"], bias)
+
+
+def two_layers(params: dict, name: str, value: torch.Tensor, last_act: bool) -> torch.Tensor:
+    silu = torch.nn.functional.silu
+    out = linear(params, f"{name}.1", silu(linear(params, f"{name}.0", value)))
+    return silu(out) if last_act else out
+
+
+def authors_egnn_vel(
+    params: dict, x: torch.Tensor, v: torch.Tensor, q: torch.Tensor, depth: int
+) -> torch.Tensor:
+    """EGNN_vel of Satorras et al. on dense systems ``[batch, n, 3]`` (every other particle a
+    neighbour): ``h = W |v|``; per layer ``m_ij = phi_e(h_i, h_j, |x_i - x_j|², q_i q_j,
+    |x⁰_i - x⁰_j|²)``, ``x_i += mean_j (x_i - x_j) phi_x(m_ij) + phi_v(h_i) v_i``,
+    ``h_i += phi_h(h_i, sum_j m_ij)``; weights read from the compiled module by name."""
+    n = x.shape[1]
+    others = (1 - torch.eye(n, dtype=x.dtype)).view(1, n, n, 1)
+
+    def pairs(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # a_i, a_j on [b, i, j]
+        return a.unsqueeze(2).expand(-1, -1, n, -1), a.unsqueeze(1).expand(-1, n, -1, -1)
+
+    start = (x.unsqueeze(2) - x.unsqueeze(1)).square().sum(-1, keepdim=True)
+    attributes = torch.cat([q.unsqueeze(2) * q.unsqueeze(1), start], dim=-1)
+    h = linear(params, "h", v.norm(dim=-1, keepdim=True))
+    for layer in range(depth):
+        name = f"layers.{layer}.egnn_vel_layer"
+        diff = x.unsqueeze(2) - x.unsqueeze(1)
+        h_i, h_j = pairs(h)
+        radial = diff.square().sum(-1, keepdim=True)
+        m = two_layers(params, f"{name}.m", torch.cat([h_i, h_j, radial, attributes], -1), True)
+        m = m * others
+        phi_x = two_layers(params, f"{name}.dx.mul.mlp", m, False)
+        moved = x + (diff * phi_x * others).sum(2) / (n - 1)
+        x = moved + two_layers(params, f"{name}.dv.mlp", h, False) * v
+        if layer < depth - 1:  # the last layer's h is never read: the compiler drops it
+            h = h + two_layers(params, f"{name}.h2.mlp", torch.cat([h, m.sum(2)], -1), False)
+    return x
+
+
+def test_the_spec_is_the_authors_egnn_vel() -> None:
+    """Random parameters and systems in float64: the compiled spec computes the authors'
+    model (batched as the example feeds it) to rounding."""
+    import geoc
+
+    depth, graphs, n = 3, 4, 5
+    module = geoc.compile("egnn_nbody", params={"hidden": 16, "depth": depth}, seed=7)
+    module = module.double()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator, dtype=torch.float64) * 0.3)
+    x, v = torch.randn(2, graphs, n, 3, generator=generator, dtype=torch.float64)
+    q = torch.randint(0, 2, (graphs, n), generator=generator).double() * 2 - 1
+    got = module(
+        x=x.reshape(-1, 3),
+        v=v.reshape(-1, 3),
+        q=q.reshape(-1, 1),
+        batch=torch.arange(graphs).repeat_interleave(n),
+        num_graphs=graphs,
+    )["pos"]
+    expected = authors_egnn_vel(dict(module.named_parameters()), x, v, q.unsqueeze(-1), depth)
+    assert torch.allclose(got, expected.reshape(-1, 3), rtol=1e-12, atol=1e-12)
