@@ -11,6 +11,7 @@ from torch import Tensor
 #: part already over edges).
 SplitPlan = tuple[tuple[int, int, int, str], ...]
 
+
 def gathered_layer(
     values: list[Tensor],
     weight: Tensor,
