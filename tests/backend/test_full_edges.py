@@ -53,3 +53,22 @@ def test_traced_full_edges_give_the_same_pairs(batch: torch.Tensor) -> None:
     traced = make_fx(edges)(pos, batch)
     assert any(n.target == torch.ops.aten.nonzero.default for n in traced.graph.nodes)
     assert torch.equal(traced(pos, batch), _definition(batch))
+
+
+def test_compiled_path_builds_the_pairs_without_all_n_squared(monkeypatch) -> None:
+    """Under the compiled path's tracing options (data-dependent sizes captured), dynamo traces
+    the ``O(E)`` builder, not the ``N²`` candidate layout, and one graph serves other sizes."""
+    from geoc.backends.torch_fx.compiled import _tracing_options
+
+    def n_squared(*args, **kwargs):
+        raise AssertionError("the N² candidate pairs were traced")
+
+    monkeypatch.setattr(rt, "_all_pairs", n_squared)
+    torch._dynamo.reset()
+    built = torch.compile(rt.full_edges, backend="eager", fullgraph=True, dynamic=True)
+    for batch in (BATCHES["random"], BATCHES["unsorted"]):
+        pos = torch.randn(batch.shape[0], 3, dtype=torch.float64)
+        with _tracing_options():
+            src, dst, mask = built(pos, batch)
+        assert mask is None
+        assert torch.equal(torch.stack((src, dst)), _definition(batch))

@@ -81,15 +81,24 @@ def _shapes_must_be_static(pos: Tensor) -> bool:
     return torch.compiler.is_compiling() or tracing or type(pos) is not Tensor
 
 
+def _data_dependent_shapes_traced() -> bool:
+    """Whether dynamo is tracing with data-dependent output sizes kept in the graph (the
+    compiled path sets ``capture_dynamic_output_shape_ops``): then an ``O(E)`` edge list traces
+    as it runs, its length an unbacked size, instead of ``N²`` masked candidates."""
+    config = torch._dynamo.config  # private, read only: absent configs mean "not captured"
+    captured = getattr(config, "capture_dynamic_output_shape_ops", False)
+    return torch.compiler.is_dynamo_compiling() and bool(captured)
+
+
 def full_edges(pos: Tensor, batch: Tensor | None) -> Edges:
     """Every ordered pair of distinct nodes of the same graph, grouped by ``dst`` (ascending),
     sources ascending within a group. One graph: the static distinct-pair layout. A batch run
-    eagerly: the pairs themselves, ``O(E)`` (:func:`_pairs_within_graphs`); traced: every pair
-    of the batch, compacted (the layout the other rules trace)."""
+    eagerly or compiled with data-dependent sizes captured: the pairs themselves, ``O(E)``
+    (:func:`_pairs_within_graphs`); otherwise traced: every pair of the batch, compacted."""
     if batch is None:
         src, dst = _distinct_pairs(pos.shape[0], pos.device)
         return src, dst, None
-    if not _shapes_must_be_static(pos):
+    if not _shapes_must_be_static(pos) or _data_dependent_shapes_traced():
         src, dst = _pairs_within_graphs(batch)
         return src, dst, None
     src, dst = _all_pairs(pos.shape[0], pos.device)
