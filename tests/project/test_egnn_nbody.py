@@ -4,6 +4,8 @@ end-to-end run of examples/egnn_nbody.py."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 from test_examples import load
@@ -179,3 +181,45 @@ def test_the_spec_is_the_authors_egnn_vel() -> None:
     )["pos"]
     expected = authors_egnn_vel(dict(module.named_parameters()), x, v, q.unsqueeze(-1), depth)
     assert torch.allclose(got, expected.reshape(-1, 3), rtol=1e-12, atol=1e-12)
+
+
+# --- the example ---------------------------------------------------------------------------------
+
+
+def test_batches_stack_systems_as_the_model_takes_them() -> None:
+    """Particles of each system consecutive with ``batch`` their system; shuffled training
+    drops the last partial batch (the authors' ``drop_last``), evaluation keeps every system."""
+    example = load("egnn_nbody.py")
+    generator = torch.Generator().manual_seed(0)
+    split = {k: torch.randn(7, 5, 3, generator=generator) for k in ("x", "v", "y")}
+    split["q"] = torch.randn(7, 5, generator=generator).sign()
+    shuffled = list(example.batches(split, 3, torch.Generator().manual_seed(1)))
+    assert [inputs["num_graphs"] for inputs, _ in shuffled] == [3, 3]
+    ordered = list(example.batches(split, 3, None))
+    assert [inputs["num_graphs"] for inputs, _ in ordered] == [3, 3, 1]
+    inputs, target = ordered[1]
+    assert torch.equal(inputs["x"], split["x"][3:6].reshape(15, 3))
+    assert torch.equal(inputs["q"], split["q"][3:6].reshape(15, 1))
+    assert torch.equal(target, split["y"][3:6].reshape(15, 3))
+    assert inputs["batch"].tolist() == [0] * 5 + [1] * 5 + [2] * 5
+    rows = {tuple(t[0].tolist()) for _, t in shuffled}
+    assert len(rows) == 2 and rows <= {tuple(split["y"][i, 0].tolist()) for i in range(7)}
+
+
+@pytest.mark.slow
+def test_the_example_runs_end_to_end_in_quick_mode(tmp_path, capsys) -> None:
+    """Data, training, curves, plot, save and reload: the path a user runs, made tiny."""
+    import json
+    import math
+
+    example = load("egnn_nbody.py")
+    assert example.main(["--quick", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["reloaded_test_mse"] == report["test_mse_at_best_val"]
+    assert math.isfinite(report["test_mse_at_best_val"]) and report["best_epoch"] in (1, 2)
+    curves = json.loads((tmp_path / "curves.json").read_text())
+    assert len(curves["train"]) == 2 and len(curves["val"]) == 2
+    assert (tmp_path / "model" / "spec.geo").exists()
+    if importlib.util.find_spec("matplotlib"):
+        assert (tmp_path / "learning_curve.png").stat().st_size > 0
+    assert "test MSE at the best validation epoch" in capsys.readouterr().out
