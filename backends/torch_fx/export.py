@@ -217,6 +217,8 @@ def manifest(module: fx.GraphModule, spec: str) -> dict:
         "extra_inputs": _extra_inputs(module, ir),
         "outputs": [{"name": p.name, "type": str(p.type)} for p in ir.outputs.values()],
         "extra_outputs": [name for name in _returned(module) if name not in ir.outputs],
+        # how each parameter started (``xavier(gain=0.001)``; geoc.initialisers)
+        "initialisers": dict(module.meta.get("geoc_initialisers", {})),
         "layout": "values over an axis are [axis, channels]; global values [channels], or "
         "[num_graphs, channels] with a batch vector (e3nn mul_ir channel order)",
     }
