@@ -218,3 +218,33 @@ def test_a_bad_initialiser_is_a_diagnostic_at_its_value(attrs: str, code: str) -
 
 def test_linear_takes_one_initialiser_not_a_list() -> None:
     assert_fails_at(_linear(4, ", init=@[zeros]"), "GEO370")
+
+
+def test_the_builder_writes_initialisers_as_the_spec_would() -> None:
+    from geoc.builder import Builder
+
+    b = Builder("M")
+    b.symmetry("trivial")
+    h = b.input("h", "4 x scalar")
+    init = ["uniform", Initialiser("xavier", (("gain", 0.001),))]
+    b.output("y", "1 x scalar", b.call("mlp", h, [8, 1], init=init, bias=[True, False]))
+    (node,) = [n for n in b.build().nodes if n.op == "mlp"]
+    assert node.attrs["init"] == (Initialiser("uniform"), init[1])
+
+
+def test_the_exported_folder_lists_the_initialisers_and_runs_without_geoc(tmp_path) -> None:
+    from helpers import run_exported
+
+    from geoc.cli import main
+
+    spec = tmp_path / "coord.geo"
+    spec.write_text(EGNN_COORD, encoding="utf-8")
+    folder = tmp_path / "build"
+    assert main(["compile", str(spec), "-o", str(folder), "--seed", str(SEED)]) == 0
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["initialisers"]["w.1.weight"] == "xavier(gain=0.001)"
+    assert "'w.1.weight': 'xavier(gain=0.001)'" in (folder / "module.py").read_text()
+    inputs = {"h": torch.randn(4, 8), "x": torch.randn(4, 3)}
+    out = run_exported(folder, inputs, tmp_path)
+    expected = geoc.compile(EGNN_COORD, seed=SEED)(**inputs)
+    assert torch.equal(out["pos"], expected["pos"])
