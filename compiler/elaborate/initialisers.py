@@ -23,14 +23,35 @@ def initialiser_attr(expr: ast.Expr, param: Param, consts: dict[str, object]) ->
     """The initialiser (or, for a per-layer attribute, the list of them) ``expr`` writes."""
     if isinstance(expr, ast.List) and param.per_layer and expr.items:
         return tuple(_one(item, param, consts) for item in expr.items)
+    bound = consts.get(expr.id) if isinstance(expr, ast.Name) else None
+    if isinstance(bound, tuple) and param.per_layer and bound:  # a block's parameter's list
+        return tuple(_bound(value, param, expr) for value in bound)
     return _one(expr, param, consts)
 
 
+def _bound(value: object, param: Param, expr: ast.Expr) -> Initialiser:
+    """An entry of a list a block's parameter was given: an initialiser, or its name."""
+    if isinstance(value, str) and value in RULES:
+        value = Initialiser(value)
+    if not isinstance(value, Initialiser):
+        raise _error(f"`{param.name}` takes initialisers, got {value!r}", expr, "not one")
+    return _checked(value, param, expr)
+
+
+def initialiser_call(expr: ast.Call, consts: dict[str, object]) -> Initialiser | None:
+    """``xavier(gain=0.001)`` as a compile-time value (a block's argument, say), or None when
+    the call names no initialiser."""
+    if expr.func.id not in RULES:
+        return None
+    return Initialiser(expr.func.id, _arguments(expr, expr.func.id, consts))
+
+
 def _one(expr: ast.Expr, param: Param, consts: dict[str, object]) -> Initialiser:
-    if isinstance(expr, ast.Name) and isinstance(consts.get(expr.id), Initialiser):
-        return consts[expr.id]  # type: ignore[return-value]
-    if isinstance(expr, ast.Name):
-        name, call = expr.id, None
+    bound = consts.get(expr.id) if isinstance(expr, ast.Name) else None
+    if isinstance(bound, Initialiser):  # a block's parameter given an initialiser
+        return _checked(bound, param, expr)
+    if isinstance(expr, ast.Name):  # a name, or a block's parameter given one (`zeros`)
+        name, call = bound if isinstance(bound, str) else expr.id, None
     elif isinstance(expr, ast.Call):
         name, call = expr.func.id, expr
     else:
@@ -40,15 +61,19 @@ def _one(expr: ast.Expr, param: Param, consts: dict[str, object]) -> Initialiser
         close = difflib.get_close_matches(name, RULES, n=1)
         hint = f"did you mean `{close[0]}`? " if close else ""
         raise _error(f"`{name}` is not an initialiser", expr, "unknown initialiser", hint)
-    if param.attr is AttrKind.BIAS_INIT and not rule.for_bias:
+    return _checked(Initialiser(name, _arguments(call, name, consts) if call else ()), param, expr)
+
+
+def _checked(init: Initialiser, param: Param, expr: ast.Expr) -> Initialiser:
+    if param.attr is AttrKind.BIAS_INIT and not RULES[init.name].for_bias:
         biases = ", ".join(f"`{n}`" for n, r in RULES.items() if r.for_bias)
         raise _error(
-            f"`{name}` initialises weights, not a bias",
+            f"`{init.name}` initialises weights, not a bias",
             expr,
             "weights only",
             f"a bias takes {biases}; ",
         )
-    return Initialiser(name, _arguments(call, name, consts) if call else ())
+    return init
 
 
 def _arguments(call: ast.Call, name: str, consts: dict[str, object]) -> tuple:

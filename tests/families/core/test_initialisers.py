@@ -248,3 +248,33 @@ def test_the_exported_folder_lists_the_initialisers_and_runs_without_geoc(tmp_pa
     out = run_exported(folder, inputs, tmp_path)
     expected = geoc.compile(EGNN_COORD, seed=SEED)(**inputs)
     assert torch.equal(out["pos"], expected["pos"])
+
+
+BLOCK = """block coord(m: 8 x scalar over nodes, last = xavier(gain=0.001), inits = [zeros, normal])
+        -> 1 x scalar over nodes {
+    return mlp(m, [8, 1], init=[uniform, last], bias_init=inits, bias=[true, false])
+}
+model M() {
+    symmetry S(nodes)
+    domain set(nodes)
+    input h: 8 x scalar over nodes
+    output a: 1 x scalar over nodes = coord(h)
+    output b: 1 x scalar over nodes = coord(h, last=orthogonal(gain=2.0), inits=zeros)
+}
+"""
+
+
+def test_a_block_passes_initialisers_through_its_parameters() -> None:
+    nodes = {n.id: n.attrs for n in elaborated(BLOCK).nodes if n.op == "mlp"}
+    a, b = (nodes[k] for k in sorted(nodes))
+    assert a["init"][1] == Initialiser("xavier", (("gain", 0.001),))
+    assert a["bias_init"] == (Initialiser("zeros"), Initialiser("normal"))
+    assert b["init"][1] == Initialiser("orthogonal", (("gain", 2.0),))
+    assert b["bias_init"] == Initialiser("zeros")
+
+
+def test_a_block_parameter_cannot_start_a_bias_orthogonally() -> None:
+    bad = BLOCK.replace("bias_init=inits", "bias_init=@inits").replace(
+        "inits=zeros)", "inits=[zeros, orthogonal])"
+    )
+    assert_fails_at(bad, "GEO370")
