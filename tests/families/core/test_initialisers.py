@@ -109,12 +109,17 @@ def test_the_egnn_coordinate_mlp_starts_its_last_layer_small_without_bias() -> N
 
 
 def test_the_rewritten_mlp_keeps_the_initialisers_of_each_layer() -> None:
-    extra = "init=zeros, bias_init=[normal, zeros])"
+    extra = "init=[normal, zeros], bias_init=normal, bias=[false, true])"
     text = EGNN_COORD.replace("act=silu, last_act=true)", f"act=silu, last_act=true, {extra}")
+    module = geoc.compile(text, seed=SEED, dtype=torch.float64)
+    assert [fired.node for fired in module.meta["geoc_rewrites"]] == ["m"]  # split first layer
     rewritten, written = _params(text), _params(text, optimize="none")
-    assert rewritten.keys() == written.keys()
+    assert rewritten.keys() == written.keys() and "m.0.bias" not in written
     assert all(torch.equal(rewritten[k], written[k]) for k in written)
-    assert torch.count_nonzero(written["m.0.weight"]) == 0 and written["m.0.bias"].std() > 0.5
+    assert written["m.0.weight"].std() > 0.5 and torch.count_nonzero(written["m.1.weight"]) == 0
+    inputs = {"h": torch.randn(5, 8, dtype=torch.float64), "x": torch.randn(5, 3).double()}
+    plain = geoc.compile(text, seed=SEED, dtype=torch.float64, optimize="none")
+    assert torch.allclose(module(**inputs)["pos"], plain(**inputs)["pos"], atol=1e-12)
 
 
 # --- equivariant layers: per block -------------------------------------------------------------
