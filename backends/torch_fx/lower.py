@@ -140,11 +140,12 @@ class LowerCtx:
         fan_out: int | None = None,
     ) -> fx.Node:
         """A trainable tensor drawn by ``init`` (default: uniform in ±1/sqrt(fan_in),
-        PyTorch's nn.Linear default) with the block's ``fan_in`` and ``fan_out`` (default: the
-        first dimension), from the seeded generator (initialise.py)."""
+        PyTorch's nn.Linear default) with the block's ``fan_in`` and ``fan_out`` (default:
+        torch.nn.init's, the rows times the trailing dimensions), from the seeded generator
+        (initialise.py)."""
         shown = " x ".join(f"{n:,}" for n in shape)
         budget.require_bytes(f"the parameter `{name}` ({shown} float32)", 4 * math.prod(shape))
-        fan_out = (shape[0] if shape else 1) if fan_out is None else fan_out
+        fan_out = _fan_out(shape) if fan_out is None else fan_out
         value = initialise.draw(init, shape, fan_in, fan_out, self.generator)
         node = self._attr(name, value, parameter=True)
         self.initialisers[node.target] = str(init)  # type: ignore[index]
@@ -205,6 +206,11 @@ class LowerCtx:
 
     def in_types(self, node: Node) -> list[FeatureType]:
         return [self.ir.type_of(r) for r in node.inputs]
+
+
+def _fan_out(shape: tuple[int, ...]) -> int:
+    """``torch.nn.init``'s fan-out: the rows times the receptive field (trailing dimensions)."""
+    return shape[0] * math.prod(shape[2:]) if shape else 1
 
 
 def _checked_seed(seed: int) -> int:

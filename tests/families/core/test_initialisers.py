@@ -283,3 +283,39 @@ def test_a_block_parameter_cannot_start_a_bias_orthogonally() -> None:
         "inits=zeros)", "inits=[zeros, orthogonal])"
     )
     assert_fails_at(bad, "GEO370")
+
+
+# --- other learned maps: convolutions and weight-space layers -----------------------------------
+
+P4 = """model M() {
+    symmetry T(2) x C(4)
+    domain torus(8, 8)
+    input x: 2 x scalar over torus
+    z = lift_conv(x, 4 x regular, kernel=3, init=xavier(gain=0.5), bias_init=zeros)
+    y = group_conv(z, 3 x regular, kernel=3, init=orthogonal, bias=false)
+    output f: 3 x scalar = mean(group_pool(y, reduce=max), over=torus)
+}
+"""
+
+
+def test_group_convolutions_take_torch_nn_inits_conv_fans() -> None:
+    drawn = _params(P4)
+    lift, group = drawn["z.weight"], drawn["y.weight"]
+    generator = _generator()  # xavier over (out, in, receptive field): torch's conv fans
+    assert torch.equal(lift, torch.nn.init.xavier_uniform_(torch.empty(lift.shape), 0.5, generator))
+    assert torch.count_nonzero(drawn["z.bias"]) == 0 and "y.bias" not in drawn
+    rows = group.flatten(1).double()
+    assert torch.allclose(rows @ rows.T, torch.eye(3, dtype=torch.float64), atol=1e-5)
+
+
+def test_a_weight_space_layer_takes_initialisers() -> None:
+    text = """model M() {
+    symmetry S(hidden)
+    domain weightspace(mlp=[2, 4, 1])
+    input w: scalar over weights
+    output y: 3 x scalar over weights = dws_linear(w, 3 x scalar, init=zeros, bias_init=normal)
+}
+"""
+    drawn = _params(text)
+    assert all(torch.count_nonzero(v) == 0 for k, v in drawn.items() if "weight" in k)
+    assert drawn["y.bias"].abs().max() > 0
