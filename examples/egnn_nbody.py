@@ -193,9 +193,11 @@ def plot(curves: dict, best: dict, path: Path) -> bool:
     figure, axis = plt.subplots(figsize=(6, 4))
     epochs = [e + 1 for e in curves["epoch"]]
     evals = [e + 1 for e in curves["eval_epoch"]]
-    axis.semilogy(epochs, curves["train"], label="train", linewidth=0.8)
-    axis.semilogy(evals, curves["val"], label="validation")
-    axis.semilogy(evals, curves["test"], label="test", linestyle="--")
+    axis.loglog(epochs, curves["train"], label="train", linewidth=0.8)
+    axis.loglog(evals, curves["val"], label="validation")
+    axis.loglog(evals, curves["test"], label="test", linestyle="--")
+    # a first epoch that diverges would squash the rest: the evaluated errors set the top
+    axis.set_ylim(top=2 * max(curves["val"] + curves["test"]))
     axis.axhline(0.0071, color="grey", linewidth=0.8, linestyle=":", label="paper (0.0071)")
     axis.axvline(best["epoch"] + 1, color="black", linewidth=0.6)
     axis.set(xlabel="epoch", ylabel="MSE of positions", title="EGNN on charged 5-body")

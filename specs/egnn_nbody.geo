@@ -11,7 +11,9 @@ block egnn_vel_layer(
 ) -> (hidden x scalar over nodes, point(3) over nodes) {
     r = x[dst] - x[src]  # x_i - x_j on the edge j -> i
     m = mlp(concat(h[dst], h[src], sqnorm(r), e), [hidden, hidden], act=silu, last_act=true)
-    dx = mean(r * mlp(m, [hidden, 1], act=silu), over=edges, into=nodes)
+    # the authors start coordinate updates near zero: last layer Xavier at gain 0.001, no bias
+    w = mlp(m, [hidden, 1], act=silu, init=[uniform, xavier(gain=0.001)], bias=[true, false])
+    dx = mean(r * w, over=edges, into=nodes)
     dv = mlp(h, [hidden, 1], act=silu) * v  # from h before this layer's update
     h2 = h + mlp(concat(h, sum(m, over=edges, into=nodes)), [hidden, hidden], act=silu)
     return h2, x + dx + dv

@@ -150,7 +150,7 @@ def authors_egnn_vel(
         radial = diff.square().sum(-1, keepdim=True)
         m = two_layers(params, f"{name}.m", torch.cat([h_i, h_j, radial, attributes], -1), True)
         m = m * others
-        phi_x = two_layers(params, f"{name}.dx.mul.mlp", m, False)
+        phi_x = two_layers(params, f"{name}.w", m, False)
         moved = x + (diff * phi_x * others).sum(2) / (n - 1)
         x = moved + two_layers(params, f"{name}.dv.mlp", h, False) * v
         if layer < depth - 1:  # the last layer's h is never read: the compiler drops it
@@ -223,3 +223,34 @@ def test_the_example_runs_end_to_end_in_quick_mode(tmp_path, capsys) -> None:
     if importlib.util.find_spec("matplotlib"):
         assert (tmp_path / "learning_curve.png").stat().st_size > 0
     assert "test MSE at the best validation epoch" in capsys.readouterr().out
+
+
+def test_the_spec_starts_as_the_authors_model() -> None:
+    """Every weight is drawn as the authors' PyTorch draws it, in order from one generator:
+    ``nn.Linear``'s uniform rule, except the coordinate MLP's last layer, Xavier-uniform at
+    gain 0.001 with no bias (its weights within 0.001 sqrt(6 / 65))."""
+    import math
+
+    import geoc
+
+    module = geoc.compile("egnn_nbody", seed=3)
+    initialisers = module.meta["geoc_initialisers"]
+    generator = torch.Generator().manual_seed(3)
+    fan_in = {}
+    for name, parameter in module.named_parameters():
+        layer, kind = name.rsplit(".", 1)[0], initialisers[name]
+        if name.endswith("weight"):
+            fan_in[layer] = parameter.shape[1]
+        expected = torch.empty_like(parameter)
+        if kind == "uniform":
+            bound = 1 / math.sqrt(fan_in[layer])
+            torch.nn.init.uniform_(expected, -bound, bound, generator=generator)
+        else:
+            assert kind == "xavier(gain=0.001)" and name.endswith(".w.1.weight"), name
+            torch.nn.init.xavier_uniform_(expected, gain=0.001, generator=generator)
+        assert torch.equal(parameter.detach(), expected), name
+    last = [n for n in initialisers if ".w.1." in n]
+    assert len(last) == 4 and all(n.endswith("weight") for n in last)  # no bias
+    assert max(float(module.get_parameter(n).detach().abs().max()) for n in last) <= 0.001 * (
+        math.sqrt(6 / 65)
+    )
