@@ -223,6 +223,8 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
     print(f"egnn_nbody: {weights} parameters, {args.threads} thread(s), {settings.epochs} epochs")
     result = train(model, data, settings, args.seed, out)
     best, curves = result["best"], result["curves"]
+    if best["state"] is None:
+        raise SystemExit(f"the validation MSE was never finite ({curves['val'][-1]}): diverged")
     model.load_state_dict(best["state"])
     folder = geoc.save(model, out / "model")
     reloaded = mse(geoc.load(folder), data["test"], settings.batch)
