@@ -65,6 +65,7 @@ HOST_READS = {
     # and exports take given_edges.
     ("kernels.py", "full_edges"): "the number of within-graph pairs",
     ("kernels.py", "_finish"): "a compact edge list (nonzero)",
+    ("axes_kernels.py", "_finish"): "a compact edge list between two axes (nonzero)",
     ("neighbour_kernels.py", "radius_neighbours"): "the radius search (cell lists)",
 }
 #: Operators whose output size depends on the data (a sync on a GPU); host reads

@@ -16,7 +16,7 @@ from geoc.backends.torch_fx.verify.actions import (
     describe,
     value_error,
 )
-from geoc.backends.torch_fx.verify.edges import match_edges
+from geoc.backends.torch_fx.verify.edges import match_edge_sets, match_edges
 from geoc.backends.torch_fx.verify.laws import exact_bound
 from geoc.backends.torch_fx.verify.recorder import record
 from geoc.backends.torch_fx.verify.report import Failure, source_line
@@ -65,6 +65,10 @@ def first_broken_value(
         if edge_map is None:
             return edge_failure(ir, trial, sources)
         maps[EDGE_AXIS] = edge_map
+    edge_sets = match_edge_sets(ir, old, new, maps)
+    if edge_sets is None:
+        return edge_failure(ir, trial, sources)
+    maps.update(edge_sets)
     for node in ir.nodes:
         before, after = old.values.get(node.id), new.values.get(node.id)
         if not (isinstance(before, Tensor) and isinstance(after, Tensor)):
