@@ -228,3 +228,25 @@ def test_exported_folder_runs_without_geoc(tmp_path) -> None:
     want = module(**sample.inputs)
     for name in want:
         torch.testing.assert_close(got[name], want[name])
+
+
+def test_an_edge_set_that_changes_under_the_group_is_blamed_by_name() -> None:
+    """knn between axes with `tol=0` cannot keep ties: in the ties trial (centres on the points'
+    lattice) a rotation's rounding changes the edge set, and the report names it."""
+    text = LAYER.replace("rule=knn(k)", "rule=knn(k, tol=0)")
+    report = check(text, graphs=2, trials=6, every_value=True)
+    assert not report.passed
+    assert report.first_failure is not None and report.first_failure.node == "near"
+
+
+def test_a_model_over_several_axes_is_no_potential(tmp_path) -> None:
+    from geoc.backends.torch_fx.potential import export_potential
+    from geoc.diagnostics import GeoError
+
+    radius = "domain pointcloud(points, dim=3, edges=radius(2.0))"
+    energy = "output energy: scalar = sum(linear(y, scalar), over=centres)"
+    text = LAYER.replace("domain pointcloud(points, dim=3)", radius)
+    module = geoc.compile(text.replace("output s: hidden x scalar = sum(y, over=centres)", energy))
+    with pytest.raises(GeoError) as info:
+        export_potential(module, tmp_path / "pot")
+    assert info.value.codes == ["GEO504"] and "single domain" in info.value.render()

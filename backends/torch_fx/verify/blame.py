@@ -65,10 +65,10 @@ def first_broken_value(
         if edge_map is None:
             return edge_failure(ir, trial, sources)
         maps[EDGE_AXIS] = edge_map
-    edge_sets = match_edge_sets(ir, old, new, maps)
-    if edge_sets is None:
-        return edge_failure(ir, trial, sources)
-    maps.update(edge_sets)
+    for name, edge_map in match_edge_sets(ir, old, new, maps).items():
+        if edge_map is None:
+            return edge_failure(ir, trial, sources, name)
+        maps[name] = edge_map
     for node in ir.nodes:
         before, after = old.values.get(node.id), new.values.get(node.id)
         if not (isinstance(before, Tensor) and isinstance(after, Tensor)):
@@ -96,9 +96,14 @@ def failure(
     return Failure(node, op, ftype, span, dev.error, dev.relative, label, index, line)
 
 
-def edge_failure(ir: Graph, trial: Trial, sources: Mapping[str, str]) -> Failure:
-    rule = ir.domain.edges.value if ir.domain.edges else "no"
-    return failure("edges", f"{rule} edges", "edge set", ir.span, NOT_ITS_TYPE, trial, sources)
+def edge_failure(
+    ir: Graph, trial: Trial, sources: Mapping[str, str], name: str = EDGE_AXIS
+) -> Failure:
+    """The edge set ``name`` (the primary's ``edges`` or one between axes) changed under g."""
+    domain = next((d for d in ir.more if d.axis == name), ir.domain)
+    rule = domain.edges.value if domain.edges else "no"
+    what = f"{rule} edges" if name == EDGE_AXIS else f"{rule} edge set {name}"
+    return failure(name, what, "edge set", ir.span, NOT_ITS_TYPE, trial, sources)
 
 
 def blame(

@@ -97,14 +97,12 @@ def match_edges(
 
 def match_edge_sets(
     ir: Graph, old: ValueRecorder, new: ValueRecorder, maps: Mapping[str, AxisMap]
-) -> dict[str, AxisMap] | None:
-    """Each edge set between axes: which old edge each new one is (None: one set changed)."""
-    found = {}
+) -> dict[str, AxisMap | None]:
+    """Each edge set between axes by name: which old edge each new one is (None: that set
+    changed under ``g``); new edge (s, d) is old edge (perm_src[s], perm_dst[d])."""
+    found: dict[str, AxisMap | None] = {}
     for edges in cross_sets(ir.domains):
         name = edges.axis or ""
         src, dst = (maps[axis].index for axis in edges.ends)
-        edge_map = match_endpoints(old.edge_sets[name], new.edge_sets[name], src, dst)
-        if edge_map is None:
-            return None
-        found[name] = edge_map
+        found[name] = match_endpoints(old.edge_sets[name], new.edge_sets[name], src, dst)
     return found
