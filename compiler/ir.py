@@ -19,7 +19,7 @@ import networkx as nx
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
 
 from geoc.diagnostics import Span
-from geoc.domains import Domain
+from geoc.domains import EDGE_AXIS, Domain, EdgeRule
 from geoc.groups import Group
 from geoc.types import FeatureType, points_dim
 
@@ -129,6 +129,18 @@ class Graph:
     def domains(self) -> tuple[Domain, ...]:
         """Every domain, the primary first."""
         return (self.domain, *self.more)
+
+    @property
+    def builds_edges(self) -> bool:
+        """Whether the module holds the primary domain's edge set: given edges always (the
+        caller passes ``edge_index``), a periodic cell's, and built ones where some value lies
+        over them (a model over several axes may never read its primary's edges)."""
+        domain = self.domain
+        if domain.edges is None:
+            return False
+        if domain.edges is EdgeRule.GIVEN or domain.cell:
+            return True
+        return any(EDGE_AXIS in t.axes for node in self.nodes for t in node.out_types)
 
     # --- building ---
 

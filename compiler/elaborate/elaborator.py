@@ -13,7 +13,7 @@ from typing import Any
 from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain, domain_from_ast
-from geoc.domains.axes import all_axes, check_domains, check_ports, further
+from geoc.domains.axes import all_axes, check_domains, check_ports, cross_sets, further
 from geoc.elaborate.expressions import Expressions
 from geoc.elaborate.messages import factor_span
 from geoc.elaborate.recovery import Problems, bound_names
@@ -80,7 +80,8 @@ class Elaborator(Expressions):
             raise self.problems.error(self.program.sources)
         domains = check_domains(parsed, dom) if parsed else (Domain(),)  # type: ignore[arg-type]
         domain, self.more = domains[0], tuple(domains[1:])
-        axes = all_axes(domains)
+        sets = {d.axis for d in cross_sets(domains)}  # edges move with their ends' permutations
+        axes = tuple(a for a in all_axes(domains) if a not in sets)
         for axis in group.permuted_axes:
             if axis not in axes:
                 raise GeoError(

@@ -181,11 +181,14 @@ def _reduce_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) 
             ]
     if not (x.has_points and ctx.group.translations):
         return []
-    if ctx.op == "mean" and attrs["into"] is None:
+    maybe_empty = attrs["over"] in further_axes(ctx)
+    if ctx.op == "mean" and attrs["into"] is None and not maybe_empty:
         return []  # the mean of a non-empty set of points is a point
     reason = {
         "sum": "the sum of points is not a point (translations add up)",
-        "mean": "a node without incoming edges would receive 0, which is not a point",
+        "mean": f"a graph may have no element of `{attrs['over']}`: it would get 0, not a point"
+        if maybe_empty
+        else "a node without incoming edges would receive 0, which is not a point",
         "max": "the componentwise max of points is not a point",
     }[ctx.op]
     return [
@@ -194,13 +197,21 @@ def _reduce_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) 
             f"`{ctx.op}` of points over {attrs['over']}: {reason}",
             arg=0,
             label=str(x),
-            help=_points_fix(attrs["over"], attrs["into"]),
+            help=_points_fix(attrs["over"], attrs["into"], maybe_empty),
         )
     ]
 
 
-def _points_fix(over: str, into: str | None) -> str:
+def further_axes(ctx: OpContext) -> tuple[str, ...]:
+    """The axes of a model's further domains and edge sets between axes: a graph of a batch may
+    have no element of them."""
+    return tuple(a for d in ctx.domains[1:] for a in d.axes)
+
+
+def _points_fix(over: str, into: str | None, maybe_empty: bool = False) -> str:
     """The equivariant way to reduce points: a pooled mean, or displacements for a scatter."""
+    if into is None and maybe_empty:
+        return f"pool vectors, e.g. `mean(c - p, over={over})` from a point `p` of every graph"
     if into is None:
         return f"pool with `mean(x, over={over})`, which is a point"
     return "reduce differences `x[src] - x[dst]` (vectors) and add the result to `x`"

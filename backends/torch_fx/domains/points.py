@@ -91,7 +91,7 @@ def _domain_structure(ctx: LowerCtx) -> None:
     on_axis = [n for name, n in ctx.inputs.items() if _axes_of(ctx, name) == (domain.axis,)]
     if on_axis:
         ctx.lengths[domain.axis] = ctx.method("size", on_axis[0], 0)
-    if domain.edges is None:
+    if not ctx.ir.builds_edges:
         return
     ctx.edges = _edges(ctx)
     ctx.edges.meta["geoc_edges"] = True  # the numeric checker maps edges through permutations

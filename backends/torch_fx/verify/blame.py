@@ -60,7 +60,7 @@ def first_broken_value(
     """
     old, new = record(module, trial.inputs), record(module, trial.moved)
     maps = trial.axis_maps()
-    if ir.domain.edges is not None:
+    if ir.builds_edges:
         edge_map = match_edges(ir, old, new, maps, trial.lattice)
         if edge_map is None:
             return edge_failure(ir, trial, sources)

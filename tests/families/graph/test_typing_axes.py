@@ -86,6 +86,8 @@ ERRORS = [
     # an index that is neither an end nor `src(E)` / `dst(E)`
     ("    r = x[@near]", "GEO200"),
     ("    r = x[@src(near, 2)]", "GEO200"),
+    # a graph may have no centre: the mean of none would be 0, not a point
+    ("    r = mean(@c, over=centres)", "GEO404"),
     # an output over an edge set between axes is not built yet
     ("    @output y: 4 x scalar over near = f[src(near)]", "GEO510"),
 ]
@@ -142,6 +144,12 @@ DECLARATIONS = [
         "    input x: point(3) over points",
         "GEO510",
     ),
+    # a second graph (edges given as an input) is not built yet
+    (
+        "    domain pointcloud(points, dim=3)\n    domain @graph(g)",
+        "    input x: point(3) over points\n    input y: scalar over g",
+        "GEO510",
+    ),
     # the first domain declares a node axis
     (
         "    domain @edges(near, src=a, dst=b, rule=full)\n    domain set(a)",
@@ -163,3 +171,12 @@ def test_an_axis_without_inputs_has_no_length() -> None:
 
 def test_a_permutation_of_an_undeclared_axis() -> None:
     assert_fails_at(spec("", group="E(3) x S(points) x @S(others)"), "GEO406")
+
+
+def test_edges_between_axes_are_permuted_with_their_ends_only() -> None:
+    assert_fails_at(spec("", group="E(3) x S(points) x @S(near)"), "GEO406")
+
+
+def test_a_pooled_mean_of_primary_points_is_still_a_point() -> None:
+    graph = elaborated(spec("    output m: point(3) = mean(x, over=points)"))
+    assert str(graph.outputs["m"].type) == "point(3)"

@@ -99,6 +99,7 @@ model Layer(hidden: int = 6, k: int = 2) {
     y = mean(m, over=near, into=centres)
     output y: hidden x scalar over centres = y
     output s: hidden x scalar = sum(y, over=centres)
+    output t: hidden x scalar = max(m, over=near)
 }
 """
 
@@ -124,7 +125,13 @@ def reference_layer(module, f, x, c, b_src, b_dst, k, graphs):
     count = torch.zeros(c.shape[0], dtype=F64).index_add(0, dst, torch.ones_like(dst, dtype=F64))
     y = total / count.clamp(min=1).unsqueeze(-1)
     s = torch.zeros(graphs, y.shape[1], dtype=F64).index_add(0, b_dst, y)
-    return y, s
+    t = torch.stack(  # pooled over each graph's edges (an edge's graph is its centre's); none: 0
+        [
+            m[b_dst[dst] == g].amax(0) if (b_dst[dst] == g).any() else m.new_zeros(m.shape[1])
+            for g in range(graphs)
+        ]
+    )
+    return y, s, t
 
 
 def test_one_layer_equals_plain_pytorch_on_a_batch() -> None:
@@ -137,9 +144,10 @@ def test_one_layer_equals_plain_pytorch_on_a_batch() -> None:
     c = torch.randn(sum(ctr), 3, generator=gen, dtype=F64)
     b_src, b_dst = batch_of(pts), batch_of(ctr)
     out = module(f=f, x=x, c=c, batch=b_src, batch_centres=b_dst, num_graphs=3)
-    y, s = reference_layer(module, f, x, c, b_src, b_dst, 2, 3)
+    y, s, t = reference_layer(module, f, x, c, b_src, b_dst, 2, 3)
     torch.testing.assert_close(out["y"], y, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(out["s"], s, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out["t"], t, rtol=1e-12, atol=1e-12)
     assert torch.equal(out["s"][1], torch.zeros(6, dtype=F64))  # graph 1 has no centre
 
 
@@ -250,3 +258,12 @@ def test_a_model_over_several_axes_is_no_potential(tmp_path) -> None:
     with pytest.raises(GeoError) as info:
         export_potential(module, tmp_path / "pot")
     assert info.value.codes == ["GEO504"] and "single domain" in info.value.render()
+
+
+def test_unread_primary_edges_are_not_built() -> None:
+    """`Layer` never reads its points' own (default full) edges: no N² pairs are built, and
+    the checker, every value included, does not look for them."""
+    module = geoc.compile(LAYER, dtype=F64)
+    names = {node.name for node in module.graph.nodes}
+    assert "edges" not in names and "near_edges" in names
+    assert check(LAYER, graphs=2, trials=3, every_value=True).passed
