@@ -220,7 +220,8 @@ def test_batch_of_each_axis_is_checked() -> None:
 @pytest.mark.slow
 def test_traced_module_equals_eager() -> None:
     module = geoc.compile("cross_set", dtype=F64)
-    sample = draw_sample(module.meta["geoc_ir"], np.random.default_rng(3), 6, 1, F64, 0)
+    sample = draw_sample(module.meta["geoc_ir"], np.random.default_rng(3), 6, 2, F64, 2)
+    assert "batch_centres" in sample.inputs  # the masked pairs of a batch, a graph without any
     compiled = torch.compile(module, fullgraph=True, backend="aot_eager")
     want, got = module(**sample.inputs), compiled(**sample.inputs)
     for name in want:

@@ -9,7 +9,8 @@ traced (``torch.compile``, ``torch.export``) every pair of the two axes is kept 
 that are not edges are masked, so shapes never depend on the data. (Between an axis and itself
 the lowering calls the point cloud's own rules, ``kernels.full_edges`` ...: no self-pair.)
 
-The pairs are every (src, dst) of the batch: ``O(n_src * n_dst)`` time and memory.
+Eagerly the candidates are the pairs within each graph (``O(sum over graphs of n_src n_dst)``);
+traced, every pair of the batch (``O(n_src * n_dst)``).
 """
 
 from __future__ import annotations
@@ -28,17 +29,48 @@ def _pairs(n_src: int, n_dst: int, device: torch.device) -> tuple[Tensor, Tensor
     return src, dst
 
 
-def _same_graph(src: Tensor, dst: Tensor, batch_src: Tensor | None, batch_dst: Tensor | None):
+def _pairs_within_graphs(batch_src: Tensor, batch_dst: Tensor) -> tuple[Tensor, Tensor]:
+    """Every (src, dst) pair of one graph, ``dst``-major, sources in index order, from the
+    graphs' sizes alone (``O(pairs)``, not ``n_src * n_dst``; ``batch`` need not be sorted).
+    One host sync (eager only): the pair count, which sizes the result."""
+    members = torch.argsort(batch_src, stable=True)  # src elements grouped by graph
+    graph_of_member = batch_src.index_select(0, members)
+    first = torch.searchsorted(graph_of_member, batch_dst)  # where each dst's graph starts
+    count = torch.searchsorted(graph_of_member, batch_dst, right=True) - first
+    n_dst, device = batch_dst.shape[0], batch_dst.device
+    dst = torch.repeat_interleave(torch.arange(n_dst, device=device), count)
+    j = torch.arange(dst.shape[0], device=device) - (torch.cumsum(count, 0) - count)[dst]
+    return members.index_select(0, first.index_select(0, dst) + j), dst
+
+
+def _static(like: Tensor) -> bool:
+    """Shapes independent of the data: traced, or a device without values (``meta``)."""
+    return _shapes_must_be_static(like) or like.device.type == "meta"
+
+
+def _candidates(
+    n_src: int, like: Tensor, batch_src: Tensor | None, batch_dst: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The pairs a rule chooses from, ``dst``-major, and which of them lie within one graph
+    (None: all do). Eagerly with a batch only the pairs within each graph; traced every pair
+    of the two axes, masked (static shapes)."""
+    n_dst, device = like.shape[0], like.device
     if batch_src is None or batch_dst is None:
-        return torch.ones_like(src, dtype=torch.bool)
-    return batch_src[src] == batch_dst[dst]
+        return (*_pairs(n_src, n_dst, device), None)
+    if _static(like):
+        src, dst = _pairs(n_src, n_dst, device)
+        return src, dst, batch_src[src] == batch_dst[dst]
+    return (*_pairs_within_graphs(batch_src, batch_dst), None)
 
 
-def _finish(src: Tensor, dst: Tensor, keep: Tensor, like: Tensor) -> Edges:
-    """The exact list run eagerly; traced, or on a device without values (``meta``), the
-    masked pairs (a masked pair adds nothing to a sum, mean or max)."""
-    if _shapes_must_be_static(like) or like.device.type == "meta":
-        return src, dst, keep.to(like.dtype)
+def _finish(src: Tensor, dst: Tensor, keep: Tensor | None, like: Tensor) -> Edges:
+    """The exact list run eagerly; traced (or on ``meta``) the masked pairs (a masked pair adds
+    nothing to a sum, mean or max)."""
+    if _static(like):
+        mask = torch.ones_like(src, dtype=like.dtype) if keep is None else keep.to(like.dtype)
+        return src, dst, mask
+    if keep is None:
+        return src, dst, None
     index = keep.nonzero().squeeze(-1)
     return src[index], dst[index], None
 
@@ -57,8 +89,8 @@ def cross_full_edges(
     batch_dst: Tensor | None,
 ) -> Edges:
     """Every (src, dst) pair within one graph (``*_like``: any value over each axis)."""
-    src, dst = _pairs(src_like.shape[0], dst_like.shape[0], dst_like.device)
-    return _finish(src, dst, _same_graph(src, dst, batch_src, batch_dst), dst_like)
+    src, dst, within = _candidates(src_like.shape[0], dst_like, batch_src, batch_dst)
+    return _finish(src, dst, within, dst_like)
 
 
 def cross_radius_edges(
@@ -69,9 +101,9 @@ def cross_radius_edges(
     r: float,
 ) -> Edges:
     """Pairs within one graph closer than ``r`` (strictly)."""
-    src, dst = _pairs(pos_src.shape[0], pos_dst.shape[0], pos_dst.device)
+    src, dst, within = _candidates(pos_src.shape[0], pos_dst, batch_src, batch_dst)
     close = _sqdist(pos_src, pos_dst, src, dst) < r * r
-    return _finish(src, dst, _same_graph(src, dst, batch_src, batch_dst) & close, pos_dst)
+    return _finish(src, dst, close if within is None else within & close, pos_dst)
 
 
 def cross_knn_edges(
@@ -86,16 +118,30 @@ def cross_knn_edges(
     ``(1 + tol) d_k``, ``d_k`` its ``k``-th smallest distance to them (all of them where the
     graph has at most ``k``): ties with the k-th are all included, as in ``knn_edges``."""
     n_src, n_dst = pos_src.shape[0], pos_dst.shape[0]
-    src, dst = _pairs(n_src, n_dst, pos_dst.device)
-    allowed = _same_graph(src, dst, batch_src, batch_dst)
+    src, dst, within = _candidates(n_src, pos_dst, batch_src, batch_dst)
     sq = _sqdist(pos_src, pos_dst, src, dst)
-    if k > n_src:  # no graph has more than k: every src element of the graph
+    if within is None and batch_src is not None and batch_dst is not None:
+        kth = _kth_per_group(sq, dst, n_dst, k)  # eager, pairs of each graph only
+    elif k > n_src:  # no graph has more than k: every src element of the graph
         kth = sq.new_full((n_dst,), float("inf"))
-    else:
-        rows = sq.masked_fill(~allowed, float("inf")).reshape(n_dst, n_src)
-        kth = rows.topk(k, dim=1, largest=False).values[:, -1]
+    else:  # every pair of the two axes, those of other graphs at infinity
+        rows = sq if within is None else sq.masked_fill(~within, float("inf"))
+        kth = rows.reshape(n_dst, n_src).topk(k, dim=1, largest=False).values[:, -1]
     near = sq <= kth[dst] * (1.0 + tol) ** 2
-    return _finish(src, dst, allowed & near, pos_dst)
+    return _finish(src, dst, near if within is None else within & near, pos_dst)
+
+
+def _kth_per_group(sq: Tensor, dst: Tensor, n_dst: int, k: int) -> Tensor:
+    """The ``k``-th smallest of each ``dst``'s values (``dst``-major, contiguous groups of any
+    size), infinity for a group of at most ``k``: one padded row per ``dst``."""
+    count = torch.bincount(dst, minlength=n_dst)
+    width = int(count.max()) if n_dst else 0
+    if k > width:
+        return sq.new_full((n_dst,), float("inf"))
+    at = torch.arange(dst.shape[0], device=dst.device) - (torch.cumsum(count, 0) - count)[dst]
+    rows = sq.new_full((n_dst, width), float("inf"))
+    rows[dst, at] = sq
+    return rows.topk(k, dim=1, largest=False).values[:, -1]
 
 
 def check_axis_batch(

@@ -180,3 +180,13 @@ def test_edges_between_axes_are_permuted_with_their_ends_only() -> None:
 def test_a_pooled_mean_of_primary_points_is_still_a_point() -> None:
     graph = elaborated(spec("    output m: point(3) = mean(x, over=points)"))
     assert str(graph.outputs["m"].type) == "point(3)"
+
+
+def test_tp_conv_runs_on_the_primary_edges_only() -> None:
+    body = (
+        "    r = x[src(near)] - c[dst(near)]\n"
+        "    sh = spherical_harmonics(r, lmax=1)\n"
+        "    w = radial_basis(norm(r), n=4, cutoff=2.0)\n"
+        "    y = tp_conv(linear(f, 4x0e), @sh, w, out=4x0e)"
+    )
+    assert_fails_at(spec(body), "GEO305")
