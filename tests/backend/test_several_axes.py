@@ -268,3 +268,47 @@ def test_unread_primary_edges_are_not_built() -> None:
     names = {node.name for node in module.graph.nodes}
     assert "edges" not in names and "near_edges" in names
     assert check(LAYER, graphs=2, trials=3, every_value=True).passed
+
+
+EVERY_RULE = """
+model EveryRule(hidden: int = 4) {
+    symmetry E(3) x S(points) x S(centres) x S(tags)
+    domain pointcloud(points, dim=3)
+    domain pointcloud(centres, dim=3)
+    domain set(tags)
+    domain edges(near, src=points, dst=centres, rule=radius(1.5))
+    domain edges(back, src=centres, dst=points, rule=knn(2))
+    domain edges(cc, src=centres, dst=centres, rule=knn(1))
+    domain edges(told, src=tags, dst=centres, rule=full)
+    input f: 2 x scalar over points
+    input x: point(3) over points
+    input c: point(3) over centres
+    input t: 3 x scalar over tags
+    m = mlp(concat(f[src(near)], sqnorm(x[src(near)] - c[dst(near)])), [hidden])
+    a = sum(m, over=near, into=centres)
+    b = a + mean(a[src(cc)] * sqnorm(c[src(cc)] - c[dst(cc)]), over=cc, into=centres)
+    b = b + max(mlp(t[src(told)], [hidden]), over=told, into=centres)
+    r = x[dst(back)] - c[src(back)]
+    output v: vector over points = mean(r * mlp(b[src(back)], [1]), over=back, into=points)
+    output e: hidden x scalar = sum(a[src(cc)], over=cc)
+    output u: 3 x scalar = mean(t[src(told)], over=told)
+}
+"""
+
+
+@pytest.mark.parametrize("graphs", [1, 3])
+def test_every_rule_and_direction_between_axes_is_equivariant(graphs: int) -> None:
+    """radius and knn between two point clouds both ways, knn within a further axis, full from
+    a set; pooled over edge sets; a vector output over the primary axis."""
+    assert check(EVERY_RULE, graphs=graphs, trials=6, every_value=True).passed
+
+
+def test_an_input_may_not_take_the_name_of_an_axis_batch() -> None:
+    from geoc.diagnostics import GeoError
+
+    text = LAYER.replace(
+        "input f: 3 x scalar over points", "input batch_centres: 3 x scalar over points"
+    )
+    with pytest.raises(GeoError) as info:
+        geoc.compile(text.replace("f[src(near)]", "batch_centres[src(near)]"))
+    assert info.value.codes == ["GEO117"]
