@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
 from geoc.diagnostics import Span
 from geoc.domains import EDGE_AXIS, Domain, EdgeRule
 from geoc.groups import Group
+from geoc.initialisers import JSON_KEY as INIT_KEY
+from geoc.initialisers import Initialiser
 from geoc.types import FeatureType, points_dim
 
 
@@ -85,9 +87,12 @@ class Port(BaseModel):
 
 
 def encode_attr(value: object) -> object:
-    """Attributes as JSON: feature types become ``{"type": "..."}``, tuples lists."""
+    """Attributes as JSON: feature types become ``{"type": "..."}``, initialisers
+    ``{"init": "xavier(gain=0.001)"}``, tuples lists."""
     if isinstance(value, FeatureType):
         return {"type": str(value)}
+    if isinstance(value, Initialiser):
+        return {INIT_KEY: str(value)}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (list, tuple)):
@@ -98,6 +103,8 @@ def encode_attr(value: object) -> object:
 def decode_attr(value: object) -> object:
     if isinstance(value, dict) and set(value) == {"type"}:
         return FeatureType.parse(value["type"])
+    if isinstance(value, dict) and set(value) == {INIT_KEY}:
+        return Initialiser.parse(value[INIT_KEY])
     if isinstance(value, list):
         return tuple(decode_attr(v) for v in value)
     return value

@@ -117,6 +117,8 @@ inf, nan, NoneType = float("inf"), float("nan"), type(None)
 _HERE = os.path.dirname(os.path.abspath(__file__))
 PARAMETERS = {parameters}
 BUFFERS = {buffers}
+# How each parameter started (geoc's `init=` / `bias_init=`); the weights file holds its values.
+INITIALISERS = {initialisers}
 
 
 class {cls}(torch.nn.Module):
@@ -160,6 +162,7 @@ def generated_source(module: fx.GraphModule, spec: str = "<spec>") -> str:
         runtime_imports=_runtime_imports(),
         parameters=_listing([_entry(n, t) for n, t in state.items() if n in params]),
         buffers=_listing([_entry(n, t) for n, t in state.items() if n not in params]),
+        initialisers=_mapping(module.meta.get("geoc_initialisers", {})),
     )
     return header + "\n" + forward + "\n" + _FOOTER.format(cls=cls)
 
@@ -180,6 +183,7 @@ def spec_label(spec: str) -> str:
 #: Module-level names of ``module.py``; the model's class may not shadow them.
 _MODULE_GLOBALS = frozenset(
     {"os", "torch", "device", "inf", "nan", "NoneType", "_HERE", "PARAMETERS", "BUFFERS", "load"}
+    | {"INITIALISERS"}
 )
 
 
@@ -218,6 +222,8 @@ def manifest(module: fx.GraphModule, spec: str) -> dict:
         "extra_inputs": _extra_inputs(module, ir),
         "outputs": [{"name": p.name, "type": str(p.type)} for p in ir.outputs.values()],
         "extra_outputs": [name for name in _returned(module) if name not in ir.outputs],
+        # how each parameter started (``xavier(gain=0.001)``; geoc.initialisers)
+        "initialisers": dict(module.meta.get("geoc_initialisers", {})),
         "layout": "values over an axis are [axis, channels]; global values [channels], or "
         "[num_graphs, channels] with a batch vector (e3nn mul_ir channel order)",
     }
@@ -330,6 +336,12 @@ def _listing(rows: list[tuple]) -> str:
     if not rows:
         return "[]"
     return "[\n" + "".join(f"    {row!r},\n" for row in rows) + "]"
+
+
+def _mapping(items: dict[str, str]) -> str:
+    if not items:
+        return "{}"
+    return "{\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in items.items()) + "}"
 
 
 def _version() -> str:

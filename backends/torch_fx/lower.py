@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from geoc.backends.torch_fx.domains import DomainRules
 
 from geoc import budget
+from geoc.backends.torch_fx import initialise
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.validate import emit_checks
 from geoc.budget import MAX_SEED
@@ -35,6 +36,7 @@ from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS
 from geoc.domains.axes import edge_ends
 from geoc.domains.grid import is_field
+from geoc.initialisers import UNIFORM, Initialiser
 from geoc.ir import Graph, Node, Port, ValueRef
 from geoc.ops import lookup
 from geoc.types import FeatureType
@@ -97,6 +99,9 @@ class LowerCtx:
     # Under a periodic cell: each edge's image offset ``shift @ cell`` ([E, 3]), which a point
     # gathered at ``src`` subtracts (None without a cell).
     edge_offsets: fx.Node | None = None
+    # Each parameter's initialiser as written (``xavier(gain=0.001)``), by attribute path:
+    # kept in ``module.meta["geoc_initialisers"]`` and an exported manifest.
+    initialisers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.generator = torch.Generator().manual_seed(_checked_seed(self.seed))
@@ -131,13 +136,25 @@ class LowerCtx:
         rt.install(self.root, path, value.contiguous(), parameter)
         return self.fx.get_attr(path)
 
-    def param(self, name: str, shape: tuple[int, ...], fan_in: int) -> fx.Node:
-        """A trainable tensor, uniform in ±1/sqrt(fan_in) (PyTorch's nn.Linear default)."""
-        bound = 1.0 / math.sqrt(max(fan_in, 1))
+    def param(
+        self,
+        name: str,
+        shape: tuple[int, ...],
+        fan_in: int,
+        init: Initialiser = UNIFORM,
+        fan_out: int | None = None,
+    ) -> fx.Node:
+        """A trainable tensor drawn by ``init`` (default: uniform in ±1/sqrt(fan_in),
+        PyTorch's nn.Linear default) with the block's ``fan_in`` and ``fan_out`` (default:
+        torch.nn.init's, the rows times the trailing dimensions), from the seeded generator
+        (initialise.py)."""
         shown = " x ".join(f"{n:,}" for n in shape)
         budget.require_bytes(f"the parameter `{name}` ({shown} float32)", 4 * math.prod(shape))
-        value = torch.empty(shape).uniform_(-bound, bound, generator=self.generator)
-        return self._attr(name, value, parameter=True)
+        fan_out = _fan_out(shape) if fan_out is None else fan_out
+        value = initialise.draw(init, shape, fan_in, fan_out, self.generator)
+        node = self._attr(name, value, parameter=True)
+        self.initialisers[node.target] = str(init)  # type: ignore[index]
+        return node
 
     def required_input(self, name: str) -> fx.Node:
         """A placeholder every call must give (None by default when validated: refused by
@@ -208,6 +225,11 @@ class LowerCtx:
 
     def in_types(self, node: Node) -> list[FeatureType]:
         return [self.ir.type_of(r) for r in node.inputs]
+
+
+def _fan_out(shape: tuple[int, ...]) -> int:
+    """``torch.nn.init``'s fan-out: the rows times the receptive field (trailing dimensions)."""
+    return shape[0] * math.prod(shape[2:]) if shape else 1
 
 
 def _checked_seed(seed: int) -> int:
@@ -306,6 +328,7 @@ def lower(
     module.graph.lint()
     module.meta["geoc_validate"] = validate
     module.meta["geoc_tp_algorithm"] = tp_algorithm  # a twin lowering gets the same parameters
+    module.meta["geoc_initialisers"] = ctx.initialisers
     return module
 
 

@@ -42,6 +42,7 @@ from geoc.grammar import ast
 from geoc.grammar.formatter import format_expr, format_module
 from geoc.grammar.structure import check_structure
 from geoc.groups import Group
+from geoc.initialisers import Initialiser
 from geoc.ir import Graph
 from geoc.pipeline import middle_end
 from geoc.program import Program, load_program
@@ -453,7 +454,7 @@ class Builder:
             return ast.Bool(value=value, span=site.span)
         if isinstance(value, (int, float)):
             return number_literal(value, site.span)
-        if isinstance(value, (str, FeatureType)):
+        if isinstance(value, (str, FeatureType, Initialiser)):  # `xavier(gain=0.001)`, too
             return self._parse(str(value), site)
         if isinstance(value, (list, tuple)):
             sites = site.items()

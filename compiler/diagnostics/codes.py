@@ -414,6 +414,22 @@ CODES: dict[str, CodeInfo] = {
         its weights by `species`: labels `index(n)` alone, or invariant scalars that mix the
         rows (a one-hot row), never labels mixed with other channels.""",
     ),
+    # --- GEO37x: initialisers (geoc.initialisers, docs/language.md) ----------------------------
+    "GEO370": _code(
+        "not an initialiser",
+        """`init=` and `bias_init=` take an initialiser: `uniform` (the default, `nn.Linear`'s
+        rule), `xavier` (optional `gain=`), `zeros`, `normal` (optional `std=`) or
+        `orthogonal` (optional `gain=`), written as a name or called with keyword arguments
+        that are non-negative numbers, e.g. `xavier(gain=0.001)`. Biases take `uniform`,
+        `zeros` or `normal` only: a vector has no fan-out (`xavier`) and no orthogonal frame.""",
+    ),
+    "GEO371": _code(
+        "per-layer list of the wrong length",
+        """In a multi-layer operator such as `mlp`, `init=`, `bias_init=` and `bias=` take
+        either one value for every layer or a list with exactly one value per layer (as many
+        as `widths` has entries): `mlp(m, [64, 1], init=[uniform, xavier(gain=0.001)],
+        bias=[true, false])`.""",
+    ),
     # --- GEO4xx: equivariance -------------------------------------------------------------------
     "GEO400": _code(
         "operation breaks the symmetry",

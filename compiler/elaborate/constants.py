@@ -39,8 +39,8 @@ def is_number(value: object) -> bool:
 
 def const_value(expr: ast.Expr, env: dict[str, object], symbols: bool = False) -> Any:
     """Evaluate a compile-time expression of the elaborator: literals, params, lists,
-    arithmetic, types; an unknown name is GEO200 (a symbol where ``symbols``), anything else
-    GEO302."""
+    arithmetic, types, initialisers (``xavier(gain=0.001)``); an unknown name is GEO200 (a
+    symbol where ``symbols``), anything else GEO302."""
     from geoc.types import type_from_ast  # types evaluates its multiplicities here
 
     if isinstance(expr, (ast.Int, ast.Float, ast.Str, ast.Bool)):
@@ -63,6 +63,12 @@ def const_value(expr: ast.Expr, env: dict[str, object], symbols: bool = False) -
             return value
     if isinstance(expr, (ast.BinOp, ast.Over, ast.Irrep)):
         return type_from_ast(expr, env)
+    if isinstance(expr, ast.Call):  # `xavier(gain=0.001)` given to a block's parameter
+        from geoc.elaborate.initialisers import initialiser_call
+
+        found = initialiser_call(expr, env)
+        if found is not None:
+            return found
     raise GeoError(
         Diagnostic(
             "GEO302",

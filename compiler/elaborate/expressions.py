@@ -10,6 +10,7 @@ from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain
 from geoc.elaborate.constants import const_value, evaluate, is_number
 from geoc.elaborate.declared import check_atoms, check_labels
+from geoc.elaborate.initialisers import initialiser_attr
 from geoc.elaborate.messages import not_a_tensor, unknown_callee, unknown_name
 from geoc.elaborate.signatures import (
     block_param,
@@ -128,7 +129,8 @@ class Expressions(ABC):
             raise GeoError(unknown_callee(expr, self.program))
         own = self._reserve(hint, op.name)
         tensors, attrs, spans = self._bind(op.params, expr, scope, Nested(own))
-        return self._apply(own, op.name, tensors, spans, attrs, expr)
+        attr_spans = _attr_spans(op.params, expr)
+        return self._apply(own, op.name, tensors, spans, attrs, expr, attr_spans)
 
     def _apply(
         self,
@@ -138,11 +140,18 @@ class Expressions(ABC):
         spans: list[Span],
         attrs: dict[str, Any],
         expr: ast.Expr,
+        attr_spans: tuple[tuple[str, Span], ...] = (),
     ) -> Value:
         op = lookup(op_name)
         assert op is not None
         ctx = OpContext(
-            op_name, self.group, self.domain, expr.span, tuple(spans), self.graph.domains
+            op_name,
+            self.group,
+            self.domain,
+            expr.span,
+            tuple(spans),
+            attr_spans,
+            self.graph.domains,
         )
         out_types = infer_call(ctx, op, [v.type for v in inputs], attrs)
         node = self._add(
@@ -174,9 +183,10 @@ class Expressions(ABC):
         for param in params:
             exprs = given.get(param.name)
             if param.kind is ArgKind.ATTR:
-                attrs[param.name] = (
-                    param.default if exprs is None else self.attribute(exprs[0], param, scope)
-                )
+                if exprs is not None:
+                    attrs[param.name] = self.attribute(exprs[0], param, scope)
+                elif not param.written_only:
+                    attrs[param.name] = param.default
                 continue
             for expr in exprs or ():
                 tensors.append(self.tensor(expr, scope, hint))
@@ -201,6 +211,8 @@ class Expressions(ABC):
             )
         if param.attr is AttrKind.TYPE:
             return self._declared_type(expr, scope, f"the type `{param.name}`")
+        if param.attr in (AttrKind.INIT, AttrKind.BIAS_INIT):
+            return initialiser_attr(expr, param, scope.consts())
         value = self.const(expr, scope, symbols=True)
         return check_attr(value, param, expr.span)
 
@@ -287,7 +299,7 @@ class Expressions(ABC):
     def _declared_type(self, expr: ast.Expr, scope: Scope, what: str) -> FeatureType:
         """A type written in the spec; ``what`` it types (``input``, ``output``, an attribute)."""
         ftype = type_from_ast(expr, scope.consts())
-        type_ctx = OpContext("type", self.group, self.domain, expr.span, (), self.graph.domains)
+        type_ctx = OpContext("type", self.group, self.domain, expr.span, domains=self.graph.domains)
         check_labels(ftype, expr.span, what)
         self.domain.rules.check_type(type_ctx, ftype)
         check_atoms(self.group, ftype, expr.span)
@@ -311,6 +323,16 @@ def _edge_end(index: ast.Expr, ends: tuple[str, ...]) -> tuple[str, str | None]:
             label="not an edge end",
             help="e.g. `x[dst] - x[src]`, or `x[src(near)] - c[dst(near)]`",
         )
+    )
+
+
+def _attr_spans(params: tuple[Param, ...], call: ast.Call) -> tuple[tuple[str, Span], ...]:
+    """Where each attribute of ``call`` was written, for diagnostics on its value."""
+    given = match_arguments(params, call)
+    return tuple(
+        (p.name, given[p.name][0].span)
+        for p in params
+        if p.kind is ArgKind.ATTR and p.name in given
     )
 
 

@@ -10,6 +10,7 @@ from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.elaborate.constants import const_value, is_number
 from geoc.grammar import ast
 from geoc.groups import Group
+from geoc.initialisers import Initialiser
 from geoc.ops import REQUIRED, ArgKind, AttrKind, Param
 from geoc.types import FeatureType, type_from_ast
 
@@ -149,14 +150,20 @@ def check_attr(value: Any, param: Param, span: Span | None) -> Any:
         AttrKind.INT_LIST: lambda v: (
             isinstance(v, tuple) and all(is_number(x) and isinstance(x, int) for x in v)
         ),
+        AttrKind.INIT: lambda v: isinstance(v, Initialiser),
+        AttrKind.BIAS_INIT: lambda v: isinstance(v, Initialiser),
         AttrKind.ANY: lambda v: True,
         None: lambda v: True,
     }[kind]
-    if not ok(value):
+    values = value if param.per_layer and isinstance(value, tuple) and value else (value,)
+    if not all(ok(v) for v in values):
+        kind_text = kind.value if kind else "a value"
+        if param.per_layer:
+            kind_text += " or a list of them, one per layer"
         raise GeoError(
             Diagnostic(
                 "GEO302",
-                f"`{param.name}` must be {kind.value if kind else 'a value'}, got {value!r}",
+                f"`{param.name}` must be {kind_text}, got {value!r}",
                 span,
                 label=repr(value),
             )

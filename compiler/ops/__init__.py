@@ -47,6 +47,8 @@ class AttrKind(str, enum.Enum):
     SYMBOL = "symbol"  # a bare name such as `silu`, `edges`, `nodes`
     TYPE = "type"  # a feature type such as `hidden x scalar`
     INT_LIST = "list[int]"
+    INIT = "initialiser"  # `xavier(gain=0.001)`, `zeros` (geoc.initialisers)
+    BIAS_INIT = "bias initialiser"  # an initialiser that may start a bias vector
     ANY = "any"
 
 
@@ -57,6 +59,11 @@ class Param:
     attr: AttrKind | None = None
     default: Any = REQUIRED
     choices: tuple[str, ...] = ()  # allowed symbols
+    # One value for every layer of a multi-layer operator, or a list with one per layer.
+    per_layer: bool = False
+    # Kept in the IR only where the spec writes it: the IR (and its golden files) of specs
+    # written before the attribute existed stays as it was; readers use ``default``.
+    written_only: bool = False
 
     @property
     def required(self) -> bool:
@@ -75,6 +82,8 @@ class OpContext:
     domain: Domain
     span: Span | None = None
     arg_spans: tuple[Span | None, ...] = ()
+    # Where each attribute given by keyword or position was written (by name).
+    attr_spans: tuple[tuple[str, Span], ...] = ()
     domains: tuple[Domain, ...] = ()
 
     def edge_ends(self, name: str) -> tuple[str, str] | None:
@@ -86,10 +95,20 @@ class OpContext:
             return self.arg_spans[index]
         return self.span
 
+    def attr_span(self, name: str) -> Span | None:
+        return dict(self.attr_spans).get(name, self.span)
+
     def error(
-        self, code: str, message: str, *, arg: int | None = None, label: str = "", help: str = ""
+        self,
+        code: str,
+        message: str,
+        *,
+        arg: int | None = None,
+        label: str = "",
+        help: str = "",
+        attr: str | None = None,
     ) -> GeoError:
-        span = self.span if arg is None else self.arg_span(arg)
+        span = self.attr_span(attr) if attr else self.span if arg is None else self.arg_span(arg)
         return GeoError(Diagnostic(code, message, span, label=label, help=help))
 
     def diagnostic(
@@ -273,9 +292,25 @@ def tensors(name: str) -> Param:
 
 
 def attr(
-    name: str, kind: AttrKind, default: Any = REQUIRED, choices: tuple[str, ...] = ()
+    name: str,
+    kind: AttrKind,
+    default: Any = REQUIRED,
+    choices: tuple[str, ...] = (),
+    per_layer: bool = False,
+    written_only: bool = False,
 ) -> Param:
-    return Param(name, ArgKind.ATTR, kind, default, choices)
+    return Param(name, ArgKind.ATTR, kind, default, choices, per_layer, written_only)
+
+
+def init_attrs(per_layer: bool = False) -> tuple[Param, ...]:
+    """``init=`` and ``bias_init=`` of a layer that owns weights (geoc.initialisers), `uniform`
+    unless written; ``per_layer``: one value, or a list with one per layer."""
+    from geoc.initialisers import UNIFORM
+
+    return (
+        attr("init", AttrKind.INIT, UNIFORM, per_layer=per_layer, written_only=True),
+        attr("bias_init", AttrKind.BIAS_INIT, UNIFORM, per_layer=per_layer, written_only=True),
+    )
 
 
 __all__ = [
@@ -295,6 +330,7 @@ __all__ = [
     "contract",
     "define",
     "infer_call",
+    "init_attrs",
     "lookup",
     "preset",
     "syntax_op",

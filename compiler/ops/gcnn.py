@@ -31,7 +31,17 @@ from geoc.domains import DomainKind
 from geoc.domains.grid import TORUS, rotates_grid
 from geoc.domains.torus import symmetry_error
 from geoc.groups import Group
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, define, preset, tensor, typing_rule
+from geoc.ops import (
+    PLAIN,
+    AttrKind,
+    OpContext,
+    attr,
+    define,
+    init_attrs,
+    preset,
+    tensor,
+    typing_rule,
+)
 from geoc.types import SCALAR, AtomKind, FeatureType, Term
 
 POOL_REDUCTIONS = ("max", "mean")
@@ -163,6 +173,7 @@ _CONV_PARAMS = (
     attr("out", AttrKind.TYPE),
     attr("kernel", AttrKind.INT, 3),
     attr("bias", AttrKind.BOOL, True),
+    *init_attrs(),
 )
 _CONV_CHECKS = (
     "odd kernel, 1 to n (`GEO351`); a `C(4)` / `D(4)` torus (`GEO440`); exact (periodic padding)"

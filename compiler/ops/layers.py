@@ -12,7 +12,18 @@ from dataclasses import dataclass
 
 from geoc.diagnostics import Diagnostic
 from geoc.groups import Group
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
+from geoc.ops import (
+    PLAIN,
+    AttrKind,
+    OpContext,
+    attr,
+    contract,
+    define,
+    init_attrs,
+    preset,
+    tensor,
+    typing_rule,
+)
 from geoc.ops.core import axes_text, invariant_input_violation, not_invariant, point_violation
 from geoc.ops.euclidean import ACT, LAYER
 from geoc.types import SCALAR, Atom, FeatureType, Term
@@ -71,7 +82,7 @@ def _solver_linear(group: Group, types: Sequence[FeatureType], out: FeatureType)
 LINEAR = define(
     "linear",
     "core",
-    (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
+    (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True), *init_attrs()),
     preset(_LAYER, channel_last_when=_solver_linear),
     "`out` on the axes of `x`; Schur: one weight per pair of copies of the same irrep, and "
     "reducible atoms (`sym(n)`, `tensor(k)`, `regular`) by a basis of the maps between their "
@@ -149,7 +160,8 @@ MLP = define(
         attr("widths", AttrKind.INT_LIST),
         attr("act", AttrKind.SYMBOL, "silu"),
         attr("last_act", AttrKind.BOOL, False),
-        attr("bias", AttrKind.BOOL, True),
+        attr("bias", AttrKind.BOOL, True, per_layer=True),
+        *init_attrs(per_layer=True),
     ),
     preset(_LAYER, linear_in=(), commutes_scatter=False),
     "multi-layer perceptron: `widths[-1] x scalar`; its input must be invariant (`GEO401`)",
@@ -170,7 +182,27 @@ def _infer_mlp(
             help="e.g. `mlp(h, [64, 64])`",
         )
     check_activation(ctx, attrs["act"])
+    check_per_layer(ctx, attrs, len(widths))
     return (FeatureType((Term(widths[-1], SCALAR),), a.axes),)
+
+
+def check_per_layer(ctx: OpContext, attrs: dict, layers: int) -> None:
+    """GEO371 unless each per-layer attribute given as a list has one entry per layer."""
+    from geoc.ops import lookup
+
+    op = lookup(ctx.op)
+    assert op is not None
+    for param in op.attr_params:
+        value = attrs.get(param.name)
+        if param.per_layer and isinstance(value, tuple) and len(value) != layers:
+            raise ctx.error(
+                "GEO371",
+                f"`{param.name}` lists {len(value)} value{'s' if len(value) != 1 else ''} for "
+                f"the {layers} layer{'s' if layers != 1 else ''} of `{ctx.op}`",
+                label=f"{len(value)} for {layers}",
+                help=f"give one value for every layer, or a list of {layers}",
+                attr=param.name,
+            )
 
 
 @contract(MLP)

@@ -26,6 +26,7 @@ from geoc.ops import (
     contract,
     define,
     infer_call,
+    init_attrs,
     lookup,
     preset,
     tensors,
@@ -50,7 +51,8 @@ GATHERED_MLP = define(
         attr("widths", AttrKind.INT_LIST),
         attr("act", AttrKind.SYMBOL, "silu"),
         attr("last_act", AttrKind.BOOL, False),
-        attr("bias", AttrKind.BOOL, True),
+        attr("bias", AttrKind.BOOL, True, per_layer=True),
+        *init_attrs(per_layer=True),
     ),
     _GATHERED,
     _DOC.format("mlp"),
@@ -59,7 +61,13 @@ GATHERED_MLP = define(
 GATHERED_LINEAR = define(
     "gathered_linear",
     "rewrite",
-    (tensors("parts"), _ENDS, attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
+    (
+        tensors("parts"),
+        _ENDS,
+        attr("out", AttrKind.TYPE),
+        attr("bias", AttrKind.BOOL, True),
+        *init_attrs(),
+    ),
     _GATHERED,
     _DOC.format("linear"),
     internal=True,
@@ -76,7 +84,7 @@ def base_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sub(ctx: OpContext, op: str) -> OpContext:
-    return OpContext(op, ctx.group, ctx.domain, ctx.span, ctx.arg_spans, ctx.domains)
+    return OpContext(op, ctx.group, ctx.domain, ctx.span, ctx.arg_spans, domains=ctx.domains)
 
 
 def _joined(

@@ -39,7 +39,18 @@ import numpy as np
 
 from geoc.domains import HIDDEN_AXIS, WEIGHTS_AXIS, Domain, DomainKind
 from geoc.domains.weightspace import check_scalar_channels, is_weight_value
-from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
+from geoc.ops import (
+    PLAIN,
+    AttrKind,
+    OpContext,
+    attr,
+    contract,
+    define,
+    init_attrs,
+    preset,
+    tensor,
+    typing_rule,
+)
 from geoc.types import FeatureType, scalars
 
 POOL_REDUCTIONS = ("mean", "sum", "max")
@@ -222,7 +233,7 @@ def _weights_input(ctx: OpContext, ftype: FeatureType) -> WeightSpace:
 DWS_LINEAR = define(
     "dws_linear",
     "weightspace",
-    (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True)),
+    (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True), *init_attrs()),
     preset(_DWS, "learned", "bias"),
     "`out` over `weights` (scalar channels, `GEO340`): DWSNet's layer, every linear map that "
     "commutes with the hidden-neuron permutations (Navon et al. 2023), as means, one matrix per "

@@ -63,7 +63,9 @@ def fresh_id(graph: Graph, base: str) -> str:
 
 
 def context(graph: Graph, node: Node) -> OpContext:
-    return OpContext(node.op, graph.group, graph.domain, node.span, node.arg_spans, graph.domains)
+    return OpContext(
+        node.op, graph.group, graph.domain, node.span, node.arg_spans, domains=graph.domains
+    )
 
 
 def retype(graph: Graph) -> list[str]:

@@ -30,7 +30,9 @@ def test_every_operator_has_a_row() -> None:
 
 def test_calls_are_written_as_in_the_language() -> None:
     lookup("linear")
-    assert written(REGISTRY["linear"]) == "linear(x, out, bias=true)"
+    assert written(REGISTRY["linear"]) == (
+        "linear(x, out, bias=true, init=uniform, bias_init=uniform)"
+    )
     assert written(REGISTRY["sub"]) == "a - b"
     assert written(REGISTRY["neg"]) == "-a"
     assert written(REGISTRY["gather"]) == "x[src | dst]"

@@ -16,6 +16,7 @@ from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.solver.lower import lower_solver_linear
 from geoc.domains.grid import is_field
 from geoc.groups import Group
+from geoc.initialisers import UNIFORM, Initialiser, per_layer
 from geoc.ir import Node
 from geoc.ops.core import scale_side, scales_per_copy
 from geoc.ops.layers import ACTIVATIONS
@@ -125,10 +126,18 @@ def mlp_layers(
     this order), the first computed by ``first``: how `mlp` and its rewritten forms share one
     layout of parameters."""
     widths = node.attrs["widths"]
+    layers = len(widths)
+    inits = per_layer(node.attrs.get("init"), layers, UNIFORM)
+    bias_inits = per_layer(node.attrs.get("bias_init"), layers, UNIFORM)
+    biased = per_layer(node.attrs.get("bias"), layers, True)
     x = None
     for i, width in enumerate(widths):
-        weight = ctx.param(f"{node.id}.{i}.weight", (width, fan_in), fan_in)
-        bias = ctx.param(f"{node.id}.{i}.bias", (width,), fan_in) if node.attrs["bias"] else None
+        weight = ctx.param(f"{node.id}.{i}.weight", (width, fan_in), fan_in, inits[i])
+        bias = (
+            ctx.param(f"{node.id}.{i}.bias", (width,), fan_in, bias_inits[i], width)
+            if biased[i]
+            else None
+        )
         x = first(weight, bias) if x is None else ctx.call(dense, x, weight, bias)
         if i < len(widths) - 1 or node.attrs["last_act"]:
             x = _activate(ctx, x, node.attrs["act"])
@@ -167,9 +176,21 @@ def dense_linear_params(
     """A dense `linear`'s weight ``<id>.weight`` [out, in] and bias ``<id>.bias`` (or None)."""
     key = plan.keys[0]
     n_in, n_out = len(plan.inputs[key]), len(plan.outputs[key])
-    weight = ctx.param(f"{node.id}.weight", (n_out, n_in), n_in)
-    bias = ctx.param(f"{node.id}.bias", (n_out,), n_in) if _has_bias(node, key) else None
+    weight = ctx.param(f"{node.id}.weight", (n_out, n_in), n_in, _init(node))
+    bias = _bias_param(ctx, node, key, "bias", n_in, n_out)
     return weight, bias
+
+
+def _init(node: Node, attr: str = "init") -> Initialiser:
+    return node.attrs.get(attr) or UNIFORM
+
+
+def _bias_param(
+    ctx: LowerCtx, node: Node, key: str, name: str, n_in: int, n_out: int
+) -> fx.Node | None:
+    if not _has_bias(node, key):
+        return None
+    return ctx.param(f"{node.id}.{name}", (n_out,), n_in, _init(node, "bias_init"), n_out)
 
 
 def _has_bias(node: Node, key: str) -> bool:
@@ -180,11 +201,11 @@ def _lower_schur(ctx: LowerCtx, node: Node, x: fx.Node, plan: SchurPlan) -> fx.N
     weights, indices, biases = [], [], []
     for key in plan.keys:
         n_in, n_out = len(plan.inputs[key]), len(plan.outputs[key])
-        weights.append(ctx.param(f"{node.id}.weight_{key}", (n_out, n_in), n_in))
+        # per irrep block: the fans are the copies it maps (one weight per pair of copies)
+        weights.append(ctx.param(f"{node.id}.weight_{key}", (n_out, n_in), n_in, _init(node)))
         gather = torch.as_tensor(np.concatenate(plan.inputs[key]), dtype=torch.long)
         indices.append(ctx.buffer(f"{node.id}.index_{key}", gather))
-        has_bias = _has_bias(node, key)
-        biases.append(ctx.param(f"{node.id}.bias_{key}", (n_out,), n_in) if has_bias else None)
+        biases.append(_bias_param(ctx, node, key, f"bias_{key}", n_in, n_out))
     perm = torch.as_tensor(plan.output_permutation(), dtype=torch.long)
     out_perm = ctx.buffer(f"{node.id}.out_perm", perm)
     return ctx.call(rt.irrep_linear, x, weights, indices, plan.dims, out_perm, biases)

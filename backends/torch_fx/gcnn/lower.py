@@ -15,6 +15,7 @@ from torch import fx
 from geoc.backends.torch_fx.gcnn import kernels as rt_gcnn
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.groups import Group
+from geoc.initialisers import UNIFORM, Initialiser
 from geoc.ir import Node
 from geoc.ops.gcnn import group_order, inverse_products, kernel_gather
 
@@ -35,7 +36,13 @@ def _table(ctx: LowerCtx, name: str, make: Callable[[], np.ndarray]) -> fx.Node:
 
 
 def _bias(ctx: LowerCtx, node: Node, copies: int, fan_in: int) -> fx.Node | None:
-    return ctx.param(f"{node.id}.bias", (copies,), fan_in) if node.attrs["bias"] else None
+    if not node.attrs["bias"]:
+        return None
+    return ctx.param(f"{node.id}.bias", (copies,), fan_in, _init(node, "bias_init"), copies)
+
+
+def _init(node: Node, attr: str = "init") -> Initialiser:
+    return node.attrs.get(attr) or UNIFORM
 
 
 @lowering("lift_conv")
@@ -43,7 +50,7 @@ def lower_lift_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     size = node.attrs["kernel"]
     width, copies = ctx.group.type_dim(ctx.in_types(node)[0]), _copies(ctx, node, "out")
     fan_in = width * size * size
-    weight = ctx.param(f"{node.id}.weight", (copies, width, size * size), fan_in)
+    weight = ctx.param(f"{node.id}.weight", (copies, width, size * size), fan_in, _init(node))
     gather = _table(ctx, f"lift_k{size}", lambda: kernel_gather(ctx.group, size))
     bias = _bias(ctx, node, copies, fan_in)
     return ctx.call(rt_gcnn.lift_conv, args[0], weight, gather, size, bias)
@@ -60,7 +67,8 @@ def lower_group_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     size, order = node.attrs["kernel"], group_order(ctx.group)
     in_copies, copies = _copies(ctx, node, "in"), _copies(ctx, node, "out")
     fan_in = in_copies * order * size * size
-    weight = ctx.param(f"{node.id}.weight", (copies, in_copies, order, size * size), fan_in)
+    shape = (copies, in_copies, order, size * size)
+    weight = ctx.param(f"{node.id}.weight", shape, fan_in, _init(node))
     gather = _table(ctx, f"group_k{size}", lambda: group_gather(ctx.group, size))
     bias = _bias(ctx, node, copies, fan_in)
     return ctx.call(rt_gcnn.group_conv, args[0], weight, gather, size, bias)

@@ -25,6 +25,7 @@ from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.solver import kernels as rt_solver
 from geoc.groups import Group
+from geoc.initialisers import UNIFORM
 from geoc.ir import Node
 from geoc.ops.core import copies
 from geoc.ops.solver_ops import PairBasis, invariant_form, linear_pair, solver_rep
@@ -67,16 +68,23 @@ def lower_solver_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.No
     source, target = ctx.in_types(node)[0], node.out_types[0]
     in_terms, out_terms = _terms(ctx.group, source), _terms(ctx.group, target)
     coeffs, bases, pairs, closed = [], [], [], []
+    sizes = {
+        (o, i): linear_pair(ctx.group, t.atom, out.atom)
+        for o, out in enumerate(target.terms)
+        for i, t in enumerate(source.terms)
+    }
+    init = node.attrs.get("init") or UNIFORM
     for o, out in enumerate(target.terms):
-        found = [
-            (i, t, linear_pair(ctx.group, t.atom, out.atom)) for i, t in enumerate(source.terms)
-        ]
+        found = [(i, t, sizes[o, i]) for i, t in enumerate(source.terms)]
+        # the path (o, i) as a block of a matrix: the coefficients that feed one output copy of
+        # term o, and those one input copy of term i feeds
         fan_in = sum(t.mul * pb.size for _, t, pb in found)
         for i, term, pb in found:
             if pb.size == 0:
                 continue
             shape = (out.mul, term.mul, pb.size)
-            coeff = ctx.param(f"{node.id}.coeff_{o}_{i}", shape, fan_in)
+            fan_out = sum(u.mul * sizes[p, i].size for p, u in enumerate(target.terms))
+            coeff = ctx.param(f"{node.id}.coeff_{o}_{i}", shape, fan_in, init, fan_out)
             if pb.dense is None:
                 closed.append((o, i, coeff, pb))
                 continue
@@ -128,7 +136,9 @@ def _bias(
         )
         name = _basis_name(group, SCALAR, out.atom, "invariants")
         bases.append(_shared_buffer(ctx, name, lambda v=invariants: _constant(ctx, v)))
-        coeffs.append(ctx.param(f"{node.id}.bias_{o}", (out.mul, len(invariants)), fan_in))
+        init = node.attrs.get("bias_init") or UNIFORM
+        shape = (out.mul, len(invariants))
+        coeffs.append(ctx.param(f"{node.id}.bias_{o}", shape, fan_in, init, out.mul))
     if all(c is None for c in coeffs):
         return None
     return ctx.call(rt_solver.basis_bias, coeffs, bases, _terms(ctx.group, target))

@@ -13,6 +13,7 @@ from torch import fx
 
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.weightspace import kernels as rt_ws
+from geoc.initialisers import UNIFORM
 from geoc.ir import Node, Port
 from geoc.ops.weightspace import WeightSpace, is_weight_value
 
@@ -46,13 +47,15 @@ def lower_dws_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     c_in = ctx.group.type_dim(ctx.in_types(node)[0])
     c_out = ctx.group.type_dim(node.out_types[0])
     blocks, members = space.plan()
-    fan_in = sum(space.term_width(t) for t in space.terms) * c_in
+    fan_in = sum(space.term_width(t) for t in space.terms) * c_in  # the inputs of one output
+    init = node.attrs.get("init") or UNIFORM
     weights = [
-        ctx.param(f"{node.id}.weight_{t.label}", (w * c_out, w * c_in), fan_in)
+        ctx.param(f"{node.id}.weight_{t.label}", (w * c_out, w * c_in), fan_in, init)
         for t, w in ((t, space.term_width(t)) for t in space.terms)
     ]
     width = space.invariant_width * c_out
-    bias = ctx.param(f"{node.id}.bias", (width,), fan_in) if node.attrs["bias"] else None
+    bias_init = node.attrs.get("bias_init") or UNIFORM
+    bias = ctx.param(f"{node.id}.bias", (width,), fan_in, bias_init) if node.attrs["bias"] else None
     return ctx.call(rt_ws.dws_linear, args[0], blocks, members, weights, bias, c_out)
 
 

@@ -80,7 +80,7 @@ def test_help_suggests_the_close_operator_and_name() -> None:
     err = assert_error("    y = @hh + h", "GEO200")
     assert "did you mean `h`?" in err.diagnostics[0].help
     err = assert_error("    y = @mlp(h)", "GEO304")
-    assert "mlp(x, widths, act, last_act, bias)" in err.diagnostics[0].help
+    assert "mlp(x, widths, act, last_act, bias, init, bias_init)" in err.diagnostics[0].help
 
 
 def test_rendered_error_points_at_the_argument() -> None:
