@@ -22,7 +22,7 @@ from geoc.backends.torch_fx.common import axes_kernels as rt_axes
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.domains import DomainRules, Sample
 from geoc.backends.torch_fx.domains.clouds import Layout, layout_of
-from geoc.backends.torch_fx.domains.points import _draw_value
+from geoc.backends.torch_fx.domains.points import draw_input_value
 from geoc.backends.torch_fx.validate import check, placeholder
 from geoc.backends.torch_fx.verify.actions import axis_permutation
 from geoc.domains import Domain, EdgeRule
@@ -148,7 +148,7 @@ def _draw_sample(
             if name == ir.more_positions.get(axis):
                 value = _positions_of(ir, sample, rng, per_graph, layout)
             else:
-                value = _draw_value(ir, rng, name, port.type, {axis: total}, per_graph, layout)
+                value = draw_input_value(ir, rng, name, port.type, {axis: total}, per_graph, layout)
             inputs[name] = value.to(dtype) if value.is_floating_point() else value
     return dataclasses.replace(sample, inputs=inputs, sizes=sizes)
 

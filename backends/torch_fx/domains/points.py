@@ -276,7 +276,7 @@ def draw_sample(
     values = {
         name: periodic["pos"]
         if periodic and name == ir.positions
-        else _draw_value(ir, rng, name, port.type, lengths, sizes, layout)
+        else draw_input_value(ir, rng, name, port.type, lengths, sizes, layout)
         for name, port in ir.inputs.items()
     }
     if periodic:
@@ -301,7 +301,7 @@ def _node_axes(ir: Graph) -> set[str]:
     return axes | ({ir.domain.axis} if ir.domain.axis else set())
 
 
-def _draw_value(
+def draw_input_value(
     ir: Graph,
     rng: np.random.Generator,
     name: str,
