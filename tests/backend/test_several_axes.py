@@ -155,6 +155,7 @@ def test_one_layer_equals_plain_pytorch_on_a_batch() -> None:
 def test_cross_set_is_equivariant_with_random_parameters(graphs: int) -> None:
     report = check("cross_set", graphs=graphs, trials=6, seed=graphs)  # ties, empty graphs
     assert report.passed, report
+    assert "`centres` sized per graph on their own" in report.exact_law
 
 
 def test_each_axis_moves_by_its_own_permutation() -> None:

@@ -44,7 +44,18 @@ def several(primary: DomainRules) -> DomainRules:
         check_inputs=lambda ctx, like: _check_inputs(primary, ctx, like),
         draw_sample=lambda *args: _draw_sample(primary, *args),
         move_inputs=lambda ir, sample, element: _move_inputs(primary, ir, sample, element),
+        exact_law=lambda ir: _exact_law(primary, ir),
     )
+
+
+def _exact_law(primary: DomainRules, ir: Graph) -> str:
+    """The report's sentence: which axes were sized and permuted on their own."""
+    axes = ", ".join(f"`{d.axis}`" for d in further(ir.domains))
+    own = (
+        f"{axes} sized per graph on their own (a graph without any in the degenerate trial), "
+        "each permuted independently where the group permutes it"
+    )
+    return "; ".join(part for part in (primary.exact_law(ir), own) if part)
 
 
 def batch_name(axis: str) -> str:
