@@ -313,3 +313,24 @@ def test_an_input_may_not_take_the_name_of_an_axis_batch() -> None:
     with pytest.raises(GeoError) as info:
         geoc.compile(text.replace("f[src(near)]", "batch_centres[src(near)]"))
     assert info.value.codes == ["GEO117"]
+
+
+GIVEN_AND_SET = """
+model G(hidden: int = 4) {
+    symmetry S(nodes) x S(slots)
+    domain graph(nodes)
+    domain set(slots)
+    domain edges(read, src=nodes, dst=slots, rule=full)
+    input h: 3 x scalar over nodes
+    input s: 2 x scalar over slots
+    m = sum(h[src], over=edges, into=nodes)
+    a = mean(mlp(concat(m[src(read)], s[dst(read)]), [hidden], act=silu), over=read, into=slots)
+    output y: hidden x scalar over slots = a
+    output z: hidden x scalar = sum(a, over=slots)
+}
+"""
+
+
+def test_a_graph_with_given_edges_and_a_set_of_slots() -> None:
+    """The primary takes `edge_index`; the slots read every node of their graph."""
+    assert check(GIVEN_AND_SET, graphs=3, trials=6, every_value=True).passed
