@@ -101,7 +101,7 @@ def rotate_in(x: Tensor, wigner: list[Tensor], runs: tuple[Run, ...]) -> list[li
     widths = [sum(muls) * (2 * l + 1) for l, muls in runs]
     for block, (l, muls) in zip(x.split(widths, 1), runs, strict=True):
         block = block.reshape(x.shape[0], sum(muls), 2 * l + 1)  # no -1: there may be no edge
-        block = block if l == 0 else torch.matmul(block, wigner[l])
+        block = block if l == 0 else torch.bmm(block, wigner[l])  # not matmul: torch 2.11 guards on E
         out.append([t.contiguous() for t in block.split(muls, 1)] if len(muls) > 1 else [block])
     return out
 
@@ -147,7 +147,7 @@ def so2_conv(
             y = torch.matmul(rotated[run][term], next(mixer).to(x.dtype))
             y = y.unflatten(-1, (-1, 2 * l + 1)).flatten(1, 2) * next(coefs).unsqueeze(-1)
             if l > 0:
-                y = torch.matmul(y, wigner[l].transpose(1, 2))  # rotate back: D^l y
+                y = torch.bmm(y, wigner[l].transpose(1, 2))  # rotate back: D^l y
             y = accumulate(y.flatten(1))  # half precision adds in float32
             parts.append(y.new_zeros(num_nodes, y.shape[1]).index_add(0, dst, y))
     return settle(torch.cat(parts, -1).index_select(1, mid_order), x.dtype)
