@@ -5,7 +5,7 @@
     python bench/egnn.py --no-compile        # eager rows only (no torch.compile)
     python bench/egnn.py --quick             # tiny size, 1 thread, 2 rounds, eager (< 60 s)
     python bench/egnn.py --json egnn.json    # the rows as JSON too
-    python bench/egnn.py --device cuda       # on a GPU (not yet run on one)
+    python bench/egnn.py --device cuda       # on a GPU (figures: docs/gpu.md)
 
 The plain model is equations 3-6 of Satorras, Hoogeboom & Welling (2021), "E(n) Equivariant
 Graph Neural Networks", with the layer structure of ``specs/egnn.geo``:

@@ -104,11 +104,13 @@ picked=()  # quick: one spec with built edges, and the checks of the checks
 step tests 100 env GEOC_TEST_DEVICE="$DEVICE" "$PY" -m pytest -q -p no:cacheprovider \
     "${suite[@]}" "${picked[@]}"
 
+# Most telling first: a lease may end before the last bench (egnn eager only: torch.compile's
+# cold start takes most of a minute per module).
+bench egnn 60 "" --thread-counts 1 --no-compile --rounds 10 -- --quick
 bench tp_vs_e3nn 100 e3nn --rounds 7 -- \
     --cases lmax2 --batch 64 --rounds 1 --no-tp-conv --e3nn-modes eager
-bench spectral 70 neuralop --rounds 7 -- --configs "sfno 32x64" --rounds 1
-bench egnn 60 "" -- --quick
 bench nequip 60 e3nn -- --quick
+bench spectral 70 neuralop --rounds 7 -- --configs "sfno 32x64" --rounds 1
 bench escn 50 "" -- --quick
 if has cuequivariance_torch; then  # nothing compares with it yet: say so, not silently
     echo "cuequivariance: installed, but no bench compares with it yet" | tee -a "$OUT/summary.txt"

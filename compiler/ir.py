@@ -12,14 +12,14 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
 
 from geoc.diagnostics import Span
-from geoc.domains import Domain
+from geoc.domains import EDGE_AXIS, Domain, EdgeRule
 from geoc.groups import Group
 from geoc.initialisers import JSON_KEY as INIT_KEY
 from geoc.initialisers import Initialiser
@@ -112,7 +112,11 @@ def decode_attr(value: object) -> object:
 
 @dataclass
 class Graph:
-    """A model's IR: its group, domain, resolved params, ports and nodes."""
+    """A model's IR: its group, domain, resolved params, ports and nodes.
+
+    ``domain`` is the primary domain; a model over several axes lists the others in ``more``
+    (further node axes and edge sets between axes, docs/language.md "Several axes"), and the
+    position input of each further point cloud in ``more_positions`` (axis -> input)."""
 
     name: str
     group: Group
@@ -120,11 +124,30 @@ class Graph:
     params: dict[str, Any]
     positions: str | None = None  # the input whose points build a point cloud's edges
     span: Span | None = None
+    more: tuple[Domain, ...] = ()
+    more_positions: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.g = nx.DiGraph()
         self.inputs: dict[str, Port] = {}
         self.outputs: dict[str, Port] = {}
+
+    @property
+    def domains(self) -> tuple[Domain, ...]:
+        """Every domain, the primary first."""
+        return (self.domain, *self.more)
+
+    @property
+    def builds_edges(self) -> bool:
+        """Whether the module holds the primary domain's edge set: given edges always (the
+        caller passes ``edge_index``), a periodic cell's, and built ones where some value lies
+        over them (a model over several axes may never read its primary's edges)."""
+        domain = self.domain
+        if domain.edges is None:
+            return False
+        if domain.edges is EdgeRule.GIVEN or domain.cell:
+            return True
+        return any(EDGE_AXIS in t.axes for node in self.nodes for t in node.out_types)
 
     # --- building ---
 
@@ -188,16 +211,26 @@ class Graph:
             "domain": str(self.domain),
             "params": {k: encode_attr(v) for k, v in self.params.items()},
             "positions": self.positions,
+            **self._more_json(),
             "inputs": [p.model_dump(mode="json") for p in self.inputs.values()],
             "outputs": [p.model_dump(mode="json") for p in self.outputs.values()],
             "nodes": [_dump_node(n) for n in self.nodes],
         }
         return json.dumps(doc, indent=indent)
 
+    def _more_json(self) -> dict[str, Any]:
+        """The further domains, only where there are some (a one-domain IR reads as before)."""
+        if not self.more:
+            return {}
+        return {"more": [str(d) for d in self.more], "more_positions": self.more_positions}
+
     @classmethod
     def from_json(cls, text: str) -> Graph:
+        from geoc.domains.axes import as_further
+
         doc = json.loads(text)
         domain = Domain.parse(doc["domain"]) if doc["domain"] != "global" else Domain()
+        more = tuple(as_further(Domain.parse(d)) for d in doc.get("more", ()))
         dim = domain.dim or points_dim(FeatureType.parse(p["type"]) for p in doc["inputs"])
         graph = cls(
             doc["name"],
@@ -205,6 +238,8 @@ class Graph:
             domain,
             {k: decode_attr(v) for k, v in doc["params"].items()},
             positions=doc.get("positions"),
+            more=more,
+            more_positions=dict(doc.get("more_positions", {})),
         )
         for raw in doc["nodes"]:
             raw = {**raw, "attrs": {k: decode_attr(v) for k, v in raw["attrs"].items()}}

@@ -48,7 +48,9 @@ def check_equivariance(graph: Graph) -> list[Diagnostic]:
         op = lookup(node.op)
         if op is None:
             continue  # inputs
-        ctx = OpContext(node.op, graph.group, graph.domain, node.span, node.arg_spans)
+        ctx = OpContext(
+            node.op, graph.group, graph.domain, node.span, node.arg_spans, domains=graph.domains
+        )
         found.extend(check_call(ctx, op, [graph.type_of(r) for r in node.inputs], node.attrs))
     return list(dict.fromkeys(found))  # a block or `repeat` body repeats its violations
 

@@ -157,7 +157,7 @@ def generated_source(module: fx.GraphModule, spec: str = "<spec>") -> str:
         inputs=", ".join([*ir.inputs, *_extra_inputs(module, ir)]),
         outputs=", ".join(ir.outputs),
         group=ir.group,
-        domain=ir.domain,
+        domain=", ".join(str(d) for d in ir.domains),
         cls=cls,
         runtime_imports=_runtime_imports(),
         parameters=_listing([_entry(n, t) for n, t in state.items() if n in params]),
@@ -214,6 +214,7 @@ def manifest(module: fx.GraphModule, spec: str) -> dict:
         "model": ir.name,
         "symmetry": str(ir.group),
         "domain": str(ir.domain),
+        **({"more_domains": [str(d) for d in ir.more]} if ir.more else {}),
         "params": {
             k: v if isinstance(v, (int, float, bool, str)) else str(v) for k, v in ir.params.items()
         },

@@ -34,6 +34,7 @@ from geoc.backends.torch_fx.validate import emit_checks
 from geoc.budget import MAX_SEED
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import EDGE_AXIS
+from geoc.domains.axes import edge_ends
 from geoc.domains.grid import is_field
 from geoc.initialisers import UNIFORM, Initialiser
 from geoc.ir import Graph, Node, Port, ValueRef
@@ -90,7 +91,11 @@ class LowerCtx:
     batch: fx.Node | None = None
     num_graphs: fx.Node | None = None
     edges: fx.Node | None = None
-    edge_parts: dict[int, fx.Node] = field(default_factory=dict)
+    edge_parts: dict[tuple[int, str], fx.Node] = field(default_factory=dict)
+    # A model over several axes (domains/axes.py): the edge sets between axes by name, and the
+    # graph of each element of every further node axis (its `batch_<axis>` input, or None).
+    edge_sets: dict[str, fx.Node] = field(default_factory=dict)
+    axis_batches: dict[str, fx.Node | None] = field(default_factory=dict)
     # Under a periodic cell: each edge's image offset ``shift @ cell`` ([E, 3]), which a point
     # gathered at ``src`` subtracts (None without a cell).
     edge_offsets: fx.Node | None = None
@@ -163,17 +168,31 @@ class LowerCtx:
         return self._attr(name, value, parameter=False)
 
     def index_for(self, axis: str) -> fx.Node | None:
-        """The graph of each element along ``axis`` (None without a ``batch``)."""
+        """The graph of each element along ``axis`` (None without a ``batch``): an edge's is
+        its ``dst``'s."""
         if axis == EDGE_AXIS:
             return self.call(rt.edge_batch, self.edges, self.batch)
-        return self.batch
+        if axis in self.edge_sets:
+            dst = edge_ends(self.ir.domains, axis)[1]  # type: ignore[index]
+            return self.call(rt.edge_batch, self.edge_sets[axis], self.index_for(dst))
+        return self.axis_batches.get(axis, self.batch)
 
-    def edge_part(self, index: int) -> fx.Node:
-        """``src`` (0), ``dst`` (1) or ``mask`` (2) of the edge set, read once."""
-        if index not in self.edge_parts:
-            name = ("edge_src", "edge_dst", "edge_mask")[index]
-            self.edge_parts[index] = self.call(operator.getitem, self.edges, index, name=name)
-        return self.edge_parts[index]
+    def edges_of(self, name: str) -> fx.Node:
+        """The edge set ``name``: the primary domain's ``edges`` or a declared one."""
+        return self.edges if name == EDGE_AXIS else self.edge_sets[name]  # type: ignore[return-value]
+
+    def edge_part(self, index: int, name: str = EDGE_AXIS) -> fx.Node:
+        """``src`` (0), ``dst`` (1) or ``mask`` (2) of the edge set ``name``, read once."""
+        if (index, name) not in self.edge_parts:
+            part = ("src", "dst", "mask")[index]
+            label = f"edge_{part}" if name == EDGE_AXIS else f"{name}_{part}"
+            edges = self.edges_of(name)
+            self.edge_parts[index, name] = self.call(operator.getitem, edges, index, name=label)
+        return self.edge_parts[index, name]
+
+    def edge_mask(self, axis: str) -> fx.Node | None:
+        """The mask of the edge set ``axis`` (None where ``axis`` is no edge set)."""
+        return self.edge_part(2, axis) if edge_ends(self.ir.domains, axis) else None
 
     def length(self, axis: str) -> fx.Node:
         return self.lengths[axis]

@@ -69,6 +69,8 @@ def _check_potential(ir: Graph, energy: str) -> None:
     problems = []
     if domain.kind is not DomainKind.POINTCLOUD or domain.edges is not EdgeRule.RADIUS:
         problems.append(f"a point cloud with `edges=radius(r)` (this model: {domain})")
+    if ir.more:  # forces of one position input: further axes' positions would be left out
+        problems.append(f"a single domain (this model also has {', '.join(map(str, ir.more))})")
     port = ir.outputs.get(energy)
     if port is None or port.type.axes or ir.group.type_dim(port.type) != 1:
         problems.append(f"a global scalar output `{energy}` (an energy per graph)")

@@ -448,7 +448,8 @@ def _summary(graph, module) -> None:
     ports = lambda ps: ", ".join(f"{p.name}: {p.type}" for p in ps.values())  # noqa: E731
     print(f"{graph.name}: {len(graph)} IR nodes, {count:,} parameters")
     print(f"  symmetry  {graph.group}")
-    print(f"  domain    {graph.domain}")
+    for domain in graph.domains:
+        print(f"  domain    {domain}")
     print(f"  inputs    {ports(graph.inputs)}")
     print(f"  outputs   {ports(graph.outputs)}")
 

@@ -615,6 +615,14 @@ CODES: dict[str, CodeInfo] = {
         than it runs changed the result. Compile with `optimize="ir"` (eager) meanwhile, and
         report it with the spec and the inputs.""",
     ),
+    "GEO510": _code(
+        "several axes: not built yet",
+        """A model over several axes (several `domain` statements, docs/language.md "Several
+        axes") uses a combination this version does not build: a further domain that is a grid
+        (`torus`, `sphere`), a weight space or a second `graph`; a periodic cell; or an input or
+        output over an edge set between axes (reduce it onto an axis first). The message names
+        which.""",
+    ),
     # --- GEO52x: resource limits (what the compiler refuses to build rather than exhaust the
     # machine) ------------------------------------------------------------------------------------
     "GEO520": _code(

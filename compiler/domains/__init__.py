@@ -12,7 +12,16 @@ its axes, which groups act on it, which values and operators it takes), register
 from __future__ import annotations
 
 from geoc.diagnostics import GeoError
-from geoc.domains import global_, graph, pointcloud, set, sphere, torus, weightspace  # noqa: F401
+from geoc.domains import (  # noqa: F401
+    edges,
+    global_,
+    graph,
+    pointcloud,
+    set,
+    sphere,
+    torus,
+    weightspace,
+)
 from geoc.domains.base import (
     EDGE_AXIS,
     HIDDEN_AXIS,

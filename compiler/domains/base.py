@@ -63,6 +63,7 @@ class DomainKind(str, enum.Enum):
     TORUS = "torus"  # a periodic grid: fields [batch, channels, n1, ..., nd]
     SPHERE = "sphere"  # a latitude-longitude grid: fields [batch, channels, nlat, nlon]
     WEIGHTSPACE = "weightspace"  # an MLP's weights and biases: docs/weightspace.md
+    EDGES = "edges"  # an edge set between two axes of a model's other domains (several axes)
 
 
 class EdgeRule(str, enum.Enum):
@@ -84,6 +85,7 @@ class Domain:
     grid: tuple[int, ...] = ()  # torus: (n1, ..., nd); sphere: (nlat, nlon)
     quadrature: str | None = None  # sphere: one of SPHERE_GRIDS
     layers: tuple[int, ...] = ()  # weightspace: the MLP's layer sizes (d0, d1, ..., dL)
+    ends: tuple[str, ...] = ()  # edges: the (src, dst) axes the edge set joins
 
     def __str__(self) -> str:
         return self.rules.describe(self)
@@ -243,5 +245,6 @@ def bad(node: ast.Node, message: str) -> Diagnostic:
         "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4), cell=false)`, "
         "`torus(n1, n2, ...)`, "
         "`sphere(nlat, nlon, grid=equiangular | legendre_gauss)`, "
-        "`weightspace(mlp=[d0, d1, ..., dL])`",
+        "`weightspace(mlp=[d0, d1, ..., dL])`; between two axes: "
+        "`edges(near, src=points, dst=centres, rule=full | radius(r) | knn(k))`",
     )

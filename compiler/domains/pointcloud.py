@@ -48,7 +48,7 @@ def parse(expr: ast.Call, env: base.Env) -> Domain:
     dim = base.constant(kwargs.get("dim"), env, 3)
     if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
         raise GeoError(base.bad(kwargs["dim"], "`dim` must be a positive integer"))
-    rule, arg, tol = _edge_rule(kwargs.get("edges"), env)
+    rule, arg, tol = edge_rule(kwargs.get("edges"), env)
     cell = _cell(kwargs.get("cell"), env, dim, rule)
     return Domain(DomainKind.POINTCLOUD, axis, dim, rule, arg, tol, cell=cell)
 
@@ -80,7 +80,7 @@ EdgeSpec = tuple[base.EdgeRule, float | None, float | None]
 EDGES_HELP = "edges are `full`, `radius(r)` with r > 0, or `knn(k, tol=1e-4)` with k ≥ 1"
 
 
-def _edge_rule(expr: ast.Expr | None, env: base.Env) -> EdgeSpec:
+def edge_rule(expr: ast.Expr | None, env: base.Env) -> EdgeSpec:
     if expr is None or (isinstance(expr, ast.Name) and expr.id == "full"):
         return base.EdgeRule.FULL, None, None
     if isinstance(expr, ast.Call) and expr.func.id in ("radius", "knn") and len(expr.args) == 1:
@@ -107,14 +107,21 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def describe(domain: Domain) -> str:
+def describe_rule(domain: Domain) -> str:
+    """The edge rule as written: ``full``, ``radius(5.0)``, ``knn(8)``, ``knn(8, tol=0.01)``."""
     edges = domain.edges.value if domain.edges else "full"
     if domain.edge_arg is not None:
         arg = int(domain.edge_arg) if domain.edges is base.EdgeRule.KNN else domain.edge_arg
         tol = domain.edge_tol
         edges += f"({arg})" if tol is None or tol == KNN_TOL else f"({arg}, tol={tol!r})"
+    return edges
+
+
+def describe(domain: Domain) -> str:
+    if domain.edges is None:  # a model's further point cloud: its edge sets are declared apart
+        return f"pointcloud({domain.axis}, dim={domain.dim})"
     cell = ", cell=true" if domain.cell else ""
-    return f"pointcloud({domain.axis}, dim={domain.dim}, edges={edges}{cell})"
+    return f"pointcloud({domain.axis}, dim={domain.dim}, edges={describe_rule(domain)}{cell})"
 
 
 LATTICE_HELP = (
@@ -167,7 +174,7 @@ base.register(
     DomainRules(
         DomainKind.POINTCLOUD,
         describe=describe,
-        axes=lambda d: (d.axis, base.EDGE_AXIS),
+        axes=lambda d: (d.axis, base.EDGE_AXIS) if d.edges else (d.axis,),
         parse=parse,
         positions=positions,
         check_type=check_type,

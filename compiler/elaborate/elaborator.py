@@ -13,6 +13,7 @@ from typing import Any
 from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain, domain_from_ast
+from geoc.domains.axes import all_axes, check_domains, check_ports, cross_sets, further
 from geoc.elaborate.expressions import Expressions
 from geoc.elaborate.messages import factor_span
 from geoc.elaborate.recovery import Problems, bound_names
@@ -35,7 +36,9 @@ class Elaborator(Expressions):
         self.failed: list[ast.Stmt] = []  # every statement that failed, in any scope
         params = bind_params(model.params, overrides, model.name.span)
         self.group, self.domain = self._symmetry_and_domain(params)
-        self.graph = Graph(model.name.id, self.group, self.domain, params, span=model.span)
+        self.graph = Graph(
+            model.name.id, self.group, self.domain, params, span=model.span, more=self.more
+        )
         self.ids: set[str] = set()
         self.calling: list[str] = []
 
@@ -53,44 +56,47 @@ class Elaborator(Expressions):
         return Elaboration(self.graph, self.problems.diagnostics, sources)
 
     def _symmetry_and_domain(self, params: dict[str, Any]) -> tuple[Group, Domain]:
-        """The group and the domain, each checked on its own, then together. Every statement
-        is typed in them, so after a problem here the body is not elaborated (its errors
-        would be guesses)."""
+        """The group and the domains (the first the primary, ``self.more`` the others), each
+        checked on its own, then together. Every statement is typed in them, so after a
+        problem here the body is not elaborated (its errors would be guesses)."""
         sym = [s for s in self.model.body if isinstance(s, ast.Symmetry)]
         dom = [s for s in self.model.body if isinstance(s, ast.Domain)]
-        for stmts, what in ((sym, "symmetry"), (dom, "domain")):
-            if len(stmts) > 1:
-                self.problems.record(
-                    GeoError(
-                        Diagnostic(
-                            "GEO209",
-                            f"`{what}` is declared twice",
-                            stmts[1].span,
-                            help=f"declare `{what}` once",
-                        )
+        if len(sym) > 1:
+            self.problems.record(
+                GeoError(
+                    Diagnostic(
+                        "GEO209",
+                        "`symmetry` is declared twice",
+                        sym[1].span,
+                        help="declare `symmetry` once",
                     )
                 )
-        domain = self.problems.attempt(
-            lambda: domain_from_ast(dom[0].value, params) if dom else Domain()
-        )
+            )
+        parsed = [self.problems.attempt(lambda s=s: domain_from_ast(s.value, params)) for s in dom]
         group = self.problems.attempt(
             lambda: group_from_ast(sym[0].factors, params) if sym else Group()
         )
-        if self.problems or domain is None or group is None:
+        if self.problems or any(d is None for d in parsed) or group is None:
             raise self.problems.error(self.program.sources)
+        domains = check_domains(parsed, dom) if parsed else (Domain(),)  # type: ignore[arg-type]
+        domain, self.more = domains[0], tuple(domains[1:])
+        sets = {d.axis for d in cross_sets(domains)}  # edges move with their ends' permutations
+        axes = tuple(a for a in all_axes(domains) if a not in sets)
         for axis in group.permuted_axes:
-            if axis not in domain.axes:
+            if axis not in axes:
                 raise GeoError(
                     Diagnostic(
                         "GEO406",
                         f"`S({axis})` permutes `{axis}`, but the domain has no such axis",
                         factor_span(sym[0], axis),
                         label="no such axis",
-                        help=f"the domain's axes: {', '.join(domain.axes) or 'none'}",
+                        help=f"the domain's axes: {', '.join(axes) or 'none'}",
                     )
                 )
-        domain.rules.check_symmetry(group, domain, sym[0].span if sym else None)
-        return group.with_default_dim(domain.dim or self._points_dim(params)), domain
+        for each in domains:
+            each.rules.check_symmetry(group, each, sym[0].span if sym else None)
+        dim = next((d.dim for d in domains if d.dim), None) or self._points_dim(params)
+        return group.with_default_dim(dim), domain
 
     def _points_dim(self, params: dict[str, Any]) -> int | None:
         """Without a geometric factor or a point cloud, the inputs' points fix the space
@@ -103,8 +109,14 @@ class Elaborator(Expressions):
         return points_dim(types)
 
     def _check_ports(self) -> None:
-        rules = self.domain.rules
-        self.graph.positions = rules.positions(self.domain, self.graph.inputs, self.model.name.span)
+        rules, span = self.domain.rules, self.model.name.span
+        self.graph.positions = rules.positions(self.domain, self.graph.inputs, span)
+        for domain in further(self.graph.domains):  # each further point cloud's positions
+            found = domain.rules.positions(domain, self.graph.inputs, span)
+            if found is not None:
+                self.graph.more_positions[domain.axis or ""] = found
+        if self.more:
+            check_ports(self.graph.domains, self.graph.inputs, self.graph.outputs, span)
 
     # --- statements ---
 
@@ -231,15 +243,19 @@ class Elaborator(Expressions):
 
     def _check_axes(self, ftype: FeatureType, expr: ast.Expr) -> None:
         written = {a.id: a.span for a in expr.axes} if isinstance(expr, ast.Over) else {}
+        axes = all_axes(self.graph.domains)
         for axis in ftype.axes:
-            if axis not in self.domain.axes:
+            if axis not in axes:
+                where = "the domain" if not self.more else "the domains"
+                owner = "the domain's" if not self.more else "the domains'"
                 raise GeoError(
                     Diagnostic(
                         "GEO203",
-                        f"axis `{axis}` is not an axis of the domain `{self.domain}`",
+                        f"axis `{axis}` is not an axis of {where} `{self.domain}`"
+                        + "".join(f", `{d}`" for d in self.more),
                         written.get(axis, expr.span),
                         label="unknown axis",
-                        help=f"the domain's axes: {', '.join(self.domain.axes) or 'none'}",
+                        help=f"{owner} axes: {', '.join(axes) or 'none'}",
                     )
                 )
 

@@ -101,23 +101,14 @@ class Expressions(ABC):
         return self._apply(own, op.name, [value], [expr.operand.span], {}, expr)
 
     def _index(self, expr: ast.Index, scope: Scope, hint: Hint) -> Value:
+        """``x[src]`` / ``x[dst]`` (the primary domain's edges) or ``x[src(near)]`` (the edge
+        set ``near`` of a model over several axes)."""
         op = syntax_op("[]", tensors=1)
-        (end_param,) = op.attr_params
-        end = expr.index
-        if not (isinstance(end, ast.Name) and end.id in end_param.choices):
-            ends = " or ".join(f"`{c}`" for c in end_param.choices)
-            raise GeoError(
-                Diagnostic(
-                    "GEO200",
-                    f"index node values with {ends} (the ends of each edge)",
-                    end.span,
-                    label="not an edge end",
-                    help="e.g. `x[dst] - x[src]`",
-                )
-            )
+        end_param, edges_param = op.attr_params
+        end, edges = _edge_end(expr.index, end_param.choices)
         own = self._reserve(hint, op.name)
         value = self.tensor(expr.value, scope, Nested(own))
-        attrs = {end_param.name: end.id}
+        attrs = {end_param.name: end} | ({edges_param.name: edges} if edges else {})
         return self._apply(own, op.name, [value], [expr.value.span], attrs, expr)
 
     def _call(self, expr: ast.Call, scope: Scope, hint: Hint) -> Value:
@@ -153,7 +144,15 @@ class Expressions(ABC):
     ) -> Value:
         op = lookup(op_name)
         assert op is not None
-        ctx = OpContext(op_name, self.group, self.domain, expr.span, tuple(spans), attr_spans)
+        ctx = OpContext(
+            op_name,
+            self.group,
+            self.domain,
+            expr.span,
+            tuple(spans),
+            attr_spans,
+            self.graph.domains,
+        )
         out_types = infer_call(ctx, op, [v.type for v in inputs], attrs)
         node = self._add(
             Node(
@@ -300,11 +299,31 @@ class Expressions(ABC):
     def _declared_type(self, expr: ast.Expr, scope: Scope, what: str) -> FeatureType:
         """A type written in the spec; ``what`` it types (``input``, ``output``, an attribute)."""
         ftype = type_from_ast(expr, scope.consts())
-        type_ctx = OpContext("type", self.group, self.domain, expr.span)
+        type_ctx = OpContext("type", self.group, self.domain, expr.span, domains=self.graph.domains)
         check_labels(ftype, expr.span, what)
         self.domain.rules.check_type(type_ctx, ftype)
         check_atoms(self.group, ftype, expr.span)
         return ftype
+
+
+def _edge_end(index: ast.Expr, ends: tuple[str, ...]) -> tuple[str, str | None]:
+    """The end (``src``/``dst``) and the edge set (None: the primary's) an index names."""
+    if isinstance(index, ast.Name) and index.id in ends:
+        return index.id, None
+    named = isinstance(index, ast.Call) and index.func.id in ends and not index.kwargs
+    if named and len(index.args) == 1 and isinstance(index.args[0], ast.Name):
+        return index.func.id, index.args[0].id
+    choices = " or ".join(f"`{c}`" for c in ends)
+    raise GeoError(
+        Diagnostic(
+            "GEO200",
+            f"index node values with {choices} (the ends of each edge), or `src(E)` / "
+            "`dst(E)` for the edge set `E`",
+            index.span,
+            label="not an edge end",
+            help="e.g. `x[dst] - x[src]`, or `x[src(near)] - c[dst(near)]`",
+        )
+    )
 
 
 def _attr_spans(params: tuple[Param, ...], call: ast.Call) -> tuple[tuple[str, Span], ...]:

@@ -25,6 +25,7 @@ from typing import Any
 from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain
+from geoc.domains.axes import edge_ends
 from geoc.groups import Group, UnsupportedAtom
 from geoc.ops.traits import PLAIN, Traits, preset
 from geoc.types import FeatureType
@@ -72,7 +73,9 @@ class Param:
 @dataclass(frozen=True)
 class OpContext:
     """What a typing rule or contract may look at besides the types: the model's group and
-    domain, and where the call and each tensor argument stand in the source."""
+    domain, and where the call and each tensor argument stand in the source. ``domain`` is the
+    primary domain; ``domains`` every domain of a model over several axes (() means just
+    ``domain``): rules that need an edge set ask :meth:`edge_ends`."""
 
     op: str
     group: Group
@@ -81,6 +84,11 @@ class OpContext:
     arg_spans: tuple[Span | None, ...] = ()
     # Where each attribute given by keyword or position was written (by name).
     attr_spans: tuple[tuple[str, Span], ...] = ()
+    domains: tuple[Domain, ...] = ()
+
+    def edge_ends(self, name: str) -> tuple[str, str] | None:
+        """The (src, dst) axes of the edge set ``name`` (the primary's is ``edges``)."""
+        return edge_ends(self.domains or (self.domain,), name)
 
     def arg_span(self, index: int) -> Span | None:
         if index < len(self.arg_spans) and self.arg_spans[index] is not None:

@@ -21,10 +21,15 @@ GRID_AXES = ("torus", "sphere")  # fields pool over their whole grid (docs/gcnn.
 GATHER = define(
     "gather",
     "graph",
-    (tensor("x"), attr("end", AttrKind.SYMBOL, choices=EDGE_ENDS)),
+    (
+        tensor("x"),
+        attr("end", AttrKind.SYMBOL, choices=EDGE_ENDS),
+        attr("edges", AttrKind.SYMBOL, EDGE_AXIS),
+    ),
     preset(PLAIN, "keeps_manifold", linear_in=("x",), commutes_gather=False),
-    "`x` over `edges`: node values at each edge's `src` or `dst` (needs a domain with edges, "
-    "`GEO203`; `x` over the node axis, `GEO305`)",
+    "`x` over an edge set: node values at each edge's `src` or `dst` (`x[src]`: the domain's "
+    "`edges`, `GEO203` without; `x[src(near)]`: the edge set `near`); `x` over that end's "
+    "axis, `GEO305`",
     syntax="[]",
 )
 
@@ -35,26 +40,44 @@ def _infer_gather(
 ) -> tuple[FeatureType, ...]:
     """Node values copied onto edges, channels untouched: commutes with every group element
     (under a periodic cell a point at ``src`` is its image seen from ``dst``, ``x[src] - shift
-    @ cell``: the cell's rows turn with the positions, so it moves as ``x`` does)."""
+    @ cell``: the cell's rows turn with the positions, so it moves as ``x`` does). Permuting
+    either end's axis relabels the edge set's ends, so the edges are permuted with it."""
     (x,) = types
-    node_axis = ctx.domain.axis
-    if not ctx.domain.has_edges:
-        raise ctx.error(
-            "GEO203",
-            f"`x[{attrs['end']}]` needs edges, but the domain `{ctx.domain}` has none",
-            label="no edges here",
-            help="declare `domain graph(nodes)` or `domain pointcloud(nodes, edges=...)`",
-        )
+    end, name = attrs["end"], attrs.get("edges", EDGE_AXIS)
+    ends = ctx.edge_ends(name)
+    written = f"[{end}]" if name == EDGE_AXIS else f"[{end}({name})]"
+    if ends is None:
+        raise _no_edge_set(ctx, name, written)
+    node_axis = ends[EDGE_ENDS.index(end)]
     if x.axes != (node_axis,):
         where = axes_text(x.axes)
         raise ctx.error(
             "GEO305",
-            f"`[{attrs['end']}]` gathers values over `{node_axis}`, but this one is over {where}",
+            f"`{written}` gathers values over `{node_axis}`, but this one is over {where}",
             arg=0,
             label=str(x),
             help=f"gather a value declared `over {node_axis}`",
         )
-    return (x.with_axes((EDGE_AXIS,)),)
+    return (x.with_axes((name,)),)
+
+
+def _no_edge_set(ctx: OpContext, name: str, written: str) -> Exception:
+    if name == EDGE_AXIS:
+        return ctx.error(
+            "GEO203",
+            f"`x{written}` needs edges, but the domain `{ctx.domain}` has none",
+            label="no edges here",
+            help="declare `domain graph(nodes)` or `domain pointcloud(nodes, edges=...)`",
+        )
+    declared = [d.axis for d in ctx.domains if d.ends]
+    return ctx.error(
+        "GEO203",
+        f"`x{written}`: no edge set is called `{name}`",
+        label="unknown edge set",
+        help=f"the edge sets: {', '.join(declared)}"
+        if declared
+        else f"declare `domain edges({name}, src=points, dst=centres, rule=knn(8))`",
+    )
 
 
 #: Reductions: sum and mean are linear; pooling a torus field is allowed.
@@ -104,14 +127,23 @@ def reduced_axes(
         )
     if into is None:
         return tuple(a for a in x.axes if a != over)
-    if over != EDGE_AXIS or into != ctx.domain.axis:
+    ends = ctx.edge_ends(over)
+    if ends is not None and into == ends[1]:
+        return (into,)
+    if ends is not None and over != EDGE_AXIS:
         raise ctx.error(
             "GEO203",
-            f"`into=` {scatter} edge values onto nodes: `over=edges, into={ctx.domain.axis}`",
+            f"`into=` {scatter} the values of `{over}` onto its `dst` axis `{ends[1]}`, "
+            f"not `{into}`",
             label=f"over={over}, into={into}",
-            help=f"write `{ctx.op}(m, over=edges, into={ctx.domain.axis})`, or drop `into` to pool",
+            help=f"write `{ctx.op}(m, over={over}, into={ends[1]})`, or drop `into` to pool",
         )
-    return (into,)
+    raise ctx.error(
+        "GEO203",
+        f"`into=` {scatter} edge values onto nodes: `over=edges, into={ctx.domain.axis}`",
+        label=f"over={over}, into={into}",
+        help=f"write `{ctx.op}(m, over=edges, into={ctx.domain.axis})`, or drop `into` to pool",
+    )
 
 
 def _check_grid_pool(ctx: OpContext, x: FeatureType, over: str, into: str | None) -> None:
@@ -149,11 +181,14 @@ def _reduce_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) 
             ]
     if not (x.has_points and ctx.group.translations):
         return []
-    if ctx.op == "mean" and attrs["into"] is None:
+    maybe_empty = attrs["over"] in further_axes(ctx)
+    if ctx.op == "mean" and attrs["into"] is None and not maybe_empty:
         return []  # the mean of a non-empty set of points is a point
     reason = {
         "sum": "the sum of points is not a point (translations add up)",
-        "mean": "a node without incoming edges would receive 0, which is not a point",
+        "mean": f"a graph may have no element of `{attrs['over']}`: it would get 0, not a point"
+        if maybe_empty
+        else "a node without incoming edges would receive 0, which is not a point",
         "max": "the componentwise max of points is not a point",
     }[ctx.op]
     return [
@@ -162,13 +197,21 @@ def _reduce_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) 
             f"`{ctx.op}` of points over {attrs['over']}: {reason}",
             arg=0,
             label=str(x),
-            help=_points_fix(attrs["over"], attrs["into"]),
+            help=_points_fix(attrs["over"], attrs["into"], maybe_empty),
         )
     ]
 
 
-def _points_fix(over: str, into: str | None) -> str:
+def further_axes(ctx: OpContext) -> tuple[str, ...]:
+    """The axes of a model's further domains and edge sets between axes: a graph of a batch may
+    have no element of them."""
+    return tuple(a for d in ctx.domains[1:] for a in d.axes)
+
+
+def _points_fix(over: str, into: str | None, maybe_empty: bool = False) -> str:
     """The equivariant way to reduce points: a pooled mean, or displacements for a scatter."""
+    if into is None and maybe_empty:
+        return f"pool vectors, e.g. `mean(c - p, over={over})` from a point `p` of every graph"
     if into is None:
         return f"pool with `mean(x, over={over})`, which is a point"
     return "reduce differences `x[src] - x[dst]` (vectors) and add the result to `x`"

@@ -84,7 +84,7 @@ def base_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sub(ctx: OpContext, op: str) -> OpContext:
-    return OpContext(op, ctx.group, ctx.domain, ctx.span, ctx.arg_spans)
+    return OpContext(op, ctx.group, ctx.domain, ctx.span, ctx.arg_spans, domains=ctx.domains)
 
 
 def _joined(

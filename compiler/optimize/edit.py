@@ -25,6 +25,7 @@ def rebuild(
     Nodes nothing reads any more stay: :func:`geoc.pipeline.eliminate_dead_code` drops them."""
     replace, redirect = replace or {}, redirect or {}
     out = Graph(graph.name, graph.group, graph.domain, graph.params, graph.positions, graph.span)
+    out.more, out.more_positions = graph.more, dict(graph.more_positions)
     for node in graph.nodes:
         if node.id in replace:
             for new in replace[node.id]:
@@ -62,7 +63,9 @@ def fresh_id(graph: Graph, base: str) -> str:
 
 
 def context(graph: Graph, node: Node) -> OpContext:
-    return OpContext(node.op, graph.group, graph.domain, node.span, node.arg_spans)
+    return OpContext(
+        node.op, graph.group, graph.domain, node.span, node.arg_spans, domains=graph.domains
+    )
 
 
 def retype(graph: Graph) -> list[str]:

@@ -146,31 +146,33 @@ def _move_past_gathers(
     if op is None or op.internal or not op.traits.commutes_gather or not node.inputs:
         return None
     sources = [graph.node(ref.node) for ref in node.inputs]
-    ends = {s.attrs.get("end") for s in sources}
+    # A gather is named by its end and its edge set (`x[src]`, `x[src(near)]`): all the same.
+    ends = {(s.attrs.get("end"), s.attrs.get("edges", EDGE_AXIS)) for s in sources}
     if not all(_gathers_non_point(graph, s) for s in sources) or len(ends) != 1:
         return None
     shared = any(len(graph.users(s.id)) > 1 or s.id in taken for s in sources)
     if shared and not op.traits.learned:
         return None  # the gathers stay for their other readers: nothing is saved
     taken.update(s.id for s in sources)
-    (end,) = ends
+    ((end, edges),) = ends
     node_values = tuple(s.inputs[0] for s in sources)
     on_nodes = node.out_types[0].with_axes(graph.type_of(node_values[0]).axes)
     per_node = node.model_copy(update={"inputs": node_values, "out_types": (on_nodes,)})
     other_id = fresh_id(graph, f"{node.id}.per_node")
     if op.traits.learned:  # its parameters are named after its id: the map keeps it
-        gathered = _gather(other_id, node.id, end, node)
+        gathered = _gather(other_id, node.id, end, edges, node)
         return [per_node, gathered], _moved_note(node, end, other_id)
     moved = per_node.model_copy(update={"id": other_id})
-    return [moved, _gather(node.id, other_id, end, node)], _moved_note(node, end, None)
+    return [moved, _gather(node.id, other_id, end, edges, node)], _moved_note(node, end, None)
 
 
-def _gather(node_id: str, source: str, end: str, like: Node) -> Node:
+def _gather(node_id: str, source: str, end: str, edges: str, like: Node) -> Node:
+    """A gather at ``end`` of the edge set ``edges`` (the primary's ``edges`` unnamed)."""
     return Node(
         id=node_id,
         op="gather",
         inputs=(ValueRef(node=source),),
-        attrs={"end": end},
+        attrs={"end": end} | ({"edges": edges} if edges != EDGE_AXIS else {}),
         out_types=like.out_types,
         span=like.span,
     )

@@ -65,6 +65,9 @@ HOST_READS = {
     # and exports take given_edges.
     ("kernels.py", "full_edges"): "the number of within-graph pairs",
     ("kernels.py", "_finish"): "a compact edge list (nonzero)",
+    ("axes_kernels.py", "_finish"): "a compact edge list between two axes (nonzero)",
+    ("axes_kernels.py", "_pairs_within_graphs"): "the number of pairs between two axes",
+    ("axes_kernels.py", "_kth_per_group"): "the most candidates of one knn group",
     ("neighbour_kernels.py", "radius_neighbours"): "the radius search (cell lists)",
 }
 #: Operators whose output size depends on the data (a sync on a GPU); host reads

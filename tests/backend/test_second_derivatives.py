@@ -178,12 +178,15 @@ def _one_graph(ir: Graph, inputs: dict[str, Any], graph: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in inputs.items():
         port = ir.inputs.get(name)
-        if name in ("batch", "num_graphs"):
+        if name in ("batch", "num_graphs") or name.startswith("batch_"):
             continue
         # declared inputs by their type; runtime ones (a cell, say) by their shape
         over_nodes = bool(port.type.axes) if port else value.shape[0] == batch.shape[0]
+        further = port is not None and port.type.axes[:1] != (ir.domain.axis,) and over_nodes
         if name == "edge_index":
             out[name] = value[:, rows[value[0]]] - first
+        elif further:  # a further axis of a model over several axes: its own `batch_<axis>`
+            out[name] = value[inputs[f"batch_{port.type.axes[0]}"] == graph]
         elif over_nodes:
             out[name] = value[rows]
         else:  # one value per graph ([graphs, ...]), or one shared by all

@@ -333,3 +333,23 @@ def test_example_compiles_and_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert load_example().main([]) == 0
     out = capsys.readouterr().out
     assert "layers.1.egnn_layer.dx" in out and "energy [" in out
+
+
+def test_a_model_over_several_axes_builds_the_parsed_ir() -> None:
+    """Several `domain` statements and gathers of a named edge set (`x["src(near)"]`)."""
+    b = Builder("Cross", params={"k": 2})
+    b.symmetry("E(3) x S(points) x S(centres)")
+    b.domain("pointcloud(points, dim=3)")
+    b.domain("pointcloud(centres, dim=3)")
+    b.domain("edges(near, src=points, dst=centres, rule=knn(k))")
+    x = b.input("x", "point(3) over points")
+    c = b.input("c", "point(3) over centres")
+    r = b.let("r", x["src(near)"] - c["dst(near)"])
+    d = b.call("sum", b.call("sqnorm", r), over="near", into="centres")
+    b.output("d", "scalar over centres", d)
+    built = b.build()
+    assert [str(d) for d in built.more] == [
+        "pointcloud(centres, dim=3)",
+        "edges(near, src=points, dst=centres, rule=knn(2))",
+    ]
+    assert same_ir(frontend(b.source()), built)

@@ -9,7 +9,8 @@ ask :func:`rules_of`; they name no domain kind.
 * ``points.py``: ``global``, ``set``, ``graph`` and ``pointcloud`` (values over a permutable
   axis, edges given or built from positions);
 * ``fields.py``: ``torus`` and ``sphere`` (fields on a grid);
-* ``weightspace.py``: ``weightspace`` (an MLP's weights and biases).
+* ``weightspace.py``: ``weightspace`` (an MLP's weights and biases);
+* ``axes.py``: a model's further axes and the edge sets between axes, around the primary's.
 """
 
 from __future__ import annotations
@@ -128,7 +129,10 @@ MODULES: dict[DomainKind, str] = {
 
 
 def rules_of(ir: Graph) -> DomainRules:
-    """The rules of ``ir``'s domain kind."""
+    """The rules of ``ir``'s domain kind; with further axes, extended by them (``axes.py``)."""
     kind = ir.domain.kind
     module = importlib.import_module(f"{__name__}.{MODULES[kind]}")
-    return module.RULES[kind]
+    if not ir.more:
+        return module.RULES[kind]
+    axes = importlib.import_module(f"{__name__}.axes")
+    return axes.several(module.RULES[kind])

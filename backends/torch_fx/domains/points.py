@@ -91,7 +91,7 @@ def _domain_structure(ctx: LowerCtx) -> None:
     on_axis = [n for name, n in ctx.inputs.items() if _axes_of(ctx, name) == (domain.axis,)]
     if on_axis:
         ctx.lengths[domain.axis] = ctx.method("size", on_axis[0], 0)
-    if domain.edges is None:
+    if not ctx.ir.builds_edges:
         return
     ctx.edges = _edges(ctx)
     ctx.edges.meta["geoc_edges"] = True  # the numeric checker maps edges through permutations
@@ -276,7 +276,7 @@ def draw_sample(
     values = {
         name: periodic["pos"]
         if periodic and name == ir.positions
-        else _draw_value(ir, rng, name, port.type, lengths, sizes, layout)
+        else draw_input_value(ir, rng, name, port.type, lengths, sizes, layout)
         for name, port in ir.inputs.items()
     }
     if periodic:
@@ -301,7 +301,7 @@ def _node_axes(ir: Graph) -> set[str]:
     return axes | ({ir.domain.axis} if ir.domain.axis else set())
 
 
-def _draw_value(
+def draw_input_value(
     ir: Graph,
     rng: np.random.Generator,
     name: str,

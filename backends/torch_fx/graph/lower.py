@@ -23,9 +23,10 @@ def lower_gather(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     """Under a periodic cell a point gathered at ``src`` is the image of ``src`` seen from
     ``dst`` (``x[src] - shift @ cell``), so ``x[dst] - x[src]`` is the edge vector."""
     src = node.attrs["end"] == "src"
-    gathered = ctx.call(torch.index_select, args[0], 0, ctx.edge_part(0 if src else 1))
+    edges = node.attrs.get("edges", EDGE_AXIS)
+    gathered = ctx.call(torch.index_select, args[0], 0, ctx.edge_part(0 if src else 1, edges))
     starts = _point_starts(ctx, ctx.in_types(node)[0])
-    if not (src and starts and ctx.edge_offsets is not None):
+    if not (src and starts and ctx.edge_offsets is not None and edges == EDGE_AXIS):
         return gathered
     return ctx.call(rt_periodic.image_points, gathered, ctx.edge_offsets, starts)
 
@@ -47,6 +48,6 @@ def lower_reduce(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     if over in GRID_AXES:  # a field, channels last here: pooled over every grid point
         return ctx.call(rt_gcnn.grid_pool, args[0], node.op)
     if into is not None:
-        return ctx.call(_SCATTER[node.op], args[0], ctx.edges, ctx.length(into))
-    mask = ctx.edge_part(2) if over == EDGE_AXIS else None
+        return ctx.call(_SCATTER[node.op], args[0], ctx.edges_of(over), ctx.length(into))
+    mask = ctx.edge_mask(over)
     return ctx.call(_POOL[node.op], args[0], ctx.index_for(over), ctx.num_graphs, mask)

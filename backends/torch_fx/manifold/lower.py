@@ -16,7 +16,6 @@ from torch import fx
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.manifold import kernels as rtm
-from geoc.domains import EDGE_AXIS
 from geoc.ir import Node
 from geoc.ops.layers import ACTIVATIONS
 from geoc.types import AtomKind, FeatureType, Term, simplify
@@ -124,9 +123,9 @@ def lower_lorentz_centroid(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx
     if over is None:
         return ctx.call(rtm.lorentz_centroid_copies, args[0], k, term.mul)
     if into is not None:
-        total = ctx.call(rt.scatter_sum, args[0], ctx.edges, ctx.length(into))
+        total = ctx.call(rt.scatter_sum, args[0], ctx.edges_of(over), ctx.length(into))
     else:
-        mask = ctx.edge_part(2) if over == EDGE_AXIS else None
+        mask = ctx.edge_mask(over)
         total = ctx.call(rt.pool_sum, args[0], ctx.index_for(over), ctx.num_graphs, mask)
     return ctx.call(rtm.lorentz_normalize_copies, total, k, term.mul)
 

@@ -101,7 +101,8 @@ def rotate_in(x: Tensor, wigner: list[Tensor], runs: tuple[Run, ...]) -> list[li
     widths = [sum(muls) * (2 * l + 1) for l, muls in runs]
     for block, (l, muls) in zip(x.split(widths, 1), runs, strict=True):
         block = block.reshape(x.shape[0], sum(muls), 2 * l + 1)  # no -1: there may be no edge
-        block = block if l == 0 else torch.matmul(block, wigner[l])
+        # bmm, not matmul: torch 2.11's matmul guards on an unbacked edge count (fake tensors)
+        block = block if l == 0 else torch.bmm(block, wigner[l])
         out.append([t.contiguous() for t in block.split(muls, 1)] if len(muls) > 1 else [block])
     return out
 
@@ -144,10 +145,13 @@ def so2_conv(
     parts = []
     for l, blocks in outputs:
         for run, term, _ in blocks:
-            y = torch.matmul(rotated[run][term], next(mixer).to(x.dtype))
+            block = rotated[run][term]  # [E, mul, 2l1+1] times [2l1+1, paths]: one GEMM
+            y = torch.mm(block.flatten(0, 1), next(mixer).to(x.dtype)).unflatten(
+                0, (block.shape[0], block.shape[1])
+            )
             y = y.unflatten(-1, (-1, 2 * l + 1)).flatten(1, 2) * next(coefs).unsqueeze(-1)
             if l > 0:
-                y = torch.matmul(y, wigner[l].transpose(1, 2))  # rotate back: D^l y
+                y = torch.bmm(y, wigner[l].transpose(1, 2))  # rotate back: D^l y
             y = accumulate(y.flatten(1))  # half precision adds in float32
             parts.append(y.new_zeros(num_nodes, y.shape[1]).index_add(0, dst, y))
     return settle(torch.cat(parts, -1).index_select(1, mid_order), x.dtype)

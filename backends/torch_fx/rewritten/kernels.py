@@ -31,8 +31,18 @@ def gathered_layer(
             product = F.linear(value, columns, bias if total is None else None)
             gathered = torch.index_select(product, 0, dst if end == "dst" else src)
             total = gathered if total is None else total.add_(gathered)
-        else:  # one fused multiply-add, also for a part one column wide (faster than addcmul)
+        else:
             assert total is not None  # the rewrite needs a gathered part
-            total = torch.addmm(total, value, columns.t())
+            total = _add_edge_part(total, value, columns)
     assert total is not None
     return total
+
+
+def _add_edge_part(total: Tensor, value: Tensor, columns: Tensor) -> Tensor:
+    """``total + value @ columnsᵀ``: one ``addmm`` run eagerly (BLAS fuses the add); traced, a
+    part one column wide is a broadcast product instead, which inductor fuses with the add, and
+    whose backward needs no GEMM with an inner size of 1 (torch 2.11 guards there on an
+    unbacked edge count)."""
+    if columns.shape[1] == 1 and torch.compiler.is_compiling():
+        return total + value * columns[:, 0]
+    return torch.addmm(total, value, columns.t())

@@ -16,7 +16,7 @@ from geoc.backends.torch_fx.verify.actions import (
     describe,
     value_error,
 )
-from geoc.backends.torch_fx.verify.edges import match_edges
+from geoc.backends.torch_fx.verify.edges import match_edge_sets, match_edges
 from geoc.backends.torch_fx.verify.laws import exact_bound
 from geoc.backends.torch_fx.verify.recorder import record
 from geoc.backends.torch_fx.verify.report import Failure, source_line
@@ -60,11 +60,15 @@ def first_broken_value(
     """
     old, new = record(module, trial.inputs), record(module, trial.moved)
     maps = trial.axis_maps()
-    if ir.domain.edges is not None:
+    if ir.builds_edges:
         edge_map = match_edges(ir, old, new, maps, trial.lattice)
         if edge_map is None:
             return edge_failure(ir, trial, sources)
         maps[EDGE_AXIS] = edge_map
+    for name, edge_map in match_edge_sets(ir, old, new, maps).items():
+        if edge_map is None:
+            return edge_failure(ir, trial, sources, name)
+        maps[name] = edge_map
     for node in ir.nodes:
         before, after = old.values.get(node.id), new.values.get(node.id)
         if not (isinstance(before, Tensor) and isinstance(after, Tensor)):
@@ -92,9 +96,14 @@ def failure(
     return Failure(node, op, ftype, span, dev.error, dev.relative, label, index, line)
 
 
-def edge_failure(ir: Graph, trial: Trial, sources: Mapping[str, str]) -> Failure:
-    rule = ir.domain.edges.value if ir.domain.edges else "no"
-    return failure("edges", f"{rule} edges", "edge set", ir.span, NOT_ITS_TYPE, trial, sources)
+def edge_failure(
+    ir: Graph, trial: Trial, sources: Mapping[str, str], name: str = EDGE_AXIS
+) -> Failure:
+    """The edge set ``name`` (the primary's ``edges`` or one between axes) changed under g."""
+    domain = next((d for d in ir.more if d.axis == name), ir.domain)
+    rule = domain.edges.value if domain.edges else "no"
+    what = f"{rule} edges" if name == EDGE_AXIS else f"{rule} edge set {name}"
+    return failure(name, what, "edge set", ir.span, NOT_ITS_TYPE, trial, sources)
 
 
 def blame(

@@ -270,7 +270,7 @@ def _edge_maps(
 ) -> dict[str, AxisMap]:
     """The edge correspondence, for outputs over edges: between the built edges the module
     returns with them (``edge_index``, one per output row), else the recorded edge sets."""
-    if ir.domain.edges is None:
+    if not ir.builds_edges:
         return {}
     if "edge_index" in before and "edge_index" not in ir.outputs and not ir.domain.cell:
         perm = maps[ir.domain.axis].index if ir.domain.axis in maps else torch.arange(0)

@@ -11,6 +11,7 @@ from geoc.backends.torch_fx.common.kernels import Edges
 from geoc.backends.torch_fx.verify.actions import AxisMap
 from geoc.backends.torch_fx.verify.recorder import ValueRecorder
 from geoc.domains import EdgeRule
+from geoc.domains.axes import cross_sets
 from geoc.ir import Graph
 
 
@@ -24,14 +25,19 @@ def same_order(old: Edges, new: Edges, perm: Tensor) -> AxisMap | None:
     return AxisMap(torch.arange(new[0].shape[0]), _live(new))
 
 
-def match_endpoints(old: Edges, new: Edges, perm: Tensor) -> AxisMap | None:
-    """Built edges: new edge (s, d) is old edge (perm[s], perm[d]); None if the sets differ."""
+def match_endpoints(
+    old: Edges, new: Edges, perm: Tensor, perm_dst: Tensor | None = None
+) -> AxisMap | None:
+    """Built edges: new edge (s, d) is old edge (perm[s], perm_dst[d]) (``perm_dst``: the
+    permutation of the ``dst`` axis of an edge set between two axes, else ``perm``); None if
+    the sets differ."""
+    perm_dst = perm if perm_dst is None else perm_dst.to(new[0].device)
     n = max(int(perm.numel()), 1)
     old_live, new_live = _live(old), _live(new)
     perm = perm.to(new[0].device)
     old_ids = old_live.nonzero().squeeze(-1)
-    old_keys = old[0][old_ids] * n + old[1][old_ids]
-    new_keys = perm[new[0]] * n + perm[new[1]]
+    old_keys = old[1][old_ids] * n + old[0][old_ids]  # unique: every src is below n
+    new_keys = perm_dst[new[1]] * n + perm[new[0]]
     order = torch.argsort(old_keys)
     sorted_keys = old_keys[order]
     at = torch.searchsorted(sorted_keys, new_keys).clamp(max=max(len(sorted_keys) - 1, 0))
@@ -87,3 +93,16 @@ def match_edges(
     if old.neighbours is not None and new.neighbours is not None:
         return match_images(old.neighbours, new.neighbours, perm, lattice)
     return EDGE_MATCHERS[ir.domain.edges](old.edges, new.edges, perm)
+
+
+def match_edge_sets(
+    ir: Graph, old: ValueRecorder, new: ValueRecorder, maps: Mapping[str, AxisMap]
+) -> dict[str, AxisMap | None]:
+    """Each edge set between axes by name: which old edge each new one is (None: that set
+    changed under ``g``); new edge (s, d) is old edge (perm_src[s], perm_dst[d])."""
+    found: dict[str, AxisMap | None] = {}
+    for edges in cross_sets(ir.domains):
+        name = edges.axis or ""
+        src, dst = (maps[axis].index for axis in edges.ends)
+        found[name] = match_endpoints(old.edge_sets[name], new.edge_sets[name], src, dst)
+    return found

@@ -20,6 +20,8 @@ class ValueRecorder(fx.Interpreter):
         self.edges: Edges | None = None
         # Under a periodic cell: the neighbour list (src, dst, shift) the edges come from.
         self.neighbours: tuple[torch.Tensor, ...] | None = None
+        # A model over several axes: each edge set between axes, by name (domains/axes.py).
+        self.edge_sets: dict[str, Edges] = {}
 
     def run_node(self, n: fx.Node) -> Any:
         result = super().run_node(n)
@@ -30,6 +32,8 @@ class ValueRecorder(fx.Interpreter):
             self.edges = result
         if n.op == "call_function" and n.name == "neighbours":  # periodic cells (points.py)
             self.neighbours = result
+        if "geoc_edge_set" in n.meta:
+            self.edge_sets[n.meta["geoc_edge_set"]] = result
         return result
 
 
