@@ -20,6 +20,7 @@ SPEC_FILES = {
     "deepsets.geo",
     "dwsnet.geo",
     "egnn.geo",
+    "egnn_nbody.geo",
     "emlp_o5.geo",
     "fno.geo",
     "lorentz_mlp.geo",
