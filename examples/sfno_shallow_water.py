@@ -66,11 +66,16 @@ def shallow_water_solver(dt: float) -> torch.nn.Module:
     return ShallowWaterSolver(NLAT, NLON, dt, lmax=lmax, mmax=lmax, grid="equiangular").float()
 
 
+def solver_steps(cfg: Config) -> int:
+    """Solver steps per Δt."""
+    return max(1, round(cfg.hours * 3600 / cfg.solver_dt))
+
+
 @torch.inference_mode()
 def trajectories(cfg: Config, solver: torch.nn.Module, frames: int) -> torch.Tensor:
     """``cfg.samples`` runs from random states (Mach 0.2, as ``PdeDataset``), each the state and
     the states after ``frames`` steps of ``Δt``: ``[S, frames + 1, C, nlat, nlon]``."""
-    steps = max(1, round(cfg.hours * 3600 / cfg.solver_dt))
+    steps = solver_steps(cfg)
     runs = []
     with torch.random.fork_rng():  # the solver draws from the global generator
         torch.manual_seed(cfg.seed)

@@ -182,7 +182,7 @@ def test_rollout_training_pairs_are_consecutive_frames(rollout: ModuleType) -> N
     """Every training pair is (frame k with sin(lat), frame k + 1) of one training run; the
     held-out runs are the last sixth, their first frames the rollouts' starting states."""
     cfg = rollout.Config(samples=6, lead=2)
-    solver = load("sfno_shallow_water.py").shallow_water_solver(cfg.solver_dt)
+    solver = rollout.swe.shallow_water_solver(cfg.solver_dt)
     runs = rollout.make_runs(cfg, solver)
     inputs, targets = runs.train.inputs, runs.train.targets
     assert inputs.shape == (5 * 2, 4, 32, 64) and runs.test.shape == (1, 3, 3, 32, 64)
@@ -205,3 +205,32 @@ def test_rollout_quick_run_writes_table_and_plot(
     errors = json.loads(out.with_suffix(".json").read_text())["mean_error"]
     assert all(math.isfinite(e) for values in errors.values() for e in values)
     assert "torch-harmonics:" in capsys.readouterr().out
+
+
+def test_rollout_mirror_tells_the_models_apart(rollout: ModuleType) -> None:
+    """geoc's SO(3) SFNO (real degree filters, pointwise maps) commutes with the longitude
+    mirror that treats every channel as a scalar, torch-harmonics' (complex filters) does not;
+    the solver commutes with the mirror only when vorticity and Ω flip sign (pseudo-scalars),
+    which is why :func:`mirror_floor` bounds geoc's error from below."""
+    contenders = rollout.models(4, rollout.Config())
+    x = torch.randn(2, 4, 32, 64, generator=torch.Generator().manual_seed(0))
+    mirror = rollout.mirror
+    with torch.no_grad():
+        moved = {
+            name: relative(m(u=mirror(x))["v"], mirror(m(u=x)["v"]))
+            for name, m in contenders.items()
+        }
+    assert moved["geoc"] < 1e-5 and moved["torch-harmonics"] > 1e-2
+    swe = rollout.swe
+    solver = swe.shallow_water_solver(600.0).double()
+    state = solver.random_initial_condition(mach=0.2)
+    x, y = solver.spec2grid(state), solver.spec2grid(solver.timestep(state, 6))
+    sign = torch.tensor([1.0, -1.0, 1.0], dtype=x.dtype).reshape(3, 1, 1)
+
+    def step(grid: torch.Tensor) -> torch.Tensor:
+        return solver.spec2grid(solver.timestep(solver.grid2spec(grid), 6))
+
+    # the change over the step, not the state: the mean geopotential would hide the miss
+    assert relative(mirror(step(mirror(x))) - x, y - x) > 0.02
+    solver.coriolis.neg_()
+    assert relative(sign * mirror(step(sign * mirror(x))) - x, y - x) < 1e-3  # float32 tables
