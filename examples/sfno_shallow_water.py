@@ -66,31 +66,56 @@ def shallow_water_solver(dt: float) -> torch.nn.Module:
     return ShallowWaterSolver(NLAT, NLON, dt, lmax=lmax, mmax=lmax, grid="equiangular").float()
 
 
+def solver_steps(cfg: Config) -> int:
+    """Solver steps per Δt."""
+    return max(1, round(cfg.hours * 3600 / cfg.solver_dt))
+
+
 @torch.inference_mode()
-def simulate(cfg: Config, solver: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-    """``cfg.samples`` random states (Mach 0.2, as ``PdeDataset``) and the states ``Δt`` later."""
-    steps = max(1, round(cfg.hours * 3600 / cfg.solver_dt))
-    before, after = [], []
+def trajectories(cfg: Config, solver: torch.nn.Module, frames: int) -> torch.Tensor:
+    """``cfg.samples`` runs from random states (Mach 0.2, as ``PdeDataset``), each the state and
+    the states after ``frames`` steps of ``Δt``: ``[S, frames + 1, C, nlat, nlon]``."""
+    steps = solver_steps(cfg)
+    runs = []
     with torch.random.fork_rng():  # the solver draws from the global generator
         torch.manual_seed(cfg.seed)
         for _ in range(cfg.samples):
             state = solver.random_initial_condition(mach=0.2)
-            before.append(solver.spec2grid(state))
-            after.append(solver.spec2grid(solver.timestep(state, steps)))
-    return torch.stack(before), torch.stack(after)
+            run = [solver.spec2grid(state)]
+            for _ in range(frames):
+                state = solver.timestep(state, steps)
+                run.append(solver.spec2grid(state))
+            runs.append(torch.stack(run))
+    return torch.stack(runs)
+
+
+def simulate(cfg: Config, solver: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cfg.samples`` random states and the states ``Δt`` later."""
+    runs = trajectories(cfg, solver, 1)
+    return runs[:, 0], runs[:, 1]
+
+
+def channel_statistics(states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation per channel of states ``[S, C, nlat, nlon]``, shaped to
+    broadcast over them."""
+    return states.mean(dim=(0, 2, 3), keepdim=True), states.std(dim=(0, 2, 3), keepdim=True)
+
+
+def with_coriolis(states: torch.Tensor, solver: torch.nn.Module) -> torch.Tensor:
+    """States ``[S, C, nlat, nlon]`` with sin(lat) appended as a channel: f = 2Ω sin(lat) up to
+    a constant."""
+    sin_lat = torch.sin(solver.lats).to(states.dtype).reshape(1, 1, NLAT, 1)
+    return torch.cat([states, sin_lat.expand(len(states), 1, NLAT, NLON)], dim=1)
 
 
 def make_splits(cfg: Config, solver: torch.nn.Module) -> tuple[Split, Split]:
     """Train and test sets of states ``[S, C, nlat, nlon]`` at t (normalised by training stats,
     plus f when asked) and at t + Δt."""
     before, after = simulate(cfg, solver)
-    n_test = training.held_out(cfg.samples)
-    mean = before[:-n_test].mean(dim=(0, 2, 3), keepdim=True)
-    std = before[:-n_test].std(dim=(0, 2, 3), keepdim=True)
+    mean, std = channel_statistics(before[: -training.held_out(cfg.samples)])
     inputs, targets = (before - mean) / std, (after - mean) / std
-    if cfg.coriolis:  # sin(lat): f = 2Ω sin(lat) up to a constant
-        sin_lat = torch.sin(solver.lats).float().reshape(1, 1, NLAT, 1)
-        inputs = torch.cat([inputs, sin_lat.expand(len(inputs), 1, NLAT, NLON)], dim=1)
+    if cfg.coriolis:
+        inputs = with_coriolis(inputs, solver)
     return training.split(inputs, targets)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import math
 import re
 import sys
@@ -21,11 +22,11 @@ EXAMPLES = paths.EXAMPLES
 
 
 @functools.cache
-def load(relative: str) -> ModuleType:
-    """An example file as a module (examples/ is not a package), registered in sys.modules
-    as dataclasses need."""
-    name = "geoc_example_" + relative.replace("/", "_").removesuffix(".py")
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / relative)
+def load(relative: str, folder: Path = EXAMPLES) -> ModuleType:
+    """A file of examples/ (or ``folder``) as a module (neither is a package), registered in
+    sys.modules as dataclasses need."""
+    name = f"geoc_{folder.name}_" + relative.replace("/", "_").removesuffix(".py")
+    spec = importlib.util.spec_from_file_location(name, folder / relative)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules[name] = module
     spec.loader.exec_module(module)  # type: ignore[union-attr]
@@ -148,3 +149,88 @@ def test_example_runs(
     assert example.main(["--steps", "3", "--samples", "8", "--out", str(out)]) == 0
     assert out.stat().st_size > 0
     assert math.isfinite(printed_error(capsys.readouterr().out, model))
+
+
+@pytest.fixture(scope="module")
+def rollout() -> ModuleType:
+    pytest.importorskip("torch_harmonics")
+    return load("sfno_rollout.py")
+
+
+@pytest.mark.slow
+def test_rollout_models_are_one_architecture(
+    rollout: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rollout study's geoc spec is torch-harmonics' SFNO: geoc's weights copied into it
+    (bench/spectral.py's copy, the real filter as a complex one with zero imaginary part) give
+    the same output, so only the filter's imaginary part and the initialisation differ."""
+    monkeypatch.syspath_prepend(paths.REPO / "bench")  # bench/spectral.py imports timing.py
+    bench = load("spectral.py", paths.REPO / "bench")
+    cfg = rollout.Config()
+    contenders = rollout.models(4, cfg)
+    ours, theirs = contenders["geoc"], contenders["torch-harmonics"]
+    bench.copy_sfno_weights(ours, theirs.model)
+    x = torch.randn(2, 4, 32, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert relative(ours(u=x)["v"], theirs(u=x)["v"]) < 1e-5
+    filters = 4 * cfg.width**2 * 16  # depth x width² x lmax, real in geoc, complex in theirs
+    counts = {name: rollout.count_params(model) for name, model in contenders.items()}
+    assert counts["torch-harmonics"] - counts["geoc"] == filters
+
+
+def test_rollout_training_pairs_are_consecutive_frames(rollout: ModuleType) -> None:
+    """Every training pair is (frame k with sin(lat), frame k + 1) of one training run; the
+    held-out runs are the last sixth, their first frames the rollouts' starting states."""
+    cfg = rollout.Config(samples=6, lead=2)
+    solver = rollout.swe.shallow_water_solver(cfg.solver_dt)
+    runs = rollout.make_runs(cfg, solver)
+    inputs, targets = runs.train.inputs, runs.train.targets
+    assert inputs.shape == (5 * 2, 4, 32, 64) and runs.test.shape == (1, 3, 3, 32, 64)
+    assert torch.equal(inputs[1, :3], targets[0])  # run 0: frame 1 is input and target
+    assert not torch.equal(inputs[2, :3], targets[1])  # run 1 starts afresh
+    assert torch.allclose(inputs[:, 3, :, 0], torch.sin(solver.lats).float().expand(10, 32))
+
+
+@pytest.mark.slow
+def test_rollout_quick_run_writes_table_and_plot(
+    rollout: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "rollout.png"
+    assert rollout.main(["--quick", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    table = out.with_suffix(".md").read_text().splitlines()
+    assert table[0] == "| lead (h) | geoc | torch-harmonics | persistence |"
+    assert len(table) == 2 + rollout.QUICK["lead"]
+    errors = json.loads(out.with_suffix(".json").read_text())["mean_error"]
+    assert all(math.isfinite(e) for values in errors.values() for e in values)
+    assert "torch-harmonics:" in capsys.readouterr().out
+
+
+def test_rollout_mirror_tells_the_models_apart(rollout: ModuleType) -> None:
+    """geoc's SO(3) SFNO (real degree filters, pointwise maps) commutes with the longitude
+    mirror that treats every channel as a scalar, torch-harmonics' (complex filters) does not;
+    the solver commutes with the mirror only when vorticity and Ω flip sign (pseudo-scalars),
+    which is why :func:`mirror_floor` bounds geoc's error from below."""
+    contenders = rollout.models(4, rollout.Config())
+    x = torch.randn(2, 4, 32, 64, generator=torch.Generator().manual_seed(0))
+    mirror = rollout.mirror
+    with torch.no_grad():
+        moved = {
+            name: relative(m(u=mirror(x))["v"], mirror(m(u=x)["v"]))
+            for name, m in contenders.items()
+        }
+    assert moved["geoc"] < 1e-5 and moved["torch-harmonics"] > 1e-2
+    swe = rollout.swe
+    solver = swe.shallow_water_solver(600.0).double()
+    state = solver.random_initial_condition(mach=0.2)
+    x, y = solver.spec2grid(state), solver.spec2grid(solver.timestep(state, 6))
+    sign = torch.tensor([1.0, -1.0, 1.0], dtype=x.dtype).reshape(3, 1, 1)
+
+    def step(grid: torch.Tensor) -> torch.Tensor:
+        return solver.spec2grid(solver.timestep(solver.grid2spec(grid), 6))
+
+    # the change over the step, not the state: the mean geopotential would hide the miss
+    assert relative(mirror(step(mirror(x))) - x, y - x) > 0.02
+    solver.coriolis.neg_()
+    assert relative(sign * mirror(step(sign * mirror(x))) - x, y - x) < 1e-3  # float32 tables
