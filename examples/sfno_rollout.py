@@ -19,7 +19,7 @@ The one difference is the degree filter: geoc's is real (what SO(3) equivariance
 torch-harmonics' complex, so torch-harmonics has about 1.8x the parameters; each library
 initialises its weights its own way.
 
-    .venv/bin/python examples/sfno_rollout.py           # ~12 min on 1 thread (docs/spectral.md)
+    .venv/bin/python examples/sfno_rollout.py           # 10 min on 1 thread (docs/spectral.md)
     .venv/bin/python examples/sfno_rollout.py --quick   # seconds: a smoke test
 """
 
