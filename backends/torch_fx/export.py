@@ -82,7 +82,8 @@ _STEM_OF_MODULE = {module: stem for stem, module in KERNEL_MODULES.items()}
 # A kernel module may import another one (`from geoc.backends.torch_fx.common.kernels import
 # safe_norm`); its exported copy imports the other copy instead, in a package or as a file.
 _KERNEL_IMPORT = re.compile(
-    r"^from (" + "|".join(re.escape(m) for m in KERNEL_MODULES.values()) + r") import (.+)$",
+    r"^from (" + "|".join(re.escape(m) for m in KERNEL_MODULES.values()) + r") import "
+    r"(\([^)]*\)|.+)$",  # one line, or a parenthesised list over several (ruff's layout)
     re.MULTILINE,
 )
 

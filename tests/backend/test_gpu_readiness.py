@@ -66,7 +66,7 @@ HOST_READS = {
     ("kernels.py", "full_edges"): "the number of within-graph pairs",
     ("kernels.py", "_finish"): "a compact edge list (nonzero)",
     ("axes_kernels.py", "_finish"): "a compact edge list between two axes (nonzero)",
-    ("axes_kernels.py", "_pairs_within_graphs"): "the number of pairs between two axes",
+    ("kernels.py", "_pairs_within_graphs"): "the number of pairs between two axes",
     ("axes_kernels.py", "_kth_per_group"): "the most candidates of one knn group",
     ("neighbour_kernels.py", "radius_neighbours"): "the radius search (cell lists)",
 }

@@ -18,7 +18,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from geoc.backends.torch_fx.common.kernels import Edges, _shapes_must_be_static
+from geoc.backends.torch_fx.common.kernels import (
+    Edges,
+    _pair_sqdist,
+    _pairs_within_graphs,
+    _shapes_must_be_static,
+)
 from geoc.backends.torch_fx.common.validate_kernels import InputError, _require
 
 
@@ -27,20 +32,6 @@ def _pairs(n_src: int, n_dst: int, device: torch.device) -> tuple[Tensor, Tensor
     src = torch.arange(n_src, device=device).repeat(n_dst)
     dst = torch.arange(n_dst, device=device).repeat_interleave(n_src)
     return src, dst
-
-
-def _pairs_within_graphs(batch_src: Tensor, batch_dst: Tensor) -> tuple[Tensor, Tensor]:
-    """Every (src, dst) pair of one graph, ``dst``-major, sources in index order, from the
-    graphs' sizes alone (``O(pairs)``, not ``n_src * n_dst``; ``batch`` need not be sorted).
-    One host sync (eager only): the pair count, which sizes the result."""
-    members = torch.argsort(batch_src, stable=True)  # src elements grouped by graph
-    graph_of_member = batch_src.index_select(0, members)
-    first = torch.searchsorted(graph_of_member, batch_dst)  # where each dst's graph starts
-    count = torch.searchsorted(graph_of_member, batch_dst, right=True) - first
-    n_dst, device = batch_dst.shape[0], batch_dst.device
-    dst = torch.repeat_interleave(torch.arange(n_dst, device=device), count)
-    j = torch.arange(dst.shape[0], device=device) - (torch.cumsum(count, 0) - count)[dst]
-    return members.index_select(0, first.index_select(0, dst) + j), dst
 
 
 def _static(like: Tensor) -> bool:
@@ -75,13 +66,6 @@ def _finish(src: Tensor, dst: Tensor, keep: Tensor | None, like: Tensor) -> Edge
     return src[index], dst[index], None
 
 
-def _sqdist(pos_src: Tensor, pos_dst: Tensor, src: Tensor, dst: Tensor) -> Tensor:
-    """``|p_dst - p_src|²`` per pair from its two points alone (permuting either axis permutes
-    these numbers bit for bit), without gradient: the choice of edges is discrete."""
-    with torch.no_grad():
-        return (pos_dst[dst] - pos_src[src]).pow(2).sum(-1)
-
-
 def cross_full_edges(
     src_like: Tensor,
     dst_like: Tensor,
@@ -102,7 +86,7 @@ def cross_radius_edges(
 ) -> Edges:
     """Pairs within one graph closer than ``r`` (strictly)."""
     src, dst, within = _candidates(pos_src.shape[0], pos_dst, batch_src, batch_dst)
-    close = _sqdist(pos_src, pos_dst, src, dst) < r * r
+    close = _pair_sqdist(pos_src, src, dst, pos_dst) < r * r
     return _finish(src, dst, close if within is None else within & close, pos_dst)
 
 
@@ -119,7 +103,7 @@ def cross_knn_edges(
     graph has at most ``k``): ties with the k-th are all included, as in ``knn_edges``."""
     n_src, n_dst = pos_src.shape[0], pos_dst.shape[0]
     src, dst, within = _candidates(n_src, pos_dst, batch_src, batch_dst)
-    sq = _sqdist(pos_src, pos_dst, src, dst)
+    sq = _pair_sqdist(pos_src, src, dst, pos_dst)
     if within is None and batch_src is not None and batch_dst is not None:
         kth = _kth_per_group(sq, dst, n_dst, k)  # eager, pairs of each graph only
     elif k > n_src:  # no graph has more than k: every src element of the graph

@@ -65,12 +65,13 @@ def _finish(src: Tensor, dst: Tensor, mask: Tensor, dtype: torch.dtype, compact:
     return src, dst, mask.to(dtype)
 
 
-def _pair_sqdist(pos: Tensor, src: Tensor, dst: Tensor) -> Tensor:
-    """``|pos[dst] - pos[src]|²`` per pair, without gradient (edge sets are discrete). Each
-    pair's value is computed from its two points alone, so permuting the nodes permutes these
-    numbers bit for bit, and coincident points give exactly 0."""
+def _pair_sqdist(pos: Tensor, src: Tensor, dst: Tensor, pos_dst: Tensor | None = None) -> Tensor:
+    """``|pos_dst[dst] - pos[src]|²`` per pair (``pos_dst``: ``pos`` itself, or the points of a
+    second axis), without gradient (edge sets are discrete). Each pair's value is computed
+    from its two points alone, so permuting either axis permutes these numbers bit for bit,
+    and coincident points give exactly 0."""
     with torch.no_grad():
-        return (pos[dst] - pos[src]).pow(2).sum(-1)
+        return ((pos if pos_dst is None else pos_dst)[dst] - pos[src]).pow(2).sum(-1)
 
 
 def _shapes_must_be_static(pos: Tensor) -> bool:
@@ -105,21 +106,28 @@ def full_edges(pos: Tensor, batch: Tensor | None) -> Edges:
     return _finish(src, dst, _pair_mask(src, dst, batch), pos.dtype, True)
 
 
-def _pairs_within_graphs(batch: Tensor) -> tuple[Tensor, Tensor]:
-    """Every ordered pair of distinct nodes of one graph, from the graphs' sizes alone (no
-    ``N²`` candidates; ``batch`` need not be sorted). Node ``d`` receives from the other members
-    of its graph in index order: the ``j``-th of its edges comes from member ``j`` of the graph,
-    or ``j + 1`` from ``d``'s own place on. One host sync (eager only): the edge count, which
-    sizes the result."""
-    n, device = batch.shape[0], batch.device
-    members = torch.argsort(batch, stable=True)  # nodes grouped by graph, in index order
-    graph_of_member = batch.index_select(0, members)
-    first = torch.searchsorted(graph_of_member, batch)  # where each node's graph starts
-    others = torch.searchsorted(graph_of_member, batch, right=True) - first - 1
-    place = torch.empty_like(members).scatter_(0, members, torch.arange(n, device=device))
-    dst = torch.repeat_interleave(torch.arange(n, device=device), others)
-    j = torch.arange(dst.shape[0], device=device) - (torch.cumsum(others, 0) - others)[dst]
-    at = first.index_select(0, dst) + j + (j >= (place - first).index_select(0, dst)).long()
+def _pairs_within_graphs(
+    batch_src: Tensor, batch_dst: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """Every (src, dst) pair of one graph, ``dst``-major, from the graphs' sizes alone (no
+    ``n_src * n_dst`` candidates; the batches need not be sorted). Element ``d`` receives from
+    the members of its graph in index order: the ``j``-th of its edges comes from member ``j``.
+    One axis (``batch_dst`` None): distinct nodes only, member ``j + 1`` from ``d``'s own place
+    on. Between two axes (``axes_kernels``): every member. One host sync (eager only): the pair
+    count, which sizes the result."""
+    one_axis = batch_dst is None
+    batch_dst = batch_src if batch_dst is None else batch_dst
+    members = torch.argsort(batch_src, stable=True)  # src elements grouped by graph
+    graph_of_member = batch_src.index_select(0, members)
+    first = torch.searchsorted(graph_of_member, batch_dst)  # where each dst's graph starts
+    count = torch.searchsorted(graph_of_member, batch_dst, right=True) - first - int(one_axis)
+    n_dst, device = batch_dst.shape[0], batch_dst.device
+    dst = torch.repeat_interleave(torch.arange(n_dst, device=device), count)
+    j = torch.arange(dst.shape[0], device=device) - (torch.cumsum(count, 0) - count)[dst]
+    at = first.index_select(0, dst) + j
+    if one_axis:  # skip d itself: from its place in the graph on, one member further
+        place = torch.empty_like(members).scatter_(0, members, torch.arange(n_dst, device=device))
+        at = at + (j >= (place - first).index_select(0, dst)).long()
     return members.index_select(0, at), dst
 
 
