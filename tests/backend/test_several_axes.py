@@ -240,13 +240,43 @@ def test_exported_folder_runs_without_geoc(tmp_path) -> None:
         torch.testing.assert_close(got[name], want[name])
 
 
-def test_an_edge_set_that_changes_under_the_group_is_blamed_by_name() -> None:
-    """knn between axes with `tol=0` cannot keep ties: in the ties trial (centres on the points'
-    lattice) a rotation's rounding changes the edge set, and the report names it."""
-    text = LAYER.replace("rule=knn(k)", "rule=knn(k, tol=0)")
-    report = check(text, graphs=2, trials=6, every_value=True)
-    assert not report.passed
-    assert report.first_failure is not None and report.first_failure.node == "near"
+def _lattice_trial(ir):
+    """Points on the integer lattice {0, 1, 2}^3 and centres at cell centres: each centre has
+    eight points exactly at distance sqrt(3)/2 (exact ties in binary floating point, all kept by
+    `knn(1, tol=0)`); a generic rotation rounds those eight distances apart."""
+    from geoc.backends.torch_fx.domains import Sample, rules_of
+    from geoc.backends.torch_fx.verify import Trial
+    from geoc.groups.elements import random_rotation
+
+    grid = torch.tensor(list(itertools.product(range(3), repeat=3)), dtype=F64)
+    centres = torch.tensor(list(itertools.product((0.5, 1.5), repeat=3)), dtype=F64)
+    inputs = {
+        "f": torch.randn(len(grid), 3, generator=torch.Generator().manual_seed(0), dtype=F64),
+        "x": grid,
+        "c": centres,
+    }
+    sizes = {"points": len(grid), "centres": len(centres)}
+    rotation = random_rotation(np.random.default_rng(1), 3, reflect=False)
+    element = GroupElement(rotation=rotation, label="rotation")
+    moved = rules_of(ir).move_inputs(ir, Sample(inputs, sizes), element)
+    return Trial(0, element, inputs, moved, sizes)
+
+
+@pytest.mark.parametrize("tol", ["0", "1e-4"])
+def test_an_edge_set_that_changes_under_the_group_is_blamed_by_name(tol: str) -> None:
+    """knn between axes with `tol=0` cannot keep exact ties through a rotation's rounding: the
+    first broken value is the edge set `near`, named; with the default tolerance nothing breaks
+    on the same inputs."""
+    from geoc.backends.torch_fx.verify import first_broken_value
+
+    text = LAYER.replace("rule=knn(k)", f"rule=knn(1, tol={tol})")
+    module = geoc.compile(text, dtype=F64)
+    ir = module.meta["geoc_ir"]
+    failure = first_broken_value(module, ir, _lattice_trial(ir), 1e-12, {})
+    if tol == "0":
+        assert failure is not None and failure.node == "near"
+    else:
+        assert failure is None
 
 
 def test_a_model_over_several_axes_is_no_potential(tmp_path) -> None:
