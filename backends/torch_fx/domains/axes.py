@@ -85,7 +85,8 @@ def _value_over(ctx: LowerCtx, axis: str) -> fx.Node:
     return next(ctx.inputs[n] for n, p in ctx.ir.inputs.items() if p.type.axes == (axis,))
 
 
-def _positions(ctx: LowerCtx, axis: str) -> fx.Node:
+def positions(ctx: LowerCtx, axis: str) -> fx.Node:
+    """The positions of the point cloud ``axis`` (the primary's or a further one's)."""
     name = ctx.ir.positions if axis == ctx.ir.domain.axis else ctx.ir.more_positions[axis]
     return ctx.inputs[name or ""]
 
@@ -98,17 +99,22 @@ def _edge_set(ctx: LowerCtx, edges: Domain) -> fx.Node:
         like, batch = _value_over(ctx, src), ctx.index_for(src)
         if edges.edges is EdgeRule.FULL:
             return ctx.call(rt.full_edges, like, batch, name=name)
-        pos = _positions(ctx, src)
+        pos = positions(ctx, src)
         if edges.edges is EdgeRule.RADIUS:
             return ctx.call(rt.radius_edges, pos, batch, arg, name=name)
+        if edges.edges is EdgeRule.BALL:
+            return ctx.call(rt.ball_edges, pos, batch, arg, edges.edge_k or 1, tol, name=name)
         return ctx.call(rt.knn_edges, pos, batch, int(arg), tol, name=name)
     batches = ctx.index_for(src), ctx.index_for(dst)
     if edges.edges is EdgeRule.FULL:
         likes = _value_over(ctx, src), _value_over(ctx, dst)
         return ctx.call(rt_axes.cross_full_edges, *likes, *batches, name=name)
-    points = _positions(ctx, src), _positions(ctx, dst)
+    points = positions(ctx, src), positions(ctx, dst)
     if edges.edges is EdgeRule.RADIUS:
         return ctx.call(rt_axes.cross_radius_edges, *points, *batches, arg, name=name)
+    if edges.edges is EdgeRule.BALL:
+        k = edges.edge_k or 1
+        return ctx.call(rt_axes.cross_ball_edges, *points, *batches, arg, k, tol, name=name)
     return ctx.call(rt_axes.cross_knn_edges, *points, *batches, int(arg), tol, name=name)
 
 
