@@ -52,6 +52,11 @@ def fps(pos: Tensor, batch: Tensor | None, num_graphs: int, m: int, tol: float) 
     return chosen[valid]
 
 
+def sampled_batch(batch: Tensor | None, index: Tensor) -> Tensor | None:
+    """The graph of each sampled point (None for one graph, like ``batch``)."""
+    return None if batch is None else batch.index_select(0, index)
+
+
 _FEWER = (
     "a graph has fewer points than the centres a traced `fps(m)` takes from each graph "
     "(traced shapes are num_graphs * m); run it eagerly, or give every graph at least m points"

@@ -127,7 +127,7 @@ def _lower_sample(ctx: LowerCtx, domain: Domain) -> None:
     ctx.samples[axis] = found
     ctx.sample_positions[axis] = ctx.call(torch.index_select, _positions(ctx, parent), 0, found)
     ctx.axis_batches[axis] = (
-        None if batch is None else ctx.call(torch.index_select, batch, 0, found)
+        None if batch is None else ctx.call(rt_sample.sampled_batch, batch, found)
     )
     ctx.lengths[axis] = ctx.method("size", found, 0)
 
