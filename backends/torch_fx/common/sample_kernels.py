@@ -31,6 +31,9 @@ from torch import Tensor
 from geoc.backends.torch_fx.common.kernels import _shapes_must_be_static
 from geoc.backends.torch_fx.common.validate_kernels import _require
 
+#: The default relative tie tolerance (geoc.domains.sample.FPS_TOL, which the lowering passes).
+FPS_DEFAULT_TOL = 1e-6
+
 
 def fps(pos: Tensor, batch: Tensor | None, num_graphs: int, m: int, tol: float) -> Tensor:
     """Indices of the sampled points, graph by graph, each graph's in the order chosen
