@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import bench_parser, medians_ms, run_header, time_alternating  # noqa: E402
+from timing import bench_parser, medians_ms, run_header, time_alternating
 
-from geoc.backends.torch_fx.common.sample_kernels import FPS_DEFAULT_TOL, fps  # noqa: E402
+from geoc.backends.torch_fx.common.sample_kernels import FPS_DEFAULT_TOL, fps
 
 
 def textbook_fps(pos: torch.Tensor, m: int) -> torch.Tensor:

@@ -141,13 +141,15 @@ class Graph:
     def builds_edges(self) -> bool:
         """Whether the module holds the primary domain's edge set: given edges always (the
         caller passes ``edge_index``), a periodic cell's, and built ones where some value lies
-        over them (a model over several axes may never read its primary's edges)."""
+        over them or some call reads them (``interpolate(h, over=edges)``; a model over
+        several axes may never read its primary's edges)."""
         domain = self.domain
         if domain.edges is None:
             return False
         if domain.edges is EdgeRule.GIVEN or domain.cell:
             return True
-        return any(EDGE_AXIS in t.axes for node in self.nodes for t in node.out_types)
+        over_edges = any(EDGE_AXIS in t.axes for node in self.nodes for t in node.out_types)
+        return over_edges or any(n.attrs.get("over") == EDGE_AXIS for n in self.nodes)
 
     # --- building ---
 

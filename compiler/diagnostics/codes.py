@@ -460,6 +460,15 @@ CODES: dict[str, CodeInfo] = {
         it (its length is not known to the caller). Declare the value over the parent axis and
         take it with `x[from(centres)]`.""",
     ),
+    # --- GEO375: interpolation between point clouds (docs/language.md, "Several axes") ---------
+    "GEO375": _code(
+        "interpolation without positions",
+        """`interpolate(h, over=E, into=B)` weighs each edge by `1 / max(d², 1e-16)`, `d` the
+        distance between the edge's two ends, so both ends of the edge set `E` must be point
+        clouds: an edge set from or to a `set(...)` axis, or the edges of a `graph(nodes)`,
+        have no positions. Declare the axes as `pointcloud(A, dim=n)` with their positions,
+        or reduce with `mean` / `sum` instead.""",
+    ),
     # --- GEO4xx: equivariance -------------------------------------------------------------------
     "GEO400": _code(
         "operation breaks the symmetry",
@@ -671,6 +680,12 @@ CODES: dict[str, CodeInfo] = {
         """A sampled axis uses a rule this version does not build: `fps(ratio=...)` (a fraction
         of each graph's points, PyTorch Geometric's `fps`) is not built; give a fixed number of
         centres per graph, `fps(m)` (a graph with fewer points gives all of them).""",
+    ),
+    "GEO517": _code(
+        "interpolation over a periodic cell: not built yet",
+        """`interpolate` over the edges of a point cloud with `cell=true` would weigh each edge
+        by its distance to a periodic image of the source; this version does not build that.
+        Reduce with `mean` and explicit weights (e.g. of `sqnorm(x[dst] - x[src])`) instead.""",
     ),
     # --- GEO52x: resource limits (what the compiler refuses to build rather than exhaust the
     # machine) ------------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ class EdgeRule(str, enum.Enum):
     FULL = "full"
     RADIUS = "radius"
     KNN = "knn"
+    BALL = "ball"  # the k nearest within r (PointNet++'s ball query, order-independent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +81,9 @@ class Domain:
     axis: str | None = None  # the node (or set) axis
     dim: int | None = None  # pointcloud: dimension of the positions
     edges: EdgeRule | None = None
-    edge_arg: float | None = None  # radius r, or k of knn
-    edge_tol: float | None = None  # knn: the relative tie tolerance (pointcloud.KNN_TOL)
+    edge_arg: float | None = None  # radius r (radius, ball), or k of knn
+    edge_tol: float | None = None  # knn, ball: the relative tie tolerance (pointcloud.KNN_TOL)
+    edge_k: int | None = None  # ball: the k nearest within r
     cell: bool = False  # pointcloud: a periodic cell per graph (runtime `cell`, `pbc`)
     grid: tuple[int, ...] = ()  # torus: (n1, ..., nd); sphere: (nlat, nlon)
     quadrature: str | None = None  # sphere: one of SPHERE_GRIDS
@@ -243,10 +245,11 @@ def bad(node: ast.Node, message: str) -> Diagnostic:
         node.span,
         label="domain",
         help="domains: `set(axis)`, `graph(nodes)`, "
-        "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4), cell=false)`, "
+        "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4) | ball(r, k), "
+        "cell=false)`, "
         "`torus(n1, n2, ...)`, "
         "`sphere(nlat, nlon, grid=equiangular | legendre_gauss)`, "
         "`weightspace(mlp=[d0, d1, ..., dL])`; between two axes: "
-        "`edges(near, src=points, dst=centres, rule=full | radius(r) | knn(k))`; a sampled "
-        "axis: `sample(centres, from=points, rule=fps(m))`",
+        "`edges(near, src=points, dst=centres, rule=full | radius(r) | knn(k) | ball(r, k))`; "
+        "a sampled axis: `sample(centres, from=points, rule=fps(m))`",
     )

@@ -1,5 +1,6 @@
-"""``edges(E, src=A, dst=B, rule=full | radius(r) | knn(k, tol=1e-4))``: an edge set between two
-node axes of a model's other domains (docs/language.md, "Several axes").
+"""``edges(E, src=A, dst=B, rule=full | radius(r) | knn(k, tol=1e-4) | ball(r, k, tol=1e-4))``:
+an edge set between two node axes of a model's other domains (docs/language.md, "Several
+axes").
 
 Its one axis is ``E``: values ``over E`` live on its edges, ``x[src(E)]`` / ``x[dst(E)]`` gather
 onto it from ``A`` / ``B``, and ``sum(m, over=E, into=B)`` scatters onto ``B``. The rules are the
@@ -22,8 +23,10 @@ def parse(expr: ast.Call, env: base.Env) -> Domain:
     base.no_kwargs(expr, {"src", "dst", "rule"})
     kwargs = {k.name.id: k.value for k in expr.kwargs}
     ends = tuple(_axis_name(expr, kwargs.get(end), end) for end in ("src", "dst"))
-    rule, arg, tol = pointcloud.edge_rule(kwargs.get("rule"), env)
-    return Domain(DomainKind.EDGES, name, edges=rule, edge_arg=arg, edge_tol=tol, ends=ends)
+    rule, arg, tol, k = pointcloud.edge_rule(kwargs.get("rule"), env)
+    return Domain(
+        DomainKind.EDGES, name, edges=rule, edge_arg=arg, edge_tol=tol, edge_k=k, ends=ends
+    )
 
 
 def _axis_name(call: ast.Call, expr: ast.Expr | None, end: str) -> str:
@@ -39,8 +42,9 @@ def describe(domain: Domain) -> str:
 
 
 def needs_positions(domain: Domain) -> bool:
-    """Whether the rule reads distances (``radius``, ``knn``): both ends are point clouds."""
-    return domain.edges in (EdgeRule.RADIUS, EdgeRule.KNN)
+    """Whether the rule reads distances (``radius``, ``knn``, ``ball``): both ends are point
+    clouds."""
+    return domain.edges in (EdgeRule.RADIUS, EdgeRule.KNN, EdgeRule.BALL)
 
 
 base.register(

@@ -1,5 +1,5 @@
-"""``pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4), cell=false)``: points
-whose edges the module builds from one input of positions.
+"""``pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4) | ball(r, k, tol=1e-4),
+cell=false)``: points whose edges the module builds from one input of positions.
 
 The edge rules (docs/language.md, "Point-cloud edges"), each inside one graph of a batch:
 
@@ -13,6 +13,10 @@ The edge rules (docs/language.md, "Point-cloud edges"), each inside one graph of
   included, so the edge set is a function of the distances: exact under permutations, and
   under isometries whenever no distance lies within rounding of ``(1 + tol) d_k``; with a gap
   above ``tol`` after the k-th neighbour a node gets exactly ``k`` edges.
+* ``ball(r, k, tol)``: PointNet++'s ball query made order-independent: ``knn(k, tol)`` among
+  the nodes closer than ``r`` (``d_k(i)`` the k-th smallest distance below ``r``, every such
+  node if there are at most ``k``), never the first ``k`` in memory order. Exact whenever no
+  distance lies within rounding of ``r`` or of ``(1 + tol) d_k``.
 
 ``cell=true`` (with ``radius`` edges, ``dim=3``): each graph lies in a periodic cell, given at
 run time as ``cell`` (rows the lattice vectors) and ``pbc`` (periodic axes); an edge may join an
@@ -48,9 +52,9 @@ def parse(expr: ast.Call, env: base.Env) -> Domain:
     dim = base.constant(kwargs.get("dim"), env, 3)
     if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
         raise GeoError(base.bad(kwargs["dim"], "`dim` must be a positive integer"))
-    rule, arg, tol = edge_rule(kwargs.get("edges"), env)
+    rule, arg, tol, k = edge_rule(kwargs.get("edges"), env)
     cell = _cell(kwargs.get("cell"), env, dim, rule)
-    return Domain(DomainKind.POINTCLOUD, axis, dim, rule, arg, tol, cell=cell)
+    return Domain(DomainKind.POINTCLOUD, axis, dim, rule, arg, tol, cell=cell, edge_k=k)
 
 
 CELL_HELP = (
@@ -76,13 +80,20 @@ def _cell(expr: ast.Expr | None, env: base.Env, dim: int, rule: base.EdgeRule) -
     return cell
 
 
-EdgeSpec = tuple[base.EdgeRule, float | None, float | None]
-EDGES_HELP = "edges are `full`, `radius(r)` with r > 0, or `knn(k, tol=1e-4)` with k ≥ 1"
+#: An edge rule as parsed: the rule, its number (``r`` of radius and ball, ``k`` of knn), its
+#: tie tolerance (knn, ball) and ball's ``k``.
+EdgeSpec = tuple[base.EdgeRule, float | None, float | None, int | None]
+EDGES_HELP = (
+    "edges are `full`, `radius(r)` with r > 0, `knn(k, tol=1e-4)` with k ≥ 1, or "
+    "`ball(r, k, tol=1e-4)` (the k nearest within r) with r > 0 and k ≥ 1"
+)
 
 
 def edge_rule(expr: ast.Expr | None, env: base.Env) -> EdgeSpec:
     if expr is None or (isinstance(expr, ast.Name) and expr.id == "full"):
-        return base.EdgeRule.FULL, None, None
+        return base.EdgeRule.FULL, None, None, None
+    if isinstance(expr, ast.Call) and expr.func.id == "ball" and len(expr.args) == 2:
+        return _ball(expr, env)
     if isinstance(expr, ast.Call) and expr.func.id in ("radius", "knn") and len(expr.args) == 1:
         rule = base.EdgeRule(expr.func.id)
         base.no_kwargs(expr, {"tol"} if rule is base.EdgeRule.KNN else set())
@@ -91,15 +102,29 @@ def edge_rule(expr: ast.Expr | None, env: base.Env) -> EdgeSpec:
         if rule is base.EdgeRule.KNN:
             ok = ok and isinstance(value, int)
         if ok:
-            return rule, float(value), _knn_tol(expr, env) if rule is base.EdgeRule.KNN else None
+            tol = _knn_tol(expr, env) if rule is base.EdgeRule.KNN else None
+            return rule, float(value), tol, None
     raise GeoError(base.bad(expr, EDGES_HELP))
+
+
+def _ball(expr: ast.Call, env: base.Env) -> EdgeSpec:
+    """``ball(r, k, tol)``: r > 0 and k ≥ 1, each refused at its own argument."""
+    base.no_kwargs(expr, {"tol"})
+    radius, k = (base.constant(arg, env, None) for arg in expr.args)
+    if not (_is_number(radius) and radius > 0):
+        raise GeoError(base.bad(expr.args[0], f"ball's radius is a number r > 0: {EDGES_HELP}"))
+    if not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
+        raise GeoError(base.bad(expr.args[1], f"ball's `k` is an integer k ≥ 1: {EDGES_HELP}"))
+    return base.EdgeRule.BALL, float(radius), _knn_tol(expr, env), k
 
 
 def _knn_tol(expr: ast.Call, env: base.Env) -> float:
     given = next((kw.value for kw in expr.kwargs if kw.name.id == "tol"), None)
     tol = base.constant(given, env, KNN_TOL)
     if not (_is_number(tol) and 0 <= tol < 1):
-        raise GeoError(base.bad(given or expr, "knn's `tol` is a number with 0 ≤ tol < 1"))
+        raise GeoError(
+            base.bad(given or expr, f"{expr.func.id}'s `tol` is a number with 0 ≤ tol < 1")
+        )
     return float(tol)
 
 
@@ -108,12 +133,14 @@ def _is_number(value: object) -> bool:
 
 
 def describe_rule(domain: Domain) -> str:
-    """The edge rule as written: ``full``, ``radius(5.0)``, ``knn(8)``, ``knn(8, tol=0.01)``."""
+    """The edge rule as written: ``full``, ``radius(5.0)``, ``knn(8)``, ``knn(8, tol=0.01)``,
+    ``ball(0.2, 32)``."""
     edges = domain.edges.value if domain.edges else "full"
     if domain.edge_arg is not None:
         arg = int(domain.edge_arg) if domain.edges is base.EdgeRule.KNN else domain.edge_arg
+        args = f"{arg}" if domain.edge_k is None else f"{arg}, {domain.edge_k}"
         tol = domain.edge_tol
-        edges += f"({arg})" if tol is None or tol == KNN_TOL else f"({arg}, tol={tol!r})"
+        edges += f"({args})" if tol is None or tol == KNN_TOL else f"({args}, tol={tol!r})"
     return edges
 
 

@@ -23,6 +23,8 @@ DEFAULT_DEGREE = 16.0
 def average_degree(domain: Domain) -> float:
     if domain.edges is EdgeRule.KNN and domain.edge_arg:
         return float(domain.edge_arg)
+    if domain.edges is EdgeRule.BALL and domain.edge_k:
+        return float(domain.edge_k)
     return DEFAULT_DEGREE
 
 

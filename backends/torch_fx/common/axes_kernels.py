@@ -101,10 +101,44 @@ def cross_knn_edges(
     """Each ``dst`` element receives an edge from every ``src`` element of its graph within
     ``(1 + tol) d_k``, ``d_k`` its ``k``-th smallest distance to them (all of them where the
     graph has at most ``k``): ties with the k-th are all included, as in ``knn_edges``."""
+    return _cross_nearest(pos_src, pos_dst, batch_src, batch_dst, k, tol, None)
+
+
+def cross_ball_edges(
+    pos_src: Tensor,
+    pos_dst: Tensor,
+    batch_src: Tensor | None,
+    batch_dst: Tensor | None,
+    r: float,
+    k: int,
+    tol: float,
+) -> Edges:
+    """PointNet++'s ball query, order-independent: :func:`cross_knn_edges` among the ``src``
+    elements closer than ``r`` (strictly), never the first ``k`` in memory order; a ``dst``
+    element with none within ``r`` gets no edge."""
+    return _cross_nearest(pos_src, pos_dst, batch_src, batch_dst, k, tol, r)
+
+
+def _cross_nearest(
+    pos_src: Tensor,
+    pos_dst: Tensor,
+    batch_src: Tensor | None,
+    batch_dst: Tensor | None,
+    k: int,
+    tol: float,
+    r: float | None,
+) -> Edges:
+    """knn (``r`` None) or ball: candidates at ``r`` or farther count as absent (infinitely
+    far), so the k-th distance is taken among those within ``r``."""
     n_src, n_dst = pos_src.shape[0], pos_dst.shape[0]
     src, dst, within = _candidates(n_src, pos_dst, batch_src, batch_dst)
+    grouped = within is None and batch_src is not None and batch_dst is not None
     sq = _pair_sqdist(pos_src, src, dst, pos_dst)
-    if within is None and batch_src is not None and batch_dst is not None:
+    if r is not None:
+        close = sq < r * r
+        within = close if within is None else within & close
+        sq = sq.masked_fill(~close, float("inf"))  # ranked last, never a neighbour
+    if grouped:
         kth = _kth_per_group(sq, dst, n_dst, k)  # eager, pairs of each graph only
     elif k > n_src:  # no graph has more than k: every src element of the graph
         kth = sq.new_full((n_dst,), float("inf"))

@@ -162,12 +162,27 @@ def knn_edges(pos: Tensor, batch: Tensor | None, k: int, tol: float) -> Edges:
     no distance lies within rounding of ``(1 + tol) d_k``; a node whose gap after the k-th
     neighbour exceeds ``tol`` gets exactly ``k`` edges. Coincident points have ``d = 0``.
     """
+    return _nearest(pos, batch, k, tol, None)
+
+
+def ball_edges(pos: Tensor, batch: Tensor | None, r: float, k: int, tol: float) -> Edges:
+    """PointNet++'s ball query, order-independent: :func:`knn_edges` among the other nodes
+    closer than ``r`` (``d_k`` the k-th smallest distance below ``r``; every node within ``r``
+    where there are at most ``k``), never the first ``k`` in memory order. Exact under
+    isometries whenever no distance lies within rounding of ``r`` or of ``(1 + tol) d_k``."""
+    return _nearest(pos, batch, k, tol, r)
+
+
+def _nearest(pos: Tensor, batch: Tensor | None, k: int, tol: float, r: float | None) -> Edges:
+    """knn (``r`` None) or ball: the candidates farther than ``r`` count as absent."""
     n = pos.shape[0]
     src, dst = _candidates(n, batch, pos.device)
     allowed = _pair_mask(src, dst, batch)
     sq = _pair_sqdist(pos, src, dst)
+    if r is not None:
+        allowed = allowed & (sq < r * r)
     per_node = src.shape[0] // n if n else 0
-    if k > per_node:  # fewer candidates than k: every other node of the graph
+    if k > per_node:  # fewer candidates than k: every allowed node of the graph
         kth = sq.new_full((n,), float("inf"))
     else:
         rows = sq.masked_fill(~allowed, float("inf")).reshape(n, per_node)

@@ -122,10 +122,10 @@ def _lower_sample(ctx: LowerCtx, domain: Domain) -> None:
     m, tol = sample_rules.centres(domain), sample_rules.tolerance(domain)
     batch = ctx.index_for(parent)
     found = ctx.call(
-        rt_sample.fps, _positions(ctx, parent), batch, ctx.num_graphs, m, tol, name=f"{axis}_index"
+        rt_sample.fps, positions(ctx, parent), batch, ctx.num_graphs, m, tol, name=f"{axis}_index"
     )
     ctx.samples[axis] = found
-    ctx.sample_positions[axis] = ctx.call(torch.index_select, _positions(ctx, parent), 0, found)
+    ctx.sample_positions[axis] = ctx.call(torch.index_select, positions(ctx, parent), 0, found)
     ctx.axis_batches[axis] = (
         None if batch is None else ctx.call(rt_sample.sampled_batch, batch, found)
     )
@@ -137,7 +137,9 @@ def _value_over(ctx: LowerCtx, axis: str) -> fx.Node:
     return next(ctx.inputs[n] for n, p in ctx.ir.inputs.items() if p.type.axes == (axis,))
 
 
-def _positions(ctx: LowerCtx, axis: str) -> fx.Node:
+def positions(ctx: LowerCtx, axis: str) -> fx.Node:
+    """The positions of the point cloud ``axis`` (the primary's, a further one's, or a sampled
+    axis's: its points' positions)."""
     if axis in ctx.sample_positions:
         return ctx.sample_positions[axis]
     name = ctx.ir.positions if axis == ctx.ir.domain.axis else ctx.ir.more_positions[axis]
@@ -152,17 +154,22 @@ def _edge_set(ctx: LowerCtx, edges: Domain) -> fx.Node:
         like, batch = _like(ctx, src), ctx.index_for(src)
         if edges.edges is EdgeRule.FULL:
             return ctx.call(rt.full_edges, like, batch, name=name)
-        pos = _positions(ctx, src)
+        pos = positions(ctx, src)
         if edges.edges is EdgeRule.RADIUS:
             return ctx.call(rt.radius_edges, pos, batch, arg, name=name)
+        if edges.edges is EdgeRule.BALL:
+            return ctx.call(rt.ball_edges, pos, batch, arg, edges.edge_k or 1, tol, name=name)
         return ctx.call(rt.knn_edges, pos, batch, int(arg), tol, name=name)
     batches = ctx.index_for(src), ctx.index_for(dst)
     if edges.edges is EdgeRule.FULL:
         likes = _like(ctx, src), _like(ctx, dst)
         return ctx.call(rt_axes.cross_full_edges, *likes, *batches, name=name)
-    points = _positions(ctx, src), _positions(ctx, dst)
+    points = positions(ctx, src), positions(ctx, dst)
     if edges.edges is EdgeRule.RADIUS:
         return ctx.call(rt_axes.cross_radius_edges, *points, *batches, arg, name=name)
+    if edges.edges is EdgeRule.BALL:
+        k = edges.edge_k or 1
+        return ctx.call(rt_axes.cross_ball_edges, *points, *batches, arg, k, tol, name=name)
     return ctx.call(rt_axes.cross_knn_edges, *points, *batches, int(arg), tol, name=name)
 
 

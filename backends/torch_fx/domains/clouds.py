@@ -65,7 +65,8 @@ def _draw_cloud(
     ir: Graph, rng: np.random.Generator, size: int, layout: Layout, graph: int
 ) -> np.ndarray:
     domain, dim = ir.domain, ir.domain.dim or 3
-    radius = domain.edge_arg if domain.edges is EdgeRule.RADIUS and domain.edge_arg else None
+    radial = domain.edges in (EdgeRule.RADIUS, EdgeRule.BALL)
+    radius = domain.edge_arg if radial and domain.edge_arg else None
     scale = radius / 2.2 if radius else 1.0
     cloud = rng.normal(size=(size, dim)) * scale
     if layout is Layout.TIES:
@@ -115,18 +116,31 @@ def _spread(rng: np.random.Generator, size: int, dim: int, radius: float) -> np.
 
 
 def _stable(cloud: np.ndarray, ir: Graph) -> bool:
-    """No distance within rounding of the edge rule's boundary (ties at ``d_k`` allowed)."""
+    """No distance within rounding of the edge rule's boundary (ties at ``d_k`` allowed): ``r``
+    for radius and ball, ``(1 + tol) d_k`` for knn and ball (among the distances below ``r``)."""
     rule, arg = ir.domain.edges, ir.domain.edge_arg
-    if len(cloud) < 2 or rule not in (EdgeRule.RADIUS, EdgeRule.KNN) or arg is None:
+    if len(cloud) < 2 or rule not in (EdgeRule.RADIUS, EdgeRule.KNN, EdgeRule.BALL) or arg is None:
         return True
     dist = np.linalg.norm(cloud[:, None] - cloud[None], axis=-1)
     others = np.sort(dist[~np.eye(len(cloud), dtype=bool)].reshape(len(cloud), -1), axis=1)
+    if rule is not EdgeRule.KNN and not np.all(np.abs(others - arg) > RADIUS_MARGIN * arg):
+        return False
     if rule is EdgeRule.RADIUS:
-        return bool(np.all(np.abs(others - arg) > RADIUS_MARGIN * arg))
-    k, tol = int(arg), ir.domain.edge_tol or 0.0
+        return True
+    k = int(arg) if rule is EdgeRule.KNN else int(ir.domain.edge_k or 1)
+    if rule is EdgeRule.BALL:  # the k-th among the distances below r
+        others = np.where(others < arg, others, np.inf)
+    return _knn_stable(others, k, ir.domain.edge_tol or 0.0)
+
+
+def _knn_stable(others: np.ndarray, k: int, tol: float) -> bool:
+    """Each row's sorted distances (``inf``: not a candidate) clear of ``(1 + tol) d_k``."""
     if k > others.shape[1]:  # every other node is a neighbour
         return True
     kth = others[:, k - 1 : k]
-    tied = np.abs(others - kth) <= TIED * kth
-    clear = np.abs(others - (1 + tol) * kth) > max(tol / 10, 1e-6) * kth
-    return bool(np.all(tied | clear))
+    finite = np.isfinite(kth[:, 0])
+    others, kth = others[finite], kth[finite]
+    with np.errstate(invalid="ignore"):  # inf - inf where a row has fewer than k candidates
+        tied = np.abs(others - kth) <= TIED * kth
+        clear = np.abs(others - (1 + tol) * kth) > max(tol / 10, 1e-6) * kth
+    return bool(np.all(tied | clear | ~np.isfinite(others)))

@@ -128,6 +128,15 @@ def _edges(ctx: LowerCtx) -> fx.Node:
             float(domain.edge_tol or 0.0),
             name="edges",
         ),
+        EdgeRule.BALL: lambda: ctx.call(
+            rt.ball_edges,
+            pos,
+            ctx.batch,
+            float(domain.edge_arg or 0),
+            domain.edge_k or 1,
+            float(domain.edge_tol or 0.0),
+            name="edges",
+        ),
     }
     return builders[domain.edges]()
 

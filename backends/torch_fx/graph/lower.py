@@ -7,11 +7,15 @@ from torch import fx
 
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.common import periodic_kernels as rt_periodic
+from geoc.backends.torch_fx.domains.axes import positions
 from geoc.backends.torch_fx.gcnn import kernels as rt_gcnn
+from geoc.backends.torch_fx.graph import interpolation_kernels as rt_interp
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.domains import EDGE_AXIS
+from geoc.domains.axes import edge_ends
 from geoc.ir import Node
 from geoc.ops.graph import GRID_AXES, SAMPLE_END
+from geoc.ops.graph_interpolation import EPS
 from geoc.types import FeatureType
 
 _SCATTER = {"sum": rt.scatter_sum, "mean": rt.scatter_mean, "max": rt.scatter_max}
@@ -53,3 +57,13 @@ def lower_reduce(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
         return ctx.call(_SCATTER[node.op], args[0], ctx.edges_of(over), ctx.length(into))
     mask = ctx.edge_mask(over)
     return ctx.call(_POOL[node.op], args[0], ctx.index_for(over), ctx.num_graphs, mask)
+
+
+@lowering("interpolate")
+def lower_interpolate(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    """Weighted by the squared distances between the edge set's two point clouds."""
+    over = node.attrs["over"]
+    src, dst = edge_ends(ctx.ir.domains, over)  # type: ignore[misc]
+    points = positions(ctx, src), positions(ctx, dst)
+    edges, length = ctx.edges_of(over), ctx.length(dst)
+    return ctx.call(rt_interp.interpolate, args[0], *points, edges, length, EPS)

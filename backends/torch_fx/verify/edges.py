@@ -53,6 +53,7 @@ EDGE_MATCHERS: dict[EdgeRule, Callable[[Edges, Edges, Tensor], AxisMap | None]] 
     EdgeRule.FULL: match_endpoints,
     EdgeRule.RADIUS: match_endpoints,
     EdgeRule.KNN: match_endpoints,
+    EdgeRule.BALL: match_endpoints,
 }
 
 
