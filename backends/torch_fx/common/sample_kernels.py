@@ -40,7 +40,7 @@ def fps(pos: Tensor, batch: Tensor | None, num_graphs: int, m: int, tol: float) 
     (module docstring). ``pos`` ``[n, d]``; ``batch`` ``[n]`` graph indices or None."""
     p = _working(pos)
     n = p.shape[0]
-    static = _shapes_must_be_static(pos)
+    static = _shapes_must_be_static(pos) or pos.device.type == "meta"  # no values to count
     if batch is None:
         if not static and n == 0:
             return torch.zeros(0, dtype=torch.long, device=pos.device)
@@ -89,7 +89,7 @@ def _fps_one(p: Tensor, m: int, tol: float) -> tuple[Tensor, Tensor]:
     dist = _sqdist(coords, coords.mean(1, keepdim=True))  # the start: farthest from the centroid
     step, work = torch.empty_like(dist), torch.empty_like(dist)
     found, ok = [], []
-    eager_host = dist.device.type == "cpu" and not _shapes_must_be_static(p)
+    eager_host = dist.device.type == "cpu" and not _shapes_must_be_static(p)  # syncs are free
     for t in range(m):
         top = dist.max()
         band = torch.ge(dist, (top * (1.0 - tol)).clamp(min=0.0))
