@@ -3,8 +3,10 @@ the *primary* one, and the edge sets between their axes.
 
 The primary domain keeps every meaning it has alone (``x[src]``, ``over=edges``, ``batch``);
 a further ``set`` or ``pointcloud`` adds a node axis, an ``edges(E, src=A, dst=B, rule=R)``
-domain an edge set. Everything that needs an edge set asks :func:`edge_ends` by its axis name,
-so the primary's edges (``edges``, from its axis to itself) and declared sets are one concept.
+domain an edge set, a ``sample(A, from=P, rule=fps(m))`` a node axis of points chosen from
+``P`` (``sample.py``: derived inside the module, never an input). Everything that needs an
+edge set asks :func:`edge_ends` by its axis name, so the primary's edges (``edges``, from its
+axis to itself) and declared sets are one concept.
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ own sizes per graph (in the degenerate trial a graph without any element of it; 
 trial point-cloud positions copied from the primary's points, so knn sees equal distances),
 its inputs and ``batch_<axis>`` move with its own permutation, drawn independently for each
 ``S(axis)`` by the group.
+
+A sampled axis (``sample(A, from=P, rule=fps(m))``, "Sampled axes") takes no input: its indices
+into ``P`` come from ``common/sample_kernels.py``, and its positions, graph of each element and
+length from them. The checker draws nothing for it and permutes it never; in the ties trial of
+a model with one, the element moves no rotation (ties go by lexicographic order).
 """
 
 from __future__ import annotations
@@ -175,7 +180,9 @@ def _edge_set(ctx: LowerCtx, edges: Domain) -> fx.Node:
 
 def _like(ctx: LowerCtx, axis: str) -> fx.Node:
     """A value with a row per element of ``axis`` (a sampled axis: its positions)."""
-    return ctx.sample_positions.get(axis) or _value_over(ctx, axis)
+    if axis in ctx.sample_positions:
+        return ctx.sample_positions[axis]
+    return _value_over(ctx, axis)
 
 
 def _check_inputs(primary: DomainRules, ctx: LowerCtx, like: fx.Node | None) -> None:
