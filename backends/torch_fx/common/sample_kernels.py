@@ -96,12 +96,13 @@ def _fps_one(p: Tensor, m: int, tol: float) -> tuple[Tensor, Tensor]:
         place = band.to(torch.uint8).argmax()  # the first candidate: lexicographically smallest
         found.append(place)
         ok.append(top >= 0)
-        _sqdist(coords, coords[:, place].unsqueeze(1), out=step, work=work)
+        at = place.reshape(1)  # a tensor index: traced, a 0-d index would be read as an int
+        _sqdist(coords, coords.index_select(1, at), out=step, work=work)
         if t == 0:  # from now on: the distance to the nearest centre
             dist.copy_(step)
         else:
             torch.minimum(dist, step, out=dist)
-        dist[place] = -1.0  # never a candidate again (distances are >= 0)
+        dist.index_fill_(0, at, -1.0)  # never a candidate again (distances are >= 0)
         if eager_host and not ok[-1]:
             break  # every point taken (on the host only: elsewhere this would be a sync)
     got = len(found)

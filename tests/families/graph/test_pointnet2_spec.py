@@ -69,9 +69,12 @@ def test_pointnet2_is_translation_and_permutation_invariant() -> None:
         assert all(row.max_error < 1e-10 for row in report.outputs)
 
 
-def test_pointnet2_traces_whole() -> None:
+@pytest.mark.parametrize("graphs", [1, 2])
+def test_pointnet2_traces_whole(graphs: int) -> None:
+    """One graph (no batch: the single-graph sampling loop) and a batch."""
     module = geoc.compile("pointnet2", dtype=torch.float64)
-    sample = draw_sample(module.meta["geoc_ir"], np.random.default_rng(2), 9, 2, torch.float64, 0)
+    rng = np.random.default_rng(2)
+    sample = draw_sample(module.meta["geoc_ir"], rng, 9, graphs, torch.float64, 0)
     compiled = torch.compile(module, fullgraph=True, backend="aot_eager")
     want, got = module(**sample.inputs), compiled(**sample.inputs)
     for name in want:
