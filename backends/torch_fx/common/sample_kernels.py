@@ -19,8 +19,9 @@ points is refused (``GEO640``). The selection carries no gradient: gradients flo
 values gathered at the chosen indices.
 
 Cost: ``m`` steps of ``O(n)`` each (one distance per point to the newest centre, an in-place
-minimum, a per-graph maximum and a per-graph minimum of candidate ranks), after one
-``O(n log n)`` lexicographic sort.
+minimum, a per-graph maximum and the first candidate), after one ``O(n log n)`` lexicographic
+sort. Eagerly a batch is a padded table, a graph per row (``O(graphs * widest graph)`` per step,
+one sync for the width); traced, every step reduces over all points per graph (scatter).
 """
 
 from __future__ import annotations
@@ -46,8 +47,11 @@ def fps(pos: Tensor, batch: Tensor | None, num_graphs: int, m: int, tol: float) 
             return torch.zeros(0, dtype=torch.long, device=pos.device)
         chosen, valid = _fps_one(p, m, tol)
         graphs = 1
-    else:
+    elif static:  # every step one scatter over all points: shapes independent of the data
         chosen, valid = _fps_batched(p, batch, num_graphs, m, tol)
+        graphs = num_graphs
+    else:  # eagerly, graphs as rows of a padded table (one sync for its width)
+        chosen, valid = _fps_rows(p, batch, num_graphs, m, tol)
         graphs = num_graphs
     if static:
         _require(valid.all(), "GEO640", "batch", _FEWER)
@@ -126,6 +130,46 @@ def _sqdist(
         torch.sub(coords[k], centre[k], out=work)
         out.addcmul_(work, work)
     return out
+
+
+def _fps_rows(p: Tensor, batch: Tensor, graphs: int, m: int, tol: float) -> tuple[Tensor, Tensor]:
+    """Every graph at once, eagerly: each graph a row of a padded ``[graphs, width]`` table of
+    its points in lexicographic order (padding at -inf: never a candidate), the same steps as
+    :func:`_fps_one` row by row. ``[graphs, m]`` indices and which are real."""
+    n, dim = p.shape
+    order = lexicographic_order(p)
+    order = order[torch.sort(batch[order], stable=True).indices]  # by graph, then lexicographic
+    counts = torch.bincount(batch, minlength=graphs)
+    width = int(counts.max()) if n else 0
+    found = torch.zeros(graphs, m, dtype=torch.long, device=p.device)
+    ok = torch.zeros(graphs, m, dtype=torch.bool, device=p.device)
+    if width == 0:
+        return found, ok
+    row = batch[order]
+    col = torch.arange(n, device=p.device) - (torch.cumsum(counts, 0) - counts)[row]
+    index = torch.zeros(graphs, width, dtype=torch.long, device=p.device)
+    index[row, col] = order
+    real = torch.zeros(graphs, width, dtype=torch.bool, device=p.device)
+    real[row, col] = True
+    table = p.new_zeros(graphs, width, dim)
+    table[row, col] = p[order]
+    coords = table.permute(2, 0, 1).contiguous()  # [dim, graphs, width]
+    centroid = table.sum(1) / counts.clamp(min=1).to(p.dtype).unsqueeze(1)  # padding adds 0
+    dist = _sqdist(coords, centroid.T.unsqueeze(-1)).masked_fill(~real, float("-inf"))
+    step, work = torch.empty_like(dist), torch.empty_like(dist)
+    for t in range(m):
+        top = dist.amax(1)
+        band = dist >= (top * (1.0 - tol)).clamp(min=0.0).unsqueeze(1)
+        place = band.to(torch.uint8).argmax(1, keepdim=True)  # each row's first candidate
+        found[:, t], ok[:, t] = index.gather(1, place).squeeze(1), top >= 0
+        centre = coords.gather(2, place.unsqueeze(0).expand(dim, graphs, 1))
+        _sqdist(coords, centre, out=step, work=work)
+        if t == 0:  # from now on: the distance to the nearest centre (padding stays -inf)
+            dist = step.masked_fill(~real, float("-inf"))
+        else:
+            torch.minimum(dist, step, out=dist)
+        dist.scatter_(1, place, -1.0)  # never a candidate again
+    return found, ok
 
 
 def _fps_batched(

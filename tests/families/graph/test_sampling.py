@@ -158,3 +158,19 @@ def test_traced_sampling_has_static_shapes_and_refuses_small_graphs() -> None:
         chain.append(str(error))
         error = error.__cause__ or error.__context__
     assert any("GEO640" in text for text in chain), chain
+
+
+def test_the_traced_and_eager_batched_loops_agree() -> None:
+    """The traced layout (a scatter over all points per step) and the eager one (a padded row
+    per graph) choose the same points in the same order, small and empty graphs included."""
+    from geoc.backends.torch_fx.common import sample_kernels
+
+    gen = torch.Generator().manual_seed(5)
+    sizes = [17, 0, 2, 9, 30]
+    pos, batch = torch.randn(sum(sizes), 3, generator=gen, dtype=F64), batch_of(sizes)
+    order = torch.randperm(pos.shape[0], generator=gen)
+    pos, batch = pos[order], batch[order]
+    traced = sample_kernels._fps_batched(pos, batch, len(sizes), 6, TOL)
+    eager = sample_kernels._fps_rows(pos, batch, len(sizes), 6, TOL)
+    assert torch.equal(traced[1], eager[1])
+    assert torch.equal(traced[0][traced[1]], eager[0][eager[1]])
