@@ -39,10 +39,11 @@ INTERPOLATE = define(
 def _infer_interpolate(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    """A convex combination of ``x``'s values (weights ``1/d²``, normalised) with weights
-    invariant under the group: points exist only under isometries (``GEO330`` otherwise),
-    which keep every distance, and permutations move each edge with its ends; so the result
-    transforms as ``x`` does, over the ``dst`` axis (0 for no edge: see the contract)."""
+    """Transforms as ``x``: a convex combination of its values with invariant weights.
+
+    The weights are functions of distances between points, and points exist only under
+    isometries (``GEO330`` otherwise), which keep distances; permutations move each edge with
+    its ends. A destination without edges gets 0, which the contract refuses for points."""
     (x,) = types
     over, into = attrs["over"], attrs["into"]
     ends = ctx.edge_ends(over)

@@ -25,9 +25,11 @@ def _ties(draw, rule: str) -> dict:
 
 
 def _edge_rule(draw) -> tuple[str, str]:
-    rule = draw(st.sampled_from(("full", "radius", "knn")))
+    rule = draw(st.sampled_from(("full", "radius", "knn", "ball")))
     if rule == "radius":
         return rule, f"radius({draw(st.sampled_from(('1.0', '2.0')))})"
+    if rule == "ball":
+        return rule, f"ball({draw(st.sampled_from(('1.0', '2.0')))}, {draw(st.integers(1, 3))})"
     if rule == "knn":
         return rule, f"knn({draw(st.integers(1, 3))})"
     return rule, "full"

@@ -38,11 +38,12 @@ def interpolate(
     weight = nearest / floor
     if live is not None:
         weight = weight * live.to(weight.dtype)
-    gathered = acc.index_select(0, src)
-    padded = torch.cat((gathered, gathered.new_zeros((1, gathered.shape[-1]))))
-    base = padded.index_select(0, first)  # each destination's nearest source's value (or 0)
-    offsets = (gathered - base.index_select(0, dst)) * weight.unsqueeze(-1)
-    total = acc.new_zeros((num_dst, acc.shape[-1])).index_add(0, dst, offsets)
+    # each destination's nearest source (a row of zeros where it has no edge)
+    nearest_src = torch.cat((src, src.new_full((1,), acc.shape[0]))).index_select(0, first)
+    padded = torch.cat((acc, acc.new_zeros((1, acc.shape[-1]))))
+    base = padded.index_select(0, nearest_src)
+    offsets = acc.index_select(0, src) - padded.index_select(0, nearest_src.index_select(0, dst))
+    total = acc.new_zeros((num_dst, acc.shape[-1])).index_add(0, dst, offsets * weight[:, None])
     norm = acc.new_zeros(num_dst).index_add(0, dst, weight)
     some = (norm > 0).unsqueeze(-1)
     norm = torch.where(norm > 0, norm, torch.ones_like(norm))
