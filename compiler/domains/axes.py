@@ -93,6 +93,8 @@ def check_domains(domains: Sequence[Domain], stmts: Sequence[ast.Domain]) -> tup
     if domains and domains[0].kind is DomainKind.EDGES:
         why = "the first domain is the primary one: it declares a node axis, not an edge set"
         raise GeoError(_problem("GEO204", why, stmts[0].value.span, "declare the axes first"))
+    if domains and domains[0].kind is DomainKind.SAMPLE:  # its parent comes before it
+        _check_sample((), domains[0], stmts[0])
     if len(domains) < 2:
         return tuple(domains)
     _check_kinds(domains, stmts)

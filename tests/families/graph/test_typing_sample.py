@@ -129,3 +129,18 @@ def test_take_needs_a_value_over_the_parent() -> None:
     body = "    c = x[from(centres)]\n    output y: point(3) over centres = c[from(@centres)]"
     error = assert_fails_at(spec(body.replace("c[from(@centres)]", "@c[from(centres)]")), "GEO305")
     assert "over `points`" in error.render()
+
+
+def test_a_sampled_axis_is_never_the_first_domain() -> None:
+    """Its parent must come before it: alone, or declared first, it has none (GEO214)."""
+    ports = "    input x: point(3) over points"
+    alone = "    domain sample(centres, from=@points, rule=fps(4))"
+    first = f"{alone}\n    domain pointcloud(points, dim=3)"
+    assert_fails_at(spec(GATHER, first, ports), "GEO214")
+    body = "    output y: point(3) over centres = x"
+    assert_fails_at(spec(body, alone, "    input x: point(3) over centres"), "GEO214")
+
+
+def test_a_sampled_axis_is_not_its_own_parent() -> None:
+    domains = f"{CLOUD}    domain sample(centres, from=@centres, rule=fps(4))"
+    assert_fails_at(spec(GATHER, domains), "GEO214")
