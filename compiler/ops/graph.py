@@ -74,6 +74,13 @@ def _infer_take(ctx: OpContext, x: FeatureType, name: str) -> FeatureType:
     GEO481): permuting the parent permutes ``x`` and the chosen indices alike, so the rows
     taken are the same, and channels are untouched, so they transform as ``x`` does."""
     domain = sampled(ctx.domains, name)
+    if domain is None and name == EDGE_AXIS:  # `x[from]`: no axis named
+        raise ctx.error(
+            "GEO215",
+            "`x[from]` names the sampled axis it takes values to: `x[from(centres)]`",
+            label="no sampled axis",
+            help=SAMPLE_HELP,
+        )
     if domain is None:
         names = [d.axis for d in samples(ctx.domains)]
         return_help = f"the sampled axes: {', '.join(names)}" if names else SAMPLE_HELP

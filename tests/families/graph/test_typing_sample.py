@@ -144,3 +144,8 @@ def test_a_sampled_axis_is_never_the_first_domain() -> None:
 def test_a_sampled_axis_is_not_its_own_parent() -> None:
     domains = f"{CLOUD}    domain sample(centres, from=@centres, rule=fps(4))"
     assert_fails_at(spec(GATHER, domains), "GEO214")
+
+
+def test_take_names_its_sampled_axis() -> None:
+    error = assert_fails_at(spec("    output y: point(3) over centres = @x[from]"), "GEO215")
+    assert "x[from(centres)]" in error.render()
