@@ -38,12 +38,12 @@ model PointNet2(
     h2 = concat(s2, s3)
 
     # classification: a shared MLP on the last centres, global max, fully connected head
-    global = max(mlp(h2, [4 * width], act=relu, last_act=true), over=level2)
-    output logits: classes x scalar = mlp(global, [2 * width, classes], act=relu)
+    pooled = max(mlp(h2, [4 * width], act=relu, last_act=true), over=level2)
+    output logits: classes x scalar = mlp(pooled, [2 * width, classes], act=relu)
 
     # segmentation: feature propagation by inverse-distance interpolation from the 3 nearest
     # coarser centres, skip features concatenated, a shared MLP per level
-    p2 = concat(interpolate(concat(h2, global), over=up2, into=level1), h1)
+    p2 = concat(interpolate(concat(h2, pooled), over=up2, into=level1), h1)
     u1 = mlp(p2, [2 * width, 2 * width], act=relu, last_act=true)
     p1 = concat(interpolate(u1, over=up1, into=points), f)
     u0 = mlp(p1, [width, width], act=relu, last_act=true)

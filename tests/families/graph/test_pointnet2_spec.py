@@ -12,7 +12,13 @@ import pytest
 import torch
 from fps_reference import reference_batched
 from helpers import run_exported
-from pointnet2_reference import mlp_layers, set_abstraction
+from pointnet2_reference import (
+    feature_propagation,
+    mlp_layers,
+    multi_scale,
+    set_abstraction,
+    shared_mlp,
+)
 
 import geoc
 from geoc.backends.torch_fx.export import write_folder
@@ -90,3 +96,55 @@ def test_pointnet2_exported_folder_runs_without_geoc(tmp_path) -> None:
     want = module(**sample.inputs)
     for name in want:
         torch.testing.assert_close(got[name], want[name])
+
+
+def _layers(state: dict, name: str) -> list:
+    return mlp_layers(state, name)
+
+
+def reference_pointnet2(module, x, f, batch, graphs: int) -> dict[str, torch.Tensor]:
+    """The built-in spec's model in plain PyTorch from the paper's layers
+    (pointnet2_reference.py) and the FPS reference, with the module's weights."""
+    state, p = module.state_dict(), module.meta["geoc_ir"].params
+    b_x = batch if batch is not None else torch.zeros(x.shape[0], dtype=torch.long)
+    pick1 = torch.tensor(reference_batched(x, b_x, p["centres1"]), dtype=torch.long)
+    c1, b1 = x[pick1], b_x[pick1]
+    pick2 = torch.tensor(reference_batched(c1, b1, p["centres2"]), dtype=torch.long)
+    c2, b2 = c1[pick2], b1[pick2]
+    bx, bc1, bc2 = (b_x, b1, b2) if batch is not None else (None, None, None)
+    k, h1_layers = p["k"], _layers(state, "h1.mlp")
+    h1 = set_abstraction(x, f, c1, bx, bc1, p["r1"], k, h1_layers)
+    scales = [(p["r2"], k, _layers(state, "s2.mlp")), (p["r3"], k, _layers(state, "s3.mlp"))]
+    h2 = multi_scale(c1, h1, c2, bc1, bc2, scales)
+    per_centre = shared_mlp(h2, _layers(state, "pooled.mlp"))
+    rows = b2[:, None].expand_as(per_centre)  # every graph has a centre here
+    pooled = per_centre.new_full((graphs, per_centre.shape[1]), float("-inf"))
+    pooled = pooled.scatter_reduce(0, rows, per_centre, "amax")
+    (w0, v0), (w1, v1) = _layers(state, "logits")
+    logits = torch.relu(pooled @ w0.T + v0) @ w1.T + v1
+    coarse = torch.cat([h2, pooled[b2]], dim=-1)
+    u1 = feature_propagation(coarse, c2, c1, bc2, bc1, h1, _layers(state, "u1"))
+    u0 = feature_propagation(u1, c1, x, bc1, bx, f, _layers(state, "u0"))
+    (w0, v0), (w1, v1) = _layers(state, "seg")
+    seg = torch.relu(u0 @ w0.T + v0) @ w1.T + v1
+    return {"logits": logits if batch is not None else logits[0], "seg": seg}
+
+
+@pytest.mark.parametrize("sizes", [[24], [20, 13, 16]])
+def test_pointnet2_equals_the_paper_layers_in_float32(sizes: list[int]) -> None:
+    """The whole built-in spec (both sampling levels, SSG, MSG, global max, head, two feature
+    propagation steps, segmentation head) against the reference layers, to 1e-6."""
+    module = geoc.compile("pointnet2")
+    gen = torch.Generator().manual_seed(11)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    x = torch.randn(sum(sizes), 3, generator=gen)
+    f = torch.randn(sum(sizes), 3, generator=gen)
+    batch = batch_of(sizes) if len(sizes) > 1 else None
+    given = {"batch": batch, "num_graphs": len(sizes)} if batch is not None else {}
+    out = module(x=x, f=f, **given)
+    want = reference_pointnet2(module, x, f, batch, len(sizes))
+    for name in ("logits", "seg"):
+        torch.testing.assert_close(out[name], want[name], rtol=1e-6, atol=1e-6)
+        assert float(want[name].abs().max()) > 0.1
