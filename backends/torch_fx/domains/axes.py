@@ -68,7 +68,8 @@ def _exact_law(primary: DomainRules, ir: Graph) -> str:
     sampled = (
         f"{chosen} chosen by farthest-point sampling and compared unpermuted (their order is the "
         "geometry's); the ties trial moves no rotation (ties are broken by lexicographic "
-        "order, which rotations do not keep)"
+        "order, which rotations do not keep) and the degenerate one has no coincident points "
+        "(between them the lower index is taken)"
     )
     parts = (primary.exact_law(ir), own if axes else "", sampled if chosen else "")
     return "; ".join(part for part in parts if part)

@@ -174,3 +174,16 @@ def test_the_traced_and_eager_batched_loops_agree() -> None:
     eager = sample_kernels._fps_rows(pos, batch, len(sizes), 6, TOL)
     assert torch.equal(traced[1], eager[1])
     assert torch.equal(traced[0][traced[1]], eager[0][eager[1]])
+
+
+def test_features_gathered_at_sampled_points_check() -> None:
+    """A value other than the positions taken to the sampled axis: exact for distinct points
+    (the checker's degenerate trial has no coincident points in a sampled cloud)."""
+    text = SPEC.replace(
+        "output cpos: point(3) over centres = c",
+        "output cpos: point(3) over centres = c\n    output fc: features x scalar over centres = "
+        "f[from(centres)]",
+    )
+    report = check(text, graphs=3, trials=6)
+    assert report.passed, report
+    assert "no coincident points" in report.exact_law
