@@ -88,6 +88,9 @@ def lexicographic_order(p: Tensor) -> Tensor:
 
 def _fps_one(p: Tensor, m: int, tol: float) -> tuple[Tensor, Tensor]:
     """One graph: ``[m]`` indices and which are real (not steps after the last point)."""
+    if p.shape[0] == 0:  # traced with no point: nothing is real (GEO640)
+        none = torch.zeros(m, dtype=torch.long, device=p.device)
+        return none, none.bool()
     order = lexicographic_order(p)
     coords = p[order].T.contiguous()  # one contiguous row per coordinate: fast distances
     dist = _sqdist(coords, coords.mean(1, keepdim=True))  # the start: farthest from the centroid
