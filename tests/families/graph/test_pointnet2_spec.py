@@ -148,3 +148,13 @@ def test_pointnet2_equals_the_paper_layers_in_float32(sizes: list[int]) -> None:
     for name in ("logits", "seg"):
         torch.testing.assert_close(out[name], want[name], rtol=1e-6, atol=1e-6)
         assert float(want[name].abs().max()) > 0.1
+
+
+def test_pointnet2_exports_with_torch_export() -> None:
+    """torch.export traces the sampling with static shapes (num_graphs * m centres)."""
+    module = geoc.compile("pointnet2")
+    sample = draw_sample(module.meta["geoc_ir"], np.random.default_rng(0), 9, 2, torch.float32, 0)
+    exported = torch.export.export(module, (), sample.inputs)
+    got, want = exported.module()(**sample.inputs), module(**sample.inputs)
+    for name in want:
+        torch.testing.assert_close(got[name], want[name])
