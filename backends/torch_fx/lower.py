@@ -96,6 +96,10 @@ class LowerCtx:
     # graph of each element of every further node axis (its `batch_<axis>` input, or None).
     edge_sets: dict[str, fx.Node] = field(default_factory=dict)
     axis_batches: dict[str, fx.Node | None] = field(default_factory=dict)
+    # Each sampled axis (domains/axes.py): the indices of its points in its parent axis, and
+    # their positions (a sampled axis is a point cloud, but no input gives its positions).
+    samples: dict[str, fx.Node] = field(default_factory=dict)
+    sample_positions: dict[str, fx.Node] = field(default_factory=dict)
     # Under a periodic cell: each edge's image offset ``shift @ cell`` ([E, 3]), which a point
     # gathered at ``src`` subtracts (None without a cell).
     edge_offsets: fx.Node | None = None

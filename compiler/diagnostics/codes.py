@@ -204,6 +204,18 @@ CODES: dict[str, CodeInfo] = {
         """The spec defines no `model`, or several and none was chosen. Choose one with
         `--model NAME`.""",
     ),
+    "GEO214": _code(
+        "sampled axis without its parent",
+        """`domain sample(centres, from=points, rule=fps(m))` chooses the points of `centres`
+        among those of `points`, which must be a node axis declared before it (a point cloud
+        or another sampled axis): the statement names it with `from=`.""",
+    ),
+    "GEO215": _code(
+        "not a sampled axis",
+        """`x[from(centres)]` takes a value over a sampled axis's parent to the sampled axis;
+        `centres` must be declared by `domain sample(centres, from=points, rule=fps(m))`. To
+        gather onto an edge set use `x[src(E)]` / `x[dst(E)]`.""",
+    ),
     # --- GEO3xx: types --------------------------------------------------------------------------
     "GEO300": _code(
         "type mismatch",
@@ -430,6 +442,24 @@ CODES: dict[str, CodeInfo] = {
         as `widths` has entries): `mlp(m, [64, 1], init=[uniform, xavier(gain=0.001)],
         bias=[true, false])`.""",
     ),
+    "GEO372": _code(
+        "bad sampling rule",
+        """A sampled axis takes `rule=fps(m)` (farthest-point sampling of `m` points per graph,
+        `m` a positive whole number) with an optional relative tie tolerance `tol=` (0 ≤ tol <
+        1, default 1e-6): `domain sample(centres, from=points, rule=fps(64))`.""",
+    ),
+    "GEO373": _code(
+        "sampling from an axis without positions",
+        """Farthest-point sampling compares distances: its parent (`from=`) must be a point
+        cloud (`domain pointcloud(points, dim=3)`) or another sampled axis, not a `set` or a
+        `graph` without positions.""",
+    ),
+    "GEO374": _code(
+        "input over a sampled axis",
+        """The elements of a sampled axis are chosen inside the module, so no input can lie over
+        it (its length is not known to the caller). Declare the value over the parent axis and
+        take it with `x[from(centres)]`.""",
+    ),
     # --- GEO375: interpolation between point clouds (docs/language.md, "Several axes") ---------
     "GEO375": _code(
         "interpolation without positions",
@@ -494,6 +524,19 @@ CODES: dict[str, CodeInfo] = {
         global point, declared (`input c: point(3)`) or computed from the atoms (`mean(pos,
         over=nodes)`), would move with that one atom. Keep points per atom: `pos[dst] -
         pos[src]` is the edge vector to the periodic image, `pos + v` a point per atom.""",
+    ),
+    "GEO480": _code(
+        "permutation of a sampled axis",
+        """A sampled axis is ordered by the geometry (farthest-point order), and no input lies
+        over it, so nothing permutes it: values over it are invariant under permutations of its
+        parent. `S(centres)` for a sampled axis `centres` is refused; drop it.""",
+    ),
+    "GEO481": _code(
+        "sampling under a group that does not keep distances",
+        """Farthest-point sampling chooses the same points only under maps that keep distances
+        between points (rotations, reflections, translations). A group whose action on
+        points does not keep the Euclidean norm (e.g. `Lorentz(n)`) cannot be proved to commute
+        with it.""",
     ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",
@@ -632,6 +675,12 @@ CODES: dict[str, CodeInfo] = {
         output over an edge set between axes (reduce it onto an axis first). The message names
         which.""",
     ),
+    "GEO515": _code(
+        "sampling: not built yet",
+        """A sampled axis uses a rule this version does not build: `fps(ratio=...)` (a fraction
+        of each graph's points, PyTorch Geometric's `fps`) is not built; give a fixed number of
+        centres per graph, `fps(m)` (a graph with fewer points gives all of them).""",
+    ),
     "GEO517": _code(
         "interpolation over a periodic cell: not built yet",
         """`interpolate` over the edges of a point cloud with `cell=true` would weigh each edge
@@ -731,6 +780,13 @@ CODES: dict[str, CodeInfo] = {
         """An `index(n)` input holds a label outside `[0, n)`. Labels are indices into the
         learned table of `embed`: map atomic numbers to type indices first (e.g. with a lookup
         tensor `table[atoms.numbers]`), or compile with a larger `n`.""",
+    ),
+    "GEO640": _code(
+        "a graph too small for traced sampling",
+        """A traced module (`torch.compile`, `torch.export`) keeps shapes independent of the
+        data, so `fps(m)` takes exactly `m` centres from every graph (num_graphs * m rows). A
+        graph with fewer than `m` points cannot give them: run the module eagerly (which takes
+        all points of a smaller graph) or give every graph at least `m` points.""",
     ),
 }
 

@@ -17,6 +17,7 @@ from geoc.domains import (  # noqa: F401
     global_,
     graph,
     pointcloud,
+    sample,
     set,
     sphere,
     torus,

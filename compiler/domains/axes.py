@@ -3,8 +3,10 @@ the *primary* one, and the edge sets between their axes.
 
 The primary domain keeps every meaning it has alone (``x[src]``, ``over=edges``, ``batch``);
 a further ``set`` or ``pointcloud`` adds a node axis, an ``edges(E, src=A, dst=B, rule=R)``
-domain an edge set. Everything that needs an edge set asks :func:`edge_ends` by its axis name,
-so the primary's edges (``edges``, from its axis to itself) and declared sets are one concept.
+domain an edge set, a ``sample(A, from=P, rule=fps(m))`` a node axis of points chosen from
+``P`` (``sample.py``: derived inside the module, never an input). Everything that needs an
+edge set asks :func:`edge_ends` by its axis name, so the primary's edges (``edges``, from its
+axis to itself) and declared sets are one concept.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ if TYPE_CHECKING:
 
 #: Kinds a further domain may be (a grid, a weight space or a second `graph` is GEO510), and
 #: kinds the primary may be when there are further ones.
-FURTHER = (DomainKind.SET, DomainKind.POINTCLOUD, DomainKind.EDGES)
+FURTHER = (DomainKind.SET, DomainKind.POINTCLOUD, DomainKind.EDGES, DomainKind.SAMPLE)
+#: Kinds whose elements have positions: edge rules that measure distances may join them.
+CLOUDS = (DomainKind.POINTCLOUD, DomainKind.SAMPLE)
 PRIMARY = (DomainKind.SET, DomainKind.POINTCLOUD, DomainKind.GRAPH)
 
 
@@ -62,6 +66,17 @@ def cross_sets(domains: Sequence[Domain]) -> tuple[Domain, ...]:
     return tuple(d for d in domains[1:] if d.kind is DomainKind.EDGES)
 
 
+def samples(domains: Sequence[Domain]) -> tuple[Domain, ...]:
+    """The sampled axes (``sample(centres, from=points, rule=fps(m))``), in declaration order:
+    a sampled axis comes after its parent, so this order builds every parent first."""
+    return tuple(d for d in domains[1:] if d.kind is DomainKind.SAMPLE)
+
+
+def sampled(domains: Sequence[Domain], axis: str) -> Domain | None:
+    """The sampled axis called ``axis`` (None: no such sampled axis)."""
+    return next((d for d in samples(domains) if d.axis == axis), None)
+
+
 def domain_of(domains: Sequence[Domain], axis: str) -> Domain | None:
     return next((d for d in domains if d.axis == axis and d.kind is not DomainKind.EDGES), None)
 
@@ -78,14 +93,18 @@ def check_domains(domains: Sequence[Domain], stmts: Sequence[ast.Domain]) -> tup
     if domains and domains[0].kind is DomainKind.EDGES:
         why = "the first domain is the primary one: it declares a node axis, not an edge set"
         raise GeoError(_problem("GEO204", why, stmts[0].value.span, "declare the axes first"))
+    if domains and domains[0].kind is DomainKind.SAMPLE:  # its parent comes before it
+        _check_sample((), domains[0], stmts[0])
     if len(domains) < 2:
         return tuple(domains)
     _check_kinds(domains, stmts)
     result = (domains[0], *(as_further(d) for d in domains[1:]))
     _check_names(result, stmts)
-    for domain, stmt in zip(result, stmts, strict=True):
+    for index, (domain, stmt) in enumerate(zip(result, stmts, strict=True)):
         if domain.kind is DomainKind.EDGES:
             _check_edge_set(result, domain, stmt)
+        if domain.kind is DomainKind.SAMPLE:
+            _check_sample(result[:index], domain, stmt)
     _check_dims(result, stmts)
     return result
 
@@ -141,11 +160,27 @@ def _check_edge_set(domains: Sequence[Domain], edges: Domain, stmt: ast.Domain) 
             why = f"`{end}={axis}`: no domain declares the axis `{axis}`"
             raise GeoError(_problem("GEO203", why, span, f"the node axes: {', '.join(nodes)}"))
         owner = domain_of(domains, axis)
-        if needs_positions(edges) and (owner is None or owner.kind is not DomainKind.POINTCLOUD):
+        if needs_positions(edges) and (owner is None or owner.kind not in CLOUDS):
             rule = edges.edges.value if edges.edges else "full"
             why = f"`{rule}` edges measure distances, but `{axis}` is not a point cloud"
             fix = f"declare `domain pointcloud({axis}, dim=3)`, or use `rule=full`"
             raise GeoError(_problem("GEO204", why, span, fix))
+
+
+def _check_sample(before: Sequence[Domain], sample: Domain, stmt: ast.Domain) -> None:
+    """The parent of a sampled axis: a point cloud (or sampled axis) declared before it."""
+    parent, span = sample.ends[0], _kwarg_span(stmt, "from")
+    owner = domain_of(before, parent)
+    if owner is None:
+        nodes = ", ".join(node_axes(before)) or "none"
+        why = f"`from={parent}`: no axis `{parent}` is declared before `{sample.axis}`"
+        fix = f"sample from a point cloud declared above it (declared: {nodes})"
+        raise GeoError(Diagnostic("GEO214", why, span, label="parent axis", help=fix))
+    if owner.kind not in CLOUDS:
+        kind = owner.kind.value
+        why = f"`from={parent}`: farthest-point sampling needs positions; `{parent}` is a {kind}"
+        fix = f"declare `domain pointcloud({parent}, dim=3)`"
+        raise GeoError(Diagnostic("GEO373", why, span, label="not a point cloud", help=fix))
 
 
 def _check_dims(domains: Sequence[Domain], stmts: Sequence[ast.Domain]) -> None:
@@ -184,8 +219,15 @@ def check_ports(
 ) -> None:
     """Every node axis takes its length from an input over it; values over an edge set between
     axes stay inside the module (an output over one is not built yet: GEO510)."""
+    derived = {d.axis for d in samples(domains)}
+    for port in inputs.values():
+        if derived.intersection(port.type.axes):
+            axis = derived.intersection(port.type.axes).pop()
+            why = f"`{port.name}` lies over the sampled axis `{axis}`, chosen inside the module"
+            fix = f"declare it over the parent axis and take it with `x[from({axis})]`"
+            raise GeoError(Diagnostic("GEO374", why, port.span, label="derived axis", help=fix))
     for axis in node_axes(domains):
-        if not any(p.type.axes == (axis,) for p in inputs.values()):
+        if axis not in derived and not any(p.type.axes == (axis,) for p in inputs.values()):
             why = f"no input lies over `{axis}`: its length would be unknown"
             raise GeoError(_problem("GEO204", why, span, f"declare an input `... over {axis}`"))
     sets = {d.axis for d in cross_sets(domains)}

@@ -64,6 +64,7 @@ class DomainKind(str, enum.Enum):
     SPHERE = "sphere"  # a latitude-longitude grid: fields [batch, channels, nlat, nlon]
     WEIGHTSPACE = "weightspace"  # an MLP's weights and biases: docs/weightspace.md
     EDGES = "edges"  # an edge set between two axes of a model's other domains (several axes)
+    SAMPLE = "sample"  # points of another point cloud chosen by farthest-point sampling
 
 
 class EdgeRule(str, enum.Enum):
@@ -87,7 +88,7 @@ class Domain:
     grid: tuple[int, ...] = ()  # torus: (n1, ..., nd); sphere: (nlat, nlon)
     quadrature: str | None = None  # sphere: one of SPHERE_GRIDS
     layers: tuple[int, ...] = ()  # weightspace: the MLP's layer sizes (d0, d1, ..., dL)
-    ends: tuple[str, ...] = ()  # edges: the (src, dst) axes the edge set joins
+    ends: tuple[str, ...] = ()  # edges: the (src, dst) axes the edge set joins; sample: (parent,)
 
     def __str__(self) -> str:
         return self.rules.describe(self)
@@ -249,5 +250,6 @@ def bad(node: ast.Node, message: str) -> Diagnostic:
         "`torus(n1, n2, ...)`, "
         "`sphere(nlat, nlon, grid=equiangular | legendre_gauss)`, "
         "`weightspace(mlp=[d0, d1, ..., dL])`; between two axes: "
-        "`edges(near, src=points, dst=centres, rule=full | radius(r) | knn(k) | ball(r, k))`",
+        "`edges(near, src=points, dst=centres, rule=full | radius(r) | knn(k) | ball(r, k))`; "
+        "a sampled axis: `sample(centres, from=points, rule=fps(m))`",
     )

@@ -10,12 +10,15 @@ from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
 from geoc.domains import EDGE_AXIS
+from geoc.domains.axes import sampled, samples
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.ops.core import axes_text, not_invariant
 from geoc.ops.euclidean import REDUCE
 from geoc.types import FeatureType
 
 EDGE_ENDS = ("src", "dst")
+#: ``x[from(centres)]``: a value over a sampled axis's parent taken to the sampled axis.
+SAMPLE_END = "from"
 GRID_AXES = ("torus", "sphere")  # fields pool over their whole grid (docs/gcnn.md)
 
 GATHER = define(
@@ -23,13 +26,14 @@ GATHER = define(
     "graph",
     (
         tensor("x"),
-        attr("end", AttrKind.SYMBOL, choices=EDGE_ENDS),
+        attr("end", AttrKind.SYMBOL, choices=(*EDGE_ENDS, SAMPLE_END)),
         attr("edges", AttrKind.SYMBOL, EDGE_AXIS),
     ),
     preset(PLAIN, "keeps_manifold", linear_in=("x",), commutes_gather=False),
     "`x` over an edge set: node values at each edge's `src` or `dst` (`x[src]`: the domain's "
     "`edges`, `GEO203` without; `x[src(near)]`: the edge set `near`); `x` over that end's "
-    "axis, `GEO305`",
+    "axis, `GEO305`; `x[from(centres)]`: the values at the points the sampled axis `centres` "
+    "chose (`GEO215` where `centres` is not a sampled axis)",
     syntax="[]",
 )
 
@@ -44,6 +48,8 @@ def _infer_gather(
     either end's axis relabels the edge set's ends, so the edges are permuted with it."""
     (x,) = types
     end, name = attrs["end"], attrs.get("edges", EDGE_AXIS)
+    if end == SAMPLE_END:
+        return (_infer_take(ctx, x, name),)
     ends = ctx.edge_ends(name)
     written = f"[{end}]" if name == EDGE_AXIS else f"[{end}({name})]"
     if ends is None:
@@ -59,6 +65,45 @@ def _infer_gather(
             help=f"gather a value declared `over {node_axis}`",
         )
     return (x.with_axes((name,)),)
+
+
+def _infer_take(ctx: OpContext, x: FeatureType, name: str) -> FeatureType:
+    """``x[from(centres)]``: the rows of ``x`` at the points farthest-point sampling chose.
+    The choice and its order are functions of the positions alone, invariant under
+    permutations of the parent and under isometries (the domain refuses other groups:
+    GEO481): permuting the parent permutes ``x`` and the chosen indices alike, so the rows
+    taken are the same, and channels are untouched, so they transform as ``x`` does."""
+    domain = sampled(ctx.domains, name)
+    if domain is None and name == EDGE_AXIS:  # `x[from]`: no axis named
+        raise ctx.error(
+            "GEO215",
+            "`x[from]` names the sampled axis it takes values to: `x[from(centres)]`",
+            label="no sampled axis",
+            help=SAMPLE_HELP,
+        )
+    if domain is None:
+        names = [d.axis for d in samples(ctx.domains)]
+        return_help = f"the sampled axes: {', '.join(names)}" if names else SAMPLE_HELP
+        raise ctx.error(
+            "GEO215",
+            f"`x[from({name})]`: `{name}` is not a sampled axis",
+            label="not a sampled axis",
+            help=return_help,
+        )
+    parent = domain.ends[0]
+    if x.axes != (parent,):
+        raise ctx.error(
+            "GEO305",
+            f"`[from({name})]` takes values over `{parent}`, but this one is over "
+            f"{axes_text(x.axes)}",
+            arg=0,
+            label=str(x),
+            help=f"take a value declared `over {parent}`",
+        )
+    return x.with_axes((name,))
+
+
+SAMPLE_HELP = "declare `domain sample(centres, from=points, rule=fps(m))`"
 
 
 def _no_edge_set(ctx: OpContext, name: str, written: str) -> Exception:

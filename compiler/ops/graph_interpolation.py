@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
-from geoc.domains import DomainKind
-from geoc.domains.axes import domain_of
+from geoc.domains.axes import CLOUDS, domain_of
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.ops.core import axes_text
 from geoc.ops.euclidean import REDUCE
@@ -84,7 +83,7 @@ def _check_positions(ctx: OpContext, over: str, ends: tuple[str, str]) -> None:
     domains = ctx.domains or (ctx.domain,)
     for axis in ends:
         owner = domain_of(domains, axis)
-        if owner is None or owner.kind is not DomainKind.POINTCLOUD:
+        if owner is None or owner.kind not in CLOUDS:  # a sampled axis is a point cloud
             kind = owner.kind.value if owner is not None else "no domain"
             raise ctx.error(
                 "GEO375",

@@ -69,6 +69,11 @@ HOST_READS = {
     ("kernels.py", "_pairs_within_graphs"): "the number of pairs between two axes",
     ("axes_kernels.py", "_kth_per_group"): "the most candidates of one knn group",
     ("neighbour_kernels.py", "radius_neighbours"): "the radius search (cell lists)",
+    # Farthest-point sampling gives min(m, n_g) centres per graph eagerly (one compaction);
+    # traced, num_graphs * m (static). On the host it stops once every point is taken.
+    ("sample_kernels.py", "fps"): "the centres of graphs with fewer than m points",
+    ("sample_kernels.py", "_fps_one"): "stopping once every point is taken (CPU only)",
+    ("sample_kernels.py", "_fps_rows"): "the most points of one graph (the padded table)",
 }
 #: Operators whose output size depends on the data (a sync on a GPU); host reads
 #: (``.item()``, ``int()``, ``bool()`` of a tensor) dispatch to ``_local_scalar_dense``.

@@ -35,6 +35,6 @@ def test_calls_are_written_as_in_the_language() -> None:
     )
     assert written(REGISTRY["sub"]) == "a - b"
     assert written(REGISTRY["neg"]) == "-a"
-    assert written(REGISTRY["gather"]) == "x[src | dst]"
+    assert written(REGISTRY["gather"]) == "x[src | dst | from]"
     assert written(REGISTRY["concat"]) == "concat(xs, ...)"
     assert written(REGISTRY["tensor_product"]).endswith("mode=full | channelwise)")

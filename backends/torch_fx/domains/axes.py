@@ -8,11 +8,17 @@ own sizes per graph (in the degenerate trial a graph without any element of it; 
 trial point-cloud positions copied from the primary's points, so knn sees equal distances),
 its inputs and ``batch_<axis>`` move with its own permutation, drawn independently for each
 ``S(axis)`` by the group.
+
+A sampled axis (``sample(A, from=P, rule=fps(m))``, "Sampled axes") takes no input: its indices
+into ``P`` come from ``common/sample_kernels.py``, and its positions, graph of each element and
+length from them. The checker draws nothing for it and permutes it never; in the ties trial of
+a model with one, the element moves no rotation (ties go by lexicographic order).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,13 +26,15 @@ import torch
 
 from geoc.backends.torch_fx.common import axes_kernels as rt_axes
 from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.common import sample_kernels as rt_sample
 from geoc.backends.torch_fx.domains import DomainRules, Sample
 from geoc.backends.torch_fx.domains.clouds import Layout, layout_of
 from geoc.backends.torch_fx.domains.points import draw_input_value
 from geoc.backends.torch_fx.validate import check, placeholder
 from geoc.backends.torch_fx.verify.actions import axis_permutation
-from geoc.domains import Domain, EdgeRule
-from geoc.domains.axes import cross_sets, further
+from geoc.domains import Domain, DomainKind, EdgeRule
+from geoc.domains import sample as sample_rules
+from geoc.domains.axes import cross_sets, further, samples
 from geoc.groups import GroupElement
 from geoc.ir import Graph
 
@@ -45,17 +53,43 @@ def several(primary: DomainRules) -> DomainRules:
         draw_sample=lambda *args: _draw_sample(primary, *args),
         move_inputs=lambda ir, sample, element: _move_inputs(primary, ir, sample, element),
         exact_law=lambda ir: _exact_law(primary, ir),
+        draw_element=lambda *args: _draw_element(primary, *args),
     )
 
 
 def _exact_law(primary: DomainRules, ir: Graph) -> str:
-    """The report's sentence: which axes were sized and permuted on their own."""
-    axes = ", ".join(f"`{d.axis}`" for d in further(ir.domains))
+    """The report's sentence: which axes were sized and permuted on their own, which sampled."""
+    axes = ", ".join(f"`{d.axis}`" for d in given_axes(ir))
     own = (
         f"{axes} sized per graph on their own (a graph without any in the degenerate trial), "
         "each permuted independently where the group permutes it"
     )
-    return "; ".join(part for part in (primary.exact_law(ir), own) if part)
+    chosen = ", ".join(f"`{d.axis}`" for d in samples(ir.domains))
+    sampled = (
+        f"{chosen} chosen by farthest-point sampling and compared unpermuted (their order is the "
+        "geometry's); the ties trial moves no rotation (ties are broken by lexicographic "
+        "order, which rotations do not keep) and the degenerate one has no coincident points "
+        "(between them the lower index is taken)"
+    )
+    parts = (primary.exact_law(ir), own if axes else "", sampled if chosen else "")
+    return "; ".join(part for part in parts if part)
+
+
+def _draw_element(
+    primary: DomainRules,
+    ir: Graph,
+    rng: np.random.Generator,
+    sizes: Mapping[str, int],
+    trial: int,
+) -> GroupElement:
+    """The primary's element; in the ties trial of a model with a sampled axis without its
+    rotation: farthest-point ties (the lattice's equal distances) are broken by lexicographic
+    order, exact under permutations and translations only (docs/language.md)."""
+    element = primary.draw_element(ir, rng, sizes, trial)
+    if not samples(ir.domains) or layout_of(trial) is not Layout.TIES or element.rotation is None:
+        return element
+    label = ", ".join(p for p in element.label.split(", ") if "rotation" not in p) or "identity"
+    return dataclasses.replace(element, rotation=None, label=label)
 
 
 def batch_name(axis: str) -> str:
@@ -65,19 +99,43 @@ def batch_name(axis: str) -> str:
 # --- lowering ---------------------------------------------------------------------------------
 
 
+def given_axes(ir: Graph) -> tuple[Domain, ...]:
+    """The further axes whose elements the caller gives (every one but the sampled axes)."""
+    return tuple(d for d in further(ir.domains) if d.kind is not DomainKind.SAMPLE)
+
+
 def _lower_inputs(primary: DomainRules, ctx: LowerCtx) -> None:
     primary.lower_inputs(ctx)
     first = next(n for n in ctx.fx.nodes if n.op != "placeholder")
-    for domain in further(ctx.ir.domains):
+    for domain in given_axes(ctx.ir):
         axis = domain.axis or ""
         with ctx.fx.inserting_before(first):  # placeholders before any computation
             ctx.axis_batches[axis] = ctx.fx.placeholder(batch_name(axis), default_value=None)
         ctx.lengths[axis] = ctx.method("size", _value_over(ctx, axis), 0)
+    for domain in samples(ctx.ir.domains):  # declared after their parents: parents first
+        _lower_sample(ctx, domain)
     for edges in cross_sets(ctx.ir.domains):
         name = edges.axis or ""
         ctx.edge_sets[name] = built = _edge_set(ctx, edges)
         built.meta["geoc_edge_set"] = name  # the checker maps these edges through permutations
         ctx.lengths[name] = ctx.method("size", ctx.edge_part(0, name), 0)
+
+
+def _lower_sample(ctx: LowerCtx, domain: Domain) -> None:
+    """The sampled axis: farthest-point indices into its parent, then its positions, graph of
+    each element and length, all derived from the parent's."""
+    axis, parent = domain.axis or "", sample_rules.parent(domain)
+    m, tol = sample_rules.centres(domain), sample_rules.tolerance(domain)
+    batch = ctx.index_for(parent)
+    found = ctx.call(
+        rt_sample.fps, positions(ctx, parent), batch, ctx.num_graphs, m, tol, name=f"{axis}_index"
+    )
+    ctx.samples[axis] = found
+    ctx.sample_positions[axis] = ctx.call(torch.index_select, positions(ctx, parent), 0, found)
+    ctx.axis_batches[axis] = (
+        None if batch is None else ctx.call(rt_sample.sampled_batch, batch, found)
+    )
+    ctx.lengths[axis] = ctx.method("size", found, 0)
 
 
 def _value_over(ctx: LowerCtx, axis: str) -> fx.Node:
@@ -86,7 +144,10 @@ def _value_over(ctx: LowerCtx, axis: str) -> fx.Node:
 
 
 def positions(ctx: LowerCtx, axis: str) -> fx.Node:
-    """The positions of the point cloud ``axis`` (the primary's or a further one's)."""
+    """The positions of the point cloud ``axis`` (the primary's, a further one's, or a sampled
+    axis's: its points' positions)."""
+    if axis in ctx.sample_positions:
+        return ctx.sample_positions[axis]
     name = ctx.ir.positions if axis == ctx.ir.domain.axis else ctx.ir.more_positions[axis]
     return ctx.inputs[name or ""]
 
@@ -96,7 +157,7 @@ def _edge_set(ctx: LowerCtx, edges: Domain) -> fx.Node:
     src, dst = edges.ends
     name, arg, tol = f"{edges.axis}_edges", float(edges.edge_arg or 0), float(edges.edge_tol or 0)
     if src == dst:  # no self-pair, as in a point cloud
-        like, batch = _value_over(ctx, src), ctx.index_for(src)
+        like, batch = _like(ctx, src), ctx.index_for(src)
         if edges.edges is EdgeRule.FULL:
             return ctx.call(rt.full_edges, like, batch, name=name)
         pos = positions(ctx, src)
@@ -107,7 +168,7 @@ def _edge_set(ctx: LowerCtx, edges: Domain) -> fx.Node:
         return ctx.call(rt.knn_edges, pos, batch, int(arg), tol, name=name)
     batches = ctx.index_for(src), ctx.index_for(dst)
     if edges.edges is EdgeRule.FULL:
-        likes = _value_over(ctx, src), _value_over(ctx, dst)
+        likes = _like(ctx, src), _like(ctx, dst)
         return ctx.call(rt_axes.cross_full_edges, *likes, *batches, name=name)
     points = positions(ctx, src), positions(ctx, dst)
     if edges.edges is EdgeRule.RADIUS:
@@ -118,11 +179,18 @@ def _edge_set(ctx: LowerCtx, edges: Domain) -> fx.Node:
     return ctx.call(rt_axes.cross_knn_edges, *points, *batches, int(arg), tol, name=name)
 
 
+def _like(ctx: LowerCtx, axis: str) -> fx.Node:
+    """A value with a row per element of ``axis`` (a sampled axis: its positions)."""
+    if axis in ctx.sample_positions:
+        return ctx.sample_positions[axis]
+    return _value_over(ctx, axis)
+
+
 def _check_inputs(primary: DomainRules, ctx: LowerCtx, like: fx.Node | None) -> None:
     """The primary's checks (every input's shape, over any axis), then each ``batch_<axis>``."""
     primary.check_inputs(ctx, like)
     graphs = placeholder(ctx, "num_graphs")
-    for domain in further(ctx.ir.domains):
+    for domain in given_axes(ctx.ir):
         axis = domain.axis or ""
         given = ctx.axis_batches[axis], batch_name(axis), ctx.batch, graphs
         check(ctx, rt_axes.check_axis_batch, *given, _value_over(ctx, axis))
@@ -152,7 +220,7 @@ def _draw_sample(
     sample = primary.draw_sample(ir, rng, nodes, graphs, dtype, trial)
     layout = layout_of(trial)
     inputs, sizes = dict(sample.inputs), dict(sample.sizes)
-    for domain in further(ir.domains):
+    for domain in given_axes(ir):
         axis = domain.axis or ""
         per_graph = axis_sizes(nodes, graphs, layout)
         sizes[axis] = total = sum(per_graph)
@@ -193,7 +261,7 @@ def _move_inputs(
     """The primary's moves (every declared input, by its own axis's permutation), then each
     ``batch_<axis>`` permuted with its axis."""
     moved = primary.move_inputs(ir, sample, element)
-    for domain in further(ir.domains):
+    for domain in given_axes(ir):
         axis = domain.axis or ""
         if batch_name(axis) in moved:
             perm = axis_permutation(element, axis, sample.sizes[axis])

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from geoc.domains import EdgeRule
+from geoc.domains.axes import samples
 from geoc.ir import Graph
 
 #: Relative distance from a rule's boundary below which a cloud is redrawn (radius: of ``r``).
@@ -74,6 +75,8 @@ def _draw_cloud(
     if layout is Layout.DEGENERATE and size > 1:
         if radius and graph % 3 == 2:  # no pair within the cutoff: an empty edge set
             return _spread(rng, size, dim, radius)
+        if samples(ir.domains):  # FPS takes the lower index of coincident points: no pair
+            return cloud  # (values other than positions gathered there would depend on order)
         return _with_coincident(cloud, rng, 10 * radius if radius else None)
     return cloud
 

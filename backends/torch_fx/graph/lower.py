@@ -14,7 +14,7 @@ from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.domains import EDGE_AXIS
 from geoc.domains.axes import edge_ends
 from geoc.ir import Node
-from geoc.ops.graph import GRID_AXES
+from geoc.ops.graph import GRID_AXES, SAMPLE_END
 from geoc.ops.graph_interpolation import EPS
 from geoc.types import FeatureType
 
@@ -28,6 +28,8 @@ def lower_gather(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     ``dst`` (``x[src] - shift @ cell``), so ``x[dst] - x[src]`` is the edge vector."""
     src = node.attrs["end"] == "src"
     edges = node.attrs.get("edges", EDGE_AXIS)
+    if node.attrs["end"] == SAMPLE_END:  # x[from(centres)]: the rows at the sampled points
+        return ctx.call(torch.index_select, args[0], 0, ctx.samples[edges])
     gathered = ctx.call(torch.index_select, args[0], 0, ctx.edge_part(0 if src else 1, edges))
     starts = _point_starts(ctx, ctx.in_types(node)[0])
     if not (src and starts and ctx.edge_offsets is not None and edges == EDGE_AXIS):

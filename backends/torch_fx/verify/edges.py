@@ -104,6 +104,16 @@ def match_edge_sets(
     found: dict[str, AxisMap | None] = {}
     for edges in cross_sets(ir.domains):
         name = edges.axis or ""
-        src, dst = (maps[axis].index for axis in edges.ends)
-        found[name] = match_endpoints(old.edge_sets[name], new.edge_sets[name], src, dst)
+        pair = old.edge_sets[name], new.edge_sets[name]
+        src, dst = (_end_map(maps, axis, pair, end) for end, axis in enumerate(edges.ends))
+        found[name] = match_endpoints(*pair, src, dst)
     return found
+
+
+def _end_map(maps: Mapping[str, AxisMap], axis: str, pair: tuple[Edges, Edges], end: int) -> Tensor:
+    """The permutation of an edge set's end axis; a sampled axis, which no element permutes
+    (its order is the geometry's), maps to itself over the elements the edges name."""
+    if axis in maps:
+        return maps[axis].index
+    size = max((int(e[end].max()) + 1 for e in pair if e[end].numel()), default=0)
+    return torch.arange(size)
