@@ -35,6 +35,7 @@ TERMINAL_WORDS: dict[str, str] = {
 }
 KEYWORDS = {
     "IMPORT", "BLOCK", "MODEL", "SYMMETRY", "DOMAIN", "INPUT", "OUTPUT", "REPEAT", "RETURN",
+    "CANONICAL",
     "TRUE", "FALSE", "OVER", "X",
 }  # fmt: skip
 TERMINAL_WORDS.update({k: f"`{k.lower()}`" for k in KEYWORDS - TERMINAL_WORDS.keys()})
@@ -43,7 +44,7 @@ HARD_KEYWORDS = KEYWORDS - {"X", "OVER", "TRUE", "FALSE"}
 EXPR_START = {"NAME", "INT", "FLOAT", "IRREP", "MUL_IRREP", "STRING", "TRUE", "FALSE", "LSQB"}
 # Of those, the ones that can only start a value: where they may come, a value was due.
 VALUE_ONLY_START = EXPR_START - {"NAME", "LSQB"}
-STMT_START = {"SYMMETRY", "DOMAIN", "INPUT", "OUTPUT", "REPEAT", "RETURN"}
+STMT_START = {"SYMMETRY", "DOMAIN", "INPUT", "OUTPUT", "REPEAT", "CANONICAL", "RETURN"}
 ITEM_START = {"IMPORT", "BLOCK", "MODEL"}
 ITEM_WORDS = ("import", "block", "model")
 OPERATORS = {"PLUS": "+", "MINUS": "-", "STAR": "*"}
@@ -156,4 +157,4 @@ HEADER_PURPOSE = {
     ("repeat", "LBRACE"): "to open the body of `repeat`",
 }
 MODEL_HEADER_HELP = "e.g. `model EGNN(hidden: int = 64) { ... }`"
-STATEMENT_WORDS = ("symmetry", "domain", "input", "output", "repeat", "return")
+STATEMENT_WORDS = ("symmetry", "domain", "input", "output", "repeat", "canonical", "return")

@@ -1,0 +1,142 @@
+# ruff: noqa: E741 - `l` is the degree of an irrep, as in every text on the subject
+"""Runtime kernels of the frame operators. Plain PyTorch; copied into exported modules.
+
+A ``frame(n)`` value is ``[..., n*n]``, column by column (column ``j`` at ``j*n .. j*n+n``),
+each column a vector of R^n. Every kernel is branch-free in the data, so meta tensors, fake
+tensors and ``torch.compile`` capture it whole.
+
+Degenerate inputs (parallel or vanishing vectors) are the rule, not the exception, for
+canonicalisation of symmetric inputs; the normalisation is regularised *before* the square root,
+``r / sqrt(|r|² + ε²|v|² + tiny)``: equivariant (only norms), smooth, and with first and
+second derivatives bounded by about ``1/(ε|v|)`` and ``1/(ε|v|)²`` (ε = 1e-12). On a frame
+with margin ``|r|/|v| = m`` the columns are unit to ``ε²/m²`` (1e-18 at m = 1e-3).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from geoc.backends.torch_fx.o3.kernels import spherical_harmonics
+
+#: ε² of the regularised normalisation, relative to |v|².
+REGULARISER = 1e-24
+
+
+def _normalised(r: Tensor, v: Tensor) -> Tensor:
+    """``r / sqrt(|r|² + ε²|v|² + tiny)``: the argument of the root is never below ``tiny``."""
+    tiny = torch.finfo(r.dtype).tiny
+    sq = r.pow(2).sum(-1, keepdim=True) + REGULARISER * v.pow(2).sum(-1, keepdim=True) + tiny
+    return r / sq.sqrt()
+
+
+def residuals(vs: list[Tensor]) -> list[Tensor]:
+    """Gram-Schmidt: each ``v_k`` minus its projections on the earlier (normalised) columns;
+    returns the unit columns ``u_k``."""
+    columns: list[Tensor] = []
+    for v in vs:
+        r = v
+        for u in columns:
+            r = r - (u * v).sum(-1, keepdim=True) * u
+        columns.append(_normalised(r, v))
+    return columns
+
+
+def conditioning(*vs: Tensor) -> Tensor:
+    """``|r_k| / |v_k|`` per element, the smallest over k (``[...]``): 1 for orthogonal vectors,
+    0 for a degenerate frame. What `geoc check` reports (never exported kernels' business)."""
+    columns: list[Tensor] = []
+    worst = torch.ones(vs[0].shape[:-1], dtype=vs[0].dtype, device=vs[0].device)
+    for v in vs:
+        r = v
+        for u in columns:
+            r = r - (u * v).sum(-1, keepdim=True) * u
+        tiny = torch.finfo(v.dtype).tiny
+        ratio = (r.pow(2).sum(-1) / (v.pow(2).sum(-1) + tiny)).sqrt()
+        worst = torch.minimum(worst, ratio)
+        columns.append(_normalised(r, v))
+    return worst
+
+
+def _cross_column(columns: list[Tensor]) -> Tensor:
+    """The last column of an SO(n) frame from the others: ``J u`` in 2-D, ``u1 x u2`` in 3-D."""
+    if len(columns) == 1:
+        u = columns[0]
+        return torch.stack((-u[..., 1], u[..., 0]), dim=-1)
+    return torch.linalg.cross(columns[0], columns[1], dim=-1)
+
+
+def gram_schmidt(n: int, *vs: Tensor) -> Tensor:
+    """The frame ``[..., n*n]`` of ``vs`` (each ``[..., n]``): n vectors, or n-1 and the
+    cross-product completion (det +1)."""
+    shape = torch.broadcast_shapes(*(v.shape for v in vs))
+    columns = residuals([v.expand(shape) for v in vs])
+    if len(columns) < n:
+        columns.append(_cross_column(columns))
+    return torch.cat(columns, dim=-1)
+
+
+def as_matrix(frame: Tensor, n: int) -> Tensor:
+    """``[..., n*n]`` (columns) -> ``[..., n, n]`` with ``F[..., i, j]`` row i of column j."""
+    return frame.unflatten(-1, (n, n)).transpose(-1, -2)
+
+
+def determinant(matrix: Tensor) -> Tensor:
+    """``det F`` by its polynomial in 2-D and 3-D (smooth everywhere, unlike LU's backward)."""
+    n = matrix.shape[-1]
+    if n == 1:
+        return matrix[..., 0, 0]
+    if n == 2:
+        return matrix[..., 0, 0] * matrix[..., 1, 1] - matrix[..., 0, 1] * matrix[..., 1, 0]
+    if n == 3:
+        cols = matrix.transpose(-1, -2)
+        cross = torch.linalg.cross(cols[..., 0, :], cols[..., 1, :], dim=-1)
+        return (cross * cols[..., 2, :]).sum(-1)
+    return torch.linalg.det(matrix)
+
+
+def wigner_blocks(
+    matrix: Tensor, lmax: int, points: Tensor | None, inverse: Tensor | None
+) -> list[Tensor]:
+    """``D^l(F)`` for l = 0..lmax (``[..., 2l+1, 2l+1]``), the natural-parity O(3) matrices:
+    ``D^1 = F``, and for l >= 2 ``Y^l(F p_k)`` times the compile-time pseudo-inverse of
+    ``Y^l(p_k)`` (``points``, ``inverse``: plan.py). ``Y^l`` is a homogeneous polynomial, so
+    this is a polynomial in F: no Euler angles, no singular points."""
+    one = torch.ones((*matrix.shape[:-2], 1, 1), dtype=matrix.dtype, device=matrix.device)
+    blocks = [one, matrix][: lmax + 1]
+    if lmax < 2:
+        return blocks
+    assert points is not None and inverse is not None
+    moved = torch.matmul(points.to(matrix.dtype), matrix.transpose(-1, -2))  # [..., K, 3]
+    harmonics = spherical_harmonics(moved, lmax, False).transpose(-1, -2)  # [..., (l+1)², K]
+    for l in range(2, lmax + 1):
+        rows = harmonics[..., l * l : (l + 1) ** 2, :]
+        blocks.append(torch.matmul(rows, inverse[:, l * l : (l + 1) ** 2].to(matrix.dtype)))
+    return blocks
+
+
+def move(
+    x: Tensor,
+    frame: Tensor,
+    terms: tuple[tuple[int, int, int], ...],
+    n: int,
+    inward: bool,
+    points: Tensor | None = None,
+    inverse: Tensor | None = None,
+) -> Tensor:
+    """Into the frame (``inward``: ``D(F)^T x`` per copy) or out of it (``D(F) y``); ``terms``
+    are ``(copies, l, sign)``, sign -1 multiplying by ``det F`` as well (pseudo atoms)."""
+    matrix = as_matrix(frame, n)
+    lmax = max((l for _, l, _ in terms), default=0)
+    blocks = wigner_blocks(matrix, lmax, points, inverse)
+    det = determinant(matrix)[..., None, None]
+    out, start = [], 0
+    for copies, l, sign in terms:
+        size = blocks[l].shape[-1]
+        part = x[..., start : start + copies * size].unflatten(-1, (copies, size))
+        block = blocks[l] if sign == 1 else blocks[l] * det
+        # Copies are rows: x_c @ D is D^T x_c (into the frame), x_c @ D^T is D x_c (out).
+        moved = torch.matmul(part, block if inward else block.transpose(-1, -2))
+        out.append(moved.flatten(-2))
+        start += copies * size
+    return torch.cat(out, dim=-1)
