@@ -17,16 +17,15 @@ from typing import Any
 import torch
 from torch import Tensor, fx
 
-from geoc.backends.torch_fx.frames.kernels import as_matrix, conditioning
+from geoc.backends.torch_fx.frames.kernels import MARGIN, as_matrix, conditioning
 from geoc.backends.torch_fx.manifold.verify import tolerance
 from geoc.diagnostics import Diagnostic, Span, render
 from geoc.ir import Graph, Node
 from geoc.types import AtomKind, FeatureType
 
-#: Below this margin a frame is near-degenerate (rounding, amplified by 1/margin, reaches the
-#: 1e-12 of the exact laws): GEO620, and its orthonormality is not judged
-#: (the regularised normalisation shortens columns shorter than ~1e-12 |v| on purpose).
-WARN_MARGIN = 1e-4
+#: Below this margin a frame is near-degenerate: its columns are shortened on purpose (the
+#: kernels' smooth normalisation), so GEO620, and its orthonormality is not judged there.
+WARN_MARGIN = MARGIN
 
 
 @dataclass(frozen=True)
