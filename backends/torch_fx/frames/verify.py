@@ -74,17 +74,42 @@ def _is_frame(ftype: FeatureType) -> bool:
     return len(ftype.terms) == 1 and ftype.terms[0].atom.kind is AtomKind.FRAME
 
 
-def _measure(node: Node, values: Mapping[str, Any]) -> tuple[float, float] | None:
+def _vectors(
+    ir: Graph, node: Node, values: Mapping[str, Any], given: Mapping[str, Any]
+) -> list[Tensor] | None:
+    """The vectors a frame was built from, placed per element of the frame: a global vector
+    (one per graph) is read at each element's graph. None where they cannot be placed (not
+    vectors, or a frame over an axis other than the primary one)."""
+    axes = node.out_types[0].axes
+    batch = given.get("batch")
+    out = []
+    for ref in node.inputs:
+        value = values.get(ref.node)
+        if not isinstance(value, Tensor):
+            return None
+        if axes and not ir.type_of(ref).axes:
+            if axes != (ir.domain.axis,):
+                return None
+            if isinstance(batch, Tensor) and value.dim() == 2:
+                value = value[batch]
+        out.append(value)
+    try:
+        shape = torch.broadcast_shapes(*(v.shape for v in out))
+    except RuntimeError:
+        return None
+    return [v.expand(shape) for v in out]
+
+
+def _measure(
+    ir: Graph, node: Node, values: Mapping[str, Any], given: Mapping[str, Any]
+) -> tuple[float, float] | None:
     """(orthonormality error on well-conditioned elements, smallest margin) of one frame."""
     frame = values.get(node.id)
     if not isinstance(frame, Tensor) or frame.numel() == 0:
         return None
     n = node.out_types[0].terms[0].atom.args[0]
-    vectors = [values.get(ref.node) for ref in node.inputs]
-    margins = None
-    if vectors and all(isinstance(v, Tensor) and v.shape[-1] == n for v in vectors):
-        shape = torch.broadcast_shapes(*(v.shape for v in vectors))  # type: ignore[union-attr]
-        margins = conditioning(*(v.expand(shape) for v in vectors))  # type: ignore[union-attr]
+    vectors = _vectors(ir, node, values, given)
+    margins = conditioning(*vectors) if vectors else None
     matrix = as_matrix(frame.detach(), n)
     eye = torch.eye(n, dtype=matrix.dtype, device=matrix.device)
     error = (matrix.transpose(-1, -2) @ matrix - eye).abs().amax((-1, -2))
@@ -108,7 +133,7 @@ def frame_rows(
     for given in inputs:
         values = record(module, given).values
         for node in frames:
-            measured = _measure(node, values)
+            measured = _measure(ir, node, values, given)
             if measured is None:
                 continue
             count += 1
