@@ -114,7 +114,7 @@ def test_frame_matrices_are_the_o3_irrep_matrices(reflect: bool, parity: int) ->
 
 
 T = "2 x scalar + pseudoscalar + vector + pseudovector + 2x2e + 1x3o + 1x4e"
-IRREPS = """\
+IRREPS = f"""\
 model M() {{
     symmetry E(3) x S(points)
     domain pointcloud(points, dim=3)
@@ -131,7 +131,7 @@ model M() {{
     output local: 35 x scalar over points = to_frame(f, F)
     output back: {T} over points = from_frame(to_frame(f, G), G, {T})
 }}
-""".format(T=T)
+"""
 
 
 def test_round_trip_through_a_frame() -> None:
