@@ -205,6 +205,9 @@ def draw_atom(atom: Atom, rng: np.random.Generator, shape: tuple[int, ...]) -> n
         v = rng.normal(size=(*shape, n))
         return v / np.linalg.norm(v, axis=-1, keepdims=True)
     a = rng.normal(size=(*shape, n, n))
+    if atom.kind is AtomKind.FRAME:  # orthonormal, stored column by column (frames family)
+        q, _ = np.linalg.qr(a)
+        return np.swapaxes(q, -1, -2).reshape(*shape, n * n)
     if atom.kind is AtomKind.SYM:
         return ((a + np.swapaxes(a, -1, -2)) / 2).reshape(*shape, n * n)
     spd = a @ np.swapaxes(a, -1, -2) / n + 0.5 * np.eye(n)

@@ -252,3 +252,21 @@ def test_frames_trace_on_the_meta_device() -> None:
     terms = ((1, 1, 1), (1, 2, 1))
     moved = rtf.move(x, frame, terms, 3, True, points.to("meta"), inverse.to("meta"))
     assert frame.shape == (5, 9) and moved.shape == (5, 8)
+
+
+GIVEN = """\
+model M() {
+    symmetry O(3)
+    input F: frame(3)
+    input v: vector + 1x2e + pseudoscalar
+    y = to_frame(v, F)
+    output y: 9 x scalar = y
+    output back: vector + 1x2e + pseudoscalar = from_frame(y, F, vector + 1x2e + pseudoscalar)
+}
+"""
+
+
+def test_a_frame_as_a_model_input() -> None:
+    report = check(GIVEN, trials=4)
+    assert report.passed, report.render()
+    assert report.frames[0].error < 1e-12  # drawn orthonormal

@@ -219,3 +219,24 @@ def test_the_formatter_keeps_canonical_bodies() -> None:
     assert (
         format_source("model M() {\n    canonical {}\n}\n") == "model M() {\n    canonical {}\n}\n"
     )
+
+
+def test_the_builder_writes_canonical_bodies() -> None:
+    from geoc.builder import Builder
+
+    b = Builder("M")
+    b.symmetry("E(3) x S(points)")
+    b.domain("pointcloud(points, dim=3)")
+    x = b.input("x", "point(3) over points")
+    r = b.let("r", x - b.call("mean", x, over="points"))
+    v1 = b.let("v1", b.call("mean", r * b.call("norm", r), over="points"))
+    v2 = b.let("v2", b.call("mean", r * b.call("sqnorm", r), over="points"))
+    v3 = b.let("v3", b.call("mean", r * b.call("sqnorm", b.call("sqnorm", r)), over="points"))
+    y = b.let("y", b.call("to_frame", r, b.call("frame", v1, v2, v3)))
+    with b.canonical():
+        h = b.let("h", b.call("mlp", b.call("linear", y, "vector"), [4]))
+    b.output("o", "4 x scalar over points", h)
+    graph = b.build()
+    assert types(graph)["h"] == "4 x scalar over points"
+    assert "canonical {" in b.source()
+    assert types(frontend(b.source()))["h"] == "4 x scalar over points"
