@@ -7,14 +7,19 @@ parallel predictions): finite values, finite first and second derivatives, the G
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from helpers import run_exported
 from torch import Tensor
 
 from geoc.backends.torch_fx.api import compile
+from geoc.backends.torch_fx.export import write_folder
 from geoc.backends.torch_fx.frames import kernels as rtf
 from geoc.backends.torch_fx.frames.plan import wigner_plan
+from geoc.backends.torch_fx.frames.verify import frame_lines, frame_rows
 from geoc.backends.torch_fx.verify import check
 from geoc.groups import random_rotation
 from geoc.o3 import irrep_matrix
@@ -270,3 +275,24 @@ def test_a_frame_as_a_model_input() -> None:
     report = check(GIVEN, trials=4)
     assert report.passed, report.render()
     assert report.frames[0].error < 1e-12  # drawn orthonormal
+
+
+@pytest.mark.parametrize("layout", ["collinear", "coincident"])
+def test_degenerate_clouds_warn(layout: str) -> None:
+    """What `geoc check` measures, on inputs given: the margin and GEO620, never NaN."""
+    module = compile("canon_pointnet", dtype=F64)
+    t = torch.linspace(-1, 1, 6, dtype=F64)[:, None]
+    line = t * torch.tensor([[0.3, -1.0, 2.0]], dtype=F64)
+    cloud = line if layout == "collinear" else line * 0 + 0.5
+    (row,) = frame_rows(module, module.meta["geoc_ir"], [{"x": cloud}], F64)
+    assert row.degenerate and row.margin is not None and row.margin < 1e-6
+    assert row.warning().code == "GEO620" and row.passed
+    assert "GEO620" in "\n".join(frame_lines([row]))
+
+
+def test_export_runs_without_geoc(tmp_path: Path) -> None:
+    module = compile("canon_pointnet", seed=1)
+    folder = write_folder(module, tmp_path / "canon", "specs/canon_pointnet.geo")
+    x = torch.randn(9, 3, generator=torch.Generator().manual_seed(2))
+    loaded = run_exported(folder, {"x": x}, tmp_path)
+    assert torch.equal(loaded["logits"], module(x=x)["logits"])
