@@ -85,7 +85,10 @@ def frame_terms(ftype: FeatureType, group: Group) -> tuple[FrameTerm, ...] | Non
     return tuple(out)
 
 
-def _movable(ctx: OpContext, ftype: FeatureType, arg: int, code: str) -> tuple[FrameTerm, ...]:
+def _movable(
+    ctx: OpContext, ftype: FeatureType, code: str, arg: int | None = None, attr: str | None = None
+) -> tuple[FrameTerm, ...]:
+    """The kernels' terms of a value moved into or out of a frame; ``code`` for other atoms."""
     terms = frame_terms(ftype, ctx.group)
     if terms is not None:
         return terms
@@ -94,6 +97,7 @@ def _movable(ctx: OpContext, ftype: FeatureType, arg: int, code: str) -> tuple[F
         code,
         f"`{ctx.op}` moves scalars, vectors and O(3) irreps, not `{ftype.with_axes(())}`",
         arg=arg,
+        attr=attr,
         label=str(ftype),
         help="a point needs an origin: `to_frame(x - o, F)` with `o` an equivariant point such "
         "as `mean(x, over=points)`"
@@ -213,7 +217,7 @@ def _infer_to_frame(
     coordinates are invariant scalars."""
     x, frame = types
     _frame_arg(ctx, frame, 1)
-    _movable(ctx, x, 0, "GEO381")
+    _movable(ctx, x, "GEO381", arg=0)
     axes = _check_frame_axes(ctx, x, frame)
     return (scalars(ctx.group.type_dim(x), axes),)
 
@@ -235,7 +239,7 @@ def _infer_from_frame(
     y, frame = types
     out: FeatureType = attrs["out"]
     _frame_arg(ctx, frame, 1)
-    _movable(ctx, out.with_axes(()), 0, "GEO382")
+    _movable(ctx, out.with_axes(()), "GEO382", attr="out")
     size = ctx.group.type_dim(out)
     invariant = all(ctx.group.is_invariant(a) for a in y.atoms)
     if not invariant or ctx.group.type_dim(y) != size:

@@ -45,28 +45,30 @@ def _normalised(r: Tensor, v: Tensor) -> Tensor:
     return r / _root(r.pow(2).sum(-1, keepdim=True), floor)
 
 
+def _residual(v: Tensor, columns: list[Tensor]) -> Tensor:
+    """``v`` minus its projections on the earlier columns (classical Gram-Schmidt)."""
+    r = v
+    for u in columns:
+        r = r - (u * v).sum(-1, keepdim=True) * u
+    return r
+
+
 def residuals(vs: list[Tensor]) -> list[Tensor]:
-    """Gram-Schmidt: each ``v_k`` minus its projections on the earlier (normalised) columns;
-    returns the unit columns ``u_k``."""
+    """Gram-Schmidt: the columns ``u_k``, each residual normalised (:func:`_normalised`)."""
     columns: list[Tensor] = []
     for v in vs:
-        r = v
-        for u in columns:
-            r = r - (u * v).sum(-1, keepdim=True) * u
-        columns.append(_normalised(r, v))
+        columns.append(_normalised(_residual(v, columns), v))
     return columns
 
 
 def conditioning(*vs: Tensor) -> Tensor:
     """``|r_k| / |v_k|`` per element, the smallest over k (``[...]``): 1 for orthogonal vectors,
-    0 for a degenerate frame. What `geoc check` reports (never exported kernels' business)."""
+    0 for a degenerate frame. What `geoc check` reports (the forward pass never calls it)."""
     columns: list[Tensor] = []
     worst = torch.ones(vs[0].shape[:-1], dtype=vs[0].dtype, device=vs[0].device)
+    tiny = torch.finfo(vs[0].dtype).tiny
     for v in vs:
-        r = v
-        for u in columns:
-            r = r - (u * v).sum(-1, keepdim=True) * u
-        tiny = torch.finfo(v.dtype).tiny
+        r = _residual(v, columns)
         ratio = (r.pow(2).sum(-1) / (v.pow(2).sum(-1) + tiny)).sqrt()
         worst = torch.minimum(worst, ratio)
         columns.append(_normalised(r, v))

@@ -240,3 +240,8 @@ def test_the_builder_writes_canonical_bodies() -> None:
     assert types(graph)["h"] == "4 x scalar over points"
     assert "canonical {" in b.source()
     assert types(frontend(b.source()))["h"] == "4 x scalar over points"
+
+
+def test_from_frame_to_a_point_is_refused_at_the_type() -> None:
+    body = "    F = frame(v1, v2, v3)\n    z = from_frame(to_frame(r, F), F, @point(3))"
+    assert_fails_at(spec(body), "GEO382")
