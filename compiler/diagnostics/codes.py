@@ -461,7 +461,9 @@ CODES: dict[str, CodeInfo] = {
         "statement not allowed in a canonical body",
         """A `canonical { ... }` body holds assignments, `repeat` and block calls: the values it
         computes are invariant and leave it as plain scalars. Declarations (`symmetry`,
-        `domain`, `input`, `output`) stay outside, and a body inside a body adds nothing.""",
+        `domain`, `input`, `output`) stay outside, and a body inside a body adds nothing. The
+        body needs a geometric group acting on channels: not a matrix group (`Lorentz(n)`, whose
+        action stays) and not a grid domain (`sphere`, `torus`), whose points the group moves.""",
     ),
     # --- GEO4xx: equivariance -------------------------------------------------------------------
     "GEO400": _code(

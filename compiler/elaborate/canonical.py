@@ -18,13 +18,27 @@ the body to two rules, both here:
 from __future__ import annotations
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
+from geoc.domains import Domain
 from geoc.groups import Geometric, Group
 from geoc.types import SCALAR, FeatureType, Term, simplify
 
 
-def reduced_group(group: Group, span: Span | None) -> Group:
+def reduced_group(group: Group, domain: Domain, span: Span | None) -> Group:
     """``group`` without its geometric factor (permutations stay), vectors of the same R^n.
-    GEO384 under a matrix group: its channel action would stay, so results are not scalars."""
+    GEO384 under a matrix group (its channel action would stay, so results are not scalars)
+    and on a grid (the group moves the grid itself: no frame undoes that)."""
+    if domain.is_field:
+        raise GeoError(
+            Diagnostic(
+                "GEO384",
+                f"`canonical` moves values into a frame, but {group} moves the grid of "
+                f"`{domain}` itself",
+                span,
+                label="a field domain",
+                help="canonicalise values the group acts on by matrices (point clouds, sets, "
+                "graphs, global values)",
+            )
+        )
     if group.matrix is not None:
         raise GeoError(
             Diagnostic(

@@ -242,7 +242,7 @@ class Elaborator(Expressions):
                     help="write the statements in the outer body",
                 )
             )
-        self.outside, self.group = self.group, reduced_group(self.group, stmt.span)
+        self.outside, self.group = self.group, reduced_group(self.group, self.domain, stmt.span)
         try:
             self._statements(stmt.body, scope, in_block=True)
         finally:

@@ -245,3 +245,11 @@ def test_the_builder_writes_canonical_bodies() -> None:
 def test_from_frame_to_a_point_is_refused_at_the_type() -> None:
     body = "    F = frame(v1, v2, v3)\n    z = from_frame(to_frame(r, F), F, @point(3))"
     assert_fails_at(spec(body), "GEO382")
+
+
+def test_canonical_is_refused_on_a_grid() -> None:
+    text = (
+        "model M() {\n    symmetry SO(3)\n    domain sphere(nlat=8, nlon=16)\n"
+        "    input u: scalar over sphere\n    @canonical {\n        v = act(u, relu)\n    }\n}\n"
+    )
+    assert_fails_at(text, "GEO384")
