@@ -46,6 +46,9 @@ class AtomKind(str, enum.Enum):
     # Integer labels (species, atom types, classes): `index(n)` is one of 0..n-1. The group acts
     # trivially on a label, so only `embed` reads it (GEO360); docs/language.md, "Integer labels".
     INDEX = "index"
+    # An orthonormal n x n frame whose columns transform as vectors (F -> R F), stored column
+    # by column (`n x vector` layout); docs/language.md, "Frames and canonicalisation".
+    FRAME = "frame"
 
 
 #: Atoms written as a bare name.
@@ -67,6 +70,7 @@ CALL_ATOMS = {
     "sym": (AtomKind.SYM, 1),
     "tensor": (AtomKind.TENSOR, 1),
     "index": (AtomKind.INDEX, 1),
+    "frame": (AtomKind.FRAME, 1),
 }
 #: The largest tensor order `tensor(k)` may have (a 64-dimensional vector space has 64^k
 #: coordinates: the bound keeps types printable and layers buildable).
@@ -75,7 +79,9 @@ MAX_TENSOR_ORDER = 8
 CURVED_ATOMS = {"lorentz": (AtomKind.LORENTZ, "k"), "poincare": (AtomKind.POINCARE, "c")}
 CURVATURE_DEFAULT = 1.0
 #: Atoms whose values live on a manifold (not `sym`, a vector space).
-MANIFOLD_KINDS = frozenset({AtomKind.LORENTZ, AtomKind.POINCARE, AtomKind.UNIT, AtomKind.SPD})
+MANIFOLD_KINDS = frozenset(
+    {AtomKind.LORENTZ, AtomKind.POINCARE, AtomKind.UNIT, AtomKind.SPD, AtomKind.FRAME}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +448,7 @@ def _unknown_atom(expr: ast.Expr) -> Diagnostic:
     from geoc.grammar.formatter import format_expr
 
     manifolds = ["lorentz(n, k=1.0)", "poincare(n, c=1.0)", "unit(n)", "spd(n)", "sym(n)"]
+    manifolds.append("frame(n)")
     named = [*NAMED_ATOMS, "point(n)", "tensor(k)", "tensor(a, b)", "0e", "1o", *manifolds]
     named.append("index(n)")
     known = ", ".join(f"`{a}`" for a in named)

@@ -166,11 +166,18 @@ class Repeat(Node):
 
 
 @dataclass(**_NODE)
+class Canonical(Node):
+    """``canonical { ... }``: statements typed without the geometric factor of the group."""
+
+    body: tuple[Stmt, ...]
+
+
+@dataclass(**_NODE)
 class Return(Node):
     values: tuple[Expr, ...]
 
 
-Stmt = Union[Symmetry, Domain, Input, Output, Assign, Repeat, Return]  # noqa: UP007
+Stmt = Union[Symmetry, Domain, Input, Output, Assign, Repeat, Canonical, Return]  # noqa: UP007
 
 
 # --- top level ------------------------------------------------------------------------------

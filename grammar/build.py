@@ -166,6 +166,10 @@ class AstBuilder(Transformer):
         keyword, count, (body, close) = children
         return ast.Repeat(count=count, body=body, span=_join(keyword, close))
 
+    def canonical(self, children):
+        keyword, (body, close) = children
+        return ast.Canonical(body=body, span=_join(keyword, close))
+
     def return_stmt(self, children):
         keyword, *values = children
         return ast.Return(values=tuple(values), span=_join(keyword, values[-1]))

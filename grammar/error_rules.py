@@ -280,8 +280,8 @@ def _header_punctuation(f: Failure, trail: LexerTrail) -> Diagnostic | None:
     if inner.construct is Construct.HEADER:
         owner = inner.owner
         wanted = [p for p in ("LPAR", "ARROW", "LBRACE") if p in f.expected]
-    elif inner.opener.type in ("REPEAT", "ARROW"):  # after the count, after the return type
-        owner = "repeat" if inner.opener.type == "REPEAT" else "block"
+    elif inner.opener.type in ("REPEAT", "CANONICAL", "ARROW"):  # the count, the return type
+        owner = _HEADER_OWNERS[inner.opener.type]
         wanted = ["LBRACE"] if "LBRACE" in f.expected else []
     else:
         return None
@@ -293,10 +293,15 @@ def _header_punctuation(f: Failure, trail: LexerTrail) -> Diagnostic | None:
     return _expected(f, what, where_missing(f), label, help_text, eof_or("GEO100", f.tok))
 
 
+_HEADER_OWNERS = {"REPEAT": "repeat", "CANONICAL": "canonical", "ARROW": "block"}
+
+
 def _header_help(owner: str, wanted: list[str]) -> str:
-    """How the header of a model, block or repeat reads."""
+    """How the header of a model, block, repeat or canonical reads."""
     if owner == "repeat":
         return HELP[Construct.REPEAT]
+    if owner == "canonical":
+        return HELP[Construct.CANONICAL]
     if wanted == ["LPAR"]:
         return f"a {owner} lists its parameters in parentheses, even when there are none: " + (
             "`model M() { ... }`" if owner == "model" else "`block f() -> T { ... }`"

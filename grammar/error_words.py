@@ -35,6 +35,7 @@ TERMINAL_WORDS: dict[str, str] = {
 }
 KEYWORDS = {
     "IMPORT", "BLOCK", "MODEL", "SYMMETRY", "DOMAIN", "INPUT", "OUTPUT", "REPEAT", "RETURN",
+    "CANONICAL",
     "TRUE", "FALSE", "OVER", "X",
 }  # fmt: skip
 TERMINAL_WORDS.update({k: f"`{k.lower()}`" for k in KEYWORDS - TERMINAL_WORDS.keys()})
@@ -43,7 +44,7 @@ HARD_KEYWORDS = KEYWORDS - {"X", "OVER", "TRUE", "FALSE"}
 EXPR_START = {"NAME", "INT", "FLOAT", "IRREP", "MUL_IRREP", "STRING", "TRUE", "FALSE", "LSQB"}
 # Of those, the ones that can only start a value: where they may come, a value was due.
 VALUE_ONLY_START = EXPR_START - {"NAME", "LSQB"}
-STMT_START = {"SYMMETRY", "DOMAIN", "INPUT", "OUTPUT", "REPEAT", "RETURN"}
+STMT_START = {"SYMMETRY", "DOMAIN", "INPUT", "OUTPUT", "REPEAT", "CANONICAL", "RETURN"}
 ITEM_START = {"IMPORT", "BLOCK", "MODEL"}
 ITEM_WORDS = ("import", "block", "model")
 OPERATORS = {"PLUS": "+", "MINUS": "-", "STAR": "*"}
@@ -71,6 +72,7 @@ class Construct(enum.Enum):
     INDEX = "index"
     AXES = "axes"
     REPEAT = "`repeat`"
+    CANONICAL = "`canonical`"
     SYMMETRY = "`symmetry`"
     DOMAIN = "`domain`"
     INPUT = "`input`"
@@ -88,6 +90,7 @@ OPENED_BY = {
     "ARROW": Construct.RETURNS,
     "EQUAL": Construct.VALUE,
     "REPEAT": Construct.REPEAT,
+    "CANONICAL": Construct.CANONICAL,
     "SYMMETRY": Construct.SYMMETRY,
     "DOMAIN": Construct.DOMAIN,
     "INPUT": Construct.INPUT,
@@ -121,6 +124,7 @@ HELP: dict[Construct, str] = {
     Construct.INDEX: "index with one name: `x[src]` or `x[dst]`",
     Construct.AXES: "name the axes after `over`: `over nodes` or `over (nodes, edges)`",
     Construct.REPEAT: "write `repeat N { ... }`, e.g. `repeat depth { h = layer(h) }`",
+    Construct.CANONICAL: "write `canonical { ... }`, e.g. `canonical { h = mlp(y, [64]) }`",
     Construct.SYMMETRY: "combine groups with `x`: `symmetry E(3) x S(nodes)`",
     Construct.DOMAIN: "e.g. `domain pointcloud(nodes, dim=3, edges=full)`",
     Construct.INPUT: "e.g. `input h: 16 x scalar over nodes`",
@@ -134,6 +138,7 @@ BODY_HELP: dict[str, str] = {
     ),
     "block": "a block body holds `name = ...` lines and `repeat N { ... }`, then `return ...`",
     "repeat": "the body of `repeat N { ... }` holds `name = ...` lines, one per line",
+    "canonical": "the body of `canonical { ... }` holds `name = ...` lines, one per line",
 }
 STATEMENT_END_HELP = "put one statement per line (or separate statements with `;`)"
 
@@ -154,6 +159,7 @@ HEADER_PURPOSE = {
     ("model", "LBRACE"): "to open the model's body",
     ("block", "LBRACE"): "to open the block's body",
     ("repeat", "LBRACE"): "to open the body of `repeat`",
+    ("canonical", "LBRACE"): "to open the body of `canonical`",
 }
 MODEL_HEADER_HELP = "e.g. `model EGNN(hidden: int = 64) { ... }`"
-STATEMENT_WORDS = ("symmetry", "domain", "input", "output", "repeat", "return")
+STATEMENT_WORDS = ("symmetry", "domain", "input", "output", "repeat", "canonical", "return")

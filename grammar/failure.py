@@ -146,7 +146,7 @@ def _owner(stack: list[object], index: int, construct: Construct) -> str:
     if construct not in (Construct.BODY, Construct.HEADER):
         return ""
     for value in reversed(stack[: index + 1]):
-        if isinstance(value, Token) and value.type in ("MODEL", "BLOCK", "REPEAT"):
+        if isinstance(value, Token) and value.type in ("MODEL", "BLOCK", "REPEAT", "CANONICAL"):
             return value.type.lower()
     return ""
 

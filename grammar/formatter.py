@@ -279,6 +279,9 @@ def _body_anchors(owner: ast.Node, body: tuple[ast.Stmt, ...]) -> Iterator[_Anch
         if isinstance(stmt, ast.Repeat):
             yield _head(stmt, stmt.count.span.end_line)
             yield from _body_anchors(stmt, stmt.body)
+        elif isinstance(stmt, ast.Canonical):
+            yield _head(stmt, stmt.span.line)
+            yield from _body_anchors(stmt, stmt.body)
         else:
             yield _head(stmt, stmt.span.end_line)
     span = owner.span
@@ -337,6 +340,14 @@ class _Printer:
         if not compact:
             self._body(stmt, stmt.body, depth + 1)
 
+    def _canonical(self, stmt: ast.Canonical, depth: int) -> None:
+        compact = self._compact(stmt, stmt.body)
+        self._emit(
+            [f"{INDENT * depth}canonical {'{}' if compact else '{'}"], *_head_keys(stmt, compact)
+        )
+        if not compact:
+            self._body(stmt, stmt.body, depth + 1)
+
     def _compact(self, owner: ast.Node, body: tuple[ast.Stmt, ...]) -> bool:
         """An empty body prints as ``{}`` unless comments need lines of their own.
 
@@ -355,6 +366,8 @@ class _Printer:
             self._leading(_key(Role.HEAD, stmt), stmt.span.line, previous, indent)
             if isinstance(stmt, ast.Repeat):
                 self._repeat(stmt, depth)
+            elif isinstance(stmt, ast.Canonical):
+                self._canonical(stmt, depth)
             else:
                 self._emit(statement_lines(stmt, indent), _key(Role.HEAD, stmt))
             previous = stmt.span.end_line

@@ -59,17 +59,20 @@ def _duplicate_params(params: tuple[ast.Param, ...]) -> list[Diagnostic]:
     return out
 
 
-def _misplaced(body: tuple[ast.Stmt, ...], in_model: bool, top: bool) -> list[Diagnostic]:
+def _misplaced(
+    body: tuple[ast.Stmt, ...], in_model: bool, top: bool, inside: str = "repeat"
+) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for index, stmt in enumerate(body):
-        if isinstance(stmt, ast.Repeat):
-            out.extend(_misplaced(stmt.body, in_model, top=False))
+        if isinstance(stmt, (ast.Repeat, ast.Canonical)):
+            owner = "repeat" if isinstance(stmt, ast.Repeat) else "canonical"
+            out.extend(_misplaced(stmt.body, in_model, top=False, inside=owner))
         elif isinstance(stmt, _MODEL_ONLY) and not (in_model and top):
-            where = "inside `repeat`" if in_model else "in a `block`"
+            where = f"inside `{inside}`" if in_model else "in a `block`"
             out.append(_misplaced_diag(stmt, where, "it belongs directly in a `model` body"))
         elif isinstance(stmt, ast.Return):
             if in_model or not top:
-                where = "in a `model`" if in_model and top else "inside `repeat`"
+                where = "in a `model`" if in_model and top else f"inside `{inside}`"
                 out.append(_misplaced_diag(stmt, where, "`return` ends a `block` body"))
             elif index != len(body) - 1:
                 out.append(

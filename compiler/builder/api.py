@@ -160,6 +160,21 @@ class _Repeat:
             self._builder._emit(ast.Repeat(count=self._count, body=tuple(body), span=self._span))
 
 
+class _Canonical:
+    """``with b.canonical():`` collects the statements of a ``canonical { ... }`` body."""
+
+    def __init__(self, builder: Builder, span: Span) -> None:
+        self._builder, self._span = builder, span
+
+    def __enter__(self) -> None:
+        self._builder._bodies.append([])
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        body = self._builder._bodies.pop()
+        if kind is None:
+            self._builder._emit(ast.Canonical(body=tuple(body), span=self._span))
+
+
 # ---------------------------------------------------------------------------------------------
 # The builder
 
@@ -254,6 +269,11 @@ class Builder:
         """``with b.repeat("depth"):`` unrolls its statements, with own weights per iteration."""
         site = caller_site()
         return _Repeat(self, self._expr(count, site.arg(0, "count")), site.span)
+
+    def canonical(self) -> _Canonical:
+        """``with b.canonical():`` types its statements without the geometric symmetry (values
+        read must be invariant; docs/language.md, "Frames and canonicalisation")."""
+        return _Canonical(self, caller_site().span)
 
     @overload
     def block(

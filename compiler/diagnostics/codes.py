@@ -469,6 +469,41 @@ CODES: dict[str, CodeInfo] = {
         have no positions. Declare the axes as `pointcloud(A, dim=n)` with their positions,
         or reduce with `mean` / `sum` instead.""",
     ),
+    # --- GEO38x: frames (docs/language.md, "Frames and canonicalisation") ---------------------
+    "GEO380": _code(
+        "frame from values that are not vectors",
+        """`frame(v1, ..., vn)` builds an orthonormal frame by Gram-Schmidt from n vectors of
+        R^n (one `vector` each, translation-invariant), or in 2-D and 3-D from n-1 vectors with
+        the last column their (generalised) cross product. Points are not vectors: subtract an
+        equivariant origin first (`x - mean(x, over=points)`).""",
+    ),
+    "GEO381": _code(
+        "value cannot be moved into a frame",
+        """`to_frame(x, F)` reads scalars, pseudoscalars, vectors, pseudovectors and (in 3-D)
+        O(3) irreps, and gives their coordinates in the frame: `F^T x` for vectors, `D(F)^T x`
+        for irreps. A point needs an origin (`to_frame(x - o, F)`); other atoms (tensors,
+        manifold values, labels) have no frame coordinates here.""",
+    ),
+    "GEO382": _code(
+        "frame coordinates of the wrong size",
+        """`from_frame(y, F, T)` turns frame coordinates back into a value of type `T` (`F y`
+        for vectors, `D(F) y` for irreps): `y` must be invariant scalars, as many channels as
+        `T` has, and `T` may hold the atoms `to_frame` reads (no points: add an origin after).""",
+    ),
+    "GEO383": _code(
+        "not a frame",
+        """The frame argument of `to_frame` / `from_frame` must be one `frame(n)` per element
+        (global, one per graph, or over the same axes as the value), with n the dimension the
+        group acts on. Build one with `frame(v1, ..., vn)`.""",
+    ),
+    "GEO384": _code(
+        "statement not allowed in a canonical body",
+        """A `canonical { ... }` body holds assignments, `repeat` and block calls: the values it
+        computes are invariant and leave it as plain scalars. Declarations (`symmetry`,
+        `domain`, `input`, `output`) stay outside, and a body inside a body adds nothing. The
+        body needs a geometric group acting on channels: not a matrix group (`Lorentz(n)`, whose
+        action stays) and not a grid domain (`sphere`, `torus`), whose points the group moves.""",
+    ),
     # --- GEO4xx: equivariance -------------------------------------------------------------------
     "GEO400": _code(
         "operation breaks the symmetry",
@@ -615,6 +650,28 @@ CODES: dict[str, CodeInfo] = {
         square `torus(n, n)`. Under other groups there is no regular representation that the
         grid's rotations permute.""",
     ),
+    # --- GEO46x: frames and canonicalisation -----------------------------------------------
+    "GEO460": _code(
+        "cross-product frame under reflections",
+        """`frame(v1, v2)` completes the frame with the cross product `v1 x v2`, a pseudovector:
+        a reflection R maps it to `det(R) R (v1 x v2)`, so the frame would not transform as
+        `F -> R F`. It is equivariant under SO(3) / SE(3) only. Give a third vector
+        (`frame(v1, v2, v3)`, Gram-Schmidt, exact under O(3)) or declare `SO(3)` / `SE(3)`.""",
+    ),
+    "GEO461": _code(
+        "non-invariant value read inside a canonical body",
+        """A `canonical { ... }` body is typed without the geometric symmetry: its operators may
+        be any functions (an `mlp` of coordinates, `sin` of a component). That is sound only if
+        everything it reads from outside is invariant under the geometric group (scalars, and
+        the coordinates `to_frame(x, F)` gives). A vector, point, frame or irrep read inside
+        would make its results depend on the orientation: move it into the frame first.""",
+    ),
+    "GEO462": _code(
+        "canonical body value leaves as a manifold point",
+        """Values computed in a `canonical { ... }` body leave it as invariant scalars, their
+        channels in order. A manifold point (Lorentz, Poincaré, SPD, frame) would lose its
+        manifold there: map it to coordinates (`logmap0`, `logeig`) inside the body.""",
+    ),
     # --- GEO5xx: backend ------------------------------------------------------------------------
     "GEO500": _code(
         "stage not available",
@@ -721,6 +778,22 @@ CODES: dict[str, CodeInfo] = {
         tolerance of docs/manifolds.md: a Lorentz point with `<x,x>_L != -1/k`, a Poincaré
         point outside the ball, a unit vector of norm != 1, or a matrix of an `spd` type that is
         not symmetric positive definite. The report names the first such value.""",
+    ),
+    "GEO620": _code(
+        "near-degenerate frame",
+        """A warning of `geoc check`: a frame built by `frame(v1, ...)` was near-degenerate on
+        the drawn inputs (two of its vectors almost parallel, or one almost zero). The margin
+        printed is the smallest `|r_k| / |v_k|` seen, `r_k` the part of `v_k` orthogonal to the
+        earlier vectors. Outputs stay finite (the normalisation is regularised), but near a
+        degenerate frame a canonicalised model changes fast, and exactly at one it is not
+        equivariant: a symmetric input has no unique orientation. Inputs with a well-defined
+        orientation (no collinear or highly symmetric point sets) keep the margin large.""",
+    ),
+    "GEO621": _code(
+        "frame not orthonormal",
+        """`geoc check` found a `frame(n)` value whose columns are not orthonormal within the
+        tolerance, on inputs where its vectors were well conditioned: a bug in the frame
+        construction, please report it.""",
     ),
     # --- GEO61x: runtime inputs of a compiled module (docs/validation.md) ------------------------
     "GEO610": _code(

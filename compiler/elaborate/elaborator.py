@@ -14,6 +14,7 @@ from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain, domain_from_ast
 from geoc.domains.axes import all_axes, check_domains, check_ports, cross_sets, further
+from geoc.elaborate.canonical import reduced_group
 from geoc.elaborate.expressions import Expressions
 from geoc.elaborate.messages import factor_span
 from geoc.elaborate.recovery import Problems, bound_names
@@ -227,6 +228,26 @@ class Elaborator(Expressions):
                 projected = before + (len(self.graph) - before) * count
                 self._check_size(projected, f" after `repeat {count}`", stmt.count.span)
 
+    def _canonical(self, stmt: ast.Canonical, scope: Scope) -> None:
+        """The body under the group without its geometric factor (elaborate/canonical.py): the
+        one place the group changes; names bound inside stay bound after it, as scalars."""
+        if self.outside is not None:
+            raise GeoError(
+                Diagnostic(
+                    "GEO384",
+                    "`canonical` inside `canonical`: the body is already typed without the "
+                    "geometric symmetry",
+                    stmt.span,
+                    label="nested",
+                    help="write the statements in the outer body",
+                )
+            )
+        self.outside, self.group = self.group, reduced_group(self.group, self.domain, stmt.span)
+        try:
+            self._statements(stmt.body, scope, in_block=True)
+        finally:
+            self.group, self.outside = self.outside, None
+
     def _check_size(self, nodes: int, what: str, span: Span | None) -> None:
         """GEO520 when the IR would grow past the budget's node limit."""
         try:
@@ -267,6 +288,7 @@ _STATEMENTS = {
     ast.Output: Elaborator._output,
     ast.Assign: Elaborator._assign,
     ast.Repeat: Elaborator._repeat,
+    ast.Canonical: Elaborator._canonical,
     ast.Return: Elaborator._return,
 }
 

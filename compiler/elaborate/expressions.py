@@ -8,6 +8,7 @@ from typing import Any
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain
+from geoc.elaborate.canonical import body_type, check_read
 from geoc.elaborate.constants import const_value, evaluate, is_number
 from geoc.elaborate.declared import check_atoms, check_labels
 from geoc.elaborate.initialisers import initialiser_attr
@@ -37,6 +38,8 @@ class Expressions(ABC):
     graph: Graph
     ids: set[str]
     calling: list[str]  # the blocks being expanded, outermost first
+    # Inside `canonical { ... }`: the model's full group (``group`` is then the reduced one).
+    outside: Group | None = None
 
     @abstractmethod
     def _statements(self, body: tuple[ast.Stmt, ...], scope: Scope, in_block: bool) -> list[Value]:
@@ -57,6 +60,8 @@ class Expressions(ABC):
     def _name(self, expr: ast.Name, scope: Scope, hint: Hint) -> Value:
         binding = scope.env.get(expr.id)
         if isinstance(binding, Value):
+            if self.outside is not None:  # the one door into a canonical body
+                check_read(self.outside, expr.id, binding.type, expr.span)
             return binding
         if isinstance(binding, Poison):
             raise Poisoned(expr.id)
@@ -154,6 +159,8 @@ class Expressions(ABC):
             self.graph.domains,
         )
         out_types = infer_call(ctx, op, [v.type for v in inputs], attrs)
+        if self.outside is not None:  # functions of invariants: plain scalars
+            out_types = tuple(body_type(self.group, t, expr.span) for t in out_types)
         node = self._add(
             Node(
                 id=own,
@@ -210,7 +217,8 @@ class Expressions(ABC):
                 )
             )
         if param.attr is AttrKind.TYPE:
-            return self._declared_type(expr, scope, f"the type `{param.name}`")
+            declared = self._declared_type(expr, scope, f"the type `{param.name}`")
+            return declared if self.outside is None else body_type(self.group, declared, expr.span)
         if param.attr in (AttrKind.INIT, AttrKind.BIAS_INIT):
             return initialiser_attr(expr, param, scope.consts())
         value = self.const(expr, scope, symbols=True)

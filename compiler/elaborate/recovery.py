@@ -56,6 +56,6 @@ def bound_names(stmt: ast.Stmt) -> Iterator[str]:
         yield stmt.name.id
     elif isinstance(stmt, ast.Assign):
         yield from (target.id for target in stmt.targets)
-    elif isinstance(stmt, ast.Repeat):
+    elif isinstance(stmt, (ast.Repeat, ast.Canonical)):
         for inner in stmt.body:
             yield from bound_names(inner)

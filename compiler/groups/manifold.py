@@ -26,6 +26,7 @@ MANIFOLD_DIMS: dict[AtomKind, Callable[[int], int]] = {
     AtomKind.UNIT: lambda n: n,
     AtomKind.SPD: lambda n: n * n,
     AtomKind.SYM: lambda n: n * n,
+    AtomKind.FRAME: lambda n: n * n,
 }
 
 
@@ -40,6 +41,8 @@ def manifold_matrix(atom: Atom, rot: np.ndarray) -> np.ndarray:
         return out
     if atom.kind in (AtomKind.SPD, AtomKind.SYM):
         return np.kron(rot, rot)
+    if atom.kind is AtomKind.FRAME:  # stored column by column, each column a vector
+        return np.kron(np.eye(n), rot)
     return rot
 
 
@@ -58,10 +61,17 @@ def _matrix_block(group: Group, atom: Atom) -> Blocks:
     return ((f"{atom.kind.value}{atom.args[0]}", atom.args[0] ** 2),)
 
 
+def _frame_blocks(group: Group, atom: Atom) -> Blocks:
+    """n columns, each a vector: one block per column, compared as the frame itself (no
+    linear map may mix a frame with vectors: it would leave the orthonormal matrices)."""
+    return ((f"frame{atom.args[0]}", atom.args[0] ** 2),)
+
+
 MANIFOLD_BLOCKS: dict[AtomKind, Callable[[Group, Atom], Blocks]] = {
     AtomKind.LORENTZ: _lorentz_blocks,
     AtomKind.POINCARE: _vector_block,
     AtomKind.UNIT: _vector_block,
     AtomKind.SPD: _matrix_block,
     AtomKind.SYM: _matrix_block,
+    AtomKind.FRAME: _frame_blocks,
 }

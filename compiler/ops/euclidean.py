@@ -28,7 +28,13 @@ MANIFOLD_NAMES = {
     P: "the Poincaré ball",
     U: "the unit sphere",
     AtomKind.SPD: "SPD matrices",
+    AtomKind.FRAME: "the orthonormal frames",
 }
+#: What to do with a frame instead of Euclidean arithmetic on it (every guard says the same).
+FRAME_FIX = (
+    AtomKind.FRAME,
+    "a frame is used only by `to_frame(x, F)` and `from_frame(y, F, T)`: move values into it",
+)
 
 ARITH = EuclideanOnly(
     "GEO320",
@@ -39,13 +45,14 @@ ARITH = EuclideanOnly(
             "or compute in the tangent space (`logmap0`) and map back with `expmap0`",
         ),
         (P, "use `mobius_add(a, b)`, the Poincaré ball's addition"),
+        FRAME_FIX,
     ),
     "compute in the tangent space: `logeig(x)` is a symmetric matrix (`sym(n)`) that adds and "
     "scales",
 )
 REDUCE = EuclideanOnly(
     "GEO320",
-    ((L, "average on the hyperboloid with `lorentz_centroid(x, over=..., into=...)`"),),
+    ((L, "average on the hyperboloid with `lorentz_centroid(x, over=..., into=...)`"), FRAME_FIX),
     "map to the tangent space with `logmap0(x)` first",
 )
 LAYER = EuclideanOnly(
@@ -53,6 +60,7 @@ LAYER = EuclideanOnly(
     (
         (L, "use `lorentz_linear(x, n)`, `lorentz_mlr(x, classes)`, or `logmap0(x)` first"),
         (P, "use `mobius_linear(x, n)`, `poincare_mlr(x, classes)`, or `logmap0(x)` first"),
+        FRAME_FIX,
     ),
     "use `bimap(x, m)`, or the invariants `eigvals(logeig(x))` for an `mlp`",
 )
@@ -61,12 +69,13 @@ ACT = EuclideanOnly(
     (
         (L, "use `lorentz_act(x, fn)` or `lorentz_linear(x, n, act=fn)`"),
         (P, "use `mobius_linear(x, n, act=fn)` (the activation acts in the tangent space)"),
+        FRAME_FIX,
     ),
     "use `reeig(x)`, SPDNet's non-linearity",
 )
 INVARIANT = EuclideanOnly(
     "GEO321",
-    (),
+    (FRAME_FIX,),
     "measure in the tangent space: `logmap0(x)` (or `logeig(x)` for SPD) first",
 )
 

@@ -212,6 +212,49 @@ def move_points(gen: Gen) -> Made:
     return f"{p[0]} {gen.choice('+-')} {v[0]}", p[1]
 
 
+def frames(gen: Gen) -> Made:
+    """``to_frame(x, frame(a, b, ...))``: the coordinates of a plain value in a frame built
+    from n vectors, or n-1 and the cross product (risky: GEO460 under reflections)."""
+    n = gen.family.n
+    picked = [gen.pick(lambda t: t.terms == ((1, "vector"),)) for _ in range(n)]
+    if picked[0] is None:
+        return None
+    axes = {p[1].axis for p in picked if p and p[1].axis}  # type: ignore[index]
+    if len(axes) > 1:
+        return None
+    axis = axes.pop() if axes else None
+    count = n
+    if n in (2, 3) and gen.coin(0.15):
+        count = n - 1
+        gen.tags.add("cross_frame")
+    frame = f"frame({', '.join(p[0] for p in picked[:count])})"  # type: ignore[index]
+    movable = {"scalar", "vector", "pseudoscalar", "pseudovector"}
+    x = gen.pick(lambda t: gen.plain(t) and set(t.atoms) <= movable and axis in (None, t.axis))
+    if x is None:
+        return None
+    gen.tags.add("frame")
+    size = sum(m * (n if a.endswith("vector") else 1) for m, a in x[1].terms)
+    return f"to_frame({x[0]}, {frame})", scalars(size, x[1].axis or axis)
+
+
+def canonical(gen: Gen) -> Made:
+    """``canonical { v = act(linear(y, k x vector), fn) }``: any map of invariants, typed
+    without the rotations (risky: a rotating value read inside is GEO461)."""
+    risky = gen.coin(0.1)
+    picked = gen.pick(
+        (lambda t: _rotating(gen, t)) if risky else (lambda t: gen.invariant(t) and gen.plain(t))
+    )
+    if picked is None:
+        return None
+    gen.tags.add("canonical_rotating" if risky else "canonical")
+    name, ty = picked
+    k, out, fn = gen.integer(1, 2), f"v{len(gen.lines)}", gen.choice(ACTIVATIONS)
+    body = f"        {out} = act(linear({name}, {k} x vector), {fn})"
+    gen.lines.append(f"    canonical {{\n{body}\n    }}")
+    gen.pool.append((out, scalars(k * gen.family.n, ty.axis)))
+    return None  # bound above: a body, not one statement
+
+
 def gate(gen: Gen) -> Made:
     """``gate(concat(gates, v))`` with one gating scalar per non-scalar copy of ``v``."""
     v = gen.pick(lambda t: gen.plain(t) and all(not gen.invariant(Ty(((1, a),))) for a in t.atoms))

@@ -95,7 +95,7 @@ def _copies(value: Tensor, ftype: FeatureType, group: Group):
     for term in ftype.terms:
         dim = group.atom_dim(term.atom)
         for _ in range(term.mul):
-            if term.atom.is_manifold:
+            if term.atom.kind in ERRORS:
                 yield term.atom, value[..., start : start + dim]
             start += dim
 
@@ -156,6 +156,8 @@ def membership_rows(
             if not (ftype.has_manifold and isinstance(value, Tensor)):
                 continue
             kind = next(t.atom.kind for t in ftype.terms if t.atom.is_manifold)
+            if kind not in ERRORS:  # frames: frames/verify.py, with their conditioning
+                continue
             count, worst, name, span = found.get(kind, (0, -1.0, "", None))
             error = membership_error(value, ftype, ir.group)
             if error > worst:
@@ -203,6 +205,9 @@ def draw_atom(atom: Atom, rng: np.random.Generator, shape: tuple[int, ...]) -> n
         v = rng.normal(size=(*shape, n))
         return v / np.linalg.norm(v, axis=-1, keepdims=True)
     a = rng.normal(size=(*shape, n, n))
+    if atom.kind is AtomKind.FRAME:  # orthonormal, stored column by column (frames family)
+        q, _ = np.linalg.qr(a)
+        return np.swapaxes(q, -1, -2).reshape(*shape, n * n)
     if atom.kind is AtomKind.SYM:
         return ((a + np.swapaxes(a, -1, -2)) / 2).reshape(*shape, n * n)
     spd = a @ np.swapaxes(a, -1, -2) / n + 0.5 * np.eye(n)

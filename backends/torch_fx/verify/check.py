@@ -15,6 +15,7 @@ from torch import Tensor, fx
 
 from geoc.backends.torch_fx.domains import Sample, rules_of
 from geoc.backends.torch_fx.domains.fields import BandLimitedRow, merge_rows
+from geoc.backends.torch_fx.frames.verify import frame_rows
 from geoc.backends.torch_fx.manifold.verify import membership_rows
 from geoc.backends.torch_fx.verify.actions import (
     AxisMap,
@@ -147,6 +148,7 @@ def check_module(
         kept, kept_module = measured  # no direction at coincident points
         inputs = [kept.inputs, kept.moved]
         report.membership = membership_rows(kept_module, ir, inputs, dtype)
+        report.frames = frame_rows(kept_module, ir, inputs, dtype)
     return report
 
 

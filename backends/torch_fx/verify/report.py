@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from geoc.backends.torch_fx.domains.fields import BandLimitedRow
+from geoc.backends.torch_fx.frames.verify import FrameRow, frame_lines
 from geoc.backends.torch_fx.manifold.verify import MembershipRow, membership_lines
 from geoc.catalog import BUILTIN_PREFIX, builtin_spec
 from geoc.diagnostics import Diagnostic, Span, render
@@ -79,12 +80,18 @@ class CheckReport:
     exact_law: str = ""
     band_limited: list[BandLimitedRow] = field(default_factory=list)
     membership: list[MembershipRow] = field(default_factory=list)  # manifold-valued values
+    frames: list[FrameRow] = field(default_factory=list)  # frame values (GEO620, GEO621)
 
     @property
     def passed(self) -> bool:
         exact = all(row.passed for row in self.outputs) and self.first_failure is None
-        on_manifolds = all(row.passed for row in self.membership)
+        on_manifolds = all(row.passed for row in [*self.membership, *self.frames])
         return exact and on_manifolds and all(row.passed for row in self.band_limited)
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """What passed but deserves a look: near-degenerate frames (GEO620)."""
+        return [row.warning() for row in self.frames if row.degenerate]
 
     @property
     def max_error(self) -> float:
@@ -98,6 +105,7 @@ class CheckReport:
         if self.band_limited:
             lines += _band_limited_lines(self.band_limited)
         lines += membership_lines(self.membership)
+        lines += frame_lines(self.frames)
         if self.passed:
             lines.append(
                 f"  every output transforms as declared (max error {self.max_error:.1e}) "
