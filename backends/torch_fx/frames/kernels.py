@@ -144,7 +144,7 @@ def move(
     """Into the frame (``inward``: ``D(F)^T x`` per copy) or out of it (``D(F) y``); ``terms``
     are ``(copies, l, sign)``, sign -1 multiplying by ``det F`` as well (pseudo atoms)."""
     matrix = as_matrix(frame, n)
-    lmax = max((l for _, l, _ in terms), default=0)
+    lmax = max([0, *(l for _, l, _ in terms)])  # no `default=`: dynamo cannot trace it
     blocks = wigner_blocks(matrix, lmax, points, inverse)
     det = determinant(matrix)[..., None, None]
     out, start = [], 0

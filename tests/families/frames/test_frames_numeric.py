@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import run_exported
+from helpers import assert_captures, run_exported
 from torch import Tensor
 
 from geoc.backends.torch_fx.api import compile
@@ -182,6 +182,19 @@ def test_canon_pointnet_is_invariant_under_e3_and_permutations(seed: int) -> Non
     # one graph alone gives its row of the batch
     alone = module(x=x[: sizes[0]])["logits"]
     assert (alone - before[0]).abs().max() < 1e-12
+
+
+@pytest.mark.parametrize("graphs", [1, 3])
+def test_canon_pointnet_traces_whole(graphs: int) -> None:
+    """``torch.compile(fullgraph=True)`` and ``torch.export`` give the eager logits."""
+    module = compile("canon_pointnet", dtype=F64)
+    sizes = [7, 5, 6][:graphs]
+    x = torch.randn(sum(sizes), 3, generator=torch.Generator().manual_seed(3), dtype=F64)
+    inputs: dict = {"x": x}
+    if graphs > 1:
+        batch = torch.repeat_interleave(torch.arange(graphs), torch.tensor(sizes))
+        inputs.update(batch=batch, num_graphs=graphs)
+    assert_captures(module, inputs, atol=1e-10)
 
 
 # --- degenerate inputs --------------------------------------------------------------------------
