@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
 
 from geoc.diagnostics import Span
 from geoc.domains import EDGE_AXIS, Domain, EdgeRule
-from geoc.groups import Group
+from geoc.groups.group import Broken, Group
 from geoc.initialisers import JSON_KEY as INIT_KEY
 from geoc.initialisers import Initialiser
 from geoc.types import FeatureType, points_dim
@@ -126,11 +126,21 @@ class Graph:
     span: Span | None = None
     more: tuple[Domain, ...] = ()
     more_positions: dict[str, str] = field(default_factory=dict)
+    # Declared symmetry breaking: the group `symmetry` declared (``group`` is what remains and
+    # what every rule proved) and each `breaks` statement; None / () when nothing is broken.
+    declared: Group | None = None
+    broken: tuple[Broken, ...] = ()
 
     def __post_init__(self) -> None:
         self.g = nx.DiGraph()
         self.inputs: dict[str, Port] = {}
         self.outputs: dict[str, Port] = {}
+
+    @property
+    def symmetry(self) -> str:
+        """What was verified, and what was declared broken by what:
+        ``O(3) x S(points); T(3) broken by `x``` (just the group when nothing is broken)."""
+        return "; ".join([str(self.group), *map(str, self.broken)])
 
     @property
     def domains(self) -> tuple[Domain, ...]:
@@ -212,6 +222,7 @@ class Graph:
             "params": {k: encode_attr(v) for k, v in self.params.items()},
             "positions": self.positions,
             **self._more_json(),
+            **self._broken_json(),
             "inputs": [p.model_dump(mode="json") for p in self.inputs.values()],
             "outputs": [p.model_dump(mode="json") for p in self.outputs.values()],
             "nodes": [_dump_node(n) for n in self.nodes],
@@ -223,6 +234,13 @@ class Graph:
         if not self.more:
             return {}
         return {"more": [str(d) for d in self.more], "more_positions": self.more_positions}
+
+    def _broken_json(self) -> dict[str, Any]:
+        """The declared group and the `breaks` statements, only where there are some."""
+        if not self.broken:
+            return {}
+        broken = [{"part": str(b.part), "by": list(b.by)} for b in self.broken]
+        return {"declared": str(self.declared), "broken": broken}
 
     @classmethod
     def from_json(cls, text: str) -> Graph:
@@ -241,6 +259,9 @@ class Graph:
             more=more,
             more_positions=dict(doc.get("more_positions", {})),
         )
+        if "broken" in doc:
+            graph.declared = Group.parse(doc["declared"]).with_default_dim(dim)
+            graph.broken = tuple(Broken.parse(b["part"], b["by"]) for b in doc["broken"])
         for raw in doc["nodes"]:
             raw = {**raw, "attrs": {k: decode_attr(v) for k, v in raw["attrs"].items()}}
             graph.add(Node.model_validate(raw))

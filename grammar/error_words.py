@@ -35,15 +35,15 @@ TERMINAL_WORDS: dict[str, str] = {
 }
 KEYWORDS = {
     "IMPORT", "BLOCK", "MODEL", "SYMMETRY", "DOMAIN", "INPUT", "OUTPUT", "REPEAT", "RETURN",
-    "TRUE", "FALSE", "OVER", "X",
+    "TRUE", "FALSE", "OVER", "X", "BREAKS", "BY", "TO",
 }  # fmt: skip
 TERMINAL_WORDS.update({k: f"`{k.lower()}`" for k in KEYWORDS - TERMINAL_WORDS.keys()})
-HARD_KEYWORDS = KEYWORDS - {"X", "OVER", "TRUE", "FALSE"}
+HARD_KEYWORDS = KEYWORDS - {"X", "OVER", "TRUE", "FALSE", "BY", "TO"}
 # Tokens that can start a value; LPAR and MINUS also continue one, so they are not listed.
 EXPR_START = {"NAME", "INT", "FLOAT", "IRREP", "MUL_IRREP", "STRING", "TRUE", "FALSE", "LSQB"}
 # Of those, the ones that can only start a value: where they may come, a value was due.
 VALUE_ONLY_START = EXPR_START - {"NAME", "LSQB"}
-STMT_START = {"SYMMETRY", "DOMAIN", "INPUT", "OUTPUT", "REPEAT", "RETURN"}
+STMT_START = {"SYMMETRY", "BREAKS", "DOMAIN", "INPUT", "OUTPUT", "REPEAT", "RETURN"}
 ITEM_START = {"IMPORT", "BLOCK", "MODEL"}
 ITEM_WORDS = ("import", "block", "model")
 OPERATORS = {"PLUS": "+", "MINUS": "-", "STAR": "*"}
@@ -72,6 +72,7 @@ class Construct(enum.Enum):
     AXES = "axes"
     REPEAT = "`repeat`"
     SYMMETRY = "`symmetry`"
+    BREAKS = "`breaks`"
     DOMAIN = "`domain`"
     INPUT = "`input`"
     OUTPUT = "`output`"
@@ -89,6 +90,7 @@ OPENED_BY = {
     "EQUAL": Construct.VALUE,
     "REPEAT": Construct.REPEAT,
     "SYMMETRY": Construct.SYMMETRY,
+    "BREAKS": Construct.BREAKS,
     "DOMAIN": Construct.DOMAIN,
     "INPUT": Construct.INPUT,
     "OUTPUT": Construct.OUTPUT,
@@ -122,6 +124,7 @@ HELP: dict[Construct, str] = {
     Construct.AXES: "name the axes after `over`: `over nodes` or `over (nodes, edges)`",
     Construct.REPEAT: "write `repeat N { ... }`, e.g. `repeat depth { h = layer(h) }`",
     Construct.SYMMETRY: "combine groups with `x`: `symmetry E(3) x S(nodes)`",
+    Construct.BREAKS: "e.g. `breaks T(3) by x`: the values after `by` break that part of the group",
     Construct.DOMAIN: "e.g. `domain pointcloud(nodes, dim=3, edges=full)`",
     Construct.INPUT: "e.g. `input h: 16 x scalar over nodes`",
     Construct.OUTPUT: "e.g. `output energy: scalar = sum(h, over=nodes)`",
@@ -129,7 +132,7 @@ HELP: dict[Construct, str] = {
 }
 BODY_HELP: dict[str, str] = {
     "model": (
-        "a model body holds `symmetry`, `domain`, `input`, `output`, `name = ...` and "
+        "a model body holds `symmetry`, `breaks`, `domain`, `input`, `output`, `name = ...` and "
         "`repeat N { ... }`, one per line"
     ),
     "block": "a block body holds `name = ...` lines and `repeat N { ... }`, then `return ...`",
@@ -156,4 +159,4 @@ HEADER_PURPOSE = {
     ("repeat", "LBRACE"): "to open the body of `repeat`",
 }
 MODEL_HEADER_HELP = "e.g. `model EGNN(hidden: int = 64) { ... }`"
-STATEMENT_WORDS = ("symmetry", "domain", "input", "output", "repeat", "return")
+STATEMENT_WORDS = ("symmetry", "breaks", "domain", "input", "output", "repeat", "return")

@@ -329,7 +329,19 @@ def lower(
     module.meta["geoc_validate"] = validate
     module.meta["geoc_tp_algorithm"] = tp_algorithm  # a twin lowering gets the same parameters
     module.meta["geoc_initialisers"] = ctx.initialisers
+    module.meta["geoc_symmetry"] = symmetry_meta(ir)
     return module
+
+
+def symmetry_meta(ir: Graph) -> dict[str, Any]:
+    """The group the module was proved equivariant under, the group the spec declared, and
+    each declared break (docs/language.md "Declared symmetry breaking")."""
+    return {
+        "verified": str(ir.group),
+        "declared": str(ir.declared or ir.group),
+        "broken": [{"part": str(b.part), "by": list(b.by)} for b in ir.broken],
+        "text": ir.symmetry,
+    }
 
 
 def _lower_node(ctx: LowerCtx, node: Node) -> None:

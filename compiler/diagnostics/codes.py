@@ -204,6 +204,27 @@ CODES: dict[str, CodeInfo] = {
         """The spec defines no `model`, or several and none was chosen. Choose one with
         `--model NAME`.""",
     ),
+    "GEO211": _code(
+        "`breaks ... by` names no value",
+        """A `breaks` statement names, after `by`, the values of the model that break the group:
+        inputs, or values the model computes (`grid = grid_coords()`). The name is not bound in
+        the model, or is a compile-time parameter. Name the inputs or values that read absolute
+        coordinates (docs/language.md "Declared symmetry breaking").""",
+    ),
+    "GEO212": _code(
+        "`breaks` names a group outside the symmetry",
+        """`breaks G by ...` declares that a part G of the model's group is broken; G must be a
+        geometric group contained in the `symmetry`'s geometric factor, in the same dimension:
+        `T(3)`, `SO(3)`, `O(3)`, `SE(3)` or `E(3)` under `E(3)`; `T(2)` under `T(2)`. Breaking
+        what the model never declared (`breaks E(3)` under `SE(3)`, `T(2)` under `E(3)`, anything
+        under `trivial`) would verify nothing.""",
+    ),
+    "GEO213": _code(
+        "part broken twice",
+        """An earlier `breaks` statement already broke this part of the group (after `breaks
+        T(3) by x` the group left is `O(3)`, so `breaks E(3)` names translations again). Declare
+        each broken part once and list every value that breaks it after `by`.""",
+    ),
     # --- GEO3xx: types --------------------------------------------------------------------------
     "GEO300": _code(
         "type mismatch",
@@ -623,6 +644,20 @@ CODES: dict[str, CodeInfo] = {
         output over an edge set between axes (reduce it onto an axis first). The message names
         which.""",
     ),
+    "GEO513": _code(
+        "reduction to a named subgroup: not built",
+        """`breaks G to H by ...` (e.g. `breaks SO(3) to SO(2) by lat`: a latitude channel keeps
+        the rotations about the polar axis) names the subgroup that remains. This version builds
+        only whole breaks: translations (`E(3)` -> `O(3)`), or all rotations and reflections.
+        Declare `breaks SO(3) by lat` instead: the check then verifies what remains without
+        rotations.""",
+    ),
+    "GEO514": _code(
+        "breaking a non-geometric factor: not built",
+        """Only the geometric factor of `symmetry` (rotations, reflections, translations) can be
+        declared broken. Breaking a permutation factor `S(axis)` or a matrix group (`Lorentz(n)`,
+        `C(4)`, ...) is not built: drop the factor from `symmetry` instead.""",
+    ),
     # --- GEO52x: resource limits (what the compiler refuses to build rather than exhaust the
     # machine) ------------------------------------------------------------------------------------
     "GEO520": _code(
@@ -657,6 +692,14 @@ CODES: dict[str, CodeInfo] = {
         tolerance of docs/manifolds.md: a Lorentz point with `<x,x>_L != -1/k`, a Poincaré
         point outside the ball, a unit vector of norm != 1, or a matrix of an `spd` type that is
         not symmetric positive definite. The report names the first such value.""",
+    ),
+    "GEO630": _code(
+        "declared breaking not observed",
+        """A warning of `geoc check`: the model declares `breaks G by ...`, and is verified under
+        the group that remains, but random elements of the whole declared group also left
+        every output on its law. The model may not break what it declares (the declaration
+        is then unnecessary: drop it to have the whole group verified), or the random inputs
+        did not reach the breaking path. The verdict under the remaining group stands.""",
     ),
     # --- GEO61x: runtime inputs of a compiled module (docs/validation.md) ------------------------
     "GEO610": _code(

@@ -21,6 +21,7 @@ from geoc.elaborate.signatures import bind_params
 from geoc.elaborate.values import Const, Poison, Poisoned, Scope, Value
 from geoc.grammar import ast
 from geoc.groups import Group, group_from_ast
+from geoc.groups.from_ast import remainder_from_ast
 from geoc.ir import Graph, Node, Port, ValueRef
 from geoc.program import Program
 from geoc.types import FeatureType, points_dim, type_from_ast
@@ -39,6 +40,7 @@ class Elaborator(Expressions):
         self.graph = Graph(
             model.name.id, self.group, self.domain, params, span=model.span, more=self.more
         )
+        self.graph.declared, self.graph.broken = self.declared, self.broken
         self.ids: set[str] = set()
         self.calling: list[str] = []
 
@@ -48,6 +50,7 @@ class Elaborator(Expressions):
         """Every statement, each failure recorded and elaboration continued after it."""
         scope = Scope("", {k: Const(v) for k, v in self.graph.params.items()})
         self._statements(self.model.body, scope, in_block=False)
+        self.problems.attempt(lambda: self._check_breakers(scope))
         if not any(isinstance(s, ast.Input) for s in self.failed):  # it may be the positions
             self.problems.attempt(self._check_ports)
         if self.failed and not self.problems:  # never a graph with a hole and no error
@@ -96,7 +99,34 @@ class Elaborator(Expressions):
         for each in domains:
             each.rules.check_symmetry(group, each, sym[0].span if sym else None)
         dim = next((d.dim for d in domains if d.dim), None) or self._points_dim(params)
-        return group.with_default_dim(dim), domain
+        self.declared = group.with_default_dim(dim)
+        breaks = [s for s in self.model.body if isinstance(s, ast.Breaks)]
+        remaining, self.broken = remainder_from_ast(self.declared, breaks, params)
+        # Every statement is typed and proved under the remainder H: each op H-equivariant
+        # makes the composition H-equivariant, whatever the broken part does.
+        return remaining.with_default_dim(remaining.space_dim or dim), domain
+
+    def _check_breakers(self, scope: Scope) -> None:
+        """Each name after `by` is a value of the model (an input, or a value it computes);
+        a compile-time parameter or an unknown name is GEO211."""
+        for stmt in self.model.body:
+            if not isinstance(stmt, ast.Breaks):
+                continue
+            for name in stmt.by:
+                bound = scope.env.get(name.id)
+                if isinstance(bound, Value | Poison):
+                    continue
+                what = "a compile-time parameter" if isinstance(bound, Const) else "not defined"
+                raise GeoError(
+                    Diagnostic(
+                        "GEO211",
+                        f"`{name.id}` after `by` is {what}, not a value of the model",
+                        name.span,
+                        label="not a value",
+                        help="name the inputs or computed values that break the group, e.g. "
+                        "`breaks T(3) by x` for an input `x: point(3) over nodes`",
+                    )
+                )
 
     def _points_dim(self, params: dict[str, Any]) -> int | None:
         """Without a geometric factor or a point cloud, the inputs' points fix the space
@@ -262,6 +292,7 @@ class Elaborator(Expressions):
 
 _STATEMENTS = {
     ast.Symmetry: lambda self, stmt, scope: None,
+    ast.Breaks: lambda self, stmt, scope: None,
     ast.Domain: lambda self, stmt, scope: None,
     ast.Input: Elaborator._input,
     ast.Output: Elaborator._output,

@@ -26,6 +26,7 @@ def rebuild(
     replace, redirect = replace or {}, redirect or {}
     out = Graph(graph.name, graph.group, graph.domain, graph.params, graph.positions, graph.span)
     out.more, out.more_positions = graph.more, dict(graph.more_positions)
+    out.declared, out.broken = graph.declared, graph.broken
     for node in graph.nodes:
         if node.id in replace:
             for new in replace[node.id]:

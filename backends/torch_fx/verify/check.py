@@ -23,6 +23,7 @@ from geoc.backends.torch_fx.verify.actions import (
     value_error,
 )
 from geoc.backends.torch_fx.verify.blame import Trial, blame
+from geoc.backends.torch_fx.verify.breaking import measure_breaking
 from geoc.backends.torch_fx.verify.edges import match_edges, match_endpoints
 from geoc.backends.torch_fx.verify.laws import exact_bound, exact_rtol
 from geoc.backends.torch_fx.verify.params import copy_with, random_parameters
@@ -138,6 +139,8 @@ def check_module(
     report = CheckReport(
         ir.name, str(ir.group), dtype, atol, batched, rows, labels, failure, elapsed, shown
     )
+    if elements is None:  # and under the declared group, when a part of it is broken
+        report.breaking = measure_breaking(module, ir, rng, nodes, graphs, dtype, rtol)
     report.rtol = rtol
     report.random_trials = randomised
     report.exact_law = rules.exact_law(ir)

@@ -11,6 +11,7 @@ import torch
 
 from geoc.backends.torch_fx.domains.fields import BandLimitedRow
 from geoc.backends.torch_fx.manifold.verify import MembershipRow, membership_lines
+from geoc.backends.torch_fx.verify.breaking import BreakingRow
 from geoc.catalog import BUILTIN_PREFIX, builtin_spec
 from geoc.diagnostics import Diagnostic, Span, render
 
@@ -79,6 +80,7 @@ class CheckReport:
     exact_law: str = ""
     band_limited: list[BandLimitedRow] = field(default_factory=list)
     membership: list[MembershipRow] = field(default_factory=list)  # manifold-valued values
+    breaking: BreakingRow | None = None  # declared symmetry breaking, measured (verify/breaking)
 
     @property
     def passed(self) -> bool:
@@ -92,6 +94,8 @@ class CheckReport:
 
     def render(self) -> str:
         lines = [self._header(), *_table(self.outputs), self._parameters_line()]
+        if self.breaking is not None:
+            lines += self.breaking.lines()
         lines.append(f"  tolerance: {self.tolerance_text()}")
         if self.exact_law:
             lines.append(f"  exact: {self.exact_law}")
@@ -108,6 +112,25 @@ class CheckReport:
         if self.first_failure is not None:
             lines += ["first value that breaks its law:", self._failure_text()]
         return "\n".join(lines) + "\n"
+
+    def to_json(self) -> dict[str, object]:
+        """The verdict as data (``geoc check --json``): the group verified, what was declared
+        broken and how far the outputs move under the declared group, one row per output."""
+        row = self.breaking
+        return {
+            "model": self.model,
+            "verified": self.group,
+            "declared": row.declared if row else self.group,
+            "broken": row.broken if row else None,
+            "breaking_observed": row.observed if row else None,
+            "breaking_rel_error": row.rel_error if row else None,
+            "passed": self.passed,
+            "max_error": self.max_error,
+            "outputs": [
+                {"name": r.name, "type": r.type, "max_error": r.max_error, "passed": r.passed}
+                for r in self.outputs
+            ],
+        }
 
     def tolerance_text(self) -> str:
         """The bound of the exact trials: the caller's ``atol``, or the exact-law rule."""
