@@ -584,6 +584,14 @@ CODES: dict[str, CodeInfo] = {
         square `torus(n, n)`. Under other groups there is no regular representation that the
         grid's rotations permute.""",
     ),
+    "GEO470": _code(
+        "absolute coordinates under translations",
+        """An operator reads absolute coordinates (`grid_coords`: the position of each grid
+        point), which a shift of the grid does not move along with the field: the result is
+        not equivariant under `T(d)`. FNO as published feeds these coordinates in on purpose;
+        declare it with `breaks T(d) by <value>` after `symmetry`, and the model is typed and
+        checked under what remains (docs/language.md "Declared symmetry breaking").""",
+    ),
     # --- GEO5xx: backend ------------------------------------------------------------------------
     "GEO500": _code(
         "stage not available",

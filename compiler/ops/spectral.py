@@ -31,10 +31,16 @@ from geoc.domains import SPECTRUM_AXIS, Domain, is_spectrum_axis, spectrum_axis,
 from geoc.domains.grid import SPHERE, TORUS, check_field_channels, rotates_grid
 from geoc.groups import Rotations
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
-from geoc.types import AtomKind, FeatureType
+from geoc.types import AtomKind, FeatureType, scalars
 
 #: What each spectral operator needs its input to be over.
-_NEEDS = {"spectral_conv": TORUS, "sht": SPHERE, "sfno_conv": SPHERE, "isht": SPECTRUM_AXIS}
+_NEEDS = {
+    "spectral_conv": TORUS,
+    "grid_coords": TORUS,
+    "sht": SPHERE,
+    "sfno_conv": SPHERE,
+    "isht": SPECTRUM_AXIS,
+}
 SFNO_FILTERS = ("degree", "degree_order")
 
 
@@ -327,3 +333,50 @@ def _sfno_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) ->
             )
         ]
     return []
+
+
+# ---------------------------------------------------------------------------------------------
+# Absolute grid coordinates (declared symmetry breaking)
+
+
+GRID_COORDS = define(
+    "grid_coords",
+    "spectral",
+    (tensor("like"),),
+    preset(_TRANSFORM, linear_in=(), commutes_gather=False),
+    "`d x scalar over torus`: the coordinates of every grid point of the d-D torus of `like` "
+    "(its batch), `x_j = i_j / n_j` in [0, 1), neuraloperator's `GridEmbeddingND` with its "
+    "default boundaries `[[0, 1], ...]`; a shift moves the grid under them, so translations "
+    "must be declared broken (`breaks T(d) by ...`), else `GEO470`",
+)
+
+
+@typing_rule(GRID_COORDS)
+def _infer_grid_coords(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    """Fixed numbers per grid point: invariant channels under any group that moves no grid
+    point, which the contract (GEO470) requires."""
+    like = _input_over(ctx, types)
+    return (scalars(len(ctx.domain.grid)).with_axes(like.axes),)
+
+
+@contract(GRID_COORDS)
+def _grid_coords_contract(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> list[Diagnostic]:
+    if ctx.group.geometric is None and not rotates_grid(ctx.group):
+        return []
+    moved = "shifts" if ctx.group.translations else "rotations"
+    return [
+        ctx.diagnostic(
+            "GEO470",
+            f"absolute grid coordinates are not equivariant under the {moved} of {ctx.group}",
+            label="absolute coordinates",
+            help=f"declare `breaks T({len(ctx.domain.grid)}) by <value>` after `symmetry` if the "
+            "model reads the grid coordinates on purpose (FNO as published); the check then "
+            "verifies what remains"
+            if ctx.group.translations and not rotates_grid(ctx.group)
+            else "breaking grid rotations is not built: declare `symmetry T(d)` and break it",
+        )
+    ]

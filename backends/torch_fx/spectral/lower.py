@@ -93,3 +93,8 @@ def lower_sfno_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     weight = ctx.param(f"{node.id}.weight", shape, n_in)
     nlon = ctx.ir.domain.grid[1]
     return ctx.call(rt_spectral.sfno_conv, args[0], forward, inverse, weight, mmax, nlon, per_order)
+
+
+@lowering("grid_coords")
+def lower_grid_coords(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    return ctx.call(rt_spectral.grid_coords, args[0])
