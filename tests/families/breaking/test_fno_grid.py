@@ -4,8 +4,6 @@ same weights copied in, to 1e-6 in float32."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
