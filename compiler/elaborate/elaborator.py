@@ -101,6 +101,17 @@ class Elaborator(Expressions):
         dim = next((d.dim for d in domains if d.dim), None) or self._points_dim(params)
         self.declared = group.with_default_dim(dim)
         breaks = [s for s in self.model.body if isinstance(s, ast.Breaks)]
+        if breaks and any(d.cell for d in domains):
+            raise GeoError(
+                Diagnostic(
+                    "GEO514",
+                    "a periodic cell with a declared break is not built",
+                    breaks[0].span,
+                    label="not built",
+                    help="moving an atom by a lattice vector is part of a periodic model's "
+                    "symmetry, which absolute coordinates break as well: use `cell=false`",
+                )
+            )
         remaining, self.broken = remainder_from_ast(self.declared, breaks, params)
         # Every statement is typed and proved under the remainder H: each op H-equivariant
         # makes the composition H-equivariant, whatever the broken part does.

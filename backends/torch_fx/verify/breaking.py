@@ -43,12 +43,17 @@ class BreakingRow:
                 f"    under {self.declared} outputs move off their law by up to "
                 f"{self.rel_error:.1e} (relative): the declared breaking is real",
             ]
-        return [head, "  " + self.warning().message]
+        warning = self.warning()
+        return [
+            head,
+            f"  warning[{warning.code}]: {warning.message}",
+            f"    = help: {warning.help}",
+        ]
 
     def warning(self) -> Diagnostic:
         return Diagnostic(
             "GEO630",
-            f"warning: {self.broken}, but under {self.declared} every output still obeys its "
+            f"{self.broken}, but under {self.declared} every output still obeys its "
             f"law (relative error {self.rel_error:.1e}): the `breaks` may be unnecessary",
             None,
             help="drop the `breaks` statement to have the whole group verified",
