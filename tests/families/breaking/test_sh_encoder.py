@@ -59,7 +59,8 @@ def test_sh_encoder_equals_the_paper_equations_with_the_same_weights():
     harmonics = geoc.compile(
         "model H() {\n    symmetry O(3) x S(points)\n    domain set(points)\n"
         "    input u: vector over points\n"
-        f"    output s: 1x0e + 1x1o + 1x2e + 1x3o + 1x4e over points = spherical_harmonics(u, lmax={PARAMS['lmax']})\n}}",
+        "    output s: 1x0e + 1x1o + 1x2e + 1x3o + 1x4e over points =\n"
+        f"        spherical_harmonics(u, lmax={PARAMS['lmax']})\n}}",
         dtype=torch.float64,
     )
     u = torch.randn(400, 3, dtype=torch.float64)
@@ -82,7 +83,7 @@ def test_sh_encoder_equals_the_paper_equations_with_the_same_weights():
     folded = torch.cat(
         [
             first_w[:, s : s + a.shape[0]] @ torch.as_tensor(a)
-            for s, a in zip(_starts(change), change)
+            for s, a in zip(_starts(change), change, strict=True)
         ],
         dim=1,
     )
