@@ -59,8 +59,8 @@ def test_sh_encoder_equals_the_paper_equations_with_the_same_weights():
     harmonics = geoc.compile(
         "model H() {\n    symmetry O(3) x S(points)\n    domain set(points)\n"
         "    input u: vector over points\n"
-        "    output s: 1x0e + 1x1o + 1x2e + 1x3o + 1x4e over points =\n"
-        f"        spherical_harmonics(u, lmax={PARAMS['lmax']})\n}}",
+        f"    sh = spherical_harmonics(u, lmax={PARAMS['lmax']})\n"
+        "    output s: 1x0e + 1x1o + 1x2e + 1x3o + 1x4e over points = sh\n}",
         dtype=torch.float64,
     )
     u = torch.randn(400, 3, dtype=torch.float64)
