@@ -239,7 +239,7 @@ class Graph:
         """The declared group and the `breaks` statements, only where there are some."""
         if not self.broken:
             return {}
-        broken = [{"part": str(b.part), "by": list(b.by)} for b in self.broken]
+        broken = [b.to_json() for b in self.broken]
         return {"declared": str(self.declared), "broken": broken}
 
     @classmethod
@@ -261,7 +261,9 @@ class Graph:
         )
         if "broken" in doc:
             graph.declared = Group.parse(doc["declared"]).with_default_dim(dim)
-            graph.broken = tuple(Broken.parse(b["part"], b["by"]) for b in doc["broken"])
+            graph.broken = tuple(
+                Broken.parse(b["part"], b["by"], b.get("to")) for b in doc["broken"]
+            )
         for raw in doc["nodes"]:
             raw = {**raw, "attrs": {k: decode_attr(v) for k, v in raw["attrs"].items()}}
             graph.add(Node.model_validate(raw))

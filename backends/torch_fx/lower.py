@@ -339,7 +339,7 @@ def symmetry_meta(ir: Graph) -> dict[str, Any]:
     return {
         "verified": str(ir.group),
         "declared": str(ir.declared or ir.group),
-        "broken": [{"part": str(b.part), "by": list(b.by)} for b in ir.broken],
+        "broken": [b.to_json() for b in ir.broken],
         "text": ir.symmetry,
     }
 

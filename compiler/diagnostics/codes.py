@@ -592,6 +592,14 @@ CODES: dict[str, CodeInfo] = {
         declare it with `breaks T(d) by <value>` after `symmetry`, and the model is typed and
         checked under what remains (docs/language.md "Declared symmetry breaking").""",
     ),
+    "GEO471": _code(
+        "absolute latitude under SO(3)",
+        """`latitude` gives each grid point of the sphere its latitude, which a rotation about
+        the polar axis keeps and any other rotation changes: the result is not equivariant
+        under `SO(3)`. A model that reads the latitude on purpose (a location channel) declares
+        `breaks SO(3) to SO(2) by <value>`: it is then typed and checked under the rotations
+        about the polar axis, exactly, on the grid.""",
+    ),
     # --- GEO5xx: backend ------------------------------------------------------------------------
     "GEO500": _code(
         "stage not available",
@@ -654,17 +662,19 @@ CODES: dict[str, CodeInfo] = {
     ),
     "GEO513": _code(
         "reduction to a named subgroup: not built",
-        """`breaks G to H by ...` (e.g. `breaks SO(3) to SO(2) by lat`: a latitude channel keeps
-        the rotations about the polar axis) names the subgroup that remains. This version builds
-        only whole breaks: translations (`E(3)` -> `O(3)`), or all rotations and reflections.
-        Declare `breaks SO(3) by lat` instead: the check then verifies what remains without
-        rotations.""",
+        """`breaks G to H by ...` names the subgroup that remains. One reduction is built:
+        `breaks SO(3) to SO(2)` (or `O(3) to SO(2)`) on a `sphere` domain, where `SO(2)` is the
+        rotations about the polar axis that a latitude channel keeps. Elsewhere (`SO(2)` about
+        some axis of a point cloud, any other subgroup) it is not built: declare the whole break
+        (`breaks SO(3) by u`: no rotation remains), which the check then verifies.""",
     ),
     "GEO514": _code(
         "breaking a non-geometric factor: not built",
         """Only the geometric factor of `symmetry` (rotations, reflections, translations) can be
         declared broken. Breaking a permutation factor `S(axis)` or a matrix group (`Lorentz(n)`,
-        `C(4)`, ...) is not built: drop the factor from `symmetry` instead.""",
+        `C(4)`, ...) is not built: drop the factor from `symmetry` instead. Nor is a break in a
+        periodic cell (`cell=true`), whose symmetry also moves single atoms by lattice vectors,
+        which absolute coordinates break as well.""",
     ),
     # --- GEO52x: resource limits (what the compiler refuses to build rather than exhaust the
     # machine) ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError, Span
-from geoc.domains import Domain, domain_from_ast
+from geoc.domains import Domain, DomainKind, domain_from_ast
 from geoc.domains.axes import all_axes, check_domains, check_ports, cross_sets, further
 from geoc.elaborate.expressions import Expressions
 from geoc.elaborate.messages import factor_span
@@ -112,7 +112,8 @@ class Elaborator(Expressions):
                     "symmetry, which absolute coordinates break as well: use `cell=false`",
                 )
             )
-        remaining, self.broken = remainder_from_ast(self.declared, breaks, params)
+        polar = all(d.kind is DomainKind.SPHERE for d in domains)  # where SO(2) is polar
+        remaining, self.broken = remainder_from_ast(self.declared, breaks, params, polar)
         # Every statement is typed and proved under the remainder H: each op H-equivariant
         # makes the composition H-equivariant, whatever the broken part does.
         return remaining.with_default_dim(remaining.space_dim or dim), domain

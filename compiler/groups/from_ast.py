@@ -17,7 +17,7 @@ from geoc.groups.factors import (
     Permutation,
     Rotations,
 )
-from geoc.groups.group import Broken, Group
+from geoc.groups.group import POLAR, Broken, Group
 
 
 def group_from_ast(factors: tuple[ast.Expr, ...], env: dict[str, object]) -> Group:
@@ -140,33 +140,44 @@ _FACTOR_BUILDERS: dict[str, Callable[[str, ast.Expr, dict[str, object]], Factor]
 
 
 def remainder_from_ast(
-    group: Group, statements: list[ast.Breaks], env: dict[str, object]
+    group: Group, statements: list[ast.Breaks], env: dict[str, object], polar: bool = False
 ) -> tuple[Group, tuple[Broken, ...]]:
     """The group that remains after every `breaks` statement, in order, and what each broke.
     A part outside the declared group is GEO212, one an earlier statement broke GEO213, a
-    reduction to a named subgroup GEO513, a factor other than a geometric one GEO514."""
+    reduction to a named subgroup other than `SO(3) to SO(2)` on a sphere (``polar``: the
+    rotations about its polar axis) GEO513, a factor other than a geometric one GEO514."""
     remaining, broken = group, []
     for stmt in statements:
         part = _broken_part(stmt, group, remaining, env)
-        remaining = remaining.remainder(part)
-        broken.append(Broken(part, tuple(n.id for n in stmt.by)))
+        to = _reduced_to(stmt, stmt.to, part, env, polar) if stmt.to is not None else None
+        remaining = remaining.remainder(part, to)
+        broken.append(Broken(part, tuple(n.id for n in stmt.by), to))
     return remaining, tuple(broken)
+
+
+def _reduced_to(
+    stmt: ast.Breaks, expr: ast.Expr, part: Geometric, env: dict[str, object], polar: bool
+) -> Geometric:
+    """`to SO(2)`: on a sphere, rotations of R^3 reduced to those about the polar axis."""
+    to = _factor(expr, env)
+    if polar and to == POLAR and part.rotations is not Rotations.NONE and part.n == 3:
+        return to
+    raise GeoError(
+        about_expr(
+            "GEO513",
+            expr,
+            "names the subgroup that remains; the one reduction built is `SO(3) to SO(2)` on a "
+            "`sphere` domain (the rotations about its polar axis)",
+            label="not built",
+            help="break the whole factor instead (`breaks SO(3) by lat`: no rotation remains), "
+            "which the check then verifies",
+        )
+    )
 
 
 def _broken_part(
     stmt: ast.Breaks, declared: Group, remaining: Group, env: dict[str, object]
 ) -> Geometric:
-    if stmt.to is not None:
-        raise GeoError(
-            about_expr(
-                "GEO513",
-                stmt.to,
-                "names the subgroup that remains; a reduction to a subgroup is not built",
-                label="not built",
-                help="break the whole factor instead (`breaks SO(3) by lat`: no rotation "
-                "remains), which the check then verifies",
-            )
-        )
     part = _factor(stmt.group, env)
     if isinstance(part, Geometric) and remaining.contains(part):
         return part

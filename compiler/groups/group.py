@@ -107,16 +107,23 @@ class Group:
             and (geo.translations or not part.translations)
         )
 
-    def remainder(self, part: Geometric) -> Group:
+    def remainder(self, part: Geometric, to: Geometric | None = None) -> Group:
         """The subgroup that remains when values break ``part`` (one of :meth:`contains`):
         breaking translations keeps the rotations (E(3) -> O(3), SE(3) -> SO(3)); breaking
         rotations (SO(n) or O(n), with or without translations) keeps none of them (a
         subgroup of O(n) missing SO(n) acts on R^n through no more than ±1, which no factor
         here describes), and the translations unless those are broken too. Permutations and
-        every other factor stay; without a geometric factor left, `vector` keeps R^n."""
+        every other factor stay; without a geometric factor left, `vector` keeps R^n.
+
+        ``to``: the rotations of R^3 reduced to ``SO(2)``, which only the sphere domain gives a
+        meaning (the rotations about its polar axis; the elaborator checks the domain)."""
         geo = self.geometric
         if geo is None or not self.contains(part):
             raise ValueError(f"{part} is not a part of {self}")
+        if to is not None:
+            if not (to == POLAR and part.rotations is not Rotations.NONE and geo.n == 3):
+                raise ValueError(f"{part} of {self} does not reduce to {to}")
+            return Group(tuple(POLAR if f is geo else f for f in self.factors))
         rotations = Rotations.NONE if part.rotations is not Rotations.NONE else geo.rotations
         kept = Geometric(geo.n, rotations, geo.translations and not part.translations)
         acts = kept.rotations is not Rotations.NONE or kept.translations
@@ -326,6 +333,10 @@ _ATOM_DIMS: dict[AtomKind, Callable[[Group, Atom], int]] = {
 }
 
 
+#: The rotations about the sphere's polar axis: what `breaks SO(3) to SO(2)` keeps.
+POLAR = Geometric(2, Rotations.SO, False)
+
+
 @dataclass(frozen=True, slots=True)
 class Broken:
     """One `breaks` statement, checked: the part of the group it breaks and the values `by`
@@ -333,12 +344,22 @@ class Broken:
 
     part: Geometric
     by: tuple[str, ...]
+    to: Geometric | None = None  # the subgroup of `part` that remains (`to SO(2)`)
 
     @classmethod
-    def parse(cls, part: str, by: list[str]) -> Broken:
+    def parse(cls, part: str, by: list[str], to: str | None = None) -> Broken:
         geo = Group.parse(part).geometric
-        assert geo is not None, part
-        return cls(geo, tuple(by))
+        kept = Group.parse(to).geometric if to else None
+        assert geo is not None and (to is None or kept is not None), (part, to)
+        return cls(geo, tuple(by), kept)
 
     def __str__(self) -> str:
-        return f"{self.part} broken by " + ", ".join(f"`{n}`" for n in self.by)
+        reduced = f" to {self.to}" if self.to else ""
+        return f"{self.part} broken{reduced} by " + ", ".join(f"`{n}`" for n in self.by)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "part": str(self.part),
+            "by": list(self.by),
+            **({"to": str(self.to)} if self.to else {}),
+        }

@@ -37,6 +37,7 @@ from geoc.types import AtomKind, FeatureType, scalars
 _NEEDS = {
     "spectral_conv": TORUS,
     "grid_coords": TORUS,
+    "latitude": SPHERE,
     "sht": SPHERE,
     "sfno_conv": SPHERE,
     "isht": SPECTRUM_AXIS,
@@ -378,5 +379,44 @@ def _grid_coords_contract(
             "verifies what remains"
             if ctx.group.translations and not rotates_grid(ctx.group)
             else "breaking grid rotations is not built: declare `symmetry T(d)` and break it",
+        )
+    ]
+
+
+LATITUDE = define(
+    "latitude",
+    "spectral",
+    (tensor("like"),),
+    preset(_TRANSFORM, linear_in=(), commutes_gather=False),
+    "`scalar over sphere`: the latitude of every grid point of the sphere of `like` (its batch), "
+    "in radians, π/2 at the north pole (the first row); rotations about the polar axis keep it, "
+    "other rotations do not: under `SO(3)` declare `breaks SO(3) to SO(2) by ...`, else `GEO471`",
+)
+
+
+@typing_rule(LATITUDE)
+def _infer_latitude(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    """A fixed number per grid row: invariant under the rotations about the polar axis, which
+    move grid points along their row; the contract (GEO471) refuses any other rotation."""
+    like = _input_over(ctx, types)
+    return (scalars(1).with_axes(like.axes),)
+
+
+@contract(LATITUDE)
+def _latitude_contract(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> list[Diagnostic]:
+    if not _rotates_sphere(ctx):
+        return []
+    return [
+        ctx.diagnostic(
+            "GEO471",
+            f"the latitude is not equivariant under {ctx.group}: a rotation off the polar axis "
+            "moves grid points between latitudes",
+            label="absolute latitude",
+            help="declare `breaks SO(3) to SO(2) by <value>` after `symmetry` if the model reads "
+            "the latitude on purpose: the rotations about the polar axis remain, and are checked",
         )
     ]

@@ -390,3 +390,10 @@ def grid_coords(like: torch.Tensor) -> torch.Tensor:
     ]
     grid = torch.stack(torch.meshgrid(*axes, indexing="ij")).to(like.dtype)
     return grid.unsqueeze(0).expand(like.shape[0], *grid.shape)
+
+
+def grid_latitude(like: torch.Tensor, latitudes: torch.Tensor) -> torch.Tensor:
+    """``[batch, 1, nlat, nlon]``: the latitude of each row of the grid of ``like``
+    (``[batch, channels, nlat, nlon]``), from the table ``latitudes`` (``[nlat]``)."""
+    rows = latitudes.to(like.dtype).view(1, 1, -1, 1)
+    return rows.expand(like.shape[0], 1, like.shape[2], like.shape[3])

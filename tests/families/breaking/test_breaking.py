@@ -5,9 +5,11 @@ the numeric check: passes under the remainder, fails under the declared group.""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
+import torch
 from helpers import assert_fails_at, checked_type, elaborated
 
 from geoc.backends.torch_fx.api import compile
@@ -82,7 +84,7 @@ OUT = "    output o: scalar = sum(norm(x[dst] - x[src]), over=edges)"
         ("S(nodes)", "    breaks @trivial by x\n", "GEO212"),
         ("E(3) x S(nodes)", "    breaks @S(other) by x\n", "GEO212"),
         ("E(3) x S(nodes)", "    breaks T(3) by x\n    breaks @E(3) by x\n", "GEO213"),
-        ("E(3) x S(nodes)", "    breaks SO(3) to @SO(2) by x\n", "GEO513"),
+        ("E(3) x S(nodes)", "    breaks SO(3) to @SO(2) by x\n", "GEO513"),  # no sphere
         ("E(3) x S(nodes)", "    breaks @S(nodes) by x\n", "GEO514"),
     ],
 )
@@ -250,3 +252,61 @@ def test_an_absolute_coordinate_without_the_declaration_is_rejected():
             frontend("\n".join(lines))
         first = info.value.diagnostics[0]
         assert first.code in ("GEO401", "GEO470") and "breaks" in first.help
+
+
+# --- SO(3) to SO(2) on the sphere: a latitude channel ------------------------------------------
+
+
+def sphere_model(breaks: str, line: str = "    lat = latitude(u)") -> str:
+    return (
+        "model S(width: int = 4) {\n    symmetry SO(3)\n"
+        f"{breaks}    domain sphere(nlat=12, nlon=24, grid=equiangular)\n"
+        f"    input u: scalar over sphere\n{line}\n"
+        "    output v: scalar over sphere = linear(concat(u, lat), scalar)\n}\n"
+    )
+
+
+POLAR = "    breaks SO(3) to SO(2) by lat\n"
+
+
+def test_latitude_is_rejected_under_so3_and_typed_under_the_polar_rotations():
+    assert_fails_at(sphere_model("", "    lat = @latitude(u)"), "GEO471")
+    graph = frontend(sphere_model(POLAR))
+    assert str(graph.group) == "SO(2)" and graph.symmetry == "SO(2); SO(3) broken to SO(2) by `lat`"
+    assert Graph.from_json(graph.to_json()).broken == graph.broken
+    assert checked_type(sphere_model(POLAR), "lat") == "scalar over sphere"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (model(OUT, breaks="    breaks SO(3) to @SO(2) by x\n"), "GEO513"),  # no polar axis
+        (sphere_model("    breaks SO(3) to @O(2) by lat\n"), "GEO513"),
+        (sphere_model("    breaks @T(3) to SO(2) by lat\n"), "GEO212"),
+    ],
+)
+def test_reductions_not_built(text, code):
+    assert_fails_at(text, code)
+
+
+def test_latitude_values_and_the_check_under_both_groups():
+    module = compile(sphere_model(POLAR).replace("linear(concat(u, lat), scalar)", "lat"))
+    lat = module(u=torch.zeros(2, 1, 12, 24))["v"]
+    rows = math.pi / 2 - math.pi * torch.arange(12) / 11
+    assert torch.allclose(lat, rows.view(1, 1, 12, 1).expand(2, 1, 12, 24))
+    report = check(sphere_model(POLAR), trials=2)
+    assert report.passed and report.group == "SO(2)"
+    assert report.breaking is not None and report.breaking.observed, report.render()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        sphere_model("", "    lat = grid_coords(@u)"),
+        "model T() {\n    symmetry T(2)\n    breaks T(2) by u\n    domain torus(8, 8)\n"
+        "    input u: scalar over torus\n    lat = latitude(@u)\n"
+        "    output v: scalar over torus = u\n}\n",
+    ],
+)
+def test_coordinates_of_another_grid_are_refused(text):
+    assert_fails_at(text, "GEO312")

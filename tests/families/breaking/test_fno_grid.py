@@ -117,3 +117,33 @@ def test_fno_grid_equals_neuraloperator_fno(grid):
         want, got = anchor(a), module(a=a)["u"]
     assert got.shape == want.shape
     assert (got - want).abs().max().item() < 1e-6 * max(want.abs().max().item(), 1.0)
+
+
+def measure(grid: tuple[int, int] = (64, 64), batch: int = 4) -> tuple[float, float]:
+    """The built-in spec at its default size against neuraloperator's FNO with the same weights:
+    the max absolute difference of the outputs and their max size (docs/spectral.md)."""
+    from neuralop.models import FNO
+
+    torch.manual_seed(0)
+    p = {"channels": 1, "width": 32, "hidden": 16, "modes": 12, "depth": 4, "out": 1}
+    anchor = FNO(
+        n_modes=(2 * p["modes"], 2 * p["modes"] - 2),
+        hidden_channels=p["width"],
+        in_channels=p["channels"],
+        out_channels=p["out"],
+        n_layers=p["depth"],
+        positional_embedding="grid",
+    )
+    module = geoc.compile(fno_grid_text(grid), params=p, optimize="ir")
+    copy_into(anchor, module, p["depth"])
+    a = torch.randn(batch, p["channels"], *grid)
+    with torch.no_grad():
+        want, got = anchor(a), module(a=a)["u"]
+    return (got - want).abs().max().item(), want.abs().max().item()
+
+
+if __name__ == "__main__":  # python tests/families/breaking/test_fno_grid.py
+    error, scale = measure()
+    print(
+        f"fno_grid vs neuralop FNO (64x64, float32): max abs error {error:.1e}, max |u| {scale:.1e}"
+    )
