@@ -12,8 +12,9 @@ from typing import Any
 
 from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError, Span
-from geoc.domains import Domain, DomainKind, domain_from_ast
+from geoc.domains import Domain, domain_from_ast
 from geoc.domains.axes import all_axes, check_domains, check_ports, cross_sets, further
+from geoc.elaborate.breaking import check_breakers, declared_remainder
 from geoc.elaborate.expressions import Expressions
 from geoc.elaborate.messages import factor_span
 from geoc.elaborate.recovery import Problems, bound_names
@@ -21,7 +22,6 @@ from geoc.elaborate.signatures import bind_params
 from geoc.elaborate.values import Const, Poison, Poisoned, Scope, Value
 from geoc.grammar import ast
 from geoc.groups import Group, group_from_ast
-from geoc.groups.from_ast import remainder_from_ast
 from geoc.ir import Graph, Node, Port, ValueRef
 from geoc.program import Program
 from geoc.types import FeatureType, points_dim, type_from_ast
@@ -50,7 +50,7 @@ class Elaborator(Expressions):
         """Every statement, each failure recorded and elaboration continued after it."""
         scope = Scope("", {k: Const(v) for k, v in self.graph.params.items()})
         self._statements(self.model.body, scope, in_block=False)
-        self.problems.attempt(lambda: self._check_breakers(scope))
+        self.problems.attempt(lambda: check_breakers(self.model, scope))
         if not any(isinstance(s, ast.Input) for s in self.failed):  # it may be the positions
             self.problems.attempt(self._check_ports)
         if self.failed and not self.problems:  # never a graph with a hole and no error
@@ -100,45 +100,9 @@ class Elaborator(Expressions):
             each.rules.check_symmetry(group, each, sym[0].span if sym else None)
         dim = next((d.dim for d in domains if d.dim), None) or self._points_dim(params)
         self.declared = group.with_default_dim(dim)
-        breaks = [s for s in self.model.body if isinstance(s, ast.Breaks)]
-        if breaks and any(d.cell for d in domains):
-            raise GeoError(
-                Diagnostic(
-                    "GEO514",
-                    "a periodic cell with a declared break is not built",
-                    breaks[0].span,
-                    label="not built",
-                    help="moving an atom by a lattice vector is part of a periodic model's "
-                    "symmetry, which absolute coordinates break as well: use `cell=false`",
-                )
-            )
-        polar = all(d.kind is DomainKind.SPHERE for d in domains)  # where SO(2) is polar
-        remaining, self.broken = remainder_from_ast(self.declared, breaks, params, polar)
-        # Every statement is typed and proved under the remainder H: each op H-equivariant
-        # makes the composition H-equivariant, whatever the broken part does.
+        # Every statement is typed and proved under what remains of the group (`breaks`).
+        remaining, self.broken = declared_remainder(self.model, self.declared, domains, params)
         return remaining.with_default_dim(remaining.space_dim or dim), domain
-
-    def _check_breakers(self, scope: Scope) -> None:
-        """Each name after `by` is a value of the model (an input, or a value it computes);
-        a compile-time parameter or an unknown name is GEO211."""
-        for stmt in self.model.body:
-            if not isinstance(stmt, ast.Breaks):
-                continue
-            for name in stmt.by:
-                bound = scope.env.get(name.id)
-                if isinstance(bound, Value | Poison):
-                    continue
-                what = "a compile-time parameter" if isinstance(bound, Const) else "not defined"
-                raise GeoError(
-                    Diagnostic(
-                        "GEO211",
-                        f"`{name.id}` after `by` is {what}, not a value of the model",
-                        name.span,
-                        label="not a value",
-                        help="name the inputs or computed values that break the group, e.g. "
-                        "`breaks T(3) by x` for an input `x: point(3) over nodes`",
-                    )
-                )
 
     def _points_dim(self, params: dict[str, Any]) -> int | None:
         """Without a geometric factor or a point cloud, the inputs' points fix the space

@@ -310,3 +310,17 @@ def test_latitude_values_and_the_check_under_both_groups():
 )
 def test_coordinates_of_another_grid_are_refused(text):
     assert_fails_at(text, "GEO312")
+
+
+def test_the_builder_declares_a_break_as_the_language_does():
+    import geoc
+
+    b = geoc.Builder("B")
+    b.symmetry("E(3) x S(nodes)")
+    b.breaks("E(3)", "x")
+    b.domain(CLOUD)
+    x = b.input("x", "point(3) over nodes")
+    b.output("f", "3 x scalar over nodes", b.call("mlp", x, [8, 3]))
+    graph = b.build()
+    assert graph.symmetry == "S(nodes); E(3) broken by `x`"
+    assert str(graph.declared) == "E(3) x S(nodes)"
