@@ -38,7 +38,7 @@ def declared_remainder(
     remaining, broken = remainder_from_ast(declared, breaks, params, polar)
     for each in domains:
         each.rules.check_symmetry(remaining, each, breaks[-1].span)
-    return remaining.with_default_dim(remaining.space_dim or declared.space_dim), broken
+    return remaining, broken
 
 
 def check_breakers(model: ast.Model, scope: Scope) -> None:

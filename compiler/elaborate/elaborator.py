@@ -102,7 +102,7 @@ class Elaborator(Expressions):
         self.declared = group.with_default_dim(dim)
         # Every statement is typed and proved under what remains of the group (`breaks`).
         remaining, self.broken = declared_remainder(self.model, self.declared, domains, params)
-        return remaining.with_default_dim(remaining.space_dim or dim), domain
+        return remaining, domain
 
     def _points_dim(self, params: dict[str, Any]) -> int | None:
         """Without a geometric factor or a point cloud, the inputs' points fix the space

@@ -44,6 +44,8 @@ def test_breaks_parses_and_formats_as_written():
     assert format_source("model M(){symmetry E(3);breaks  E(3)  by  x}") == (
         "model M() {\n    symmetry E(3)\n    breaks E(3) by x\n}\n"
     )
+    polar = "model M() {\n    symmetry SO(3)\n    breaks SO(3) to SO(2) by lat\n}\n"
+    assert format_source(polar) == polar
 
 
 @pytest.mark.parametrize(
