@@ -6,7 +6,8 @@ At most one factor acts on channels, either *geometric* (``O(n)``, ``SO(n)``, ``
 number of permutation factors ``S(axis)`` act on index axes. The group asks its channel factor
 how atoms split into irreps and how elements act on them (``factors.py``), and each factor for
 its part of a sampled element. Everything here is numpy and float64; the backend turns the
-matrices into tensors.
+matrices into tensors. A model that declares a break (`breaks T(3) by x`) is typed under
+:meth:`Group.remainder`, the one place that says what remains.
 
     >>> g = Group.parse("E(3) x S(nodes)")
     >>> str(g), g.space_dim, g.permuted_axes

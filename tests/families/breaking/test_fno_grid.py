@@ -96,36 +96,14 @@ def copy_into(anchor: torch.nn.Module, module: torch.fx.GraphModule, depth: int)
     assert not params, f"parameters the anchor lacks: {list(params)}"
 
 
-@pytest.mark.parametrize("grid", [(16, 16), (20, 12)])
-def test_fno_grid_equals_neuraloperator_fno(grid):
+def both_outputs(
+    p: dict[str, int], grid: tuple[int, int], batch: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """neuraloperator's default FNO (grid embedding) and the spec with its weights copied in,
+    on one random input: (neuraloperator's output, geoc's)."""
     from neuralop.models import FNO
 
     torch.manual_seed(0)
-    p = PARAMS
-    anchor = FNO(
-        n_modes=(2 * p["modes"], 2 * p["modes"] - 2),
-        hidden_channels=p["width"],
-        in_channels=p["channels"],
-        out_channels=p["out"],
-        n_layers=p["depth"],
-        positional_embedding="grid",
-    )
-    module = geoc.compile(fno_grid_text(grid), params=p, optimize="ir")
-    copy_into(anchor, module, p["depth"])
-    a = torch.randn(3, p["channels"], *grid)
-    with torch.no_grad():
-        want, got = anchor(a), module(a=a)["u"]
-    assert got.shape == want.shape
-    assert (got - want).abs().max().item() < 1e-6 * max(want.abs().max().item(), 1.0)
-
-
-def measure(grid: tuple[int, int] = (64, 64), batch: int = 4) -> tuple[float, float]:
-    """The built-in spec at its default size against neuraloperator's FNO with the same weights:
-    the max absolute difference of the outputs and their max size (docs/spectral.md)."""
-    from neuralop.models import FNO
-
-    torch.manual_seed(0)
-    p = {"channels": 1, "width": 32, "hidden": 16, "modes": 12, "depth": 4, "out": 1}
     anchor = FNO(
         n_modes=(2 * p["modes"], 2 * p["modes"] - 2),
         hidden_channels=p["width"],
@@ -138,7 +116,21 @@ def measure(grid: tuple[int, int] = (64, 64), batch: int = 4) -> tuple[float, fl
     copy_into(anchor, module, p["depth"])
     a = torch.randn(batch, p["channels"], *grid)
     with torch.no_grad():
-        want, got = anchor(a), module(a=a)["u"]
+        return anchor(a), module(a=a)["u"]
+
+
+@pytest.mark.parametrize("grid", [(16, 16), (20, 12)])
+def test_fno_grid_equals_neuraloperator_fno(grid):
+    want, got = both_outputs(PARAMS, grid, batch=3)
+    assert got.shape == want.shape
+    assert (got - want).abs().max().item() < 1e-6 * max(want.abs().max().item(), 1.0)
+
+
+def measure(grid: tuple[int, int] = (64, 64), batch: int = 4) -> tuple[float, float]:
+    """The built-in spec at its default size against neuraloperator's FNO with the same weights:
+    the max absolute difference of the outputs and their max size (docs/spectral.md)."""
+    p = {"channels": 1, "width": 32, "hidden": 16, "modes": 12, "depth": 4, "out": 1}
+    want, got = both_outputs(p, grid, batch)
     return (got - want).abs().max().item(), want.abs().max().item()
 
 
