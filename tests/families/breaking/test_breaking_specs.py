@@ -45,3 +45,21 @@ def test_traces_exports_and_runs_without_geoc(spec, tmp_path):
     loaded = run_exported(folder, inputs, tmp_path)
     for name, value in expected.items():
         assert torch.allclose(loaded[name], value, atol=1e-6), name
+
+
+def test_geoc_check_text_and_json_name_the_remainder_and_the_declaration(capsys, tmp_path):
+    from cli_runner import run
+
+    target = tmp_path / "verdict.json"
+    code, out, _ = run(capsys, "check", "aether", "--trials", "2", "--json", str(target))
+    assert code == 0, out
+    assert out.startswith("static: `Aether` is equivariant under S(particles) by its type rules")
+    assert "declared E(3) x S(particles), E(3) broken by `x`" in out
+    assert "geoc check: Aether under S(particles)," in out
+    assert "the declared breaking is real" in out
+    verdict = json.loads(target.read_text())
+    assert verdict["verified"] == "S(particles)" and verdict["declared"] == "E(3) x S(particles)"
+    assert verdict["broken"] == "E(3) broken by `x`" and verdict["breaking_observed"] is True
+    assert verdict["passed"] is True
+    code, out, _ = run(capsys, "compile", "aether")
+    assert "symmetry  S(particles); E(3) broken by `x`" in out
