@@ -463,9 +463,8 @@ def _summary(graph, module) -> None:
 def run_check(args: argparse.Namespace) -> int:
     """The static verdict, then (unless ``--static``) numeric equivariance in float64."""
     graph = _graph(args)
-    declared = (
-        f"; declared {graph.declared}, " + graph.symmetry.split("; ", 1)[1] if graph.broken else ""
-    )
+    broken = "; ".join(map(str, graph.broken))
+    declared = f"; declared {graph.declared}, {broken}" if graph.broken else ""
     print(f"static: `{graph.name}` is equivariant under {graph.group} by its type rules "
           f"({len(graph)} IR nodes, 0 violations){declared}")  # fmt: skip
     if args.static:
