@@ -9,11 +9,6 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-import numpy as np
-import torch
-from torch import fx
-
-from geoc.backends.torch_fx.domains import rules_of
 from geoc.backends.torch_fx.domains.fields import BandLimitedRow
 from geoc.backends.torch_fx.verify.laws import exact_bound
 from geoc.diagnostics import Diagnostic
@@ -67,29 +62,20 @@ class BreakingRow:
         )
 
 
-def measure_breaking(
-    module: fx.GraphModule, ir: Graph, rng: np.random.Generator, nodes: int, graphs: int,
-    dtype: torch.dtype, rtol: float,
-) -> BreakingRow | None:  # fmt: skip
-    """The largest deviation of any output under random elements of the declared group."""
+def under_declared_group(ir: Graph) -> Graph | None:
+    """The same graph acted on by its declared group (None when nothing is declared broken):
+    the checker's trials on it sample elements outside the remainder."""
     if not ir.broken or ir.declared is None:
         return None
-    from geoc.backends.torch_fx.verify.check import _make_trial, _output_errors, draw_sample
-
-    declared = copy.copy(ir)  # the same graph, acted on by the declared group
+    declared = copy.copy(ir)
     declared.group = ir.declared
-    worst, device = 0.0, _device_of(module)
-    for index in range(WITNESS_TRIALS):
-        sample = draw_sample(declared, rng, nodes, graphs, dtype, index)
-        trial = _make_trial(declared, rng, index, sample, None, device)
-        for dev in _output_errors(module, declared, trial).values():
-            relative = dev.error / max(dev.scale, 1.0)
-            worst = max(worst, relative if np.isfinite(relative) else np.inf)
-    rows = tuple(rules_of(declared).approximate_rows(module, declared, rng, 1, dtype))
-    broken = "; ".join(map(str, ir.broken))
-    return BreakingRow(str(ir.declared), broken, worst, exact_bound(rtol, 1.0), rows)
+    return declared
 
 
-def _device_of(module: fx.GraphModule) -> torch.device:
-    tensors = [*module.parameters(), *module.buffers()]
-    return tensors[0].device if tensors else torch.device("cpu")
+def breaking_row(
+    declared: Graph, exact: float, rows: tuple[BandLimitedRow, ...], rtol: float
+) -> BreakingRow:
+    """The row of the report: the largest relative deviation of the exact trials under the
+    declared group, and its band-limited rotation rows (grids)."""
+    broken = "; ".join(map(str, declared.broken))
+    return BreakingRow(str(declared.group), broken, exact, exact_bound(rtol, 1.0), rows)
