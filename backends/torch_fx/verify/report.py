@@ -103,8 +103,9 @@ class CheckReport:
             lines += _band_limited_lines(self.band_limited)
         lines += membership_lines(self.membership)
         if self.passed:
+            under = f" under {self.group}; {self.breaking.broken}" if self.breaking else ""
             lines.append(
-                f"  every output transforms as declared (max error {self.max_error:.1e}) "
+                f"  every output transforms as declared{under} (max error {self.max_error:.1e}) "
                 f"in {self.elapsed:.2f} s"
             )
             return "\n".join(lines) + "\n"

@@ -57,6 +57,7 @@ def test_geoc_check_text_and_json_name_the_remainder_and_the_declaration(capsys,
     assert "declared E(3) x S(particles), E(3) broken by `x`" in out
     assert "geoc check: Aether under S(particles)," in out
     assert "the declared breaking is real" in out
+    assert "every output transforms as declared under S(particles); E(3) broken by `x`" in out
     verdict = json.loads(target.read_text())
     assert verdict["verified"] == "S(particles)" and verdict["declared"] == "E(3) x S(particles)"
     assert verdict["broken"] == "E(3) broken by `x`" and verdict["breaking_observed"] is True
