@@ -135,12 +135,23 @@ class Graph:
         self.g = nx.DiGraph()
         self.inputs: dict[str, Port] = {}
         self.outputs: dict[str, Port] = {}
+        # Under a declared break: the unbroken nodes (inputs not named after `by`, operators
+        # reading only unbroken values), typed and proved under ``declared``; every other node,
+        # and any a pass adds but :func:`geoc.optimize.edit.rebuild` keeps, under ``group``.
+        self.unbroken: set[str] = set()
 
     @property
     def symmetry(self) -> str:
         """What was verified, and what was declared broken by what:
         ``O(3) x S(points); T(3) broken by `x``` (just the group when nothing is broken)."""
         return "; ".join([str(self.group), *map(str, self.broken)])
+
+    def group_of(self, node_id: str) -> Group:
+        """The group ``node_id`` is typed and proved under: the declared one where it reads no
+        broken value (docs/language.md "What `by` means"), else what remains."""
+        if self.declared is not None and node_id in self.unbroken:
+            return self.declared
+        return self.group
 
     @property
     def domains(self) -> tuple[Domain, ...]:
@@ -240,7 +251,8 @@ class Graph:
         if not self.broken:
             return {}
         broken = [b.to_json() for b in self.broken]
-        return {"declared": str(self.declared), "broken": broken}
+        unbroken = [n for n in self.g.nodes if n in self.unbroken]
+        return {"declared": str(self.declared), "broken": broken, "unbroken": unbroken}
 
     @classmethod
     def from_json(cls, text: str) -> Graph:
@@ -264,6 +276,7 @@ class Graph:
             graph.broken = tuple(
                 Broken.parse(b["part"], b["by"], b.get("to")) for b in doc["broken"]
             )
+            graph.unbroken = set(doc.get("unbroken", ()))
         for raw in doc["nodes"]:
             raw = {**raw, "attrs": {k: decode_attr(v) for k, v in raw["attrs"].items()}}
             graph.add(Node.model_validate(raw))

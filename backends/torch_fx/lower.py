@@ -108,9 +108,13 @@ class LowerCtx:
         name = _py_name(self.ir.name)  # the class name users see
         self.root = fx.GraphModule(torch.nn.Module(), fx.Graph(), class_name=name)
 
+    # The IR node being lowered: its rule builds what is equivariant under the group the node
+    # was typed under (the declared group where it reads no broken value).
+    node_id: str | None = None
+
     @property
     def group(self):
-        return self.ir.group
+        return self.ir.group_of(self.node_id) if self.node_id else self.ir.group
 
     def call(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> fx.Node:
         node = self.fx.call_function(fn, tuple(args))
@@ -345,6 +349,15 @@ def symmetry_meta(ir: Graph) -> dict[str, Any]:
 
 
 def _lower_node(ctx: LowerCtx, node: Node) -> None:
+    """One node, its rule seeing the group the node was typed under as ``ctx.group``."""
+    ctx.node_id = node.id
+    try:
+        _lower_in_group(ctx, node)
+    finally:
+        ctx.node_id = None
+
+
+def _lower_in_group(ctx: LowerCtx, node: Node) -> None:
     """Rules see fields channel-last, ``[batch, *grid, channels]``, as they see values over an
     axis, unless the operator's traits say its rule takes them channel-first as they come."""
     args = [ctx.values[r] for r in node.inputs]

@@ -7,6 +7,7 @@ types every value by the operator's typing rule, and names every node after the 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,8 @@ from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain, domain_from_ast
 from geoc.domains.axes import all_axes, check_domains, check_ports, cross_sets, further
-from geoc.elaborate.breaking import check_breakers, declared_remainder
+from geoc.elaborate.breaking import breaking_names, check_breakers, declared_remainder
+from geoc.elaborate.declared import check_atoms
 from geoc.elaborate.expressions import Expressions
 from geoc.elaborate.messages import factor_span
 from geoc.elaborate.recovery import Problems, bound_names
@@ -43,12 +45,15 @@ class Elaborator(Expressions):
         self.graph.declared, self.graph.broken = self.declared, self.broken
         self.ids: set[str] = set()
         self.calling: list[str] = []
+        self.by = breaking_names(model)
+        self.model_env: dict[str, Any] = {}
 
     # --- model level ---
 
     def run(self) -> Elaboration:
         """Every statement, each failure recorded and elaboration continued after it."""
         scope = Scope("", {k: Const(v) for k, v in self.graph.params.items()})
+        self.model_env = scope.env  # `repeat` bodies share it; blocks have their own
         self._statements(self.model.body, scope, in_block=False)
         self.problems.attempt(lambda: check_breakers(self.model, scope))
         if not any(isinstance(s, ast.Input) for s in self.failed):  # it may be the positions
@@ -153,6 +158,9 @@ class Elaborator(Expressions):
         name = stmt.name.id
         ftype = self._new_port_type("input", stmt, self.graph.inputs, scope)
         self._check_axes(ftype, stmt.type)
+        broken = name in self.by
+        if not broken:  # read under the declared group
+            check_atoms(self.declared, ftype, stmt.type.span)
         node = self._add(
             Node(
                 id=f"input.{name}",
@@ -162,15 +170,18 @@ class Elaborator(Expressions):
                 span=stmt.span,
             )
         )
+        if not broken and self.graph.broken:
+            self.graph.unbroken.add(node.id)
         ref = ValueRef(node=node.id)
         self.graph.inputs[name] = Port(name=name, type=ftype, value=ref, span=stmt.span)
-        scope.env[name] = Value(ref, ftype)
+        scope.env[name] = Value(ref, ftype, broken)
 
     def _output(self, stmt: ast.Output, scope: Scope) -> None:
         name = stmt.name.id
         declared = self._new_port_type("output", stmt, self.graph.outputs, scope)
         value = self.tensor(stmt.value, scope, scope.prefix + name)
-        if not (self.group.same_rep(declared, value.type) and declared.axes == value.type.axes):
+        same = self.group_for(value.broken).same_rep(declared, value.type)
+        if not (same and declared.axes == value.type.axes):
             raise GeoError(
                 Diagnostic(
                     "GEO306",
@@ -197,8 +208,12 @@ class Elaborator(Expressions):
 
     def _assign(self, stmt: ast.Assign, scope: Scope) -> None:
         hint = scope.prefix + stmt.targets[0].id
-        result = self.evaluate(stmt.value, scope, hint)
+        breaks = scope.env is self.model_env and any(t.id in self.by for t in stmt.targets)
+        with self.breaking_statement(breaks):
+            result = self.evaluate(stmt.value, scope, hint)
         values = result if isinstance(result, tuple) else (result,)
+        if breaks:  # a value named after `by`: broken, whatever computed it
+            values = tuple(dataclasses.replace(v, broken=True) for v in values)
         if len(values) != len(stmt.targets):
             raise GeoError(
                 Diagnostic(

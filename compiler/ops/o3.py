@@ -100,7 +100,7 @@ def _irreps(ctx: OpContext, ftype: FeatureType, arg: int | None) -> tuple[MulIrr
     for term in ftype.terms:
         if atom_irrep(term.atom, ctx.group) is None:
             message, fix = _not_an_irrep(ctx.op, term.atom)
-            fix += ctx.group.breaks_help(translations=True) if term.atom.is_point else ""
+            fix += ctx.breaks_help(translations=True) if term.atom.is_point else ""
             raise ctx.error("GEO300", message, arg=arg, label=str(ftype), help=fix)
     return kernel_irreps(ftype, ctx.group)
 
