@@ -5,11 +5,12 @@
 # field of each particle's absolute position, scaled by the particle's own invariant "charge" -
 # adds a force the pairwise interactions cannot explain (gravity, a magnetic field). The field
 # reads absolute positions through an mlp, which breaks rotations and translations alike: the
-# model declares E(3) broken by `x` and is typed and checked under the permutations of the
-# particles that remain.
+# model declares E(3) broken by `at`, the name through which the field alone reads the positions,
+# so the interactions are still typed and compiled under E(3); the model is checked under the
+# permutations of the particles that remain.
 model Aether(features: int = 2, hidden: int = 32, depth: int = 3, field: int = 64) {
     symmetry E(3) x S(particles)
-    breaks E(3) by x
+    breaks E(3) by at
     domain pointcloud(particles, dim=3, edges=full)
     input h: features x scalar over particles  # e.g. charges
     input x: point(3) over particles
@@ -23,7 +24,8 @@ model Aether(features: int = 2, hidden: int = 32, depth: int = 3, field: int = 6
         s = s + mlp(concat(s, sum(m, over=edges, into=particles)), [hidden, hidden], act=silu)
     }
     local = y - x  # vector over particles: the interactions' displacement
-    force = mlp(x, [field, field, 3], act=silu)  # the latent field at each absolute position
+    at = x  # the absolute positions, read by the field alone
+    force = mlp(at, [field, field, 3], act=silu)  # the latent field at each absolute position
     charge = mlp(s, [hidden, 1], act=silu)
     output acc: vector over particles = local + charge * force
 }

@@ -54,13 +54,13 @@ def test_geoc_check_text_and_json_name_the_remainder_and_the_declaration(capsys,
     code, out, _ = run(capsys, "check", "aether", "--trials", "2", "--json", str(target))
     assert code == 0, out
     assert out.startswith("static: `Aether` is equivariant under S(particles) by its type rules")
-    assert "declared E(3) x S(particles), E(3) broken by `x`" in out
+    assert "declared E(3) x S(particles), E(3) broken by `at`" in out
     assert "geoc check: Aether under S(particles)," in out
     assert "the declared breaking is real" in out
-    assert "every output transforms as declared under S(particles); E(3) broken by `x`" in out
+    assert "every output transforms as declared under S(particles); E(3) broken by `at`" in out
     verdict = json.loads(target.read_text())
     assert verdict["verified"] == "S(particles)" and verdict["declared"] == "E(3) x S(particles)"
-    assert verdict["broken"] == "E(3) broken by `x`" and verdict["breaking_observed"] is True
+    assert verdict["broken"] == "E(3) broken by `at`" and verdict["breaking_observed"] is True
     assert verdict["passed"] is True
     code, out, _ = run(capsys, "compile", "aether")
-    assert "symmetry  S(particles); E(3) broken by `x`" in out
+    assert "symmetry  S(particles); E(3) broken by `at`" in out

@@ -7,6 +7,7 @@ the numbers: an unbroken output moves with the declared group."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -150,3 +151,14 @@ def test_an_unbroken_output_moves_with_the_declared_group():
     moved = a["ow"].reshape(6, 4, 3) @ q.T
     torch.testing.assert_close(b["ow"].reshape(6, 4, 3), moved, atol=1e-12, rtol=1e-12)
     assert (a["o"] - b["o"]).abs().max() > 1e-3  # reads `x` absolutely
+
+
+def test_the_documented_example_and_aether_compile():
+    """The `Field` example of docs/language.md; `aether` breaks E(3) by its alias `at`, so its
+    interactions are typed under E(3) and only the field and what adds it under S(particles)."""
+    text = (Path(__file__).parents[3] / "docs" / "language.md").read_text()
+    start = text.index("model Field(")
+    frontend(text[start : text.index("```", start)], verify=True)
+    graph = frontend("aether", verify=True)
+    remains = [n.id for n in graph.nodes if str(graph.group_of(n.id)) == "S(particles)"]
+    assert remains == ["force", "acc.mul", "acc"]
