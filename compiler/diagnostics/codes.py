@@ -717,7 +717,9 @@ CODES: dict[str, CodeInfo] = {
         the group that remains, but random elements of the whole declared group also left
         every output on its law. The model may not break what it declares (the declaration
         is then unnecessary: drop it to have the whole group verified), or the random inputs
-        did not reach the breaking path. The verdict under the remaining group stands.""",
+        did not reach the breaking path. Where no operator reads a value named after `by` (every
+        one was typed under the declared group), the help says so. The verdict under the
+        remaining group stands.""",
     ),
     # --- GEO61x: runtime inputs of a compiled module (docs/validation.md) ------------------------
     "GEO610": _code(

@@ -29,6 +29,8 @@ class BreakingRow:
     # Where the declared group's exact elements on a grid all lie in the remainder (SO(3) on a
     # sphere: polar rotations by grid steps), its general rotations of band-limited fields.
     band_limited: tuple[BandLimitedRow, ...] = ()
+    # No operator reads a value named after `by`: every one was typed under the declared group.
+    unread: bool = False
 
     @property
     def observed(self) -> bool:
@@ -58,7 +60,8 @@ class BreakingRow:
             f"{self.broken}, but under {self.declared} every output still obeys its "
             f"law (relative error {self.rel_error:.1e}): the `breaks` may be unnecessary",
             None,
-            help="drop the `breaks` statement to have the whole group verified",
+            help=("no operator reads a value named after `by`: " if self.unread else "")
+            + "drop the `breaks` statement to have the whole group verified",
         )
 
 
@@ -78,4 +81,6 @@ def breaking_row(
     """The row of the report: the largest relative deviation of the exact trials under the
     declared group, and its band-limited rotation rows (grids)."""
     broken = "; ".join(map(str, declared.broken))
-    return BreakingRow(str(declared.group), broken, exact, exact_bound(rtol, 1.0), rows)
+    unread = all(n.id in declared.unbroken for n in declared.nodes if n.op != "input")
+    bound = exact_bound(rtol, 1.0)
+    return BreakingRow(str(declared.group), broken, exact, bound, rows, unread)

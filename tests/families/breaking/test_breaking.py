@@ -233,7 +233,14 @@ def test_a_break_the_model_does_not_make_is_reported():
     report = check(text, trials=2)
     assert report.passed
     assert report.breaking is not None and not report.breaking.observed
-    assert "GEO630" in report.render()
+    assert "GEO630" in report.render() and not report.breaking.unread
+
+
+def test_a_break_nothing_reads_is_reported_as_such():
+    text = model("    output e: 2 x scalar over nodes = mlp(h, [2])", breaks=T3)
+    report = check(text, trials=2)
+    assert report.breaking is not None and report.breaking.unread
+    assert "no operator reads a value named after `by`" in report.render()
 
 
 @pytest.mark.parametrize("spec", ["aether", "sh_encoder", "fno_grid"])
