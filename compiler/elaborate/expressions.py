@@ -27,7 +27,7 @@ from geoc.elaborate.values import Binding, Const, Hint, Nested, Poison, Poisoned
 from geoc.grammar import ast
 from geoc.groups import Group
 from geoc.ir import Graph, Node, ValueRef
-from geoc.ops import ArgKind, AttrKind, OpContext, Param, infer_call, lookup, syntax_op
+from geoc.ops import ArgKind, AttrKind, OpContext, OpDef, Param, infer_call, lookup, syntax_op
 from geoc.program import Program
 from geoc.types import FeatureType, type_from_ast
 
@@ -183,7 +183,7 @@ class Expressions(ABC):
         return self.group if broken else self.declared
 
     def _infer(
-        self, ctx: OpContext, op: Any, inputs: list[Value], attrs: dict[str, Any], broken: bool
+        self, ctx: OpContext, op: OpDef, inputs: list[Value], attrs: dict[str, Any], broken: bool
     ) -> tuple[FeatureType, ...]:
         """``op``'s output types; refused under the declared group, the help names the inputs
         the call reads, which `by` could name."""
