@@ -45,6 +45,15 @@ RULES: dict[str, InitRule] = {
     "normal": InitRule(
         (("std", 1.0),), True, "N(0, std^2) (`torch.nn.init.normal_`; std defaults to 1)"
     ),
+    "siren": InitRule(
+        (("w0", 1.0),),
+        True,
+        "SIREN's hidden layers (Sitzmann et al. 2020): U(-a, a), a = sqrt(6 / fan_in) / w0, for "
+        "a layer followed by `sin(w0 x)`",
+    ),
+    "siren_first": InitRule(
+        (), True, "SIREN's first layer: U(-1/fan_in, 1/fan_in) (Sitzmann et al. 2020)"
+    ),
     "orthogonal": InitRule(
         (("gain", 1.0),),
         False,

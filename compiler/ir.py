@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
 
 from geoc.diagnostics import Span
 from geoc.domains import EDGE_AXIS, Domain, EdgeRule
-from geoc.groups import Group
+from geoc.groups.group import Broken, Group
 from geoc.initialisers import JSON_KEY as INIT_KEY
 from geoc.initialisers import Initialiser
 from geoc.types import FeatureType, points_dim
@@ -126,11 +126,32 @@ class Graph:
     span: Span | None = None
     more: tuple[Domain, ...] = ()
     more_positions: dict[str, str] = field(default_factory=dict)
+    # Declared symmetry breaking: the group `symmetry` declared (``group`` is what remains and
+    # what every rule proved) and each `breaks` statement; None / () when nothing is broken.
+    declared: Group | None = None
+    broken: tuple[Broken, ...] = ()
 
     def __post_init__(self) -> None:
         self.g = nx.DiGraph()
         self.inputs: dict[str, Port] = {}
         self.outputs: dict[str, Port] = {}
+        # Under a declared break: the unbroken nodes (inputs not named after `by`, operators
+        # reading only unbroken values), typed and proved under ``declared``; every other node,
+        # and any a pass adds but :func:`geoc.optimize.edit.rebuild` keeps, under ``group``.
+        self.unbroken: set[str] = set()
+
+    @property
+    def symmetry(self) -> str:
+        """What was verified, and what was declared broken by what:
+        ``O(3) x S(points); T(3) broken by `x``` (just the group when nothing is broken)."""
+        return "; ".join([str(self.group), *map(str, self.broken)])
+
+    def group_of(self, node_id: str) -> Group:
+        """The group ``node_id`` is typed and proved under: the declared one where it reads no
+        broken value (docs/language.md "What `by` means"), else what remains."""
+        if self.declared is not None and node_id in self.unbroken:
+            return self.declared
+        return self.group
 
     @property
     def domains(self) -> tuple[Domain, ...]:
@@ -214,6 +235,7 @@ class Graph:
             "params": {k: encode_attr(v) for k, v in self.params.items()},
             "positions": self.positions,
             **self._more_json(),
+            **self._broken_json(),
             "inputs": [p.model_dump(mode="json") for p in self.inputs.values()],
             "outputs": [p.model_dump(mode="json") for p in self.outputs.values()],
             "nodes": [_dump_node(n) for n in self.nodes],
@@ -225,6 +247,14 @@ class Graph:
         if not self.more:
             return {}
         return {"more": [str(d) for d in self.more], "more_positions": self.more_positions}
+
+    def _broken_json(self) -> dict[str, Any]:
+        """The declared group and the `breaks` statements, only where there are some."""
+        if not self.broken:
+            return {}
+        broken = [b.to_json() for b in self.broken]
+        unbroken = [n for n in self.g.nodes if n in self.unbroken]
+        return {"declared": str(self.declared), "broken": broken, "unbroken": unbroken}
 
     @classmethod
     def from_json(cls, text: str) -> Graph:
@@ -243,6 +273,12 @@ class Graph:
             more=more,
             more_positions=dict(doc.get("more_positions", {})),
         )
+        if "broken" in doc:
+            graph.declared = Group.parse(doc["declared"]).with_default_dim(dim)
+            graph.broken = tuple(
+                Broken.parse(b["part"], b["by"], b.get("to")) for b in doc["broken"]
+            )
+            graph.unbroken = set(doc.get("unbroken", ()))
         for raw in doc["nodes"]:
             raw = {**raw, "attrs": {k: decode_attr(v) for k, v in raw["attrs"].items()}}
             graph.add(Node.model_validate(raw))

@@ -9,6 +9,7 @@ each when ``verify`` is on (the tests turn it on).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,16 +43,24 @@ def resolve_source(spec: str | Path) -> Source:
 
 
 def check_equivariance(graph: Graph) -> list[Diagnostic]:
-    """Every node's equivariance contract, for the model's group, on its typed inputs."""
+    """Every node's equivariance contract, for the group it was typed under (the declared one
+    where it reads no broken value), on its typed inputs."""
+    from geoc.elaborate.breaking import breaks_fix
+
     found: list[Diagnostic] = []
     for node in graph.nodes:
         op = lookup(node.op)
         if op is None:
             continue  # inputs
-        ctx = OpContext(
-            node.op, graph.group, graph.domain, node.span, node.arg_spans, domains=graph.domains
-        )
-        found.extend(check_call(ctx, op, [graph.type_of(r) for r in node.inputs], node.attrs))
+        group = graph.group_of(node.id)
+        spans = node.span, node.arg_spans
+        ctx = OpContext(node.op, group, graph.domain, *spans, domains=graph.domains)
+        types = [graph.type_of(r) for r in node.inputs]
+        violations = check_call(ctx, op, types, node.attrs)
+        if violations and group is not graph.group:  # the help names what `by` could name
+            ctx = dataclasses.replace(ctx, breaks_fix=breaks_fix(graph, node.inputs))
+            violations = check_call(ctx, op, types, node.attrs)
+        found.extend(violations)
     return list(dict.fromkeys(found))  # a block or `repeat` body repeats its violations
 
 

@@ -136,6 +136,16 @@ class Symmetry(Node):
 
 
 @dataclass(**_NODE)
+class Breaks(Node):
+    """``breaks T(3) by x``: the values ``by`` names break ``group`` (a part of the symmetry);
+    ``to`` names the subgroup of it that remains (``breaks SO(3) to SO(2) by lat``)."""
+
+    group: Expr
+    to: Expr | None
+    by: tuple[Name, ...]
+
+
+@dataclass(**_NODE)
 class Domain(Node):
     value: Expr
 
@@ -177,7 +187,7 @@ class Return(Node):
     values: tuple[Expr, ...]
 
 
-Stmt = Union[Symmetry, Domain, Input, Output, Assign, Repeat, Canonical, Return]  # noqa: UP007
+Stmt = Union[Symmetry, Breaks, Domain, Input, Output, Assign, Repeat, Canonical, Return]  # noqa: UP007
 
 
 # --- top level ------------------------------------------------------------------------------

@@ -145,6 +145,11 @@ class AstBuilder(Transformer):
         keyword, *factors = children
         return ast.Symmetry(factors=tuple(factors), span=_join(keyword, factors[-1]))
 
+    def breaks(self, children):
+        keyword, group, _to, to, _by, *names = children
+        by = tuple(_name(n) for n in names)
+        return ast.Breaks(group=group, to=to, by=by, span=_join(keyword, names[-1]))
+
     def domain(self, children):
         keyword, value = children
         return ast.Domain(value=value, span=_join(keyword, value))

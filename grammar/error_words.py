@@ -36,15 +36,15 @@ TERMINAL_WORDS: dict[str, str] = {
 KEYWORDS = {
     "IMPORT", "BLOCK", "MODEL", "SYMMETRY", "DOMAIN", "INPUT", "OUTPUT", "REPEAT", "RETURN",
     "CANONICAL",
-    "TRUE", "FALSE", "OVER", "X",
+    "TRUE", "FALSE", "OVER", "X", "BREAKS", "BY", "TO",
 }  # fmt: skip
 TERMINAL_WORDS.update({k: f"`{k.lower()}`" for k in KEYWORDS - TERMINAL_WORDS.keys()})
-HARD_KEYWORDS = KEYWORDS - {"X", "OVER", "TRUE", "FALSE"}
+HARD_KEYWORDS = KEYWORDS - {"X", "OVER", "TRUE", "FALSE", "BY", "TO"}
 # Tokens that can start a value; LPAR and MINUS also continue one, so they are not listed.
 EXPR_START = {"NAME", "INT", "FLOAT", "IRREP", "MUL_IRREP", "STRING", "TRUE", "FALSE", "LSQB"}
 # Of those, the ones that can only start a value: where they may come, a value was due.
 VALUE_ONLY_START = EXPR_START - {"NAME", "LSQB"}
-STMT_START = {"SYMMETRY", "DOMAIN", "INPUT", "OUTPUT", "REPEAT", "CANONICAL", "RETURN"}
+STMT_START = {"SYMMETRY", "BREAKS", "DOMAIN", "INPUT", "OUTPUT", "REPEAT", "CANONICAL", "RETURN"}
 ITEM_START = {"IMPORT", "BLOCK", "MODEL"}
 ITEM_WORDS = ("import", "block", "model")
 OPERATORS = {"PLUS": "+", "MINUS": "-", "STAR": "*"}
@@ -74,6 +74,7 @@ class Construct(enum.Enum):
     REPEAT = "`repeat`"
     CANONICAL = "`canonical`"
     SYMMETRY = "`symmetry`"
+    BREAKS = "`breaks`"
     DOMAIN = "`domain`"
     INPUT = "`input`"
     OUTPUT = "`output`"
@@ -92,6 +93,7 @@ OPENED_BY = {
     "REPEAT": Construct.REPEAT,
     "CANONICAL": Construct.CANONICAL,
     "SYMMETRY": Construct.SYMMETRY,
+    "BREAKS": Construct.BREAKS,
     "DOMAIN": Construct.DOMAIN,
     "INPUT": Construct.INPUT,
     "OUTPUT": Construct.OUTPUT,
@@ -126,6 +128,7 @@ HELP: dict[Construct, str] = {
     Construct.REPEAT: "write `repeat N { ... }`, e.g. `repeat depth { h = layer(h) }`",
     Construct.CANONICAL: "write `canonical { ... }`, e.g. `canonical { h = mlp(y, [64]) }`",
     Construct.SYMMETRY: "combine groups with `x`: `symmetry E(3) x S(nodes)`",
+    Construct.BREAKS: "e.g. `breaks T(3) by x`: the values after `by` break that part of the group",
     Construct.DOMAIN: "e.g. `domain pointcloud(nodes, dim=3, edges=full)`",
     Construct.INPUT: "e.g. `input h: 16 x scalar over nodes`",
     Construct.OUTPUT: "e.g. `output energy: scalar = sum(h, over=nodes)`",
@@ -133,7 +136,7 @@ HELP: dict[Construct, str] = {
 }
 BODY_HELP: dict[str, str] = {
     "model": (
-        "a model body holds `symmetry`, `domain`, `input`, `output`, `name = ...` and "
+        "a model body holds `symmetry`, `breaks`, `domain`, `input`, `output`, `name = ...` and "
         "`repeat N { ... }`, one per line"
     ),
     "block": "a block body holds `name = ...` lines and `repeat N { ... }`, then `return ...`",
@@ -162,4 +165,13 @@ HEADER_PURPOSE = {
     ("canonical", "LBRACE"): "to open the body of `canonical`",
 }
 MODEL_HEADER_HELP = "e.g. `model EGNN(hidden: int = 64) { ... }`"
-STATEMENT_WORDS = ("symmetry", "domain", "input", "output", "repeat", "canonical", "return")
+STATEMENT_WORDS = (
+    "symmetry",
+    "breaks",
+    "domain",
+    "input",
+    "output",
+    "repeat",
+    "canonical",
+    "return",
+)

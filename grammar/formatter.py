@@ -150,6 +150,12 @@ _EXPR_FORMATTERS: dict[type, Callable[[Any], str]] = {
 # --- statements and headers, without comments -----------------------------------------------
 
 
+def _breaks(stmt: ast.Breaks) -> str:
+    to = f" to {format_expr(stmt.to)}" if stmt.to is not None else ""
+    by = ", ".join(n.id for n in stmt.by)
+    return f"breaks {format_expr(stmt.group)}{to} by {by}"
+
+
 def _targets(stmt: ast.Assign) -> str:
     return ", ".join(t.id for t in stmt.targets)
 
@@ -157,6 +163,7 @@ def _targets(stmt: ast.Assign) -> str:
 # Each simple statement as (text before its value, value): the value is what may break.
 _STMT_PARTS: dict[type, Callable[[Any], tuple[str, ast.Expr | None]]] = {
     ast.Symmetry: lambda s: ("symmetry " + " x ".join(map(format_expr, s.factors)), None),
+    ast.Breaks: lambda s: (_breaks(s), None),
     ast.Domain: lambda s: ("domain ", s.value),
     ast.Input: lambda s: (f"input {s.name.id}: {format_expr(s.type)}", None),
     ast.Output: lambda s: (f"output {s.name.id}: {format_expr(s.type)} = ", s.value),

@@ -10,9 +10,10 @@ from geoc.diagnostics import Diagnostic, GeoError
 from geoc.grammar import ast
 
 # Statements that declare a model's interface, and the code that explains where they go.
-_MODEL_ONLY = (ast.Symmetry, ast.Domain, ast.Input, ast.Output)
+_MODEL_ONLY = (ast.Symmetry, ast.Breaks, ast.Domain, ast.Input, ast.Output)
 _KEYWORD = {
     ast.Symmetry: "symmetry",
+    ast.Breaks: "breaks",
     ast.Domain: "domain",
     ast.Input: "input",
     ast.Output: "output",

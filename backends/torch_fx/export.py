@@ -214,6 +214,7 @@ def manifest(module: fx.GraphModule, spec: str) -> dict:
         "spec": spec_label(spec),
         "model": ir.name,
         "symmetry": str(ir.group),
+        **({"declared_symmetry": ir.symmetry} if ir.broken else {}),
         "domain": str(ir.domain),
         **({"more_domains": [str(d) for d in ir.more]} if ir.more else {}),
         "params": {

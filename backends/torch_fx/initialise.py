@@ -36,6 +36,16 @@ def _xavier(t: torch.Tensor, init: Initialiser, fan_in: int, fan_out: int, g) ->
     return t.uniform_(-bound, bound, generator=g)
 
 
+def _siren(t: torch.Tensor, init: Initialiser, fan_in: int, fan_out: int, g) -> torch.Tensor:
+    bound = math.sqrt(6.0 / max(fan_in, 1)) / init.arg("w0")
+    return t.uniform_(-bound, bound, generator=g)
+
+
+def _siren_first(t: torch.Tensor, init: Initialiser, fan_in: int, fan_out: int, g) -> torch.Tensor:
+    bound = 1.0 / max(fan_in, 1)
+    return t.uniform_(-bound, bound, generator=g)
+
+
 def _zeros(t: torch.Tensor, init: Initialiser, fan_in: int, fan_out: int, g) -> torch.Tensor:
     return t.zero_()
 
@@ -53,6 +63,8 @@ def _orthogonal(t: torch.Tensor, init: Initialiser, fan_in: int, fan_out: int, g
 #: The backend's rule of each initialiser of ``geoc.initialisers.RULES``, by name.
 DRAWS: dict[str, Draw] = {
     "uniform": _uniform,
+    "siren": _siren,
+    "siren_first": _siren_first,
     "xavier": _xavier,
     "zeros": _zeros,
     "normal": _normal,

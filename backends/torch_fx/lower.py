@@ -112,9 +112,13 @@ class LowerCtx:
         name = _py_name(self.ir.name)  # the class name users see
         self.root = fx.GraphModule(torch.nn.Module(), fx.Graph(), class_name=name)
 
+    # The IR node being lowered: its rule builds what is equivariant under the group the node
+    # was typed under (the declared group where it reads no broken value).
+    node_id: str | None = None
+
     @property
     def group(self):
-        return self.ir.group
+        return self.ir.group_of(self.node_id) if self.node_id else self.ir.group
 
     def call(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> fx.Node:
         node = self.fx.call_function(fn, tuple(args))
@@ -333,10 +337,31 @@ def lower(
     module.meta["geoc_validate"] = validate
     module.meta["geoc_tp_algorithm"] = tp_algorithm  # a twin lowering gets the same parameters
     module.meta["geoc_initialisers"] = ctx.initialisers
+    module.meta["geoc_symmetry"] = symmetry_meta(ir)
     return module
 
 
+def symmetry_meta(ir: Graph) -> dict[str, Any]:
+    """The group the module was proved equivariant under, the group the spec declared, and
+    each declared break (docs/language.md "Declared symmetry breaking")."""
+    return {
+        "verified": str(ir.group),
+        "declared": str(ir.declared or ir.group),
+        "broken": [b.to_json() for b in ir.broken],
+        "text": ir.symmetry,
+    }
+
+
 def _lower_node(ctx: LowerCtx, node: Node) -> None:
+    """One node, its rule seeing the group the node was typed under as ``ctx.group``."""
+    ctx.node_id = node.id
+    try:
+        _lower_in_group(ctx, node)
+    finally:
+        ctx.node_id = None
+
+
+def _lower_in_group(ctx: LowerCtx, node: Node) -> None:
     """Rules see fields channel-last, ``[batch, *grid, channels]``, as they see values over an
     axis, unless the operator's traits say its rule takes them channel-first as they come."""
     args = [ctx.values[r] for r in node.inputs]

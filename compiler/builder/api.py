@@ -215,6 +215,14 @@ class Builder:
             exprs.extend(symmetry_factors(self._parse(str(factor), site.arg(i))))
         self._emit(ast.Symmetry(factors=tuple(exprs), span=site.span))
 
+    def breaks(self, part: str, *by: str, to: str | None = None) -> None:
+        """``breaks T(3) by x``: the values named in ``by`` break ``part`` of the group."""
+        site = caller_site()
+        kept = self._parse(to, site.arg(None, "to")) if to else None
+        names = tuple(ast.Name(id=n, span=site.arg(i + 1).span) for i, n in enumerate(by))
+        group = self._parse(part, site.arg(0, "part"))
+        self._emit(ast.Breaks(group=group, to=kept, by=names, span=site.span))
+
     def domain(self, domain: str | Domain) -> None:
         """``domain pointcloud(nodes, dim=3, edges=full)``."""
         site = caller_site()

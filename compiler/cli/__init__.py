@@ -15,6 +15,7 @@ GEO113: cannot read source
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -272,6 +273,11 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
         "--atol", type=_tolerance, default=None, metavar="X",
         help="a fixed absolute tolerance instead of the exact laws' 1e-12 relative one",
     )  # fmt: skip
+    parser.add_argument(
+        "--json", default=None, metavar="FILE",
+        help="also write the verdict as JSON: the group verified, what was declared broken, "
+        "one row per output",
+    )  # fmt: skip
     _tp_algorithm_argument(parser)
     _optimize_argument(parser)
 
@@ -447,7 +453,7 @@ def _summary(graph, module) -> None:
     count = sum(p.numel() for p in module.parameters())
     ports = lambda ps: ", ".join(f"{p.name}: {p.type}" for p in ps.values())  # noqa: E731
     print(f"{graph.name}: {len(graph)} IR nodes, {count:,} parameters")
-    print(f"  symmetry  {graph.group}")
+    print(f"  symmetry  {graph.symmetry}")
     for domain in graph.domains:
         print(f"  domain    {domain}")
     print(f"  inputs    {ports(graph.inputs)}")
@@ -457,8 +463,10 @@ def _summary(graph, module) -> None:
 def run_check(args: argparse.Namespace) -> int:
     """The static verdict, then (unless ``--static``) numeric equivariance in float64."""
     graph = _graph(args)
+    broken = "; ".join(map(str, graph.broken))
+    declared = f"; declared {graph.declared}, {broken}" if graph.broken else ""
     print(f"static: `{graph.name}` is equivariant under {graph.group} by its type rules "
-          f"({len(graph)} IR nodes, 0 violations)")  # fmt: skip
+          f"({len(graph)} IR nodes, 0 violations){declared}")  # fmt: skip
     if args.static:
         return EXIT_OK
     import torch
@@ -477,6 +485,8 @@ def run_check(args: argparse.Namespace) -> int:
         module, trials=args.trials, seed=args.seed, graphs=args.graphs, atol=args.atol
     )
     print(report.render().rstrip("\n"))
+    if args.json:
+        write_atomically(Path(args.json), (json.dumps(report.to_json(), indent=2) + "\n").encode())
     return EXIT_OK if report.passed else EXIT_ERROR
 
 

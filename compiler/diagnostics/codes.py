@@ -216,6 +216,27 @@ CODES: dict[str, CodeInfo] = {
         `centres` must be declared by `domain sample(centres, from=points, rule=fps(m))`. To
         gather onto an edge set use `x[src(E)]` / `x[dst(E)]`.""",
     ),
+    "GEO211": _code(
+        "`breaks ... by` names no value",
+        """A `breaks` statement names, after `by`, the values of the model that break the group:
+        inputs, or values the model computes (`grid = grid_coords()`). The name is not bound in
+        the model, or is a compile-time parameter. Name the inputs or values that read absolute
+        coordinates (docs/language.md "Declared symmetry breaking").""",
+    ),
+    "GEO212": _code(
+        "`breaks` names a group outside the symmetry",
+        """`breaks G by ...` declares that a part G of the model's group is broken; G must be a
+        geometric group contained in the `symmetry`'s geometric factor, in the same dimension:
+        `T(3)`, `SO(3)`, `O(3)`, `SE(3)` or `E(3)` under `E(3)`; `T(2)` under `T(2)`. Breaking
+        what the model never declared (`breaks E(3)` under `SE(3)`, `T(2)` under `E(3)`, anything
+        under `trivial`) would verify nothing.""",
+    ),
+    "GEO213": _code(
+        "part broken twice",
+        """An earlier `breaks` statement already broke this part of the group (after `breaks
+        T(3) by x` the group left is `O(3)`, so `breaks E(3)` names translations again). Declare
+        each broken part once and list every value that breaks it after `by`.""",
+    ),
     # --- GEO3xx: types --------------------------------------------------------------------------
     "GEO300": _code(
         "type mismatch",
@@ -672,6 +693,22 @@ CODES: dict[str, CodeInfo] = {
         channels in order. A manifold point (Lorentz, Poincaré, SPD, frame) would lose its
         manifold there: map it to coordinates (`logmap0`, `logeig`) inside the body.""",
     ),
+    "GEO470": _code(
+        "absolute coordinates under translations",
+        """An operator reads absolute coordinates (`grid_coords`: the position of each grid
+        point), which a shift of the grid does not move along with the field: the result is
+        not equivariant under `T(d)`. FNO as published feeds these coordinates in on purpose;
+        declare it with `breaks T(d) by <value>` after `symmetry`, and the model is typed and
+        checked under what remains (docs/language.md "Declared symmetry breaking").""",
+    ),
+    "GEO471": _code(
+        "absolute latitude under SO(3)",
+        """`latitude` gives each grid point of the sphere its latitude, which a rotation about
+        the polar axis keeps and any other rotation changes: the result is not equivariant
+        under `SO(3)`. A model that reads the latitude on purpose (a location channel) declares
+        `breaks SO(3) to SO(2) by <value>`: it is then typed and checked under the rotations
+        about the polar axis, exactly, on the grid.""",
+    ),
     # --- GEO5xx: backend ------------------------------------------------------------------------
     "GEO500": _code(
         "stage not available",
@@ -744,6 +781,22 @@ CODES: dict[str, CodeInfo] = {
         by its distance to a periodic image of the source; this version does not build that.
         Reduce with `mean` and explicit weights (e.g. of `sqnorm(x[dst] - x[src])`) instead.""",
     ),
+    "GEO513": _code(
+        "reduction to a named subgroup: not built",
+        """`breaks G to H by ...` names the subgroup that remains. One reduction is built:
+        `breaks SO(3) to SO(2)` (or `O(3) to SO(2)`) on a `sphere` domain, where `SO(2)` is the
+        rotations about the polar axis that a latitude channel keeps. Elsewhere (`SO(2)` about
+        some axis of a point cloud, any other subgroup) it is not built: declare the whole break
+        (`breaks SO(3) by u`: no rotation remains), which the check then verifies.""",
+    ),
+    "GEO514": _code(
+        "breaking a non-geometric factor: not built",
+        """Only the geometric factor of `symmetry` (rotations, reflections, translations) can be
+        declared broken. Breaking a permutation factor `S(axis)` or a matrix group (`Lorentz(n)`,
+        `C(4)`, ...) is not built: drop the factor from `symmetry` instead. Nor is a break in a
+        periodic cell (`cell=true`), whose symmetry also moves single atoms by lattice vectors,
+        which absolute coordinates break as well.""",
+    ),
     # --- GEO52x: resource limits (what the compiler refuses to build rather than exhaust the
     # machine) ------------------------------------------------------------------------------------
     "GEO520": _code(
@@ -794,6 +847,16 @@ CODES: dict[str, CodeInfo] = {
         """`geoc check` found a `frame(n)` value whose columns are not orthonormal within the
         tolerance, on inputs where its vectors were well conditioned: a bug in the frame
         construction, please report it.""",
+    ),
+    "GEO630": _code(
+        "declared breaking not observed",
+        """A warning of `geoc check`: the model declares `breaks G by ...`, and is verified under
+        the group that remains, but random elements of the whole declared group also left
+        every output on its law. The model may not break what it declares (the declaration
+        is then unnecessary: drop it to have the whole group verified), or the random inputs
+        did not reach the breaking path. Where no operator reads a value named after `by` (every
+        one was typed under the declared group), the help says so. The verdict under the
+        remaining group stands.""",
     ),
     # --- GEO61x: runtime inputs of a compiled module (docs/validation.md) ------------------------
     "GEO610": _code(

@@ -7,6 +7,7 @@ types every value by the operator's typing rule, and names every node after the 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,9 @@ from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain, domain_from_ast
 from geoc.domains.axes import all_axes, check_domains, check_ports, cross_sets, further
+from geoc.elaborate.breaking import breaking_names, check_breakers, declared_remainder
 from geoc.elaborate.canonical import reduced_group
+from geoc.elaborate.declared import check_atoms
 from geoc.elaborate.expressions import Expressions
 from geoc.elaborate.messages import factor_span
 from geoc.elaborate.recovery import Problems, bound_names
@@ -40,15 +43,20 @@ class Elaborator(Expressions):
         self.graph = Graph(
             model.name.id, self.group, self.domain, params, span=model.span, more=self.more
         )
+        self.graph.declared, self.graph.broken = self.declared, self.broken
         self.ids: set[str] = set()
         self.calling: list[str] = []
+        self.by = breaking_names(model)
+        self.model_env: dict[str, Any] = {}
 
     # --- model level ---
 
     def run(self) -> Elaboration:
         """Every statement, each failure recorded and elaboration continued after it."""
         scope = Scope("", {k: Const(v) for k, v in self.graph.params.items()})
+        self.model_env = scope.env  # `repeat` bodies share it; blocks have their own
         self._statements(self.model.body, scope, in_block=False)
+        self.problems.attempt(lambda: check_breakers(self.model, scope))
         if not any(isinstance(s, ast.Input) for s in self.failed):  # it may be the positions
             self.problems.attempt(self._check_ports)
         if self.failed and not self.problems:  # never a graph with a hole and no error
@@ -97,7 +105,10 @@ class Elaborator(Expressions):
         for each in domains:
             each.rules.check_symmetry(group, each, sym[0].span if sym else None)
         dim = next((d.dim for d in domains if d.dim), None) or self._points_dim(params)
-        return group.with_default_dim(dim), domain
+        self.declared = group.with_default_dim(dim)
+        # Every statement is typed and proved under what remains of the group (`breaks`).
+        remaining, self.broken = declared_remainder(self.model, self.declared, domains, params)
+        return remaining, domain
 
     def _points_dim(self, params: dict[str, Any]) -> int | None:
         """Without a geometric factor or a point cloud, the inputs' points fix the space
@@ -148,6 +159,9 @@ class Elaborator(Expressions):
         name = stmt.name.id
         ftype = self._new_port_type("input", stmt, self.graph.inputs, scope)
         self._check_axes(ftype, stmt.type)
+        broken = name in self.by
+        if not broken:  # read under the declared group
+            check_atoms(self.declared, ftype, stmt.type.span)
         node = self._add(
             Node(
                 id=f"input.{name}",
@@ -157,15 +171,18 @@ class Elaborator(Expressions):
                 span=stmt.span,
             )
         )
+        if not broken and self.graph.broken:
+            self.graph.unbroken.add(node.id)
         ref = ValueRef(node=node.id)
         self.graph.inputs[name] = Port(name=name, type=ftype, value=ref, span=stmt.span)
-        scope.env[name] = Value(ref, ftype)
+        scope.env[name] = Value(ref, ftype, broken)
 
     def _output(self, stmt: ast.Output, scope: Scope) -> None:
         name = stmt.name.id
         declared = self._new_port_type("output", stmt, self.graph.outputs, scope)
         value = self.tensor(stmt.value, scope, scope.prefix + name)
-        if not (self.group.same_rep(declared, value.type) and declared.axes == value.type.axes):
+        same = self.group_for(value.broken).same_rep(declared, value.type)
+        if not (same and declared.axes == value.type.axes):
             raise GeoError(
                 Diagnostic(
                     "GEO306",
@@ -192,8 +209,12 @@ class Elaborator(Expressions):
 
     def _assign(self, stmt: ast.Assign, scope: Scope) -> None:
         hint = scope.prefix + stmt.targets[0].id
-        result = self.evaluate(stmt.value, scope, hint)
+        breaks = scope.env is self.model_env and any(t.id in self.by for t in stmt.targets)
+        with self.breaking_statement(breaks):
+            result = self.evaluate(stmt.value, scope, hint)
         values = result if isinstance(result, tuple) else (result,)
+        if breaks:  # a value named after `by`: broken, whatever computed it
+            values = tuple(dataclasses.replace(v, broken=True) for v in values)
         if len(values) != len(stmt.targets):
             raise GeoError(
                 Diagnostic(
@@ -242,11 +263,13 @@ class Elaborator(Expressions):
                     help="write the statements in the outer body",
                 )
             )
-        self.outside, self.group = self.group, reduced_group(self.group, self.domain, stmt.span)
+        self.outside = (self.group, self.declared)
+        self.group = reduced_group(self.group, self.domain, stmt.span)
+        self.declared = reduced_group(self.declared, self.domain, stmt.span)
         try:
             self._statements(stmt.body, scope, in_block=True)
         finally:
-            self.group, self.outside = self.outside, None
+            (self.group, self.declared), self.outside = self.outside, None
 
     def _check_size(self, nodes: int, what: str, span: Span | None) -> None:
         """GEO520 when the IR would grow past the budget's node limit."""
@@ -283,6 +306,7 @@ class Elaborator(Expressions):
 
 _STATEMENTS = {
     ast.Symmetry: lambda self, stmt, scope: None,
+    ast.Breaks: lambda self, stmt, scope: None,
     ast.Domain: lambda self, stmt, scope: None,
     ast.Input: Elaborator._input,
     ast.Output: Elaborator._output,

@@ -3,11 +3,15 @@ a ``block`` call expanded into its body; every node named after the spec."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.domains import Domain
+from geoc.elaborate.breaking import breaks_fix
 from geoc.elaborate.canonical import body_type, check_read
 from geoc.elaborate.constants import const_value, evaluate, is_number
 from geoc.elaborate.declared import check_atoms, check_labels
@@ -24,7 +28,7 @@ from geoc.elaborate.values import Binding, Const, Hint, Nested, Poison, Poisoned
 from geoc.grammar import ast
 from geoc.groups import Group
 from geoc.ir import Graph, Node, ValueRef
-from geoc.ops import ArgKind, AttrKind, OpContext, Param, infer_call, lookup, syntax_op
+from geoc.ops import ArgKind, AttrKind, OpContext, OpDef, Param, infer_call, lookup, syntax_op
 from geoc.program import Program
 from geoc.types import FeatureType, type_from_ast
 
@@ -33,13 +37,16 @@ class Expressions(ABC):
     """Elaborates expressions in a scope; the statement elaborator subclasses it."""
 
     program: Program
-    group: Group
+    group: Group  # what remains of the declared group after `breaks` (itself without any)
+    declared: Group  # the `symmetry` declared: unbroken values are typed under it
+    breaking: bool = False  # in a statement that binds a value named after `by`
     domain: Domain
     graph: Graph
     ids: set[str]
     calling: list[str]  # the blocks being expanded, outermost first
     # Inside `canonical { ... }`: the model's full group (``group`` is then the reduced one).
-    outside: Group | None = None
+    #: In a `canonical` body, the groups outside it: (what remains, declared); else None.
+    outside: tuple[Group, Group] | None = None
 
     @abstractmethod
     def _statements(self, body: tuple[ast.Stmt, ...], scope: Scope, in_block: bool) -> list[Value]:
@@ -61,7 +68,9 @@ class Expressions(ABC):
         binding = scope.env.get(expr.id)
         if isinstance(binding, Value):
             if self.outside is not None:  # the one door into a canonical body
-                check_read(self.outside, expr.id, binding.type, expr.span)
+                remains, declared = self.outside  # a value is read under the group it has
+                group = remains if binding.broken else declared
+                check_read(group, expr.id, binding.type, expr.span)
             return binding
         if isinstance(binding, Poison):
             raise Poisoned(expr.id)
@@ -149,16 +158,19 @@ class Expressions(ABC):
     ) -> Value:
         op = lookup(op_name)
         assert op is not None
+        # The one place an operator gets its group: what remains where it reads a broken value
+        # (or computes one named after `by`), else the declared group (elaborate/breaking.py).
+        broken = self.breaking or any(v.broken for v in inputs)
         ctx = OpContext(
             op_name,
-            self.group,
+            self.group_for(broken),
             self.domain,
             expr.span,
             tuple(spans),
             attr_spans,
             self.graph.domains,
         )
-        out_types = infer_call(ctx, op, [v.type for v in inputs], attrs)
+        out_types = self._infer(ctx, op, inputs, attrs, broken)
         if self.outside is not None:  # functions of invariants: plain scalars
             out_types = tuple(body_type(self.group, t, expr.span) for t in out_types)
         node = self._add(
@@ -172,7 +184,41 @@ class Expressions(ABC):
                 arg_spans=tuple(spans),
             )
         )
-        return Value(ValueRef(node=node.id), out_types[0])
+        if not broken and self.graph.broken:
+            self.graph.unbroken.add(node.id)
+        return Value(ValueRef(node=node.id), out_types[0], broken)
+
+    def group_for(self, broken: bool) -> Group:
+        """The group a value's operator (or a check of it) is typed under."""
+        return self.group if broken else self.declared
+
+    def _infer(
+        self, ctx: OpContext, op: OpDef, inputs: list[Value], attrs: dict[str, Any], broken: bool
+    ) -> tuple[FeatureType, ...]:
+        """``op``'s output types; refused under the declared group, the help names the inputs
+        the call reads, which `by` could name."""
+        if not broken:
+            for attr in attrs.values():
+                if isinstance(attr, FeatureType):  # written under what remains
+                    check_atoms(ctx.group, attr, ctx.span)
+        try:
+            return infer_call(ctx, op, [v.type for v in inputs], attrs)
+        except GeoError:
+            fix = "" if broken else breaks_fix(self.graph, [v.ref for v in inputs])
+            if not fix:
+                raise
+            ctx = dataclasses.replace(ctx, breaks_fix=fix)
+            return infer_call(ctx, op, [v.type for v in inputs], attrs)  # raises, with the fix
+
+    @contextlib.contextmanager
+    def breaking_statement(self, breaks: bool) -> Iterator[None]:
+        """Every operator of a statement that binds a value named after `by` (its blocks
+        included) is typed under what remains."""
+        outer, self.breaking = self.breaking, self.breaking or breaks
+        try:
+            yield
+        finally:
+            self.breaking = outer
 
     # --- argument binding ---
 
@@ -271,7 +317,8 @@ class Expressions(ABC):
             (expr,) = given[param.name]
             value = self.tensor(expr, scope, f"{inner_prefix}{param.name}")
             declared = type_from_ast(spec.type, consts)
-            check_arg_type(self.group, call, param.name, declared, value.type, expr.span)
+            group = self.group_for(value.broken)
+            check_arg_type(group, call, param.name, declared, value.type, expr.span)
             env[param.name] = value
         inner = Scope(inner_prefix, env)
         self.calling.append(call.func.id)  # its body only: arguments belong to the caller
@@ -279,7 +326,8 @@ class Expressions(ABC):
             results = self._statements(block.body, inner, in_block=True)
         finally:
             self.calling.pop()
-        return check_returns(self.group, block, results, consts, call)
+        group = self.group_for(any(v.broken for v in results))
+        return check_returns(group, block, results, consts, call)
 
     # --- naming ---
 

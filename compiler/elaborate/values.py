@@ -13,10 +13,12 @@ from geoc.types import FeatureType
 
 @dataclass(frozen=True)
 class Value:
-    """A tensor value while elaborating: where it comes from and its type."""
+    """A tensor value while elaborating: where it comes from, its type, and whether it is
+    broken (named after `by`, or computed from a broken value: elaborate/breaking.py)."""
 
     ref: ValueRef
     type: FeatureType
+    broken: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from geoc.groups.factors import (
     UnsupportedAtom,
 )
 from geoc.groups.from_ast import group_from_ast
-from geoc.groups.group import Group
+from geoc.groups.group import Broken, Group
 from geoc.groups.manifold import MANIFOLD_DIMS, manifold_matrix
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "MATRIX_GROUPS",
     "PERMUTING_GROUPS",
     "SOLVER_ATOMS",
+    "Broken",
     "Factor",
     "Geometric",
     "Group",

@@ -17,7 +17,7 @@ from geoc.groups.factors import (
     Permutation,
     Rotations,
 )
-from geoc.groups.group import Group
+from geoc.groups.group import POLAR, Broken, Group
 
 
 def group_from_ast(factors: tuple[ast.Expr, ...], env: dict[str, object]) -> Group:
@@ -134,3 +134,97 @@ _FACTOR_BUILDERS: dict[str, Callable[[str, ast.Expr, dict[str, object]], Factor]
     **{name: _matrix_group for name in MATRIX_GROUPS},
     "S": _permutation,
 }
+
+
+# --- declared symmetry breaking: `breaks T(3) by x` --------------------------------------------
+
+
+def remainder_from_ast(
+    group: Group, statements: list[ast.Breaks], env: dict[str, object], polar: bool = False
+) -> tuple[Group, tuple[Broken, ...]]:
+    """The group that remains after every `breaks` statement, in order, and what each broke.
+    A part outside the declared group is GEO212, one an earlier statement broke GEO213, a
+    reduction to a named subgroup other than `SO(3) to SO(2)` on a sphere (``polar``: the
+    rotations about its polar axis) GEO513, a factor other than a geometric one GEO514."""
+    remaining, broken = group, []
+    for stmt in statements:
+        part = _broken_part(stmt, group, remaining, env)
+        to = _reduced_to(stmt, stmt.to, part, env, polar) if stmt.to is not None else None
+        remaining = remaining.remainder(part, to)
+        broken.append(Broken(part, tuple(n.id for n in stmt.by), to))
+    return remaining, tuple(broken)
+
+
+def _reduced_to(
+    stmt: ast.Breaks, expr: ast.Expr, part: Geometric, env: dict[str, object], polar: bool
+) -> Geometric:
+    """`to SO(2)`: on a sphere, rotations of R^3 reduced to those about the polar axis."""
+    to = _factor(expr, env)
+    if polar and to == POLAR and part.rotations is not Rotations.NONE and part.n == 3:
+        return to
+    raise GeoError(
+        about_expr(
+            "GEO513",
+            expr,
+            "names the subgroup that remains; the one reduction built is `SO(3) to SO(2)` on a "
+            "`sphere` domain (the rotations about its polar axis)",
+            label="not built",
+            help="break the whole factor instead (`breaks SO(3) by lat`: no rotation remains), "
+            "which the check then verifies",
+        )
+    )
+
+
+def _broken_part(
+    stmt: ast.Breaks, declared: Group, remaining: Group, env: dict[str, object]
+) -> Geometric:
+    part = _factor(stmt.group, env)
+    if isinstance(part, Geometric) and remaining.contains(part):
+        return part
+    if part is not None and part in declared.factors and not isinstance(part, Geometric):
+        raise GeoError(
+            about_expr(
+                "GEO514",
+                stmt.group,
+                "is part of the symmetry, but breaking it is not built",
+                label="not built",
+                help="only the geometric factor (rotations, reflections, translations) can be "
+                "declared broken; drop the factor from `symmetry` instead",
+            )
+        )
+    if isinstance(part, Geometric) and declared.contains(part):
+        raise GeoError(
+            about_expr(
+                "GEO213",
+                stmt.group,
+                f"is already broken by an earlier `breaks` (what remains is {remaining})",
+                label="broken twice",
+                help="declare each broken part once, naming every value that breaks it after "
+                "`by`: `breaks T(3) by x, y`",
+            )
+        )
+    geo = declared.geometric
+    raise GeoError(
+        about_expr(
+            "GEO212",
+            stmt.group,
+            f"is not part of the declared symmetry {declared}",
+            label="not in the symmetry",
+            help=f"break a part of {geo}: "
+            + ", ".join(f"`{p}`" for p in _parts(geo))
+            + " (translations, or the rotations with them)"
+            if geo
+            else "a `breaks` names a part of the geometric factor of `symmetry`",
+        )
+    )
+
+
+def _parts(geo: Geometric) -> list[str]:
+    """The geometric groups contained in ``geo`` (what a `breaks` may name)."""
+    group = Group((geo,))
+    parts = [Geometric(geo.n, r, t) for r in Rotations for t in (False, True)]
+    return [str(p) for p in parts if _acts(p) and group.contains(p)]
+
+
+def _acts(part: Geometric) -> bool:
+    return part.rotations is not Rotations.NONE or part.translations

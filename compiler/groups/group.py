@@ -6,7 +6,8 @@ At most one factor acts on channels, either *geometric* (``O(n)``, ``SO(n)``, ``
 number of permutation factors ``S(axis)`` act on index axes. The group asks its channel factor
 how atoms split into irreps and how elements act on them (``factors.py``), and each factor for
 its part of a sampled element. Everything here is numpy and float64; the backend turns the
-matrices into tensors.
+matrices into tensors. A model that declares a break (`breaks T(3) by x`) is typed under
+:meth:`Group.remainder`, the one place that says what remains.
 
     >>> g = Group.parse("E(3) x S(nodes)")
     >>> str(g), g.space_dim, g.permuted_axes
@@ -93,6 +94,52 @@ class Group:
     def with_default_dim(self, dim: int | None) -> Group:
         return Group(self.factors, dim if self.geometric is None else None)
 
+    # --- declared symmetry breaking (docs/language.md "Declared symmetry breaking") ---
+
+    def contains(self, part: Geometric) -> bool:
+        """Whether ``part`` (a geometric group) is a subgroup of this group's geometric factor:
+        the same R^n, no rotations or reflections it lacks, translations only if it has them."""
+        geo = self.geometric
+        order = {Rotations.NONE: 0, Rotations.SO: 1, Rotations.O: 2}
+        return (
+            geo is not None
+            and part.n == geo.n
+            and order[part.rotations] <= order[geo.rotations]
+            and (geo.translations or not part.translations)
+        )
+
+    def remainder(self, part: Geometric, to: Geometric | None = None) -> Group:
+        """The subgroup that remains when values break ``part`` (one of :meth:`contains`):
+        breaking translations keeps the rotations (E(3) -> O(3), SE(3) -> SO(3)); breaking
+        rotations (SO(n) or O(n), with or without translations) keeps none of them (a
+        subgroup of O(n) missing SO(n) acts on R^n through no more than ±1, which no factor
+        here describes), and the translations unless those are broken too. Permutations and
+        every other factor stay; without a geometric factor left, `vector` keeps R^n.
+
+        ``to``: the rotations of R^3 reduced to ``SO(2)``, which only the sphere domain gives a
+        meaning (the rotations about its polar axis; the elaborator checks the domain)."""
+        geo = self.geometric
+        if geo is None or not self.contains(part):
+            raise ValueError(f"{part} is not a part of {self}")
+        if to is not None:
+            if not (to == POLAR and part.rotations is not Rotations.NONE and geo.n == 3):
+                raise ValueError(f"{part} of {self} does not reduce to {to}")
+            return Group(tuple(POLAR if f is geo else f for f in self.factors))
+        rotations = Rotations.NONE if part.rotations is not Rotations.NONE else geo.rotations
+        kept = Geometric(geo.n, rotations, geo.translations and not part.translations)
+        acts = kept.rotations is not Rotations.NONE or kept.translations
+        factors = tuple((kept if f is geo else f) for f in self.factors if f is not geo or acts)
+        return Group(factors, None if acts else (self.default_dim or geo.n))
+
+    def breaks_help(self, translations: bool = False) -> str:
+        """The help line's suggestion for a model that reads absolute coordinates on purpose:
+        declare what they break (translations alone, or the whole geometric factor)."""
+        geo = self.geometric
+        if geo is None:
+            return ""
+        part = f"T({geo.n})" if translations and geo.translations else str(geo)
+        return f"; if the model reads absolute coordinates on purpose: `breaks {part} by <value>`"
+
     @property
     def rotations(self) -> Rotations:
         return (self.geometric or NO_CHANNEL_ACTION).rotations
@@ -133,10 +180,13 @@ class Group:
         matrices are: the irreps of an atom that is one irrep in its standard basis (`scalar`
         is `0e`, `vector` is `1o` under O(3), `pseudovector` is `1e`, a vector of O(1) is its
         sign representation, every component is trivial without rotations; `tensor(1)` is
-        `vector`), else the atom itself (a point, a manifold atom, `sym(n)`, `tensor(k)`,
+        `vector`; so is a point of R^n where no translation acts), else the atom itself (a
+        point under translations, a manifold atom, `sym(n)`, `tensor(k)`,
         `regular`: their values or bases are their own)."""
         if atom.kind is AtomKind.TENSOR and atom.args == (1,):
             atom = VECTOR
+        if atom.is_point and not self.translations and atom.args[0] == self.space_dim:
+            atom = VECTOR  # no translation moves it: a point is its vector from the origin
         try:
             if atom.kind in _IRREP_ATOMS:
                 return self.irreps(atom)
@@ -282,3 +332,35 @@ _ATOM_DIMS: dict[AtomKind, Callable[[Group, Atom], int]] = {
     AtomKind.POINT: lambda group, atom: atom.args[0],
     **{kind: lambda group, atom: MANIFOLD_DIMS[atom.kind](atom.args[0]) for kind in MANIFOLD_DIMS},
 }
+
+
+#: The rotations about the sphere's polar axis: what `breaks SO(3) to SO(2)` keeps.
+POLAR = Geometric(2, Rotations.SO, False)
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """One `breaks` statement, checked: the part of the group it breaks and the values `by`
+    names (docs/language.md "Declared symmetry breaking")."""
+
+    part: Geometric
+    by: tuple[str, ...]
+    to: Geometric | None = None  # the subgroup of `part` that remains (`to SO(2)`)
+
+    @classmethod
+    def parse(cls, part: str, by: list[str], to: str | None = None) -> Broken:
+        geo = Group.parse(part).geometric
+        kept = Group.parse(to).geometric if to else None
+        assert geo is not None and (to is None or kept is not None), (part, to)
+        return cls(geo, tuple(by), kept)
+
+    def __str__(self) -> str:
+        reduced = f" to {self.to}" if self.to else ""
+        return f"{self.part} broken{reduced} by " + ", ".join(f"`{n}`" for n in self.by)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "part": str(self.part),
+            "by": list(self.by),
+            **({"to": str(self.to)} if self.to else {}),
+        }

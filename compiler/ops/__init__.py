@@ -85,6 +85,13 @@ class OpContext:
     # Where each attribute given by keyword or position was written (by name).
     attr_spans: tuple[tuple[str, Span], ...] = ()
     domains: tuple[Domain, ...] = ()
+    # Under a declared break, the help's suggestion for a call typed under the declared group:
+    # name the undeclared values it reads after `by` ("" : the group's own suggestion).
+    breaks_fix: str = ""
+
+    def breaks_help(self, translations: bool = False) -> str:
+        """The help's end for a model that reads absolute coordinates on purpose."""
+        return self.breaks_fix or self.group.breaks_help(translations)
 
     def edge_ends(self, name: str) -> tuple[str, str] | None:
         """The (src, dst) axes of the edge set ``name`` (the primary's is ``edges``)."""

@@ -151,7 +151,7 @@ def point_violation(
             f"{what} is not translation-equivariant under {ctx.group}",
             arg=arg,
             label=str(ftype),
-            help=fix,
+            help=fix + ctx.breaks_help(translations=True),
         )
     ]
 
@@ -167,6 +167,7 @@ def invariant_input_violation(
     if not not_invariant(ctx, value):
         return []
     message = f"`{ctx.op}` needs an invariant input, but it is `{value}` under {ctx.group}"
+    help += ctx.breaks_help()
     return [ctx.diagnostic("GEO401", message, arg=arg, label=str(value), help=help)]
 
 

@@ -264,7 +264,7 @@ def _act_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> 
             f"`{attrs['fn']}` applied pointwise to `{atom}` breaks {ctx.group}",
             arg=0,
             label=str(a),
-            help=fix,
+            help=fix + ctx.breaks_help(),
         )
     ]
 

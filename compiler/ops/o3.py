@@ -52,6 +52,8 @@ def atom_irrep(atom: Atom, group: Group) -> tuple[int, int] | None:
     """``(l, p)`` of an atom, or None if it is not an O(3) irrep in ``group``'s space."""
     if atom.kind is AtomKind.IRREP:
         return atom.args[0], atom.parity
+    if atom.is_point and not group.translations and atom.args[0] == group.space_dim == 3:
+        return 1, -1  # no translation acts: the point is its vector from the origin
     ir = NAMEDIRREP_TRAITS.get(atom.kind)
     if ir is None or (ir[0] == 1 and group.space_dim != 3):
         return None
@@ -98,6 +100,7 @@ def _irreps(ctx: OpContext, ftype: FeatureType, arg: int | None) -> tuple[MulIrr
     for term in ftype.terms:
         if atom_irrep(term.atom, ctx.group) is None:
             message, fix = _not_an_irrep(ctx.op, term.atom)
+            fix += ctx.breaks_help(translations=True) if term.atom.is_point else ""
             raise ctx.error("GEO300", message, arg=arg, label=str(ftype), help=fix)
     return kernel_irreps(ftype, ctx.group)
 

@@ -31,10 +31,17 @@ from geoc.domains import SPECTRUM_AXIS, Domain, is_spectrum_axis, spectrum_axis,
 from geoc.domains.grid import SPHERE, TORUS, check_field_channels, rotates_grid
 from geoc.groups import Rotations
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
-from geoc.types import AtomKind, FeatureType
+from geoc.types import AtomKind, FeatureType, scalars
 
 #: What each spectral operator needs its input to be over.
-_NEEDS = {"spectral_conv": TORUS, "sht": SPHERE, "sfno_conv": SPHERE, "isht": SPECTRUM_AXIS}
+_NEEDS = {
+    "spectral_conv": TORUS,
+    "grid_coords": TORUS,
+    "latitude": SPHERE,
+    "sht": SPHERE,
+    "sfno_conv": SPHERE,
+    "isht": SPECTRUM_AXIS,
+}
 SFNO_FILTERS = ("degree", "degree_order")
 
 
@@ -327,3 +334,89 @@ def _sfno_contract(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) ->
             )
         ]
     return []
+
+
+# ---------------------------------------------------------------------------------------------
+# Absolute grid coordinates (declared symmetry breaking)
+
+
+GRID_COORDS = define(
+    "grid_coords",
+    "spectral",
+    (tensor("like"),),
+    preset(_TRANSFORM, linear_in=(), commutes_gather=False),
+    "`d x scalar over torus`: the coordinates of every grid point of the d-D torus of `like` "
+    "(its batch), `x_j = i_j / n_j` in [0, 1), neuraloperator's `GridEmbeddingND` with its "
+    "default boundaries `[[0, 1], ...]`; a shift moves the grid under them, so translations "
+    "must be declared broken (`breaks T(d) by ...`), else `GEO470`",
+)
+
+
+@typing_rule(GRID_COORDS)
+def _infer_grid_coords(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    """Fixed numbers per grid point: invariant channels under any group that moves no grid
+    point, which the contract (GEO470) requires."""
+    like = _input_over(ctx, types)
+    return (scalars(len(ctx.domain.grid)).with_axes(like.axes),)
+
+
+@contract(GRID_COORDS)
+def _grid_coords_contract(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> list[Diagnostic]:
+    if ctx.group.geometric is None and not rotates_grid(ctx.group):
+        return []
+    moved = "shifts" if ctx.group.translations else "rotations"
+    return [
+        ctx.diagnostic(
+            "GEO470",
+            f"absolute grid coordinates are not equivariant under the {moved} of {ctx.group}",
+            label="absolute coordinates",
+            help=f"declare `breaks T({len(ctx.domain.grid)}) by <value>` after `symmetry` if the "
+            "model reads the grid coordinates on purpose (FNO as published); the check then "
+            "verifies what remains"
+            if ctx.group.translations and not rotates_grid(ctx.group)
+            else "breaking grid rotations is not built: declare `symmetry T(d)` and break it",
+        )
+    ]
+
+
+LATITUDE = define(
+    "latitude",
+    "spectral",
+    (tensor("like"),),
+    preset(_TRANSFORM, linear_in=(), commutes_gather=False),
+    "`scalar over sphere`: the latitude of every grid point of the sphere of `like` (its batch), "
+    "in radians, π/2 at the north pole (the first row); rotations about the polar axis keep it, "
+    "other rotations do not: under `SO(3)` declare `breaks SO(3) to SO(2) by ...`, else `GEO471`",
+)
+
+
+@typing_rule(LATITUDE)
+def _infer_latitude(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    """A fixed number per grid row: invariant under the rotations about the polar axis, which
+    move grid points along their row; the contract (GEO471) refuses any other rotation."""
+    like = _input_over(ctx, types)
+    return (scalars(1).with_axes(like.axes),)
+
+
+@contract(LATITUDE)
+def _latitude_contract(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> list[Diagnostic]:
+    if not _rotates_sphere(ctx):
+        return []
+    return [
+        ctx.diagnostic(
+            "GEO471",
+            f"the latitude is not equivariant under {ctx.group}: a rotation off the polar axis "
+            "moves grid points between latitudes",
+            label="absolute latitude",
+            help="declare `breaks SO(3) to SO(2) by <value>` after `symmetry` if the model reads "
+            "the latitude on purpose: the rotations about the polar axis remain, and are checked",
+        )
+    ]

@@ -26,16 +26,27 @@ def rebuild(
     replace, redirect = replace or {}, redirect or {}
     out = Graph(graph.name, graph.group, graph.domain, graph.params, graph.positions, graph.span)
     out.more, out.more_positions = graph.more, dict(graph.more_positions)
+    out.declared, out.broken = graph.declared, graph.broken
+    out.unbroken = graph.unbroken - set(replace)
     for node in graph.nodes:
         if node.id in replace:
             for new in replace[node.id]:
                 out.add(new)
+                _inherit_unbroken(graph, out, node, new)
             continue
         inputs = tuple(_follow(redirect, ref) for ref in node.inputs)
         out.add(node if inputs == node.inputs else node.model_copy(update={"inputs": inputs}))
     out.inputs = dict(graph.inputs)
     out.outputs = {name: _port(port, redirect) for name, port in graph.outputs.items()}
     return out
+
+
+def _inherit_unbroken(graph: Graph, out: Graph, old: Node, new: Node) -> None:
+    """A rewrite of a node typed under the declared group, reading only unbroken values, is
+    typed under it too (the rewrite was chosen under that group); any other new node under
+    what remains (elaborate/breaking.py)."""
+    if old.id in graph.unbroken and all(ref.node in out.unbroken for ref in new.inputs):
+        out.unbroken.add(new.id)
 
 
 def _follow(redirect: Mapping[ValueRef, ValueRef], ref: ValueRef) -> ValueRef:
@@ -63,9 +74,8 @@ def fresh_id(graph: Graph, base: str) -> str:
 
 
 def context(graph: Graph, node: Node) -> OpContext:
-    return OpContext(
-        node.op, graph.group, graph.domain, node.span, node.arg_spans, domains=graph.domains
-    )
+    group = graph.group_of(node.id)
+    return OpContext(node.op, group, graph.domain, node.span, node.arg_spans, domains=graph.domains)
 
 
 def retype(graph: Graph) -> list[str]:

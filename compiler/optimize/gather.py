@@ -23,6 +23,7 @@ Two forms, both exact because a gather only copies node values onto edges:
 from __future__ import annotations
 
 from geoc.domains import EDGE_AXIS
+from geoc.groups import Group
 from geoc.ir import Graph, Node, ValueRef
 from geoc.ops import lookup
 from geoc.optimize import Fired
@@ -107,14 +108,13 @@ def _is_split_candidate(graph: Graph, node: Node) -> bool:
     if source.op != "concat" or source.out_types[0].axes != (EDGE_AXIS,):
         return False
     if node.op == "linear":
-        return all(_invariant_scalars(graph, t) for t in (*source.out_types, *node.out_types))
+        group = graph.group_of(node.id)
+        return all(_invariant_scalars(group, t) for t in (*source.out_types, *node.out_types))
     return True
 
 
-def _invariant_scalars(graph: Graph, ftype: FeatureType) -> bool:
-    return all(
-        graph.group.is_invariant(atom) and graph.group.atom_dim(atom) == 1 for atom in ftype.atoms
-    )
+def _invariant_scalars(group: Group, ftype: FeatureType) -> bool:
+    return all(group.is_invariant(atom) and group.atom_dim(atom) == 1 for atom in ftype.atoms)
 
 
 def _gathers_non_point(graph: Graph, node: Node) -> bool:

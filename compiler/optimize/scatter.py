@@ -77,7 +77,7 @@ def _bias_free(graph: Graph, linear: Node) -> bool:
     """No bias is created: `bias=false`, or no invariant atom in the output."""
     out = linear.out_types[0]
     return not linear.attrs.get("bias", True) or not any(
-        graph.group.is_invariant(atom) for atom in out.atoms
+        graph.group_of(linear.id).is_invariant(atom) for atom in out.atoms
     )
 
 

@@ -377,3 +377,23 @@ def _prod(sizes: tuple[int, ...] | list[int]) -> int:
 
 def _complex_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.complex128 if dtype == torch.float64 else torch.complex64
+
+
+def grid_coords(like: torch.Tensor) -> torch.Tensor:
+    """``[batch, d, n_1, ..., n_d]``: the coordinates ``i_j / n_j`` of every point of the grid
+    of ``like`` (``[batch, channels, n_1, ..., n_d]``), neuraloperator 2.0.0's
+    ``regular_grid_nd`` with boundaries ``[0, 1]``: ``linspace(0, 1, n + 1)[:-1]`` in float32,
+    then cast to ``like``'s dtype, so both give the same numbers bit for bit."""
+    axes = [
+        torch.linspace(0.0, 1.0, n + 1, dtype=torch.float32, device=like.device)[:-1]
+        for n in like.shape[2:]
+    ]
+    grid = torch.stack(torch.meshgrid(*axes, indexing="ij")).to(like.dtype)
+    return grid.unsqueeze(0).expand(like.shape[0], *grid.shape)
+
+
+def grid_latitude(like: torch.Tensor, latitudes: torch.Tensor) -> torch.Tensor:
+    """``[batch, 1, nlat, nlon]``: the latitude of each row of the grid of ``like``
+    (``[batch, channels, nlat, nlon]``), from the table ``latitudes`` (``[nlat]``)."""
+    rows = latitudes.to(like.dtype).view(1, 1, -1, 1)
+    return rows.expand(like.shape[0], 1, like.shape[2], like.shape[3])

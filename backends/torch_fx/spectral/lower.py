@@ -7,12 +7,13 @@ weights are real parameters with a trailing (re, im) axis.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import fx
 
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.spectral import kernels as rt_spectral
-from geoc.backends.torch_fx.spectral.plan import sht_tables
+from geoc.backends.torch_fx.spectral.plan import colatitudes, sht_tables
 from geoc.domains.grid import rotates_grid
 from geoc.ir import Node
 from geoc.ops import OpContext
@@ -93,3 +94,17 @@ def lower_sfno_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     weight = ctx.param(f"{node.id}.weight", shape, n_in)
     nlon = ctx.ir.domain.grid[1]
     return ctx.call(rt_spectral.sfno_conv, args[0], forward, inverse, weight, mmax, nlon, per_order)
+
+
+@lowering("grid_coords")
+def lower_grid_coords(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    return ctx.call(rt_spectral.grid_coords, args[0])
+
+
+@lowering("latitude")
+def lower_latitude(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    nlat, _ = ctx.ir.domain.grid
+    rows = np.pi / 2 - colatitudes(nlat, ctx.ir.domain.quadrature or "equiangular")
+    dtype = ctx.dtype or torch.get_default_dtype()
+    table = ctx.buffer(f"{node.id}.latitudes", torch.as_tensor(rows, dtype=dtype))
+    return ctx.call(rt_spectral.grid_latitude, args[0], table)

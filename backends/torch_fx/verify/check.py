@@ -24,6 +24,12 @@ from geoc.backends.torch_fx.verify.actions import (
     value_error,
 )
 from geoc.backends.torch_fx.verify.blame import Trial, blame
+from geoc.backends.torch_fx.verify.breaking import (
+    WITNESS_TRIALS,
+    BreakingRow,
+    breaking_row,
+    under_declared_group,
+)
 from geoc.backends.torch_fx.verify.edges import match_edges, match_endpoints
 from geoc.backends.torch_fx.verify.laws import exact_bound, exact_rtol
 from geoc.backends.torch_fx.verify.params import copy_with, random_parameters
@@ -139,6 +145,8 @@ def check_module(
     report = CheckReport(
         ir.name, str(ir.group), dtype, atol, batched, rows, labels, failure, elapsed, shown
     )
+    if elements is None:  # and under the declared group, when a part of it is broken
+        report.breaking = _measure_breaking(module, ir, rng, nodes, graphs, dtype, rtol)
     report.rtol = rtol
     report.random_trials = randomised
     report.exact_law = rules.exact_law(ir)
@@ -205,6 +213,26 @@ class _Worst:
 
 def _ratio(dev: Deviation, bound: float) -> float:
     return math.inf if math.isnan(dev.error) else dev.error / max(bound, 1e-300)
+
+
+def _measure_breaking(
+    module: fx.GraphModule, ir: Graph, rng: np.random.Generator, nodes: int, graphs: int,
+    dtype: torch.dtype, rtol: float,
+) -> BreakingRow | None:  # fmt: skip
+    """Under a declared break: how far the outputs move off their law under random elements
+    of the declared group (``verify/breaking.py``)."""
+    declared = under_declared_group(ir)
+    if declared is None:
+        return None
+    worst, device = 0.0, _device_of(module)
+    for index in range(WITNESS_TRIALS):
+        sample = draw_sample(declared, rng, nodes, graphs, dtype, index)
+        trial = _make_trial(declared, rng, index, sample, None, device)
+        for dev in _output_errors(module, declared, trial).values():
+            relative = dev.error / max(dev.scale, 1.0)
+            worst = max(worst, relative if math.isfinite(relative) else math.inf)
+    rows = tuple(rules_of(declared).approximate_rows(module, declared, rng, 1, dtype))
+    return breaking_row(declared, worst, rows, rtol)
 
 
 def _make_trial(

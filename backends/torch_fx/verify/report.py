@@ -12,6 +12,7 @@ import torch
 from geoc.backends.torch_fx.domains.fields import BandLimitedRow
 from geoc.backends.torch_fx.frames.verify import FrameRow, frame_lines
 from geoc.backends.torch_fx.manifold.verify import MembershipRow, membership_lines
+from geoc.backends.torch_fx.verify.breaking import BreakingRow
 from geoc.catalog import BUILTIN_PREFIX, builtin_spec
 from geoc.diagnostics import Diagnostic, Span, render
 
@@ -81,6 +82,7 @@ class CheckReport:
     band_limited: list[BandLimitedRow] = field(default_factory=list)
     membership: list[MembershipRow] = field(default_factory=list)  # manifold-valued values
     frames: list[FrameRow] = field(default_factory=list)  # frame values (GEO620, GEO621)
+    breaking: BreakingRow | None = None  # declared symmetry breaking, measured (verify/breaking)
 
     @property
     def passed(self) -> bool:
@@ -99,6 +101,8 @@ class CheckReport:
 
     def render(self) -> str:
         lines = [self._header(), *_table(self.outputs), self._parameters_line()]
+        if self.breaking is not None:
+            lines += self.breaking.lines()
         lines.append(f"  tolerance: {self.tolerance_text()}")
         if self.exact_law:
             lines.append(f"  exact: {self.exact_law}")
@@ -107,8 +111,9 @@ class CheckReport:
         lines += membership_lines(self.membership)
         lines += frame_lines(self.frames)
         if self.passed:
+            under = f" under {self.group}; {self.breaking.broken}" if self.breaking else ""
             lines.append(
-                f"  every output transforms as declared (max error {self.max_error:.1e}) "
+                f"  every output transforms as declared{under} (max error {self.max_error:.1e}) "
                 f"in {self.elapsed:.2f} s"
             )
             return "\n".join(lines) + "\n"
@@ -116,6 +121,25 @@ class CheckReport:
         if self.first_failure is not None:
             lines += ["first value that breaks its law:", self._failure_text()]
         return "\n".join(lines) + "\n"
+
+    def to_json(self) -> dict[str, object]:
+        """The verdict as data (``geoc check --json``): the group verified, what was declared
+        broken and how far the outputs move under the declared group, one row per output."""
+        row = self.breaking
+        return {
+            "model": self.model,
+            "verified": self.group,
+            "declared": row.declared if row else self.group,
+            "broken": row.broken if row else None,
+            "breaking_observed": row.observed if row else None,
+            "breaking_rel_error": row.rel_error if row else None,
+            "passed": self.passed,
+            "max_error": self.max_error,
+            "outputs": [
+                {"name": r.name, "type": r.type, "max_error": r.max_error, "passed": r.passed}
+                for r in self.outputs
+            ],
+        }
 
     def tolerance_text(self) -> str:
         """The bound of the exact trials: the caller's ``atol``, or the exact-law rule."""

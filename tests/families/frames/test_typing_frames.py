@@ -168,6 +168,18 @@ def test_canonical_body_refuses_non_invariant_reads(read: str, what: str) -> Non
     assert "to_frame(" in error.render()
 
 
+def test_canonical_reads_each_value_under_the_group_it_has() -> None:
+    """With `breaks E(3) by at`, the broken `at` is typed without rotations, so a body may read
+    it; the unbroken `r` still rotates under the declared E(3), so reading it is GEO461."""
+    broken = "    breaks E(3) by at\n    at = x - c\n"
+    body = "    canonical {\n        h = mlp(concat(at, f), [8])\n    }\n"
+    out = "    output o: 8 x scalar over points = h"
+    graph = frontend(spec(broken + body + out))
+    assert str(graph.outputs["o"].type) == "8 x scalar over points"
+    refused = broken + "    canonical {\n        h = mlp(concat(@r, f), [8])\n    }"
+    assert_fails_at(spec(refused), "GEO461")
+
+
 def test_invariant_outside_values_may_be_read() -> None:
     body = "    canonical {\n        h = mlp(concat(f, sqnorm(r)), [8])\n    }"
     body = body.replace("sqnorm(r)", "n")
