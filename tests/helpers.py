@@ -211,3 +211,15 @@ def _strained_energy(module: torch.nn.Module, inputs: dict, strain: torch.Tensor
     deformation = torch.eye(3, dtype=torch.float64) + strain
     moved = {**inputs, "pos": inputs["pos"] @ deformation, "cell": inputs["cell"] @ deformation}
     return float(module(**moved)["energy"].detach().sum())
+
+
+def batch_of(sizes: list[int]) -> torch.Tensor:
+    """The ``batch`` vector of graphs with ``sizes`` elements each, in order."""
+    return torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+
+
+def as_pairs(edges) -> set[tuple[int, int]]:
+    """An edge set ``(src, dst, mask)`` as the set of its live ``(src, dst)`` pairs."""
+    src, dst, mask = edges
+    keep = torch.ones_like(src, dtype=torch.bool) if mask is None else mask != 0
+    return set(zip(src[keep].tolist(), dst[keep].tolist(), strict=True))

@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from helpers import run_exported
+from helpers import as_pairs, batch_of, run_exported
 
 import geoc
 from geoc.backends.torch_fx.common import axes_kernels as rt_axes
@@ -34,16 +34,6 @@ def brute_knn(pos_src, pos_dst, batch_src, batch_dst, k, tol):
         kth = ranked[k - 1] if len(ranked) >= k else float("inf")
         pairs |= {(s, d) for s, r in dist.items() if r <= kth * (1 + tol)}
     return pairs
-
-
-def as_pairs(edges) -> set[tuple[int, int]]:
-    src, dst, mask = edges
-    keep = torch.ones_like(src, dtype=torch.bool) if mask is None else mask != 0
-    return set(zip(src[keep].tolist(), dst[keep].tolist(), strict=True))
-
-
-def batch_of(sizes: list[int]) -> torch.Tensor:
-    return torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
 
 
 @pytest.mark.parametrize("k", [1, 3, 10])

@@ -9,7 +9,7 @@ import itertools
 
 import pytest
 import torch
-from helpers import assert_fails_at, elaborated
+from helpers import as_pairs, assert_fails_at, batch_of, elaborated
 
 from geoc.backends.torch_fx.api import compile
 from geoc.backends.torch_fx.common import axes_kernels as rt_axes
@@ -37,16 +37,6 @@ def brute_ball(pos_src, pos_dst, batch_src, batch_dst, r, k, tol, same_axis=Fals
         kth = ranked[k - 1] if len(ranked) >= k else float("inf")
         pairs |= {(s, d) for s, v in inside.items() if v <= kth * (1 + tol)}
     return pairs
-
-
-def as_pairs(edges) -> set[tuple[int, int]]:
-    src, dst, mask = edges
-    keep = torch.ones_like(src, dtype=torch.bool) if mask is None else mask != 0
-    return set(zip(src[keep].tolist(), dst[keep].tolist(), strict=True))
-
-
-def batch_of(sizes: list[int]) -> torch.Tensor:
-    return torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
 
 
 # --- typing -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import torch
-from helpers import assert_fails_at, elaborated
+from helpers import assert_fails_at, batch_of, elaborated
 
 from geoc.backends.torch_fx.api import compile
 from geoc.backends.torch_fx.common import axes_kernels as rt_axes
@@ -33,10 +33,6 @@ model FP(k: int = 3) {
     output y: 4 x scalar + vector over points = interpolate(g, over=up, into=points)
 }
 """
-
-
-def batch_of(sizes: list[int]) -> torch.Tensor:
-    return torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
 
 
 def knn_pairs(pos_src, pos_dst, batch_src, batch_dst, k):

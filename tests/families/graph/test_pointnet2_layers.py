@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import batch_of
 from pointnet2_reference import (
     ball_query,
     feature_propagation,
@@ -54,10 +55,6 @@ model PointNet2Layers(r1: float = 0.6, k1: int = 4, r2: float = 1.2, k2: int = 8
 """
 
 R1, K1, R2, K2 = 0.6, 4, 1.2, 8
-
-
-def batch_of(sizes: list[int]) -> torch.Tensor:
-    return torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
 
 
 def cloud(seed: int, pts: list[int], ctr: list[int], dtype=torch.float32):

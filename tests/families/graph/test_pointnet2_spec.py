@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from fps_reference import reference_batched
-from helpers import run_exported
+from helpers import batch_of, run_exported
 from pointnet2_reference import (
     feature_propagation,
     mlp_layers,
@@ -41,10 +41,6 @@ model SSG() {{
     output h: 16 x scalar over centres = max(sa, over=ball1, into=centres)
 }}
 """
-
-
-def batch_of(sizes: list[int]) -> torch.Tensor:
-    return torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
 
 
 @pytest.mark.parametrize("sizes", [[40], [30, 3, 0, 22]])

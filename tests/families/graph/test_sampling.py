@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from fps_reference import reference_batched, reference_fps
+from helpers import batch_of
 
 import geoc
 from geoc.backends.torch_fx.common.sample_kernels import fps
@@ -21,10 +22,6 @@ from geoc.backends.torch_fx.verify import check, draw_sample
 pytestmark = pytest.mark.usefixtures("one_thread")
 F64 = torch.float64
 TOL = 1e-6
-
-
-def batch_of(sizes: list[int]) -> torch.Tensor:
-    return torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, F64])
