@@ -490,6 +490,12 @@ CODES: dict[str, CodeInfo] = {
         have no positions. Declare the axes as `pointcloud(A, dim=n)` with their positions,
         or reduce with `mean` / `sum` instead.""",
     ),
+    # --- GEO378: softmax (docs/language.md, "Softmax and attention") --------------------------
+    "GEO378": _code(
+        "softmax temperature not positive",
+        """`softmax(s, over=..., temperature=T)` computes `exp(s / T)` normalised per segment;
+        `T` must be a positive number (1.0 is the plain softmax, a smaller one sharpens).""",
+    ),
     # --- GEO38x: frames (docs/language.md, "Frames and canonicalisation") ---------------------
     "GEO380": _code(
         "frame from values that are not vectors",
@@ -593,6 +599,14 @@ CODES: dict[str, CodeInfo] = {
         between points (rotations, reflections, translations). A group whose action on
         points does not keep the Euclidean norm (e.g. `Lorentz(n)`) cannot be proved to commute
         with it.""",
+    ),
+    "GEO486": _code(
+        "softmax of a transforming value",
+        """`softmax` takes `exp` of every channel of its scores, which commutes with no group
+        action but the trivial one: the scores must be invariant (scalars under the model's
+        group). Score with invariants: `dot(q, k)`, `sqnorm(r)`, `norm(v)`, or a `linear` /
+        `mlp` to scalars; the weights it returns are invariant and may then multiply values of
+        any type (`sum(a * r, over=edges, into=nodes)`).""",
     ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",

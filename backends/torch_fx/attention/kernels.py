@@ -1,0 +1,57 @@
+"""Softmax over segments: the edges into each node, or the elements of each graph.
+
+Torch only (copied next to exported modules). ``w = exp(s - m) / Σ exp(s - m)`` per segment and
+channel, ``m`` the segment's max, detached (softmax does not depend on it, and its gradient
+would only add terms that cancel). Masked entries of a static edge layout get ``-inf`` before
+the max and weight 0; a segment with no live entry has no entry at all, or only masked ones,
+and its denominator, 0, is replaced by 1 before the division, so nothing is NaN.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from geoc.backends.torch_fx.common.precision_kernels import accumulate, settle
+
+Edges = tuple[Tensor, Tensor, Tensor | None]
+
+
+def segment_softmax(
+    scores: Tensor, index: Tensor, size: int, mask: Tensor | None, temperature: float
+) -> Tensor:
+    """``scores`` ``[n, channels]`` normalised over the rows sharing an ``index`` in
+    ``[0, size)``, channel by channel; rows with ``mask == 0`` get weight 0."""
+    acc = accumulate(scores)  # half precision sums in float32 (precision_kernels.py)
+    if temperature != 1.0:
+        acc = acc / temperature
+    if mask is not None:
+        acc = acc.masked_fill(mask.unsqueeze(-1) == 0, float("-inf"))
+    rows = index.unsqueeze(-1).expand_as(acc)
+    top = acc.new_full((size, acc.shape[-1]), float("-inf"))
+    top = top.scatter_reduce(0, rows, acc.detach(), "amax", include_self=False)
+    top = top.masked_fill(torch.isneginf(top), 0.0)  # a segment without live rows: any shift
+    exp = torch.exp(acc - top.index_select(0, index))  # <= 1; masked rows: exp(-inf) = 0
+    total = acc.new_zeros((size, acc.shape[-1])).index_add(0, index, exp)
+    total = torch.where(total > 0, total, torch.ones_like(total))  # live segments: total >= 1
+    return settle(exp / total.index_select(0, index), scores.dtype)
+
+
+def edge_softmax(scores: Tensor, edges: Edges, num_nodes: int, temperature: float) -> Tensor:
+    """Over the edges into each destination node (a node without edges has no entry)."""
+    _, dst, mask = edges
+    return segment_softmax(scores, dst, num_nodes, mask, temperature)
+
+
+def pool_softmax(
+    scores: Tensor,
+    index: Tensor | None,
+    num_graphs: int,
+    mask: Tensor | None,
+    temperature: float,
+) -> Tensor:
+    """Over the elements of each graph of a batch (``index`` their graph; None: one graph)."""
+    if index is None:
+        index = torch.zeros(scores.shape[0], dtype=torch.long, device=scores.device)
+        num_graphs = 1
+    return segment_softmax(scores, index, num_graphs, mask, temperature)

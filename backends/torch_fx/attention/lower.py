@@ -1,0 +1,22 @@
+"""Lowering rules of the attention family: softmax over the edges into each node or over an
+axis per graph (kernels in attention/kernels.py)."""
+
+from __future__ import annotations
+
+from torch import fx
+
+from geoc.backends.torch_fx.attention import kernels as rt_attention
+from geoc.backends.torch_fx.lower import LowerCtx, lowering
+from geoc.ir import Node
+
+
+@lowering("softmax")
+def lower_softmax(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    """Masked pairs of a traced edge layout get weight 0 (the kernel reads the mask)."""
+    over, into = node.attrs["over"], node.attrs["into"]
+    temperature = float(node.attrs.get("temperature", 1.0))
+    if into is not None:
+        edges = ctx.edges_of(over)
+        return ctx.call(rt_attention.edge_softmax, args[0], edges, ctx.length(into), temperature)
+    index, mask = ctx.index_for(over), ctx.edge_mask(over)
+    return ctx.call(rt_attention.pool_softmax, args[0], index, ctx.num_graphs, mask, temperature)
