@@ -227,3 +227,52 @@ def test_traced_attention_equals_eager() -> None:
     got, want = compiled(**inputs), module(**inputs)
     for name in ("v", "x2", "g"):
         torch.testing.assert_close(got[name], want[name], rtol=1e-10, atol=1e-12)
+
+
+#: Attention from centres to their k nearest points (an edge set between axes), and a
+#: per-graph softmax over the centres (a graph of a batch may have none).
+CROSS = """
+model Cross(hidden: int = 6, k: int = 3) {
+    symmetry E(3) x S(points) x S(centres)
+    domain pointcloud(points, dim=3)
+    domain pointcloud(centres, dim=3)
+    domain edges(near, src=points, dst=centres, rule=knn(k))
+    input f: 2 x scalar over points
+    input x: point(3) over points
+    input c: point(3) over centres
+    r = x[src(near)] - c[dst(near)]
+    a = softmax(mlp(concat(f[src(near)], sqnorm(r)), [hidden, 1]), over=near, into=centres)
+    output v: vector over centres = sum(a * r, over=near, into=centres)
+    output q: point(3) over centres = c + sum(a * r, over=near, into=centres)
+    output g: scalar over centres = softmax(sqnorm(c - mean(x, over=points)), over=centres)
+}
+"""
+
+
+def test_softmax_over_an_edge_set_between_axes_types_over_that_set() -> None:
+    graph = elaborated(CROSS)
+    assert str(graph.outputs["q"].type) == "point(3) over centres"
+    wrong = CROSS.replace("a = softmax(", "a = @softmax(").replace(
+        "over=near, into=centres)\n    output v", "over=near, into=points)\n    output v"
+    )
+    assert_fails_at(wrong, "GEO203")  # into= the set's dst axis, centres
+
+
+@pytest.mark.parametrize("graphs", [1, 3])
+def test_attention_over_an_edge_set_between_axes_is_equivariant(graphs: int) -> None:
+    """Batches draw graphs without centres: their softmax has no entry, and no NaN."""
+    report = check(CROSS, graphs=graphs, trials=6, every_value=True, seed=graphs)
+    assert report.passed, report
+
+
+def test_cross_attention_weights_sum_to_one_per_centre() -> None:
+    module = compile(CROSS, dtype=F64)
+    gen = torch.Generator().manual_seed(6)
+    x, c = torch.randn(9, 3, generator=gen, dtype=F64), torch.randn(5, 3, generator=gen, dtype=F64)
+    f = torch.randn(9, 2, generator=gen, dtype=F64)
+    b_x, b_c = batch_of([4, 5, 0]), batch_of([2, 0, 3])
+    out = module(x=x, c=c, f=f, batch=b_x, batch_centres=b_c, num_graphs=3)
+    assert all(torch.isfinite(v).all() for v in out.values() if v.is_floating_point())
+    g = out["g"][:, 0]
+    torch.testing.assert_close(g[:2].sum(), torch.tensor(1.0, dtype=F64))
+    torch.testing.assert_close(g[2:].sum(), torch.tensor(1.0, dtype=F64))
