@@ -496,6 +496,12 @@ CODES: dict[str, CodeInfo] = {
         """`softmax(s, over=..., temperature=T)` computes `exp(s / T)` normalised per segment;
         `T` must be a positive number (1.0 is the plain softmax, a smaller one sharpens).""",
     ),
+    "GEO379": _code(
+        "attention widths do not split into heads",
+        """`attention(q, k, v, heads=h, over=A)` splits the channels of `q`, `k` and `v` into
+        `h` equal heads: queries and keys need the same number of channels, and every width
+        must be a multiple of `h` (and `h >= 1`). Project with `linear(x, n x scalar)` first.""",
+    ),
     # --- GEO38x: frames (docs/language.md, "Frames and canonicalisation") ---------------------
     "GEO380": _code(
         "frame from values that are not vectors",
@@ -607,6 +613,13 @@ CODES: dict[str, CodeInfo] = {
         group). Score with invariants: `dot(q, k)`, `sqnorm(r)`, `norm(v)`, or a `linear` /
         `mlp` to scalars; the weights it returns are invariant and may then multiply values of
         any type (`sum(a * r, over=edges, into=nodes)`).""",
+    ),
+    "GEO487": _code(
+        "attention scores from a transforming value",
+        """`attention` scores every pair by `q·k / √d` per head and takes a softmax of it: the
+        queries and keys must be invariant (scalars under the model's group), or the scores,
+        and their exponentials, would move with the group. Project to scalars first: `dot`,
+        `sqnorm`, `norm`, or a `linear` / `mlp` to `n x scalar`.""",
     ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",
@@ -810,6 +823,14 @@ CODES: dict[str, CodeInfo] = {
         `C(4)`, ...) is not built: drop the factor from `symmetry` instead. Nor is a break in a
         periodic cell (`cell=true`), whose symmetry also moves single atoms by lattice vectors,
         which absolute coordinates break as well.""",
+    ),
+    "GEO519": _code(
+        "attention over transforming values: not built",
+        """Dense `attention` weighs values with invariant per-head weights; a value that
+        transforms (a vector) would be equivariant only if each head's weight multiplied whole
+        copies, which this operator does not arrange yet, so its values must be invariant.
+        Weigh vectors with `softmax(s, over=edges, into=nodes)` on `edges=full` and
+        `sum(a * r, over=edges, into=nodes)`.""",
     ),
     # --- GEO52x: resource limits (what the compiler refuses to build rather than exhaust the
     # machine) ------------------------------------------------------------------------------------

@@ -86,3 +86,113 @@ def _softmax_contract(
             + ctx.breaks_help(),
         )
     ]
+
+
+ATTENTION = define(
+    "attention",
+    "attention",
+    (
+        tensor("q"),
+        tensor("k"),
+        tensor("v"),
+        attr("over", AttrKind.SYMBOL),
+        attr("heads", AttrKind.INT, 1),
+    ),
+    preset(PLAIN, linear_in=("v",), commutes_gather=False),
+    "multi-head scaled dot-product attention, all to all within each graph along the axis "
+    "`over` (not an edge set, `GEO203`): the channels of `q`, `k`, `v` split into `heads` "
+    "equal parts (`GEO379`), `softmax(q_h k_hᵀ / √d) v_h` per head, heads concatenated; the "
+    "result typed as `v`; `q`, `k` invariant (`GEO487`), `v` invariant (`GEO519`: values "
+    "that transform are not built)",
+)
+
+
+def channels(ctx: OpContext, x: FeatureType) -> int:
+    """The number of components of ``x`` (all of them invariant where attention reads them)."""
+    return sum(term.mul * ctx.group.atom_dim(term.atom) for term in x.terms)
+
+
+@typing_rule(ATTENTION)
+def _infer_attention(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    """Invariant queries, keys and values over one axis: each output row is a combination of
+    the value rows of its graph with weights that are functions of invariant scores, and a
+    permutation of the axis permutes queries, keys and values alike, so the output rows are
+    permuted with them and every component is invariant: the type is ``v``'s."""
+    q, k, v = types
+    over, heads = attrs["over"], attrs["heads"]
+    for i, x in enumerate(types):
+        if x.axes != (over,):
+            raise ctx.error(
+                "GEO203",
+                f"`attention(..., over={over})` reads values over `{over}`, but this one is "
+                f"over {axes_text(x.axes)}",
+                arg=i,
+                label=str(x),
+                help=f"take queries, keys and values declared `over {over}`",
+            )
+    if ctx.edge_ends(over) is not None:
+        raise ctx.error(
+            "GEO203",
+            f"`attention` is all to all along an axis; `{over}` is an edge set",
+            label=f"over={over}",
+            help=f"weigh messages over edges with `softmax(s, over={over}, into=...)` and `sum`",
+        )
+    if not any(not_invariant(ctx, x) for x in types):  # else the contract refuses them
+        _check_heads(ctx, heads, channels(ctx, q), channels(ctx, k), channels(ctx, v))
+    return (v,)
+
+
+def _check_heads(ctx: OpContext, heads: int, nq: int, nk: int, nv: int) -> None:
+    """GEO379: queries and keys of one width, every width a multiple of ``heads``."""
+    problem = ""
+    if heads < 1:
+        problem = f"`heads={heads}`: at least one head"
+    elif nq != nk:
+        problem = f"queries have {nq} channels and keys {nk}: they must be equal"
+    elif nq % heads or nv % heads:
+        problem = f"{nq} query and {nv} value channels do not split into {heads} heads"
+    if problem:
+        raise ctx.error(
+            "GEO379",
+            f"`attention`: {problem}",
+            label=f"heads={heads}",
+            help="project with `linear(x, n x scalar)` to widths divisible by `heads`",
+        )
+
+
+@contract(ATTENTION)
+def _attention_contract(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> list[Diagnostic]:
+    """Scores from transforming channels are not invariant; values that transform would need
+    whole copies per head (not built)."""
+    for i, x in enumerate(types):
+        moving = not_invariant(ctx, x)
+        if not moving:
+            continue
+        if i < 2:
+            message = f"attention scores from `{moving[0]}` are not invariant under {ctx.group}"
+            return [
+                ctx.diagnostic(
+                    "GEO487",
+                    message,
+                    arg=i,
+                    label=str(x),
+                    help="take an invariant: `dot`, `sqnorm`, `norm`, or a `linear` to scalars"
+                    + ctx.breaks_help(),
+                )
+            ]
+        return [
+            ctx.diagnostic(
+                "GEO519",
+                f"`attention` over values of type `{moving[0]}` is not built: values must be "
+                f"invariant under {ctx.group}",
+                arg=i,
+                label=str(x),
+                help="weigh transforming values with `softmax(s, over=edges, into=nodes)` "
+                "on `edges=full` and `sum(a * v, over=edges, into=nodes)`",
+            )
+        ]
+    return []

@@ -20,3 +20,11 @@ def lower_softmax(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
         return ctx.call(rt_attention.edge_softmax, args[0], edges, ctx.length(into), temperature)
     index, mask = ctx.index_for(over), ctx.edge_mask(over)
     return ctx.call(rt_attention.pool_softmax, args[0], index, ctx.num_graphs, mask, temperature)
+
+
+@lowering("attention")
+def lower_attention(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    """Fused through ``scaled_dot_product_attention``; a batch masks pairs across graphs."""
+    index = ctx.index_for(node.attrs["over"])
+    heads = int(node.attrs.get("heads", 1))
+    return ctx.call(rt_attention.dense_attention, *args, index, heads)

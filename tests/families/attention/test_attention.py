@@ -1,0 +1,154 @@
+"""``attention(q, k, v, heads=h, over=A)``: dense multi-head attention within each graph. Typing
+and each diagnostic (code and caret), agreement with ``torch.nn.MultiheadAttention`` (weights
+copied into geoc ``linear``s) with and without a key padding mask (a batch of unequal graphs),
+equivariance under S(set) in float64 (batches, empty graphs), second derivatives in float64."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import assert_fails_at, batch_of, elaborated
+
+from geoc.backends.torch_fx.api import compile
+from geoc.backends.torch_fx.attention import kernels as rt_attention
+from geoc.backends.torch_fx.verify import check
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+F64 = torch.float64
+
+#: torch.nn.MultiheadAttention written with geoc linears: in-projections, the op, out-projection.
+MHA = """
+model Mha(dim: int = 8, heads: int = 2) {
+    symmetry S(set)
+    domain set(set)
+    input x: dim x scalar over set
+    q = linear(x, dim x scalar, bias=true)
+    k = linear(x, dim x scalar, bias=true)
+    v = linear(x, dim x scalar, bias=true)
+    a = attention(q, k, v, over=set, heads=heads)
+    output y: dim x scalar over set = linear(a, dim x scalar, bias=true)
+}
+"""
+
+POINTS = """
+model P(heads: int = 2) {
+    symmetry E(3) x S(nodes)
+    domain pointcloud(nodes, dim=3)
+    input x: point(3) over nodes
+    input h: 4 x scalar over nodes
+    r = x - mean(x, over=nodes)
+    s = concat(h, sqnorm(r), sqnorm(r), sqnorm(r), sqnorm(r))
+    output y: 8 x scalar over nodes = attention(s, s, s, over=nodes, heads=heads)
+}
+"""
+
+
+def test_the_result_is_typed_as_the_values() -> None:
+    assert str(elaborated(MHA).outputs["y"].type) == "8 x scalar over set"
+    assert str(elaborated(POINTS).outputs["y"].type) == "8 x scalar over nodes"
+
+
+def _points(line: str) -> str:
+    return POINTS.replace("    output y:", f"{line}\n    output y:")
+
+
+ERRORS = [
+    ("    z = attention(@r, s, s, over=nodes)", "GEO487"),  # a vector query
+    ("    z = attention(s, s, @r, over=nodes)", "GEO519"),  # vector values: not built
+    ("    z = @attention(s, s, s, over=nodes, heads=3)", "GEO379"),  # 8 channels, 3 heads
+    ("    z = @attention(s, h, s, over=nodes)", "GEO379"),  # 8 query, 4 key channels
+    ("    z = attention(s, s, @sum(s, over=nodes), over=nodes)", "GEO203"),  # a global value
+]
+
+
+@pytest.mark.parametrize(("line", "code"), ERRORS)
+def test_misuses_of_attention(line: str, code: str) -> None:
+    assert_fails_at(_points(line), code)
+
+
+def test_attention_over_an_edge_set_points_to_softmax() -> None:
+    text = """
+model G() {
+    symmetry S(nodes)
+    domain graph(nodes)
+    input s: 4 x scalar over edges
+    output y: 4 x scalar over edges = @attention(s, s, s, over=edges)
+}
+"""
+    error = assert_fails_at(text, "GEO203")
+    assert "softmax" in error.diagnostics[0].help
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+
+def _copy_mha(module, mha: torch.nn.MultiheadAttention, dim: int) -> None:
+    """MultiheadAttention's packed in-projection into the three geoc linears."""
+    w, b = mha.in_proj_weight.detach(), mha.in_proj_bias.detach()
+    layers = {name: getattr(module, name) for name in ("q", "k", "v", "y")}
+    with torch.no_grad():
+        for i, name in enumerate("qkv"):
+            layers[name].weight.copy_(w[i * dim : (i + 1) * dim])
+            layers[name].bias.copy_(b[i * dim : (i + 1) * dim])
+        layers["y"].weight.copy_(mha.out_proj.weight)
+        layers["y"].bias.copy_(mha.out_proj.bias)
+
+
+@pytest.mark.parametrize("heads", [1, 2, 4])
+def test_equals_torch_multihead_attention_with_a_key_padding_mask(heads: int) -> None:
+    """One graph, then a batch of unequal graphs (padded for torch, with a key padding mask),
+    to 1e-6 in float32."""
+    torch.manual_seed(heads)
+    dim, sizes = 8, [5, 2, 7]
+    module = compile(MHA, {"heads": heads})
+    mha = torch.nn.MultiheadAttention(dim, heads, batch_first=True)
+    _copy_mha(module, mha, dim)
+    x = torch.randn(sum(sizes), dim)
+    single = module(x=x[:5])["y"]
+    want, _ = mha(x[None, :5], x[None, :5], x[None, :5], need_weights=False)
+    torch.testing.assert_close(single, want[0], rtol=0, atol=1e-6)
+    padded = torch.zeros(len(sizes), max(sizes), dim)
+    pad = torch.ones(len(sizes), max(sizes), dtype=torch.bool)
+    starts = [0, 5, 7]
+    for g, (start, n) in enumerate(zip(starts, sizes, strict=True)):
+        padded[g, :n], pad[g, :n] = x[start : start + n], False
+    want, _ = mha(padded, padded, padded, key_padding_mask=pad, need_weights=False)
+    got = module(x=x, batch=batch_of(sizes), num_graphs=3)["y"]
+    rows = torch.cat([want[g, :n] for g, n in enumerate(sizes)])
+    torch.testing.assert_close(got, rows, rtol=0, atol=1e-6)
+
+
+def test_fused_and_composite_forms_agree() -> None:
+    gen = torch.Generator().manual_seed(7)
+    q, k, v = (torch.randn(9, 6, generator=gen, dtype=F64) for _ in range(3))
+    index = batch_of([4, 0, 5])
+    composite = rt_attention.dense_attention(q, k, v, index, 3)
+    fused = rt_attention.dense_attention(q.float(), k.float(), v.float(), index, 3)
+    torch.testing.assert_close(fused.double(), composite, rtol=0, atol=1e-6)
+    empty = rt_attention.dense_attention(q[:0], k[:0], v[:0], index[:0], 3)
+    assert empty.shape == (0, 6)
+
+
+def test_second_derivatives_are_finite_in_float64() -> None:
+    module = compile(POINTS, dtype=F64)
+    gen = torch.Generator().manual_seed(8)
+    x = torch.randn(6, 3, generator=gen, dtype=F64).requires_grad_()
+    h = torch.randn(6, 4, generator=gen, dtype=F64)
+    (first,) = torch.autograd.grad(module(x=x, h=h)["y"].pow(2).sum(), x, create_graph=True)
+    (second,) = torch.autograd.grad(first.pow(2).sum(), x)
+    assert torch.isfinite(second).all()
+
+
+# --- equivariance ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("graphs", [1, 3])
+def test_attention_is_permutation_equivariant(graphs: int) -> None:
+    report = check(MHA, graphs=graphs, trials=6, every_value=True, seed=graphs)
+    assert report.passed, report
+
+
+@pytest.mark.parametrize("graphs", [1, 3])
+def test_attention_of_invariants_of_points_is_invariant(graphs: int) -> None:
+    report = check(POINTS, graphs=graphs, trials=6, every_value=True, seed=graphs)
+    assert report.passed, report
