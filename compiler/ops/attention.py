@@ -168,31 +168,80 @@ def _attention_contract(
 ) -> list[Diagnostic]:
     """Scores from transforming channels are not invariant; values that transform would need
     whole copies per head (not built)."""
+    return _invariant_inputs(ctx, types, scores=2)
+
+
+def _invariant_inputs(
+    ctx: OpContext, types: Sequence[FeatureType], scores: int
+) -> list[Diagnostic]:
+    """GEO487 for the first ``scores`` inputs (queries, keys), GEO519 for the values (last)."""
     for i, x in enumerate(types):
         moving = not_invariant(ctx, x)
-        if not moving:
-            continue
-        if i < 2:
-            message = f"attention scores from `{moving[0]}` are not invariant under {ctx.group}"
+        if moving and i < scores:
             return [
                 ctx.diagnostic(
                     "GEO487",
-                    message,
+                    f"`{ctx.op}` scores from `{moving[0]}` are not invariant under {ctx.group}",
                     arg=i,
                     label=str(x),
                     help="take an invariant: `dot`, `sqnorm`, `norm`, or a `linear` to scalars"
                     + ctx.breaks_help(),
                 )
             ]
-        return [
-            ctx.diagnostic(
-                "GEO519",
-                f"`attention` over values of type `{moving[0]}` is not built: values must be "
-                f"invariant under {ctx.group}",
+        if moving:
+            return [
+                ctx.diagnostic(
+                    "GEO519",
+                    f"`{ctx.op}` over values of type `{moving[0]}` is not built: values must "
+                    f"be invariant under {ctx.group}",
+                    arg=i,
+                    label=str(x),
+                    help="weigh transforming values with `softmax(s, over=edges, into=nodes)` "
+                    "on `edges=full` and `sum(a * v, over=edges, into=nodes)`",
+                )
+            ]
+    return []
+
+
+ATTENTION_POOL = define(
+    "attention_pool",
+    "attention",
+    (tensor("k"), tensor("v"), attr("over", AttrKind.SYMBOL), attr("heads", AttrKind.INT, 1)),
+    preset(PLAIN, "learned", linear_in=("v",), commutes_gather=False),
+    "attention pooling with one learned query `s` (the Set Transformer's PMA with one seed): "
+    "per graph and head `Σ_j softmax_j(s_h · k_jh / √d) v_jh` over the axis `over`, heads "
+    "concatenated; a global value typed as `v` (a graph without elements gets 0); `k`, `v` "
+    "invariant (`GEO487`, `GEO519`), widths divisible by `heads` (`GEO379`)",
+)
+
+
+@typing_rule(ATTENTION_POOL)
+def _infer_attention_pool(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    """A learned query, fixed by no group element, scores invariant keys: the weights are
+    invariant and sum over a whole graph's elements, which a permutation of the axis only
+    reorders; the pooled invariant values are invariant: ``v``'s type, global."""
+    k, v = types
+    over, heads = attrs["over"], attrs["heads"]
+    for i, x in enumerate(types):
+        if x.axes != (over,) or ctx.edge_ends(over) is not None:
+            raise ctx.error(
+                "GEO203",
+                f"`attention_pool(..., over={over})` pools values over an axis that is no "
+                f"edge set, `{over}`; this one is over {axes_text(x.axes)}",
                 arg=i,
                 label=str(x),
-                help="weigh transforming values with `softmax(s, over=edges, into=nodes)` "
-                "on `edges=full` and `sum(a * v, over=edges, into=nodes)`",
+                help=f"take keys and values declared `over {over}` of a point cloud or set",
             )
-        ]
-    return []
+    if not any(not_invariant(ctx, x) for x in types):  # else the contract refuses them
+        _check_heads(ctx, heads, channels(ctx, k), channels(ctx, k), channels(ctx, v))
+    return (v.with_axes(()),)
+
+
+@contract(ATTENTION_POOL)
+def _attention_pool_contract(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> list[Diagnostic]:
+    """As :func:`_attention_contract`, the learned query invariant by construction."""
+    return _invariant_inputs(ctx, types, scores=1)

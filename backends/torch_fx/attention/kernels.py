@@ -80,3 +80,21 @@ def dense_attention(q: Tensor, k: Tensor, v: Tensor, index: Tensor | None, heads
     else:
         out = torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask)
     return out.squeeze(0).transpose(0, 1).reshape(v.shape[0], v.shape[1])
+
+
+def attention_pool(
+    k: Tensor, v: Tensor, seed: Tensor, index: Tensor | None, num_graphs: int, heads: int
+) -> Tensor:
+    """One learned query ``seed`` ``[heads * d]`` per graph: ``Σ_j softmax_j(s_h · k_jh / √d)
+    v_jh`` over each graph's rows (``index`` their graph; None: one graph, ``[channels]``)."""
+    n, d = k.shape[0], k.shape[1] // heads
+    scores = (k.reshape(n, heads, d) * seed.reshape(heads, d)).sum(-1) / d**0.5
+    if index is None:
+        weights = segment_softmax(scores, scores.new_zeros(n, dtype=torch.long), 1, None, 1.0)
+    else:
+        weights = segment_softmax(scores, index, num_graphs, None, 1.0)
+    weighted = weights.unsqueeze(-1) * v.reshape(n, heads, v.shape[1] // heads)
+    weighted = weighted.reshape(n, v.shape[1])
+    if index is None:
+        return weighted.sum(0)
+    return weighted.new_zeros((num_graphs, v.shape[1])).index_add(0, index, weighted)

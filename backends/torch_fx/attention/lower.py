@@ -28,3 +28,17 @@ def lower_attention(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     index = ctx.index_for(node.attrs["over"])
     heads = int(node.attrs.get("heads", 1))
     return ctx.call(rt_attention.dense_attention, *args, index, heads)
+
+
+@lowering("attention_pool")
+def lower_attention_pool(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    """The learned query is drawn like a linear layer's bias (uniform in ±1/√width)."""
+    heads, width = int(node.attrs.get("heads", 1)), _width(ctx, node, 0)
+    seed = ctx.param(f"{node.id}.seed", (width,), width)
+    index = ctx.index_for(node.attrs["over"])
+    return ctx.call(rt_attention.attention_pool, *args, seed, index, ctx.num_graphs, heads)
+
+
+def _width(ctx: LowerCtx, node: Node, arg: int) -> int:
+    ftype = ctx.in_types(node)[arg]
+    return sum(term.mul * ctx.group.atom_dim(term.atom) for term in ftype.terms)

@@ -152,3 +152,70 @@ def test_attention_is_permutation_equivariant(graphs: int) -> None:
 def test_attention_of_invariants_of_points_is_invariant(graphs: int) -> None:
     report = check(POINTS, graphs=graphs, trials=6, every_value=True, seed=graphs)
     assert report.passed, report
+
+
+# --- attention_pool (PMA with one seed) -------------------------------------------------------
+
+POOL = """
+model Pool(heads: int = 2) {
+    symmetry S(set)
+    domain set(set)
+    input x: 6 x scalar over set
+    k = linear(x, 4 x scalar)
+    output y: 6 x scalar = attention_pool(k, x, over=set, heads=heads)
+}
+"""
+
+
+def test_attention_pool_is_global_and_typed_as_the_values() -> None:
+    assert str(elaborated(POOL).outputs["y"].type) == "6 x scalar"
+
+
+POOL_ERRORS = [
+    ("    z = attention_pool(@r, s, over=nodes)", "GEO487"),
+    ("    z = attention_pool(s, @r, over=nodes)", "GEO519"),
+    ("    z = @attention_pool(s, h, over=nodes, heads=3)", "GEO379"),
+    ("    z = attention_pool(@sum(s, over=nodes), s, over=nodes)", "GEO203"),
+]
+
+
+@pytest.mark.parametrize(("line", "code"), POOL_ERRORS)
+def test_misuses_of_attention_pool(line: str, code: str) -> None:
+    assert_fails_at(_points(line), code)
+
+
+def pool_reference(k, v, seed, batch, graphs, heads):
+    """The formula graph by graph and head by head: Σ_j softmax_j(s·k_j/√d) v_j."""
+    d, dv = k.shape[1] // heads, v.shape[1] // heads
+    out = torch.zeros(graphs, v.shape[1], dtype=v.dtype)
+    for g in range(graphs):
+        rows = batch == g
+        for h in range(heads):
+            kh, vh = k[rows, h * d : (h + 1) * d], v[rows, h * dv : (h + 1) * dv]
+            if len(kh):
+                w = torch.softmax(kh @ seed[h * d : (h + 1) * d] / d**0.5, 0)
+                out[g, h * dv : (h + 1) * dv] = w @ vh
+    return out
+
+
+@pytest.mark.parametrize("heads", [1, 2])
+def test_attention_pool_equals_the_formula_with_an_empty_graph(heads: int) -> None:
+    module = compile(POOL, {"heads": heads}, dtype=F64)
+    gen = torch.Generator().manual_seed(heads)
+    x = torch.randn(9, 6, generator=gen, dtype=F64)
+    batch = batch_of([4, 0, 5])
+    got = module(x=x, batch=batch, num_graphs=3)["y"]
+    seed = next(p for name, p in module.named_parameters() if name.endswith("seed")).detach()
+    k = torch.nn.functional.linear(x, module.k.weight, getattr(module.k, "bias", None)).detach()
+    torch.testing.assert_close(
+        got, pool_reference(k, x, seed, batch, 3, heads), rtol=1e-12, atol=1e-12
+    )
+    assert torch.equal(got[1], torch.zeros(6, dtype=F64))
+    one = module(x=x[:4])["y"]
+    torch.testing.assert_close(one, got[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("graphs", [1, 3])
+def test_attention_pool_is_invariant(graphs: int) -> None:
+    report = check(POOL, graphs=graphs, trials=6, every_value=True, seed=graphs)
+    assert report.passed, report
