@@ -825,12 +825,13 @@ CODES: dict[str, CodeInfo] = {
         which absolute coordinates break as well.""",
     ),
     "GEO519": _code(
-        "attention over transforming values: not built",
-        """Dense `attention` weighs values with invariant per-head weights; a value that
-        transforms (a vector) would be equivariant only if each head's weight multiplied whole
-        copies, which this operator does not arrange yet, so its values must be invariant.
-        Weigh vectors with `softmax(s, over=edges, into=nodes)` on `edges=full` and
-        `sum(a * r, over=edges, into=nodes)`.""",
+        "attention heads that split a copy: not built",
+        """`attention` and `attention_pool` multiply each head's slice of the values by that
+        head's invariant weights. Values that transform (vectors, points) stay equivariant
+        only when every head holds whole copies: one atom type whose number of copies is a
+        multiple of `heads` (`4 x vector` with 2 heads), or `heads=1` (any type). Other splits
+        (a copy cut in two, mixed types over several heads) are not built: project with
+        `linear(v, 4 x vector)` first, or use one head.""",
     ),
     # --- GEO52x: resource limits (what the compiler refuses to build rather than exhaust the
     # machine) ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from geoc.diagnostics import Diagnostic
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.ops.core import axes_text, not_invariant
+from geoc.ops.euclidean import REDUCE
 from geoc.ops.graph import reduced_axes
 from geoc.types import FeatureType
 
@@ -98,12 +99,12 @@ ATTENTION = define(
         attr("over", AttrKind.SYMBOL),
         attr("heads", AttrKind.INT, 1),
     ),
-    preset(PLAIN, linear_in=("v",), commutes_gather=False),
+    preset(PLAIN, "ambient", euclidean=REDUCE, linear_in=("v",), commutes_gather=False),
     "multi-head scaled dot-product attention, all to all within each graph along the axis "
     "`over` (not an edge set, `GEO203`): the channels of `q`, `k`, `v` split into `heads` "
     "equal parts (`GEO379`), `softmax(q_h k_hᵀ / √d) v_h` per head, heads concatenated; the "
-    "result typed as `v`; `q`, `k` invariant (`GEO487`), `v` invariant (`GEO519`: values "
-    "that transform are not built)",
+    "result typed as `v`; `q`, `k` invariant (`GEO487`); `v` of any type whose copies the heads "
+    "split whole (one atom type, copies divisible by `heads`, or `heads=1`; else `GEO519`)",
 )
 
 
@@ -112,16 +113,23 @@ def channels(ctx: OpContext, x: FeatureType) -> int:
     return sum(term.mul * ctx.group.atom_dim(term.atom) for term in x.terms)
 
 
+def value_width(ctx: OpContext, v: FeatureType) -> int:
+    """The width of invariant values; 0 for values that transform, whose split into heads
+    the contract checks copy by copy (GEO519)."""
+    return 0 if not_invariant(ctx, v) else channels(ctx, v)
+
+
 @typing_rule(ATTENTION)
 def _infer_attention(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    """Invariant queries, keys and values over one axis: each output row is a combination of
-    the value rows of its graph with weights that are functions of invariant scores, and a
-    permutation of the axis permutes queries, keys and values alike, so the output rows are
-    permuted with them and every component is invariant: the type is ``v``'s."""
+    """Each output row is, per head, a combination of its graph's value rows with invariant
+    weights (functions of invariant scores) summing to 1 (the row's graph holds the row):
+    the heads take whole copies of ``v`` (contract), which the group moves copy by copy, so
+    the combination moves as ``v`` (points: an affine combination is a point); a permutation
+    of the axis permutes queries, keys and values alike, and the output rows with them."""
     q, k, v = types
-    over, heads = attrs["over"], attrs["heads"]
+    over, heads = attrs["over"], attrs.get("heads", 1)
     for i, x in enumerate(types):
         if x.axes != (over,):
             raise ctx.error(
@@ -139,8 +147,8 @@ def _infer_attention(
             label=f"over={over}",
             help=f"weigh messages over edges with `softmax(s, over={over}, into=...)` and `sum`",
         )
-    if not any(not_invariant(ctx, x) for x in types):  # else the contract refuses them
-        _check_heads(ctx, heads, channels(ctx, q), channels(ctx, k), channels(ctx, v))
+    if not not_invariant(ctx, q) and not not_invariant(ctx, k):  # else the contract refuses
+        _check_heads(ctx, heads, channels(ctx, q), channels(ctx, k), value_width(ctx, v))
     return (v,)
 
 
@@ -166,18 +174,19 @@ def _check_heads(ctx: OpContext, heads: int, nq: int, nk: int, nv: int) -> None:
 def _attention_contract(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> list[Diagnostic]:
-    """Scores from transforming channels are not invariant; values that transform would need
-    whole copies per head (not built)."""
-    return _invariant_inputs(ctx, types, scores=2)
+    """Scores from transforming channels are not invariant; values that transform need whole
+    copies per head."""
+    return _invariant_inputs(ctx, types, scores=2, heads=attrs.get("heads", 1))
 
 
 def _invariant_inputs(
-    ctx: OpContext, types: Sequence[FeatureType], scores: int
+    ctx: OpContext, types: Sequence[FeatureType], scores: int, heads: int
 ) -> list[Diagnostic]:
-    """GEO487 for the first ``scores`` inputs (queries, keys), GEO519 for the values (last)."""
-    for i, x in enumerate(types):
+    """GEO487 for the first ``scores`` inputs (queries, keys); the values (last) may transform
+    when the heads split them into whole copies (GEO519 otherwise)."""
+    for i, x in enumerate(types[:scores]):
         moving = not_invariant(ctx, x)
-        if moving and i < scores:
+        if moving:
             return [
                 ctx.diagnostic(
                     "GEO487",
@@ -188,30 +197,34 @@ def _invariant_inputs(
                     + ctx.breaks_help(),
                 )
             ]
-        if moving:
-            return [
-                ctx.diagnostic(
-                    "GEO519",
-                    f"`{ctx.op}` over values of type `{moving[0]}` is not built: values must "
-                    f"be invariant under {ctx.group}",
-                    arg=i,
-                    label=str(x),
-                    help="weigh transforming values with `softmax(s, over=edges, into=nodes)` "
-                    "on `edges=full` and `sum(a * v, over=edges, into=nodes)`",
-                )
-            ]
-    return []
+    v = types[-1]
+    moving = not_invariant(ctx, v)
+    whole = heads == 1 or (len(v.terms) == 1 and v.terms[0].mul % heads == 0)
+    if not moving or whole:
+        return []
+    return [
+        ctx.diagnostic(
+            "GEO519",
+            f"`{ctx.op}` with {heads} heads would split the values `{v.with_axes(())}` inside "
+            "a copy: not built",
+            arg=len(types) - 1,
+            label=str(v),
+            help=f"give transforming values one atom type with copies divisible by {heads} "
+            "(`4 x vector` for 2 heads), or use `heads=1`",
+        )
+    ]
 
 
 ATTENTION_POOL = define(
     "attention_pool",
     "attention",
     (tensor("k"), tensor("v"), attr("over", AttrKind.SYMBOL), attr("heads", AttrKind.INT, 1)),
-    preset(PLAIN, "learned", linear_in=("v",), commutes_gather=False),
+    preset(PLAIN, "learned", "ambient", euclidean=REDUCE, linear_in=("v",), commutes_gather=False),
     "attention pooling with one learned query `s` (the Set Transformer's PMA with one seed): "
     "per graph and head `Σ_j softmax_j(s_h · k_jh / √d) v_jh` over the axis `over`, heads "
-    "concatenated; a global value typed as `v` (a graph without elements gets 0); `k`, `v` "
-    "invariant (`GEO487`, `GEO519`), widths divisible by `heads` (`GEO379`)",
+    "concatenated; a global value typed as `v` (a graph without elements gets 0; of points: "
+    "`GEO404`); `k` invariant (`GEO487`), `v` as in `attention` (`GEO519`), widths "
+    "divisible by `heads` (`GEO379`)",
 )
 
 
@@ -219,11 +232,11 @@ ATTENTION_POOL = define(
 def _infer_attention_pool(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    """A learned query, fixed by no group element, scores invariant keys: the weights are
-    invariant and sum over a whole graph's elements, which a permutation of the axis only
-    reorders; the pooled invariant values are invariant: ``v``'s type, global."""
+    """A learned query, which no group element moves, scores invariant keys: the weights are
+    invariant and range over a whole graph's elements, which a permutation only reorders;
+    per head they multiply whole copies of ``v`` (contract), so the pool moves as ``v``."""
     k, v = types
-    over, heads = attrs["over"], attrs["heads"]
+    over, heads = attrs["over"], attrs.get("heads", 1)
     for i, x in enumerate(types):
         if x.axes != (over,) or ctx.edge_ends(over) is not None:
             raise ctx.error(
@@ -234,8 +247,8 @@ def _infer_attention_pool(
                 label=str(x),
                 help=f"take keys and values declared `over {over}` of a point cloud or set",
             )
-    if not any(not_invariant(ctx, x) for x in types):  # else the contract refuses them
-        _check_heads(ctx, heads, channels(ctx, k), channels(ctx, k), channels(ctx, v))
+    if not not_invariant(ctx, k):  # else the contract refuses it
+        _check_heads(ctx, heads, channels(ctx, k), channels(ctx, k), value_width(ctx, v))
     return (v.with_axes(()),)
 
 
@@ -243,5 +256,17 @@ def _infer_attention_pool(
 def _attention_pool_contract(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> list[Diagnostic]:
-    """As :func:`_attention_contract`, the learned query invariant by construction."""
-    return _invariant_inputs(ctx, types, scores=1)
+    """As :func:`_attention_contract`, the learned query invariant by construction; points
+    are refused, since a graph without elements gets 0, which is not a point."""
+    v = types[-1]
+    if v.has_points and ctx.group.translations:
+        return [
+            ctx.diagnostic(
+                "GEO404",
+                "`attention_pool` of points: a graph without elements would get 0, not a point",
+                arg=1,
+                label=str(v),
+                help="pool displacements from a point of every graph, e.g. `x - mean(x, over=...)`",
+            )
+        ]
+    return _invariant_inputs(ctx, types, scores=1, heads=attrs.get("heads", 1))

@@ -54,7 +54,8 @@ def _points(line: str) -> str:
 
 ERRORS = [
     ("    z = attention(@r, s, s, over=nodes)", "GEO487"),  # a vector query
-    ("    z = attention(s, s, @r, over=nodes)", "GEO519"),  # vector values: not built
+    ("    z = attention(s, s, @r, over=nodes, heads=2)", "GEO519"),  # a vector split in two
+    ("    z = attention(s, s, @concat(h, r), over=nodes, heads=2)", "GEO519"),  # mixed types
     ("    z = @attention(s, s, s, over=nodes, heads=3)", "GEO379"),  # 8 channels, 3 heads
     ("    z = @attention(s, h, s, over=nodes)", "GEO379"),  # 8 query, 4 key channels
     ("    z = attention(s, s, @sum(s, over=nodes), over=nodes)", "GEO203"),  # a global value
@@ -173,7 +174,8 @@ def test_attention_pool_is_global_and_typed_as_the_values() -> None:
 
 POOL_ERRORS = [
     ("    z = attention_pool(@r, s, over=nodes)", "GEO487"),
-    ("    z = attention_pool(s, @r, over=nodes)", "GEO519"),
+    ("    z = attention_pool(s, @r, over=nodes, heads=2)", "GEO519"),
+    ("    z = attention_pool(s, @x, over=nodes)", "GEO404"),  # an empty graph would get 0
     ("    z = @attention_pool(s, h, over=nodes, heads=3)", "GEO379"),
     ("    z = attention_pool(@sum(s, over=nodes), s, over=nodes)", "GEO203"),
 ]
@@ -219,3 +221,40 @@ def test_attention_pool_equals_the_formula_with_an_empty_graph(heads: int) -> No
 def test_attention_pool_is_invariant(graphs: int) -> None:
     report = check(POOL, graphs=graphs, trials=6, every_value=True, seed=graphs)
     assert report.passed, report
+
+
+#: Values that transform: heads over whole copies of vectors, and points (affine combinations).
+MOVING = """
+model Moving(heads: int = 2) {
+    symmetry E(3) x S(nodes)
+    domain pointcloud(nodes, dim=3)
+    input x: point(3) over nodes
+    input h: 4 x scalar over nodes
+    r = x - mean(x, over=nodes)
+    s = linear(concat(h, sqnorm(r)), 8 x scalar)
+    w = linear(r, 4 x vector)
+    output vs: 4 x vector over nodes = attention(s, s, w, over=nodes, heads=heads)
+    output ps: point(3) over nodes = attention(s, s, x, over=nodes)
+    output g: 4 x vector = attention_pool(s, w, over=nodes, heads=heads)
+}
+"""
+
+
+@pytest.mark.parametrize(("graphs", "heads"), [(1, 2), (3, 2), (3, 4)])
+def test_attention_over_whole_copies_of_vectors_and_over_points_is_equivariant(
+    graphs: int, heads: int
+) -> None:
+    report = check(MOVING, {"heads": heads}, graphs=graphs, trials=6, every_value=True)
+    assert report.passed, report
+
+
+def test_heads_take_whole_vectors() -> None:
+    """Head h of ``4 x vector`` with 2 heads is copies 2h and 2h+1: the kernel's split."""
+    gen = torch.Generator().manual_seed(9)
+    q = torch.randn(5, 4, generator=gen, dtype=F64)
+    v = torch.randn(5, 12, generator=gen, dtype=F64)
+    out = rt_attention.dense_attention(q, q, v, None, 2)
+    for h in range(2):
+        qh = q[:, 2 * h : 2 * h + 2]
+        want = torch.softmax(qh @ qh.T / 2**0.5, -1) @ v[:, 6 * h : 6 * h + 6]
+        torch.testing.assert_close(out[:, 6 * h : 6 * h + 6], want, rtol=1e-12, atol=1e-12)
