@@ -199,7 +199,7 @@ def _invariant_inputs(
             ]
     v = types[-1]
     moving = not_invariant(ctx, v)
-    whole = heads == 1 or (len(v.terms) == 1 and v.terms[0].mul % heads == 0)
+    whole = heads == 1 or (heads > 1 and len(v.terms) == 1 and v.terms[0].mul % heads == 0)
     if not moving or whole:
         return []
     return [
