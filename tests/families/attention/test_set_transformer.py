@@ -71,3 +71,17 @@ def test_set_transformer_equals_the_papers_equations_on_one_set_and_a_batch() ->
 def test_set_transformer_is_invariant(graphs: int) -> None:
     report = check("set_transformer", {"dim": DIM, "heads": HEADS}, graphs=graphs, trials=4)
     assert report.passed, report
+
+
+def test_exported_set_transformer_equals_the_module(tmp_path) -> None:
+    """The exported folder carries the attention kernels (torch only) and runs without geoc."""
+    from helpers import run_exported
+
+    from geoc.backends.torch_fx.export import write_folder
+
+    module = compile("set_transformer", {"dim": DIM, "heads": HEADS}, dtype=F64)
+    x = torch.randn(9, 4, generator=torch.Generator().manual_seed(1), dtype=F64)
+    inputs = {"x": x, "batch": batch_of([4, 0, 5]), "num_graphs": 3}
+    folder = write_folder(module, tmp_path / "st", "st")
+    got = run_exported(folder, inputs, tmp_path)
+    torch.testing.assert_close(got["y"], module(**inputs)["y"], rtol=1e-12, atol=0)
