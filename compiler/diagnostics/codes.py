@@ -490,6 +490,18 @@ CODES: dict[str, CodeInfo] = {
         have no positions. Declare the axes as `pointcloud(A, dim=n)` with their positions,
         or reduce with `mean` / `sum` instead.""",
     ),
+    # --- GEO378: softmax (docs/language.md, "Softmax and attention") --------------------------
+    "GEO378": _code(
+        "softmax temperature not positive",
+        """`softmax(s, over=..., temperature=T)` computes `exp(s / T)` normalised per segment;
+        `T` must be a positive number (1.0 is the plain softmax, a smaller one sharpens).""",
+    ),
+    "GEO379": _code(
+        "attention widths do not split into heads",
+        """`attention(q, k, v, heads=h, over=A)` splits the channels of `q`, `k` and `v` into
+        `h` equal heads: queries and keys need the same number of channels, and every width
+        must be a multiple of `h` (and `h >= 1`). Project with `linear(x, n x scalar)` first.""",
+    ),
     # --- GEO38x: frames (docs/language.md, "Frames and canonicalisation") ---------------------
     "GEO380": _code(
         "frame from values that are not vectors",
@@ -593,6 +605,21 @@ CODES: dict[str, CodeInfo] = {
         between points (rotations, reflections, translations). A group whose action on
         points does not keep the Euclidean norm (e.g. `Lorentz(n)`) cannot be proved to commute
         with it.""",
+    ),
+    "GEO486": _code(
+        "softmax of a transforming value",
+        """`softmax` takes `exp` of every channel of its scores, which commutes with no group
+        action but the trivial one: the scores must be invariant (scalars under the model's
+        group). Score with invariants: `dot(q, k)`, `sqnorm(r)`, `norm(v)`, or a `linear` /
+        `mlp` to scalars; the weights it returns are invariant and may then multiply values of
+        any type (`sum(a * r, over=edges, into=nodes)`).""",
+    ),
+    "GEO487": _code(
+        "attention scores from a transforming value",
+        """`attention` scores every pair by `q·k / √d` per head and takes a softmax of it: the
+        queries and keys must be invariant (scalars under the model's group), or the scores,
+        and their exponentials, would move with the group. Project to scalars first: `dot`,
+        `sqnorm`, `norm`, or a `linear` / `mlp` to `n x scalar`.""",
     ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",
@@ -796,6 +823,15 @@ CODES: dict[str, CodeInfo] = {
         `C(4)`, ...) is not built: drop the factor from `symmetry` instead. Nor is a break in a
         periodic cell (`cell=true`), whose symmetry also moves single atoms by lattice vectors,
         which absolute coordinates break as well.""",
+    ),
+    "GEO519": _code(
+        "attention heads that split a copy: not built",
+        """`attention` and `attention_pool` multiply each head's slice of the values by that
+        head's invariant weights. Values that transform (vectors, points) stay equivariant
+        only when every head holds whole copies: one atom type whose number of copies is a
+        multiple of `heads` (`4 x vector` with 2 heads), or `heads=1` (any type). Other splits
+        (a copy cut in two, mixed types over several heads) are not built: project with
+        `linear(v, 4 x vector)` first, or use one head.""",
     ),
     # --- GEO52x: resource limits (what the compiler refuses to build rather than exhaust the
     # machine) ------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The attention family's lowerings: softmax over sets of messages."""

@@ -1,0 +1,100 @@
+"""Softmax over segments: the edges into each node, or the elements of each graph.
+
+Torch only (copied next to exported modules). ``w = exp(s - m) / Σ exp(s - m)`` per segment and
+channel, ``m`` the segment's max, detached (softmax does not depend on it, and its gradient
+would only add terms that cancel). Masked entries of a static edge layout get ``-inf`` before
+the max and weight 0; a segment with no live entry has no entry at all, or only masked ones,
+and its denominator, 0, is replaced by 1 before the division, so nothing is NaN.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from geoc.backends.torch_fx.common.precision_kernels import accumulate, settle
+
+Edges = tuple[Tensor, Tensor, Tensor | None]
+
+
+def segment_softmax(
+    scores: Tensor, index: Tensor, size: int, mask: Tensor | None, temperature: float
+) -> Tensor:
+    """``scores`` ``[n, channels]`` normalised over the rows sharing an ``index`` in
+    ``[0, size)``, channel by channel; rows with ``mask == 0`` get weight 0."""
+    acc = accumulate(scores)  # half precision sums in float32 (precision_kernels.py)
+    if temperature != 1.0:
+        acc = acc / temperature
+    if mask is not None:
+        acc = acc.masked_fill(mask.unsqueeze(-1) == 0, float("-inf"))
+    rows = index.unsqueeze(-1).expand_as(acc)
+    top = acc.new_full((size, acc.shape[-1]), float("-inf"))
+    top = top.scatter_reduce(0, rows, acc.detach(), "amax", include_self=False)
+    top = top.masked_fill(torch.isneginf(top), 0.0)  # a segment without live rows: any shift
+    exp = torch.exp(acc - top.index_select(0, index))  # <= 1; masked rows: exp(-inf) = 0
+    total = acc.new_zeros((size, acc.shape[-1])).index_add(0, index, exp)
+    total = torch.where(total > 0, total, torch.ones_like(total))  # live segments: total >= 1
+    return settle(exp / total.index_select(0, index), scores.dtype)
+
+
+def edge_softmax(scores: Tensor, edges: Edges, num_nodes: int, temperature: float) -> Tensor:
+    """Over the edges into each destination node (a node without edges has no entry)."""
+    _, dst, mask = edges
+    return segment_softmax(scores, dst, num_nodes, mask, temperature)
+
+
+def pool_softmax(
+    scores: Tensor,
+    index: Tensor | None,
+    num_graphs: int,
+    mask: Tensor | None,
+    temperature: float,
+) -> Tensor:
+    """Over the elements of each graph of a batch (``index`` their graph; None: one graph)."""
+    if index is None:
+        index = torch.zeros(scores.shape[0], dtype=torch.long, device=scores.device)
+        num_graphs = 1
+    return segment_softmax(scores, index, num_graphs, mask, temperature)
+
+
+# --- dense multi-head attention ---------------------------------------------------------------
+
+
+def _split(x: Tensor, heads: int) -> Tensor:
+    """``[n, heads * d]`` as ``[1, heads, n, d]``."""
+    return x.reshape(x.shape[0], heads, x.shape[1] // heads).transpose(0, 1).unsqueeze(0)
+
+
+def dense_attention(q: Tensor, k: Tensor, v: Tensor, index: Tensor | None, heads: int) -> Tensor:
+    """``softmax(q_h k_hᵀ / √d) v_h`` per head, all to all within each graph (``index`` the
+    graph of each row; a block-diagonal mask, so the rows' order does not matter). Every row
+    sees itself, so no row is fully masked. float64 (checking, second derivatives) runs the
+    composite form, which autograd differentiates twice; other dtypes the fused kernel."""
+    mask = None if index is None else index.unsqueeze(1) == index.unsqueeze(0)
+    qh, kh, vh = _split(q, heads), _split(k, heads), _split(v, heads)
+    if q.dtype == torch.float64:
+        scores = qh @ kh.transpose(-1, -2) / qh.shape[-1] ** 0.5
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        out = torch.softmax(scores, dim=-1) @ vh
+    else:
+        out = torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask)
+    return out.squeeze(0).transpose(0, 1).reshape(v.shape[0], v.shape[1])
+
+
+def attention_pool(
+    k: Tensor, v: Tensor, seed: Tensor, index: Tensor | None, num_graphs: int, heads: int
+) -> Tensor:
+    """One learned query ``seed`` ``[heads * d]`` per graph: ``Σ_j softmax_j(s_h · k_jh / √d)
+    v_jh`` over each graph's rows (``index`` their graph; None: one graph, ``[channels]``)."""
+    n, d = k.shape[0], k.shape[1] // heads
+    scores = (k.reshape(n, heads, d) * seed.reshape(heads, d)).sum(-1) / d**0.5
+    if index is None:
+        weights = segment_softmax(scores, scores.new_zeros(n, dtype=torch.long), 1, None, 1.0)
+    else:
+        weights = segment_softmax(scores, index, num_graphs, None, 1.0)
+    weighted = weights.unsqueeze(-1) * v.reshape(n, heads, v.shape[1] // heads)
+    weighted = weighted.reshape(n, v.shape[1])
+    if index is None:
+        return weighted.sum(0)
+    return weighted.new_zeros((num_graphs, v.shape[1])).index_add(0, index, weighted)

@@ -1,0 +1,44 @@
+"""Lowering rules of the attention family: softmax over the edges into each node or over an
+axis per graph (kernels in attention/kernels.py)."""
+
+from __future__ import annotations
+
+from torch import fx
+
+from geoc.backends.torch_fx.attention import kernels as rt_attention
+from geoc.backends.torch_fx.lower import LowerCtx, lowering
+from geoc.ir import Node
+
+
+@lowering("softmax")
+def lower_softmax(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    """Masked pairs of a traced edge layout get weight 0 (the kernel reads the mask)."""
+    over, into = node.attrs["over"], node.attrs["into"]
+    temperature = float(node.attrs.get("temperature", 1.0))
+    if into is not None:
+        edges = ctx.edges_of(over)
+        return ctx.call(rt_attention.edge_softmax, args[0], edges, ctx.length(into), temperature)
+    index, mask = ctx.index_for(over), ctx.edge_mask(over)
+    return ctx.call(rt_attention.pool_softmax, args[0], index, ctx.num_graphs, mask, temperature)
+
+
+@lowering("attention")
+def lower_attention(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    """Fused through ``scaled_dot_product_attention``; a batch masks pairs across graphs."""
+    index = ctx.index_for(node.attrs["over"])
+    heads = int(node.attrs.get("heads", 1))
+    return ctx.call(rt_attention.dense_attention, *args, index, heads)
+
+
+@lowering("attention_pool")
+def lower_attention_pool(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    """The learned query is drawn like a linear layer's bias (uniform in ±1/√width)."""
+    heads, width = int(node.attrs.get("heads", 1)), _width(ctx, node, 0)
+    seed = ctx.param(f"{node.id}.seed", (width,), width)
+    index = ctx.index_for(node.attrs["over"])
+    return ctx.call(rt_attention.attention_pool, *args, seed, index, ctx.num_graphs, heads)
+
+
+def _width(ctx: LowerCtx, node: Node, arg: int) -> int:
+    ftype = ctx.in_types(node)[arg]
+    return sum(term.mul * ctx.group.atom_dim(term.atom) for term in ftype.terms)
