@@ -68,11 +68,14 @@ def _split(x: Tensor, heads: int) -> Tensor:
 def dense_attention(q: Tensor, k: Tensor, v: Tensor, index: Tensor | None, heads: int) -> Tensor:
     """``softmax(q_h k_hᵀ / √d) v_h`` per head, all to all within each graph (``index`` the
     graph of each row; a block-diagonal mask, so the rows' order does not matter). Every row
-    sees itself, so no row is fully masked. float64 (checking, second derivatives) runs the
-    composite form, which autograd differentiates twice; other dtypes the fused kernel."""
+    sees itself, so no row is fully masked. The fused kernel has no second derivative (forces,
+    gradient penalties), so wherever autograd records (a forward that may be differentiated
+    twice) and in float64 (checking) the composite form runs, which autograd differentiates
+    to any order; the fused kernel serves inference."""
     mask = None if index is None else index.unsqueeze(1) == index.unsqueeze(0)
     qh, kh, vh = _split(q, heads), _split(k, heads), _split(v, heads)
-    if q.dtype == torch.float64:
+    recording = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
+    if q.dtype == torch.float64 or recording:
         scores = qh @ kh.transpose(-1, -2) / qh.shape[-1] ** 0.5
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf"))
