@@ -1,0 +1,65 @@
+# ruff: noqa: E741 - `l` is the degree of an irrep, as in every text on the subject
+"""eSCN's own SO(2) convolution ``so2_conv`` (Passaro & Zitnick, ICML 2023): torch-only runtime
+kernel (copied next to exported models). Index tables come from ``o3/so2_conv.py`` as buffers;
+an irreps value is ``[E, Σ mul (2l+1)]`` in e3nn's layout, components ``m = -l..l``, polar
+axis ``y``. The edge frames and Wigner matrices are those of ``tp_conv(algorithm=so2)``
+(``so2_kernels.edge_wigner``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from geoc.backends.torch_fx.o3.so2_kernels import edge_wigner
+
+#: ``(mul, l)`` of each term of the input or output irreps.
+Terms = tuple[tuple[int, int], ...]
+
+
+def _rotate(x: Tensor, wigner: list[Tensor], terms: Terms, back: bool) -> Tensor:
+    """``D^lᵀ x`` (into the edge frame) or ``D^l x`` (``back``) per term, one bmm per term."""
+    parts = []
+    widths = [mul * (2 * l + 1) for mul, l in terms]
+    for block, (mul, l) in zip(x.split(widths, 1), terms, strict=True):
+        if l > 0:  # rows are channels: x D = (Dᵀ x)ᵀ, x Dᵀ = (D x)ᵀ
+            d = wigner[l].transpose(1, 2) if back else wigner[l]
+            block = torch.bmm(block.reshape(x.shape[0], mul, 2 * l + 1), d).flatten(1)
+        parts.append(block)
+    return torch.cat(parts, 1)
+
+
+def so2_conv(
+    x: Tensor,
+    r: Tensor,
+    radial: Tensor,
+    weights: list[Tensor],
+    couplings: list[Tensor],
+    in_terms: Terms,
+    out_terms: Terms,
+    gather: list[Tensor],
+    scatter: Tensor,
+) -> Tensor:
+    """``D(R_e) M_e D(R_e)ᵀ x`` per edge: ``x`` ``[E, dim_in]``, edge vectors ``r`` ``[E, 3]``,
+    radial weights ``radial`` ``[E, Σ_m n_in(m)]``; ``[E, dim_out]``.
+
+    ``gather[m]`` ``[2, n_in(m)]`` (``[1, n_in(0)]`` at ``m = 0``): the columns of the rotated
+    input holding components ``+m`` and ``-m`` (degrees ``l >= m``, channel by channel);
+    ``weights[m]``: ``W`` ``[n_in(0), n_out(0)]`` at ``m = 0``, ``(W1, W2)`` ``[2, n_in(m),
+    n_out(m)]`` above (parity masks already applied); ``scatter`` ``[dim_out]``: the column of
+    ``[y_0, y_1+, y_1-, ..., 0]`` that each output component takes (the last: ``|m| > mmax``).
+    """
+    wigner = edge_wigner(r, 0, couplings)
+    rotated = _rotate(x, wigner, in_terms, back=False)
+    scales = radial.split([g.shape[1] for g in gather], 1)
+    pieces = []
+    for m, (cols, scale, w) in enumerate(zip(gather, scales, weights, strict=True)):
+        if m == 0:
+            pieces.append((rotated.index_select(1, cols[0]) * scale) @ w)
+            continue
+        plus = rotated.index_select(1, cols[0]) * scale  # the radial weight of ±m is shared
+        minus = rotated.index_select(1, cols[1]) * scale
+        pieces += [plus @ w[0] - minus @ w[1], plus @ w[1] + minus @ w[0]]  # [[W1,-W2],[W2,W1]]
+    pieces.append(x.new_zeros(x.shape[0], 1))
+    y = torch.cat(pieces, 1).index_select(1, scatter)
+    return _rotate(y, wigner, out_terms, back=True)
