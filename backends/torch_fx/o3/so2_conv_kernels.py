@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from geoc.backends.torch_fx.common.kernels import unit_vector
 from geoc.backends.torch_fx.o3.so2_kernels import edge_wigner
 
 #: ``(mul, l)`` of each term of the input or output irreps.
@@ -41,7 +42,7 @@ def so2_conv(
     scatter: Tensor,
 ) -> Tensor:
     """``D(R_e) M_e D(R_e)ᵀ x`` per edge: ``x`` ``[E, dim_in]``, edge vectors ``r`` ``[E, 3]``,
-    radial weights ``radial`` ``[E, Σ_m n_in(m)]``; ``[E, dim_out]``.
+    radial weights ``radial`` ``[E, Σ_m n_in(m)]``; ``[E, dim_out]`` (0 where ``r = 0``).
 
     ``gather[m]`` ``[2, n_in(m)]`` (``[1, n_in(0)]`` at ``m = 0``): the columns of the rotated
     input holding components ``+m`` and ``-m`` (degrees ``l >= m``, channel by channel);
@@ -51,6 +52,9 @@ def so2_conv(
     """
     wigner = edge_wigner(r, 0, couplings)
     rotated = _rotate(x, wigner, in_terms, back=False)
+    # A zero (or subnormal) edge vector has no frame: its output is 0, the only value that
+    # every rotation keeps (its frame is the identity, which would not be equivariant).
+    radial = radial * (unit_vector(r) != 0).any(-1, keepdim=True).to(radial.dtype)
     scales = radial.split([g.shape[1] for g in gather], 1)
     pieces = []
     for m, (cols, scale, w) in enumerate(zip(gather, scales, weights, strict=True)):
