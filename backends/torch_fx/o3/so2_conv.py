@@ -49,15 +49,16 @@ def _slots(irreps: Sequence[MulIrrep], m: int) -> tuple[dict[int, int], int]:
     return starts, total
 
 
-def _offsets(irreps: Sequence[MulIrrep]) -> list[int]:
-    return list(np.cumsum([0] + [mul * (2 * l + 1) for mul, l, _ in irreps])[:-1])
+def _offsets(irreps: Sequence[MulIrrep], mmax: int) -> list[int]:
+    """Where each term starts in the edge frame (orders ``|m| <= mmax`` kept)."""
+    return list(np.cumsum([0] + [mul * (2 * min(l, mmax) + 1) for mul, l, _ in irreps])[:-1])
 
 
 def so2_conv_plan(
     in_irreps: Sequence[MulIrrep], out_irreps: Sequence[MulIrrep], mmax: int, group: Group
 ) -> So2ConvPlan:
     """The tables for ``in_irreps -> out_irreps`` up to order ``mmax``."""
-    in_off, out_off = _offsets(in_irreps), _offsets(out_irreps)
+    in_off = _offsets(in_irreps, mmax)
     gather, masks, bases = [], [], []
     base = 0
     for m in range(mmax + 1):
@@ -65,7 +66,10 @@ def so2_conv_plan(
         signs = (1,) if m == 0 else (1, -1)
         columns = [
             [
-                in_off[t] + c * (2 * in_irreps[t][1] + 1) + in_irreps[t][1] + s * m
+                in_off[t]
+                + c * (2 * min(in_irreps[t][1], mmax) + 1)
+                + min(in_irreps[t][1], mmax)
+                + s * m
                 for t in starts
                 for c in range(in_irreps[t][0])
             ]
@@ -83,14 +87,11 @@ def so2_conv_plan(
     scatter = []
     for o, (mul, l, _) in enumerate(out_irreps):
         for c in range(mul):
-            for comp in range(-l, l + 1):
+            for comp in range(-min(l, mmax), min(l, mmax) + 1):
                 m = abs(comp)
-                if m > mmax:
-                    scatter.append(base)  # the zero column
-                    continue
                 starts, n_out = _slots(out_irreps, m)
                 scatter.append(bases[m] + (n_out if comp < 0 else 0) + starts[o] + c)
-    assert len(scatter) == out_off[-1] + out_irreps[-1][0] * (2 * out_irreps[-1][1] + 1)
+    assert sorted(scatter) == list(range(base)), "every piece column lands once"
     return So2ConvPlan(gather, masks, np.array(scatter, dtype=np.int64))
 
 
@@ -121,7 +122,7 @@ def lower_so2_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     terms_in = tuple((mul, l) for mul, l, _ in in_irreps)
     terms_out = tuple((mul, l) for mul, l, _ in out_irreps)
     return ctx.call(
-        rt.so2_conv, x, r, radial, weights, couplings, terms_in, terms_out, gather, scatter
+        rt.so2_conv, x, r, radial, weights, couplings, terms_in, terms_out, gather, scatter, mmax
     )
 
 

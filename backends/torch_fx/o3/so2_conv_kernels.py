@@ -18,14 +18,19 @@ from geoc.backends.torch_fx.o3.so2_kernels import edge_wigner
 Terms = tuple[tuple[int, int], ...]
 
 
-def _rotate(x: Tensor, wigner: list[Tensor], terms: Terms, back: bool) -> Tensor:
-    """``D^lᵀ x`` (into the edge frame) or ``D^l x`` (``back``) per term, one bmm per term."""
+def _rotate(x: Tensor, wigner: list[Tensor], terms: Terms, mmax: int, back: bool) -> Tensor:
+    """Into the edge frame, ``D^lᵀ x`` keeping the rows ``|m| <= mmax`` (``[mul, 2 mm + 1]``
+    per term, ``mm = min(l, mmax)``), or back (``back``), ``D^l y`` of such rows: the other
+    orders are zero there, so only the columns ``|m| <= mmax`` of ``D^l`` are read, and the
+    rotations cost ``O(mul l mmax)`` per term instead of ``O(mul l²)``."""
     parts = []
-    widths = [mul * (2 * l + 1) for mul, l in terms]
+    widths = [mul * (2 * min(l, mmax) + 1 if back else 2 * l + 1) for mul, l in terms]
     for block, (mul, l) in zip(x.split(widths, 1), terms, strict=True):
         if l > 0:  # rows are channels: x D = (Dᵀ x)ᵀ, x Dᵀ = (D x)ᵀ
-            d = wigner[l].transpose(1, 2) if back else wigner[l]
-            block = torch.bmm(block.reshape(x.shape[0], mul, 2 * l + 1), d).flatten(1)
+            mm = min(l, mmax)
+            d = wigner[l][:, :, l - mm : l + mm + 1]  # the columns |m| <= mmax
+            block = block.reshape(x.shape[0], mul, 2 * mm + 1 if back else 2 * l + 1)
+            block = torch.bmm(block, d.transpose(1, 2) if back else d).flatten(1)
         parts.append(block)
     return torch.cat(parts, 1)
 
@@ -40,18 +45,20 @@ def so2_conv(
     out_terms: Terms,
     gather: list[Tensor],
     scatter: Tensor,
+    mmax: int,
 ) -> Tensor:
     """``D(R_e) M_e D(R_e)ᵀ x`` per edge: ``x`` ``[E, dim_in]``, edge vectors ``r`` ``[E, 3]``,
     radial weights ``radial`` ``[E, Σ_m n_in(m)]``; ``[E, dim_out]`` (0 where ``r = 0``).
 
     ``gather[m]`` ``[2, n_in(m)]`` (``[1, n_in(0)]`` at ``m = 0``): the columns of the rotated
-    input holding components ``+m`` and ``-m`` (degrees ``l >= m``, channel by channel);
+    input (orders ``|m| <= mmax`` kept, ``[mul, 2 min(l, mmax) + 1]`` per term) holding
+    components ``+m`` and ``-m`` (degrees ``l >= m``, channel by channel);
     ``weights[m]``: ``W`` ``[n_in(0), n_out(0)]`` at ``m = 0``, ``(W1, W2)`` ``[2, n_in(m),
-    n_out(m)]`` above (parity masks already applied); ``scatter`` ``[dim_out]``: the column of
-    ``[y_0, y_1+, y_1-, ..., 0]`` that each output component takes (the last: ``|m| > mmax``).
+    n_out(m)]`` above (parity masks already applied); ``scatter``: the column of
+    ``[y_0, y_1+, y_1-, ...]`` that each kept output component (``|m| <= mmax``) takes.
     """
     wigner = edge_wigner(r, 0, couplings)
-    rotated = _rotate(x, wigner, in_terms, back=False)
+    rotated = _rotate(x, wigner, in_terms, mmax, back=False)
     # A zero (or subnormal) edge vector has no frame: its output is 0, the only value that
     # every rotation keeps (its frame is the identity, which would not be equivariant).
     radial = radial * (unit_vector(r) != 0).any(-1, keepdim=True).to(radial.dtype)
@@ -64,6 +71,5 @@ def so2_conv(
         plus = rotated.index_select(1, cols[0]) * scale  # the radial weight of ±m is shared
         minus = rotated.index_select(1, cols[1]) * scale
         pieces += [plus @ w[0] - minus @ w[1], plus @ w[1] + minus @ w[0]]  # [[W1,-W2],[W2,W1]]
-    pieces.append(x.new_zeros(x.shape[0], 1))
     y = torch.cat(pieces, 1).index_select(1, scatter)
-    return _rotate(y, wigner, out_terms, back=True)
+    return _rotate(y, wigner, out_terms, mmax, back=True)
