@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 from e3nn import o3 as e3o3
-from helpers import assert_fails_at
+from helpers import assert_captures, assert_fails_at
 from torch_env import float64_default
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
@@ -265,3 +265,20 @@ def test_batches_and_no_edges() -> None:
     torch.testing.assert_close(y, torch.cat([module(**a)["y"], module(**b)["y"]]))
     empty = dict(a, edge_index=torch.zeros(2, 0, dtype=torch.long))
     assert module(**empty)["y"].shape == (0, y.shape[1])
+
+
+def test_the_mirror_through_the_polar_axis_is_diagonal() -> None:
+    """docs/escn.md: the mirror x -> -x fixes ŷ and acts on the pair (+m, -m) of (l, p) as
+    p (-1)^l diag(1, -1) (m = 0: p (-1)^l), the fact behind the parity masks."""
+    mirror = torch.diag(torch.tensor([-1.0, 1.0, 1.0], dtype=F64))
+    for l in range(5):
+        for p in (1, -1):
+            d = _rep([(1, l, p)], mirror)
+            signs = [p * (-1) ** l * (1 if m >= 0 else -1) for m in range(-l, l + 1)]
+            torch.testing.assert_close(d, torch.diag(torch.tensor(signs, dtype=F64)))
+
+
+def test_traces_whole() -> None:
+    """One graph under torch.compile(fullgraph=True) and torch.export, equal to eager."""
+    module = geoc_compile(_spec("E(3)", 2), dtype=F64)
+    assert_captures(module, _graph(), atol=1e-12)
