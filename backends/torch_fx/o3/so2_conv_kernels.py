@@ -35,6 +35,12 @@ def _rotate(x: Tensor, wigner: list[Tensor], terms: Terms, mmax: int, back: bool
     return torch.cat(parts, 1)
 
 
+def _times(a: Tensor, w: Tensor) -> Tensor:
+    """``a @ w`` as ``linear`` (as the radial MLP): ``matmul`` guards on an unbacked edge count
+    under dynamo (radius graphs; see so2_kernels.rotate_in)."""
+    return torch.nn.functional.linear(a, w.t())
+
+
 def so2_conv(
     x: Tensor,
     r: Tensor,
@@ -65,11 +71,16 @@ def so2_conv(
     scales = radial.split([g.shape[1] for g in gather], 1)
     pieces = []
     for m, (cols, scale, w) in enumerate(zip(gather, scales, weights, strict=True)):
+        if cols.shape[1] == 0:  # no input degree reaches m: zeros (an empty mm's backward
+            pieces += [x.new_zeros(x.shape[0], w.shape[-1])] * len(cols)  # guards on E = 1)
+            continue
         if m == 0:
-            pieces.append((rotated.index_select(1, cols[0]) * scale) @ w)
+            pieces.append(_times(rotated.index_select(1, cols[0]) * scale, w))
             continue
         plus = rotated.index_select(1, cols[0]) * scale  # the radial weight of ±m is shared
         minus = rotated.index_select(1, cols[1]) * scale
-        pieces += [plus @ w[0] - minus @ w[1], plus @ w[1] + minus @ w[0]]  # [[W1,-W2],[W2,W1]]
+        # [[W1, -W2], [W2, W1]] on (+m, -m)
+        pieces += [_times(plus, w[0]) - _times(minus, w[1])]
+        pieces += [_times(plus, w[1]) + _times(minus, w[0])]
     y = torch.cat(pieces, 1).index_select(1, scatter)
     return _rotate(y, wigner, out_terms, mmax, back=True)
