@@ -118,7 +118,8 @@ def _split(x: torch.Tensor, terms: list) -> list[torch.Tensor]:
 def reference(
     h: torch.Tensor, pos: torch.Tensor, edges: torch.Tensor, params: dict, mmax: int, parity: bool
 ) -> torch.Tensor:
-    """eSCN's convolution per edge: D_e = wigner_D(α, β, 0) with R(α, β, 0) ŷ = r̂ (e3nn);
+    """eSCN's convolution per edge: D_e = wigner_D(α, β, 0) with R(α, β, 0) ŷ = r̂ (e3nn's
+    frame, whose roll differs from geoc's Rodrigues frame: agreement tests roll independence);
     x' = D_eᵀ x; for each m, y'_{l', +m} = Σ_l s (W1 x'_{l,+m} - W2 x'_{l,-m}),
     y'_{l', -m} = Σ_l s (W2 x'_{l,+m} + W1 x'_{l,-m}) (m = 0: W0 alone), s the radial scale;
     y = D_e y'. Weights from the module's parameters, masked by the mirror rule."""
