@@ -283,3 +283,15 @@ def test_traces_whole() -> None:
     """One graph under torch.compile(fullgraph=True) and torch.export, equal to eager."""
     module = geoc_compile(_spec("E(3)", 2), dtype=F64)
     assert_captures(module, _graph(), atol=1e-12)
+
+
+def test_the_spec_traces_and_exports_on_radius_graphs() -> None:
+    """specs/escn_so2.geo (radius edges: an unbacked edge count) under torch.compile and
+    torch.export, a batch of two graphs; its first layer has orders no input reaches."""
+    import numpy as np
+
+    from geoc.backends.torch_fx.verify import draw_sample
+
+    module = geoc_compile("escn_so2", dtype=F64)
+    sample = draw_sample(module.meta["geoc_ir"], np.random.default_rng(0), 6, 2, F64, 0)
+    assert_captures(module, sample.inputs, atol=1e-12)
