@@ -537,6 +537,26 @@ CODES: dict[str, CodeInfo] = {
         body needs a geometric group acting on channels: not a matrix group (`Lorentz(n)`, whose
         action stays) and not a grid domain (`sphere`, `torus`), whose points the group moves.""",
     ),
+    # --- GEO385-387: so2_conv (docs/escn.md, "eSCN's own convolution") ----------------------
+    "GEO385": _code(
+        "mmax out of range",
+        """`so2_conv(x, r, w, out=..., mmax=...)` keeps the orders `|m| <= mmax` in the edge
+        frame, so `mmax` must be between 0 and the largest degree of `x` and `out`.""",
+    ),
+    "GEO386": _code(
+        "edge frames without rotations",
+        """`so2_conv` rotates features into the frame of each edge; that needs a group of 3-D
+        rotations (`SO(3)`, `O(3)`, `SE(3)`, `E(3)`). Without rotations, use `linear` on
+        the irreps instead.""",
+    ),
+    "GEO387": _code(
+        "so2_conv output always zero",
+        """An output term of `so2_conv` that no input degree couples to, at any order
+        `m <= mmax`, would be zero. Under reflections a pair (input `l p`, output `l' p'`)
+        couples at `m = 0` only when `p p' (-1)^(l+l')` is +1, and when it is -1 only at
+        `m >= 1` through the antisymmetric block. Raise `mmax`, drop the term, or feed irreps
+        that couple to it.""",
+    ),
     # --- GEO4xx: equivariance -------------------------------------------------------------------
     "GEO400": _code(
         "operation breaks the symmetry",

@@ -94,6 +94,8 @@ def o3_irreps(draw) -> Family:
         t.tp_conv,
         t.tp_conv,
         t.harmonics,
+        t.so2_conv,
+        t.so2_conv,
         t.symmetric_contraction,
         t.symmetric_contraction,
     ]

@@ -357,6 +357,31 @@ def tp_conv(gen: Gen) -> Made:
     return expr, out.on(gen.family.axis)
 
 
+def so2_conv(gen: Gen) -> Made:
+    """eSCN's convolution of ``h[src]`` in the frames of the relative positions; ``out`` holds
+    only irreps that some input degree couples to at an order ``m <= mmax`` (parity rule of
+    the mirrors through the edge, applied under every group: stricter than needed under
+    SO(3))."""
+    h = gen.pick(lambda t: _irreps(gen, t) and t.axis == gen.family.axis)
+    if h is None:
+        return None
+    pos = gen.family.positions
+    r = f"({pos}[dst] - {pos}[src])"
+    w = gen.pick(lambda t: gen.invariant(t) and gen.plain(t) and t.axis == "edges")
+    if w is None or gen.coin():
+        w = (f"radial_basis(norm({r}), n={gen.integer(1, 4)}, cutoff=2.0)", None)
+    ins = [irrep_of(a) for a in h[1].atoms]
+    mmax = gen.integer(0, min(1, max(k for k, _ in ins)))
+    options = [
+        f"{d}{'eo'[p < 0]}"
+        for d in range(3)
+        for p in (1, -1)
+        if any((q * p * (-1) ** (k + d) > 0) or (mmax >= 1 and min(k, d) >= 1) for k, q in ins)
+    ]
+    out = _reachable_out(gen, options)
+    return f"so2_conv({h[0]}[src], {r}, {w[0]}, out={out.text()}, mmax={mmax})", out.on("edges")
+
+
 def symmetric_contraction(gen: Gen) -> Made:
     """MACE's many-body product, of a linear map of an irreps value to one multiplicity per
     irrep (the fuzzer's types merge equal neighbours, geoc's do not: `linear` says which),

@@ -10,7 +10,10 @@ import torch
 from torch import fx
 
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
-from geoc.backends.torch_fx.o3 import contraction  # noqa: F401 - registers its lowering
+from geoc.backends.torch_fx.o3 import (
+    contraction,  # noqa: F401 - registers its lowering
+    so2_conv,  # noqa: F401 - registers its lowering
+)
 from geoc.backends.torch_fx.o3 import kernels as rt_o3
 from geoc.backends.torch_fx.o3.tp_conv import emit_tensor_product
 from geoc.backends.torch_fx.o3.tp_plan import plan_tensor_product
