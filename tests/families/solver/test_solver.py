@@ -65,7 +65,7 @@ RELATIONS = [
 ]
 
 
-@pytest.mark.parametrize(("group", "holds"), RELATIONS, ids=str)
+@pytest.mark.parametrize(("group", "holds"), RELATIONS, ids=[str(g) for g, _ in RELATIONS])
 def test_sampled_elements_satisfy_the_defining_relations(group, holds):
     rng = np.random.default_rng(0)
     for _ in range(5):
