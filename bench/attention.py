@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import bench_parser, medians_ms, run_header, time_alternating
+from timing import bench_parser, medians_ms, run_header, time_alternating, write_json
 
 from geoc.backends.torch_fx.api import compile
 
@@ -113,13 +113,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--thread-counts", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--graph", action="store_true")
+    parser.add_argument("--json", metavar="PATH", help="write the dense rows as JSON")
     args = parser.parse_args()
     if args.graph:
         graph_main(args)
         return
-    module = compile(SPEC, {"dim": args.dim, "heads": args.heads})
-    mha = copied(module, args.dim, args.heads)
-    x = torch.randn(args.tokens, args.dim, generator=torch.Generator().manual_seed(0))
+    device = torch.device(args.device)
+    module = compile(SPEC, {"dim": args.dim, "heads": args.heads}).to(device)
+    mha = copied(module, args.dim, args.heads).to(device)
+    x = torch.randn(args.tokens, args.dim, generator=torch.Generator().manual_seed(0)).to(device)
     want = mha(x[None], x[None], x[None], need_weights=False)[0][0]
     error = float((module(x=x)["y"] - want).abs().max())
     print(run_header(args.rounds))
@@ -136,12 +138,16 @@ def main() -> None:
 
     print(f"\n| threads | geoc | MultiheadAttention | ratio ({args.tokens:,} tokens) |")
     print("|---:|---:|---:|---:|")
+    rows = []
     for threads in args.thread_counts:
         torch.set_num_threads(threads)
         runs = {"geoc": geoc_step, "torch": torch_step}
-        ms = medians_ms(time_alternating(runs, torch.device("cpu"), args.rounds))
+        ms = medians_ms(time_alternating(runs, device, args.rounds))
         ratio = ms["torch"] / ms["geoc"]
         print(f"| {threads} | {ms['geoc']:.2f} ms | {ms['torch']:.2f} ms | {ratio:.2f}x |")
+        case = f"{args.tokens} tokens {args.device} {threads} threads"
+        rows += [{"case": case, "impl": impl, "median_ms": ms[impl]} for impl in ms]
+    write_json(args.json, rows, max_error=error)
 
 
 if __name__ == "__main__":

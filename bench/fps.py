@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import bench_parser, medians_ms, run_header, time_alternating
+from timing import bench_parser, medians_ms, run_header, time_alternating, write_json
 
 from geoc.backends.torch_fx.common.sample_kernels import FPS_DEFAULT_TOL, fps
 
@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--centres", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--thread-counts", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     args = parser.parse_args()
     device = torch.device(args.device)
     pos = torch.rand(args.points, 3, generator=torch.Generator().manual_seed(0)).to(device)
@@ -55,6 +56,7 @@ def main() -> None:
     print(f"indices equal to the textbook loop's: {int(same.sum())} of {m}, in order")
     print(f"\n| threads | geoc fps | textbook loop | ratio ({args.points:,} x {m:,}) |")
     print("|---:|---:|---:|---:|")
+    rows = []
     for threads in args.thread_counts:
         torch.set_num_threads(threads)
         runs = {
@@ -64,6 +66,9 @@ def main() -> None:
         ms = medians_ms(time_alternating(runs, device, args.rounds, warmup=1))
         ratio = ms["textbook"] / ms["geoc"]
         print(f"| {threads} | {ms['geoc']:.0f} ms | {ms['textbook']:.0f} ms | {ratio:.2f}x |")
+        case = f"{args.points}x{m} {args.device} {threads} threads"
+        rows += [{"case": case, "impl": impl, "median_ms": ms[impl]} for impl in ms]
+    write_json(args.json, rows, indices_equal=int(same.sum()), centres=m)
 
 
 if __name__ == "__main__":

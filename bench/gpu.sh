@@ -112,6 +112,10 @@ bench tp_vs_e3nn 100 e3nn --rounds 7 -- \
 bench nequip 60 e3nn -- --quick
 bench spectral 70 neuralop --rounds 7 -- --configs "sfno 32x64" --rounds 1
 bench escn 50 "" -- --quick
+bench fps 40 "" --rounds 5 --thread-counts 2 -- --points 20000 --centres 100 --rounds 1 \
+    --thread-counts 2
+bench attention 40 "" --rounds 9 --thread-counts 2 -- --tokens 128 --rounds 1 --thread-counts 2
+bench so2_conv 60 "" --lmax 2 4 6 8 --rounds 3 -- --lmax 2 3 --ops so2_conv --rounds 1
 if has cuequivariance_torch; then  # nothing compares with it yet: say so, not silently
     echo "cuequivariance: installed, but no bench compares with it yet" | tee -a "$OUT/summary.txt"
 fi

@@ -17,7 +17,7 @@ import argparse
 
 import numpy as np
 import torch
-from timing import time_alternating  # bench/timing.py
+from timing import time_alternating, write_json  # bench/timing.py
 from tp_conv_rows import graph, irreps, step
 from tp_conv_rows import spec as tp_conv_spec
 
@@ -65,24 +65,33 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--fit-from", type=int, default=4)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    device = torch.device("cpu")
+    device = torch.device(args.device)
     best: dict[str, list[float]] = {op: [] for op in args.ops}
     print("| lmax | " + " | ".join(f"{op} ms" for op in args.ops) + " |")
     print("|---" * (len(args.ops) + 1) + "|")
     for lmax in args.lmax:
         inputs = graph(lmax, CHANNELS, device)
-        runs = {op: step(model(op, lmax), inputs) for op in args.ops}
+        runs = {op: step(model(op, lmax).to(device), inputs) for op in args.ops}
         for run in runs.values():
             run()  # first-call costs
         times = time_alternating(runs, device, args.rounds)
         for op in args.ops:
             best[op].append(1e3 * min(times[op]))
         print(f"| {lmax} | " + " | ".join(f"{best[op][-1]:.1f}" for op in args.ops) + " |")
+    slopes = {}
     for op in args.ops:
-        slope = exponent(args.lmax, best[op], args.fit_from)
-        print(f"{op}: time ~ lmax^{slope:.2f} over lmax {args.fit_from}..{max(args.lmax)}")
+        slopes[op] = exponent(args.lmax, best[op], args.fit_from)
+        print(f"{op}: time ~ lmax^{slopes[op]:.2f} over lmax {args.fit_from}..{max(args.lmax)}")
+    rows = [
+        {"case": f"lmax {lmax} {args.device}", "impl": op, "best_ms": best[op][i]}
+        for op in args.ops
+        for i, lmax in enumerate(args.lmax)
+    ]
+    write_json(args.json, rows, exponents=slopes)
 
 
 if __name__ == "__main__":
