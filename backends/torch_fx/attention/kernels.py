@@ -68,21 +68,65 @@ def _split(x: Tensor, heads: int) -> Tensor:
 def dense_attention(q: Tensor, k: Tensor, v: Tensor, index: Tensor | None, heads: int) -> Tensor:
     """``softmax(q_h k_hᵀ / √d) v_h`` per head, all to all within each graph (``index`` the
     graph of each row; a block-diagonal mask, so the rows' order does not matter). Every row
-    sees itself, so no row is fully masked. The fused kernel has no second derivative (forces,
-    gradient penalties), so wherever autograd records (a forward that may be differentiated
-    twice) and in float64 (checking) the composite form runs, which autograd differentiates
-    to any order; the fused kernel serves inference."""
+    sees itself, so no row is fully masked. The fused kernels have no second derivative
+    (forces, gradient penalties): on a CPU where autograd records, :class:`_CpuAttention` runs
+    aten's fused forward and backward and, only where a second derivative is asked for, the
+    composite form's backward; elsewhere while recording (accelerators, tracing) and in float64
+    (checking) the composite form runs; inference runs the fused kernel."""
     mask = None if index is None else index.unsqueeze(1) == index.unsqueeze(0)
     qh, kh, vh = _split(q, heads), _split(k, heads), _split(v, heads)
     recording = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
-    if q.dtype == torch.float64 or recording:
-        scores = qh @ kh.transpose(-1, -2) / qh.shape[-1] ** 0.5
-        if mask is not None:
-            scores = scores.masked_fill(~mask, float("-inf"))
-        out = torch.softmax(scores, dim=-1) @ vh
+    if q.dtype == torch.float64:
+        out = _composite(qh, kh, vh, mask)
+    elif recording and q.device.type == "cpu" and not torch.compiler.is_compiling():
+        out = _CpuAttention.apply(qh, kh, vh, mask)
+    elif recording:
+        out = _composite(qh, kh, vh, mask)
     else:
         out = torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask)
     return out.squeeze(0).transpose(0, 1).reshape(v.shape[0], v.shape[1])
+
+
+def _composite(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
+    """Attention as ordinary differentiable operations (autograd differentiates it twice)."""
+    scores = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
+class _CpuAttention(torch.autograd.Function):
+    """aten's CPU flash attention, forward and backward, as fast as the fused
+    ``scaled_dot_product_attention``; where autograd records the backward itself
+    (``create_graph``), the backward is the composite form's, so a second derivative exists."""
+
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
+        flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+        additive = None  # the kernel takes the mask as scores to add, in the query's dtype
+        if mask is not None:
+            additive = torch.zeros(mask.shape, dtype=q.dtype, device=q.device)
+            additive = additive.masked_fill(~mask, float("-inf"))
+        out, logsumexp = flash(q, k, v, attn_mask=additive)
+        ctx.save_for_backward(q, k, v, out, logsumexp)
+        ctx.mask, ctx.additive = mask, additive
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
+        q, k, v, out, logsumexp = ctx.saved_tensors
+        wanted = ctx.needs_input_grad[:3]
+        if torch.is_grad_enabled():  # create_graph: a backward autograd can differentiate again
+            inputs = [t for t, want in zip((q, k, v), wanted, strict=True) if want]
+            with torch.enable_grad():
+                found = iter(torch.autograd.grad(_composite(q, k, v, ctx.mask), inputs, grad,
+                                                 create_graph=True))  # fmt: skip
+            return (*(next(found) if want else None for want in wanted), None)
+        backward = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
+        grads = backward(
+            grad.contiguous(), q, k, v, out, logsumexp, 0.0, False, attn_mask=ctx.additive
+        )
+        return (*(g if want else None for g, want in zip(grads, wanted, strict=True)), None)
 
 
 def attention_pool(

@@ -130,6 +130,33 @@ def test_fused_and_composite_forms_agree() -> None:
     assert empty.shape == (0, 6)
 
 
+@pytest.mark.parametrize("sizes", [None, [6, 4]])
+def test_float32_training_derivatives_equal_the_composite_forms(sizes) -> None:
+    """On a CPU, float32 with autograd recording runs aten's fused forward and backward, and the
+    composite backward where a second derivative is asked for: both equal float64's."""
+    gen = torch.Generator().manual_seed(7)
+    index = None if sizes is None else batch_of(sizes)
+    q, k, v = (torch.randn(10, 16, generator=gen, requires_grad=True) for _ in range(3))
+    wide = [t.detach().double().requires_grad_() for t in (q, k, v)]
+
+    def derivatives(inputs: list[torch.Tensor], create_graph: bool) -> tuple:
+        out = rt_attention.dense_attention(*inputs, index, 4)
+        first = torch.autograd.grad(out.pow(2).sum(), inputs, create_graph=create_graph)
+        if not create_graph:
+            return first, None
+        second = torch.autograd.grad(first[0].sum() + first[1].pow(2).sum(), inputs)
+        return first, second
+
+    fused_first, _ = derivatives([q, k, v], create_graph=False)
+    first, second = derivatives([q, k, v], create_graph=True)
+    want_first, want_second = derivatives(wide, create_graph=True)
+    pairs = [*zip(fused_first, want_first, strict=True), *zip(first, want_first, strict=True)]
+    for got, want in pairs:
+        torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=1e-5)
+    for got, want in zip(second, want_second, strict=True):
+        torch.testing.assert_close(got.double(), want, rtol=1e-3, atol=1e-4)
+
+
 def test_second_derivatives_are_finite_in_float64() -> None:
     module = compile(POINTS, dtype=F64)
     gen = torch.Generator().manual_seed(8)
