@@ -145,26 +145,12 @@ class Block:
         return f"Block({self.name})"
 
 
-class _Repeat:
-    """``with b.repeat(n):`` collects the statements of a ``repeat n { ... }``."""
+class _Body:
+    """``with b.repeat(n):`` / ``with b.canonical():`` collect the statements of a body; ``make``
+    wraps them in their statement when the ``with`` ends without an error."""
 
-    def __init__(self, builder: Builder, count: ast.Expr, span: Span) -> None:
-        self._builder, self._count, self._span = builder, count, span
-
-    def __enter__(self) -> None:
-        self._builder._bodies.append([])
-
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        body = self._builder._bodies.pop()
-        if kind is None:
-            self._builder._emit(ast.Repeat(count=self._count, body=tuple(body), span=self._span))
-
-
-class _Canonical:
-    """``with b.canonical():`` collects the statements of a ``canonical { ... }`` body."""
-
-    def __init__(self, builder: Builder, span: Span) -> None:
-        self._builder, self._span = builder, span
+    def __init__(self, builder: Builder, make: Callable[[tuple[ast.Stmt, ...]], ast.Stmt]) -> None:
+        self._builder, self._make = builder, make
 
     def __enter__(self) -> None:
         self._builder._bodies.append([])
@@ -172,7 +158,7 @@ class _Canonical:
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         body = self._builder._bodies.pop()
         if kind is None:
-            self._builder._emit(ast.Canonical(body=tuple(body), span=self._span))
+            self._builder._emit(self._make(tuple(body)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,15 +259,17 @@ class Builder:
             )
         )
 
-    def repeat(self, count: int | str) -> _Repeat:
+    def repeat(self, count: int | str) -> _Body:
         """``with b.repeat("depth"):`` unrolls its statements, with own weights per iteration."""
         site = caller_site()
-        return _Repeat(self, self._expr(count, site.arg(0, "count")), site.span)
+        times = self._expr(count, site.arg(0, "count"))
+        return _Body(self, lambda body: ast.Repeat(count=times, body=body, span=site.span))
 
-    def canonical(self) -> _Canonical:
+    def canonical(self) -> _Body:
         """``with b.canonical():`` types its statements without the geometric symmetry (values
         read must be invariant; docs/language.md, "Frames and canonicalisation")."""
-        return _Canonical(self, caller_site().span)
+        span = caller_site().span
+        return _Body(self, lambda body: ast.Canonical(body=body, span=span))
 
     @overload
     def block(
