@@ -108,15 +108,10 @@ ATTENTION = define(
 )
 
 
-def channels(ctx: OpContext, x: FeatureType) -> int:
-    """The number of components of ``x`` (all of them invariant where attention reads them)."""
-    return sum(term.mul * ctx.group.atom_dim(term.atom) for term in x.terms)
-
-
 def value_width(ctx: OpContext, v: FeatureType) -> int:
     """The width of invariant values; 0 for values that transform, whose split into heads
     the contract checks copy by copy (GEO519)."""
-    return 0 if not_invariant(ctx, v) else channels(ctx, v)
+    return 0 if not_invariant(ctx, v) else ctx.group.type_dim(v)
 
 
 @typing_rule(ATTENTION)
@@ -148,7 +143,7 @@ def _infer_attention(
             help=f"weigh messages over edges with `softmax(s, over={over}, into=...)` and `sum`",
         )
     if not not_invariant(ctx, q) and not not_invariant(ctx, k):  # else the contract refuses
-        _check_heads(ctx, heads, channels(ctx, q), channels(ctx, k), value_width(ctx, v))
+        _check_heads(ctx, heads, ctx.group.type_dim(q), ctx.group.type_dim(k), value_width(ctx, v))
     return (v,)
 
 
@@ -248,7 +243,7 @@ def _infer_attention_pool(
                 help=f"take keys and values declared `over {over}` of a point cloud or set",
             )
     if not not_invariant(ctx, k):  # else the contract refuses it
-        _check_heads(ctx, heads, channels(ctx, k), channels(ctx, k), value_width(ctx, v))
+        _check_heads(ctx, heads, ctx.group.type_dim(k), ctx.group.type_dim(k), value_width(ctx, v))
     return (v.with_axes(()),)
 
 

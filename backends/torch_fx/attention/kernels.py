@@ -12,9 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from geoc.backends.torch_fx.common.kernels import Edges
 from geoc.backends.torch_fx.common.precision_kernels import accumulate, settle
-
-Edges = tuple[Tensor, Tensor, Tensor | None]
 
 
 def segment_softmax(
@@ -136,10 +135,7 @@ def attention_pool(
     v_jh`` over each graph's rows (``index`` their graph; None: one graph, ``[channels]``)."""
     n, d = k.shape[0], k.shape[1] // heads
     scores = (k.reshape(n, heads, d) * seed.reshape(heads, d)).sum(-1) / d**0.5
-    if index is None:
-        weights = segment_softmax(scores, scores.new_zeros(n, dtype=torch.long), 1, None, 1.0)
-    else:
-        weights = segment_softmax(scores, index, num_graphs, None, 1.0)
+    weights = pool_softmax(scores, index, num_graphs, None, 1.0)
     weighted = weights.unsqueeze(-1) * v.reshape(n, heads, v.shape[1] // heads)
     weighted = weighted.reshape(n, v.shape[1])
     if index is None:

@@ -40,5 +40,4 @@ def lower_attention_pool(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.N
 
 
 def _width(ctx: LowerCtx, node: Node, arg: int) -> int:
-    ftype = ctx.in_types(node)[arg]
-    return sum(term.mul * ctx.group.atom_dim(term.atom) for term in ftype.terms)
+    return ctx.group.type_dim(ctx.in_types(node)[arg])
