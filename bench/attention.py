@@ -5,6 +5,7 @@ torch.nn.MultiheadAttention, forward + backward, in one run; with ``--graph``, g
     python bench/attention.py                  # 1,000 tokens, dim 64, 4 heads, 1 and 2 threads
     python bench/attention.py --tokens 256 --rounds 3 --thread-counts 1
     python bench/attention.py --graph          # 1,000 nodes, 16 random in-edges each, 1 head
+    python bench/attention.py --graph --tokens 10000 --degree 20   # the 10k nodes / 200k edges
 
 One set (one graph) of ``tokens`` elements, float32. The geoc module is the spec below (in-,
 out-projections written as `linear`s, heads split inside `attention`, lowered through
@@ -73,6 +74,7 @@ def graph_main(args) -> None:
     geoc's score `linear` holds 1/√dim in every weight (the dot product)."""
     from torch_geometric.nn import TransformerConv
 
+    device = torch.device(args.device)
     module = compile(GRAPH_SPEC, {"dim": args.dim})
     conv = TransformerConv(args.dim, args.dim, heads=1, root_weight=True)
     with torch.no_grad():
@@ -82,11 +84,12 @@ def graph_main(args) -> None:
         conv.lin_skip.weight.copy_(module.y.linear.weight)
         conv.lin_skip.bias.copy_(module.y.linear.bias)
         module.s.weight.fill_(args.dim**-0.5)
+    module, conv = module.to(device), conv.to(device)
     gen = torch.Generator().manual_seed(0)
-    n, degree = args.tokens, 16
-    x = torch.randn(n, args.dim, generator=gen)
+    n, degree = args.tokens, args.degree
+    x = torch.randn(n, args.dim, generator=gen).to(device)
     dst = torch.arange(n).repeat_interleave(degree)
-    edges = torch.stack([torch.randint(0, n, (n * degree,), generator=gen), dst])
+    edges = torch.stack([torch.randint(0, n, (n * degree,), generator=gen), dst]).to(device)
     error = float((module(h=x, edge_index=edges)["y"] - conv(x, edges)).abs().max())
     print(run_header(args.rounds))
     print(f"max |geoc - TransformerConv| = {error:.1e}")
@@ -100,7 +103,7 @@ def graph_main(args) -> None:
     print("|---:|---:|---:|---:|")
     for threads in args.thread_counts:
         torch.set_num_threads(threads)
-        ms = medians_ms(time_alternating(runs, torch.device("cpu"), args.rounds))
+        ms = medians_ms(time_alternating(runs, device, args.rounds))
         ratio = ms["pyg"] / ms["geoc"]
         print(f"| {threads} | {ms['geoc']:.2f} ms | {ms['pyg']:.2f} ms | {ratio:.2f}x |")
 
@@ -113,6 +116,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--thread-counts", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--graph", action="store_true")
+    parser.add_argument("--degree", type=int, default=16, help="in-edges per node (--graph)")
     parser.add_argument("--json", metavar="PATH", help="write the dense rows as JSON")
     args = parser.parse_args()
     if args.graph:

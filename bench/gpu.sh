@@ -116,6 +116,13 @@ bench fps 40 "" --rounds 5 --thread-counts 2 -- --points 20000 --centres 100 --r
     --thread-counts 2
 bench attention 40 "" --rounds 9 --thread-counts 2 -- --tokens 128 --rounds 1 --thread-counts 2
 bench so2_conv 60 "" --lmax 2 4 6 8 --rounds 3 -- --lmax 2 3 --ops so2_conv --rounds 1
+if [ "$MODE" = quick ]; then  # graph attention against PyG's TransformerConv (the size)
+    has torch_geometric && step attention_graph 30 "$PY" bench/attention.py --graph \
+        --device "$DEVICE" --tokens 200 --degree 4 --rounds 1 --thread-counts 2
+else
+    has torch_geometric && step attention_graph 40 "$PY" bench/attention.py --graph \
+        --device "$DEVICE" --tokens 10000 --degree 20 --rounds 9 --thread-counts 2
+fi
 if has cuequivariance_torch; then  # nothing compares with it yet: say so, not silently
     echo "cuequivariance: installed, but no bench compares with it yet" | tee -a "$OUT/summary.txt"
 fi

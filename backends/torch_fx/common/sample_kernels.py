@@ -152,8 +152,7 @@ def _fps_rows(p: Tensor, batch: Tensor, graphs: int, m: int, tol: float) -> tupl
     col = torch.arange(n, device=p.device) - (torch.cumsum(counts, 0) - counts)[row]
     index = torch.zeros(graphs, width, dtype=torch.long, device=p.device)
     index[row, col] = order
-    real = torch.zeros(graphs, width, dtype=torch.bool, device=p.device)
-    real[row, col] = True
+    real = torch.arange(width, device=p.device) < counts.unsqueeze(1)  # each graph's first slots
     table = p.new_zeros(graphs, width, dim)
     table[row, col] = p[order]
     coords = table.permute(2, 0, 1).contiguous()  # [dim, graphs, width]
