@@ -9,8 +9,8 @@ kernels read the ``[N, C]`` node rows in place, which on a CPU is several times 
 again a sparse product; where a second derivative is asked for (``create_graph``) the backward
 is the composite form's (gather, multiply, scatter), which autograd differentiates again. The
 sparse path runs on the CPU in float32 and float64 on plain tensors outside ``torch.compile``;
-elsewhere (accelerators, fake or meta tensors when tracing, half precision) the composite form
-runs: the same function, written with gathers.
+elsewhere (accelerators, fake or meta tensors when tracing, ``torch.func`` transforms, half
+precision) the composite form runs: the same function, written with gathers.
 """
 
 from __future__ import annotations
@@ -46,9 +46,14 @@ def _compressed(rows: Tensor, cols: Tensor, size: int) -> tuple[Tensor, Tensor, 
 
 
 def _sparse(*values: Tensor) -> bool:
-    """Whether the sparse path runs (see the module's docstring)."""
+    """Whether the sparse path runs (see the module's docstring). Under ``torch.func``
+    transforms (``grad``, ``vmap``: wrapped tensors) the composite form runs, which they
+    differentiate and batch like any other torch code."""
     return not torch.compiler.is_compiling() and all(
-        type(v) in _PLAIN and v.device.type == "cpu" and v.dtype in (torch.float32, torch.float64)
+        type(v) in _PLAIN
+        and v.device.type == "cpu"
+        and v.dtype in (torch.float32, torch.float64)
+        and not torch._C._functorch.is_functorch_wrapped_tensor(v)
         for v in values
     )
 

@@ -7,13 +7,17 @@ attention-weighted vector messages under E(3) x S(nodes)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from helpers import run_exported
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from geoc.backends.torch_fx.api import compile
+from geoc.backends.torch_fx.export import write_folder
 from geoc.backends.torch_fx.rewritten import csr_kernels as rt_csr
 from geoc.backends.torch_fx.verify import check
 from geoc.backends.torch_fx.verify.check import draw_sample
@@ -186,6 +190,19 @@ def test_first_and_second_derivatives_by_gradcheck() -> None:
     assert torch.autograd.gradgradcheck(run, (h,))
 
 
+def test_torch_func_grad_equals_autograd() -> None:
+    """``torch.func`` transforms take the composite form (a Function without ``vmap`` rules)."""
+    module = compile(TRANSFORMER, dtype=F64)
+    h, edges = torch.randn(6, 4, dtype=F64), _graph()
+
+    def total(h: torch.Tensor) -> torch.Tensor:
+        return module(h=h, edge_index=edges)["y"].pow(2).sum()
+
+    h.requires_grad_()
+    (want,) = torch.autograd.grad(total(h), h)
+    torch.testing.assert_close(torch.func.grad(total)(h.detach()), want, rtol=1e-12, atol=1e-12)
+
+
 def test_kernels_gradcheck_with_masked_and_repeated_edges() -> None:
     gen = torch.Generator().manual_seed(4)
     src, dst = _graph()
@@ -261,6 +278,15 @@ def test_the_sparse_path_reads_nothing_on_the_host() -> None:
     with _HostReads() as reads:
         module(h=h, edge_index=edges)["y"].sum().backward()
     assert reads.found == []
+
+
+@pytest.mark.slow
+def test_an_exported_folder_runs_the_sparse_products_without_geoc(tmp_path: Path) -> None:
+    module = compile(TRANSFORMER, seed=1)
+    folder = write_folder(module, tmp_path / "t")
+    assert (folder / "geoc_runtime_csr.py").exists()
+    inputs = {"h": torch.randn(6, 4), "edge_index": _graph()}
+    torch.testing.assert_close(run_exported(folder, inputs, tmp_path)["y"], module(**inputs)["y"])
 
 
 @pytest.mark.slow
