@@ -37,12 +37,16 @@ def edge_csr(edges: Edges, num_nodes: int) -> Csr:
 
 
 def _compressed(rows: Tensor, cols: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor]:
-    # 32-bit keys sort several times faster than 64-bit ones (a radix sort on fewer bits)
+    # 32-bit keys sort several times faster than 64-bit ones; a stable sort keeps each row's
+    # edges in their given order, so the sums are the same from run to run
     keys = rows.to(torch.int32) if size < 2**31 else rows
     order = torch.argsort(keys, stable=True)
-    counts = torch.zeros(size + 1, dtype=rows.dtype, device=rows.device)
-    counts = counts.scatter_add(0, rows + 1, torch.ones_like(rows))
-    return order, counts.cumsum(0), cols.index_select(0, order)
+    # scatter_add refuses an index outside [0, size) at either end, as a gather would: the
+    # sparse products trust their indices (no invariant checks), so none reaches them
+    counts = torch.zeros(size, dtype=rows.dtype, device=rows.device)
+    counts = counts.scatter_add(0, rows, torch.ones_like(rows))
+    crow = torch.cat((counts.new_zeros(1), counts.cumsum(0)))
+    return order, crow, cols.index_select(0, order)
 
 
 def _sparse(*values: Tensor) -> bool:

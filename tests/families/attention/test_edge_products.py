@@ -225,6 +225,16 @@ def test_kernels_gradcheck_with_masked_and_repeated_edges() -> None:
     torch.testing.assert_close(weighted(w, y), want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("bad", [-1, 6])
+def test_unchecked_indices_outside_the_nodes_raise_before_any_sparse_product(bad: int) -> None:
+    """With validation off (no GEO614), the compressed edges still refuse a bad index."""
+    module = compile(TRANSFORMER, validate=False)
+    edges = _graph().clone()
+    edges[0, 3] = bad
+    with pytest.raises((IndexError, RuntimeError), match=r"out of bounds|index"):
+        module(h=torch.randn(6, 4), edge_index=edges)
+
+
 def test_an_empty_edge_list_gives_zero_sums_and_no_scores() -> None:
     module = compile(TRANSFORMER, dtype=F64)
     h = torch.randn(3, 4, dtype=F64).requires_grad_()
