@@ -29,10 +29,12 @@ Csr = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]
 _PLAIN = (Tensor, torch.nn.Parameter)
 
 
-def edge_csr(edges: Edges, num_nodes: int) -> Csr:
+def edge_csr(edges: Edges, num_nodes: int) -> Csr | None:
     """The edges compressed by destination and by source (no host read: a stable sort and a
-    cumulative count)."""
+    cumulative count); None where no sparse product will run (edges off the CPU, traced)."""
     src, dst, _ = edges
+    if not _sparse_place(src):
+        return None
     return (*_compressed(dst, src, num_nodes), *_compressed(src, dst, num_nodes))
 
 
@@ -53,12 +55,15 @@ def _sparse(*values: Tensor) -> bool:
     """Whether the sparse path runs (see the module's docstring). Under ``torch.func``
     transforms (``grad``, ``vmap``: wrapped tensors) the composite form runs, which they
     differentiate and batch like any other torch code."""
-    return not torch.compiler.is_compiling() and all(
-        type(v) in _PLAIN
-        and v.device.type == "cpu"
-        and v.dtype in (torch.float32, torch.float64)
-        and not torch._C._functorch.is_functorch_wrapped_tensor(v)
-        for v in values
+    return all(_sparse_place(v) and v.dtype in (torch.float32, torch.float64) for v in values)
+
+
+def _sparse_place(value: Tensor) -> bool:
+    return (
+        not torch.compiler.is_compiling()
+        and type(value) in _PLAIN
+        and value.device.type == "cpu"
+        and not torch._C._functorch.is_functorch_wrapped_tensor(value)
     )
 
 
@@ -83,15 +88,15 @@ def _product(order: Tensor, crow: Tensor, col: Tensor, w: Tensor, v: Tensor, row
 # --- x[dst]·y[src] ----------------------------------------------------------------------------
 
 
-def edge_dot(x: Tensor, y: Tensor, edges: Edges, csr: Csr) -> Tensor:
+def edge_dot(x: Tensor, y: Tensor, edges: Edges, csr: Csr | None) -> Tensor:
     """``[E]``: ``x[dst_e]·y[src_e]`` for every edge (``x``, ``y`` ``[N, C]``)."""
-    if _sparse(x, y):
+    if csr is not None and _sparse(x, y):
         return _EdgeDot.apply(x, y, edges[0], edges[1], csr)
     return _dot_composite(x, y, edges)
 
 
 def edge_bilinear(
-    x: Tensor, y: Tensor, weight: Tensor, bias: Tensor | None, edges: Edges, csr: Csr
+    x: Tensor, y: Tensor, weight: Tensor, bias: Tensor | None, edges: Edges, csr: Csr | None
 ) -> Tensor:
     """``[E, K]``: ``Σ_c W_kc x[dst]_c y[src]_c (+ b_k)`` per edge: the weight scales ``x`` per
     node and each output column is one :func:`edge_dot`."""
@@ -128,13 +133,15 @@ class _EdgeDot(torch.autograd.Function):
 # --- Σ_j w_ij v_j -------------------------------------------------------------------------------
 
 
-def edge_weighted_sum(w: Tensor, v: Tensor, edges: Edges, csr: Csr, num_nodes: int) -> Tensor:
+def edge_weighted_sum(
+    w: Tensor, v: Tensor, edges: Edges, csr: Csr | None, num_nodes: int
+) -> Tensor:
     """``[N, D]``: ``Σ_e w_e v[src_e]`` over the edges into each node (``w`` ``[E, 1]``, one
     weight per edge; masked edges of a static layout add nothing)."""
     mask = edges[2]
     if mask is not None:
         w = w * mask.unsqueeze(-1).to(w.dtype)
-    if _sparse(w, v) and v.ndim == 2 and w.ndim == 2 and w.shape[1] == 1:
+    if csr is not None and _sparse(w, v) and v.ndim == 2 and w.ndim == 2 and w.shape[1] == 1:
         return _WeightedSum.apply(w[:, 0], v, edges[0], edges[1], csr, num_nodes)
     return _sum_composite(w, v, edges, num_nodes)
 

@@ -277,6 +277,7 @@ def test_runs_on_meta_and_fake_tensors_with_the_composite_form() -> None:
     h, edges = torch.randn(6, 4, dtype=F64), _graph()
     want = module(h=h, edge_index=edges)["y"]
     got = module.to("meta")(h=h.to("meta"), edge_index=edges.to("meta"))["y"]
+    assert rt_csr.edge_csr((edges[0].to("meta"), edges[1].to("meta"), None), 6) is None
     assert (got.shape, got.dtype, got.device.type) == (want.shape, want.dtype, "meta")
     module = compile(TRANSFORMER, dtype=F64)
     state = {**dict(module.named_parameters()), **dict(module.named_buffers())}
