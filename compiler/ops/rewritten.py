@@ -171,27 +171,36 @@ def _gathered_contract(
 # --- a product of gathered values, and a weighted sum of gathered values -----------------------
 
 
-def _product_steps(
-    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
-) -> list[tuple[str, list[FeatureType], dict[str, Any]]]:
+Steps = list[tuple[str, list[FeatureType], dict[str, Any]]]
+
+
+def _product_steps(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> Steps:
     """The composition a product form stands for, call by call: (operator, its input types,
     its attributes), each input typed by the calls before it."""
-    steps: list[tuple[str, list[FeatureType], dict[str, Any]]] = []
+    steps: Steps = []
 
     def call(op: str, inputs: list[FeatureType], op_attrs: dict[str, Any]) -> FeatureType:
         steps.append((op, inputs, op_attrs))
         return infer_call(_sub(ctx, op), lookup(op), inputs, op_attrs)[0]
 
-    if ctx.op == GATHERED_BILINEAR:
-        a, b = types
-        ends = attrs["ends"]
-        gathered = [call("gather", [t], {"end": e}) for t, e in zip((a, b), ends, strict=True)]
-        call("linear", [call("mul", gathered, {})], base_attrs(attrs))
-        return steps
+    _COMPOSITIONS[ctx.op](call, types, attrs)
+    return steps
+
+
+def _bilinear(call, types: Sequence[FeatureType], attrs: dict) -> None:
+    """``linear(a[e1] * b[e2], ..)``."""
+    gathered = [call("gather", [t], {"end": e}) for t, e in zip(types, attrs["ends"], strict=True)]
+    call("linear", [call("mul", gathered, {})], base_attrs(attrs))
+
+
+def _weighted_sum(call, types: Sequence[FeatureType], attrs: dict) -> None:
+    """``sum(w * v[end], over, into)``."""
     w, v = types
     weighted = call("mul", [w, call("gather", [v], {"end": attrs["end"]})], {})
     call("sum", [weighted], {"over": attrs["over"], "into": attrs["into"]})
-    return steps
+
+
+_COMPOSITIONS = {GATHERED_BILINEAR: _bilinear, GATHERED_WEIGHTED_SUM: _weighted_sum}
 
 
 @typing_rule(GATHERED_BILINEAR, GATHERED_WEIGHTED_SUM)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import run_exported
+from helpers import assert_fails_at, run_exported
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -22,8 +22,11 @@ from geoc.backends.torch_fx.export import write_folder
 from geoc.backends.torch_fx.rewritten import csr_kernels as rt_csr
 from geoc.backends.torch_fx.verify import check
 from geoc.backends.torch_fx.verify.check import draw_sample
+from geoc.ops import check_call, infer_call, lookup
 from geoc.optimize import optimise
+from geoc.optimize.edit import context
 from geoc.pipeline import frontend
+from geoc.types import FeatureType
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 F64 = torch.float64
@@ -125,6 +128,38 @@ def test_a_product_read_elsewhere_is_kept() -> None:
     )
     fired = _fired(text)
     assert (NAME, "s") not in fired and (NAME, "m") in fired
+
+
+# --- typing ------------------------------------------------------------------------------------
+
+
+def test_the_rewritten_operators_type_as_their_compositions() -> None:
+    graph = optimise(frontend(VECTORS), strict=True).graph
+    node = graph.node("y")
+    assert node.op == "gathered_weighted_sum"
+    types = [graph.type_of(ref) for ref in node.inputs]
+    typed = infer_call(context(graph, node), lookup(node.op), types, node.attrs)
+    assert [str(t) for t in typed] == ["2 x vector over nodes"]
+
+
+def test_the_rewritten_weighted_sum_refuses_points_as_sum_does() -> None:
+    """Scaling and summing points is GEO404 (the contracts); checked as the composition, the
+    rewritten form reports the same violations."""
+    graph = optimise(frontend(VECTORS), strict=True).graph
+    node = graph.node("y")
+    types = [graph.type_of(node.inputs[0]), FeatureType.parse("point(3) over nodes")]
+    found = check_call(context(graph, node), lookup(node.op), types, node.attrs)
+    assert found and {d.code for d in found} == {"GEO404"}
+
+
+def test_a_spec_cannot_call_a_rewritten_operator() -> None:
+    text = TRANSFORMER.replace(
+        "output y: dim x scalar over nodes = m +",
+        "output z: dim x scalar over nodes = "
+        "@gathered_weighted_sum(a, v, end=src, over=edges, into=nodes)\n"
+        "    output y: dim x scalar over nodes = m +",
+    )
+    assert_fails_at(text, "GEO201")
 
 
 # --- the same function ------------------------------------------------------------------------
