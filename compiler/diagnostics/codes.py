@@ -557,6 +557,21 @@ CODES: dict[str, CodeInfo] = {
         `m >= 1` through the antisymmetric block. Raise `mmax`, drop the term, or feed irreps
         that couple to it.""",
     ),
+    # --- GEO390-391: cross-attention and PMA seeds (docs/language.md, "Softmax and attention") -
+    "GEO390": _code(
+        "cross-attention input over the wrong axis",
+        """`attention(q, k, v, over=E)` over an edge set `E` from axis `A` (`src`) to axis `B`
+        (`dst`) attends from `B` to `A`: the queries are over `B`, the keys and values over
+        `A`, and any of the three may instead be a value over `E` itself (one per edge, e.g.
+        computed from relative positions). The result is over `B`. Declare the edge set the
+        other way round (`src=` the keys' axis) or gather the value onto the right axis.""",
+    ),
+    "GEO391": _code(
+        "attention_pool seeds not positive",
+        """`attention_pool(k, v, over=A, seeds=n)` pools with `n` learned queries (the Set
+        Transformer's PMA_n) and gives `n` copies of `v`'s type side by side; `n` must be at
+        least 1.""",
+    ),
     # --- GEO395: head_scale (docs/language.md, "Softmax and attention") ----------------------
     "GEO395": _code(
         "heads that do not split the values",
