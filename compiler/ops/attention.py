@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
+from geoc.ops.attention_window import window_checks
 from geoc.ops.core import axes_text, not_invariant
 from geoc.ops.euclidean import REDUCE
 from geoc.ops.graph import reduced_axes
@@ -98,6 +99,7 @@ ATTENTION = define(
         tensor("v"),
         attr("over", AttrKind.SYMBOL),
         attr("heads", AttrKind.INT, 1),
+        attr("window", AttrKind.FLOAT, 0.0, written_only=True),
     ),
     preset(PLAIN, "ambient", euclidean=REDUCE, linear_in=("v",), commutes_gather=False),
     "multi-head scaled dot-product attention, all to all within each graph along the axis "
@@ -107,7 +109,8 @@ ATTENTION = define(
     "equal parts (`GEO379`), `softmax(q_h k_hᵀ / √d) v_h` per head, heads concatenated; the "
     "result typed as `v`; `q`, `k` invariant (`GEO487`); `v` of any type whose copies the heads "
     "split whole (one atom type, copies divisible by `heads`, or `heads=1`; else `GEO519`), "
-    "not points over an edge set (`GEO404`)",
+    "not points over an edge set (`GEO404`); `window=σ` adds `-|p_dst - p_src|² / σ²` to every "
+    "score (a Gaussian window; an edge set between point clouds, `GEO393`; `σ > 0`, `GEO392`)",
 )
 
 
@@ -129,6 +132,7 @@ def _infer_attention(
     q, k, v = types
     over, heads = attrs["over"], attrs.get("heads", 1)
     ends = ctx.edge_ends(over)
+    window_checks(ctx, over, ends, attrs.get("window", 0.0))
     if ends is not None:
         return _infer_cross_attention(ctx, types, over, ends, heads)
     for i, x in enumerate(types):

@@ -7,9 +7,10 @@ import numpy as np
 import torch
 from torch import fx
 
-from geoc.backends.torch_fx.attention import cross as rt_cross
+from geoc.backends.torch_fx.attention import cross_kernels as rt_cross
 from geoc.backends.torch_fx.attention import kernels as rt_attention
 from geoc.backends.torch_fx.common import kernels as rt_common
+from geoc.backends.torch_fx.domains.axes import positions
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.domains.axes import edge_ends
 from geoc.domains.base import EdgeRule
@@ -47,15 +48,18 @@ def _lower_cross_attention(
     ends: tuple[str, str],
     heads: int,
 ) -> fx.Node:
-    """``rule=full`` between two axes with node queries, keys and values: every pair of a
-    graph, the fused kernel with a mask; otherwise the edges themselves, segment softmax."""
+    """``rule=full`` between two axes with node queries, keys and values and no window: every
+    pair of a graph, the fused kernel with a mask; otherwise the edges themselves, segment
+    softmax, the window's term added to the scores from the two point clouds' positions."""
     src, dst = ends
     gather = tuple(t.axes != (over,) for t in ctx.in_types(node))
-    if all(gather) and src != dst and _rule(ctx, over) is EdgeRule.FULL:
+    window = float(node.attrs.get("window", 0.0))
+    if all(gather) and not window and src != dst and _rule(ctx, over) is EdgeRule.FULL:
         index_q, index_k = ctx.index_for(dst), ctx.index_for(src)
         return ctx.call(rt_cross.full_cross_attention, *args, index_q, index_k, heads)
     edges, size = ctx.edges_of(over), ctx.length(dst)
-    return ctx.call(rt_cross.edge_attention, *args, edges, size, heads, gather)
+    ends_at = (positions(ctx, src), positions(ctx, dst), window) if window else None
+    return ctx.call(rt_cross.edge_attention, *args, edges, size, heads, gather, ends_at)
 
 
 def _rule(ctx: LowerCtx, edge_set: str) -> EdgeRule | None:

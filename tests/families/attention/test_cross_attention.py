@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import assert_fails_at, batch_of, elaborated
+from helpers import assert_captures, assert_fails_at, batch_of, elaborated
 
 from geoc.backends.torch_fx.api import compile
-from geoc.backends.torch_fx.attention import cross as rt_cross
+from geoc.backends.torch_fx.attention import cross_kernels as rt_cross
 from geoc.backends.torch_fx.verify import check
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -276,3 +276,16 @@ def test_first_and_second_derivatives_are_finite_with_an_empty_graph() -> None:
         first = torch.autograd.grad(out["vs"].pow(2).sum(), (x, c), create_graph=True)
         second = torch.autograd.grad(sum(d.pow(2).sum() for d in first), (x, c))
         assert all(torch.isfinite(d).all() for d in (*first, *second))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rule", ["full", "knn(3)"])
+def test_cross_attention_traces_whole_and_exports(rule: str) -> None:
+    """The fused form (full) and the edge form (knn), on a batch: aot_eager and torch.export."""
+    module = compile(_rule(CROSS, rule))
+    gen = torch.Generator().manual_seed(2)
+    f, x = (torch.randn(7, n, generator=gen) for n in (8, 3))
+    g, c = (torch.randn(5, n, generator=gen) for n in (8, 3))
+    batch = {"batch": batch_of([4, 3]), "num_graphs": 2, "batch_queries": batch_of([2, 3])}
+    inputs = {"f": f, "x": x, "c": c, "g": g, **batch}  # forward's order, as torch.export wants
+    assert_captures(module, inputs, atol=1e-5)

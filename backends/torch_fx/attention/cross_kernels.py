@@ -25,16 +25,22 @@ def edge_attention(
     size: int,
     heads: int,
     gather: tuple[bool, bool, bool],
+    window: tuple[Tensor, Tensor, float] | None = None,
 ) -> Tensor:
-    """``out_b = concat_h Σ_{e: a -> b} softmax_e(q_eh · k_eh / √d) v_eh``; ``gather`` says
-    which of ``q`` (over ``B``: read at ``dst``), ``k``, ``v`` (over ``A``: read at ``src``)
-    are node values rather than edge values."""
+    """``out_b = concat_h Σ_{e: a -> b} softmax_e(q_eh · k_eh / √d - |p_b - p_a|² / σ²) v_eh``;
+    ``gather`` says which of ``q`` (over ``B``: read at ``dst``), ``k``, ``v`` (over ``A``: read
+    at ``src``) are node values rather than edge values; ``window``: the positions of ``A``
+    and ``B`` and ``σ`` (None: no window term)."""
     src, dst, mask = edges
     qe = q.index_select(0, dst) if gather[0] else q
     ke = k.index_select(0, src) if gather[1] else k
     ve = v.index_select(0, src) if gather[2] else v
     n, d = qe.shape[0], qe.shape[1] // heads
     scores = (qe.reshape(n, heads, d) * ke.reshape(n, heads, d)).sum(-1) / d**0.5
+    if window is not None:
+        at_src, at_dst, sigma = window
+        gap = at_dst.index_select(0, dst) - at_src.index_select(0, src)
+        scores = scores - (gap * gap).sum(-1, keepdim=True) / sigma**2
     weights = segment_softmax(scores, dst, size, mask, 1.0)
     weighted = weights.unsqueeze(-1) * ve.reshape(n, heads, ve.shape[1] // heads)
     weighted = weighted.reshape(n, ve.shape[1])
