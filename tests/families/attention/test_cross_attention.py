@@ -289,3 +289,65 @@ def test_cross_attention_traces_whole_and_exports(rule: str) -> None:
     batch = {"batch": batch_of([4, 3]), "num_graphs": 2, "batch_queries": batch_of([2, 3])}
     inputs = {"f": f, "x": x, "c": c, "g": g, **batch}  # forward's order, as torch.export wants
     assert_captures(module, inputs, atol=1e-5)
+
+
+#: A window on a sampled axis's ball groups and on a point cloud's own edges, under E(3).
+WINDOWED = """
+model Windowed() {
+    symmetry E(3) x S(points)
+    domain pointcloud(points, dim=3)
+    domain sample(level1, from=points, rule=fps(3))
+    domain edges(ball1, src=points, dst=level1, rule=ball(1.5, 4))
+    input x: point(3) over points
+    input f: 4 x scalar over points
+    c1 = x[from(level1)]
+    r = x[src(ball1)] - c1[dst(ball1)]
+    q = linear(f[from(level1)], 4 x scalar)
+    k = linear(f, 4 x scalar)
+    v = linear(r, 2 x vector)
+    output y: 2 x vector over level1 = attention(q, k, v, over=ball1, heads=2, window=0.8)
+    output z: 4 x scalar over points = attention(f, f, f, over=edges, heads=2, window=0.8)
+}
+"""
+
+
+@pytest.mark.parametrize("graphs", [1, 3])
+def test_a_windowed_attention_is_equivariant_on_sampled_axes_and_own_edges(graphs: int) -> None:
+    report = check(WINDOWED, graphs=graphs, trials=4, every_value=True, seed=graphs)
+    assert report.passed, report
+
+
+def test_the_window_subtracts_squared_distances_over_sigma_squared() -> None:
+    """One destination, three sources: softmax(q·k/√d - |p_b - p_a|²/σ²) (1e-12 float64)."""
+    gen = torch.Generator().manual_seed(11)
+    q, k = torch.randn(1, 4, generator=gen, dtype=F64), torch.randn(3, 4, generator=gen, dtype=F64)
+    v = torch.randn(3, 5, generator=gen, dtype=F64)
+    at_src, at_dst = torch.randn(3, 2, generator=gen, dtype=F64), torch.zeros(1, 2, dtype=F64)
+    edges = (torch.arange(3), torch.zeros(3, dtype=torch.long), None)
+    got = rt_cross.edge_attention(q, k, v, edges, 1, 1, (True, True, True), (at_src, at_dst, 0.5))
+    scores = k @ q[0] / 2 - at_src.pow(2).sum(-1) / 0.25
+    torch.testing.assert_close(got[0], torch.softmax(scores, 0) @ v, rtol=1e-12, atol=1e-12)
+
+
+WINDOW_ERRORS = [
+    ("    z = attention(s, k, w, over=E, window=@-1.0)", "GEO392"),
+    ("    z = attention(k, k, k, over=points, window=@1.0)", "GEO393"),  # no edge set
+]
+
+
+@pytest.mark.parametrize(("line", "code"), WINDOW_ERRORS)
+def test_misuses_of_the_window(line: str, code: str) -> None:
+    assert_fails_at(_moving(line), code)
+
+
+def test_a_window_over_a_periodic_cell_is_not_built() -> None:
+    text = """
+model P() {
+    symmetry E(3) x S(nodes)
+    domain pointcloud(nodes, dim=3, edges=radius(2.0), cell=true)
+    input x: point(3) over nodes
+    input h: 4 x scalar over nodes
+    output y: 4 x scalar over nodes = attention(h, h, h, over=edges, window=@1.0)
+}
+"""
+    assert_fails_at(text, "GEO526")
