@@ -364,3 +364,12 @@ def test_the_fused_form_runs_on_meta_and_fake_tensors() -> None:
             bq, bk = torch.zeros(5, dtype=torch.long), torch.zeros(7, dtype=torch.long)
             out = rt_cross.full_cross_attention(q, k, v, bq, bk, 2)
         assert out.shape == (5, 6)
+
+
+def test_the_fused_form_builds_no_pair_list() -> None:
+    """rule=full read only by fused cross-attention: the edge set is left out of the module
+    (a mask per graph instead of the pairs, and no host sync for their count)."""
+    names = [str(n.target) for n in compile(_rule(CROSS, "full")).graph.nodes]
+    assert any("full_cross_attention" in n for n in names)
+    assert not any("edges" in n for n in names), names
+    assert any("edges" in str(n.target) for n in compile(_rule(CROSS, "knn(3)")).graph.nodes)
