@@ -199,7 +199,8 @@ def test_the_fused_and_edge_forms_agree_on_full_edges() -> None:
 
 
 #: The same two heads written by hand: per-edge scores from gathered queries and keys, one
-#: `softmax(s, over=E, into=queries)` per head, weighted values summed into the queries.
+#: `softmax(s, over=E, into=queries)` per head, weighted values summed into the queries; and
+#: both heads at once through `head_scale`.
 BY_HAND = """
 model ByHand() {
     symmetry E(3) x S(points) x S(queries)
@@ -225,6 +226,10 @@ model ByHand() {
     output y: 6 x scalar over queries = concat(o1, o2)
     z = attention(concat(q1, q2), concat(k1, k2), concat(v1, v2), over=E, heads=2)
     output z: 6 x scalar over queries = z
+    a = softmax(concat(s1, s2), over=E, into=queries)
+    v6 = linear(f, 6 x scalar)
+    w = sum(head_scale(a, v6[src(E)]), over=E, into=queries)
+    output w: 6 x scalar over queries = w
 }
 """
 
@@ -240,12 +245,16 @@ def test_the_operator_equals_its_heads_written_with_softmax_and_sum() -> None:
             layer.weight.fill_(0.5)  # 1/√4
             if getattr(layer, "bias", None) is not None:
                 layer.bias.zero_()
+        for h, part in enumerate((module.v1, module.v2)):  # head_scale's v: v1 and v2 stacked
+            module.v6.weight[3 * h : 3 * h + 3] = part.weight
+            module.v6.bias[3 * h : 3 * h + 3] = part.bias
     gen = torch.Generator().manual_seed(5)
     f, x = (torch.randn(9, n, generator=gen, dtype=F64) for n in (8, 3))
     g, c = (torch.randn(8, n, generator=gen, dtype=F64) for n in (8, 3))
     batch = {"batch": batch_of([5, 0, 4]), "batch_queries": batch_of([2, 3, 3]), "num_graphs": 3}
     out = module(f=f, x=x, g=g, c=c, **batch)
     torch.testing.assert_close(out["y"], out["z"], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out["w"], out["z"], rtol=1e-12, atol=1e-12)
 
 
 # --- equivariance and derivatives ---------------------------------------------------------------
