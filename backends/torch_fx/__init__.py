@@ -18,6 +18,8 @@ Layout (an operator family's backend sits in one folder named like ``geoc.ops.<f
                               and cost model), tp_plan.py, tp_kernels.py, so2_kernels.py
                   spectral/   plan.py (SHT tables), rotation.py (band-limited sphere rotations)
                   manifold/   verify.py (membership), riemannian.py (geoopt hand-off)
+                  rewritten/  the optimiser's operators; csr_kernels.py: sparse products over
+                              the edges (attention's scores and weighted sums)
     domains/      one module per domain kind (points: global/set/graph/pointcloud, fields:
                   torus/sphere, weightspace): extra inputs, output layout, sampled inputs
                   and elements, actions on inputs, exact laws; rules_of(ir) finds them

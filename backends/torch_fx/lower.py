@@ -92,6 +92,9 @@ class LowerCtx:
     num_graphs: fx.Node | None = None
     edges: fx.Node | None = None
     edge_parts: dict[tuple[int, str], fx.Node] = field(default_factory=dict)
+    # The primary edges compressed by destination and by source, built once for every sparse
+    # product over them (rewritten/csr_kernels.py).
+    edge_csr: fx.Node | None = None
     # A model over several axes (domains/axes.py): the edge sets between axes by name, and the
     # graph of each element of every further node axis (its `batch_<axis>` input, or None).
     edge_sets: dict[str, fx.Node] = field(default_factory=dict)

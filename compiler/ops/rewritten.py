@@ -8,6 +8,12 @@ bias``, per node instead of per edge. ``gathered_linear`` is the same for a ``li
 between invariant scalars. Both keep the parameters (names and shapes) of the node they
 replace, so a saved model loads into either form.
 
+``gathered_bilinear(a, b, ends=(e1, e2), out, ..)`` is ``linear(a[e1] * b[e2], out, ..)``
+between invariant scalars (attention scores ``q[dst]·k[src]``), and
+``gathered_weighted_sum(w, v, end=src, over=edges, into=nodes)`` is ``sum(w * v[src], ..)``
+with ``w`` one invariant scalar per edge (attention's weighted values): the backend computes
+both without per-edge feature rows (sparse products over the edges).
+
 Each operator: its signature, its typing rule, its equivariance contract, in one place.
 """
 
@@ -29,6 +35,7 @@ from geoc.ops import (
     init_attrs,
     lookup,
     preset,
+    tensor,
     tensors,
     typing_rule,
 )
@@ -74,9 +81,45 @@ GATHERED_LINEAR = define(
 )
 
 
+GATHERED_BILINEAR = define(
+    "gathered_bilinear",
+    "rewrite",
+    (
+        tensor("a"),
+        tensor("b"),
+        _ENDS,
+        attr("out", AttrKind.TYPE),
+        attr("bias", AttrKind.BOOL, True),
+        *init_attrs(),
+    ),
+    _GATHERED,
+    "`linear(a[e1] * b[e2])` between invariant scalars, without per-edge products of the "
+    "inputs (written by the optimiser only)",
+    internal=True,
+)
+GATHERED_WEIGHTED_SUM = define(
+    "gathered_weighted_sum",
+    "rewrite",
+    (
+        tensor("w"),
+        tensor("v"),
+        attr("end", AttrKind.SYMBOL),
+        attr("over", AttrKind.SYMBOL),
+        attr("into", AttrKind.SYMBOL),
+    ),
+    preset(PLAIN, commutes_gather=False),
+    "`sum(w * v[end], over=edges, into=nodes)`, one weight per edge, without per-edge rows of "
+    "`v` (written by the optimiser only)",
+    internal=True,
+)
+
+#: The surface operator each rewritten one is blamed as (the last of its composition).
+_WRITTEN_AS = {GATHERED_BILINEAR: "linear", GATHERED_WEIGHTED_SUM: "sum"}
+
+
 def base_op(name: str) -> str:
     """The surface operator a gathered form stands for: ``gathered_mlp`` -> ``mlp``."""
-    return name.removeprefix("gathered_")
+    return _WRITTEN_AS.get(name, name.removeprefix("gathered_"))
 
 
 def base_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -123,3 +166,59 @@ def _gathered_contract(
     found += check_call(_sub(ctx, "concat"), lookup("concat"), parts, {})
     base = base_op(ctx.op)
     return found + check_call(_sub(ctx, base), lookup(base), [joined], base_attrs(attrs))
+
+
+# --- a product of gathered values, and a weighted sum of gathered values -----------------------
+
+
+Steps = list[tuple[str, list[FeatureType], dict[str, Any]]]
+
+
+def _product_steps(ctx: OpContext, types: Sequence[FeatureType], attrs: dict) -> Steps:
+    """The composition a product form stands for, call by call: (operator, its input types,
+    its attributes), each input typed by the calls before it."""
+    steps: Steps = []
+
+    def call(op: str, inputs: list[FeatureType], op_attrs: dict[str, Any]) -> FeatureType:
+        steps.append((op, inputs, op_attrs))
+        return infer_call(_sub(ctx, op), lookup(op), inputs, op_attrs)[0]
+
+    _COMPOSITIONS[ctx.op](call, types, attrs)
+    return steps
+
+
+def _bilinear(call, types: Sequence[FeatureType], attrs: dict) -> None:
+    """``linear(a[e1] * b[e2], ..)``."""
+    gathered = [call("gather", [t], {"end": e}) for t, e in zip(types, attrs["ends"], strict=True)]
+    call("linear", [call("mul", gathered, {})], base_attrs(attrs))
+
+
+def _weighted_sum(call, types: Sequence[FeatureType], attrs: dict) -> None:
+    """``sum(w * v[end], over, into)``."""
+    w, v = types
+    weighted = call("mul", [w, call("gather", [v], {"end": attrs["end"]})], {})
+    call("sum", [weighted], {"over": attrs["over"], "into": attrs["into"]})
+
+
+_COMPOSITIONS = {GATHERED_BILINEAR: _bilinear, GATHERED_WEIGHTED_SUM: _weighted_sum}
+
+
+@typing_rule(GATHERED_BILINEAR, GATHERED_WEIGHTED_SUM)
+def _infer_product(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    """Typed as the composition it stands for, by gather's, mul's and the last operator's own
+    rules: it transforms as that composition does, which is what it computes."""
+    op, inputs, op_attrs = _product_steps(ctx, types, attrs)[-1]
+    return infer_call(_sub(ctx, op), lookup(op), inputs, op_attrs)
+
+
+@contract(GATHERED_BILINEAR, GATHERED_WEIGHTED_SUM)
+def _product_contract(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> list[Diagnostic]:
+    """The contracts of every operator of the composition, on the types each one sees."""
+    found: list[Diagnostic] = []
+    for op, inputs, op_attrs in _product_steps(ctx, types, attrs):
+        found += check_call(_sub(ctx, op), lookup(op), inputs, op_attrs)
+    return found

@@ -77,13 +77,14 @@ class RewriteBroke(AssertionError):
 
 def rewrites() -> list[Rewrite]:
     """The rewrites in the order they run (each module defines its own)."""
-    from geoc.optimize import cse, gather, scatter
+    from geoc.optimize import cse, gather, products, scatter
 
     return [
         Rewrite("common subexpressions", cse.run),
         Rewrite("folded scales", cse.fold_scales),
         Rewrite("linear before gather", gather.run),
         Rewrite("linear across scatter", scatter.run),
+        Rewrite("products over edges", products.run),
     ]
 
 

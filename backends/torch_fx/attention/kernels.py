@@ -20,7 +20,56 @@ def segment_softmax(
     scores: Tensor, index: Tensor, size: int, mask: Tensor | None, temperature: float
 ) -> Tensor:
     """``scores`` ``[n, channels]`` normalised over the rows sharing an ``index`` in
-    ``[0, size)``, channel by channel; rows with ``mask == 0`` get weight 0."""
+    ``[0, size)``, channel by channel; rows with ``mask == 0`` get weight 0. Where autograd
+    records on a CPU, :class:`_SegmentSoftmax` gives the same weights with a backward written
+    out (a few passes over ``[n, channels]`` instead of autograd's through every step)."""
+    if _analytic_backward(scores):
+        return _SegmentSoftmax.apply(scores, index, size, mask, temperature)
+    return _segment_softmax(scores, index, size, mask, temperature)
+
+
+def _analytic_backward(scores: Tensor) -> bool:
+    """Recording, on plain float32/float64 CPU tensors, outside ``torch.compile`` and
+    ``torch.func`` (which trace or transform the composite form like any torch code)."""
+    return (
+        torch.is_grad_enabled()
+        and scores.requires_grad
+        and type(scores) in (Tensor, torch.nn.Parameter)
+        and scores.device.type == "cpu"
+        and scores.dtype in (torch.float32, torch.float64)
+        and not torch.compiler.is_compiling()
+        and not torch._C._functorch.is_functorch_wrapped_tensor(scores)
+    )
+
+
+class _SegmentSoftmax(torch.autograd.Function):
+    """``∂s = (g w - w Σ_segment g w) / T``; where autograd records the backward itself
+    (``create_graph``) it is the composite form's, so a second derivative exists."""
+
+    @staticmethod
+    def forward(ctx, scores: Tensor, index: Tensor, size: int, mask, temperature: float):
+        weights = _segment_softmax(scores, index, size, mask, temperature)
+        ctx.save_for_backward(scores, index, weights)
+        ctx.size, ctx.mask, ctx.temperature = size, mask, temperature
+        return weights
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
+        scores, index, weights = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph: a backward autograd can differentiate again
+            with torch.enable_grad():
+                again = _segment_softmax(scores, index, ctx.size, ctx.mask, ctx.temperature)
+                (found,) = torch.autograd.grad(again, scores, grad, create_graph=True)
+            return found, None, None, None, None
+        weighted = grad * weights  # masked rows and empty segments: weight 0, gradient 0
+        total = weighted.new_zeros((ctx.size, weighted.shape[-1])).index_add(0, index, weighted)
+        found = weighted.sub_(weights * total.index_select(0, index))
+        return found / ctx.temperature if ctx.temperature != 1.0 else found, None, None, None, None
+
+
+def _segment_softmax(
+    scores: Tensor, index: Tensor, size: int, mask: Tensor | None, temperature: float
+) -> Tensor:
     acc = accumulate(scores)  # half precision sums in float32 (precision_kernels.py)
     if temperature != 1.0:
         acc = acc / temperature
