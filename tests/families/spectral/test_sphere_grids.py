@@ -10,6 +10,7 @@ import pytest
 import torch
 from helpers import assert_captures
 from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import geoc
 from geoc.backends.torch_fx.spectral import kernels as rt
@@ -96,7 +97,6 @@ def test_band_limited_model_is_the_same_function_on_every_grid(target):
     assert rel(got, want) < 1e-12
 
 
-@pytest.mark.slow
 @torch.no_grad()
 def test_sfno_on_other_grids_agrees_within_the_documented_bound():
     """With GELU the fields leave the band, so each grid's transforms alias what lies beyond
@@ -163,6 +163,32 @@ def test_tables_of_a_new_grid_are_built_once(monkeypatch):
     model(u=torch.randn(1, 3, 32, 64, dtype=F64))  # the native grid: the module's buffers
     model.float()(u=x.float())  # another dtype: a table of its own
     assert len(built) == 2 and len(grids._TABLES) == 2
+
+
+class Ops(TorchDispatchMode):
+    """The operators a call runs, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+@torch.no_grad()
+def test_a_call_on_a_cached_grid_runs_what_a_native_call_runs():
+    """No recomputation per call: once built, another grid's forward runs the operators of the
+    native grid's, one for one (no table arithmetic, no host read)."""
+    model = geoc.compile("sfno", params=SMALL, dtype=F64)
+    model(u=torch.randn(1, 3, 40, 80, dtype=F64))
+    runs = []
+    for shape in [(32, 64), (40, 80)]:
+        with Ops() as ops:
+            model(u=torch.randn(1, 3, *shape, dtype=F64))
+        runs.append(ops.ops)
+    assert runs[0] == runs[1] and "aten._local_scalar_dense.default" not in runs[1]
 
 
 def test_sht_on_a_gauss_legendre_grid_equals_torch_harmonics():
@@ -240,7 +266,6 @@ def test_runs_on_meta_and_fake_tensors_at_another_grid(monkeypatch):
     assert meta.shape == (2, 3, 40, 80) and meta.device.type == "meta"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("grid", ["equiangular", "legendre_gauss"])
 def test_traces_whole_at_another_grid(grid):
     """``torch.compile(fullgraph=True)`` and ``torch.export`` at a fixed grid: the tables are
