@@ -164,9 +164,10 @@ def grid_tables(
     nlat, nlon = like.shape[-2], like.shape[-1]
     if (grid, nlat, nlon) == native:
         return forward, inverse
-    _check_band(int(nlat), int(nlon), grid, lmax, name)
+    nlat, nlon = _concrete(nlat), _concrete(nlon)
+    _check_band(nlat, nlon, grid, lmax, name)
     mmax = forward.shape[0]
-    tables = _cached_tables(grid, int(nlat), int(nlon), lmax, mmax, forward.dtype, like.device)
+    tables = _cached_tables(grid, nlat, nlon, lmax, mmax, forward.dtype, like.device)
     return _traced(tables[0], like), _traced(tables[1], like)
 
 
@@ -176,12 +177,19 @@ def grid_latitudes(like: Tensor, table: Tensor, native: tuple[str, int, int], gr
     nlat, nlon = like.shape[-2], like.shape[-1]
     if (grid, nlat, nlon) == native:
         return table
-    return _traced(_cached_latitudes(grid, int(nlat), table.dtype, like.device), like)
+    return _traced(_cached_latitudes(grid, _concrete(nlat), table.dtype, like.device), like)
 
 
 def longitude_count(like: Tensor) -> int:
     """``nlon`` of the grid of ``like`` (``[..., nlat, nlon]``): the width a synthesis fills."""
     return like.shape[-1]
+
+
+def _concrete(size: int) -> int:
+    """A grid size as a plain int. Under ``torch.compile`` with dynamic shapes a size is a
+    symbol; ``len(range(size))`` makes dynamo specialise it (a guard: the graph is for this
+    grid, another grid recompiles), so the tables stay constants of the graph."""
+    return len(range(size))
 
 
 def _check_band(nlat: int, nlon: int, grid: str, lmax: int, name: str) -> None:

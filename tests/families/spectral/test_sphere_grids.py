@@ -274,6 +274,16 @@ def test_traces_whole_at_another_grid(grid):
     assert_captures(model, {"u": torch.randn(2, 3, 48, 96)}, atol=1e-5)
 
 
+def test_traces_whole_with_dynamic_shapes_one_graph_per_grid():
+    """With ``dynamic=True`` a grid's sizes are specialised (a guard), so each grid is one
+    whole graph with its tables as constants, as geoc's compiled path traces it."""
+    model = geoc.compile("sfno", params={"depth": 1, "width": 4})
+    traced = torch.compile(model, fullgraph=True, backend="aot_eager", dynamic=True)
+    for shape in [(32, 64), (40, 80), (48, 96)]:
+        x = torch.randn(1, 3, *shape)
+        assert torch.allclose(traced(u=x)["v"], model(u=x)["v"], atol=1e-5), shape
+
+
 def test_a_saved_model_keeps_its_grid_kind(tmp_path):
     model = geoc.compile("sfno", params=SMALL, dtype=F64, sphere_grid="legendre_gauss")
     x = torch.randn(1, 3, 20, 40, dtype=F64)
