@@ -13,10 +13,11 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import geoc
+from geoc.backends.torch_fx.domains.fields import BAND_LIMITED_RTOL
 from geoc.backends.torch_fx.spectral import kernels as rt
 from geoc.backends.torch_fx.spectral import plan
 from geoc.backends.torch_fx.spectral import sphere_kernels as grids
-from geoc.backends.torch_fx.spectral.rotation import rotate_field
+from geoc.backends.torch_fx.spectral.rotation import rotate_coefficients, rotate_field
 from geoc.diagnostics import GeoError
 from geoc.groups import random_rotation
 
@@ -249,6 +250,24 @@ def test_rotation_equivariance_holds_on_another_grid(target):
         moved = model(u=rotate_field(x, rotation, nlat, nlon, grid, BAND))["v"]
         want = rotate_field(model(u=x)["v"], rotation, nlat, nlon, grid, BAND)
         assert rel(moved, want) < 1e-10
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("target", TARGETS[:2], ids=lambda t: t[0])
+def test_sfno_passes_the_band_limited_rotation_law_on_another_grid(target):
+    """``sfno.geo`` itself (GELU: not band-limited) at another grid, under the checker's law
+    for the sphere: the band-limited parts of ``f(R x)`` and ``R f(x)`` agree within
+    ``BAND_LIMITED_RTOL`` relative to the largest coefficient."""
+    grid, nlat, nlon = target
+    native = geoc.compile("sfno", params=SMALL, dtype=F64)
+    model = on_grid("sfno", grid, native, SMALL)
+    x = synthesise(coefficients(2), grid, nlat, nlon)
+    rotation = random_rotation(np.random.default_rng(6), 3, reflect=False)
+    moved = analyse(model(u=rotate_field(x, rotation, nlat, nlon, grid, BAND))["v"], grid, nlat,
+                    nlon)  # fmt: skip
+    want = rotate_coefficients(analyse(model(u=x)["v"], grid, nlat, nlon), rotation)
+    error = float((moved - want).abs().max() / want.abs().max())
+    assert 0 < error < BAND_LIMITED_RTOL
 
 
 def test_runs_on_meta_and_fake_tensors_at_another_grid(monkeypatch):
