@@ -122,6 +122,27 @@ def test_sfno_on_other_grids_agrees_within_the_documented_bound():
         assert rel(band[key], reference) < native_error / 4, key
 
 
+@torch.no_grad()
+def test_isht_and_latitude_follow_the_input_grid():
+    """``isht`` synthesises on the grid of the model's fields; ``latitude`` reads that grid's
+    rows (Gauss-Legendre nodes here, not the spec's equiangular ones)."""
+    spec = (
+        "model S() {\n    symmetry SO(3)\n    breaks SO(3) to SO(2) by lat\n"
+        "    domain sphere(nlat=12, nlon=24, grid=equiangular)\n"
+        "    input u: scalar over sphere\n    lat = latitude(u)\n"
+        "    output v: 2 x scalar over sphere = concat(isht(sht(u)), lat)\n}\n"
+    )
+    model = geoc.compile(spec, dtype=F64, sphere_grid="legendre_gauss")
+    nlat, nlon, band = 9, 18, 6  # the spec's band: (12 + 1) // 2
+    _, inverse = plan.sht_tables(nlat, nlon, band, band, "legendre_gauss")
+    x = rt.isht(coefficients(3, 2, 1)[..., :band, :band], torch.as_tensor(inverse), nlon)
+    out = model(u=x)["v"]
+    assert out.shape == (2, 2, nlat, nlon)
+    assert (out[:, 0] - x[:, 0]).abs().max() < 1e-12
+    rows = np.pi / 2 - np.arccos(np.polynomial.legendre.leggauss(nlat)[0][::-1])
+    assert np.abs(out[0, 1, :, 0].numpy() - rows).max() < 1e-14
+
+
 def test_too_coarse_grids_are_refused_naming_the_smallest():
     model = geoc.compile("sfno", params=SMALL, dtype=F64)
     with pytest.raises(geoc.InputError) as err:
