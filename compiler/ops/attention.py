@@ -99,9 +99,10 @@ ATTENTION = define(
         attr("over", AttrKind.SYMBOL),
         attr("heads", AttrKind.INT, 1),
     ),
-    preset(PLAIN, "ambient", euclidean=REDUCE, linear_in=("v",), commutes_gather=False),
+    preset(PLAIN, "ambient", "causal", euclidean=REDUCE, linear_in=("v",), commutes_gather=False),
     "multi-head scaled dot-product attention, all to all within each graph along the axis "
-    "`over` (not an edge set, `GEO203`): the channels of `q`, `k`, `v` split into `heads` "
+    "`over` (not an edge set, `GEO203`; in a `causal=true` sequence each token attends to "
+    "those at or before it): the channels of `q`, `k`, `v` split into `heads` "
     "equal parts (`GEO379`), `softmax(q_h k_hᵀ / √d) v_h` per head, heads concatenated; the "
     "result typed as `v`; `q`, `k` invariant (`GEO487`); `v` of any type whose copies the heads "
     "split whole (one atom type, copies divisible by `heads`, or `heads=1`; else `GEO519`)",

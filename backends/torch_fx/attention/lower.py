@@ -24,10 +24,14 @@ def lower_softmax(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 
 @lowering("attention")
 def lower_attention(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
-    """Fused through ``scaled_dot_product_attention``; a batch masks pairs across graphs."""
-    index = ctx.index_for(node.attrs["over"])
+    """Fused through ``scaled_dot_product_attention``; a batch masks pairs across graphs, and
+    along a causal sequence each row attends to the rows at or before it (its tokens, in
+    order)."""
+    over = node.attrs["over"]
+    index = ctx.index_for(over)
     heads = int(node.attrs.get("heads", 1))
-    return ctx.call(rt_attention.dense_attention, *args, index, heads)
+    causal = ctx.ir.domain.causal and over == ctx.ir.domain.axis
+    return ctx.call(rt_attention.dense_attention, *args, index, heads, causal)
 
 
 @lowering("attention_pool")
