@@ -12,7 +12,6 @@ positions in ``clouds.py``; given edges: an edgeless graph, and one-node graphs 
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 

@@ -18,7 +18,8 @@ model Tiny(dim: int = 8, heads: int = 2) {
     q = rotary(linear(x, dim x scalar), over=tokens, heads=heads)
     k = rotary(linear(x, dim x scalar), over=tokens, heads=heads)
     v = linear(x, dim x scalar)
-    h = position_embedding(x, over=tokens, max_len=64) + attention(q, k, v, over=tokens, heads=heads)
+    a = attention(q, k, v, over=tokens, heads=heads)
+    h = position_embedding(x, over=tokens, max_len=64) + a
     output y: dim x scalar over tokens = mlp(h, [dim, dim])
 }
 """
