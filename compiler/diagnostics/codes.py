@@ -685,6 +685,17 @@ CODES: dict[str, CodeInfo] = {
         both treat channels as plain numbers, which only invariant channels are. Project to
         scalars first with `linear(x, n x scalar)`.""",
     ),
+    "GEO491": _code(
+        "channel-wise map of transforming channels",
+        """`channel_scale` (a learned scale per channel) and `head_normalize` (each head's
+        channels over their norm) treat channels as plain numbers, which only invariant
+        channels are. Project to scalars first with `linear(x, n x scalar)`.""",
+    ),
+    "GEO492": _code(
+        "channel_scale with a non-positive base",
+        """`channel_scale(x, init=a, base=b)` learns `p`, starting at `b`, and scales by
+        `p * a / b` (nGPT's scaled parametrisation): `b` must be positive.""",
+    ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",
         """`norm`, `sqnorm`, `dot` and every operator that normalises by a norm (`norm_act`,

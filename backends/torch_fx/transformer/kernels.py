@@ -1,0 +1,17 @@
+"""nGPT's pieces (Loshchilov et al. 2024). Torch only (copied next to exported modules)."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from geoc.backends.torch_fx.common.kernels import unit_vector
+
+
+def channel_scale(x: Tensor, p: Tensor, ratio: float) -> Tensor:
+    """``x * p * ratio``: nGPT's ``s = s_a · s_init / s_scale`` with ``ratio = init / base``."""
+    return x * (p * ratio)
+
+
+def head_normalize(x: Tensor, heads: int) -> Tensor:
+    """Each head's channels over their norm (0 stays 0, derivatives finite: ``unit_vector``)."""
+    return unit_vector(x.unflatten(-1, (heads, -1))).flatten(-2)
