@@ -47,8 +47,9 @@ def _reference(z: torch.Tensor, p: dict[str, torch.Tensor], depth: int) -> tuple
     causal = torch.ones(n, n, dtype=torch.bool).tril()
     for layer in range(depth):
         w = {k.split("ngpt_block.")[1]: v for k, v in p.items() if f"layers.{layer}." in k}
-        q, k, v = (_rope(h @ w["q.linear.weight"].T, heads), _rope(h @ w["k.linear.weight"].T, heads),
-                   h @ w["v.weight"].T)  # fmt: skip
+        q = _rope(h @ w["q.linear.weight"].T, heads)
+        k = _rope(h @ w["k.linear.weight"].T, heads)
+        v = h @ w["v.weight"].T
         sqk_q, sqk_k = w["qs.scale"] / INV_ROOT, w["ks.scale"] / INV_ROOT  # s_init 1, scale 1/√d
         qh = _norm(q.reshape(n, heads, dk)) * sqk_q.reshape(heads, dk)
         kh = _norm(k.reshape(n, heads, dk)) * sqk_k.reshape(heads, dk)
@@ -110,7 +111,8 @@ model S(heads: int = 2) {
     domain set(set)
     input h: 8 x scalar over set
     input r: vector over set
-    output y: 8 x scalar over set = channel_scale(head_normalize(h, heads=heads), init=0.5, base=2.0)
+    y = channel_scale(head_normalize(h, heads=heads), init=0.5, base=2.0)
+    output y: 8 x scalar over set = y
 }
 """
 
