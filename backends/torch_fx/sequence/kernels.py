@@ -47,4 +47,5 @@ def position_embedding(x: Tensor, positions: Tensor, table: Tensor) -> Tensor:
     longest = table.shape[0]
     ok = (positions < longest).all()
     _require(ok, "GEO650", "batch", f"a sequence is longer than `max_len={longest}` tokens")
-    return x + table.index_select(0, positions.clamp(max=longest - 1))
+    rows = table.index_select(0, positions.clamp(max=longest - 1))
+    return x + rows.to(x.dtype)  # under autocast the table stays float32, `x` does not

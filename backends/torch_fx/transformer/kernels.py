@@ -8,8 +8,9 @@ from geoc.backends.torch_fx.common.kernels import unit_vector
 
 
 def channel_scale(x: Tensor, p: Tensor, ratio: float) -> Tensor:
-    """``x * p * ratio``: nGPT's ``s = s_a · s_init / s_scale`` with ``ratio = init / base``."""
-    return x * (p * ratio)
+    """``x * p * ratio``: nGPT's ``s = s_a · s_init / s_scale`` with ``ratio = init / base``;
+    in ``x``'s dtype (under autocast the parameter stays float32, the activations do not)."""
+    return x * (p * ratio).to(x.dtype)
 
 
 def head_normalize(x: Tensor, heads: int) -> Tensor:
