@@ -30,8 +30,8 @@ def lower_attention(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     over = node.attrs["over"]
     index = ctx.index_for(over)
     heads = int(node.attrs.get("heads", 1))
-    causal = ctx.ir.domain.causal and over == ctx.ir.domain.axis
-    return ctx.call(rt_attention.dense_attention, *args, index, heads, causal)
+    causal = (True,) if ctx.ir.domain.causal and over == ctx.ir.domain.axis else ()
+    return ctx.call(rt_attention.dense_attention, *args, index, heads, *causal)
 
 
 @lowering("attention_pool")
