@@ -667,7 +667,9 @@ CODES: dict[str, CodeInfo] = {
         """A positional operator (`rotary`, `position_embedding`) gives each token a function
         of its position, which a permutation of the tokens changes: under `S(tokens)` it
         would not be equivariant. A sequence with positions has no permutation symmetry:
-        declare the break by dropping `S(tokens)` from `symmetry` (`symmetry trivial`).""",
+        declare the break, `breaks S(tokens) by q, k` naming the values computed with positions
+        (the rest of the model is still proved under `S(tokens)`), or drop `S(tokens)` from
+        `symmetry` (`symmetry trivial`).""",
     ),
     "GEO489": _code(
         "a causal sequence reads later tokens",
@@ -893,11 +895,12 @@ CODES: dict[str, CodeInfo] = {
     ),
     "GEO514": _code(
         "breaking a non-geometric factor: not built",
-        """Only the geometric factor of `symmetry` (rotations, reflections, translations) can be
-        declared broken. Breaking a permutation factor `S(axis)` or a matrix group (`Lorentz(n)`,
-        `C(4)`, ...) is not built: drop the factor from `symmetry` instead. Nor is a break in a
-        periodic cell (`cell=true`), whose symmetry also moves single atoms by lattice vectors,
-        which absolute coordinates break as well.""",
+        """Only the geometric factor of `symmetry` (rotations, reflections, translations) and the
+        permutations of a `sequence` axis (whose positions break them: `breaks S(tokens) by q`)
+        can be declared broken. Breaking another permutation factor `S(axis)` or a matrix group
+        (`Lorentz(n)`, `C(4)`, ...) is not built: drop the factor from `symmetry` instead. Nor
+        is a break in a periodic cell (`cell=true`), whose symmetry also moves single atoms by
+        lattice vectors, which absolute coordinates break as well.""",
     ),
     "GEO519": _code(
         "attention heads that split a copy: not built",

@@ -141,6 +141,9 @@ class DomainRules:
     parse: Callable[[ast.Call, Env], Domain] | None = None
     #: Values live on a grid, ``[batch, channels, *grid]``.
     is_field: bool = False
+    #: Its elements have positions (a sequence): values may break ``S(axis)`` on purpose
+    #: (`breaks S(tokens) by q`); elsewhere breaking a permutation is not built (GEO514).
+    ordered: bool = False
     #: Raises unless the model's group acts on the domain (given the `symmetry` statement's span).
     check_symmetry: Callable[[Group, Domain, Span | None], None] = _no_check
     #: Raises unless a declared type (input, output, attribute) is a value the domain carries.

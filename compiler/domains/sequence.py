@@ -120,6 +120,7 @@ base.register(
         describe=describe,
         axes=lambda d: (d.axis,),
         parse=parse,
+        ordered=True,
         check_symmetry=check_symmetry,
         check_graph=check_causality,
     )

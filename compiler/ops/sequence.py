@@ -4,7 +4,8 @@ vector per position, added).
 
 Both read each token's position, its rank in its own sequence: they are a declared break of
 the permutation symmetry (a permutation changes the positions), so under a group that permutes
-the axis they are ``GEO488``; a sequence model with positions declares ``symmetry trivial``.
+the axis they are ``GEO488``; a sequence model with positions declares ``breaks S(tokens) by``
+the values they compute, or ``symmetry trivial``.
 Each acts on its own token and position alone, so along a causal sequence it reads only its
 own token (trait ``causal``). The channels they move are plain numbers: invariant inputs only
 (``GEO490``).
@@ -119,8 +120,9 @@ def _positional_contract(
                 f"`{ctx.op}` reads each token's position, which `S({over})` does not keep: a "
                 "sequence with positions has no permutation symmetry",
                 label=f"positions of `{over}`",
-                help=f"declare the break: drop `S({over})` from `symmetry` (`symmetry "
-                "trivial`); `geoc check` then checks causality, not permutations",
+                help=f"declare the break: `breaks S({over}) by VALUE` naming the values "
+                f"computed with positions (`q = {ctx.op}(...)`), or drop `S({over})` "
+                "(`symmetry trivial`)",
             )
         ]
     moving = not_invariant(ctx, x)

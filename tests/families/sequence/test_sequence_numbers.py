@@ -181,3 +181,12 @@ def test_the_decoder_compiles_fullgraph_and_exports() -> None:
     exported = torch.export.export(module, (), {"x": x, "batch": batch, "num_graphs": 2})
     got = exported.module()(x=x, batch=batch, num_graphs=2)["y"]
     torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+
+
+def test_a_declared_break_of_the_permutations_is_checked_and_real() -> None:
+    from test_sequence_typing import ENCODER
+
+    report = check(ENCODER, graphs=3)
+    assert report.passed, report.render()
+    assert report.breaking is not None and report.breaking.observed
+    assert report.causality is None  # not causal: no causality law

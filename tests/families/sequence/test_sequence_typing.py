@@ -141,3 +141,47 @@ def test_token_by_token_ops_and_global_inputs_keep_causality() -> None:
     ).replace("mlp(h, [dim, dim])", "layer_norm(act(h * c, silu) + linear(c, dim x scalar))")
     assert frontend(text).outputs["y"]
     assert elaborated(text).domain.causal
+
+
+# --- positions as a declared break ---------------------------------------------------------
+
+ENCODER = """
+model Enc(dim: int = 8, heads: int = 2) {
+    symmetry S(tokens)
+    breaks S(tokens) by q, k
+    domain sequence(tokens)
+    input x: dim x scalar over tokens
+    q = rotary(linear(x, dim x scalar), over=tokens, heads=heads)
+    k = rotary(linear(x, dim x scalar), over=tokens, heads=heads)
+    v = linear(x, dim x scalar)
+    output y: dim x scalar over tokens = attention(q, k, v, over=tokens, heads=heads)
+    output s: dim x scalar = sum(mlp(x, [dim, dim]), over=tokens)
+}
+"""
+
+
+def test_positions_declared_through_breaks() -> None:
+    """`breaks S(tokens) by q, k`: what reads them is typed without S(tokens), the rest (the
+    pooled `s`) still under it; the IR keeps the declaration through JSON."""
+    from geoc.ir import Graph
+
+    graph = frontend(ENCODER)
+    assert (str(graph.group), str(graph.declared)) == ("trivial", "S(tokens)")
+    assert str(graph.outputs["s"].value.node) in graph.unbroken
+    again = Graph.from_json(graph.to_json())
+    assert [str(b) for b in again.broken] == ["S(tokens) broken by `q`, `k`"]
+
+
+def test_an_undeclared_positional_value_is_still_rejected() -> None:
+    text = ENCODER.replace("by q, k", "by q").replace("    k = rotary(", "    k = @rotary(")
+    error = assert_fails_at(text, "GEO488")
+    assert "breaks S(tokens) by" in error.diagnostics[0].help
+
+
+def test_breaking_permutations_needs_positions_and_no_causality() -> None:
+    on_a_set = ENCODER.replace("sequence(tokens)", "set(tokens)").replace(
+        "breaks S(tokens)", "breaks @S(tokens)"
+    )
+    assert_fails_at(on_a_set, "GEO514")
+    causal = ENCODER.replace("sequence(tokens)", "sequence(tokens, causal=true)")
+    assert_fails_at(causal.replace("symmetry S(tokens)", "@symmetry S(tokens)"), "GEO216")
