@@ -37,9 +37,12 @@ def test_the_domain_round_trips() -> None:
 
 
 def test_a_causal_decoder_types() -> None:
+    from geoc.ir import Graph
+
     graph = frontend(CAUSAL)
     assert str(graph.outputs["y"].type) == "8 x scalar over tokens"
     assert str(graph.group) == "trivial"
+    assert Graph.from_json(graph.to_json()).domain.causal  # the IR keeps `causal=true`
 
 
 def test_a_sequence_without_positions_is_a_set() -> None:
