@@ -1,4 +1,4 @@
-# nGPT, the normalised transformer (Loshchilov, Hsieh, Sun and Ginsburg 2024, "nGPT: Normalized Transformer with Representation Learning on the Hypersphere", arXiv:2410.01131): token embeddings on the unit sphere; per block h <- Norm(h + alpha_A (Norm(attn(h)) - h)) and h <- Norm(h + alpha_M (Norm(mlp(h)) - h)) with learned per-channel eigen learning rates alpha (init 0.05, scale 1/sqrt(d)); q and k normalised per head and scaled by s_qk, softmax scale sqrt(d_k); SwiGLU with s_u, s_v (nu also times sqrt(d)); causal attention with rotary positions; logits scaled by s_z. The language has no division or square root: `inv_root` is 1/sqrt(dim), `root` sqrt(dim), `head_dim` dim/heads (keep them so when changing `dim` or `heads`). Two departures from the paper, both at the level of parameters: q and k each get their own s_qk (equal at init), and the weight matrices are not renormalised after each step (an optimiser's job, outside the forward).
+# nGPT, the normalised transformer (Loshchilov, Hsieh, Sun and Ginsburg 2024, "nGPT: Normalized Transformer with Representation Learning on the Hypersphere", arXiv:2410.01131): token embeddings on the unit sphere; per block h <- Norm(h + alpha_A (Norm(attn(h)) - h)) and h <- Norm(h + alpha_M (Norm(mlp(h)) - h)) with learned per-channel eigen learning rates alpha (init 0.05, scale 1/sqrt(d)); q and k normalised per head and scaled by s_qk, softmax scale sqrt(d_k); SwiGLU with s_u, s_v (nu also times sqrt(d)); causal attention with rotary positions; logits scaled by s_z. The language has no division or square root: `inv_root` is 1/sqrt(dim), `root` sqrt(dim), `head_dim` dim/heads (keep them so when changing `dim` or `heads`). One departure from the paper: the weight matrices are not renormalised after each step (an optimiser's job, outside the forward).
 block ngpt_block(
     h: unit(dim) over tokens,
     dim: int = 16,
@@ -11,8 +11,9 @@ block ngpt_block(
     q = rotary(linear(h, dim x scalar, bias=false), over=tokens, heads=heads)
     k = rotary(linear(h, dim x scalar, bias=false), over=tokens, heads=heads)
     v = linear(h, dim x scalar, bias=false)
-    qs = channel_scale(head_normalize(q, heads=heads), init=head_dim, base=inv_root)  # s_qk, and d_k for the sqrt(d_k) softmax scale
-    ks = channel_scale(head_normalize(k, heads=heads), init=1.0, base=inv_root)  # s_qk
+    # s_qk scales q and k, one learned vector: squared on q; d_k makes the softmax scale sqrt(d_k)
+    qs = head_dim * channel_scale(head_normalize(q, heads=heads), init=1.0, base=inv_root, power=2)
+    ks = head_normalize(k, heads=heads)
     ha = normalize(linear(attention(qs, ks, v, over=tokens, heads=heads), dim x scalar, bias=false))
     h = normalize(h + channel_scale(ha - h, init=0.05, base=inv_root))  # alpha_A
     u = channel_scale(linear(h, hidden x scalar, bias=false), init=1.0, base=1.0)  # s_u

@@ -694,9 +694,10 @@ CODES: dict[str, CodeInfo] = {
         channels are. Project to scalars first with `linear(x, n x scalar)`.""",
     ),
     "GEO492": _code(
-        "channel_scale with a non-positive base",
-        """`channel_scale(x, init=a, base=b)` learns `p`, starting at `b`, and scales by
-        `p * a / b` (nGPT's scaled parametrisation): `b` must be positive.""",
+        "channel_scale with a bad base or power",
+        """`channel_scale(x, init=a, base=b, power=k)` learns `p`, starting at `b`, and scales by
+        `(p * a / b)^k` (nGPT's scaled parametrisation): `b` must be positive and `k` 1 or 2
+        (2: one scale for both factors of a product, as nGPT's `s_qk` scales q and k).""",
     ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",

@@ -17,11 +17,17 @@ from geoc.types import FeatureType
 CHANNEL_SCALE = define(
     "channel_scale",
     "transformer",
-    (tensor("x"), attr("init", AttrKind.FLOAT, 1.0), attr("base", AttrKind.FLOAT, 1.0)),
+    (
+        tensor("x"),
+        attr("init", AttrKind.FLOAT, 1.0),
+        attr("base", AttrKind.FLOAT, 1.0),
+        attr("power", AttrKind.INT, 1, written_only=True),
+    ),
     preset(PLAIN, "learned", "ambient", linear_in=("x",)),
-    "`x * s` channel by channel, `s = p · init / base` with the learned `p` starting at `base` "
-    "(nGPT's scaled parametrisation: `s` starts at `init`, `p` trains at the scale `base`, "
-    "`> 0`, else `GEO492`); same type; invariant `x` (`GEO491`)",
+    "`x * s^power` channel by channel, `s = p · init / base` with the learned `p` starting at "
+    "`base` (nGPT's scaled parametrisation: `s` starts at `init`, `p` trains at the scale "
+    "`base`, `> 0`, else `GEO492`; `power=2`: one `s` for both sides of a product, as nGPT's "
+    "`s_qk` scales q and k, `power` 1 or 2, else `GEO492`); same type; invariant `x` (`GEO491`)",
 )
 
 HEAD_NORMALIZE = define(
@@ -42,6 +48,14 @@ def _infer_channelwise(
     """Invariant channels mapped to invariant channels on the same element: a function of the
     element's own numbers, which no group element moves; the type stays the input's."""
     (x,) = types
+    if ctx.op == CHANNEL_SCALE and attrs.get("power", 1) not in (1, 2):
+        raise ctx.error(
+            "GEO492",
+            f"`channel_scale(..., power={attrs['power']})`: the power is 1 or 2",
+            attr="power",
+            label="power",
+            help="`power=2` applies one learned scale to both factors of a product (nGPT's s_qk)",
+        )
     if ctx.op == CHANNEL_SCALE and attrs.get("base", 1.0) <= 0:
         raise ctx.error(
             "GEO492",

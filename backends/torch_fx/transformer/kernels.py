@@ -7,10 +7,11 @@ from torch import Tensor
 from geoc.backends.torch_fx.common.kernels import unit_vector
 
 
-def channel_scale(x: Tensor, p: Tensor, ratio: float) -> Tensor:
-    """``x * p * ratio``: nGPT's ``s = s_a · s_init / s_scale`` with ``ratio = init / base``;
+def channel_scale(x: Tensor, p: Tensor, ratio: float, power: int = 1) -> Tensor:
+    """``x * s^power``, nGPT's ``s = s_a · s_init / s_scale`` with ``ratio = init / base``;
     in ``x``'s dtype (under autocast the parameter stays float32, the activations do not)."""
-    return x * (p * ratio).to(x.dtype)
+    s = p * ratio
+    return x * (s if power == 1 else s * s).to(x.dtype)
 
 
 def head_normalize(x: Tensor, heads: int) -> Tensor:

@@ -20,7 +20,9 @@ def lower_channel_scale(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.No
     p = ctx.param(f"{node.id}.scale", (width,), width, Initialiser("zeros"))
     with torch.no_grad():
         ctx.root.get_parameter(str(p.target)).fill_(base)
-    return ctx.call(rt_transformer.channel_scale, args[0], p, init / base)
+    power = int(node.attrs.get("power", 1))
+    squared = (power,) if power != 1 else ()  # the generated code of power 1 stays as it was
+    return ctx.call(rt_transformer.channel_scale, args[0], p, init / base, *squared)
 
 
 @lowering("head_normalize")

@@ -50,9 +50,9 @@ def _reference(z: torch.Tensor, p: dict[str, torch.Tensor], depth: int) -> tuple
         q = _rope(h @ w["q.linear.weight"].T, heads)
         k = _rope(h @ w["k.linear.weight"].T, heads)
         v = h @ w["v.weight"].T
-        sqk_q, sqk_k = w["qs.scale"] / INV_ROOT, w["ks.scale"] / INV_ROOT  # s_init 1, scale 1/√d
-        qh = _norm(q.reshape(n, heads, dk)) * sqk_q.reshape(heads, dk)
-        kh = _norm(k.reshape(n, heads, dk)) * sqk_k.reshape(heads, dk)
+        sqk = (w["qs.channel_scale.scale"] / INV_ROOT).reshape(heads, dk)  # init 1, scale 1/√d
+        qh = _norm(q.reshape(n, heads, dk)) * sqk  # one s_qk on both q and k
+        kh = _norm(k.reshape(n, heads, dk)) * sqk
         scores = torch.einsum("ihd,jhd->hij", qh, kh) * math.sqrt(dk)  # softmax scale √d_k
         weights = torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1)
         att = torch.einsum("hij,jhd->ihd", weights, v.reshape(n, heads, dk)).reshape(n, dim)
@@ -121,6 +121,7 @@ ERRORS = [
     ("channel_scale(head_normalize(h, heads=@3), init=0.5, base=2.0)", "GEO379"),
     ("channel_scale(@r, init=0.5, base=2.0)", "GEO491"),
     ("head_normalize(@r)", "GEO491"),
+    ("channel_scale(h, init=0.5, base=2.0, power=@3)", "GEO492"),
 ]
 
 
@@ -144,6 +145,9 @@ def test_channel_scale_and_head_normalize_numbers_and_invariance() -> None:
     want = torch.cat([_norm(h[:, :4]), _norm(h[:, 4:])], 1) * 0.5
     torch.testing.assert_close(got, want, rtol=0, atol=1e-15)
     assert check(SCALES, graphs=3).passed
+    squared = compile(SCALES.replace("base=2.0)", "base=2.0, power=2)"), dtype=torch.float64)
+    got = squared(h=h, r=torch.randn(5, 3, dtype=torch.float64))["y"]
+    torch.testing.assert_close(got, want * 0.5, rtol=0, atol=1e-15)  # (0.5)^2
 
 
 def test_head_normalize_has_finite_second_derivatives_at_zero() -> None:
