@@ -190,3 +190,13 @@ def test_a_declared_break_of_the_permutations_is_checked_and_real() -> None:
     assert report.passed, report.render()
     assert report.breaking is not None and report.breaking.observed
     assert report.causality is None  # not causal: no causality law
+
+
+def test_a_per_sequence_global_input_passes_the_law() -> None:
+    """A global input (one row per sequence) reads no token: broadcasting it stays causal."""
+    text = DECODER.replace(
+        "    input x: dim x scalar over tokens",
+        "    input x: dim x scalar over tokens\n    input c: dim x scalar",
+    ).replace("mlp(layer_norm(h), [dim, dim])", "mlp(layer_norm(h * c), [dim, dim]) + c")
+    report = check(text, graphs=3)
+    assert report.passed and report.causality.max_change == 0.0, report.render()
