@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -26,6 +25,7 @@ import geoc
 from geoc import catalog
 from geoc.budget import DEFAULT, MAX_SEED, RAISE_HELP, Budget, BudgetExceeded, using
 from geoc.cache import write_atomically
+from geoc.cli.arguments import count, in_range, param_values, parse_overrides, tolerance
 from geoc.cli.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -138,25 +138,25 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model", metavar="NAME", help="the model to use if the file has several")
     parser.add_argument(
-        "--seed", type=_in_range("seed", 0, MAX_SEED), default=0,
+        "--seed", type=in_range("seed", 0, MAX_SEED), default=0,
         help=f"initialisation seed, 0 to {MAX_SEED} (default 0)",
     )  # fmt: skip
     parser.add_argument(
-        "--max-errors", type=_count, default=DEFAULT_MAX_ERRORS, metavar="N",
+        "--max-errors", type=count, default=DEFAULT_MAX_ERRORS, metavar="N",
         help=f"show at most N diagnostics, 0 for all (default {DEFAULT_MAX_ERRORS})",
     )  # fmt: skip
     parser.add_argument(
-        "--max-bytes", type=_in_range("--max-bytes", 1, None), default=DEFAULT.max_bytes,
+        "--max-bytes", type=in_range("--max-bytes", 1, None), default=DEFAULT.max_bytes,
         metavar="BYTES", help="the largest basis, representation or dense matrix the solver "
         f"and the checker may build (default {DEFAULT.max_bytes}, 2 GiB)",
     )  # fmt: skip
     parser.add_argument(
-        "--max-dim", type=_in_range("--max-dim", 1, None), default=DEFAULT.max_dim, metavar="N",
+        "--max-dim", type=in_range("--max-dim", 1, None), default=DEFAULT.max_dim, metavar="N",
         help="the largest tensor space the solver solves numerically for a basis "
         f"(default {DEFAULT.max_dim})",
     )  # fmt: skip
     parser.add_argument(
-        "--max-nodes", type=_in_range("--max-nodes", 1, None), default=DEFAULT.max_nodes,
+        "--max-nodes", type=in_range("--max-nodes", 1, None), default=DEFAULT.max_nodes,
         metavar="N", help="the most IR nodes a model may expand to (`repeat`, blocks; default "
         f"{DEFAULT.max_nodes})",
     )  # fmt: skip
@@ -213,43 +213,6 @@ def _optimize_argument(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _whole_number(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-
-
-def _count(text: str) -> int:
-    if (value := _whole_number(text)) < 0:
-        raise argparse.ArgumentTypeError(f"needs 0 or more, got {value}")
-    return value
-
-
-def _in_range(name: str, low: int, high: int | None) -> Callable[[str], int]:
-    """A whole number from ``low`` to ``high`` (None: no upper bound)."""
-
-    def parse(text: str) -> int:
-        value = _whole_number(text)
-        if value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise argparse.ArgumentTypeError(f"`{name}` must be {bound}, got {value}")
-        return value
-
-    return parse
-
-
-def _tolerance(text: str) -> float:
-    """A positive finite float: an infinite tolerance would pass every output."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"`--atol` must be positive and finite, got {text}")
-    return value
-
-
 #: Upper bounds on the checker's work per run: each trial and each graph costs a forward pass.
 TRIALS_MAX = 10_000
 GRAPHS_MAX = 10_000
@@ -261,16 +224,16 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
         "--static", action="store_true", help="only the type-rule proof (no torch, no numerics)"
     )
     parser.add_argument(
-        "--trials", type=_in_range("--trials", 1, TRIALS_MAX), default=3, metavar="N",
+        "--trials", type=in_range("--trials", 1, TRIALS_MAX), default=3, metavar="N",
         help=f"sampled group elements, 1 to {TRIALS_MAX} (default 3); trials after the first "
         "run with random parameters",
     )  # fmt: skip
     parser.add_argument(
-        "--graphs", type=_in_range("--graphs", 1, GRAPHS_MAX), default=2, metavar="N",
+        "--graphs", type=in_range("--graphs", 1, GRAPHS_MAX), default=2, metavar="N",
         help=f"graphs per batch on graph and point domains, 1 to {GRAPHS_MAX} (default 2)",
     )  # fmt: skip
     parser.add_argument(
-        "--atol", type=_tolerance, default=None, metavar="X",
+        "--atol", type=tolerance, default=None, metavar="X",
         help="a fixed absolute tolerance instead of the exact laws' 1e-12 relative one",
     )  # fmt: skip
     parser.add_argument(
@@ -324,53 +287,6 @@ def _list_codes() -> int:
 
 # ---------------------------------------------------------------------------------------------
 # geoc compile / geoc check
-
-_PARAM_RE = re.compile(r"(?P<name>[^=]*)=(?P<value>.*)\Z", re.DOTALL)
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def parse_overrides(items: Iterable[str]) -> dict[str, str]:
-    """``-p NAME=VALUE`` options as a dict; every malformed one is a GEO190 diagnostic."""
-    overrides: dict[str, str] = {}
-    problems: list[Diagnostic] = []
-    for item in items:
-        problem = _override_problem(item, overrides)
-        if problem:
-            problems.append(Diagnostic("GEO190", problem, help=_OVERRIDE_HELP))
-            continue
-        name, value = item.split("=", 1)
-        overrides[name.strip()] = value.strip()
-    if problems:
-        raise GeoError(problems)
-    return overrides
-
-
-_OVERRIDE_HELP = "write `-p NAME=VALUE`, e.g. `-p hidden=128` or `-p cutoff=4.5`"
-
-
-def _override_problem(item: str, seen: dict[str, str]) -> str | None:
-    match = _PARAM_RE.match(item)
-    if match is None:
-        return f"`-p {item}` has no `=`"
-    name, value = match["name"].strip(), match["value"].strip()
-    if not _NAME_RE.match(name):
-        return f"`-p {item}`: `{name}` is not a parameter name"
-    if not value or "\n" in value:
-        return f"`-p {item}`: `{name}` needs a value on one line"
-    if name in seen:
-        return f"`-p {item}`: `{name}` is given more than once"
-    return None
-
-
-def param_values(items: Iterable[str]) -> dict[str, object]:
-    """``-p`` overrides with their values read as .geo constants (``128``, ``4.5``, ``silu``)."""
-    from geoc.elaborate import const_value
-    from geoc.grammar.parser import parse_expr
-
-    return {
-        name: const_value(parse_expr(text, f"-p {name}"), {}, symbols=True)
-        for name, text in parse_overrides(items).items()
-    }
 
 
 def _graph(args: argparse.Namespace):

@@ -578,6 +578,16 @@ CODES: dict[str, CodeInfo] = {
         of `x` must be divisible by `2 * heads` (and `base` positive); `position_embedding`
         needs `max_len >= 1`.""",
     ),
+    # --- GEO395: head_scale (docs/language.md, "Softmax and attention") ----------------------
+    "GEO395": _code(
+        "heads that do not split the values",
+        """`head_scale(a, v)` scales head `h` of `v` by `a_h`, one invariant weight per head
+        (`a` is `H x scalar`). Every term of `v` splits its copies into `H` equal runs in
+        order, so each term needs a multiple of `H` copies: a head that took part of a copy,
+        or a different share of each term, is not built. Project `v` with `linear` to
+        multiplicities divisible by `H` (`8x0e + 8x1o` for 2 or 4 heads), or score fewer
+        heads.""",
+    ),
     # --- GEO4xx: equivariance -------------------------------------------------------------------
     "GEO400": _code(
         "operation breaks the symmetry",

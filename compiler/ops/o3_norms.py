@@ -79,14 +79,19 @@ NORM_ACT = define(
     "(0 at `v = 0`), one learned `b` per copy; points: `GEO404`; Lorentz(n) / Sp(n) vectors: "
     "`GEO420`",
 )
+#: ``layer_norm(x, norm=...)``: each atom type by its own RMS, or EquiformerV2's separable
+#: layer norm (all atom types but the even scalars by one degree-balanced RMS).
+LAYER_NORMS = ("per_type", "separable")
 LAYER_NORM = define(
     "layer_norm",
     "o3",
-    (tensor("x"),),
+    (tensor("x"), attr("norm", AttrKind.SYMBOL, "per_type", LAYER_NORMS, written_only=True)),
     _NORMALISING,
     "same type: even scalars centred and divided by their RMS, each other atom type by the RMS "
-    "of its copies' norms, then a learned scale per copy and shift per even scalar; points: "
-    "`GEO404`; Lorentz(n) / Sp(n) vectors: `GEO420`",
+    "of its copies' norms (`norm=separable`: all of them by one RMS, the mean over atom types "
+    "of their mean squared component, EquiformerV2's separable layer norm), then a learned "
+    "scale per copy and shift per even scalar; points: `GEO404`; Lorentz(n) / Sp(n) vectors: "
+    "`GEO420`",
 )
 contract(GATE, NORM_ACT, LAYER_NORM)(_point_contract)
 
@@ -95,9 +100,10 @@ contract(GATE, NORM_ACT, LAYER_NORM)(_point_contract)
 def _infer_layer_norm(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    """Same type: each atom type is divided by the RMS of its copies' Euclidean norms, invariant
-    where the group is orthogonal on it (its ``euclidean_norm`` trait rejects Lorentz / Sp
-    vectors, GEO420), and even scalars are centred by their (invariant) mean."""
+    """Same type: each atom type (``norm=separable``: all but the even scalars together) is
+    divided by an RMS of its copies' Euclidean norms, invariant where the group is orthogonal
+    on them (the ``euclidean_norm`` trait rejects Lorentz / Sp vectors, GEO420), and even
+    scalars are centred by their (invariant) mean: every copy is scaled by an invariant."""
     return (types[0],)
 
 
@@ -118,4 +124,4 @@ def _infer_norm_act(
     return (types[0],)
 
 
-__all__ = ["even_scalar_count", "gated_terms"]
+__all__ = ["LAYER_NORMS", "even_scalar_count", "gated_terms"]

@@ -96,6 +96,7 @@ def o3_irreps(draw) -> Family:
         t.harmonics,
         t.so2_conv,
         t.so2_conv,
+        t.head_scale,
         t.symmetric_contraction,
         t.symmetric_contraction,
     ]

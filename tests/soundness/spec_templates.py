@@ -273,7 +273,10 @@ def normalising(gen: Gen) -> Made:
     v = gen.pick(lambda t: gen.plain(t) or t.atoms[0].startswith("unit"))
     if v is None:
         return None
-    op = gen.choice(("norm_act", "layer_norm"))
+    op = gen.choice(("norm_act", "layer_norm", "layer_norm"))
+    if op == "layer_norm" and gen.coin():
+        gen.tags.add("layer_norm_separable")
+        return f"layer_norm({v[0]}, norm=separable)", v[1]
     if gen.family.info.get("kind") in ("lorentz", "sp") and not gen.invariant(v[1]):
         gen.tags.add("norm_indefinite")
     if v[1].atoms[0].startswith("unit"):
@@ -281,6 +284,25 @@ def normalising(gen: Gen) -> Made:
     if v[1].axis == "edges":
         gen.tags.add("normalising_on_edges")
     return f"{op}({v[0]})", v[1]
+
+
+def head_scale(gen: Gen) -> Made:
+    """``head_scale(a, v)``: ``v`` mapped by ``linear`` to one term per atom with a multiple of
+    ``H`` copies (the fuzzer's types merge equal neighbours, geoc's do not), weighed by ``H``
+    invariants; risky: weights that rotate (``GEO401`` expected, never an accept)."""
+    picked = gen.pick(lambda t: gen.plain(t) and t.axis is not None)
+    if picked is None:
+        return None
+    name, ty = picked
+    heads, k = gen.integer(1, 3), gen.integer(1, 2)
+    inv = gen.family.info.get("invariant_of", "sqnorm")
+    weights = f"{inv}({name}, {name})" if inv == "mdot" else f"{inv}({name})"
+    weights = f"linear({weights}, {heads} x scalar)"
+    if any(not gen.invariant(Ty(((1, a),))) for a in ty.atoms) and gen.coin(0.1):
+        gen.tags.add("head_scale_rotating")
+        weights, heads = name, ty.copies
+    value = Ty(tuple((heads * k, atom) for atom in _distinct(ty.atoms)), ty.axis)
+    return f"head_scale({weights}, linear({name}, {Ty(value.terms).text()}))", value
 
 
 # ---------------------------------------------------------------------------- O(3) irreps

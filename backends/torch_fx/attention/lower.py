@@ -1,13 +1,17 @@
 """Lowering rules of the attention family: softmax over the edges into each node or over an
-axis per graph (kernels in attention/kernels.py)."""
+axis per graph (kernels in attention/kernels.py); per-head weights on values of any type."""
 
 from __future__ import annotations
 
+import numpy as np
+import torch
 from torch import fx
 
 from geoc.backends.torch_fx.attention import kernels as rt_attention
+from geoc.backends.torch_fx.common import kernels as rt_common
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.ir import Node
+from geoc.ops.heads import head_of_copy
 
 
 @lowering("softmax")
@@ -45,3 +49,15 @@ def lower_attention_pool(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.N
 
 def _width(ctx: LowerCtx, node: Node, arg: int) -> int:
     return ctx.group.type_dim(ctx.in_types(node)[arg])
+
+
+@lowering("head_scale")
+def lower_head_scale(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    """``a`` gathered to every component by a table of the head of its copy, times ``v``."""
+    types = ctx.in_types(node)
+    a, v = ctx.align(args, types, node.out_types[0].axes)
+    value = types[1]
+    dims = [ctx.group.atom_dim(t.atom) for t in value.terms for _ in range(t.mul)]
+    owner = np.repeat(np.asarray(head_of_copy(value, types[0].copies), dtype=np.int64), dims)
+    table = ctx.buffer(f"{node.id}.head_of_component", torch.as_tensor(owner, dtype=torch.long))
+    return ctx.call(rt_common.per_copy_scale, a, v, table)

@@ -195,17 +195,47 @@ def layer_norm(
     other group is divided by the RMS of its copies' norms, ``sqrt(mean |v|^2 + eps)``. Then
     each copy is scaled by its ``weight`` and each even scalar shifted by its ``bias``."""
     blocks = _blocks(x, terms)
+    blocks = layer_norm_blocks(blocks, [kind for _, _, kind in terms], eps)
+    return _scale_and_shift(blocks, terms, weight, bias)
+
+
+def separable_layer_norm(
+    x: Tensor, terms: Terms, weight: Tensor, bias: Tensor | None, eps: float = 1e-5
+) -> Tensor:
+    """EquiformerV2's separable layer norm (Liao et al. 2024, arXiv:2306.12059, section 4.3):
+    the ``even`` scalars as in :func:`layer_norm`; all other terms divided by one RMS,
+    ``sqrt(mean_k mean |v|^2 / dim_k + eps)`` over the groups ``k`` (atom types) and their
+    copies (the paper's degree-balanced "component" RMS); then the same scale and shift."""
+    blocks = _blocks(x, terms)
     kinds = [kind for _, _, kind in terms]
+    if "even" in kinds:
+        blocks = layer_norm_blocks(blocks, kinds, eps, only="even")
+    others = [k for k in dict.fromkeys(kinds) if k != "even"]
+    if others:
+        per_group = []
+        for kind in others:
+            members = [b for b, k in zip(blocks, kinds, strict=True) if k == kind]
+            per_group.append(torch.cat(members, -2).pow(2).mean(dim=(-2, -1)))
+        rms = (torch.stack(per_group, -1).mean(-1) + eps).sqrt()[..., None, None]
+        blocks = [b if k == "even" else b / rms for b, k in zip(blocks, kinds, strict=True)]
+    return _scale_and_shift(blocks, terms, weight, bias)
+
+
+def layer_norm_blocks(
+    blocks: list[Tensor], kinds: list[str], eps: float, only: str | None = None
+) -> list[Tensor]:
+    """The ``even`` scalars centred, then each group (``only``: that one) divided by the RMS of
+    its copies' norms, ``sqrt(mean |v|^2 + eps)``."""
     if "even" in kinds:
         evens = [b for b, k in zip(blocks, kinds, strict=True) if k == "even"]
         mean = torch.cat(evens, -2).mean(dim=(-2, -1), keepdim=True)
         blocks = [b - mean if k == "even" else b for b, k in zip(blocks, kinds, strict=True)]
-    for kind in dict.fromkeys(kinds):
+    for kind in dict.fromkeys(kinds) if only is None else (only,):
         members = [b for b, k in zip(blocks, kinds, strict=True) if k == kind]
         mean_sq = torch.cat(members, -2).pow(2).sum(-1).mean(-1)
         rms = (mean_sq + eps).sqrt()[..., None, None]
         blocks = [b / rms if k == kind else b for b, k in zip(blocks, kinds, strict=True)]
-    return _scale_and_shift(blocks, terms, weight, bias)
+    return blocks
 
 
 def _scale_and_shift(

@@ -73,7 +73,8 @@ def lower_norm_act(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 
 
 def _norm_group(term: Term) -> str:
-    """Terms normalised together: all even scalars, all odd ones, else equal atoms."""
+    """Terms normalised together (per type): all even scalars, all odd ones, else equal atoms;
+    the separable norm balances the same groups against each other."""
     parity = scalar_parity(term.atom)
     if parity is not None:
         return "even" if parity == 1 else "odd"
@@ -87,7 +88,9 @@ def lower_layer_norm(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     weight = _constant_param(ctx, f"{node.id}.weight", torch.ones(ftype.copies))
     evens = sum(mul for mul, _, kind in terms if kind == "even")
     bias = _constant_param(ctx, f"{node.id}.bias", torch.zeros(evens)) if evens else None
-    return ctx.call(rt_o3.layer_norm, args[0], terms, weight, bias)
+    separable = node.attrs.get("norm", "per_type") == "separable"
+    kernel = rt_o3.separable_layer_norm if separable else rt_o3.layer_norm
+    return ctx.call(kernel, args[0], terms, weight, bias)
 
 
 # --- tensor products ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 import torch
 from e3nn import o3 as e3o3
 from helpers import assert_captures, assert_fails_at
+from so2_reference import so2_reference
 from torch_env import float64_default
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
@@ -106,68 +107,15 @@ def _graph(seed: int = 0, n: int = 7) -> dict[str, torch.Tensor]:
     return {"h": h, "pos": pos, "edge_index": torch.stack([src, dst])}
 
 
-def _split(x: torch.Tensor, terms: list) -> list[torch.Tensor]:
-    """``[E, mul, 2l+1]`` per term."""
-    widths = [mul * (2 * l + 1) for mul, l, _ in terms]
-    return [
-        b.reshape(len(x), mul, 2 * l + 1)
-        for b, (mul, l, _) in zip(x.split(widths, 1), terms, strict=True)
-    ]
-
-
 def reference(
     h: torch.Tensor, pos: torch.Tensor, edges: torch.Tensor, params: dict, mmax: int, parity: bool
 ) -> torch.Tensor:
-    """eSCN's convolution per edge: D_e = wigner_D(α, β, 0) with R(α, β, 0) ŷ = r̂ (e3nn's
-    frame, whose roll differs from geoc's Rodrigues frame: agreement tests roll independence);
-    x' = D_eᵀ x; for each m, y'_{l', +m} = Σ_l s (W1 x'_{l,+m} - W2 x'_{l,-m}),
-    y'_{l', -m} = Σ_l s (W2 x'_{l,+m} + W1 x'_{l,-m}) (m = 0: W0 alone), s the radial scale;
-    y = D_e y'. Weights from the module's parameters, masked by the mirror rule."""
+    """eSCN's convolution of ``h[src]`` along each edge (:func:`so2_reference.so2_reference`),
+    the radial basis geoc's."""
     src, dst = edges
     r = pos[dst] - pos[src]
-    zero = r.norm(dim=-1) == 0
-    r = torch.where(zero[:, None], torch.tensor([0.0, 1.0, 0.0], dtype=F64), r)  # any frame
-    alpha, beta = e3o3.xyz_to_angles(r)
-    length = (pos[dst] - pos[src]).norm(dim=-1)
-    basis = _bessel(length)
-    scale = basis @ params["radial.0.weight"].T + params["radial.0.bias"]
-    scale = scale * ~zero[:, None]  # no frame, no direction: 0 is the only equivariant value
-    x = [
-        torch.einsum("eji,ecj->eci", e3o3.wigner_D(l, alpha, beta, torch.zeros_like(alpha)), b)
-        for b, (_, l, _) in zip(_split(h[src], IN_TERMS), IN_TERMS, strict=True)
-    ]
-    y = [torch.zeros(len(r), mul, 2 * l + 1, dtype=F64) for mul, l, _ in OUT_TERMS]
-    offset = 0
-    for m in range(mmax + 1):
-        w = params[f"so2_m{m}"]
-        w1, w2 = (w, None) if m == 0 else (w[0], w[1])
-        rows = 0
-        for t, (mul, l, p) in enumerate(IN_TERMS):
-            if l < m:
-                continue
-            s = scale[:, offset + rows : offset + rows + mul, None]
-            cols = 0
-            for o, (mul_o, lo, po) in enumerate(OUT_TERMS):
-                if lo < m:
-                    continue
-                eps = p * po * (-1) ** (l + lo) if parity else 0
-                a = w1[rows : rows + mul, cols : cols + mul_o] * (eps >= 0)
-                plus = (x[t][:, :, l + m : l + m + 1] * s).squeeze(-1)
-                if m == 0:
-                    y[o][:, :, lo] += plus @ a
-                else:
-                    b = w2[rows : rows + mul, cols : cols + mul_o] * (eps <= 0)
-                    minus = (x[t][:, :, l - m : l - m + 1] * s).squeeze(-1)
-                    y[o][:, :, lo + m] += plus @ a - minus @ b
-                    y[o][:, :, lo - m] += plus @ b + minus @ a
-                cols += mul_o
-            rows += mul
-        offset += rows
-    out = [
-        torch.einsum("eij,ecj->eci", e3o3.wigner_D(l, alpha, beta, torch.zeros_like(alpha)), b)
-        for b, (_, l, _) in zip(y, OUT_TERMS, strict=True)
-    ]
-    return torch.cat([b.flatten(1) for b in out], 1)
+    basis = _bessel(r.norm(dim=-1))
+    return so2_reference(h[src], r, basis, params, mmax, parity, IN_TERMS, OUT_TERMS)
 
 
 def _bessel(d: torch.Tensor, n: int = 4, c: float = 4.0) -> torch.Tensor:
