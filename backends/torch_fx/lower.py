@@ -331,6 +331,9 @@ def lower(
     ctx.fx.output({**outputs, **{name: v for name, v in extra if name not in outputs}})
     if validate:
         emit_checks(ctx)
+    from geoc.backends.torch_fx.domains.axes import prune_unread_edge_sets  # imports this module
+
+    prune_unread_edge_sets(ctx)
     module = ctx.root
     module.graph = ctx.fx  # generates and compiles forward() once
     module.graph.lint()

@@ -578,6 +578,34 @@ CODES: dict[str, CodeInfo] = {
         of `x` must be divisible by `2 * heads` (and `base` positive); `position_embedding`
         needs `max_len >= 1`.""",
     ),
+    # --- GEO390-391: cross-attention and PMA seeds (docs/language.md, "Softmax and attention") -
+    "GEO390": _code(
+        "cross-attention input over the wrong axis",
+        """`attention(q, k, v, over=E)` over an edge set `E` from axis `A` (`src`) to axis `B`
+        (`dst`) attends from `B` to `A`: the queries are over `B`, the keys and values over
+        `A`, and any of the three may instead be a value over `E` itself (one per edge, e.g.
+        computed from relative positions). The result is over `B`. Declare the edge set the
+        other way round (`src=` the keys' axis) or gather the value onto the right axis.""",
+    ),
+    "GEO391": _code(
+        "attention_pool seeds not positive",
+        """`attention_pool(k, v, over=A, seeds=n)` pools with `n` learned queries (the Set
+        Transformer's PMA_n) and gives `n` copies of `v`'s type side by side; `n` must be at
+        least 1.""",
+    ),
+    "GEO392": _code(
+        "attention window not positive",
+        """`attention(q, k, v, over=E, window=σ)` adds `-|p_b - p_a|² / σ²` to the score of
+        every edge `a -> b` (a Gaussian window on the distance); `σ` must be > 0. Leave
+        `window` out for no window.""",
+    ),
+    "GEO393": _code(
+        "attention window without positions",
+        """The window of `attention(..., window=σ)` reads the distance between the two ends of
+        each edge: `over=` must be an edge set whose two axes are point clouds (or the edges of
+        a point cloud). Dense attention along an axis, or an edge set of a `set` or `graph`,
+        has no distances.""",
+    ),
     # --- GEO395: head_scale (docs/language.md, "Softmax and attention") ----------------------
     "GEO395": _code(
         "heads that do not split the values",
@@ -942,6 +970,12 @@ CODES: dict[str, CodeInfo] = {
         `g` calls `f`). Blocks are expanded at compile time and have no conditionals, so the
         expansion would never end. The message names the cycle. Write repeated layers with
         `repeat n { ... }`.""",
+    ),
+    "GEO526": _code(
+        "attention window over a periodic cell: not built",
+        """The Gaussian window of `attention(..., window=σ)` over the edges of a periodic cell
+        would need each edge's distance to a periodic image, which is not built. Drop the
+        window, or add a score computed from the edge vector.""",
     ),
     # --- GEO6xx: numeric verification -----------------------------------------------------------
     "GEO600": _code(

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 
 from geoc.diagnostics import Diagnostic
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
+from geoc.ops.attention_window import window_checks
 from geoc.ops.core import axes_text, not_invariant
 from geoc.ops.euclidean import REDUCE
 from geoc.ops.graph import reduced_axes
-from geoc.types import FeatureType
+from geoc.types import FeatureType, simplify
 
 SOFTMAX = define(
     "softmax",
@@ -98,14 +99,19 @@ ATTENTION = define(
         tensor("v"),
         attr("over", AttrKind.SYMBOL),
         attr("heads", AttrKind.INT, 1),
+        attr("window", AttrKind.FLOAT, 0.0, written_only=True),
     ),
     preset(PLAIN, "ambient", "causal", euclidean=REDUCE, linear_in=("v",), commutes_gather=False),
     "multi-head scaled dot-product attention, all to all within each graph along the axis "
-    "`over` (not an edge set, `GEO203`; in a `causal=true` sequence each token attends to "
-    "those at or before it): the channels of `q`, `k`, `v` split into `heads` "
+    "`over` (in a `causal=true` sequence each token attends to those at or before it), or "
+    "across an edge set `over=E` (cross-attention: `q` over `E`'s `dst` axis, `k`, `v` "
+    "over its `src` axis, any of them over `E` itself; the result over `dst`, a `dst` element "
+    "without edges gets 0; wrong axes `GEO390`): the channels of `q`, `k`, `v` split into `heads` "
     "equal parts (`GEO379`), `softmax(q_h k_hᵀ / √d) v_h` per head, heads concatenated; the "
     "result typed as `v`; `q`, `k` invariant (`GEO487`); `v` of any type whose copies the heads "
-    "split whole (one atom type, copies divisible by `heads`, or `heads=1`; else `GEO519`)",
+    "split whole (one atom type, copies divisible by `heads`, or `heads=1`; else `GEO519`), "
+    "not points over an edge set (`GEO404`); `window=σ` adds `-|p_dst - p_src|² / σ²` to every "
+    "score (a Gaussian window; an edge set between point clouds, `GEO393`; `σ > 0`, `GEO392`)",
 )
 
 
@@ -126,6 +132,10 @@ def _infer_attention(
     of the axis permutes queries, keys and values alike, and the output rows with them."""
     q, k, v = types
     over, heads = attrs["over"], attrs.get("heads", 1)
+    ends = ctx.edge_ends(over)
+    window_checks(ctx, over, ends, attrs.get("window", 0.0))
+    if ends is not None:
+        return _infer_cross_attention(ctx, types, over, ends, heads)
     for i, x in enumerate(types):
         if x.axes != (over,):
             raise ctx.error(
@@ -136,16 +146,42 @@ def _infer_attention(
                 label=str(x),
                 help=f"take queries, keys and values declared `over {over}`",
             )
-    if ctx.edge_ends(over) is not None:
-        raise ctx.error(
-            "GEO203",
-            f"`attention` is all to all along an axis; `{over}` is an edge set",
-            label=f"over={over}",
-            help=f"weigh messages over edges with `softmax(s, over={over}, into=...)` and `sum`",
-        )
     if not not_invariant(ctx, q) and not not_invariant(ctx, k):  # else the contract refuses
         _check_heads(ctx, heads, ctx.group.type_dim(q), ctx.group.type_dim(k), value_width(ctx, v))
     return (v,)
+
+
+def _infer_cross_attention(
+    ctx: OpContext,
+    types: Sequence[FeatureType],
+    over: str,
+    ends: tuple[str, str],
+    heads: int,
+) -> tuple[FeatureType, ...]:
+    """Over an edge set ``A -> B``, each ``B`` element's output is, per head, a combination of
+    the values of its incoming edges with invariant weights (invariant scores of its own
+    edges, summing to 1 or, without edges, 0): an edge moves with its ends under the
+    permutations of ``A`` and ``B``, so the weights are permuted edge scalars and the sum into
+    ``B`` moves as ``v`` does copy by copy (whole copies per head: contract; not points, a
+    ``B`` element without edges gets 0: contract)."""
+    src, dst = ends
+    q, k, v = types
+    allowed = ((dst, over), (src, over), (src, over))
+    for i, (x, axes) in enumerate(zip(types, allowed, strict=True)):
+        if x.axes not in ((axes[0],), (axes[1],)):
+            role = ("queries", "keys", "values")[i]
+            raise ctx.error(
+                "GEO390",
+                f"`attention(..., over={over})` attends from `{dst}` to `{src}`: its {role} are "
+                f"over `{axes[0]}` or `{over}`, but this one is over {axes_text(x.axes)}",
+                arg=i,
+                label=str(x),
+                help=f"queries over `{dst}` (the edges' `dst`), keys and values over `{src}` "
+                f"(their `src`), or any of them over `{over}` itself",
+            )
+    if not not_invariant(ctx, q) and not not_invariant(ctx, k):  # else the contract refuses
+        _check_heads(ctx, heads, ctx.group.type_dim(q), ctx.group.type_dim(k), value_width(ctx, v))
+    return (v.with_axes((dst,)),)
 
 
 def _check_heads(ctx: OpContext, heads: int, nq: int, nk: int, nv: int) -> None:
@@ -171,8 +207,28 @@ def _attention_contract(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> list[Diagnostic]:
     """Scores from transforming channels are not invariant; values that transform need whole
-    copies per head."""
+    copies per head; over an edge set, a destination without edges gets 0: no points."""
+    if ctx.edge_ends(attrs["over"]) is not None:
+        points = _no_points(ctx, types[-1], 2, "a destination without edges")
+        if points:
+            return points
     return _invariant_inputs(ctx, types, scores=2, heads=attrs.get("heads", 1))
+
+
+def _no_points(ctx: OpContext, v: FeatureType, arg: int, empty: str) -> list[Diagnostic]:
+    """GEO404: a pool that gives 0 where it has nothing to pool is no point."""
+    if not (v.has_points and ctx.group.translations):
+        return []
+    return [
+        ctx.diagnostic(
+            "GEO404",
+            f"`{ctx.op}` of points: {empty} would get 0, not a point",
+            arg=arg,
+            label=str(v),
+            help="attend to displacements from a point every element has, e.g. "
+            "`x[src(E)] - c[dst(E)]`, or pool `x - mean(x, over=...)`",
+        )
+    ]
 
 
 def _invariant_inputs(
@@ -214,13 +270,19 @@ def _invariant_inputs(
 ATTENTION_POOL = define(
     "attention_pool",
     "attention",
-    (tensor("k"), tensor("v"), attr("over", AttrKind.SYMBOL), attr("heads", AttrKind.INT, 1)),
+    (
+        tensor("k"),
+        tensor("v"),
+        attr("over", AttrKind.SYMBOL),
+        attr("heads", AttrKind.INT, 1),
+        attr("seeds", AttrKind.INT, 1, written_only=True),
+    ),
     preset(PLAIN, "learned", "ambient", euclidean=REDUCE, linear_in=("v",), commutes_gather=False),
-    "attention pooling with one learned query `s` (the Set Transformer's PMA with one seed): "
-    "per graph and head `Σ_j softmax_j(s_h · k_jh / √d) v_jh` over the axis `over`, heads "
-    "concatenated; a global value typed as `v` (a graph without elements gets 0; of points: "
-    "`GEO404`); `k` invariant (`GEO487`), `v` as in `attention` (`GEO519`), widths "
-    "divisible by `heads` (`GEO379`)",
+    "attention pooling with `seeds` learned queries `s_1..s_k` (the Set Transformer's PMA_k): "
+    "per graph, seed and head `Σ_j softmax_j(s_ih · k_jh / √d) v_jh` over the axis `over`, "
+    "heads concatenated, then the seeds; a global value typed as `seeds` copies of `v` (a graph "
+    "without elements gets 0; of points: `GEO404`); `k` invariant (`GEO487`), `v` as in "
+    "`attention` (`GEO519`), widths divisible by `heads` (`GEO379`), `seeds >= 1` (`GEO391`)",
 )
 
 
@@ -228,11 +290,20 @@ ATTENTION_POOL = define(
 def _infer_attention_pool(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    """A learned query, which no group element moves, scores invariant keys: the weights are
-    invariant and range over a whole graph's elements, which a permutation only reorders;
-    per head they multiply whole copies of ``v`` (contract), so the pool moves as ``v``."""
+    """Each learned query, which no group element moves, scores invariant keys: the weights
+    are invariant and range over a whole graph's elements, which a permutation only reorders;
+    per head they multiply whole copies of ``v`` (contract), so each seed's pool moves as
+    ``v``, and the seeds' pools, side by side in a fixed order, as that many copies of ``v``."""
     k, v = types
-    over, heads = attrs["over"], attrs.get("heads", 1)
+    over, heads, seeds = attrs["over"], attrs.get("heads", 1), attrs.get("seeds", 1)
+    if seeds < 1:
+        raise ctx.error(
+            "GEO391",
+            f"`attention_pool(..., seeds={seeds})`: at least one seed",
+            attr="seeds",
+            label=f"seeds={seeds}",
+            help="`seeds=1` is the Set Transformer's PMA_1; `seeds=k` gives k pooled values",
+        )
     for i, x in enumerate(types):
         if x.axes != (over,) or ctx.edge_ends(over) is not None:
             raise ctx.error(
@@ -245,7 +316,7 @@ def _infer_attention_pool(
             )
     if not not_invariant(ctx, k):  # else the contract refuses it
         _check_heads(ctx, heads, ctx.group.type_dim(k), ctx.group.type_dim(k), value_width(ctx, v))
-    return (v.with_axes(()),)
+    return (FeatureType(simplify(v.terms * seeds), ()),)
 
 
 @contract(ATTENTION_POOL)
@@ -254,15 +325,7 @@ def _attention_pool_contract(
 ) -> list[Diagnostic]:
     """As :func:`_attention_contract`, the learned query invariant by construction; points
     are refused, since a graph without elements gets 0, which is not a point."""
-    v = types[-1]
-    if v.has_points and ctx.group.translations:
-        return [
-            ctx.diagnostic(
-                "GEO404",
-                "`attention_pool` of points: a graph without elements would get 0, not a point",
-                arg=1,
-                label=str(v),
-                help="pool displacements from a point of every graph, e.g. `x - mean(x, over=...)`",
-            )
-        ]
+    points = _no_points(ctx, types[-1], 1, "a graph without elements")
+    if points:
+        return points
     return _invariant_inputs(ctx, types, scores=1, heads=attrs.get("heads", 1))

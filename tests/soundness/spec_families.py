@@ -50,7 +50,7 @@ def euclidean(draw) -> Family:
     }
     if draw(st.booleans()):
         inputs["v"] = _irreps(draw, tuple(a for a in atoms if a != "scalar")).on("nodes")
-    templates = [*GEOMETRIC, *EDGES, t.pool, t.relative_position, t.move_points]
+    templates = [*GEOMETRIC, *EDGES, t.pool, t.relative_position, t.move_points, t.attention]
     templates += [t.frames, t.canonical]
     return Family(
         "euclidean",

@@ -194,6 +194,25 @@ def pool(gen: Gen) -> Made:
     return f"{op}({v[0]}, over={axis})", v[1].on(None)
 
 
+def attention(gen: Gen) -> Made:
+    """Attention of a value of any type (points too) with scores from one invariant: all to
+    all along the axis, or along the edges into each node (maybe windowed by distance);
+    or pooled with one or two seeds."""
+    axis = gen.family.axis
+    s = gen.pick(lambda t: t.axis == axis and gen.plain(t) and gen.invariant(t))
+    v = gen.pick(lambda t: t.axis == axis and (gen.plain(t) or is_point(t.atoms[0])))
+    if s is None or v is None:
+        return None
+    if gen.coin(0.3):
+        seeds = gen.integer(1, 2) if len(v[1].terms) == 1 else 1
+        (mul, atom), *more = v[1].terms
+        ty = Ty(((mul * seeds, atom), *more))
+        return f"attention_pool({s[0]}, {v[0]}, over={axis}, seeds={seeds})", ty
+    over = "edges" if gen.family.edges and gen.coin() else axis
+    window = ", window=1.5" if over == "edges" and gen.family.positions and gen.coin() else ""
+    return f"attention({s[0]}, {s[0]}, {v[0]}, over={over}{window})", v[1].on(axis)
+
+
 def _only_regular(ty: Ty) -> bool:
     return all(a in ("scalar", "regular") for a in ty.atoms)
 

@@ -78,18 +78,8 @@ def dense_attention(
     mask = None if index is None else index.unsqueeze(1) == index.unsqueeze(0)
     if causal:
         mask = _causal_mask(q.shape[0], q.device, mask)
-    qh, kh, vh = _split(q, heads), _split(k, heads), _split(v, heads)
-    recording = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
-    if q.dtype == torch.float64:
-        out = _composite(qh, kh, vh, mask)
-    elif recording and q.device.type == "cpu" and not torch.compiler.is_compiling():
-        out = _CpuAttention.apply(qh, kh, vh, mask)
-    elif recording:
-        out = _composite(qh, kh, vh, mask)
-    elif causal and index is None:  # one sequence: the kernel's own causal path
-        out = torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, is_causal=True)
-    else:
-        out = torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask)
+    one_sequence = causal and index is None  # the fused kernel's own causal path
+    out = heads_attention(_split(q, heads), _split(k, heads), _split(v, heads), mask, one_sequence)
     return out.squeeze(0).transpose(0, 1).reshape(v.shape[0], v.shape[1])
 
 
@@ -98,6 +88,27 @@ def _causal_mask(n: int, device: torch.device, same_graph: Tensor | None) -> Ten
     rows = torch.arange(n, device=device)
     earlier = rows.unsqueeze(0) <= rows.unsqueeze(1)
     return earlier if same_graph is None else earlier & same_graph
+
+
+def heads_attention(
+    qh: Tensor, kh: Tensor, vh: Tensor, mask: Tensor | None, is_causal: bool = False
+) -> Tensor:
+    """``[1, heads, n, d]`` queries, keys, values: the fused or composite form, as
+    :func:`dense_attention` says. No query row may be fully masked. ``is_causal``: ``mask`` is
+    the lower triangle, which the fused kernel then applies itself (SDPA's ``is_causal``)."""
+    recording = torch.is_grad_enabled() and (
+        qh.requires_grad or kh.requires_grad or vh.requires_grad
+    )
+    if qh.dtype == torch.float64:
+        return _composite(qh, kh, vh, mask)
+    flash = qh.shape[-1] == vh.shape[-1] and kh.shape[-2] > 0  # what aten's CPU kernel takes
+    if recording and flash and qh.device.type == "cpu" and not torch.compiler.is_compiling():
+        return _CpuAttention.apply(qh, kh, vh, mask)
+    if recording:
+        return _composite(qh, kh, vh, mask)
+    if is_causal:
+        return torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, is_causal=True)
+    return torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask)
 
 
 def _composite(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
@@ -145,13 +156,16 @@ class _CpuAttention(torch.autograd.Function):
 def attention_pool(
     k: Tensor, v: Tensor, seed: Tensor, index: Tensor | None, num_graphs: int, heads: int
 ) -> Tensor:
-    """One learned query ``seed`` ``[heads * d]`` per graph: ``Σ_j softmax_j(s_h · k_jh / √d)
-    v_jh`` over each graph's rows (``index`` their graph; None: one graph, ``[channels]``)."""
+    """Learned queries ``seed`` ``[seeds * heads * d]`` per graph: ``Σ_j softmax_j(s_ih ·
+    k_jh / √d) v_jh`` over each graph's rows (``index`` their graph; None: one graph,
+    ``[channels]``), seed by seed (``[seeds * v channels]``, seed-major)."""
     n, d = k.shape[0], k.shape[1] // heads
-    scores = (k.reshape(n, heads, d) * seed.reshape(heads, d)).sum(-1) / d**0.5
-    weights = pool_softmax(scores, index, num_graphs, None, 1.0)
-    weighted = weights.unsqueeze(-1) * v.reshape(n, heads, v.shape[1] // heads)
-    weighted = weighted.reshape(n, v.shape[1])
+    seeds = seed.shape[0] // k.shape[1]
+    scores = (k.reshape(n, 1, heads, d) * seed.reshape(seeds, heads, d)).sum(-1) / d**0.5
+    weights = pool_softmax(scores.reshape(n, seeds * heads), index, num_graphs, None, 1.0)
+    values = v.reshape(n, 1, heads, v.shape[1] // heads)
+    weighted = weights.reshape(n, seeds, heads, 1) * values
+    weighted = weighted.reshape(n, seeds * v.shape[1])
     if index is None:
         return weighted.sum(0)
-    return weighted.new_zeros((num_graphs, v.shape[1])).index_add(0, index, weighted)
+    return weighted.new_zeros((num_graphs, weighted.shape[1])).index_add(0, index, weighted)

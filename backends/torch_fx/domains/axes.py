@@ -18,6 +18,7 @@ a model with one, the element moves no rotation (ties go by lexicographic order)
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +120,35 @@ def _lower_inputs(primary: DomainRules, ctx: LowerCtx) -> None:
         ctx.edge_sets[name] = built = _edge_set(ctx, edges)
         built.meta["geoc_edge_set"] = name  # the checker maps these edges through permutations
         ctx.lengths[name] = ctx.method("size", ctx.edge_part(0, name), 0)
+
+
+def prune_unread_edge_sets(ctx: LowerCtx) -> None:
+    """Leave out an edge set that nothing reads but its own count and parts (fused
+    cross-attention over `full` pairs masks them instead): no pair list, no host sync."""
+    for name, built in list(ctx.edge_sets.items()):
+        chain = _unread(built)
+        if chain is None:
+            continue
+        for node in reversed(chain):
+            ctx.fx.erase_node(node)
+        del ctx.edge_sets[name], ctx.lengths[name]
+        for key in [k for k in ctx.edge_parts if k[1] == name]:
+            del ctx.edge_parts[key]
+
+
+def _unread(built: fx.Node) -> list[fx.Node] | None:
+    """``built`` and its users in graph order when they are only its parts and sizes, none of
+    them used further (None: something reads the edges)."""
+    chain, todo = [built], [built]
+    while todo:
+        for user in todo.pop().users:
+            part = user.op == "call_function" and user.target is operator.getitem
+            size = user.op == "call_method" and user.target == "size"
+            if not (part or (size and not user.users)):
+                return None
+            chain.append(user)
+            todo.append(user)
+    return chain
 
 
 def _lower_sample(ctx: LowerCtx, domain: Domain) -> None:

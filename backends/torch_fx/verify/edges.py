@@ -104,6 +104,8 @@ def match_edge_sets(
     found: dict[str, AxisMap | None] = {}
     for edges in cross_sets(ir.domains):
         name = edges.axis or ""
+        if name not in old.edge_sets:  # not built: nothing reads its pairs, nothing to map
+            continue
         pair = old.edge_sets[name], new.edge_sets[name]
         src, dst = (_end_map(maps, axis, pair, end) for end, axis in enumerate(edges.ends))
         found[name] = match_endpoints(*pair, src, dst)

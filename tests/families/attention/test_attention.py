@@ -67,17 +67,22 @@ def test_misuses_of_attention(line: str, code: str) -> None:
     assert_fails_at(_points(line), code)
 
 
-def test_attention_over_an_edge_set_points_to_softmax() -> None:
+def test_attention_over_an_edge_set_attends_along_its_edges() -> None:
+    """Over a graph's own edges (tests/families/attention/test_cross_attention.py for edge
+    sets between two axes): the result is over the edges' destination axis."""
     text = """
 model G() {
     symmetry S(nodes)
     domain graph(nodes)
     input s: 4 x scalar over edges
-    output y: 4 x scalar over edges = @attention(s, s, s, over=edges)
+    input h: 4 x scalar over nodes
+    output y: 4 x scalar over nodes = attention(h, s, s, over=edges)
 }
 """
-    error = assert_fails_at(text, "GEO203")
-    assert "softmax" in error.diagnostics[0].help
+    assert str(elaborated(text).outputs["y"].type) == "4 x scalar over nodes"
+    wrong = text.replace("attention(h, s, s,", "attention(h, s, @sum(s, over=edges),")
+    error = assert_fails_at(wrong, "GEO390")
+    assert "dst" in error.diagnostics[0].help
 
 
 # --- numbers ----------------------------------------------------------------------------------
