@@ -237,6 +237,14 @@ CODES: dict[str, CodeInfo] = {
         T(3) by x` the group left is `O(3)`, so `breaks E(3)` names translations again). Declare
         each broken part once and list every value that breaks it after `by`.""",
     ),
+    # --- GEO216: sequences (docs/language.md, "Sequences and causality") -----------------
+    "GEO216": _code(
+        "permutation of a causal sequence",
+        """`symmetry S(tokens)` over `domain sequence(tokens, causal=true)`: in a causal model
+        each token reads the tokens before it, an order no permutation keeps, so the model is
+        not permutation-equivariant. Declare `symmetry trivial` (`geoc check` then verifies
+        the causality law), or `causal=false` for a model that reads the whole sequence.""",
+    ),
     # --- GEO3xx: types --------------------------------------------------------------------------
     "GEO300": _code(
         "type mismatch",
@@ -557,6 +565,19 @@ CODES: dict[str, CodeInfo] = {
         `m >= 1` through the antisymmetric block. Raise `mmax`, drop the term, or feed irreps
         that couple to it.""",
     ),
+    # --- GEO388-389: positions along a sequence (docs/language.md, "Sequences and causality")
+    "GEO388": _code(
+        "positions off a sequence axis",
+        """`rotary(x, over=tokens)` and `position_embedding(x, over=tokens, max_len=n)` read
+        each token's position in its sequence, which only the axis of a `domain
+        sequence(tokens)` has; `x` must lie over that axis.""",
+    ),
+    "GEO389": _code(
+        "positional operator of the wrong size",
+        """`rotary` rotates pairs of channels within each of `heads` equal parts, so the width
+        of `x` must be divisible by `2 * heads` (and `base` positive); `position_embedding`
+        needs `max_len >= 1`.""",
+    ),
     # --- GEO390-391: cross-attention and PMA seeds (docs/language.md, "Softmax and attention") -
     "GEO390": _code(
         "cross-attention input over the wrong axis",
@@ -678,6 +699,43 @@ CODES: dict[str, CodeInfo] = {
         queries and keys must be invariant (scalars under the model's group), or the scores,
         and their exponentials, would move with the group. Project to scalars first: `dot`,
         `sqnorm`, `norm`, or a `linear` / `mlp` to `n x scalar`.""",
+    ),
+    "GEO488": _code(
+        "positions under a permutation",
+        """A positional operator (`rotary`, `position_embedding`) gives each token a function
+        of its position, which a permutation of the tokens changes: under `S(tokens)` it
+        would not be equivariant. A sequence with positions has no permutation symmetry:
+        declare the break, `breaks S(tokens) by q, k` naming the values computed with positions
+        (the rest of the model is still proved under `S(tokens)`), or drop `S(tokens)` from
+        `symmetry` (`symmetry trivial`).""",
+    ),
+    "GEO489": _code(
+        "a causal sequence reads later tokens",
+        """In `domain sequence(tokens, causal=true)` every value over the tokens, and every
+        output, may depend only on the tokens at or before its own position. The operator named
+        mixes tokens otherwise: a `softmax(s, over=tokens)`, a reduction (`sum`, `mean`, `max`,
+        `attention_pool`) whose value reaches a token or an output, or any operator that is
+        neither token by token nor causal by its traits. Dense `attention(q, k, v,
+        over=tokens)` is causal there (it lowers with the causal mask); for a model that reads
+        the whole sequence declare `causal=false`.""",
+    ),
+    "GEO490": _code(
+        "positional operator on transforming channels",
+        """`rotary` rotates pairs of channels and `position_embedding` adds a learned vector:
+        both treat channels as plain numbers, which only invariant channels are. Project to
+        scalars first with `linear(x, n x scalar)`.""",
+    ),
+    "GEO491": _code(
+        "channel-wise map of transforming channels",
+        """`channel_scale` (a learned scale per channel) and `head_normalize` (each head's
+        channels over their norm) treat channels as plain numbers, which only invariant
+        channels are. Project to scalars first with `linear(x, n x scalar)`.""",
+    ),
+    "GEO492": _code(
+        "channel_scale with a bad base or power",
+        """`channel_scale(x, init=a, base=b, power=k)` learns `p`, starting at `b`, and scales by
+        `(p * a / b)^k` (nGPT's scaled parametrisation): `b` must be positive and `k` 1 or 2
+        (2: one scale for both factors of a product, as nGPT's `s_qk` scales q and k).""",
     ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",
@@ -876,11 +934,12 @@ CODES: dict[str, CodeInfo] = {
     ),
     "GEO514": _code(
         "breaking a non-geometric factor: not built",
-        """Only the geometric factor of `symmetry` (rotations, reflections, translations) can be
-        declared broken. Breaking a permutation factor `S(axis)` or a matrix group (`Lorentz(n)`,
-        `C(4)`, ...) is not built: drop the factor from `symmetry` instead. Nor is a break in a
-        periodic cell (`cell=true`), whose symmetry also moves single atoms by lattice vectors,
-        which absolute coordinates break as well.""",
+        """Only the geometric factor of `symmetry` (rotations, reflections, translations) and the
+        permutations of a `sequence` axis (whose positions break them: `breaks S(tokens) by q`)
+        can be declared broken. Breaking another permutation factor `S(axis)` or a matrix group
+        (`Lorentz(n)`, `C(4)`, ...) is not built: drop the factor from `symmetry` instead. Nor
+        is a break in a periodic cell (`cell=true`), whose symmetry also moves single atoms by
+        lattice vectors, which absolute coordinates break as well.""",
     ),
     "GEO519": _code(
         "attention heads that split a copy: not built",
@@ -1023,6 +1082,19 @@ CODES: dict[str, CodeInfo] = {
         data, so `fps(m)` takes exactly `m` centres from every graph (num_graphs * m rows). A
         graph with fewer than `m` points cannot give them: run the module eagerly (which takes
         all points of a smaller graph) or give every graph at least `m` points.""",
+    ),
+    "GEO650": _code(
+        "sequence longer than its position table",
+        """`position_embedding(x, over=tokens, max_len=n)` has a learned vector for the
+        positions `0 .. n-1`; a sequence of the input (the rows of one `batch` entry) is
+        longer. Compile with a larger `max_len`, or split the sequence.""",
+    ),
+    "GEO651": _code(
+        "causality law broken",
+        """`geoc check` of a causal sequence changed every token after a position `t` drawn per
+        sequence and found an output at or before `t` that changed. The static proof rules this
+        out, so a lowering (or a kernel) mixes later tokens in: the report names the output and
+        the largest change.""",
     ),
 }
 

@@ -17,6 +17,7 @@ from geoc.backends.torch_fx.domains import Sample, rules_of
 from geoc.backends.torch_fx.domains.fields import BandLimitedRow, merge_rows
 from geoc.backends.torch_fx.frames.verify import frame_rows
 from geoc.backends.torch_fx.manifold.verify import membership_rows
+from geoc.backends.torch_fx.sequence.verify import causality_row
 from geoc.backends.torch_fx.verify.actions import (
     AxisMap,
     Deviation,
@@ -147,6 +148,7 @@ def check_module(
     )
     if elements is None:  # and under the declared group, when a part of it is broken
         report.breaking = _measure_breaking(module, ir, rng, nodes, graphs, dtype, rtol)
+        report.causality = causality_row(module, ir, rng, nodes, graphs, dtype)
     report.rtol = rtol
     report.random_trials = randomised
     report.exact_law = rules.exact_law(ir)
