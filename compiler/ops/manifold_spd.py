@@ -141,9 +141,9 @@ SPD_BATCH_NORM = define(
 def _infer_spd_batch_norm(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    """Same type: centring at the batch mean (a congruence-equivariant function of the whole
-    batch, symmetric in its elements) commutes with X -> Q X Qᵀ and with reordering the batch
-    in training mode; eval mode (running mean) only with reordering (docs/manifolds.md)."""
+    """Same type: training mode centres at the batch's own O(n)-equivariant, order-free mean."""
+    # Eval mode centres at the fixed running mean: equivariant to reordering only, which
+    # `geoc check` enforces (GEO418); a bias is GEO417 under rotations (docs/manifolds.md).
     (x,) = types
     one_manifold(ctx, x.with_axes(()), (SPD,))
     _check_batch_norm_attrs(ctx, attrs)

@@ -7,12 +7,15 @@ and export; `geoc check` in either mode."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
-from helpers import assert_captures, assert_fails_at
+from helpers import assert_captures, assert_fails_at, run_exported
 
 from geoc import cli
 from geoc.backends.torch_fx.api import compile as geoc_compile
+from geoc.backends.torch_fx.export import write_folder
 from geoc.backends.torch_fx.manifold import spd_norm_kernels as rtn
 from geoc.backends.torch_fx.verify import check_module, record
 from geoc.diagnostics import GeoError
@@ -357,3 +360,18 @@ def test_values_over_edges_are_geo333() -> None:
 """
     err = assert_fails_at(text, "GEO333")
     assert "nodes" in err.diagnostics[0].help
+
+
+@pytest.mark.slow
+def test_exported_folder_keeps_the_running_mean_and_modes(tmp_path: Path) -> None:
+    model = geoc_compile("spdnet_bn", seed=2)
+    x = spd_batch(5, 6, seed=1, dtype=torch.float32).flatten(1)
+    model(x=x)  # one training step: the running means move away from I
+    folder = write_folder(model, tmp_path / "spdnet_bn", "specs/spdnet_bn.geo")
+    assert (folder / "geoc_runtime_spd_norm.py").is_file()
+    saved = torch.load(folder / "weights.pt", weights_only=True)
+    means = [k for k in saved if k.endswith("running_mean")]
+    assert len(means) == 2 and all(torch.equal(saved[k], model.get_buffer(k)) for k in means)
+    assert not torch.equal(saved[means[0]], torch.eye(6).expand(1, 6, 6))
+    out = run_exported(folder, {"x": x}, tmp_path)  # loads in training mode, as compiled
+    assert torch.allclose(out["logits"], model(x=x)["logits"], atol=1e-6)
