@@ -375,3 +375,14 @@ def test_exported_folder_keeps_the_running_mean_and_modes(tmp_path: Path) -> Non
     assert not torch.equal(saved[means[0]], torch.eye(6).expand(1, 6, 6))
     out = run_exported(folder, {"x": x}, tmp_path)  # loads in training mode, as compiled
     assert torch.allclose(out["logits"], model(x=x)["logits"], atol=1e-6)
+
+
+def test_save_and_load_keep_the_running_mean(tmp_path: Path) -> None:
+    from geoc.backends.torch_fx import saving
+
+    model = geoc_compile("spdnet_bn", seed=1)
+    x = spd_batch(5, 6, seed=4, dtype=torch.float32).flatten(1)
+    model(x=x)
+    model.eval()
+    loaded = saving.load(saving.save(model, tmp_path / "m")).eval()
+    assert torch.equal(loaded(x=x)["logits"], model(x=x)["logits"])
