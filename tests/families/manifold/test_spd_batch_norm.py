@@ -317,11 +317,12 @@ def test_first_and_second_derivatives_are_finite_at_repeated_eigenvalues(metric:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("metric", METRICS)
-def test_first_derivatives_match_finite_differences(metric: str) -> None:
+def test_first_and_second_derivatives_match_finite_differences(metric: str) -> None:
     x = spd_batch(3, 3, seed=4).requires_grad_()
     a = torch.randn(1, 3, 3, generator=gen(2), dtype=F64)
     bias = ((a + a.transpose(-1, -2)) / 4).requires_grad_()
     assert torch.autograd.gradcheck(lambda v, b: _loss(v, metric, b), (x, bias))
+    assert torch.autograd.gradgradcheck(lambda v, b: _loss(v, metric, b), (x, bias))
 
 
 def test_an_empty_batch_in_training_leaves_the_running_mean() -> None:
