@@ -349,6 +349,20 @@ CODES: dict[str, CodeInfo] = {
         without Levi-Civita terms, `SO(n)` / `Lorentz(n)` (Brauer diagrams). Use smaller tensor
         orders or a smaller group.""",
     ),
+    # --- GEO332-334: Riemannian batch normalisation of SPD matrices (docs/manifolds.md) ------
+    "GEO332": _code(
+        "bad batch-norm attribute",
+        """`spd_batch_norm` takes `metric=` one of `airm`, `log_euclidean`, `gbw`, a
+        `momentum` with 0 < momentum <= 1 (the fraction of the way the running mean moves to
+        the batch mean) and `iters` >= 1 fixed-point steps of the batch mean.""",
+    ),
+    "GEO333": _code(
+        "batch norm over edges or several axes",
+        """`spd_batch_norm` normalises the batch of every matrix of the call: the elements of
+        one node axis over all graphs, or the samples of a value without an axis. Values over an
+        edge set (whose masked padding would enter the mean) or over several axes are refused:
+        pool or scatter them onto the nodes first.""",
+    ),
     "GEO310": _code(
         "fields carry scalar channels",
         """A value over a `torus` or `sphere` grid (a field) has scalar channels: the symmetry
@@ -778,6 +792,21 @@ CODES: dict[str, CodeInfo] = {
         particular `bimap`'s `Wᵀ X W` is not equivariant under congruence `X -> Q X Qᵀ`: use
         the equivariant spectral maps `reeig` and `logeig`, and invariants such as `eigvals`
         or `norm` of `logeig(x)` before an `mlp`.""",
+    ),
+    "GEO417": _code(
+        "batch norm bias breaks the rotations",
+        """`spd_batch_norm(..., bias=true)` re-centres every batch at a learned SPD matrix `B`
+        (`B^½ Y B^½`, or `exp(log Y + log B)`), which congruence `X -> Q X Qᵀ` does not move, so
+        the result is not O(n)-equivariant. Drop the bias (the centred batch is equivariant in
+        training mode) or declare a group without rotations.""",
+    ),
+    "GEO418": _code(
+        "eval-mode batch norm has no rotation claim",
+        """`geoc check` was given a module in eval mode whose `spd_batch_norm` centres at its
+        running mean, a fixed matrix that congruence `X -> Q X Qᵀ` does not move: in eval mode
+        the model is not O(n)-equivariant and there is nothing to check under rotations. Check
+        the module in training mode (`module.train()`, the mode `geoc check` compiles in),
+        where the batch statistics make it equivariant.""",
     ),
     "GEO408": _code(
         "the group does not act on this domain",
