@@ -1006,6 +1006,12 @@ CODES: dict[str, CodeInfo] = {
         would need each edge's distance to a periodic image, which is not built. Drop the
         window, or add a score computed from the edge vector.""",
     ),
+    "GEO533": _code(
+        "unknown sphere grid option",
+        """`geoc.compile(..., sphere_grid=...)` names the kind of grid a sphere model's inputs
+        are on: `equiangular` or `legendre_gauss` (their size is the inputs' own). Another
+        value, or the option on a model whose domain is not a sphere, is refused.""",
+    ),
     # --- GEO6xx: numeric verification -----------------------------------------------------------
     "GEO600": _code(
         "numeric equivariance failed",
@@ -1104,6 +1110,15 @@ CODES: dict[str, CodeInfo] = {
         """An `index(n)` input holds a label outside `[0, n)`. Labels are indices into the
         learned table of `embed`: map atomic numbers to type indices first (e.g. with a lookup
         tensor `table[atoms.numbers]`), or compile with a larger `n`.""",
+    ),
+    "GEO662": _code(
+        "sphere grid too coarse for the band limit",
+        """A sphere model runs on any grid of its kind (`sphere_grid`) whose quadrature and
+        longitudes hold its band limit (degrees `l < lmax`) exactly; its weights live on those
+        degrees. The input's grid is coarser: an equiangular grid needs `nlat >= 2 lmax - 1`,
+        a Gauss-Legendre grid `nlat >= lmax`, both `nlon >= 2 lmax - 1`. The message names
+        the smallest grid that does: resample the input to it or a finer one
+        (docs/spectral.md, "Other grids").""",
     ),
     "GEO640": _code(
         "a graph too small for traced sampling",
