@@ -129,7 +129,7 @@ SPD_BATCH_NORM = define(
     ),
     # Learned (running statistics, a bias): never merged with another call; it reads the whole
     # batch, so it does not move past a gather.
-    preset(MANIFOLD_TRAITS, "learned", commutes_gather=False),
+    preset(MANIFOLD_TRAITS, "learned", "bias", commutes_gather=False),
     "same type: Riemannian batch norm of the batch of `spd(n)` values (every element of the "
     "value's axis in the call, or every sample), `metric=airm|log_euclidean|gbw`, `iters` "
     "fixed-point steps of the mean, running mean by `momentum` (`GEO332`); not over edges or "
