@@ -377,6 +377,31 @@ CODES: dict[str, CodeInfo] = {
         and order is not rotation-equivariant. Combine the global value with the field before
         `sht(...)` or after `isht(...)`.""",
     ),
+    "GEO315": _code(
+        "grid convolution off a torus field",
+        """`conv`, `restrict` and `prolong` act on fields over a `torus` grid (of any
+        resolution: `torus`, or the coarser `torus/2` a restriction returns), `[batch,
+        channels, n1, ..., nd]`; on other values or domains they are not defined.""",
+    ),
+    "GEO316": _code(
+        "bad local convolution kernel",
+        """`conv`'s `kernel` is one odd integer or one per grid dimension, each from 1 to the
+        grid size along its dimension: odd, so the kernel has a centre and the output stays on
+        the input's grid points; at most the grid size, so the circular padding wraps at most
+        once.""",
+    ),
+    "GEO317": _code(
+        "bad restriction or prolongation factor",
+        """`restrict` and `prolong` take an integer `factor` of at least 2; a restriction's
+        factor divides every grid size of its input, so that the blocks of `factor^d` points
+        tile the grid.""",
+    ),
+    "GEO318": _code(
+        "fixed resampling changes the channels",
+        """`restrict(..., mode=average)` and `prolong(..., mode=nearest)` have no weights:
+        they keep the input's channels, so the output type is the input's. Use
+        `mode=learned` to change the channels.""",
+    ),
     # --- GEO34x: weight spaces (docs/weightspace.md) -------------------------------------------
     "GEO340": _code(
         "weight-space values carry scalar channels",
@@ -711,6 +736,21 @@ CODES: dict[str, CodeInfo] = {
         channels (group feature maps) the weights would have to permute the channels too,
         `W(g k) = ρ(g) W(k) ρ(g)⁻¹`; that layer is not built. Pool the group axis
         (`group_pool`) or map to scalars (`linear`) first.""",
+    ),
+    "GEO414": _code(
+        "local convolution under grid rotations",
+        """`conv` has a free kernel: the rotations and reflections of the grid (`C(4)`,
+        `D(4)`) do not map it onto itself, so it does not commute with them. Under those groups
+        use the group convolutions `lift_conv` / `group_conv` (docs/gcnn.md); `conv`
+        commutes exactly with the shifts `T(d)`.""",
+    ),
+    "GEO415": _code(
+        "resampling under the translations of the grid",
+        """`restrict` and `prolong` by a factor `f` commute only with the shifts by multiples of
+        `f` (the sampling points move relative to the blocks of `f^d` points under any other
+        shift), not with all of `T(d)`: claiming `T(d)` for the model would be false. Typing a
+        model under the subgroup of shifts by multiples of `f` is not built; declare
+        `symmetry trivial` for a multigrid model, or stay on one resolution with `conv`.""",
     ),
     "GEO410": _code(
         "manifold operator breaks the symmetry",

@@ -4,6 +4,7 @@ them, and the diagnostic for a group without an action on the grid."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
@@ -25,9 +26,36 @@ TORUS, SPHERE = DomainKind.TORUS.value, DomainKind.SPHERE.value
 FIELD_AXES = frozenset({TORUS, SPHERE})
 
 
+def scaled_torus(scale: Fraction) -> str:
+    """The axis of a torus field at ``scale`` times the domain's resolution per dimension:
+    ``torus`` (1), ``torus/2`` (restricted by 2), ``torus*2`` (prolonged by 2), so that fields
+    of different resolutions (shapes) never combine (GEO305)."""
+    if scale.numerator == 1 and scale.denominator == 1:
+        return TORUS
+    if scale.numerator == 1:
+        return f"{TORUS}/{scale.denominator}"
+    if scale.denominator == 1:
+        return f"{TORUS}*{scale.numerator}"
+    return f"{TORUS}*{scale.numerator}/{scale.denominator}"
+
+
+def torus_scale(axis: str) -> Fraction | None:
+    """The resolution of a :func:`scaled_torus` axis relative to the domain's (None: none)."""
+    if axis == TORUS:
+        return Fraction(1)
+    rest = axis.removeprefix(TORUS)
+    if rest == axis or not rest or rest[0] not in "*/":
+        return None
+    num, _, den = rest[1:].partition("/") if rest[0] == "*" else ("1", "", rest[1:])
+    if not num.isdigit() or not (den or "1").isdigit():
+        return None
+    return Fraction(int(num), int(den or "1"))
+
+
 def is_field_axis(axis: str) -> bool:
-    """Values over ``axis`` are fields: a grid, or the coefficients of one (of any band)."""
-    return axis in FIELD_AXES or is_spectrum_axis(axis)
+    """Values over ``axis`` are fields: a grid (of any resolution), or the coefficients of one
+    (of any band)."""
+    return axis in FIELD_AXES or is_spectrum_axis(axis) or torus_scale(axis) is not None
 
 
 def is_field(ftype: FeatureType) -> bool:
