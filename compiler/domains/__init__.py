@@ -1,6 +1,6 @@
 """Domains: where features live, which index axes exist, and how edges are made.
 
-One module per kind of domain (``set``, ``graph``, ``pointcloud``, ``torus``, ``sphere``,
+One module per kind of domain (``set``, ``graph``, ``pointcloud``, ``torus``, ``sphere``, ``grid``,
 ``weightspace``, ``global_``) holds that kind's rules (:class:`DomainRules`: how it is written,
 its axes, which groups act on it, which values and operators it takes), registered in
 :data:`KINDS`; a new kind is one new module imported below.
@@ -16,6 +16,7 @@ from geoc.domains import (  # noqa: F401
     edges,
     global_,
     graph,
+    plain_grid,
     pointcloud,
     sample,
     set,

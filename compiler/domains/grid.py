@@ -22,40 +22,42 @@ if TYPE_CHECKING:
     from geoc.ops import OpContext, OpDef
     from geoc.ops.traits import Traits
 
-TORUS, SPHERE = DomainKind.TORUS.value, DomainKind.SPHERE.value
-FIELD_AXES = frozenset({TORUS, SPHERE})
+TORUS, SPHERE, GRID = DomainKind.TORUS.value, DomainKind.SPHERE.value, DomainKind.GRID.value
+FIELD_AXES = frozenset({TORUS, SPHERE, GRID})
+#: The flat grids (periodic or not) whose fields `restrict` / `prolong` resample.
+FLAT_AXES = (TORUS, GRID)
 
 
-def scaled_torus(scale: Fraction) -> str:
-    """The axis of a torus field at ``scale`` times the domain's resolution per dimension:
-    ``torus`` (1), ``torus/2`` (restricted by 2), ``torus*2`` (prolonged by 2), so that fields
-    of different resolutions (shapes) never combine (GEO305)."""
-    if scale.numerator == 1 and scale.denominator == 1:
-        return TORUS
-    if scale.numerator == 1:
-        return f"{TORUS}/{scale.denominator}"
+def scaled_axis(base: str, scale: Fraction) -> str:
+    """The axis of a field over the flat grid ``base`` (``torus`` or ``grid``) at ``scale``
+    times the domain's resolution per dimension: ``torus`` (1), ``torus/2`` (restricted by 2),
+    ``torus*2`` (prolonged by 2), so that fields of different resolutions (shapes) never
+    combine (GEO305)."""
     if scale.denominator == 1:
-        return f"{TORUS}*{scale.numerator}"
-    return f"{TORUS}*{scale.numerator}/{scale.denominator}"
+        return base if scale.numerator == 1 else f"{base}*{scale.numerator}"
+    if scale.numerator == 1:
+        return f"{base}/{scale.denominator}"
+    return f"{base}*{scale.numerator}/{scale.denominator}"
 
 
-def torus_scale(axis: str) -> Fraction | None:
-    """The resolution of a :func:`scaled_torus` axis relative to the domain's (None: none)."""
-    if axis == TORUS:
-        return Fraction(1)
-    rest = axis.removeprefix(TORUS)
-    if rest == axis or not rest or rest[0] not in "*/":
-        return None
-    num, _, den = rest[1:].partition("/") if rest[0] == "*" else ("1", "", rest[1:])
-    if not num.isdigit() or not (den or "1").isdigit():
-        return None
-    return Fraction(int(num), int(den or "1"))
+def axis_scale(axis: str) -> tuple[str, Fraction] | None:
+    """The flat grid and resolution of a :func:`scaled_axis` (None: not such an axis)."""
+    for base in FLAT_AXES:
+        rest = axis.removeprefix(base)
+        if rest == axis or (rest and rest[0] not in "*/"):
+            continue
+        if not rest:
+            return base, Fraction(1)
+        num, _, den = rest[1:].partition("/") if rest[0] == "*" else ("1", "", rest[1:])
+        if num.isdigit() and (den or "1").isdigit() and int(num) and int(den or "1"):
+            return base, Fraction(int(num), int(den or "1"))
+    return None
 
 
 def is_field_axis(axis: str) -> bool:
     """Values over ``axis`` are fields: a grid (of any resolution), or the coefficients of one
     (of any band)."""
-    return axis in FIELD_AXES or is_spectrum_axis(axis) or torus_scale(axis) is not None
+    return axis in FIELD_AXES or is_spectrum_axis(axis) or axis_scale(axis) is not None
 
 
 def is_field(ftype: FeatureType) -> bool:

@@ -1,5 +1,6 @@
-"""Local convolutions on a torus grid, and restriction / prolongation between its resolutions
-(the building blocks of multigrid neural operators, MgNO).
+"""Local convolutions on a flat grid, periodic (``torus``) or not (``grid``, zero or reflect
+boundary), and restriction / prolongation between its resolutions (the building blocks of
+multigrid neural operators, MgNO).
 
 A field over a d-D torus is ``[batch, channels, n1, ..., nd]`` with scalar channels; ``T(d)``
 moves it by cyclic shifts, ``(t·f)(p) = f(p - t mod n)``.
@@ -8,7 +9,9 @@ moves it by cyclic shifts, ``(t·f)(p) = f(p - t mod n)``.
   (``r = k // 2`` per dimension, odd ``k``), PyTorch's ``conv{1,2,3}d`` with
   ``padding_mode="circular"``. Every output point reads the same offsets of the input modulo n,
   so it commutes exactly with every cyclic shift. A free kernel is not invariant under the
-  grid's rotations, so under ``C(4)`` / ``D(4)`` it is ``GEO414`` (use ``lift_conv``).
+  grid's rotations, so under ``C(4)`` / ``D(4)`` it is ``GEO414`` (use ``lift_conv``). On a
+  non-periodic ``grid`` the padding is zeros or the mirror image (``padding_mode="zeros"`` /
+  ``"reflect"``); that domain carries only the trivial group (GEO408 otherwise).
 * ``restrict``: a strided circular convolution (stride = kernel = ``factor``, learned) or the
   average over each ``factor^d`` block (``mode=average``): ``out(i) = Σ_u W(u) z(f i + u)``.
   A shift of the input by ``f t`` shifts the output by ``t``; a shift by anything else moves
@@ -31,7 +34,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from geoc.domains.grid import check_field_channels, rotates_grid, scaled_torus, torus_scale
+from geoc.domains.grid import axis_scale, check_field_channels, rotates_grid, scaled_axis
 from geoc.ops import (
     PLAIN,
     AttrKind,
@@ -59,19 +62,20 @@ _CONV = preset(
 
 
 def field_grid(ctx: OpContext, ftype: FeatureType) -> tuple[int, ...]:
-    """The grid sizes of a field over a (possibly coarser or finer) torus axis (GEO315 for a
-    value that is not such a field, or a domain that is no torus)."""
-    scale = torus_scale(ftype.axes[0]) if len(ftype.axes) == 1 else None
-    if scale is None or ctx.domain.kind.value != "torus":
+    """The grid sizes of a field over a flat grid's axis (``torus``, ``grid``, or a coarser or
+    finer one); GEO315 for a value that is not such a field of the model's grid domain."""
+    found = axis_scale(ftype.axes[0]) if len(ftype.axes) == 1 else None
+    if found is None or found[0] != ctx.domain.kind.value:
         raise ctx.error(
             "GEO315",
-            f"`{ctx.op}` needs a field over a torus grid, but its input is `{ftype}` on "
+            f"`{ctx.op}` needs a field over a flat grid, but its input is `{ftype}` on "
             f"`{ctx.domain}`",
             arg=0,
             label=str(ftype),
-            help="declare `domain torus(n1, ...)` and pass a field `k x scalar over torus`",
+            help="declare `domain torus(n1, ...)` (periodic) or `grid(n1, ..., boundary=zero)` "
+            "and pass a field `k x scalar over torus` (or `over grid`)",
         )
-    return tuple(int(n * scale) for n in ctx.domain.grid)
+    return tuple(int(n * found[1]) for n in ctx.domain.grid)
 
 
 def kernel_sizes(ctx: OpContext, kernel: Any, grid: tuple[int, ...]) -> tuple[int, ...]:
@@ -136,10 +140,11 @@ CONV = define(
         *init_attrs(),
     ),
     _CONV,
-    "`out` over the input's torus: a local cross-correlation with circular padding, "
-    "`torch.nn.functional.conv{1,2,3}d` with `padding_mode=circular` (odd `kernel`, one integer "
-    "or one per dimension, at most the grid size: `GEO316`); input over a torus (`GEO315`); "
-    "commutes exactly with `T(d)`; under grid rotations `GEO414`",
+    "`out` over the input's grid: a local cross-correlation, PyTorch's `conv{1,2,3}d` with "
+    "`padding_mode` circular on a `torus`, zeros or reflect on a `grid(..., boundary=...)` "
+    "(odd `kernel`, one integer or one per dimension, at most the grid size: `GEO316`); input "
+    "over a torus or grid (`GEO315`); commutes exactly with `T(d)`; under grid rotations "
+    "`GEO414`",
 )
 
 
@@ -148,7 +153,8 @@ def _infer_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
     """A circular cross-correlation reads the same offsets at every grid point (mod n), so it
-    commutes with every cyclic shift of its torus; rotations are refused (GEO414)."""
+    commutes with every cyclic shift of its torus; rotations are refused (GEO414); a
+    non-periodic grid carries only the trivial group, under which any map is equivariant."""
     (z,) = types
     grid = field_grid(ctx, z)
     kernel_sizes(ctx, attrs["kernel"], grid)
@@ -248,5 +254,6 @@ def _infer_resample(
             label=str(attrs["out"]),
             help=f"write `{z.with_axes(())}` as the output type, or use `mode=learned`",
         )
-    scale = torus_scale(z.axes[0]) * (Fraction(1, factor) if coarsen else factor)
-    return (_out_over(ctx, attrs["out"], scaled_torus(scale)),)
+    base, scale = axis_scale(z.axes[0])
+    scale *= Fraction(1, factor) if coarsen else factor
+    return (_out_over(ctx, attrs["out"], scaled_axis(base, scale)),)

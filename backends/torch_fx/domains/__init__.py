@@ -124,6 +124,7 @@ MODULES: dict[DomainKind, str] = {
     DomainKind.POINTCLOUD: "points",
     DomainKind.TORUS: "fields",
     DomainKind.SPHERE: "fields",
+    DomainKind.GRID: "fields",
     DomainKind.WEIGHTSPACE: "weightspace",
 }
 

@@ -1,7 +1,7 @@
-"""Kernels of the local convolutions on a torus grid (typing and conventions:
-``geoc.ops.grid_conv``). Fields are ``[B, C, n1, ..., nd]``, d = 1, 2 or 3; every padding is
-circular, so each kernel is exact on the torus. Imports only torch (copied into exported
-modules).
+"""Kernels of the local convolutions on a flat grid (typing and conventions:
+``geoc.ops.grid_conv``). Fields are ``[B, C, n1, ..., nd]``, d = 1, 2 or 3; on a torus the
+padding is circular, so each kernel is exact there; on a non-periodic grid it is zeros or the
+mirror image. Imports only torch (copied into exported modules).
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 _AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
-def circular_conv(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """``out(p) = Σ_u W(u) x(p + u - r)``, indices mod n, ``r = k // 2`` (odd ``k``)."""
+def local_conv(x: Tensor, weight: Tensor, bias: Tensor | None, padding: str) -> Tensor:
+    """``out(p) = Σ_u W(u) x(p + u - r)``, ``r = k // 2`` (odd ``k``); past the edges the
+    indices wrap (``padding="circular"``), read zeros (``"constant"``) or the mirror image
+    (``"reflect"``)."""
     d = weight.ndim - 2
     pads = [r for k in reversed(weight.shape[2:]) for r in (k // 2, k // 2)]
-    padded = F.pad(x, pads, mode="circular") if any(pads) else x
+    padded = F.pad(x, pads, mode=padding) if any(pads) else x
     return _CONV[d](padded, weight, bias)
 
 

@@ -1,4 +1,4 @@
-"""Lowering of the local convolutions on a torus (typing rules: ``geoc.ops.grid_conv``)."""
+"""Lowering of the local convolutions on a flat grid (typing rules: ``geoc.ops.grid_conv``)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ def _bias(ctx: LowerCtx, node: Node, fan_in: int) -> fx.Node | None:
     return ctx.param(f"{node.id}.bias", (n_out,), fan_in, init, n_out)
 
 
+#: The padding of each grid's boundary (a torus has none: it wraps around).
+_PADDING = {None: "circular", "zero": "constant", "reflect": "reflect"}
+
+
 def _dims(ctx: LowerCtx) -> int:
     return len(ctx.ir.domain.grid)
 
@@ -41,7 +45,7 @@ def lower_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     kernel = (kernel,) * _dims(ctx) if isinstance(kernel, int) else tuple(kernel)
     weight = _weight(ctx, node, kernel, transposed=False)
     bias = _bias(ctx, node, ctx.group.type_dim(ctx.in_types(node)[0]) * math.prod(kernel))
-    return ctx.call(rt_grid.circular_conv, args[0], weight, bias)
+    return ctx.call(rt_grid.local_conv, args[0], weight, bias, _PADDING[ctx.ir.domain.boundary])
 
 
 @lowering("restrict", "prolong")
