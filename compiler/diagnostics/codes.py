@@ -216,6 +216,16 @@ CODES: dict[str, CodeInfo] = {
         `centres` must be declared by `domain sample(centres, from=points, rule=fps(m))`. To
         gather onto an edge set use `x[src(E)]` / `x[dst(E)]`.""",
     ),
+    "GEO220": _code(
+        "bad translation step",
+        """`T(d, step=k)` takes one keyword, `step`, a positive integer: the translations by
+        multiples of `k` grid points (the shifts a restriction by `k` commutes with).""",
+    ),
+    "GEO221": _code(
+        "translation step without a grid",
+        """`T(d, step=k)` counts whole grid points, so it needs a grid domain; on a torus the
+        step divides every grid size (`GEO408` otherwise). Elsewhere declare `T(d)`.""",
+    ),
     "GEO211": _code(
         "`breaks ... by` names no value",
         """A `breaks` statement names, after `by`, the values of the model that break the group:
@@ -745,12 +755,14 @@ CODES: dict[str, CodeInfo] = {
         commutes exactly with the shifts `T(d)`.""",
     ),
     "GEO415": _code(
-        "resampling under the translations of the grid",
-        """`restrict` and `prolong` by a factor `f` commute only with the shifts by multiples of
-        `f` (the sampling points move relative to the blocks of `f^d` points under any other
-        shift), not with all of `T(d)`: claiming `T(d)` for the model would be false. Typing a
-        model under the subgroup of shifts by multiples of `f` is not built; declare
-        `symmetry trivial` for a multigrid model, or stay on one resolution with `conv`.""",
+        "resampling under shifts it does not commute with",
+        """`restrict` by a factor `f` commutes only with the shifts by multiples of `f` (any
+        other shift moves the grid points relative to the blocks of `f^d` points); after
+        restrictions by `f` and `g`, by multiples of `f g`. Declare that subgroup, `symmetry
+        T(d, step=k)` with `k` the product (the help line names it): the model is typed and
+        checked under the shifts by multiples of `k`, and claims no more. Grid rotations
+        (`C(4)`, `D(4)`) turn the blocks off their boundaries: resampling under them is
+        refused.""",
     ),
     "GEO410": _code(
         "manifold operator breaks the symmetry",
@@ -1063,6 +1075,13 @@ CODES: dict[str, CodeInfo] = {
         data, so `fps(m)` takes exactly `m` centres from every graph (num_graphs * m rows). A
         graph with fewer than `m` points cannot give them: run the module eagerly (which takes
         all points of a smaller graph) or give every graph at least `m` points.""",
+    ),
+    "GEO657": _code(
+        "grid size not divisible by the restriction",
+        """A model that restricts its grid by `f` (through `restrict`, once or several times:
+        `f` is the product) runs on grids whose sizes `f` divides: the blocks of `f` points
+        must tile each dimension. Give inputs of such sizes (the declared grid's, or a
+        multiple of `f`).""",
     ),
 }
 

@@ -22,10 +22,12 @@ moves it by cyclic shifts, ``(t·f)(p) = f(p - t mod n)``.
 
 The coarse and fine fields live over their own axes, ``torus/2`` (half the points per
 dimension), ``torus*2``: values of different resolutions never combine (``GEO305``), and a
-restriction followed by a prolongation by the same factor is back over ``torus``. Because only
-a subgroup of ``T(d)`` commutes with them, a model with a translation group that restricts or
-prolongs is ``GEO415``: typing it under the shifts by multiples of the factor is not built, and
-claiming ``T(d)`` would be a false accept.
+restriction followed by a prolongation by the same factor is back over ``torus``. A shift by
+``t`` points of the declared grid moves a field over ``torus/f`` by ``t / f`` of its points: a
+whole number exactly when ``f | t``. So a model that restricts declares the subgroup
+``T(d, step=k)`` (shifts by multiples of ``k``), and every resampling checks that the group's
+shifts move its input and output by whole points (``GEO415`` otherwise, naming the step): the
+static verdict is that subgroup, and ``geoc check`` draws it.
 """
 
 from __future__ import annotations
@@ -180,20 +182,28 @@ def _factor(ctx: OpContext, factor: int, grid: tuple[int, ...], coarsen: bool) -
         )
 
 
-def _subgroup_only(ctx: OpContext, factor: int) -> None:
-    """GEO415 when the group moves the grid: only shifts by multiples of ``factor`` commute."""
-    if not ctx.group.factors:
+def _subgroup_only(ctx: OpContext, factor: int, scales: tuple[Fraction, ...]) -> None:
+    """GEO415 unless every shift of the group moves the fields over the input's and output's
+    grids (at ``scales`` of the domain's) by whole points: ``T(d, step=k)`` with ``k · scale``
+    an integer, or no translation at all; grid rotations are refused (they turn the blocks
+    about the origin off the block boundaries)."""
+    rotated = rotates_grid(ctx.group)
+    step = ctx.group.geometric.step if ctx.group.translations else 0
+    if not rotated and all((step * s).denominator == 1 for s in scales):
         return
     d = len(ctx.domain.grid)
+    need = max(s.denominator for s in scales)
+    what = "the grid's rotations" if rotated else f"every element of {ctx.group}"
     raise ctx.error(
         "GEO415",
         f"`{ctx.op}(..., factor={factor})` commutes only with the shifts by multiples of "
-        f"{factor}, not with every element of {ctx.group}: a shift by one grid step moves the "
-        f"{'sampling points' if ctx.op == 'restrict' else 'fine points'} relative to the "
-        f"{factor}^{d} blocks",
-        label=f"shifts by multiples of {factor} only",
-        help="typing a model under that subgroup of the shifts is not built; declare "
-        "`symmetry trivial` for a multigrid model, or keep one resolution with `conv`",
+        f"{need}, not with {what}: any other shift moves the grid points relative to its "
+        f"blocks of {factor}^{d} points",
+        label=f"shifts by multiples of {need} only",
+        help=f"declare `symmetry T({d}, step={need})` (the shifts by multiples of {need}, "
+        "which it commutes with exactly), `symmetry trivial`, or keep one resolution with `conv`"
+        if not rotated
+        else "restrict or prolong without grid rotations: `symmetry T(d, step=k)` or `trivial`",
     )
 
 
@@ -238,13 +248,17 @@ PROLONG = define(
 def _infer_resample(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    """Typed only under a group that moves no grid point (GEO415 otherwise), where any map of
-    fields is equivariant; the output lives over the torus axis of the new resolution."""
+    """Under ``T(d, step=k)`` a shift ``k t`` moves the input by ``k t s`` and the output by
+    ``k t s'`` points of their grids (scales ``s``, ``s'``), whole numbers (GEO415 otherwise):
+    a stride-``f`` block map commutes with the shifts by whole blocks, which these are; under
+    ``trivial`` any map is equivariant. The output lives over the axis of its resolution."""
     (z,) = types
     grid = field_grid(ctx, z)
     factor, coarsen = attrs["factor"], ctx.op == "restrict"
     _factor(ctx, factor, grid, coarsen)
-    _subgroup_only(ctx, factor)
+    base, scale = axis_scale(z.axes[0])
+    out_scale = scale * (Fraction(1, factor) if coarsen else factor)
+    _subgroup_only(ctx, factor, (scale, out_scale))
     fixed = attrs["mode"] != "learned"
     if fixed and attrs["out"].with_axes(()) != z.with_axes(()):
         raise ctx.error(
@@ -254,6 +268,4 @@ def _infer_resample(
             label=str(attrs["out"]),
             help=f"write `{z.with_axes(())}` as the output type, or use `mode=learned`",
         )
-    base, scale = axis_scale(z.axes[0])
-    scale *= Fraction(1, factor) if coarsen else factor
-    return (_out_over(ctx, attrs["out"], scaled_axis(base, scale)),)
+    return (_out_over(ctx, attrs["out"], scaled_axis(base, out_scale)),)

@@ -38,7 +38,7 @@ from torch import Tensor, fx
 
 from geoc.backends.torch_fx.domains import DomainRules, Sample
 from geoc.domains import Domain, DomainKind, is_spectrum_axis
-from geoc.domains.grid import is_field_axis, rotates_grid
+from geoc.domains.grid import axis_scale, is_field_axis, rotates_grid
 from geoc.groups import GroupElement, sample_matrix
 from geoc.ir import Graph
 from geoc.types import AtomKind, FeatureType
@@ -100,6 +100,11 @@ class GridMove:
             quad = self.domain.quadrature or "equiangular"
             return rotate_field(value, self.rotation, nlat, nlon, quad, exact_lmax(self.domain))
         dims = tuple(range(value.ndim - len(self.shifts), value.ndim))
+        found = axis_scale(ftype.axes[0])
+        if found and found[1] != 1 and self.linear is None:  # a coarser or finer torus
+            moved = [s * found[1] for s in self.shifts]
+            assert all(m.denominator == 1 for m in moved), "typed: whole points of its grid"
+            return torch.roll(value, tuple(int(m) for m in moved), dims)
         if self.linear is not None:
             value = self._turn(self._permute_channels(value, ftype))
         return torch.roll(value, self.shifts, dims)
@@ -199,7 +204,8 @@ def draw_grid_element(ir: Graph, rng: np.random.Generator) -> GroupElement:
     if rotates_grid(ir.group):
         return _grid_rotation_element(ir, rng)
     grid = ir.domain.grid if ir.domain.kind is DomainKind.TORUS else ir.domain.grid[1:]
-    shifts = tuple(int(rng.integers(1, n)) for n in grid)
+    step = ir.group.geometric.step if ir.group.geometric else 1  # T(d, step=k): multiples of k
+    shifts = tuple(step * int(rng.integers(1, n // step)) if n > step else 0 for n in grid)
     move = GridMove(ir.domain, shifts)
     return GroupElement(grid_move=move, label=move.label)
 
@@ -377,7 +383,9 @@ def torus_law(ir: Graph) -> str:
     if grid_law(ir):
         return grid_law(ir)
     grid = "x".join(map(str, ir.domain.grid))
-    return f"cyclic shifts of the {grid} grid permute its points; checked to the tolerance above"
+    step = ir.group.geometric.step if ir.group.geometric else 1
+    which = f"cyclic shifts by multiples of {step}" if step > 1 else "cyclic shifts"
+    return f"{which} of the {grid} grid permute its points; checked to the tolerance above"
 
 
 def sphere_law(ir: Graph) -> str:
@@ -408,10 +416,19 @@ def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
             check(ctx, rtv.check_value, x, name, ("B", width, *grid), text, like)
             if free and _turns_by_90(ctx.ir):
                 check(ctx, rtv.check_square, x, name, len(grid))
+            if free and coarsest(ctx.ir) > 1:
+                check(ctx, rtv.check_divisible, x, name, len(grid), coarsest(ctx.ir))
         elif not port.type.axes:
             check(ctx, rtv.check_batched_global, x, name, width, text, like)
     if len(names) > 1:
         check(ctx, rtv.check_agree, [ctx.inputs[n] for n in names], names, 0, "samples")
+
+
+def coarsest(ir: Graph) -> int:
+    """The least common multiple of the factors by which the model restricts its grid (the
+    denominators of its values' grid scales, `torus/4`: 4): the input sizes it divides."""
+    scales = (axis_scale(t.axes[0]) for n in ir.nodes for t in n.out_types if t.axes)
+    return math.lcm(1, *(s.denominator for _, s in filter(None, scales)))
 
 
 def _turns_by_90(ir: Graph) -> bool:

@@ -82,8 +82,12 @@ def test_restrict_and_prolong_change_the_grid_axis():
         ("conv(a, 3 x scalar over torus)", "T({d})", "GEO305", "without `over`"),
         ("restrict(a, 2 x scalar, factor=3)", "trivial", "GEO317", "divides"),
         ("restrict(a, 2 x scalar, factor=1)", "trivial", "GEO317", "at least 2"),
-        ("restrict(a, 2 x scalar)", "T({d})", "GEO415", "multiples of 2"),
-        ("prolong(a, 2 x scalar, factor=3)", "T({d})", "GEO415", "multiples of 3"),
+        ("restrict(a, 2 x scalar)", "T({d})", "GEO415", "T(2, step=2)"),
+        ("restrict(restrict(a, 2 x scalar), 2 x scalar)", "T(2, step=2)", "GEO415", "step=4"),
+        ("restrict(a, 2 x scalar)", "D(4)", "GEO415", "rotations"),
+        ("restrict(a, 2 x scalar)", "T(2, step=0)", "GEO220", "positive"),
+        ("restrict(a, 2 x scalar)", "T(2, stride=2)", "GEO220", "step=k"),
+        ("restrict(a, 2 x scalar)", "T(2, step=3)", "GEO408", "divides every grid size"),
         ("restrict(a, 3 x scalar, mode=average)", "trivial", "GEO318", "keeps the channels"),
         ("a + prolong(a, 2 x scalar)", "trivial", "GEO305", "torus*2"),
     ],
@@ -91,6 +95,26 @@ def test_restrict_and_prolong_change_the_grid_axis():
 def test_errors(body, group, code, says):
     found, text = error(spec(body, "2 x scalar over torus", (8, 8), group))
     assert found == code and says in text
+
+
+@pytest.mark.parametrize(
+    ("body", "group", "step"),
+    [
+        ("restrict(prolong(a, 3 x scalar, factor=3), 2 x scalar, factor=3)", "T(2)", 1),
+        ("prolong(conv(restrict(a, 4 x scalar), 4 x scalar), 2 x scalar)", "T(2, step=2)", 2),
+        ("prolong(restrict(restrict(a, 4 x scalar), 4 x scalar, mode=average), 2 x scalar,"
+         " factor=4)", "T(2, step=4)", 4),
+    ],
+)  # fmt: skip
+def test_the_static_verdict_names_the_subgroup_and_the_check_samples_it(body, group, step):
+    """A finer grid first commutes with every shift; a coarser one with multiples of the
+    factors: the model is typed under `T(2, step=k)` and `geoc check` draws those shifts."""
+    graph = frontend(spec(body, "2 x scalar over torus", (8, 8), group))
+    assert str(graph.group) == group
+    report = check(graph, trials=4)
+    assert report.passed
+    text = report.render()
+    assert (f"multiples of {step}" in text) == (step > 1), text
 
 
 def test_conv_needs_a_torus_field():
@@ -262,3 +286,41 @@ def test_fullgraph_capture(d):
     body = "prolong(conv(restrict(a, 4 x scalar), 4 x scalar), 2 x scalar) + conv(a, 2 x scalar)"
     module = geoc_compile(spec(body, "2 x scalar over torus", grid, "trivial"))
     assert_captures(module, {"a": torch.randn(2, 2, *grid)}, atol=1e-5)
+
+
+# --- the subgroup T(d, step=k) --------------------------------------------------------------------
+
+
+def test_stepped_translations_parse_print_and_draw_whole_steps():
+    import numpy as np
+
+    from geoc.backends.torch_fx.domains.fields import draw_grid_element
+    from geoc.groups import Group
+
+    assert str(Group.parse("T(2, step=2)")) == "T(2, step=2)"
+    assert Group.parse("T(2, step=1)") == Group.parse("T(2)")
+    graph = frontend(spec("conv(a, 2 x scalar)", "2 x scalar over torus", (8, 12), "T(2, step=4)"))
+    rng = np.random.default_rng(0)
+    shifts = [draw_grid_element(graph, rng).grid_move.shifts for _ in range(50)]
+    assert all(s % 4 == 0 for shift in shifts for s in shift)
+    assert set(shifts) == {(4, 4), (4, 8)}  # every nonzero multiple of 4, per dimension
+
+
+def test_stepped_translations_need_a_grid():
+    text = (
+        "model M() {\n    symmetry T(3, step=2) x S(nodes)\n    domain pointcloud(nodes, dim=3)\n"
+        "    input x: point(3) over nodes\n    output u: vector over nodes = x - x\n}\n"
+    )
+    code, rendered = error(text)
+    assert code == "GEO221" and "no grid" in rendered
+
+
+def test_grid_sizes_the_restriction_does_not_divide_are_an_input_error():
+    from geoc.backends.torch_fx.common.validate_kernels import InputError
+
+    body = "prolong(restrict(restrict(a, 4 x scalar), 4 x scalar), 2 x scalar, factor=4)"
+    module = geoc_compile(spec(body, "2 x scalar over torus", (8, 8), "T(2, step=4)"))
+    assert module(a=torch.randn(2, 2, 12, 16))["u"].shape == (2, 2, 12, 16)
+    with pytest.raises(InputError) as info:
+        module(a=torch.randn(2, 2, 10, 16))
+    assert info.value.code == "GEO657"
