@@ -390,7 +390,7 @@ CODES: dict[str, CodeInfo] = {
     "GEO315": _code(
         "grid convolution off a torus field",
         """`conv`, `restrict` and `prolong` act on fields over a `torus` grid (of any
-        resolution: `torus`, or the coarser `torus/2` a restriction returns), `[batch,
+        resolution: `torus`, or the coarser `torus_over2` a restriction returns), `[batch,
         channels, n1, ..., nd]`; on other values or domains they are not defined.""",
     ),
     "GEO316": _code(

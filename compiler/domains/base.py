@@ -222,6 +222,10 @@ def axis_argument(expr: ast.Call) -> str:
     """The index axis a domain such as ``graph(nodes)`` names first."""
     if len(expr.args) != 1 or not isinstance(expr.args[0], ast.Name):
         raise GeoError(bad(expr, f"`{expr.func.id}` takes the name of its index axis first"))
+    from geoc.domains.grid import is_field_axis
+
+    if is_field_axis(expr.args[0].id):  # `torus_over2`: the axis of a restricted grid field
+        raise GeoError(bad(expr.args[0], f"`{expr.args[0].id}` names the axis of grid fields"))
     return expr.args[0].id
 
 

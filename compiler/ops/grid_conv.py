@@ -20,11 +20,11 @@ moves it by cyclic shifts, ``(t·f)(p) = f(p - t mod n)``.
   (``mode=nearest``): ``out(f i + u) = Σ W(u) z(i)``; a shift by ``t`` of the input shifts the
   output by ``f t``.
 
-The coarse and fine fields live over their own axes, ``torus/2`` (half the points per
-dimension), ``torus*2``: values of different resolutions never combine (``GEO305``), and a
+The coarse and fine fields live over their own axes, ``torus_over2`` (half the points per
+dimension), ``torus_times2``: values of different resolutions never combine (``GEO305``), and a
 restriction followed by a prolongation by the same factor is back over ``torus``. A shift by
-``t`` points of the declared grid moves a field over ``torus/f`` by ``t / f`` of its points: a
-whole number exactly when ``f | t``. So a model that restricts declares the subgroup
+``t`` points of the declared grid moves a field over ``torus_over2`` by ``t / 2`` of its points: a
+whole number exactly when ``2 | t``. So a model that restricts declares the subgroup
 ``T(d, step=k)`` (shifts by multiples of ``k``), and every resampling checks that the group's
 shifts move its input and output by whole points (``GEO415`` otherwise, naming the step): the
 static verdict is that subgroup, and ``geoc check`` draws it.
@@ -219,9 +219,9 @@ RESTRICT = define(
         *init_attrs(),
     ),
     _CONV,
-    "`out` over the coarser `torus/f`: a strided circular convolution with a learned "
-    "`f x ... x f` kernel (`mode=learned`, PyTorch's `conv{1,2,3}d(stride=f)`), or the mean "
-    "of each block (`mode=average`, `avg_pool`; its `out` keeps the channels); `factor` divides "
+    "`out` over the coarser `torus_over2` (`factor=2`): a strided circular convolution with a "
+    "learned `f x ... x f` kernel (`mode=learned`, PyTorch's `conv{1,2,3}d(stride=f)`), or the "
+    "mean of each block (`mode=average`, `avg_pool`; its `out` keeps the channels); `factor` divides "
     "the grid (`GEO317`); commutes only with shifts by multiples of `f` (`GEO415`)",
 )
 
@@ -237,9 +237,9 @@ PROLONG = define(
         *init_attrs(),
     ),
     _CONV,
-    "`out` over the finer `torus*f`: a transposed strided convolution with a learned "
-    "`f x ... x f` kernel (`mode=learned`, `conv_transpose{1,2,3}d(stride=f)`), or each value "
-    "repeated over its block (`mode=nearest`, `interpolate`); `factor >= 2` (`GEO317`); "
+    "`out` over the finer `torus_times2` (`factor=2`): a transposed strided convolution with a "
+    "learned `f x ... x f` kernel (`mode=learned`, `conv_transpose{1,2,3}d(stride=f)`), or each "
+    "value repeated over its block (`mode=nearest`, `interpolate`); `factor >= 2` (`GEO317`); "
     "commutes only with shifts by multiples of `f` (`GEO415`)",
 )
 

@@ -426,7 +426,7 @@ def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
 
 def coarsest(ir: Graph) -> int:
     """The least common multiple of the factors by which the model restricts its grid (the
-    denominators of its values' grid scales, `torus/4`: 4): the input sizes it divides."""
+    denominators of its values' grid scales, `torus_over4`: 4): the input sizes it divides."""
     scales = (axis_scale(t.axes[0]) for n in ir.nodes for t in n.out_types if t.axes)
     return math.lcm(1, *(s.denominator for _, s in filter(None, scales)))
 

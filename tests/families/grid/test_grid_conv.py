@@ -66,8 +66,8 @@ def test_restrict_and_prolong_change_the_grid_axis():
     body = "prolong(conv(restrict(a, 4 x scalar), 4 x scalar), 3 x scalar)"
     graph = frontend(spec(body, "3 x scalar over torus", (8, 8), "trivial"))
     kinds = {n.op: str(n.out_types[0]) for n in graph.nodes}
-    assert kinds["restrict"] == "4 x scalar over torus/2"
-    assert kinds["conv"] == "4 x scalar over torus/2"
+    assert kinds["restrict"] == "4 x scalar over torus_over2"
+    assert kinds["conv"] == "4 x scalar over torus_over2"
     assert str(graph.outputs["u"].type) == "3 x scalar over torus"
 
 
@@ -89,7 +89,7 @@ def test_restrict_and_prolong_change_the_grid_axis():
         ("restrict(a, 2 x scalar)", "T(2, stride=2)", "GEO220", "step=k"),
         ("restrict(a, 2 x scalar)", "T(2, step=3)", "GEO408", "divides every grid size"),
         ("restrict(a, 3 x scalar, mode=average)", "trivial", "GEO318", "keeps the channels"),
-        ("a + prolong(a, 2 x scalar)", "trivial", "GEO305", "torus*2"),
+        ("a + prolong(a, 2 x scalar)", "trivial", "GEO305", "torus_times2"),
     ],
 )
 def test_errors(body, group, code, says):
@@ -324,3 +324,38 @@ def test_grid_sizes_the_restriction_does_not_divide_are_an_input_error():
     with pytest.raises(InputError) as info:
         module(a=torch.randn(2, 2, 10, 16))
     assert info.value.code == "GEO657"
+
+
+def test_coarse_fields_are_outputs_pool_and_round_trip_through_the_ir_json():
+    from geoc.ir import Graph
+
+    text = (
+        "model M() {\n    symmetry T(2, step=2)\n    domain torus(8, 6)\n"
+        "    input a: 2 x scalar over torus\n"
+        "    c = restrict(a, 3 x scalar)\n"
+        "    output coarse: 3 x scalar over torus_over2 = c\n"
+        "    output pooled: 3 x scalar = mean(c, over=torus_over2)\n}\n"
+    )
+    graph = frontend(text)
+    again = Graph.from_json(graph.to_json())
+    assert str(again.outputs["coarse"].type) == "3 x scalar over torus_over2"
+    assert str(again.group) == "T(2, step=2)"
+    assert check(graph, trials=3).passed
+    module = geoc_compile(text, dtype=torch.float64)
+    x = torch.randn(2, 2, 8, 6, dtype=torch.float64)
+    out = module(a=x)
+    weight, bias = layer(module, "restrict")
+    want = F.conv2d(x, weight, bias, stride=2)
+    assert (out["coarse"] - want).abs().max() < 1e-12
+    assert (out["pooled"] - want.mean((2, 3))).abs().max() < 1e-12
+
+
+def test_grid_field_axis_names_are_reserved():
+    text = (
+        "model M() {\n    symmetry S(torus_over2)\n    domain set(torus_over2)\n"
+        "    input a: 2 x scalar over torus_over2\n"
+        "    output u: 2 x scalar = sum(a, over=torus_over2)\n}\n"
+    )
+    with pytest.raises(GeoError) as info:
+        frontend(text)
+    assert info.value.codes == ["GEO204"]
