@@ -221,8 +221,8 @@ RESTRICT = define(
     _CONV,
     "`out` over the coarser `torus_over2` (`factor=2`): a strided circular convolution with a "
     "learned `f x ... x f` kernel (`mode=learned`, PyTorch's `conv{1,2,3}d(stride=f)`), or the "
-    "mean of each block (`mode=average`, `avg_pool`; its `out` keeps the channels); `factor` divides "
-    "the grid (`GEO317`); commutes only with shifts by multiples of `f` (`GEO415`)",
+    "mean of each block (`mode=average`, `avg_pool`; its `out` keeps the channels); `factor` "
+    "divides the grid (`GEO317`); commutes only with shifts by multiples of `f` (`GEO415`)",
 )
 
 PROLONG = define(
