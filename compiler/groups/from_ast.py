@@ -73,7 +73,8 @@ def _factor(expr: ast.Expr, env: dict[str, object]) -> Factor | None:
             expr,
             "is not a known group",
             label="unknown group",
-            help="groups: `trivial`, `O(n)`, `SO(n)`, `E(n)`, `SE(n)`, `T(n)`, `Lorentz(n)`, "
+            help="groups: `trivial`, `O(n)`, `SO(n)`, `E(n)`, `SE(n)`, `T(n)`, `T(n, step=k)`, "
+            "`Lorentz(n)`, "
             "`Sp(n)`, `C(n)`, `D(n)`, `S(n)`, `A(n)`, `S(axis)`, joined by `x`",
         )
     )
