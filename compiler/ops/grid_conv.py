@@ -221,8 +221,9 @@ RESTRICT = define(
     _CONV,
     "`out` over the coarser `torus_over2` (`factor=2`): a strided circular convolution with a "
     "learned `f x ... x f` kernel (`mode=learned`, PyTorch's `conv{1,2,3}d(stride=f)`), or the "
-    "mean of each block (`mode=average`, `avg_pool`; its `out` keeps the channels); `factor` "
-    "divides the grid (`GEO317`); commutes only with shifts by multiples of `f` (`GEO415`)",
+    "mean of each block (`mode=average`, `avg_pool`; its `out` keeps the channels, no `bias`); "
+    "`factor` divides the grid (`GEO317`); commutes only with shifts by multiples of `f`: "
+    "declare `T(d, step=k)` (else `GEO415`)",
 )
 
 PROLONG = define(
@@ -239,8 +240,9 @@ PROLONG = define(
     _CONV,
     "`out` over the finer `torus_times2` (`factor=2`): a transposed strided convolution with a "
     "learned `f x ... x f` kernel (`mode=learned`, `conv_transpose{1,2,3}d(stride=f)`), or each "
-    "value repeated over its block (`mode=nearest`, `interpolate`); `factor >= 2` (`GEO317`); "
-    "commutes only with shifts by multiples of `f` (`GEO415`)",
+    "value repeated over its block (`mode=nearest`, `interpolate`: same channels, no `bias`); "
+    "`factor >= 2` (`GEO317`); a shift by `t` moves its output by `f t`: it commutes with the "
+    "group's shifts that move its input by whole points (`GEO415`)",
 )
 
 
