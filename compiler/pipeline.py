@@ -109,6 +109,8 @@ def middle_end(
     if not elaboration.problems:
         _lint(graph, verify)
     problems = [*elaboration.problems, *check_equivariance(graph)]  # 4. the static proof
+    if not problems:  # and what the domain asks of the whole graph (causality)
+        problems = graph.domain.rules.check_graph(graph)
     if problems:
         raise GeoError(problems, elaboration.sources)
     graph = eliminate_dead_code(graph)  # 5. optimise

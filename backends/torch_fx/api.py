@@ -32,6 +32,7 @@ def compile(
     budget: Budget | None = None,
     given_edges: bool = False,
     optimize: str = "ir",
+    sphere_grid: str | None = None,
 ) -> fx.GraphModule:
     """Compile a spec to an ``fx.GraphModule`` taking its inputs by name, returning a dict.
 
@@ -58,6 +59,11 @@ def compile(
     node and edge counts, the first one checked against eager: docs/compiled.md); another
     value is GEO506.
 
+    ``sphere_grid`` (``equiangular`` or ``legendre_gauss``; default: the spec's): the kind of
+    grid a sphere model's inputs are on; their ``[nlat, nlon]`` may be any grid that holds the
+    model's band limit, whose tables are built once and cached (docs/spectral.md, "Other
+    grids"); another value, or the option off a sphere, is GEO533.
+
     How the module was built is kept in ``module.meta["geoc_build"]``: ``geoc.save`` writes
     it with the trained weights, ``geoc.load`` and pickling compile it again (saving.py).
     """
@@ -67,7 +73,7 @@ def compile(
         fired = []
         if optimize != "none":  # the IR rewrites (docs/optimizer.md): same function, same names
             ir, fired = _rewritten(ir)
-        module = lower(ir, seed, tp_algorithm, dtype, validate, given_edges)
+        module = lower(ir, seed, tp_algorithm, dtype, validate, given_edges, sphere_grid)
     module.meta["geoc_ir"] = ir
     module.meta["geoc_rewrites"] = fired
     source = None if isinstance(spec, Graph) else resolve_source(spec).text
@@ -75,6 +81,8 @@ def compile(
     options = dict(
         seed=seed, tp_algorithm=tp_algorithm, dtype=dtype, validate=validate, optimize=optimize
     )
+    if sphere_grid is not None:  # recorded only when given: older records stay as they were
+        options["sphere_grid"] = sphere_grid
     remember_build(
         module, build_record(source, file, model, params, given_edges=given_edges, **options)
     )

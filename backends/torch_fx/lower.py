@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 from geoc import budget
 from geoc.backends.torch_fx import initialise
 from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.spectral.plan import check_sphere_grid
 from geoc.backends.torch_fx.validate import emit_checks
 from geoc.budget import MAX_SEED
 from geoc.diagnostics import Diagnostic, GeoError
@@ -80,6 +81,9 @@ class LowerCtx:
     # A point cloud takes its neighbour list as inputs (``edge_index``, and ``edge_shift`` under
     # a cell) instead of building it: for exports whose graph must not search (potential.py).
     given_edges: bool = False
+    # The kind of grid a sphere model's inputs are on (``equiangular`` | ``legendre_gauss``;
+    # None: the spec's); their size is the inputs' own (spectral/sphere_kernels.py).
+    sphere_grid: str | None = None
     fx: fx.Graph = field(default_factory=fx.Graph)
     # Parameters are installed straight into the module returned, so nothing is copied.
     root: fx.GraphModule = field(
@@ -300,11 +304,13 @@ def lower(
     dtype: torch.dtype | None = None,
     validate: bool = True,
     given_edges: bool = False,
+    sphere_grid: str | None = None,
 ) -> fx.GraphModule:
     """The fx GraphModule computing ``ir``; raises GEO501 for an operator without lowering.
 
     ``validate``: check the inputs at every call (``validate.py``, docs/validation.md).
-    ``given_edges``: a point cloud takes the edges its rule would build as inputs."""
+    ``given_edges``: a point cloud takes the edges its rule would build as inputs.
+    ``sphere_grid``: the kind of grid a sphere model's inputs are on (docs/spectral.md)."""
     load_lowerings()
     missing = sorted({n.op for n in ir.nodes if n.op != "input" and n.op not in LOWERINGS})
     if missing:
@@ -318,7 +324,9 @@ def lower(
                 help="this operator type-checks but cannot run yet; see the issue tracker",
             )
         )
+    check_sphere_grid(ir, sphere_grid)
     ctx = LowerCtx(ir, seed, tp_algorithm, dtype=dtype, validate=validate, given_edges=given_edges)
+    ctx.sphere_grid = sphere_grid
     _placeholders(ctx)
     _check_input_names(ctx)
     for node in ir.nodes:

@@ -96,6 +96,7 @@ def _rebuild(record: dict[str, Any], state: dict[str, torch.Tensor]) -> fx.Graph
         validate=record["validate"],
         given_edges=record["given_edges"],
         optimize=record.get("optimize", "ir"),  # folders saved before the option: the default
+        sphere_grid=record.get("sphere_grid"),
     )
     module.meta["geoc_build"]["file"] = record["file"]  # the spec's name, not `<string>`
     # The saved tensors themselves, with their dtypes and devices: the module may have been

@@ -247,6 +247,14 @@ CODES: dict[str, CodeInfo] = {
         T(3) by x` the group left is `O(3)`, so `breaks E(3)` names translations again). Declare
         each broken part once and list every value that breaks it after `by`.""",
     ),
+    # --- GEO216: sequences (docs/language.md, "Sequences and causality") -----------------
+    "GEO216": _code(
+        "permutation of a causal sequence",
+        """`symmetry S(tokens)` over `domain sequence(tokens, causal=true)`: in a causal model
+        each token reads the tokens before it, an order no permutation keeps, so the model is
+        not permutation-equivariant. Declare `symmetry trivial` (`geoc check` then verifies
+        the causality law), or `causal=false` for a model that reads the whole sequence.""",
+    ),
     # --- GEO3xx: types --------------------------------------------------------------------------
     "GEO300": _code(
         "type mismatch",
@@ -350,6 +358,20 @@ CODES: dict[str, CodeInfo] = {
         forms exist for `tensor(k)` of `S(n)` (partition diagrams) and of `O(n)`, `Sp(n)` and,
         without Levi-Civita terms, `SO(n)` / `Lorentz(n)` (Brauer diagrams). Use smaller tensor
         orders or a smaller group.""",
+    ),
+    # --- GEO332-334: Riemannian batch normalisation of SPD matrices (docs/manifolds.md) ------
+    "GEO332": _code(
+        "bad batch-norm attribute",
+        """`spd_batch_norm` takes `metric=` one of `airm`, `log_euclidean`, `gbw`, a
+        `momentum` with 0 < momentum <= 1 (the fraction of the way the running mean moves to
+        the batch mean) and `iters` >= 1 fixed-point steps of the batch mean.""",
+    ),
+    "GEO333": _code(
+        "batch norm over edges or several axes",
+        """`spd_batch_norm` normalises the batch of every matrix of the call: the elements of
+        one node axis over all graphs, or the samples of a value without an axis. Values over an
+        edge set (whose masked padding would enter the mean) or over several axes are refused:
+        pool or scatter them onto the nodes first.""",
     ),
     "GEO310": _code(
         "fields carry scalar channels",
@@ -592,6 +614,19 @@ CODES: dict[str, CodeInfo] = {
         `m >= 1` through the antisymmetric block. Raise `mmax`, drop the term, or feed irreps
         that couple to it.""",
     ),
+    # --- GEO388-389: positions along a sequence (docs/language.md, "Sequences and causality")
+    "GEO388": _code(
+        "positions off a sequence axis",
+        """`rotary(x, over=tokens)` and `position_embedding(x, over=tokens, max_len=n)` read
+        each token's position in its sequence, which only the axis of a `domain
+        sequence(tokens)` has; `x` must lie over that axis.""",
+    ),
+    "GEO389": _code(
+        "positional operator of the wrong size",
+        """`rotary` rotates pairs of channels within each of `heads` equal parts, so the width
+        of `x` must be divisible by `2 * heads` (and `base` positive); `position_embedding`
+        needs `max_len >= 1`.""",
+    ),
     # --- GEO390-391: cross-attention and PMA seeds (docs/language.md, "Softmax and attention") -
     "GEO390": _code(
         "cross-attention input over the wrong axis",
@@ -714,6 +749,43 @@ CODES: dict[str, CodeInfo] = {
         and their exponentials, would move with the group. Project to scalars first: `dot`,
         `sqnorm`, `norm`, or a `linear` / `mlp` to `n x scalar`.""",
     ),
+    "GEO488": _code(
+        "positions under a permutation",
+        """A positional operator (`rotary`, `position_embedding`) gives each token a function
+        of its position, which a permutation of the tokens changes: under `S(tokens)` it
+        would not be equivariant. A sequence with positions has no permutation symmetry:
+        declare the break, `breaks S(tokens) by q, k` naming the values computed with positions
+        (the rest of the model is still proved under `S(tokens)`), or drop `S(tokens)` from
+        `symmetry` (`symmetry trivial`).""",
+    ),
+    "GEO489": _code(
+        "a causal sequence reads later tokens",
+        """In `domain sequence(tokens, causal=true)` every value over the tokens, and every
+        output, may depend only on the tokens at or before its own position. The operator named
+        mixes tokens otherwise: a `softmax(s, over=tokens)`, a reduction (`sum`, `mean`, `max`,
+        `attention_pool`) whose value reaches a token or an output, or any operator that is
+        neither token by token nor causal by its traits. Dense `attention(q, k, v,
+        over=tokens)` is causal there (it lowers with the causal mask); for a model that reads
+        the whole sequence declare `causal=false`.""",
+    ),
+    "GEO490": _code(
+        "positional operator on transforming channels",
+        """`rotary` rotates pairs of channels and `position_embedding` adds a learned vector:
+        both treat channels as plain numbers, which only invariant channels are. Project to
+        scalars first with `linear(x, n x scalar)`.""",
+    ),
+    "GEO491": _code(
+        "channel-wise map of transforming channels",
+        """`channel_scale` (a learned scale per channel) and `head_normalize` (each head's
+        channels over their norm) treat channels as plain numbers, which only invariant
+        channels are. Project to scalars first with `linear(x, n x scalar)`.""",
+    ),
+    "GEO492": _code(
+        "channel_scale with a bad base or power",
+        """`channel_scale(x, init=a, base=b, power=k)` learns `p`, starting at `b`, and scales by
+        `(p * a / b)^k` (nGPT's scaled parametrisation): `b` must be positive and `k` 1 or 2
+        (2: one scale for both factors of a product, as nGPT's `s_qk` scales q and k).""",
+    ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",
         """`norm`, `sqnorm`, `dot` and every operator that normalises by a norm (`norm_act`,
@@ -772,6 +844,21 @@ CODES: dict[str, CodeInfo] = {
         particular `bimap`'s `Wᵀ X W` is not equivariant under congruence `X -> Q X Qᵀ`: use
         the equivariant spectral maps `reeig` and `logeig`, and invariants such as `eigvals`
         or `norm` of `logeig(x)` before an `mlp`.""",
+    ),
+    "GEO417": _code(
+        "batch norm bias breaks the rotations",
+        """`spd_batch_norm(..., bias=true)` re-centres every batch at a learned SPD matrix `B`
+        (`B^½ Y B^½`, or `exp(log Y + log B)`), which congruence `X -> Q X Qᵀ` does not move, so
+        the result is not O(n)-equivariant. Drop the bias (the centred batch is equivariant in
+        training mode) or declare a group without rotations.""",
+    ),
+    "GEO418": _code(
+        "eval-mode batch norm has no rotation claim",
+        """`geoc check` was given a module in eval mode whose `spd_batch_norm` centres at its
+        running mean, a fixed matrix that congruence `X -> Q X Qᵀ` does not move: in eval mode
+        the model is not O(n)-equivariant and there is nothing to check under rotations. Check
+        the module in training mode (`module.train()`, the mode `geoc check` compiles in),
+        where the batch statistics make it equivariant.""",
     ),
     "GEO408": _code(
         "the group does not act on this domain",
@@ -928,11 +1015,12 @@ CODES: dict[str, CodeInfo] = {
     ),
     "GEO514": _code(
         "breaking a non-geometric factor: not built",
-        """Only the geometric factor of `symmetry` (rotations, reflections, translations) can be
-        declared broken. Breaking a permutation factor `S(axis)` or a matrix group (`Lorentz(n)`,
-        `C(4)`, ...) is not built: drop the factor from `symmetry` instead. Nor is a break in a
-        periodic cell (`cell=true`), whose symmetry also moves single atoms by lattice vectors,
-        which absolute coordinates break as well.""",
+        """Only the geometric factor of `symmetry` (rotations, reflections, translations) and the
+        permutations of a `sequence` axis (whose positions break them: `breaks S(tokens) by q`)
+        can be declared broken. Breaking another permutation factor `S(axis)` or a matrix group
+        (`Lorentz(n)`, `C(4)`, ...) is not built: drop the factor from `symmetry` instead. Nor
+        is a break in a periodic cell (`cell=true`), whose symmetry also moves single atoms by
+        lattice vectors, which absolute coordinates break as well.""",
     ),
     "GEO519": _code(
         "attention heads that split a copy: not built",
@@ -969,6 +1057,12 @@ CODES: dict[str, CodeInfo] = {
         """The Gaussian window of `attention(..., window=σ)` over the edges of a periodic cell
         would need each edge's distance to a periodic image, which is not built. Drop the
         window, or add a score computed from the edge vector.""",
+    ),
+    "GEO533": _code(
+        "unknown sphere grid option",
+        """`geoc.compile(..., sphere_grid=...)` names the kind of grid a sphere model's inputs
+        are on: `equiangular` or `legendre_gauss` (their size is the inputs' own). Another
+        value, or the option on a model whose domain is not a sphere, is refused.""",
     ),
     # --- GEO6xx: numeric verification -----------------------------------------------------------
     "GEO600": _code(
@@ -1069,12 +1163,34 @@ CODES: dict[str, CodeInfo] = {
         learned table of `embed`: map atomic numbers to type indices first (e.g. with a lookup
         tensor `table[atoms.numbers]`), or compile with a larger `n`.""",
     ),
+    "GEO662": _code(
+        "sphere grid too coarse for the band limit",
+        """A sphere model runs on any grid of its kind (`sphere_grid`) whose quadrature and
+        longitudes hold its band limit (degrees `l < lmax`) exactly; its weights live on those
+        degrees. The input's grid is coarser: an equiangular grid needs `nlat >= 2 lmax - 1`,
+        a Gauss-Legendre grid `nlat >= lmax`, both `nlon >= 2 lmax - 1`. The message names
+        the smallest grid that does: resample the input to it or a finer one
+        (docs/spectral.md, "Other grids").""",
+    ),
     "GEO640": _code(
         "a graph too small for traced sampling",
         """A traced module (`torch.compile`, `torch.export`) keeps shapes independent of the
         data, so `fps(m)` takes exactly `m` centres from every graph (num_graphs * m rows). A
         graph with fewer than `m` points cannot give them: run the module eagerly (which takes
         all points of a smaller graph) or give every graph at least `m` points.""",
+    ),
+    "GEO650": _code(
+        "sequence longer than its position table",
+        """`position_embedding(x, over=tokens, max_len=n)` has a learned vector for the
+        positions `0 .. n-1`; a sequence of the input (the rows of one `batch` entry) is
+        longer. Compile with a larger `max_len`, or split the sequence.""",
+    ),
+    "GEO651": _code(
+        "causality law broken",
+        """`geoc check` of a causal sequence changed every token after a position `t` drawn per
+        sequence and found an output at or before `t` that changed. The static proof rules this
+        out, so a lowering (or a kernel) mixes later tokens in: the report names the output and
+        the largest change.""",
     ),
     "GEO657": _code(
         "grid size not divisible by the restriction",

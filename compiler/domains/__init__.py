@@ -1,8 +1,9 @@
 """Domains: where features live, which index axes exist, and how edges are made.
 
-One module per kind of domain (``set``, ``graph``, ``pointcloud``, ``torus``, ``sphere``, ``grid``,
-``weightspace``, ``global_``) holds that kind's rules (:class:`DomainRules`: how it is written,
-its axes, which groups act on it, which values and operators it takes), registered in
+One module per kind of domain (``set``, ``graph``, ``pointcloud``, ``torus``, ``sphere``,
+``grid``, ``weightspace``, ``sequence``, ``global_``) holds that kind's rules
+(:class:`DomainRules`: how it is written, its axes, which groups act on it, which values and
+operators it takes), registered in
 :data:`KINDS`; a new kind is one new module imported below.
 
 >>> str(Domain.parse("pointcloud(nodes, dim=3, edges=radius(5.0))"))
@@ -19,6 +20,7 @@ from geoc.domains import (  # noqa: F401
     plain_grid,
     pointcloud,
     sample,
+    sequence,
     set,
     sphere,
     torus,

@@ -18,7 +18,7 @@ from geoc.grammar import ast
 
 if TYPE_CHECKING:
     from geoc.groups import Group
-    from geoc.ir import Port
+    from geoc.ir import Graph, Port
     from geoc.ops import OpContext, OpDef
     from geoc.types import AtomKind, FeatureType
 
@@ -69,6 +69,7 @@ class DomainKind(str, enum.Enum):
     WEIGHTSPACE = "weightspace"  # an MLP's weights and biases: docs/weightspace.md
     EDGES = "edges"  # an edge set between two axes of a model's other domains (several axes)
     SAMPLE = "sample"  # points of another point cloud chosen by farthest-point sampling
+    SEQUENCE = "sequence"  # an ordered axis of tokens: docs/language.md "Sequences and causality"
 
 
 class EdgeRule(str, enum.Enum):
@@ -94,6 +95,7 @@ class Domain:
     boundary: str | None = None  # grid: one of GRID_BOUNDARIES, what lies past its edges
     layers: tuple[int, ...] = ()  # weightspace: the MLP's layer sizes (d0, d1, ..., dL)
     ends: tuple[str, ...] = ()  # edges: the (src, dst) axes the edge set joins; sample: (parent,)
+    causal: bool = False  # sequence: each output token reads only the tokens at or before it
 
     def __str__(self) -> str:
         return self.rules.describe(self)
@@ -127,6 +129,10 @@ def _no_check(*args: Any) -> None:
     return None
 
 
+def _no_problems(*args: Any) -> list[Diagnostic]:
+    return []
+
+
 @dataclass(frozen=True)
 class DomainRules:
     """What one kind of domain decides; the defaults are those of a domain without checks."""
@@ -140,6 +146,9 @@ class DomainRules:
     parse: Callable[[ast.Call, Env], Domain] | None = None
     #: Values live on a grid, ``[batch, channels, *grid]``.
     is_field: bool = False
+    #: Its elements have positions (a sequence): values may break ``S(axis)`` on purpose
+    #: (`breaks S(tokens) by q`); elsewhere breaking a permutation is not built (GEO514).
+    ordered: bool = False
     #: Raises unless the model's group acts on the domain (given the `symmetry` statement's span).
     check_symmetry: Callable[[Group, Domain, Span | None], None] = _no_check
     #: Raises unless a declared type (input, output, attribute) is a value the domain carries.
@@ -156,6 +165,9 @@ class DomainRules:
     )
     #: The input whose points build the edges, checked (None: the domain needs none).
     positions: Callable[[Domain, dict[str, Port], Span | None], str | None] = _no_check
+    #: The problems of the whole typed graph that no single call shows (a causal sequence:
+    #: a value that reads a later token), after every call is typed.
+    check_graph: Callable[[Graph], list[Diagnostic]] = _no_problems
 
 
 KINDS: dict[DomainKind, DomainRules] = {}
@@ -258,7 +270,8 @@ def bad(node: ast.Node, message: str) -> Diagnostic:
         "cell=false)`, "
         "`torus(n1, n2, ...)`, `grid(n1, n2, ..., boundary=zero | reflect)`, "
         "`sphere(nlat, nlon, grid=equiangular | legendre_gauss)`, "
-        "`weightspace(mlp=[d0, d1, ..., dL])`; between two axes: "
+        "`weightspace(mlp=[d0, d1, ..., dL])`, `sequence(tokens, causal=false)`; "
+        "between two axes: "
         "`edges(near, src=points, dst=centres, rule=full | radius(r) | knn(k) | ball(r, k))`; "
         "a sampled axis: `sample(centres, from=points, rule=fps(m))`",
     )

@@ -14,9 +14,11 @@ import networkx as nx
 
 from geoc.diagnostics import Diagnostic, GeoError
 from geoc.domains import Domain, DomainKind
+from geoc.elaborate.messages import about_expr
 from geoc.elaborate.values import Const, Poison, Scope, Value
 from geoc.grammar import ast
 from geoc.groups import Broken, Group
+from geoc.groups.factors import Permutation
 from geoc.groups.from_ast import remainder_from_ast
 from geoc.ir import Graph, ValueRef
 
@@ -42,9 +44,31 @@ def declared_remainder(
         )
     polar = all(d.kind is DomainKind.SPHERE for d in domains)  # where SO(2) is polar
     remaining, broken = remainder_from_ast(declared, breaks, params, polar)
+    for stmt, each in zip(breaks, broken, strict=True):
+        _check_permutation_break(stmt, each, domains)
     for each in domains:
         each.rules.check_symmetry(remaining, each, breaks[-1].span)
     return remaining, broken
+
+
+def _check_permutation_break(stmt: ast.Breaks, broken: Broken, domains: tuple[Domain, ...]) -> None:
+    """GEO514 unless a broken permutation permutes an ordered axis (a sequence's tokens, whose
+    positions break it); an unordered set has nothing but its permutations to break."""
+    if not isinstance(broken.part, Permutation):
+        return
+    owner = next((d for d in domains if d.axis == broken.part.axis), None)
+    if owner is not None and owner.rules.ordered:
+        return
+    raise GeoError(
+        about_expr(
+            "GEO514",
+            stmt.group,
+            "is part of the symmetry, but breaking it is not built: only a `sequence` axis has "
+            "positions to break its permutations",
+            label="not built",
+            help="drop the factor from `symmetry` instead",
+        )
+    )
 
 
 def check_breakers(model: ast.Model, scope: Scope) -> None:

@@ -168,7 +168,8 @@ def remainder_from_ast(
     """The group that remains after every `breaks` statement, in order, and what each broke.
     A part outside the declared group is GEO212, one an earlier statement broke GEO213, a
     reduction to a named subgroup other than `SO(3) to SO(2)` on a sphere (``polar``: the
-    rotations about its polar axis) GEO513, a factor other than a geometric one GEO514."""
+    rotations about its polar axis) GEO513, a factor other than a geometric or permutation one
+    GEO514."""
     remaining, broken = group, []
     for stmt in statements:
         part = _broken_part(stmt, group, remaining, env)
@@ -179,11 +180,16 @@ def remainder_from_ast(
 
 
 def _reduced_to(
-    stmt: ast.Breaks, expr: ast.Expr, part: Geometric, env: dict[str, object], polar: bool
+    stmt: ast.Breaks,
+    expr: ast.Expr,
+    part: Geometric | Permutation,
+    env: dict[str, object],
+    polar: bool,
 ) -> Geometric:
     """`to SO(2)`: on a sphere, rotations of R^3 reduced to those about the polar axis."""
     to = _factor(expr, env)
-    if polar and to == POLAR and part.rotations is not Rotations.NONE and part.n == 3:
+    rotations = isinstance(part, Geometric) and part.rotations is not Rotations.NONE
+    if polar and to == POLAR and rotations and isinstance(part, Geometric) and part.n == 3:
         return to
     raise GeoError(
         about_expr(
@@ -200,10 +206,22 @@ def _reduced_to(
 
 def _broken_part(
     stmt: ast.Breaks, declared: Group, remaining: Group, env: dict[str, object]
-) -> Geometric:
+) -> Geometric | Permutation:
     part = _factor(stmt.group, env)
     if isinstance(part, Geometric) and remaining.contains(part):
         return part
+    if isinstance(part, Permutation) and part in remaining.factors:  # positions of a sequence
+        return part
+    if isinstance(part, Permutation) and part in declared.factors:
+        raise GeoError(
+            about_expr(
+                "GEO213",
+                stmt.group,
+                f"is already broken by an earlier `breaks` (what remains is {remaining})",
+                label="broken twice",
+                help="declare each broken part once, naming every value that breaks it after `by`",
+            )
+        )
     if part is not None and part in declared.factors and not isinstance(part, Geometric):
         raise GeoError(
             about_expr(
@@ -211,8 +229,9 @@ def _broken_part(
                 stmt.group,
                 "is part of the symmetry, but breaking it is not built",
                 label="not built",
-                help="only the geometric factor (rotations, reflections, translations) can be "
-                "declared broken; drop the factor from `symmetry` instead",
+                help="only the geometric factor (rotations, reflections, translations) and "
+                "permutations (`S(tokens)`) can be declared broken; drop the factor from "
+                "`symmetry` instead",
             )
         )
     if isinstance(part, Geometric) and declared.contains(part):

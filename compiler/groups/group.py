@@ -108,7 +108,7 @@ class Group:
             and (geo.translations or not part.translations)
         )
 
-    def remainder(self, part: Geometric, to: Geometric | None = None) -> Group:
+    def remainder(self, part: Geometric | Permutation, to: Geometric | None = None) -> Group:
         """The subgroup that remains when values break ``part`` (one of :meth:`contains`):
         breaking translations keeps the rotations (E(3) -> O(3), SE(3) -> SO(3)); breaking
         rotations (SO(n) or O(n), with or without translations) keeps none of them (a
@@ -117,7 +117,14 @@ class Group:
         every other factor stay; without a geometric factor left, `vector` keeps R^n.
 
         ``to``: the rotations of R^3 reduced to ``SO(2)``, which only the sphere domain gives a
-        meaning (the rotations about its polar axis; the elaborator checks the domain)."""
+        meaning (the rotations about its polar axis; the elaborator checks the domain).
+
+        A permutation factor (``S(tokens)``, broken by positions along a sequence) is dropped;
+        every other factor stays."""
+        if isinstance(part, Permutation):
+            if part not in self.factors or to is not None:
+                raise ValueError(f"{part} is not a part of {self}")
+            return Group(tuple(f for f in self.factors if f != part), self.default_dim)
         geo = self.geometric
         if geo is None or not self.contains(part):
             raise ValueError(f"{part} is not a part of {self}")
@@ -345,15 +352,16 @@ class Broken:
     """One `breaks` statement, checked: the part of the group it breaks and the values `by`
     names (docs/language.md "Declared symmetry breaking")."""
 
-    part: Geometric
+    part: Geometric | Permutation
     by: tuple[str, ...]
     to: Geometric | None = None  # the subgroup of `part` that remains (`to SO(2)`)
 
     @classmethod
     def parse(cls, part: str, by: list[str], to: str | None = None) -> Broken:
-        geo = Group.parse(part).geometric
+        parsed = Group.parse(part)
+        geo = parsed.geometric or next(iter(parsed.factors), None)
         kept = Group.parse(to).geometric if to else None
-        assert geo is not None and (to is None or kept is not None), (part, to)
+        assert isinstance(geo, Geometric | Permutation) and (to is None or kept is not None)
         return cls(geo, tuple(by), kept)
 
     def __str__(self) -> str:

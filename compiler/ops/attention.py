@@ -101,9 +101,10 @@ ATTENTION = define(
         attr("heads", AttrKind.INT, 1),
         attr("window", AttrKind.FLOAT, 0.0, written_only=True),
     ),
-    preset(PLAIN, "ambient", euclidean=REDUCE, linear_in=("v",), commutes_gather=False),
+    preset(PLAIN, "ambient", "causal", euclidean=REDUCE, linear_in=("v",), commutes_gather=False),
     "multi-head scaled dot-product attention, all to all within each graph along the axis "
-    "`over`, or across an edge set `over=E` (cross-attention: `q` over `E`'s `dst` axis, `k`, `v` "
+    "`over` (in a `causal=true` sequence each token attends to those at or before it), or "
+    "across an edge set `over=E` (cross-attention: `q` over `E`'s `dst` axis, `k`, `v` "
     "over its `src` axis, any of them over `E` itself; the result over `dst`, a `dst` element "
     "without edges gets 0; wrong axes `GEO390`): the channels of `q`, `k`, `v` split into `heads` "
     "equal parts (`GEO379`), `softmax(q_h k_hᵀ / √d) v_h` per head, heads concatenated; the "

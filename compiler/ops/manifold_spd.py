@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from geoc.diagnostics import Diagnostic
 from geoc.ops import AttrKind, OpContext, attr, contract, define, tensor, typing_rule
 from geoc.ops.core import positive
 from geoc.ops.manifold import (
@@ -16,7 +17,9 @@ from geoc.ops.manifold import (
     SYM,
     learned_map_breaks_rotations,
     one_manifold,
+    rotated,
 )
+from geoc.ops.traits import preset
 from geoc.types import Atom, FeatureType, Term, scalars
 
 BIMAP = define(
@@ -105,3 +108,100 @@ def _infer_eigvals(
 
 
 contract(BIMAP)(learned_map_breaks_rotations)
+
+
+# ---------------------------------------------------------------------------------------------
+# Riemannian batch normalisation (Brooks et al. 2019; Wang et al. 2024 for `gbw`)
+
+#: The geometries of `spd_batch_norm`: each a mean, a centring and a geodesic for the running
+#: mean (backends/torch_fx/manifold/spd_norm_kernels.py).
+BATCH_NORM_METRICS = ("airm", "log_euclidean", "gbw")
+
+SPD_BATCH_NORM = define(
+    "spd_batch_norm",
+    "manifold",
+    (
+        tensor("x"),
+        attr("metric", AttrKind.SYMBOL, "airm"),
+        attr("bias", AttrKind.BOOL, False),
+        attr("momentum", AttrKind.FLOAT, 0.1),
+        attr("iters", AttrKind.INT, 3),
+    ),
+    # Learned (running statistics, a bias): never merged with another call; it reads the whole
+    # batch, so it does not move past a gather.
+    preset(MANIFOLD_TRAITS, "learned", commutes_gather=False),
+    "same type: Riemannian batch norm of the batch of `spd(n)` values (every element of the "
+    "value's axis in the call, or every sample), `metric=airm|log_euclidean|gbw`, `iters` "
+    "fixed-point steps of the mean, running mean by `momentum` (`GEO332`); not over edges or "
+    "several axes (`GEO333`); congruence-equivariant in training mode without `bias` (`GEO417`)",
+)
+
+
+@typing_rule(SPD_BATCH_NORM)
+def _infer_spd_batch_norm(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    """Same type: training mode centres at the batch's own O(n)-equivariant, order-free mean."""
+    # Eval mode centres at the fixed running mean: equivariant to reordering only, which
+    # `geoc check` enforces (GEO418); a bias is GEO417 under rotations (docs/manifolds.md).
+    (x,) = types
+    one_manifold(ctx, x.with_axes(()), (SPD,))
+    _check_batch_norm_attrs(ctx, attrs)
+    edge_axes = [a for a in x.axes if ctx.edge_ends(a) is not None]
+    if len(x.axes) > 1 or edge_axes:
+        raise ctx.error(
+            "GEO333",
+            f"`spd_batch_norm` normalises a batch of matrices over one node axis or the samples, "
+            f"but the value is over {', '.join(x.axes)}",
+            arg=0,
+            label=str(x),
+            help="normalise the values over the nodes (edge sets carry masked padding) or pool "
+            "one axis first",
+        )
+    return (x,)
+
+
+def _check_batch_norm_attrs(ctx: OpContext, attrs: dict) -> None:
+    if attrs["metric"] not in BATCH_NORM_METRICS:
+        raise ctx.error(
+            "GEO332",
+            f"`spd_batch_norm` has no metric `{attrs['metric']}`",
+            attr="metric",
+            label=str(attrs["metric"]),
+            help=f"write `metric=` one of {', '.join(BATCH_NORM_METRICS)}",
+        )
+    if not 0 < attrs["momentum"] <= 1:
+        raise ctx.error(
+            "GEO332",
+            f"`momentum` moves the running mean a fraction 0 < t <= 1 of the way to the batch "
+            f"mean, got {attrs['momentum']!r}",
+            attr="momentum",
+            label=repr(attrs["momentum"]),
+            help="e.g. `momentum=0.1`",
+        )
+    if attrs["iters"] < 1:
+        raise ctx.error(
+            "GEO332",
+            f"`iters` (fixed-point steps of the batch mean) must be at least 1, got "
+            f"{attrs['iters']}",
+            attr="iters",
+            label=str(attrs["iters"]),
+            help="e.g. `iters=3`",
+        )
+
+
+@contract(SPD_BATCH_NORM)
+def _bias_breaks_rotations(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> list[Diagnostic]:
+    """A learned bias B re-centres every batch at the same fixed matrix, which Q X Qᵀ does not
+    move: B^½ Y B^½ is not Q B^½ Y B^½ Qᵀ unless B commutes with every Q."""
+    if not (attrs["bias"] and rotated(ctx)):
+        return []
+    message = (
+        f"`spd_batch_norm(..., bias=true)` re-centres at a learned SPD matrix, which congruence "
+        f"X -> Q X Qᵀ under {ctx.group} does not move: the result is not equivariant"
+    )
+    fix = "drop `bias=true` (the centred batch is congruence-equivariant), or declare a group "
+    fix += "without rotations"
+    return [Diagnostic("GEO417", message, ctx.attr_span("bias") or ctx.span, help=fix)]

@@ -72,6 +72,9 @@ class Traits:
     linear_in: tuple[str, ...]
     #: Acts on each element alone: ``f(x)[src] == f(x[src])``, so it may move past a gather.
     commutes_gather: bool
+    #: Along a causal sequence, each output token reads only the tokens at or before it
+    #: (attention lowers with the causal mask; a positional operator reads its own position).
+    causal: bool
     #: Linear on each element: it commutes with a sum over edges into nodes (up to its bias).
     commutes_scatter: bool
     #: May add a learned bias (its ``bias=`` attribute), the constant part of a linear map.

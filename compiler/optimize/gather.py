@@ -80,7 +80,7 @@ def _first_layer_split(graph: Graph, node: Node) -> tuple[list[Node], Fired] | N
     parts, ends = [], []
     for ref in concat.inputs:
         source = graph.node(ref.node)
-        if _gathers_non_point(graph, source):
+        if gathers_non_point(graph, source):
             parts.append(source.inputs[0])
             ends.append(source.attrs["end"])
         elif graph.type_of(ref).axes == (EDGE_AXIS,):
@@ -109,15 +109,15 @@ def _is_split_candidate(graph: Graph, node: Node) -> bool:
         return False
     if node.op == "linear":
         group = graph.group_of(node.id)
-        return all(_invariant_scalars(group, t) for t in (*source.out_types, *node.out_types))
+        return all(invariant_scalars(group, t) for t in (*source.out_types, *node.out_types))
     return True
 
 
-def _invariant_scalars(group: Group, ftype: FeatureType) -> bool:
+def invariant_scalars(group: Group, ftype: FeatureType) -> bool:
     return all(group.is_invariant(atom) and group.atom_dim(atom) == 1 for atom in ftype.atoms)
 
 
-def _gathers_non_point(graph: Graph, node: Node) -> bool:
+def gathers_non_point(graph: Graph, node: Node) -> bool:
     return node.op == "gather" and not graph.type_of(node.inputs[0]).has_points
 
 
@@ -148,7 +148,7 @@ def _move_past_gathers(
     sources = [graph.node(ref.node) for ref in node.inputs]
     # A gather is named by its end and its edge set (`x[src]`, `x[src(near)]`): all the same.
     ends = {(s.attrs.get("end"), s.attrs.get("edges", EDGE_AXIS)) for s in sources}
-    if not all(_gathers_non_point(graph, s) for s in sources) or len(ends) != 1:
+    if not all(gathers_non_point(graph, s) for s in sources) or len(ends) != 1:
         return None
     shared = any(len(graph.users(s.id)) > 1 or s.id in taken for s in sources)
     if shared and not op.traits.learned:

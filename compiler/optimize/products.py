@@ -23,7 +23,7 @@ from geoc.domains.axes import edge_ends
 from geoc.ir import Graph, Node
 from geoc.optimize import Fired
 from geoc.optimize.cost import Work
-from geoc.optimize.gather import _gathers_non_point, _invariant_scalars
+from geoc.optimize.gather import gathers_non_point, invariant_scalars
 
 NAME = "products over edges"
 
@@ -56,7 +56,7 @@ def _product_read_once(graph: Graph, node: Node) -> Node | None:
 def _primary_gather(graph: Graph, node: Node) -> bool:
     """A gather of a non-point value at ``src`` or ``dst`` of the primary edges."""
     return (
-        _gathers_non_point(graph, node)
+        gathers_non_point(graph, node)
         and node.attrs.get("edges", EDGE_AXIS) == EDGE_AXIS
         and node.attrs["end"] in ("src", "dst")
     )
@@ -77,7 +77,7 @@ def _scores(graph: Graph, node: Node) -> tuple[Node, Fired] | None:
     types = [graph.type_of(v) for v in values]
     group = graph.group_of(node.id)
     if types[0] != types[1] or not all(
-        _invariant_scalars(group, t) for t in (*types, *node.out_types)
+        invariant_scalars(group, t) for t in (*types, *node.out_types)
     ):
         return None
     attrs = {**node.attrs, "ends": tuple(g.attrs["end"] for g in gathers)}
@@ -107,7 +107,7 @@ def _weighted_values(graph: Graph, node: Node) -> tuple[Node, Fired] | None:
     group = graph.group_of(node.id)
     if w_type.axes != (EDGE_AXIS,) or group.type_dim(w_type) != 1:
         return None
-    if not _invariant_scalars(group, w_type):
+    if not invariant_scalars(group, w_type):
         return None
     attrs = {"end": "src", "over": EDGE_AXIS, "into": ends[1]}
     inputs = (weight_ref, gathered.inputs[0])

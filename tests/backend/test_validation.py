@@ -282,14 +282,17 @@ def test_nequip_on_no_atoms_has_zero_energy() -> None:
     assert torch.equal(out["energy"], torch.zeros(1, **f64))
 
 
-def test_sphere_grids_are_fixed_and_torus_grids_free() -> None:
+def test_sphere_and_torus_grids_are_free_within_their_limits() -> None:
     sfno = geoc_compile("sfno")
+    assert sfno(u=torch.randn(2, 3, 64, 128))["v"].shape == (2, 3, 64, 128)
     refused(
         "GEO611",
-        "input `u`: expected [B, 3, 32, 64] (3 x scalar over sphere), got [2, 3, 64, 128]",
+        "input `u`: expected [B, 3, nlat, nlon] (3 x scalar over sphere), got [2, 3, 64]",
         sfno,
-        u=torch.randn(2, 3, 64, 128),
+        u=torch.randn(2, 3, 64),
     )
+    refused("GEO662", "input `u`: the equiangular grid 16x32 cannot hold", sfno,
+            u=torch.randn(2, 3, 16, 32))  # fmt: skip
     fno = geoc_compile("fno")
     assert fno(a=torch.randn(2, 1, 32, 48))["u"].shape == (2, 1, 32, 48)
     refused("GEO611", "input `a`: expected [B, 1, n1, n2]", fno, a=torch.randn(2, 3, 32, 32))

@@ -598,6 +598,9 @@ def manifold_mix(gen: Gen) -> Made:
     return f"lorentz_centroid({x[0]}, over={gen.family.axis})", x[1].on(None)
 
 
+BN_METRICS = ("airm", "log_euclidean", "gbw")
+
+
 def spd_step(gen: Gen) -> Made:
     """SPDNet's congruence-equivariant maps and invariants (risky: ``bimap``)."""
     n = gen.family.n
@@ -610,6 +613,8 @@ def spd_step(gen: Gen) -> Made:
             (f"logeig({spd[0]})", Ty(((1, f"sym({n})"),), spd[1].axis)),
             (f"eigvals({spd[0]})", scalars(n, spd[1].axis)),
             (f"bimap({spd[0]}, {max(1, n - 1)})", "bimap"),
+            (f"spd_batch_norm({spd[0]}, metric={gen.choice(BN_METRICS)})", spd[1]),
+            (f"spd_batch_norm({spd[0]}, bias=true)", "bn_bias"),
         ]
     if sym:
         options += [
@@ -620,6 +625,9 @@ def spd_step(gen: Gen) -> Made:
     if not options:
         return None
     expr, ty = gen.choice(options)
+    if ty == "bn_bias":  # a learned SPD bias: GEO417 under rotations
+        gen.tags.add("bn_bias_rotations")
+        ty = spd[1]
     if ty == "bimap":
         gen.tags.add("bimap_rotations")
         ty = Ty(((1, f"spd({max(1, n - 1)})"),), spd[1].axis)

@@ -113,22 +113,38 @@ def _split(x: Tensor, heads: int) -> Tensor:
     return x.reshape(x.shape[0], heads, x.shape[1] // heads).transpose(0, 1).unsqueeze(0)
 
 
-def dense_attention(q: Tensor, k: Tensor, v: Tensor, index: Tensor | None, heads: int) -> Tensor:
+def dense_attention(
+    q: Tensor, k: Tensor, v: Tensor, index: Tensor | None, heads: int, causal: bool = False
+) -> Tensor:
     """``softmax(q_h k_hᵀ / √d) v_h`` per head, all to all within each graph (``index`` the
-    graph of each row; a block-diagonal mask, so the rows' order does not matter). Every row
-    sees itself, so no row is fully masked. The fused kernels have no second derivative
+    graph of each row; a block-diagonal mask, so the rows' order does not matter); ``causal``:
+    row ``i`` sees only the rows ``j <= i`` of its graph (a sequence's tokens, in order). Every
+    row sees itself, so no row is fully masked. The fused kernels have no second derivative
     (forces, gradient penalties): on a CPU where autograd records, :class:`_CpuAttention` runs
     aten's fused forward and backward and, only where a second derivative is asked for, the
     composite form's backward; elsewhere while recording (accelerators, tracing) and in float64
     (checking) the composite form runs; inference runs the fused kernel."""
     mask = None if index is None else index.unsqueeze(1) == index.unsqueeze(0)
-    out = heads_attention(_split(q, heads), _split(k, heads), _split(v, heads), mask)
+    if causal:
+        mask = _causal_mask(q.shape[0], q.device, mask)
+    one_sequence = causal and index is None  # the fused kernel's own causal path
+    out = heads_attention(_split(q, heads), _split(k, heads), _split(v, heads), mask, one_sequence)
     return out.squeeze(0).transpose(0, 1).reshape(v.shape[0], v.shape[1])
 
 
-def heads_attention(qh: Tensor, kh: Tensor, vh: Tensor, mask: Tensor | None) -> Tensor:
+def _causal_mask(n: int, device: torch.device, same_graph: Tensor | None) -> Tensor:
+    """``j <= i``, within each graph where a batch is given."""
+    rows = torch.arange(n, device=device)
+    earlier = rows.unsqueeze(0) <= rows.unsqueeze(1)
+    return earlier if same_graph is None else earlier & same_graph
+
+
+def heads_attention(
+    qh: Tensor, kh: Tensor, vh: Tensor, mask: Tensor | None, is_causal: bool = False
+) -> Tensor:
     """``[1, heads, n, d]`` queries, keys, values: the fused or composite form, as
-    :func:`dense_attention` says. No query row may be fully masked."""
+    :func:`dense_attention` says. No query row may be fully masked. ``is_causal``: ``mask`` is
+    the lower triangle, which the fused kernel then applies itself (SDPA's ``is_causal``)."""
     recording = torch.is_grad_enabled() and (
         qh.requires_grad or kh.requires_grad or vh.requires_grad
     )
@@ -139,6 +155,8 @@ def heads_attention(qh: Tensor, kh: Tensor, vh: Tensor, mask: Tensor | None) -> 
         return _CpuAttention.apply(qh, kh, vh, mask)
     if recording:
         return _composite(qh, kh, vh, mask)
+    if is_causal:
+        return torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, is_causal=True)
     return torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask)
 
 

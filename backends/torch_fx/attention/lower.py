@@ -32,12 +32,15 @@ def lower_softmax(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 
 @lowering("attention")
 def lower_attention(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
-    """Fused through ``scaled_dot_product_attention``; a batch masks pairs across graphs."""
+    """Fused through ``scaled_dot_product_attention``; a batch masks pairs across graphs, and
+    along a causal sequence each row attends to the rows at or before it (its tokens, in
+    order)."""
     over, heads = node.attrs["over"], int(node.attrs.get("heads", 1))
     ends = edge_ends(ctx.ir.domains, over)
     if ends is not None:
         return _lower_cross_attention(ctx, node, args, over, ends, heads)
-    return ctx.call(rt_attention.dense_attention, *args, ctx.index_for(over), heads)
+    causal = (True,) if ctx.ir.domain.causal and over == ctx.ir.domain.axis else ()
+    return ctx.call(rt_attention.dense_attention, *args, ctx.index_for(over), heads, *causal)
 
 
 def _lower_cross_attention(

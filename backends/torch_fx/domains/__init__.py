@@ -122,6 +122,7 @@ MODULES: dict[DomainKind, str] = {
     DomainKind.SET: "points",
     DomainKind.GRAPH: "points",
     DomainKind.POINTCLOUD: "points",
+    DomainKind.SEQUENCE: "points",
     DomainKind.TORUS: "fields",
     DomainKind.SPHERE: "fields",
     DomainKind.GRID: "fields",

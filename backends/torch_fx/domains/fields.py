@@ -401,15 +401,17 @@ def sphere_law(ir: Graph) -> str:
 
 
 def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
-    """Fields ``[B, C, *grid]``, global values ``[B, C]`` or ``[C]``, one ``B`` for all. A
-    sphere's grid is fixed (its transforms are tabulated for it); a torus runs at any size
-    (its operators are pointwise or FFTs), square where the group rotates it."""
+    """Fields ``[B, C, *grid]``, global values ``[B, C]`` or ``[C]``, one ``B`` and one grid
+    for all. A torus runs at any size (its operators are pointwise or FFTs), square where the
+    group rotates it; a sphere on any grid that holds its band limit (checked where its
+    transform tables are looked up: GEO662, spectral/sphere_kernels.py)."""
     from geoc.backends.torch_fx.common import validate_kernels as rtv
     from geoc.backends.torch_fx.validate import check, described
 
     domain, names = ctx.ir.domain, list(ctx.ir.inputs)
     free = domain.kind in (DomainKind.TORUS, DomainKind.GRID)
-    grid = tuple(f"n{i + 1}" for i in range(len(domain.grid))) if free else domain.grid
+    grid = tuple(f"n{i + 1}" for i in range(len(domain.grid))) if free else ("nlat", "nlon")
+    fields = [name for name, port in ctx.ir.inputs.items() if is_field_type(port.type)]
     for name, port in ctx.ir.inputs.items():
         x, width, text = ctx.inputs[name], ctx.group.type_dim(port.type), described(ctx, port.type)
         if is_field_type(port.type):
@@ -422,6 +424,10 @@ def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
             check(ctx, rtv.check_batched_global, x, name, width, text, like)
     if len(names) > 1:
         check(ctx, rtv.check_agree, [ctx.inputs[n] for n in names], names, 0, "samples")
+    for dim, what in enumerate(grid):  # every field on one grid
+        if len(fields) > 1:
+            values = [ctx.inputs[n] for n in fields]
+            check(ctx, rtv.check_agree, values, fields, dim - len(grid), f"points along `{what}`")
 
 
 def coarsest(ir: Graph) -> int:

@@ -11,6 +11,7 @@ positions in ``clouds.py``; given edges: an edgeless graph, and one-node graphs 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -402,9 +403,23 @@ _RULES = DomainRules(
     lower_output=lower_output,
     extra_outputs=extra_outputs,
 )
+
+
+def _sequence_law(ir: Graph) -> str:
+    """What a sequence's exact trials moved: tokens the group permutes, or none at all."""
+    axis = ir.domain.axis
+    if axis in ir.group.permuted_axes:
+        return f"`{axis}` permuted as a set (no positions, not causal)"
+    return (
+        f"`{axis}` is ordered (positions or causality): the model has no permutation symmetry "
+        "to check, so the trials apply the identity"
+    )
+
+
 RULES = {
     DomainKind.GLOBAL: _RULES,
     DomainKind.SET: _RULES,
     DomainKind.GRAPH: _RULES,
     DomainKind.POINTCLOUD: _RULES,
+    DomainKind.SEQUENCE: dataclasses.replace(_RULES, exact_law=_sequence_law),
 }

@@ -234,11 +234,32 @@ def eigen_map(x: Tensor, n: int, fn: str, eps: float) -> Tensor:
 
     Differentiated through its Taylor polynomial at ``X`` (:func:`_second_order`), not through
     ``eigh``, whose derivative divides by eigenvalue gaps (NaN at the identity)."""
-    x = symmetrise(matrices(x, n))
-    values, vectors = torch.linalg.eigh(x.detach())
     spectral = _SPECTRAL[fn](eps, torch.finfo(x.dtype).tiny)
+    return unmatrices(spectral_map(matrices(x, n), spectral))
+
+
+def spectral_map(x: Tensor, spectral: _Spectral) -> Tensor:
+    """``U f(Σ) Uᵀ`` of symmetric ``[..., n, n]`` matrices, with the derivatives of
+    :func:`_second_order` (finite at repeated eigenvalues)."""
+    x = symmetrise(x)
+    values, vectors = torch.linalg.eigh(x.detach())
     out = (vectors * spectral.f(values).unsqueeze(-2)) @ vectors.transpose(-1, -2)
-    return unmatrices(symmetrise(out + _second_order(x, values, vectors, spectral)))
+    return symmetrise(out + _second_order(x, values, vectors, spectral))
+
+
+def spd_power(x: Tensor, p: float) -> Tensor:
+    """``X^p`` of SPD ``[..., n, n]`` matrices (eigenvalues clamped at the smallest normal)."""
+    return spectral_map(x, Power(p, torch.finfo(x.dtype).tiny))
+
+
+def spd_log(x: Tensor) -> Tensor:
+    """The matrix logarithm of SPD ``[..., n, n]`` matrices."""
+    return spectral_map(x, _Log(0.0, torch.finfo(x.dtype).tiny))
+
+
+def sym_exp(x: Tensor) -> Tensor:
+    """The matrix exponential of symmetric ``[..., n, n]`` matrices."""
+    return spectral_map(x, _Exp(0.0, 0.0))
 
 
 def eigvals(x: Tensor, n: int) -> Tensor:
@@ -322,6 +343,27 @@ class _Exp(_Spectral):
 
     def second(self, v: Tensor) -> Tensor:
         return v.exp()
+
+
+class Power(_Spectral):
+    """``v^p`` of eigenvalues clamped at ``tiny``; differences as ``b^p expm1(p log1p(d/b))/d``
+    (no cancellation between close eigenvalues)."""
+
+    def __init__(self, p: float, tiny: float) -> None:
+        self.p, self.tiny = p, tiny
+
+    def f(self, v: Tensor) -> Tensor:
+        return v.clamp(min=self.tiny).pow(self.p)
+
+    def divided(self, a: Tensor, b: Tensor) -> Tensor:
+        a, b = a.clamp(min=self.tiny), b.clamp(min=self.tiny)
+        gap = a - b
+        same = gap == 0
+        ratio = torch.expm1(self.p * torch.log1p(gap / b)) / torch.where(same, 1.0, gap)
+        return torch.where(same, self.p * b.pow(self.p - 1), b.pow(self.p) * ratio)
+
+    def second(self, v: Tensor) -> Tensor:  # bounded: v^(p-2) at tiny^(1/4) is a float
+        return self.p * (self.p - 1) * v.clamp(min=self.tiny**0.25).pow(self.p - 2)
 
 
 _SPECTRAL: dict[str, type[_Spectral]] = {"reeig": _ReEig, "log": _Log, "exp": _Exp}

@@ -16,6 +16,8 @@ from torch import fx
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.manifold import kernels as rtm
+from geoc.backends.torch_fx.manifold import spd_norm_kernels as rtn
+from geoc.backends.torch_fx.manifold.modes import MODE_DEPENDENT
 from geoc.ir import Node
 from geoc.ops.layers import ACTIVATIONS
 from geoc.types import AtomKind, FeatureType, Term, simplify
@@ -191,3 +193,30 @@ def lower_eigvals(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 @lowering("normalize")
 def lower_normalize(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     return ctx.call(rtm.normalize, args[0], _term(node.out_types[0]).mul)
+
+
+@lowering("spd_batch_norm")
+def lower_spd_batch_norm(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    term = _in_term(ctx, node)
+    n, mul = term.atom.args[0], term.mul
+    dtype = ctx.dtype or torch.get_default_dtype()
+    eye = torch.eye(n, dtype=dtype).expand(mul, n, n).clone()
+    running = ctx.buffer(f"{node.id}.running_mean", eye)
+    bias = None
+    if node.attrs["bias"]:  # B = exp(sym(P)), P = 0 at the start: B = I
+        bias = ctx.param(f"{node.id}.bias", (mul, n, n), n)
+        _set(ctx, bias.target, torch.zeros(mul, n, n))  # type: ignore[arg-type]
+    ctx.root.meta.setdefault(MODE_DEPENDENT, []).append(node.id)
+    training = ctx.fx.get_attr("training")
+    attrs = node.attrs
+    return ctx.call(
+        rtn.spd_batch_norm,
+        args[0],
+        running,
+        bias,
+        training,
+        attrs["metric"],
+        n,
+        attrs["momentum"],
+        attrs["iters"],
+    )

@@ -1,11 +1,15 @@
 """Lowering rules of the spectral operators (see ``geoc.ops.spectral`` for their typing rules).
 
 The spherical transforms are matrices over latitude built once at compile time
-(:mod:`geoc.backends.torch_fx.spectral.plan`) and kept as buffers shared by every layer; complex
-weights are real parameters with a trailing (re, im) axis.
+(:mod:`geoc.backends.torch_fx.spectral.plan`) and kept as buffers shared by every layer; on
+another grid than the spec's (the input's ``[nlat, nlon]``, of the kind the compile option
+``sphere_grid`` names) :func:`sphere_kernels.grid_tables` gives that grid's, built once and
+cached. Complex weights are real parameters with a trailing (re, im) axis.
 """
 
 from __future__ import annotations
+
+import operator
 
 import numpy as np
 import torch
@@ -13,6 +17,7 @@ from torch import fx
 
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.spectral import kernels as rt_spectral
+from geoc.backends.torch_fx.spectral import sphere_kernels as rt_sphere
 from geoc.backends.torch_fx.spectral.plan import colatitudes, sht_tables
 from geoc.domains.grid import rotates_grid
 from geoc.ir import Node
@@ -53,21 +58,63 @@ def _bandwidth(ctx: LowerCtx, node: Node) -> tuple[int, int]:
     return sphere_bandwidth(octx, node.attrs.get("lmax", 0))
 
 
-def _tables(ctx: LowerCtx, lmax: int, mmax: int) -> tuple[fx.Node, fx.Node]:
-    """The forward and inverse Legendre tables of this bandwidth, one buffer pair per module."""
+def _native(ctx: LowerCtx) -> tuple[str, int, int]:
+    """The grid the spec declares: ``(kind, nlat, nlon)``."""
+    nlat, nlon = ctx.ir.domain.grid
+    return ctx.ir.domain.quadrature or "equiangular", nlat, nlon
+
+
+def _runtime_kind(ctx: LowerCtx) -> str:
+    """The kind of grid the inputs are on: the compile option, else the spec's."""
+    return ctx.sphere_grid or _native(ctx)[0]
+
+
+def _field_input(ctx: LowerCtx) -> tuple[str, fx.Node] | None:
+    """The model's first field input (its grid is every field's, validation checks), if any."""
+    for name, port in ctx.ir.inputs.items():
+        if port.type.axes == (ctx.ir.domain.axis,):
+            return name, ctx.inputs[name]
+    return None
+
+
+def _tables(ctx: LowerCtx, lmax: int, mmax: int, like: fx.Node | None) -> tuple[fx.Node, fx.Node]:
+    """The forward and inverse Legendre tables of this bandwidth on the grid of ``like``: the
+    module's buffers (one pair per band) on the native grid, else that grid's, built once."""
     nlat, nlon = ctx.ir.domain.grid
     names = (f"sht.forward_l{lmax}_m{mmax}", f"sht.inverse_l{lmax}_m{mmax}")
     if not hasattr(ctx.root, "sht") or not hasattr(ctx.root.sht, names[0].split(".")[1]):
-        tables = sht_tables(nlat, nlon, lmax, mmax, ctx.ir.domain.quadrature or "equiangular")
+        tables = sht_tables(nlat, nlon, lmax, mmax, _native(ctx)[0])
         for name, table in zip(names, tables, strict=True):
             ctx.buffer(name, torch.as_tensor(table, dtype=ctx.dtype or torch.get_default_dtype()))
-    return ctx.fx.get_attr(names[0]), ctx.fx.get_attr(names[1])
+    forward, inverse = ctx.fx.get_attr(names[0]), ctx.fx.get_attr(names[1])
+    source = _field_input(ctx)
+    if like is None or source is None:
+        return forward, inverse
+    both = ctx.call(
+        rt_sphere.grid_tables,
+        like,
+        forward,
+        inverse,
+        _native(ctx),
+        _runtime_kind(ctx),
+        lmax,
+        source[0],
+    )
+    pick = ctx.fx.call_function
+    return pick(operator.getitem, (both, 0)), pick(operator.getitem, (both, 1))
+
+
+def _nlon(ctx: LowerCtx, like: fx.Node | None) -> fx.Node | int:
+    """The longitudes of the grid of ``like`` (the native grid's without one)."""
+    if like is None:
+        return ctx.ir.domain.grid[1]
+    return ctx.call(rt_sphere.longitude_count, like)
 
 
 @lowering("sht")
 def lower_sht(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     lmax, mmax = _bandwidth(ctx, node)
-    forward, _ = _tables(ctx, lmax, mmax)
+    forward, _ = _tables(ctx, lmax, mmax, args[0])
     return ctx.call(rt_spectral.sht, args[0], forward, mmax)
 
 
@@ -76,14 +123,16 @@ def lower_isht(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     (axis,) = ctx.in_types(node)[0].axes  # the coefficients' type carries their band
     octx = OpContext(node.op, ctx.group, ctx.ir.domain, node.span)
     lmax, mmax = sphere_bandwidth(octx, coefficient_band(ctx.ir.domain, axis))
-    _, inverse = _tables(ctx, lmax, mmax)
-    return ctx.call(rt_spectral.isht, args[0], inverse, ctx.ir.domain.grid[1])
+    source = _field_input(ctx)  # the coefficients go back to the grid of the model's fields
+    like = source[1] if source else None
+    _, inverse = _tables(ctx, lmax, mmax, like)
+    return ctx.call(rt_spectral.isht, args[0], inverse, _nlon(ctx, like))
 
 
 @lowering("sfno_conv")
 def lower_sfno_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     lmax, mmax = _bandwidth(ctx, node)
-    forward, inverse = _tables(ctx, lmax, mmax)
+    forward, inverse = _tables(ctx, lmax, mmax, args[0])
     n_in = ctx.group.type_dim(ctx.in_types(node)[0])
     n_out = ctx.group.type_dim(node.out_types[0])
     per_order = node.attrs["filter"] == "degree_order"
@@ -92,7 +141,7 @@ def lower_sfno_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     # rotations only. Per (l, m) weights are complex: they commute with polar rotations anyway.
     shape = (n_out, n_in, lmax, mmax, 2) if per_order else (n_out, n_in, lmax)
     weight = ctx.param(f"{node.id}.weight", shape, n_in)
-    nlon = ctx.ir.domain.grid[1]
+    nlon = _nlon(ctx, args[0])
     return ctx.call(rt_spectral.sfno_conv, args[0], forward, inverse, weight, mmax, nlon, per_order)
 
 
@@ -104,7 +153,8 @@ def lower_grid_coords(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node
 @lowering("latitude")
 def lower_latitude(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     nlat, _ = ctx.ir.domain.grid
-    rows = np.pi / 2 - colatitudes(nlat, ctx.ir.domain.quadrature or "equiangular")
+    rows = np.pi / 2 - colatitudes(nlat, _native(ctx)[0])
     dtype = ctx.dtype or torch.get_default_dtype()
     table = ctx.buffer(f"{node.id}.latitudes", torch.as_tensor(rows, dtype=dtype))
+    table = ctx.call(rt_sphere.grid_latitudes, args[0], table, _native(ctx), _runtime_kind(ctx))
     return ctx.call(rt_spectral.grid_latitude, args[0], table)

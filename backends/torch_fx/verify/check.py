@@ -16,7 +16,9 @@ from torch import Tensor, fx
 from geoc.backends.torch_fx.domains import Sample, rules_of
 from geoc.backends.torch_fx.domains.fields import BandLimitedRow, merge_rows
 from geoc.backends.torch_fx.frames.verify import frame_rows
+from geoc.backends.torch_fx.manifold.modes import mode_checked
 from geoc.backends.torch_fx.manifold.verify import membership_rows
+from geoc.backends.torch_fx.sequence.verify import causality_row
 from geoc.backends.torch_fx.verify.actions import (
     AxisMap,
     Deviation,
@@ -101,7 +103,7 @@ def check_module(
         files = {p.span.file for p in problems if p.span}
         texts = {f: source_text(f, sources or {}) for f in files}
         raise GeoError(problems, {f: t for f, t in texts.items() if t is not None})
-    module = _in_dtype(module, dtype)
+    module = _in_dtype(mode_checked(module, ir), dtype)
     rng = np.random.default_rng(seed)
     rtol = exact_rtol(dtype) if rtol is None else rtol
     worst: dict[str, _Worst] = {name: _Worst() for name in ir.outputs}
@@ -147,6 +149,7 @@ def check_module(
     )
     if elements is None:  # and under the declared group, when a part of it is broken
         report.breaking = _measure_breaking(module, ir, rng, nodes, graphs, dtype, rtol)
+        report.causality = causality_row(module, ir, rng, nodes, graphs, dtype)
     report.rtol = rtol
     report.random_trials = randomised
     report.exact_law = rules.exact_law(ir)

@@ -45,6 +45,7 @@ def copy_with(module: fx.GraphModule, new_value: Callable[[str, Tensor], Tensor]
                 setattr(owner, leaf, torch.nn.Parameter(changed, value.requires_grad))
             else:
                 owner.register_buffer(leaf, changed)
+    clone.train(module.training)  # a new GraphModule starts in training mode
     return compile_calls(clone) if is_compiled(module) else clone  # the caller's path
 
 

@@ -12,6 +12,7 @@ import torch
 from geoc.backends.torch_fx.domains.fields import BandLimitedRow
 from geoc.backends.torch_fx.frames.verify import FrameRow, frame_lines
 from geoc.backends.torch_fx.manifold.verify import MembershipRow, membership_lines
+from geoc.backends.torch_fx.sequence.verify import CausalityRow
 from geoc.backends.torch_fx.verify.breaking import BreakingRow
 from geoc.catalog import BUILTIN_PREFIX, builtin_spec
 from geoc.diagnostics import Diagnostic, Span, render
@@ -83,12 +84,14 @@ class CheckReport:
     membership: list[MembershipRow] = field(default_factory=list)  # manifold-valued values
     frames: list[FrameRow] = field(default_factory=list)  # frame values (GEO620, GEO621)
     breaking: BreakingRow | None = None  # declared symmetry breaking, measured (verify/breaking)
+    causality: CausalityRow | None = None  # a causal sequence's law (sequence/verify.py)
 
     @property
     def passed(self) -> bool:
         exact = all(row.passed for row in self.outputs) and self.first_failure is None
         on_manifolds = all(row.passed for row in [*self.membership, *self.frames])
-        return exact and on_manifolds and all(row.passed for row in self.band_limited)
+        causal = self.causality is None or self.causality.passed
+        return exact and on_manifolds and causal and all(r.passed for r in self.band_limited)
 
     @property
     def warnings(self) -> list[Diagnostic]:
@@ -110,6 +113,7 @@ class CheckReport:
             lines += _band_limited_lines(self.band_limited)
         lines += membership_lines(self.membership)
         lines += frame_lines(self.frames)
+        lines += self.causality.lines() if self.causality else []
         if self.passed:
             under = f" under {self.group}; {self.breaking.broken}" if self.breaking else ""
             lines.append(
@@ -133,6 +137,7 @@ class CheckReport:
             "broken": row.broken if row else None,
             "breaking_observed": row.observed if row else None,
             "breaking_rel_error": row.rel_error if row else None,
+            "causality_max_change": self.causality.max_change if self.causality else None,
             "passed": self.passed,
             "max_error": self.max_error,
             "outputs": [

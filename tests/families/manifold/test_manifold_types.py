@@ -145,6 +145,8 @@ ROTATION_GOOD = [
     ),
     ("normalize(2 x vector)", None),
     ("reeig(x)", "spd(3) over set"),
+    ("spd_batch_norm(x)", "spd(3) over set"),
+    ("spd_batch_norm(x, metric=gbw)", "spd(3) over set"),
     ("logeig(x)", "sym(3) over set"),
     ("eigvals(x)", "3 x scalar over set"),
     ("norm(logeig(x))", "scalar over set"),

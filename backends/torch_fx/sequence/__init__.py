@@ -1,0 +1,2 @@
+"""The sequence family: positions along a sequence axis (rotary, learned position embeddings)
+and the causality law of ``geoc check`` (``verify.py``)."""

@@ -1,0 +1,1 @@
+"""Lowerings of the transformer family (nGPT's learned scales and per-head normalisation)."""
