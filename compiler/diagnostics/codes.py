@@ -216,6 +216,16 @@ CODES: dict[str, CodeInfo] = {
         `centres` must be declared by `domain sample(centres, from=points, rule=fps(m))`. To
         gather onto an edge set use `x[src(E)]` / `x[dst(E)]`.""",
     ),
+    "GEO220": _code(
+        "bad translation step",
+        """`T(d, step=k)` takes one keyword, `step`, a positive integer: the translations by
+        multiples of `k` grid points (the shifts a restriction by `k` commutes with).""",
+    ),
+    "GEO221": _code(
+        "translation step without a grid",
+        """`T(d, step=k)` counts whole grid points, so it needs a grid domain; on a torus the
+        step divides every grid size (`GEO408` otherwise). Elsewhere declare `T(d)`.""",
+    ),
     "GEO211": _code(
         "`breaks ... by` names no value",
         """A `breaks` statement names, after `by`, the values of the model that break the group:
@@ -398,6 +408,31 @@ CODES: dict[str, CodeInfo] = {
         constant: a constant field is degree 0 alone, and adding one number to every degree
         and order is not rotation-equivariant. Combine the global value with the field before
         `sht(...)` or after `isht(...)`.""",
+    ),
+    "GEO315": _code(
+        "grid convolution off a torus field",
+        """`conv`, `restrict` and `prolong` act on fields over a `torus` grid (of any
+        resolution: `torus`, or the coarser `torus_over2` a restriction returns), `[batch,
+        channels, n1, ..., nd]`; on other values or domains they are not defined.""",
+    ),
+    "GEO316": _code(
+        "bad local convolution kernel",
+        """`conv`'s `kernel` is one odd integer or one per grid dimension, each from 1 to the
+        grid size along its dimension: odd, so the kernel has a centre and the output stays on
+        the input's grid points; at most the grid size, so the circular padding wraps at most
+        once.""",
+    ),
+    "GEO317": _code(
+        "bad restriction or prolongation factor",
+        """`restrict` and `prolong` take an integer `factor` of at least 2; a restriction's
+        factor divides every grid size of its input, so that the blocks of `factor^d` points
+        tile the grid.""",
+    ),
+    "GEO318": _code(
+        "fixed resampling changes the channels",
+        """`restrict(..., mode=average)` and `prolong(..., mode=nearest)` have no weights:
+        they keep the input's channels, so the output type is the input's. Use
+        `mode=learned` to change the channels.""",
     ),
     # --- GEO34x: weight spaces (docs/weightspace.md) -------------------------------------------
     "GEO340": _code(
@@ -784,6 +819,23 @@ CODES: dict[str, CodeInfo] = {
         `W(g k) = ρ(g) W(k) ρ(g)⁻¹`; that layer is not built. Pool the group axis
         (`group_pool`) or map to scalars (`linear`) first.""",
     ),
+    "GEO414": _code(
+        "local convolution under grid rotations",
+        """`conv` has a free kernel: the rotations and reflections of the grid (`C(4)`,
+        `D(4)`) do not map it onto itself, so it does not commute with them. Under those groups
+        use the group convolutions `lift_conv` / `group_conv` (docs/gcnn.md); `conv`
+        commutes exactly with the shifts `T(d)`.""",
+    ),
+    "GEO415": _code(
+        "resampling under shifts it does not commute with",
+        """`restrict` by a factor `f` commutes only with the shifts by multiples of `f` (any
+        other shift moves the grid points relative to the blocks of `f^d` points); after
+        restrictions by `f` and `g`, by multiples of `f g`. Declare that subgroup, `symmetry
+        T(d, step=k)` with `k` the product (the help line names it): the model is typed and
+        checked under the shifts by multiples of `k`, and claims no more. Grid rotations
+        (`C(4)`, `D(4)`) turn the blocks off their boundaries: resampling under them is
+        refused.""",
+    ),
     "GEO410": _code(
         "manifold operator breaks the symmetry",
         """A manifold operator with learned weights (`lorentz_linear`, `mobius_linear`,
@@ -1139,6 +1191,13 @@ CODES: dict[str, CodeInfo] = {
         sequence and found an output at or before `t` that changed. The static proof rules this
         out, so a lowering (or a kernel) mixes later tokens in: the report names the output and
         the largest change.""",
+    ),
+    "GEO657": _code(
+        "grid size not divisible by the restriction",
+        """A model that restricts its grid by `f` (through `restrict`, once or several times:
+        `f` is the product) runs on grids whose sizes `f` divides: the blocks of `f` points
+        must tile each dimension. Give inputs of such sizes (the declared grid's, or a
+        multiple of `f`).""",
     ),
 }
 

@@ -1,8 +1,9 @@
 """Domains: where features live, which index axes exist, and how edges are made.
 
 One module per kind of domain (``set``, ``graph``, ``pointcloud``, ``torus``, ``sphere``,
-``weightspace``, ``sequence``, ``global_``) holds that kind's rules (:class:`DomainRules`: how
-it is written, its axes, which groups act on it, which values and operators it takes), registered in
+``grid``, ``weightspace``, ``sequence``, ``global_``) holds that kind's rules
+(:class:`DomainRules`: how it is written, its axes, which groups act on it, which values and
+operators it takes), registered in
 :data:`KINDS`; a new kind is one new module imported below.
 
 >>> str(Domain.parse("pointcloud(nodes, dim=3, edges=radius(5.0))"))
@@ -16,6 +17,7 @@ from geoc.domains import (  # noqa: F401
     edges,
     global_,
     graph,
+    plain_grid,
     pointcloud,
     sample,
     sequence,

@@ -48,6 +48,9 @@ def is_spectrum_axis(axis: str) -> bool:
 
 #: Sphere grids: their quadrature decides how far a band-limited field is integrated exactly.
 SPHERE_GRIDS = ("equiangular", "legendre_gauss")
+#: What a non-periodic grid's convolutions read past its edges: zeros, or the mirror image
+#: (without repeating the edge, PyTorch's ``padding_mode="reflect"``).
+GRID_BOUNDARIES = ("zero", "reflect")
 #: A weight space's axes: its values live over `weights`; `S(hidden)` permutes hidden neurons.
 WEIGHTS_AXIS = "weights"
 HIDDEN_AXIS = "hidden"
@@ -61,6 +64,7 @@ class DomainKind(str, enum.Enum):
     GRAPH = "graph"  # edges come in as an `edge_index` input
     POINTCLOUD = "pointcloud"  # edges are built inside the module from the positions
     TORUS = "torus"  # a periodic grid: fields [batch, channels, n1, ..., nd]
+    GRID = "grid"  # a non-periodic grid (zero or reflect boundary), no group moves it
     SPHERE = "sphere"  # a latitude-longitude grid: fields [batch, channels, nlat, nlon]
     WEIGHTSPACE = "weightspace"  # an MLP's weights and biases: docs/weightspace.md
     EDGES = "edges"  # an edge set between two axes of a model's other domains (several axes)
@@ -88,6 +92,7 @@ class Domain:
     cell: bool = False  # pointcloud: a periodic cell per graph (runtime `cell`, `pbc`)
     grid: tuple[int, ...] = ()  # torus: (n1, ..., nd); sphere: (nlat, nlon)
     quadrature: str | None = None  # sphere: one of SPHERE_GRIDS
+    boundary: str | None = None  # grid: one of GRID_BOUNDARIES, what lies past its edges
     layers: tuple[int, ...] = ()  # weightspace: the MLP's layer sizes (d0, d1, ..., dL)
     ends: tuple[str, ...] = ()  # edges: the (src, dst) axes the edge set joins; sample: (parent,)
     causal: bool = False  # sequence: each output token reads only the tokens at or before it
@@ -229,6 +234,10 @@ def axis_argument(expr: ast.Call) -> str:
     """The index axis a domain such as ``graph(nodes)`` names first."""
     if len(expr.args) != 1 or not isinstance(expr.args[0], ast.Name):
         raise GeoError(bad(expr, f"`{expr.func.id}` takes the name of its index axis first"))
+    from geoc.domains.grid import is_field_axis
+
+    if is_field_axis(expr.args[0].id):  # `torus_over2`: the axis of a restricted grid field
+        raise GeoError(bad(expr.args[0], f"`{expr.args[0].id}` names the axis of grid fields"))
     return expr.args[0].id
 
 
@@ -259,7 +268,7 @@ def bad(node: ast.Node, message: str) -> Diagnostic:
         help="domains: `set(axis)`, `graph(nodes)`, "
         "`pointcloud(nodes, dim=3, edges=full | radius(r) | knn(k, tol=1e-4) | ball(r, k), "
         "cell=false)`, "
-        "`torus(n1, n2, ...)`, "
+        "`torus(n1, n2, ...)`, `grid(n1, n2, ..., boundary=zero | reflect)`, "
         "`sphere(nlat, nlon, grid=equiangular | legendre_gauss)`, "
         "`weightspace(mlp=[d0, d1, ..., dL])`, `sequence(tokens, causal=false)`; "
         "between two axes: "

@@ -3,7 +3,9 @@ them, and the diagnostic for a group without an action on the grid."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from geoc.diagnostics import Diagnostic, GeoError, Span
@@ -21,13 +23,45 @@ if TYPE_CHECKING:
     from geoc.ops import OpContext, OpDef
     from geoc.ops.traits import Traits
 
-TORUS, SPHERE = DomainKind.TORUS.value, DomainKind.SPHERE.value
-FIELD_AXES = frozenset({TORUS, SPHERE})
+TORUS, SPHERE, GRID = DomainKind.TORUS.value, DomainKind.SPHERE.value, DomainKind.GRID.value
+FIELD_AXES = frozenset({TORUS, SPHERE, GRID})
+#: The flat grids (periodic or not) whose fields `restrict` / `prolong` resample.
+FLAT_AXES = (TORUS, GRID)
+
+
+def scaled_axis(base: str, scale: Fraction) -> str:
+    """The axis of a field over the flat grid ``base`` (``torus`` or ``grid``) at ``scale``
+    times the domain's resolution per dimension: ``torus`` (1), ``torus_over2`` (restricted by
+    2), ``torus_times2`` (prolonged by 2), ``torus_times3_over2``; names, so that types print
+    and parse back, and fields of different resolutions (shapes) never combine (GEO305)."""
+    times = f"_times{scale.numerator}" if scale.numerator != 1 else ""
+    over = f"_over{scale.denominator}" if scale.denominator != 1 else ""
+    return f"{base}{times}{over}"
+
+
+_SCALED = re.compile(
+    r"(?P<base>[a-z]+)(?:_times(?P<num>[1-9][0-9]*))?(?:_over(?P<den>[1-9][0-9]*))?"
+)
+
+
+def axis_scale(axis: str) -> tuple[str, Fraction] | None:
+    """The flat grid and resolution of a :func:`scaled_axis` (None: not such an axis)."""
+    found = _SCALED.fullmatch(axis)
+    if found is None or found["base"] not in FLAT_AXES:
+        return None
+    return found["base"], Fraction(int(found["num"] or 1), int(found["den"] or 1))
 
 
 def is_field_axis(axis: str) -> bool:
-    """Values over ``axis`` are fields: a grid, or the coefficients of one (of any band)."""
-    return axis in FIELD_AXES or is_spectrum_axis(axis)
+    """Values over ``axis`` are fields: a grid (of any resolution), or the coefficients of one
+    (of any band)."""
+    return axis in FIELD_AXES or is_spectrum_axis(axis) or axis_scale(axis) is not None
+
+
+def is_grid_axis(axis: str) -> bool:
+    """``axis`` indexes the points of a grid (a torus or grid of any resolution, a sphere):
+    values over it are fields ``[batch, channels, *grid]``, pooled over every point."""
+    return axis == SPHERE or axis_scale(axis) is not None
 
 
 def is_field(ftype: FeatureType) -> bool:

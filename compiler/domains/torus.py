@@ -24,8 +24,9 @@ def parse(expr: ast.Call, env: base.Env) -> Domain:
 
 def symmetry_error(group: Group, domain: Domain) -> str | None:
     """Why ``group`` has no action on the torus (None when it has one): a torus carries the
-    cyclic shifts ``T(d)``; a square 2-D torus also ``C(4)`` / ``D(4)`` (rotations by 90° and
-    reflections about the origin), alone or with ``T(2)`` (the wallpaper groups p4 / p4m)."""
+    cyclic shifts ``T(d)`` (those by multiples of a step dividing its sizes: ``T(d, step=k)``);
+    a square 2-D torus also ``C(4)`` / ``D(4)`` (rotations by 90° and reflections about the
+    origin), alone or with ``T(2)`` (the wallpaper groups p4 / p4m)."""
     if not group.factors:
         return None
     geo = group.geometric
@@ -34,9 +35,21 @@ def symmetry_error(group: Group, domain: Domain) -> str | None:
     if rotates_grid(group):
         return _rotation_error(group, domain)
     if alone and geo.rotations is Rotations.NONE and geo.n == d:
-        return None
+        return _step_error(geo.step, domain)
     rotations = ", and a square 2-D one `C(4)` / `D(4)` with or without `T(2)`"
     return f"a {d}-D torus carries the cyclic shifts `T({d})`" + (rotations if d == 2 else "")
+
+
+def _step_error(step: int, domain: Domain) -> str | None:
+    """Why shifts by multiples of ``step`` do not form a group of the torus's shifts: the
+    step must divide every grid size (None when it does)."""
+    if all(n % step == 0 for n in domain.grid):
+        return None
+    sizes = ", ".join(map(str, domain.grid))
+    return (
+        f"the shifts by multiples of {step} wrap around the torus only when {step} divides "
+        f"every grid size ({sizes}): it carries `T({len(domain.grid)}, step=k)` for such a k"
+    )
 
 
 def _rotation_error(group: Group, domain: Domain) -> str | None:

@@ -103,6 +103,7 @@ class Elaborator(Expressions):
                     )
                 )
         for each in domains:
+            _grid_steps_only(group, each, sym[0].span if sym else None)
             each.rules.check_symmetry(group, each, sym[0].span if sym else None)
         dim = next((d.dim for d in domains if d.dim), None) or self._points_dim(params)
         self.declared = group.with_default_dim(dim)
@@ -353,3 +354,19 @@ def elaborate(
 
 
 __all__ = ["Const", "Elaboration", "Elaborator", "Value", "elaborate", "elaborate_all"]
+
+
+def _grid_steps_only(group: Group, domain: Domain, span: Span | None) -> None:
+    """GEO221: translations in steps (``T(d, step=k)``) count grid points, so only a grid
+    domain gives them a meaning (and its own symmetry rule decides which it carries)."""
+    geo = group.geometric
+    if geo is not None and geo.step > 1 and not domain.is_field:
+        raise GeoError(
+            Diagnostic(
+                "GEO221",
+                f"`{geo}` shifts by whole grid points, but `{domain}` has no grid",
+                span,
+                label="translation step",
+                help=f"declare `T({geo.n})` for every translation, or use `domain torus(...)`",
+            )
+        )

@@ -211,9 +211,13 @@ class Geometric(_ActsByRotation):
     n: int
     rotations: Rotations
     translations: bool
+    #: Translations by multiples of ``step`` grid points only (``T(d, step=k)`` on a torus:
+    #: the shifts a restriction by ``k`` commutes with); 1 for every translation.
+    step: int = 1
 
     def __str__(self) -> str:
-        return _GEOMETRIC_NAMES[(self.rotations, self.translations)] + f"({self.n})"
+        name = _GEOMETRIC_NAMES[(self.rotations, self.translations)]
+        return f"{name}({self.n}" + (f", step={self.step})" if self.step > 1 else ")")
 
     @property
     def solver_group(self) -> solver.MatrixGroup | None:

@@ -60,6 +60,8 @@ def _is_wallpaper(factors: list[Factor]) -> bool:
 def _factor(expr: ast.Expr, env: dict[str, object]) -> Factor | None:
     if isinstance(expr, ast.Name) and expr.id == "trivial":
         return None
+    if isinstance(expr, ast.Call) and len(expr.args) == 1 and expr.func.id == "T" and expr.kwargs:
+        return _stepped_translations(expr, env)
     if isinstance(expr, ast.Call) and len(expr.args) == 1 and not expr.kwargs:
         name, (arg,) = expr.func.id, expr.args
         builder = _FACTOR_BUILDERS.get(name)
@@ -71,7 +73,8 @@ def _factor(expr: ast.Expr, env: dict[str, object]) -> Factor | None:
             expr,
             "is not a known group",
             label="unknown group",
-            help="groups: `trivial`, `O(n)`, `SO(n)`, `E(n)`, `SE(n)`, `T(n)`, `Lorentz(n)`, "
+            help="groups: `trivial`, `O(n)`, `SO(n)`, `E(n)`, `SE(n)`, `T(n)`, `T(n, step=k)`, "
+            "`Lorentz(n)`, "
             "`Sp(n)`, `C(n)`, `D(n)`, `S(n)`, `A(n)`, `S(axis)`, joined by `x`",
         )
     )
@@ -91,6 +94,26 @@ def _geometric(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
         )
     rotations, translations = GEOMETRIC_GROUPS[name]
     return Geometric(n, rotations, translations)
+
+
+def _stepped_translations(expr: ast.Call, env: dict[str, object]) -> Factor:
+    """``T(d, step=k)``: the translations by multiples of ``k`` grid points of a torus (the
+    torus checks that ``k`` divides its sizes); ``step=1`` is ``T(d)``."""
+    (kw, *more) = expr.kwargs
+    step = evaluate(kw.value, env) if kw.name.id == "step" and not more else None
+    if not _is_int(step) or not 1 <= step <= 65536:
+        raise GeoError(
+            Diagnostic(
+                "GEO220",
+                "`T(d, ...)` takes one keyword, `step=k`: a positive integer",
+                kw.span,
+                label="not a translation step",
+                help="write `T(2, step=2)` for the shifts by multiples of 2 grid points",
+            )
+        )
+    shifts = _geometric("T", expr.args[0], env)
+    assert isinstance(shifts, Geometric)
+    return Geometric(shifts.n, shifts.rotations, shifts.translations, step=step)
 
 
 def _permutation(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:

@@ -133,7 +133,9 @@ class Group:
                 raise ValueError(f"{part} of {self} does not reduce to {to}")
             return Group(tuple(POLAR if f is geo else f for f in self.factors))
         rotations = Rotations.NONE if part.rotations is not Rotations.NONE else geo.rotations
-        kept = Geometric(geo.n, rotations, geo.translations and not part.translations)
+        kept = Geometric(
+            geo.n, rotations, geo.translations and not part.translations, step=geo.step
+        )
         acts = kept.rotations is not Rotations.NONE or kept.translations
         factors = tuple((kept if f is geo else f) for f in self.factors if f is not geo or acts)
         return Group(factors, None if acts else (self.default_dim or geo.n))

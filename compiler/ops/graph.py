@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from geoc.diagnostics import Diagnostic
 from geoc.domains import EDGE_AXIS
 from geoc.domains.axes import sampled, samples
+from geoc.domains.grid import axis_scale, is_grid_axis
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.ops.core import axes_text, not_invariant
 from geoc.ops.euclidean import REDUCE
@@ -19,7 +20,6 @@ from geoc.types import FeatureType
 EDGE_ENDS = ("src", "dst")
 #: ``x[from(centres)]``: a value over a sampled axis's parent taken to the sampled axis.
 SAMPLE_END = "from"
-GRID_AXES = ("torus", "sphere")  # fields pool over their whole grid (docs/gcnn.md)
 
 GATHER = define(
     "gather",
@@ -153,7 +153,7 @@ def _infer_reduce(
 ) -> tuple[FeatureType, ...]:
     (x,) = types
     over, into = attrs["over"], attrs["into"]
-    if over in GRID_AXES and over in x.axes:
+    if is_grid_axis(over) and over in x.axes:  # fields pool over their whole grid
         _check_grid_pool(ctx, x, over, into)
     return (x.with_axes(reduced_axes(ctx, x, over, into)),)
 
@@ -192,9 +192,10 @@ def reduced_axes(
 
 
 def _check_grid_pool(ctx: OpContext, x: FeatureType, over: str, into: str | None) -> None:
-    """Pooling a field over its whole grid: a torus only (every point weighs the same, so the
-    result is invariant under the grid's shifts and rotations); no scatter."""
-    if over == "torus" and into is None:
+    """Pooling a field over its whole grid: a flat one only, a torus or grid of any resolution
+    (every point weighs the same, so the result is invariant under the grid's shifts and
+    rotations, which permute its points); no scatter."""
+    if axis_scale(over) is not None and into is None:
         return
     raise ctx.error(
         "GEO311",

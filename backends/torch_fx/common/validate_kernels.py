@@ -177,6 +177,19 @@ def check_square(x: Tensor, name: str, grid_dims: int) -> None:
         )
 
 
+def check_divisible(x: Tensor, name: str, grid_dims: int, factor: int) -> None:
+    """A grid that the model restricts to ``1 / factor`` of its resolution must have sizes
+    divisible by ``factor`` (else the coarse blocks would silently drop the last points)."""
+    grid = tuple(x.shape[-grid_dims:])
+    if any(side % factor != 0 for side in grid):
+        raise InputError(
+            "GEO657",
+            name,
+            f"expected grid sizes divisible by {factor} (the model restricts the grid by "
+            f"{factor}), got {_shown(grid)}",
+        )
+
+
 def _integer(x: Tensor) -> bool:
     return not (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool)
 

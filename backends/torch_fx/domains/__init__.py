@@ -125,6 +125,7 @@ MODULES: dict[DomainKind, str] = {
     DomainKind.SEQUENCE: "points",
     DomainKind.TORUS: "fields",
     DomainKind.SPHERE: "fields",
+    DomainKind.GRID: "fields",
     DomainKind.WEIGHTSPACE: "weightspace",
 }
 

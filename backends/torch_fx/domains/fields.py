@@ -38,7 +38,7 @@ from torch import Tensor, fx
 
 from geoc.backends.torch_fx.domains import DomainRules, Sample
 from geoc.domains import Domain, DomainKind, is_spectrum_axis
-from geoc.domains.grid import is_field_axis, rotates_grid
+from geoc.domains.grid import axis_scale, is_field_axis, rotates_grid
 from geoc.groups import GroupElement, sample_matrix
 from geoc.ir import Graph
 from geoc.types import AtomKind, FeatureType
@@ -100,6 +100,11 @@ class GridMove:
             quad = self.domain.quadrature or "equiangular"
             return rotate_field(value, self.rotation, nlat, nlon, quad, exact_lmax(self.domain))
         dims = tuple(range(value.ndim - len(self.shifts), value.ndim))
+        found = axis_scale(ftype.axes[0])
+        if found and found[1] != 1 and self.linear is None:  # a coarser or finer torus
+            moved = [s * found[1] for s in self.shifts]
+            assert all(m.denominator == 1 for m in moved), "typed: whole points of its grid"
+            return torch.roll(value, tuple(int(m) for m in moved), dims)
         if self.linear is not None:
             value = self._turn(self._permute_channels(value, ftype))
         return torch.roll(value, self.shifts, dims)
@@ -199,7 +204,8 @@ def draw_grid_element(ir: Graph, rng: np.random.Generator) -> GroupElement:
     if rotates_grid(ir.group):
         return _grid_rotation_element(ir, rng)
     grid = ir.domain.grid if ir.domain.kind is DomainKind.TORUS else ir.domain.grid[1:]
-    shifts = tuple(int(rng.integers(1, n)) for n in grid)
+    step = ir.group.geometric.step if ir.group.geometric else 1  # T(d, step=k): multiples of k
+    shifts = tuple(step * int(rng.integers(1, n // step)) if n > step else 0 for n in grid)
     move = GridMove(ir.domain, shifts)
     return GroupElement(grid_move=move, label=move.label)
 
@@ -377,7 +383,9 @@ def torus_law(ir: Graph) -> str:
     if grid_law(ir):
         return grid_law(ir)
     grid = "x".join(map(str, ir.domain.grid))
-    return f"cyclic shifts of the {grid} grid permute its points; checked to the tolerance above"
+    step = ir.group.geometric.step if ir.group.geometric else 1
+    which = f"cyclic shifts by multiples of {step}" if step > 1 else "cyclic shifts"
+    return f"{which} of the {grid} grid permute its points; checked to the tolerance above"
 
 
 def sphere_law(ir: Graph) -> str:
@@ -401,7 +409,7 @@ def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
     from geoc.backends.torch_fx.validate import check, described
 
     domain, names = ctx.ir.domain, list(ctx.ir.inputs)
-    free = domain.kind is DomainKind.TORUS
+    free = domain.kind in (DomainKind.TORUS, DomainKind.GRID)
     grid = tuple(f"n{i + 1}" for i in range(len(domain.grid))) if free else ("nlat", "nlon")
     fields = [name for name, port in ctx.ir.inputs.items() if is_field_type(port.type)]
     for name, port in ctx.ir.inputs.items():
@@ -410,6 +418,8 @@ def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
             check(ctx, rtv.check_value, x, name, ("B", width, *grid), text, like)
             if free and _turns_by_90(ctx.ir):
                 check(ctx, rtv.check_square, x, name, len(grid))
+            if free and coarsest(ctx.ir) > 1:
+                check(ctx, rtv.check_divisible, x, name, len(grid), coarsest(ctx.ir))
         elif not port.type.axes:
             check(ctx, rtv.check_batched_global, x, name, width, text, like)
     if len(names) > 1:
@@ -418,6 +428,13 @@ def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
         if len(fields) > 1:
             values = [ctx.inputs[n] for n in fields]
             check(ctx, rtv.check_agree, values, fields, dim - len(grid), f"points along `{what}`")
+
+
+def coarsest(ir: Graph) -> int:
+    """The least common multiple of the factors by which the model restricts its grid (the
+    denominators of its values' grid scales, `torus_over4`: 4): the input sizes it divides."""
+    scales = (axis_scale(t.axes[0]) for n in ir.nodes for t in n.out_types if t.axes)
+    return math.lcm(1, *(s.denominator for _, s in filter(None, scales)))
 
 
 def _turns_by_90(ir: Graph) -> bool:
@@ -439,4 +456,18 @@ def _rules(exact_law: Callable[[Graph], str]) -> DomainRules:
     )
 
 
-RULES = {DomainKind.TORUS: _rules(torus_law), DomainKind.SPHERE: _rules(sphere_law)}
+def flat_grid_law(ir: Graph) -> str:
+    """What a non-periodic grid's check verifies: no group moves it (its symmetry rule allows
+    only `trivial`), so the trials say so and compare each output with a second run."""
+    grid = "x".join(map(str, ir.domain.grid))
+    return (
+        f"the non-periodic {grid} grid ({ir.domain.boundary} boundary) has no translation "
+        "group: no shift to check; the trials check only that the outputs are deterministic"
+    )
+
+
+RULES = {
+    DomainKind.TORUS: _rules(torus_law),
+    DomainKind.SPHERE: _rules(sphere_law),
+    DomainKind.GRID: _rules(flat_grid_law),
+}

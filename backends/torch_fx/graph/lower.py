@@ -13,8 +13,9 @@ from geoc.backends.torch_fx.graph import interpolation_kernels as rt_interp
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.domains import EDGE_AXIS
 from geoc.domains.axes import edge_ends
+from geoc.domains.grid import is_grid_axis
 from geoc.ir import Node
-from geoc.ops.graph import GRID_AXES, SAMPLE_END
+from geoc.ops.graph import SAMPLE_END
 from geoc.ops.graph_interpolation import EPS
 from geoc.types import FeatureType
 
@@ -51,7 +52,7 @@ def _point_starts(ctx: LowerCtx, ftype: FeatureType) -> tuple[int, ...]:
 @lowering("sum", "mean", "max")
 def lower_reduce(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     over, into = node.attrs["over"], node.attrs["into"]
-    if over in GRID_AXES:  # a field, channels last here: pooled over every grid point
+    if is_grid_axis(over):  # a field, channels last here: pooled over every grid point
         return ctx.call(rt_gcnn.grid_pool, args[0], node.op)
     if into is not None:
         return ctx.call(_SCATTER[node.op], args[0], ctx.edges_of(over), ctx.length(into))

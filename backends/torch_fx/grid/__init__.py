@@ -1,0 +1,1 @@
+"""The grid family: local convolutions, restriction and prolongation on a torus."""

@@ -1,0 +1,48 @@
+"""Kernels of the local convolutions on a flat grid (typing and conventions:
+``geoc.ops.grid_conv``). Fields are ``[B, C, n1, ..., nd]``, d = 1, 2 or 3; on a torus the
+padding is circular, so each kernel is exact there; on a non-periodic grid it is zeros or the
+mirror image. Imports only torch (copied into exported modules).
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+
+
+def local_conv(x: Tensor, weight: Tensor, bias: Tensor | None, padding: str) -> Tensor:
+    """``out(p) = Σ_u W(u) x(p + u - r)``, ``r = k // 2`` (odd ``k``); past the edges the
+    indices wrap (``padding="circular"``), read zeros (``"constant"``) or the mirror image
+    (``"reflect"``)."""
+    d = weight.ndim - 2
+    pads = [r for k in reversed(weight.shape[2:]) for r in (k // 2, k // 2)]
+    padded = F.pad(x, pads, mode=padding) if any(pads) else x
+    return _CONV[d](padded, weight, bias)
+
+
+def restrict(x: Tensor, weight: Tensor, bias: Tensor | None, factor: int) -> Tensor:
+    """``out(i) = Σ_u W(u) x(f i + u)``: a stride-``f`` convolution with an ``f^d`` kernel,
+    which tiles the grid (no padding needed: ``f`` divides every size)."""
+    return _CONV[weight.ndim - 2](x, weight, bias, stride=factor)
+
+
+def prolong(x: Tensor, weight: Tensor, bias: Tensor | None, factor: int) -> Tensor:
+    """``out(f i + u) = Σ_c W(c, ·, u) x(c, i)``: the transposed stride-``f`` convolution with
+    an ``f^d`` kernel, whose blocks tile the finer grid without overlap."""
+    return _CONV_T[weight.ndim - 2](x, weight, bias, stride=factor)
+
+
+def average(x: Tensor, factor: int) -> Tensor:
+    """The mean of each ``f^d`` block."""
+    return _AVG[x.ndim - 2](x, factor)
+
+
+def nearest(x: Tensor, factor: int) -> Tensor:
+    """Each value repeated over its ``f^d`` block of the finer grid."""
+    for dim in range(2, x.ndim):
+        x = x.repeat_interleave(factor, dim=dim)
+    return x
