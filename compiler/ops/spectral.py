@@ -129,7 +129,7 @@ SPECTRAL_CONV = define(
     "one per dimension) within the Nyquist limit (`GEO313`); commutes exactly with `T(d)`. "
     "McCabe et al. 2023: `mixing=depthwise` one complex weight per (channel, mode), `out` the "
     "input's channels (`GEO334`); `cutoff=disc` the modes `|k| < m` (one `m`, `GEO335`); "
-    "`bound=B` each mode's filter norm below `B` (`GEO336`); under grid rotations `GEO531`",
+    "`bound=B` each mode's filter norm at most `B` (`GEO336`); under grid rotations `GEO531`",
 )
 
 
