@@ -359,7 +359,7 @@ CODES: dict[str, CodeInfo] = {
         without Levi-Civita terms, `SO(n)` / `Lorentz(n)` (Brauer diagrams). Use smaller tensor
         orders or a smaller group.""",
     ),
-    # --- GEO332-334: Riemannian batch normalisation of SPD matrices (docs/manifolds.md) ------
+    # --- GEO332-333: Riemannian batch normalisation of SPD matrices (docs/manifolds.md) ------
     "GEO332": _code(
         "bad batch-norm attribute",
         """`spd_batch_norm` takes `metric=` one of `airm`, `log_euclidean`, `gbw`, a
@@ -372,6 +372,24 @@ CODES: dict[str, CodeInfo] = {
         one node axis over all graphs, or the samples of a value without an axis. Values over an
         edge set (whose masked padding would enter the mean) or over several axes are refused:
         pool or scatter them onto the nodes first.""",
+    ),
+    # --- GEO334-336: spectral filter options (McCabe et al. 2023; docs/spectral.md) ---------
+    "GEO334": _code(
+        "depthwise spectral filter changes the channels",
+        """`spectral_conv(..., mixing=depthwise)` has one complex weight per (channel, mode): it
+        filters each channel on its own, so its `out` is the input's channels. Change the width
+        with a pointwise `linear` beside it, or use `mixing=full` (a channel matrix per mode).""",
+    ),
+    "GEO335": _code(
+        "disc cut-off with modes per axis",
+        """`spectral_conv(..., cutoff=disc)` keeps the modes with `|k| < m`, one radius for every
+        axis; a list of modes per axis has no single radius. Write `modes=m`, or keep the box of
+        modes (`cutoff=box`, the default).""",
+    ),
+    "GEO336": _code(
+        "bad spectral filter bound",
+        """`spectral_conv(..., bound=B)` scales each mode's filter to `B tanh(|w|) w / |w|`, so
+        that its norm stays below `B`; `B` is a finite number >= 0 (0, the default: unbounded).""",
     ),
     "GEO310": _code(
         "fields carry scalar channels",
@@ -1057,6 +1075,13 @@ CODES: dict[str, CodeInfo] = {
         """The Gaussian window of `attention(..., window=σ)` over the edges of a periodic cell
         would need each edge's distance to a periodic image, which is not built. Drop the
         window, or add a score computed from the edge vector.""",
+    ),
+    "GEO531": _code(
+        "spectral filter options under grid rotations: not built",
+        """Under rotations and reflections of the grid (`C(4)`, `D(4)`) `spectral_conv` ties its
+        weights over the orbits of modes; depthwise, disc-masked or bounded filters tied that way
+        are not built. Declare `symmetry T(d)` (every option commutes with the shifts), or drop
+        `mixing`, `cutoff` and `bound`.""",
     ),
     "GEO533": _code(
         "unknown sphere grid option",

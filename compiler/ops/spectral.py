@@ -31,6 +31,7 @@ from geoc.domains import SPECTRUM_AXIS, Domain, is_spectrum_axis, spectrum_axis,
 from geoc.domains.grid import SPHERE, TORUS, check_field_channels, rotates_grid
 from geoc.groups import Rotations
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
+from geoc.ops.spectral_variants import CUTOFFS, MIXINGS, check_variants
 from geoc.types import AtomKind, FeatureType, scalars
 
 #: What each spectral operator needs its input to be over.
@@ -114,11 +115,21 @@ def _modes(ctx: OpContext, modes: Any, grid: tuple[int, ...]) -> tuple[int, ...]
 SPECTRAL_CONV = define(
     "spectral_conv",
     "spectral",
-    (tensor("z"), attr("out", AttrKind.TYPE), attr("modes", AttrKind.ANY)),
+    (
+        tensor("z"),
+        attr("out", AttrKind.TYPE),
+        attr("modes", AttrKind.ANY),
+        attr("mixing", AttrKind.SYMBOL, "full", MIXINGS, written_only=True),
+        attr("cutoff", AttrKind.SYMBOL, "box", CUTOFFS, written_only=True),
+        attr("bound", AttrKind.FLOAT, 0.0, written_only=True),
+    ),
     _SPECTRAL,
     "`out` over `torus`: the FNO's Fourier layer, FFT, a complex `c(z) x c(out)` matrix per kept "
     "mode, inverse FFT (Li et al. 2021); input over a torus (`GEO312`), `modes` (one integer or "
-    "one per dimension) within the Nyquist limit (`GEO313`); commutes exactly with `T(d)`",
+    "one per dimension) within the Nyquist limit (`GEO313`); commutes exactly with `T(d)`. "
+    "McCabe et al. 2023: `mixing=depthwise` one complex weight per (channel, mode), `out` the "
+    "input's channels (`GEO334`); `cutoff=disc` the modes `|k| < m` (one `m`, `GEO335`); "
+    "`bound=B` each mode's filter norm at most `B` (`GEO336`); under grid rotations `GEO531`",
 )
 
 
@@ -128,12 +139,15 @@ def _infer_spectral_conv(
 ) -> tuple[FeatureType, ...]:
     """A Fourier multiplier is a convolution, so it commutes with cyclic shifts; under grid
     rotations its weights are tied over each orbit of modes (``W(g k) = W(k)``, real) on a band
-    every element maps onto itself, so it commutes with them too (:func:`rotation_band`)."""
+    every element maps onto itself, so it commutes with them too (:func:`rotation_band`).
+    Depthwise, disc-masked and bounded filters are Fourier multipliers too (T(d) only)."""
     z = _input_over(ctx, types)
     modes = _modes(ctx, attrs["modes"], ctx.domain.grid)
     if rotates_grid(ctx.group):
         rotation_band(ctx, modes)
-    return (_out_type(ctx, z, attrs["out"]),)
+    out = _out_type(ctx, z, attrs["out"])
+    check_variants(ctx, z, out, modes, attrs)  # McCabe et al.: still Fourier multipliers
+    return (out,)
 
 
 def rotation_band(ctx: OpContext, modes: Sequence[int]) -> int:

@@ -16,6 +16,7 @@ import torch
 from torch import fx
 
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
+from geoc.backends.torch_fx.spectral import fno_filter_kernels as rt_filter
 from geoc.backends.torch_fx.spectral import kernels as rt_spectral
 from geoc.backends.torch_fx.spectral import sphere_kernels as rt_sphere
 from geoc.backends.torch_fx.spectral.plan import colatitudes, sht_tables
@@ -24,6 +25,7 @@ from geoc.ir import Node
 from geoc.ops import OpContext
 from geoc.ops.gcnn import kernel_gather
 from geoc.ops.spectral import coefficient_band, sphere_bandwidth
+from geoc.ops.spectral_variants import variant_attrs
 
 
 @lowering("spectral_conv")
@@ -39,7 +41,20 @@ def lower_spectral_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.No
         gather = _orbit_table(ctx, size)
         return ctx.call(rt_spectral.fno_conv_tied, args[0], weight, gather, modes[0])
     kept = (*tuple(2 * m for m in modes[:-1]), modes[-1])
+    mixing, cutoff, bound = variant_attrs(node.attrs)
+    if (mixing, cutoff, bound) == ("full", "box", 0.0):
+        weight = ctx.param(f"{node.id}.weight", (n_in, n_out, *kept, 2), n_in)
+        return ctx.call(rt_spectral.fno_conv, args[0], weight, modes)
+    mask = None
+    if cutoff == "disc":
+        table = rt_filter.disc_mask(modes).to(ctx.dtype or torch.get_default_dtype())
+        mask = ctx.buffer(f"{node.id}.disc", table)
+    if mixing == "depthwise":  # one complex weight per (channel, mode): fan-in 1
+        weight = ctx.param(f"{node.id}.weight", (n_in, *kept, 2), 1)
+        weight = ctx.call(rt_filter.filtered, weight, mask, bound, 0)
+        return ctx.call(rt_filter.fno_conv_depthwise, args[0], weight, modes)
     weight = ctx.param(f"{node.id}.weight", (n_in, n_out, *kept, 2), n_in)
+    weight = ctx.call(rt_filter.filtered, weight, mask, bound, 2)
     return ctx.call(rt_spectral.fno_conv, args[0], weight, modes)
 
 
