@@ -18,22 +18,14 @@ among them are the same for ``f`` and ``g·f``: the output is exactly invariant 
 element of the group whenever the scores of ``g·f`` are the exact permutation of those of
 ``f``. Candidates whose images are equal are interchangeable. The key is not shift-invariant:
 under ``T(2) x C(4)`` a tie between rotations is broken consistently only for rotations.
-Imports only torch and numpy (the table is built at compile time).
+Imports only torch (copied into exported modules); the table is built at compile time
+(``geoc.ops.gcnn_canon.rotation_sources``).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor
-
-
-def rotation_sources(matrices: np.ndarray, size: int) -> np.ndarray:
-    """``[|G|, size²]`` flat indices of ``g_k p mod size`` for integer 2x2 matrices ``g_k``."""
-    rows, cols = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
-    points = np.stack((rows.ravel(), cols.ravel()))  # [2, size²]
-    moved = np.einsum("kij,jp->kip", np.rint(matrices).astype(np.int64), points) % size
-    return moved[:, 0] * size + moved[:, 1]
 
 
 def _lex_greater(a: Tensor, b: Tensor) -> Tensor:
@@ -62,4 +54,4 @@ def canonicalise_c4(x: Tensor, scores: Tensor, sources: Tensor) -> Tensor:
     return best.reshape(batch, channels, *x.shape[2:])
 
 
-__all__ = ["canonicalise_c4", "rotation_sources"]
+__all__ = ["canonicalise_c4"]

@@ -12,12 +12,14 @@ import numpy as np
 import torch
 from torch import fx
 
+from geoc.backends.torch_fx.gcnn import canon_kernels as rt_canon
 from geoc.backends.torch_fx.gcnn import kernels as rt_gcnn
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.groups import Group
 from geoc.initialisers import UNIFORM, Initialiser
 from geoc.ir import Node
-from geoc.ops.gcnn import group_order, inverse_products, kernel_gather
+from geoc.ops.gcnn import grid_elements, group_order, inverse_products, kernel_gather
+from geoc.ops.gcnn_canon import rotation_sources
 
 
 def _copies(ctx: LowerCtx, node: Node, which: str) -> int:
@@ -77,3 +79,12 @@ def lower_group_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 @lowering("group_pool")
 def lower_group_pool(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     return ctx.call(rt_gcnn.group_pool, args[0], group_order(ctx.group), node.attrs["reduce"])
+
+
+@lowering("canonicalise")
+def lower_canonicalise(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    size = ctx.ir.domain.grid[0]
+    sources = _table(
+        ctx, f"canon_n{size}", lambda: rotation_sources(grid_elements(ctx.group), size)
+    )
+    return ctx.call(rt_canon.canonicalise_c4, args[0], args[1], sources)

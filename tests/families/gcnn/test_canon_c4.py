@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from geoc.backends.torch_fx.gcnn.canon_kernels import canonicalise_c4, rotation_sources
+from geoc.backends.torch_fx.gcnn.canon_kernels import canonicalise_c4
+from geoc.ops.gcnn_canon import rotation_sources
 
 N = 6
 TURN = np.array([[0, -1], [1, 0]])
