@@ -27,8 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from geoc.domains import DomainKind
 from geoc.domains.grid import CANONICAL_TORUS, TORUS, rotates_grid
 from geoc.domains.torus import symmetry_error
@@ -102,13 +100,4 @@ def _infer_canonicalise(
     return (x.with_axes((CANONICAL_TORUS,)),)
 
 
-def rotation_sources(matrices: np.ndarray, size: int) -> np.ndarray:
-    """``[|G|, size²]``: the flat index of ``g_k p mod size`` for each point ``p`` (row-major)
-    and integer 2x2 matrix ``g_k``; gathering an image with row ``k`` gives ``g_k⁻¹·x``."""
-    rows, cols = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
-    points = np.stack((rows.ravel(), cols.ravel()))  # [2, size²]
-    moved = np.einsum("kij,jp->kip", np.rint(matrices).astype(np.int64), points) % size
-    return moved[:, 0] * size + moved[:, 1]
-
-
-__all__ = ["CANONICALISE", "rotation_sources"]
+__all__ = ["CANONICALISE"]

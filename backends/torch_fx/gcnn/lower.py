@@ -19,7 +19,6 @@ from geoc.groups import Group
 from geoc.initialisers import UNIFORM, Initialiser
 from geoc.ir import Node
 from geoc.ops.gcnn import grid_elements, group_order, inverse_products, kernel_gather
-from geoc.ops.gcnn_canon import rotation_sources
 
 
 def _copies(ctx: LowerCtx, node: Node, which: str) -> int:
@@ -83,8 +82,5 @@ def lower_group_pool(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 
 @lowering("canonicalise")
 def lower_canonicalise(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
-    size = ctx.ir.domain.grid[0]
-    sources = _table(
-        ctx, f"canon_n{size}", lambda: rotation_sources(grid_elements(ctx.group), size)
-    )
-    return ctx.call(rt_canon.canonicalise_c4, args[0], args[1], sources)
+    elements = _table(ctx, "elements", lambda: grid_elements(ctx.group))
+    return ctx.call(rt_canon.canonicalise_c4, args[0], args[1], elements)
