@@ -143,3 +143,15 @@ def test_conv_on_the_canonical_grid_keeps_to_scalars() -> None:
     assert_fails_at(image(regular), "GEO414")
     raw = "    output y: 2 x scalar over torus = @conv(x, 2 x scalar)"
     assert_fails_at(image(raw), "GEO414")
+
+
+def test_the_turned_image_itself_is_invariant() -> None:
+    """The canonical image (and a `regular` map of it, whose channels the group permutes while
+    leaving its points) passes the check as typed over `torus_canon`, with error exactly 0."""
+    body = (
+        "    output c: 2 x scalar over torus_canon = canonicalise(x, s)\n"
+        "    output r: regular over torus_canon = linear(canonicalise(x, s), regular)"
+    )
+    report = check(image(body), trials=3)
+    assert report.passed
+    assert all(row.max_error == 0.0 for row in report.outputs)
