@@ -37,7 +37,7 @@ CANONICALISE = define(
     "canonicalise",
     "gcnn",
     (tensor("x"), tensor("s")),
-    preset(PLAIN, "fields", "channel_first", linear_in=("x",), commutes_gather=False),
+    preset(PLAIN, "fields", "channel_first", commutes_gather=False),  # the tie-break reads x
     "the image `k x scalar over torus` turned by the inverse of the argmax of one global "
     "`regular` score (ties: the lexicographically largest turned image), over `torus_canon`, "
     "which the rotations do not move; `C(4)` / `D(4)` on a square torus only (`GEO529` with "
