@@ -1076,6 +1076,20 @@ CODES: dict[str, CodeInfo] = {
         would need each edge's distance to a periodic image, which is not built. Drop the
         window, or add a score computed from the edge vector.""",
     ),
+    "GEO529": _code(
+        "image canonicalisation under this group: not built",
+        """`canonicalise(x, s)` turns an image by the rotations (reflections) of a square torus:
+        the model's group must be `C(4)` or `D(4)` on `torus(n, n)`. With `T(2)` the turned
+        image would move by a shift that depends on the input, which no type states; this is
+        not built. Declare `symmetry C(4)` (the spec's mean over the canonical grid is then also
+        shift-invariant where the scores do not tie, but only the rotations are checked).""",
+    ),
+    "GEO530": _code(
+        "canonicalise: not an image or not one score per element",
+        """`canonicalise(x, s)` reads an image `k x scalar over torus` and one global `regular`
+        (one score per group element, equivariant: a lifting convolution pooled over the grid,
+        `linear(mean(lift_conv(x, k x regular), over=torus), regular)`).""",
+    ),
     "GEO531": _code(
         "spectral filter options under grid rotations: not built",
         """Under rotations and reflections of the grid (`C(4)`, `D(4)`) `spectral_conv` ties its

@@ -52,16 +52,31 @@ def axis_scale(axis: str) -> tuple[str, Fraction] | None:
     return found["base"], Fraction(int(found["num"] or 1), int(found["den"] or 1))
 
 
+#: The axis of an image turned into its canonical orientation (``canonicalise``): the grid's
+#: rotations do not move its points (they act on its channels only).
+CANONICAL_TORUS = f"{TORUS}_canon"
+
+
+def is_canonical_axis(axis: str) -> bool:
+    return axis == CANONICAL_TORUS
+
+
 def is_field_axis(axis: str) -> bool:
-    """Values over ``axis`` are fields: a grid (of any resolution), or the coefficients of one
-    (of any band)."""
-    return axis in FIELD_AXES or is_spectrum_axis(axis) or axis_scale(axis) is not None
+    """Values over ``axis`` are fields: a grid (of any resolution, or turned canonical), or the
+    coefficients of one (of any band)."""
+    return (
+        axis in FIELD_AXES
+        or is_spectrum_axis(axis)
+        or axis_scale(axis) is not None
+        or is_canonical_axis(axis)
+    )
 
 
 def is_grid_axis(axis: str) -> bool:
-    """``axis`` indexes the points of a grid (a torus or grid of any resolution, a sphere):
-    values over it are fields ``[batch, channels, *grid]``, pooled over every point."""
-    return axis == SPHERE or axis_scale(axis) is not None
+    """``axis`` indexes the points of a grid (a torus or grid of any resolution, a canonical
+    torus, a sphere): values over it are fields ``[batch, channels, *grid]``, pooled over every
+    point."""
+    return axis == SPHERE or axis_scale(axis) is not None or is_canonical_axis(axis)
 
 
 def is_field(ftype: FeatureType) -> bool:

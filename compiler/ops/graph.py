@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from geoc.diagnostics import Diagnostic
 from geoc.domains import EDGE_AXIS
 from geoc.domains.axes import sampled, samples
-from geoc.domains.grid import axis_scale, is_grid_axis
+from geoc.domains.grid import axis_scale, is_canonical_axis, is_grid_axis
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.ops.core import axes_text, not_invariant
 from geoc.ops.euclidean import REDUCE
@@ -194,8 +194,9 @@ def reduced_axes(
 def _check_grid_pool(ctx: OpContext, x: FeatureType, over: str, into: str | None) -> None:
     """Pooling a field over its whole grid: a flat one only, a torus or grid of any resolution
     (every point weighs the same, so the result is invariant under the grid's shifts and
-    rotations, which permute its points); no scatter."""
-    if axis_scale(over) is not None and into is None:
+    rotations, which permute its points) or a canonical torus (whose points the group does not
+    move: pooling commutes with its action on channels); no scatter."""
+    if (axis_scale(over) is not None or is_canonical_axis(over)) and into is None:
         return
     raise ctx.error(
         "GEO311",

@@ -36,7 +36,14 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from geoc.domains.grid import axis_scale, check_field_channels, rotates_grid, scaled_axis
+from geoc.domains.grid import (
+    CANONICAL_TORUS,
+    TORUS,
+    axis_scale,
+    check_field_channels,
+    rotates_grid,
+    scaled_axis,
+)
 from geoc.ops import (
     PLAIN,
     AttrKind,
@@ -48,7 +55,7 @@ from geoc.ops import (
     tensor,
     typing_rule,
 )
-from geoc.types import FeatureType
+from geoc.types import SCALAR, FeatureType
 
 RESTRICT_MODES = ("learned", "average")
 PROLONG_MODES = ("learned", "nearest")
@@ -66,6 +73,8 @@ _CONV = preset(
 def field_grid(ctx: OpContext, ftype: FeatureType) -> tuple[int, ...]:
     """The grid sizes of a field over a flat grid's axis (``torus``, ``grid``, or a coarser or
     finer one); GEO315 for a value that is not such a field of the model's grid domain."""
+    if ftype.axes == (CANONICAL_TORUS,) and ctx.domain.kind.value == TORUS:
+        return tuple(ctx.domain.grid)
     found = axis_scale(ftype.axes[0]) if len(ftype.axes) == 1 else None
     if found is None or found[0] != ctx.domain.kind.value:
         raise ctx.error(
@@ -100,8 +109,14 @@ def kernel_sizes(ctx: OpContext, kernel: Any, grid: tuple[int, ...]) -> tuple[in
     return sizes
 
 
-def _not_rotated(ctx: OpContext) -> None:
-    """GEO414 under grid rotations: a free kernel is not invariant under them."""
+def _not_rotated(ctx: OpContext, types: Sequence[FeatureType], out: FeatureType) -> None:
+    """GEO414 under grid rotations: a free kernel is not invariant under them. A canonical
+    image (``canonicalise``) is not moved by them, so a free kernel from scalars to scalars
+    commutes with them there; other channels would need the kernel to permute with them."""
+    canonical = types[0].axes == (CANONICAL_TORUS,)
+    scalars = all(a == SCALAR for t in (*types, out) for a in t.atoms)
+    if canonical and scalars:
+        return
     if rotates_grid(ctx.group):
         raise ctx.error(
             "GEO414",
@@ -155,12 +170,13 @@ def _infer_conv(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
     """A circular cross-correlation reads the same offsets at every grid point (mod n), so it
-    commutes with every cyclic shift of its torus; rotations are refused (GEO414); a
-    non-periodic grid carries only the trivial group, under which any map is equivariant."""
+    commutes with every cyclic shift of its torus; rotations are refused (GEO414) except on a
+    canonical image from scalars to scalars, whose points they do not move; a non-periodic grid
+    carries only the trivial group, under which any map is equivariant."""
     (z,) = types
     grid = field_grid(ctx, z)
     kernel_sizes(ctx, attrs["kernel"], grid)
-    _not_rotated(ctx)
+    _not_rotated(ctx, types, attrs["out"])
     return (_out_over(ctx, attrs["out"], z.axes[0]),)
 
 

@@ -38,7 +38,7 @@ from torch import Tensor, fx
 
 from geoc.backends.torch_fx.domains import DomainRules, Sample
 from geoc.domains import Domain, DomainKind, is_spectrum_axis
-from geoc.domains.grid import axis_scale, is_field_axis, rotates_grid
+from geoc.domains.grid import axis_scale, is_canonical_axis, is_field_axis, rotates_grid
 from geoc.groups import GroupElement, sample_matrix
 from geoc.ir import Graph
 from geoc.types import AtomKind, FeatureType
@@ -99,6 +99,8 @@ class GridMove:
             nlat, nlon = self.domain.grid
             quad = self.domain.quadrature or "equiangular"
             return rotate_field(value, self.rotation, nlat, nlon, quad, exact_lmax(self.domain))
+        if is_canonical_axis(ftype.axes[0]):  # turned canonical: only its channels move
+            return value if self.linear is None else self._permute_channels(value, ftype)
         dims = tuple(range(value.ndim - len(self.shifts), value.ndim))
         found = axis_scale(ftype.axes[0])
         if found and found[1] != 1 and self.linear is None:  # a coarser or finer torus

@@ -12,12 +12,13 @@ import numpy as np
 import torch
 from torch import fx
 
+from geoc.backends.torch_fx.gcnn import canon_kernels as rt_canon
 from geoc.backends.torch_fx.gcnn import kernels as rt_gcnn
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.groups import Group
 from geoc.initialisers import UNIFORM, Initialiser
 from geoc.ir import Node
-from geoc.ops.gcnn import group_order, inverse_products, kernel_gather
+from geoc.ops.gcnn import grid_elements, group_order, inverse_products, kernel_gather
 
 
 def _copies(ctx: LowerCtx, node: Node, which: str) -> int:
@@ -77,3 +78,9 @@ def lower_group_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 @lowering("group_pool")
 def lower_group_pool(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     return ctx.call(rt_gcnn.group_pool, args[0], group_order(ctx.group), node.attrs["reduce"])
+
+
+@lowering("canonicalise")
+def lower_canonicalise(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    elements = _table(ctx, "elements", lambda: grid_elements(ctx.group))
+    return ctx.call(rt_canon.canonicalise_c4, args[0], args[1], elements)
