@@ -5,13 +5,7 @@
 # Galerkin layer normalises only K and V), pointwise projection. The paper's model also
 # appends the grid coordinates to its input and decodes with spectral convolutions; without
 # the coordinates every layer commutes with the cyclic shifts.
-model GalerkinNO(
-    channels: int = 1,
-    width: int = 32,
-    heads: int = 4,
-    depth: int = 4,
-    out: int = 1,
-) {
+model GalerkinNO(channels: int = 1, width: int = 32, heads: int = 4, depth: int = 4, out: int = 1) {
     symmetry T(2)
     domain torus(64, 64)
     input a: channels x scalar over torus
