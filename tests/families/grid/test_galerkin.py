@@ -108,6 +108,17 @@ def test_errors(body, group, code, says):
     assert found == code and says in shown, shown
 
 
+def test_a_sphere_field_is_refused_and_a_plain_grid_taken():
+    """A sphere grid's points are not equal-weight quadrature nodes, and SO(3) does not
+    permute them: refused (GEO315). A non-periodic grid carries the trivial group."""
+    text = spec("galerkin_attention(a, a, a)", (8, 8), "SO(3)", out="2")
+    text = text.replace("torus(8, 8)", "sphere(8, 16)").replace("over torus", "over sphere")
+    assert error(text)[0] == "GEO315"
+    text = spec("galerkin_attention(a, a, a)", (8, 8), "trivial", out="2")
+    text = text.replace("torus(8, 8)", "grid(8, 8, boundary=zero)").replace("torus", "grid")
+    assert str(frontend(text).outputs["u"].type) == "2 x scalar over grid"
+
+
 # --- numeric reference and symmetry ---------------------------------------------------------------
 
 
@@ -129,8 +140,10 @@ def test_commutes_with_every_cyclic_shift_and_rotation():
         moved = module(a=torch.roll(a, shift, (2, 3)))["u"]
         assert (moved - torch.roll(out, shift, (2, 3))).abs().max() < 1e-12, shift
     body = "galerkin_attention(linear(a, 4 x scalar), linear(a, 4 x scalar), a, heads=2)"
-    for group in ("T(2)", "D(4)"):
-        report = check(frontend(spec(body, (6, 6), group, out="2")), trials=3)
+    coarse = "prolong(galerkin_attention(restrict(a, 4 x scalar), restrict(a, 4 x scalar), "
+    coarse += "restrict(a, 2 x scalar), heads=2), 2 x scalar)"
+    for text, group in ((body, "T(2)"), (body, "D(4)"), (coarse, "T(2, step=2)")):
+        report = check(frontend(spec(text, (6, 6), group, out="2")), trials=3)
         assert report.passed, report.render()
 
 
