@@ -1,7 +1,8 @@
-"""Kernels of the local convolutions on a flat grid (typing and conventions:
-``geoc.ops.grid_conv``). Fields are ``[B, C, n1, ..., nd]``, d = 1, 2 or 3; on a torus the
-padding is circular, so each kernel is exact there; on a non-periodic grid it is zeros or the
-mirror image. Imports only torch (copied into exported modules).
+"""Kernels of the local convolutions and of Galerkin attention on a flat grid (typing and
+conventions: ``geoc.ops.grid_conv``, ``geoc.ops.galerkin``). Fields are ``[B, C, n1, ..., nd]``,
+d = 1, 2 or 3; on a torus the padding is circular, so each kernel is exact there; on a
+non-periodic grid it is zeros or the mirror image. Imports only torch (copied into exported
+modules).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Lowering of the local convolutions on a flat grid (typing rules: ``geoc.ops.grid_conv``)."""
+"""Lowering of the local convolutions and of Galerkin attention on a flat grid (typing rules:
+``geoc.ops.grid_conv``, ``geoc.ops.galerkin``)."""
 
 from __future__ import annotations
 

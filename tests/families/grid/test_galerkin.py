@@ -10,9 +10,10 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import assert_captures
+from helpers import assert_captures, run_exported
 
 from geoc import compile as geoc_compile
+from geoc.backends.torch_fx.export import write_folder
 from geoc.backends.torch_fx.grid import kernels as rt_grid
 from geoc.backends.torch_fx.verify import check
 from geoc.diagnostics import GeoError
@@ -241,3 +242,11 @@ def test_galerkin_no_equals_its_equations_at_two_resolutions():
 def test_galerkin_no_is_shift_equivariant():
     report = check("galerkin_no", PARAMS, trials=3)
     assert report.passed, report.render()
+
+
+def test_exported_galerkin_no_equals_the_module(tmp_path):
+    module = geoc_compile("galerkin_no", PARAMS, seed=1)
+    folder = write_folder(module, tmp_path / "galerkin_no", "specs/galerkin_no.geo")
+    inputs = {"a": torch.randn(2, 2, 16, 16)}
+    loaded = run_exported(folder, inputs, tmp_path)
+    assert torch.equal(loaded["u"], module(**inputs)["u"])
