@@ -171,6 +171,10 @@ class LowerCtx:
         self.initialisers[node.target] = str(init)  # type: ignore[index]
         return node
 
+    def constant_param(self, name: str, value: torch.Tensor) -> fx.Node:
+        """A trainable tensor with a fixed initial value (a norm's scale 1, shift 0)."""
+        return self._attr(name, value, parameter=True)
+
     def required_input(self, name: str) -> fx.Node:
         """A placeholder every call must give (None by default when validated: refused by
         name at the top of the graph)."""

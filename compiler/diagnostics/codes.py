@@ -226,6 +226,13 @@ CODES: dict[str, CodeInfo] = {
         """`T(d, step=k)` counts whole grid points, so it needs a grid domain; on a torus the
         step divides every grid size (`GEO408` otherwise). Elsewhere declare `T(d)`.""",
     ),
+    "GEO222": _code(
+        "Galerkin attention over different grids",
+        """`galerkin_attention(q, k, v)` sums `k̃ᵀ ṽ` over the grid points of its queries'
+        field: `q`, `k` and `v` are fields over one grid axis (the declared `torus`, or one
+        coarser or finer resolution, such as `torus_over2`). Compute them pointwise from one
+        field, `linear(z, n x scalar)`, or resample first (`restrict` / `prolong`).""",
+    ),
     "GEO211": _code(
         "`breaks ... by` names no value",
         """A `breaks` statement names, after `by`, the values of the model that break the group:
@@ -853,6 +860,14 @@ CODES: dict[str, CodeInfo] = {
         checked under the shifts by multiples of `k`, and claims no more. Grid rotations
         (`C(4)`, `D(4)`) turn the blocks off their boundaries: resampling under them is
         refused.""",
+    ),
+    "GEO416": _code(
+        "Galerkin attention of transforming channels",
+        """`galerkin_attention` layer-normalises the channels of `k` and `v` and multiplies
+        those of `q`, `k` and `v` with each other; that commutes with the group only when each
+        channel is invariant (the sum over the grid takes care of the points). Channels that
+        transform, such as `regular` copies under `C(4)`, are refused: pool them to invariants
+        first (`group_pool`), or map scalar fields with `linear(z, n x scalar)`.""",
     ),
     "GEO410": _code(
         "manifold operator breaks the symmetry",

@@ -147,7 +147,7 @@ def _infer_attention(
                 help=f"take queries, keys and values declared `over {over}`",
             )
     if not not_invariant(ctx, q) and not not_invariant(ctx, k):  # else the contract refuses
-        _check_heads(ctx, heads, ctx.group.type_dim(q), ctx.group.type_dim(k), value_width(ctx, v))
+        check_heads(ctx, heads, ctx.group.type_dim(q), ctx.group.type_dim(k), value_width(ctx, v))
     return (v,)
 
 
@@ -180,11 +180,11 @@ def _infer_cross_attention(
                 f"(their `src`), or any of them over `{over}` itself",
             )
     if not not_invariant(ctx, q) and not not_invariant(ctx, k):  # else the contract refuses
-        _check_heads(ctx, heads, ctx.group.type_dim(q), ctx.group.type_dim(k), value_width(ctx, v))
+        check_heads(ctx, heads, ctx.group.type_dim(q), ctx.group.type_dim(k), value_width(ctx, v))
     return (v.with_axes((dst,)),)
 
 
-def _check_heads(ctx: OpContext, heads: int, nq: int, nk: int, nv: int) -> None:
+def check_heads(ctx: OpContext, heads: int, nq: int, nk: int, nv: int) -> None:
     """GEO379: queries and keys of one width, every width a multiple of ``heads``."""
     problem = ""
     if heads < 1:
@@ -196,7 +196,7 @@ def _check_heads(ctx: OpContext, heads: int, nq: int, nk: int, nv: int) -> None:
     if problem:
         raise ctx.error(
             "GEO379",
-            f"`attention`: {problem}",
+            f"`{ctx.op}`: {problem}",
             label=f"heads={heads}",
             help="project with `linear(x, n x scalar)` to widths divisible by `heads`",
         )
@@ -315,7 +315,7 @@ def _infer_attention_pool(
                 help=f"take keys and values declared `over {over}` of a point cloud or set",
             )
     if not not_invariant(ctx, k):  # else the contract refuses it
-        _check_heads(ctx, heads, ctx.group.type_dim(k), ctx.group.type_dim(k), value_width(ctx, v))
+        check_heads(ctx, heads, ctx.group.type_dim(k), ctx.group.type_dim(k), value_width(ctx, v))
     return (FeatureType(simplify(v.terms * seeds), ()),)
 
 

@@ -1,11 +1,15 @@
-"""Kernels of the local convolutions on a flat grid (typing and conventions:
-``geoc.ops.grid_conv``). Fields are ``[B, C, n1, ..., nd]``, d = 1, 2 or 3; on a torus the
-padding is circular, so each kernel is exact there; on a non-periodic grid it is zeros or the
-mirror image. Imports only torch (copied into exported modules).
+"""Kernels of the local convolutions and of Galerkin attention on a flat grid (typing and
+conventions: ``geoc.ops.grid_conv``, ``geoc.ops.galerkin``). Fields are ``[B, C, n1, ..., nd]``,
+d = 1, 2 or 3; on a torus the padding is circular, so each kernel is exact there; on a
+non-periodic grid it is zeros or the mirror image. Imports only torch (copied into exported
+modules).
 """
 
 from __future__ import annotations
 
+import math
+
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -46,3 +50,27 @@ def nearest(x: Tensor, factor: int) -> Tensor:
     for dim in range(2, x.ndim):
         x = x.repeat_interleave(factor, dim=dim)
     return x
+
+
+def _head_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    """Layer norm over each head's channels (dim 2 of ``[B, H, d, N]``), point by point, with
+    the head's learned scale and shift ``[H, d]``."""
+    centred = x - x.mean(dim=2, keepdim=True)
+    scale = (centred.square().mean(dim=2, keepdim=True) + eps).rsqrt()
+    return centred * scale * weight[None, :, :, None] + bias[None, :, :, None]
+
+
+def galerkin_attention(
+    q: Tensor, k: Tensor, v: Tensor, heads: int, norms: tuple[Tensor, ...], eps: float
+) -> Tensor:
+    """``out_h(p) = q_h(p) (Σ_x k̃_h(x)ᵀ ṽ_h(x)) / n`` per head (Cao 2021), fields ``[B, C, *grid]``;
+    ``norms`` are the scales and shifts of ``k`` and ``v``, each ``[heads, C / heads]``."""
+    b, grid = q.shape[0], q.shape[2:]
+    n = math.prod(grid)
+    qh, kh, vh = (x.reshape(b, heads, x.shape[1] // heads, n) for x in (q, k, v))
+    k_weight, k_bias, v_weight, v_bias = norms
+    kn = _head_norm(kh, k_weight, k_bias, eps)
+    vn = _head_norm(vh, v_weight, v_bias, eps)
+    kv = torch.einsum("bhkn,bhvn->bhkv", kn, vn) / n
+    out = torch.einsum("bhkn,bhkv->bhvn", qh, kv)
+    return out.reshape(b, v.shape[1], *grid)

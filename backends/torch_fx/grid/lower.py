@@ -1,9 +1,11 @@
-"""Lowering of the local convolutions on a flat grid (typing rules: ``geoc.ops.grid_conv``)."""
+"""Lowering of the local convolutions and of Galerkin attention on a flat grid (typing rules:
+``geoc.ops.grid_conv``, ``geoc.ops.galerkin``)."""
 
 from __future__ import annotations
 
 import math
 
+import torch
 from torch import fx
 
 from geoc.backends.torch_fx.grid import kernels as rt_grid
@@ -63,3 +65,18 @@ def lower_resample(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     bias = _bias(ctx, node, n_in * math.prod(kernel))
     fn = rt_grid.prolong if transposed else rt_grid.restrict
     return ctx.call(fn, args[0], weight, bias, factor)
+
+
+#: The layer norms' epsilon in Galerkin attention (PyTorch's LayerNorm default, the paper's).
+GALERKIN_EPS = 1e-5
+
+
+@lowering("galerkin_attention")
+def lower_galerkin(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    heads = node.attrs["heads"]
+    norms = []
+    for role, i in (("k", 1), ("v", 2)):
+        shape = (heads, ctx.group.type_dim(ctx.in_types(node)[i]) // heads)
+        norms.append(ctx.constant_param(f"{node.id}.norm_{role}.weight", torch.ones(shape)))
+        norms.append(ctx.constant_param(f"{node.id}.norm_{role}.bias", torch.zeros(shape)))
+    return ctx.call(rt_grid.galerkin_attention, *args, heads, tuple(norms), GALERKIN_EPS)
