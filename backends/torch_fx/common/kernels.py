@@ -338,7 +338,7 @@ def channel_linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     (moving channels last for ``F.linear`` and back costs ~3× more, forward and backward).
     """
     batch = x.shape[0]
-    flat = x.reshape(batch, x.shape[1], -1)
+    flat = x.flatten(2)  # not reshape(batch, C, -1): -1 is ambiguous for an empty batch
     weights = weight.expand(batch, -1, -1)
     if bias is None:
         out = torch.bmm(weights, flat)

@@ -170,11 +170,12 @@ def test_discretisation_independence():
 
 
 def test_an_empty_batch_gives_an_empty_result():
-    """(The field `linear` refuses an empty batch; the kernel itself takes one.)"""
     q, k, v = (torch.randn(0, c, 6, 5, dtype=F64) for c in (4, 4, 6))
     norms = (torch.ones(2, 2, dtype=F64), torch.zeros(2, 2, dtype=F64))
     norms += (torch.ones(2, 3, dtype=F64), torch.zeros(2, 3, dtype=F64))
     assert rt_grid.galerkin_attention(q, k, v, 2, norms, 1e-5).shape == (0, 6, 6, 5)
+    module = geoc_compile("galerkin_no")  # the field `linear` around it took no empty batch
+    assert module(a=torch.randn(0, 1, 64, 64))["u"].shape == (0, 1, 64, 64)
 
 
 # --- derivatives, meta tensors, tracing ---------------------------------------------------------
