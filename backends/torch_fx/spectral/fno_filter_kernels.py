@@ -49,6 +49,8 @@ def fno_conv_depthwise(x: Tensor, weight: Tensor, modes: tuple[int, ...]) -> Ten
     which drops the imaginary parts that a real signal cannot carry."""
     grid = tuple(x.shape[2:])
     _check_modes(grid, modes)
+    if x.shape[0] == 0:  # MKL's FFT refuses an empty batch; `0 * weight` keeps its gradient
+        return torch.zeros_like(x) + 0 * weight.sum()
     d = len(modes)
     axes = tuple(range(2, 2 + d))
     spectrum = torch.fft.rfftn(full(x), dim=axes)[..., : modes[-1]]

@@ -212,6 +212,10 @@ def fno_conv(x: Tensor, weight: Tensor, modes: tuple[int, ...], mode_major: bool
     grid = tuple(x.shape[2:])
     _check_modes(grid, modes)
     d = len(modes)
+    w = _fno_mode_major(weight, d, mode_major)
+    out_channels = w.shape[-2]
+    if batch == 0:  # MKL's FFT refuses an empty batch; `0 * w` keeps the weight's gradient
+        return x.new_zeros(0, out_channels, *grid) + 0 * w.sum()
     complex_dtype = _complex_dtype(x.dtype)
     rows = batch * channels
     spectrum = rfft_head(x.reshape(rows, *grid), modes[-1])
@@ -223,8 +227,6 @@ def fno_conv(x: Tensor, weight: Tensor, modes: tuple[int, ...], mode_major: bool
     kept = _prod([2 * m for m in modes[:-1]]) * modes[-1]
     # mode-major with the parts as rows: [P, (re/im, B, C)], one 2-D transpose of floats
     parts = torch.view_as_real(spectrum).reshape(rows, kept * 2).T.contiguous()
-    w = _fno_mode_major(weight, d, mode_major)
-    out_channels = w.shape[-2]
     mixed = _complex_mix(parts.view(kept, 1, 2, batch, channels), w.view(kept, channels, -1, 2))
     spectrum = torch.view_as_complex(mixed).view(kept, batch * out_channels).T.contiguous()
     out_rows = batch * out_channels

@@ -198,3 +198,14 @@ def test_runs_on_a_finer_grid_and_traces():
     module = compiled(torch.float32)
     assert module(u=torch.randn(1, 3, 16, 12))["v"].shape == (1, 3, 16, 12)
     assert_captures(module, {"u": torch.randn(2, 3, 8, 6)}, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["fno", "fno_stable"])
+def test_an_empty_batch_gives_an_empty_result(name: str) -> None:
+    """No sample, no output row, and every weight still gets a (zero) gradient: MKL's FFT
+    refuses an empty batch, so the kernels answer it before transforming."""
+    module = geoc_compile(name)
+    out = module(a=torch.randn(0, 1, 64, 64))["u"]
+    assert out.shape == (0, 1, 64, 64)
+    out.sum().backward()
+    assert all(p.grad is not None and not p.grad.any() for p in module.parameters())
