@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import batch_of
+from helpers import assert_captures, batch_of
 
 from geoc.backends.torch_fx.api import compile
 from geoc.backends.torch_fx.verify import check
@@ -98,3 +98,11 @@ def test_float32_second_derivatives_and_inference_agree() -> None:
     assert torch.isfinite(second).all() and second.abs().sum() > 0
     with torch.no_grad():
         torch.testing.assert_close(module(x=x)["y"], y.detach(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_set_transformer_compiles_fullgraph_and_exports() -> None:
+    """`torch.compile(fullgraph=True)` (aot_eager) and `torch.export` give the eager outputs."""
+    module = compile("set_transformer", {"dim": DIM, "heads": HEADS})
+    x = torch.randn(9, 4, generator=torch.Generator().manual_seed(3))
+    assert_captures(module, {"x": x, "batch": batch_of([4, 5]), "num_graphs": 2}, atol=1e-5)

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers import assert_fails_at, batch_of
+from helpers import assert_captures, assert_fails_at, batch_of
 
 from geoc.backends.torch_fx.api import compile
 from geoc.backends.torch_fx.transformer import kernels as rt_transformer
@@ -156,3 +156,11 @@ def test_head_normalize_has_finite_second_derivatives_at_zero() -> None:
     (grad,) = torch.autograd.grad(y.square().sum() + y.sum(), x, create_graph=True)
     (second,) = torch.autograd.grad(grad.sum(), x)
     assert torch.isfinite(grad).all() and torch.isfinite(second).all()
+
+
+@pytest.mark.slow
+def test_ngpt_compiles_fullgraph_and_exports() -> None:
+    """`torch.compile(fullgraph=True)` (aot_eager) and `torch.export` give the eager outputs."""
+    module = compile("ngpt", PARAMS)
+    z = torch.randint(0, 32, (17,), generator=torch.Generator().manual_seed(2))
+    assert_captures(module, {"z": z, "batch": batch_of([10, 7]), "num_graphs": 2}, atol=1e-5)
