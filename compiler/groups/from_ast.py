@@ -212,17 +212,22 @@ def _broken_part(
         return part
     if isinstance(part, Permutation) and part in remaining.factors:  # positions of a sequence
         return part
-    if isinstance(part, Permutation) and part in declared.factors:
+    geometric = isinstance(part, Geometric)
+    if (geometric and declared.contains(part)) or (
+        isinstance(part, Permutation) and part in declared.factors
+    ):
+        example = ": `breaks T(3) by x, y`" if geometric else ""
         raise GeoError(
             about_expr(
                 "GEO213",
                 stmt.group,
                 f"is already broken by an earlier `breaks` (what remains is {remaining})",
                 label="broken twice",
-                help="declare each broken part once, naming every value that breaks it after `by`",
+                help=f"declare each broken part once, naming every value that breaks it after "
+                f"`by`{example}",
             )
         )
-    if part is not None and part in declared.factors and not isinstance(part, Geometric):
+    if part is not None and part in declared.factors and not geometric:
         raise GeoError(
             about_expr(
                 "GEO514",
@@ -232,17 +237,6 @@ def _broken_part(
                 help="only the geometric factor (rotations, reflections, translations) and "
                 "permutations (`S(tokens)`) can be declared broken; drop the factor from "
                 "`symmetry` instead",
-            )
-        )
-    if isinstance(part, Geometric) and declared.contains(part):
-        raise GeoError(
-            about_expr(
-                "GEO213",
-                stmt.group,
-                f"is already broken by an earlier `breaks` (what remains is {remaining})",
-                label="broken twice",
-                help="declare each broken part once, naming every value that breaks it after "
-                "`by`: `breaks T(3) by x, y`",
             )
         )
     geo = declared.geometric
