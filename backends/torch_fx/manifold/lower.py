@@ -14,10 +14,12 @@ import torch
 from torch import fx
 
 from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.gcnn import kernels as rt_gcnn
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.manifold import kernels as rtm
 from geoc.backends.torch_fx.manifold import spd_norm_kernels as rtn
 from geoc.backends.torch_fx.manifold.modes import MODE_DEPENDENT
+from geoc.domains.grid import is_grid_axis
 from geoc.ir import Node
 from geoc.ops.layers import ACTIVATIONS
 from geoc.types import AtomKind, FeatureType, Term, simplify
@@ -124,7 +126,9 @@ def lower_lorentz_centroid(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx
     k, over, into = term.atom.curvature, node.attrs["over"], node.attrs["into"]
     if over is None:
         return ctx.call(rtm.lorentz_centroid_copies, args[0], k, term.mul)
-    if into is not None:
+    if is_grid_axis(over):  # a field, channels last here: every grid point weighs the same
+        total = ctx.call(rt_gcnn.grid_pool, args[0], "sum")
+    elif into is not None:
         total = ctx.call(rt.scatter_sum, args[0], ctx.edges_of(over), ctx.length(into))
     else:
         mask = ctx.edge_mask(over)
