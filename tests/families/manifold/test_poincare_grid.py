@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+from poincare_reference import Ball
 from scipy.special import beta as beta_fn
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
@@ -19,6 +20,7 @@ from geoc.backends.torch_fx.verify import check_module, record
 pytestmark = pytest.mark.usefixtures("one_thread")
 F64 = torch.float64
 C = 0.5
+BALL = Ball(C)
 
 MODEL = """model P(dim: int = 3) {{
     symmetry {group}
@@ -57,88 +59,6 @@ def set_param(module: torch.nn.Module, leaf: str, value: torch.Tensor) -> None:
         param(module, leaf).copy_(value)
 
 
-# --- the papers' equations ---------------------------------------------------------------------
-
-
-def norm(x: torch.Tensor) -> torch.Tensor:
-    return x.norm(dim=-1, keepdim=True)
-
-
-def exp0(v: torch.Tensor) -> torch.Tensor:
-    return torch.tanh(C**0.5 * norm(v)) * v / (C**0.5 * norm(v))
-
-
-def log0(x: torch.Tensor) -> torch.Tensor:
-    s = C**0.5 * norm(x)
-    return torch.where(s > 0, torch.atanh(s) / s.clamp(min=1e-300), 1.0) * x  # log₀(0) = 0
-
-
-def madd(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    xy, x2, y2 = (x * y).sum(-1, keepdim=True), norm(x) ** 2, norm(y) ** 2
-    num = (1 + 2 * C * xy + C * y2) * x + (1 - C * x2) * y
-    return num / (1 + 2 * C * xy + C**2 * x2 * y2)
-
-
-def smul(r: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
-    """Möbius scalar multiplication ``r ⊗ x`` (Ganea et al. 2018)."""
-    sc = C**0.5
-    return torch.tanh(r * torch.atanh(sc * norm(x))) * x / (sc * norm(x))
-
-
-def lam(x: torch.Tensor) -> torch.Tensor:
-    return 2 / (1 - C * norm(x) ** 2)
-
-
-def patches(x: torch.Tensor, kernel: tuple[int, int], periodic: bool) -> torch.Tensor:
-    """``[B, H, W, n] -> [B, H, W, K, n]``: the neighbours ``x(p + u - r)`` in row-major order
-    of ``u``, wrapping on the torus, the origin (zeros) past a grid's edge."""
-    b, h, w, n = x.shape
-    out = torch.zeros(b, h, w, kernel[0] * kernel[1], n, dtype=x.dtype)
-    for i in range(h):
-        for j in range(w):
-            for t, (u, v) in enumerate((u, v) for u in range(kernel[0]) for v in range(kernel[1])):
-                p, q = i + u - kernel[0] // 2, j + v - kernel[1] // 2
-                if periodic:
-                    out[:, i, j, t] = x[:, p % h, q % w]
-                elif 0 <= p < h and 0 <= q < w:
-                    out[:, i, j, t] = x[:, p, q]
-    return out
-
-
-def ref_conv(x, a, r, kernel, periodic):
-    """HNN++ §3.3: β-concatenation then the Poincaré FC layer (Eq. 6 and 9)."""
-    nbrs = patches(x, kernel, periodic)
-    k, n = nbrs.shape[-2], nbrs.shape[-1]
-    y = exp0((log0(nbrs) * beta_fn(k * n / 2, 0.5) / beta_fn(n / 2, 0.5)).flatten(-2))
-    sc = C**0.5
-    an = a.norm(dim=-1)
-    ly = lam(y)
-    inner = (y * sc) @ (a / an[:, None]).T
-    v = (
-        2
-        * an
-        / sc
-        * torch.asinh(ly * inner * torch.cosh(2 * sc * r) - (ly - 1) * torch.sinh(2 * sc * r))
-    )
-    w = torch.sinh(sc * v) / sc
-    return w / (1 + torch.sqrt(1 + C * norm(w) ** 2))
-
-
-def midpoint(x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Ungar's gyromidpoint ``½ ⊗ (Σ w λ x / Σ w (λ - 1))`` over dim 0 of ``[N, n]``."""
-    w = torch.ones(x.shape[0], 1, dtype=x.dtype) if weights is None else weights[:, None]
-    return smul(0.5, (w * lam(x) * x).sum(0) / (w * (lam(x) - 1)).sum(0))
-
-
-def ref_norm(x, mean, var, gamma, bias):
-    """Poincaré ResNet's batch norm: ``b ⊕ exp₀(γ/√(σ² + 1e-6) log₀(-μ ⊕ x))``."""
-    return madd(bias, exp0(gamma / torch.sqrt(var + 1e-6) * log0(madd(-mean, x))))
-
-
-def frechet_var(x, mean):
-    return ((2 / C**0.5 * torch.atanh(C**0.5 * norm(madd(-mean, x)))) ** 2).mean()
-
-
 def last(x: torch.Tensor) -> torch.Tensor:
     return x.movedim(1, -1)
 
@@ -156,9 +76,9 @@ def test_conv_equals_hnnpp(where: dict[str, str], kernel: tuple[int, int]) -> No
     set_param(module, ".r", 0.3 * torch.randn(4, generator=gen(1), dtype=F64))
     a = field(2, seed=0)
     out = last(module(a=a)["y"])
-    x = exp0(last(a))
-    ref = ref_conv(x, param(module, ".a"), param(module, ".r"), kernel, where is TORUS)
-    assert (exp0(out) - ref).abs().max() < 1e-10
+    x = BALL.exp0(last(a))
+    ref = BALL.conv(x, param(module, ".a"), param(module, ".r"), kernel, where is TORUS)
+    assert (BALL.exp0(out) - ref).abs().max() < 1e-10
 
 
 def test_batch_norm_equals_the_paper_in_train_and_eval_modes() -> None:
@@ -168,22 +88,24 @@ def test_batch_norm_equals_the_paper_in_train_and_eval_modes() -> None:
     set_param(module, ".bias", bias)
     run_mean, run_var = torch.zeros(3, dtype=F64), torch.tensor(1.0, dtype=F64)
     for step in range(4):  # several training steps: the running statistics move each time
-        x = exp0(last(field(2 + step, seed=step)) + torch.tensor([0.3, 0.0, -0.2], dtype=F64))
-        out = module(a=log0(x).movedim(-1, 1))
+        x = BALL.exp0(last(field(2 + step, seed=step)) + torch.tensor([0.3, 0.0, -0.2], dtype=F64))
+        out = module(a=BALL.log0(x).movedim(-1, 1))
         pts = x.reshape(-1, 3)
-        mu = midpoint(pts)
-        var = frechet_var(pts, mu)
-        ref = ref_norm(x, mu, var, gamma, bias)
-        assert (exp0(last(out["y"])) - ref).abs().max() < 1e-10
-        run_mean = midpoint(torch.stack([run_mean, mu]), torch.tensor([0.7, 0.3], dtype=F64))
+        mu = BALL.midpoint(pts)
+        var = BALL.frechet_var(pts, mu)
+        ref = BALL.batch_norm(x, mu, var, gamma, bias)
+        assert (BALL.exp0(last(out["y"])) - ref).abs().max() < 1e-10
+        run_mean = BALL.midpoint(torch.stack([run_mean, mu]), torch.tensor([0.7, 0.3], dtype=F64))
         run_var = 0.7 * run_var + 0.3 * var
         assert (param(module, "running_mean") - run_mean).abs().max() < 1e-10
         assert (param(module, "running_var") - run_var).abs() < 1e-10
     module.eval()
     kept = param(module, "running_mean").clone()
-    x = exp0(last(field(3, seed=9)))
-    out = module(a=log0(x).movedim(-1, 1))
-    assert (exp0(last(out["y"])) - ref_norm(x, run_mean, run_var, gamma, bias)).abs().max() < 1e-10
+    x = BALL.exp0(last(field(3, seed=9)))
+    out = module(a=BALL.log0(x).movedim(-1, 1))
+    assert (
+        BALL.exp0(last(out["y"])) - BALL.batch_norm(x, run_mean, run_var, gamma, bias)
+    ).abs().max() < 1e-10
     assert torch.equal(param(module, "running_mean"), kept)  # eval mode: no update
 
 
@@ -191,12 +113,12 @@ def test_midpoint_pools_the_grid_and_the_copies() -> None:
     module = compiled("poincare_midpoint(concat(h, mobius_add(h, h)))", 3)
     a = field(2, seed=4)
     out = module(a=a)
-    x = exp0(last(a))
-    x2 = madd(x, x)
+    x = BALL.exp0(last(a))
+    x2 = BALL.add(x, x)
     pair = torch.stack([x.reshape(-1, 3), x2.reshape(-1, 3)])  # [2, points, 3]
-    ref_copies = torch.stack([midpoint(pair[:, i]) for i in range(pair.shape[1])])
-    assert (exp0(last(out["y"])).reshape(-1, 3) - ref_copies).abs().max() < 1e-10
-    pooled = torch.stack([midpoint(ref_copies.reshape(2, -1, 3)[b]) for b in range(2)])
+    ref_copies = torch.stack([BALL.midpoint(pair[:, i]) for i in range(pair.shape[1])])
+    assert (BALL.exp0(last(out["y"])).reshape(-1, 3) - ref_copies).abs().max() < 1e-10
+    pooled = torch.stack([BALL.midpoint(ref_copies.reshape(2, -1, 3)[b]) for b in range(2)])
     assert (out["g"] - pooled).abs().max() < 1e-10
 
 
