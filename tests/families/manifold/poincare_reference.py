@@ -16,9 +16,14 @@ def norm(x: Tensor) -> Tensor:
     return x.norm(dim=-1, keepdim=True)
 
 
-def patches(x: Tensor, kernel: tuple[int, int], periodic: bool) -> Tensor:
+def _mirror(p: int, n: int) -> int:
+    return -p if p < 0 else 2 * (n - 1) - p if p >= n else p
+
+
+def patches(x: Tensor, kernel: tuple[int, int], boundary: str) -> Tensor:
     """``[B, H, W, n] -> [B, H, W, K, n]``: the neighbours ``x(p + u - r)`` in row-major order
-    of ``u``, wrapping on the torus, the origin (zeros) past a grid's edge."""
+    of ``u``, wrapping on the torus (``"torus"``), the origin (zeros) past a grid's ``"zero"``
+    edge, the mirror image past a ``"reflect"`` edge."""
     b, h, w, n = x.shape
     out = torch.zeros(b, h, w, kernel[0] * kernel[1], n, dtype=x.dtype)
     offsets = [(u, v) for u in range(kernel[0]) for v in range(kernel[1])]
@@ -26,8 +31,10 @@ def patches(x: Tensor, kernel: tuple[int, int], periodic: bool) -> Tensor:
         for j in range(w):
             for t, (u, v) in enumerate(offsets):
                 p, q = i + u - kernel[0] // 2, j + v - kernel[1] // 2
-                if periodic:
+                if boundary == "torus":
                     out[:, i, j, t] = x[:, p % h, q % w]
+                elif boundary == "reflect":
+                    out[:, i, j, t] = x[:, _mirror(p, h), _mirror(q, w)]
                 elif 0 <= p < h and 0 <= q < w:
                     out[:, i, j, t] = x[:, p, q]
     return out
@@ -70,9 +77,9 @@ class Ball:
         w = torch.sinh(sc * (2 * an / sc * torch.asinh(arg))) / sc
         return w / (1 + torch.sqrt(1 + self.c * norm(w) ** 2))
 
-    def conv(self, x: Tensor, a: Tensor, r: Tensor, kernel: tuple[int, int], periodic: bool):
+    def conv(self, x: Tensor, a: Tensor, r: Tensor, kernel: tuple[int, int], boundary: str):
         """HNN++ §3.3: β-concatenation of each neighbourhood, then the FC layer."""
-        nbrs = patches(x, kernel, periodic)
+        nbrs = patches(x, kernel, boundary)
         k, n = nbrs.shape[-2], nbrs.shape[-1]
         ratio = beta_fn(k * n / 2, 0.5) / beta_fn(n / 2, 0.5)
         return self.fc(self.exp0((self.log0(nbrs) * ratio).flatten(-2)), a, r)

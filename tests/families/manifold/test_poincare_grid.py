@@ -34,6 +34,8 @@ MODEL = """model P(dim: int = 3) {{
 """
 TORUS = {"group": "T(2)", "domain": "torus(5, 6)", "axis": "torus"}
 GRID = {"group": "trivial", "domain": "grid(5, 6, boundary=zero)", "axis": "grid"}
+MIRROR = {"group": "trivial", "domain": "grid(5, 6, boundary=reflect)", "axis": "grid"}
+BOUNDARY = {TORUS["domain"]: "torus", GRID["domain"]: "zero", MIRROR["domain"]: "reflect"}
 
 
 def compiled(expr: str, n: int, where: dict[str, str] = TORUS) -> torch.nn.Module:
@@ -68,8 +70,8 @@ def last(x: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize(
     ("where", "kernel"),
-    [(TORUS, (3, 3)), (TORUS, (3, 5)), (GRID, (3, 3)), (GRID, (5, 1))],
-    ids=["torus-3", "torus-3x5", "grid-3", "grid-5x1"],
+    [(TORUS, (3, 3)), (TORUS, (3, 5)), (GRID, (3, 3)), (GRID, (5, 1)), (MIRROR, (3, 5))],
+    ids=["torus-3", "torus-3x5", "grid-3", "grid-5x1", "reflect-3x5"],
 )
 def test_conv_equals_hnnpp(where: dict[str, str], kernel: tuple[int, int]) -> None:
     module = compiled(f"poincare_conv(h, 4, kernel={list(kernel)})", 4, where)
@@ -77,7 +79,7 @@ def test_conv_equals_hnnpp(where: dict[str, str], kernel: tuple[int, int]) -> No
     a = field(2, seed=0)
     out = last(module(a=a)["y"])
     x = BALL.exp0(last(a))
-    ref = BALL.conv(x, param(module, ".a"), param(module, ".r"), kernel, where is TORUS)
+    ref = BALL.conv(x, param(module, ".a"), param(module, ".r"), kernel, BOUNDARY[where["domain"]])
     assert (BALL.exp0(out) - ref).abs().max() < 1e-10
 
 
@@ -229,3 +231,29 @@ def test_an_empty_batch_in_training_leaves_the_running_statistics() -> None:
     assert out["y"].shape == (0, 3, 5, 6)
     assert torch.equal(param(module, "running_mean"), torch.zeros(3, dtype=F64))
     assert torch.equal(param(module, "running_var"), torch.tensor(1.0, dtype=F64))
+
+
+ONE_AND_THREE_D = """model D() {{
+    symmetry T({d})
+    domain torus({grid})
+    input a: 2 x scalar over torus
+    h = expmap0(a, manifold=poincare(2, c=0.5))
+    output y: 3 x scalar over torus = logmap0(poincare_midpoint_batch_norm(poincare_conv(h, 3)))
+}}
+"""
+
+
+def test_one_d_conv_equals_hnnpp_and_three_d_commutes_with_shifts() -> None:
+    one = geoc_compile(ONE_AND_THREE_D.format(d=1, grid="7"), dtype=F64, seed=2)
+    a = torch.randn(2, 2, 7, generator=gen(3), dtype=F64)
+    x = BALL.exp0(a.movedim(1, -1))[:, :, None]  # [B, 7, 1, 2]: a 7x1 torus
+    z = BALL.conv(x, param(one, ".a"), param(one, ".r"), (3, 1), "torus").reshape(-1, 3)
+    mu, var = BALL.midpoint(z), BALL.frechet_var(z, BALL.midpoint(z))
+    ref = BALL.batch_norm(z, mu, var, param(one, ".scale"), param(one, ".bias"))
+    out = BALL.exp0(one(a=a)["y"].movedim(1, -1)).reshape(-1, 3)
+    assert (out - ref).abs().max() < 1e-10
+    three = geoc_compile(ONE_AND_THREE_D.format(d=3, grid="3, 4, 5"), dtype=F64, seed=2)
+    a = torch.randn(2, 2, 3, 4, 5, generator=gen(4), dtype=F64)
+    out = three(a=a)["y"]
+    moved = three(a=torch.roll(a, (1, 3, 2), dims=(2, 3, 4)))["y"]
+    assert (moved - torch.roll(out, (1, 3, 2), dims=(2, 3, 4))).abs().max() < 1e-12

@@ -46,7 +46,9 @@ def reference(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     w = dict(module.named_parameters())
 
     def conv_bn(p: torch.Tensor, name: str) -> torch.Tensor:
-        z = BALL.conv(p, w[f"{name}.poincare_conv.a"], w[f"{name}.poincare_conv.r"], (3, 3), True)
+        z = BALL.conv(
+            p, w[f"{name}.poincare_conv.a"], w[f"{name}.poincare_conv.r"], (3, 3), "torus"
+        )
         pts = z.reshape(-1, z.shape[-1])
         mu = BALL.midpoint(pts)
         var = BALL.frechet_var(pts, mu)
