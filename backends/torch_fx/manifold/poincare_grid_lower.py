@@ -11,6 +11,8 @@ from torch import fx
 
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.gcnn import kernels as rt_gcnn
+
+# The grid family's one table of boundary paddings (a torus wraps; `zero` reads the origin).
 from geoc.backends.torch_fx.grid.lower import _PADDING as GRID_PADDING
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.manifold import poincare_grid_kernels as rtp

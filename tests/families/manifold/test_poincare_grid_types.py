@@ -117,3 +117,8 @@ def test_rotations_of_the_ball_are_geo410() -> None:
 }
 """
     assert_fails_at(text, "GEO410")
+
+
+def test_two_points_per_grid_point_name_the_midpoint() -> None:
+    error = assert_fails_at(_spec("    y = poincare_conv(@concat(h, h), 4)"), "GEO323")
+    assert "poincare_midpoint(x)" in error.diagnostics[0].help
