@@ -1099,7 +1099,7 @@ CODES: dict[str, CodeInfo] = {
         not built. Declare `symmetry C(4)` (the spec's mean over the canonical grid is then also
         shift-invariant where the scores do not tie, but only the rotations are checked).""",
     ),
-    "GEO530": _code(
+    "GEO419": _code(
         "canonicalise: not an image or not one score per element",
         """`canonicalise(x, s)` reads an image `k x scalar over torus` and one global `regular`
         (one score per group element, equivariant: a lifting convolution pooled over the grid,
