@@ -8,14 +8,16 @@ including errors with their codes and spans."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
-from helpers import assert_fails_at, checked_type
+from helpers import assert_captures, assert_fails_at, checked_type, run_exported
 
 from geoc.backends.torch_fx.api import compile as geoc_compile
+from geoc.backends.torch_fx.export import write_folder
 from geoc.backends.torch_fx.manifold.verify import membership_error
-from geoc.backends.torch_fx.verify import check, record
+from geoc.backends.torch_fx.verify import check, check_module, record
 from geoc.pipeline import frontend
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -91,7 +93,7 @@ def ref_lorentz_conv(x, kernel, periodic, weight, bias, log_scale, k):
 
 def ref_centroid(points: torch.Tensor, weights: torch.Tensor, k: float) -> torch.Tensor:
     """Law et al. (2019): ``Σ w_i x_i / (sqrt(k) sqrt(|<s, s>_L|))``."""
-    s = (weights[:, None] * points).sum(0)
+    s = (weights.view(-1, *(1,) * (points.dim() - 1)) * points).sum(0)
     return s / (math.sqrt(k) * inner(s, s).abs().sqrt())
 
 
@@ -388,3 +390,85 @@ def test_hcnn_operator_errors(body: str, code: str, where: dict[str, str]) -> No
     text = _spec(body + "\n    output o: n x scalar over {axis} = a", **where)
     error = assert_fails_at(text, code)
     assert error.diagnostics[0].help
+
+
+# --- specs/hcnn_resnet.geo ----------------------------------------------------------------------
+
+SMALL = {"width": 4, "depth": 1}
+
+
+def _resnet_reference(module: torch.nn.Module, img: torch.Tensor) -> torch.Tensor:
+    """The spec in plain PyTorch from the equations above, with the module's weights: every
+    batch norm with its batch's statistics (training mode)."""
+    p = dict(module.named_parameters())
+
+    def conv(x, prefix):
+        w, b, ls = (p[f"{prefix}.{s}"] for s in ("weight", "bias", "log_scale"))
+        return ref_lorentz_conv(x, (3, 3), True, w, b, ls, 1.0)
+
+    def norm(x, prefix):
+        pts = x.reshape(-1, x.shape[-1])
+        mean = ref_centroid(pts, torch.ones(len(pts), dtype=F64), 1.0)
+        var = ref_distance(mean, pts, 1.0).pow(2).mean()
+        b = p[f"{prefix}.beta"]
+        beta = torch.cat([(b.pow(2).sum() + 1).sqrt()[None], b])
+        return ref_batch_norm(pts, mean, var, p[f"{prefix}.gamma"], beta, 1.0).reshape(x.shape)
+
+    def relu(x):
+        space = torch.relu(x[..., 1:])
+        return torch.cat([(space.pow(2).sum(-1, keepdim=True) + 1).sqrt(), space], -1)
+
+    names = sorted(n.removesuffix(".weight") for n in p if n.endswith("conv.weight"))
+    norms = sorted(n.removesuffix(".gamma") for n in p if n.endswith(".gamma"))
+    h = ref_expmap0(img.movedim(1, -1), 1.0)
+    h = relu(norm(conv(h, names[0]), norms[0]))
+    r = relu(norm(conv(h, names[1]), norms[1]))
+    r = norm(conv(r, names[2]), norms[2])
+    # the residual adds the space parts; the ReLU reads only them and recomputes the time
+    h = relu(torch.cat([torch.zeros_like(r[..., :1]), r[..., 1:] + h[..., 1:]], -1))
+    g = ref_centroid(h.flatten(1, 2).transpose(0, 1), torch.ones(32 * 32, dtype=F64), 1.0)
+    a, z = (p[n] for n in sorted(n for n in p if n.endswith((".a", ".z"))))
+    sk, zn = 1.0, z.norm(dim=-1)
+    alpha = torch.cosh(sk * a) * (g[..., 1:] @ z.T) - torch.sinh(sk * a) * zn * g[..., :1]
+    return zn / sk * torch.asinh(sk * alpha / zn)  # Lorentz MLR, Bdeir et al. Eq. 9
+
+
+def test_hcnn_resnet_equals_its_reference() -> None:
+    module = geoc_compile("hcnn_resnet", params=SMALL, seed=4, dtype=F64)
+    img = torch.randn(3, 3, 32, 32, generator=gen(12), dtype=F64)
+    want = _resnet_reference(module, img)
+    torch.testing.assert_close(module(img=img)["logits"], want, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_hcnn_resnet_checks_in_both_modes(training: bool) -> None:
+    module = geoc_compile("hcnn_resnet", params=SMALL, seed=1, dtype=F64)
+    module(img=torch.randn(2, 3, 32, 32, generator=gen(13), dtype=F64))
+    module.train(training)
+    report = check_module(module, trials=2)
+    assert report.passed, report.render()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_hcnn_resnet_captures_whole_in_both_modes(training: bool) -> None:
+    module = geoc_compile("hcnn_resnet", params=SMALL).train(training)
+    img = torch.randn(2, 3, 32, 32, generator=gen(14))
+    assert_captures(module, {"img": img}, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_exported_hcnn_resnet_keeps_its_running_statistics(tmp_path: Path) -> None:
+    model = geoc_compile("hcnn_resnet", params=SMALL, seed=2)
+    img = torch.randn(2, 3, 32, 32, generator=gen(15))
+    model(img=img)  # one training step: the running statistics move
+    model.eval()
+    folder = write_folder(model, tmp_path / "hcnn_resnet", "specs/hcnn_resnet.geo")
+    assert (folder / "geoc_runtime_lorentz_grid.py").is_file()
+    saved = torch.load(folder / "weights.pt", weights_only=True)
+    variances = [k for k in saved if k.endswith("running_var")]
+    assert len(variances) == 3 and all(
+        torch.equal(saved[k], model.get_buffer(k)) for k in variances
+    )
+    out = run_exported(folder, {"img": img}, tmp_path)  # loads in training mode, as compiled
+    assert torch.allclose(out["logits"], model.train()(img=img)["logits"], atol=1e-5)
