@@ -35,6 +35,7 @@ SPEC = """model H(n: int = 3) {{
 """
 TORUS = {"group": "T(2)", "domain": "torus(5, 6)", "axis": "torus"}
 ZERO_GRID = {"group": "trivial", "domain": "grid(5, 6, boundary=zero)", "axis": "grid"}
+REFLECT_GRID = {**ZERO_GRID, "domain": "grid(5, 6, boundary=reflect)"}
 
 
 def _spec(body: str, **where: str) -> str:
@@ -71,14 +72,19 @@ def ref_lfc(x, weight, bias, log_scale, k):  # Chen et al. (2022), Eq. 3
     return torch.cat([time, space], -1)
 
 
-def ref_lorentz_conv(x, kernel, periodic, weight, bias, log_scale, k):
+def ref_lorentz_conv(x, kernel, boundary, weight, bias, log_scale, k):
     """HCNN Eq. (Lorentz convolution): the direct concatenation of the neighbourhood
     ``[sqrt(Σ x_i,0² - (K-1)/k), x_1,s, ..., x_K,s]`` then the Lorentz FC layer; ``x`` is
-    ``[B, H, W, n + 1]``; past a non-periodic edge every neighbour is the origin."""
+    ``[B, H, W, n + 1]``; past a zero edge every neighbour is the origin, past a reflecting
+    one the mirror image."""
     (kh, kw), (_, h, w, c) = kernel, x.shape
     padded = torch.zeros(x.shape[0], h + kh - 1, w + kw - 1, c, dtype=F64)
     padded[...] = origin(c - 1, k)
     padded[:, kh // 2 : kh // 2 + h, kw // 2 : kw // 2 + w] = x
+    if boundary == "reflect":
+        pads = (kw // 2, kw // 2, kh // 2, kh // 2)
+        padded = torch.nn.functional.pad(x.movedim(-1, 1), pads, mode="reflect").movedim(1, -1)
+    periodic = boundary == "circular"
     taps = []
     for u in range(kh):  # row-major offsets (u - r, v - r), the order of a conv's taps
         for v in range(kw):
@@ -134,8 +140,14 @@ def _state(module: torch.nn.Module, suffix: str) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("kernel", [(3, 3), (1, 3), (5, 5)])
-@pytest.mark.parametrize("where", [TORUS, ZERO_GRID], ids=["torus", "zero_grid"])
-def test_lorentz_conv_equals_the_papers_equations(kernel: tuple, where: dict) -> None:
+@pytest.mark.parametrize(
+    ("where", "boundary"),
+    [(TORUS, "circular"), (ZERO_GRID, "zero"), (REFLECT_GRID, "reflect")],
+    ids=["torus", "zero_grid", "reflect_grid"],
+)
+def test_lorentz_conv_equals_the_papers_equations(
+    kernel: tuple, where: dict, boundary: str
+) -> None:
     conv = f"lorentz_conv(h, 4, kernel={list(kernel)})"
     body = f"    output o: lorentz(4, k=0.5) over {{axis}} = {conv}"
     module = geoc_compile(_spec(body, **where), seed=3, dtype=F64)
@@ -145,7 +157,7 @@ def test_lorentz_conv_equals_the_papers_equations(kernel: tuple, where: dict) ->
     got = module(a=a)["o"].movedim(1, -1)
     weight, bias, log_scale = (_state(module, s) for s in ("weight", "bias", "log_scale"))
     x = ref_expmap0(a.movedim(1, -1), K)
-    want = ref_lorentz_conv(x, kernel, where is TORUS, weight, bias, log_scale, K)
+    want = ref_lorentz_conv(x, kernel, boundary, weight, bias, log_scale, K)
     torch.testing.assert_close(got, want, atol=1e-10, rtol=0)
 
 
@@ -404,7 +416,7 @@ def _resnet_reference(module: torch.nn.Module, img: torch.Tensor) -> torch.Tenso
 
     def conv(x, prefix):
         w, b, ls = (p[f"{prefix}.{s}"] for s in ("weight", "bias", "log_scale"))
-        return ref_lorentz_conv(x, (3, 3), True, w, b, ls, 1.0)
+        return ref_lorentz_conv(x, (3, 3), "circular", w, b, ls, 1.0)
 
     def norm(x, prefix):
         pts = x.reshape(-1, x.shape[-1])
