@@ -489,6 +489,13 @@ CODES: dict[str, CodeInfo] = {
         """`dws_linear`, `dws_pool` and `dws_flatten` act on values over `weights`, in a model
         whose domain is `weightspace(mlp=[d0, d1, ..., dL])`.""",
     ),
+    # --- GEO347: HCNN's Lorentz batch norm on grids (docs/manifolds.md) ----------------------
+    "GEO347": _code(
+        "bad Lorentz batch-norm attribute",
+        """`lorentz_batch_norm` takes a `momentum` with 0 < momentum <= 1 (the fraction of the
+        way the running centroid and variance move to the batch's) and a positive `eps` (added
+        to the Fréchet variance before its square root).""",
+    ),
     # --- GEO35x: group convolutions (docs/gcnn.md) ---------------------------------------------
     "GEO350": _code(
         "group convolution on the wrong channels",
