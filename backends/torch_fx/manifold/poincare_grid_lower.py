@@ -11,9 +11,7 @@ from torch import fx
 
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.gcnn import kernels as rt_gcnn
-
-# The grid family's one table of boundary paddings (a torus wraps; `zero` reads the origin).
-from geoc.backends.torch_fx.grid.lower import _PADDING as GRID_PADDING
+from geoc.backends.torch_fx.grid.lower import PADDING
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.manifold import poincare_grid_kernels as rtp
 from geoc.backends.torch_fx.manifold.lower import tag
@@ -36,7 +34,7 @@ def lower_poincare_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.No
     fan_in = atom.args[0] * math.prod(kernel)  # the β-concatenated point's dimension
     a = ctx.param(f"{node.id}.a", (node.attrs["out"], fan_in), fan_in)
     r = ctx.constant_param(f"{node.id}.r", torch.zeros(node.attrs["out"]))
-    padding = GRID_PADDING[ctx.ir.domain.boundary]
+    padding = PADDING[ctx.ir.domain.boundary]  # `zero` reads zeros: the ball's origin
     return ctx.call(rtp.poincare_conv, args[0], a, r, atom.curvature, kernel, padding)
 
 
