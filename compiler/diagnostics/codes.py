@@ -510,6 +510,21 @@ CODES: dict[str, CodeInfo] = {
         the filter has a centre that the rotations of the grid fix, and no larger than the
         grid, so the periodic padding wraps at most once.""",
     ),
+    # --- GEO352-354: Poincaré ResNet's batch norm (docs/manifolds.md) -------------------------
+    "GEO352": _code(
+        "bad Poincaré batch-norm attribute",
+        """`poincare_midpoint_batch_norm` takes a `momentum` with 0 < momentum <= 1: the weight
+        of the batch's midpoint against the running midpoint (their weighted gyromidpoint), and
+        of the batch's variance against the running variance, at each training step.""",
+    ),
+    "GEO353": _code(
+        "Poincaré batch norm over edges or several axes",
+        """`poincare_midpoint_batch_norm` normalises every point of the call: the samples and
+        every grid point of a field, or the elements of one node axis over all graphs, or the
+        samples of a value without an axis. Values over an edge set (whose masked padding would
+        enter the midpoint) or over several axes are refused: pool or scatter them onto the
+        nodes first.""",
+    ),
     # --- GEO36x: integer labels (docs/language.md, "Integer labels") -------------------------
     "GEO360": _code(
         "operator does not take integer labels",

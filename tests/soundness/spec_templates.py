@@ -598,6 +598,36 @@ def manifold_mix(gen: Gen) -> Made:
     return f"lorentz_centroid({x[0]}, over={gen.family.axis})", x[1].on(None)
 
 
+def to_ball(gen: Gen) -> Made:
+    """A Poincaré point from scalars (a field's points on a torus: Poincaré ResNet)."""
+    v = gen.pick(lambda t: set(t.atoms) == {"scalar"})
+    if v is None:
+        return None
+    atom = f"poincare({v[1].copies}, c={gen.choice(('1.0', '0.5'))})"
+    return f"expmap0({v[0]}, manifold={atom})", Ty(((1, atom),), v[1].axis)
+
+
+def poincare_grid_step(gen: Gen) -> Made:
+    """Poincaré ResNet's layers on a field of points: a convolution, the midpoint batch norm,
+    the gyromidpoint over the grid."""
+    x = _on(gen, "poincare")
+    if x is None or x[1].axis != gen.family.axis:
+        return None
+    atom = x[1].terms[0][1]
+    c = atom.split("c=")[1].rstrip(")")
+    choice = gen.integer(0, 2)
+    if choice == 0:
+        out = gen.integer(1, 3)
+        kernel = gen.choice([k for k in (1, 3) if k <= min(gen.family.grid)])
+        return f"poincare_conv({x[0]}, {out}, kernel={kernel})", Ty(
+            ((1, f"poincare({out}, c={c})"),), x[1].axis
+        )
+    if choice == 1:
+        bias = gen.choice(("true", "false"))
+        return f"poincare_midpoint_batch_norm({x[0]}, bias={bias}, momentum=0.5)", x[1]
+    return f"poincare_midpoint({x[0]}, over={gen.family.axis})", x[1].on(None)
+
+
 BN_METRICS = ("airm", "log_euclidean", "gbw")
 
 

@@ -271,3 +271,7 @@ def lower_spd_batch_norm(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.N
         attrs["momentum"],
         attrs["iters"],
     )
+
+
+# Poincaré ResNet's grid operators live in their own module; importing it registers them.
+from geoc.backends.torch_fx.manifold import poincare_grid_lower  # noqa: E402, F401
