@@ -1217,6 +1217,16 @@ CODES: dict[str, CodeInfo] = {
         learned table of `embed`: map atomic numbers to type indices first (e.g. with a lookup
         tensor `table[atoms.numbers]`), or compile with a larger `n`.""",
     ),
+    "GEO622": _code(
+        "torus grid too coarse for the Fourier modes",
+        """A Fourier layer on a torus (`spectral_conv`) keeps `m` modes per axis: the
+        frequencies `-m..m-1` along each axis but the last, `0..m-1` along the last (the real
+        FFT's half spectrum). The grid of the field it transforms must hold them: at least
+        `2m` points along each axis but the last and `2m - 2` along the last. The input's grid
+        (or the coarser one a `restrict` made of it) is smaller. The message names the input
+        and the smallest grid: give a finer grid, or compile with fewer `modes`
+        (docs/spectral.md).""",
+    ),
     "GEO662": _code(
         "sphere grid too coarse for the band limit",
         """A sphere model runs on any grid of its kind (`sphere_grid`) whose quadrature and

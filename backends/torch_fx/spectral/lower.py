@@ -35,16 +35,18 @@ def lower_spectral_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.No
     modes = (modes,) * len(grid) if isinstance(modes, int) else tuple(modes)
     n_in = ctx.group.type_dim(ctx.in_types(node)[0])
     n_out = ctx.group.type_dim(node.out_types[0])
+    source = _field_input(ctx)
+    source = source[0] if source else "x"  # the input a too coarse grid is blamed on (GEO622)
     if rotates_grid(ctx.group):  # weights tied over the orbits of modes (geoc.ops.spectral)
         size = 2 * modes[0] - 1
         weight = ctx.param(f"{node.id}.weight", (n_in, n_out, size * size), n_in)
         gather = _orbit_table(ctx, size)
-        return ctx.call(rt_spectral.fno_conv_tied, args[0], weight, gather, modes[0])
+        return ctx.call(rt_spectral.fno_conv_tied, args[0], weight, gather, modes[0], source)
     kept = (*tuple(2 * m for m in modes[:-1]), modes[-1])
     mixing, cutoff, bound = variant_attrs(node.attrs)
     if (mixing, cutoff, bound) == ("full", "box", 0.0):
         weight = ctx.param(f"{node.id}.weight", (n_in, n_out, *kept, 2), n_in)
-        return ctx.call(rt_spectral.fno_conv, args[0], weight, modes)
+        return ctx.call(rt_spectral.fno_conv, args[0], weight, modes, False, source)
     mask = None
     if cutoff == "disc":
         table = rt_filter.disc_mask(modes).to(ctx.dtype or torch.get_default_dtype())
@@ -52,10 +54,10 @@ def lower_spectral_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.No
     if mixing == "depthwise":  # one complex weight per (channel, mode): fan-in 1
         weight = ctx.param(f"{node.id}.weight", (n_in, *kept, 2), 1)
         weight = ctx.call(rt_filter.filtered, weight, mask, bound, 0)
-        return ctx.call(rt_filter.fno_conv_depthwise, args[0], weight, modes)
+        return ctx.call(rt_filter.fno_conv_depthwise, args[0], weight, modes, source)
     weight = ctx.param(f"{node.id}.weight", (n_in, n_out, *kept, 2), n_in)
     weight = ctx.call(rt_filter.filtered, weight, mask, bound, 2)
-    return ctx.call(rt_spectral.fno_conv, args[0], weight, modes)
+    return ctx.call(rt_spectral.fno_conv, args[0], weight, modes, False, source)
 
 
 def _orbit_table(ctx: LowerCtx, size: int) -> fx.Node:
