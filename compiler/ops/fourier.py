@@ -36,7 +36,7 @@ from geoc.domains.grid import (
 )
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, define, preset, tensor, typing_rule
 from geoc.ops.layers import check_activation
-from geoc.ops.spectral import _modes as kept_modes
+from geoc.ops.spectral import kept_modes
 from geoc.types import FeatureType
 
 #: Maps of fields and coefficients, channel-first (``[batch, channels, *grid or modes]``).
