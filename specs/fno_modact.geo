@@ -1,8 +1,8 @@
 # FNO with its nonlinearity in Fourier space (McCabe et al., 2023): depthwise filters and modReLU on the kept modes, typed on the spectrum; T(2).
 # M. McCabe, P. Harrington, S. Subramanian, J. Brown, "Towards Stability of Autoregressive Neural
-# Operators", arXiv:2306.10619 (2023), apply the nonlinearity of their spectral layers to the
-# Fourier coefficients rather than on the grid, so that it creates no frequency past the kept
-# modes. Each layer takes the kept coefficients (`fft`: complex, over `fourier<modes>`),
+# Operators", arXiv:2306.10619 (2023), count nonlinearities applied in Fourier space among their
+# spectral-layer variants; one acting on the kept modes only creates no frequency past them.
+# Each layer takes the kept coefficients (`fft`: complex, over `fourier<modes>`),
 # filters every channel on its own (`mode_filter`: one complex weight per channel and mode),
 # applies modReLU (`mod_act`: c relu(|c| + b) / |c|, a learned bias per channel) and goes back
 # to the grid (`ifft`). A shift multiplies each mode by a phase; each of these maps commutes
