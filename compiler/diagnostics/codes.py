@@ -502,6 +502,13 @@ CODES: dict[str, CodeInfo] = {
         """`dws_linear`, `dws_pool` and `dws_flatten` act on values over `weights`, in a model
         whose domain is `weightspace(mlp=[d0, d1, ..., dL])`.""",
     ),
+    # --- GEO347: HCNN's Lorentz batch norm on grids (docs/manifolds.md) ----------------------
+    "GEO347": _code(
+        "bad Lorentz batch-norm attribute",
+        """`lorentz_batch_norm` takes a `momentum` with 0 < momentum <= 1 (the fraction of the
+        way the running centroid and variance move to the batch's) and a positive `eps` (added
+        to the Fréchet variance before its square root).""",
+    ),
     # --- GEO35x: group convolutions (docs/gcnn.md) ---------------------------------------------
     "GEO350": _code(
         "group convolution on the wrong channels",
@@ -1112,7 +1119,7 @@ CODES: dict[str, CodeInfo] = {
         not built. Declare `symmetry C(4)` (the spec's mean over the canonical grid is then also
         shift-invariant where the scores do not tie, but only the rotations are checked).""",
     ),
-    "GEO530": _code(
+    "GEO419": _code(
         "canonicalise: not an image or not one score per element",
         """`canonicalise(x, s)` reads an image `k x scalar over torus` and one global `regular`
         (one score per group element, equivariant: a lifting convolution pooled over the grid,

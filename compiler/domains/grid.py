@@ -213,18 +213,48 @@ def check_field_channels(
     ctx: OpContext, ftype: FeatureType, arg: int | None = None, what: str = "a field"
 ) -> None:
     """GEO310 unless every channel of a field is a scalar, or ``regular`` where a rotation
-    group acts on a torus (group feature maps, docs/gcnn.md)."""
+    group acts on a torus (group feature maps, docs/gcnn.md), or a hyperbolic point over a
+    flat grid whose group only moves the points (:func:`takes_points`)."""
     if not is_field(ftype):
         return
     allowed = {AtomKind.SCALAR} | ({AtomKind.REGULAR} if rotates_grid(ctx.group) else set())
+    if takes_points(ctx.group, ftype.axes[0]):
+        allowed |= POINT_FIELD_KINDS
     where = f"{what} over `{ftype.axes[0]}`"
     check_channels(ctx, ftype, allowed, "GEO310", where, _channels_help(ctx.group), arg)
+
+
+#: The manifolds whose points a flat grid's field may carry at each grid point (HCNN, Poincaré
+#: ResNet): the group leaves such a point alone and moves the grid.
+POINT_FIELD_KINDS = frozenset({AtomKind.LORENTZ, AtomKind.POINCARE})
+
+
+def takes_points(group: Group, axis: str) -> bool:
+    """Whether fields over ``axis`` may carry Lorentz or Poincaré points: a torus or grid (of any
+    resolution) under a group that moves its points without acting on the channels (shifts, or
+    none). Rotations of the grid are left out: the rotated group's manifold operators would
+    type the points' tangent vectors as vectors (``rotated``), which a grid's channels are not."""
+    return axis_scale(axis) is not None and not rotates_grid(group)
+
+
+def check_field_results(
+    ctx: OpContext, types: Sequence[FeatureType], results: Sequence[FeatureType]
+) -> None:
+    """GEO310 for a manifold result over a flat grid that its fields cannot carry (an SPD
+    matrix per grid point; any point where the group rotates the grid), so that a typing
+    rule that keeps its input's axes never makes one."""
+    for ftype in results:
+        if ftype.has_manifold and is_field(ftype) and axis_scale(ftype.axes[0]) is not None:
+            check_field_channels(ctx, ftype, None, f"`{ctx.op}` would make a field, but a field")
 
 
 def _channels_help(group: Group) -> str:
     if rotates_grid(group):
         return "write the channels as `k x scalar` (images) or `k x regular` (group feature maps)"
-    return "write the channels as `k x scalar`: the group moves the grid, not the channels"
+    return (
+        "write the channels as `k x scalar` (or one `lorentz(n)` / `poincare(n)` point per grid "
+        "point): the group moves the grid, not the channels"
+    )
 
 
 def rotates_grid(group: Group) -> bool:
@@ -276,5 +306,6 @@ def field_rules(
         check_symmetry=check_symmetry,
         check_type=check_field_channels,
         check_use=check_field_use,
+        check_result=check_field_results,
         check_broadcast=check_field_broadcast,
     )

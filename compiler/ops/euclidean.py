@@ -64,6 +64,24 @@ LAYER = EuclideanOnly(
     ),
     "use `bimap(x, m)`, or the invariants `eigvals(logeig(x))` for an `mlp`",
 )
+#: Learned maps of fields (convolutions, resampling, spectral filters, attention over the grid).
+FIELD_LAYER = EuclideanOnly(
+    "GEO321",
+    (
+        (
+            L,
+            "convolve on the hyperboloid with `lorentz_conv(x, n, kernel=k)` (HCNN), or map "
+            "to the tangent space with `logmap0(x)` first",
+        ),
+        (
+            P,
+            "convolve in the ball with `poincare_conv(x, n, kernel=k)` (Poincaré ResNet), or "
+            "map to the tangent space with `logmap0(x)` first",
+        ),
+        FRAME_FIX,
+    ),
+    "map to the tangent space with `logmap0(x)` first",
+)
 ACT = EuclideanOnly(
     "GEO321",
     (

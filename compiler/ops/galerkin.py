@@ -23,6 +23,7 @@ from geoc.diagnostics import Diagnostic
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
 from geoc.ops.attention import check_heads
 from geoc.ops.core import axes_text, not_invariant
+from geoc.ops.euclidean import FIELD_LAYER
 from geoc.ops.grid_conv import field_grid
 from geoc.types import FeatureType
 
@@ -30,7 +31,9 @@ GALERKIN = define(
     "galerkin_attention",
     "grid",
     (tensor("q"), tensor("k"), tensor("v"), attr("heads", AttrKind.INT, 1)),
-    preset(PLAIN, "fields", "channel_first", "learned", commutes_gather=False),
+    preset(
+        PLAIN, "fields", "channel_first", "learned", euclidean=FIELD_LAYER, commutes_gather=False
+    ),
     "Galerkin attention (Cao 2021): per head `q_h(p) (Σ_x k̃_h(x)ᵀ ṽ_h(x)) / n` over the `n` "
     "points of the field's grid, `k̃`, `ṽ` layer-normalised per head and point (learned "
     "scale and shift), heads concatenated: linear in `n`, and the `1/n` sum a quadrature, so "

@@ -41,7 +41,7 @@ CANONICALISE = define(
     "the image `k x scalar over torus` turned by the inverse of the argmax of one global "
     "`regular` score (ties: the lexicographically largest turned image), over `torus_canon`, "
     "which the rotations do not move; `C(4)` / `D(4)` on a square torus only (`GEO529` with "
-    "`T(2)`), arguments `GEO530`",
+    "`T(2)`), arguments `GEO419`",
 )
 
 
@@ -65,11 +65,11 @@ def _rotations_only(ctx: OpContext) -> None:
 
 
 def _arguments(ctx: OpContext, x: FeatureType, s: FeatureType) -> None:
-    """GEO530 unless ``x`` is an image of scalars over the torus and ``s`` one global
+    """GEO419 unless ``x`` is an image of scalars over the torus and ``s`` one global
     `regular` (one score per group element)."""
     if x.axes != (TORUS,) or any(a != SCALAR for a in x.atoms):
         raise ctx.error(
-            "GEO530",
+            "GEO419",
             f"`canonicalise` turns an image `k x scalar over torus`, not `{x}`",
             arg=0,
             label=str(x),
@@ -78,7 +78,7 @@ def _arguments(ctx: OpContext, x: FeatureType, s: FeatureType) -> None:
     one = len(s.terms) == 1 and s.terms[0].mul == 1 and s.atoms[0].kind is AtomKind.REGULAR
     if not one or s.axes:
         raise ctx.error(
-            "GEO530",
+            "GEO419",
             f"`canonicalise` reads one score per group element, a global `regular`, not `{s}`",
             arg=1,
             label=str(s),

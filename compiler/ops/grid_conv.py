@@ -55,14 +55,20 @@ from geoc.ops import (
     tensor,
     typing_rule,
 )
+from geoc.ops.euclidean import FIELD_LAYER
 from geoc.types import SCALAR, FeatureType
 
 RESTRICT_MODES = ("learned", "average")
 PROLONG_MODES = ("learned", "nearest")
 
-#: Local convolutions: channel-first fields, linear in their input, with weights and a bias.
+#: Local convolutions: channel-first fields, linear in their input's coordinates (manifold
+#: points: GEO321), with weights and a bias.
 _CONV = preset(
-    PLAIN, "fields", "channel_first", "learned", "bias", linear_in=("z",), commutes_gather=False
+    PLAIN,
+    *("fields", "channel_first", "learned", "bias"),
+    euclidean=FIELD_LAYER,
+    linear_in=("z",),
+    commutes_gather=False,
 )
 
 

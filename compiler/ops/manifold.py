@@ -36,9 +36,11 @@ L, P, U, SPD, SYM = (
 )
 #: Manifolds a user writes in `manifold=` and their exp/log maps at the origin.
 EXP_LOG_MANIFOLDS = (L, P, SPD)
-#: Manifold operators act on each element's point: not on fields or weight spaces; their typing
-#: rules say which results lie on a manifold.
-MANIFOLD_TRAITS = preset(PLAIN, "keeps_manifold")
+#: Manifold operators act on each element's point (not on weight spaces), so also on each
+#: point of a field (HCNN, Poincaré ResNet): one map at every grid point commutes with moving
+#: the points. Their typing rules say which results lie on a manifold; which manifolds a field
+#: carries is the grid's call (GEO310).
+MANIFOLD_TRAITS = preset(PLAIN, "keeps_manifold", "fields")
 #: Learned maps in fixed coordinates (with a `bias=` attribute where they have one).
 LEARNED_TRAITS = preset(MANIFOLD_TRAITS, "learned")
 _LEARNED_BIAS = preset(LEARNED_TRAITS, "bias")

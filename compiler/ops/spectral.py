@@ -31,6 +31,7 @@ from geoc.domains import SPECTRUM_AXIS, Domain, is_spectrum_axis, spectrum_axis,
 from geoc.domains.grid import SPHERE, TORUS, check_field_channels, rotates_grid
 from geoc.groups import Rotations
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, contract, define, preset, tensor, typing_rule
+from geoc.ops.euclidean import FIELD_LAYER
 from geoc.ops.spectral_variants import CUTOFFS, MIXINGS, check_variants
 from geoc.types import AtomKind, FeatureType, scalars
 
@@ -49,9 +50,14 @@ SFNO_FILTERS = ("degree", "degree_order")
 # ---------------------------------------------------------------------------------------------
 # Typing rules
 
-#: Spectral layers take fields channel-first and are linear in them.
+#: Spectral layers take fields channel-first and are linear in their coordinates (manifold
+#: points: GEO321, see FIELD_LAYER).
 _SPECTRAL = preset(
-    PLAIN, "fields", "channel_first", "learned", linear_in=("z",), commutes_gather=False
+    PLAIN,
+    *("fields", "channel_first", "learned"),
+    euclidean=FIELD_LAYER,
+    linear_in=("z",),
+    commutes_gather=False,
 )
 _TRANSFORM = preset(_SPECTRAL, learned=False)
 
@@ -358,7 +364,7 @@ GRID_COORDS = define(
     "grid_coords",
     "spectral",
     (tensor("like"),),
-    preset(_TRANSFORM, linear_in=(), commutes_gather=False),
+    preset(_TRANSFORM, euclidean=None, linear_in=(), commutes_gather=False),  # reads the grid
     "`d x scalar over torus`: the coordinates of every grid point of the d-D torus of `like` "
     "(its batch), `x_j = i_j / n_j` in [0, 1), neuraloperator's `GridEmbeddingND` with its "
     "default boundaries `[[0, 1], ...]`; a shift moves the grid under them, so translations "
@@ -401,7 +407,7 @@ LATITUDE = define(
     "latitude",
     "spectral",
     (tensor("like"),),
-    preset(_TRANSFORM, linear_in=(), commutes_gather=False),
+    preset(_TRANSFORM, euclidean=None, linear_in=(), commutes_gather=False),  # reads the grid
     "`scalar over sphere`: the latitude of every grid point of the sphere of `like` (its batch), "
     "in radians, π/2 at the north pole (the first row); rotations about the polar axis keep it, "
     "other rotations do not: under `SO(3)` declare `breaks SO(3) to SO(2) by ...`, else `GEO471`",

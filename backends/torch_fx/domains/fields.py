@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, fx
 
 from geoc.backends.torch_fx.domains import DomainRules, Sample
+from geoc.backends.torch_fx.manifold.verify import draw_value, needs_manifold_draw
 from geoc.domains import Domain, DomainKind, is_spectrum_axis
 from geoc.domains.grid import (
     axis_scale,
@@ -214,6 +215,9 @@ def draw_field_inputs(
             quad = ir.domain.quadrature or "equiangular"
             lmax = input_lmax(ir.domain)
             value = band_limited_field(rng, (batch, width), nlat, nlon, quad, lmax)
+        elif port.type.axes and needs_manifold_draw(port.type):  # a point per grid point
+            points = draw_value(ir.group, port.type, rng, (batch, *ir.domain.grid))
+            value = torch.as_tensor(np.moveaxis(points, -1, 1))
         elif port.type.axes:
             value = torch.as_tensor(rng.normal(size=(batch, width, *ir.domain.grid)))
         else:

@@ -28,6 +28,25 @@ def local_conv(x: Tensor, weight: Tensor, bias: Tensor | None, padding: str) -> 
     return _CONV[d](padded, weight, bias)
 
 
+def grid_patches(
+    x: Tensor, kernel: tuple[int, ...], padding: str, fill: Tensor | None = None
+) -> Tensor:
+    """The ``k1 x ... x kd`` neighbourhood of every grid point, channels last: ``[B, *grid, C]
+    -> [B, *grid, k1 * ... * kd, C]``, offsets ``u - r`` in row-major order (the order of a
+    conv weight's taps, odd ``k``); past the edges as :func:`local_conv` reads them, except that
+    ``"constant"`` reads the point ``fill`` ([C], zeros if None): a hyperbolic layer pads with
+    its manifold's origin, since a zero vector is no point of it."""
+    d = len(kernel)
+    pads = [r for k in reversed(kernel) for r in (k // 2, k // 2)]
+    shift = fill if fill is not None and padding == "constant" else None
+    first = (x if shift is None else x - shift).movedim(-1, 1)
+    padded = F.pad(first, pads, mode=padding) if any(pads) else first
+    for axis, k in enumerate(kernel):
+        padded = padded.unfold(2 + axis, k, 1)  # [B, C, *grid, k1, ..., k_axis]
+    patches = padded.movedim(1, -1).flatten(1 + d, -2)  # [B, *grid, K, C]
+    return patches if shift is None else patches + shift
+
+
 def restrict(x: Tensor, weight: Tensor, bias: Tensor | None, factor: int) -> Tensor:
     """``out(i) = Σ_u W(u) x(f i + u)``: a stride-``f`` convolution with an ``f^d`` kernel,
     which tiles the grid (no padding needed: ``f`` divides every size)."""

@@ -14,10 +14,14 @@ import torch
 from torch import fx
 
 from geoc.backends.torch_fx.common import kernels as rt
+from geoc.backends.torch_fx.gcnn import kernels as rt_gcnn
+from geoc.backends.torch_fx.grid.lower import PADDING
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.manifold import kernels as rtm
+from geoc.backends.torch_fx.manifold import lorentz_grid_kernels as rtl
 from geoc.backends.torch_fx.manifold import spd_norm_kernels as rtn
 from geoc.backends.torch_fx.manifold.modes import MODE_DEPENDENT
+from geoc.domains.grid import is_grid_axis
 from geoc.ir import Node
 from geoc.ops.layers import ACTIVATIONS
 from geoc.types import AtomKind, FeatureType, Term, simplify
@@ -124,12 +128,59 @@ def lower_lorentz_centroid(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx
     k, over, into = term.atom.curvature, node.attrs["over"], node.attrs["into"]
     if over is None:
         return ctx.call(rtm.lorentz_centroid_copies, args[0], k, term.mul)
-    if into is not None:
+    if is_grid_axis(over):  # a field, channels last here: every grid point weighs the same
+        total = ctx.call(rt_gcnn.grid_pool, args[0], "sum")
+    elif into is not None:
         total = ctx.call(rt.scatter_sum, args[0], ctx.edges_of(over), ctx.length(into))
     else:
         mask = ctx.edge_mask(over)
         total = ctx.call(rt.pool_sum, args[0], ctx.index_for(over), ctx.num_graphs, mask)
     return ctx.call(rtm.lorentz_normalize_copies, total, k, term.mul)
+
+
+# --- HCNN on grids (geoc.ops.manifold_grid_lorentz) -------------------------------------------
+
+
+@lowering("lorentz_conv")
+def lower_lorentz_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    atom = _in_term(ctx, node).atom
+    kernel = node.attrs["kernel"]
+    kernel = (kernel,) * len(ctx.ir.domain.grid) if isinstance(kernel, int) else tuple(kernel)
+    n_in, n_out = atom.args[0] * math.prod(kernel) + 1, node.attrs["out"] + 1
+    weight = ctx.param(f"{node.id}.weight", (n_out, n_in), n_in)
+    bias = ctx.param(f"{node.id}.bias", (n_out,), n_in) if node.attrs["bias"] else None
+    log_scale = ctx.param(f"{node.id}.log_scale", (), 1)
+    _set(ctx, f"{node.id}.log_scale", torch.tensor(math.log(LORENTZ_SCALE_INIT)))
+    padding = PADDING[ctx.ir.domain.boundary]
+    return ctx.call(
+        rtl.lorentz_conv, args[0], kernel, padding, weight, bias, log_scale, atom.curvature
+    )
+
+
+@lowering("lorentz_batch_norm")
+def lower_lorentz_batch_norm(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    atom = _in_term(ctx, node).atom
+    n, k = atom.args[0], atom.curvature
+    dtype = ctx.dtype or torch.get_default_dtype()
+    origin = torch.zeros(n + 1, dtype=dtype)
+    origin[0] = k**-0.5
+    running_mean = ctx.buffer(f"{node.id}.running_mean", origin)
+    running_var = ctx.buffer(f"{node.id}.running_var", torch.ones((), dtype=dtype))
+    gamma = ctx.constant_param(f"{node.id}.gamma", torch.ones(()))
+    beta = ctx.constant_param(f"{node.id}.beta", torch.zeros(n))  # the origin at the start
+    ctx.root.meta.setdefault(MODE_DEPENDENT, []).append(node.id)
+    training = ctx.fx.get_attr("training")
+    momentum, eps = node.attrs["momentum"], node.attrs["eps"]
+    return ctx.call(
+        rtl.lorentz_batch_norm,
+        *(args[0], running_mean, running_var, gamma, beta, training, k, momentum, eps),
+    )
+
+
+@lowering("lorentz_residual")
+def lower_lorentz_residual(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    a, b = ctx.align(args, ctx.in_types(node), node.out_types[0].axes)
+    return ctx.call(rtl.lorentz_residual, a, b, _in_term(ctx, node).atom.curvature)
 
 
 # --- Poincaré ball ----------------------------------------------------------------------------

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, fx
 
 from geoc.diagnostics import Diagnostic, Span, render
+from geoc.domains.grid import is_field
 from geoc.groups import Group
 from geoc.ir import Graph
 from geoc.types import Atom, AtomKind, FeatureType
@@ -101,7 +102,10 @@ def _copies(value: Tensor, ftype: FeatureType, group: Group):
 
 
 def membership_error(value: Tensor, ftype: FeatureType, group: Group) -> float:
-    """The largest error of any manifold copy of ``value`` (0.0 without one; NaN is inf)."""
+    """The largest error of any manifold copy of ``value`` (0.0 without one; NaN is inf); a
+    field comes channel-first, ``[batch, channels, *grid]``."""
+    if is_field(ftype):
+        value = value.movedim(1, -1)
     worst = 0.0
     for atom, part in _copies(value, ftype, group):
         if part.numel() == 0:

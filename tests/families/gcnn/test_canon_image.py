@@ -127,11 +127,11 @@ def test_canonicalise_under_d4_is_exact() -> None:
 def test_canonicalise_errors() -> None:
     out = "\n    output y: 2 x scalar over torus_canon = c"
     assert_fails_at(image("    c = @canonicalise(x, s)" + out, "T(2) x C(4)"), "GEO529")
-    assert_fails_at(image("    c = canonicalise(x, @x)" + out), "GEO530")
-    assert_fails_at(image("    c = canonicalise(@lift_conv(x, regular), s)" + out), "GEO530")
-    assert_fails_at(image("    c = canonicalise(x, s)\n    y = canonicalise(@c, s)"), "GEO530")
+    assert_fails_at(image("    c = canonicalise(x, @x)" + out), "GEO419")
+    assert_fails_at(image("    c = canonicalise(@lift_conv(x, regular), s)" + out), "GEO419")
+    assert_fails_at(image("    c = canonicalise(x, s)\n    y = canonicalise(@c, s)"), "GEO419")
     twice = "    c = canonicalise(x, @concat(s, s))" + out
-    assert_fails_at(image(twice), "GEO530")
+    assert_fails_at(image(twice), "GEO419")
 
 
 def test_conv_on_the_canonical_grid_keeps_to_scalars() -> None:

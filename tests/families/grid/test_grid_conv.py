@@ -6,6 +6,7 @@ equivariance under every cyclic shift, and the subgroup a restriction commutes w
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -359,3 +360,25 @@ def test_grid_field_axis_names_are_reserved():
     with pytest.raises(GeoError) as info:
         frontend(text)
     assert info.value.codes == ["GEO204"]
+
+
+@pytest.mark.parametrize("padding", ["circular", "constant", "reflect"])
+@pytest.mark.parametrize("grid", [(7,), (5, 6), (3, 4, 5)], ids=["1d", "2d", "3d"])
+def test_grid_patches_taps_are_a_convolutions(padding: str, grid: tuple[int, ...]) -> None:
+    """A linear map of each point's patch is the convolution with the same taps; a constant
+    pad reads the given point (a shift of the zero padding by it)."""
+    d = len(grid)
+    kernel = (3, 3, 1)[:d] if d == 3 else (3,) * d
+    gen = torch.Generator().manual_seed(d)
+    x = torch.randn(2, 4, *grid, generator=gen, dtype=torch.float64)
+    weight = torch.randn(5, 4, *kernel, generator=gen, dtype=torch.float64)
+    fill = torch.randn(4, generator=gen, dtype=torch.float64) if padding == "constant" else None
+    patches = rt_grid.grid_patches(x.movedim(1, -1), kernel, padding, fill)
+    assert patches.shape == (2, *grid, math.prod(kernel), 4)
+    taps = weight.flatten(2).permute(0, 2, 1)  # [out, K, C]
+    got = torch.einsum("b...kc,okc->bo...", patches, taps)
+    shifted = x if fill is None else x - fill.view(1, 4, *(1,) * d)
+    want = rt_grid.local_conv(shifted, weight, None, padding)
+    if fill is not None:  # each tap reads the fill where the zero padding was
+        want = want + torch.einsum("okc,c->o", taps, fill).view(1, 5, *(1,) * d)
+    torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
