@@ -35,12 +35,20 @@ from geoc.domains.grid import (
     rotates_grid,
 )
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, define, preset, tensor, typing_rule
+from geoc.ops.euclidean import FIELD_LAYER
 from geoc.ops.layers import check_activation
 from geoc.ops.spectral import kept_modes
 from geoc.types import FeatureType
 
-#: Maps of fields and coefficients, channel-first (``[batch, channels, *grid or modes]``).
-_FOURIER = preset(PLAIN, "fields", "channel_first", linear_in=("z",), commutes_gather=False)
+#: Maps of fields and coefficients, channel-first (``[batch, channels, *grid or modes]``), of
+#: their coordinates: manifold points are GEO321 (FIELD_LAYER).
+_FOURIER = preset(
+    PLAIN,
+    *("fields", "channel_first"),
+    euclidean=FIELD_LAYER,
+    linear_in=("z",),
+    commutes_gather=False,
+)
 #: Maps of Fourier coefficients (``spectra``: values over a coefficient axis).
 _ON_COEFFICIENTS = preset(_FOURIER, "spectra", linear_in=("c",))
 

@@ -91,6 +91,20 @@ def test_under_grid_rotations_it_is_not_built() -> None:
     assert err.value.diagnostics[0].code == "GEO531"
 
 
+def test_fields_of_manifold_points_are_not_transformed() -> None:
+    """`fft` computes in coordinates: a field of Lorentz points is GEO321, naming the
+    hyperbolic convolution or the tangent space."""
+    text = spec("ifft(fft(z, modes=3))").replace(
+        "input a: 2 x scalar over torus",
+        "input a: 2 x scalar over torus\n    input p: lorentz(2) over torus",
+    )
+    text = text.replace("fft(z, modes=3)", "fft(p, modes=3)")
+    with pytest.raises(GeoError) as err:
+        frontend(text)
+    assert err.value.diagnostics[0].code == "GEO321"
+    assert "logmap0" in err.value.diagnostics[0].help
+
+
 def test_isht_does_not_take_fourier_coefficients() -> None:
     with pytest.raises(GeoError) as err:
         frontend(spec("ifft(fft(z, modes=3))").replace("k + z", "isht(fft(z, modes=3)) + z"))
