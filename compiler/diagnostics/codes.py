@@ -460,6 +460,19 @@ CODES: dict[str, CodeInfo] = {
         `mode=learned` to change the channels.""",
     ),
     # --- GEO34x: weight spaces (docs/weightspace.md) -------------------------------------------
+    "GEO337": _code(
+        "a map of Fourier coefficients that a shift does not commute with",
+        """`fft(z, modes=m)` gives the complex Fourier coefficients of a torus field, over
+        `fourier<m>`. A cyclic shift by `t` multiplies the mode `k` of every channel by the
+        phase `exp(-2πi k·t/n)`: a rotation of the complex plane. An operator that acts on the
+        real and imaginary parts one by one (`act`, `mlp`, `linear` with its bias, `*` of two
+        values, pooling) does not commute with that rotation, so it is not shift-equivariant
+        (AFNO's ReLU of the real and imaginary parts is such a map). Use `mod_act(c, fn)`,
+        `c · fn(|c| + b) / |c|`, a function of the modulus times the phase; `mode_linear` (a
+        complex channel matrix) or `mode_filter` (a complex weight per channel and mode); `+`,
+        `-` and real constant factors; or go back to the grid with `ifft(c)` first
+        (docs/spectral.md, "Nonlinearities in Fourier space").""",
+    ),
     "GEO340": _code(
         "weight-space values carry scalar channels",
         """A value over `weights` (the weights and biases of an MLP, domain `weightspace`) has
@@ -1132,7 +1145,9 @@ CODES: dict[str, CodeInfo] = {
         """Under rotations and reflections of the grid (`C(4)`, `D(4)`) `spectral_conv` ties its
         weights over the orbits of modes; depthwise, disc-masked or bounded filters tied that way
         are not built. Declare `symmetry T(d)` (every option commutes with the shifts), or drop
-        `mixing`, `cutoff` and `bound`.""",
+        `mixing`, `cutoff` and `bound`. The same holds for Fourier coefficients (`fft`,
+        `ifft`, `mod_act`, `mode_linear`, `mode_filter`): a grid rotation permutes the modes,
+        which their weights do not follow; declare `symmetry T(d)`.""",
     ),
     "GEO533": _code(
         "unknown sphere grid option",
@@ -1238,6 +1253,16 @@ CODES: dict[str, CodeInfo] = {
         """An `index(n)` input holds a label outside `[0, n)`. Labels are indices into the
         learned table of `embed`: map atomic numbers to type indices first (e.g. with a lookup
         tensor `table[atoms.numbers]`), or compile with a larger `n`.""",
+    ),
+    "GEO622": _code(
+        "torus grid too coarse for the Fourier modes",
+        """A Fourier layer on a torus (`spectral_conv`) keeps `m` modes per axis: the
+        frequencies `-m..m-1` along each axis but the last, `0..m-1` along the last (the real
+        FFT's half spectrum). The grid of the field it transforms must hold them: at least
+        `2m` points along each axis but the last and `2m - 2` along the last. The input's grid
+        (or the coarser one a `restrict` made of it) is smaller. The message names the input
+        and the smallest grid: give a finer grid, or compile with fewer `modes`
+        (docs/spectral.md).""",
     ),
     "GEO662": _code(
         "sphere grid too coarse for the band limit",

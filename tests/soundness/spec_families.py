@@ -192,7 +192,7 @@ def torus(draw) -> Family:
         0,
         "torus",
         inputs,
-        [*CORE, t.spectral_conv, t.spectral_conv, t.pool],
+        [*CORE, t.spectral_conv, t.spectral_conv, t.fourier_layer, t.pool],
         field="torus",
         grid=grid,
         info={"kind": "grid", "shifts": True},

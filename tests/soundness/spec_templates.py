@@ -483,6 +483,33 @@ def spectral_conv(gen: Gen) -> Made:
     return f"spectral_conv({z[0]}, {out.text()}, modes={modes})", out.on(gen.family.axis)
 
 
+def fourier_layer(gen: Gen) -> Made:
+    """``ifft(f(fft(z)))`` with ``f`` a map of the Fourier coefficients: the accepted ones
+    (modReLU, per-mode weights, a complex channel matrix, sums) and, now and then, a map of
+    the real and imaginary parts (`act`), which the typing rules must reject (GEO337)."""
+    z = _scalar_field(gen)
+    if z is None:
+        return None
+    modes = gen.integer(1, max(1, min(gen.family.grid) // 2))
+    c = f"fft({z[0]}, modes={modes})"
+    out = z[1]
+    kind = gen.choice(("mod_act", "mode_filter", "mode_linear", "sum", "act"))
+    if kind == "mod_act":
+        c = f"mod_act({c}, {gen.choice(('relu', 'gelu', 'tanh'))})"
+    elif kind == "mode_filter":
+        c = f"mode_filter({c})"
+    elif kind == "mode_linear":
+        width = scalars(gen.integer(1, 3))
+        out = width.on(gen.family.axis)
+        c = f"mode_linear({c}, {width.text()})"
+    elif kind == "sum":
+        c = f"{c} - mode_filter({c})"
+    else:
+        gen.tags.add("fourier_parts")
+        c = f"act({c}, relu)"
+    return f"ifft({c})", out
+
+
 def sfno_conv(gen: Gen) -> Made:
     z = _scalar_field(gen)
     if z is None:
