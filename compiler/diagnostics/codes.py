@@ -1126,6 +1126,13 @@ CODES: dict[str, CodeInfo] = {
         would need each edge's distance to a periodic image, which is not built. Drop the
         window, or add a score computed from the edge vector.""",
     ),
+    "GEO532": _code(
+        "spherical-harmonic coefficients as a model input: not built",
+        """A model takes fields over `sphere` and computes their coefficients inside (`sht(z)`):
+        coefficients are complex, laid out per band, and rotate by Wigner D, and a compiled
+        module taking them is not built. Take the field and transform it in the model; an
+        output over `spectrum` is fine.""",
+    ),
     "GEO529": _code(
         "image canonicalisation under this group: not built",
         """`canonicalise(x, s)` turns an image by the rotations (reflections) of a square torus:
