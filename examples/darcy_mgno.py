@@ -15,7 +15,7 @@ width and modes chosen so that its parameter count is close to MgNO's (both prin
 trained MgNO is saved with ``geoc.save``, loaded back with ``geoc.load``, and must predict the
 test set exactly as before.
 
-    .venv/bin/python examples/darcy_mgno.py                 # about 9 min of CPU, 2 threads
+    .venv/bin/python examples/darcy_mgno.py                 # 7 min on one thread (docs/mgno.md)
     .venv/bin/python examples/darcy_mgno.py --quick         # a smoke run (seconds)
 
 Writes under ``--out``: the data cache, ``mgno/`` (the saved model), ``report.json`` and
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny data, 2 epochs (CI)")
     parser.add_argument("--seed", type=int, default=0, help="weights and batch order")
     parser.add_argument("--data-seed", type=int, default=0, help="the random coefficients")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "darcy_mgno")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else Settings()

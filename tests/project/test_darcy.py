@@ -16,6 +16,10 @@ import torch.nn.functional as F
 from test_examples import load
 
 from geoc import compile as geoc_compile
+from geoc.backends.torch_fx.verify import check
+from geoc.catalog import builtin_specs
+from geoc.diagnostics import GeoError
+from geoc.pipeline import frontend
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -78,7 +82,7 @@ def test_a_constant_coefficient_gives_the_laplacian_and_scales(darcy) -> None:
         (8, 8),
     }
     assert np.allclose(darcy.solve(2 * ones, ones), u / 2, rtol=1e-12)
-    # 1-D check along the middle: the series solution of -Δu = 1 at the centre is 0.07367
+    # -Δu = 1 (the torsion problem): u = 0.0736714 at the centre (its series solution)
     assert abs(u[n // 2 - 1 : n // 2 + 1, n // 2 - 1 : n // 2 + 1].mean() - 0.0736713) < 2e-3
 
 
@@ -171,6 +175,17 @@ def test_mgno_equals_its_equations() -> None:
     a = torch.randn(2, 2, 16, 24, dtype=torch.float64)
     expected = reference(params, a, PARAMS["depth"], PARAMS["smooth"], PARAMS["post"])
     assert (module(a=a)["u"] - expected).abs().max() < 1e-12
+
+
+def test_mgno_is_typed_trivial_and_the_checker_says_why() -> None:
+    """The zero-boundary grid carries no shifts: `T(2)` is GEO408, and `geoc check` says there is
+    no shift to check (it checks that the samples of a batch are computed apart)."""
+    text = next(s for s in builtin_specs() if s.name == "mgno").resource.read_text()
+    with pytest.raises(GeoError) as info:
+        frontend(text.replace("symmetry trivial", "symmetry T(2)"))
+    assert info.value.codes == ["GEO408"]
+    report = check("mgno", {"width": 2, "depth": 1}, trials=2)
+    assert report.passed and "no translation group" in report.render()
 
 
 @pytest.mark.slow
