@@ -179,7 +179,7 @@ def test_mgno_equals_its_equations() -> None:
 
 def test_mgno_is_typed_trivial_and_the_checker_says_why() -> None:
     """The zero-boundary grid carries no shifts: `T(2)` is GEO408, and `geoc check` says there is
-    no shift to check (it checks that the samples of a batch are computed apart)."""
+    no translation group to check."""
     text = next(s for s in builtin_specs() if s.name == "mgno").resource.read_text()
     with pytest.raises(GeoError) as info:
         frontend(text.replace("symmetry trivial", "symmetry T(2)"))
