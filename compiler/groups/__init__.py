@@ -21,10 +21,12 @@ from geoc.groups.factors import (
 )
 from geoc.groups.from_ast import group_from_ast
 from geoc.groups.group import Broken, Group
+from geoc.groups.indefinite import INDEFINITE_GROUPS, IndefiniteFactor
 from geoc.groups.manifold import MANIFOLD_DIMS, manifold_matrix
 
 __all__ = [
     "GEOMETRIC_GROUPS",
+    "INDEFINITE_GROUPS",
     "MANIFOLD_DIMS",
     "MATRIX_ATOMS",
     "MATRIX_GROUPS",
@@ -35,6 +37,7 @@ __all__ = [
     "Geometric",
     "Group",
     "GroupElement",
+    "IndefiniteFactor",
     "MatrixFactor",
     "Permutation",
     "Rotations",
