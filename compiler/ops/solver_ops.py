@@ -55,8 +55,9 @@ class BasisTooLarge(ValueError):
 #: `tensor(2)` restricted to symmetric matrices (so `sym(3)` under O(3) is `0e + 2e`, and the
 #: trace is its map to `scalar`).
 SUBSPACE_ATOMS = frozenset({AtomKind.SYM})
-#: The atoms a basis of maps covers (the solver's, and the subspaces of its tensors).
-BASIS_ATOMS = MATRIX_ATOMS | SUBSPACE_ATOMS
+#: The atoms a basis of maps covers (the solver's, the subspaces of its tensors, and
+#: multivectors: the exterior algebra of `vector`, docs/clifford.md).
+BASIS_ATOMS = MATRIX_ATOMS | SUBSPACE_ATOMS | {AtomKind.MULTIVECTOR}
 
 
 def uses_solver(group: Group, *types: FeatureType) -> bool:
@@ -134,6 +135,8 @@ def solver_rep(atom: Atom) -> solver.Rep:
         return solver.T(2)
     if atom.kind is AtomKind.TENSOR:
         return solver.T(atom.args[0])
+    if atom.kind is AtomKind.MULTIVECTOR:
+        return solver.Multivector()
     reps = {AtomKind.SCALAR: solver.scalar, AtomKind.VECTOR: solver.V}
     return reps.get(atom.kind, solver.regular)
 
@@ -252,8 +255,8 @@ def check_solver_linear(ctx: OpContext, source: FeatureType, target: FeatureType
                 f"which has no representation `{bad}`",
                 arg=arg,
                 label=str(ftype.with_axes(())),
-                help="the solver's atoms are `scalar`, `vector`, `tensor(k)`, `regular` and "
-                "`sym(n)`",
+                help="the solver's atoms are `scalar`, `vector`, `tensor(k)`, `regular`, "
+                "`sym(n)` and `multivector(p, q)`",
             )
 
 
