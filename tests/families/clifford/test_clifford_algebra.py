@@ -51,7 +51,10 @@ def test_products_equal_the_clifford_package(p: int, q: int, product: str) -> No
     # Two copies per row: the kernel multiplies copy by copy.
     got = rtc.bilinear(_torch(a).repeat(1, 2), _torch(b).repeat(1, 2), _torch(table(p, q)))
     want = np.stack(
-        [reference(layout.MultiVector(x), layout.MultiVector(y)).value for x, y in zip(a, b)]
+        [
+            reference(layout.MultiVector(x), layout.MultiVector(y)).value
+            for x, y in zip(a, b, strict=True)
+        ]
     )
     assert got.shape == (5, 2 * 2 ** (p + q))
     assert np.abs(got.numpy() - np.tile(want, 2)).max() < 1e-12
