@@ -292,6 +292,35 @@ def _infer_embed_vector(
     return (FeatureType((Term(terms[0].mul, algebra),), x.axes),)
 
 
+EMBED_SCALAR = define(
+    "embed_scalar",
+    "clifford",
+    (tensor("x"),),
+    _LINEAR_MAP,
+    "`c x multivector(p, q)` from `c x scalar`: the scalar part, in the algebra of the group's "
+    "vectors (as `embed_vector`)",
+)
+
+
+@typing_rule(EMBED_SCALAR)
+def _infer_embed_scalar(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    """Multivectors: the scalar blade is invariant (its outermorphism block is 1), as the
+    scalars are."""
+    (x,) = types
+    algebra = vector_algebra(ctx)
+    if not all(ctx.group.is_invariant(t.atom) and not t.atom.is_label for t in x.terms):
+        raise ctx.error(
+            "GEO425",
+            f"`embed_scalar` takes invariant scalars `c x scalar`, got `{x.with_axes(())}`",
+            arg=0,
+            label=str(x.with_axes(())),
+            help="embed vectors with `embed_vector(x)`; a pseudoscalar is no scalar part",
+        )
+    return (FeatureType((Term(ctx.group.type_dim(x), algebra),), x.axes),)
+
+
 VECTOR_PART = define(
     "vector_part",
     "clifford",

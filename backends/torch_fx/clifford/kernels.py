@@ -80,3 +80,9 @@ def embed_vector(x: Tensor, blades: int) -> Tensor:
 def vector_part(x: Tensor, n: int) -> Tensor:
     """The grade-1 coefficients (blades 1..n) of every copy."""
     return _copies(x, 2**n)[..., 1 : n + 1].flatten(-2)
+
+
+def embed_scalar(x: Tensor, blades: int) -> Tensor:
+    """``c x scalar`` to multivectors: each scalar as the scalar part (blade 0)."""
+    rest = x.new_zeros((*x.shape, blades - 1))
+    return torch.cat([x.unsqueeze(-1), rest], dim=-1).flatten(-2)

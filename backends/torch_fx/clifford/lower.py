@@ -117,3 +117,9 @@ def lower_embed_vector(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Nod
 def lower_vector_part(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     atom, _ = _algebra(ctx, node)
     return ctx.call(rtc.vector_part, args[0], sum(atom.args))
+
+
+@lowering("embed_scalar")
+def lower_embed_scalar(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    (term,) = node.out_types[0].terms
+    return ctx.call(rtc.embed_scalar, args[0], 2 ** sum(term.atom.args))
