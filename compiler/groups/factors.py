@@ -328,6 +328,13 @@ class MatrixFactor:
             for g in channels.discrete
         )
 
+    @property
+    def invariant_form(self) -> np.ndarray | None:
+        """The form `vector` keeps when it is not the identity (`mdot`): η of Lorentz(n), J
+        of Sp(n); None for the orthogonal and permutation groups."""
+        forms = {"Lorentz": solver.minkowski_metric, "Sp": solver.symplectic_form}
+        return forms[self.family](self.n) if self.family in forms else None
+
     def keeps_norm(self, atom: Atom) -> bool:
         """Not for vectors and tensors of Lorentz(n) or Sp(n), whose invariant forms are η, J."""
         moved = atom.kind in (AtomKind.VECTOR, AtomKind.TENSOR)

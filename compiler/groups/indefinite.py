@@ -71,6 +71,11 @@ class IndefiniteFactor(MatrixFactor):
                 help="write the features as vectors, tensors or multivectors of the group",
             )
 
+    @property
+    def invariant_form(self) -> np.ndarray | None:
+        """η = diag(+1 (p times), -1 (q times)), the form `mdot` takes."""
+        return solver.indefinite_metric(self.n, self.q)
+
     def keeps_norm(self, atom: Atom) -> bool:
         """Only where the metric is definite (q = 0 or p = 0): boosts change |x|."""
         moved = atom.kind in (AtomKind.VECTOR, AtomKind.TENSOR, AtomKind.MULTIVECTOR)

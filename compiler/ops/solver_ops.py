@@ -224,17 +224,17 @@ def _closed_pair(group: solver.MatrixGroup, atom_in: Atom, atom_out: Atom, size:
 
 
 def invariant_form(group: Group, atom: Atom) -> np.ndarray:
-    """The matrix M of `mdot` on one copy (x^T M y): the Minkowski metric η of Lorentz(n), the
-    symplectic form J of Sp(n), the identity for orthogonal groups; its k-th Kronecker power on
-    `tensor(k)`."""
+    """The matrix M of `mdot` on one copy (x^T M y): the Minkowski metric η of Lorentz(n), η of
+    O(p, q), the symplectic form J of Sp(n), the identity for orthogonal groups; its k-th
+    Kronecker power on `tensor(k)`."""
     dim = group.atom_dim(atom)
     order = tensor_order(atom)
     factor = group.matrix
-    if not order or factor is None or factor.family not in ("Lorentz", "Sp"):
+    form = factor.invariant_form if factor is not None else None
+    if not order or form is None:
         return np.eye(dim)
-    base = {"Lorentz": solver.minkowski_metric, "Sp": solver.symplectic_form}[factor.family]
     budget.require_matrix(f"the invariant form of `{atom}`", dim, dim)
-    return functools.reduce(np.kron, [base(factor.n)] * order)
+    return functools.reduce(np.kron, [form] * order)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -234,3 +234,23 @@ def test_model_captures_with_torch_compile_and_export() -> None:
     inputs = {"x": torch.randn(5, 64, generator=g), "v": torch.randn(5, 4, generator=g)}
     out = assert_captures(model, inputs, atol=1e-5)
     assert out["y"].shape == (5, 32) and out["s"].shape == (16,)
+
+
+@pytest.mark.parametrize("group", ["O(1, 3)", "SO(1, 3)", "SO+(2, 1)"])
+def test_vectors_and_tensors_of_the_indefinite_groups(group: str) -> None:
+    """`mdot` is η's form (not the Euclidean one), and `linear` between tensors uses the
+    solver's basis for O(p, q) (Brauer diagrams with η, and ε under determinant 1)."""
+    text = f"""model T() {{
+    symmetry {group} x S(set)
+    domain set(set)
+    input v: vector over set
+    input t: tensor(2) over set
+    output y: 2 x scalar over set = concat(mdot(v, v), mdot(t, t))
+    u = concat(t, v)
+    output z: tensor(2) + scalar + vector over set = linear(u, tensor(2) + scalar + vector)
+    output w: tensor(3) over set = linear(concat(t, v), tensor(3))
+}}
+"""
+    report = check(text, trials=4, nodes=5, graphs=2)
+    assert report.passed, report
+    assert max(row.max_error for row in report.outputs) < 1e-10
