@@ -254,3 +254,18 @@ def test_vectors_and_tensors_of_the_indefinite_groups(group: str) -> None:
     report = check(text, trials=4, nodes=5, graphs=2)
     assert report.passed, report
     assert max(row.max_error for row in report.outputs) < 1e-10
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("glgenn", {"c": 4, "depth": 2}),
+        pytest.param("cgenn_nbody", {"c": 4, "depth": 2}, marks=pytest.mark.slow),
+    ],
+)
+def test_builtin_specs_pass_geoc_check(name: str, params: dict) -> None:
+    """Every component of the group (O(1, 3): both reflections; E(3): reflections), random
+    parameters, batches of graphs, to 1e-10."""
+    report = check(name, params, trials=4, nodes=5, graphs=2)
+    assert report.passed, report
+    assert max(row.max_error for row in report.outputs) < 1e-10
