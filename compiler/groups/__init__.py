@@ -2,7 +2,8 @@
 dimensions, matrices and sampling (``factors.py``), so a new group factor is one class there.
 
 ``group.py`` holds :class:`Group`, ``elements.py`` sampled elements, ``manifold.py`` how rotations
-move manifold atoms, ``from_ast.py`` the ``symmetry`` clause to a group.
+move manifold atoms, ``indefinite.py`` the groups O(p, q), SO(p, q), SO+(p, q) (and how they move
+multivectors), ``from_ast.py`` the ``symmetry`` clause to a group.
 """
 
 from geoc.groups.elements import GroupElement, random_rotation, sample_matrix
