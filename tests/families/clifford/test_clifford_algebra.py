@@ -190,3 +190,18 @@ def test_the_hodge_duals_join_them_under_the_special_groups(
     expected = _span(_grade_projections(p + q) + _hodge_maps(p, q))
     assert basis.shape[1] == 2 * (p + q + 1)
     assert _same_span(basis, expected)
+
+
+@pytest.mark.parametrize("family", [solver.Family.O_PQ, solver.Family.SO_PQ, solver.Family.SO_PLUS])
+@pytest.mark.parametrize(("k", "l"), [(1, 1), (2, 2), (2, 1), (3, 1)])
+def test_brauer_closed_forms_with_eta_equal_the_numeric_solve(
+    family: solver.Family,
+    k: int,
+    l: int,  # noqa: E741
+) -> None:
+    group = solver.indefinite_orthogonal(1, 3, family)
+    closed = solver.equivariant_basis(group, solver.T(k), solver.T(l), cache=False)
+    dense = solver.equivariant_basis(
+        group, solver.T(k), solver.T(l), cache=False, method=solver.Method.DENSE
+    )
+    assert closed.shape == dense.shape and _same_span(closed, dense)
