@@ -269,3 +269,12 @@ def test_builtin_specs_pass_geoc_check(name: str, params: dict) -> None:
     report = check(name, params, trials=4, nodes=5, graphs=2)
     assert report.passed, report
     assert max(row.max_error for row in report.outputs) < 1e-10
+
+
+def test_a_set_with_no_element() -> None:
+    """Empty sets: per-element outputs are empty, the pooled one is its bias (finite)."""
+    model = geoc_compile(MODEL, dtype=torch.float64)
+    empty = torch.zeros(0, 64, dtype=torch.float64)
+    out = model(x=empty, v=torch.zeros(0, 4, dtype=torch.float64))
+    assert out["y"].shape == (0, 32) and out["u"].shape == (0, 4)
+    assert out["s"].shape == (16,) and torch.isfinite(out["s"]).all()
