@@ -55,6 +55,8 @@ class BasisTooLarge(ValueError):
 #: `tensor(2)` restricted to symmetric matrices (so `sym(3)` under O(3) is `0e + 2e`, and the
 #: trace is its map to `scalar`).
 SUBSPACE_ATOMS = frozenset({AtomKind.SYM})
+#: Atoms whose maps come from the solver under a rotation group too (not one irrep each).
+_SOLVED_ATOMS = SOLVER_ATOMS | {AtomKind.MULTIVECTOR}
 #: The atoms a basis of maps covers (the solver's, the subspaces of its tensors, and
 #: multivectors: the exterior algebra of `vector`, docs/clifford.md).
 BASIS_ATOMS = MATRIX_ATOMS | SUBSPACE_ATOMS | {AtomKind.MULTIVECTOR}
@@ -62,7 +64,8 @@ BASIS_ATOMS = MATRIX_ATOMS | SUBSPACE_ATOMS | {AtomKind.MULTIVECTOR}
 
 def uses_solver(group: Group, *types: FeatureType) -> bool:
     """Whether `linear` between these types is built from a basis of equivariant maps: under a
-    matrix factor, when a value holds `tensor(k)` / `regular` under a rotation group, or holds
+    matrix factor, when a value holds `tensor(k)` / `regular` / `multivector(n, 0)` under a
+    rotation group, or holds
     `sym(n)` (a reducible atom in its own basis) under any group. Maps between scalars alone
     stay plain matrices."""
     atoms = [a for t in types for a in t.atoms]
@@ -70,7 +73,7 @@ def uses_solver(group: Group, *types: FeatureType) -> bool:
         return True
     if group.channel_group is None or all(a.kind is AtomKind.SCALAR for a in atoms):
         return False
-    return group.matrix is not None or any(a.kind in SOLVER_ATOMS for a in atoms)
+    return group.matrix is not None or any(a.kind in _SOLVED_ATOMS for a in atoms)
 
 
 def basis_atom(group: Group, atom: Atom) -> Atom:

@@ -54,6 +54,7 @@ def test_atom_and_groups_round_trip_and_size() -> None:
         ("mv_linear(x, 5)", "5 x multivector(1, 3) over set"),
         ("mv_norm(mv_gate(x))", "2 x multivector(1, 3) over set"),
         ("embed_vector(v)", "multivector(1, 3) over set"),
+        ("embed_scalar(linear(x, 3 x scalar))", "3 x multivector(1, 3) over set"),
         ("vector_part(x)", "2 x vector over set"),
         ("linear(x, 3 x multivector(1, 3))", "3 x multivector(1, 3) over set"),
         ("linear(x, 2 x scalar)", "2 x scalar over set"),
@@ -76,6 +77,7 @@ ERRORS = [
     ("    y = @mv_linear(x, 0)", "GEO428", "O(1, 3)", "1, 3"),
     ("    y = mv_norm(x, eps=@0.0)", "GEO427", "O(1, 3)", "1, 3"),
     ("    y = embed_vector(@x)", "GEO425", "O(1, 3)", "1, 3"),
+    ("    y = embed_scalar(@v)", "GEO425", "O(1, 3)", "1, 3"),
     ("    y = act(@x, relu)", "GEO402", "O(1, 3)", "1, 3"),
     ("    y = norm(@x)", "GEO420", "O(1, 3)", "1, 3"),
 ]
@@ -138,6 +140,7 @@ OP_BODIES = {
     "mv_gate": "mv_gate(x)",
     "mv_norm": "mv_norm(x)",
     "embed_vector": "embed_vector(concat(v, v))",
+    "embed_scalar": "x + embed_scalar(linear(x, 2 x scalar))",
     "linear": "linear(x, 3 x multivector({sig}))",
 }
 GROUPS = [("O(1, 3)", "1, 3"), ("SO+(1, 3)", "1, 3"), ("O(2, 1)", "2, 1"), ("E(3)", "3, 0")]
