@@ -350,7 +350,9 @@ class MatrixFactor:
         matrix, kind = sample_matrix(self, rng)
         return {"matrix": matrix, "matrix_kind": kind}
 
-    def for_trial(self, element: GroupElement, rng: np.random.Generator, trial: int) -> Any:
+    def for_trial(
+        self, element: GroupElement, rng: np.random.Generator, trial: int
+    ) -> GroupElement:
         """The element `geoc check` uses in trial ``trial`` (a group with several components
         draws from each in turn); the sampled one here."""
         return element

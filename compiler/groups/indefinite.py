@@ -105,7 +105,9 @@ class IndefiniteFactor(MatrixFactor):
         component = self.components[rng.integers(len(self.components))]
         return _element_parts(self.n, self.q, component, rng)
 
-    def for_trial(self, element: GroupElement, rng: np.random.Generator, trial: int) -> Any:
+    def for_trial(
+        self, element: GroupElement, rng: np.random.Generator, trial: int
+    ) -> GroupElement:
         """Trial t draws from component t mod (their number): each check meets every one."""
         component = self.components[trial % len(self.components)]
         return dataclasses.replace(element, **_element_parts(self.n, self.q, component, rng))
