@@ -187,6 +187,7 @@ def _compile_arguments(parser: argparse.ArgumentParser) -> None:
     )
     _tp_algorithm_argument(parser)
     _optimize_argument(parser)
+    _sphere_grid_argument(parser)
 
 
 def _tp_algorithm_argument(parser: argparse.ArgumentParser) -> None:
@@ -211,6 +212,16 @@ def _optimize_argument(parser: argparse.ArgumentParser) -> None:
             help="print which IR rewrites fired where, with their estimated saving "
             "(docs/optimizer.md)",
         )
+
+
+def _sphere_grid_argument(parser: argparse.ArgumentParser) -> None:
+    # A free word, not `choices`: the compiler's GEO533 names the kinds (one place) and also
+    # refuses the option on a model that is not over a sphere.
+    parser.add_argument(
+        "--sphere-grid", default=None, metavar="KIND",
+        help="the kind of grid a sphere model's inputs are on: equiangular or legendre_gauss "
+        "(default: the spec's `grid=`; docs/spectral.md, \"Other grids\")",
+    )  # fmt: skip
 
 
 #: Upper bounds on the checker's work per run: each trial and each graph costs a forward pass.
@@ -243,6 +254,7 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     _tp_algorithm_argument(parser)
     _optimize_argument(parser)
+    _sphere_grid_argument(parser)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,6 +347,7 @@ def run_compile(args: argparse.Namespace) -> int:
         tp_algorithm=args.tp_algorithm,
         validate=args.validate,
         optimize=args.optimize,
+        sphere_grid=args.sphere_grid,
     )
     if args.explain_opt:  # the rewrites the module was lowered with
         from geoc.optimize import explain
@@ -396,6 +409,7 @@ def run_check(args: argparse.Namespace) -> int:
         dtype=torch.float64,
         tp_algorithm=args.tp_algorithm,
         optimize=args.optimize,
+        sphere_grid=args.sphere_grid,
     )
     report = check_module(
         module, trials=args.trials, seed=args.seed, graphs=args.graphs, atol=args.atol

@@ -460,6 +460,19 @@ CODES: dict[str, CodeInfo] = {
         `mode=learned` to change the channels.""",
     ),
     # --- GEO34x: weight spaces (docs/weightspace.md) -------------------------------------------
+    "GEO337": _code(
+        "a map of Fourier coefficients that a shift does not commute with",
+        """`fft(z, modes=m)` gives the complex Fourier coefficients of a torus field, over
+        `fourier<m>`. A cyclic shift by `t` multiplies the mode `k` of every channel by the
+        phase `exp(-2πi k·t/n)`: a rotation of the complex plane. An operator that acts on the
+        real and imaginary parts one by one (`act`, `mlp`, `linear` with its bias, `*` of two
+        values, pooling) does not commute with that rotation, so it is not shift-equivariant
+        (AFNO's ReLU of the real and imaginary parts is such a map). Use `mod_act(c, fn)`,
+        `c · fn(|c| + b) / |c|`, a function of the modulus times the phase; `mode_linear` (a
+        complex channel matrix) or `mode_filter` (a complex weight per channel and mode); `+`,
+        `-` and real constant factors; or go back to the grid with `ifft(c)` first
+        (docs/spectral.md, "Nonlinearities in Fourier space").""",
+    ),
     "GEO340": _code(
         "weight-space values carry scalar channels",
         """A value over `weights` (the weights and biases of an MLP, domain `weightspace`) has
@@ -489,6 +502,13 @@ CODES: dict[str, CodeInfo] = {
         """`dws_linear`, `dws_pool` and `dws_flatten` act on values over `weights`, in a model
         whose domain is `weightspace(mlp=[d0, d1, ..., dL])`.""",
     ),
+    # --- GEO347: HCNN's Lorentz batch norm on grids (docs/manifolds.md) ----------------------
+    "GEO347": _code(
+        "bad Lorentz batch-norm attribute",
+        """`lorentz_batch_norm` takes a `momentum` with 0 < momentum <= 1 (the fraction of the
+        way the running centroid and variance move to the batch's) and a positive `eps` (added
+        to the Fréchet variance before its square root).""",
+    ),
     # --- GEO35x: group convolutions (docs/gcnn.md) ---------------------------------------------
     "GEO350": _code(
         "group convolution on the wrong channels",
@@ -502,6 +522,21 @@ CODES: dict[str, CodeInfo] = {
         """A group convolution's `kernel` is an odd size from 1 up to the grid size: odd, so
         the filter has a centre that the rotations of the grid fix, and no larger than the
         grid, so the periodic padding wraps at most once.""",
+    ),
+    # --- GEO352-354: Poincaré ResNet's batch norm (docs/manifolds.md) -------------------------
+    "GEO352": _code(
+        "bad Poincaré batch-norm attribute",
+        """`poincare_midpoint_batch_norm` takes a `momentum` with 0 < momentum <= 1: the weight
+        of the batch's midpoint against the running midpoint (their weighted gyromidpoint), and
+        of the batch's variance against the running variance, at each training step.""",
+    ),
+    "GEO353": _code(
+        "Poincaré batch norm over edges or several axes",
+        """`poincare_midpoint_batch_norm` normalises every point of the call: the samples and
+        every grid point of a field, or the elements of one node axis over all graphs, or the
+        samples of a value without an axis. Values over an edge set (whose masked padding would
+        enter the midpoint) or over several axes are refused: pool or scatter them onto the
+        nodes first.""",
     ),
     # --- GEO36x: integer labels (docs/language.md, "Integer labels") -------------------------
     "GEO360": _code(
@@ -1137,6 +1172,13 @@ CODES: dict[str, CodeInfo] = {
         would need each edge's distance to a periodic image, which is not built. Drop the
         window, or add a score computed from the edge vector.""",
     ),
+    "GEO532": _code(
+        "spherical-harmonic coefficients as a model input: not built",
+        """A model takes fields over `sphere` and computes their coefficients inside (`sht(z)`):
+        coefficients are complex, laid out per band, and rotate by Wigner D, and a compiled
+        module taking them is not built. Take the field and transform it in the model; an
+        output over `spectrum` is fine.""",
+    ),
     "GEO529": _code(
         "image canonicalisation under this group: not built",
         """`canonicalise(x, s)` turns an image by the rotations (reflections) of a square torus:
@@ -1156,7 +1198,9 @@ CODES: dict[str, CodeInfo] = {
         """Under rotations and reflections of the grid (`C(4)`, `D(4)`) `spectral_conv` ties its
         weights over the orbits of modes; depthwise, disc-masked or bounded filters tied that way
         are not built. Declare `symmetry T(d)` (every option commutes with the shifts), or drop
-        `mixing`, `cutoff` and `bound`.""",
+        `mixing`, `cutoff` and `bound`. The same holds for Fourier coefficients (`fft`,
+        `ifft`, `mod_act`, `mode_linear`, `mode_filter`): a grid rotation permutes the modes,
+        which their weights do not follow; declare `symmetry T(d)`.""",
     ),
     "GEO533": _code(
         "unknown sphere grid option",
@@ -1262,6 +1306,16 @@ CODES: dict[str, CodeInfo] = {
         """An `index(n)` input holds a label outside `[0, n)`. Labels are indices into the
         learned table of `embed`: map atomic numbers to type indices first (e.g. with a lookup
         tensor `table[atoms.numbers]`), or compile with a larger `n`.""",
+    ),
+    "GEO622": _code(
+        "torus grid too coarse for the Fourier modes",
+        """A Fourier layer on a torus (`spectral_conv`) keeps `m` modes per axis: the
+        frequencies `-m..m-1` along each axis but the last, `0..m-1` along the last (the real
+        FFT's half spectrum). The grid of the field it transforms must hold them: at least
+        `2m` points along each axis but the last and `2m - 2` along the last. The input's grid
+        (or the coarser one a `restrict` made of it) is smaller. The message names the input
+        and the smallest grid: give a finer grid, or compile with fewer `modes`
+        (docs/spectral.md).""",
     ),
     "GEO662": _code(
         "sphere grid too coarse for the band limit",

@@ -61,12 +61,44 @@ def is_canonical_axis(axis: str) -> bool:
     return axis == CANONICAL_TORUS
 
 
+#: The axis of a torus field's Fourier coefficients: ``fourier12`` (12 modes on every axis),
+#: ``fourier12_8`` (one count per axis). The kept modes are part of the type, so coefficients
+#: of two truncations (two shapes) never combine (GEO305), and the name prints and parses back.
+FOURIER = "fourier"
+_FOURIER = re.compile(r"fourier(?P<modes>[1-9][0-9]*(?:_[1-9][0-9]*)*)")
+
+
+def fourier_axis(modes: Sequence[int]) -> str:
+    """The axis of the coefficients ``fft(z, modes=...)`` keeps (one count when all agree)."""
+    counts = (modes[0],) if len(set(modes)) == 1 else tuple(modes)
+    return FOURIER + "_".join(map(str, counts))
+
+
+def fourier_modes(axis: str, dims: int) -> tuple[int, ...] | None:
+    """The modes per grid dimension of a :func:`fourier_axis` (None: not such an axis)."""
+    found = _FOURIER.fullmatch(axis)
+    if found is None:
+        return None
+    counts = tuple(int(m) for m in found["modes"].split("_"))
+    return counts * dims if len(counts) == 1 else counts
+
+
+def is_fourier_axis(axis: str) -> bool:
+    return _FOURIER.fullmatch(axis) is not None
+
+
+def is_coefficient_axis(axis: str) -> bool:
+    """Values over ``axis`` are complex coefficients of a field: spherical-harmonic ones (over
+    ``spectrum``) or Fourier ones of a torus field (over ``fourier…``)."""
+    return is_spectrum_axis(axis) or is_fourier_axis(axis)
+
+
 def is_field_axis(axis: str) -> bool:
     """Values over ``axis`` are fields: a grid (of any resolution, or turned canonical), or the
     coefficients of one (of any band)."""
     return (
         axis in FIELD_AXES
-        or is_spectrum_axis(axis)
+        or is_coefficient_axis(axis)
         or axis_scale(axis) is not None
         or is_canonical_axis(axis)
     )
@@ -84,37 +116,51 @@ def is_field(ftype: FeatureType) -> bool:
 
 
 #: What an operator's traits must allow for each kind of field value: (the value is of the kind,
-#: the traits allow it, what the kind is called, what takes it).
-FieldUse = tuple[Callable[[FeatureType], bool], Callable[["Traits"], bool], str, str]
+#: the traits allow it, the code, what the kind is called, what takes it).
+FieldUse = tuple[Callable[[FeatureType], bool], Callable[["Traits"], bool], str, str, str]
 _FIELD_USES: tuple[FieldUse, ...] = (
     # Coefficients are complex: only linear maps that commute with Wigner D act on them.
     (
         lambda ftype: len(ftype.axes) == 1 and is_spectrum_axis(ftype.axes[0]),
         lambda traits: traits.spectra,
+        "GEO311",
         "spherical-harmonic coefficients",
         "coefficients take `+`, `-`, a constant factor and `isht`; transform back "
         "with `isht(...)` first",
     ),
+    # A shift by t multiplies the mode k by exp(-2πi k·t/n): a map of the real and imaginary
+    # parts one by one does not commute with that rotation of the complex plane.
+    (
+        lambda ftype: len(ftype.axes) == 1 and is_fourier_axis(ftype.axes[0]),
+        lambda traits: traits.spectra,
+        "GEO337",
+        "Fourier coefficients (a shift multiplies each mode by a phase, which this map does "
+        "not commute with)",
+        "Fourier coefficients take `mod_act` (a function of |c| times the phase), "
+        "`mode_linear`, `mode_filter`, `+`, `-` and `ifft`; or go back with `ifft(c)` first",
+    ),
     (
         is_field,
         lambda traits: traits.fields,
+        "GEO311",
         "fields",
         "fields take `linear`, `mlp`, `act`, `+`, `-`, `*`, `concat`, "
-        "`spectral_conv`, `sht`, `isht`, `sfno_conv`, the group convolutions "
+        "`spectral_conv`, `sht`, `isht`, `sfno_conv`, `fft`, the group convolutions "
         "(docs/gcnn.md) and `sum` / `mean` / `max` over a torus",
     ),
 )
 
 
 def check_field_use(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> None:
-    """GEO311 for an operator whose traits do not take fields (or coefficients), on one;
-    GEO305 for coefficients of two bands (two shapes) in one call."""
+    """GEO311 for an operator whose traits do not take fields (or spherical-harmonic
+    coefficients), on one; GEO337 for one that does not take Fourier coefficients; GEO305 for
+    coefficients of two bands (two shapes) in one call."""
     _one_band(ctx, types)
     for index, ftype in enumerate(types):
-        for is_kind, allowed, kind, takes in _FIELD_USES:
+        for is_kind, allowed, code, kind, takes in _FIELD_USES:
             if is_kind(ftype) and not allowed(op.traits):
                 raise ctx.error(
-                    "GEO311",
+                    code,
                     f"`{ctx.op}` does not act on {kind}: `{ftype}`",
                     arg=index,
                     label=str(ftype),
@@ -123,7 +169,9 @@ def check_field_use(ctx: OpContext, op: OpDef, types: Sequence[FeatureType]) -> 
 
 
 def _one_band(ctx: OpContext, types: Sequence[FeatureType]) -> None:
-    bands = [(i, t.axes[0]) for i, t in enumerate(types) if t.axes and is_spectrum_axis(t.axes[0])]
+    bands = [
+        (i, t.axes[0]) for i, t in enumerate(types) if t.axes and is_coefficient_axis(t.axes[0])
+    ]
     for index, axis in bands[1:]:
         if axis != bands[0][1]:
             raise ctx.error(
@@ -133,7 +181,7 @@ def _one_band(ctx: OpContext, types: Sequence[FeatureType]) -> None:
                 arg=index,
                 label=f"over {axis}",
                 help="give every `sht` the same `lmax` (`spectrum` is the band the grid "
-                "transforms exactly, the default)",
+                "transforms exactly, the default), every `fft` the same `modes`",
             )
 
 
@@ -144,14 +192,18 @@ def check_field_broadcast(
     channels must be a field's (GEO310). Spherical-harmonic coefficients have no such constant
     (a constant field is degree 0 alone; an equal value at every (l, m) is not equivariant):
     GEO314."""
-    if axes and is_spectrum_axis(axes[0]):
+    if axes and is_coefficient_axis(axes[0]):
+        sphere = is_spectrum_axis(axes[0])
         raise ctx.error(
             "GEO314",
-            f"`{ctx.op}` cannot broadcast the global value `{value}` onto spherical-harmonic "
-            "coefficients: a global value is no set of coefficients",
+            f"`{ctx.op}` cannot broadcast the global value `{value}` onto "
+            f"{'spherical-harmonic' if sphere else 'Fourier'} coefficients: a global value is "
+            "no set of coefficients",
             arg=arg,
             label=f"{value}, no axis",
-            help="combine it with the field before `sht(...)`, or after `isht(...)`",
+            help="combine it with the field before `sht(...)`, or after `isht(...)`"
+            if sphere
+            else "combine it with the field before `fft(...)`, or after `ifft(...)`",
         )
     made = f"`{ctx.op}` would make the global `{value}` a constant field, but a field"
     check_field_channels(ctx, value.with_axes(axes), arg, made)

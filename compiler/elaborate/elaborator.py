@@ -13,7 +13,7 @@ from typing import Any
 
 from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError, Span
-from geoc.domains import Domain, domain_from_ast
+from geoc.domains import Domain, domain_from_ast, is_spectrum_axis
 from geoc.domains.axes import all_axes, check_domains, check_ports, cross_sets, further
 from geoc.elaborate.breaking import breaking_names, check_breakers, declared_remainder
 from geoc.elaborate.canonical import reduced_group
@@ -160,6 +160,7 @@ class Elaborator(Expressions):
         name = stmt.name.id
         ftype = self._new_port_type("input", stmt, self.graph.inputs, scope)
         self._check_axes(ftype, stmt.type)
+        _no_coefficient_input(ftype, stmt)
         broken = name in self.by
         if not broken:  # read under the declared group
             check_atoms(self.declared, ftype, stmt.type.span)
@@ -303,6 +304,23 @@ class Elaborator(Expressions):
                         help=f"{owner} axes: {', '.join(axes) or 'none'}",
                     )
                 )
+
+
+def _no_coefficient_input(ftype: FeatureType, stmt: ast.Input) -> None:
+    """GEO532 for an input over ``spectrum``: a model computes spherical-harmonic coefficients
+    (``sht(z)``, complex, one layout per band) but takes none; it takes the field."""
+    if ftype.axes and is_spectrum_axis(ftype.axes[0]):
+        raise GeoError(
+            Diagnostic(
+                "GEO532",
+                f"input `{stmt.name.id}` over `{ftype.axes[0]}`: spherical-harmonic "
+                "coefficients as a model input are not built",
+                stmt.type.span,
+                label=str(ftype),
+                help="take the field over `sphere` and transform it inside the model with "
+                "`sht(z)`",
+            )
+        )
 
 
 _STATEMENTS = {

@@ -80,14 +80,19 @@ def single_point(
     """One point (multiplicity 1) on one of ``kinds``."""
     term = one_manifold(ctx, ftype, kinds, arg)
     if term.mul != 1:
+        midpoint = _MIDPOINT.get(term.atom.kind)
         raise ctx.error(
             "GEO323",
             f"`{ctx.op}` maps one point per element, but the value has {term.mul} copies",
             arg=arg,
             label=str(ftype),
-            help="take their midpoint first (`lorentz_centroid(x)`) or split the value",
+            help=f"take their midpoint first (`{midpoint}(x)`) or split the value",
         )
     return term.atom
+
+
+#: The midpoint of a value's copies on each hyperbolic model (a help line's fix).
+_MIDPOINT = {L: "lorentz_centroid", P: "poincare_midpoint"}
 
 
 def _entry_help(kind: AtomKind) -> str:

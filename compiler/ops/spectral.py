@@ -98,7 +98,7 @@ def _out_type(ctx: OpContext, source: FeatureType, out: FeatureType) -> FeatureT
     return result
 
 
-def _modes(ctx: OpContext, modes: Any, grid: tuple[int, ...]) -> tuple[int, ...]:
+def kept_modes(ctx: OpContext, modes: Any, grid: tuple[int, ...]) -> tuple[int, ...]:
     """``modes=m`` (every dimension) or ``modes=[m1, ..., md]``, each within the Nyquist limit."""
     per_dim = (modes,) * len(grid) if isinstance(modes, int) else tuple(modes)
     limits = (*tuple(n // 2 for n in grid[:-1]), grid[-1] // 2 + 1)
@@ -148,7 +148,7 @@ def _infer_spectral_conv(
     every element maps onto itself, so it commutes with them too (:func:`rotation_band`).
     Depthwise, disc-masked and bounded filters are Fourier multipliers too (T(d) only)."""
     z = _input_over(ctx, types)
-    modes = _modes(ctx, attrs["modes"], ctx.domain.grid)
+    modes = kept_modes(ctx, attrs["modes"], ctx.domain.grid)
     if rotates_grid(ctx.group):
         rotation_band(ctx, modes)
     out = _out_type(ctx, z, attrs["out"])

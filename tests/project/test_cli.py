@@ -194,6 +194,25 @@ def test_check_grid_specs_says_what_is_exact(capsys, spec, params, exact):
     assert ("band-limited: random rotations of band-limited fields" in out) == (spec == "sfno")
 
 
+def test_sphere_grid_flag_compiles_and_checks_on_that_grid(capsys, tmp_path):
+    """`--sphere-grid` is `geoc.compile(..., sphere_grid=)`: the folder records the kind, and
+    `check` draws and rotates its band-limited inputs on that grid (a Gauss-Legendre model fed
+    equiangular rotations would miss the 5e-2 aliasing bound)."""
+    import geoc
+
+    small = ["-p", "width=8", "-p", "depth=1"]
+    code, out, err = run(capsys, "compile", "sfno", *small, "--sphere-grid", "legendre_gauss",
+                         "-o", str(tmp_path / "m"))  # fmt: skip
+    assert code == 0, err
+    assert geoc.load(tmp_path / "m").meta["geoc_build"]["sphere_grid"] == "legendre_gauss"
+    code, out, err = run(capsys, "check", "sfno", *small, "--sphere-grid", "legendre_gauss")
+    assert code == 0, out + err
+    assert "above l = 32" in out  # the Gauss-Legendre grid's exact degree, not equiangular 16
+    for argv in (["sfno", "--sphere-grid", "gauss"], ["fno", "--sphere-grid", "equiangular"]):
+        code, out, err = run(capsys, "compile", *argv)
+        assert code != 0 and "GEO533" in err
+
+
 def test_check_leaves_torch_thread_settings_alone(capsys, monkeypatch):
     """Library code never changes torch's global thread count (users set OMP_NUM_THREADS)."""
     import torch

@@ -388,6 +388,8 @@ def membership_error(value: torch.Tensor, ty: Ty, family: Family) -> float:
     ``lorentz``, ``c |x|² < 1`` on ``poincare``, symmetric with positive eigenvalues on
     ``spd``; 0 for a type without them."""
     worst, at = 0.0, 0
+    if family.field and ty.axis == family.field and value.ndim > 2:
+        value = value.movedim(1, -1)  # a field of points comes channel-first
     channels = value.reshape(-1, value.shape[-1]) if value.ndim > 1 else value[None]
     for mul, atom in ty.terms:
         size = atom_dim(atom, family)

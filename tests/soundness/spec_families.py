@@ -192,10 +192,31 @@ def torus(draw) -> Family:
         0,
         "torus",
         inputs,
-        [*CORE, t.spectral_conv, t.spectral_conv, t.pool],
+        [*CORE, t.spectral_conv, t.spectral_conv, t.fourier_layer, t.pool],
         field="torus",
         grid=grid,
         info={"kind": "grid", "shifts": True},
+    )
+
+
+def poincare_grid(draw) -> Family:
+    """T(d) on a torus whose fields carry Poincaré points (Poincaré ResNet): convolutions,
+    midpoint batch norm, Möbius addition, midpoints over the grid, readouts."""
+    d = draw(st.sampled_from((1, 2, 2)))
+    grid = tuple(draw(st.sampled_from((4, 5, 6))) for _ in range(d))
+    inputs = {"a": scalars(draw(st.integers(1, 3)), "torus")}
+    steps = [t.poincare_grid_step] * 3
+    return Family(
+        "poincare_grid",
+        f"T({d})",
+        f"torus({', '.join(map(str, grid))})",
+        0,
+        "torus",
+        inputs,
+        [*steps, t.to_ball, t.manifold_readout, t.manifold_mix, t.manifold_layer],
+        field="torus",
+        grid=grid,
+        info={"kind": "grid", "shifts": True, "prelude": (t.to_ball,)},
     )
 
 
@@ -331,6 +352,7 @@ FAMILIES: dict[str, Callable] = {
         graphs,
         hyperbolic,
         torus,
+        poincare_grid,
         wallpaper,
         sphere,
         matrix_groups,

@@ -483,6 +483,33 @@ def spectral_conv(gen: Gen) -> Made:
     return f"spectral_conv({z[0]}, {out.text()}, modes={modes})", out.on(gen.family.axis)
 
 
+def fourier_layer(gen: Gen) -> Made:
+    """``ifft(f(fft(z)))`` with ``f`` a map of the Fourier coefficients: the accepted ones
+    (modReLU, per-mode weights, a complex channel matrix, sums) and, now and then, a map of
+    the real and imaginary parts (`act`), which the typing rules must reject (GEO337)."""
+    z = _scalar_field(gen)
+    if z is None:
+        return None
+    modes = gen.integer(1, max(1, min(gen.family.grid) // 2))
+    c = f"fft({z[0]}, modes={modes})"
+    out = z[1]
+    kind = gen.choice(("mod_act", "mode_filter", "mode_linear", "sum", "act"))
+    if kind == "mod_act":
+        c = f"mod_act({c}, {gen.choice(('relu', 'gelu', 'tanh'))})"
+    elif kind == "mode_filter":
+        c = f"mode_filter({c})"
+    elif kind == "mode_linear":
+        width = scalars(gen.integer(1, 3))
+        out = width.on(gen.family.axis)
+        c = f"mode_linear({c}, {width.text()})"
+    elif kind == "sum":
+        c = f"{c} - mode_filter({c})"
+    else:
+        gen.tags.add("fourier_parts")
+        c = f"act({c}, relu)"
+    return f"ifft({c})", out
+
+
 def sfno_conv(gen: Gen) -> Made:
     z = _scalar_field(gen)
     if z is None:
@@ -596,6 +623,36 @@ def manifold_mix(gen: Gen) -> Made:
     if gen.family.edges and gen.coin():
         return f"lorentz_centroid({x[0]}[src], over=edges, into={gen.family.axis})", x[1]
     return f"lorentz_centroid({x[0]}, over={gen.family.axis})", x[1].on(None)
+
+
+def to_ball(gen: Gen) -> Made:
+    """A Poincaré point from scalars (a field's points on a torus: Poincaré ResNet)."""
+    v = gen.pick(lambda t: set(t.atoms) == {"scalar"})
+    if v is None:
+        return None
+    atom = f"poincare({v[1].copies}, c={gen.choice(('1.0', '0.5'))})"
+    return f"expmap0({v[0]}, manifold={atom})", Ty(((1, atom),), v[1].axis)
+
+
+def poincare_grid_step(gen: Gen) -> Made:
+    """Poincaré ResNet's layers on a field of points: a convolution, the midpoint batch norm,
+    the gyromidpoint over the grid."""
+    x = _on(gen, "poincare")
+    if x is None or x[1].axis != gen.family.axis:
+        return None
+    atom = x[1].terms[0][1]
+    c = atom.split("c=")[1].rstrip(")")
+    choice = gen.integer(0, 2)
+    if choice == 0:
+        out = gen.integer(1, 3)
+        kernel = gen.choice([k for k in (1, 3) if k <= min(gen.family.grid)])
+        return f"poincare_conv({x[0]}, {out}, kernel={kernel})", Ty(
+            ((1, f"poincare({out}, c={c})"),), x[1].axis
+        )
+    if choice == 1:
+        bias = gen.choice(("true", "false"))
+        return f"poincare_midpoint_batch_norm({x[0]}, bias={bias}, momentum=0.5)", x[1]
+    return f"poincare_midpoint({x[0]}, over={gen.family.axis})", x[1].on(None)
 
 
 BN_METRICS = ("airm", "log_euclidean", "gbw")

@@ -39,7 +39,13 @@ from torch import Tensor, fx
 from geoc.backends.torch_fx.domains import DomainRules, Sample
 from geoc.backends.torch_fx.manifold.verify import draw_value, needs_manifold_draw
 from geoc.domains import Domain, DomainKind, is_spectrum_axis
-from geoc.domains.grid import axis_scale, is_canonical_axis, is_field_axis, rotates_grid
+from geoc.domains.grid import (
+    axis_scale,
+    is_canonical_axis,
+    is_field_axis,
+    is_fourier_axis,
+    rotates_grid,
+)
 from geoc.groups import GroupElement, sample_matrix
 from geoc.ir import Graph
 from geoc.types import AtomKind, FeatureType
@@ -94,6 +100,8 @@ class GridMove:
         """``g·value`` for a field (``[batch, channels, *grid]``) or its SH coefficients."""
         if is_spectrum_axis(ftype.axes[0]):
             return self._move_coefficients(value)
+        if is_fourier_axis(ftype.axes[0]):
+            return self._turn_phases(value)
         if self.rotation is not None:
             from geoc.backends.torch_fx.spectral.rotation import rotate_field
 
@@ -136,6 +144,22 @@ class GridMove:
                 at += width
         channel = value.ndim - len(self.domain.grid) - 1
         return value.index_select(channel, torch.as_tensor(index, device=value.device))
+
+    def _turn_phases(self, coeffs: Tensor) -> Tensor:
+        """Fourier coefficients ``[B, C, 2 m_1, ..., m_d]`` (``geoc.ops.fourier``) of a field
+        shifted by ``t``: the mode ``k`` times ``exp(-2πi k·t/n)``, in float64."""
+        assert self.linear is None, "typed: Fourier coefficients under shifts only"
+        angle = torch.zeros(coeffs.shape[2:], dtype=torch.float64, device=coeffs.device)
+        last = len(self.shifts) - 1
+        for j, (t, n) in enumerate(zip(self.shifts, self.domain.grid, strict=True)):
+            size = coeffs.shape[2 + j]
+            k = torch.arange(size, dtype=torch.float64, device=coeffs.device)
+            if j < last:  # 0..m-1, then -m..-1
+                k = torch.where(k < size // 2, k, k - size)
+            view = [1] * angle.dim()
+            view[j] = size
+            angle = angle - 2 * math.pi * t / n * k.view(view)
+        return coeffs * torch.polar(torch.ones_like(angle), angle).to(coeffs.dtype)
 
     def _move_coefficients(self, coeffs: Tensor) -> Tensor:
         if self.rotation is not None:

@@ -34,7 +34,7 @@ def _bias(ctx: LowerCtx, node: Node, fan_in: int) -> fx.Node | None:
 
 
 #: The padding of each grid's boundary (a torus has none: it wraps around).
-_PADDING = {None: "circular", "zero": "constant", "reflect": "reflect"}
+PADDING = {None: "circular", "zero": "constant", "reflect": "reflect"}
 
 
 def _dims(ctx: LowerCtx) -> int:
@@ -47,7 +47,7 @@ def lower_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     kernel = (kernel,) * _dims(ctx) if isinstance(kernel, int) else tuple(kernel)
     weight = _weight(ctx, node, kernel, transposed=False)
     bias = _bias(ctx, node, ctx.group.type_dim(ctx.in_types(node)[0]) * math.prod(kernel))
-    return ctx.call(rt_grid.local_conv, args[0], weight, bias, _PADDING[ctx.ir.domain.boundary])
+    return ctx.call(rt_grid.local_conv, args[0], weight, bias, PADDING[ctx.ir.domain.boundary])
 
 
 @lowering("restrict", "prolong")

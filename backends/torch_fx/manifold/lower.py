@@ -15,8 +15,10 @@ from torch import fx
 
 from geoc.backends.torch_fx.common import kernels as rt
 from geoc.backends.torch_fx.gcnn import kernels as rt_gcnn
+from geoc.backends.torch_fx.grid.lower import PADDING
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.manifold import kernels as rtm
+from geoc.backends.torch_fx.manifold import lorentz_grid_kernels as rtl
 from geoc.backends.torch_fx.manifold import spd_norm_kernels as rtn
 from geoc.backends.torch_fx.manifold.modes import MODE_DEPENDENT
 from geoc.domains.grid import is_grid_axis
@@ -136,6 +138,51 @@ def lower_lorentz_centroid(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx
     return ctx.call(rtm.lorentz_normalize_copies, total, k, term.mul)
 
 
+# --- HCNN on grids (geoc.ops.manifold_grid_lorentz) -------------------------------------------
+
+
+@lowering("lorentz_conv")
+def lower_lorentz_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    atom = _in_term(ctx, node).atom
+    kernel = node.attrs["kernel"]
+    kernel = (kernel,) * len(ctx.ir.domain.grid) if isinstance(kernel, int) else tuple(kernel)
+    n_in, n_out = atom.args[0] * math.prod(kernel) + 1, node.attrs["out"] + 1
+    weight = ctx.param(f"{node.id}.weight", (n_out, n_in), n_in)
+    bias = ctx.param(f"{node.id}.bias", (n_out,), n_in) if node.attrs["bias"] else None
+    log_scale = ctx.param(f"{node.id}.log_scale", (), 1)
+    _set(ctx, f"{node.id}.log_scale", torch.tensor(math.log(LORENTZ_SCALE_INIT)))
+    padding = PADDING[ctx.ir.domain.boundary]
+    return ctx.call(
+        rtl.lorentz_conv, args[0], kernel, padding, weight, bias, log_scale, atom.curvature
+    )
+
+
+@lowering("lorentz_batch_norm")
+def lower_lorentz_batch_norm(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    atom = _in_term(ctx, node).atom
+    n, k = atom.args[0], atom.curvature
+    dtype = ctx.dtype or torch.get_default_dtype()
+    origin = torch.zeros(n + 1, dtype=dtype)
+    origin[0] = k**-0.5
+    running_mean = ctx.buffer(f"{node.id}.running_mean", origin)
+    running_var = ctx.buffer(f"{node.id}.running_var", torch.ones((), dtype=dtype))
+    gamma = ctx.constant_param(f"{node.id}.gamma", torch.ones(()))
+    beta = ctx.constant_param(f"{node.id}.beta", torch.zeros(n))  # the origin at the start
+    ctx.root.meta.setdefault(MODE_DEPENDENT, []).append(node.id)
+    training = ctx.fx.get_attr("training")
+    momentum, eps = node.attrs["momentum"], node.attrs["eps"]
+    return ctx.call(
+        rtl.lorentz_batch_norm,
+        *(args[0], running_mean, running_var, gamma, beta, training, k, momentum, eps),
+    )
+
+
+@lowering("lorentz_residual")
+def lower_lorentz_residual(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    a, b = ctx.align(args, ctx.in_types(node), node.out_types[0].axes)
+    return ctx.call(rtl.lorentz_residual, a, b, _in_term(ctx, node).atom.curvature)
+
+
 # --- Poincaré ball ----------------------------------------------------------------------------
 
 
@@ -224,3 +271,7 @@ def lower_spd_batch_norm(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.N
         attrs["momentum"],
         attrs["iters"],
     )
+
+
+# Poincaré ResNet's grid operators live in their own module; importing it registers them.
+from geoc.backends.torch_fx.manifold import poincare_grid_lower  # noqa: E402, F401

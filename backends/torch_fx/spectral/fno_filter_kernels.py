@@ -41,14 +41,16 @@ def bounded(weight: Tensor, bound: float, block: int) -> Tensor:
     return weight * (bound * ratio)
 
 
-def fno_conv_depthwise(x: Tensor, weight: Tensor, modes: tuple[int, ...]) -> Tensor:
+def fno_conv_depthwise(
+    x: Tensor, weight: Tensor, modes: tuple[int, ...], source: str = "x"
+) -> Tensor:
     """``y_c = IDFT(w_c(k) · DFT(x_c))`` per channel ``c``: ``x`` ``[B, C, n_1, ..., n_d]``,
     ``weight`` ``[C, *kept, 2]``; the other modes are zeroed. Same conventions as
     :func:`kernels.fno_conv` (``mixing=full`` with a diagonal matrix per mode gives the same
     numbers): the non-last axes are inverted as complex DFTs, the last by a real inverse FFT,
     which drops the imaginary parts that a real signal cannot carry."""
     grid = tuple(x.shape[2:])
-    _check_modes(grid, modes)
+    _check_modes(grid, modes, source)  # a coarser grid is GEO622, naming the input `source`
     if x.shape[0] == 0:  # MKL's FFT refuses an empty batch; `0 * weight` keeps its gradient
         return torch.zeros_like(x) + 0 * weight.sum()
     d = len(modes)

@@ -1,11 +1,11 @@
 # ruff: noqa: E741 - `l` is the degree of a spherical harmonic, as in every text on the subject
 """Spectral operators on the torus and the sphere: torch-only runtime kernels.
 
-Copied next to exported models, so it imports only torch, math, typing and the precision policy
-(``precision_kernels``, exported with it). The graph calls these
-functions as leaves; every branch below is on static shapes and Python ints, never on data, so
-they run under ``torch.compile(fullgraph=True)`` and ``torch.export``. dtype and device follow
-the input (float32 or float64; the tables are cast to the input's dtype).
+Copied next to exported models, so it imports only torch, math, typing, the precision policy
+(``precision_kernels``) and ``InputError`` (``validate_kernels``), both exported with it. The
+graph calls these functions as leaves; every branch below is on static shapes and Python
+ints, never on data, so they run under ``torch.compile(fullgraph=True)`` and ``torch.export``.
+dtype and device follow the input (float32 or float64; the tables are cast to the input's dtype).
 
 * FNO (Li et al., "Fourier Neural Operator for Parametric Partial Differential Equations",
   ICLR 2021): :func:`fno_conv`, the kernel ``K`` of a Fourier layer.
@@ -44,6 +44,7 @@ import torch
 from torch import Tensor
 
 from geoc.backends.torch_fx.common.precision_kernels import full, transform
+from geoc.backends.torch_fx.common.validate_kernels import InputError
 
 # --- sphere ---------------------------------------------------------------------------------
 
@@ -56,6 +57,9 @@ def sht(x: Tensor, forward: Tensor, mmax: int) -> Tensor:
     result is a (non-contiguous) view of the transform's own layout.
     """
     lead = x.shape[:-2]
+    if _prod(lead) == 0:  # MKL's FFT refuses an empty batch: no row, no coefficient
+        zeros = torch.zeros(*lead, forward.shape[1], mmax, device=x.device)
+        return zeros.to(_complex_dtype(full(x).dtype)) + 0 * x.sum()
     y = _legendre_forward(x, forward, mmax, parts_outer=False)  # [M, L, rows * 2]
     m, l = y.shape[:2]
     coeffs = torch.view_as_complex(y.view(m, l, *lead, 2))  # [M, L, *lead]
@@ -72,6 +76,9 @@ def isht(coeffs: Tensor, inverse: Tensor, nlon: int) -> Tensor:
     lead = coeffs.shape[:-2]
     l, m = coeffs.shape[-2:]
     rows = _prod(lead)
+    if rows == 0:  # MKL's FFT refuses an empty batch: no row, no field
+        real = full(coeffs.real)
+        return real.new_zeros(*lead, inverse.shape[-1], nlon) + 0 * real.sum()
     by_degree = coeffs.reshape(rows, l, m).permute(1, 2, 0).contiguous()  # [L, M, rows]
     z = torch.view_as_real(by_degree).view(l, m, rows * 2).transpose(0, 1)
     return _legendre_inverse(z, inverse, lead, nlon, parts_outer=False)
@@ -103,6 +110,10 @@ def sfno_conv(
     """
     batch, channels = x.shape[:2]
     w = _mode_major(weight, 2 if per_order else 1, mode_major)
+    if batch == 0:  # MKL's FFT refuses an empty batch; `0 * w` keeps the weight's gradient
+        out_channels = w.shape[-2] if w.dim() in (4, 5) else w.shape[-1]
+        empty = full(x).new_zeros(0, out_channels, inverse.shape[-1], nlon)
+        return empty + 0 * w.sum() + 0 * x.sum()
     if per_order:  # one product per (m, l), straight from the transform's layout
         y = _legendre_forward(x, forward, mmax, parts_outer=True)  # [M, L, (re/im, B, C)]
         m, l = y.shape[:2]
@@ -193,7 +204,13 @@ def _legendre_inverse(
 # --- torus ----------------------------------------------------------------------------------
 
 
-def fno_conv(x: Tensor, weight: Tensor, modes: tuple[int, ...], mode_major: bool = False) -> Tensor:
+def fno_conv(
+    x: Tensor,
+    weight: Tensor,
+    modes: tuple[int, ...],
+    mode_major: bool = False,
+    source: str = "x",
+) -> Tensor:
     """The Fourier layer's kernel ``K``: ``x`` real ``[B, C_in, n_1, ..., n_d]`` -> ``[B, C_out,
     n_1, ..., n_d]``, ``d = len(modes)``.
 
@@ -210,7 +227,7 @@ def fno_conv(x: Tensor, weight: Tensor, modes: tuple[int, ...], mode_major: bool
     """
     batch, channels = x.shape[:2]
     grid = tuple(x.shape[2:])
-    _check_modes(grid, modes)
+    _check_modes(grid, modes, source)  # a coarser grid is GEO622, naming the input `source`
     d = len(modes)
     w = _fno_mode_major(weight, d, mode_major)
     out_channels = w.shape[-2]
@@ -240,7 +257,7 @@ def fno_conv(x: Tensor, weight: Tensor, modes: tuple[int, ...], mode_major: bool
     return out.view(batch, out_channels, *grid)
 
 
-def fno_conv_tied(x: Tensor, weight: Tensor, gather: Tensor, m: int) -> Tensor:
+def fno_conv_tied(x: Tensor, weight: Tensor, gather: Tensor, m: int, source: str = "x") -> Tensor:
     """The Fourier layer under rotations and reflections of a 2-D grid: ``weight`` real
     ``[C_in, C_out, (2m-1)²]`` over the square band ``|k_1|, |k_2| < m`` (centred), averaged
     over the group (``gather`` ``[|G|, (2m-1)²]``: where ``g·W`` reads ``W``) and over
@@ -255,7 +272,7 @@ def fno_conv_tied(x: Tensor, weight: Tensor, gather: Tensor, m: int) -> Tensor:
     tied = ((tied + tied.flip(-1)) / 2).unflatten(-1, (size, size))
     edge = torch.zeros_like(tied[..., :1, c:])  # k_1 = -m
     real = torch.cat([tied[..., c:, c:], edge, tied[..., :c, c:]], dim=-2)  # [in, out, 2m, m]
-    return fno_conv(x, torch.stack([real, torch.zeros_like(real)], dim=-1), (m, m))
+    return fno_conv(x, torch.stack([real, torch.zeros_like(real)], dim=-1), (m, m), False, source)
 
 
 def _fno_mode_major(weight: Tensor, d: int, already: bool) -> Tensor:
@@ -278,17 +295,22 @@ def _partial_dft(n: int, m: int, dtype: torch.dtype, device: torch.device, inver
     return matrix.to(dtype).contiguous()
 
 
-def _check_modes(grid: tuple[int, ...], modes: tuple[int, ...]) -> None:
-    if len(grid) != len(modes):
-        raise ValueError(f"fno_conv: {len(modes)} mode counts for a {len(grid)}-d grid")
-    for n, m in zip(grid[:-1], modes[:-1], strict=True):
-        if not 1 <= m <= n // 2:
-            raise ValueError(f"fno_conv: {m} modes need a grid axis of at least {2 * m}, got {n}")
-    if not 1 <= modes[-1] <= grid[-1] // 2 + 1:
-        raise ValueError(
-            f"fno_conv: {modes[-1]} modes on the last axis need n >= "
-            f"{2 * modes[-1] - 2}, got {grid[-1]}"
-        )
+def _check_modes(grid: tuple[int, ...], modes: tuple[int, ...], source: str) -> None:
+    """The grid of the field a Fourier layer reads holds its kept modes (GEO622): ``2 m_j``
+    points along each non-last axis (frequencies ``-m_j..m_j-1``), ``2 m_d - 2`` along the
+    last (the rfft's ``0..m_d-1``). ``source``: the model input the field comes from."""
+    need = (*(2 * m for m in modes[:-1]), max(1, 2 * modes[-1] - 2))
+    fits = len(grid) == len(modes) and all(n >= k for n, k in zip(grid, need, strict=True))
+    if fits:
+        return
+    shown, wanted = "x".join(map(str, grid)), "x".join(map(str, need))
+    raise InputError(
+        "GEO622",
+        source,
+        f"a Fourier layer keeps {modes} modes, which need a grid of at least {wanted} points; "
+        f"the field it transforms is on a {shown} grid: give the input a finer grid (at least "
+        f"{wanted} where the layer reads it) or compile with fewer `modes`",
+    )
 
 
 # --- shared ---------------------------------------------------------------------------------

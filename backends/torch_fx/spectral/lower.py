@@ -15,14 +15,17 @@ import numpy as np
 import torch
 from torch import fx
 
+from geoc.backends.torch_fx.core.lower import ACTIVATION_FNS
 from geoc.backends.torch_fx.lower import LowerCtx, lowering
 from geoc.backends.torch_fx.spectral import fno_filter_kernels as rt_filter
+from geoc.backends.torch_fx.spectral import fourier_kernels as rt_fourier
 from geoc.backends.torch_fx.spectral import kernels as rt_spectral
 from geoc.backends.torch_fx.spectral import sphere_kernels as rt_sphere
 from geoc.backends.torch_fx.spectral.plan import colatitudes, sht_tables
 from geoc.domains.grid import rotates_grid
 from geoc.ir import Node
 from geoc.ops import OpContext
+from geoc.ops.fourier import coefficient_modes
 from geoc.ops.gcnn import kernel_gather
 from geoc.ops.spectral import coefficient_band, sphere_bandwidth
 from geoc.ops.spectral_variants import variant_attrs
@@ -35,16 +38,17 @@ def lower_spectral_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.No
     modes = (modes,) * len(grid) if isinstance(modes, int) else tuple(modes)
     n_in = ctx.group.type_dim(ctx.in_types(node)[0])
     n_out = ctx.group.type_dim(node.out_types[0])
+    source = _source_name(ctx)
     if rotates_grid(ctx.group):  # weights tied over the orbits of modes (geoc.ops.spectral)
         size = 2 * modes[0] - 1
         weight = ctx.param(f"{node.id}.weight", (n_in, n_out, size * size), n_in)
         gather = _orbit_table(ctx, size)
-        return ctx.call(rt_spectral.fno_conv_tied, args[0], weight, gather, modes[0])
+        return ctx.call(rt_spectral.fno_conv_tied, args[0], weight, gather, modes[0], source)
     kept = (*tuple(2 * m for m in modes[:-1]), modes[-1])
     mixing, cutoff, bound = variant_attrs(node.attrs)
     if (mixing, cutoff, bound) == ("full", "box", 0.0):
         weight = ctx.param(f"{node.id}.weight", (n_in, n_out, *kept, 2), n_in)
-        return ctx.call(rt_spectral.fno_conv, args[0], weight, modes)
+        return ctx.call(rt_spectral.fno_conv, args[0], weight, modes, False, source)
     mask = None
     if cutoff == "disc":
         table = rt_filter.disc_mask(modes).to(ctx.dtype or torch.get_default_dtype())
@@ -52,10 +56,64 @@ def lower_spectral_conv(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.No
     if mixing == "depthwise":  # one complex weight per (channel, mode): fan-in 1
         weight = ctx.param(f"{node.id}.weight", (n_in, *kept, 2), 1)
         weight = ctx.call(rt_filter.filtered, weight, mask, bound, 0)
-        return ctx.call(rt_filter.fno_conv_depthwise, args[0], weight, modes)
+        return ctx.call(rt_filter.fno_conv_depthwise, args[0], weight, modes, source)
     weight = ctx.param(f"{node.id}.weight", (n_in, n_out, *kept, 2), n_in)
     weight = ctx.call(rt_filter.filtered, weight, mask, bound, 2)
-    return ctx.call(rt_spectral.fno_conv, args[0], weight, modes)
+    return ctx.call(rt_spectral.fno_conv, args[0], weight, modes, False, source)
+
+
+def _source_name(ctx: LowerCtx) -> str:
+    """The input a grid too coarse for the kept modes is blamed on (GEO622)."""
+    source = _field_input(ctx)
+    return source[0] if source else "x"
+
+
+# --- Fourier coefficients (geoc.ops.fourier) -------------------------------------------------
+
+
+def _octx(ctx: LowerCtx, node: Node) -> OpContext:
+    return OpContext(node.op, ctx.group, ctx.ir.domain, node.span)
+
+
+@lowering("fft")
+def lower_fft(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    modes = coefficient_modes(_octx(ctx, node), node.out_types[0])
+    return ctx.call(rt_fourier.fft, args[0], modes, _source_name(ctx))
+
+
+@lowering("ifft")
+def lower_ifft(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    source = _field_input(ctx)  # back to the grid of the model's fields
+    like = source[1] if source else None
+    return ctx.call(rt_fourier.ifft, args[0], like, ctx.ir.domain.grid, _source_name(ctx))
+
+
+@lowering("mod_act")
+def lower_mod_act(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    channels = ctx.group.type_dim(node.out_types[0])
+    dtype = ctx.dtype or torch.get_default_dtype()
+    bias = ctx.constant_param(f"{node.id}.bias", torch.zeros(channels, dtype=dtype))
+    shifted = ctx.call(rt_fourier.modulus_plus, args[0], bias)
+    fn = ACTIVATION_FNS[node.attrs["fn"]]
+    activated = shifted if fn is None else ctx.call(fn, shifted)
+    return ctx.call(rt_fourier.mod_rescale, args[0], activated)
+
+
+@lowering("mode_linear")
+def lower_mode_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    n_in = ctx.group.type_dim(ctx.in_types(node)[0])
+    n_out = ctx.group.type_dim(node.out_types[0])
+    weight = ctx.param(f"{node.id}.weight", (n_in, n_out, 2), n_in)
+    return ctx.call(rt_fourier.mode_linear, args[0], weight)
+
+
+@lowering("mode_filter")
+def lower_mode_filter(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    ctype = ctx.in_types(node)[0]
+    modes = coefficient_modes(_octx(ctx, node), ctype)
+    kept = (*(2 * m for m in modes[:-1]), modes[-1])
+    weight = ctx.param(f"{node.id}.weight", (ctx.group.type_dim(ctype), *kept, 2), 1)
+    return ctx.call(rt_fourier.mode_filter, args[0], weight)
 
 
 def _orbit_table(ctx: LowerCtx, size: int) -> fx.Node:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -60,6 +62,18 @@ def draw_sample(
     return rules_of(ir).draw_sample(ir, rng, nodes, graphs, dtype, trial)
 
 
+def _inputs_ir(module: fx.GraphModule, ir: Graph) -> Graph:
+    """``ir`` with the domain of the inputs the module takes: a sphere model compiled for
+    another grid kind (``sphere_grid=``) takes fields of the spec's shape on that kind's grid,
+    so the checker draws, rotates and transforms them on it."""
+    kind = module.meta.get("geoc_build", {}).get("sphere_grid")
+    if kind is None or kind == ir.domain.quadrature:
+        return ir
+    checked = copy.copy(ir)
+    checked.domain = dataclasses.replace(ir.domain, quadrature=kind)
+    return checked
+
+
 @within_budget
 def check_module(
     module: fx.GraphModule,
@@ -98,7 +112,7 @@ def check_module(
     if elements is None and trials < 1:
         raise ValueError(f"check_module needs at least 1 trial (got {trials}): none checks nothing")
     start = time.perf_counter()
-    ir: Graph = module.meta["geoc_ir"]
+    ir = _inputs_ir(module, module.meta["geoc_ir"])
     if problems := action_budget_problems(ir):
         files = {p.span.file for p in problems if p.span}
         texts = {f: source_text(f, sources or {}) for f in files}

@@ -201,3 +201,23 @@ def test_unknown_filter_is_geo302():
     with pytest.raises(GeoError) as info:
         frontend(sphere("    y = sfno_conv(u, 4 x scalar, filter=block)"))
     assert info.value.codes == ["GEO302"]
+
+
+def test_coefficients_are_no_model_input() -> None:
+    """A module takes fields and computes coefficients (complex, per band) itself: an input over
+    `spectrum` is GEO532 (it compiled to a module that validated it as a field and crashed on
+    the coefficients); an output over `spectrum` is fine."""
+    text = """model S() {
+    symmetry SO(3)
+    domain sphere(8, 16)
+    input c: @2 x scalar over spectrum
+    output y: 2 x scalar over sphere = isht(c)
+}
+"""
+    assert_fails_at(text, "GEO532")
+    head = text.split("    input")[0]
+    out = (
+        "    input z: 2 x scalar over sphere\n    y = sht(z)\n"
+        "    output o: 2 x scalar over spectrum = y\n}"
+    )
+    assert checked_type(head + out) == "2 x scalar over spectrum"
