@@ -312,19 +312,27 @@ LORENTZ_CENTROID = define(
 def _infer_centroid(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    (x,) = types
-    term = one_manifold(ctx, x.with_axes(()), (L,))
-    over, into = attrs["over"], attrs["into"]
+    """A symmetric function of the points pooled (the normalised sum): invariant under every
+    permutation of them, a shift of a grid among them; a point is never rotated."""
+    return (pooled_point(ctx, types[0], L, attrs["over"], attrs["into"]),)
+
+
+def pooled_point(
+    ctx: OpContext, x: FeatureType, kind: AtomKind, over: str | None, into: str | None
+) -> FeatureType:
+    """The type of a mean of points of ``kind``: of the copies of ``x`` (``over`` omitted), one
+    point per element; pooled ``over`` an axis (or ``over=edges, into=nodes``), the axes as for
+    ``sum`` (GEO203)."""
+    term = one_manifold(ctx, x.with_axes(()), (kind,))
     if over is None:
         if into is not None:
             raise ctx.error(
                 "GEO203",
                 "`into=` needs `over=edges`",
-                help="write `lorentz_centroid(m, over=edges, into=nodes)`",
+                help=f"write `{ctx.op}(m, over=edges, into=nodes)`",
             )
-        return (FeatureType((Term(1, term.atom),), x.axes),)
-    axes = reduced_axes(ctx, x, over, into, scatter="averages")
-    return (FeatureType((term,), axes),)
+        return FeatureType((Term(1, term.atom),), x.axes)
+    return FeatureType((term,), reduced_axes(ctx, x, over, into, scatter="averages"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,13 +13,12 @@ from collections.abc import Sequence
 
 from geoc.ops import AttrKind, OpContext, attr, contract, define, tensor, typing_rule
 from geoc.ops.core import positive
-from geoc.ops.graph import reduced_axes
 from geoc.ops.grid_conv import field_grid, kernel_sizes
 from geoc.ops.manifold import (
     MANIFOLD_TRAITS,
     P,
     learned_map_breaks_rotations,
-    one_manifold,
+    pooled_point,
     single_point,
 )
 from geoc.ops.traits import preset
@@ -132,15 +131,4 @@ def _infer_poincare_midpoint(
 ) -> tuple[FeatureType, ...]:
     """A symmetric function of the points pooled (sums of per-point terms): invariant under
     every permutation of them, a shift of a grid among them; a point is never rotated."""
-    (x,) = types
-    term = one_manifold(ctx, x.with_axes(()), (P,))
-    over, into = attrs["over"], attrs["into"]
-    if over is None:
-        if into is not None:
-            raise ctx.error(
-                "GEO203",
-                "`into=` needs `over=edges`",
-                help="write `poincare_midpoint(m, over=edges, into=nodes)`",
-            )
-        return (FeatureType((Term(1, term.atom),), x.axes),)
-    return (FeatureType((term,), reduced_axes(ctx, x, over, into, scatter="averages")),)
+    return (pooled_point(ctx, types[0], P, attrs["over"], attrs["into"]),)
