@@ -369,16 +369,19 @@ CODES: dict[str, CodeInfo] = {
     # --- GEO332-333: Riemannian batch normalisation of SPD matrices (docs/manifolds.md) ------
     "GEO332": _code(
         "bad batch-norm attribute",
-        """`spd_batch_norm` takes `metric=` one of `airm`, `log_euclidean`, `gbw`, a
-        `momentum` with 0 < momentum <= 1 (the fraction of the way the running mean moves to
-        the batch mean) and `iters` >= 1 fixed-point steps of the batch mean.""",
+        """Every batch norm (`spd_batch_norm`, `lorentz_batch_norm`,
+        `poincare_midpoint_batch_norm`) takes a `momentum` with 0 < momentum <= 1 (the fraction
+        of the way the running statistics move to the batch's); `spd_batch_norm` also `metric=`
+        one of `airm`, `log_euclidean`, `gbw` and `iters` >= 1 fixed-point steps of the batch
+        mean, `lorentz_batch_norm` a positive `eps` (added to the Fréchet variance before its
+        square root).""",
     ),
     "GEO333": _code(
         "batch norm over edges or several axes",
-        """`spd_batch_norm` normalises the batch of every matrix of the call: the elements of
-        one node axis over all graphs, or the samples of a value without an axis. Values over an
-        edge set (whose masked padding would enter the mean) or over several axes are refused:
-        pool or scatter them onto the nodes first.""",
+        """A batch norm normalises the batch of every value of the call: the samples and every
+        grid point of a field, the elements of one node axis over all graphs, or the samples of
+        a value without an axis. Values over an edge set (whose masked padding would enter the
+        mean) or over several axes are refused: pool or scatter them onto the nodes first.""",
     ),
     # --- GEO334-336: spectral filter options (McCabe et al. 2023; docs/spectral.md) ---------
     "GEO334": _code(
@@ -502,13 +505,6 @@ CODES: dict[str, CodeInfo] = {
         """`dws_linear`, `dws_pool` and `dws_flatten` act on values over `weights`, in a model
         whose domain is `weightspace(mlp=[d0, d1, ..., dL])`.""",
     ),
-    # --- GEO347: HCNN's Lorentz batch norm on grids (docs/manifolds.md) ----------------------
-    "GEO347": _code(
-        "bad Lorentz batch-norm attribute",
-        """`lorentz_batch_norm` takes a `momentum` with 0 < momentum <= 1 (the fraction of the
-        way the running centroid and variance move to the batch's) and a positive `eps` (added
-        to the Fréchet variance before its square root).""",
-    ),
     # --- GEO35x: group convolutions (docs/gcnn.md) ---------------------------------------------
     "GEO350": _code(
         "group convolution on the wrong channels",
@@ -522,21 +518,6 @@ CODES: dict[str, CodeInfo] = {
         """A group convolution's `kernel` is an odd size from 1 up to the grid size: odd, so
         the filter has a centre that the rotations of the grid fix, and no larger than the
         grid, so the periodic padding wraps at most once.""",
-    ),
-    # --- GEO352-354: Poincaré ResNet's batch norm (docs/manifolds.md) -------------------------
-    "GEO352": _code(
-        "bad Poincaré batch-norm attribute",
-        """`poincare_midpoint_batch_norm` takes a `momentum` with 0 < momentum <= 1: the weight
-        of the batch's midpoint against the running midpoint (their weighted gyromidpoint), and
-        of the batch's variance against the running variance, at each training step.""",
-    ),
-    "GEO353": _code(
-        "Poincaré batch norm over edges or several axes",
-        """`poincare_midpoint_batch_norm` normalises every point of the call: the samples and
-        every grid point of a field, or the elements of one node axis over all graphs, or the
-        samples of a value without an axis. Values over an edge set (whose masked padding would
-        enter the midpoint) or over several axes are refused: pool or scatter them onto the
-        nodes first.""",
     ),
     # --- GEO36x: integer labels (docs/language.md, "Integer labels") -------------------------
     "GEO360": _code(

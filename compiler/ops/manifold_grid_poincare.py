@@ -17,6 +17,7 @@ from geoc.ops.grid_conv import field_grid, kernel_sizes
 from geoc.ops.manifold import (
     MANIFOLD_TRAITS,
     P,
+    check_batch_norm,
     learned_map_breaks_rotations,
     pooled_point,
     single_point,
@@ -69,8 +70,8 @@ POINCARE_BATCH_NORM = define(
     "same type: Poincaré ResNet's midpoint batch norm over every point of the call (the "
     "samples and every grid point or element): gyromidpoint `μ`, Fréchet variance `σ²`, "
     "`b ⊕ exp₀(γ / σ · log₀(−μ ⊕ x))`; running midpoint and variance by `momentum` for eval "
-    "mode (`GEO352`); one `poincare` point (`GEO322`, `GEO323`); not over edges or several "
-    "axes (`GEO353`); shift- and reorder-equivariant in both modes",
+    "mode (`GEO332`); one `poincare` point (`GEO322`, `GEO323`); not over edges or several "
+    "axes (`GEO333`); shift- and reorder-equivariant in both modes",
 )
 
 
@@ -83,25 +84,7 @@ def _infer_poincare_batch_norm(
     the same map then sends; in eval mode the map is pointwise with fixed statistics."""
     (x,) = types
     single_point(ctx, x.with_axes(()), (P,))
-    if not 0 < attrs["momentum"] <= 1:
-        raise ctx.error(
-            "GEO352",
-            f"`momentum` moves the running statistics a fraction 0 < t <= 1 of the way to the "
-            f"batch's, got {attrs['momentum']!r}",
-            attr="momentum",
-            label=repr(attrs["momentum"]),
-            help="e.g. `momentum=0.1`",
-        )
-    if len(x.axes) > 1 or any(ctx.edge_ends(a) is not None for a in x.axes):
-        raise ctx.error(
-            "GEO353",
-            f"`{ctx.op}` normalises the points of one field, node axis or the samples, but "
-            f"the value is over {', '.join(x.axes)}",
-            arg=0,
-            label=str(x),
-            help="normalise the points over the grid or the nodes (edge sets carry masked "
-            "padding), or pool one axis first",
-        )
+    check_batch_norm(ctx, x, attrs["momentum"])
     return (x,)
 
 
