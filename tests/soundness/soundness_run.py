@@ -16,7 +16,9 @@ import torch
 from spec_grammar import Spec
 
 import geoc
+from geoc.backends.torch_fx.manifold.riemannian import manifold_parameters
 from geoc.backends.torch_fx.verify import check_module
+from geoc.backends.torch_fx.verify.params import onto_manifold
 from geoc.diagnostics import GeoError
 
 RTOL = 1e-9  # the exact laws hold to rounding in float64: |error| <= RTOL * max(1, |g·f(x)|)
@@ -70,12 +72,17 @@ def _rejected(err: GeoError) -> Outcome:
 
 def randomise_parameters(module: torch.nn.Module, rng: np.random.Generator) -> None:
     """Every parameter random (not the initial values): matrices about 1.5 / sqrt(fan_in),
-    vectors and scalars about 0.5."""
+    vectors and scalars about 0.5; a parameter on a manifold (a Poincaré bias point, Stiefel
+    weights) put back on it, as an optimiser keeps it (a bias point past the ball's edge is
+    no point of the model: its outputs were ill-conditioned to 2e-7, a false finding)."""
+    constrained = manifold_parameters(module)
     with torch.no_grad():
-        for param in module.parameters():
+        for name, param in module.named_parameters():
             fan_in = param.shape[-1] if param.ndim >= 2 else 1
             scale = 1.5 / math.sqrt(fan_in) if param.ndim >= 2 else 0.5
-            values = rng.normal(scale=scale, size=tuple(param.shape))
+            values = onto_manifold(
+                rng.normal(scale=scale, size=tuple(param.shape)), rng, constrained.get(name)
+            )
             param.copy_(torch.as_tensor(values, dtype=param.dtype))
 
 

@@ -73,9 +73,18 @@ def _draw_like(old: Tensor, rng: np.random.Generator, manifold: Mapping[str, Any
     if spread == 0.0:
         spread = 0.5 * max(abs(mean), 1.0)
     drawn = mean + spread * rng.standard_normal(values.shape)
+    return onto_manifold(drawn, rng, manifold)
+
+
+def onto_manifold(
+    drawn: np.ndarray, rng: np.random.Generator, manifold: Mapping[str, Any] | None
+) -> np.ndarray:
+    """A random draw of a parameter put where it must be: orthonormal columns on the Stiefel
+    manifold (drawn afresh), within :data:`BALL_FRACTION` of a Poincaré ball's radius (a point
+    past the edge is no point, and near it Möbius operations lose every digit)."""
     kind = manifold["manifold"] if manifold else None
     if kind == "stiefel":  # orthonormal columns, as ``bimap`` needs
-        return np.linalg.qr(rng.standard_normal(values.shape))[0]
+        return np.linalg.qr(rng.standard_normal(drawn.shape))[0]
     if kind == "poincare":  # inside the ball of radius 1/sqrt(c), away from its edge
         radius = BALL_FRACTION / math.sqrt(float(manifold["c"]))
         norms = np.linalg.norm(drawn, axis=-1, keepdims=True)
