@@ -99,14 +99,18 @@ def _check_kind(ctx: OpContext, d: int, kind: str) -> None:
             label="kind=general",
             help=KIND_HELP,
         )
-    if d < 1 or (kind == "orthogonal" and d < 2):
+    least = 2 if kind == "orthogonal" else 1
+    if d < least:
+        why = "orthogonal maps need `d >= 2` (a line has no rotation but 1)" if least == 2 else ""
         raise ctx.error(
             "GEO434",
-            f"stalks of dimension {d} with `kind={kind}`: the stalk dimension is at least 1, "
-            "and orthogonal maps need 2 (the only rotation of a line is 1)",
+            f"stalks of dimension {d} with `kind={kind}`: "
+            + (why or "a stalk has dimension `d >= 1`"),
             attr="d",
             label=f"d={d}",
-            help="take `d=2` or more, or `kind=diag` for one-dimensional stalks",
+            help="take `d=2` or more, or `kind=diag` for one-dimensional stalks"
+            if least == 2
+            else "take `d=1` or more",
         )
 
 
