@@ -942,6 +942,52 @@ CODES: dict[str, CodeInfo] = {
         about the polar axis. Under `SO(3)` the weights may depend on the degree l alone
         (Driscoll-Healy convolution, `filter=degree`).""",
     ),
+    "GEO421": _code(
+        "multivector algebra out of range",
+        """`multivector(p, q)` needs integers p, q >= 0 with 1 <= p + q <= 6: a multivector has
+        2^(p+q) coordinates and the geometric product a table of 8^(p+q) entries, built once per
+        module (docs/clifford.md).""",
+    ),
+    "GEO422": _code(
+        "not multivectors",
+        """A Clifford operator (`geometric_product`, `wedge`, `left_contraction`, `grade`,
+        `reverse`, `mv_linear`, `mv_gate`, `mv_norm`, `vector_part`) takes values of exactly one
+        term `c x multivector(p, q)`. Embed vectors with `embed_vector(x)`; keep other channels
+        in a value of their own.""",
+    ),
+    "GEO423": _code(
+        "products of different algebras",
+        """A product of two multivectors is defined within one algebra Cl(p, q): both operands
+        must have the same signature (`multivector(1, 3)` and `multivector(3, 0)` do not
+        multiply).""",
+    ),
+    "GEO424": _code(
+        "products of different numbers of copies",
+        """The Clifford products multiply copy by copy: both operands need the same number of
+        copies. Map one side to the other's with `mv_linear(x, c)`.""",
+    ),
+    "GEO425": _code(
+        "vectors outside the group's algebra",
+        """`embed_vector` places `c x vector` at grade 1 of the algebra of the group's space:
+        Cl(n, 0) under O(n), SO(n), E(n) (or without a channel group), Cl(p, q) under O(p, q),
+        SO(p, q), SO+(p, q). Another channel group (`Lorentz(n)`, `Sp(n)`, ...) has no algebra
+        here, a point under translations is not a vector (subtract one first), and
+        `vector_part` reads only the algebra whose grade 1 is the group's `vector`.""",
+    ),
+    "GEO426": _code(
+        "grade out of range",
+        """`grade(x, k)` keeps grade k of a multivector of Cl(p, q): `0 <= k <= p + q`.""",
+    ),
+    "GEO427": _code(
+        "multivector norm without smoothing",
+        """`mv_norm(x, eps=...)` divides each grade by a function of
+        `(q_k^2 + eps^2)^(1/4)`, q_k the grade's quadratic form: `eps` must be positive so that
+        the size and its derivatives stay finite at zero.""",
+    ),
+    "GEO428": _code(
+        "multivector layer without outputs",
+        """`mv_linear(x, out)` gives `out` copies of the input's algebra: `out >= 1`.""",
+    ),
     "GEO430": _code(
         "flattening breaks the neuron-permutation symmetry",
         """`dws_flatten` lists the weights in a fixed order, so permuting the neurons of a
