@@ -983,6 +983,50 @@ CODES: dict[str, CodeInfo] = {
         Other factors (rotations, `S(weights)`, which would permute every weight on its own)
         are not symmetries of an MLP's weights.""",
     ),
+    "GEO432": _code(
+        "sheaf operator not over an edge set",
+        """`restriction_maps(a, b, d=...)` reads two values over one edge set (an edge's two
+        ends, gathered as `h[dst]`, `h[src]`), and `sheaf_diffusion(x, maps, d=...)` reads the
+        maps over an edge set: the maps belong to the edges of a sheaf, one pair per edge.""",
+    ),
+    "GEO433": _code(
+        "sheaf operator of transforming channels",
+        """Stalks and restriction maps are invariant scalars: `restriction_maps` and
+        `sheaf_diffusion` mix stalk coordinates and channels by learned matrices and multiply
+        them by the maps, which commutes only with a group that leaves every channel fixed
+        (the node permutations do; rotations of vector channels do not).""",
+    ),
+    "GEO434": _code(
+        "stalk dimension too small",
+        """The stalks of a sheaf have dimension `d >= 1`; orthogonal restriction maps need
+        `d >= 2`, since the only rotation of a line is the identity: take `kind=diag` for
+        one-dimensional stalks.""",
+    ),
+    "GEO435": _code(
+        "general restriction maps are not built",
+        """Neural sheaf diffusion with unconstrained `d x d` maps normalises by the inverse
+        square root of each node's `d x d` block `D_v = Σ F_{v◁e}ᵀ F_{v◁e}`; an eigenvalue
+        decomposition would give it, but its derivatives are not finite where eigenvalues
+        meet (an isolated node's zero block, or orthogonal maps). It is not built: use
+        `kind=diag` or `kind=orthogonal`.""",
+    ),
+    "GEO436": _code(
+        "sheaf diffusion over edges between other nodes",
+        """`sheaf_diffusion(x, maps, d=...)` diffuses the stalks `x` over the edges the maps
+        are on; both ends of those edges must be on `x`'s axis (the domain's `edges` of a
+        `graph(nodes)`, or an edge set from that axis to itself).""",
+    ),
+    "GEO437": _code(
+        "stalk width not a multiple of the stalk dimension",
+        """A node's value holds `d` stalk coordinates of `f` channels each (`d*f x scalar`,
+        stalk coordinate first): its width must be a multiple of `d`.""",
+    ),
+    "GEO438": _code(
+        "restriction maps of another shape",
+        """`sheaf_diffusion(x, maps, d=..., kind=...)` reads two maps per edge, the `dst` end's
+        first: `2d` numbers for `kind=diag`, `2d²` for `kind=orthogonal`, as
+        `restriction_maps` with the same `d` and `kind` makes them.""",
+    ),
     "GEO440": _code(
         "group convolution without a grid rotation group",
         """`lift_conv`, `group_conv` and `group_pool` need the rotations of the grid as the

@@ -11,7 +11,7 @@ from spec_grammar import Family, Spec, Ty, grow, scalars
 
 CORE = [t.linear, t.act, t.mlp, t.add, t.scale, t.negate, t.concat]
 GEOMETRIC = [*CORE, t.norm, t.dot, t.gate, t.normalising]
-EDGES = [t.gather, t.scatter, t.message]
+EDGES = [t.gather, t.scatter, t.message, t.sheaf]
 
 
 def _irreps(draw, atoms: tuple[str, ...]) -> Ty:

@@ -174,6 +174,25 @@ def message(gen: Gen) -> Made:
     return f"{reduce}({v[0]}[{side}], over=edges, into={axis})", v[1]
 
 
+def sheaf(gen: Gen) -> Made:
+    """A sheaf diffusion step of a value over the nodes, with maps from both ends of each edge
+    (risky: maps of transforming channels, which must be GEO433)."""
+    axis = gen.family.axis
+    v = gen.pick(lambda t: t.axis == axis and gen.plain(t))
+    if v is None:
+        return None
+    if not gen.invariant(v[1]):
+        gen.tags.add("sheaf_rotating")
+        return f"restriction_maps({v[0]}[dst], {v[0]}[src], d=2, kind=diag)", scalars(4, "edges")
+    kind = gen.choice(("diag", "orthogonal"))
+    dims = [d for d in range(1 if kind == "diag" else 2, 4) if v[1].copies % d == 0]
+    if not dims:
+        return None
+    d = gen.choice(dims)
+    maps = f"restriction_maps({v[0]}[dst], {v[0]}[src], d={d}, kind={kind})"
+    return f"sheaf_diffusion({v[0]}, {maps}, d={d}, kind={kind})", v[1]
+
+
 def pool(gen: Gen) -> Made:
     """Pool the family's axis away (nodes, a set, a torus grid)."""
     axis = gen.family.axis

@@ -1,0 +1,1 @@
+"""The sheaf family's lowerings: restriction maps and the sheaf diffusion step."""
