@@ -775,7 +775,8 @@ CODES: dict[str, CodeInfo] = {
         zero: an output atom does not appear in the input (e.g. scalars to vectors under O(3)).
         Build the missing atoms with a product first (`s * v`). Under the solver's groups the
         equivariant-basis solver decides: e.g. `vector` to `tensor(2)` under O(n) has no
-        equivariant map (odd total order), while SO(3) maps `tensor(2)` to `vector` (ε).""",
+        equivariant map (odd total order), while SO(3) maps `tensor(2)` to `vector` (ε). To
+        build matrices from vectors use the bilinear `outer(u, v)` (docs/cartesian.md).""",
     ),
     "GEO404": _code(
         "points are not vectors",
