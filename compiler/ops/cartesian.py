@@ -30,12 +30,23 @@ from geoc.diagnostics import Diagnostic
 from geoc.groups import Group, Rotations
 from geoc.ops import PLAIN, OpContext, contract, define, preset, tensor, typing_rule
 from geoc.ops.core import joint_axes
+from geoc.ops.euclidean import FRAME_FIX
+from geoc.ops.traits import EuclideanOnly
 from geoc.types import MAX_TENSOR_ORDER, SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term
 
 FAMILY = "cartesian"
+#: Cartesian tensors live in R^n: unit vectors are read as their coordinates (`outer(n, n)` of
+#: unit normals is a nematic order tensor), other manifold points are GEO321.
+EUCLIDEAN = EuclideanOnly(
+    "GEO321",
+    (FRAME_FIX,),
+    "Cartesian tensors are Euclidean: map to the tangent space with `logmap0(x)` (`logeig(x)` "
+    "for SPD) first",
+)
+CARTESIAN = preset(PLAIN, "ambient", euclidean=EUCLIDEAN)
 #: A map of each copy on its own, linear in its one tensor input: it commutes with sums over
 #: edges into nodes and with gathers.
-LINEAR_MAP = preset(PLAIN, "commutes_scatter", linear_in=("t",))
+LINEAR_MAP = preset(CARTESIAN, "commutes_scatter", linear_in=("t",))
 
 
 def tensor_atom(order: int) -> Atom:
@@ -103,7 +114,7 @@ OUTER = define(
     "outer",
     FAMILY,
     (tensor("u"), tensor("v")),
-    preset(PLAIN, linear_in=("u", "v")),
+    preset(CARTESIAN, linear_in=("u", "v")),
     "copy by copy, the outer product u_{i..} v_{j..} of `tensor(a)` and `tensor(b)` copies "
     "(`vector` is `tensor(1)`) into `tensor(a + b)`, row-major; the same number of copies "
     "(`GEO225`), Cartesian tensors only (`GEO224`)",
@@ -132,7 +143,7 @@ CONTRACT = define(
     "contract",
     FAMILY,
     (tensor("t"), tensor("v")),
-    preset(PLAIN, "euclidean_norm", linear_in=("t", "v")),
+    preset(CARTESIAN, "euclidean_norm", linear_in=("t", "v")),
     "copy by copy, t_{i..j} v_j: the last index of a `tensor(k)` copy (k >= 2) with a `vector` "
     "copy, into `tensor(k - 1)` (`vector` for k = 2); orthogonal groups (`GEO420`)",
 )
@@ -235,8 +246,8 @@ AXIAL = define(
 SKEW = define(
     "skew",
     FAMILY,
-    (tensor("t"),),
-    LINEAR_MAP,
+    (tensor("v"),),
+    preset(LINEAR_MAP, linear_in=("v",)),
     "per `vector` copy v of R^3, the antisymmetric `tensor(2)` [v]× = -ε_ijk v_i with "
     "[v]× w = v × w; proper rotations only (`SO(3)`, `SE(3)`; `GEO494`)",
 )
