@@ -35,15 +35,15 @@ from geoc.ops.traits import EuclideanOnly
 from geoc.types import MAX_TENSOR_ORDER, SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term
 
 FAMILY = "cartesian"
-#: Cartesian tensors live in R^n: unit vectors are read as their coordinates (`outer(n, n)` of
-#: unit normals is a nematic order tensor), other manifold points are GEO321.
+#: Cartesian tensors live in R^n: unit vectors rotate as vectors and count as `vector`
+#: (`outer(n, n)` of unit normals is a nematic order tensor), other manifold points are GEO321.
 EUCLIDEAN = EuclideanOnly(
     "GEO321",
     (FRAME_FIX,),
     "Cartesian tensors are Euclidean: map to the tangent space with `logmap0(x)` (`logeig(x)` "
     "for SPD) first",
 )
-CARTESIAN = preset(PLAIN, "ambient", euclidean=EUCLIDEAN)
+CARTESIAN = preset(PLAIN, euclidean=EUCLIDEAN)
 #: A map of each copy on its own, linear in its one tensor input: it commutes with sums over
 #: edges into nodes and with gathers.
 LINEAR_MAP = preset(CARTESIAN, "commutes_scatter", linear_in=("t",))
@@ -56,10 +56,13 @@ def tensor_atom(order: int) -> Atom:
 
 def cartesian_order(group: Group, atom: Atom) -> int | None:
     """k when every element acts on the atom as on `tensor(k)` (k >= 1): `tensor(k)`, and the
-    atoms that transform as `vector` (`1o` under O(3), `pseudovector` under SO(3)); None for
+    atoms that transform as `vector` (`1o` under O(3), `pseudovector` under SO(3), `unit(n)`
+    under rotations of R^n, read as its coordinates); None for
     any other atom (scalars, pseudovectors under O(3), irreps, products, manifolds)."""
     if atom.kind is AtomKind.TENSOR and not atom.factors:
         return atom.args[0]
+    if atom.kind is AtomKind.UNIT and group.matrix is None and atom.args[0] == group.space_dim:
+        return 1  # a unit vector of R^n rotates (and reflects) as a vector of R^n
     return 1 if group.same_atom(atom, VECTOR) else None
 
 

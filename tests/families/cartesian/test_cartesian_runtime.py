@@ -238,3 +238,19 @@ def test_second_derivatives_are_finite(make) -> None:
     grads = [g for g in grads if g is not None]
     assert all(torch.isfinite(g).all() for g in (*grads, *second))
     assert any(g.abs().max() > 0 for g in second)
+
+
+def test_nematic_order_tensor_of_unit_vectors() -> None:
+    """`sym_part(outer(n, n))` of unit vectors (Q = n nᵀ - I/3) passes the check with
+    reflections and equals its formula."""
+    text = (
+        "model M() {\n    symmetry O(3) x S(nodes)\n    domain set(nodes)\n"
+        "    input n: unit(3) over nodes\n"
+        "    output q: tensor(2) over nodes = sym_part(outer(n, n))\n}\n"
+    )
+    module = randomised(text)
+    report = check_module(module, trials=4, graphs=2)
+    assert report.passed, report.render()
+    n = torch.nn.functional.normalize(torch.randn(5, 3, dtype=F64), dim=-1)
+    want = torch.einsum("ni,nj->nij", n, n) - torch.eye(3, dtype=F64) / 3
+    torch.testing.assert_close(module(n=n)["q"], want.reshape(5, 9), atol=1e-12, rtol=0)
