@@ -49,6 +49,9 @@ class AtomKind(str, enum.Enum):
     # An orthonormal n x n frame whose columns transform as vectors (F -> R F), stored column
     # by column (`n x vector` layout); docs/language.md, "Frames and canonicalisation".
     FRAME = "frame"
+    # A multivector of the Clifford algebra Cl(p, q): 2^(p+q) blade coefficients, grade by
+    # grade (docs/clifford.md); O(p, q) acts by the outermorphism.
+    MULTIVECTOR = "multivector"
 
 
 #: Atoms written as a bare name.
@@ -71,10 +74,13 @@ CALL_ATOMS = {
     "tensor": (AtomKind.TENSOR, 1),
     "index": (AtomKind.INDEX, 1),
     "frame": (AtomKind.FRAME, 1),
+    "multivector": (AtomKind.MULTIVECTOR, 2),
 }
 #: The largest tensor order `tensor(k)` may have (a 64-dimensional vector space has 64^k
 #: coordinates: the bound keeps types printable and layers buildable).
 MAX_TENSOR_ORDER = 8
+#: The largest p + q of `multivector(p, q)` (geoc.clifford.MAX_DIM; types import no numpy).
+MAX_CLIFFORD_DIM = 6
 #: Curved atoms with a float parameter: the keyword that names it, and its default.
 CURVED_ATOMS = {"lorentz": (AtomKind.LORENTZ, "k"), "poincare": (AtomKind.POINCARE, "c")}
 CURVATURE_DEFAULT = 1.0
@@ -421,6 +427,17 @@ def _sized(atom: Atom, expr: ast.Expr) -> Atom:
                 help="e.g. `tensor(2)` (a matrix); `tensor(1)` is `vector`, use `scalar` for 0",
             )
         )
+    if atom.kind is AtomKind.MULTIVECTOR and not 1 <= sum(atom.args) <= MAX_CLIFFORD_DIM:
+        raise GeoError(
+            Diagnostic(
+                "GEO421",
+                f"`{atom}` needs 1 <= p + q <= {MAX_CLIFFORD_DIM} (a multivector has 2^(p+q) "
+                f"coordinates, a product table 8^(p+q) entries)",
+                expr.span,
+                label=f"p + q = {sum(atom.args)}",
+                help="e.g. `multivector(3, 0)` or `multivector(1, 3)`",
+            )
+        )
     if atom.is_label and atom.args[0] < 1:
         raise GeoError(
             Diagnostic(
@@ -450,7 +467,7 @@ def _unknown_atom(expr: ast.Expr) -> Diagnostic:
     manifolds = ["lorentz(n, k=1.0)", "poincare(n, c=1.0)", "unit(n)", "spd(n)", "sym(n)"]
     manifolds.append("frame(n)")
     named = [*NAMED_ATOMS, "point(n)", "tensor(k)", "tensor(a, b)", "0e", "1o", *manifolds]
-    named.append("index(n)")
+    named += ["index(n)", "multivector(p, q)"]
     known = ", ".join(f"`{a}`" for a in named)
     return Diagnostic(
         "GEO301",

@@ -57,6 +57,7 @@ class Settings:
     eval_every: int = 5
     hidden: int = 64
     depth: int = 4
+    channels: int = 8  # multivector copies of `--spec cgenn_nbody`
 
 
 QUICK = Settings(train=40, val=20, test=20, epochs=2, batch=10, eval_every=1)
@@ -217,10 +218,10 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     data = dataset(settings, args.data_seed, out)
-    params = {"hidden": settings.hidden, "depth": settings.depth}
-    model = geoc.compile("egnn_nbody", params=params, seed=args.seed)
+    params = SPEC_PARAMS[args.spec](settings)
+    model = geoc.compile(args.spec, params=params, seed=args.seed)
     weights = sum(p.numel() for p in model.parameters())
-    print(f"egnn_nbody: {weights} parameters, {args.threads} thread(s), {settings.epochs} epochs")
+    print(f"{args.spec}: {weights} parameters, {args.threads} thread(s), {settings.epochs} epochs")
     result = train(model, data, settings, args.seed, out)
     best, curves = result["best"], result["curves"]
     if best["state"] is None:
@@ -241,6 +242,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
         "wall_seconds": time.perf_counter() - started,
         "parameters": weights,
         "threads": args.threads,
+        "spec": args.spec,
         "seed": args.seed,
         "data_seed": args.data_seed,
         "settings": asdict(settings),
@@ -258,6 +260,13 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
     return report
 
 
+#: The built-in specs this loop trains (same inputs and output) and their size parameters.
+SPEC_PARAMS = {
+    "egnn_nbody": lambda s: {"hidden": s.hidden, "depth": s.depth},
+    "cgenn_nbody": lambda s: {"c": s.channels, "depth": s.depth},
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, help="training epochs (default 1000)")
@@ -265,8 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="weights and batch order")
     parser.add_argument("--data-seed", type=int, default=0, help="the simulated trajectories")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    parser.add_argument("--out", type=Path, default=HERE / "out" / "egnn_nbody")
+    parser.add_argument("--spec", choices=sorted(SPEC_PARAMS), default="egnn_nbody")
+    parser.add_argument("--out", type=Path, help="default: examples/out/<spec>")
     args = parser.parse_args(argv)
+    args.out = args.out or HERE / "out" / args.spec
     settings = QUICK if args.quick else Settings()
     if args.epochs is not None:
         settings = replace(settings, epochs=args.epochs)

@@ -224,6 +224,13 @@ class AstBuilder(Transformer):
         node = ast.Call(func=_name(func), args=positional, kwargs=keywords, span=_join(func, close))
         return _bounded(node, *positional, *(k.value for k in keywords))
 
+    def connected_call(self, children):
+        """`SO+(p, q)`: a call whose name is the group's, `+` included."""
+        func, plus, args, close = children
+        name = ast.Name(id=f"{func}+", span=_join(func, plus))
+        node = self.call([func, args, close])
+        return ast.Call(func=name, args=node.args, kwargs=node.kwargs, span=node.span)
+
     def args(self, children):
         return tuple(children)
 

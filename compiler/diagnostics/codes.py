@@ -395,16 +395,19 @@ CODES: dict[str, CodeInfo] = {
     # --- GEO332-333: Riemannian batch normalisation of SPD matrices (docs/manifolds.md) ------
     "GEO332": _code(
         "bad batch-norm attribute",
-        """`spd_batch_norm` takes `metric=` one of `airm`, `log_euclidean`, `gbw`, a
-        `momentum` with 0 < momentum <= 1 (the fraction of the way the running mean moves to
-        the batch mean) and `iters` >= 1 fixed-point steps of the batch mean.""",
+        """Every batch norm (`spd_batch_norm`, `lorentz_batch_norm`,
+        `poincare_midpoint_batch_norm`) takes a `momentum` with 0 < momentum <= 1 (the fraction
+        of the way the running statistics move to the batch's); `spd_batch_norm` also `metric=`
+        one of `airm`, `log_euclidean`, `gbw` and `iters` >= 1 fixed-point steps of the batch
+        mean, `lorentz_batch_norm` a positive `eps` (added to the Fréchet variance before its
+        square root).""",
     ),
     "GEO333": _code(
         "batch norm over edges or several axes",
-        """`spd_batch_norm` normalises the batch of every matrix of the call: the elements of
-        one node axis over all graphs, or the samples of a value without an axis. Values over an
-        edge set (whose masked padding would enter the mean) or over several axes are refused:
-        pool or scatter them onto the nodes first.""",
+        """A batch norm normalises the batch of every value of the call: the samples and every
+        grid point of a field, the elements of one node axis over all graphs, or the samples of
+        a value without an axis. Values over an edge set (whose masked padding would enter the
+        mean) or over several axes are refused: pool or scatter them onto the nodes first.""",
     ),
     # --- GEO334-336: spectral filter options (McCabe et al. 2023; docs/spectral.md) ---------
     "GEO334": _code(
@@ -528,13 +531,6 @@ CODES: dict[str, CodeInfo] = {
         """`dws_linear`, `dws_pool` and `dws_flatten` act on values over `weights`, in a model
         whose domain is `weightspace(mlp=[d0, d1, ..., dL])`.""",
     ),
-    # --- GEO347: HCNN's Lorentz batch norm on grids (docs/manifolds.md) ----------------------
-    "GEO347": _code(
-        "bad Lorentz batch-norm attribute",
-        """`lorentz_batch_norm` takes a `momentum` with 0 < momentum <= 1 (the fraction of the
-        way the running centroid and variance move to the batch's) and a positive `eps` (added
-        to the Fréchet variance before its square root).""",
-    ),
     # --- GEO35x: group convolutions (docs/gcnn.md) ---------------------------------------------
     "GEO350": _code(
         "group convolution on the wrong channels",
@@ -548,21 +544,6 @@ CODES: dict[str, CodeInfo] = {
         """A group convolution's `kernel` is an odd size from 1 up to the grid size: odd, so
         the filter has a centre that the rotations of the grid fix, and no larger than the
         grid, so the periodic padding wraps at most once.""",
-    ),
-    # --- GEO352-354: Poincaré ResNet's batch norm (docs/manifolds.md) -------------------------
-    "GEO352": _code(
-        "bad Poincaré batch-norm attribute",
-        """`poincare_midpoint_batch_norm` takes a `momentum` with 0 < momentum <= 1: the weight
-        of the batch's midpoint against the running midpoint (their weighted gyromidpoint), and
-        of the batch's variance against the running variance, at each training step.""",
-    ),
-    "GEO353": _code(
-        "Poincaré batch norm over edges or several axes",
-        """`poincare_midpoint_batch_norm` normalises every point of the call: the samples and
-        every grid point of a field, or the elements of one node axis over all graphs, or the
-        samples of a value without an axis. Values over an edge set (whose masked padding would
-        enter the midpoint) or over several axes are refused: pool or scatter them onto the
-        nodes first.""",
     ),
     # --- GEO36x: integer labels (docs/language.md, "Integer labels") -------------------------
     "GEO360": _code(
@@ -978,6 +959,52 @@ CODES: dict[str, CodeInfo] = {
         """A spherical filter with a weight per (degree l, order m) commutes only with rotations
         about the polar axis. Under `SO(3)` the weights may depend on the degree l alone
         (Driscoll-Healy convolution, `filter=degree`).""",
+    ),
+    "GEO421": _code(
+        "multivector algebra out of range",
+        """`multivector(p, q)` needs integers p, q >= 0 with 1 <= p + q <= 6: a multivector has
+        2^(p+q) coordinates and the geometric product a table of 8^(p+q) entries, built once per
+        module (docs/clifford.md).""",
+    ),
+    "GEO422": _code(
+        "not multivectors",
+        """A Clifford operator (`geometric_product`, `wedge`, `left_contraction`, `grade`,
+        `reverse`, `mv_linear`, `mv_gate`, `mv_norm`, `vector_part`) takes values of exactly one
+        term `c x multivector(p, q)`. Embed vectors with `embed_vector(x)`; keep other channels
+        in a value of their own.""",
+    ),
+    "GEO423": _code(
+        "products of different algebras",
+        """A product of two multivectors is defined within one algebra Cl(p, q): both operands
+        must have the same signature (`multivector(1, 3)` and `multivector(3, 0)` do not
+        multiply).""",
+    ),
+    "GEO424": _code(
+        "products of different numbers of copies",
+        """The Clifford products multiply copy by copy: both operands need the same number of
+        copies. Map one side to the other's with `mv_linear(x, c)`.""",
+    ),
+    "GEO425": _code(
+        "vectors outside the group's algebra",
+        """`embed_vector` places `c x vector` at grade 1 of the algebra of the group's space:
+        Cl(n, 0) under O(n), SO(n), E(n) (or without a channel group), Cl(p, q) under O(p, q),
+        SO(p, q), SO+(p, q). Another channel group (`Lorentz(n)`, `Sp(n)`, ...) has no algebra
+        here, a point under translations is not a vector (subtract one first), and
+        `vector_part` reads only the algebra whose grade 1 is the group's `vector`.""",
+    ),
+    "GEO426": _code(
+        "grade out of range",
+        """`grade(x, k)` keeps grade k of a multivector of Cl(p, q): `0 <= k <= p + q`.""",
+    ),
+    "GEO427": _code(
+        "multivector norm without smoothing",
+        """`mv_norm(x, eps=...)` divides each grade by a function of
+        `(q_k^2 + eps^2)^(1/4)`, q_k the grade's quadratic form: `eps` must be positive so that
+        the size and its derivatives stay finite at zero.""",
+    ),
+    "GEO428": _code(
+        "multivector layer without outputs",
+        """`mv_linear(x, out)` gives `out` copies of the input's algebra: `out >= 1`.""",
     ),
     "GEO430": _code(
         "flattening breaks the neuron-permutation symmetry",

@@ -317,8 +317,7 @@ def _no_coefficient_input(ftype: FeatureType, stmt: ast.Input) -> None:
                 "coefficients as a model input are not built",
                 stmt.type.span,
                 label=str(ftype),
-                help="take the field over `sphere` and transform it inside the model with "
-                "`sht(z)`",
+                help="take the field over `sphere` and transform it inside the model with `sht(z)`",
             )
         )
 

@@ -2,7 +2,8 @@
 dimensions, matrices and sampling (``factors.py``), so a new group factor is one class there.
 
 ``group.py`` holds :class:`Group`, ``elements.py`` sampled elements, ``manifold.py`` how rotations
-move manifold atoms, ``from_ast.py`` the ``symmetry`` clause to a group.
+move manifold atoms, ``indefinite.py`` the groups O(p, q), SO(p, q), SO+(p, q) (and how they move
+multivectors), ``from_ast.py`` the ``symmetry`` clause to a group.
 """
 
 from geoc.groups.elements import GroupElement, random_rotation, sample_matrix
@@ -21,10 +22,12 @@ from geoc.groups.factors import (
 )
 from geoc.groups.from_ast import group_from_ast
 from geoc.groups.group import Broken, Group
+from geoc.groups.indefinite import INDEFINITE_GROUPS, IndefiniteFactor
 from geoc.groups.manifold import MANIFOLD_DIMS, manifold_matrix
 
 __all__ = [
     "GEOMETRIC_GROUPS",
+    "INDEFINITE_GROUPS",
     "MANIFOLD_DIMS",
     "MATRIX_ATOMS",
     "MATRIX_GROUPS",
@@ -35,6 +38,7 @@ __all__ = [
     "Geometric",
     "Group",
     "GroupElement",
+    "IndefiniteFactor",
     "MatrixFactor",
     "Permutation",
     "Rotations",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from geoc import solver
+from geoc import clifford, solver
 from geoc.groups.elements import GroupElement, random_rotation, sample_matrix
 from geoc.groups.manifold import MANIFOLD_BLOCKS, MANIFOLD_DIMS, manifold_matrix
 from geoc.o3 import irrep_matrix
@@ -125,6 +125,8 @@ _ROTATION_ACTIONS: dict[AtomKind, Callable[[Atom, np.ndarray, float], np.ndarray
     AtomKind.POINT: lambda atom, rot, sign: rot,
     AtomKind.PSEUDOVECTOR: lambda atom, rot, sign: rot * sign,
     **{kind: lambda atom, rot, sign: manifold_matrix(atom, rot) for kind in MANIFOLD_DIMS},
+    # The outermorphism: its top grade already carries det(rot) (docs/clifford.md).
+    AtomKind.MULTIVECTOR: lambda atom, rot, sign: clifford.outermorphism(rot),
 }
 
 
@@ -164,6 +166,8 @@ class _ActsByRotation:
             return _solver_blocks(atom, dim)
         if atom.kind in MANIFOLD_BLOCKS:
             return MANIFOLD_BLOCKS[atom.kind](group, atom)
+        if atom.kind is AtomKind.MULTIVECTOR:  # its own block: grades are not e3nn's bases
+            return ((str(atom), dim),)
         if atom.kind is AtomKind.IRREP:
             return ((str(atom) if rot is Rotations.O else f"{atom.args[0]}", dim),)
         # A vector of R^n is degree 1 with odd parity; on R^1 it is the sign representation of
@@ -218,6 +222,15 @@ class Geometric(_ActsByRotation):
     def __str__(self) -> str:
         name = _GEOMETRIC_NAMES[(self.rotations, self.translations)]
         return f"{name}({self.n}" + (f", step={self.step})" if self.step > 1 else ")")
+
+    def check_atom(self, atom: Atom) -> None:
+        """Rotations of R^n act on multivectors of Cl(n, 0) only (translations on none)."""
+        rotated = self.rotations is not Rotations.NONE
+        if atom.kind is AtomKind.MULTIVECTOR and rotated and atom.args != (self.n, 0):
+            raise UnsupportedAtom(
+                f"{self} rotates R^{self.n}, whose algebra is Cl({self.n}, 0), not `{atom}`",
+                help=f"write `multivector({self.n}, 0)`, or declare `O{atom.args}`",
+            )
 
     @property
     def solver_group(self) -> solver.MatrixGroup | None:
@@ -315,6 +328,13 @@ class MatrixFactor:
             for g in channels.discrete
         )
 
+    @property
+    def invariant_form(self) -> np.ndarray | None:
+        """The form `vector` keeps when it is not the identity (`mdot`): η of Lorentz(n), J
+        of Sp(n); None for the orthogonal and permutation groups."""
+        forms = {"Lorentz": solver.minkowski_metric, "Sp": solver.symplectic_form}
+        return forms[self.family](self.n) if self.family in forms else None
+
     def keeps_norm(self, atom: Atom) -> bool:
         """Not for vectors and tensors of Lorentz(n) or Sp(n), whose invariant forms are η, J."""
         moved = atom.kind in (AtomKind.VECTOR, AtomKind.TENSOR)
@@ -329,6 +349,13 @@ class MatrixFactor:
     def sample(self, rng: np.random.Generator, axis_sizes: dict[str, int]) -> dict[str, Any]:
         matrix, kind = sample_matrix(self, rng)
         return {"matrix": matrix, "matrix_kind": kind}
+
+    def for_trial(
+        self, element: GroupElement, rng: np.random.Generator, trial: int
+    ) -> GroupElement:
+        """The element `geoc check` uses in trial ``trial`` (a group with several components
+        draws from each in turn); the sampled one here."""
+        return element
 
 
 Factor = Geometric | Permutation | MatrixFactor

@@ -18,6 +18,7 @@ from geoc.groups.factors import (
     Rotations,
 )
 from geoc.groups.group import POLAR, Broken, Group
+from geoc.groups.indefinite import INDEFINITE_GROUPS, IndefiniteFactor
 
 
 def group_from_ast(factors: tuple[ast.Expr, ...], env: dict[str, object]) -> Group:
@@ -62,6 +63,9 @@ def _factor(expr: ast.Expr, env: dict[str, object]) -> Factor | None:
         return None
     if isinstance(expr, ast.Call) and len(expr.args) == 1 and expr.func.id == "T" and expr.kwargs:
         return _stepped_translations(expr, env)
+    indefinite = isinstance(expr, ast.Call) and expr.func.id in INDEFINITE_GROUPS
+    if indefinite and not expr.kwargs and (len(expr.args) == 2 or expr.func.id == "SO+"):
+        return _indefinite(expr, env)
     if isinstance(expr, ast.Call) and len(expr.args) == 1 and not expr.kwargs:
         name, (arg,) = expr.func.id, expr.args
         builder = _FACTOR_BUILDERS.get(name)
@@ -74,7 +78,7 @@ def _factor(expr: ast.Expr, env: dict[str, object]) -> Factor | None:
             "is not a known group",
             label="unknown group",
             help="groups: `trivial`, `O(n)`, `SO(n)`, `E(n)`, `SE(n)`, `T(n)`, `T(n, step=k)`, "
-            "`Lorentz(n)`, "
+            "`Lorentz(n)`, `O(p, q)`, `SO(p, q)`, `SO+(p, q)`, "
             "`Sp(n)`, `C(n)`, `D(n)`, `S(n)`, `A(n)`, `S(axis)`, joined by `x`",
         )
     )
@@ -94,6 +98,25 @@ def _geometric(name: str, arg: ast.Expr, env: dict[str, object]) -> Factor:
         )
     rotations, translations = GEOMETRIC_GROUPS[name]
     return Geometric(n, rotations, translations)
+
+
+def _indefinite(expr: ast.Call, env: dict[str, object]) -> Factor:
+    """``O(p, q)``, ``SO(p, q)``, ``SO+(p, q)``: the (indefinite) orthogonal groups of R^(p, q),
+    the first p coordinates +1 (docs/language.md, "Clifford algebras")."""
+    values = [evaluate(a, env) for a in expr.args]
+    if len(values) != 2 or not all(_is_int(v) and 0 <= v <= 64 for v in values) or sum(values) < 1:
+        raise GeoError(
+            Diagnostic(
+                "GEO202",
+                f"`{expr.func.id}(p, q)` needs a signature: integers p, q >= 0 with "
+                f"1 <= p + q <= 64",
+                expr.span,
+                label="not a signature",
+                help=f"e.g. `{expr.func.id}(1, 3)` (one +1 direction, three -1 directions)",
+            )
+        )
+    p, q = (int(v) for v in values)  # type: ignore[call-overload]
+    return IndefiniteFactor(expr.func.id, p, q)
 
 
 def _stepped_translations(expr: ast.Call, env: dict[str, object]) -> Factor:

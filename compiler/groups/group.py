@@ -339,6 +339,7 @@ _ATOM_DIMS: dict[AtomKind, Callable[[Group, Atom], int]] = {
     AtomKind.INDEX: lambda group, atom: 1,  # one label per element (`[N]` at run time)
     AtomKind.IRREP: lambda group, atom: 2 * atom.args[0] + 1,
     AtomKind.POINT: lambda group, atom: atom.args[0],
+    AtomKind.MULTIVECTOR: lambda group, atom: 2 ** sum(atom.args),
     **{kind: lambda group, atom: MANIFOLD_DIMS[atom.kind](atom.args[0]) for kind in MANIFOLD_DIMS},
 }
 

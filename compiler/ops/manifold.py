@@ -312,19 +312,52 @@ LORENTZ_CENTROID = define(
 def _infer_centroid(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    (x,) = types
-    term = one_manifold(ctx, x.with_axes(()), (L,))
-    over, into = attrs["over"], attrs["into"]
+    """A symmetric function of the points pooled (the normalised sum): invariant under every
+    permutation of them, a shift of a grid among them; a point is never rotated."""
+    return (pooled_point(ctx, types[0], L, attrs["over"], attrs["into"]),)
+
+
+def check_batch_norm(ctx: OpContext, x: FeatureType, momentum: float) -> None:
+    """What every batch norm of manifold values asks: a ``momentum`` in (0, 1] (GEO332), and a
+    batch of one axis that is no edge set, or of the samples (GEO333): its statistics pool
+    every element of that axis in the call (edge sets carry masked padding)."""
+    if not 0 < momentum <= 1:
+        raise ctx.error(
+            "GEO332",
+            f"`momentum` moves the running statistics a fraction 0 < t <= 1 of the way to the "
+            f"batch's, got {momentum!r}",
+            attr="momentum",
+            label=repr(momentum),
+            help="e.g. `momentum=0.1`",
+        )
+    if len(x.axes) > 1 or any(ctx.edge_ends(a) is not None for a in x.axes):
+        raise ctx.error(
+            "GEO333",
+            f"`{ctx.op}` normalises the batch of one field, node axis or the samples, but the "
+            f"value is over {', '.join(x.axes)}",
+            arg=0,
+            label=str(x),
+            help="normalise over the grid or the nodes (edge sets carry masked padding), or pool "
+            "one axis first",
+        )
+
+
+def pooled_point(
+    ctx: OpContext, x: FeatureType, kind: AtomKind, over: str | None, into: str | None
+) -> FeatureType:
+    """The type of a mean of points of ``kind``: of the copies of ``x`` (``over`` omitted), one
+    point per element; pooled ``over`` an axis (or ``over=edges, into=nodes``), the axes as for
+    ``sum`` (GEO203)."""
+    term = one_manifold(ctx, x.with_axes(()), (kind,))
     if over is None:
         if into is not None:
             raise ctx.error(
                 "GEO203",
                 "`into=` needs `over=edges`",
-                help="write `lorentz_centroid(m, over=edges, into=nodes)`",
+                help=f"write `{ctx.op}(m, over=edges, into=nodes)`",
             )
-        return (FeatureType((Term(1, term.atom),), x.axes),)
-    axes = reduced_axes(ctx, x, over, into, scatter="averages")
-    return (FeatureType((term,), axes),)
+        return FeatureType((Term(1, term.atom),), x.axes)
+    return FeatureType((term,), reduced_axes(ctx, x, over, into, scatter="averages"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from geoc.ops.manifold import (
     LEARNED_TRAITS,
     MANIFOLD_TRAITS,
     L,
+    check_batch_norm,
     learned_map_breaks_rotations,
     single_point,
 )
@@ -90,7 +91,7 @@ LORENTZ_BATCH_NORM = define(
     "same type: HCNN's Lorentz batch norm (Bdeir et al. 2024, Alg. 1) of a field of `lorentz` "
     "points, statistics over the batch and every grid point: centred at the Lorentzian centroid, "
     "tangents rescaled by `γ / sqrt(σ² + eps)` (`σ²` the Fréchet variance), re-centred at a "
-    "learned point; running mean and variance by `momentum` for eval mode (`GEO347`); a field "
+    "learned point; running mean and variance by `momentum` for eval mode (`GEO332`); a field "
     "over a flat grid (`GEO315`); shift- and batch-order-equivariant in both modes",
 )
 
@@ -104,19 +105,11 @@ def _infer_lorentz_batch_norm(
     (x,) = types
     field_grid(ctx, x)
     single_point(ctx, x.with_axes(()), (L,))
-    momentum, eps = attrs["momentum"], attrs["eps"]
-    if not 0 < momentum <= 1:
-        raise ctx.error(
-            "GEO347",
-            f"`momentum` moves the running statistics a fraction 0 < t <= 1 of the way to the "
-            f"batch's, got {momentum!r}",
-            attr="momentum",
-            label=repr(momentum),
-            help="e.g. `momentum=0.1`",
-        )
+    check_batch_norm(ctx, x, attrs["momentum"])
+    eps = attrs["eps"]
     if not eps > 0:
         raise ctx.error(
-            "GEO347",
+            "GEO332",
             f"`eps` keeps `sqrt(σ² + eps)` away from 0 and must be positive, got {eps!r}",
             attr="eps",
             label=repr(eps),

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 
 from geoc.ops import AttrKind, OpContext, attr, contract, define, tensor, typing_rule
 from geoc.ops.core import positive
-from geoc.ops.graph import reduced_axes
 from geoc.ops.grid_conv import field_grid, kernel_sizes
 from geoc.ops.manifold import (
     MANIFOLD_TRAITS,
     P,
+    check_batch_norm,
     learned_map_breaks_rotations,
-    one_manifold,
+    pooled_point,
     single_point,
 )
 from geoc.ops.traits import preset
@@ -70,8 +70,8 @@ POINCARE_BATCH_NORM = define(
     "same type: Poincaré ResNet's midpoint batch norm over every point of the call (the "
     "samples and every grid point or element): gyromidpoint `μ`, Fréchet variance `σ²`, "
     "`b ⊕ exp₀(γ / σ · log₀(−μ ⊕ x))`; running midpoint and variance by `momentum` for eval "
-    "mode (`GEO352`); one `poincare` point (`GEO322`, `GEO323`); not over edges or several "
-    "axes (`GEO353`); shift- and reorder-equivariant in both modes",
+    "mode (`GEO332`); one `poincare` point (`GEO322`, `GEO323`); not over edges or several "
+    "axes (`GEO333`); shift- and reorder-equivariant in both modes",
 )
 
 
@@ -84,25 +84,7 @@ def _infer_poincare_batch_norm(
     the same map then sends; in eval mode the map is pointwise with fixed statistics."""
     (x,) = types
     single_point(ctx, x.with_axes(()), (P,))
-    if not 0 < attrs["momentum"] <= 1:
-        raise ctx.error(
-            "GEO352",
-            f"`momentum` moves the running statistics a fraction 0 < t <= 1 of the way to the "
-            f"batch's, got {attrs['momentum']!r}",
-            attr="momentum",
-            label=repr(attrs["momentum"]),
-            help="e.g. `momentum=0.1`",
-        )
-    if len(x.axes) > 1 or any(ctx.edge_ends(a) is not None for a in x.axes):
-        raise ctx.error(
-            "GEO353",
-            f"`{ctx.op}` normalises the points of one field, node axis or the samples, but "
-            f"the value is over {', '.join(x.axes)}",
-            arg=0,
-            label=str(x),
-            help="normalise the points over the grid or the nodes (edge sets carry masked "
-            "padding), or pool one axis first",
-        )
+    check_batch_norm(ctx, x, attrs["momentum"])
     return (x,)
 
 
@@ -132,15 +114,4 @@ def _infer_poincare_midpoint(
 ) -> tuple[FeatureType, ...]:
     """A symmetric function of the points pooled (sums of per-point terms): invariant under
     every permutation of them, a shift of a grid among them; a point is never rotated."""
-    (x,) = types
-    term = one_manifold(ctx, x.with_axes(()), (P,))
-    over, into = attrs["over"], attrs["into"]
-    if over is None:
-        if into is not None:
-            raise ctx.error(
-                "GEO203",
-                "`into=` needs `over=edges`",
-                help="write `poincare_midpoint(m, over=edges, into=nodes)`",
-            )
-        return (FeatureType((Term(1, term.atom),), x.axes),)
-    return (FeatureType((term,), reduced_axes(ctx, x, over, into, scatter="averages")),)
+    return (pooled_point(ctx, types[0], P, attrs["over"], attrs["into"]),)

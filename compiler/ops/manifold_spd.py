@@ -15,6 +15,7 @@ from geoc.ops.manifold import (
     MANIFOLD_TRAITS,
     SPD,
     SYM,
+    check_batch_norm,
     learned_map_breaks_rotations,
     one_manifold,
     rotated,
@@ -147,17 +148,7 @@ def _infer_spd_batch_norm(
     (x,) = types
     one_manifold(ctx, x.with_axes(()), (SPD,))
     _check_batch_norm_attrs(ctx, attrs)
-    edge_axes = [a for a in x.axes if ctx.edge_ends(a) is not None]
-    if len(x.axes) > 1 or edge_axes:
-        raise ctx.error(
-            "GEO333",
-            f"`spd_batch_norm` normalises a batch of matrices over one node axis or the samples, "
-            f"but the value is over {', '.join(x.axes)}",
-            arg=0,
-            label=str(x),
-            help="normalise the values over the nodes (edge sets carry masked padding) or pool "
-            "one axis first",
-        )
+    check_batch_norm(ctx, x, attrs["momentum"])
     return (x,)
 
 
@@ -169,15 +160,6 @@ def _check_batch_norm_attrs(ctx: OpContext, attrs: dict) -> None:
             attr="metric",
             label=str(attrs["metric"]),
             help=f"write `metric=` one of {', '.join(BATCH_NORM_METRICS)}",
-        )
-    if not 0 < attrs["momentum"] <= 1:
-        raise ctx.error(
-            "GEO332",
-            f"`momentum` moves the running mean a fraction 0 < t <= 1 of the way to the batch "
-            f"mean, got {attrs['momentum']!r}",
-            attr="momentum",
-            label=repr(attrs["momentum"]),
-            help="e.g. `momentum=0.1`",
         )
     if attrs["iters"] < 1:
         raise ctx.error(

@@ -55,13 +55,17 @@ class BasisTooLarge(ValueError):
 #: `tensor(2)` restricted to symmetric matrices (so `sym(3)` under O(3) is `0e + 2e`, and the
 #: trace is its map to `scalar`).
 SUBSPACE_ATOMS = frozenset({AtomKind.SYM})
-#: The atoms a basis of maps covers (the solver's, and the subspaces of its tensors).
-BASIS_ATOMS = MATRIX_ATOMS | SUBSPACE_ATOMS
+#: Atoms whose maps come from the solver under a rotation group too (not one irrep each).
+_SOLVED_ATOMS = SOLVER_ATOMS | {AtomKind.MULTIVECTOR}
+#: The atoms a basis of maps covers (the solver's, the subspaces of its tensors, and
+#: multivectors: the exterior algebra of `vector`, docs/clifford.md).
+BASIS_ATOMS = MATRIX_ATOMS | SUBSPACE_ATOMS | {AtomKind.MULTIVECTOR}
 
 
 def uses_solver(group: Group, *types: FeatureType) -> bool:
     """Whether `linear` between these types is built from a basis of equivariant maps: under a
-    matrix factor, when a value holds `tensor(k)` / `regular` under a rotation group, or holds
+    matrix factor, when a value holds `tensor(k)` / `regular` / `multivector(n, 0)` under a
+    rotation group, or holds
     `sym(n)` (a reducible atom in its own basis) under any group. Maps between scalars alone
     stay plain matrices."""
     atoms = [a for t in types for a in t.atoms]
@@ -69,7 +73,7 @@ def uses_solver(group: Group, *types: FeatureType) -> bool:
         return True
     if group.channel_group is None or all(a.kind is AtomKind.SCALAR for a in atoms):
         return False
-    return group.matrix is not None or any(a.kind in SOLVER_ATOMS for a in atoms)
+    return group.matrix is not None or any(a.kind in _SOLVED_ATOMS for a in atoms)
 
 
 def basis_atom(group: Group, atom: Atom) -> Atom:
@@ -134,6 +138,8 @@ def solver_rep(atom: Atom) -> solver.Rep:
         return solver.T(2)
     if atom.kind is AtomKind.TENSOR:
         return solver.T(atom.args[0])
+    if atom.kind is AtomKind.MULTIVECTOR:
+        return solver.Multivector()
     reps = {AtomKind.SCALAR: solver.scalar, AtomKind.VECTOR: solver.V}
     return reps.get(atom.kind, solver.regular)
 
@@ -221,17 +227,17 @@ def _closed_pair(group: solver.MatrixGroup, atom_in: Atom, atom_out: Atom, size:
 
 
 def invariant_form(group: Group, atom: Atom) -> np.ndarray:
-    """The matrix M of `mdot` on one copy (x^T M y): the Minkowski metric η of Lorentz(n), the
-    symplectic form J of Sp(n), the identity for orthogonal groups; its k-th Kronecker power on
-    `tensor(k)`."""
+    """The matrix M of `mdot` on one copy (x^T M y): the Minkowski metric η of Lorentz(n), η of
+    O(p, q), the symplectic form J of Sp(n), the identity for orthogonal groups; its k-th
+    Kronecker power on `tensor(k)`."""
     dim = group.atom_dim(atom)
     order = tensor_order(atom)
     factor = group.matrix
-    if not order or factor is None or factor.family not in ("Lorentz", "Sp"):
+    form = factor.invariant_form if factor is not None else None
+    if not order or form is None:
         return np.eye(dim)
-    base = {"Lorentz": solver.minkowski_metric, "Sp": solver.symplectic_form}[factor.family]
     budget.require_matrix(f"the invariant form of `{atom}`", dim, dim)
-    return functools.reduce(np.kron, [base(factor.n)] * order)
+    return functools.reduce(np.kron, [form] * order)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,8 +258,8 @@ def check_solver_linear(ctx: OpContext, source: FeatureType, target: FeatureType
                 f"which has no representation `{bad}`",
                 arg=arg,
                 label=str(ftype.with_axes(())),
-                help="the solver's atoms are `scalar`, `vector`, `tensor(k)`, `regular` and "
-                "`sym(n)`",
+                help="the solver's atoms are `scalar`, `vector`, `tensor(k)`, `regular`, "
+                "`sym(n)` and `multivector(p, q)`",
             )
 
 

@@ -27,7 +27,14 @@ from functools import cached_property
 import numpy as np
 
 from geoc import budget
-from geoc.solver.groups import Family, MatrixGroup, minkowski_metric, symplectic_form
+from geoc.solver.groups import (
+    INDEFINITE_NAMES,
+    Family,
+    MatrixGroup,
+    indefinite_metric,
+    minkowski_metric,
+    symplectic_form,
+)
 from geoc.solver.reps import Atom, Covector, Vector
 
 RANK_RTOL = 1e-10
@@ -182,8 +189,10 @@ BRAUER_METRIC: dict[Family, Callable[[MatrixGroup], np.ndarray]] = {
     Family.SO: lambda g: np.eye(g.dim),
     Family.LORENTZ: lambda g: minkowski_metric(g.n),
     Family.SP: lambda g: symplectic_form(g.n),
+    **{f: lambda g: indefinite_metric(g.n, g.q) for f in INDEFINITE_NAMES},
 }
-HAS_EPSILON = {Family.SO, Family.LORENTZ}  # det = 1: the Levi-Civita tensor is invariant too
+# det = 1: the Levi-Civita tensor is invariant too
+HAS_EPSILON = {Family.SO, Family.LORENTZ, Family.SO_PQ, Family.SO_PLUS}
 
 
 def brauer_is_complete(group: MatrixGroup, m: int) -> bool:

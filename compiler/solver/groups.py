@@ -37,6 +37,15 @@ class Family(str, enum.Enum):
     D = "D"
     S = "S"
     A = "A"
+    # The indefinite orthogonal groups of R^(p, q) (`q` set): all of O(p, q), determinant 1, and
+    # the identity component SO+(p, q).
+    O_PQ = "O(p,q)"
+    SO_PQ = "SO(p,q)"
+    SO_PLUS = "SO+(p,q)"
+
+
+#: How the indefinite families are written in `.geo` (`O(1, 3)`, `SO(1, 3)`, `SO+(1, 3)`).
+INDEFINITE_NAMES = {Family.O_PQ: "O", Family.SO_PQ: "SO", Family.SO_PLUS: "SO+"}
 
 
 MAX_ORDER = 10_000  # the largest finite group whose elements we enumerate (regular rep)
@@ -54,9 +63,12 @@ class MatrixGroup:
     n: int
     lie: np.ndarray
     discrete: np.ndarray
+    q: int | None = None  # the indefinite families: R^(n, q), the first n coordinates +1
 
     @property
     def name(self) -> str:
+        if self.q is not None:
+            return f"{INDEFINITE_NAMES[self.family]}({self.n}, {self.q})"
         return f"{self.family.value}({self.n})"
 
     def __str__(self) -> str:
@@ -210,6 +222,9 @@ SAMPLERS = {
     Family.A: _sample_permutation,
     Family.LORENTZ: _sample_noncompact,
     Family.SP: _sample_noncompact,
+    Family.O_PQ: _sample_noncompact,
+    Family.SO_PQ: _sample_noncompact,
+    Family.SO_PLUS: _sample_noncompact,
 }
 
 
@@ -268,6 +283,33 @@ def Lorentz(n: int) -> MatrixGroup:
     boosts = [_unit(d, 0, i) + _unit(d, i, 0) for i in range(1, d)]
     lie = _stack(boosts + rotation_generators(d, first=1), d)
     return MatrixGroup(Family.LORENTZ, n, lie, np.zeros((0, d, d)))
+
+
+def indefinite_metric(p: int, q: int) -> np.ndarray:
+    """η = diag(+1 (p times), -1 (q times)) on R^(p + q)."""
+    return np.diag([1.0] * p + [-1.0] * q)
+
+
+def indefinite_orthogonal(p: int, q: int, family: Family = Family.O_PQ) -> MatrixGroup:
+    """O(p, q) (gᵀ η g = η), SO(p, q) or SO+(p, q) on R^(p + q), the first p coordinates +1.
+
+    Lie algebra: rotations within each sign block, boosts E_ij + E_ji across them. Discrete
+    generators: O(p, q) the reflections of e1 (squares to +1) and of e_(p+1) (to -1), SO(p, q)
+    their product, SO+(p, q) none (it is connected). A reflection missing for p = 0 or q = 0
+    is left out; so is SO(p, q)'s product then (SO(n, 0) is connected)."""
+    if not isinstance(p, int) or not isinstance(q, int) or p < 0 or q < 0 or p + q < 1:
+        raise SolverError(f"O(p, q) needs integers p, q >= 0 with p + q >= 1, got {p!r}, {q!r}")
+    d = p + q
+    boosts = [_unit(d, i, j) + _unit(d, j, i) for i in range(p) for j in range(p, d)]
+    rotations = [r for r in rotation_generators(d) if not np.abs(r[:p, p:]).any()]
+    # The first coordinate of each non-empty sign block: e1 (+1) and e_(p+1) (-1).
+    firsts = [first for first, size in ((0, p), (p, q)) if size > 0]
+    flips = [np.diag([-1.0 if k == i else 1.0 for k in range(d)]) for i in firsts]
+    if family is Family.SO_PQ:
+        flips = [flips[0] @ flips[1]] if len(flips) == 2 else []
+    elif family is Family.SO_PLUS:
+        flips = []
+    return MatrixGroup(family, p, _stack(boosts + rotations, d), _stack(flips, d), q=q)
 
 
 def symplectic_form(n: int) -> np.ndarray:

@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from geoc import clifford
 from geoc.solver.groups import MatrixGroup, SolverError
 
 
@@ -175,6 +176,41 @@ class Regular(Atom):
 
     def discrete(self, group: MatrixGroup) -> np.ndarray:
         return np.stack([group.regular_matrix(h) for h in _finite(group).discrete])
+
+
+@dataclass(frozen=True)
+class Multivector(Atom):
+    """The exterior algebra of `V` on the blades of :mod:`geoc.clifford` (grade by grade): g
+    acts by its outermorphism, block-diagonal Λ^k g, whatever the metric (docs/clifford.md).
+    ``dual``: the dual representation, ρ(g)^-T (the same under an orthogonal group)."""
+
+    dual_: bool = False
+
+    def __str__(self) -> str:
+        return "Λ(V)*" if self.dual_ else "Λ(V)"
+
+    def dim(self, group: MatrixGroup) -> int:
+        return 2**group.dim
+
+    def dual(self) -> Rep:
+        return Multivector(not self.dual_)
+
+    def matrix(self, group: MatrixGroup, g: np.ndarray) -> np.ndarray:
+        out = clifford.outermorphism(g)
+        return np.linalg.inv(out).T if self.dual_ else out
+
+    def lie(self, group: MatrixGroup) -> np.ndarray:
+        size = self.dim(group)
+        mats = [clifford.derivation(a) for a in group.lie]
+        return np.stack([-m.T if self.dual_ else m for m in mats]) if mats else _empty(size)
+
+    def discrete(self, group: MatrixGroup) -> np.ndarray:
+        mats = [self.matrix(group, h) for h in group.discrete]
+        return np.stack(mats) if mats else _empty(self.dim(group))
+
+
+def _empty(size: int) -> np.ndarray:
+    return np.zeros((0, size, size))
 
 
 def _finite(group: MatrixGroup) -> MatrixGroup:

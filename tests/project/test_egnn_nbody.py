@@ -225,6 +225,19 @@ def test_the_example_runs_end_to_end_in_quick_mode(tmp_path, capsys) -> None:
     assert "test MSE at the best validation epoch" in capsys.readouterr().out
 
 
+@pytest.mark.slow
+def test_the_loop_trains_the_cgenn_spec_on_the_same_data(tmp_path) -> None:
+    """`--spec cgenn_nbody`: the same inputs, loop and data; saved and reloaded alike."""
+    import json
+    import math
+
+    example = load("egnn_nbody.py")
+    assert example.main(["--quick", "--spec", "cgenn_nbody", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["spec"] == "cgenn_nbody" and math.isfinite(report["test_mse_at_best_val"])
+    assert report["reloaded_test_mse"] == report["test_mse_at_best_val"]
+
+
 def test_the_spec_starts_as_the_authors_model() -> None:
     """Every weight is drawn as the authors' PyTorch draws it, in order from one generator:
     ``nn.Linear``'s uniform rule, except the coordinate MLP's last layer, Xavier-uniform at

@@ -27,6 +27,8 @@ def draw_element(
     if group.rotations is Rotations.O and group.geometric is not None:
         rotation = random_rotation(rng, group.geometric.n, reflect=trial % 2 == 1)
         element = replace(element, rotation=rotation)
+    if group.matrix is not None:  # each component of O(p, q) in turn
+        element = group.matrix.for_trial(element, rng, trial)
     return replace(element, label=describe(element))
 
 
