@@ -49,6 +49,7 @@ GOOD = [
     ("O(5)", "sym_part(outer(u, v))", "2 x tensor(2)"),
     ("Lorentz(3)", "outer(u, v)", "2 x tensor(2)"),  # tensors are products of vectors
     ("Lorentz(3)", "antisym_part(t)", "2 x tensor(2)"),  # (t - tᵀ)/2 commutes with any g ⊗ g
+    ("O(1, 3)", "outer(u, v)", "2 x tensor(2)"),
     ("S(4)", "trace(outer(u, v))", "2 x scalar"),  # permutation matrices are orthogonal
     ("O(3)", "outer(w, w)", "2 x tensor(2)", "2 x unit(3)"),  # unit vectors: their coordinates
 ]
@@ -89,6 +90,8 @@ ERRORS = [
     ("Lorentz(3)", "contract(@t, v)", "GEO420"),
     ("Sp(2)", "sym_part(@t)", "GEO420"),
     ("Lorentz(3)", "trace_part(@t)", "GEO420"),
+    ("O(1, 3)", "contract(@t, v)", "GEO420"),  # indefinite: the invariant form is η, not δ
+    ("SO(1, 3)", "axial(@t)", "GEO227"),
 ]
 
 
