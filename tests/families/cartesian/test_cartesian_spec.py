@@ -54,6 +54,7 @@ def test_graphs_of_a_batch_are_independent() -> None:
     torch.testing.assert_close(out["alpha"][0], alone["alpha"].reshape(-1), atol=1e-12, rtol=0)
 
 
+@pytest.mark.slow
 def test_exported_spec_equals_the_module(tmp_path) -> None:
     from geoc.backends.torch_fx.export import write_folder
 
