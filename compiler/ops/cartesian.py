@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from geoc import budget
 from geoc.diagnostics import Diagnostic
 from geoc.groups import Group, Rotations
 from geoc.ops import PLAIN, OpContext, contract, define, preset, tensor, typing_rule
@@ -35,6 +36,7 @@ from geoc.ops.traits import EuclideanOnly
 from geoc.types import MAX_TENSOR_ORDER, SCALAR, VECTOR, Atom, AtomKind, FeatureType, Term
 
 FAMILY = "cartesian"
+FLOAT64_BYTES = 8
 #: Cartesian tensors live in R^n: unit vectors rotate as vectors and count as `vector`
 #: (`outer(n, n)` of unit normals is a nematic order tensor), other manifold points are GEO321.
 EUCLIDEAN = EuclideanOnly(
@@ -139,6 +141,9 @@ def _infer_outer(
             label=f"tensor({order})",
             help="contract an index first: `contract(t, v)`",
         )
+    n = ctx.group.space_dim
+    if n is not None:  # refused before anything is built: n^order numbers per copy
+        budget.require_bytes(f"one `tensor({order})` copy of R^{n}", n**order * FLOAT64_BYTES)
     return (FeatureType((Term(u.copies, tensor_atom(order)),), joint_axes(ctx, types)),)
 
 

@@ -92,6 +92,8 @@ ERRORS = [
     ("Lorentz(3)", "trace_part(@t)", "GEO420"),
     ("O(1, 3)", "contract(@t, v)", "GEO420"),  # indefinite: the invariant form is η, not δ
     ("SO(1, 3)", "axial(@t)", "GEO227"),
+    # sized before it is built: 64^8 numbers per copy
+    ("O(64)", "@outer(outer(outer(u, v), outer(u, v)), outer(outer(u, v), outer(u, v)))", "GEO520"),
 ]
 
 
