@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from geoc import budget
-from geoc.diagnostics import Diagnostic
+from geoc.diagnostics import Diagnostic, GeoError
 from geoc.groups import Group, Rotations
 from geoc.ops import PLAIN, OpContext, contract, define, preset, tensor, typing_rule
 from geoc.ops.core import joint_axes
@@ -75,15 +75,7 @@ def copy_order(ctx: OpContext, ftype: FeatureType, arg: int, need: int | None = 
     for term in ftype.terms:
         order = cartesian_order(ctx.group, term.atom)
         if order is None:
-            raise ctx.error(
-                "GEO224",
-                f"`{ctx.op}` takes Cartesian tensors (`vector`, `tensor(k)`), not `{term.atom}` "
-                f"under {ctx.group}",
-                arg=arg,
-                label=str(ftype.with_axes(())),
-                help="project onto vectors or tensors first: `linear(x, n x vector)`; under "
-                "O(3) a pseudovector is not a `vector` (reflections flip it)",
-            )
+            raise not_cartesian(ctx, ftype, term.atom, arg)
         orders.add(order)
     wanted = {need} if need is not None else orders
     if len(orders) != 1 or orders != wanted:
@@ -96,6 +88,30 @@ def copy_order(ctx: OpContext, ftype: FeatureType, arg: int, need: int | None = 
             help="split the value by order with `linear(x, n x tensor(k))`",
         )
     return orders.pop()
+
+
+def not_cartesian(ctx: OpContext, ftype: FeatureType, atom: Atom, arg: int) -> GeoError:
+    """GEO404 for a point under translations (a shift moves it), GEO224 for any other atom
+    that is no Cartesian tensor."""
+    if atom.is_point and ctx.group.translations:
+        return ctx.error(
+            "GEO404",
+            f"`{ctx.op}` of points is not translation-equivariant: a shift moves `{atom}`",
+            arg=arg,
+            label=str(ftype.with_axes(())),
+            help="use differences of points, which are vectors: `x[dst] - x[src]`",
+        )
+    flips = (
+        " (a pseudovector flips under reflections)" if atom.kind is AtomKind.PSEUDOVECTOR else ""
+    )
+    return ctx.error(
+        "GEO224",
+        f"`{ctx.op}` takes Cartesian tensors (`vector`, `tensor(k)`), not `{atom}` under "
+        f"{ctx.group}{flips}",
+        arg=arg,
+        label=str(ftype.with_axes(())),
+        help="project onto vectors or tensors first: `linear(x, n x vector)`",
+    )
 
 
 def same_copies(ctx: OpContext, a: FeatureType, b: FeatureType) -> None:

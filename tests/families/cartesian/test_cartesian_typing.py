@@ -50,6 +50,7 @@ GOOD = [
     ("Lorentz(3)", "outer(u, v)", "2 x tensor(2)"),  # tensors are products of vectors
     ("Lorentz(3)", "antisym_part(t)", "2 x tensor(2)"),  # (t - tᵀ)/2 commutes with any g ⊗ g
     ("O(1, 3)", "outer(u, v)", "2 x tensor(2)"),
+    ("SO(3)", "outer(w, v)", "2 x tensor(2)", "2 x point(3)"),  # no shifts: a point is a vector
     ("S(4)", "trace(outer(u, v))", "2 x scalar"),  # permutation matrices are orthogonal
     ("O(3)", "outer(w, w)", "2 x tensor(2)", "2 x unit(3)"),  # unit vectors: their coordinates
 ]
@@ -68,6 +69,7 @@ ERRORS = [
     ("O(3)", "contract(@w, v)", "GEO224", "2 x 2e"),
     ("O(3)", "trace(@w)", "GEO224", "2 x scalar"),
     ("O(3)", "outer(u, @w)", "GEO321", "2 x poincare(3)"),  # a manifold point: not Euclidean
+    ("E(3)", "outer(@w, v)", "GEO404", "2 x point(3)"),  # a shift moves points
     # copies
     ("O(3)", "outer(u, @concat(v, v))", "GEO225"),
     ("O(3)", "contract(t, @concat(v, v))", "GEO225"),
