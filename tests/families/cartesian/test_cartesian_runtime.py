@@ -254,3 +254,22 @@ def test_nematic_order_tensor_of_unit_vectors() -> None:
     n = torch.nn.functional.normalize(torch.randn(5, 3, dtype=F64), dim=-1)
     want = torch.einsum("ni,nj->nij", n, n) - torch.eye(3, dtype=F64) / 3
     torch.testing.assert_close(module(n=n)["q"], want.reshape(5, 9), atol=1e-12, rtol=0)
+
+
+def test_under_o3_the_solver_maps_a_matrix_to_its_axial_pseudovector() -> None:
+    """What GEO494's help offers under O(3): `linear(t, pseudovector)` is c · axial(t), and it
+    passes the check with reflections (the pseudovector flips where `axial` would not)."""
+    text = (
+        "model M() {\n    symmetry O(3) x S(nodes)\n    domain set(nodes)\n"
+        "    input t: tensor(2) over nodes\n"
+        "    output p: pseudovector over nodes = linear(t, pseudovector, bias=false)\n}\n"
+    )
+    module = randomised(text, seed=2)
+    report = check_module(module, trials=6, graphs=2)
+    assert report.passed, report.render()
+    t = torch.randn(5, 3, 3, dtype=F64)
+    got = module(t=t.reshape(5, 9))["p"]
+    ax = -torch.einsum("ijk,njk->ni", EPS, t) / 2
+    scale = (got * ax).sum() / (ax * ax).sum()
+    assert scale.abs() > 1e-3
+    torch.testing.assert_close(got, scale * ax, atol=1e-12, rtol=0)
