@@ -11,7 +11,7 @@ the i-th copy of the other):
   `tensor(k - 1)`; `trace(t)`: t_ii; `sym_part`, `antisym_part`, `trace_part`: the
   symmetric traceless, antisymmetric and isotropic parts of a `tensor(2)` (each a
   `tensor(2)`, summing to t). Contractions with δ need g^T g = 1: orthogonal groups only
-  (`GEO420` under `Lorentz(n)` and `Sp(n)`), except `antisym_part`.
+  (`GEO420` under `Lorentz(n)`, `Sp(n)`, `O(p, q)`), except `antisym_part`.
 * `axial(t)` (the vector a with t's antisymmetric part equal to `skew(a)`) and `skew(v)` (the
   matrix of w -> v × w): ε_ijk is invariant under det g = +1 only, so they need proper
   rotations of R^3 (`SO(3)`, `SE(3)`): under O(3) the axial vector is a pseudovector
