@@ -233,6 +233,32 @@ CODES: dict[str, CodeInfo] = {
         coarser or finer resolution, such as `torus_over2`). Compute them pointwise from one
         field, `linear(z, n x scalar)`, or resample first (`restrict` / `prolong`).""",
     ),
+    "GEO224": _code(
+        "not a Cartesian tensor",
+        """The Cartesian operators (`outer`, `contract`, `trace`, `sym_part`, `antisym_part`,
+        `trace_part`, `axial`, `skew`) take copies of `vector` and `tensor(k)`, on which the
+        group acts by g ⊗ … ⊗ g. Scalars, O(3) irreps other than `1o`, pseudovectors under
+        O(3) (reflections flip them) and products with `regular` are not. Project first:
+        `linear(x, n x vector)`.""",
+    ),
+    "GEO225": _code(
+        "Cartesian operands with different numbers of copies",
+        """`outer(u, v)` and `contract(t, v)` pair the copies of their operands in order, so
+        both hold as many copies. Map one side first: `linear(v, n x vector)`.""",
+    ),
+    "GEO226": _code(
+        "wrong tensor order",
+        """Each Cartesian operator needs one tensor order per operand: `trace`, the parts,
+        and `axial` take `tensor(2)`; `skew` and the second operand of `contract` take
+        `vector`; `contract` contracts a `tensor(k)` with k >= 2; `outer` gives at most
+        `tensor(8)`. Split a value of several orders with `linear(x, n x tensor(k))`.""",
+    ),
+    "GEO227": _code(
+        "Levi-Civita map outside R^3",
+        """`axial` and `skew` use the Levi-Civita symbol ε_ijk of R^3, so the model's vectors
+        must have three components. In R^n keep the antisymmetric part as a matrix,
+        `antisym_part(t)`.""",
+    ),
     "GEO211": _code(
         "`breaks ... by` names no value",
         """A `breaks` statement names, after `by`, the values of the model that break the group:
@@ -730,7 +756,8 @@ CODES: dict[str, CodeInfo] = {
         zero: an output atom does not appear in the input (e.g. scalars to vectors under O(3)).
         Build the missing atoms with a product first (`s * v`). Under the solver's groups the
         equivariant-basis solver decides: e.g. `vector` to `tensor(2)` under O(n) has no
-        equivariant map (odd total order), while SO(3) maps `tensor(2)` to `vector` (ε).""",
+        equivariant map (odd total order), while SO(3) maps `tensor(2)` to `vector` (ε). To
+        build matrices from vectors use the bilinear `outer(u, v)` (docs/cartesian.md).""",
     ),
     "GEO404": _code(
         "points are not vectors",
@@ -826,6 +853,16 @@ CODES: dict[str, CodeInfo] = {
         """`channel_scale(x, init=a, base=b, power=k)` learns `p`, starting at `b`, and scales by
         `(p * a / b)^k` (nGPT's scaled parametrisation): `b` must be positive and `k` 1 or 2
         (2: one scale for both factors of a product, as nGPT's `s_qk` scales q and k).""",
+    ),
+    "GEO494": _code(
+        "Levi-Civita map under reflections",
+        """`axial(t)` and `skew(v)` contract with ε_ijk, which is invariant only under
+        rotations with det g = +1: a reflection flips its sign, so under O(3) (or E(3), or a
+        matrix group) the axial vector of a tensor is a pseudovector and `skew` of a vector
+        is a pseudotensor, not the types these operators give. Declare proper rotations
+        (`symmetry SO(3)`, `SE(3)`); under O(3) map into the pseudovector with
+        `linear(t, pseudovector)` (the solver's ε map), or keep the antisymmetric part as a
+        tensor, `antisym_part(t)`.""",
     ),
     "GEO420": _code(
         "Euclidean norm of a non-orthogonal representation",
