@@ -257,3 +257,25 @@ def test_one_d_conv_equals_hnnpp_and_three_d_commutes_with_shifts() -> None:
     out = three(a=a)["y"]
     moved = three(a=torch.roll(a, (1, 3, 2), dims=(2, 3, 4)))["y"]
     assert (moved - torch.roll(out, (1, 3, 2), dims=(2, 3, 4))).abs().max() < 1e-12
+
+
+def test_gyromidpoint_is_stable_at_the_balls_margin() -> None:
+    """The gyromidpoint of points at the margin (c|x|² = (1 - 1e-5)², where `ball_project`
+    puts saturated layers) does not depend on their order beyond rounding: `1 - c|u|²` of the
+    Klein mean cancels to ~1e-10 there, so it comes from the pairwise identity (a reordering
+    moved a batch norm's output by 3e-6 in float64 before). Inside the ball it equals the
+    Klein-mean formula."""
+    from geoc.backends.torch_fx.manifold import poincare_grid_kernels as pg
+
+    gen = torch.Generator().manual_seed(0)
+    c = 0.5
+    near = torch.randn(8, 3, generator=gen, dtype=torch.float64) * 0.01
+    direction = near + torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    edge = direction / direction.norm(dim=-1, keepdim=True) * (1 - 1e-5) / c**0.5
+    mids = [pg.gyromidpoint(edge[torch.randperm(8, generator=gen)], c) for _ in range(6)]
+    for mid in mids[1:]:  # the Klein-mean formula: 2e-14 apart (its midpoint lies at 0.988)
+        assert (mid - mids[0]).abs().max() < 4e-15
+    inside = torch.randn(20, 3, generator=gen, dtype=torch.float64) * 0.3
+    weights = torch.rand(20, generator=gen, dtype=torch.float64)
+    klein = pg.midpoint_of_sums((pg.klein_terms(inside, c) * weights[:, None]).sum(0), c)
+    torch.testing.assert_close(pg.gyromidpoint(inside, c, weights), klein, atol=1e-14, rtol=0)
