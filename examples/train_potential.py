@@ -380,25 +380,17 @@ def run(args: argparse.Namespace, settings: Settings, shard: tuple[int, int] = (
     print(f"{errors['seconds']:.0f} s in all")
 
 
-def _ddp_worker(rank: int, args: argparse.Namespace, settings: Settings, port: int) -> None:
-    import os
-
+def _ddp_worker(rank: int, args: argparse.Namespace, settings: Settings, rendezvous: str) -> None:
     import torch.distributed as dist
 
-    os.environ |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
-    dist.init_process_group("gloo", rank=rank, world_size=args.ddp)
+    # The ranks meet through a file, not a TCP port a second process could take first.
+    dist.init_process_group(
+        "gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=args.ddp
+    )
     try:
         run(args, settings, (rank, args.ddp))
     finally:
         dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main() -> None:
@@ -426,9 +418,13 @@ def main() -> None:
         run(args, settings)
         return
     dataset(settings, args.seed, args.out)  # made once, before the processes read the cache
+    import tempfile
+
     import torch.multiprocessing as mp
 
-    mp.spawn(_ddp_worker, args=(args, settings, _free_port()), nprocs=args.ddp, join=True)
+    with tempfile.TemporaryDirectory() as meeting:
+        rendezvous = str(Path(meeting) / "rendezvous")
+        mp.spawn(_ddp_worker, args=(args, settings, rendezvous), nprocs=args.ddp, join=True)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,7 @@ force loss; after the steps its parameters equal those of one process on the sam
 
 from __future__ import annotations
 
-import os
-import socket
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -59,10 +58,18 @@ def _train(model: torch.nn.Module, shards: list[list[int]]) -> None:
         optimiser.step()
 
 
-def _worker(rank: int, port: int, out: str) -> None:
-    os.environ |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+def _worker(rank: int, rendezvous: str, out: str) -> None:
+    """One rank. The ranks meet through a file, not a TCP port: a port probed free and then
+    closed can be taken by another process before rank 0 binds it, which left the other rank
+    waiting forever (a hung suite); any later hang is an error after the timeout."""
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{rendezvous}",
+        rank=rank,
+        world_size=WORLD,
+        timeout=timedelta(seconds=120),
+    )
     try:
         model = torch.nn.parallel.DistributedDataParallel(_model())
         half = [seeds[rank * 2 : rank * 2 + 2] for seeds in _global_batches()]  # its shard
@@ -73,16 +80,10 @@ def _worker(rank: int, port: int, out: str) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_ddp_on_two_processes_equals_one_process_on_the_global_batch(tmp_path: Path) -> None:
     out = str(tmp_path / "ddp.pt")
-    mp.spawn(_worker, args=(_free_port(), out), nprocs=WORLD, join=True)
+    mp.spawn(_worker, args=(str(tmp_path / "rendezvous"), out), nprocs=WORLD, join=True)
     parallel = torch.load(out, weights_only=True)
     single = _model()
     _train(single, _global_batches())  # DDP averages the shards' gradients: the global mean
