@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import field_templates as ft
 import spec_templates as t
 from hypothesis import strategies as st
 from spec_grammar import Family, Spec, Ty, grow, scalars
@@ -146,7 +147,13 @@ def graphs(draw) -> Family:
     layers (Lorentz, Poincaré, normalize)."""
     inputs = {"x": scalars(draw(st.integers(1, 3)), "nodes")}
     empty = draw(st.integers(0, 4)) == 0  # no edge at all in any graph of the batch
-    manifold = [t.to_manifold, t.manifold_layer, t.manifold_readout, t.manifold_mix, t.normalising]
+    manifold = [
+        ft.to_manifold,
+        ft.manifold_layer,
+        ft.manifold_readout,
+        ft.manifold_mix,
+        t.normalising,
+    ]
     return Family(
         "graphs",
         "S(nodes)",
@@ -166,7 +173,7 @@ def hyperbolic(draw) -> Family:
     on_graph = draw(st.booleans())
     axis = "nodes" if on_graph else "set"
     inputs = {"x": scalars(draw(st.integers(1, 3)), axis)}
-    templates = [t.manifold_layer, t.manifold_readout, t.manifold_mix, t.to_manifold, t.linear]
+    templates = [ft.manifold_layer, ft.manifold_readout, ft.manifold_mix, ft.to_manifold, t.linear]
     return Family(
         "hyperbolic",
         f"S({axis})",
@@ -176,7 +183,7 @@ def hyperbolic(draw) -> Family:
         inputs,
         templates + ([t.gather, t.message] if on_graph else [t.pool]),
         edges=on_graph,
-        info={"kind": "perm", "prelude": (t.to_manifold, t.to_manifold)},
+        info={"kind": "perm", "prelude": (ft.to_manifold, ft.to_manifold)},
     )
 
 
@@ -192,7 +199,7 @@ def torus(draw) -> Family:
         0,
         "torus",
         inputs,
-        [*CORE, t.spectral_conv, t.spectral_conv, t.fourier_layer, t.pool],
+        [*CORE, ft.spectral_conv, ft.spectral_conv, ft.fourier_layer, t.pool],
         field="torus",
         grid=grid,
         info={"kind": "grid", "shifts": True},
@@ -205,7 +212,7 @@ def poincare_grid(draw) -> Family:
     d = draw(st.sampled_from((1, 2, 2)))
     grid = tuple(draw(st.sampled_from((4, 5, 6))) for _ in range(d))
     inputs = {"a": scalars(draw(st.integers(1, 3)), "torus")}
-    steps = [t.poincare_grid_step] * 3
+    steps = [ft.poincare_grid_step] * 3
     return Family(
         "poincare_grid",
         f"T({d})",
@@ -213,10 +220,10 @@ def poincare_grid(draw) -> Family:
         0,
         "torus",
         inputs,
-        [*steps, t.to_ball, t.manifold_readout, t.manifold_mix, t.manifold_layer],
+        [*steps, ft.to_ball, ft.manifold_readout, ft.manifold_mix, ft.manifold_layer],
         field="torus",
         grid=grid,
-        info={"kind": "grid", "shifts": True, "prelude": (t.to_ball,)},
+        info={"kind": "grid", "shifts": True, "prelude": (ft.to_ball,)},
     )
 
 
@@ -232,12 +239,12 @@ def wallpaper(draw) -> Family:
     inputs = {"a": scalars(draw(st.integers(1, 2)), "torus")}
     templates = [
         *CORE,
-        t.lift_conv,
-        t.lift_conv,
-        t.group_conv,
-        t.group_pool,
+        ft.lift_conv,
+        ft.lift_conv,
+        ft.group_conv,
+        ft.group_pool,
         t.pool,
-        t.spectral_conv,
+        ft.spectral_conv,
     ]
     return Family(
         "wallpaper",
@@ -275,7 +282,7 @@ def sphere(draw) -> Family:
         3,
         "sphere",
         inputs,
-        [*CORE, t.sfno_conv, t.sfno_conv, t.sht_round_trip],
+        [*CORE, ft.sfno_conv, ft.sfno_conv, ft.sht_round_trip],
         field="sphere",
         grid=(nlat, 2 * nlat),
         info={"kind": "grid", "polar": True},
@@ -336,7 +343,7 @@ def spd(draw) -> Family:
         n,
         None,
         inputs,
-        [t.spd_step, t.spd_step, t.spd_step, t.mlp, t.linear, t.norm, t.concat, t.add],
+        [ft.spd_step, ft.spd_step, ft.spd_step, t.mlp, t.linear, t.norm, t.concat, t.add],
         rotations=True,
         parity=group == "O",
         info={"kind": "orth", "atoms": ["vector"]},
