@@ -28,7 +28,6 @@ from collections.abc import Sequence
 
 from geoc.domains.grid import (
     TORUS,
-    check_field_channels,
     fourier_axis,
     fourier_modes,
     is_fourier_axis,
@@ -37,7 +36,7 @@ from geoc.domains.grid import (
 from geoc.ops import PLAIN, AttrKind, OpContext, attr, define, preset, tensor, typing_rule
 from geoc.ops.euclidean import FIELD_LAYER
 from geoc.ops.layers import check_activation
-from geoc.ops.spectral import kept_modes
+from geoc.ops.spectral import kept_modes, same_axis_out
 from geoc.types import FeatureType
 
 #: Maps of fields and coefficients, channel-first (``[batch, channels, *grid or modes]``), of
@@ -190,17 +189,7 @@ def _infer_mode_linear(
     complex-linear map of the channels."""
     (c,) = types
     _coefficients(ctx, c)
-    out = attrs["out"]
-    if out.axes and out.axes != c.axes:
-        raise ctx.error(
-            "GEO305",
-            f"`mode_linear` keeps its input's modes ({c.axes[0]}), not {', '.join(out.axes)}",
-            label=str(out),
-            help="write the output type without `over`",
-        )
-    result = out.with_axes(c.axes)
-    check_field_channels(ctx, result)
-    return (result,)
+    return (same_axis_out(ctx, c, attrs["out"], "modes"),)
 
 
 MODE_FILTER = define(

@@ -85,11 +85,15 @@ def _input_over(ctx: OpContext, types: Sequence[FeatureType]) -> FeatureType:
     return ftype
 
 
-def _out_type(ctx: OpContext, source: FeatureType, out: FeatureType) -> FeatureType:
+def same_axis_out(
+    ctx: OpContext, source: FeatureType, out: FeatureType, what: str = "grid"
+) -> FeatureType:
+    """``out`` over ``source``'s axis (its grid, or its modes): GEO305 for ``out`` written over
+    another; GEO310 for channels a field does not carry."""
     if out.axes and out.axes != source.axes:
         raise ctx.error(
             "GEO305",
-            f"`{ctx.op}` keeps its input's grid ({source.axes[0]}), not {', '.join(out.axes)}",
+            f"`{ctx.op}` keeps its input's {what} ({source.axes[0]}), not {', '.join(out.axes)}",
             label=str(out),
             help="write the output type without `over`",
         )
@@ -151,7 +155,7 @@ def _infer_spectral_conv(
     modes = kept_modes(ctx, attrs["modes"], ctx.domain.grid)
     if rotates_grid(ctx.group):
         rotation_band(ctx, modes)
-    out = _out_type(ctx, z, attrs["out"])
+    out = same_axis_out(ctx, z, attrs["out"])
     check_variants(ctx, z, out, modes, attrs)  # McCabe et al.: still Fourier multipliers
     return (out,)
 
@@ -305,7 +309,7 @@ def _infer_sfno_conv(
 ) -> tuple[FeatureType, ...]:
     z = _input_over(ctx, types)
     sphere_bandwidth(ctx, attrs["lmax"])
-    return (_out_type(ctx, z, attrs["out"]),)
+    return (same_axis_out(ctx, z, attrs["out"]),)
 
 
 def _rotates_sphere(ctx: OpContext) -> bool:
