@@ -122,7 +122,7 @@ class Server:
         self.initialized = True
         capabilities = {
             "positionEncoding": "utf-16",
-            "textDocumentSync": {"openClose": True, "change": SYNC_INCREMENTAL},
+            "textDocumentSync": {"openClose": True, "change": SYNC_INCREMENTAL, "save": {}},
             "hoverProvider": True,
             "definitionProvider": True,
             "documentFormattingProvider": True,
@@ -152,6 +152,12 @@ class Server:
             text = apply_change(text, change)
         open_doc.change(text, ident.get("version"))
         self.dirty[ident["uri"]] = None
+
+    def did_save(self, params: Json) -> None:
+        """Imports are read from disk: a saved file may change what every open one sees."""
+        for open_doc in self.docs.values():
+            open_doc.change(open_doc.text, open_doc.version)  # checked again, not from cache
+        self.dirty.update(dict.fromkeys(self.docs))
 
     def did_close(self, params: Json) -> None:
         uri = params["textDocument"]["uri"]
@@ -213,6 +219,7 @@ NOTIFICATIONS: dict[str, Handler] = {
     "exit": Server.exit,
     "textDocument/didOpen": Server.did_open,
     "textDocument/didChange": Server.did_change,
+    "textDocument/didSave": Server.did_save,
     "textDocument/didClose": Server.did_close,
 }
 

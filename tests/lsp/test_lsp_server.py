@@ -198,3 +198,13 @@ def test_a_diagnostic_in_an_imported_file_is_shown_at_the_import(
     (related,) = diag["relatedInformation"]
     assert related["location"]["uri"] == (folder / "lib.geo").as_uri()
     assert related["location"]["range"]["start"]["line"] == 2
+
+
+def test_saving_an_imported_file_checks_the_open_ones_again(client: Client, folder: Path) -> None:
+    uri = start(client, folder)
+    assert client.diagnostics(uri, 1)["diagnostics"] == []
+    lib = folder / "lib.geo"
+    lib.write_text(LIB.replace("block mix(", "block mixer("))  # `mix` is gone
+    client.notify("textDocument/didSave", {"textDocument": {"uri": lib.as_uri()}})
+    (diag,) = client.diagnostics(uri, 1)["diagnostics"]
+    assert diag["code"].startswith("GEO2") and diag["range"] == span(MAIN, "mix(", 3)
