@@ -9,13 +9,16 @@ two statements of its own: 100+ lines of real statements (no comments or blank p
 elaborated and proved in full at every edit. The edits alternate between a typing error
 (`relu` on a vector, GEO402) and its fix, and each published set is checked: empty after a
 fix, GEO402 on the edited line after a break. The time is wall clock at the client, from
-writing the message to reading the diagnostics of that version, framing and pipes included.
+writing the message to reading the diagnostics of that version, framing and pipes included;
+the server's CPU time per edit and the load average are printed beside it (on a shared
+machine the wall time includes waiting for a core).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -53,8 +56,18 @@ def bad_line(text: str) -> int:
     return next(n for n, line in enumerate(text.split("\n")) if "relu" in line)
 
 
-def measure(edits: int) -> tuple[list[float], int]:
-    """Milliseconds from each didChange to its diagnostics; the spec's line count."""
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (None without Linux's /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(edits: int) -> tuple[list[float], int, float | None]:
+    """Milliseconds from each didChange to its diagnostics; the spec's line count; the
+    server's mean CPU milliseconds per edit (what the edits cost it, whatever the load)."""
     folder = Path(tempfile.mkdtemp(prefix="geoc-lsp-bench-"))
     uri = (folder / "bench.geo").as_uri()
     client = Client()
@@ -65,6 +78,7 @@ def measure(edits: int) -> tuple[list[float], int]:
     client.notify("textDocument/didOpen", {"textDocument": doc})
     assert client.diagnostics(uri, 1)["diagnostics"] == [], "the bench spec must be valid"
     times = []
+    cpu_before = cpu_seconds(client.process.pid)
     for version in range(2, edits + 2):
         broken = version % 2 == 0
         new = spec(bad_layer=version % LAYERS) if broken else spec()
@@ -76,10 +90,12 @@ def measure(edits: int) -> tuple[list[float], int]:
         found = client.diagnostics(uri, version)["diagnostics"]
         times.append((time.perf_counter() - start) * 1e3)
         _check(found, new if broken else None)
+    cpu_after = cpu_seconds(client.process.pid)
+    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     client.request("shutdown")
     client.notify("exit")
     assert client.close() == 0, client.stderr()
-    return times, text.count("\n")
+    return times, text.count("\n"), None if cpu is None else cpu * 1e3 / edits
 
 
 def _check(found: list[dict], broken: str | None) -> None:
@@ -95,13 +111,16 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 edits, no target")
     parser.add_argument("--json", metavar="PATH", help="write the row as JSON")
     args = parser.parse_args()
-    times, lines = measure(QUICK_EDITS if args.quick else EDITS)
+    times, lines, cpu = measure(QUICK_EDITS if args.quick else EDITS)
     median = statistics.median(times)
     print(f"spec lines {lines:>8}")
     print(f"edits      {len(times):>8}")
     print(f"median     {median:>8.1f} ms")
     print(f"best       {min(times):>8.1f} ms")
     print(f"worst      {max(times):>8.1f} ms")
+    if cpu is not None:
+        print(f"server CPU {cpu:>8.1f} ms per edit (mean)")
+    print(f"load       {os.getloadavg()[0]:>8.1f}   (1-minute average, {os.cpu_count()} CPUs)")
     missed = median >= TARGET_MS
     verdict = "(not judged: --quick)" if args.quick else "MISSED" if missed else "ok"
     print(f"target     {TARGET_MS:>8.0f} ms   {verdict}")
