@@ -10,7 +10,10 @@ import pytest
 from geoc import catalog
 from geoc.grammar import ast
 from geoc.grammar.parser import parse
+from geoc.lsp.analysis import Document, analyse
+from geoc.lsp.features import hover, hover_types
 from geoc.lsp.typed import value_types
+from geoc.ops import syntax_op
 from geoc.pipeline import middle_end
 from geoc.program import load_program
 
@@ -51,3 +54,44 @@ def _outside_repeats(item: ast.Node) -> list[ast.Node]:
         found.append(node)
         stack.extend(c for c in node.children() if not isinstance(c, ast.Repeat))
     return found
+
+
+TWICE = """\
+block double(v: n x scalar over nodes, n: int) -> n x scalar over nodes {
+    w = v + v
+    return w
+}
+
+model M() {
+    symmetry S(nodes)
+    domain set(nodes)
+    input h: 8 x scalar over nodes
+    a = double(linear(h, 4 x scalar), n=4)
+    b = double(h, n=8)
+    output y: 4 x scalar over nodes = a
+    output z: 8 x scalar over nodes = b
+}
+"""
+
+
+def _hover_at(text: str, needle: str, offset: int = 0) -> str | None:
+    doc = Document.of("untitled:twice")
+    result = analyse(doc, text)
+    assert result.diagnostics == []
+    index = text.index(needle) + offset
+    line = text.count("\n", 0, index)
+    position = {"line": line, "character": index - (text.rfind("\n", 0, index) + 1)}
+    found = hover(result, doc, position, hover_types(result))
+    return None if found is None else found["contents"]["value"]
+
+
+def test_a_block_typed_at_two_calls_shows_both_types() -> None:
+    shown = _hover_at(TWICE, "w = v")
+    assert shown is not None
+    assert "w: 4 x scalar over nodes" in shown and "w: 8 x scalar over nodes" in shown
+
+
+def test_hover_on_a_syntax_operator_and_on_nothing() -> None:
+    shown = _hover_at(TWICE, "+ v")
+    assert shown is not None and syntax_op("+", tensors=2).doc in shown
+    assert _hover_at(TWICE, "symmetry") is None  # a keyword: nothing to show
