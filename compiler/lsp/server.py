@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import geoc
+from geoc.cli.errors import DEBUG_ENV
 from geoc.lsp.analysis import Analysis, Document, analyse
 from geoc.lsp.features import definition, formatting, hover, hover_types
 from geoc.lsp.positions import Lines
@@ -37,7 +38,6 @@ from geoc.lsp.report import lsp_diagnostics
 from geoc.lsp.typed import Types
 
 Json = dict[str, Any]
-DEBUG_ENV = "GEOC_DEBUG"
 SYNC_INCREMENTAL = 2  # TextDocumentSyncKind.Incremental
 LOG_ERROR = 1  # MessageType.Error
 
