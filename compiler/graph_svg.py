@@ -34,6 +34,7 @@ GAP_X = 18  # between neighbours in a layer
 LAYER_GAP = 34  # between layers, plus room for the cluster frames that start or end there
 FRAME_TOP, FRAME_BOTTOM, FRAME_SIDE = 20, 8, 10  # a cluster's frame around its contents
 MARGIN = 16
+EDGE_CLEAR = 4  # how far a routed edge keeps from a box
 ROUNDS = 4
 
 STYLE = """
@@ -266,15 +267,41 @@ def _frames(pic: Picture, frames: dict[str, Place]) -> list[str]:
 
 
 def _edges(pic: Picture, places: dict[str, Place]) -> list[str]:
+    rows: dict[float, list[Place]] = {}
+    for place in places.values():
+        rows.setdefault(place.y, []).append(place)
     out = []
     for a, b in pic.edges:
-        src, dst = places[a], places[b]
         out.append(
             f'<g class="edge"><title>{escape(f"{a}->{b}")}</title>'
-            f'<path d="M{src.centre:.1f},{src.y + src.h:.1f} L{dst.centre:.1f},{dst.y:.1f}" '
-            'marker-end="url(#arrow)"/></g>'
+            f'<path d="{route(places[a], places[b], rows)}" marker-end="url(#arrow)"/></g>'
         )
     return out
+
+
+def route(src: Place, dst: Place, rows: dict[float, list[Place]]) -> str:
+    """An edge's path: straight when it crosses no box, else down a free vertical lane
+    through the layers in between (the lane nearest to both ends)."""
+    x0, y0, x1, y1 = src.centre, src.y + src.h, dst.centre, dst.y
+    between = [p for y, row in rows.items() if src.y < y < dst.y for p in row]
+
+    def hits(p: Place, lo: float, hi: float) -> bool:
+        return p.x - EDGE_CLEAR < hi and lo < p.x + p.w + EDGE_CLEAR
+
+    def x_at(y: float) -> float:
+        return x0 + (x1 - x0) * (y - y0) / (y1 - y0)
+
+    if not any(hits(p, *sorted((x_at(p.y), x_at(p.y + p.h)))) for p in between):
+        return f"M{x0:.1f},{y0:.1f} L{x1:.1f},{y1:.1f}"
+    lanes = {x0, x1} | {p.x - GAP_X / 2 for p in between} | {p.x + p.w + GAP_X / 2 for p in between}
+    free = [x for x in lanes if not any(hits(p, x, x) for p in between)]
+    lane = min(free, key=lambda x: (abs(x - x0) + abs(x - x1), x))
+    below = max(p.y + p.h for p in rows[src.y]) + EDGE_CLEAR * 2
+    above = y1 - EDGE_CLEAR * 3
+    return (
+        f"M{x0:.1f},{y0:.1f} L{x0:.1f},{below:.1f} L{lane:.1f},{below:.1f} "
+        f"L{lane:.1f},{above:.1f} L{x1:.1f},{above:.1f} L{x1:.1f},{y1:.1f}"
+    )
 
 
 def _box(box: Box, p: Place) -> str:

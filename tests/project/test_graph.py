@@ -3,6 +3,7 @@ a layout without overlaps, the value `geoc check` blames marked, and diagnostics
 
 from __future__ import annotations
 
+import itertools
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -14,7 +15,7 @@ from geoc.catalog import builtin_specs
 from geoc.cli import main
 from geoc.cli.graph import block_names, proven_graph
 from geoc.graph_picture import Mark, picture, to_dot
-from geoc.graph_svg import layout
+from geoc.graph_svg import layout, route
 
 SVG = "{http://www.w3.org/2000/svg}"
 SPECS = [s.name for s in builtin_specs()]
@@ -65,8 +66,19 @@ def test_the_layout_keeps_boxes_and_clusters_apart(spec: str) -> None:
         if box.cluster:
             p, f = places[box.id], frames[box.cluster]
             assert f.x < p.x and p.x + p.w < f.x + f.w and f.y + 14 < p.y < f.y + f.h
-    for a, b in pic.edges:  # data flows down
+    rows: dict[float, list] = {}
+    for place in places.values():
+        rows.setdefault(place.y, []).append(place)
+    for a, b in pic.edges:  # data flows down, and no edge runs through a box
         assert places[a].y + places[a].h < places[b].y
+        points = [tuple(map(float, p.lstrip("ML").split(","))) for p in route(
+            places[a], places[b], rows).split()]  # fmt: skip
+        others = [p for n, p in places.items() if n not in (a, b)]
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
+            for t in (i / 40 for i in range(41)):
+                x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+                inside = [p for p in others if p.x < x < p.x + p.w and p.y < y < p.y + p.h]
+                assert not inside, (a, b, x, y)
 
 
 def test_blocks_become_nested_clusters(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -93,7 +105,7 @@ def test_the_marked_value_is_drawn_broken_in_dot_and_svg() -> None:
     assert 'class="value broken"' in to_dot(pic) and "it broke" in to_dot(pic)
 
 
-def first_component_squared(x, terms):  # noqa: ANN001, ANN201
+def first_component_squared(x, terms):
     """Not a norm: depends on the direction of the vector (as in tests/backend/test_verify)."""
     return x[..., :1] ** 2
 
