@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -209,3 +210,33 @@ def test_docs_show_one_picture_per_builtin_spec() -> None:
     assert sorted(p.stem for p in folder.glob("*.svg")) == sorted(SPECS)
     page = (paths.DOCS / "graph.md").read_text(encoding="utf-8")
     assert all(f"graphs/{name}.svg" in page for name in SPECS)
+
+
+def _fake_dot(folder: Path, script: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `dot` on PATH that runs ``script`` (the real Graphviz is not on this machine)."""
+    dot = folder / "dot"
+    dot.write_text(f"#!/bin/sh\n{script}\n")
+    dot.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+
+
+def test_graphviz_gets_the_dot_when_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = tmp_path / "seen.dot"
+    _fake_dot(tmp_path, f'[ "$1" = -Tsvg ] && cat > {seen} && echo "<svg/>"', monkeypatch)
+    assert main(["graph", "egnn", "-p", "depth=2"]) == 0
+    assert capsys.readouterr().out == "<svg/>\n"
+    assert 'subgraph "cluster_layers.0.egnn_layer"' in seen.read_text()
+    assert main(["graph", "egnn", "-p", "depth=2", "--layout", "python"]) == 0
+    assert capsys.readouterr().out.startswith("<?xml")  # --layout python ignores Graphviz
+
+
+def test_a_failing_graphviz_is_diagnosed(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_dot(tmp_path, "echo 'Error: syntax error in line 3' >&2; exit 1", monkeypatch)
+    assert main(["graph", "egnn", "-o", str(tmp_path / "g.svg")]) == 1
+    err = capsys.readouterr().err
+    assert "error[GEO509]" in err and "syntax error in line 3" in err
+    assert not (tmp_path / "g.svg").exists()
