@@ -16,7 +16,7 @@ from geoc.catalog import builtin_specs
 from geoc.cli import main
 from geoc.cli.graph import block_names, proven_graph
 from geoc.graph_picture import Mark, picture, to_dot
-from geoc.graph_svg import layout, route
+from geoc.graph_svg import layout, render, route
 
 SVG = "{http://www.w3.org/2000/svg}"
 SPECS = [s.name for s in builtin_specs()]
@@ -104,6 +104,13 @@ def test_the_marked_value_is_drawn_broken_in_dot_and_svg() -> None:
     pic = picture(graph, ["egnn_layer"], Mark(SQNORM, "geoc check: it broke"))
     assert [b.id for b in pic.boxes if b.broken] == [SQNORM]
     assert 'class="value broken"' in to_dot(pic) and "it broke" in to_dot(pic)
+
+
+def test_a_blamed_edge_set_is_named_in_the_header_only() -> None:
+    graph = proven_graph("egnn", {"depth": 2}, None, "ir")
+    pic = picture(graph, ["egnn_layer"], Mark("edges", "geoc check: the radius edges changed"))
+    assert not any(b.broken for b in pic.boxes)
+    assert "the radius edges changed" in render(pic)
 
 
 def first_component_squared(x, terms):
