@@ -1161,6 +1161,18 @@ CODES: dict[str, CodeInfo] = {
         than it runs changed the result. Compile with `optimize="ir"` (eager) meanwhile, and
         report it with the spec and the inputs.""",
     ),
+    "GEO508": _code(
+        "cannot write the picture",
+        """`geoc graph -o FILE` could not create or replace FILE (a missing permission, a
+        folder in the way, a full disk). The file is written atomically, so an old one is left
+        as it was. Choose a writable path.""",
+    ),
+    "GEO509": _code(
+        "Graphviz unavailable or failed",
+        """`geoc graph --layout graphviz` needs Graphviz's `dot` on PATH, and `dot -Tsvg` must
+        succeed on the DOT geoc writes. Install Graphviz, or draw with the built-in layered
+        layout (`--layout python`, what `--layout auto` uses without `dot`; docs/graph.md).""",
+    ),
     "GEO510": _code(
         "several axes: not built yet",
         """A model over several axes (several `domain` statements, docs/language.md "Several
@@ -1395,6 +1407,20 @@ CODES: dict[str, CodeInfo] = {
         a Gauss-Legendre grid `nlat >= lmax`, both `nlon >= 2 lmax - 1`. The message names
         the smallest grid that does: resample the input to it or a finer one
         (docs/spectral.md, "Other grids").""",
+    ),
+    "GEO636": _code(
+        "bad check report",
+        """`geoc graph --report FILE` reads the JSON that `geoc check SPEC --json FILE` writes
+        and marks its `first_failure`. The file could not be read, is not JSON, or lacks that
+        entry (a report from an older geoc, or another file). Write it again with
+        `geoc check --json`, or let `geoc graph --check` run the check itself.""",
+    ),
+    "GEO637": _code(
+        "check report of another model",
+        """The report given to `geoc graph --report` checked another model, or blames a value
+        the drawn IR does not have (other parameters, or another `--optimize` level renamed
+        the rewritten nodes). Draw the spec with the `-p` values and `--optimize` level the
+        check ran with.""",
     ),
     "GEO640": _code(
         "a graph too small for traced sampling",
