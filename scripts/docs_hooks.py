@@ -9,6 +9,9 @@ The API pages are read from the source by mkdocstrings, which finds a package by
 geoc's folders are named otherwise (pyproject's ``package-dir``: ``geoc`` is ``compiler/``,
 ``geoc.backends`` is ``backends/``), so the hook lays them out as one ``geoc`` folder of links
 in a temporary directory and puts it first on the search path.
+
+A `|` inside code in a table cell is written `\\|` (GitHub's tables need it); Python-Markdown's
+tables already skip code spans and would show the backslash, so the hook removes it there.
 """
 
 from __future__ import annotations
@@ -25,12 +28,19 @@ ROOT = Path(__file__).resolve().parent.parent
 _FENCE = re.compile(
     r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<lang>[\w+-]+)[ \t]+[\w -]+$", re.M
 )
+_TABLE_ROW = re.compile(r"^\|.*\|[ \t]*$", re.M)
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
 _VIEW = tempfile.TemporaryDirectory(prefix="geoc-docs-")  # removed when mkdocs exits
 
 
 def on_page_markdown(markdown: str, **_: object) -> str:
     """The page with each fence's info string cut to its language."""
-    return _FENCE.sub(lambda m: m["indent"] + m["fence"] + m["lang"], markdown)
+    markdown = _FENCE.sub(lambda m: m["indent"] + m["fence"] + m["lang"], markdown)
+    return _TABLE_ROW.sub(lambda row: _CODE_SPAN.sub(_unescape, row[0]), markdown)
+
+
+def _unescape(code: re.Match[str]) -> str:
+    return code[0].replace("\\|", "|")
 
 
 @event_priority(100)  # before mkdocstrings reads sys.path
