@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
 
+import tomllib
 from mkdocs.plugins import event_priority
 
 ROOT = Path(__file__).resolve().parent.parent
