@@ -66,3 +66,49 @@ def blocks(page: Path) -> list[Block]:
 def _dedent(line: str, indent: int) -> str:
     """``line`` less the fence's indentation (a block inside a list item is indented)."""
     return line[indent:] if line[:indent].isspace() or not indent else line.lstrip()
+
+
+def suggest(block: Block) -> str:
+    """The kind a ``geo`` or untagged block would pass as (for retagging a page by hand)."""
+    import contextlib
+
+    import geoc
+    from geoc.diagnostics import GeoError
+
+    if block.info in KINDS and not block.info.startswith("geo"):
+        return block.info
+    with contextlib.suppress(GeoError):
+        geoc.compile(block.text)
+        return "geo"
+    if parses(block.text):
+        return "geo fragment"
+    if block.info == "geo" and "..." in block.text:
+        return "geo fragment (shown: it elides with ...)"
+    return "text (or fix it: it does not parse)"
+
+
+def parses(text: str) -> bool:
+    """``text`` parses as a file, as a model's statements, or line by line as expressions."""
+    import contextlib
+
+    from geoc.diagnostics import GeoError
+    from geoc.grammar.parser import parse, parse_expr
+
+    lines = [line.split("#")[0].strip() for line in text.splitlines()]
+    for attempt in (
+        lambda: parse(text),
+        lambda: parse("model Fragment() {\n" + text + "\n}"),
+        lambda: [parse_expr(line) for line in lines if line],
+    ):
+        with contextlib.suppress(GeoError):
+            attempt()
+            return True
+    return False
+
+
+if __name__ == "__main__":  # python tests/docblocks.py docs/PAGE.md: a kind for each block
+    import sys
+
+    for name in sys.argv[1:]:
+        for block in blocks(Path(name).resolve()):
+            print(f"{block.where}: {block.info!r} -> {suggest(block)}")
