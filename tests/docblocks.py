@@ -16,12 +16,13 @@ KINDS = {
     "python": "run, the page's blocks in order in one namespace, in a temporary folder",
     "python skip": "shown only; its first line is a comment saying why",
     "bash": "geoc commands, run in order with the page's other blocks",
-    "bash slow": "commands not run by the test (slow, or not geoc's)",
+    "bash slow": "commands not run by the test (slow, a server, or not geoc's)",
     "console": "`$ geoc ...` lines run; the lines after each are its output, not compared",
     "text": "shown only",
     "lark": "grammar excerpt: every rule in it is a rule of grammar/geo.lark",
     "json": "parsed as JSON",
     "yaml": "shown only",
+    "lua": "shown only (an editor's configuration)",
 }
 
 _OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`]*?)[ \t]*$")

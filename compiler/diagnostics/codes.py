@@ -1316,6 +1316,14 @@ CODES: dict[str, CodeInfo] = {
         one was typed under the declared group), the help says so. The verdict under the
         remaining group stands.""",
     ),
+    "GEO631": _code(
+        "internal error while checking in the editor",
+        """`geoc lsp` met a bug in geoc while checking the open spec (an exception that is not
+        a diagnostic). It shows it as this diagnostic at the start of the file, instead of
+        failing silently, and keeps serving; the other editor features still work. Please
+        report it with the spec; `GEOC_DEBUG=1` in the server's environment prints the
+        traceback to its log.""",
+    ),
     # --- GEO61x: runtime inputs of a compiled module (docs/validation.md) ------------------------
     "GEO610": _input(
         "missing or unexpected input",
