@@ -34,22 +34,14 @@ SPEC = HERE / "reading_check_failure.geo"
 BREAKING = HERE / "reading_check_breaking.geo"
 
 
-def l1_norm(r: torch.Tensor, layout: object) -> torch.Tensor:
-    """The bug: a 'cheaper' edge length. ``layout`` is the compiled kernel's second argument
-    (the copies and their width), unused here."""
-    return torch.linalg.vector_norm(r, ord=1, dim=-1, keepdim=True)
-
-
-def l2_norm(r: torch.Tensor, layout: object) -> torch.Tensor:
-    """The fix: the Euclidean length, which every rotation and reflection keeps."""
-    return torch.linalg.vector_norm(r, ord=2, dim=-1, keepdim=True)
-
-
-def with_kernel(module: fx.GraphModule, value: str, kernel) -> fx.GraphModule:
-    """``module`` with the fx node that computes the spec's ``value`` calling ``kernel``.
-    geoc tags each node with the IR value it computes (``meta["geoc_node"]``)."""
+def with_norm(module: fx.GraphModule, value: str, order: float) -> fx.GraphModule:
+    """``module`` with the fx node that computes the spec's ``value`` replaced by a call of
+    ``torch.linalg.vector_norm`` of the given order (1: the bug, 2: the fix). geoc tags each
+    node with the IR value it computes (``meta["geoc_node"]``); its first argument is ``r``."""
     node = next(n for n in module.graph.nodes if n.meta.get("geoc_node") == value)
-    node.target = kernel
+    node.target = torch.linalg.vector_norm
+    node.args = (node.args[0],)
+    node.kwargs = {"ord": order, "dim": -1, "keepdim": True}
     module.recompile()
     return module
 
@@ -71,16 +63,14 @@ def failure_facts(report) -> dict:
 
 def by_hand() -> dict[str, float]:
     """The bug in two numbers: an edge along x, and the same edge turned 45 degrees about z."""
-    edge = torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64)
+    edge = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
     c = math.cos(math.pi / 4)
     turn = torch.tensor([[c, -c, 0.0], [c, c, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
-    turned = edge @ turn.T
-    return {
-        "l1_before": float(l1_norm(edge, None)),
-        "l1_after": float(l1_norm(turned, None)),
-        "l2_before": float(l2_norm(edge, None)),
-        "l2_after": float(l2_norm(turned, None)),
-    }
+    found = {}
+    for order in (1, 2):
+        found[f"l{order}_before"] = float(torch.linalg.vector_norm(edge, ord=order))
+        found[f"l{order}_after"] = float(torch.linalg.vector_norm(turn @ edge, ord=order))
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     spec_report = check(SPEC, trials=trials, seed=args.seed)
     print(spec_report.render(), end="\n\n")
 
-    broken = with_kernel(geoc.compile(SPEC, seed=args.seed), "d", l1_norm)
+    broken = with_norm(geoc.compile(SPEC, seed=args.seed), "d", 1)
     broken_report = check_module(broken, trials=trials, seed=args.seed)
     print(broken_report.render(), end="\n\n")
     hand = by_hand()
@@ -98,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{hand['l1_after']:.4f}; L2 {hand['l2_before']:.4f} and {hand['l2_after']:.4f}"
     )
 
-    fixed = with_kernel(geoc.compile(SPEC, seed=args.seed), "d", l2_norm)
+    fixed = with_norm(geoc.compile(SPEC, seed=args.seed), "d", 2)
     fixed_report = check_module(fixed, trials=trials, seed=args.seed)
     print(fixed_report.render(), end="\n\n")
 

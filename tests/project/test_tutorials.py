@@ -180,3 +180,49 @@ def test_full_specs_on_a_page_are_the_files_the_scripts_run(name: str) -> None:
     assert full
     for body in full:
         assert body in files, body[:200]
+
+
+# Rounding-level numbers (below 1e-4) differ between machines and BLAS builds; all else must
+# print as the page shows.
+TINY = re.compile(r"\d\.\de-(0[5-9]|[1-9]\d)")
+
+RUN_BLOCKS = """
+import contextlib, io, json, sys
+blocks, namespace, printed = json.loads(sys.stdin.read()), {"__name__": "__page__"}, []
+for source in blocks:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, "<page>", "exec"), namespace)
+    printed.append(out.getvalue())
+print(json.dumps(printed))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_page_snippets_run_and_print_what_the_page_shows(name: str) -> None:
+    """The page's ``python`` blocks, in order in one namespace from the repository root (as
+    the docs site runs them), within 10 s of CPU; each block's output is the ``text`` block
+    right after it."""
+    blocks = _blocks(PAGES / f"{name}.md")
+    runnable = [i for i, (kind, tag, _) in enumerate(blocks) if kind == "python" and not tag]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    cpu = _cpu_of_children()
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_BLOCKS],
+        input=json.dumps([blocks[i][2] for i in runnable]),
+        capture_output=True,
+        text=True,
+        cwd=paths.REPO,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _cpu_of_children() - cpu < 10.0
+    printed = json.loads(done.stdout)
+    for index, output in zip(runnable, printed, strict=True):
+        if not output:
+            continue
+        kind, _, shown = blocks[index + 1]
+        assert kind == "text", f"block {index} prints but no text block follows"
+        assert TINY.sub("<tiny>", output.strip()) == TINY.sub("<tiny>", shown.strip())
