@@ -245,3 +245,12 @@ def test_page_snippets_run_and_print_what_the_page_shows(name: str) -> None:
         kind, _, shown = blocks[index + 1]
         assert kind == "text", f"block {index} prints but no text block follows"
         assert TINY.sub("<tiny>", output.strip()) == TINY.sub("<tiny>", shown.strip())
+
+
+@pytest.mark.parametrize("path", sorted(TUTORIALS.glob("*.geo")), ids=lambda p: p.name)
+def test_tutorial_specs_are_in_the_canonical_layout(path: Path) -> None:
+    """What a reader copies from a page is what `geoc fmt` would write."""
+    from geoc.grammar.formatter import format_source
+
+    text = path.read_text(encoding="utf-8")
+    assert format_source(text) == text
