@@ -89,7 +89,8 @@ def suggest(block: Block) -> str:
 
 
 def parses(text: str) -> bool:
-    """``text`` parses as a file, as a model's statements, or line by line as expressions."""
+    """``text`` parses as a file, as a model's or a block's statements, or line by line as
+    expressions."""
     import contextlib
 
     from geoc.diagnostics import GeoError
@@ -99,6 +100,7 @@ def parses(text: str) -> bool:
     for attempt in (
         lambda: parse(text),
         lambda: parse("model Fragment() {\n" + text + "\n}"),
+        lambda: parse("block fragment() {\n" + text + "\n}"),
         lambda: [parse_expr(line) for line in lines if line],
     ):
         with contextlib.suppress(GeoError):

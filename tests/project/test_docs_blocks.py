@@ -109,9 +109,12 @@ RUN_PAGES = [p for p in _pages() if any(b.info in RUNNABLE for b in docblocks.bl
 )
 def test_a_page_runs(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The page's Python blocks in order, in one namespace, and its geoc commands between them,
-    in a fresh folder (which is on ``sys.path``: a page may import what it wrote there)."""
+    in a fresh folder (which is on ``sys.path``: a page may import what it wrote there) that
+    sees the repository's ``examples``, ``specs`` and ``docs`` as the pages do."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
+    for folder in ("examples", "specs", "docs"):  # pages name files from the repository root
+        (tmp_path / folder).symlink_to(paths.REPO / folder)
     before = set(sys.modules)
     namespace: dict[str, object] = {"__name__": "__docs__"}
     try:
