@@ -18,21 +18,13 @@ import paths
 import pytest
 from docblocks import KINDS, Block
 
-# Pages whose blocks another change of issue 24 tags: the language reference is being rewritten
-# on its own branch (docs/language.md, docs/domains.md, docs/atoms.md; `python
-# tests/docblocks.py PAGE` suggests each block's kind). Empty this set when they are merged.
-PENDING = {"docs/language.md", "docs/domains.md", "docs/atoms.md"}
 # Pages whose commands or Python take more than a few seconds (a model check, a compile).
 SLOW_PAGES = {"docs/cartesian.md", "docs/check.md", "docs/getting_started.md", "docs/spectral.md"}
 
 
 def _pages() -> list[Path]:
     """The pages the site renders (not the templates of generated ones) and the README."""
-    return [
-        page
-        for page in docblocks.pages()
-        if not page.name.endswith(".in.md") and _name(page) not in PENDING
-    ]
+    return [page for page in docblocks.pages() if not page.name.endswith(".in.md")]
 
 
 def _name(page: Path) -> str:
