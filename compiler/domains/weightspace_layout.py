@@ -169,10 +169,28 @@ class WeightSpace:
         """Rows (and columns) of a term's matrix per channel: its members' fixed sizes."""
         return sum(self.blocks[i].fixed_size for i, _ in term.members)
 
+    @cached_property
+    def tied_maps(self) -> tuple:
+        """The maps skips add (``weightspace_tied``): per map ``(source, target, einsum,
+        factors)``; empty without skips."""
+        from geoc.domains.weightspace_tied import tied_maps
+
+        return tied_maps(self)
+
+    @cached_property
+    def tied_targets(self) -> tuple[tuple[int, int], ...]:
+        """Per block some mixed map reaches: the block and its matrix's input width per
+        channel (the fixed sizes of the maps' sources, in order)."""
+        widths: dict[int, int] = {}
+        for source, target, _, _ in self.tied_maps:
+            widths[target] = widths.get(target, 0) + self.blocks[source].fixed_size
+        return tuple(sorted(widths.items()))
+
     def parameter_count(self, c_in: int, c_out: int, bias: bool = True) -> int:
         """Coefficients of ``dws_linear``: the dimension of the equivariant maps (and bias)."""
-        linear = sum(self.term_width(t) ** 2 for t in self.terms) * c_in * c_out
-        return linear + (self.invariant_width * c_out if bias else 0)
+        linear = sum(self.term_width(t) ** 2 for t in self.terms)
+        linear += sum(self.blocks[b].fixed_size * w for b, w in self.tied_targets)
+        return linear * c_in * c_out + (self.invariant_width * c_out if bias else 0)
 
     def plan(self) -> tuple[tuple, tuple]:
         """Static tables for the runtime kernels (plain tuples of ints): per block

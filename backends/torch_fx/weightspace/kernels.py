@@ -22,6 +22,7 @@ Block = tuple[int, tuple[int, ...], tuple[int, ...], int]  # offset, shape, orde
 Member = tuple[int, tuple[int, ...]]  # block, dims to average over and broadcast back
 Shapes = tuple[tuple[int, ...], ...]
 MaskPlan = tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]  # shape, widths column per axis
+TiedMap = tuple[int, int, str, tuple[tuple[str, int], ...]]  # source, target, einsum, factors
 
 
 def pack(
@@ -99,13 +100,18 @@ def dws_linear(
     bias: Tensor | None,
     channels: int,
     mask: Tensor | None = None,
+    tied: tuple[TiedMap, ...] = (),
+    tied_targets: tuple[tuple[int, int], ...] = (),
+    tied_weights: tuple[Tensor, ...] | list[Tensor] = (),
 ) -> Tensor:
     """The equivariant linear layer ``[batch, P, c_in] -> [batch, P, c_out]``.
 
     Per term: average each member block over its dims, concatenate the channels, one matrix
     (``weights[t]``), broadcast the result back over the same dims of each member; the bias
     joins the first term (every block averaged completely: the invariant part). With a
-    ``mask`` the averages run over the true entries only and the padding comes out zero.
+    ``mask`` the averages run over the true entries only and the padding comes out zero. Under
+    skips, the ``tied`` orbit maps add their part, one matrix per target block
+    (``tied_weights``, in the order of ``tied_targets``).
     """
     x = x if mask is None else x * mask
     views = [_canonical(x, block) for block in blocks]
@@ -120,8 +126,45 @@ def dws_linear(
             for dim in dims:
                 piece = piece.unsqueeze(dim)
             outs[b] = piece if outs[b] is None else outs[b] + piece
+    if tied:
+        ones = mask if mask is not None else torch.ones_like(x[:1, :, :1])
+        counts = [_canonical(ones, block)[..., :1] for block in blocks]
+        for b, piece in _tied(views, counts, tied, tied_targets, tied_weights):
+            outs[b] = piece if outs[b] is None else outs[b] + piece
     out = torch.cat([_flat(o, block, channels) for o, block in zip(outs, blocks, strict=True)], 1)
     return out if mask is None else out * mask
+
+
+def _tied(
+    views: list[Tensor],
+    counts: list[Tensor],
+    tied: tuple[TiedMap, ...],
+    targets: tuple[tuple[int, int], ...],
+    weights: tuple[Tensor, ...] | list[Tensor],
+) -> list[tuple[int, Tensor]]:
+    """Each orbit map of the skips: the sum over its index tuples by their number (the same
+    einsum on the mask's counts), gathered per target block, one matrix each."""
+    gathered: dict[int, list[Tensor]] = {}
+    for source, target, equation, factors in tied:
+        like = views[source]
+        tables = [_factor(kind, n, like) for kind, n in factors]
+        total = torch.einsum(equation, views[source], *tables)
+        number = torch.einsum(equation, counts[source], *tables).clamp_min(1)
+        gathered.setdefault(target, []).append(total / number)
+    out = []
+    for (target, _), weight in zip(targets, weights, strict=True):
+        parts = gathered[target]
+        joined = parts[0] if len(parts) == 1 else torch.cat(parts, -1)
+        out.append((target, torch.nn.functional.linear(joined, weight)))
+    return out
+
+
+def _factor(kind: str, n: int, like: Tensor) -> Tensor:
+    """``ones`` (broadcast), ``eye`` (a diagonal) or ``apart`` (``1 - I``: distinct indices)."""
+    if kind == "ones":
+        return torch.ones(n, dtype=like.dtype, device=like.device)
+    eye = torch.eye(n, dtype=like.dtype, device=like.device)
+    return eye if kind == "eye" else 1 - eye
 
 
 def _mean(view: Tensor, count: Tensor | None, dims: tuple[int, ...]) -> Tensor:

@@ -64,6 +64,7 @@ def lower_dws_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     c_out = ctx.group.type_dim(node.out_types[0])
     blocks, members = space.plan()
     fan_in = sum(space.term_width(t) for t in space.terms) * c_in  # the inputs of one output
+    fan_in += sum(w for _, w in space.tied_targets) * c_in
     init = node.attrs.get("init") or UNIFORM
     weights = [
         ctx.param(f"{node.id}.weight_{t.label}", (w * c_out, w * c_in), fan_in, init)
@@ -72,8 +73,15 @@ def lower_dws_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     width = space.invariant_width * c_out
     bias_init = node.attrs.get("bias_init") or UNIFORM
     bias = ctx.param(f"{node.id}.bias", (width,), fan_in, bias_init) if node.attrs["bias"] else None
+    tied = [
+        ctx.param(
+            f"{node.id}.weight_tied_{space.blocks[b].name}", (f * c_out, w * c_in), fan_in, init
+        )
+        for b, w, f in ((b, w, space.blocks[b].fixed_size) for b, w in space.tied_targets)
+    ]
     mask = ctx.masks.get(WEIGHTS_AXIS)
-    return ctx.call(rt_ws.dws_linear, args[0], blocks, members, weights, bias, c_out, mask)
+    extra = (space.tied_maps, space.tied_targets, tied) if tied else ()
+    return ctx.call(rt_ws.dws_linear, args[0], blocks, members, weights, bias, c_out, mask, *extra)
 
 
 @lowering("dws_pool")

@@ -10,7 +10,6 @@ import pytest
 import torch
 from helpers import assert_captures, run_exported
 from test_cnn_weightspace import random_layers, run_network
-from test_weightspace import layer_matrices
 
 from geoc import solver
 from geoc.backends.torch_fx.api import compile as geoc_compile
@@ -115,15 +114,27 @@ def test_layer_is_equivariant_under_tied_permutations(space: WeightSpace) -> Non
     widths = [space.term_width(t) for t in space.terms]
     weights = [torch.as_tensor(rng.normal(size=(w * 3, w * 2))) for w in widths]
     bias = torch.as_tensor(rng.normal(size=space.invariant_width * 3))
-    before = rt_ws.dws_linear(x, blocks, members, weights, bias, 3)
+    tied = [
+        torch.as_tensor(rng.normal(size=(space.blocks[b].fixed_size * 3, w * 2)))
+        for b, w in space.tied_targets
+    ]
+    assert tied  # the skips' orbit maps are part of the layer
+    extra = (None, space.tied_maps, space.tied_targets, tied)
+    before = rt_ws.dws_linear(x, blocks, members, weights, bias, 3, *extra)
     for _ in range(3):
         perms = space.random_permutations(rng)
         flat = torch.as_tensor(space.flat_permutation(perms))
         moved = rt_ws.pack(permute_layers(layers, space, perms), space.shapes, 2)
-        after = rt_ws.dws_linear(moved, blocks, members, weights, bias, 3)
+        after = rt_ws.dws_linear(moved, blocks, members, weights, bias, 3, *extra)
         assert (after - before[:, flat]).abs().max() < 1e-12
         pooled = rt_ws.dws_pool(x, blocks, "mean"), rt_ws.dws_pool(moved, blocks, "mean")
         assert (pooled[1] - pooled[0]).abs().max() < 1e-12
+    first = min(space.skips) - 1  # the orbit maps need the tie: moving one layer alone breaks it
+    alone = {first: np.roll(np.arange(space.sizes[first]), 1)}
+    flat = torch.as_tensor(space.flat_permutation(alone))
+    moved = rt_ws.pack(permute_layers(layers, space, alone), space.shapes, 2)
+    after = rt_ws.dws_linear(moved, blocks, members, weights, bias, 3, *extra)
+    assert (after - before[:, flat]).abs().max() > 1e-3
 
 
 def tied_group(space: WeightSpace) -> MatrixGroup:
@@ -140,19 +151,47 @@ def tied_group(space: WeightSpace) -> MatrixGroup:
     return MatrixGroup(Family.S, p, np.zeros((0, p, p)), np.stack(gens))
 
 
-def test_residual_layer_lies_in_the_tied_groups_equivariant_maps() -> None:
-    """Every map of the layer commutes with the tied group (it commutes with the untied one,
-    which contains it); the tied group has more equivariant maps (diagonals, transposes, maps
-    between the layers a skip joins), which the layer does not use: 114 of 182 for
-    `mlp=[2, 3, 3, 2], residual=[2]` (docs/weightspace.md, "Limits")."""
-    space = WeightSpace((2, 3, 3, 2), skips=(2,))
+def all_layer_matrices(space: WeightSpace) -> np.ndarray:
+    """Every P x P matrix the layer makes (c_in = c_out = 1), the skips' orbit maps included,
+    one per coefficient, as rows (the solver's row-major [out, in] format)."""
+    blocks, members = space.plan()
+    widths = [space.term_width(t) for t in space.terms]
+    shapes = [(w, w) for w in widths]
+    shapes += [(space.blocks[b].fixed_size, w) for b, w in space.tied_targets]
+    eye = torch.eye(space.size, dtype=F64)[:, :, None]
+    rows = []
+    for t, shape in enumerate(shapes):
+        for entry in range(shape[0] * shape[1]):
+            weights = [torch.zeros(s, dtype=F64) for s in shapes]
+            weights[t].view(-1)[entry] = 1.0
+            untied, tied = weights[: len(widths)], weights[len(widths) :]
+            args = (space.tied_maps, space.tied_targets, tied)
+            out = rt_ws.dws_linear(eye, blocks, members, untied, None, 1, None, *args)[:, :, 0]
+            rows.append(out.T.reshape(-1).numpy())
+    return np.stack(rows)
+
+
+@pytest.mark.parametrize(
+    "space",
+    [
+        WeightSpace((2, 4, 4, 2), skips=(2,)),
+        WeightSpace((1, 4, 4, 4, 2), skips=(2, 3)),
+        WeightSpace((1, 4, 4, 2), conv=2, kernel=1, skips=(2,)),
+    ],
+    ids=lambda s: f"{s.sizes}/{s.skips}/conv{s.conv}",
+)
+def test_residual_layer_spans_exactly_the_tied_groups_maps(space: WeightSpace) -> None:
+    """The untied terms and the skips' orbit maps together: as many coefficients as the tied
+    group's solver basis has maps (183 for `mlp=[2, 4, 4, 2], residual=[2]`, against 114
+    untied), full rank, every map in the solver's span."""
     group = tied_group(space)
     basis = solver.equivariant_basis(group, solver.V, solver.V, cache=False, method="solve")
-    mats = layer_matrices(space)
+    mats = all_layer_matrices(space)
+    count = space.parameter_count(1, 1, bias=False)
+    assert basis.shape[1] == count
+    assert np.linalg.matrix_rank(mats) == count
     residual = mats.T - basis @ (basis.T @ mats.T)
     assert np.abs(residual).max() < 1e-9
-    assert np.linalg.matrix_rank(mats) == space.parameter_count(1, 1, bias=False) == 114
-    assert basis.shape[1] == 182
 
 
 def test_residual_spec_checks_and_captures() -> None:
@@ -190,17 +229,19 @@ def padded_batch(
 PADDED = [
     ("mlp=[3, 5, 6, 2]", [(2, 6), (5, 3), (4, 4)]),
     ("cnn=[2, 4, 5], kernel=3, head=[3]", [(2, 5), (4, 2), (3, 3)]),
+    ("mlp=[2, 5, 5, 3, 1], residual=[2]", [(2, 2, 3), (5, 5, 2), (4, 4, 3)]),
 ]
 
 
 def own_domain(space: WeightSpace, hidden: tuple[int, ...]) -> str:
     """The domain of one network of the padded space, at its own widths, as written."""
     sizes = (space.sizes[0], *hidden, space.sizes[-1])
-    text = str(Domain(DomainKind.WEIGHTSPACE, layers=sizes, conv=space.conv, kernel=space.kernel))
+    kind = DomainKind.WEIGHTSPACE
+    text = str(Domain(kind, layers=sizes, conv=space.conv, kernel=space.kernel, skips=space.skips))
     return text.removeprefix("weightspace(").removesuffix(")")
 
 
-@pytest.mark.parametrize(("domain", "widths"), PADDED, ids=["mlp", "cnn"])
+@pytest.mark.parametrize(("domain", "widths"), PADDED, ids=["mlp", "cnn", "residual"])
 def test_a_padded_batch_equals_each_network_alone(domain, widths) -> None:
     source = model_source(domain + ", padded=true", out="z")
     model = geoc_compile(source, dtype=F64, seed=3)
