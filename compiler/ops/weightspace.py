@@ -26,9 +26,9 @@ passes through unchanged, the whole layer is, for each such ``R``: average every
 permuted layers outside ``R``, concatenate the channels, one matrix, broadcast back to every
 block that has ``R``. This spans exactly the equivariant maps of untied permutations (its
 dimension matches ``geoc.solver``'s, tests/families/weightspace/) with a handful of matmuls,
-never a ``P x P`` matrix; the bias is the invariant part. Under skips (tied layers) the group
-is a subgroup, so the layer stays equivariant (a map that commutes with every permutation
-commutes with the tied ones); the extra maps tying allows are not used (docs/weightspace.md).
+never a ``P x P`` matrix; the bias is the invariant part. Under skips (tied layers) these
+maps still commute (the tied permutations are a subgroup), and the layer adds the orbit maps
+the tying allows (``geoc.domains.weightspace_tied``), so it spans the tied group's maps too.
 With ``padded=true`` every mean runs over each network's true widths only.
 """
 
@@ -96,8 +96,9 @@ DWS_LINEAR = define(
 def _infer_dws_linear(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    """Over `weights`: a sum of per-layer identity, mean and broadcast maps, each commuting with
-    every permutation of a hidden layer, hence with the tied ones (a subgroup) too."""
+    """Over `weights`: per-layer identity, mean and broadcast maps (commuting with every
+    neuron permutation, so with tied ones) plus orbit maps defined by index equalities only,
+    which a permutation of a tied class preserves."""
     (x,) = types
     _weights_input(ctx, x)
     out: FeatureType = attrs["out"]

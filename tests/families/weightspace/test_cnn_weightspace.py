@@ -194,6 +194,7 @@ def test_unf_cnn_is_invariant_in_float64_and_keeps_the_function() -> None:
     assert (model(w=other)["score"] - score).abs().max() > 1e-9
 
 
+@pytest.mark.slow
 def test_unf_cnn_captures_fullgraph_and_exports(tmp_path: Path) -> None:
     model = geoc_compile("unf_cnn", params=SMALL, seed=2)
     space = WeightSpace((1, 4, 4, 10), conv=2, kernel=3)
