@@ -297,3 +297,16 @@ def test_bad_padded_inputs_are_input_errors() -> None:
     refused("GEO642", model, [*inputs[:-1], torch.tensor([[5, 5], [4, 4]])])  # above 4
     refused("GEO642", model, [*inputs[:-1], torch.tensor([[0, 0], [4, 4]])])
     refused("GEO643", model, [*inputs[:-1], torch.tensor([[3, 4], [4, 4]])])  # tied: one width
+
+
+def test_compiled_residual_layer_has_the_tied_basis_dimension_of_parameters() -> None:
+    source = (
+        "model M() {\n    symmetry S(hidden)\n"
+        "    domain weightspace(mlp=[2, 4, 4, 2], residual=[2])\n"
+        "    input w: 2 x scalar over weights\n"
+        "    output z: 3 x scalar over weights = dws_linear(w, 3 x scalar)\n}\n"
+    )
+    module = geoc_compile(source)
+    space = WeightSpace((2, 4, 4, 2), skips=(2,))
+    assert sum(p.numel() for p in module.parameters()) == space.parameter_count(2, 3)
+    assert space.parameter_count(1, 1, bias=False) == 183  # the tied group's solver basis
