@@ -172,7 +172,7 @@ class WeightSpace:
     @cached_property
     def tied_maps(self) -> tuple:
         """The maps skips add (``weightspace_tied``): per map ``(source, target, einsum,
-        factors)``; empty without skips."""
+        factors, tuples summed)``; empty without skips."""
         from geoc.domains.weightspace_tied import tied_maps
 
         return tied_maps(self)
@@ -182,7 +182,7 @@ class WeightSpace:
         """Per block some mixed map reaches: the block and its matrix's input width per
         channel (the fixed sizes of the maps' sources, in order)."""
         widths: dict[int, int] = {}
-        for source, target, _, _ in self.tied_maps:
+        for source, target, *_ in self.tied_maps:
             widths[target] = widths.get(target, 0) + self.blocks[source].fixed_size
         return tuple(sorted(widths.items()))
 

@@ -14,14 +14,16 @@ the rows of ``W_i`` matched with those of ``W_(i-1)``, ...).
 
 Each is written as an *orbit* map: the sum over index tuples that are equal within a part and
 distinct across parts of a class (a factor ``1 - I`` per pair of parts), divided by how many
-tuples each output entry sums (computed by the same map on the padding mask, so padded and
-unpadded networks agree), as one ``einsum`` on the blocks' canonical views ``[batch, *permuted
-axes, fixed x channels]``. An orbit map commutes with every permutation of its class because it
-is defined by equalities of indices only, which a permutation of the class preserves.
+tuples each output entry sums (a constant of the layout, ``_tuples``; with padding the same map
+applied to the mask, so each network counts its own neurons and padded and unpadded networks
+agree), as one ``einsum`` on the blocks' canonical views ``[batch, *permuted axes, fixed x
+channels]``. An orbit map commutes with every permutation of its class because it is defined
+by equalities of indices only, which a permutation of the class preserves.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from itertools import product
 from typing import TYPE_CHECKING
@@ -29,9 +31,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from geoc.domains.weightspace_layout import WeightSpace
 
-#: One mixed map: source block, target block, the einsum (source view, then the factors), and
-#: the factors: ("ones" | "eye" | "apart", size).
-TiedMap = tuple[int, int, str, tuple[tuple[str, int], ...]]
+#: One mixed map: source block, target block, the einsum (source view, then the factors), the
+#: factors ("ones" | "eye" | "apart", size), and how many index tuples each output entry sums
+#: when no network is padded (at least 1).
+TiedMap = tuple[int, int, str, tuple[tuple[str, int], ...], int]
 
 Point = tuple[str, int, int]  # ("in" | "out", canonical axis, layer)
 
@@ -76,7 +79,9 @@ def _einsum(
     letters = iter("abcdefghijklmnopqrstuvwx")
     ins, outs = [""] * n_in, [""] * n_out
     factors: list[tuple[str, str, int]] = []
+    number = 1
     for parts in combo:
+        number *= _tuples(parts, space.sizes[parts[0][0][2]])
         named = []
         for part in parts:
             letter, size = next(letters), space.sizes[part[0][2]]
@@ -97,4 +102,13 @@ def _einsum(
             factors += [("apart", p + q, size) for q, _ in named[i + 1 :]]
     operands = ["Z" + "".join(ins) + "Y", *(subs for _, subs, _ in factors)]
     equation = ",".join(operands) + "->Z" + "".join(outs) + "Y"
-    return source, target, equation, tuple((kind, size) for kind, _, size in factors)
+    return source, target, equation, tuple((kind, size) for kind, _, size in factors), number
+
+
+def _tuples(parts: list[list[Point]], n: int) -> int:
+    """How many index tuples an output entry of one class sums: the parts only the input has
+    take distinct indices, none that of a part the output has (at least 1: where there are
+    none the sum is zero anyway)."""
+    fixed = sum(any(side == "out" for side, _, _ in part) for part in parts)
+    summed = len(parts) - fixed
+    return max(math.perm(max(n - fixed, 0), summed), 1)

@@ -22,7 +22,7 @@ Block = tuple[int, tuple[int, ...], tuple[int, ...], int]  # offset, shape, orde
 Member = tuple[int, tuple[int, ...]]  # block, dims to average over and broadcast back
 Shapes = tuple[tuple[int, ...], ...]
 MaskPlan = tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]  # shape, widths column per axis
-TiedMap = tuple[int, int, str, tuple[tuple[str, int], ...]]  # source, target, einsum, factors
+TiedMap = tuple[int, int, str, tuple[tuple[str, int], ...], int]  # source, target, einsum, ...
 
 
 def pack(
@@ -127,8 +127,7 @@ def dws_linear(
                 piece = piece.unsqueeze(dim)
             outs[b] = piece if outs[b] is None else outs[b] + piece
     if tied:
-        ones = mask if mask is not None else torch.ones_like(x[:1, :, :1])
-        counts = [_canonical(ones, block)[..., :1] for block in blocks]
+        counts = None if mask is None else [_canonical(mask, b)[..., :1] for b in blocks]
         for b, piece in _tied(views, counts, tied, tied_targets, tied_weights):
             outs[b] = piece if outs[b] is None else outs[b] + piece
     out = torch.cat([_flat(o, block, channels) for o, block in zip(outs, blocks, strict=True)], 1)
@@ -137,20 +136,24 @@ def dws_linear(
 
 def _tied(
     views: list[Tensor],
-    counts: list[Tensor],
+    counts: list[Tensor] | None,
     tied: tuple[TiedMap, ...],
     targets: tuple[tuple[int, int], ...],
     weights: tuple[Tensor, ...] | list[Tensor],
 ) -> list[tuple[int, Tensor]]:
-    """Each orbit map of the skips: the sum over its index tuples by their number (the same
-    einsum on the mask's counts), gathered per target block, one matrix each."""
+    """Each orbit map of the skips: the sum over its index tuples by their number (a constant
+    of the layout; padded, the same einsum on the mask), gathered per target block, one matrix
+    each."""
     gathered: dict[int, list[Tensor]] = {}
-    for source, target, equation, factors in tied:
+    for source, target, equation, factors, number in tied:
         like = views[source]
         tables = [_factor(kind, n, like) for kind, n in factors]
         total = torch.einsum(equation, views[source], *tables)
-        number = torch.einsum(equation, counts[source], *tables).clamp_min(1)
-        gathered.setdefault(target, []).append(total / number)
+        if counts is not None:
+            total = total / torch.einsum(equation, counts[source], *tables).clamp_min(1)
+        else:
+            total = total / number
+        gathered.setdefault(target, []).append(total)
     out = []
     for (target, _), weight in zip(targets, weights, strict=True):
         parts = gathered[target]

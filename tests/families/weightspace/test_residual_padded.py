@@ -174,9 +174,11 @@ def all_layer_matrices(space: WeightSpace) -> np.ndarray:
 @pytest.mark.parametrize(
     "space",
     [
-        pytest.param(WeightSpace((2, 4, 4, 2), skips=(2,)), marks=pytest.mark.slow),
+        WeightSpace((2, 4, 4, 2), skips=(2,)),
         pytest.param(WeightSpace((1, 4, 4, 4, 2), skips=(2, 3)), marks=pytest.mark.slow),
-        WeightSpace((1, 4, 4, 2), conv=2, kernel=1, skips=(2,)),
+        pytest.param(
+            WeightSpace((1, 4, 4, 2), conv=2, kernel=1, skips=(2,)), marks=pytest.mark.slow
+        ),
     ],
     ids=lambda s: f"{s.sizes}/{s.skips}/conv{s.conv}",
 )
