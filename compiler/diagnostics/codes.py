@@ -1077,6 +1077,13 @@ CODES: dict[str, CodeInfo] = {
         square `torus(n, n)`. Under other groups there is no regular representation that the
         grid's rotations permute.""",
     ),
+    "GEO441": _code(
+        "a skip that does not join two hidden layers of one width",
+        """`weightspace(..., residual=[i])` declares `h_i = act(W_i h_(i-1) + b_i) + h_(i-1)`:
+        layer `i - 1`'s output is added to layer `i`'s, so both must have one width and both
+        must be hidden (`2 <= i <= L - 1`): their neurons then move by one permutation, while
+        the input and output neurons of the network never move.""",
+    ),
     # --- GEO46x: frames and canonicalisation -----------------------------------------------
     "GEO460": _code(
         "cross-product frame under reflections",
@@ -1434,6 +1441,23 @@ CODES: dict[str, CodeInfo] = {
         data, so `fps(m)` takes exactly `m` centres from every graph (num_graphs * m rows). A
         graph with fewer than `m` points cannot give them: run the module eagerly (which takes
         all points of a smaller graph) or give every graph at least `m` points.""",
+    ),
+    "GEO641": _input(
+        "padded weight space without its widths",
+        """A `weightspace(..., padded=true)` input is the list of the network's tensors, each
+        zero-padded to the declared maximum widths, followed by the true hidden widths: an
+        integer tensor `[batch, hidden layers]` (one row per network). The list is shorter, or
+        the widths are not such a tensor.""",
+    ),
+    "GEO642": _input(
+        "hidden width out of range",
+        """A true hidden width of a padded weight space is at least 1 and at most the maximum
+        the domain declares for that layer: compile with larger maxima, or drop the network.""",
+    ),
+    "GEO643": _input(
+        "tied layers of different widths",
+        """Layers joined by a skip (`residual=`) add their outputs, so each network has one
+        width for both; the widths tensor gives them different ones.""",
     ),
     "GEO650": _input(
         "sequence longer than its position table",
