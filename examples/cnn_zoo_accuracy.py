@@ -13,9 +13,9 @@ the epoch of best validation τ kept):
 
 * **UNF** (``geoc.compile("unf_cnn")``, the built-in spec of Universal Neural Functionals,
   Zhou et al. 2023, on the weight space of the CNNs, invariant to permutations of their hidden
-  channels), fed the calling convention of docs/weightspace.md: the padded list ``[K_1, b_1,
-  K_2, b_2, W_head, b_head]`` and the widths. Skipped, with a message, where the spec is not
-  built in.
+  channels), fed the calling convention of docs/weightspace.md: the list ``[K_1, b_1, K_2,
+  b_2, W_head, b_head]`` zero-padded to the largest widths, and the true widths ``[batch,
+  2]``. Skipped, with a message, where the spec is not built in.
 * **MLP on flattened weights**: the padded weights as one vector (standardised per entry),
   an MLP: the plain baseline of the weight-space papers, blind to the symmetry.
 * **Weight statistics** (Unterthiner et al. 2020, "Predicting Neural Network Accuracy from
@@ -70,7 +70,7 @@ QUICK = Settings(
         networks=24,
         widths=(4, 8),
         lr=(2e-3, 3e-2),
-        steps=(10, 300),
+        steps=(30, 300),
         train_images=500,
         test_images=300,
     ),
@@ -192,8 +192,9 @@ def unf_predictor(
     padded: list[torch.Tensor], widths: torch.Tensor, params: dict, seed: int
 ) -> tuple[torch.nn.Module, Predict]:
     """The compiled ``unf_cnn`` and how to call it on networks of the zoo: its weight-space
-    input the padded list, ``widths`` passed where the spec declares such an input, its one
-    output (one scalar per network) the prediction."""
+    input the padded list with the true widths ``[batch, L]`` as its last tensor (the
+    ``padded=true`` convention of docs/weightspace.md), or as an input of its own where the
+    spec declares one named ``widths``; its one output (a scalar per network) the prediction."""
     model = geoc.compile(UNF_SPEC, params=params, seed=seed)
     ir = model.meta["geoc_ir"]
     inputs = list(ir.inputs)
@@ -201,9 +202,11 @@ def unf_predictor(
     output = next(iter(ir.outputs))
 
     def predict(model: torch.nn.Module, rows: torch.Tensor) -> torch.Tensor:
-        kwargs: dict = {weights: [t[rows] for t in padded]}
+        layers = [t[rows] for t in padded]
         if "widths" in inputs:
-            kwargs["widths"] = widths[rows]
+            kwargs = {weights: layers, "widths": widths[rows]}
+        else:
+            kwargs = {weights: [*layers, widths[rows]]}
         return model(**kwargs)[output].reshape(len(rows))
 
     return model, predict

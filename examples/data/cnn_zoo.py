@@ -164,8 +164,8 @@ class ZooConfig:
     seed: int = 0
     widths: tuple[int, ...] = (4, 6, 8, 12, 16)
     layers: int = 2
-    lr: tuple[float, float] = (5e-4, 3e-2)
-    steps: tuple[int, int] = (10, 1500)
+    lr: tuple[float, float] = (1e-3, 3e-2)
+    steps: tuple[int, int] = (40, 1200)
     label_noise: tuple[float, ...] = (0.0, 0.0, 0.0, 0.2, 0.4, 0.6)
     batch: int = 32
     train_images: int = 2000

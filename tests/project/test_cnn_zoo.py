@@ -78,6 +78,7 @@ def test_padding_refuses_widths_it_cannot_hold(zoo_module) -> None:
         zoo_module.pad_networks(nets, [4, 8])
 
 
+@pytest.mark.slow
 def test_the_batched_trainer_is_torch_adam_per_network(zoo_module) -> None:
     """Two networks trained together for different step counts each end where
     ``torch.optim.Adam`` on ``SmallCNN`` alone ends, fed the same batches and labels."""
