@@ -188,14 +188,31 @@ def unf_available() -> bool:
     return any(spec.name == UNF_SPEC for spec in builtin_specs())
 
 
+def unf_params(padded: list[torch.Tensor]) -> dict:
+    """The ``unf_cnn`` parameters that fit the padded networks: ``convs`` (the input channels
+    and the largest widths), ``kernel``, ``head`` (the classes), ``padded=true``."""
+    maxima = [int(t.shape[1]) for t in padded[:-2:2]]
+    return {
+        "convs": [int(padded[0].shape[2]), *maxima],
+        "kernel": int(padded[0].shape[-1]),
+        "head": [int(padded[-1].shape[1])],
+        "padded": True,
+    }
+
+
 def unf_predictor(
-    padded: list[torch.Tensor], widths: torch.Tensor, params: dict, seed: int
+    padded: list[torch.Tensor],
+    widths: torch.Tensor,
+    params: dict,
+    seed: int,
+    dtype: torch.dtype | None = None,
 ) -> tuple[torch.nn.Module, Predict]:
-    """The compiled ``unf_cnn`` and how to call it on networks of the zoo: its weight-space
-    input the padded list with the true widths ``[batch, L]`` as its last tensor (the
-    ``padded=true`` convention of docs/weightspace.md), or as an input of its own where the
-    spec declares one named ``widths``; its one output (a scalar per network) the prediction."""
-    model = geoc.compile(UNF_SPEC, params=params, seed=seed)
+    """The compiled ``unf_cnn`` for the zoo's networks (:func:`unf_params`; ``params`` add to
+    or override them) and how to call it: its weight-space input the padded list with the true
+    widths ``[batch, L]`` as its last tensor (the ``padded=true`` convention of
+    docs/weightspace.md), or as an input of its own where the spec declares one named
+    ``widths``; its one output (a scalar per network) the prediction."""
+    model = geoc.compile(UNF_SPEC, params={**unf_params(padded), **params}, seed=seed, dtype=dtype)
     ir = model.meta["geoc_ir"]
     inputs = list(ir.inputs)
     weights = next(name for name in inputs if name != "widths")

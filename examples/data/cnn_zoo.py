@@ -386,6 +386,21 @@ def pad(tensor: torch.Tensor, out_width: int | None, in_width: int | None) -> to
     return padded
 
 
+def permute_channels(network: dict, perms: Sequence[torch.Tensor]) -> dict:
+    """``network`` with the channels of hidden layer ``i`` reordered by ``perms[i - 1]``: rows
+    of ``K_i`` and entries of ``b_i``, and the input channels of the next kernel (of the head
+    for the last layer, through the pooling). The network computes the same function; this is
+    the symmetry a weight-space model must respect."""
+    layers = len(network["widths"])
+    state = dict(network["state"])
+    for i, perm in enumerate(perms, start=1):
+        state[f"conv{i}.weight"] = state[f"conv{i}.weight"][perm]
+        state[f"conv{i}.bias"] = state[f"conv{i}.bias"][perm]
+        after = f"conv{i + 1}.weight" if i < layers else "head.weight"
+        state[after] = state[after][:, perm]
+    return {**network, "state": state}
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 

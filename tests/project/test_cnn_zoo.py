@@ -72,6 +72,55 @@ def test_padding_leaves_every_network_computing_the_same_logits(
     assert (zoo_module.batched_logits(padded, images)[0] - expected[0]).abs().max() > 1e-3
 
 
+def test_permuting_hidden_channels_keeps_the_function(zoo_module) -> None:
+    """Reordering every hidden layer's channels (and the next layer's inputs) leaves the
+    logits unchanged to 1e-12; reordering a kernel's rows alone does not."""
+    net = random_network(zoo_module, [6, 8], 3, torch.float64)
+    images = torch.randn(5, 1, 12, 12, generator=torch.Generator().manual_seed(4)).double()
+    generator = torch.Generator().manual_seed(5)
+    perms = [torch.randperm(w, generator=generator) for w in net["widths"]]
+    moved = zoo_module.permute_channels(net, perms)
+    expected = reference_logits(zoo_module, net, images)
+    assert (reference_logits(zoo_module, moved, images) - expected).abs().max() < 1e-12
+    broken = {**net, "state": {**net["state"], "conv2.weight": moved["state"]["conv2.weight"]}}
+    assert (reference_logits(zoo_module, broken, images) - expected).abs().max() > 1e-3
+
+
+@pytest.mark.slow
+def test_the_unf_model_is_invariant_on_zoo_networks(zoo_module, example) -> None:
+    """The example's UNF path on networks of a zoo, in float64: each network's score does not
+    move when its hidden channels are permuted (its function kept), but does when only its
+    first kernel's rows are; and a batch of mixed widths scores each network as it scores
+    alone, padded to the same maxima."""
+    if not example.unf_available():
+        pytest.skip("the built-in spec unf_cnn is not in this geoc")
+    zoo = zoo_module.make_zoo(zoo_module.ZooConfig(**{**TINY, "networks": 4}))
+    nets = [{**n, "state": {k: t.double() for k, t in n["state"].items()}} for n in zoo["networks"]]
+    padded, widths = zoo_module.pad_networks(nets)
+    assert len({tuple(w) for w in widths.tolist()}) > 1
+    model, predict = example.unf_predictor(padded, widths, {}, 0, dtype=torch.float64)
+    rows = torch.arange(len(nets))
+    scores = predict(model, rows)
+    generator = torch.Generator().manual_seed(6)
+    moved = [
+        zoo_module.permute_channels(
+            n, [torch.randperm(w, generator=generator) for w in n["widths"]]
+        )
+        for n in nets
+    ]
+    maxima = widths.max(0).values.tolist()
+    padded_moved, _ = zoo_module.pad_networks(moved, maxima)
+    _, predict_moved = example.unf_predictor(padded_moved, widths, {}, 0, dtype=torch.float64)
+    assert (predict_moved(model, rows) - scores).abs().max() < 1e-12 * max(1, scores.abs().max())
+    true = int(widths[0, 0])  # network 0's first kernel alone reordered, within its width
+    padded_moved[0][0, :true] = padded[0][0, :true].flip(0)
+    assert (predict_moved(model, rows)[0] - scores[0]).abs() > 1e-6
+    for i, net in enumerate(nets):
+        alone, alone_widths = zoo_module.pad_networks([net], maxima)
+        _, predict_alone = example.unf_predictor(alone, alone_widths, {}, 0, dtype=torch.float64)
+        assert (predict_alone(model, torch.arange(1)) - scores[i]).abs().max() < 1e-12
+
+
 def test_padding_refuses_widths_it_cannot_hold(zoo_module) -> None:
     nets = [random_network(zoo_module, [8, 8], 0, torch.float32)]
     with pytest.raises(ValueError, match="cannot pad widths"):
