@@ -46,12 +46,12 @@ import torch
 import torch.nn.functional as F
 
 CLASSES = ("horizontal bar", "vertical bar", "diagonal", "blob")
-#: The state-dict names of one network of ``L`` conv layers, in calling-convention order.
-KERNEL = 3
+KERNEL = 3  # every conv is 3 x 3 with padding 1, so the image size never changes
 
 
 def names(layers: int) -> list[str]:
-    """``conv1.weight, conv1.bias, ..., convL.bias, head.weight, head.bias``."""
+    """The state-dict names of a network of ``layers`` convs, in calling-convention order:
+    ``conv1.weight, conv1.bias, ..., convL.bias, head.weight, head.bias``."""
     convs = [f"conv{i}.{kind}" for i in range(1, layers + 1) for kind in ("weight", "bias")]
     return [*convs, "head.weight", "head.bias"]
 
