@@ -182,12 +182,6 @@ def mlp(inputs: int, hidden: int, seed: int) -> torch.nn.Module:
 Predict = Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]
 
 
-def unf_available() -> bool:
-    from geoc.catalog import builtin_specs
-
-    return any(spec.name == UNF_SPEC for spec in builtin_specs())
-
-
 def unf_params(padded: list[torch.Tensor]) -> dict:
     """The ``unf_cnn`` parameters that fit the padded networks: ``convs`` (the input channels
     and the largest widths), ``kernel``, ``head`` (the classes), ``padded=true``."""
@@ -371,13 +365,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
     )
     padded, widths = pad_networks(networks)
     candidates: dict[str, tuple[torch.nn.Module, Predict]] = {}
-    if unf_available():
-        candidates["UNF (geoc unf_cnn)"] = unf_predictor(padded, widths, args.unf_params, args.seed)
-    else:
-        print(
-            f"the built-in spec `{UNF_SPEC}` is not in this geoc: the UNF model is skipped, "
-            "only the baselines run"
-        )
+    candidates["UNF (geoc unf_cnn)"] = unf_predictor(padded, widths, args.unf_params, args.seed)
     flat = standardise(flattened(padded), split.train)
     stats = standardise(statistics(networks), split.train)
     candidates["MLP on flattened weights"] = feature_predictor(flat, settings.hidden, args.seed)
@@ -392,7 +380,6 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
     report = {
         "results": results,
         "records": records,
-        "unf": unf_available(),
         "zoo": {
             "networks": len(networks),
             "accuracy_min": float(accuracy.min()),

@@ -92,8 +92,6 @@ def test_the_unf_model_is_invariant_on_zoo_networks(zoo_module, example) -> None
     move when its hidden channels are permuted (its function kept), but does when only its
     first kernel's rows are; and a batch of mixed widths scores each network as it scores
     alone, padded to the same maxima."""
-    if not example.unf_available():
-        pytest.skip("the built-in spec unf_cnn is not in this geoc")
     zoo = zoo_module.make_zoo(zoo_module.ZooConfig(**{**TINY, "networks": 4}))
     nets = [{**n, "state": {k: t.double() for k, t in n["state"].items()}} for n in zoo["networks"]]
     padded, widths = zoo_module.pad_networks(nets)
@@ -212,19 +210,19 @@ def test_weight_statistics_are_seven_numbers_per_tensor(zoo_module, example) -> 
 
 
 @pytest.mark.slow
-def test_the_quick_example_runs_the_baselines(
+def test_the_quick_example_runs_unf_and_the_baselines(
     example, quick_zoo: tuple[Path, dict], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder, _ = quick_zoo
     out = tmp_path / "out"
     assert example.main(["--quick", "--zoo-dir", str(folder), "--out", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert {"MLP on flattened weights", "weight statistics + MLP"} <= set(report["results"])
+    names = {"UNF (geoc unf_cnn)", "MLP on flattened weights", "weight statistics + MLP"}
+    assert names == set(report["results"])
     assert report["zoo"]["networks"] == 24
     assert "| MLP on flattened weights |" in (out / "results.md").read_text()
     printed = capsys.readouterr().out
     assert "Kendall tau: MLP on flattened weights" in printed
-    if not report["unf"]:
-        assert "`unf_cnn` is not in this geoc" in printed
+    assert "Kendall tau: UNF (geoc unf_cnn)" in printed
     pytest.importorskip("matplotlib")
     assert (out / "cnn_zoo_accuracy.png").stat().st_size > 0
