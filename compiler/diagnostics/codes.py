@@ -1459,6 +1459,13 @@ CODES: dict[str, CodeInfo] = {
         """Layers joined by a skip (`residual=`) add their outputs, so each network has one
         width for both; the widths tensor gives them different ones.""",
     ),
+    "GEO644": _input(
+        "weight-space inputs with different widths",
+        """Under `padded=true` every layer masks the padding by one widths table, the first
+        weight-space input's; another weight-space input of the same call gives other widths.
+        Pass the same networks' widths with every weight-space input (the inputs describe one
+        batch of networks), or call the model once per batch of equal widths.""",
+    ),
     "GEO650": _input(
         "sequence longer than its position table",
         """`position_embedding(x, over=tokens, max_len=n)` has a learned vector for the

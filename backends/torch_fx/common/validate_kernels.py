@@ -185,6 +185,20 @@ def check_padded_layers(
     )
 
 
+def check_same_widths(values: Sequence[Sequence[Tensor]], names: Sequence[str]) -> None:
+    """Padded weight-space inputs (already checked one by one) give one widths table: the
+    layers mask every input by the first one's widths, so any other table would leave padding
+    unmasked or true neurons masked (GEO644)."""
+    first = values[0][-1]
+    for x, name in zip(values[1:], names[1:], strict=True):
+        _require(
+            (x[-1] == first).all(),
+            "GEO644",
+            f"{name}[{len(x) - 1}]",
+            f"has the true widths of `{names[0]}` (one table for all weight-space inputs)",
+        )
+
+
 def check_agree(
     values: Sequence[object], names: Sequence[str], dim: int, what: str, shared: bool = True
 ) -> None:

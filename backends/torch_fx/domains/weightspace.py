@@ -223,6 +223,9 @@ def check_inputs(ctx: LowerCtx, like: fx.Node | None) -> None:
             check(ctx, rtv.check_batched_global, x, name, width, text, like)
     if len(names) > 1:
         check(ctx, rtv.check_agree, [ctx.inputs[n] for n in names], names, 0, "networks")
+    padded = [n for n, p in ctx.ir.inputs.items() if space.padded and is_weight_value(p.type)]
+    if len(padded) > 1:  # every layer masks by one table: the first input's
+        check(ctx, rtv.check_same_widths, [ctx.inputs[n] for n in padded], padded)
 
 
 RULES = {

@@ -312,3 +312,29 @@ def test_compiled_residual_layer_has_the_tied_basis_dimension_of_parameters() ->
     space = WeightSpace((2, 4, 4, 2), skips=(2,))
     assert sum(p.numel() for p in module.parameters()) == space.parameter_count(2, 3)
     assert space.parameter_count(1, 1, bias=False) == 183  # the tied group's solver basis
+
+
+def test_padded_inputs_of_one_call_share_their_widths() -> None:
+    """Every layer masks by the first weight-space input's widths: a second input with other
+    widths is GEO644, the same widths run (and give what the first input alone gives there)."""
+    source = "\n".join(
+        [
+            "model Two() {",
+            "    symmetry S(hidden)",
+            "    domain weightspace(mlp=[2, 4, 4, 1], padded=true)",
+            "    input u: scalar over weights",
+            "    input v: scalar over weights",
+            "    output y: scalar = mlp(concat(dws_pool(u), dws_pool(v)), [4, 1])",
+            "}",
+            "",
+        ]
+    )
+    model = geoc_compile(source, dtype=F64, seed=2)
+    space = WeightSpace.of(model.meta["geoc_ir"].domain)
+    inputs, _ = padded_batch(space, [(3, 2), (4, 4)], seed=9)
+    same = model(u=inputs, v=inputs)["y"]
+    assert same.shape == (2, 1) and torch.isfinite(same).all()
+    other = [*inputs[:-1], torch.tensor([[4, 4], [4, 4]])]
+    with pytest.raises(InputError) as err:
+        model(u=inputs, v=other)
+    assert err.value.code == "GEO644", str(err.value)
