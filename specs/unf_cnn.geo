@@ -5,8 +5,15 @@
 # global average pooling); the 3 x 3 kernel offsets are features no permutation moves. Input:
 # [K_1, b_1, ..., K_L, b_L, W_head, b_head], PyTorch state-dict tensors stacked over networks;
 # `-p padded=true` takes networks of several widths, zero-padded, then their widths.
-model UNFCNN(convs = [1, 8, 8, 8], kernel: int = 3, head = [10], padded: bool = false,
-             channels: int = 8, depth: int = 2, width: int = 64) {
+model UNFCNN(
+    convs = [1, 8, 8, 8],
+    kernel: int = 3,
+    head = [10],
+    padded: bool = false,
+    channels: int = 8,
+    depth: int = 2,
+    width: int = 64,
+) {
     symmetry S(hidden)
     domain weightspace(cnn=convs, kernel=kernel, head=head, padded=padded)
     input w: scalar over weights

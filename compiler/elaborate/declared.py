@@ -6,7 +6,7 @@ from __future__ import annotations
 from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.groups import MANIFOLD_DIMS, Group, Rotations, UnsupportedAtom
-from geoc.types import AtomKind, FeatureType
+from geoc.types import FeatureType
 
 
 def check_atoms(group: Group, ftype: FeatureType, span: Span | None) -> None:
@@ -14,22 +14,13 @@ def check_atoms(group: Group, ftype: FeatureType, span: Span | None) -> None:
     n = group.space_dim
     rotated = group.rotations is not Rotations.NONE
     for atom in ftype.atoms:
-        if rotated and atom.kind is AtomKind.IRREP and n != 3:
-            raise GeoError(
-                Diagnostic(
-                    "GEO309",
-                    f"`{atom}` is an irrep of O(3), but {group} rotates R^{n}",
-                    span,
-                    help="use `vector`, `tensor(k)` or `scalar`, or a group of R^3",
-                )
-            )
         try:
             group.atom_dim(atom)
             group.require_irrep_fits(atom)
         except budget.BudgetExceeded as err:
             raise GeoError(Diagnostic("GEO520", str(err), span, help=budget.RAISE_HELP)) from None
-        except UnsupportedAtom as err:  # e.g. `regular` of a Lie group
-            raise GeoError(Diagnostic("GEO330", str(err), span, help=err.help)) from None
+        except UnsupportedAtom as err:  # `regular` of a Lie group, `1o` under O(2)
+            raise GeoError(Diagnostic(err.code, str(err), span, help=err.help)) from None
         except ValueError:
             raise GeoError(
                 Diagnostic(

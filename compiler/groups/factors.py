@@ -46,11 +46,13 @@ class Rotations(str, enum.Enum):
 
 
 class UnsupportedAtom(ValueError):
-    """An atom the model's group cannot act on (GEO330); ``help`` says what to write."""
+    """An atom the model's group cannot act on (``code``: GEO330, or GEO309 for an atom of
+    another dimension); ``help`` says what to write."""
 
-    def __init__(self, message: str, help: str) -> None:
+    def __init__(self, message: str, help: str, code: str = "GEO330") -> None:
         super().__init__(message)
         self.help = help
+        self.code = code
 
 
 @functools.cache
@@ -132,6 +134,11 @@ _ROTATION_ACTIONS: dict[AtomKind, Callable[[Atom, np.ndarray, float], np.ndarray
 
 #: Atoms that rotate (and reflect) as vectors of R^n: degree 1, odd parity times their sign.
 _VECTOR_LIKE = frozenset({AtomKind.VECTOR, AtomKind.POINT, AtomKind.PSEUDOVECTOR})
+
+
+def _needs_r3(atom: Atom) -> bool:
+    """An O(3) irrep of degree l > 0 (a representation of rotations of R^3 only)."""
+    return atom.kind is AtomKind.IRREP and atom.args[0] > 0
 
 
 class _ActsByRotation:
@@ -224,15 +231,18 @@ class Geometric(_ActsByRotation):
         return f"{name}({self.n}" + (f", step={self.step})" if self.step > 1 else ")")
 
     def check_atom(self, atom: Atom) -> None:
-        """Rotations of R^n act on multivectors of Cl(n, 0) only, and on O(3) irreps only when
-        n = 3 (translations act on neither): an irrep's Wigner matrices need a rotation of R^3,
-        and its Schur key (``1o``) must not meet another dimension's ``vector``."""
+        """Rotations of R^n act on multivectors of Cl(n, 0) only, and on O(3) irreps of degree
+        l > 0 only when n = 3 (translations act on neither): their Wigner matrices need a
+        rotation of R^3, and a key such as ``1o`` must not meet another dimension's ``vector``
+        (``0e`` and ``0o`` are the trivial and the determinant characters in every dimension)."""
         rotated = self.rotations is not Rotations.NONE
-        if atom.kind is AtomKind.IRREP and rotated and self.n != 3:
+        if _needs_r3(atom) and rotated and self.n != 3:
             raise UnsupportedAtom(
-                f"`{atom}` is an irrep of O(3), but {self} rotates R^{self.n}",
+                f"`{atom}` is an irrep of O(3) (it needs a group of R^3), but {self} rotates "
+                f"R^{self.n}",
                 help=f"use `vector`, `tensor(k)` or `scalar` under {self}, or declare a group "
                 "of R^3 (`O(3)`, `SO(3)`, `E(3)`, `SE(3)`)",
+                code="GEO309",
             )
         if atom.kind is AtomKind.MULTIVECTOR and rotated and atom.args != (self.n, 0):
             raise UnsupportedAtom(

@@ -259,7 +259,7 @@ def _check_result_atoms(ctx: OpContext, types: Sequence[FeatureType]) -> None:
                 ctx.group.atom_dim(atom)
             except UnsupportedAtom as err:
                 raise ctx.error(
-                    "GEO330",
+                    err.code,
                     f"`{ctx.op}` gives `{ftype.with_axes(())}`: {err}",
                     label=str(ftype.with_axes(())),
                     help=err.help,
