@@ -1,13 +1,16 @@
 """Clifford-algebra operators on `multivector(p, q)` values (docs/clifford.md): the geometric,
 outer (`wedge`) and inner (left contraction) products, grade projection, reverse, the grade-wise
-linear layer, gated nonlinearity and normalisation of CGENN (Ruhe et al., 2023) and GLGENN,
-and the embedding of vectors.
+linear layer and weighted geometric product (per grade, CGENN, Ruhe et al., 2023, or per
+grade mod 4, GLGENN, Filimoshina & Shirokov, 2025), gated nonlinearity and normalisation, and
+the embedding of vectors.
 
 Why they are equivariant: O(p, q) acts on multivectors by the outermorphism of its action on
 vectors, an algebra automorphism that preserves every grade and commutes with the reverse
 (:mod:`geoc.clifford`). So every product made from the geometric product by keeping grades
 commutes with it, and so do grade projections and the reverse; the quadratic form
-``<x_k x̃_k>_0`` of each grade is invariant, which is what the gate and the norm read.
+``<x_k x̃_k>_0`` of each grade is invariant, which is what the gate and the norm read. An
+element g moves the pseudoscalar I to det(g) I: multiplying by I (``mv_linear``'s ``dual``)
+commutes only with groups of determinant 1.
 """
 
 from __future__ import annotations
