@@ -79,6 +79,17 @@ def test_the_dual_layer_spans_the_solver_basis_of_the_special_groups(group: str,
     assert sum(p.numel() for p in wide.parameters()) == 3 * 2 * basis.shape[1]
 
 
+def test_shared_dual_weights_lie_in_the_basis_of_so_plus() -> None:
+    """`share=mod4` with `dual=true` on Cl(1, 3): 8 weights (4 classes, with and without I),
+    inside the 10-map basis of SO+(1, 3)."""
+    call = "mv_linear(x, 1, bias=false, dual=true, share=mod4)"
+    maps = _maps(geoc_compile(_layer("SO+(1, 3)", "1, 3", call), dtype=F64), 16)
+    basis = _solver_basis("SO+(1, 3)")
+    stacked = np.stack([m.ravel() for m in maps], axis=1)
+    assert len(maps) == np.linalg.matrix_rank(stacked) == 8
+    assert np.linalg.matrix_rank(np.hstack([basis, stacked])) == basis.shape[1] == 10
+
+
 @pytest.mark.parametrize(("group", "sig"), [("O(1, 3)", "1, 3"), ("O(3, 0)", "3, 0")])
 @pytest.mark.parametrize("share", ["grade", "mod4"])
 def test_without_dual_the_layer_lies_in_the_basis_of_o_pq(group: str, sig: str, share: str) -> None:
