@@ -286,27 +286,15 @@ class Graph:
         graph.outputs = {p["name"]: Port.model_validate(p) for p in doc["outputs"]}
         return graph
 
-    def to_dot(self) -> str:
-        """Graphviz DOT: one box per node (id, op, output types), ports as ovals."""
-        lines = [f'digraph "{self.name}" {{', "  rankdir=TB;", '  node [fontname="monospace"];']
-        for node in self.nodes:
-            types = "\\n".join(str(t) for t in node.out_types)
-            label = f"{node.id}\\n{node.op}\\n{types}"
-            lines.append(f'  "{node.id}" [shape=box, label="{_dot_escape(label)}"];')
-            lines.extend(f'  "{ref.node}" -> "{node.id}";' for ref in node.inputs)
-        for port in self.outputs.values():
-            label = _dot_escape(f"output {port.name}: {port.type}")
-            lines.append(f'  "out:{port.name}" [shape=oval, label="{label}"];')
-            lines.append(f'  "{port.value.node}" -> "out:{port.name}";')
-        lines.append("}")
-        return "\n".join(lines) + "\n"
+    def to_dot(self, blocks: tuple[str, ...] = ()) -> str:
+        """Graphviz DOT: one box per node (id, op, output types), ports as ovals, the calls of
+        ``blocks`` as clusters (:mod:`geoc.graph_picture`)."""
+        from geoc.graph_picture import picture, to_dot
+
+        return to_dot(picture(self, blocks))
 
 
 def _dump_node(node: Node) -> dict:
     raw = node.model_dump(mode="json", exclude={"attrs"})
     raw["attrs"] = {k: encode_attr(v) for k, v in node.attrs.items()}
     return raw
-
-
-def _dot_escape(text: str) -> str:
-    return text.replace('"', '\\"')

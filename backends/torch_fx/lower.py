@@ -110,6 +110,8 @@ class LowerCtx:
     # Under a periodic cell: each edge's image offset ``shift @ cell`` ([E, 3]), which a point
     # gathered at ``src`` subtracts (None without a cell).
     edge_offsets: fx.Node | None = None
+    # An axis whose inputs carry padding (`weightspace(padded=true)`): 1 on the true entries.
+    masks: dict[str, fx.Node] = field(default_factory=dict)
     # Each parameter's initialiser as written (``xavier(gain=0.001)``), by attribute path:
     # kept in ``module.meta["geoc_initialisers"]`` and an exported manifest.
     initialisers: dict[str, str] = field(default_factory=dict)

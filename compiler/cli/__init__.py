@@ -1,4 +1,5 @@
-"""The ``geoc`` command line: ``specs``, ``explain``, ``fmt``, ``compile`` and ``check``.
+"""The ``geoc`` command line: ``specs``, ``explain``, ``fmt``, ``compile``, ``check``, ``lsp``,
+``graph``.
 
 Exit codes: 0 success; 1 a problem the user can fix, or a failed check (rendered diagnostics
 on stderr, never a traceback); 3 an internal error (a bug in geoc: the traceback is printed
@@ -35,7 +36,9 @@ from geoc.cli.errors import (
     silence_stdout,
 )
 from geoc.cli.fmt import fmt_arguments, run_fmt
+from geoc.cli.graph import graph_arguments, run_graph
 from geoc.diagnostics import CODES, DEFAULT_MAX_ERRORS, Diagnostic, GeoError, explain
+from geoc.lsp import lsp_arguments, run_lsp
 from geoc.options import OPTIMIZE_LEVELS
 
 EMIT_KINDS = ("module", "code", "ir", "dot")
@@ -429,6 +432,8 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Com
     "fmt": ("rewrite .geo files in the canonical layout", fmt_arguments, run_fmt),
     "compile": ("compile a spec to a torch.fx module", _compile_arguments, run_compile),
     "check": ("check a spec's types and equivariance", _check_arguments, run_check),
+    "lsp": ("run the language server over stdio (docs/editor.md)", lsp_arguments, run_lsp),
+    "graph": ("draw a spec's typed IR as SVG (docs/graph.md)", graph_arguments, run_graph),
 }
 
 

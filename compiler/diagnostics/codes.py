@@ -16,10 +16,16 @@ class CodeInfo:
 
     title: str
     explanation: str
+    runtime: bool = False  # raised by a compiled module's call as an InputError (GEO61x...)
 
 
 def _code(title: str, explanation: str) -> CodeInfo:
     return CodeInfo(title, " ".join(explanation.split()))
+
+
+def _input(title: str, explanation: str) -> CodeInfo:
+    """A code of a compiled module's input check (``InputError``), not of the compiler."""
+    return CodeInfo(title, " ".join(explanation.split()), runtime=True)
 
 
 CODES: dict[str, CodeInfo] = {
@@ -1079,6 +1085,13 @@ CODES: dict[str, CodeInfo] = {
         square `torus(n, n)`. Under other groups there is no regular representation that the
         grid's rotations permute.""",
     ),
+    "GEO441": _code(
+        "a skip that does not join two hidden layers of one width",
+        """`weightspace(..., residual=[i])` declares `h_i = act(W_i h_(i-1) + b_i) + h_(i-1)`:
+        layer `i - 1`'s output is added to layer `i`'s, so both must have one width and both
+        must be hidden (`2 <= i <= L - 1`): their neurons then move by one permutation, while
+        the input and output neurons of the network never move.""",
+    ),
     # --- GEO46x: frames and canonicalisation -----------------------------------------------
     "GEO460": _code(
         "cross-product frame under reflections",
@@ -1168,6 +1181,18 @@ CODES: dict[str, CodeInfo] = {
         largest value). They differed: torch.compile or a kernel that traces differently
         than it runs changed the result. Compile with `optimize="ir"` (eager) meanwhile, and
         report it with the spec and the inputs.""",
+    ),
+    "GEO508": _code(
+        "cannot write the picture",
+        """`geoc graph -o FILE` could not create or replace FILE (a missing permission, a
+        folder in the way, a full disk). The file is written atomically, so an old one is left
+        as it was. Choose a writable path.""",
+    ),
+    "GEO509": _code(
+        "Graphviz unavailable or failed",
+        """`geoc graph --layout graphviz` needs Graphviz's `dot` on PATH, and `dot -Tsvg` must
+        succeed on the DOT geoc writes. Install Graphviz, or draw with the built-in layered
+        layout (`--layout python`, what `--layout auto` uses without `dot`; docs/graph.md).""",
     ),
     "GEO510": _code(
         "several axes: not built yet",
@@ -1318,14 +1343,22 @@ CODES: dict[str, CodeInfo] = {
         one was typed under the declared group), the help says so. The verdict under the
         remaining group stands.""",
     ),
+    "GEO631": _code(
+        "internal error while checking in the editor",
+        """`geoc lsp` met a bug in geoc while checking the open spec (an exception that is not
+        a diagnostic). It shows it as this diagnostic at the start of the file, instead of
+        failing silently, and keeps serving; the other editor features still work. Please
+        report it with the spec; `GEOC_DEBUG=1` in the server's environment prints the
+        traceback to its log.""",
+    ),
     # --- GEO61x: runtime inputs of a compiled module (docs/validation.md) ------------------------
-    "GEO610": _code(
+    "GEO610": _input(
         "missing or unexpected input",
         """A compiled module was called without one of its spec's inputs (or `edge_index`, for
         a graph whose edges are given), or with a keyword it does not take. The message lists
         the inputs the model takes.""",
     ),
-    "GEO611": _code(
+    "GEO611": _input(
         "input shape does not match its type",
         """An input's shape differs from what its declared type fixes: values over an axis are
         `[N, C]` with `C` the width of the type (e.g. 16 for `16 x scalar`, 3 for `vector`),
@@ -1334,30 +1367,30 @@ CODES: dict[str, CodeInfo] = {
         Sizes the spec leaves free (node counts, batch sizes) are never checked against a
         number.""",
     ),
-    "GEO612": _code(
+    "GEO612": _input(
         "inputs disagree on a length",
         """Two inputs over the same axis have different lengths there (node counts, edges,
         samples of a batch), or `batch` has not one entry per node.""",
     ),
-    "GEO613": _code(
+    "GEO613": _input(
         "input dtype",
         """A floating input's dtype differs from the module's (convert the input, or the module
         with `module.to(dtype)`), a feature input holds integers, or an `index(n)` input (integer
         labels) holds floating values or booleans: labels are integer tensors, `[N]` or
         `[N, 1]`, as ASE's `atoms.numbers` and PyTorch Geometric's `data.z` give them.""",
     ),
-    "GEO614": _code(
+    "GEO614": _input(
         "edge_index layout",
         """`edge_index` must be an integer tensor `[2, E]` (row 0 the sources, row 1 the
         destinations, as in PyTorch Geometric) with node indices in `[0, N)`. An `[E, 2]`
         layout is refused, never read as `[2, E]`: pass `edge_index.t()`.""",
     ),
-    "GEO615": _code(
+    "GEO615": _input(
         "batch vector",
         """`batch` must be an integer tensor `[N]` assigning each node its graph, with values
         in `[0, num_graphs)`.""",
     ),
-    "GEO618": _code(
+    "GEO618": _input(
         "periodic cell",
         """A model with a periodic cell takes `cell`, `[graphs, 3, 3]` floating in the model's
         dtype with the lattice vectors as rows (`[3, 3]` for one graph, or one cell for every
@@ -1366,18 +1399,18 @@ CODES: dict[str, CodeInfo] = {
         vectors (a slab: any vector out of the plane along its open axis); a graph with `pbc`
         all false (a molecule) may have any cell, zeros included.""",
     ),
-    "GEO616": _code(
+    "GEO616": _input(
         "num_graphs",
         """`num_graphs` must be an int of at least 1 and larger than every entry of `batch`;
         without a `batch` every node is in one graph, so it can only be 1.""",
     ),
-    "GEO619": _code(
+    "GEO619": _input(
         "integer label out of range",
         """An `index(n)` input holds a label outside `[0, n)`. Labels are indices into the
         learned table of `embed`: map atomic numbers to type indices first (e.g. with a lookup
         tensor `table[atoms.numbers]`), or compile with a larger `n`.""",
     ),
-    "GEO622": _code(
+    "GEO622": _input(
         "torus grid too coarse for the Fourier modes",
         """A Fourier layer on a torus (`spectral_conv`) keeps `m` modes per axis: the
         frequencies `-m..m-1` along each axis but the last, `0..m-1` along the last (the real
@@ -1387,7 +1420,7 @@ CODES: dict[str, CodeInfo] = {
         and the smallest grid: give a finer grid, or compile with fewer `modes`
         (docs/spectral.md).""",
     ),
-    "GEO662": _code(
+    "GEO662": _input(
         "sphere grid too coarse for the band limit",
         """A sphere model runs on any grid of its kind (`sphere_grid`) whose quadrature and
         longitudes hold its band limit (degrees `l < lmax`) exactly; its weights live on those
@@ -1396,27 +1429,65 @@ CODES: dict[str, CodeInfo] = {
         the smallest grid that does: resample the input to it or a finer one
         (docs/spectral.md, "Other grids").""",
     ),
-    "GEO640": _code(
+    "GEO636": _code(
+        "bad check report",
+        """`geoc graph --report FILE` reads the JSON that `geoc check SPEC --json FILE` writes
+        and marks its `first_failure`. The file could not be read, is not JSON, or lacks that
+        entry (a report from an older geoc, or another file). Write it again with
+        `geoc check --json`, or let `geoc graph --check` run the check itself.""",
+    ),
+    "GEO637": _code(
+        "check report of another model",
+        """The report given to `geoc graph --report` checked another model, or blames a value
+        the drawn IR does not have (other parameters, or another `--optimize` level renamed
+        the rewritten nodes). Draw the spec with the `-p` values and `--optimize` level the
+        check ran with.""",
+    ),
+    "GEO640": _input(
         "a graph too small for traced sampling",
         """A traced module (`torch.compile`, `torch.export`) keeps shapes independent of the
         data, so `fps(m)` takes exactly `m` centres from every graph (num_graphs * m rows). A
         graph with fewer than `m` points cannot give them: run the module eagerly (which takes
         all points of a smaller graph) or give every graph at least `m` points.""",
     ),
-    "GEO650": _code(
+    "GEO641": _input(
+        "padded weight space without its widths",
+        """A `weightspace(..., padded=true)` input is the list of the network's tensors, each
+        zero-padded to the declared maximum widths, followed by the true hidden widths: an
+        integer tensor `[batch, hidden layers]` (one row per network). The list is shorter, or
+        the widths are not such a tensor.""",
+    ),
+    "GEO642": _input(
+        "hidden width out of range",
+        """A true hidden width of a padded weight space is at least 1 and at most the maximum
+        the domain declares for that layer: compile with larger maxima, or drop the network.""",
+    ),
+    "GEO643": _input(
+        "tied layers of different widths",
+        """Layers joined by a skip (`residual=`) add their outputs, so each network has one
+        width for both; the widths tensor gives them different ones.""",
+    ),
+    "GEO644": _input(
+        "weight-space inputs with different widths",
+        """Under `padded=true` every layer masks the padding by one widths table, the first
+        weight-space input's; another weight-space input of the same call gives other widths.
+        Pass the same networks' widths with every weight-space input (the inputs describe one
+        batch of networks), or call the model once per batch of equal widths.""",
+    ),
+    "GEO650": _input(
         "sequence longer than its position table",
         """`position_embedding(x, over=tokens, max_len=n)` has a learned vector for the
         positions `0 .. n-1`; a sequence of the input (the rows of one `batch` entry) is
         longer. Compile with a larger `max_len`, or split the sequence.""",
     ),
-    "GEO651": _code(
+    "GEO651": _input(
         "causality law broken",
         """`geoc check` of a causal sequence changed every token after a position `t` drawn per
         sequence and found an output at or before `t` that changed. The static proof rules this
         out, so a lowering (or a kernel) mixes later tokens in: the report names the output and
         the largest change.""",
     ),
-    "GEO657": _code(
+    "GEO657": _input(
         "grid size not divisible by the restriction",
         """A model that restricts its grid by `f` (through `restrict`, once or several times:
         `f` is the product) runs on grids whose sizes `f` divides: the blocks of `f` points

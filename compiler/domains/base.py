@@ -66,7 +66,7 @@ class DomainKind(str, enum.Enum):
     TORUS = "torus"  # a periodic grid: fields [batch, channels, n1, ..., nd]
     GRID = "grid"  # a non-periodic grid (zero or reflect boundary), no group moves it
     SPHERE = "sphere"  # a latitude-longitude grid: fields [batch, channels, nlat, nlon]
-    WEIGHTSPACE = "weightspace"  # an MLP's weights and biases: docs/weightspace.md
+    WEIGHTSPACE = "weightspace"  # a network's weights and biases: docs/weightspace.md
     EDGES = "edges"  # an edge set between two axes of a model's other domains (several axes)
     SAMPLE = "sample"  # points of another point cloud chosen by farthest-point sampling
     SEQUENCE = "sequence"  # an ordered axis of tokens: docs/language.md "Sequences and causality"
@@ -93,9 +93,13 @@ class Domain:
     grid: tuple[int, ...] = ()  # torus: (n1, ..., nd); sphere: (nlat, nlon)
     quadrature: str | None = None  # sphere: one of SPHERE_GRIDS
     boundary: str | None = None  # grid: one of GRID_BOUNDARIES, what lies past its edges
-    layers: tuple[int, ...] = ()  # weightspace: the MLP's layer sizes (d0, d1, ..., dL)
+    layers: tuple[int, ...] = ()  # weightspace: the layer sizes (d0, d1, ..., dL)
     ends: tuple[str, ...] = ()  # edges: the (src, dst) axes the edge set joins; sample: (parent,)
     causal: bool = False  # sequence: each output token reads only the tokens at or before it
+    conv: int = 0  # weightspace: how many of `layers` (after d0) are conv layers (cnn=)
+    kernel: int = 0  # weightspace: the conv layers' kernel size k (k x k kernels)
+    skips: tuple[int, ...] = ()  # weightspace: the layers i whose input h_(i-1) is added back
+    padded: bool = False  # weightspace: `layers` are maxima; inputs carry per-network widths
 
     def __str__(self) -> str:
         return self.rules.describe(self)
@@ -270,7 +274,8 @@ def bad(node: ast.Node, message: str) -> Diagnostic:
         "cell=false)`, "
         "`torus(n1, n2, ...)`, `grid(n1, n2, ..., boundary=zero | reflect)`, "
         "`sphere(nlat, nlon, grid=equiangular | legendre_gauss)`, "
-        "`weightspace(mlp=[d0, d1, ..., dL])`, `sequence(tokens, causal=false)`; "
+        "`weightspace(mlp=[d0, d1, ..., dL])`, "
+        "`weightspace(cnn=[c0, ..., cL], kernel=k, head=[n])`, `sequence(tokens, causal=false)`; "
         "between two axes: "
         "`edges(near, src=points, dst=centres, rule=full | radius(r) | knn(k) | ball(r, k))`; "
         "a sampled axis: `sample(centres, from=points, rule=fps(m))`",

@@ -1,6 +1,8 @@
-"""``weightspace(mlp=[d0, d1, ..., dL])``: the weights and biases of an MLP (Navon et al.,
-ICML 2023; docs/weightspace.md). Values live over ``weights``; ``S(hidden)`` permutes the
-neurons of every hidden layer and is the only group that acts."""
+"""``weightspace(mlp=[d0, d1, ..., dL])`` and ``weightspace(cnn=[c0, ..., cL], kernel=k,
+head=[n_out])``: the weights and biases of an MLP or a CNN (Navon et al., ICML 2023; Zhou et
+al. 2023; docs/weightspace.md), with ``residual=`` skips and ``padded=true`` batches of several
+widths. Values live over ``weights``; ``S(hidden)`` permutes the neurons of every hidden layer
+(tied across skips) and is the only group that acts. The layout: ``weightspace_layout``."""
 
 from __future__ import annotations
 
@@ -18,22 +20,103 @@ if TYPE_CHECKING:
     from geoc.ops import OpContext, OpDef
 
 
+_USAGE = (
+    "write `weightspace(mlp=[d0, d1, ..., dL])` or `weightspace(cnn=[c0, c1, ..., cL], "
+    "kernel=k, head=[n_out])`, optionally with `residual=[i, ...]` and `padded=true`"
+)
+
+
 def parse(expr: ast.Call, env: base.Env) -> Domain:
-    """``mlp`` lists the layer sizes, or names a list parameter."""
-    base.no_kwargs(expr, {"mlp"})
-    given = next((kw.value for kw in expr.kwargs if kw.name.id == "mlp"), None)
-    usage = "write `weightspace(mlp=[d0, d1, ..., dL])`: at least two positive layer sizes"
-    if expr.args or given is None:
-        raise GeoError(base.bad(expr, usage))
+    """``mlp`` lists the layer sizes (or names a list parameter); ``cnn``, ``kernel`` and
+    ``head`` a CNN with a linear head; ``residual`` the layers that add their input back;
+    ``padded`` whether the sizes are maxima (docs/weightspace.md)."""
+    base.no_kwargs(expr, {"mlp", "cnn", "kernel", "head", "residual", "padded"})
+    given = {kw.name.id: kw.value for kw in expr.kwargs}
+    if expr.args or ("mlp" in given) == ("cnn" in given):
+        raise GeoError(base.bad(expr, _USAGE))
+    if "mlp" in given:
+        for key in ("kernel", "head"):
+            if key in given:
+                raise GeoError(base.bad(given[key], f"`{key}` belongs to `cnn=`: {_USAGE}"))
+        sizes, conv, kernel = _sizes(given["mlp"], env, 2), 0, 0
+    else:
+        if "kernel" not in given or "head" not in given:
+            raise GeoError(
+                base.bad(expr, f"a CNN weight space needs `kernel` and `head`: {_USAGE}")
+            )
+        convs = _sizes(given["cnn"], env, 2)
+        sizes, conv = convs + _sizes(given["head"], env, 1), len(convs) - 1
+        kernel = base.constant(given["kernel"], env, None)
+        if isinstance(kernel, bool) or not isinstance(kernel, int) or not 1 <= kernel <= 15:
+            raise GeoError(base.bad(given["kernel"], "a kernel size is an integer from 1 to 15"))
+    skips = _skips(given.get("residual"), env, sizes)
+    padded = base.constant(given.get("padded"), env, False)
+    if not isinstance(padded, bool):
+        raise GeoError(base.bad(given["padded"], "`padded` is `true` or `false`"))
+    return Domain(
+        DomainKind.WEIGHTSPACE, layers=sizes, conv=conv, kernel=kernel, skips=skips, padded=padded
+    )
+
+
+def _sizes(given: ast.Expr, env: base.Env, least: int) -> tuple[int, ...]:
+    """A list of at least ``least`` layer sizes, written out or a list parameter's name."""
     items = given.items if isinstance(given, ast.List) else None
     value = env.get(given.id) if isinstance(given, ast.Name) else None
     sizes = [base.constant(i, env, None) for i in items] if items is not None else value
-    if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
-        raise GeoError(base.bad(given, usage))
+    if not isinstance(sizes, (list, tuple)) or len(sizes) < least:
+        raise GeoError(base.bad(given, f"{_USAGE}: at least {least} positive layer sizes"))
     for size, item in zip(sizes, items or [given] * len(sizes), strict=True):
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 65536:
             raise GeoError(base.bad(item, "a layer size is an integer between 1 and 65536"))
-    return Domain(DomainKind.WEIGHTSPACE, layers=tuple(sizes))
+    return tuple(sizes)
+
+
+def _skips(given: ast.Expr | None, env: base.Env, sizes: tuple[int, ...]) -> tuple[int, ...]:
+    """``residual=[i, ...]``: layer ``i`` adds its input ``h_(i-1)`` to its output, so both
+    must be hidden (their permutations are tied; input and output neurons never move) and of
+    one width (GEO441)."""
+    if given is None:
+        return ()
+    items = given.items if isinstance(given, ast.List) else None
+    if items is None:
+        raise GeoError(base.bad(given, "write `residual=[i, ...]`: the layers with a skip"))
+    out = []
+    for item in items:
+        i = base.constant(item, env, None)
+        if isinstance(i, bool) or not isinstance(i, int) or not 2 <= i <= len(sizes) - 2:
+            why = f"a skip joins two hidden layers: `i` from 2 to {len(sizes) - 2}, not {i}"
+            raise GeoError(_skip_error(item, why))
+        if sizes[i] != sizes[i - 1]:
+            why = f"a skip adds layer {i - 1} ({sizes[i - 1]} wide) to layer {i} ({sizes[i]})"
+            raise GeoError(_skip_error(item, why))
+        out.append(i)
+    return tuple(sorted(set(out)))
+
+
+def _skip_error(item: ast.Expr, why: str) -> Diagnostic:
+    return Diagnostic(
+        "GEO441",
+        why,
+        item.span,
+        label="residual layer",
+        help="`residual=[i]` means h_i = act(W_i h_(i-1) + b_i) + h_(i-1): layers i - 1 and "
+        "i both hidden, of one width",
+    )
+
+
+def describe(domain: Domain) -> str:
+    """The domain as written, so that ``Domain.parse(str(d)) == d``."""
+    sizes = list(domain.layers)
+    if domain.conv:
+        cut = domain.conv + 1
+        text = f"cnn={sizes[:cut]}, kernel={domain.kernel}, head={sizes[cut:]}"
+    else:
+        text = f"mlp={sizes}"
+    if domain.skips:
+        text += f", residual={list(domain.skips)}"
+    if domain.padded:
+        text += ", padded=true"
+    return f"weightspace({text})"
 
 
 def is_weight_value(ftype: FeatureType) -> bool:
@@ -123,7 +206,7 @@ def check_weightspace_symmetry(group: Group, domain: Domain, span: Span | None) 
 base.register(
     DomainRules(
         DomainKind.WEIGHTSPACE,
-        describe=lambda d: f"weightspace(mlp=[{', '.join(map(str, d.layers))}])",
+        describe=describe,
         axes=lambda d: (WEIGHTS_AXIS, HIDDEN_AXIS),
         parse=parse,
         check_symmetry=check_weightspace_symmetry,

@@ -6,12 +6,23 @@ from __future__ import annotations
 from geoc import budget
 from geoc.diagnostics import Diagnostic, GeoError, Span
 from geoc.groups import MANIFOLD_DIMS, Group, Rotations, UnsupportedAtom
-from geoc.types import FeatureType
+from geoc.types import AtomKind, FeatureType
 
 
 def check_atoms(group: Group, ftype: FeatureType, span: Span | None) -> None:
     """Every atom of ``ftype`` is one ``group`` acts on, in the dimension it acts on."""
+    n = group.space_dim
+    rotated = group.rotations is not Rotations.NONE
     for atom in ftype.atoms:
+        if rotated and atom.kind is AtomKind.IRREP and n != 3:
+            raise GeoError(
+                Diagnostic(
+                    "GEO309",
+                    f"`{atom}` is an irrep of O(3), but {group} rotates R^{n}",
+                    span,
+                    help="use `vector`, `tensor(k)` or `scalar`, or a group of R^3",
+                )
+            )
         try:
             group.atom_dim(atom)
             group.require_irrep_fits(atom)
@@ -28,8 +39,6 @@ def check_atoms(group: Group, ftype: FeatureType, span: Span | None) -> None:
                     help="add `E(3)` or `O(3)` to `symmetry`, or use `point(n)`",
                 )
             ) from None
-        n = group.space_dim
-        rotated = group.rotations is not Rotations.NONE
         if rotated and atom.kind in MANIFOLD_DIMS and atom.args[0] != n:
             raise GeoError(
                 Diagnostic(

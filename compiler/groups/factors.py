@@ -224,8 +224,16 @@ class Geometric(_ActsByRotation):
         return f"{name}({self.n}" + (f", step={self.step})" if self.step > 1 else ")")
 
     def check_atom(self, atom: Atom) -> None:
-        """Rotations of R^n act on multivectors of Cl(n, 0) only (translations on none)."""
+        """Rotations of R^n act on multivectors of Cl(n, 0) only, and on O(3) irreps only when
+        n = 3 (translations act on neither): an irrep's Wigner matrices need a rotation of R^3,
+        and its Schur key (``1o``) must not meet another dimension's ``vector``."""
         rotated = self.rotations is not Rotations.NONE
+        if atom.kind is AtomKind.IRREP and rotated and self.n != 3:
+            raise UnsupportedAtom(
+                f"`{atom}` is an irrep of O(3), but {self} rotates R^{self.n}",
+                help=f"use `vector`, `tensor(k)` or `scalar` under {self}, or declare a group "
+                "of R^3 (`O(3)`, `SO(3)`, `E(3)`, `SE(3)`)",
+            )
         if atom.kind is AtomKind.MULTIVECTOR and rotated and atom.args != (self.n, 0):
             raise UnsupportedAtom(
                 f"{self} rotates R^{self.n}, whose algebra is Cl({self.n}, 0), not `{atom}`",

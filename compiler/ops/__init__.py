@@ -251,9 +251,7 @@ def check_call(
 
 def _check_result_atoms(ctx: OpContext, types: Sequence[FeatureType]) -> None:
     """GEO330 when a result holds an atom the channel group cannot act on (the O(3) irreps of
-    `spherical_harmonics` under `Lorentz(2)`, say), before anything is built."""
-    if ctx.group.matrix is None:
-        return
+    `spherical_harmonics` under `Lorentz(2)` or `O(2)`, say), before anything is built."""
     for ftype in types:
         for atom in ftype.atoms:
             ctx.group.require_irrep_fits(atom)

@@ -1,44 +1,44 @@
-"""Weight spaces: an MLP's weights and biases as a domain, and DWSNet layers acting on them.
+"""Weight spaces: a network's weights and biases as a domain, and the DWSNet / UNF layers
+acting on them.
 
 Navon, Shamsian, Achituve, Fetaya, Chechik & Maron, *Equivariant Architectures for Learning in
-Deep Weight Spaces*, ICML 2023 (DWSNets). See docs/weightspace.md.
+Deep Weight Spaces*, ICML 2023 (DWSNets); Zhou, Yang, Burns, Jiang, Sokota, Kolter & Finn,
+*Permutation Equivariant Neural Functionals* (NFN), NeurIPS 2023, and *Universal Neural
+Functionals* (UNF), 2024. See docs/weightspace.md; the layout and the group action live in
+``geoc.domains.weightspace_layout``.
 
-The domain ``weightspace(mlp=[d0, d1, ..., dL])`` holds the weights ``W_i`` (``d_i x d_{i-1}``,
-PyTorch's ``nn.Linear`` layout) and biases ``b_i`` (``d_i``) of an MLP, ``i = 1..L``. A value
-``c x scalar over weights`` carries ``c`` channels on each of its ``P = Σ d_i (d_{i-1} + 1)``
-entries, laid out on one flat axis ``W_1, b_1, W_2, b_2, ...`` (each row-major). Permuting the
-neurons of a hidden layer ``k`` (rows of ``W_k``, entries of ``b_k``, columns of ``W_{k+1}``)
-leaves the MLP's function unchanged; ``symmetry S(hidden)`` is the product of these
-permutation groups over every hidden layer. Input and output neurons are not permuted, and
-neither is a hidden layer of one neuron (``S(1)`` is trivial).
+A value ``c x scalar over weights`` carries ``c`` channels on each of the ``P`` weights and
+biases of the network (MLP, or CNN with a linear head), laid out on one flat axis ``W_1, b_1,
+W_2, b_2, ...`` (each row-major). ``symmetry S(hidden)`` permutes the neurons (channels) of
+every hidden layer at once, tied across skips, which leaves the network's function unchanged.
 
-**The equivariant linear maps, in closed form.** Each block (``W_i`` or ``b_i``) is a tensor
-whose axes belong to layers; an axis is *permuted* (hidden layer, at least two neurons) or
-*fixed*. The group is a product over layers and each block a tensor product of per-layer
-permutation representations, so a map between two blocks is a product of per-layer maps: on a
-permuted layer both blocks share, the identity or "average, then broadcast" (the two
+**The equivariant linear maps, in closed form.** Each block (``W_i``, ``K_i`` or ``b_i``) is a
+tensor whose axes belong to layers; an axis is *permuted* (hidden layer, at least two neurons)
+or *fixed* (input and output layers, and the ``k x k`` offsets of a conv kernel, which no
+permutation moves: NFN / UNF treat them as extra features). The group of independent per-layer
+permutations is a product over layers and each block a tensor product of per-layer permutation
+representations, so a map between two blocks is a product of per-layer maps: on a permuted
+layer both blocks share, the identity or "average, then broadcast" (the two
 ``S(n)``-equivariant maps ``R^n -> R^n``); on a permuted layer only the input has, an average;
-only the output has, a broadcast; on a fixed layer, a dense matrix (fixed axes fold into the
+only the output has, a broadcast; on a fixed axis, a dense matrix (fixed axes fold into the
 channels). Summing over block pairs and grouping by the set ``R`` of permuted layers whose index
 passes through unchanged, the whole layer is, for each such ``R``: average every block over its
 permuted layers outside ``R``, concatenate the channels, one matrix, broadcast back to every
-block that has ``R``. This spans exactly the equivariant maps (its dimension matches
-``geoc.solver``'s, tests/families/weightspace/test_weightspace.py) with a handful of matmuls,
-never a ``P x P`` matrix; the bias is the invariant part (one value per fixed index and
-channel of each block).
+block that has ``R``. This spans exactly the equivariant maps of untied permutations (its
+dimension matches ``geoc.solver``'s, tests/families/weightspace/) with a handful of matmuls,
+never a ``P x P`` matrix; the bias is the invariant part. Under skips (tied layers) these
+maps still commute (the tied permutations are a subgroup), and the layer adds the orbit maps
+the tying allows (``geoc.domains.weightspace_tied``), so it spans the tied group's maps too.
+With ``padded=true`` every mean runs over each network's true widths only.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
 
-import numpy as np
-
-from geoc.domains import HIDDEN_AXIS, WEIGHTS_AXIS, Domain, DomainKind
+from geoc.domains import HIDDEN_AXIS, WEIGHTS_AXIS, DomainKind
 from geoc.domains.weightspace import check_scalar_channels, is_weight_value
+from geoc.domains.weightspace_layout import Block, Term, WeightSpace
 from geoc.ops import (
     PLAIN,
     AttrKind,
@@ -55,158 +55,7 @@ from geoc.types import FeatureType, scalars
 
 POOL_REDUCTIONS = ("mean", "sum", "max")
 
-
-# ---------------------------------------------------------------------------------------------
-# The layout of a weight space
-
-
-@dataclass(frozen=True)
-class Block:
-    """One weight matrix ``W_i`` or bias ``b_i``: where it sits and which axes are permuted."""
-
-    name: str  # "W2", "b2"
-    layers: tuple[int, ...]  # the layer of each array axis: W_i -> (i, i - 1), b_i -> (i,)
-    shape: tuple[int, ...]
-    offset: int  # its first entry on the flat `weights` axis
-    order: tuple[int, ...]  # its array axes, permuted layers first: the canonical layout
-    hidden: tuple[int, ...]  # the permuted layers of those axes, in canonical order
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-    @property
-    def fixed_size(self) -> int:
-        """Entries per permuted index: the product of the fixed axes (folded into channels)."""
-        return math.prod(self.shape[a] for a in self.order[len(self.hidden) :])
-
-
-@dataclass(frozen=True)
-class Term:
-    """One group of the layer: the permuted layers ``kept`` pass through. Every block that has
-    them (``members``: block, its other permuted dims) is averaged over those dims; the results
-    are concatenated, mixed by one matrix, and broadcast back over the same dims of every
-    member. Dims count in the canonical view ``[batch, *permuted, fixed x channels]``."""
-
-    kept: tuple[int, ...]
-    members: tuple[tuple[int, tuple[int, ...]], ...]
-
-    @property
-    def label(self) -> str:
-        return "pool" if not self.kept else "h" + "h".join(map(str, self.kept))
-
-
-@dataclass(frozen=True)
-class WeightSpace:
-    """The weight space of an MLP with layer sizes ``sizes = (d0, ..., dL)``."""
-
-    sizes: tuple[int, ...]
-
-    @classmethod
-    def of(cls, domain: Domain) -> WeightSpace:
-        assert domain.kind is DomainKind.WEIGHTSPACE, domain
-        return cls(domain.layers)
-
-    @property
-    def depth(self) -> int:
-        return len(self.sizes) - 1
-
-    @cached_property
-    def permuted(self) -> frozenset[int]:
-        """The layers whose neurons ``S(hidden)`` permutes: hidden, with at least two."""
-        return frozenset(k for k in range(1, self.depth) if self.sizes[k] >= 2)
-
-    @cached_property
-    def blocks(self) -> tuple[Block, ...]:
-        out, offset = [], 0
-        for i in range(1, self.depth + 1):
-            for name, layers in ((f"W{i}", (i, i - 1)), (f"b{i}", (i,))):
-                shape = tuple(self.sizes[k] for k in layers)
-                axes = range(len(layers))
-                order = tuple(
-                    sorted(axes, key=lambda a, layers=layers: layers[a] not in self.permuted)
-                )
-                hidden = tuple(layers[a] for a in order if layers[a] in self.permuted)
-                block = Block(name, layers, shape, offset, order, hidden)
-                out.append(block)
-                offset += block.size
-        return tuple(out)
-
-    @property
-    def size(self) -> int:
-        """P: the number of weights and biases."""
-        return sum(b.size for b in self.blocks)
-
-    @property
-    def invariant_width(self) -> int:
-        """Invariant linear features per channel: one per fixed index of each block."""
-        return sum(b.fixed_size for b in self.blocks)
-
-    @cached_property
-    def terms(self) -> tuple[Term, ...]:
-        """One term per set of permuted layers some block has (in canonical order)."""
-        kept = {_subset(b.hidden, chosen) for b in self.blocks for chosen in _subsets(b.hidden)}
-        return tuple(self._term(r) for r in sorted(kept, key=lambda r: (len(r), r)))
-
-    def _term(self, kept: tuple[int, ...]) -> Term:
-        def has(block: Block) -> bool:
-            return set(kept) <= set(block.hidden)
-
-        def others(block: Block) -> tuple[int, ...]:
-            return tuple(j + 1 for j, k in enumerate(block.hidden) if k not in kept)
-
-        return Term(kept, tuple((i, others(b)) for i, b in enumerate(self.blocks) if has(b)))
-
-    def term_width(self, term: Term) -> int:
-        """Rows (and columns) of a term's matrix per channel: its members' fixed sizes."""
-        return sum(self.blocks[i].fixed_size for i, _ in term.members)
-
-    def parameter_count(self, c_in: int, c_out: int, bias: bool = True) -> int:
-        """Coefficients of ``dws_linear``: the dimension of the equivariant maps (and bias)."""
-        linear = sum(self.term_width(t) ** 2 for t in self.terms) * c_in * c_out
-        return linear + (self.invariant_width * c_out if bias else 0)
-
-    def plan(self) -> tuple[tuple, tuple]:
-        """Static tables for the runtime kernels (plain tuples of ints): per block
-        ``(offset, shape, order, number of permuted axes)``; per term its members
-        ``(block, dims to average and broadcast over)``."""
-        blocks = tuple((b.offset, b.shape, b.order, len(b.hidden)) for b in self.blocks)
-        return blocks, tuple(t.members for t in self.terms)
-
-    # --- the group: neuron permutations ---
-
-    def random_permutations(self, rng: np.random.Generator) -> dict[int, np.ndarray]:
-        """A random non-identity permutation of the neurons of every permuted layer."""
-        out = {}
-        for k in sorted(self.permuted):
-            perm = rng.permutation(self.sizes[k])
-            if np.array_equal(perm, np.arange(len(perm))):
-                perm[[0, 1]] = perm[[1, 0]]
-            out[k] = perm
-        return out
-
-    def flat_permutation(self, perms: dict[int, np.ndarray]) -> np.ndarray:
-        """The same element on the flat axis: new entry ``q`` is old entry ``index[q]``.
-
-        Convention of ``geoc check``: new neuron ``j`` of layer ``k`` is old neuron
-        ``perms[k][j]``; so ``W_i'[j, l] = W_i[σ_i[j], σ_{i-1}[l]]`` and ``b_i'[j] = b_i[σ_i[j]]``.
-        """
-        parts = []
-        for block in self.blocks:
-            axes = [perms.get(k, np.arange(self.sizes[k])) for k in block.layers]
-            grid = np.ix_(*axes)
-            parts.append(block.offset + np.arange(block.size).reshape(block.shape)[grid].ravel())
-        return np.concatenate(parts)
-
-
-def _subsets(items: tuple[int, ...]) -> list[tuple[bool, ...]]:
-    return [
-        tuple(bool(mask >> j & 1) for j in range(len(items))) for mask in range(2 ** len(items))
-    ]
-
-
-def _subset(items: tuple[int, ...], chosen: tuple[bool, ...]) -> tuple[int, ...]:
-    return tuple(k for k, keep in zip(items, chosen, strict=True) if keep)
+__all__ = ["Block", "Term", "WeightSpace", "is_weight_value"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,10 +84,11 @@ DWS_LINEAR = define(
     "weightspace",
     (tensor("x"), attr("out", AttrKind.TYPE), attr("bias", AttrKind.BOOL, True), *init_attrs()),
     preset(_DWS, "learned", "bias"),
-    "`out` over `weights` (scalar channels, `GEO340`): DWSNet's layer, every linear map that "
-    "commutes with the hidden-neuron permutations (Navon et al. 2023), as means, one matrix per "
-    "set of kept layers, broadcasts; the bias is the invariant part; input over `weights` of a "
-    "weight space (`GEO344`)",
+    "`out` over `weights` (scalar channels, `GEO340`): DWSNet's / UNF's layer, every linear map "
+    "that commutes with the hidden-neuron (channel) permutations of an MLP or CNN weight space "
+    "(Navon et al. 2023; Zhou et al. 2023, kernel offsets as features), as means, one matrix "
+    "per set of kept layers, broadcasts; the bias is the invariant part; padding masked; "
+    "input over `weights` of a weight space (`GEO344`)",
 )
 
 
@@ -246,6 +96,9 @@ DWS_LINEAR = define(
 def _infer_dws_linear(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
+    """Over `weights`: per-layer identity, mean and broadcast maps (commuting with every
+    neuron permutation, so with tied ones) plus orbit maps defined by index equalities only,
+    which a permutation of a tied class preserves."""
     (x,) = types
     _weights_input(ctx, x)
     out: FeatureType = attrs["out"]
@@ -266,9 +119,9 @@ DWS_POOL = define(
     "weightspace",
     (tensor("x"), attr("reduce", AttrKind.SYMBOL, "mean", POOL_REDUCTIONS)),
     _DWS,
-    "invariant readout `c(x)·F x scalar`: each weight and bias reduced over its permuted "
-    "neurons, concatenated (`F`: fixed entries, e.g. 7 for `[2, 32, 32, 1]`); input over "
-    "`weights` (`GEO344`)",
+    "invariant readout `c(x)·F x scalar`: each weight, kernel and bias reduced over its "
+    "permuted neurons (true widths only when padded), concatenated (`F`: fixed entries, e.g. 7 "
+    "for `mlp=[2, 32, 32, 1]`); input over `weights` (`GEO344`)",
 )
 
 
@@ -290,6 +143,8 @@ _READOUT_WIDTH = {DWS_POOL: "invariant_width", DWS_FLATTEN: "size"}
 def _infer_readout(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
+    """Global: `dws_pool` reduces each block over all its permuted axes, so no permutation
+    moves it; `dws_flatten` is not invariant, which its contract (GEO430) reports."""
     (x,) = types
     space = _weights_input(ctx, x)
     return (scalars(getattr(space, _READOUT_WIDTH[ctx.op]) * x.copies),)

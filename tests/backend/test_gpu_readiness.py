@@ -44,11 +44,14 @@ SPECS = [
     pytest.param(spec.name, marks=pytest.mark.slow) if spec.name in SLOW else spec.name
     for spec in catalog.builtin_specs()
 ]
-#: Built-in specs again with the options that change their kernels (a periodic cell).
+#: Built-in specs again with the options that change their kernels (a periodic cell, padding).
 VARIANTS = [
     pytest.param(spec.name, {}, marks=pytest.mark.slow) if spec.name in SLOW else (spec.name, {})
     for spec in catalog.builtin_specs()
-] + [pytest.param("nequip", {"periodic": True}, marks=pytest.mark.slow)]
+] + [
+    pytest.param("nequip", {"periodic": True}, marks=pytest.mark.slow),
+    ("unf_cnn", {"padded": True}),
+]
 F64 = torch.float64
 aten = torch.ops.aten
 

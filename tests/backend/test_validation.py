@@ -19,7 +19,6 @@ from geoc import InputError
 from geoc.backends.torch_fx.api import compile as geoc_compile
 from geoc.backends.torch_fx.common import validate_kernels
 from geoc.backends.torch_fx.export import write_folder
-from geoc.backends.torch_fx.weightspace.kernels import layer_shapes
 from geoc.ops.weightspace import WeightSpace
 
 GRAPH_SPEC = """model G() {
@@ -314,7 +313,7 @@ def test_weight_space_inputs_are_checked_layer_by_layer() -> None:
     ir = model.meta["geoc_ir"]
     (name,) = ir.inputs
     sizes = WeightSpace.of(ir.domain).sizes
-    good = [torch.randn(2, *shape) for shape in layer_shapes(sizes)]
+    good = [torch.randn(2, *shape) for shape in WeightSpace.of(ir.domain).shapes]
     model(**{name: good})
     refused("GEO611", f"expected a list of {len(good)} tensors", model, **{name: good[:-1]})
     bad = [*good[:-1], torch.randn(3, sizes[-1])]

@@ -46,6 +46,7 @@ EXPECTED: dict[str, list[tuple[str, int, int]]] = {
     # Inside a block expanded twice by `repeat`: reported once, in the block.
     "23_egnn_message_on_raw_r.geo": [("GEO401", 5, 14)],
     "24_silu_on_pseudoscalars.geo": [("GEO402", 7, 49)],
+    "25_irrep_under_rotations_of_the_plane.geo": [("GEO309", 5, 19)],
 }
 
 

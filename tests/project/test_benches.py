@@ -14,7 +14,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", ["egnn.py", "nequip.py", "escn.py"])
+@pytest.mark.parametrize("script", ["egnn.py", "nequip.py", "escn.py", "lsp_latency.py"])
 def test_quick_run_writes_its_rows(script: str, tmp_path: Path) -> None:
     out = tmp_path / "rows.json"
     command = [sys.executable, str(BENCH / script), "--quick", "--json", str(out)]

@@ -134,6 +134,71 @@ def check_layers(
     check_agree(list(x), [f"{name}[{i}]" for i in range(len(x))], 0, "networks")
 
 
+def check_padded_layers(
+    x: object,
+    name: str,
+    shapes: Sequence[Sequence[Dim]],
+    described: str,
+    like: Tensor | None,
+    maxima: Sequence[int],
+    ties: Sequence[int],
+) -> None:
+    """A padded weight-space input: the layers (:func:`check_layers`), then the true widths
+    ``[B, len(maxima)]``, integers (GEO641) from 1 to each maximum (GEO642), equal across the
+    layers a skip ties (``ties[j]``: the column whose width column ``j`` must have, GEO643)."""
+    if not isinstance(x, (list, tuple)) or len(x) != len(shapes) + 1:
+        got = f"{len(x)} tensors" if isinstance(x, (list, tuple)) else type(x).__name__
+        raise InputError(
+            "GEO641",
+            name,
+            f"expected a list of {len(shapes)} tensors [W_1, b_1, ...] then the widths "
+            f"[B, {len(maxima)}], got {got}",
+        )
+    check_layers(list(x[:-1]), name, shapes, described, like)
+    widths, label = x[-1], f"{name}[{len(shapes)}]"
+    batch = x[0].shape[0] if isinstance(x[0], Tensor) else None
+    if (
+        not isinstance(widths, Tensor)
+        or widths.is_floating_point()
+        or widths.is_complex()
+        or tuple(widths.shape) != (batch, len(maxima))
+    ):
+        shown = _shown(widths.shape) if isinstance(widths, Tensor) else type(widths).__name__
+        raise InputError(
+            "GEO641",
+            label,
+            f"expected the true hidden widths, an integer tensor [{batch}, {len(maxima)}] "
+            f"(one row per network), got {shown}",
+        )
+    top = torch.tensor(list(maxima), device=widths.device)
+    _require(
+        ((widths >= 1) & (widths <= top)).all(),
+        "GEO642",
+        label,
+        f"a hidden width is between 1 and the declared maximum {list(maxima)}",
+    )
+    _require(
+        (widths == widths[:, list(ties)]).all(),
+        "GEO643",
+        label,
+        "layers joined by a skip (`residual=`) have one width in each network",
+    )
+
+
+def check_same_widths(values: Sequence[Sequence[Tensor]], names: Sequence[str]) -> None:
+    """Padded weight-space inputs (already checked one by one) give one widths table: the
+    layers mask every input by the first one's widths, so any other table would leave padding
+    unmasked or true neurons masked (GEO644)."""
+    first = values[0][-1]
+    for x, name in zip(values[1:], names[1:], strict=True):
+        _require(
+            (x[-1] == first).all(),
+            "GEO644",
+            f"{name}[{len(x) - 1}]",
+            f"has the true widths of `{names[0]}` (one table for all weight-space inputs)",
+        )
+
+
 def check_agree(
     values: Sequence[object], names: Sequence[str], dim: int, what: str, shared: bool = True
 ) -> None:

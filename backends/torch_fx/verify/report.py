@@ -49,6 +49,19 @@ class Failure:
     def location(self) -> str:
         return str(self.span) if self.span else "<unknown>"
 
+    def to_json(self) -> dict[str, object]:
+        """The blamed value in ``geoc check --json`` (``geoc graph --report`` marks it)."""
+        return {
+            "node": self.node,
+            "op": self.op,
+            "type": self.type,
+            "location": self.location,
+            "error": self.error,
+            "rel_error": self.rel_error,
+            "element": self.element,
+            "trial": self.trial,
+        }
+
     def diagnostic(self) -> Diagnostic:
         """The ``GEO600`` diagnostic, pointing at the value's source span."""
         return Diagnostic(
@@ -144,6 +157,7 @@ class CheckReport:
                 {"name": r.name, "type": r.type, "max_error": r.max_error, "passed": r.passed}
                 for r in self.outputs
             ],
+            "first_failure": self.first_failure.to_json() if self.first_failure else None,
         }
 
     def tolerance_text(self) -> str:

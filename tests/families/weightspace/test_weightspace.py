@@ -46,7 +46,7 @@ def codes(source: str) -> list[str]:
 
 def random_layers(space: WeightSpace, batch: int, channels: int, seed: int) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
-    shapes = rt_ws.layer_shapes(space.sizes)
+    shapes = space.shapes
     return [torch.randn(batch, *s, channels, generator=gen, dtype=torch.float64) for s in shapes]
 
 
@@ -326,14 +326,14 @@ def test_layer_and_readout_under_permutations_of_every_hidden_layer(sizes) -> No
     space = WeightSpace(sizes)
     rng = np.random.default_rng(1)
     layers = random_layers(space, 3, 2, seed=2)
-    x = rt_ws.pack(layers, space.sizes, 2)
+    x = rt_ws.pack(layers, space.shapes, 2)
     widths = [space.term_width(t) for t in space.terms]
     weights = [torch.as_tensor(rng.normal(size=(w * 4, w * 2))) for w in widths]
     bias = torch.as_tensor(rng.normal(size=space.invariant_width * 4))
     blocks, members = space.plan()
     for _ in range(3):
         perms = space.random_permutations(rng)
-        moved = rt_ws.pack(permute_layers(layers, space, perms), space.sizes, 2)
+        moved = rt_ws.pack(permute_layers(layers, space, perms), space.shapes, 2)
         flat = torch.as_tensor(space.flat_permutation(perms))
         assert torch.equal(moved, x[:, flat])  # the flat form of the same element
         before = rt_ws.dws_linear(x, blocks, members, weights, bias, 4)
@@ -347,16 +347,18 @@ def test_layer_and_readout_under_permutations_of_every_hidden_layer(sizes) -> No
 def test_pack_and_unpack_are_inverse_and_check_shapes() -> None:
     space = WeightSpace((2, 3, 2))
     layers = random_layers(space, 2, 3, seed=0)
-    packed = rt_ws.pack(layers, space.sizes, 3)
+    packed = rt_ws.pack(layers, space.shapes, 3, space.names)
     assert packed.shape == (2, 17, 3)
-    unpacked = rt_ws.unpack(packed, space.sizes)
+    unpacked = rt_ws.unpack(packed, space.shapes)
     assert all(torch.equal(a, b) for a, b in zip(unpacked, layers, strict=True))
     bare = [t[..., 0] for t in layers]  # one channel: the channel axis may be left out
-    assert torch.equal(rt_ws.pack(bare, space.sizes, 1), packed[..., :1])
+    assert torch.equal(rt_ws.pack(bare, space.shapes, 1), packed[..., :1])
     with pytest.raises(ValueError, match="takes 4 tensors"):
-        rt_ws.pack(layers[:3], space.sizes, 3)
+        rt_ws.pack(layers[:3], space.shapes, 3, space.names)
     with pytest.raises(ValueError, match=r"W_2 must be \[batch, 2, 3, 3\]"):
-        rt_ws.pack([*layers[:2], layers[2].transpose(1, 2), layers[3]], space.sizes, 3)
+        rt_ws.pack(
+            [*layers[:2], layers[2].transpose(1, 2), layers[3]], space.shapes, 3, space.names
+        )
 
 
 def test_dwsnet_spec_is_equivariant_in_float64() -> None:
