@@ -164,3 +164,57 @@ def reverse_norms(p: int, q: int) -> np.ndarray:
 def grade_indicator(n: int) -> np.ndarray:
     """[n + 1, 2^n]: row k marks the blades of grade k."""
     return (grades(n)[None, :] == np.arange(n + 1)[:, None]).astype(float)
+
+
+# --- weight sharing and the pseudoscalar (mv_linear, mv_product) ---------------------------------
+
+#: How the learned Clifford layers share weights across grades: "grade", one weight per grade
+#: (CGENN); "mod4", one per class of grades congruent mod 4 (GLGENN: the subspaces Cl^(m),
+#: m = 0..3, on which the grade involution is (-1)^m and the reverse (-1)^(m(m-1)/2)).
+SHARINGS = ("grade", "mod4")
+
+
+def weight_classes(n: int, share: str) -> np.ndarray:
+    """The weight class of each grade 0..n: the grade itself, or the grade mod 4."""
+    k = np.arange(n + 1)
+    return {"grade": k, "mod4": k % 4}[share]
+
+
+def class_count(n: int, share: str) -> int:
+    """How many weight classes the grades of Cl(p, q), p + q = n, fall in."""
+    return int(weight_classes(n, share).max()) + 1
+
+
+def blade_classes(n: int, share: str) -> np.ndarray:
+    """The weight class of each blade, [2^n] int."""
+    return weight_classes(n, share)[grades(n)]
+
+
+@functools.cache
+def pseudoscalar_product(p: int, q: int) -> np.ndarray:
+    """Right multiplication by the pseudoscalar I = e1...en as a matrix [out, in]: a signed
+    permutation taking grade k to grade n - k (the Hodge dual up to sign)."""
+    pseudo = np.zeros(2 ** (p + q))
+    pseudo[-1] = 1.0
+    out = np.einsum("ijk,j->ki", cayley(p, q), pseudo)
+    out.flags.writeable = False
+    return out
+
+
+@functools.cache
+def product_paths(p: int, q: int, share: str) -> tuple[np.ndarray, int]:
+    """The weighted geometric product's paths: ``(index [D, D, D], count)``, index[i, j, k] the
+    path of (class of a's blade i, class of b's blade j, class of the product's blade k) where
+    the Cayley table is nonzero, ``count`` (no weight) elsewhere. Only triples of classes that
+    the product connects get a weight."""
+    table, n = cayley(p, q), p + q
+    cls = blade_classes(n, share)
+    triples = np.stack(np.broadcast_arrays(*np.ix_(cls, cls, cls)), axis=-1)  # [D, D, D, 3]
+    used = table != 0
+    keys = sorted({tuple(t) for t in triples[used].tolist()})
+    number = {key: i for i, key in enumerate(keys)}
+    index = np.full(table.shape, len(keys), dtype=np.int64)
+    for at in zip(*np.nonzero(used), strict=True):
+        index[at] = number[tuple(triples[at].tolist())]
+    index.flags.writeable = False
+    return index, len(keys)

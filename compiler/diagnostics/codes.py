@@ -1012,6 +1012,14 @@ CODES: dict[str, CodeInfo] = {
         "multivector layer without outputs",
         """`mv_linear(x, out)` gives `out` copies of the input's algebra: `out >= 1`.""",
     ),
+    "GEO429": _code(
+        "dual multivector weights under reflections",
+        """`mv_linear(x, out, dual=true)` adds the maps `x -> <x>_k I` (right multiplication by
+        the pseudoscalar, grade k to grade p + q - k). An element g moves I to det(g) I, so
+        these commute only with groups of determinant 1 (`SO(p, q)`, `SO+(p, q)`, `SO(n)`,
+        `SE(n)`); a reflection of `O(p, q)`, `O(n)` or `E(n)` flips their sign. Drop `dual`
+        or declare the group without reflections.""",
+    ),
     "GEO430": _code(
         "flattening breaks the neuron-permutation symmetry",
         """`dws_flatten` lists the weights in a fixed order, so permuting the neurons of a

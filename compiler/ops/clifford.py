@@ -1,20 +1,26 @@
 """Clifford-algebra operators on `multivector(p, q)` values (docs/clifford.md): the geometric,
 outer (`wedge`) and inner (left contraction) products, grade projection, reverse, the grade-wise
-linear layer, gated nonlinearity and normalisation of CGENN (Ruhe et al., 2023) and GLGENN,
-and the embedding of vectors.
+linear layer and weighted geometric product (per grade, CGENN, Ruhe et al., 2023, or per
+grade mod 4, GLGENN, Filimoshina & Shirokov, 2025), gated nonlinearity and normalisation, and
+the embedding of vectors.
 
 Why they are equivariant: O(p, q) acts on multivectors by the outermorphism of its action on
 vectors, an algebra automorphism that preserves every grade and commutes with the reverse
 (:mod:`geoc.clifford`). So every product made from the geometric product by keeping grades
 commutes with it, and so do grade projections and the reverse; the quadratic form
-``<x_k x̃_k>_0`` of each grade is invariant, which is what the gate and the norm read.
+``<x_k x̃_k>_0`` of each grade is invariant, which is what the gate and the norm read. An
+element g moves the pseudoscalar I to det(g) I: multiplying by I (``mv_linear``'s ``dual``)
+commutes only with groups of determinant 1.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from geoc.groups import IndefiniteFactor
+import numpy as np
+
+from geoc import clifford
+from geoc.groups import Group, IndefiniteFactor
 from geoc.ops import (
     PLAIN,
     AttrKind,
@@ -165,13 +171,22 @@ def _infer_reverse(
 # ---------------------------------------------------------------------------------------------
 # CGENN / GLGENN layers
 
+_SHARE = attr("share", AttrKind.SYMBOL, "grade", choices=clifford.SHARINGS, written_only=True)
 MV_LINEAR = define(
     "mv_linear",
     "clifford",
-    (tensor("x"), attr("out", AttrKind.INT), attr("bias", AttrKind.BOOL, True)),
+    (
+        tensor("x"),
+        attr("out", AttrKind.INT),
+        attr("bias", AttrKind.BOOL, True),
+        _SHARE,
+        attr("dual", AttrKind.BOOL, False, written_only=True),
+    ),
     preset(_LEARNED, "commutes_scatter", "bias", linear_in=("x",)),
     "`out x multivector(p, q)`: `y_o = sum_i sum_k w[o, i, k] <x_i>_k` (+ a bias on the scalar "
-    "part), one weight per output copy, input copy and grade (CGENN, GLGENN); `out >= 1` "
+    "part), one weight per output copy, input copy and grade (CGENN); `share=mod4`: one per "
+    "class of grades k mod 4 (GLGENN); `dual=true`: `+ sum_i sum_k u[o, i, k] <x_i>_k I` (and a "
+    "bias on the pseudoscalar), only under groups of determinant 1 (`GEO429`); `out >= 1` "
     "(`GEO428`)",
 )
 
@@ -180,13 +195,53 @@ MV_LINEAR = define(
 def _infer_mv_linear(
     ctx: OpContext, types: Sequence[FeatureType], attrs: dict
 ) -> tuple[FeatureType, ...]:
-    """`out` copies of the same algebra: a sum of grade projections with scalar weights, each
-    commuting with the group, and a bias on the invariant scalar part. Under SO(p, q) the
-    equivariant maps also hold the Hodge dual (grade k to p + q - k); these are a subset."""
+    """`out` copies of the same algebra: a sum of grade projections with scalar weights (tied
+    by class under `share`), each commuting with the group, and a bias on the invariant scalar
+    part; with `dual`, those times the pseudoscalar I, which g moves to det(g) I = I when every
+    element has determinant 1 (checked here, GEO429)."""
     (x,) = types
     term = multivectors(ctx, x, 0)
     positive(ctx, "GEO428", "out", attrs["out"], "e.g. `mv_linear(x, 16)`")
+    if attrs.get("dual", False) and not keeps_orientation(ctx.group):
+        raise ctx.error(
+            "GEO429",
+            f"`dual=true` multiplies by the pseudoscalar of `{term.atom}`, which the "
+            f"reflections of {ctx.group} flip: the dual weights are not equivariant under it",
+            attr="dual",
+            label="dual=true",
+            help="drop `dual=true`, or declare a group of determinant 1 (`SO(p, q)`, "
+            "`SO+(p, q)`, `SE(n)`, `SO(n)`) if the model need not commute with reflections",
+        )
     return (FeatureType((Term(attrs["out"], term.atom),), x.axes),)
+
+
+def keeps_orientation(group: Group) -> bool:
+    """Whether every element of the group's channel action has determinant 1 (so fixes the
+    pseudoscalar): its identity component does, so the discrete generators decide."""
+    channels = group.channel_group
+    return channels is None or all(np.linalg.det(g) > 0 for g in channels.discrete)
+
+
+MV_PRODUCT = define(
+    "mv_product",
+    "clifford",
+    (*_BILINEAR_ATTRS, _SHARE),
+    preset(_LEARNED, linear_in=("a", "b")),
+    "same type: the weighted geometric product, `(a b)_k` summed over the paths (class of a's "
+    "grade, of b's, of the result's) with one weight per copy and path: per grade triple "
+    "(CGENN's steerable product) or, `share=mod4`, per triple of grades mod 4 (GLGENN); "
+    "operands as `geometric_product` (`GEO423`, `GEO424`)",
+)
+
+
+@typing_rule(MV_PRODUCT)
+def _infer_mv_product(
+    ctx: OpContext, types: Sequence[FeatureType], attrs: dict
+) -> tuple[FeatureType, ...]:
+    """Same type: a weighted sum of grade-projected geometric products of grade-projected
+    operands, each commuting with the grade-keeping automorphism g acts by."""
+    term = _same_algebra(ctx, types)
+    return (FeatureType((term,), joint_axes(ctx, types)),)
 
 
 MV_GATE = define(

@@ -29,14 +29,45 @@ def scale_blades(x: Tensor, weights: Tensor) -> Tensor:
     return (_copies(x, weights.shape[0]) * weights).flatten(-2)
 
 
-def mv_linear(x: Tensor, weight: Tensor, grade_of: Tensor, bias: Tensor | None) -> Tensor:
-    """``y[o, d] = sum_i weight[o, i, grade(d)] x[i, d]`` (+ ``bias[o]`` on the scalar blade)."""
-    blades = grade_of.shape[0]
-    per_blade = weight[:, :, grade_of]  # [out, in, D]
+def mv_linear(x: Tensor, weight: Tensor, class_of: Tensor, bias: Tensor | None) -> Tensor:
+    """``y[o, d] = sum_i weight[o, i, class(d)] x[i, d]`` (+ ``bias[o]`` on the scalar blade);
+    a blade's class is its grade, or the class of grades sharing a weight."""
+    blades = class_of.shape[0]
+    per_blade = weight[:, :, class_of]  # [out, in, D]
     y = torch.einsum("...id,oid->...od", _copies(x, blades), per_blade)
     if bias is not None:
         y = torch.cat([y[..., :1] + bias.unsqueeze(-1), y[..., 1:]], dim=-1)
     return y.flatten(-2)
+
+
+def mv_linear_dual(
+    x: Tensor,
+    weight: Tensor,
+    dual: Tensor,
+    class_of: Tensor,
+    hodge: Tensor,
+    bias: Tensor | None,
+    dual_bias: Tensor | None,
+) -> Tensor:
+    """``mv_linear`` plus the dual maps: ``(sum_i dual[o, i, class(d)] x[i, d]) I``, ``hodge``
+    [D, D] the right multiplication by the pseudoscalar I (+ ``dual_bias[o]`` on I)."""
+    blades = class_of.shape[0]
+    y = _copies(mv_linear(x, weight, class_of, bias), blades)
+    z = _copies(mv_linear(x, dual, class_of, None), blades) @ hodge.T
+    if dual_bias is not None:
+        z = torch.cat([z[..., :-1], z[..., -1:] + dual_bias.unsqueeze(-1)], dim=-1)
+    return (y + z).flatten(-2)
+
+
+def weighted_product(a: Tensor, b: Tensor, weight: Tensor, paths: Tensor, table: Tensor) -> Tensor:
+    """``y[c, k] = sum_ij a[c, i] b[c, j] weight[c, path(i, j, k)] T[i, j, k]``: the geometric
+    product with a learned weight per copy and path; ``paths`` [D, D, D] names each entry's
+    path, the number of paths where T is zero (a zero weight appended there)."""
+    blades = table.shape[0]
+    padded = torch.cat([weight, weight.new_zeros(weight.shape[0], 1)], dim=-1)  # [c, P + 1]
+    weighted = padded[:, paths] * table  # [c, D, D, D]
+    x, y = _copies(a, blades), _copies(b, blades)
+    return torch.einsum("...ci,...cj,cijk->...ck", x, y, weighted).flatten(-2)
 
 
 def grade_invariants(x: Tensor, squares: Tensor, expand: Tensor) -> Tensor:

@@ -72,16 +72,40 @@ def lower_blade_map(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
 @lowering("mv_linear")
 def lower_mv_linear(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
     atom, copies = _algebra(ctx, node)
-    out, n = node.attrs["out"], sum(atom.args)
-    weight = ctx.param(f"{node.id}.weight", (out, copies, n + 1), copies)
+    out, share = node.attrs["out"], node.attrs.get("share", "grade")
+    shape = (out, copies, clifford.class_count(sum(atom.args), share))
+    weight = ctx.param(f"{node.id}.weight", shape, copies)
     bias = ctx.param(f"{node.id}.bias", (out,), copies) if node.attrs["bias"] else None
-    grade_of = _grade_of(ctx, atom)
-    return ctx.call(rtc.mv_linear, args[0], weight, grade_of, bias)
+    class_of = _class_of(ctx, atom, share)
+    if not node.attrs.get("dual", False):
+        return ctx.call(rtc.mv_linear, args[0], weight, class_of, bias)
+    dual = ctx.param(f"{node.id}.dual_weight", shape, copies)
+    dual_bias = ctx.param(f"{node.id}.dual_bias", (out,), copies) if node.attrs["bias"] else None
+    hodge = _table(
+        ctx, atom, "pseudoscalar_product", lambda: clifford.pseudoscalar_product(*atom.args)
+    )
+    return ctx.call(rtc.mv_linear_dual, args[0], weight, dual, class_of, hodge, bias, dual_bias)
 
 
-def _grade_of(ctx: LowerCtx, atom: Atom) -> fx.Node:
-    grades = lambda: clifford.grades(sum(atom.args))  # noqa: E731
-    return _table(ctx, atom, "grade_of", grades, dtype=torch.long)
+@lowering("mv_product")
+def lower_mv_product(ctx: LowerCtx, node: Node, args: list[fx.Node]) -> fx.Node:
+    atom, copies = _algebra(ctx, node)
+    p, q = atom.args
+    share = node.attrs.get("share", "grade")
+    index, count = clifford.product_paths(p, q, share)
+    # CGENN's initial scale: one over the square root of the number of grades
+    weight = ctx.param(f"{node.id}.weight", (copies, count), p + q + 1)
+    paths = _table(ctx, atom, f"paths_{share}", lambda: index, dtype=torch.long)
+    table = _table(ctx, atom, "geometric_product", lambda: clifford.cayley(p, q))
+    a, b = ctx.align(args, ctx.in_types(node), node.out_types[0].axes)
+    return ctx.call(rtc.weighted_product, a, b, weight, paths, table)
+
+
+def _class_of(ctx: LowerCtx, atom: Atom, share: str) -> fx.Node:
+    """The weight class of every blade (its grade unless shared), a long table."""
+    n = sum(atom.args)
+    name = "grade_of" if share == "grade" else f"class_of_{share}"
+    return _table(ctx, atom, name, lambda: clifford.blade_classes(n, share), dtype=torch.long)
 
 
 def _forms(ctx: LowerCtx, atom: Atom) -> tuple[fx.Node, fx.Node]:

@@ -183,7 +183,7 @@ def test_the_hodge_duals_join_them_under_the_special_groups(
 ) -> None:
     """Under determinant-1 elements the pseudoscalar is invariant, so x -> x I is equivariant:
     the solver's basis is the grade-wise maps and those duals (`mv_linear` types the former,
-    a subset; `linear` uses the whole basis)."""
+    a subset, `mv_linear(dual=true)` both; `linear` uses the whole basis)."""
     mv = solver.Multivector()
     group = solver.indefinite_orthogonal(p, q, family)
     basis = solver.equivariant_basis(group, mv, mv, cache=False)
