@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -387,10 +388,13 @@ def _ddp_worker(rank: int, args: argparse.Namespace, settings: Settings, rendezv
     dist.init_process_group(
         "gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=args.ddp
     )
-    try:
-        run(args, settings, (rank, args.ddp))
-    finally:
-        dist.destroy_process_group()
+    run(args, settings, (rank, args.ddp))
+    # Leave without tearing torch.distributed down: freeing the DDP reducer here, holding the
+    # GIL, joins gloo's worker thread, which may still free a finished allreduce and wait for
+    # the GIL (a deadlock seen with torch 2.13 under load). Everything is written by now.
+    dist.barrier()
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def main() -> None:

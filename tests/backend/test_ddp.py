@@ -5,6 +5,8 @@ force loss; after the steps its parameters equal those of one process on the sam
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from geoc.backends.torch_fx.verify.params import random_parameters
 CUTOFF = 3.0
 PARAMS = {"periodic": True, "depth": 1, "channels": 4, "cutoff": CUTOFF}
 STEPS, WORLD = 3, 2
+RANKS_TIMEOUT_S = 300
 
 
 def _model() -> torch.nn.Module:
@@ -70,20 +73,29 @@ def _worker(rank: int, rendezvous: str, out: str) -> None:
         world_size=WORLD,
         timeout=timedelta(seconds=120),
     )
-    try:
-        model = torch.nn.parallel.DistributedDataParallel(_model())
-        half = [seeds[rank * 2 : rank * 2 + 2] for seeds in _global_batches()]  # its shard
-        _train(model, half)
-        if rank == 0:
-            torch.save(model.module.state_dict(), out)
-    finally:
-        dist.destroy_process_group()
+    model = torch.nn.parallel.DistributedDataParallel(_model())
+    half = [seeds[rank * 2 : rank * 2 + 2] for seeds in _global_batches()]  # its shard
+    _train(model, half)
+    if rank == 0:
+        torch.save(model.module.state_dict(), out)
+    # Leave without tearing torch.distributed down: freeing the DDP reducer (its process group)
+    # on this thread, which holds the GIL, joins gloo's worker thread, which may still be
+    # freeing a finished allreduce and waits for the GIL: a deadlock that hung the suite (seen
+    # with torch 2.13 under load). The results are written; the OS closes the connections.
+    dist.barrier()
+    os._exit(0)
 
 
 @pytest.mark.slow
 def test_ddp_on_two_processes_equals_one_process_on_the_global_batch(tmp_path: Path) -> None:
     out = str(tmp_path / "ddp.pt")
-    mp.spawn(_worker, args=(str(tmp_path / "rendezvous"), out), nprocs=WORLD, join=True)
+    ranks = mp.spawn(_worker, args=(str(tmp_path / "rendezvous"), out), nprocs=WORLD, join=False)
+    deadline = time.monotonic() + RANKS_TIMEOUT_S
+    while not ranks.join(timeout=5):  # a hang anywhere in a rank is a failure, not a stall
+        if time.monotonic() > deadline:
+            for process in ranks.processes:
+                process.kill()
+            pytest.fail(f"the DDP ranks did not finish in {RANKS_TIMEOUT_S} s")
     parallel = torch.load(out, weights_only=True)
     single = _model()
     _train(single, _global_batches())  # DDP averages the shards' gradients: the global mean
