@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import group_actions_clifford as gac
 import numpy as np
 import torch
 from scipy.linalg import expm
@@ -119,6 +120,8 @@ def _point_element(family: Family, rng: np.random.Generator, sizes: list[int]) -
         elem.matrix = random_lorentz(rng, family.n - 1)
     elif kind == "sp":
         elem.matrix = random_symplectic(rng, family.n // 2)
+    elif kind == "indefinite":
+        elem.matrix = gac.random_element(rng, *info["signature"], info["group_family"])
     if family.axis is not None:
         elem.perm = _block_permutation(rng, sizes)
     return elem
@@ -183,6 +186,8 @@ def atom_matrix(atom: str, elem: Element, family: Family) -> np.ndarray:
         return np.kron(g, g)
     if base == "lorentz":
         return _block(np.eye(1), g)
+    if base == "multivector":
+        return gac.multivector_matrix(atom, g, family.info["signature"])
     raise ValueError(f"no action for {atom}")
 
 
@@ -198,6 +203,8 @@ def atom_dim(atom: str, family: Family) -> int:
         return family.n
     if atom == "tensor(2)":
         return family.n**2
+    if base == "multivector":
+        return 2 ** sum(gac.signature_of(atom))
     arg = int(atom.split("(")[1].split(",")[0].rstrip(")")) if "(" in atom else 0
     if base in ("spd", "sym"):
         return arg * arg
