@@ -351,13 +351,30 @@ def spd(draw) -> Family:
     )
 
 
+# The brief's five, the planes, Cl(2, 2) (an even pseudoscalar) and the line.
+SIGNATURES = (
+    (3, 0),
+    (1, 3),
+    (2, 1),
+    (1, 2),
+    (0, 3),
+    (3, 0),
+    (1, 3),
+    (2, 0),
+    (1, 1),
+    (0, 2),
+    (2, 2),
+    (1, 0),
+)
+
+
 def clifford(draw) -> Family:
     """O(p, q) / SO(p, q) / SO+(p, q) on Cl(p, q) (and O(n) / SO(n) / E(n) / SE(n) on
     Cl(n, 0)), alone or with S(set): CGENN / GLGENN chains of the Clifford operators
     (docs/clifford.md)."""
-    p, q = draw(st.sampled_from(((3, 0), (1, 3), (2, 1), (1, 2), (0, 3), (2, 0))))
+    p, q = draw(st.sampled_from(SIGNATURES))
     name = draw(st.sampled_from(("O", "SO", "SO+")))
-    if q == 0 and draw(st.booleans()):  # Cl(n, 0) under the Euclidean groups
+    if q == 0 and p > 1 and draw(st.booleans()):  # Cl(n, 0) under the Euclidean groups
         euclid = draw(st.sampled_from(("O", "SO", "E", "SE")))
         group, kind, parity = f"{euclid}({p})", "orth", euclid in ("O", "E")
     else:
@@ -366,7 +383,7 @@ def clifford(draw) -> Family:
     axis = "nodes" if cloud else ("set" if draw(st.booleans()) else None)
     sig, tags = (p, q), ()
     if draw(st.integers(0, 19)) == 0:  # risky: another signature's algebra (GEO330)
-        sig, tags = draw(st.sampled_from(((3, 0), (1, 3), (2, 1), (1, 2), (0, 3)))), ("mv_foreign",)
+        sig, tags = draw(st.sampled_from(SIGNATURES)), ("mv_foreign",)
     inputs = {"x": Ty(((draw(st.integers(1, 2)), f"multivector({sig[0]}, {sig[1]})"),), axis)}
     if draw(st.booleans()):
         inputs["v"] = Ty(((draw(st.integers(1, 2)), "vector"),), axis)
