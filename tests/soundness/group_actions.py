@@ -7,6 +7,8 @@ from geoc's checker (``backends/torch_fx/verify``, ``backends/torch_fx/domains``
   ``diag(+1, -1, ...)``, symplectic with ``J = [[0, I], [-I, 0]]``); ``tensor(2)``, ``spd(n)``
   and ``sym(n)`` are row-major matrices moved by ``kron(g, g)``; O(3) irreps are e3nn's
   (``Irrep(l, p).D_from_matrix``, computed by e3nn itself); ``point(n)`` rotates and translates;
+* ``multivector(p, q)`` by the outermorphism, O(p, q) elements per component
+  (``group_actions_clifford``, from docs/clifford.md);
 * nodes / set members are permuted inside each graph of a batch, ``edge_index`` relabelled;
 * fields ``[batch, channels, *grid]`` are rolled (shifts, polar rotations by whole longitude
   steps) or turned about the grid origin (``C(4)`` / ``D(4)``: ``(g·f)(p) = f(g⁻¹ p mod n)``),

@@ -5,11 +5,21 @@ not by plain conjugation; the sampled elements cover the components of their gro
 
 from __future__ import annotations
 
+import functools
+
 import group_actions_clifford as gac
 import numpy as np
 import pytest
 
 cf = pytest.importorskip("clifford")
+# The package compiles its products per algebra (numba): seconds per signature.
+pytestmark = pytest.mark.slow
+
+
+@functools.cache
+def _layout(p: int, q: int):
+    return cf.Cl(p, q)[0]
+
 
 SIGNATURES = [(3, 0), (1, 3), (2, 1), (1, 2), (0, 3)]
 
@@ -20,7 +30,7 @@ def _mv(layout, values: np.ndarray):
 
 @pytest.mark.parametrize("p, q", SIGNATURES)
 def test_blade_order_is_the_package_order(p: int, q: int) -> None:
-    layout, _ = cf.Cl(p, q)
+    layout = _layout(p, q)
     names = ["e" + "".join(str(i + 1) for i in b) if b else "" for b in gac.blades(p + q)]
     assert names == list(layout.names)
 
@@ -30,7 +40,7 @@ def test_blade_order_is_the_package_order(p: int, q: int) -> None:
 def test_elements_act_by_automorphisms(p: int, q: int, family: str) -> None:
     """Λ(gh) = Λg Λh, and Λg (a b) = (Λg a)(Λg b) with the package's product."""
     rng = np.random.default_rng(p * 10 + q)
-    layout, _ = cf.Cl(p, q)
+    layout = _layout(p, q)
     for _ in range(4):
         g, h = (gac.random_element(rng, p, q, family) for _ in range(2))
         lg, lh = gac.outermorphism(g), gac.outermorphism(h)
@@ -46,7 +56,7 @@ def test_reflections_are_the_twisted_conjugation(p: int, q: int) -> None:
     """For v in either sign block, Λ(I - 2 v vᵀ) x = v α(x) v⁻¹, which differs from plain
     conjugation v x v⁻¹ (so the harness would catch a checker using that)."""
     rng = np.random.default_rng(7)
-    layout, _ = cf.Cl(p, q)
+    layout = _layout(p, q)
     n = p + q
     for block in [b for b, size in (("+", p), ("-", q)) if size]:
         r = gac.reflection(p, q, block, rng)
@@ -84,7 +94,7 @@ def test_the_dual_map_fails_under_reflections_only(p: int, q: int) -> None:
     reflection: the harness tells GEO429's class apart (a harness that moved nothing, or moved
     by plain conjugation in odd n, where I is central, would not)."""
     rng = np.random.default_rng(11)
-    layout, _ = cf.Cl(p, q)
+    layout = _layout(p, q)
     n = p + q
     pseudo = np.zeros(2**n)
     pseudo[-1] = 1.0
