@@ -111,3 +111,27 @@ def test_the_dual_map_fails_under_reflections_only(p: int, q: int) -> None:
     block = "+" if p else "-"
     lr = gac.outermorphism(gac.reflection(p, q, block, rng))
     assert not np.allclose(dual(lr @ x), lr @ dual(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("group, reflections", [("O(2, 1)", True), ("SO(2, 1)", False)])
+def test_the_fuzzer_catches_a_dual_layer_forced_through(monkeypatch, group, reflections) -> None:
+    """With GEO429 bypassed, `mv_linear(x, 1, dual=true)` under O(2, 1) fails the harness on
+    every element with a reflection; under SO(2, 1) it passes."""
+    import soundness_run
+    from spec_grammar import Family, Spec, Ty
+
+    from geoc.ops import clifford as ops
+
+    monkeypatch.setattr(ops, "keeps_orientation", lambda _group: True)
+    atom = Ty(((1, "multivector(2, 1)"),))
+    info = {"kind": "indefinite", "signature": (2, 1), "group_family": group.split("(")[0]}
+    family = Family("clifford", group, None, 3, None, {"x": atom}, [], rotations=True, info=info)
+    text = (
+        f"model M() {{\n    symmetry {group}\n    input x: {atom.text()}\n"
+        f"    output o: {atom.text()} = mv_linear(x, 1, dual=true)\n}}\n"
+    )
+    spec = Spec(text, family, {"x": atom}, {"o": atom}, frozenset())
+    outcomes = [soundness_run.run(spec, seed) for seed in range(6)]
+    assert all(o.verdict == "accepted" for o in outcomes)
+    assert any(not o.harness_ok for o in outcomes) == reflections
+    assert all(o.checker_ok != reflections for o in outcomes)  # geoc check agrees
