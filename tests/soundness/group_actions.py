@@ -7,6 +7,8 @@ from geoc's checker (``backends/torch_fx/verify``, ``backends/torch_fx/domains``
   ``diag(+1, -1, ...)``, symplectic with ``J = [[0, I], [-I, 0]]``); ``tensor(2)``, ``spd(n)``
   and ``sym(n)`` are row-major matrices moved by ``kron(g, g)``; O(3) irreps are e3nn's
   (``Irrep(l, p).D_from_matrix``, computed by e3nn itself); ``point(n)`` rotates and translates;
+* ``multivector(p, q)`` by the outermorphism, O(p, q) elements per component
+  (``group_actions_clifford``, from docs/clifford.md);
 * nodes / set members are permuted inside each graph of a batch, ``edge_index`` relabelled;
 * fields ``[batch, channels, *grid]`` are rolled (shifts, polar rotations by whole longitude
   steps) or turned about the grid origin (``C(4)`` / ``D(4)``: ``(g·f)(p) = f(g⁻¹ p mod n)``),
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import group_actions_clifford as gac
 import numpy as np
 import torch
 from scipy.linalg import expm
@@ -119,6 +122,8 @@ def _point_element(family: Family, rng: np.random.Generator, sizes: list[int]) -
         elem.matrix = random_lorentz(rng, family.n - 1)
     elif kind == "sp":
         elem.matrix = random_symplectic(rng, family.n // 2)
+    elif kind == "indefinite":
+        elem.matrix = gac.random_element(rng, *info["signature"], info["group_family"])
     if family.axis is not None:
         elem.perm = _block_permutation(rng, sizes)
     return elem
@@ -183,6 +188,8 @@ def atom_matrix(atom: str, elem: Element, family: Family) -> np.ndarray:
         return np.kron(g, g)
     if base == "lorentz":
         return _block(np.eye(1), g)
+    if base == "multivector":
+        return gac.multivector_matrix(atom, g, family.info["signature"])
     raise ValueError(f"no action for {atom}")
 
 
@@ -198,6 +205,8 @@ def atom_dim(atom: str, family: Family) -> int:
         return family.n
     if atom == "tensor(2)":
         return family.n**2
+    if base == "multivector":
+        return 2 ** sum(gac.signature_of(atom))
     arg = int(atom.split("(")[1].split(",")[0].rstrip(")")) if "(" in atom else 0
     if base in ("spd", "sym"):
         return arg * arg

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import clifford_templates as ct
 import field_templates as ft
 import spec_templates as t
 from hypothesis import strategies as st
@@ -350,6 +351,82 @@ def spd(draw) -> Family:
     )
 
 
+# The brief's five, the planes, Cl(2, 2) (an even pseudoscalar) and the line.
+SIGNATURES = (
+    (3, 0),
+    (1, 3),
+    (2, 1),
+    (1, 2),
+    (0, 3),
+    (3, 0),
+    (1, 3),
+    (2, 0),
+    (1, 1),
+    (0, 2),
+    (2, 2),
+    (1, 0),
+)
+
+
+def clifford(draw) -> Family:
+    """O(p, q) / SO(p, q) / SO+(p, q) on Cl(p, q) (and O(n) / SO(n) / E(n) / SE(n) on
+    Cl(n, 0)), alone or with S(set): CGENN / GLGENN chains of the Clifford operators
+    (docs/clifford.md)."""
+    p, q = draw(st.sampled_from(SIGNATURES))
+    name = draw(st.sampled_from(("O", "SO", "SO+")))
+    if q == 0 and p > 1 and draw(st.booleans()):  # Cl(n, 0) under the Euclidean groups
+        euclid = draw(st.sampled_from(("O", "SO", "E", "SE")))
+        group, kind, parity = f"{euclid}({p})", "orth", euclid in ("O", "E")
+    else:
+        group, kind, parity = f"{name}({p}, {q})", "indefinite", name == "O"
+    cloud = group[0] in "ES" and group[1] != "O" and draw(st.booleans())  # E(n) / SE(n)
+    axis = "nodes" if cloud else ("set" if draw(st.booleans()) else None)
+    sig, tags = (p, q), ()
+    if draw(st.integers(0, 19)) == 0:  # risky: another signature's algebra (GEO330)
+        sig, tags = draw(st.sampled_from(SIGNATURES)), ("mv_foreign",)
+    inputs = {"x": Ty(((draw(st.integers(1, 2)), f"multivector({sig[0]}, {sig[1]})"),), axis)}
+    if draw(st.booleans()):
+        inputs["v"] = Ty(((draw(st.integers(1, 2)), "vector"),), axis)
+    if draw(st.booleans()):
+        inputs["s"] = scalars(draw(st.integers(1, 2)), axis)
+    if kind == "orth" and p == 3 and draw(st.booleans()):  # O(3)'s pseudo-atoms next to Cl(3, 0)
+        inputs["ps"], inputs["pv"] = Ty(((1, "pseudoscalar"),), axis), Ty(((1, "pseudovector"),))
+    edges = {}
+    if cloud:  # CGENN on a point cloud: relative positions embedded, messages over edges
+        rule, edges = _edge_rule(draw)
+        inputs["pos"] = Ty(((1, f"point({p})"),), axis)
+        edges = {"edge_rule": rule, "translations": True, "domain": edges}
+    templates = [ct.product, ct.product, ct.weighted_product, ct.grade, ct.reverse, ct.mv_linear]
+    templates += [ct.mv_linear, ct.gate_or_norm, ct.embed, ct.vector_part, ct.scalar_part]
+    templates += [ct.solver_linear, ct.euclidean_on_mv, ct.pseudo_scale, t.add, t.scale]
+    templates += [t.concat, t.negate, t.linear, t.gate, t.normalising, t.norm, t.dot, t.act]
+    templates += [t.pool] if axis else []
+    templates += [*EDGES, t.relative_position, ct.centred] if cloud else []
+    domain = f"pointcloud(nodes, dim={p}, edges={edges['domain']})" if cloud else "set(set)"
+    return Family(
+        "clifford",
+        group + (f" x S({axis})" if axis else ""),
+        domain if axis else None,
+        p + q,
+        axis,
+        inputs,
+        templates,
+        positions="pos" if cloud else None,
+        edges=cloud,
+        rotations=True,
+        parity=parity,
+        info={
+            "kind": kind,
+            "signature": (p, q),
+            "group_family": name,
+            "atoms": ["vector", f"multivector({p}, {q})"],
+            "invariant_of": "sqnorm",
+            "tags": (*tags, "indefinite" if p and q else "definite"),
+            **{k: v for k, v in edges.items() if k != "domain"},
+        },
+    )
+
+
 FAMILIES: dict[str, Callable] = {
     f.__name__: f
     for f in (
@@ -364,6 +441,7 @@ FAMILIES: dict[str, Callable] = {
         sphere,
         matrix_groups,
         spd,
+        clifford,
     )
 }
 
