@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cartesian_templates as ct
 import field_templates as ft
 import spec_templates as t
 from hypothesis import strategies as st
 from spec_grammar import Family, Spec, Ty, grow, scalars
+from weights_templates import weights
 
 CORE = [t.linear, t.act, t.mlp, t.add, t.scale, t.negate, t.concat]
 GEOMETRIC = [*CORE, t.norm, t.dot, t.gate, t.normalising]
@@ -364,6 +366,8 @@ FAMILIES: dict[str, Callable] = {
         sphere,
         matrix_groups,
         spd,
+        weights,
+        ct.cartesian,
     )
 }
 

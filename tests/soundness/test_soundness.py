@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "soundness"
 SURVEY = os.environ.get("GEOC_SOUNDNESS_SURVEY") == "1"
-CI_EXAMPLES = 176  # 16 a family (11 families), about 30 s on one core
+CI_EXAMPLES = 208  # 16 a family (13 families), about 35 s on one core
 EXAMPLES = int(os.environ.get("GEOC_SOUNDNESS_EXAMPLES", CI_EXAMPLES))  # a medium run on demand
 
 # Constructs (spec tags, see spec_grammar / spec_templates) that geoc still accepts although
