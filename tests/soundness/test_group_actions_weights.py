@@ -84,3 +84,29 @@ def test_rank_three_tensors_move_by_three_factors() -> None:
     expected = np.einsum("ia,jb,kc,abc->ijk", g, g, g, t).reshape(-1)
     assert np.allclose(gc.tensor_matrix(g, 3) @ t.reshape(-1), expected, atol=1e-12)
     assert np.allclose(gc.tensor_matrix(g, 2) @ t[0].reshape(-1), (g @ t[0] @ g.T).reshape(-1))
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_the_harness_catches_a_map_that_reads_positions(padded: bool) -> None:
+    """`dws_flatten` compiled under `trivial` (accepted there) is no invariant of S(hidden):
+    run under the weight-space family's action it must fail, and `dws_pool` must pass."""
+    from soundness_run import run
+    from spec_grammar import Family, Spec, Ty, scalars
+
+    net = gw.Net((2, 3, 3, 1), (0, 0, 0), padded=padded)
+    domain = "weightspace(mlp=[2, 3, 3, 1]" + (", padded=true)" if padded else ")")
+    inputs = {"w": Ty(((1, "scalar"),), "weights")}
+    family = Family(
+        "weights", "trivial", domain, 0, "weights", inputs, [], info={"kind": "weights", "net": net}
+    )
+    outcomes = {}
+    for group, op, size in (("trivial", "dws_flatten(w)", 25), ("S(hidden)", "dws_pool(w)", 7)):
+        text = (
+            f"model M() {{\n    symmetry {group}\n    domain {domain}\n"
+            f"    input w: scalar over weights\n    output o: {size} x scalar = {op}\n}}\n"
+        )
+        spec = Spec(text, family, inputs, {"o": scalars(size)}, frozenset())
+        outcomes[op] = run(spec, seed=0)
+    assert outcomes["dws_pool(w)"].verdict == "accepted" and outcomes["dws_pool(w)"].harness_ok
+    assert outcomes["dws_flatten(w)"].verdict == "accepted"
+    assert not outcomes["dws_flatten(w)"].harness_ok
