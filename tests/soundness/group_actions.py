@@ -10,7 +10,9 @@ from geoc's checker (``backends/torch_fx/verify``, ``backends/torch_fx/domains``
 * nodes / set members are permuted inside each graph of a batch, ``edge_index`` relabelled;
 * fields ``[batch, channels, *grid]`` are rolled (shifts, polar rotations by whole longitude
   steps) or turned about the grid origin (``C(4)`` / ``D(4)``: ``(g·f)(p) = f(g⁻¹ p mod n)``),
-  ``regular`` channels permuted by ``(g·f)(h) = f(g⁻¹ h)`` over the solver's element list.
+  ``regular`` channels permuted by ``(g·f)(h) = f(g⁻¹ h)`` over the solver's element list;
+* ``tensor(k)`` by g ⊗ … ⊗ g (``group_actions_cartesian``); weight spaces by hidden-neuron
+  permutations of the documented weight lists (``group_actions_weights``).
 """
 
 from __future__ import annotations
