@@ -13,6 +13,7 @@ from spec_grammar import Family, Gen, Ty, scalars
 from spec_templates import Made
 
 MAX_ORDER = 3
+DOMAINS = {"set": "set(set)", "nodes": "pointcloud(nodes, dim={n}, edges=full)"}
 
 
 def _order(gen: Gen, atom: str) -> int | None:
@@ -22,6 +23,8 @@ def _order(gen: Gen, atom: str) -> int | None:
         return 1
     if atom.startswith("unit("):
         return 1
+    if atom.startswith("point("):  # a vector where no translation acts (GEO404 otherwise)
+        return None if gen.family.info.get("translations") else 1
     if atom.startswith("tensor("):
         return int(atom[len("tensor(") :].rstrip(")"))
     return None
@@ -59,6 +62,9 @@ def _atom(k: int) -> str:
 
 def outer(gen: Gen) -> Made:
     a = _risky_operand(gen, lambda ty: _tensor(gen, ty))
+    if gen.family.info.get("translations") and _rarely(gen, 8):  # risky: a point, GEO404
+        a = gen.pick(lambda ty: ty.atoms[0].startswith("point(")) or a
+        gen.tags.add("cartesian_point_translations")
     if a is None:
         return None
     ka = max((o or 1) for o in _orders(gen, a[1]))
@@ -135,11 +141,18 @@ def _group(draw) -> tuple[str, int, str, bool]:
 
 def cartesian(draw) -> Family:
     """O(n) / SO(n) on Cartesian tensors of R^n (n = 2, 3, 4), Lorentz(n), Sp(n), alone or
-    with S(set); in R^3 also `1o` / `1e` / `pseudovector` and `unit(3)` inputs."""
+    with S(set); O(n) / SO(n) / E(n) / SE(n) x S(nodes) on a point cloud (points are vectors
+    only where no translation acts; edge vectors `x[dst] - x[src]`, gathers, scatters); in R^3
+    also `1o` / `1e` / `pseudovector` and `unit(3)` inputs."""
     group, n, kind, parity = _group(draw)
-    on_set = draw(st.booleans())
-    axis = "set" if on_set else None
-    inputs = {"v": Ty(((draw(st.integers(1, 2)), "vector"),), axis)}
+    axis = draw(st.sampled_from((None, "set", "nodes"))) if kind == "orth" else None
+    axis = axis or (draw(st.sampled_from((None, "set"))) if kind != "orth" else None)
+    cloud = axis == "nodes"
+    shifts = cloud and draw(st.booleans())
+    if shifts:  # E(n) / SE(n): points translate, their differences are vectors
+        group = ("E" if parity else "SE") + group[len("O" if parity else "SO") :]
+    inputs = {"x": Ty(((1, f"point({n})"),), axis)} if cloud else {}
+    inputs["v"] = Ty(((draw(st.integers(1, 2)), "vector"),), axis)
     if draw(st.booleans()):
         inputs["t"] = Ty(((draw(st.integers(1, 2)), "tensor(2)"),), axis)
     if n == 3 and kind == "orth" and draw(st.integers(0, 2)) == 2:
@@ -150,17 +163,27 @@ def cartesian(draw) -> Family:
         inputs["s"] = scalars(draw(st.integers(1, 2)), axis)
     templates = [t.linear, t.act, t.mlp, t.add, t.scale, t.negate, t.concat, t.norm, t.dot]
     templates += [outer, outer, outer, contract, contract, part, part, part, levi_civita]
-    templates += [levi_civita] + ([t.pool] if on_set else [])
+    templates += [levi_civita] + ([t.pool] if axis else [])
+    if cloud:
+        templates += [t.relative_position, t.relative_position, t.scatter, t.gather]
     atoms = ["vector", "tensor(2)"] + (["pseudovector"] if n == 3 and kind == "orth" else [])
     return Family(
         "cartesian",
-        group + (" x S(set)" if on_set else ""),
-        "set(set)" if on_set else None,
+        group + (f" x S({axis})" if axis else ""),
+        DOMAINS[axis].format(n=n) if axis else None,
         n,
         axis,
         inputs,
         templates,
+        positions="x" if cloud else None,
+        edges=cloud,
         rotations=True,
         parity=parity,
-        info={"kind": kind, "atoms": atoms, "dot": "dot" if kind == "orth" else "mdot"},
+        info={
+            "kind": kind,
+            "atoms": atoms,
+            "dot": "dot" if kind == "orth" else "mdot",
+            "translations": shifts,
+            "tags": ("translations",) * shifts,
+        },
     )
