@@ -12,14 +12,18 @@ from geoc's checker (``backends/torch_fx/verify``, ``backends/torch_fx/domains``
 * nodes / set members are permuted inside each graph of a batch, ``edge_index`` relabelled;
 * fields ``[batch, channels, *grid]`` are rolled (shifts, polar rotations by whole longitude
   steps) or turned about the grid origin (``C(4)`` / ``D(4)``: ``(g·f)(p) = f(g⁻¹ p mod n)``),
-  ``regular`` channels permuted by ``(g·f)(h) = f(g⁻¹ h)`` over the solver's element list.
+  ``regular`` channels permuted by ``(g·f)(h) = f(g⁻¹ h)`` over the solver's element list;
+* ``tensor(k)`` by g ⊗ … ⊗ g (``group_actions_cartesian``); weight spaces by hidden-neuron
+  permutations of the documented weight lists (``group_actions_weights``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import group_actions_cartesian as gc
 import group_actions_clifford as gac
+import group_actions_weights as gw
 import numpy as np
 import torch
 from scipy.linalg import expm
@@ -90,6 +94,8 @@ def _block_permutation(rng: np.random.Generator, sizes: list[int]) -> np.ndarray
 
 
 def draw_element(family: Family, rng: np.random.Generator, sizes: list[int]) -> Element:
+    if gw.is_weights(family):
+        return gw.draw_element(family, rng, sizes)
     elem = _grid_element(family, rng) if family.field else _point_element(family, rng, sizes)
     elem.label = describe(elem)
     return elem
@@ -184,7 +190,9 @@ def atom_matrix(atom: str, elem: Element, family: Family) -> np.ndarray:
         matrix = torch.as_tensor(g, dtype=torch.float64)
         with float64_default():  # e3nn builds its generators in the default dtype
             return o3.Irrep(degree, p).D_from_matrix(matrix).numpy()
-    if atom == "tensor(2)" or base in ("spd", "sym"):
+    if gc.tensor_order(atom):
+        return gc.tensor_matrix(g, gc.tensor_order(atom))
+    if base in ("spd", "sym"):
         return np.kron(g, g)
     if base == "lorentz":
         return _block(np.eye(1), g)
@@ -203,8 +211,8 @@ def atom_dim(atom: str, family: Family) -> int:
         return 2 * int(atom[0]) + 1
     if atom in ("vector", "pseudovector"):
         return family.n
-    if atom == "tensor(2)":
-        return family.n**2
+    if gc.tensor_order(atom):
+        return family.n ** gc.tensor_order(atom)
     if base == "multivector":
         return 2 ** sum(gac.signature_of(atom))
     arg = int(atom.split("(")[1].split(",")[0].rstrip(")")) if "(" in atom else 0
@@ -252,6 +260,8 @@ def width(ty: Ty, family: Family) -> int:
 
 def move(value: torch.Tensor, ty: Ty, elem: Element, family: Family) -> torch.Tensor:
     """``g·value`` for a value of type ``ty`` (an input or an output)."""
+    if gw.is_weights(family):
+        return gw.move(value, ty, elem, family)
     if family.field and ty.axis == family.axis:
         return _move_field(value, ty, elem, family)
     if ty.axis is not None and elem.perm is not None:
@@ -302,6 +312,8 @@ class Sample:
 
 def draw_inputs(family: Family, rng: np.random.Generator) -> Sample:
     """Random inputs for every declared input, plus ``edge_index`` / ``batch`` as needed."""
+    if gw.is_weights(family):
+        return gw.draw_sample(family, rng)
     graphs = int(rng.integers(1, 4))
     sizes = [int(rng.integers(3, 7)) for _ in range(graphs)]
     total = sum(sizes)
@@ -376,6 +388,13 @@ def _random_edges(rng: np.random.Generator, sizes: list[int], density: float) ->
         start += size
     edges = np.array(pairs, dtype=np.int64).reshape(-1, 2).T
     return edges[:, rng.permutation(edges.shape[1])]
+
+
+def as_tensors(outputs: dict, spec_outputs: dict, family: Family, inputs: dict) -> dict:
+    """The module's outputs as tensors the harness compares (weight-space lists flattened)."""
+    return (
+        gw.as_tensors(outputs, spec_outputs, family, inputs) if gw.is_weights(family) else outputs
+    )
 
 
 def move_inputs(sample: Sample, elem: Element, family: Family) -> dict[str, object]:

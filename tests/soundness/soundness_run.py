@@ -94,6 +94,8 @@ def _accepted(spec: Spec, module, rng: np.random.Generator, seed: int) -> Outcom
     try:
         with torch.no_grad():
             before, after = module(**sample.inputs), module(**moved)
+        before = ga.as_tensors(before, spec.outputs, family, sample.inputs)
+        after = ga.as_tensors(after, spec.outputs, family, moved)
     except Exception as err:
         return Outcome("crash", detail=f"module: {type(err).__name__}: {err}")
     worst, membership = 0.0, []
@@ -145,7 +147,7 @@ def _rewrite_differences(spec: Spec, module, inputs: dict, rewritten: dict) -> l
     parameters = dict(written.named_parameters())
     assert not unexpected and not any(key in parameters for key in missing), (missing, unexpected)
     with torch.no_grad():
-        expected = written(**inputs)
+        expected = ga.as_tensors(written(**inputs), spec.outputs, spec.family, inputs)
     found = []
     for name in spec.outputs:
         size = max(1.0, _largest(expected[name]))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import clifford_templates as ct
+import cartesian_templates as ct
+import clifford_templates as clt
 import field_templates as ft
 import spec_templates as t
 from hypothesis import strategies as st
 from spec_grammar import Family, Spec, Ty, grow, scalars
+from weights_templates import weights
 
 CORE = [t.linear, t.act, t.mlp, t.add, t.scale, t.negate, t.concat]
 GEOMETRIC = [*CORE, t.norm, t.dot, t.gate, t.normalising]
@@ -396,12 +398,19 @@ def clifford(draw) -> Family:
         rule, edges = _edge_rule(draw)
         inputs["pos"] = Ty(((1, f"point({p})"),), axis)
         edges = {"edge_rule": rule, "translations": True, "domain": edges}
-    templates = [ct.product, ct.product, ct.weighted_product, ct.grade, ct.reverse, ct.mv_linear]
-    templates += [ct.mv_linear, ct.gate_or_norm, ct.embed, ct.vector_part, ct.scalar_part]
-    templates += [ct.solver_linear, ct.euclidean_on_mv, ct.pseudo_scale, t.add, t.scale]
+    templates = [
+        clt.product,
+        clt.product,
+        clt.weighted_product,
+        clt.grade,
+        clt.reverse,
+        clt.mv_linear,
+    ]
+    templates += [clt.mv_linear, clt.gate_or_norm, clt.embed, clt.vector_part, clt.scalar_part]
+    templates += [clt.solver_linear, clt.euclidean_on_mv, clt.pseudo_scale, t.add, t.scale]
     templates += [t.concat, t.negate, t.linear, t.gate, t.normalising, t.norm, t.dot, t.act]
     templates += [t.pool] if axis else []
-    templates += [*EDGES, t.relative_position, ct.centred] if cloud else []
+    templates += [*EDGES, t.relative_position, clt.centred] if cloud else []
     domain = f"pointcloud(nodes, dim={p}, edges={edges['domain']})" if cloud else "set(set)"
     return Family(
         "clifford",
@@ -442,6 +451,8 @@ FAMILIES: dict[str, Callable] = {
         matrix_groups,
         spd,
         clifford,
+        weights,
+        ct.cartesian,
     )
 }
 

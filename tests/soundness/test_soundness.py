@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "soundness"
 SURVEY = os.environ.get("GEOC_SOUNDNESS_SURVEY") == "1"
-CI_EXAMPLES = 192  # 16 a family (12 families), about 32 s on one core
+CI_EXAMPLES = 224  # 16 a family (14 families), about 40 s on one core
 EXAMPLES = int(os.environ.get("GEOC_SOUNDNESS_EXAMPLES", CI_EXAMPLES))  # a medium run on demand
 
 # Constructs (spec tags, see spec_grammar / spec_templates) that geoc still accepts although
