@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -46,6 +45,7 @@ import geoc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/data when run as a script
 from data.cnn_zoo import ZooConfig, load_or_make, pad_networks
+from data.files import write_atomic, write_text
 
 HERE = Path(__file__).resolve().parent
 UNF_SPEC = "unf_cnn"
@@ -317,10 +317,8 @@ def plot(true: torch.Tensor, preds: dict[str, torch.Tensor], results: dict, path
         axis.set(xlim=(low, high), ylim=(low, high))
     axes[0][0].set_ylabel("predicted test accuracy")
     figure.tight_layout()
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    figure.savefig(partial, dpi=90)
+    write_atomic(path, lambda partial: figure.savefig(partial, dpi=90))
     plt.close(figure)
-    os.replace(partial, path)
     return True
 
 
@@ -340,12 +338,6 @@ def table(results: dict, records: dict, split: Split) -> str:
             f"| {r['r2']:.3f} | {rec['best_epoch']} | {rec['train_seconds']:.0f} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> dict:
@@ -375,7 +367,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
         preds[name], records[name] = fit(name, model, predict, accuracy, split, settings, args.seed)
         results[name] = scores(preds[name], accuracy[split.test])
     text = table(results, records, split)
-    write_atomic(out / "results.md", text)
+    write_text(out / "results.md", text)
     plotted = plot(accuracy[split.test], preds, results, out / "cnn_zoo_accuracy.png")
     report = {
         "results": results,
@@ -393,7 +385,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
         "split_seed": args.split_seed,
         "settings": asdict(settings),
     }
-    write_atomic(out / "report.json", json.dumps(report, indent=1) + "\n")
+    write_text(out / "report.json", json.dumps(report, indent=1) + "\n")
     print(text, end="")
     for name, r in results.items():
         print(f"Kendall tau: {name} {r['kendall_tau']:.3f}")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -38,6 +37,7 @@ import geoc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/data when run as a script
 from data.darcy import make_dataset
+from data.files import write_atomic, write_text
 
 HERE = Path(__file__).resolve().parent
 
@@ -87,9 +87,7 @@ def dataset(settings: Settings, seed: int, out: Path) -> tuple[torch.Tensor, tor
         return data["a"], data["u"]
     started = time.perf_counter()
     a, u = make_dataset(samples, settings.n, seed=seed)
-    partial = cache.with_name(f".{cache.name}.partial")
-    torch.save({"a": a, "u": u}, partial)
-    os.replace(partial, cache)
+    write_atomic(cache, lambda partial: torch.save({"a": a, "u": u}, partial))
     print(
         f"solved {samples} Darcy problems at {settings.n}x{settings.n} in "
         f"{time.perf_counter() - started:.1f} s"
@@ -217,17 +215,9 @@ def plot(a: torch.Tensor, truth: torch.Tensor, preds: dict[str, torch.Tensor], p
         axis.set(title=title, xlabel="x", ylabel="y")
         figure.colorbar(image, ax=axis, shrink=0.8)
     figure.tight_layout()
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    figure.savefig(partial, dpi=90)
+    write_atomic(path, lambda partial: figure.savefig(partial, dpi=90))
     plt.close(figure)
-    os.replace(partial, path)
     return True
-
-
-def write_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> dict:
@@ -268,7 +258,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
         "data_seed": args.data_seed,
         "settings": asdict(settings),
     }
-    write_atomic(out / "report.json", json.dumps(report, indent=1) + "\n")
+    write_text(out / "report.json", json.dumps(report, indent=1) + "\n")
     for name in nets:
         print(
             f"test relative L2 error: {name} {errors[name]:.4f} "

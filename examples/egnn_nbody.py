@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -37,6 +36,7 @@ import torch
 import geoc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/data when run as a script
+from data.files import write_atomic, write_text
 from data.nbody_charged import ChargedSystem, trajectories
 
 HERE = Path(__file__).resolve().parent
@@ -66,14 +66,6 @@ QUICK = Settings(train=40, val=20, test=20, epochs=2, batch=10, eval_every=1)
 # --- files -----------------------------------------------------------------------------------
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write ``path`` through a temporary file and a rename: a reader (or a killed run) never
-    sees half a file."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(partial, path)
-
-
 # --- data ------------------------------------------------------------------------------------
 
 
@@ -89,9 +81,7 @@ def dataset(settings: Settings, seed: int, out: Path) -> dict[str, dict[str, tor
         started = time.perf_counter()
         made = trajectories(sum(sizes), seed, ChargedSystem())
         data = {k: v.float() for k, v in made.items()}
-        partial = cache.with_name(f".{cache.name}.partial")
-        torch.save(data, partial)
-        os.replace(partial, cache)
+        write_atomic(cache, lambda partial: torch.save(data, partial))
         print(f"simulated {sum(sizes)} trajectories in {time.perf_counter() - started:.1f} s")
     bounds = torch.tensor([0, *sizes]).cumsum(0).tolist()
     return {
@@ -171,7 +161,7 @@ def train(model, data, settings: Settings, seed: int, out: Path) -> dict:
             line += f"  val {val:.5f}  test {test:.5f}  best val {best['val']:.5f}"
             line += f" (epoch {best['epoch'] + 1}, test {best['test']:.5f})"
             curves["seconds"] = time.perf_counter() - started
-            write_atomic(out / "curves.json", json.dumps(curves) + "\n")
+            write_text(out / "curves.json", json.dumps(curves) + "\n")
         seconds = (time.perf_counter() - started) / (epoch + 1)
         print(f"{line}  {seconds:.2f} s/epoch", flush=True)
     curves["seconds"] = time.perf_counter() - started
@@ -204,10 +194,8 @@ def plot(curves: dict, best: dict, path: Path) -> bool:
     axis.set(xlabel="epoch", ylabel="MSE of positions", title="EGNN on charged 5-body")
     axis.legend()
     figure.tight_layout()
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    figure.savefig(partial, dpi=120)
+    write_atomic(path, lambda partial: figure.savefig(partial, dpi=120))
     plt.close(figure)
-    os.replace(partial, path)
     return True
 
 
@@ -247,7 +235,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
         "data_seed": args.data_seed,
         "settings": asdict(settings),
     }
-    write_atomic(out / "report.json", json.dumps(report, indent=1) + "\n")
+    write_text(out / "report.json", json.dumps(report, indent=1) + "\n")
     print(
         f"test MSE at the best validation epoch ({report['best_epoch']}): "
         f"{best['test']:.5f} (validation {best['val']:.5f}; the paper: 0.0071 after 10,000 "

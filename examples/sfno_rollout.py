@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +40,7 @@ import geoc
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/ when run as a script
 import sfno_shallow_water as swe
 from data import training
+from data.files import write_atomic, write_text
 from data.training import Split
 
 DEFAULT_OUT = Path("examples/out/sfno_rollout.png")
@@ -235,20 +234,6 @@ def plot(errors: dict[str, torch.Tensor], counts: dict[str, int], cfg: Config) -
     plt.close(fig)
 
 
-def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """``write`` to a temporary file next to ``path``, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=path.suffix)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.chmod(temporary, 0o644)  # mkstemp's file is private
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def run(cfg: Config) -> dict[str, torch.Tensor]:
     """Make the runs, train both models, roll them out; print and write the table, the JSON and
     the plot; return the errors ``[runs, lead]`` per model and of persistence."""
@@ -286,8 +271,8 @@ def run(cfg: Config) -> dict[str, torch.Tensor]:
         "train_seconds": seconds,
         "mean_error": {name: values.mean(0).tolist() for name, values in errors.items()},
     }
-    write_atomic(cfg.out.with_suffix(".md"), lambda path: path.write_text(text))
-    write_atomic(cfg.out.with_suffix(".json"), lambda p: p.write_text(json.dumps(report, indent=1)))
+    write_text(cfg.out.with_suffix(".md"), text)
+    write_text(cfg.out.with_suffix(".json"), json.dumps(report, indent=1))
     plot(errors, counts, cfg)
     print(f"wrote {cfg.out} (.md, .json) ({time.perf_counter() - start:.0f} s in all)")
     return errors
