@@ -250,19 +250,28 @@ def check_call(
 
 
 def _check_result_atoms(ctx: OpContext, types: Sequence[FeatureType]) -> None:
-    """GEO330 when a result holds an atom the channel group cannot act on (the O(3) irreps of
-    `spherical_harmonics` under `Lorentz(2)` or `O(2)`, say), before anything is built."""
+    """GEO330 (or the factor's code) when a result holds an atom the channel group cannot act
+    on (the O(3) irreps of `spherical_harmonics` under `Lorentz(2)` or `O(2)`, say), GEO309 for
+    one that needs a space the group does not have, before anything is built."""
     for ftype in types:
         for atom in ftype.atoms:
-            ctx.group.require_irrep_fits(atom)
             try:
                 ctx.group.atom_dim(atom)
+                ctx.group.require_irrep_fits(atom)
             except UnsupportedAtom as err:
                 raise ctx.error(
                     err.code,
                     f"`{ctx.op}` gives `{ftype.with_axes(())}`: {err}",
                     label=str(ftype.with_axes(())),
                     help=err.help,
+                ) from None
+            except ValueError:  # a vector-like atom and no space to rotate
+                raise ctx.error(
+                    "GEO309",
+                    f"`{ctx.op}` gives `{ftype.with_axes(())}`, whose `{atom}` needs a group "
+                    "acting on R^n",
+                    label=str(ftype.with_axes(())),
+                    help="add `E(n)` or `O(n)` to `symmetry`, or give scalar results",
                 ) from None
 
 
