@@ -119,3 +119,32 @@ def test_ambient_operators_read_unit_vectors_as_coordinates(op: OpDef) -> None:
     attrs = {"fn": "relu", "over": "nodes", "into": None}
     (out,) = infer_call(ctx, op, [unit] * len(op.tensor_params), attrs)
     assert not out.has_manifold
+
+
+@pytest.mark.parametrize(
+    ("group", "argument", "out", "code"),
+    [
+        ("S(nodes)", "4 x scalar over nodes", "vector", "GEO309"),  # no space to rotate
+        ("O(2)", "vector over nodes", "1o", "GEO309"),  # an irrep of R^3 under O(2)
+        ("Lorentz(2)", "vector over nodes", "1o", "GEO330"),  # a matrix group's refusal
+    ],
+)
+def test_a_result_holds_only_atoms_the_group_acts_on(
+    group: str, argument: str, out: str, code: str
+) -> None:
+    """Every operator's result is checked against the group (declared types are, elsewhere):
+    `linear(h, 1o)` under O(2) was accepted once, its `1o` sharing a key with the plane's
+    vector."""
+    ctx = OpContext("linear", Group.parse(group), Domain.parse("set(nodes)"))
+    given = {"out": FeatureType.parse(out)}
+    with pytest.raises(GeoError) as err:
+        infer_call(ctx, REGISTRY["linear"], [FeatureType.parse(argument)], given)
+    (diagnostic,) = err.value.diagnostics
+    assert diagnostic.code == code and diagnostic.help
+
+
+def test_degree_zero_irreps_stay_under_rotations_of_the_plane() -> None:
+    ctx = OpContext("linear", Group.parse("O(2)"), Domain.parse("set(nodes)"))
+    scalars = [FeatureType.parse("scalar over nodes")]
+    (kept,) = infer_call(ctx, REGISTRY["linear"], scalars, {"out": FeatureType.parse("0e")})
+    assert str(kept) == "1x0e over nodes"
