@@ -30,17 +30,17 @@ from geoc.types import FeatureType, scalars
 #: How the maps are parametrised: diagonal (tanh of Φ), orthogonal (Cayley transform of a
 #: skew-symmetric matrix from Φ), general (not built: GEO435).
 MAP_KINDS = ("diag", "orthogonal", "general")
+#: The stalk dimension and the maps' kind: both sheaf operators take them, and must agree.
+SHEAF_ATTRS = (
+    attr("d", AttrKind.INT),
+    attr("kind", AttrKind.SYMBOL, "orthogonal", choices=MAP_KINDS),
+)
 KIND_HELP = "`kind=diag` (d entries per map) or `kind=orthogonal` (the Cayley transform)"
 
 RESTRICTION_MAPS = define(
     "restriction_maps",
     "sheaf",
-    (
-        tensor("a"),
-        tensor("b"),
-        attr("d", AttrKind.INT),
-        attr("kind", AttrKind.SYMBOL, "orthogonal", choices=MAP_KINDS),
-    ),
+    (tensor("a"), tensor("b"), *SHEAF_ATTRS),
     preset(PLAIN, "learned", commutes_gather=False),
     "the two restriction maps of every edge of a sheaf with `d`-dimensional stalks, "
     "`Φ(a ‖ b)` for the `dst` end and `Φ(b ‖ a)` for the `src` end (write `h[dst], h[src]`), "
@@ -122,12 +122,7 @@ def map_width(d: int, kind: str) -> int:
 SHEAF_DIFFUSION = define(
     "sheaf_diffusion",
     "sheaf",
-    (
-        tensor("x"),
-        tensor("maps"),
-        attr("d", AttrKind.INT),
-        attr("kind", AttrKind.SYMBOL, "orthogonal", choices=MAP_KINDS),
-    ),
+    (tensor("x"), tensor("maps"), *SHEAF_ATTRS),
     preset(PLAIN, "learned", commutes_gather=False),
     "`Δ_F (I ⊗ W1) X W2` (Bodnar et al. 2022): the node stalks `x` (`d*f x scalar`, stalk "
     "coordinate first; `GEO437`) mixed by learned `W1` (`d x d`, on the stalk coordinates) "
